@@ -1,0 +1,114 @@
+//! Configuration: YAML types (serde + schemars), loading a directory, environment references,
+//! positions, and validation (schema, then semantics).
+
+mod load;
+pub mod schema;
+pub mod secret;
+pub mod types;
+mod validate;
+pub mod yaml;
+
+use std::collections::BTreeMap;
+
+pub use load::{LoadError, load_dir, load_files};
+pub use secret::{Secret, SecretError};
+pub use types::*;
+pub use validate::{ConfigError, ErrorList};
+
+use crate::plan::ConfigLocation;
+
+/// A configuration directory, merged and validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Format version.
+    pub version: u32,
+    /// The source system.
+    pub source: SourceConfig,
+    /// The target system.
+    pub target: TargetConfig,
+    /// Identity matching.
+    pub identity: IdentityConfig,
+    /// Rules of the sync.
+    pub policy: PolicyConfig,
+    /// Safety limits.
+    pub safety: SafetyConfig,
+    /// Accounts never changed or removed.
+    pub protected: Vec<ProtectedRule>,
+    /// Community mappings, in file order.
+    pub communities: Vec<CommunityMapping>,
+    /// Function mapping; `None` when function groups are not synced.
+    pub functions: Option<FunctionsConfig>,
+    /// Exclusion rules, in order.
+    pub exclude: Vec<ExclusionRule>,
+    /// Test-location globs.
+    pub test_locations: Vec<String>,
+    /// Partial sync.
+    pub include: Option<IncludeConfig>,
+    /// Where every value was written, for diagnostics.
+    pub locations: Locations,
+    /// sha256 over the configuration files (names and contents).
+    pub digest: String,
+    /// The configuration files, relative to the directory.
+    pub files: Vec<String>,
+}
+
+/// Positions of configuration values: JSON pointer into the merged configuration (e.g.
+/// `/communities/3/source`) → file, line and column.
+#[derive(Debug, Clone, Default)]
+pub struct Locations {
+    sections: BTreeMap<String, (String, yaml::Positions)>,
+}
+
+impl Locations {
+    pub(crate) fn insert(&mut self, section: &str, file: &str, positions: yaml::Positions) {
+        self.sections
+            .insert(section.to_owned(), (file.to_owned(), positions));
+    }
+
+    /// Where the value at `pointer` (e.g. `/communities/3`) was written.
+    pub fn get(&self, pointer: &str) -> Option<ConfigLocation> {
+        let section = pointer.trim_start_matches('/').split('/').next()?;
+        let (file, positions) = self.sections.get(section)?;
+        let mark = positions.key(pointer);
+        Some(ConfigLocation {
+            file: file.clone(),
+            line: mark.line,
+            column: mark.column,
+        })
+    }
+
+    /// The file that defines `section`.
+    pub fn file_of(&self, section: &str) -> Option<&str> {
+        self.sections.get(section).map(|(f, _)| f.as_str())
+    }
+}
+
+impl Config {
+    /// Environment variables the configuration needs, with the key that needs each.
+    pub fn required_env(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let SourceConfig::Afas(a) = &self.source {
+            if let Some(n) = a.token.env_name() {
+                out.push((n.to_owned(), "source.token".to_owned()));
+            }
+        }
+        if let TargetConfig::Scim(s) = &self.target {
+            if let Some(n) = s.token.env_name() {
+                out.push((n.to_owned(), "target.token".to_owned()));
+            }
+        }
+        out
+    }
+
+    /// Data files named by the source and target (not configuration files).
+    pub fn data_paths(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        if let SourceConfig::File(f) = &self.source {
+            out.push(f.path.as_str());
+        }
+        if let TargetConfig::File(f) = &self.target {
+            out.push(f.path.as_str());
+        }
+        out
+    }
+}

@@ -1,0 +1,536 @@
+//! YAML → a tree of nodes that remember where they were written.
+//!
+//! We build the tree from saphyr-parser's event stream ourselves instead of deserialising directly
+//! because configuration errors must point at `file:line:column`, duplicate keys must be errors
+//! (YAML says so; most libraries keep the last one silently), and alias expansion must be bounded
+//! so that a "billion laughs" file is refused before it eats memory.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use serde_json::{Map, Number, Value};
+
+/// Most nodes a document may expand to, aliases included. Real configurations have a few
+/// thousand; an alias bomb reaches billions.
+pub const MAX_NODES: usize = 200_000;
+/// Deepest nesting accepted.
+pub const MAX_DEPTH: usize = 64;
+
+/// A position in a file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Mark {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1 (in characters).
+    pub column: usize,
+}
+
+impl Mark {
+    fn from_span(span: &Span) -> Mark {
+        Mark {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        }
+    }
+}
+
+/// A YAML node with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub mark: Mark,
+    /// What it holds.
+    pub value: NodeValue,
+}
+
+/// The value of a node, resolved with the YAML 1.2 core schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeValue {
+    /// `~`, `null` or nothing.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in file order; keys are strings (non-string keys are refused).
+    Map(Vec<(Key, Node)>),
+}
+
+/// A mapping key with its position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// The key.
+    pub name: String,
+    /// Where it is written.
+    pub mark: Mark,
+}
+
+/// A YAML problem, with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    /// Where.
+    pub mark: Mark,
+    /// What.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl YamlError {
+    fn new(mark: Mark, message: impl Into<String>) -> Self {
+        YamlError {
+            mark,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+enum Frame {
+    Seq {
+        mark: Mark,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        mark: Mark,
+        anchor: usize,
+        entries: Vec<(Key, Node)>,
+        pending_key: Option<Key>,
+    },
+}
+
+/// Parses one YAML document. An empty document (or a file holding only comments) is `None`.
+pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let mut budget: usize = 0;
+    let mut root: Option<Node> = None;
+    let mut documents = 0;
+
+    while let Some(next) = parser.next() {
+        let (event, span) = next.map_err(|e| scan_error(&e))?;
+        let mark = Mark::from_span(&span);
+        let node = match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => continue,
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(
+                        YamlError::new(mark, "more than one YAML document in this file")
+                            .hint("remove the `---` separator: each file holds one document"),
+                    );
+                }
+                continue;
+            }
+            Event::Alias(id) => {
+                let (node, size) = anchors
+                    .get(&id)
+                    .ok_or_else(|| YamlError::new(mark, "alias refers to an unknown anchor"))?;
+                budget = budget.saturating_add(*size);
+                if budget > MAX_NODES {
+                    return Err(alias_bomb(mark));
+                }
+                let mut node = node.clone();
+                node.mark = mark;
+                node
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                budget += 1;
+                if budget > MAX_NODES {
+                    return Err(alias_bomb(mark));
+                }
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let node = Node {
+                    mark,
+                    value: resolve_scalar(&value, style, tag.as_deref(), mark)?,
+                };
+                if anchor != 0 {
+                    anchors.insert(anchor, (node.clone(), 1));
+                }
+                node
+            }
+            Event::SequenceStart(anchor, _) => {
+                push(
+                    &mut stack,
+                    Frame::Seq {
+                        mark,
+                        anchor,
+                        items: Vec::new(),
+                    },
+                    mark,
+                )?;
+                continue;
+            }
+            Event::MappingStart(anchor, _) => {
+                push(
+                    &mut stack,
+                    Frame::Map {
+                        mark,
+                        anchor,
+                        entries: Vec::new(),
+                        pending_key: None,
+                    },
+                    mark,
+                )?;
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                budget += 1;
+                let (node, anchor) = match stack.pop() {
+                    Some(Frame::Seq {
+                        mark,
+                        anchor,
+                        items,
+                    }) => (
+                        Node {
+                            mark,
+                            value: NodeValue::Seq(items),
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Map {
+                        mark,
+                        anchor,
+                        entries,
+                        ..
+                    }) => (
+                        Node {
+                            mark,
+                            value: NodeValue::Map(entries),
+                        },
+                        anchor,
+                    ),
+                    None => return Err(YamlError::new(mark, "unbalanced YAML structure")),
+                };
+                if anchor != 0 {
+                    let size = count(&node);
+                    anchors.insert(anchor, (node.clone(), size));
+                }
+                node
+            }
+        };
+        // Attach the finished node to its parent (or make it the root).
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => {
+                    let name = match node.value {
+                        NodeValue::Str(s) => s,
+                        NodeValue::Int(i) => i.to_string(),
+                        NodeValue::Bool(b) => b.to_string(),
+                        NodeValue::Null => {
+                            return Err(YamlError::new(node.mark, "empty mapping key")
+                                .hint("every key needs a name before its colon"));
+                        }
+                        _ => {
+                            return Err(YamlError::new(
+                                node.mark,
+                                "a mapping key must be a plain string",
+                            )
+                            .hint("complex keys (lists or mappings as keys) are not supported"));
+                        }
+                    };
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
+                        return Err(YamlError::new(
+                            node.mark,
+                            format!(
+                                "duplicate key `{name}` (first defined at line {})",
+                                first.mark.line
+                            ),
+                        )
+                        .hint("a key may appear once per mapping; merge the two entries"));
+                    }
+                    *pending_key = Some(Key {
+                        name,
+                        mark: node.mark,
+                    });
+                }
+                Some(key) => entries.push((key, node)),
+            },
+        }
+    }
+    Ok(root)
+}
+
+fn push(stack: &mut Vec<Frame>, frame: Frame, mark: Mark) -> Result<(), YamlError> {
+    if stack.len() >= MAX_DEPTH {
+        return Err(YamlError::new(
+            mark,
+            format!("nesting deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    stack.push(frame);
+    Ok(())
+}
+
+fn alias_bomb(mark: Mark) -> YamlError {
+    YamlError::new(mark, format!("aliases expand to more than {MAX_NODES} nodes"))
+        .hint("this looks like a YAML alias bomb; orgsync configuration needs no anchors or aliases this deep")
+}
+
+fn count(node: &Node) -> usize {
+    1 + match &node.value {
+        NodeValue::Seq(items) => items.iter().map(count).sum(),
+        NodeValue::Map(entries) => entries.iter().map(|(_, v)| 1 + count(v)).sum(),
+        _ => 0,
+    }
+}
+
+fn scan_error(e: &saphyr_parser::ScanError) -> YamlError {
+    let m = e.marker();
+    let mark = Mark {
+        line: m.line(),
+        column: m.col() + 1,
+    };
+    let info = e.info();
+    let mut err = YamlError::new(mark, format!("invalid YAML: {info}"));
+    if info.contains("tab") {
+        err = err.hint("indent with spaces; YAML does not allow tabs for indentation");
+    } else if info.contains("mapping values are not allowed") || info.contains("indentation") {
+        err = err.hint("check the indentation of this line against the lines above it");
+    } else if info.contains("did not find expected key") || info.contains("block") {
+        err = err.hint("check the indentation, and that every list item starts with `- `");
+    }
+    err
+}
+
+fn resolve_scalar(
+    v: &str,
+    style: ScalarStyle,
+    tag: Option<&str>,
+    mark: Mark,
+) -> Result<NodeValue, YamlError> {
+    match tag {
+        Some("tag:yaml.org,2002:str" | "!!str") => return Ok(NodeValue::Str(v.to_owned())),
+        Some(t) if !t.starts_with("tag:yaml.org,2002:") && !t.starts_with("!!") => {
+            return Err(YamlError::new(mark, format!("unsupported YAML tag `{t}`"))
+                .hint("remove the tag; orgsync configuration uses plain values"));
+        }
+        _ => {}
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(NodeValue::Str(v.to_owned()));
+    }
+    Ok(match v {
+        "" | "~" | "null" | "Null" | "NULL" => NodeValue::Null,
+        "true" | "True" | "TRUE" => NodeValue::Bool(true),
+        "false" | "False" | "FALSE" => NodeValue::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => NodeValue::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => NodeValue::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => NodeValue::Float(f64::NAN),
+        _ => {
+            if let Some(i) = parse_int(v) {
+                NodeValue::Int(i)
+            } else if looks_like_float(v) {
+                v.parse::<f64>()
+                    .map(NodeValue::Float)
+                    .unwrap_or_else(|_| NodeValue::Str(v.to_owned()))
+            } else {
+                NodeValue::Str(v.to_owned())
+            }
+        }
+    })
+}
+
+fn parse_int(v: &str) -> Option<i64> {
+    if let Some(hex) = v.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    if let Some(oct) = v.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok();
+    }
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        v.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn looks_like_float(v: &str) -> bool {
+    let body = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let (mantissa, exponent) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((a, b)) => {
+            (!a.is_empty() || !b.is_empty())
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => !mantissa.is_empty() && mantissa.bytes().all(|c| c.is_ascii_digit()),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
+    });
+    mantissa_ok && exponent_ok
+}
+
+/// Where each value of a converted document was written: JSON pointer → (key mark, value mark).
+#[derive(Debug, Clone, Default)]
+pub struct Positions {
+    map: HashMap<String, (Option<Mark>, Mark)>,
+}
+
+impl Positions {
+    /// The mark of the value at `pointer`, or of its nearest ancestor.
+    pub fn value(&self, pointer: &str) -> Mark {
+        self.lookup(pointer, |(_, v)| *v)
+    }
+
+    /// The mark of the key holding `pointer` (the value's mark for list items), or of its nearest
+    /// ancestor.
+    pub fn key(&self, pointer: &str) -> Mark {
+        self.lookup(pointer, |(k, v)| k.unwrap_or(*v))
+    }
+
+    fn lookup(&self, pointer: &str, pick: impl Fn(&(Option<Mark>, Mark)) -> Mark) -> Mark {
+        let mut p = pointer;
+        loop {
+            if let Some(entry) = self.map.get(p) {
+                return pick(entry);
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return Mark { line: 1, column: 1 },
+            }
+        }
+    }
+}
+
+/// Converts a node tree into JSON, recording every value's position.
+pub fn to_json(node: &Node) -> (Value, Positions) {
+    let mut positions = Positions::default();
+    let value = convert(node, String::new(), None, &mut positions);
+    (value, positions)
+}
+
+fn convert(node: &Node, pointer: String, key: Option<Mark>, pos: &mut Positions) -> Value {
+    let value = match &node.value {
+        NodeValue::Null => Value::Null,
+        NodeValue::Bool(b) => Value::Bool(*b),
+        NodeValue::Int(i) => Value::Number((*i).into()),
+        NodeValue::Float(f) => Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        NodeValue::Str(s) => Value::String(s.clone()),
+        NodeValue::Seq(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, n)| convert(n, format!("{pointer}/{i}"), None, pos))
+                .collect(),
+        ),
+        NodeValue::Map(entries) => {
+            let mut map = Map::with_capacity(entries.len());
+            for (k, v) in entries {
+                let child = format!("{pointer}/{}", escape_pointer(&k.name));
+                map.insert(k.name.clone(), convert(v, child, Some(k.mark), pos));
+            }
+            Value::Object(map)
+        }
+    };
+    pos.map.insert(pointer, (key, node.mark));
+    value
+}
+
+/// Escapes a JSON pointer segment (RFC 6901).
+pub fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_core_schema_scalars() {
+        let node = parse("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: text\ng: 0x1F\n")
+            .unwrap()
+            .unwrap();
+        let (json, _) = to_json(&node);
+        assert_eq!(
+            json,
+            serde_json::json!({"a":1,"b":"1","c":true,"d":null,"e":1.5,"f":"text","g":31})
+        );
+    }
+
+    #[test]
+    fn records_key_and_value_positions() {
+        let node = parse("policy:\n  retention_days: 30\n").unwrap().unwrap();
+        let (_, pos) = to_json(&node);
+        assert_eq!(
+            pos.key("/policy/retention_days"),
+            Mark { line: 2, column: 3 }
+        );
+        assert_eq!(
+            pos.value("/policy/retention_days"),
+            Mark {
+                line: 2,
+                column: 19
+            }
+        );
+        assert_eq!(
+            pos.value("/policy/retention_days/deeper"),
+            Mark {
+                line: 2,
+                column: 19
+            }
+        );
+    }
+
+    #[test]
+    fn duplicate_key_is_an_error_naming_both_lines() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.mark.line, 3);
+        assert!(
+            err.message
+                .contains("duplicate key `a` (first defined at line 1)"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("aliases expand"), "{}", err.message);
+    }
+
+    #[test]
+    fn small_aliases_expand() {
+        let node = parse("base: &b {x: 1}\ncopy: *b\n").unwrap().unwrap();
+        let (json, _) = to_json(&node);
+        assert_eq!(json["copy"], serde_json::json!({"x": 1}));
+    }
+
+    #[test]
+    fn empty_document_is_none() {
+        assert_eq!(parse("# only a comment\n").unwrap(), None);
+        assert_eq!(parse("").unwrap(), None);
+    }
+}

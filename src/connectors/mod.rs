@@ -1,0 +1,70 @@
+//! Connectors: the only code that reads or writes the systems. Each has a read side that tests
+//! can fake and a write side; a dry run simply never calls the write side.
+
+use std::collections::HashMap;
+
+use jiff::civil::Date;
+
+use crate::model::{SourceSnapshot, TargetSnapshot};
+use crate::plan::Action;
+
+/// A connector failure. The message never contains secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// Reading or writing a local file failed.
+    #[error("{path}: {message}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The data read is not what the connector expects.
+    #[error("{path}:{line}: {message}")]
+    Data {
+        /// The file or endpoint.
+        path: String,
+        /// Line or row number (1-based; 0 when unknown).
+        line: usize,
+        /// What went wrong.
+        message: String,
+    },
+    /// Another apply holds the lock.
+    #[error("{0}")]
+    Locked(String),
+    /// One action could not be executed.
+    #[error("{0}")]
+    Action(String),
+}
+
+/// The read side of a source system.
+pub trait Source {
+    /// Reads everything. A fetch that fails part-way is an error, never a partial snapshot.
+    fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError>;
+}
+
+/// State shared by the actions of one apply.
+#[derive(Debug, Clone)]
+pub struct ApplyContext {
+    /// "Today", for `removed_at`.
+    pub today: Date,
+    /// Ids of groups created during this apply: `new:<key>` → target id.
+    pub created: HashMap<String, String>,
+}
+
+/// A target system: read side and write side.
+pub trait Target {
+    /// Reads everything.
+    fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError>;
+
+    /// Starts an apply: takes whatever lock the target has and returns the current state, which
+    /// apply compares with the plan's target digest.
+    fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError>;
+
+    /// Executes one action. Must be idempotent: after a crash, running the same plan again
+    /// converges and never invites anyone twice.
+    fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError>;
+
+    /// Ends an apply: persists what `execute` did and releases the lock.
+    fn finish_apply(&mut self) -> Result<(), ConnectorError>;
+}

@@ -1,0 +1,16 @@
+//! orgsync: keep a workforce app in line with an HR system, declaratively, from a git repository.
+//!
+//! The pure core — [`config`] → [`scope`] → [`mapping`] → [`plan`] — does no I/O. [`connectors`]
+//! read and write the systems; [`render`] prints plans; [`apply`] executes them; [`cli`] wires
+//! it together for `main`.
+
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod mapping;
+pub mod model;
+pub mod plan;
+pub mod render;
+pub mod sandbox;
+pub mod scope;

@@ -1,0 +1,1 @@
+//! Mapping: communities and functions. (Being written.)

@@ -1,0 +1,8 @@
+//! Desired state (configuration + source) against actual state (target) → a [`Plan`].
+
+pub mod digest;
+mod engine;
+mod types;
+
+pub use engine::{PlanInput, build};
+pub use types::*;

@@ -1,0 +1,324 @@
+//! The plan: a value (octoDNS, sync-team). The engine builds it, renderers print it, apply
+//! executes it, and its JSON form is a stable contract (`format_version`).
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Version of the plan JSON format. Bumped only on incompatible changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What one action does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    /// Create a target community.
+    CreateCommunity,
+    /// Create a target function group.
+    CreateFunctionGroup,
+    /// Create a managed account in its communities and function groups (the target invites).
+    Invite,
+    /// Managed fields differ: names, e-mail, function groups.
+    Update,
+    /// Community membership changes (a transfer).
+    Move,
+    /// A removed account whose person is back: reactivated, no new invite.
+    Restore,
+    /// Deactivate a managed account whose person left scope; kept for `retention_days`.
+    Remove,
+    /// Retention has passed: blank the personal data for good.
+    Anonymize,
+    /// Remove a target community (only with `allow_community_removal`).
+    RemoveCommunity,
+    /// Remove a target function group whose source identifiers are gone.
+    RemoveFunctionGroup,
+}
+
+impl ActionKind {
+    /// All kinds, in apply order.
+    pub const ALL: [ActionKind; 10] = [
+        ActionKind::CreateCommunity,
+        ActionKind::CreateFunctionGroup,
+        ActionKind::Invite,
+        ActionKind::Update,
+        ActionKind::Move,
+        ActionKind::Restore,
+        ActionKind::Remove,
+        ActionKind::Anonymize,
+        ActionKind::RemoveCommunity,
+        ActionKind::RemoveFunctionGroup,
+    ];
+
+    /// The phase in which apply runs this kind: create groups → invites, updates, moves, restores
+    /// → removes → anonymizes → remove groups.
+    pub fn phase(self) -> u8 {
+        match self {
+            ActionKind::CreateCommunity | ActionKind::CreateFunctionGroup => 0,
+            ActionKind::Invite | ActionKind::Update | ActionKind::Move | ActionKind::Restore => 1,
+            ActionKind::Remove => 2,
+            ActionKind::Anonymize => 3,
+            ActionKind::RemoveCommunity | ActionKind::RemoveFunctionGroup => 4,
+        }
+    }
+
+    /// snake_case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::CreateCommunity => "create_community",
+            ActionKind::CreateFunctionGroup => "create_function_group",
+            ActionKind::Invite => "invite",
+            ActionKind::Update => "update",
+            ActionKind::Move => "move",
+            ActionKind::Restore => "restore",
+            ActionKind::Remove => "remove",
+            ActionKind::Anonymize => "anonymize",
+            ActionKind::RemoveCommunity => "remove_community",
+            ActionKind::RemoveFunctionGroup => "remove_function_group",
+        }
+    }
+}
+
+/// A reference to a target group inside an action. `id` is the target's id, or `new:<key>` for a
+/// group created earlier in the same plan by the `create_*` action whose `subject` is `<key>`.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub struct GroupRef {
+    /// Target id, or `new:<key>`.
+    pub id: String,
+    /// The group's name.
+    pub name: String,
+}
+
+impl GroupRef {
+    /// Prefix of ids that refer to groups created by the same plan.
+    pub const NEW_PREFIX: &'static str = "new:";
+
+    /// The `create_*` subject this reference waits for, if it is a new group.
+    pub fn new_key(&self) -> Option<&str> {
+        self.id.strip_prefix(Self::NEW_PREFIX)
+    }
+}
+
+/// One field's change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Change {
+    /// Current value (`null` when none).
+    pub from: Value,
+    /// Desired value.
+    pub to: Value,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Action {
+    /// What it does.
+    pub kind: ActionKind,
+    /// The subject's source identifier: the person's id for account actions; the source
+    /// community/function identifier (or, for a fallback group, its name) for group actions.
+    pub subject: String,
+    /// The target id of the account or group acted on, when it exists already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// Display name of the subject (a person's full name, a group's name).
+    pub name: String,
+    /// Field changes as `{field: {from, to}}`. Fields: `email`, `first_name`, `last_name`,
+    /// `communities` and `function_groups` (lists of group references), `status`, `name`,
+    /// `source_ids`, `notify` (moves: whether the target sends a transfer e-mail).
+    #[serde(default)]
+    pub changes: BTreeMap<String, Change>,
+    /// Why, in a sentence.
+    pub reason: String,
+}
+
+/// How bad a diagnostic is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// For the record.
+    Info,
+    /// Needs a look; the plan is still produced.
+    Warning,
+    /// The plan cannot be produced or applied.
+    Error,
+}
+
+/// What a diagnostic is about.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DiagnosticKind {
+    /// A source community no mapping covers.
+    UnmappedCommunity,
+    /// A source function no mapping covers.
+    UnmappedFunction,
+    /// A mapping names a source identifier that no longer exists.
+    StaleMapping,
+    /// A mapping points at a target group that does not exist and won't be created.
+    MappingTargetMissing,
+    /// A new source identifier carries the name of a mapped identifier that vanished.
+    IdentifierChanged,
+    /// A test location was left out.
+    TestLocation,
+    /// People left out by an exclusion rule.
+    Excluded,
+    /// Several people share one e-mail address: all are held.
+    DuplicateEmail,
+    /// A person has no e-mail address and cannot be invited.
+    MissingEmail,
+    /// An unmanaged account matches a person by e-mail and `adopt_unmanaged` is off.
+    AdoptableAccount,
+    /// A protected account was left alone.
+    ProtectedAccount,
+    /// A managed community whose source identifiers are gone, kept because community removal is
+    /// not allowed.
+    OrphanedCommunity,
+    /// The plan is over a safety limit, or the source looks broken.
+    Safety,
+}
+
+impl DiagnosticKind {
+    /// snake_case name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiagnosticKind::UnmappedCommunity => "unmapped_community",
+            DiagnosticKind::UnmappedFunction => "unmapped_function",
+            DiagnosticKind::StaleMapping => "stale_mapping",
+            DiagnosticKind::MappingTargetMissing => "mapping_target_missing",
+            DiagnosticKind::IdentifierChanged => "identifier_changed",
+            DiagnosticKind::TestLocation => "test_location",
+            DiagnosticKind::Excluded => "excluded",
+            DiagnosticKind::DuplicateEmail => "duplicate_email",
+            DiagnosticKind::MissingEmail => "missing_email",
+            DiagnosticKind::AdoptableAccount => "adoptable_account",
+            DiagnosticKind::ProtectedAccount => "protected_account",
+            DiagnosticKind::OrphanedCommunity => "orphaned_community",
+            DiagnosticKind::Safety => "safety",
+        }
+    }
+}
+
+/// Where in the configuration a diagnostic points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigLocation {
+    /// File, relative to the configuration directory.
+    pub file: String,
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub column: usize,
+}
+
+/// Something the plan's reader should know, shown before the actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Diagnostic {
+    /// What it is about.
+    pub kind: DiagnosticKind,
+    /// How bad.
+    pub severity: Severity,
+    /// A sentence for people.
+    pub message: String,
+    /// The source identifier (community, function, person) or e-mail it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Number of people affected.
+    pub count: usize,
+    /// What to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The configuration line it points at, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<ConfigLocation>,
+}
+
+/// A safety limit the plan breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Violation {
+    /// Which limit: `max_removals`, `max_removals_percent`, `community_removal`.
+    pub rule: String,
+    /// A sentence for people.
+    pub message: String,
+    /// The limit.
+    pub limit: u64,
+    /// What the plan would do.
+    pub actual: u64,
+}
+
+/// Whether the plan may be applied without an override.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Safety {
+    /// No violations.
+    pub safe: bool,
+    /// The limits broken.
+    pub violations: Vec<Violation>,
+}
+
+/// Digests tie a plan to the inputs it was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+pub struct Digests {
+    /// sha256 of the configuration files.
+    pub config: String,
+    /// The git commit of the configuration, when it is in a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_commit: Option<String>,
+    /// sha256 of the source snapshot.
+    pub source: String,
+    /// sha256 of the target snapshot: apply refuses the plan when the target changed since.
+    pub target: String,
+}
+
+/// The plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Plan {
+    /// Version of this format.
+    pub format_version: u32,
+    /// When the plan was made (RFC 3339).
+    pub created_at: String,
+    /// orgsync version that made it.
+    pub orgsync_version: String,
+    /// The day the plan was made for (`--at`), in the configured time zone.
+    #[schemars(with = "String")]
+    pub at: Date,
+    /// Count of actions per kind (every kind present, zeros included).
+    pub summary: BTreeMap<ActionKind, usize>,
+    /// Actions in apply order.
+    pub actions: Vec<Action>,
+    /// Diagnostics, most severe first.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Safety verdict.
+    pub safety: Safety,
+    /// Input digests.
+    pub digests: Digests,
+}
+
+impl Plan {
+    /// True when the plan would change something.
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// True when a diagnostic of severity error is present: such a plan must not be applied.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+
+    /// The summary recomputed from the actions.
+    pub fn count_actions(actions: &[Action]) -> BTreeMap<ActionKind, usize> {
+        let mut summary: BTreeMap<ActionKind, usize> =
+            ActionKind::ALL.iter().map(|k| (*k, 0)).collect();
+        for a in actions {
+            *summary.entry(a.kind).or_default() += 1;
+        }
+        summary
+    }
+}

@@ -1,0 +1,1 @@
+//! Scope: exclusions, test locations, partial sync, employment window. (Being written.)
