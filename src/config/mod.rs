@@ -87,15 +87,15 @@ impl Config {
     /// Environment variables the configuration needs, with the key that needs each.
     pub fn required_env(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if let SourceConfig::Afas(a) = &self.source {
-            if let Some(n) = a.token.env_name() {
-                out.push((n.to_owned(), "source.token".to_owned()));
-            }
+        if let SourceConfig::Afas(a) = &self.source
+            && let Some(n) = a.token.env_name()
+        {
+            out.push((n.to_owned(), "source.token".to_owned()));
         }
-        if let TargetConfig::Scim(s) = &self.target {
-            if let Some(n) = s.token.env_name() {
-                out.push((n.to_owned(), "target.token".to_owned()));
-            }
+        if let TargetConfig::Scim(s) = &self.target
+            && let Some(n) = s.token.env_name()
+        {
+            out.push((n.to_owned(), "target.token".to_owned()));
         }
         out
     }

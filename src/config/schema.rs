@@ -22,7 +22,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
 /// The schema of one configuration file.
 pub fn config_file() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(|| generate::<ConfigFile>())
+    SCHEMA.get_or_init(generate::<ConfigFile>)
 }
 
 /// The compiled validator for configuration files.

@@ -381,7 +381,7 @@ impl Default for PolicyConfig {
 }
 
 /// Safety limits. A plan over them is unsafe: apply refuses it without an explicit override.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SafetyConfig {
     /// Most accounts one plan may remove: a percentage of managed accounts (`"10%"`, checked from
@@ -390,15 +390,6 @@ pub struct SafetyConfig {
     /// Allow removing target communities whose source identifiers are gone. Removing a community
     /// destroys its messages and shift takeovers; when false it is reported as orphaned instead.
     pub allow_community_removal: bool,
-}
-
-impl Default for SafetyConfig {
-    fn default() -> Self {
-        SafetyConfig {
-            max_removals: MaxRemovals::default(),
-            allow_community_removal: false,
-        }
-    }
 }
 
 /// A removal limit: `"10%"`, `25`, or `{ percent: 10, count: 25 }`.

@@ -1,0 +1,271 @@
+//! The terminal plan, like `terraform plan`: what a new user reads first.
+
+use std::fmt::Write as _;
+
+use owo_colors::Style;
+
+use super::{
+    Sign, actions_by_kind, counts_sentence, format_change, kind_title, ordered_changes, people,
+    severity_label, severity_tally, subject_ids, thousands,
+};
+use crate::plan::{Action, Diagnostic, Plan, Severity};
+
+/// How to render the terminal plan.
+#[derive(Debug, Clone, Default)]
+pub struct TextOptions {
+    /// ANSI colour: green `+`, yellow `~`, red `-`, diagnostics by severity. The CLI turns it on
+    /// for a terminal when `NO_COLOR` is unset. Default: off.
+    pub color: bool,
+}
+
+/// The plan for a terminal: diagnostics, the actions grouped by kind in apply order, safety
+/// violations, and a closing `Plan: …` line.
+pub fn text(plan: &Plan, opts: &TextOptions) -> String {
+    let paint = Painter { color: opts.color };
+    let mut out = String::new();
+
+    if !plan.diagnostics.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}\n",
+            paint.paint(
+                &format!("Diagnostics: {}", severity_tally(plan)),
+                Style::new().bold()
+            )
+        );
+        for diagnostic in &plan.diagnostics {
+            write_diagnostic(&mut out, diagnostic, paint);
+        }
+    }
+
+    let groups = actions_by_kind(plan);
+    if !groups.is_empty() {
+        let _ = writeln!(
+            out,
+            "orgsync will perform the following actions (as of {}):\n",
+            plan.at
+        );
+        for (kind, actions) in &groups {
+            let sign = Sign::of(*kind);
+            let _ = writeln!(
+                out,
+                "{}",
+                paint.paint(
+                    &format!("{} ({})", kind_title(*kind), thousands(actions.len())),
+                    Style::new().bold()
+                )
+            );
+            for action in actions {
+                write_action(&mut out, action, sign, paint);
+            }
+            out.push('\n');
+        }
+    }
+
+    if !plan.safety.safe {
+        let _ = writeln!(
+            out,
+            "{} orgsync apply refuses it without --allow-removals N or --force.",
+            paint.paint("Unsafe plan:", Style::new().red().bold())
+        );
+        for violation in &plan.safety.violations {
+            let _ = writeln!(
+                out,
+                "  {} {}: {} (limit {}, planned {})",
+                paint.paint("✗", Style::new().red()),
+                violation.rule,
+                violation.message,
+                violation.limit,
+                violation.actual
+            );
+        }
+        out.push('\n');
+    }
+
+    let errors = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        let _ = writeln!(
+            out,
+            "{} the plan has {} (see above) and cannot be applied.",
+            paint.paint("Error:", Style::new().red().bold()),
+            if errors == 1 {
+                "1 error".to_owned()
+            } else {
+                format!("{} errors", thousands(errors))
+            }
+        );
+    }
+
+    match counts_sentence(plan) {
+        Some(counts) => {
+            let _ = writeln!(
+                out,
+                "{} {counts}.",
+                paint.paint("Plan:", Style::new().bold())
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint.paint(
+                    "No changes. The target matches the configuration.",
+                    Style::new().green()
+                )
+            );
+        }
+    }
+    out
+}
+
+/// ```text
+///   warning[unmapped_community]: Source community 4001 (Rotterdam Zuid) has no mapping; …
+///     --> communities.yaml:1:1
+///     = subject: 4001 · 4 people
+///     = hint: Map 4001 in communities.yaml, …
+/// ```
+fn write_diagnostic(out: &mut String, d: &Diagnostic, paint: Painter) {
+    let style = match d.severity {
+        Severity::Error => Style::new().red().bold(),
+        Severity::Warning => Style::new().yellow().bold(),
+        Severity::Info => Style::new().cyan().bold(),
+    };
+    let label = format!("{}[{}]", severity_label(d.severity), d.kind.as_str());
+    let _ = writeln!(out, "  {}: {}", paint.paint(&label, style), d.message);
+    if let Some(location) = &d.location {
+        let _ = writeln!(
+            out,
+            "    {} {}:{}:{}",
+            paint.paint("-->", Style::new().blue()),
+            location.file,
+            location.line,
+            location.column
+        );
+    }
+    let mut about = Vec::new();
+    if let Some(subject) = &d.subject {
+        about.push(format!("subject: {subject}"));
+    }
+    if d.count > 0 {
+        about.push(people(d.count));
+    }
+    if !about.is_empty() {
+        let _ = writeln!(out, "    = {}", about.join(" · "));
+    }
+    if let Some(hint) = &d.hint {
+        let _ = writeln!(out, "    = hint: {hint}");
+    }
+    out.push('\n');
+}
+
+/// ```text
+///   ~ Piet Jansen (person 1002, account acc-2)
+///       reason:    Managed fields differ from the source.
+///       email:     piet@old.example.com → piet.jansen@example.com
+/// ```
+fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
+    let style = match sign {
+        Sign::Add => Style::new().green(),
+        Sign::Change => Style::new().yellow(),
+        Sign::Destroy => Style::new().red(),
+    };
+    let ids = subject_ids(action);
+    let _ = write!(
+        out,
+        "  {} {}",
+        paint.paint(&sign.symbol().to_string(), style.bold()),
+        paint.paint(&action.name, Style::new().bold())
+    );
+    if !ids.is_empty() {
+        let _ = write!(out, " ({ids})");
+    }
+    out.push('\n');
+
+    let width = action
+        .changes
+        .keys()
+        .map(|field| field.chars().count())
+        .chain(["reason".len()])
+        .max()
+        .unwrap_or(0)
+        + 1;
+    if !action.reason.is_empty() {
+        let _ = writeln!(
+            out,
+            "      {} {}",
+            paint.paint(&format!("{:<width$}", "reason:"), Style::new().dimmed()),
+            action.reason
+        );
+    }
+    for (field, change) in ordered_changes(action) {
+        let _ = writeln!(
+            out,
+            "      {:<width$} {}",
+            format!("{field}:"),
+            format_change(change, &|s| s.to_owned())
+        );
+    }
+}
+
+/// Applies a style only when colour is on.
+#[derive(Debug, Clone, Copy)]
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(self, s: &str, style: Style) -> String {
+        if self.color {
+            style.style(s).to_string()
+        } else {
+            s.to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixtures::{empty_plan, sample_plan};
+    use super::*;
+
+    fn plain(plan: &Plan) -> String {
+        text(plan, &TextOptions { color: false })
+    }
+
+    #[test]
+    fn every_action_kind() {
+        insta::assert_snapshot!(plain(&sample_plan()));
+    }
+
+    #[test]
+    fn no_changes() {
+        insta::assert_snapshot!(plain(&empty_plan()));
+    }
+
+    #[test]
+    fn closing_line_lists_only_nonzero_kinds_in_apply_order() {
+        let out = plain(&sample_plan());
+        let last = out.lines().last().unwrap();
+        assert_eq!(
+            last,
+            "Plan: 1 community to create, 1 function group to create, 2 to invite, 1 to update, \
+             1 to move, 1 to restore, 1 to remove, 1 to anonymize, 1 community to remove, \
+             1 function group to remove."
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plan = sample_plan();
+        assert!(!plain(&plan).contains('\x1b'));
+        let coloured = text(&plan, &TextOptions { color: true });
+        assert!(coloured.contains("\x1b[32;1m+"), "green + for additions");
+        assert!(coloured.contains("\x1b[33;1m~"), "yellow ~ for changes");
+        assert!(coloured.contains("\x1b[31;1m-"), "red - for removals");
+        assert!(coloured.contains("\x1b[31;1merror["), "errors in red");
+    }
+}
