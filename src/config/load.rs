@@ -43,12 +43,19 @@ pub fn load_dir(dir: &Path) -> Result<Config, ErrorList> {
         files.push((name, bytes));
     }
     if !files.iter().any(|(n, _)| n == ROOT_FILE) {
+        let mut found: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        found.sort_unstable();
+        let found = if found.is_empty() {
+            "it holds no YAML files".to_owned()
+        } else {
+            format!("it holds {}", found.join(", "))
+        };
         return Err(single(
             ROOT_FILE,
-            format!("no {ROOT_FILE} in {}", dir.display()),
-            Some(
-                "run orgsync in the configuration directory, or point at it with -C DIR".to_owned(),
-            ),
+            format!("no {ROOT_FILE} in {} ({found})", dir.display()),
+            Some(format!(
+                "{ROOT_FILE} is the root file of a configuration (version, source, target): run orgsync in the configuration directory, or point at it with -C DIR"
+            )),
         ));
     }
     load_files(files)
@@ -88,7 +95,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     for (name, bytes) in files {
         match parse_file(&name, &bytes) {
             Ok(p) => parsed.push(p),
-            Err(e) => failed.push(e),
+            Err(e) => failed.push(*e),
         }
     }
     // Data files named by the source or the target are not configuration.
@@ -107,6 +114,13 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         .collect();
     let is_data = |name: &str| data_paths.iter().any(|d| d == name);
     parsed.retain(|p| !is_data(&p.name));
+    let secrets: Vec<String> = parsed
+        .iter()
+        .flat_map(|p| {
+            ["/source/token", "/target/token"].map(|ptr| literal_secret(p.value.pointer(ptr)))
+        })
+        .flatten()
+        .collect();
     for e in failed {
         if !is_data(&e.file) {
             errors.push(e);
@@ -148,11 +162,11 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         }
         match validate::deserialize_file(&p.name, p.value.clone()) {
             Ok(cf) => files_ok.push((p, cf)),
-            Err(e) => errors.push(e),
+            Err(e) => errors.push(*e),
         }
     }
     if !errors.is_empty() {
-        return Err(attach_lines(errors, &texts));
+        return Err(attach_lines(errors, &texts, &secrets));
     }
 
     // Assemble the merged configuration.
@@ -193,6 +207,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
             format!("missing required section `{key}`"),
         )
         .hint(format!("add it to {ROOT_FILE}, for example: {example}"))
+        .without_excerpt()
     };
     if out.version.is_none() {
         errors.push(missing("version", "version: 1"));
@@ -210,7 +225,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         ));
     }
     let (Some(version), Some(source), Some(target)) = (out.version, out.source, out.target) else {
-        return Err(attach_lines(errors, &texts));
+        return Err(attach_lines(errors, &texts, &secrets));
     };
     let config = Config {
         version,
@@ -235,60 +250,174 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     if errors.is_empty() {
         Ok(config)
     } else {
-        Err(attach_lines(errors, &texts))
+        Err(attach_lines(errors, &texts, &secrets))
     }
 }
 
-fn attach_lines(errors: ErrorList, texts: &BTreeMap<String, String>) -> ErrorList {
+/// Adds the offending line to each error that has none yet (files that failed to parse already
+/// carry theirs), with any literal secret on it redacted: the line is printed.
+fn attach_lines(
+    errors: ErrorList,
+    texts: &BTreeMap<String, String>,
+    secrets: &[String],
+) -> ErrorList {
     let mut errors = errors.finish();
     for e in &mut errors.0 {
-        e.source_line = texts
-            .get(&e.file)
-            .and_then(|t| t.lines().nth(e.line.saturating_sub(1)))
-            .map(str::to_owned);
+        if e.source_line.is_none() && !e.no_excerpt {
+            e.source_line = texts
+                .get(&e.file)
+                .and_then(|t| t.lines().nth(e.line.saturating_sub(1)))
+                .map(str::to_owned);
+        }
+        e.source_line = e.source_line.take().map(|l| redact(&l, secrets));
     }
     errors
 }
 
-fn parse_file(name: &str, bytes: &[u8]) -> Result<Parsed, ConfigError> {
+/// The value of a secret field when it is a literal (anything but an environment reference).
+fn literal_secret(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::String(s) => match super::Secret::parse(s) {
+            super::Secret::Literal(l) => Some(l),
+            super::Secret::Env(_) => None,
+        },
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A source line as it may be shown: literal secrets replaced by `<redacted>`. Known literal
+/// values are replaced wherever they appear; in addition, whatever follows a `token:` key is
+/// replaced unless it is an environment reference, which also covers files that did not parse.
+pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
+    const REDACTED: &str = "<redacted>";
+    let mut out = line.to_owned();
+    for s in secrets {
+        if s.trim().chars().count() >= 4 {
+            out = out.replace(s.trim(), REDACTED);
+        }
+    }
+    let mut from = 0;
+    while let Some(i) = out[from..].find("token").map(|i| i + from) {
+        from = i + "token".len();
+        let before_ok = out[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '"' | '\''));
+        let after = out[from..].trim_start_matches(['"', '\'']).trim_start();
+        let Some(value) = after.strip_prefix(':') else {
+            continue;
+        };
+        if !before_ok || !(value.is_empty() || value.starts_with([' ', '\t'])) {
+            continue;
+        }
+        let value_start = out.len() - value.trim_start().len();
+        let value = &out[value_start..];
+        if value.is_empty()
+            || value.starts_with("${env:")
+            || value.starts_with('{')
+            || value.starts_with('#')
+            || value.starts_with(REDACTED)
+        {
+            continue;
+        }
+        let in_flow = out[..i].matches('{').count() > out[..i].matches('}').count();
+        let len = match value.chars().next() {
+            Some(q @ ('"' | '\'')) => value[1..].find(q).map_or(value.len(), |j| j + 2),
+            _ if in_flow => value.find([',', '}']).unwrap_or(value.len()),
+            _ => value.find(" #").unwrap_or(value.len()),
+        };
+        out.replace_range(value_start..value_start + len, REDACTED);
+        from = value_start + REDACTED.len();
+    }
+    out
+}
+
+/// One file, parsed; the error is boxed because it is rare and large.
+fn parse_file(name: &str, bytes: &[u8]) -> Result<Parsed, Box<ConfigError>> {
     let at = |mark: Mark, message: String| ConfigError::new(name, mark, "", message);
     let start = Mark { line: 1, column: 1 };
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(at(start, format!("file is {:.1} MB; configuration files are limited to 1 MB", bytes.len() as f64 / 1e6))
-            .hint("is this a data export? Name it in source.path (it is then not read as configuration), or split the configuration"));
+        return Err(Box::new(at(start, format!("the file is {:.1} MB; configuration files are limited to 1 MB", bytes.len() as f64 / 1e6))
+            .hint("is this a data export? Name it in source.path (it is then not read as configuration), or split the configuration")
+            .without_excerpt()));
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let valid = &bytes[..e.valid_up_to()];
+            let line_start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-            let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-            return Err(at(
+            // `valid` is UTF-8, so the column can be counted in characters like every other mark.
+            let column =
+                std::str::from_utf8(&valid[line_start..]).map_or(1, |s| s.chars().count() + 1);
+            let line_end = bytes[line_start..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(bytes.len(), |i| line_start + i);
+            let byte = bytes[e.valid_up_to()];
+            // Bytes 0xA0..=0xFF are the same characters in Latin-1 and Windows-1252.
+            let guess = if byte >= 0xA0 {
+                format!(" (`{}` in Windows-1252 or Latin-1)", char::from(byte))
+            } else {
+                String::new()
+            };
+            let mut err = at(
                 Mark { line, column },
-                format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+                format!("the file is not valid UTF-8: byte 0x{byte:02X} here{guess}"),
             )
             .hint(
-                "save the file as UTF-8; legacy encodings such as Windows-1252 are not supported",
-            ));
+                "save the file as UTF-8; legacy encodings such as Windows-1252 or Latin-1 are not supported",
+            );
+            err.source_line = Some(
+                String::from_utf8_lossy(&bytes[line_start..line_end])
+                    .trim_end_matches('\r')
+                    .to_owned(),
+            );
+            return Err(Box::new(err));
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let node = yaml::parse(text).map_err(|e| {
-        let mut err = at(e.mark, e.message);
+        let mut err = ConfigError::new(name, e.mark, validate::display_path(&e.pointer), e.message);
         err.hint = e.hint;
         err.source_line = text
             .lines()
             .nth(e.mark.line.saturating_sub(1))
             .map(str::to_owned);
-        err
+        Box::new(err)
     })?;
     let Some(node) = node else {
-        return Err(at(start, "the file is empty".into()).hint(
-            "add configuration sections (version, source, communities, …) or delete the file",
+        let message = if text.trim().is_empty() {
+            "the file is empty"
+        } else {
+            "the file holds no configuration, only comments"
+        };
+        return Err(Box::new(
+            at(start, message.into())
+                .hint(
+                    "add configuration sections (version, source, communities, …) or delete the file",
+                )
+                .without_excerpt(),
         ));
     };
     if !matches!(node.value, yaml::NodeValue::Map(_)) {
-        return Err(at(node.mark, "expected a mapping of sections (version, source, communities, …) at the top of the file".into()));
+        let found = match node.value {
+            yaml::NodeValue::Seq(_) => "a list",
+            _ => "a single value",
+        };
+        let mut err = at(
+            node.mark,
+            format!(
+                "expected a mapping of sections (version, source, communities, …) at the top of the file, found {found}"
+            ),
+        )
+        .hint("write each section as `key: value` at the start of a line, like `version: 1`, without a leading `- `");
+        err.source_line = text
+            .lines()
+            .nth(node.mark.line.saturating_sub(1))
+            .map(str::to_owned);
+        return Err(Box::new(err));
     }
     let (value, positions) = yaml::to_json(&node);
     Ok(Parsed {
@@ -297,4 +426,122 @@ fn parse_file(name: &str, bytes: &[u8]) -> Result<Parsed, ConfigError> {
         value,
         positions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = "version: 1\nsource: { kind: file, path: hr.json }\ntarget: { kind: file, path: ws.json }\n";
+
+    fn errors(files: &[(&str, &[u8])]) -> Vec<ConfigError> {
+        let files = files
+            .iter()
+            .map(|(n, b)| ((*n).to_owned(), b.to_vec()))
+            .collect();
+        load_files(files)
+            .expect_err("the configuration is invalid")
+            .0
+    }
+
+    fn one(text: &str) -> ConfigError {
+        let mut errs = errors(&[(ROOT_FILE, text.as_bytes())]);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        errs.remove(0)
+    }
+
+    #[test]
+    fn syntax_errors_keep_their_source_line() {
+        let e = one("version: 1\npolicy:\n  a: 1\n  a: 2\n");
+        assert_eq!(e.source_line.as_deref(), Some("  a: 2"));
+        assert_eq!(e.path, "policy.a");
+    }
+
+    #[test]
+    fn literal_secrets_are_redacted_from_quoted_lines() {
+        let text = "version: 1\nsource: { kind: file, path: hr.json }\ntarget: { kind: scim, base_url: 5, token: hunter2-secret }\n";
+        let errs = errors(&[(ROOT_FILE, text.as_bytes())]);
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        for e in errs {
+            let line = e.source_line.unwrap();
+            assert!(!line.contains("hunter2"), "{line}");
+            assert!(line.contains("token: <redacted> }"), "{line}");
+        }
+    }
+
+    #[test]
+    fn redact_covers_every_way_of_writing_a_token() {
+        let r = |l: &str| redact(l, &[]);
+        assert_eq!(r("  token: abc def"), "  token: <redacted>");
+        assert_eq!(r("  token: 'a,b' # c"), "  token: <redacted> # c");
+        assert_eq!(
+            r("{ token: \"x}y\", base_url: u }"),
+            "{ token: <redacted>, base_url: u }"
+        );
+        assert_eq!(
+            r("{ token: abc, kind: scim }"),
+            "{ token: <redacted>, kind: scim }"
+        );
+        assert_eq!(
+            r("  token: ${env:SCIM_TOKEN}"),
+            "  token: ${env:SCIM_TOKEN}"
+        );
+        assert_eq!(r("  token: { env: X }"), "  token: { env: X }");
+        assert_eq!(r("  tokens: abc"), "  tokens: abc");
+        assert_eq!(r("  my_token: abc"), "  my_token: abc");
+        assert_eq!(
+            redact("anchor: &t s3cret-value", &["s3cret-value".to_owned()]),
+            "anchor: &t <redacted>"
+        );
+    }
+
+    #[test]
+    fn missing_sections_quote_no_line() {
+        let e = one("version: 1\ntarget: { kind: file, path: ws.json }\n");
+        assert_eq!(e.message, "missing required section `source`");
+        assert_eq!(e.source_line, None);
+    }
+
+    #[test]
+    fn non_utf8_names_the_byte_and_counts_columns_in_characters() {
+        let e = errors(&[(ROOT_FILE, b"version: 1\nname: \"\xc3\xa9t\xe9\"\n")]).remove(0);
+        assert_eq!((e.line, e.column), (2, 10));
+        assert!(e.message.contains("byte 0xE9"), "{}", e.message);
+        assert!(e.message.contains("`é` in Windows-1252"), "{}", e.message);
+        assert_eq!(e.source_line.as_deref(), Some("name: \"ét\u{fffd}\""));
+    }
+
+    #[test]
+    fn comments_only_is_not_called_empty() {
+        assert_eq!(one("").message, "the file is empty");
+        assert_eq!(
+            one("# nothing yet\n").message,
+            "the file holds no configuration, only comments"
+        );
+    }
+
+    #[test]
+    fn top_level_list_says_what_was_found() {
+        let e = one("- version: 1\n");
+        assert!(e.message.ends_with("found a list"), "{}", e.message);
+        assert!(e.hint.unwrap().contains("without a leading `- `"));
+        assert_eq!(e.source_line.as_deref(), Some("- version: 1"));
+    }
+
+    #[test]
+    fn missing_root_file_lists_what_the_directory_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("communities.yaml"), "communities: []\n").unwrap();
+        let e = load_dir(dir.path()).unwrap_err().0.remove(0);
+        assert!(
+            e.message.ends_with("(it holds communities.yaml)"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn valid_configuration_loads() {
+        load_files(vec![(ROOT_FILE.to_owned(), VALID.as_bytes().to_vec())]).unwrap();
+    }
 }

@@ -31,6 +31,10 @@ pub struct ConfigError {
     /// The offending source line, for display.
     #[serde(skip)]
     pub source_line: Option<String>,
+    /// Set for errors about something absent (a missing section, an empty file): quoting the
+    /// line at their position would only mislead.
+    #[serde(skip)]
+    pub no_excerpt: bool,
 }
 
 impl ConfigError {
@@ -49,12 +53,19 @@ impl ConfigError {
             message: message.into(),
             hint: None,
             source_line: None,
+            no_excerpt: false,
         }
     }
 
     /// Adds a hint.
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks an error whose position has no line worth quoting.
+    pub fn without_excerpt(mut self) -> Self {
+        self.no_excerpt = true;
         self
     }
 }
@@ -138,6 +149,28 @@ struct Found {
     at_key: bool,
     message: String,
     hint: Option<String>,
+    /// For an unknown key: the known key it is probably a typo of.
+    suggestion: Option<String>,
+    /// For a missing required key: its name.
+    missing: Option<String>,
+}
+
+impl Found {
+    fn new(
+        pointer: impl Into<String>,
+        at_key: bool,
+        message: String,
+        hint: Option<String>,
+    ) -> Self {
+        Found {
+            pointer: pointer.into(),
+            at_key,
+            message,
+            hint,
+            suggestion: None,
+            missing: None,
+        }
+    }
 }
 
 /// Validates one file's JSON against the configuration schema and translates every error.
@@ -148,6 +181,20 @@ pub(crate) fn schema_errors(file: &str, value: &Value, positions: &Positions) ->
     for err in validator.iter_errors(value) {
         translate(&err, value, schema, &mut found);
     }
+    // A misspelt required key is one problem, not two: "unknown key `traget` (did you mean
+    // `target`?)" says it all, so drop the "missing required key `target`" beside it.
+    let typos: Vec<(String, String)> = found
+        .iter()
+        .filter_map(|f| {
+            let parent = &f.pointer[..f.pointer.rfind('/')?];
+            Some((parent.to_owned(), f.suggestion.clone()?))
+        })
+        .collect();
+    found.retain(|f| {
+        f.missing
+            .as_ref()
+            .is_none_or(|m| !typos.iter().any(|(p, s)| *p == f.pointer && s == m))
+    });
     found
         .into_iter()
         .map(|f| {
@@ -176,18 +223,19 @@ fn translate(
                 at_key: bool,
                 message: String,
                 hint: Option<String>| {
-        out.push(Found {
-            pointer,
-            at_key,
-            message,
-            hint,
-        });
+        out.push(Found::new(pointer, at_key, message, hint));
     };
+    // The schema of the value that failed (the keyword's parent), for descriptions and defaults.
+    let schema_path = err.schema_path().as_str();
+    let here = schema_path
+        .rfind('/')
+        .and_then(|i| schema_at(schema, &schema_path[..i]));
     match err.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(schema, err.schema_path().as_str());
             for key in unexpected {
-                let hint = match closest(key, allowed.iter().map(String::as_str)) {
+                let best = closest(key, allowed.iter().map(String::as_str));
+                let hint = match best {
                     Some(best) => Some(format!("did you mean `{best}`?")),
                     None if !allowed.is_empty() => {
                         Some(format!("allowed keys here: {}", allowed.join(", ")))
@@ -195,31 +243,49 @@ fn translate(
                     None => None,
                 };
                 let child = format!("{pointer}/{}", super::yaml::escape_pointer(key));
-                push(out, child, true, format!("unknown key `{key}`"), hint);
+                let mut f = Found::new(child, true, format!("unknown key `{key}`"), hint);
+                f.suggestion = best.map(str::to_owned);
+                out.push(f);
             }
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            push(
-                out,
+            let hint = here
+                .and_then(|h| {
+                    h.pointer(&format!(
+                        "/properties/{}",
+                        super::yaml::escape_pointer(name)
+                    ))
+                })
+                .and_then(|p| p.get("description"))
+                .and_then(Value::as_str)
+                .map(|d| format!("add `{name}: …` ({})", first_sentence(d)));
+            let mut f = Found::new(
                 pointer,
                 true,
                 format!("missing required key `{name}`"),
-                None,
+                hint,
             );
+            f.missing = Some(name.to_owned());
+            out.push(f);
         }
         ValidationErrorKind::Type { kind } => {
             let expected = type_names(kind);
             let secret = is_secret_path(&pointer);
-            let hint = match (instance, expected.as_str()) {
-                (Value::Number(n), e) if e.contains("string") => Some(format!(
-                    "quote it to make it text: \"{n}\" (identifiers are text: 0123 would lose its zero)"
-                )),
-                (Value::String(_), e) if e.contains("integer") || e.contains("number") => {
-                    Some("write the number without quotes".to_owned())
+            let key = pointer
+                .rsplit('/')
+                .next()
+                .filter(|k| !k.is_empty() && !k.bytes().all(|b| b.is_ascii_digit()));
+            let example = match (key, here.and_then(|h| h.get("default"))) {
+                (Some(k), Some(d)) if !d.is_array() && !d.is_object() => {
+                    format!(", for example `{k}: {}`", plain(d))
                 }
-                (Value::Null, _) => Some("the value is missing after the colon".to_owned()),
-                _ => None,
+                _ => String::new(),
+            };
+            let hint = if secret {
+                None
+            } else {
+                type_hint(instance, &expected, &example)
             };
             let found = if secret {
                 kind_of(instance)
@@ -265,7 +331,18 @@ fn translate(
             );
         }
         ValidationErrorKind::Pattern { pattern } => {
-            if pattern.contains("env:") {
+            if pattern.as_str() == ENV_NAME_PATTERN {
+                push(
+                    out,
+                    pointer,
+                    false,
+                    format!(
+                        "{} is not a valid environment variable name",
+                        describe(instance)
+                    ),
+                    Some(env_name_hint()),
+                );
+            } else if pattern.contains("env:") {
                 push(
                     out,
                     pointer,
@@ -336,7 +413,7 @@ fn translate(
             );
         }
         ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            translate_alternatives(context, &pointer, instance, root, schema, out);
+            translate_alternatives(context, here, &pointer, instance, root, schema, out);
         }
         _ => push(out, pointer, false, err.to_string(), None),
     }
@@ -346,20 +423,83 @@ fn translate(
 /// meant and report its errors, instead of "not valid under any of the schemas".
 fn translate_alternatives(
     context: &[Vec<jsonschema::ValidationError<'static>>],
+    here: Option<&Value>,
     pointer: &str,
     instance: &Value,
     root: &Value,
     schema: &Value,
     out: &mut Vec<Found>,
 ) {
+    // A secret written as a value (text, or a number) is a literal secret, whatever else is
+    // wrong with it; its value is never repeated.
     let any_secret = context.iter().flatten().any(|e| matches!(e.kind(), ValidationErrorKind::Pattern { pattern } if pattern.contains("env:")));
-    if any_secret {
-        out.push(Found {
-            pointer: pointer.to_owned(),
-            at_key: false,
-            message: literal_secret_message(),
-            hint: Some(literal_secret_hint()),
-        });
+    let scalar = matches!(
+        instance,
+        Value::String(_) | Value::Number(_) | Value::Bool(_)
+    );
+    if any_secret || (is_secret_path(pointer) && scalar) {
+        let found = match instance
+            .as_str()
+            .and_then(|s| s.trim().strip_prefix("${env:"))
+        {
+            // `${env:1BAD}` is a reference with a bad name, not a secret: say so.
+            Some(rest) => Found::new(
+                pointer,
+                false,
+                format!(
+                    "{} is not a valid environment variable reference: `{}` is not a variable name",
+                    describe(instance),
+                    rest.trim_end_matches('}')
+                ),
+                Some(env_name_hint()),
+            ),
+            None => Found::new(
+                pointer,
+                false,
+                literal_secret_message(),
+                Some(literal_secret_hint()),
+            ),
+        };
+        out.push(found);
+        return;
+    }
+    // An alternative whose only complaint is the value's type is not the one the user meant
+    // (`null` for an optional section, a number for "10%"); when others remain, judge by them.
+    let wrong_type = |b: &Vec<jsonschema::ValidationError<'static>>| {
+        b.iter().all(|e| {
+            e.instance_path().as_str() == pointer
+                && matches!(e.kind(), ValidationErrorKind::Type { .. })
+        })
+    };
+    let viable: Vec<&Vec<jsonschema::ValidationError<'static>>> =
+        context.iter().filter(|b| !wrong_type(b)).collect();
+    if let [branch] = viable.as_slice() {
+        let start = out.len();
+        for e in *branch {
+            translate(e, root, schema, out);
+        }
+        // A value with several forms (`"10%"`, `25` or `{ percent, count }`): when the error
+        // itself has no hint, the forms are the hint.
+        let form_count = context
+            .iter()
+            .filter(|b| {
+                !b.iter().any(|e| {
+                    matches!(e.kind(), ValidationErrorKind::Type { kind: TypeKind::Single(t) } if t.to_string() == "null")
+                })
+            })
+            .count();
+        let description = here
+            .and_then(|h| h.get("description"))
+            .and_then(Value::as_str);
+        if let (true, Some(d)) = (form_count >= 2, description) {
+            let forms = first_sentence(d);
+            for f in out[start..].iter_mut().filter(|f| f.pointer == pointer) {
+                f.hint = Some(match f.hint.take() {
+                    Some(h) => format!("{h} ({forms})"),
+                    None => forms.clone(),
+                });
+            }
+        }
         return;
     }
     // Tagged enums (`kind: file`): the branch whose `kind` matched is the one meant.
@@ -391,16 +531,16 @@ fn translate_alternatives(
             .as_str()
             .and_then(|k| closest(k, kinds.iter().map(String::as_str)))
             .map(|b| format!("did you mean `{b}`?"));
-        out.push(Found {
-            pointer: kind_pointer,
-            at_key: false,
-            message: format!(
+        out.push(Found::new(
+            kind_pointer,
+            false,
+            format!(
                 "unknown kind {}; expected one of: {}",
                 describe(kind),
                 kinds.join(", ")
             ),
             hint,
-        });
+        ));
         return;
     }
     // Every alternative is a constant (documented enum variants): "not one of: a, b, c".
@@ -421,16 +561,16 @@ fn translate_alternatives(
             .as_str()
             .and_then(|s| closest(s, consts.iter().map(String::as_str)))
             .map(|b| format!("did you mean `{b}`?"));
-        out.push(Found {
-            pointer: pointer.to_owned(),
-            at_key: false,
-            message: format!(
+        out.push(Found::new(
+            pointer.to_owned(),
+            false,
+            format!(
                 "{} is not one of: {}",
                 describe(instance),
                 consts.join(", ")
             ),
             hint,
-        });
+        ));
         return;
     }
     // Every alternative failed on the value's type: "expected a string or a list, found …".
@@ -450,24 +590,27 @@ fn translate_alternatives(
             })
             .collect();
         names.dedup();
-        let hint = match instance {
-            Value::Number(n) => Some(format!("quote it to make it text: \"{n}\"")),
-            _ => None,
-        };
-        out.push(Found {
-            pointer: pointer.to_owned(),
-            at_key: false,
-            message: format!(
-                "expected {}, found {}",
-                names.join(" or "),
-                describe(instance)
-            ),
+        // `nothing` is the branch of an optional value; nobody means to write nothing.
+        if names.len() > 1 {
+            names.retain(|n| n != "nothing");
+        }
+        let expected = names.join(" or ");
+        let hint = type_hint(instance, &expected, "");
+        out.push(Found::new(
+            pointer,
+            false,
+            format!("expected {expected}, found {}", describe(instance)),
             hint,
-        });
+        ));
         return;
     }
     // Otherwise the alternative that got furthest into the value, then the one with fewest errors.
-    let best = context.iter().max_by_key(|b| {
+    let candidates = if viable.is_empty() {
+        context.iter().collect()
+    } else {
+        viable
+    };
+    let best = candidates.into_iter().max_by_key(|b| {
         let depth = b
             .iter()
             .map(|e| e.instance_path().as_str().len())
@@ -479,6 +622,75 @@ fn translate_alternatives(
         for e in branch {
             translate(e, root, schema, out);
         }
+    }
+}
+
+/// What to do about a value of the wrong type. `example` is `, for example `key: default``
+/// when the schema has a default, or empty.
+fn type_hint(instance: &Value, expected: &str, example: &str) -> Option<String> {
+    match (instance, expected) {
+        (Value::Number(n), e) if e.contains("string") => Some(format!(
+            "quote it to make it text: \"{n}\" (identifiers are text: 0123 would lose its zero)"
+        )),
+        (Value::String(v), e) if e.contains("whole number") || e.contains("a number") => {
+            if v.trim().parse::<f64>().is_ok() {
+                Some("write the number without quotes".to_owned())
+            } else {
+                Some(format!("write a number in digits{example}"))
+            }
+        }
+        (Value::String(v), "true or false") => {
+            let word = v.to_lowercase();
+            if ["yes", "no", "on", "off", "y", "n"].contains(&word.as_str()) {
+                Some(format!(
+                    "YAML 1.2 reads `{v}` as text, not as a yes/no: write `true` or `false`"
+                ))
+            } else {
+                Some("write `true` or `false`, without quotes".to_owned())
+            }
+        }
+        (Value::Array(_), "a mapping") => Some(
+            "this is written as a list (lines starting with `- `): write its settings as `key: value` lines without the leading `- `".to_owned(),
+        ),
+        (Value::Object(_), e) if e.starts_with("a list") => Some(
+            "write a list: one item per line, each starting with `- `, or `[a, b]` on one line"
+                .to_owned(),
+        ),
+        (Value::Null, _) => Some("the value is missing after the colon".to_owned()),
+        _ => None,
+    }
+}
+
+/// The pattern of an environment variable name in the generated schema (see `secret.rs`).
+const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+fn env_name_hint() -> String {
+    "a variable name starts with a letter or `_` and holds only letters, digits and `_`, like AFAS_TOKEN".to_owned()
+}
+
+/// The schema at `path`, following a `$ref` found there.
+fn schema_at<'a>(schema: &'a Value, path: &str) -> Option<&'a Value> {
+    let node = schema.pointer(path)?;
+    match node.get("$ref").and_then(Value::as_str) {
+        Some(r) => schema.pointer(r.trim_start_matches('#')),
+        None => Some(node),
+    }
+}
+
+/// The first sentence of a schema description, to quote inside a hint.
+fn first_sentence(description: &str) -> String {
+    let text = description.replace('\n', " ");
+    let sentence = text
+        .split(". ")
+        .next()
+        .unwrap_or(&text)
+        .trim_end_matches('.');
+    let mut chars = sentence.chars();
+    match (chars.next(), chars.next()) {
+        (Some(a), Some(b)) if a.is_uppercase() && !b.is_uppercase() => {
+            a.to_lowercase().chain(sentence.chars().skip(1)).collect()
+        }
+        _ => sentence.to_owned(),
     }
 }
 
@@ -537,7 +749,16 @@ fn type_names(kind: &TypeKind) -> String {
     match kind {
         TypeKind::Single(t) => name(&t.to_string()).to_owned(),
         TypeKind::Multiple(ts) => {
-            let names: Vec<&str> = ts.iter().map(|t| name(&t.to_string())).collect();
+            // `null` is how the schema says "optional"; nobody means to write nothing.
+            let mut names: Vec<&str> = ts
+                .iter()
+                .map(|t| t.to_string())
+                .filter(|t| t != "null")
+                .map(|t| name(&t))
+                .collect();
+            if names.is_empty() {
+                names.push("nothing");
+            }
             names.join(" or ")
         }
     }
@@ -619,13 +840,22 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
             .hint("for example: match: [external_id, email]"),
         );
     }
-    if let (Some(p), _) = config.safety.max_removals.limits() {
-        if p > 100.0 {
-            errs.push(at(
-                "/safety/max_removals",
-                format!("{p}% is more than 100%"),
-            ));
-        }
+    if let (Some(p), _) = config.safety.max_removals.limits()
+        && p > 100.0
+    {
+        let pointer = match config.safety.max_removals {
+            super::MaxRemovals::Both(_) => "/safety/max_removals/percent",
+            _ => "/safety/max_removals",
+        };
+        errs.push(
+            at(
+                pointer,
+                format!(
+                    "{p}% is more than 100%: a plan cannot remove more than every managed account"
+                ),
+            )
+            .hint("write a percentage up to 100%, like \"10%\", or a count of accounts, like 25"),
+        );
     }
 
     // Globs.
@@ -634,7 +864,7 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
             let reason = e.kind().to_string();
             errs.push(
                 at(&pointer, format!("invalid glob \"{pattern}\": {reason}")).hint(
-                    "globs use * and ?; escape [ and { with [[] or write the identifier literally",
+                    "globs use * (any text), ? (one character), [a-z] (a range) and {a,b} (either); to match [ or { literally, write [[] or [{]",
                 ),
             );
         }
@@ -688,37 +918,71 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
     // Exclusion rules: exactly one condition.
     let mut seen_rules: HashMap<String, usize> = HashMap::new();
     for (i, r) in config.exclude.iter().enumerate() {
-        let conditions = [
-            r.person.is_some(),
-            r.community.is_some(),
-            r.function.is_some(),
-            r.attribute.is_some(),
+        let conditions: Vec<&str> = [
+            ("person", r.person.is_some()),
+            ("community", r.community.is_some()),
+            ("function", r.function.is_some()),
+            ("attribute", r.attribute.is_some()),
         ]
-        .iter()
-        .filter(|b| **b)
-        .count();
-        if conditions != 1 {
-            errs.push(
-                at(&format!("/exclude/{i}"), format!("an exclusion rule needs exactly one of person, community, function or attribute; this one has {conditions}"))
-                    .hint("split it into several rules, each with its own reason"),
-            );
-        }
-        match (&r.attribute, &r.equals, &r.matches) {
-            (Some(_), None, None) => errs.push(at(
-                &format!("/exclude/{i}/attribute"),
-                "an attribute rule needs `equals` or `matches`".into(),
-            )),
-            (Some(_), Some(_), Some(_)) => errs.push(at(
-                &format!("/exclude/{i}"),
-                "give `equals` or `matches`, not both".into(),
-            )),
-            (None, Some(_), _) | (None, _, Some(_)) => errs.push(
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect();
+        let value_only = r.attribute.is_none() && (r.equals.is_some() || r.matches.is_some());
+        match conditions.as_slice() {
+            [_] => {}
+            // `equals`/`matches` without `attribute` is reported below, as that.
+            [] if value_only => {}
+            [] => errs.push(
                 at(
                     &format!("/exclude/{i}"),
-                    "`equals`/`matches` only go with `attribute`".into(),
+                    "this exclusion rule has no condition: it needs one of person, community, function or attribute".into(),
                 )
-                .hint("add `attribute: <name>`"),
+                .hint("for example: { reason: …, community: \"9000\" }"),
             ),
+            [first, .., last] => errs.push(
+                at(
+                    &format!("/exclude/{i}/{last}"),
+                    format!(
+                        "an exclusion rule takes exactly one condition; this one has {} ({})",
+                        conditions.len(),
+                        conditions.join(", ")
+                    ),
+                )
+                .hint(format!(
+                    "rules do not combine conditions: split it into one rule per condition, each with its own reason (a rule with `{first}` and one with `{last}` exclude people matching either)"
+                )),
+            ),
+        }
+        match (&r.attribute, &r.equals, &r.matches) {
+            (Some(_), None, None) => errs.push(
+                at(
+                    &format!("/exclude/{i}/attribute"),
+                    "an attribute rule needs `equals` (an exact value) or `matches` (a glob)"
+                        .into(),
+                )
+                .hint("for example: { reason: …, attribute: contract_type, equals: intern }"),
+            ),
+            (Some(_), Some(_), Some(_)) => errs.push(
+                at(
+                    &format!("/exclude/{i}/matches"),
+                    "give `equals` or `matches`, not both".into(),
+                )
+                .hint("keep `equals` for an exact value or `matches` for a glob"),
+            ),
+            (None, equals, _) if value_only => {
+                let key = if equals.is_some() {
+                    "equals"
+                } else {
+                    "matches"
+                };
+                errs.push(
+                    at(
+                        &format!("/exclude/{i}/{key}"),
+                        format!("`{key}` needs `attribute`: which attribute should it test?"),
+                    )
+                    .hint("add `attribute: <name>` to this rule, e.g. `attribute: contract_type`; attributes are the extra columns named in source.columns.attributes"),
+                )
+            }
             _ => {}
         }
         let key = format!(
@@ -739,17 +1003,31 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
         }
     }
     for (i, r) in config.protected.iter().enumerate() {
-        let n = [r.email.is_some(), r.id.is_some(), r.pattern.is_some()]
-            .iter()
-            .filter(|b| **b)
-            .count();
-        if n != 1 {
-            errs.push(at(
-                &format!("/protected/{i}"),
-                format!(
-                    "a protected entry needs exactly one of email, id or pattern; this one has {n}"
+        let keys: Vec<&str> = [
+            ("email", r.email.is_some()),
+            ("id", r.id.is_some()),
+            ("pattern", r.pattern.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect();
+        if keys.len() != 1 {
+            let (pointer, has) = match keys.last() {
+                Some(last) => (
+                    format!("/protected/{i}/{last}"),
+                    format!("{} ({})", keys.len(), keys.join(", ")),
                 ),
-            ));
+                None => (format!("/protected/{i}"), "none".to_owned()),
+            };
+            errs.push(
+                at(
+                    &pointer,
+                    format!(
+                        "a protected entry takes exactly one of email, id or pattern; this one has {has}"
+                    ),
+                )
+                .hint("write one entry per account or pattern, e.g. `- { email: admin@example.com }` and `- { pattern: \"*@ops.example.com\" }`"),
+            );
         }
     }
     let mut seen_tests: HashMap<String, usize> = HashMap::new();
@@ -837,13 +1115,13 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
             &at,
             &where_,
         );
-        if let super::UnmappedFunctionPolicy::Fallback(fb) = &f.unmapped {
-            if fb.fallback.trim().is_empty() {
-                errs.push(at(
-                    "/functions/unmapped/fallback",
-                    "the fallback function group needs a name".into(),
-                ));
-            }
+        if let super::UnmappedFunctionPolicy::Fallback(fb) = &f.unmapped
+            && fb.fallback.trim().is_empty()
+        {
+            errs.push(at(
+                "/functions/unmapped/fallback",
+                "the fallback function group needs a name".into(),
+            ));
         }
     }
     errs
@@ -917,13 +1195,13 @@ fn check_mappings(
                         .hint("remove the mapping or the exclusion"),
                     );
                 }
-                if let Some(tests) = tests {
-                    if tests.iter().any(|g| g.is_match(id)) {
-                        errs.push(
-                            at(&pointer, format!("{what} \"{id}\" is mapped to \"{target}\" but its identifier matches a test location"))
-                                .hint("test locations are never synced: remove the mapping or narrow test_locations"),
-                        );
-                    }
+                if let Some(tests) = tests
+                    && tests.iter().any(|g| g.is_match(id))
+                {
+                    errs.push(
+                        at(&pointer, format!("{what} \"{id}\" is mapped to \"{target}\" but its identifier matches a test location"))
+                            .hint("test locations are never synced: remove the mapping or narrow test_locations"),
+                    );
                 }
             }
         }
@@ -947,13 +1225,171 @@ pub(crate) fn version_error(
 }
 
 /// Checks one file's raw shape before merging (the file holds a mapping of sections).
-pub(crate) fn deserialize_file(file: &str, value: Value) -> Result<ConfigFile, ConfigError> {
+pub(crate) fn deserialize_file(file: &str, value: Value) -> Result<ConfigFile, Box<ConfigError>> {
     serde_json::from_value(value).map_err(|e| {
-        ConfigError::new(
+        Box::new(ConfigError::new(
             file,
             Mark { line: 1, column: 1 },
             "",
             format!("cannot read the configuration: {e}"),
-        )
+        ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "version: 1\nsource: { kind: file, path: hr.json }\ntarget: { kind: file, path: ws.json }\n";
+
+    /// The errors of an `orgsync.yaml` made of the valid head and `rest`.
+    fn errors(rest: &str) -> Vec<ConfigError> {
+        let text = format!("{HEAD}{rest}");
+        super::super::load_files(vec![("orgsync.yaml".to_owned(), text.into_bytes())])
+            .expect_err("the configuration is invalid")
+            .0
+    }
+
+    fn one(rest: &str) -> ConfigError {
+        let mut errs = errors(rest);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        errs.remove(0)
+    }
+
+    #[test]
+    fn unknown_key_in_an_optional_section_is_not_a_type_error() {
+        for (rest, key, best) in [
+            (
+                "policy:\n  retention_day: 30\n",
+                "retention_day",
+                "retention_days",
+            ),
+            ("safety:\n  max_removal: 5\n", "max_removal", "max_removals"),
+        ] {
+            let e = one(rest);
+            assert_eq!(e.message, format!("unknown key `{key}`"));
+            assert_eq!(e.hint.unwrap(), format!("did you mean `{best}`?"));
+        }
+    }
+
+    #[test]
+    fn max_removals_in_words_asks_for_a_percentage() {
+        let e = one("safety: { max_removals: ten percent }\n");
+        assert_eq!(
+            e.message,
+            "expected a percentage like \"10%\", found \"ten percent\""
+        );
+        assert!(e.hint.unwrap().contains("`{ percent: 10, count: 25 }`"));
+    }
+
+    #[test]
+    fn misspelt_required_key_is_one_error() {
+        let e = one("communities:\n  - { source: \"1\", traget: X }\n");
+        assert_eq!(e.message, "unknown key `traget`");
+        assert_eq!(e.path, "communities[0].traget");
+    }
+
+    #[test]
+    fn missing_required_key_hint_comes_from_its_description() {
+        let e = one("communities:\n  - { source: \"1\" }\n");
+        assert_eq!(e.message, "missing required key `target`");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("add `target: …` (name of the target community)")
+        );
+    }
+
+    #[test]
+    fn bad_environment_variable_names_are_named_as_such() {
+        let text = "version: 1\nsource: { kind: afas, environment: \"1\", token: { env: 1BAD } }\ntarget: { kind: file, path: ws.json }\n";
+        let errs = super::super::load_files(vec![("orgsync.yaml".into(), text.into())])
+            .unwrap_err()
+            .0;
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(
+            errs[0].message,
+            "\"1BAD\" is not a valid environment variable name"
+        );
+
+        let text = text.replace("{ env: 1BAD }", "\"${env:1BAD}\"");
+        let errs = super::super::load_files(vec![("orgsync.yaml".into(), text.into())])
+            .unwrap_err()
+            .0;
+        assert_eq!(
+            errs[0].message,
+            "\"${env:1BAD}\" is not a valid environment variable reference: `1BAD` is not a variable name"
+        );
+    }
+
+    #[test]
+    fn a_number_as_secret_is_a_literal_secret_and_not_repeated() {
+        let text = "version: 1\nsource: { kind: afas, environment: \"1\", token: 8675309 }\ntarget: { kind: file, path: ws.json }\n";
+        let errs = super::super::load_files(vec![("orgsync.yaml".into(), text.into())])
+            .unwrap_err()
+            .0;
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].message, literal_secret_message());
+        assert!(!format!("{errs:?}").contains("8675309"));
+    }
+
+    #[test]
+    fn type_errors_hint_at_the_fix() {
+        let e = one("safety: { allow_community_removal: yes }\n");
+        assert_eq!(e.message, "expected true or false, found \"yes\"");
+        assert!(e.hint.unwrap().starts_with("YAML 1.2 reads `yes` as text"));
+
+        let e = one("policy:\n  - timezone: UTC\n");
+        assert_eq!(e.message, "expected a mapping, found a list");
+        assert!(e.hint.unwrap().contains("without the leading `- `"));
+
+        let e = one("policy: { retention_days: thirty }\n");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("write a number in digits, for example `retention_days: 30`")
+        );
+
+        let text = "version: \"1\"\nsource: { kind: file, path: hr.json }\ntarget: { kind: file, path: ws.json }\n";
+        let errs = super::super::load_files(vec![("orgsync.yaml".into(), text.into())])
+            .unwrap_err()
+            .0;
+        assert_eq!(errs[0].message, "expected a whole number, found \"1\"");
+    }
+
+    #[test]
+    fn exclusion_rule_errors_name_the_keys() {
+        let e = one("exclude:\n  - { reason: r, equals: intern }\n");
+        assert_eq!(e.path, "exclude[0].equals");
+        assert!(e.message.starts_with("`equals` needs `attribute`"));
+
+        let e = one("exclude:\n  - { reason: r, community: \"9\", function: F }\n");
+        assert_eq!(e.path, "exclude[0].function");
+        assert!(e.message.ends_with("this one has 2 (community, function)"));
+    }
+
+    #[test]
+    fn protected_entry_names_its_keys() {
+        let e = one("protected:\n  - { email: a@b.c, pattern: \"*@b.c\" }\n");
+        assert_eq!(e.path, "protected[0].pattern");
+        assert!(e.message.ends_with("this one has 2 (email, pattern)"));
+    }
+
+    #[test]
+    fn max_removals_over_100_percent_says_how_to_write_it() {
+        let e = one("safety: { max_removals: \"150%\" }\n");
+        assert!(e.message.starts_with("150% is more than 100%"));
+        assert!(e.hint.is_some());
+    }
+
+    #[test]
+    fn glob_hint_shows_the_right_escapes() {
+        let e = one("test_locations: [\"Temp[0-9\"]\n");
+        assert!(e.hint.unwrap().ends_with("write [[] or [{]"));
+    }
+
+    #[test]
+    fn first_sentence_reads_inside_a_hint() {
+        assert_eq!(first_sentence("Name of the group."), "name of the group");
+        assert_eq!(first_sentence("A limit. More text."), "a limit");
+        assert_eq!(first_sentence("IANA zone."), "IANA zone");
+    }
 }

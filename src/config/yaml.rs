@@ -76,18 +76,25 @@ pub struct Key {
 pub struct YamlError {
     /// Where.
     pub mark: Mark,
+    /// JSON pointer of the value being read when the problem was found (`/policy/retention_days`;
+    /// empty at the top of the file), so that even a syntax error names its key.
+    pub pointer: String,
     /// What.
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// While parsing, `pointer` is relative to where the parser stands unless this is set.
+    absolute: bool,
 }
 
 impl YamlError {
     fn new(mark: Mark, message: impl Into<String>) -> Self {
         YamlError {
             mark,
+            pointer: String::new(),
             message: message.into(),
             hint: None,
+            absolute: false,
         }
     }
     fn hint(mut self, hint: impl Into<String>) -> Self {
@@ -112,15 +119,45 @@ enum Frame {
 
 /// Parses one YAML document. An empty document (or a file holding only comments) is `None`.
 pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
-    let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
+    // While parsing, an error's pointer is relative to where the parser stands; make it absolute.
+    parse_into(text, &mut stack).map_err(|mut e| {
+        if !e.absolute {
+            e.pointer = format!("{}{}", stack_pointer(&stack), e.pointer);
+            e.absolute = true;
+        }
+        e
+    })
+}
+
+/// The JSON pointer of the value the parser is inside of.
+fn stack_pointer(stack: &[Frame]) -> String {
+    let mut pointer = String::new();
+    for frame in stack {
+        match frame {
+            Frame::Seq { items, .. } => pointer.push_str(&format!("/{}", items.len())),
+            Frame::Map {
+                pending_key: Some(key),
+                ..
+            } => {
+                pointer.push('/');
+                pointer.push_str(&escape_pointer(&key.name));
+            }
+            Frame::Map { .. } => break,
+        }
+    }
+    pointer
+}
+
+fn parse_into(text: &str, stack: &mut Vec<Frame>) -> Result<Option<Node>, YamlError> {
+    let parser = Parser::new_from_str(text);
     let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
     let mut budget: usize = 0;
     let mut root: Option<Node> = None;
     let mut documents = 0;
 
-    while let Some(next) = parser.next() {
-        let (event, span) = next.map_err(|e| scan_error(&e))?;
+    for next in parser {
+        let (event, span) = next.map_err(|e| scan_error(&e, text, stack))?;
         let mark = Mark::from_span(&span);
         let node = match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => continue,
@@ -163,7 +200,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             }
             Event::SequenceStart(anchor, _) => {
                 push(
-                    &mut stack,
+                    stack,
                     Frame::Seq {
                         mark,
                         anchor,
@@ -175,7 +212,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
             }
             Event::MappingStart(anchor, _) => {
                 push(
-                    &mut stack,
+                    stack,
                     Frame::Map {
                         mark,
                         anchor,
@@ -248,14 +285,16 @@ pub fn parse(text: &str) -> Result<Option<Node>, YamlError> {
                         }
                     };
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.name == name) {
-                        return Err(YamlError::new(
+                        let mut err = YamlError::new(
                             node.mark,
                             format!(
                                 "duplicate key `{name}` (first defined at line {})",
                                 first.mark.line
                             ),
                         )
-                        .hint("a key may appear once per mapping; merge the two entries"));
+                        .hint("a key may appear once per mapping; keep one of the two (YAML does not merge them)");
+                        err.pointer = format!("/{}", escape_pointer(&name));
+                        return Err(err);
                     }
                     *pending_key = Some(Key {
                         name,
@@ -293,7 +332,7 @@ fn count(node: &Node) -> usize {
     }
 }
 
-fn scan_error(e: &saphyr_parser::ScanError) -> YamlError {
+fn scan_error(e: &saphyr_parser::ScanError, text: &str, stack: &[Frame]) -> YamlError {
     let m = e.marker();
     let mark = Mark {
         line: m.line(),
@@ -301,14 +340,115 @@ fn scan_error(e: &saphyr_parser::ScanError) -> YamlError {
     };
     let info = e.info();
     let mut err = YamlError::new(mark, format!("invalid YAML: {info}"));
+    // A quote or a `{`/`[` left open is reported where the parser gave up, often lines later;
+    // point at the opening character instead, which is where the fix goes.
+    if info.contains("quoted scalar")
+        && let Some(open) = open_quote(text, mark, info)
+        && (info.contains("end of stream") || open.line < mark.line)
+    {
+        let q = char_at(text, open).unwrap_or('"');
+        err.mark = open;
+        err.message = if open.line < mark.line {
+            format!(
+                "invalid YAML: the quote opened here is not closed on this line; the quoted text runs on to line {}",
+                mark.line
+            )
+        } else {
+            "invalid YAML: the quote opened here is never closed".to_owned()
+        };
+        return err.hint(format!("add the closing `{q}` on line {}", open.line));
+    }
+    if let Some((depth, open, bracket)) = open_flow(text, stack) {
+        let close = if bracket == '{' { '}' } else { ']' };
+        if open.line < mark.line {
+            err.pointer = stack_pointer(&stack[..depth]);
+            err.absolute = true;
+            err.message = format!(
+                "invalid YAML: the `{bracket}` opened here is not closed (the parser looked for `,` or `{close}` up to line {})",
+                mark.line
+            );
+            err.mark = open;
+            return err.hint(format!("add the closing `{close}` on line {}", open.line));
+        }
+        if info.contains("flow") {
+            return err.hint(format!(
+                "close the `{bracket}` opened at column {} with `{close}`, and separate entries with `,`",
+                open.column
+            ));
+        }
+    }
     if info.contains("tab") {
+        // Point at the tab itself, not after it.
+        if let Some(line) = text.lines().nth(mark.line.saturating_sub(1))
+            && let Some(i) = line.chars().position(|c| c == '\t')
+        {
+            err.mark.column = i + 1;
+        }
         err = err.hint("indent with spaces; YAML does not allow tabs for indentation");
-    } else if info.contains("mapping values are not allowed") || info.contains("indentation") {
+    } else if info.contains("mapping values are not allowed") {
+        err.message = format!("invalid YAML: unexpected `:` ({info})");
+        err = err.hint("keys of one mapping start in the same column: check this line's indentation against the line above it; a text value that contains `: ` must be quoted");
+    } else if info.contains("indentation") {
         err = err.hint("check the indentation of this line against the lines above it");
     } else if info.contains("did not find expected key") || info.contains("block") {
-        err = err.hint("check the indentation, and that every list item starts with `- `");
+        err = err.hint("check the indentation: keys of one mapping start in the same column, and every list item starts with `- `");
     }
     err
+}
+
+/// The character at a mark.
+fn char_at(text: &str, mark: Mark) -> Option<char> {
+    text.lines()
+        .nth(mark.line.checked_sub(1)?)?
+        .chars()
+        .nth(mark.column.checked_sub(1)?)
+}
+
+/// Where the quote that caused a quoted-scalar error was opened. At the end of the stream the
+/// scanner reports the opening quote itself; for trailing content it reports the character after
+/// the closing quote, and the opening one is the previous quote of the same kind.
+fn open_quote(text: &str, mark: Mark, info: &str) -> Option<Mark> {
+    if info.contains("end of stream") {
+        return matches!(char_at(text, mark)?, '"' | '\'').then_some(mark);
+    }
+    let close = Mark {
+        line: mark.line,
+        column: mark.column.checked_sub(1)?,
+    };
+    let q = char_at(text, close)?;
+    if q != '"' && q != '\'' {
+        return None;
+    }
+    let mut last = None;
+    for (i, line) in text.lines().enumerate().take(close.line) {
+        for (j, c) in line.chars().enumerate() {
+            let here = Mark {
+                line: i + 1,
+                column: j + 1,
+            };
+            if here >= close {
+                break;
+            }
+            if c == q {
+                last = Some(here);
+            }
+        }
+    }
+    last
+}
+
+/// The innermost flow collection (`{ … }` or `[ … ]`) still open: its depth in the stack, where
+/// it opens, and its bracket.
+fn open_flow(text: &str, stack: &[Frame]) -> Option<(usize, Mark, char)> {
+    stack.iter().enumerate().rev().find_map(|(depth, frame)| {
+        let mark = match frame {
+            Frame::Seq { mark, .. } | Frame::Map { mark, .. } => *mark,
+        };
+        match char_at(text, mark)? {
+            c @ ('{' | '[') => Some((depth, mark, c)),
+            _ => None,
+        }
+    })
 }
 
 fn resolve_scalar(
@@ -526,6 +666,65 @@ mod tests {
         let node = parse("base: &b {x: 1}\ncopy: *b\n").unwrap().unwrap();
         let (json, _) = to_json(&node);
         assert_eq!(json["copy"], serde_json::json!({"x": 1}));
+    }
+
+    #[test]
+    fn errors_name_the_key_being_read() {
+        let err = parse("policy:\n  retention_days: 30\n  retention_days: 60\n").unwrap_err();
+        assert_eq!(err.pointer, "/policy/retention_days");
+        let err = parse("a: 1\nlist:\n  - x\n  - !custom y\n").unwrap_err();
+        assert_eq!(err.pointer, "/list/1");
+    }
+
+    #[test]
+    fn unclosed_quote_points_at_the_opening_quote() {
+        let text = "a:\n  - { s: \"1001, t: x }\n  - { s: \"1002\", t: y }\n";
+        let err = parse(text).unwrap_err();
+        assert_eq!(
+            err.mark,
+            Mark {
+                line: 2,
+                column: 10
+            }
+        );
+        assert!(err.message.contains("runs on to line 3"), "{}", err.message);
+        assert_eq!(err.hint.as_deref(), Some("add the closing `\"` on line 2"));
+
+        let err = parse("a: 1\nb: 'never closed\n").unwrap_err();
+        assert_eq!(err.mark, Mark { line: 2, column: 4 });
+        assert!(err.message.contains("never closed"), "{}", err.message);
+    }
+
+    #[test]
+    fn unclosed_flow_collection_points_at_its_bracket() {
+        let err = parse("version: 1\nsource: { kind: file\ntarget: x\n").unwrap_err();
+        assert_eq!(err.mark, Mark { line: 2, column: 9 });
+        assert_eq!(err.pointer, "/source");
+        assert!(
+            err.message.contains("`{` opened here is not closed"),
+            "{}",
+            err.message
+        );
+
+        let err = parse("t: [\"a\", \"b\"\nsource: x\n").unwrap_err();
+        assert_eq!(err.mark, Mark { line: 1, column: 4 });
+        assert_eq!(err.pointer, "/t");
+        assert_eq!(err.hint.as_deref(), Some("add the closing `]` on line 1"));
+    }
+
+    #[test]
+    fn tab_error_points_at_the_tab() {
+        let err = parse("target:\n\tkind: file\n").unwrap_err();
+        assert_eq!(err.mark, Mark { line: 2, column: 1 });
+        assert!(err.hint.unwrap().contains("indent with spaces"));
+    }
+
+    #[test]
+    fn over_indented_key_says_what_is_wrong() {
+        let err = parse("policy:\n  timezone: UTC\n    retention_days: 30\n").unwrap_err();
+        assert_eq!(err.mark.line, 3);
+        assert!(err.message.contains("unexpected `:`"), "{}", err.message);
+        assert!(err.hint.unwrap().contains("same column"));
     }
 
     #[test]

@@ -1,0 +1,11 @@
+//! The command-line tests: one integration-test binary (linking many small ones is slow), one
+//! module per subcommand, and the helpers every module shares in `common`.
+//!
+//! Each test runs the real `orgsync` binary and pins its behaviour — exit code, stdout and stderr
+//! together — with an insta snapshot under `tests/cli/snapshots/`. Review changed snapshots with
+//! `cargo insta review`, or write them with `INSTA_UPDATE=always cargo test --test cli` and read
+//! every one before committing.
+
+mod common;
+mod schema;
+mod validate;

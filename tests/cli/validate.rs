@@ -1,0 +1,397 @@
+//! `orgsync validate`: every broken configuration yields a message a person can act on without
+//! reading the source — file:line:column, the key path, what was expected, and a hint.
+//!
+//! The corpus is `tests/fixtures/invalid/<case>/`, one problem per directory. Each case is run in
+//! text and JSON format and pinned by a snapshot named after it. Cases that cannot be committed
+//! (a 10 MB file) are generated into a temporary directory.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::{self, Run};
+
+/// Declares one test per corpus directory, and the list that [`every_fixture_has_a_test`]
+/// checks the directory against.
+macro_rules! invalid_cases {
+    ($($test:ident => $case:literal,)*) => {
+        const INVALID_CASES: &[&str] = &[$($case),*];
+        mod invalid {
+            $(
+                #[test]
+                fn $test() {
+                    super::check_invalid_case($case);
+                }
+            )*
+        }
+    };
+}
+
+invalid_cases! {
+    // Wrong types.
+    type_string_for_number => "type-string-for-number",
+    type_number_for_identifier => "type-number-for-identifier",
+    type_list_for_mapping => "type-list-for-mapping",
+    type_bool => "type-bool",
+    // Unknown keys, at several depths, with a did-you-mean.
+    unknown_key_top_level => "unknown-key-top-level",
+    unknown_key_policy => "unknown-key-policy",
+    unknown_key_source => "unknown-key-source",
+    unknown_key_mapping_entry => "unknown-key-mapping-entry",
+    unknown_key_safety => "unknown-key-safety",
+    unknown_source_kind => "unknown-source-kind",
+    unknown_target_kind => "unknown-target-kind",
+    // Enum typos.
+    enum_unmapped_communities => "enum-unmapped-communities",
+    enum_functions_from => "enum-functions-from",
+    enum_managed_field => "enum-managed-field",
+    enum_match_strategy => "enum-match-strategy",
+    // Missing keys and sections.
+    missing_source_path => "missing-source-path",
+    missing_mapping_target => "missing-mapping-target",
+    missing_source => "missing-source",
+    missing_target => "missing-target",
+    missing_version => "missing-version",
+    // YAML syntax.
+    tabs_indentation => "tabs-indentation",
+    bad_indentation => "bad-indentation",
+    unclosed_flow_mapping => "unclosed-flow-mapping",
+    unclosed_quote => "unclosed-quote",
+    duplicate_key => "duplicate-key",
+    multiple_documents => "multiple-documents",
+    alias_bomb => "alias-bomb",
+    // Mappings.
+    duplicate_mapping => "duplicate-mapping",
+    identifier_two_targets => "identifier-two-targets",
+    mapping_target_excluded => "mapping-target-excluded",
+    mapping_test_location => "mapping-test-location",
+    // Globs.
+    invalid_glob_test_locations => "invalid-glob-test-locations",
+    invalid_glob_exclusion => "invalid-glob-exclusion",
+    invalid_glob_mapping_source => "invalid-glob-mapping-source",
+    // Secrets.
+    literal_secret_afas_source => "literal-secret-afas-source",
+    literal_secret_scim_target => "literal-secret-scim-target",
+    env_reference_bad_name => "env-reference-bad-name",
+    // Version.
+    version_unsupported => "version-unsupported",
+    version_as_string => "version-as-string",
+    // Files.
+    empty_file => "empty-file",
+    comments_only => "comments-only",
+    top_level_list => "top-level-list",
+    non_utf8 => "non-utf8",
+    section_in_two_files => "section-in-two-files",
+    no_orgsync_yaml => "no-orgsync-yaml",
+    // Semantic checks.
+    unknown_timezone => "unknown-timezone",
+    exclusion_two_conditions => "exclusion-two-conditions",
+    exclusion_equals_without_attribute => "exclusion-equals-without-attribute",
+    protected_two_keys => "protected-two-keys",
+    max_removals_over_100_percent => "max-removals-over-100-percent",
+    max_removals_words => "max-removals-words",
+}
+
+const INVALID: &str = "tests/fixtures/invalid";
+
+/// Runs one corpus case in both formats: exit code 1, JSON of the documented shape, and one
+/// snapshot (named after the case) holding both runs.
+fn check_invalid_case(case: &str) {
+    let dir = format!("{INVALID}/{case}");
+    let text = common::orgsync(&["validate", "-C", &dir]);
+    let json = common::orgsync(&["validate", "-C", &dir, "--format", "json"]);
+    assert_invalid(&text, &json);
+    common::settings(&text).bind(|| {
+        insta::assert_snapshot!(case, format!("{}\n{}", text.snapshot(), json.snapshot()));
+    });
+}
+
+/// The contract of a refused configuration, in both formats.
+fn assert_invalid(text: &Run, json: &Run) {
+    text.assert_code(1);
+    text.assert_that(
+        text.stdout.is_empty(),
+        "text format: errors go to stderr, stdout stays empty",
+    );
+    text.assert_that(
+        text.stderr.contains("  --> "),
+        "text format: every error names file:line:column",
+    );
+    json.assert_code(1);
+    let errors = json_errors(json);
+    json.assert_that(!errors.is_empty(), "JSON format: at least one error");
+    for e in &errors {
+        let message = e["message"].as_str().unwrap_or_default();
+        for vague in [
+            "not valid under any of",
+            "does not match the pattern",
+            "cannot read the configuration:",
+            "expected nothing",
+        ] {
+            json.assert_that(
+                !message.contains(vague),
+                &format!("a message says something vague ({vague:?}): {message}"),
+            );
+        }
+    }
+}
+
+/// Parses `validate --format json`: a list of `{file, line, column, path, message[, hint]}`.
+fn json_errors(run: &Run) -> Vec<Value> {
+    let value: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", run.report()));
+    let Value::Array(errors) = value else {
+        panic!("JSON format: expected a list\n{}", run.report());
+    };
+    for e in &errors {
+        let Value::Object(fields) = e else {
+            panic!(
+                "JSON format: expected objects in the list\n{}",
+                run.report()
+            );
+        };
+        let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+        keys.retain(|k| *k != "hint");
+        keys.sort_unstable();
+        run.assert_that(
+            keys == ["column", "file", "line", "message", "path"],
+            &format!(
+                "JSON format: keys must be file, line, column, path, message[, hint]; got {keys:?}"
+            ),
+        );
+        run.assert_that(
+            e["file"].as_str().is_some_and(|f| !f.is_empty())
+                && e["line"].as_u64().is_some_and(|l| l >= 1)
+                && e["column"].as_u64().is_some_and(|c| c >= 1)
+                && e["path"].is_string()
+                && e["message"].as_str().is_some_and(|m| !m.is_empty())
+                && (e.get("hint").is_none() || e["hint"].as_str().is_some_and(|h| !h.is_empty())),
+            &format!("JSON format: malformed error {e}"),
+        );
+    }
+    errors
+}
+
+#[test]
+fn every_fixture_has_a_test() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(common::repo().join(INVALID))
+        .expect("the invalid corpus exists")
+        .map(|e| {
+            e.expect("a directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    on_disk.sort();
+    let mut declared: Vec<String> = INVALID_CASES.iter().map(|c| (*c).to_owned()).collect();
+    declared.sort();
+    assert_eq!(
+        on_disk, declared,
+        "every directory of {INVALID} needs a line in invalid_cases! (and every line a directory)"
+    );
+    assert!(declared.len() >= 34, "the corpus covers at least 34 cases");
+}
+
+#[test]
+fn every_example_is_valid() {
+    let examples = common::repo().join("examples");
+    let mut dirs: Vec<_> = std::fs::read_dir(&examples)
+        .expect("examples/ exists")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.join("orgsync.yaml").is_file())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no example configuration under examples/");
+    for dir in dirs {
+        let rel = dir
+            .strip_prefix(common::repo())
+            .expect("under the repository");
+        let rel = rel.to_str().expect("a UTF-8 path");
+        let text = common::orgsync(&["validate", "-C", rel]);
+        text.assert_code(0).assert_that(
+            text.stdout.starts_with("The configuration is valid") && text.stderr.is_empty(),
+            "a valid configuration says so on stdout and nothing on stderr",
+        );
+        let json = common::orgsync(&["validate", "-C", rel, "--format", "json"]);
+        json.assert_code(0);
+        json.assert_that(json_errors(&json).is_empty(), "JSON format: an empty list");
+    }
+}
+
+/// Positive control: a YAML export named by `source.path` is data, not configuration — read as
+/// configuration, every one of its keys would be an error.
+#[test]
+fn yaml_data_file_named_by_source_path_is_not_configuration() {
+    let dir = "tests/fixtures/valid/yaml-data-file-not-config";
+    let run = common::orgsync(&["validate", "-C", dir]);
+    run.assert_code(0);
+    common::settings(&run).bind(|| {
+        insta::assert_snapshot!("yaml-data-file-not-config", run.snapshot());
+    });
+
+    // The control controls: once source.path names another file, the export is configuration
+    // again and is refused.
+    let root = common::repo().join(dir);
+    let config = std::fs::read_to_string(root.join("orgsync.yaml")).expect("read orgsync.yaml");
+    let export = std::fs::read(root.join("hr-export.yaml")).expect("read hr-export.yaml");
+    let elsewhere = config.replace("path: hr-export.yaml", "path: hr-export.csv");
+    assert_ne!(
+        config, elsewhere,
+        "the fixture names hr-export.yaml in source.path"
+    );
+    let tmp = common::temp_config(&[
+        ("orgsync.yaml", elsewhere.as_bytes()),
+        ("hr-export.yaml", &export),
+    ]);
+    let run = common::orgsync(&["validate", "-C", path_str(tmp.path())]);
+    run.assert_code(1).assert_that(
+        run.stderr.contains("hr-export.yaml:"),
+        "hr-export.yaml is read as configuration when source.path does not name it",
+    );
+}
+
+/// A 10 MB file is refused by its size, before it is parsed; generated here, not committed.
+#[test]
+fn ten_megabyte_file_is_refused() {
+    let config = b"version: 1\nsource: { kind: file, path: hr-export.json }\ntarget: { kind: file, path: workspace.json }\n";
+    let row =
+        "- { id: \"E000001\", email: someone@example.com, first_name: Some, last_name: One }\n";
+    let export = row.repeat(10_000_000 / row.len() + 1);
+    let export = &export.as_bytes()[..10_000_000];
+    let tmp = common::temp_config(&[("orgsync.yaml", config), ("people.yaml", export)]);
+    let dir = path_str(tmp.path());
+
+    let text = common::orgsync(&["validate", "-C", dir]);
+    let json = common::orgsync(&["validate", "-C", dir, "--format", "json"]);
+    assert_invalid(&text, &json);
+    text.assert_that(
+        text.stderr.contains("people.yaml:1:1")
+            && text
+                .stderr
+                .contains("the file is 10.0 MB; configuration files are limited to 1 MB"),
+        "the size limit names the file and both sizes",
+    );
+    common::settings(&text).bind(|| {
+        insta::assert_snapshot!(
+            "ten-megabyte-file",
+            format!("{}\n{}", text.snapshot(), json.snapshot())
+        );
+    });
+
+    // Named by source.path, the same file is a data export and no concern of validate.
+    let named = String::from_utf8_lossy(config).replace("hr-export.json", "people.yaml");
+    std::fs::write(tmp.path().join("orgsync.yaml"), named).expect("rewrite orgsync.yaml");
+    common::orgsync(&["validate", "-C", dir]).assert_code(0);
+}
+
+/// A billion-laughs file expands to about 400 million nodes. It must be refused before it is
+/// expanded: under a 256 MiB address-space limit an expansion would die on allocation (another
+/// exit status, no such message) instead of taking the machine down. (`ulimit -v` is Linux's.)
+#[cfg(target_os = "linux")]
+#[test]
+fn alias_bomb_is_refused_within_a_small_memory_limit() {
+    let run = common::orgsync_with_memory_limit(
+        256 * 1024,
+        &["validate", "-C", "tests/fixtures/invalid/alias-bomb"],
+    );
+    run.assert_code(1).assert_that(
+        run.stderr
+            .contains("error: aliases expand to more than 200000 nodes")
+            && run.stderr.contains("orgsync.yaml:9:12"),
+        "the alias bomb is refused with its own message, at the alias that crosses the limit",
+    );
+}
+
+/// Secret values reach no output: not the message, not the quoted source line, not JSON.
+#[test]
+fn literal_secret_values_never_appear_in_output() {
+    let header = "version: 1\n";
+    let file_source = "source: { kind: file, path: hr-export.json }\n";
+    let file_target = "target: { kind: file, path: workspace.json }\n";
+    // (configuration, the secret in it)
+    let generated: Vec<(String, &str)> = vec![
+        // In a flow mapping, beside another error on the same line.
+        (
+            format!(
+                "{header}{file_source}target: {{ kind: scim, base_url: 5, token: s3cr3t-flow-7f2a }}\n"
+            ),
+            "s3cr3t-flow-7f2a",
+        ),
+        // A number.
+        (
+            format!(
+                "{header}source: {{ kind: afas, environment: \"1\", token: 8675309123 }}\n{file_target}"
+            ),
+            "8675309123",
+        ),
+        // Quoted, in a file that does not parse (the quote is not closed).
+        (
+            format!(
+                "{header}{file_source}target:\n  kind: scim\n  base_url: https://x.example\n  token: \"s3cr3t-unclosed-91b\n"
+            ),
+            "s3cr3t-unclosed-91b",
+        ),
+        // A duplicate key whose line holds the secret.
+        (
+            format!(
+                "{header}{file_source}target:\n  kind: scim\n  base_url: https://x.example\n  token: ${{env:SCIM_TOKEN}}\n  token: s3cr3t-duplicate-44c\n"
+            ),
+            "s3cr3t-duplicate-44c",
+        ),
+        // A block scalar.
+        (
+            format!(
+                "{header}{file_target}source:\n  kind: afas\n  environment: \"1\"\n  token: |\n    s3cr3t-block-0d1\n"
+            ),
+            "s3cr3t-block-0d1",
+        ),
+        // An unknown key on the secret's line.
+        (
+            format!(
+                "{header}{file_source}target: {{ kind: scim, base_ur: https://x.example, token: 's3cr3t-typo-e55' }}\n"
+            ),
+            "s3cr3t-typo-e55",
+        ),
+    ];
+    let mut dirs: Vec<(tempfile::TempDir, &str)> = generated
+        .iter()
+        .map(|(config, secret)| {
+            (
+                common::temp_config(&[("orgsync.yaml", config.as_bytes())]),
+                *secret,
+            )
+        })
+        .collect();
+    let mut checked = 0;
+    for (case, secret) in [
+        ("literal-secret-afas-source", "AFAS-SECRET-9f8e7d6c5b4a"),
+        ("literal-secret-scim-target", "scim-secret-0a1b2c3d4e5f"),
+    ] {
+        let dir = common::repo().join(INVALID).join(case);
+        let text = std::fs::read_to_string(dir.join("orgsync.yaml")).expect("read the fixture");
+        assert!(text.contains(secret), "{case} holds {secret}");
+        let tmp = common::temp_config(&[("orgsync.yaml", text.as_bytes())]);
+        dirs.push((tmp, secret));
+    }
+    for (tmp, secret) in &dirs {
+        let dir = path_str(tmp.path());
+        for args in [
+            vec!["validate", "-C", dir],
+            vec!["validate", "-C", dir, "--format", "json"],
+            vec!["-vvv", "validate", "-C", dir],
+        ] {
+            let run = common::orgsync(&args);
+            run.assert_code(1).assert_that(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                &format!("the secret {secret:?} appears in the output"),
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, dirs.len() * 3);
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("temporary paths are UTF-8")
+}
