@@ -1,1 +1,3 @@
 //! apply (being written).
+pub mod memory;
+pub mod run;

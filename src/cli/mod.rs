@@ -1,5 +1,9 @@
 //! The command line: one file per subcommand. Commands return an exit code; `main` exits.
 
+mod apply;
+mod context;
+mod plan;
+mod sandbox;
 mod schema;
 mod validate;
 
@@ -26,8 +30,14 @@ pub struct Cli {
 pub enum Command {
     /// Check the configuration: schema and semantic checks, offline.
     Validate(validate::Args),
+    /// Show what would change: fetch source and target, compare, print the plan.
+    Plan(plan::Args),
+    /// Apply a saved plan, or plan and apply in one step.
+    Apply(apply::Args),
     /// Write the JSON Schemas of the configuration, the plan and the workspace.
     Schema(schema::Args),
+    /// Local stand-ins for the systems: generated data for trying orgsync and benchmarks.
+    Sandbox(sandbox::Args),
 }
 
 /// Output format of `validate`.
@@ -51,7 +61,10 @@ pub struct DirArg {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Schema(args) => schema::run(args),
+        Command::Sandbox(args) => sandbox::run(args),
     }
 }
 

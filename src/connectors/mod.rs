@@ -1,6 +1,9 @@
 //! Connectors: the only code that reads or writes the systems. Each has a read side that tests
 //! can fake and a write side; a dry run simply never calls the write side.
 
+pub mod file_source;
+pub mod file_target;
+
 use std::collections::HashMap;
 
 use jiff::civil::Date;

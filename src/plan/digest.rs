@@ -6,9 +6,13 @@ use sha2::{Digest, Sha256};
 /// `sha256:<hex>` of `value`'s JSON serialisation. Connectors return snapshots in a stable order,
 /// so the same state always gives the same digest.
 pub fn of_json<T: Serialize>(value: &T) -> String {
-    let mut hasher = HashWriter(Sha256::new());
-    // Serialising into the hasher avoids materialising a large JSON string for 1M accounts.
-    serde_json::to_writer(&mut hasher, value).expect("snapshots serialise");
+    // Serialising into the hasher avoids materialising a large JSON string for 1M accounts; the
+    // buffer turns serde_json's many tiny writes into few large hash updates.
+    let mut writer = std::io::BufWriter::with_capacity(64 * 1024, HashWriter(Sha256::new()));
+    serde_json::to_writer(&mut writer, value).expect("snapshots serialise");
+    let hasher = writer
+        .into_inner()
+        .unwrap_or_else(|_| unreachable!("HashWriter never fails"));
     format!("sha256:{}", hex::encode(hasher.0.finalize()))
 }
 

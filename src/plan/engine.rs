@@ -1,10 +1,27 @@
-//! The plan engine. (Being written.)
+//! The plan engine: desired state (configuration + source, through [`scope`] and [`mapping`])
+//! against actual state (target) → a [`Plan`]. Pure: no I/O, no clock (`today` is an input).
+//!
+//! Identity (design.md 9–10): people are matched to accounts by the strategies of
+//! `identity.match`, one strategy at a time over everybody, so that a strategy earlier in the
+//! list always wins and no account is claimed twice. Only managed fields are compared and
+//! written; only managed accounts are ever changed or removed.
+//!
+//! [`scope`]: crate::scope
+//! [`mapping`]: crate::mapping
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use jiff::civil::Date;
+use serde_json::{Value, json};
 
-use super::{Digests, Plan};
-use crate::config::Config;
-use crate::model::{SourceSnapshot, TargetSnapshot};
+use super::safety;
+use super::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, Digests, Plan, Severity};
+use crate::config::{Config, ManagedField, MatchKey, ProtectedRule};
+use crate::mapping::{self, Groups, Mapping};
+use crate::model::{Account, AccountStatus, Person, SourceSnapshot, TargetSnapshot};
+use crate::scope::{self, Patterns, Scope};
 
 /// Everything the engine needs. No I/O happens in [`build`].
 #[derive(Debug, Clone)]
@@ -26,10 +43,1541 @@ pub struct PlanInput<'a> {
 /// Builds the plan. Problems that forbid a plan (an `error` policy, an empty source) are
 /// diagnostics of severity error: the caller renders them and refuses to write or apply.
 pub fn build(input: PlanInput<'_>) -> Plan {
-    let _ = input;
-    unimplemented_placeholder()
+    let PlanInput {
+        config,
+        source,
+        target,
+        today,
+        created_at,
+        digests,
+    } = input;
+
+    let mut scope = scope::resolve(config, source, today);
+    let mut mapping = mapping::resolve(config, source, target, &scope);
+    let mut diagnostics = std::mem::take(&mut scope.diagnostics);
+    diagnostics.append(&mut mapping.diagnostics);
+    let mut actions = std::mem::take(&mut mapping.actions);
+
+    let managed_active = target
+        .accounts
+        .iter()
+        .filter(|a| a.managed && a.status == AccountStatus::Active)
+        .count();
+    let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
+
+    let reconcile = Reconcile::new(config, target, today, &scope, &mapping);
+    reconcile.people(&mut actions, &mut diagnostics);
+    reconcile.leftovers(empty_source.is_none(), &mut actions, &mut diagnostics);
+    diagnostics.extend(empty_source);
+
+    let removals = actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Remove)
+        .count();
+    let (safety, safety_diagnostics) = safety::check_removals(config, removals, managed_active);
+    diagnostics.extend(safety_diagnostics);
+
+    actions.sort_by(|a, b| {
+        (a.kind.phase(), a.kind, &a.subject, &a.target_id).cmp(&(
+            b.kind.phase(),
+            b.kind,
+            &b.subject,
+            &b.target_id,
+        ))
+    });
+    diagnostics.sort_by(|a, b| {
+        (b.severity, a.kind, &a.subject, &a.message)
+            .cmp(&(a.severity, b.kind, &b.subject, &b.message))
+    });
+
+    Plan {
+        format_version: super::FORMAT_VERSION,
+        created_at,
+        orgsync_version: env!("CARGO_PKG_VERSION").to_owned(),
+        at: today,
+        summary: Plan::count_actions(&actions),
+        actions,
+        diagnostics,
+        safety,
+        digests,
+    }
 }
 
-fn unimplemented_placeholder() -> Plan {
-    panic!("plan engine not written yet")
+/// Accounts orgsync must never change or remove.
+struct Protection {
+    emails: HashSet<String>,
+    ids: HashSet<String>,
+    patterns: Patterns,
+}
+
+impl Protection {
+    fn new(rules: &[ProtectedRule]) -> Protection {
+        Protection {
+            emails: rules
+                .iter()
+                .filter_map(|r| r.email.as_deref())
+                .map(|e| e.trim().to_lowercase())
+                .collect(),
+            ids: rules.iter().filter_map(|r| r.id.clone()).collect(),
+            // Patterns are globs on e-mail addresses: literals compare ignoring case too.
+            patterns: Patterns::new(rules.iter().filter_map(|r| r.pattern.as_deref()), true),
+        }
+    }
+
+    fn covers(&self, a: &Account) -> bool {
+        if self.ids.contains(&a.id) || a.external_id.as_ref().is_some_and(|x| self.ids.contains(x))
+        {
+            return true;
+        }
+        let Some(email) = a.email.as_deref() else {
+            return false;
+        };
+        (!self.emails.is_empty() && email_key(email).is_some_and(|e| self.emails.contains(&*e)))
+            || (!self.patterns.is_empty() && self.patterns.is_match(email.trim()))
+    }
+}
+
+/// An e-mail address as a matching key: trimmed, lower case; `None` when empty. Borrows when
+/// it is already in that form (the common case: no allocation per person).
+fn email_key(email: &str) -> Option<Cow<'_, str>> {
+    let e = email.trim();
+    if e.is_empty() {
+        None
+    } else if e.chars().any(char::is_uppercase) {
+        Some(Cow::Owned(e.to_lowercase()))
+    } else {
+        Some(Cow::Borrowed(e))
+    }
+}
+
+/// Which account wins when several share a key; `None` for accounts that never match
+/// (anonymized). Without adoption a managed account comes before an unmanaged one (which could
+/// only hold the person); otherwise target order decides. Only what no plan changes may count:
+/// a preference that moved with a restore, a removal or an adoption would match someone else on
+/// the next run.
+fn preference(a: &Account, adopt_unmanaged: bool) -> Option<u8> {
+    match a.status {
+        AccountStatus::Anonymized => None,
+        _ if adopt_unmanaged || a.managed => Some(0),
+        _ => Some(1),
+    }
+}
+
+/// Accounts by a matching key. Almost every key has one account; the few that have more keep
+/// them all, most preferred first, so that when the best is claimed by someone else the next
+/// can still match.
+#[derive(Default)]
+struct AccountsBy<'k> {
+    one: HashMap<Cow<'k, str>, u32>,
+    more: HashMap<Cow<'k, str>, Vec<u32>>,
+}
+
+impl<'k> AccountsBy<'k> {
+    fn with_capacity(n: usize) -> Self {
+        AccountsBy {
+            one: HashMap::with_capacity(n),
+            more: HashMap::new(),
+        }
+    }
+
+    fn insert(&mut self, key: Cow<'k, str>, i: u32) {
+        match self.one.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            Entry::Occupied(o) => {
+                let first = *o.get();
+                self.more
+                    .entry(o.key().clone())
+                    .or_insert_with(|| vec![first])
+                    .push(i);
+            }
+        }
+    }
+
+    /// Orders the accounts of shared keys by preference (then target order).
+    fn finish(mut self, accounts: &[Account], adopt_unmanaged: bool) -> Self {
+        for (key, list) in &mut self.more {
+            list.sort_by_key(|i| (preference(&accounts[*i as usize], adopt_unmanaged), *i));
+            if let Some(best) = self.one.get_mut(key) {
+                *best = list[0];
+            }
+        }
+        self
+    }
+
+    /// Every account for `key`.
+    fn all(&self, key: &str) -> &[u32] {
+        match self.more.get(key) {
+            Some(list) => list,
+            None => self.one.get(key).map_or(&[], std::slice::from_ref),
+        }
+    }
+
+    /// The most preferred account for `key` that is not claimed yet.
+    fn first_unclaimed(&self, key: &str, claimed: &[bool]) -> Option<u32> {
+        match self.more.get(key) {
+            Some(list) => list.iter().copied().find(|a| !claimed[*a as usize]),
+            None => self.one.get(key).copied().filter(|a| !claimed[*a as usize]),
+        }
+    }
+}
+
+/// The managed fields, as flags.
+#[derive(Debug, Clone, Copy)]
+struct Managed {
+    first_name: bool,
+    last_name: bool,
+    email: bool,
+}
+
+/// People and accounts, matched.
+struct Reconcile<'a, 's> {
+    config: &'a Config,
+    target: &'a TargetSnapshot,
+    today: Date,
+    scope: &'s Scope<'a>,
+    mapping: &'s Mapping<'a>,
+    managed: Managed,
+    /// Per account: protected (never changed or removed).
+    protected: Vec<bool>,
+    /// Per scoped person: their e-mail key.
+    emails: Vec<Option<Cow<'a, str>>>,
+    /// Per scoped person: someone else in scope has the same e-mail address (both are held).
+    duplicate: Vec<bool>,
+    /// Accounts (not anonymized) by external id.
+    by_external: AccountsBy<'a>,
+    /// Per scoped person: the account they claimed and how.
+    matched: Vec<Option<(u32, MatchKey)>>,
+    /// Per account: claimed by some in-scope person (never removed then).
+    claimed: Vec<bool>,
+    /// Per account: matched by a person whose changes this plan writes to it (not held for a
+    /// shared e-mail address, not protected, managed or adopted).
+    written: Vec<bool>,
+}
+
+impl<'a, 's> Reconcile<'a, 's> {
+    fn new(
+        config: &'a Config,
+        target: &'a TargetSnapshot,
+        today: Date,
+        scope: &'s Scope<'a>,
+        mapping: &'s Mapping<'a>,
+    ) -> Self {
+        let fields = &config.policy.managed_fields;
+        let managed = Managed {
+            first_name: fields.contains(&ManagedField::FirstName),
+            last_name: fields.contains(&ManagedField::LastName),
+            email: fields.contains(&ManagedField::Email),
+        };
+        let accounts = &target.accounts;
+        let adopt = config.identity.adopt_unmanaged;
+        let mut by_external = AccountsBy::with_capacity(accounts.len());
+        let mut by_email = AccountsBy::with_capacity(accounts.len());
+        for (i, a) in accounts.iter().enumerate() {
+            if preference(a, adopt).is_none() {
+                continue;
+            }
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            if let Some(x) = a.external_id.as_deref().filter(|x| !x.is_empty()) {
+                by_external.insert(Cow::Borrowed(x), i);
+            }
+            if let Some(e) = a.email.as_deref().and_then(email_key) {
+                by_email.insert(e, i);
+            }
+        }
+        let by_external = by_external.finish(accounts, adopt);
+        let by_email = by_email.finish(accounts, adopt);
+
+        let emails: Vec<Option<Cow<str>>> = scope
+            .persons
+            .iter()
+            .map(|sp| sp.person.email.as_deref().and_then(email_key))
+            .collect();
+
+        let duplicate: Vec<bool> = {
+            let mut count: HashMap<&str, u32> = HashMap::with_capacity(emails.len());
+            for e in emails.iter().flatten() {
+                *count.entry(e.as_ref()).or_default() += 1;
+            }
+            emails
+                .iter()
+                .map(|e| {
+                    e.as_deref()
+                        .is_some_and(|e| count.get(e).is_some_and(|n| *n > 1))
+                })
+                .collect()
+        };
+
+        // One strategy at a time over everybody: an earlier strategy always wins, and an account
+        // is claimed at most once. People who share an e-mail address do not match by it: the
+        // address cannot tell whose account it is.
+        let mut matched: Vec<Option<(u32, MatchKey)>> = vec![None; scope.persons.len()];
+        let mut claimed = vec![false; accounts.len()];
+        let mut done: Vec<MatchKey> = Vec::new();
+        for &key in &config.identity.match_on {
+            if done.contains(&key) {
+                continue;
+            }
+            done.push(key);
+            for (i, sp) in scope.persons.iter().enumerate() {
+                if matched[i].is_some() {
+                    continue;
+                }
+                let found = match key {
+                    MatchKey::ExternalId => {
+                        by_external.first_unclaimed(sp.person.id.as_str(), &claimed)
+                    }
+                    MatchKey::Email if !duplicate[i] => emails[i]
+                        .as_deref()
+                        .and_then(|e| by_email.first_unclaimed(e, &claimed)),
+                    MatchKey::Email => None,
+                };
+                if let Some(a) = found {
+                    claimed[a as usize] = true;
+                    matched[i] = Some((a, key));
+                }
+            }
+        }
+        // An account left unclaimed that people with a shared address match by it is theirs, just
+        // not known whose: it is kept (claimed), never removed for a typo in the source.
+        if done.contains(&MatchKey::Email) {
+            for (i, e) in emails.iter().enumerate() {
+                if duplicate[i]
+                    && matched[i].is_none()
+                    && let Some(a) = e
+                        .as_deref()
+                        .and_then(|e| by_email.first_unclaimed(e, &claimed))
+                {
+                    claimed[a as usize] = true;
+                    matched[i] = Some((a, MatchKey::Email));
+                }
+            }
+        }
+
+        let protection = Protection::new(&config.protected);
+        let protected: Vec<bool> = accounts.iter().map(|a| protection.covers(a)).collect();
+        let mut written = vec![false; accounts.len()];
+        for (i, m) in matched.iter().enumerate() {
+            if let Some((a, _)) = *m {
+                let account = &accounts[a as usize];
+                written[a as usize] =
+                    !duplicate[i] && !protected[a as usize] && (account.managed || adopt);
+            }
+        }
+
+        Reconcile {
+            config,
+            target,
+            today,
+            scope,
+            mapping,
+            managed,
+            protected,
+            emails,
+            duplicate,
+            by_external,
+            matched,
+            claimed,
+            written,
+        }
+    }
+
+    /// Invites, updates, moves and restores for the people in scope.
+    fn people(&self, actions: &mut Vec<Action>, diagnostics: &mut Vec<Diagnostic>) {
+        let mut duplicates: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut missing_email: Vec<&str> = Vec::new();
+        let mut adoptable: Vec<&str> = Vec::new();
+        let mut desired_c = Vec::new();
+        let mut desired_f = Vec::new();
+        let mut scratch = Vec::new();
+
+        for (i, sp) in self.scope.persons.iter().enumerate() {
+            let p = sp.person;
+            if self.duplicate[i]
+                && let Some(e) = self.emails[i].as_deref()
+            {
+                // Held: which of them owns the address is for a person to decide. An account they
+                // matched stays claimed.
+                duplicates.entry(e).or_default().push(&p.id);
+                continue;
+            }
+            self.mapping
+                .desired_communities(self.scope, sp, &mut desired_c);
+            let held_f = self.mapping.desired_function_groups(p, &mut desired_f);
+            let Some((a, key)) = self.matched[i] else {
+                if self.emails[i].is_none() {
+                    missing_email.push(&p.id);
+                } else if self.mapping.communities.is_none() || !desired_c.is_empty() {
+                    // Without a target community the person is held: the unmapped-community
+                    // diagnostics count them.
+                    actions.push(self.invite(p, &desired_c, &desired_f));
+                }
+                continue;
+            };
+            let account = &self.target.accounts[a as usize];
+            let adopt = self.config.identity.adopt_unmanaged;
+            let desired = Desired {
+                communities: &desired_c,
+                function_groups: &desired_f,
+                held_functions: held_f,
+            };
+            if self.protected[a as usize] {
+                if account.managed || adopt {
+                    let changes = self.account_changes(p, a, &desired, &mut scratch);
+                    let mut fields: Vec<&str> = changes.fields.keys().map(String::as_str).collect();
+                    if changes.communities.is_some() {
+                        fields.push("communities");
+                    }
+                    if !fields.is_empty() {
+                        diagnostics.push(protected_diagnostic(
+                            account,
+                            &format!("it differs from the source in {}", fields.join(", ")),
+                        ));
+                    }
+                }
+                continue;
+            }
+            if !account.managed && !adopt {
+                adoptable.push(account_label(account));
+                continue;
+            }
+            let changes = self.account_changes(p, a, &desired, &mut scratch);
+            actions.extend(self.account_actions(p, account, key, changes));
+        }
+
+        for (email, ids) in duplicates {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::DuplicateEmail,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} share the e-mail address {email} ({}): all are held",
+                    scope::people(ids.len()),
+                    ids.join(", ")
+                ),
+                subject: Some(email.to_owned()),
+                count: ids.len(),
+                hint: Some("give each person their own e-mail address in the source".to_owned()),
+                location: None,
+            });
+        }
+        if !missing_email.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::MissingEmail,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} no e-mail address and cannot be invited: {}",
+                    has(missing_email.len()),
+                    examples(&missing_email)
+                ),
+                subject: None,
+                count: missing_email.len(),
+                hint: Some("add a work e-mail address in the source".to_owned()),
+                location: None,
+            });
+        }
+        if !adoptable.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::AdoptableAccount,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} unmanaged {} match people in the source and {} left alone, so those people are held: {}",
+                    adoptable.len(),
+                    if adoptable.len() == 1 { "account" } else { "accounts" },
+                    if adoptable.len() == 1 { "is" } else { "are" },
+                    examples(&adoptable)
+                ),
+                subject: None,
+                count: adoptable.len(),
+                hint: Some(
+                    "set identity.adopt_unmanaged: true to let orgsync manage them".to_owned(),
+                ),
+                location: self.config.locations.get("/identity"),
+            });
+        }
+    }
+
+    /// Removes and anonymizes for managed accounts no in-scope person claimed.
+    fn leftovers(
+        &self,
+        allow_removals: bool,
+        actions: &mut Vec<Action>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        let retention = i64::from(self.config.policy.retention_days);
+        let mut in_scope: Option<HashSet<&str>> = None;
+        for (a, account) in self.target.accounts.iter().enumerate() {
+            if self.claimed[a] || !account.managed {
+                continue;
+            }
+            match account.status {
+                AccountStatus::Active => {
+                    if self.protected[a] {
+                        diagnostics.push(protected_diagnostic(
+                            account,
+                            "no one in scope matches it, but it is not removed",
+                        ));
+                        continue;
+                    }
+                    if !allow_removals {
+                        continue;
+                    }
+                    let reason = self.removal_reason(account, &mut in_scope);
+                    actions.push(Action {
+                        kind: ActionKind::Remove,
+                        subject: account_subject(account),
+                        target_id: Some(account.id.clone()),
+                        name: account_name(account),
+                        changes: BTreeMap::from([
+                            change("status", json!("active"), json!("removed")),
+                            change("removed_at", Value::Null, json!(self.today)),
+                        ]),
+                        reason,
+                    });
+                }
+                AccountStatus::Removed => {
+                    let Some(days) = retention_passed(self.config, account, self.today) else {
+                        continue;
+                    };
+                    if self.protected[a] {
+                        diagnostics.push(protected_diagnostic(
+                            account,
+                            "its retention has passed, but it is not anonymized",
+                        ));
+                        continue;
+                    }
+                    actions.push(anonymize(account, days, retention));
+                }
+                AccountStatus::Anonymized => {}
+            }
+        }
+    }
+
+    /// The `external_id` a written (or, for `None`, invited) account of person `id` should carry:
+    /// the person's source identifier — orgsync's own bookkeeping, so that the next plan matches
+    /// by it even after the e-mail address changes — unless another managed account stays
+    /// active with that identifier after this plan (one this plan neither writes nor removes).
+    /// Then none: two active accounts never claim one person, and an account matched to someone
+    /// else must not keep pointing at a third.
+    fn external_id_for<'p>(&self, a: Option<u32>, id: &'p str) -> Option<&'p str> {
+        let kept_elsewhere = self.by_external.all(id).iter().any(|&b| {
+            let other = &self.target.accounts[b as usize];
+            let stays_active = other.status == AccountStatus::Active
+                && (self.claimed[b as usize] || self.protected[b as usize]);
+            Some(b) != a && other.managed && stays_active && !self.written[b as usize]
+        });
+        (!kept_elsewhere).then_some(id)
+    }
+
+    /// Why an account no one claims is removed.
+    fn removal_reason(&self, account: &Account, in_scope: &mut Option<HashSet<&'a str>>) -> String {
+        let Some(x) = account.external_id.as_deref() else {
+            return "no person in the source matches it".to_owned();
+        };
+        if let Some(out) = self.scope.out_of_scope.get(x) {
+            return out.describe(self.config);
+        }
+        let in_scope = in_scope.get_or_insert_with(|| {
+            self.scope
+                .persons
+                .iter()
+                .map(|p| p.person.id.as_str())
+                .collect()
+        });
+        if in_scope.contains(x) {
+            "no person in scope matches it any more (identity.match)".to_owned()
+        } else {
+            "no longer in the source".to_owned()
+        }
+    }
+
+    fn invite(&self, p: &Person, communities: &[u32], function_groups: &[u32]) -> Action {
+        let mut changes = BTreeMap::new();
+        // The e-mail address is always written: the target invites by it.
+        changes.extend([change(
+            "email",
+            Value::Null,
+            json!(p.email.as_deref().map(str::trim)),
+        )]);
+        changes.extend([change(
+            "external_id",
+            Value::Null,
+            json!(self.external_id_for(None, &p.id)),
+        )]);
+        if self.managed.first_name {
+            changes.extend([change("first_name", Value::Null, json!(p.first_name))]);
+        }
+        if self.managed.last_name {
+            changes.extend([change("last_name", Value::Null, json!(p.last_name))]);
+        }
+        if let Some(groups) = &self.mapping.communities {
+            changes.extend([change("communities", json!([]), refs(groups, communities))]);
+        }
+        if let Some(f) = &self.mapping.functions {
+            changes.extend([change(
+                "function_groups",
+                json!([]),
+                refs(&f.groups, function_groups),
+            )]);
+        }
+        let reason = match p.start {
+            Some(start) if start > self.today => format!("new in the source, starts on {start}"),
+            _ => "new in the source".to_owned(),
+        };
+        Action {
+            kind: ActionKind::Invite,
+            subject: p.id.clone(),
+            target_id: None,
+            name: person_name(p),
+            changes,
+            reason,
+        }
+    }
+
+    /// What differs between a person and their account, managed fields only.
+    fn account_changes(
+        &self,
+        p: &Person,
+        a: u32,
+        desired: &Desired<'_>,
+        scratch: &mut Vec<u32>,
+    ) -> AccountChanges {
+        let account = &self.target.accounts[a as usize];
+        let mut fields = BTreeMap::new();
+        if !account.managed {
+            fields.extend([change("managed", json!(false), json!(true))]);
+        }
+        // An account that carries the person's identifier keeps it; any other gets it when
+        // nothing else keeps it (see `external_id_for`).
+        if account.external_id.as_deref() != Some(p.id.as_str()) {
+            let external_id = self.external_id_for(Some(a), &p.id);
+            if account.external_id.as_deref() != external_id {
+                fields.extend([change(
+                    "external_id",
+                    json!(account.external_id),
+                    json!(external_id),
+                )]);
+            }
+        }
+        if self.managed.first_name && account.first_name != p.first_name {
+            fields.extend([change(
+                "first_name",
+                json!(account.first_name),
+                json!(p.first_name),
+            )]);
+        }
+        if self.managed.last_name && account.last_name != p.last_name {
+            fields.extend([change(
+                "last_name",
+                json!(account.last_name),
+                json!(p.last_name),
+            )]);
+        }
+        if self.managed.email
+            && let Some(email) = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
+            && account.email.as_deref().and_then(email_key) != email_key(email)
+        {
+            fields.extend([change("email", json!(account.email), json!(email))]);
+        }
+        if let Some(f) = &self.mapping.functions
+            // A person whose functions all land nowhere keeps their groups (no move to nothing).
+            && !(desired.function_groups.is_empty() && desired.held_functions)
+            && !same_set(&f.groups, &account.function_groups, desired.function_groups, scratch)
+        {
+            fields.extend([change(
+                "function_groups",
+                current_refs(&f.groups, &account.function_groups),
+                refs(&f.groups, desired.function_groups),
+            )]);
+        }
+        let communities = self.mapping.communities.as_ref().and_then(|groups| {
+            // An empty desired set (all held, or no communities) never moves anyone to nothing.
+            let differs = !desired.communities.is_empty()
+                && !same_set(groups, &account.communities, desired.communities, scratch);
+            differs.then(|| {
+                (
+                    current_refs(groups, &account.communities),
+                    refs(groups, desired.communities),
+                )
+            })
+        });
+        AccountChanges {
+            fields,
+            communities,
+        }
+    }
+
+    /// The actions for a matched, managed (or adopted) account: one `restore` for a removed
+    /// account, else an `update` and/or a `move`.
+    ///
+    /// A removed account is restored however long ago it was removed: retention only governs the
+    /// anonymization of people who are *not* back, and a restore keeps the person's history
+    /// where a fresh invite would lose it.
+    fn account_actions(
+        &self,
+        p: &Person,
+        account: &Account,
+        key: MatchKey,
+        changes: AccountChanges,
+    ) -> Vec<Action> {
+        let AccountChanges {
+            mut fields,
+            communities,
+        } = changes;
+        let adopting = !account.managed;
+        let matched_by = match key {
+            MatchKey::ExternalId => "external id",
+            MatchKey::Email => "e-mail",
+        };
+        let base = |kind, changes, reason| Action {
+            kind,
+            subject: p.id.clone(),
+            target_id: Some(account.id.clone()),
+            name: person_name(p),
+            changes,
+            reason,
+        };
+        if account.status == AccountStatus::Removed {
+            fields.extend([change("status", json!("removed"), json!("active"))]);
+            if let Some(removed_at) = account.removed_at {
+                fields.extend([change("removed_at", json!(removed_at), Value::Null)]);
+            }
+            if let Some((from, to)) = communities {
+                fields.extend([change("communities", from, to)]);
+            }
+            let when = account
+                .removed_at
+                .map(|d| format!(", removed on {d}"))
+                .unwrap_or_default();
+            let adopted = if adopting { " (adopted)" } else { "" };
+            return vec![base(
+                ActionKind::Restore,
+                fields,
+                format!("back in the source{when}{adopted}"),
+            )];
+        }
+        let mut out = Vec::new();
+        if !fields.is_empty() {
+            let changed: Vec<&str> = fields.keys().filter_map(|k| field_label(k)).collect();
+            let mut parts = Vec::new();
+            if adopting {
+                parts.push(format!(
+                    "adopts the unmanaged account matched by {matched_by}"
+                ));
+            } else if fields.contains_key("external_id") {
+                parts.push(format!(
+                    "records the source identifier on the account matched by {matched_by}"
+                ));
+            }
+            if !changed.is_empty() {
+                parts.push(format!("{} changed in the source", changed.join(", ")));
+            }
+            out.push(base(ActionKind::Update, fields, parts.join("; ")));
+        }
+        if let Some((from, to)) = communities {
+            let reason = match (names(&from), names(&to)) {
+                (f, t) if f.is_empty() => format!("placed in {t}"),
+                (f, t) => format!("moved from {f} to {t}"),
+            };
+            out.push(base(
+                ActionKind::Move,
+                BTreeMap::from([
+                    change("communities", from, to),
+                    change(
+                        "notify",
+                        Value::Null,
+                        json!(self.config.policy.notify_transfers),
+                    ),
+                ]),
+                reason,
+            ));
+        }
+        out
+    }
+}
+
+/// Days since a removed account was removed, when that is past retention.
+fn retention_passed(config: &Config, account: &Account, today: Date) -> Option<i64> {
+    let days = days_between(account.removed_at?, today);
+    (days > i64::from(config.policy.retention_days)).then_some(days)
+}
+
+/// A person's desired groups (indices into the mapping's group tables).
+struct Desired<'d> {
+    communities: &'d [u32],
+    function_groups: &'d [u32],
+    held_functions: bool,
+}
+
+/// Differences between a person and their account.
+struct AccountChanges {
+    /// Field changes (and `managed`, `external_id`, `function_groups`).
+    fields: BTreeMap<String, Change>,
+    /// Community change, as (from, to).
+    communities: Option<(Value, Value)>,
+}
+
+fn change(field: &str, from: Value, to: Value) -> (String, Change) {
+    (field.to_owned(), Change { from, to })
+}
+
+fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
+    let mut changes = BTreeMap::from([change("status", json!("removed"), json!("anonymized"))]);
+    if account.email.is_some() {
+        changes.extend([change("email", json!(account.email), Value::Null)]);
+    }
+    if !account.first_name.is_empty() {
+        changes.extend([change("first_name", json!(account.first_name), Value::Null)]);
+    }
+    if !account.last_name.is_empty() {
+        changes.extend([change("last_name", json!(account.last_name), Value::Null)]);
+    }
+    if account.external_id.is_some() {
+        changes.extend([change(
+            "external_id",
+            json!(account.external_id),
+            Value::Null,
+        )]);
+    }
+    Action {
+        kind: ActionKind::Anonymize,
+        subject: account_subject(account),
+        target_id: Some(account.id.clone()),
+        name: account_name(account),
+        changes,
+        reason: format!("removed {days} days ago, retention is {retention} days"),
+    }
+}
+
+/// Whole days from `from` to `to`.
+fn days_between(from: Date, to: Date) -> i64 {
+    to.duration_since(from).as_secs() / 86_400
+}
+
+/// True when the account's groups (target ids) are exactly the desired ones.
+fn same_set(
+    groups: &Groups<'_>,
+    current: &[String],
+    desired: &[u32],
+    scratch: &mut Vec<u32>,
+) -> bool {
+    scratch.clear();
+    for id in current {
+        match groups.index_of(id) {
+            Some(g) => scratch.push(g),
+            None => return false,
+        }
+    }
+    groups.sort(scratch);
+    scratch.as_slice() == desired
+}
+
+/// Group references as JSON, in the order given (already sorted by name, then id).
+fn refs(groups: &Groups<'_>, idx: &[u32]) -> Value {
+    Value::Array(
+        idx.iter()
+            .map(|g| {
+                let r = groups.get(*g);
+                json!({ "id": r.id, "name": r.name })
+            })
+            .collect(),
+    )
+}
+
+/// An account's current groups as JSON references, sorted by name then id. Ids the target does
+/// not know are listed with the id as name.
+fn current_refs(groups: &Groups<'_>, ids: &[String]) -> Value {
+    let mut list: Vec<(&str, &str)> = ids
+        .iter()
+        .map(|id| match groups.index_of(id) {
+            Some(g) => {
+                let r = groups.get(g);
+                (r.name.as_str(), r.id.as_str())
+            }
+            None => (id.as_str(), id.as_str()),
+        })
+        .collect();
+    list.sort_unstable();
+    list.dedup();
+    Value::Array(
+        list.into_iter()
+            .map(|(name, id)| json!({ "id": id, "name": name }))
+            .collect(),
+    )
+}
+
+/// "A, B" from a JSON list of references.
+fn names(list: &Value) -> String {
+    list.as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|r| r.get("name").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
+}
+
+fn field_label(field: &str) -> Option<&'static str> {
+    match field {
+        "first_name" => Some("first name"),
+        "last_name" => Some("last name"),
+        "email" => Some("e-mail"),
+        "function_groups" => Some("function groups"),
+        _ => None,
+    }
+}
+
+fn person_name(p: &Person) -> String {
+    let name = format!("{} {}", p.first_name.trim(), p.last_name.trim());
+    let name = name.trim();
+    if name.is_empty() {
+        p.id.clone()
+    } else {
+        name.to_owned()
+    }
+}
+
+fn account_name(a: &Account) -> String {
+    let name = format!("{} {}", a.first_name.trim(), a.last_name.trim());
+    let name = name.trim();
+    if !name.is_empty() {
+        name.to_owned()
+    } else {
+        account_label(a).to_owned()
+    }
+}
+
+/// The source identifier of an account's person, else its target id.
+fn account_subject(a: &Account) -> String {
+    a.external_id.clone().unwrap_or_else(|| a.id.clone())
+}
+
+/// An account for people: its e-mail address, else its id.
+fn account_label(a: &Account) -> &str {
+    a.email.as_deref().unwrap_or(&a.id)
+}
+
+fn protected_diagnostic(account: &Account, what: &str) -> Diagnostic {
+    Diagnostic {
+        kind: DiagnosticKind::ProtectedAccount,
+        severity: Severity::Info,
+        message: format!(
+            "protected account {} is left alone: {what}",
+            account_label(account)
+        ),
+        subject: Some(account_label(account).to_owned()),
+        count: 1,
+        hint: None,
+        location: None,
+    }
+}
+
+/// "1 person has" / "3 people have".
+fn has(n: usize) -> String {
+    if n == 1 {
+        "1 person has".to_owned()
+    } else {
+        format!("{n} people have")
+    }
+}
+
+/// The first few items, for a message.
+fn examples(items: &[&str]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = items[..items.len().min(SHOWN)].join(", ");
+    if items.len() > SHOWN {
+        s.push_str(&format!(" and {} more", items.len() - SHOWN));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{MaxRemovals, MaxRemovalsBoth, ProtectedRule};
+    use crate::plan::Severity;
+    use crate::scope::testing::{TODAY, account, config, day, group, person, plan, source, target};
+
+    fn kinds(plan: &Plan) -> Vec<(ActionKind, &str)> {
+        plan.actions
+            .iter()
+            .map(|a| (a.kind, a.subject.as_str()))
+            .collect()
+    }
+
+    fn diags(plan: &Plan, kind: DiagnosticKind) -> Vec<&Diagnostic> {
+        plan.diagnostics.iter().filter(|d| d.kind == kind).collect()
+    }
+
+    fn action(plan: &Plan, kind: ActionKind) -> &Action {
+        plan.actions
+            .iter()
+            .find(|a| a.kind == kind)
+            .expect("action of that kind")
+    }
+
+    fn ams() -> Vec<TargetGroup> {
+        vec![
+            group("t1", "Amsterdam Centrum", &["1001"], true),
+            group("t2", "Utrecht", &["1007"], true),
+        ]
+    }
+
+    use crate::model::TargetGroup;
+
+    #[test]
+    fn a_new_person_is_invited_with_every_managed_field() {
+        let c = config();
+        let mut p1 = person("1", &["1001", "1007"]);
+        p1.start = Some(day(3));
+        let p = plan(&c, &source(vec![p1], &[]), &target(vec![], ams()));
+        assert_eq!(kinds(&p), [(ActionKind::Invite, "1")]);
+        let invite = &p.actions[0];
+        assert_eq!(
+            invite.reason,
+            format!("new in the source, starts on {}", day(3))
+        );
+        assert_eq!(invite.name, "Ann Person 1");
+        let to = |f: &str| invite.changes[f].to.clone();
+        assert_eq!(to("email"), json!("1@example.com"));
+        assert_eq!(to("external_id"), json!("1"));
+        assert_eq!(to("first_name"), json!("Ann"));
+        assert_eq!(invite.changes["first_name"].from, Value::Null);
+        assert_eq!(
+            to("communities"),
+            json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "t2", "name": "Utrecht" }])
+        );
+        assert!(
+            !invite.changes.contains_key("function_groups"),
+            "functions are not synced"
+        );
+        assert_eq!(p.summary[&ActionKind::Invite], 1);
+        assert_eq!(p.summary[&ActionKind::Remove], 0);
+    }
+
+    #[test]
+    fn people_match_by_external_id_then_email_ignoring_case() {
+        let c = config();
+        let mut by_email = account("u2", "2", &["t1"]);
+        by_email.external_id = Some("old-2".to_owned());
+        by_email.email = Some("2@EXAMPLE.com".to_owned());
+        let s = source(vec![person("1", &["1001"]), person("2", &["1001"])], &[]);
+        let t = target(vec![account("u1", "1", &["t1"]), by_email], ams());
+        let p = plan(&c, &s, &t);
+        // Person 2 matched u2 by e-mail: no invite, and orgsync records its identifier.
+        assert_eq!(kinds(&p), [(ActionKind::Update, "2")]);
+        let update = &p.actions[0];
+        assert_eq!(update.target_id.as_deref(), Some("u2"));
+        assert_eq!(update.changes.keys().collect::<Vec<_>>(), ["external_id"]);
+        assert_eq!(update.changes["external_id"].to, json!("2"));
+    }
+
+    #[test]
+    fn the_first_strategy_in_the_configured_order_wins() {
+        let mut c = config();
+        // u1 carries person 1's identifier, u2 their e-mail address.
+        let mut by_ext = account("u1", "1", &["t1"]);
+        by_ext.email = Some("other@example.com".to_owned());
+        let mut by_email = account("u2", "1", &["t1"]);
+        by_email.external_id = None;
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let t = target(vec![by_ext, by_email], ams());
+        let ext_first = plan(&c, &s, &t);
+        assert_eq!(
+            action(&ext_first, ActionKind::Update).target_id.as_deref(),
+            Some("u1")
+        );
+        assert_eq!(
+            action(&ext_first, ActionKind::Remove).target_id.as_deref(),
+            Some("u2")
+        );
+
+        c.identity.match_on = vec![MatchKey::Email, MatchKey::ExternalId];
+        let email_first = plan(&c, &s, &t);
+        assert_eq!(
+            action(&email_first, ActionKind::Remove)
+                .target_id
+                .as_deref(),
+            Some("u1")
+        );
+        let update = action(&email_first, ActionKind::Update);
+        assert_eq!(update.target_id.as_deref(), Some("u2"));
+    }
+
+    #[test]
+    fn anonymized_accounts_never_match() {
+        let c = config();
+        let mut gone = account("u1", "1", &[]);
+        gone.status = AccountStatus::Anonymized;
+        let p = plan(
+            &c,
+            &source(vec![person("1", &["1001"])], &[]),
+            &target(vec![gone], ams()),
+        );
+        assert_eq!(kinds(&p), [(ActionKind::Invite, "1")]);
+    }
+
+    #[test]
+    fn an_unmanaged_account_is_adopted_only_when_allowed() {
+        let mut c = config();
+        let mut manual = account("u1", "1", &["t1"]);
+        manual.managed = false;
+        manual.external_id = None;
+        manual.first_name = "Annie".to_owned();
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let t = target(vec![manual], ams());
+
+        let held = plan(&c, &s, &t);
+        assert!(
+            held.actions.is_empty(),
+            "no invite, no update: {:?}",
+            kinds(&held)
+        );
+        let d = diags(&held, DiagnosticKind::AdoptableAccount);
+        assert_eq!((d.len(), d[0].count), (1, 1));
+        assert!(d[0].message.contains("1@example.com"));
+
+        c.identity.adopt_unmanaged = true;
+        let adopted = plan(&c, &s, &t);
+        assert_eq!(kinds(&adopted), [(ActionKind::Update, "1")]);
+        let update = &adopted.actions[0];
+        assert_eq!(update.changes["managed"].from, json!(false));
+        assert_eq!(update.changes["managed"].to, json!(true));
+        assert_eq!(update.changes["first_name"].to, json!("Ann"));
+        assert!(
+            update
+                .reason
+                .starts_with("adopts the unmanaged account matched by e-mail")
+        );
+    }
+
+    #[test]
+    fn people_sharing_an_email_address_are_held_but_keep_their_account() {
+        let c = config();
+        let mut twin = person("2", &["1001"]);
+        twin.email = Some("1@Example.com".to_owned());
+        let mut changed = person("1", &["1007"]);
+        changed.first_name = "Changed".to_owned();
+        let s = source(vec![changed, twin, person("3", &["1001"])], &[]);
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        let p = plan(&c, &s, &t);
+        assert_eq!(
+            kinds(&p),
+            [(ActionKind::Invite, "3")],
+            "no update, move or remove for u1"
+        );
+        let d = diags(&p, DiagnosticKind::DuplicateEmail);
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            (d[0].subject.as_deref(), d[0].count),
+            (Some("1@example.com"), 2)
+        );
+    }
+
+    #[test]
+    fn an_account_people_with_a_shared_address_match_only_by_it_is_kept() {
+        let c = config();
+        let mut twin = person("2", &["1001"]);
+        twin.email = Some("1@example.com".to_owned());
+        let mut shared = account("u1", "1", &["t1"]);
+        shared.external_id = None;
+        let s = source(vec![person("1", &["1001"]), twin], &[]);
+        let p = plan(&c, &s, &target(vec![shared], ams()));
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+    }
+
+    #[test]
+    fn a_person_without_email_and_account_is_not_invited() {
+        let c = config();
+        let mut a = person("1", &["1001"]);
+        a.email = None;
+        let mut b = person("2", &["1001"]);
+        b.email = Some("  ".to_owned());
+        let p = plan(&c, &source(vec![a, b], &[]), &target(vec![], ams()));
+        assert!(p.actions.is_empty());
+        let d = diags(&p, DiagnosticKind::MissingEmail);
+        assert_eq!((d.len(), d[0].count), (1, 2));
+        assert!(d[0].message.contains("1, 2"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn a_person_whose_communities_are_all_held_is_not_invited() {
+        let c = config();
+        let s = source(vec![person("1", &["1099"])], &[]);
+        let p = plan(&c, &s, &target(vec![], ams()));
+        assert!(p.actions.is_empty());
+        assert_eq!(diags(&p, DiagnosticKind::UnmappedCommunity)[0].count, 1);
+    }
+
+    #[test]
+    fn protected_accounts_are_never_changed_or_removed() {
+        let mut c = config();
+        c.protected = vec![
+            ProtectedRule {
+                email: Some("ADMIN@example.com".to_owned()),
+                id: None,
+                pattern: None,
+            },
+            ProtectedRule {
+                email: None,
+                id: Some("u3".to_owned()),
+                pattern: None,
+            },
+            ProtectedRule {
+                email: None,
+                id: None,
+                pattern: Some("*@ops.example.com".to_owned()),
+            },
+        ];
+        let mut admin = account("u1", "1", &["t1"]);
+        admin.email = Some("admin@example.com".to_owned());
+        let mut ops = account("u2", "gone-2", &["t1"]);
+        ops.email = Some("bot@OPS.example.com".to_owned());
+        let by_id = account("u3", "gone-3", &["t1"]);
+        let mut changed = person("1", &["1007"]);
+        changed.email = Some("admin@example.com".to_owned());
+        changed.last_name = "New".to_owned();
+        let s = source(vec![changed], &[]);
+        let p = plan(&c, &s, &target(vec![admin, ops, by_id], ams()));
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+        let d = diags(&p, DiagnosticKind::ProtectedAccount);
+        assert_eq!(d.len(), 3);
+        assert!(d.iter().all(|d| d.severity == Severity::Info));
+    }
+
+    #[test]
+    fn only_managed_fields_are_compared_and_written() {
+        let mut c = config();
+        c.policy.managed_fields = vec![ManagedField::LastName];
+        let mut changed = person("1", &["1007"]);
+        changed.first_name = "Other".to_owned();
+        changed.email = Some("new@example.com".to_owned());
+        let s = source(vec![changed], &[]);
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        assert!(plan(&c, &s, &t).actions.is_empty());
+
+        c.policy.managed_fields.push(ManagedField::FirstName);
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Update, "1")]);
+        assert_eq!(
+            p.actions[0].changes.keys().collect::<Vec<_>>(),
+            ["first_name"]
+        );
+        assert_eq!(p.actions[0].reason, "first name changed in the source");
+    }
+
+    #[test]
+    fn an_email_change_is_an_update_but_not_a_change_of_case() {
+        let c = config();
+        let mut upper = person("1", &["1001"]);
+        upper.email = Some("1@EXAMPLE.COM".to_owned());
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        assert!(plan(&c, &source(vec![upper], &[]), &t).actions.is_empty());
+        let mut other = person("1", &["1001"]);
+        other.email = Some("ann@example.com".to_owned());
+        let p = plan(&c, &source(vec![other], &[]), &t);
+        assert_eq!(
+            action(&p, ActionKind::Update).changes["email"].to,
+            json!("ann@example.com")
+        );
+    }
+
+    #[test]
+    fn function_groups_compare_as_sets() {
+        let mut c = config();
+        c.functions = Some(crate::config::FunctionsConfig {
+            from: crate::config::FunctionSourceField::Function,
+            unmapped: crate::config::UnmappedFunctionPolicy::default(),
+            map: vec![],
+        });
+        let mut p1 = person("1", &["1001"]);
+        p1.functions = vec!["F1".to_owned(), "F2".to_owned()];
+        let mut a = account("u1", "1", &["t1"]);
+        a.function_groups = vec!["g2".to_owned(), "g1".to_owned(), "g1".to_owned()];
+        let mut t = target(vec![a], ams());
+        t.function_groups = vec![
+            group("g1", "Bar", &["F1"], true),
+            group("g2", "Kitchen", &["F2"], true),
+        ];
+        let s = source(vec![p1], &[]);
+        assert!(
+            plan(&c, &s, &t).actions.is_empty(),
+            "order and duplicates do not matter"
+        );
+
+        t.accounts[0].function_groups = vec!["g1".to_owned()];
+        let p = plan(&c, &s, &t);
+        let update = action(&p, ActionKind::Update);
+        assert_eq!(
+            update.changes["function_groups"].from,
+            json!([{ "id": "g1", "name": "Bar" }])
+        );
+        assert_eq!(
+            update.changes["function_groups"].to,
+            json!([{ "id": "g1", "name": "Bar" }, { "id": "g2", "name": "Kitchen" }])
+        );
+        assert_eq!(update.reason, "function groups changed in the source");
+    }
+
+    #[test]
+    fn a_community_change_is_a_move_with_the_transfer_notice() {
+        let c = config();
+        let s = source(vec![person("1", &["1007"])], &[]);
+        let t = target(vec![account("u1", "1", &["t1", "x9"])], ams());
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Move, "1")]);
+        let mv = &p.actions[0];
+        assert_eq!(
+            mv.changes["communities"].from,
+            json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "x9", "name": "x9" }]),
+            "memberships orgsync does not know are part of `from`"
+        );
+        assert_eq!(
+            mv.changes["communities"].to,
+            json!([{ "id": "t2", "name": "Utrecht" }])
+        );
+        assert_eq!(mv.changes["notify"].to, json!(true));
+        assert_eq!(mv.reason, "moved from Amsterdam Centrum, x9 to Utrecht");
+    }
+
+    #[test]
+    fn a_person_whose_communities_are_held_is_not_moved_to_nothing() {
+        let c = config();
+        let s = source(vec![person("1", &["1099"])], &[]);
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        let p = plan(&c, &s, &t);
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+    }
+
+    #[test]
+    fn accounts_of_people_who_left_scope_are_removed_with_the_reason() {
+        let mut c = config();
+        c.test_locations = vec!["Test*".to_owned()];
+        let mut ended = person("1", &["1001"]);
+        ended.end = Some(jiff::civil::date(2026, 5, 31));
+        let s = source(
+            vec![ended, person("2", &["9001"])],
+            &[("9001", "Test site")],
+        );
+        let mut unmanaged = account("u4", "4", &["t1"]);
+        unmanaged.managed = false;
+        let t = target(
+            vec![
+                account("u1", "1", &["t1"]),
+                account("u2", "2", &["t1"]),
+                account("u3", "3", &["t1"]),
+                unmanaged,
+            ],
+            ams(),
+        );
+        let mut c2 = c.clone();
+        c2.safety.max_removals = MaxRemovals::Count(100);
+        let p = plan(&c2, &s, &t);
+        let removes: Vec<_> = p
+            .actions
+            .iter()
+            .map(|a| {
+                (
+                    a.kind,
+                    a.target_id.as_deref().unwrap_or(""),
+                    a.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            removes,
+            [
+                (ActionKind::Remove, "u1", "contract ended on 2026-05-31"),
+                (ActionKind::Remove, "u2", "only in test locations"),
+                (ActionKind::Remove, "u3", "no longer in the source"),
+            ],
+            "never the unmanaged u4"
+        );
+        let remove = &p.actions[0];
+        assert_eq!(remove.changes["status"].to, json!("removed"));
+        assert_eq!(remove.changes["removed_at"].to, json!(TODAY));
+    }
+
+    #[test]
+    fn a_removed_account_is_restored_in_one_action_however_long_ago() {
+        let c = config();
+        let mut removed = account("u1", "1", &["t1"]);
+        removed.status = AccountStatus::Removed;
+        removed.removed_at = Some(day(-400));
+        removed.first_name = "Old".to_owned();
+        let s = source(vec![person("1", &["1007"])], &[]);
+        let p = plan(&c, &s, &target(vec![removed], ams()));
+        assert_eq!(kinds(&p), [(ActionKind::Restore, "1")]);
+        let restore = &p.actions[0];
+        let fields: Vec<_> = restore.changes.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            ["communities", "first_name", "removed_at", "status"]
+        );
+        assert_eq!(restore.changes["status"].to, json!("active"));
+        assert_eq!(restore.changes["removed_at"].to, Value::Null);
+    }
+
+    #[test]
+    fn removed_accounts_are_anonymized_only_strictly_after_retention() {
+        let c = config();
+        let removed = |id: &str, days_ago: i64| {
+            let mut a = account(id, id, &["t1"]);
+            a.status = AccountStatus::Removed;
+            a.removed_at = Some(day(-days_ago));
+            a
+        };
+        let t = target(vec![removed("u30", 30), removed("u31", 31)], ams());
+        let p = plan(&c, &source(vec![person("1", &["1001"])], &[]), &t);
+        let anonymize = action(&p, ActionKind::Anonymize);
+        assert_eq!(anonymize.target_id.as_deref(), Some("u31"));
+        assert_eq!(
+            anonymize.reason,
+            "removed 31 days ago, retention is 30 days"
+        );
+        assert_eq!(anonymize.changes["status"].to, json!("anonymized"));
+        assert_eq!(anonymize.changes["email"].to, Value::Null);
+        assert_eq!(p.summary[&ActionKind::Anonymize], 1);
+    }
+
+    #[test]
+    fn actions_run_in_apply_order_and_diagnostics_most_severe_first() {
+        let mut c = config();
+        c.policy.unmapped_communities = crate::config::UnmappedPolicy::Create;
+        c.safety.allow_community_removal = true;
+        c.safety.max_removals = MaxRemovals::Count(100);
+        let mut gone = account("u9", "9", &["t1"]);
+        gone.status = AccountStatus::Removed;
+        gone.removed_at = Some(day(-90));
+        let mut back = account("u2", "2", &["t1"]);
+        back.status = AccountStatus::Removed;
+        back.removed_at = Some(day(-1));
+        let mut renamed = account("u3", "3", &["t1"]);
+        renamed.first_name = "Old".to_owned();
+        let mut noemail = person("5", &["1001"]);
+        noemail.email = None;
+        let s = source(
+            vec![
+                person("1", &["2001"]),
+                person("2", &["1001"]),
+                person("3", &["1001"]),
+                person("4", &["1007"]),
+                noemail,
+            ],
+            &[("2001", "Den Haag")],
+        );
+        let mut groups = ams();
+        groups.push(group("t8", "Closed", &["1888"], true));
+        let t = target(
+            vec![
+                gone,
+                back,
+                renamed,
+                account("u4", "4", &["t1"]),
+                account("u7", "7", &["t1"]),
+            ],
+            groups,
+        );
+        let p = plan(&c, &s, &t);
+        assert_eq!(
+            kinds(&p),
+            [
+                (ActionKind::CreateCommunity, "2001"),
+                (ActionKind::Invite, "1"),
+                (ActionKind::Update, "3"),
+                (ActionKind::Move, "4"),
+                (ActionKind::Restore, "2"),
+                (ActionKind::Remove, "7"),
+                (ActionKind::Anonymize, "9"),
+                (ActionKind::RemoveCommunity, "1888"),
+            ]
+        );
+        let phases: Vec<u8> = p.actions.iter().map(|a| a.kind.phase()).collect();
+        assert!(phases.is_sorted());
+        assert_eq!(p.summary, Plan::count_actions(&p.actions));
+        let severities: Vec<Severity> = p.diagnostics.iter().map(|d| d.severity).collect();
+        assert!(severities.is_sorted_by(|a, b| a >= b), "{severities:?}");
+    }
+
+    fn managed(n: usize) -> Vec<Account> {
+        (0..n)
+            .map(|i| account(&format!("u{i}"), &format!("{i}"), &["t1"]))
+            .collect()
+    }
+
+    /// A source that keeps `keep` of the accounts from `managed`.
+    fn keeping(keep: usize) -> crate::model::SourceSnapshot {
+        source(
+            (0..keep)
+                .map(|i| person(&format!("{i}"), &["1001"]))
+                .collect(),
+            &[],
+        )
+    }
+
+    #[test]
+    fn max_removals_as_a_count() {
+        let mut c = config();
+        c.safety.max_removals = MaxRemovals::Count(2);
+        let t = target(managed(5), ams());
+        let ok = plan(&c, &keeping(3), &t);
+        assert!(ok.safety.safe);
+        assert_eq!(ok.summary[&ActionKind::Remove], 2);
+        let over = plan(&c, &keeping(2), &t);
+        assert!(!over.safety.safe);
+        assert_eq!(over.safety.violations[0].rule, "max_removals");
+        assert_eq!(
+            (
+                over.safety.violations[0].limit,
+                over.safety.violations[0].actual
+            ),
+            (2, 3)
+        );
+        let d = diags(&over, DiagnosticKind::Safety);
+        assert_eq!(
+            d[0].severity,
+            Severity::Warning,
+            "produced, but apply refuses it"
+        );
+        assert!(!over.has_errors());
+    }
+
+    #[test]
+    fn max_removals_as_a_percentage_from_ten_managed_accounts_up() {
+        let mut c = config();
+        c.safety.max_removals = MaxRemovals::Percent("10%".to_owned());
+        // Below 10 managed accounts a percentage says little: 1 of 9 would be 11%.
+        let small = plan(&c, &keeping(8), &target(managed(9), ams()));
+        assert!(small.safety.safe);
+        let t = target(managed(20), ams());
+        assert!(plan(&c, &keeping(18), &t).safety.safe, "2 of 20 is 10%");
+        let over = plan(&c, &keeping(17), &t);
+        assert!(!over.safety.safe);
+        let v = &over.safety.violations[0];
+        assert_eq!(
+            (v.rule.as_str(), v.limit, v.actual),
+            ("max_removals_percent", 2, 3)
+        );
+
+        c.safety.max_removals = MaxRemovals::Both(MaxRemovalsBoth {
+            percent: Some(50),
+            count: Some(1),
+        });
+        assert_eq!(plan(&c, &keeping(18), &t).safety.violations.len(), 1);
+    }
+
+    #[test]
+    fn an_empty_source_is_an_error_and_removes_no_one() {
+        let c = config();
+        let p = plan(&c, &source(vec![], &[]), &target(managed(3), ams()));
+        assert!(p.actions.iter().all(|a| a.kind != ActionKind::Remove));
+        assert!(p.has_errors());
+        let d = diags(&p, DiagnosticKind::Safety);
+        assert_eq!((d[0].severity, d[0].count), (Severity::Error, 3));
+        // Without managed accounts an empty source is simply empty.
+        assert!(!plan(&c, &source(vec![], &[]), &target(vec![], ams())).has_errors());
+    }
 }

@@ -2,6 +2,7 @@
 
 pub mod digest;
 mod engine;
+pub mod safety;
 mod types;
 
 pub use engine::{PlanInput, build};

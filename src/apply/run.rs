@@ -1,0 +1,566 @@
+//! Executing a plan against a target: the checks that guard an apply (errors, safety, staleness)
+//! and the loop over its actions.
+//!
+//! The plan is applied only to the state it was made from: under the target's lock, the target
+//! is read again and its digest compared with the plan's (Terraform's stale-plan rule). Actions
+//! run in plan order, which is apply order. A failed action does not stop the others, except the
+//! actions that need what it would have created: an invite into a community whose creation failed
+//! fails too, without being attempted.
+
+use std::collections::{HashMap, HashSet};
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::connectors::{ApplyContext, ConnectorError, Target};
+use crate::plan::{Action, ActionKind, GroupRef, Plan, Severity, Violation};
+
+/// How to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOptions {
+    /// "Today" in the configured time zone: recorded as `removed_at`.
+    pub today: Date,
+    /// Apply an unsafe plan anyway (`--force`).
+    pub force: bool,
+    /// Accept up to this many removals over the safety limit (`--allow-removals N`).
+    pub allow_removals: Option<u64>,
+}
+
+/// What happened to one action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// The action's kind.
+    pub kind: ActionKind,
+    /// The action's subject (source identifier).
+    pub subject: String,
+    /// Whether it was applied.
+    pub ok: bool,
+    /// Why not, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The result of an apply that ran: one outcome per action, in plan order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ApplyReport {
+    /// Outcomes, in plan order.
+    pub outcomes: Vec<Outcome>,
+    /// How many actions failed.
+    pub failed: usize,
+}
+
+impl ApplyReport {
+    /// True when every action was applied.
+    pub fn is_success(&self) -> bool {
+        self.failed == 0
+    }
+}
+
+/// Why an apply did not run (or could not be completed).
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The plan has error diagnostics.
+    #[error("the plan has {count} error(s) and cannot be applied: fix them and plan again")]
+    HasErrors {
+        /// Number of error diagnostics.
+        count: usize,
+    },
+    /// The plan breaks a safety limit and no override covers it.
+    #[error("the plan is unsafe: {}; {hint}", describe(.violations))]
+    Unsafe {
+        /// The limits broken.
+        violations: Vec<Violation>,
+        /// Which override would apply it.
+        hint: String,
+    },
+    /// The target changed since the plan was made.
+    #[error("the target changed since this plan was made: plan again")]
+    Stale {
+        /// Target digest recorded in the plan.
+        planned: String,
+        /// Target digest now.
+        actual: String,
+    },
+    /// The target could not be locked, read or written.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+fn describe(violations: &[Violation]) -> String {
+    let v: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+    if v.is_empty() {
+        "it is marked unsafe".to_owned()
+    } else {
+        v.join("; ")
+    }
+}
+
+/// Applies `plan` to `target`. Refuses a plan with errors, an unsafe plan without an override
+/// that covers it, and a stale plan; otherwise runs every action and reports each outcome. A
+/// failed action makes the report fail, not the call: `Err` means the apply did not run or its
+/// result could not be saved.
+pub fn apply(
+    target: &mut dyn Target,
+    plan: &Plan,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
+    let errors = plan
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        return Err(ApplyError::HasErrors { count: errors });
+    }
+    check_safety(plan, opts)?;
+
+    let snapshot = target.begin_apply()?;
+    let actual = crate::plan::digest::of_json(&snapshot);
+    drop(snapshot);
+    if actual != plan.digests.target {
+        // Nothing was executed: finishing only releases the lock. Staleness is the error to
+        // report even if releasing fails.
+        let _ = target.finish_apply();
+        return Err(ApplyError::Stale {
+            planned: plan.digests.target.clone(),
+            actual,
+        });
+    }
+
+    let mut ctx = ApplyContext {
+        today: opts.today,
+        created: HashMap::new(),
+    };
+    // `create_*` subjects whose action failed; actions referring to `new:<subject>` fail too.
+    let mut failed_creates: HashSet<&str> = HashSet::new();
+    let mut report = ApplyReport::default();
+    for action in &plan.actions {
+        let result = match missing_dependency(action, &failed_creates) {
+            Some(key) => Err(format!(
+                "not attempted: it needs the group `{key}`, whose creation failed"
+            )),
+            None => target.execute(action, &mut ctx).map_err(|e| e.to_string()),
+        };
+        if result.is_err() && is_create(action.kind) {
+            failed_creates.insert(action.subject.as_str());
+        }
+        report.failed += usize::from(result.is_err());
+        report.outcomes.push(Outcome {
+            kind: action.kind,
+            subject: action.subject.clone(),
+            ok: result.is_ok(),
+            error: result.err(),
+        });
+    }
+    target.finish_apply()?;
+    Ok(report)
+}
+
+/// Refuses an unsafe plan unless `--force`, or `--allow-removals N` covers it: only removal limits
+/// are broken and the plan removes at most N accounts.
+fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
+    if plan.safety.safe || opts.force {
+        return Ok(());
+    }
+    let removals = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Remove)
+        .count() as u64;
+    let only_removal_limits = plan
+        .safety
+        .violations
+        .iter()
+        .all(|v| v.rule.starts_with("max_removals"));
+    let hint = match opts.allow_removals {
+        Some(n) if only_removal_limits && removals <= n => return Ok(()),
+        Some(n) if only_removal_limits => format!(
+            "--allow-removals {n} does not cover its {removals} removals: pass \
+             --allow-removals {removals} after reviewing them"
+        ),
+        _ if only_removal_limits => format!(
+            "review the {removals} removals and pass --allow-removals {removals}, or --force"
+        ),
+        _ => "only --force applies it".to_owned(),
+    };
+    Err(ApplyError::Unsafe {
+        violations: plan.safety.violations.clone(),
+        hint,
+    })
+}
+
+fn is_create(kind: ActionKind) -> bool {
+    matches!(
+        kind,
+        ActionKind::CreateCommunity | ActionKind::CreateFunctionGroup
+    )
+}
+
+/// The first `new:<key>` group the action refers to whose creation failed.
+fn missing_dependency<'a>(action: &Action, failed: &HashSet<&'a str>) -> Option<&'a str> {
+    if failed.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    for change in action.changes.values() {
+        for value in [&change.to, &change.from] {
+            visit_new_refs(value, &mut |key| {
+                if found.is_none() {
+                    found = failed.get(key).copied();
+                }
+            });
+        }
+    }
+    found
+}
+
+/// Calls `f` with the key of every `new:<key>` group reference inside `value`.
+fn visit_new_refs(value: &Value, f: &mut dyn FnMut(&str)) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(id)) = map.get("id")
+                && let Some(key) = id.strip_prefix(GroupRef::NEW_PREFIX)
+            {
+                f(key);
+            }
+            for v in map.values() {
+                visit_new_refs(v, f);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| visit_new_refs(v, f)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use jiff::civil::date;
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::TargetSnapshot;
+    use crate::plan::{Change, Diagnostic, DiagnosticKind, Digests, Safety};
+
+    /// A target that records what it is asked to do and fails the subjects it is told to.
+    #[derive(Default)]
+    struct FakeTarget {
+        state: TargetSnapshot,
+        fail: Vec<String>,
+        executed: Vec<String>,
+        begun: usize,
+        finished: usize,
+    }
+
+    impl Target for FakeTarget {
+        fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+            Ok(self.state.clone())
+        }
+        fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+            self.begun += 1;
+            Ok(self.state.clone())
+        }
+        fn execute(
+            &mut self,
+            action: &Action,
+            _ctx: &mut ApplyContext,
+        ) -> Result<(), ConnectorError> {
+            self.executed.push(action.subject.clone());
+            if self.fail.contains(&action.subject) {
+                return Err(ConnectorError::Action(format!(
+                    "{} refused",
+                    action.subject
+                )));
+            }
+            Ok(())
+        }
+        fn finish_apply(&mut self) -> Result<(), ConnectorError> {
+            self.finished += 1;
+            Ok(())
+        }
+    }
+
+    fn action(kind: ActionKind, subject: &str, communities: &[&str]) -> Action {
+        let mut changes = BTreeMap::new();
+        if !communities.is_empty() {
+            let refs: Vec<GroupRef> = communities
+                .iter()
+                .map(|id| GroupRef {
+                    id: (*id).to_owned(),
+                    name: format!("group {id}"),
+                })
+                .collect();
+            changes.insert(
+                "communities".to_owned(),
+                Change {
+                    from: json!([]),
+                    to: serde_json::to_value(refs).unwrap(),
+                },
+            );
+        }
+        Action {
+            kind,
+            subject: subject.to_owned(),
+            target_id: None,
+            name: subject.to_owned(),
+            changes,
+            reason: String::new(),
+        }
+    }
+
+    fn plan(actions: Vec<Action>) -> Plan {
+        Plan {
+            format_version: crate::plan::FORMAT_VERSION,
+            created_at: "2025-06-02T08:00:00Z".to_owned(),
+            orgsync_version: "test".to_owned(),
+            at: date(2025, 6, 2),
+            summary: Plan::count_actions(&actions),
+            actions,
+            diagnostics: vec![],
+            safety: Safety {
+                safe: true,
+                violations: vec![],
+            },
+            digests: Digests {
+                target: crate::plan::digest::of_json(&TargetSnapshot::default()),
+                ..Digests::default()
+            },
+        }
+    }
+
+    fn unsafe_plan(removes: usize, rules: &[&str]) -> Plan {
+        let actions = (0..removes)
+            .map(|i| action(ActionKind::Remove, &format!("p{i}"), &[]))
+            .collect();
+        let mut p = plan(actions);
+        p.safety = Safety {
+            safe: false,
+            violations: rules
+                .iter()
+                .map(|r| Violation {
+                    rule: (*r).to_owned(),
+                    message: format!("{r} broken"),
+                    limit: 1,
+                    actual: removes as u64,
+                })
+                .collect(),
+        };
+        p
+    }
+
+    fn opts() -> ApplyOptions {
+        ApplyOptions {
+            today: date(2025, 6, 2),
+            force: false,
+            allow_removals: None,
+        }
+    }
+
+    #[test]
+    fn applies_every_action_in_order_and_reports_each() {
+        let mut t = FakeTarget::default();
+        let p = plan(vec![
+            action(ActionKind::CreateCommunity, "1001", &[]),
+            action(ActionKind::Invite, "p1", &["new:1001"]),
+            action(ActionKind::Remove, "p2", &[]),
+        ]);
+        let report = apply(&mut t, &p, &opts()).unwrap();
+        assert_eq!(t.executed, ["1001", "p1", "p2"]);
+        assert_eq!((t.begun, t.finished), (1, 1));
+        assert_eq!(report.failed, 0);
+        assert!(report.is_success());
+        assert_eq!(
+            report.outcomes[1],
+            Outcome {
+                kind: ActionKind::Invite,
+                subject: "p1".to_owned(),
+                ok: true,
+                error: None
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&report.outcomes[0]).unwrap(),
+            json!({"kind": "create_community", "subject": "1001", "ok": true})
+        );
+    }
+
+    #[test]
+    fn a_failed_create_fails_what_needs_it_and_nothing_else() {
+        let mut t = FakeTarget {
+            fail: vec!["1001".to_owned()],
+            ..FakeTarget::default()
+        };
+        let p = plan(vec![
+            action(ActionKind::CreateCommunity, "1001", &[]),
+            action(ActionKind::CreateCommunity, "1002", &[]),
+            action(ActionKind::Invite, "p1", &["c-7", "new:1001"]),
+            action(ActionKind::Invite, "p2", &["new:1002"]),
+            action(ActionKind::Move, "p3", &["new:1001"]),
+            action(ActionKind::Remove, "p4", &[]),
+        ]);
+        let report = apply(&mut t, &p, &opts()).unwrap();
+        // The dependents were not attempted; the others were.
+        assert_eq!(t.executed, ["1001", "1002", "p2", "p4"]);
+        assert_eq!(report.failed, 3);
+        let failed: Vec<&str> = report
+            .outcomes
+            .iter()
+            .filter(|o| !o.ok)
+            .map(|o| o.subject.as_str())
+            .collect();
+        assert_eq!(failed, ["1001", "p1", "p3"]);
+        assert_eq!(report.outcomes[0].error.as_deref(), Some("1001 refused"));
+        assert_eq!(
+            report.outcomes[2].error.as_deref(),
+            Some("not attempted: it needs the group `1001`, whose creation failed")
+        );
+        assert_eq!(t.finished, 1);
+    }
+
+    #[test]
+    fn a_stale_plan_is_refused_and_the_lock_released() {
+        let mut t = FakeTarget::default();
+        t.state.communities.push(crate::model::TargetGroup {
+            id: "c-1".to_owned(),
+            name: "Added by hand".to_owned(),
+            ..Default::default()
+        });
+        let p = plan(vec![action(ActionKind::Invite, "p1", &[])]);
+        let err = apply(&mut t, &p, &opts()).unwrap_err();
+        assert!(matches!(err, ApplyError::Stale { .. }));
+        assert_eq!(
+            err.to_string(),
+            "the target changed since this plan was made: plan again"
+        );
+        assert!(t.executed.is_empty());
+        assert_eq!((t.begun, t.finished), (1, 1));
+    }
+
+    #[test]
+    fn a_plan_with_errors_is_refused_even_with_force() {
+        let mut t = FakeTarget::default();
+        let mut p = plan(vec![]);
+        p.diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::Safety,
+            severity: Severity::Error,
+            message: "the source returned no people".to_owned(),
+            subject: None,
+            count: 3,
+            hint: None,
+            location: None,
+        });
+        let force = ApplyOptions {
+            force: true,
+            ..opts()
+        };
+        let err = apply(&mut t, &p, &force).unwrap_err();
+        assert!(matches!(err, ApplyError::HasErrors { count: 1 }));
+        assert_eq!(t.begun, 0);
+    }
+
+    #[test]
+    fn an_unsafe_plan_needs_an_override() {
+        let p = unsafe_plan(3, &["max_removals", "max_removals_percent"]);
+        let mut t = FakeTarget::default();
+        let err = apply(&mut t, &p, &opts()).unwrap_err();
+        assert!(matches!(err, ApplyError::Unsafe { .. }));
+        assert_eq!(
+            err.to_string(),
+            "the plan is unsafe: max_removals broken; max_removals_percent broken; review the 3 \
+             removals and pass --allow-removals 3, or --force"
+        );
+        assert_eq!(t.begun, 0);
+
+        let too_few = ApplyOptions {
+            allow_removals: Some(2),
+            ..opts()
+        };
+        let err = apply(&mut t, &p, &too_few).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("--allow-removals 2 does not cover its 3 removals")
+        );
+        assert_eq!(t.begun, 0);
+
+        let enough = ApplyOptions {
+            allow_removals: Some(3),
+            ..opts()
+        };
+        assert_eq!(apply(&mut t, &p, &enough).unwrap().outcomes.len(), 3);
+
+        let force = ApplyOptions {
+            force: true,
+            ..opts()
+        };
+        assert_eq!(apply(&mut t, &p, &force).unwrap().outcomes.len(), 3);
+    }
+
+    #[test]
+    fn allow_removals_does_not_cover_other_violations() {
+        let p = unsafe_plan(1, &["max_removals", "community_removal"]);
+        let mut t = FakeTarget::default();
+        let opts = ApplyOptions {
+            allow_removals: Some(100),
+            ..opts()
+        };
+        let err = apply(&mut t, &p, &opts).unwrap_err();
+        assert!(
+            err.to_string().ends_with("only --force applies it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn connector_errors_stop_the_apply() {
+        struct Locked;
+        impl Target for Locked {
+            fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+                Ok(TargetSnapshot::default())
+            }
+            fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+                Err(ConnectorError::Locked(
+                    "another apply is running".to_owned(),
+                ))
+            }
+            fn execute(&mut self, _: &Action, _: &mut ApplyContext) -> Result<(), ConnectorError> {
+                unreachable!()
+            }
+            fn finish_apply(&mut self) -> Result<(), ConnectorError> {
+                unreachable!()
+            }
+        }
+        let err = apply(&mut Locked, &plan(vec![]), &opts()).unwrap_err();
+        assert!(matches!(
+            err,
+            ApplyError::Connector(ConnectorError::Locked(_))
+        ));
+        assert_eq!(err.to_string(), "another apply is running");
+    }
+
+    /// The runner and the file target together: a plan made against a workspace applies to it,
+    /// and the same plan is stale afterwards.
+    #[test]
+    fn applies_to_a_file_workspace_once() {
+        use crate::connectors::file_target::FileTarget;
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = FileTarget::new(&dir.path().join("workspace.json"));
+        let mut invite = action(ActionKind::Invite, "p1", &[]);
+        invite.changes.insert(
+            "email".to_owned(),
+            Change {
+                from: serde_json::Value::Null,
+                to: json!("p1@example.com"),
+            },
+        );
+        let p = plan(vec![invite]);
+        let report = apply(&mut t, &p, &opts()).unwrap();
+        assert!(report.is_success(), "{report:?}");
+        assert_eq!(t.fetch().unwrap().accounts.len(), 1);
+        assert!(matches!(
+            apply(&mut t, &p, &opts()),
+            Err(ApplyError::Stale { .. })
+        ));
+    }
+}
