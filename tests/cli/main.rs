@@ -7,5 +7,6 @@
 //! every one before committing.
 
 mod common;
+mod plan;
 mod schema;
 mod validate;

@@ -201,3 +201,17 @@ pub fn temp_config(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// Copies a configuration directory (files only, one level deep) into a new temporary directory,
+/// so a test can apply to it without touching the repository's copy.
+pub fn copy_example(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let from = repo().join("examples").join(name);
+    for entry in std::fs::read_dir(&from).expect("the example exists") {
+        let entry = entry.expect("a directory entry");
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).expect("copy");
+        }
+    }
+    tmp
+}
