@@ -1,13 +1,15 @@
-//! Plan engine benchmark: `cargo bench --bench plan [-- SIZES]` (default 10000 100000 1000000).
+//! Plan benchmark: `cargo bench --bench plan [-- SIZES]` (default 10000 100000 1000000).
 //!
-//! For each size, in a fresh child process (so peak memory is that size's own): generate a
-//! sandbox (config, source export, target workspace with churn), then time
-//! - `parse`: parsing the two data files with serde_json (into `IgnoredAny`, and into `Value`);
-//! - `plan`: everything `orgsync plan` does before printing — load and validate the configuration,
-//!   read and map the source, read the target, digests, and the plan itself;
+//! For each size: generate a sandbox (`orgsync sandbox generate`: configuration, source export and
+//! target workspace with realistic churn), then, each in a fresh process:
+//! - `parse`: only parsing the same two files with serde_json — into `IgnoredAny` (syntax only),
+//!   into plain typed rows (`Vec<Row>` + `TargetSnapshot`, what any sync script must at least do),
+//!   and into `serde_json::Value`;
+//! - `plan`: the real release binary, `orgsync plan -C DIR --at DATE --format json`, timed from
+//!   spawn to exit (configuration, both fetches, digests, the plan, the JSON output), with its peak
+//!   resident memory from `/usr/bin/time -f %M`.
 //!
-//! and report wall times, the ratio plan/parse, and the process's peak resident memory (VmHWM).
-//! Each timing is the best of several runs (one run at 1M people).
+//! `ratio` is plan time over the typed parse. Timings are the best of several runs (one at 1M).
 
 #![allow(clippy::print_stdout)] // a benchmark prints its report
 
@@ -15,11 +17,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use orgsync::config;
-use orgsync::connectors::file_source::FileSource;
-use orgsync::connectors::file_target::FileTarget;
-use orgsync::connectors::{Source, Target};
-use orgsync::plan::{self, Digests, PlanInput, digest};
 use orgsync::sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate, write};
 
 fn main() {
@@ -39,16 +36,28 @@ fn main() {
         }
         return;
     }
-    let sizes: Vec<usize> = if args.is_empty() {
-        vec![10_000, 100_000, 1_000_000]
-    } else {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this file without it: then a
+    // small smoke run checks that the benchmark still works, without taking minutes.
+    let bench = std::env::args().any(|a| a == "--bench");
+    let sizes: Vec<usize> = if !args.is_empty() {
         args.iter()
             .map(|a| a.parse().expect("sizes are numbers"))
             .collect()
+    } else if bench {
+        vec![10_000, 100_000, 1_000_000]
+    } else {
+        vec![2_000]
     };
     println!(
-        "{:>9}  {:>11}  {:>11}  {:>9}  {:>8}  {:>10}  {:>9}",
-        "people", "parse(any)", "parse(Value)", "plan", "ratio", "peak RSS", "actions"
+        "{:>9}  {:>10}  {:>11}  {:>11}  {:>9}  {:>7}  {:>10}  {:>8}",
+        "people",
+        "parse(any)",
+        "parse(typed)",
+        "parse(Value)",
+        "plan",
+        "ratio",
+        "peak RSS",
+        "actions"
     );
     for size in sizes {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -71,10 +80,11 @@ fn main() {
             .map(|v| v.parse().expect("number"))
             .collect();
         println!(
-            "{:>9}  {:>9.0}ms  {:>10.0}ms  {:>7.0}ms  {:>7.2}x  {:>6.0} MiB  {:>9}",
+            "{:>9}  {:>8.0}ms  {:>9.0}ms  {:>9.0}ms  {:>7.0}ms  {:>6.2}x  {:>6.0} MiB  {:>8}",
             size,
             p[0],
             p[1],
+            p[2],
             q[0],
             q[0] / p[1],
             q[1],
@@ -125,50 +135,67 @@ fn parse_child(dir: &Path, runs: usize) {
         let _: serde_json::Value = serde_json::from_slice(&a).expect("json");
         let _: serde_json::Value = serde_json::from_slice(&b).expect("json");
     });
-    println!("{} {}", ms(parse_any), ms(parse_value));
-}
-
-fn plan_child(dir: &Path, runs: usize) {
-    let (plan_time, actions) = best(runs, || run_plan(dir));
-    println!("{} {} {}", ms(plan_time), peak_rss_mib(), actions);
-}
-
-fn run_plan(dir: &Path) -> usize {
-    let config = config::load_dir(dir).expect("valid sandbox config");
-    let config::SourceConfig::File(source_cfg) = &config.source else {
-        unreachable!("sandbox uses files")
-    };
-    let source = FileSource::new(dir, source_cfg).fetch().expect("source");
-    let target = FileTarget::new(&dir.join("workspace.json"))
-        .fetch()
-        .expect("target");
-    let digests = Digests {
-        config: config.digest.clone(),
-        config_commit: None,
-        source: digest::of_json(&source),
-        target: digest::of_json(&target),
-    };
-    let today = DEFAULT_TODAY;
-    let plan = plan::build(PlanInput {
-        config: &config,
-        source: &source,
-        target: &target,
-        today,
-        created_at: String::new(),
-        digests,
+    let (parse_typed, ()) = best(runs, || {
+        let a = std::fs::read(&src).expect("read");
+        let b = std::fs::read(&tgt).expect("read");
+        let _: Vec<Row> = serde_json::from_slice(&a).expect("json");
+        let _: orgsync::model::TargetSnapshot = serde_json::from_slice(&b).expect("json");
     });
-    plan.actions.len()
+    println!("{} {} {}", ms(parse_any), ms(parse_typed), ms(parse_value));
+}
+
+/// One source row as a plain serde struct: what any sync script must at least do with the export.
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Row {
+    id: Option<String>,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    community: Option<String>,
+    community_name: Option<String>,
+    function: Option<String>,
+    function_name: Option<String>,
+    department: Option<String>,
+    department_name: Option<String>,
+    manager: Option<String>,
+}
+
+/// Runs the real `orgsync plan` binary (release build) under `/usr/bin/time`, which reports the
+/// process's peak resident memory. Prints: best wall time in ms, peak RSS in MiB, action count.
+fn plan_child(dir: &Path, runs: usize) {
+    let bin = env!("CARGO_BIN_EXE_orgsync");
+    let at = DEFAULT_TODAY.to_string();
+    let mut best_ms = f64::MAX;
+    let mut peak_kib = 0u64;
+    let mut actions = 0usize;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "%M", bin, "plan", "-C"])
+            .arg(dir)
+            .args(["--at", &at, "--format", "json"])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("/usr/bin/time runs orgsync");
+        best_ms = best_ms.min(ms(start.elapsed()));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "orgsync plan failed: {stderr}");
+        peak_kib = peak_kib.max(
+            stderr
+                .lines()
+                .last()
+                .and_then(|l| l.trim().parse().ok())
+                .unwrap_or(0),
+        );
+        let plan: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON plan");
+        actions = plan["actions"].as_array().map_or(0, Vec::len);
+    }
+    println!("{best_ms} {} {actions}", peak_kib / 1024);
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
 }

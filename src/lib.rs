@@ -8,6 +8,8 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod explain;
+pub mod git;
 pub mod mapping;
 pub mod model;
 pub mod plan;

@@ -65,7 +65,7 @@ impl<'a> Groups<'a> {
         &self.refs[g as usize]
     }
 
-    /// Places `ids` into `out` (sorted, deduplicated); true when some identifier lands nowhere.
+    /// Appends the groups `ids` land in to `out`; true when some identifier lands nowhere.
     fn place<'s>(&self, ids: impl Iterator<Item = &'s str>, out: &mut Vec<u32>) -> bool {
         let mut held = false;
         for id in ids {
@@ -147,9 +147,15 @@ impl<'a> Mapping<'a> {
 /// What to do with a source identifier that no mapping covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unmapped<'a> {
+    /// Create a group with the source name; missing mapping targets are created too.
     Create,
+    /// Place no one there (communities).
     Hold,
+    /// Fail the plan.
     Error,
+    /// Place such people in this function group. It is created when missing whatever the
+    /// policy: the configuration names it explicitly, so it is wanted (unlike a mapping target
+    /// that may be a typo, which only `create` creates).
     Fallback(&'a str),
 }
 
@@ -1164,6 +1170,20 @@ mod tests {
     }
 
     #[test]
+    fn a_person_without_functions_lands_in_the_fallback_group() {
+        let mut c = config();
+        c.functions = Some(functions(fallback("No function"), vec![]));
+        let s = source(vec![with_functions(&[], person("1", &["1001"]))], &[]);
+        let p = plan(
+            &c,
+            &s,
+            &fg_target(vec![group("g1", "No function", &[], false)]),
+        );
+        assert_eq!(to_ids(&p, ActionKind::Invite, "function_groups"), ["g1"]);
+        assert!(diags(&p, DiagnosticKind::UnmappedFunction).is_empty());
+    }
+
+    #[test]
     fn a_missing_fallback_group_is_created_even_without_the_create_policy() {
         let mut c = config();
         c.functions = Some(functions(fallback("No function"), vec![]));
@@ -1316,6 +1336,25 @@ mod tests {
             renamed[0].message
         );
         assert_eq!(renamed[0].location.as_ref().map(|l| l.line), Some(2));
+    }
+
+    #[test]
+    fn a_renamed_identifier_is_recognised_by_the_target_name_of_a_stale_mapping_too() {
+        let mut c = config();
+        c.communities = vec![map(&["2001"], "Delivery")];
+        let s = source(vec![person("1", &["2011"])], &[("2011", "DELIVERY")]);
+        let p = plan(
+            &c,
+            &s,
+            &target(vec![], vec![group("t1", "Delivery", &[], false)]),
+        );
+        let renamed = diags(&p, DiagnosticKind::IdentifierChanged);
+        assert_eq!(renamed.len(), 1);
+        assert!(
+            renamed[0].message.contains("2001 → 2011"),
+            "{}",
+            renamed[0].message
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Scope: who takes part in the sync today. Exclusion rules, test locations, partial sync and the
-//! employment window, in that order of precedence for the reason a person is left out.
+//! Scope: who takes part in the sync today. Exclusion rules, the employment window, test
+//! locations and partial sync, in that order of precedence for the reason a person is left out.
 //!
 //! People out of scope are treated as if they were not in the source: their managed accounts are
 //! removed by the plan (within the safety limits), and they count for nothing in mapping.
@@ -261,14 +261,21 @@ pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) 
         .iter()
         .map(|c| (c.id.as_str(), c.name.as_str()))
         .collect();
-    let mut function_ids: HashSet<&str> = source.functions.iter().map(|f| f.id.as_str()).collect();
     for p in &source.persons {
         for c in &p.communities {
             community_names.entry(c).or_insert(c);
         }
-        for f in &p.functions {
-            function_ids.insert(f);
-        }
+    }
+    // Function identifiers, only when a rule needs them.
+    let mut function_ids: HashSet<&str> = HashSet::new();
+    if config.exclude.iter().any(|r| r.function.is_some()) {
+        function_ids.extend(source.functions.iter().map(|f| f.id.as_str()));
+        function_ids.extend(
+            source
+                .persons
+                .iter()
+                .flat_map(|p| p.functions.iter().map(String::as_str)),
+        );
     }
 
     let test = Patterns::new(config.test_locations.iter().map(String::as_str), true);

@@ -381,7 +381,7 @@ fn plan(config: &Config, source: &SourceSnapshot, target: &TargetSnapshot) -> Pl
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(1000))]
 
     #[test]
     fn plan_apply_plan_converges(config in config(), source in source(), target in target()) {

@@ -135,23 +135,49 @@ pub fn apply(
     // `create_*` subjects whose action failed; actions referring to `new:<subject>` fail too.
     let mut failed_creates: HashSet<&str> = HashSet::new();
     let mut report = ApplyReport::default();
-    for action in &plan.actions {
-        let result = match missing_dependency(action, &failed_creates) {
-            Some(key) => Err(format!(
-                "not attempted: it needs the group `{key}`, whose creation failed"
-            )),
-            None => target.execute(action, &mut ctx).map_err(|e| e.to_string()),
-        };
-        if result.is_err() && is_create(action.kind) {
-            failed_creates.insert(action.subject.as_str());
+    // One batch per run of actions of the same phase: a target may execute a batch
+    // concurrently, since what an action depends on (a `new:` group) was created in an earlier
+    // phase, whose outcome is known before the batch starts.
+    for batch in plan
+        .actions
+        .chunk_by(|a, b| a.kind.phase() == b.kind.phase())
+    {
+        let mut results: Vec<Option<Result<(), String>>> = batch
+            .iter()
+            .map(|action| {
+                missing_dependency(action, &failed_creates).map(|key| {
+                    Err(format!(
+                        "not attempted: it needs the group `{key}`, whose creation failed"
+                    ))
+                })
+            })
+            .collect();
+        let runnable: Vec<&Action> = batch
+            .iter()
+            .zip(&results)
+            .filter(|(_, r)| r.is_none())
+            .map(|(a, _)| a)
+            .collect();
+        let mut executed = target.execute_batch(&runnable, &mut ctx).into_iter();
+        for slot in results.iter_mut().filter(|r| r.is_none()) {
+            *slot = Some(match executed.next() {
+                Some(r) => r.map_err(|e| e.to_string()),
+                None => Err("internal error: the target returned no result".to_owned()),
+            });
         }
-        report.failed += usize::from(result.is_err());
-        report.outcomes.push(Outcome {
-            kind: action.kind,
-            subject: action.subject.clone(),
-            ok: result.is_ok(),
-            error: result.err(),
-        });
+        for (action, result) in batch.iter().zip(results) {
+            let result = result.unwrap_or(Ok(()));
+            if result.is_err() && is_create(action.kind) {
+                failed_creates.insert(action.subject.as_str());
+            }
+            report.failed += usize::from(result.is_err());
+            report.outcomes.push(Outcome {
+                kind: action.kind,
+                subject: action.subject.clone(),
+                ok: result.is_ok(),
+                error: result.err(),
+            });
+        }
     }
     target.finish_apply()?;
     Ok(report)

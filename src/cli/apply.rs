@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use jiff::civil::Date;
 
-use super::{DirArg, context};
-use crate::apply::run::{ApplyOptions, apply};
+use super::DirArg;
+use super::context::{self, Loaded, RefArg};
+use crate::apply::run::{ApplyOptions, ApplyReport, apply};
+use crate::git::{ApplyRecord, ConfigCommit};
 use crate::plan::Plan;
 use crate::render;
 
@@ -20,6 +22,8 @@ pub struct Args {
     pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub dir: DirArg,
+    #[command(flatten)]
+    pub git_ref: RefArg,
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -32,11 +36,18 @@ pub struct Args {
     /// Plan as if today were DATE (YYYY-MM-DD); also the date recorded as `removed_at`.
     #[arg(long, value_name = "DATE")]
     pub at: Option<Date>,
+    /// Apply a plan file made from another configuration commit than the one being applied.
+    #[arg(long)]
+    pub allow_config_mismatch: bool,
+    /// Do not record the apply as a git note (refs/notes/orgsync) on the configuration commit.
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.dir;
-    let config = context::load_config(dir)?;
+    let loaded = context::load(dir, args.git_ref.git_ref.as_deref())?;
+    let config = &loaded.config;
     let color = super::stdout_color();
     let (plan, today) = match &args.plan {
         Some(path) => {
@@ -52,13 +63,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     crate::plan::FORMAT_VERSION
                 );
             }
+            check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
             let today = args.at.unwrap_or(plan.at);
             (plan, today)
         }
         None => {
-            let today = context::today(&config, args.at)?;
-            let fetched = context::fetch(&config, dir)?;
-            let plan = context::make_plan(&config, &fetched, today);
+            let today = context::today(config, args.at)?;
+            let fetched = context::fetch(config, dir)?;
+            let plan = context::make_plan_for(&loaded, &fetched, today);
             super::out(&render::text(&plan, &render::TextOptions { color }))?;
             if plan.has_errors() {
                 bail!("the plan has errors (see the diagnostics above); nothing was applied");
@@ -86,7 +98,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let mut target = context::open_target(&config, dir)?;
+    let mut target = context::open_target(config, dir)?;
     let opts = ApplyOptions {
         today,
         force: args.force,
@@ -110,9 +122,92 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         report.failed
     ));
     super::out(&s)?;
+    if args.no_record {
+        super::err("Not recorded (--no-record).\n");
+    } else {
+        record(&loaded, &plan, &report)?;
+    }
     Ok(if report.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Refuses a plan file made from another configuration commit than the one being applied: the
+/// reviewed plan must be the plan of the configuration whose commit records the apply. A commit
+/// with uncommitted configuration changes (`-dirty`) only matches when the configuration is
+/// byte for byte the same (its digest).
+fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Result<()> {
+    let planned = plan.digests.config_commit.as_deref();
+    let current = loaded.commit.as_ref().map(ToString::to_string);
+    let same = match (planned.map(ConfigCommit::parse), loaded.commit.as_ref()) {
+        (None, None) => true,
+        (Some((id, dirty)), Some(now)) => {
+            id == now.commit.id
+                && (!(dirty || now.dirty) || plan.digests.config == loaded.config.digest)
+        }
+        _ => false,
+    };
+    if same {
+        return Ok(());
+    }
+    let describe = |c: Option<&str>| match c {
+        Some(c) => {
+            let (id, dirty) = ConfigCommit::parse(c);
+            format!(
+                "commit {}{}",
+                crate::git::short(id),
+                if dirty {
+                    " with uncommitted changes"
+                } else {
+                    ""
+                }
+            )
+        }
+        None => "a configuration outside any git repository".to_owned(),
+    };
+    let (planned, current) = (describe(planned), describe(current.as_deref()));
+    if allow {
+        super::err(&format!(
+            "warning: the plan was made from {planned}; applying it with the configuration at {current} (--allow-config-mismatch)\n"
+        ));
+        return Ok(());
+    }
+    bail!(
+        "the plan was made from {planned}, but the configuration being applied is at {current}: plan again, or pass --allow-config-mismatch to apply it anyway"
+    )
+}
+
+/// Records the apply as a git note on the configuration commit, or says why it cannot.
+fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<()> {
+    let (Some(repo), Some(commit)) = (&loaded.repo, &loaded.commit) else {
+        let why = if loaded.repo.is_some() {
+            "the repository has no commits yet"
+        } else {
+            "the configuration is not in a git repository"
+        };
+        super::err(&format!("Not recorded: {why}.\n"));
+        return Ok(());
+    };
+    let time = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default();
+    let actor = repo.actor().unwrap_or_else(|| "unknown".to_owned());
+    let record = ApplyRecord::new(plan, report, repo.prefix(), commit, actor, time);
+    repo.append_note(&commit.commit.id, &record.to_line())
+        .context("the apply ran, but recording it failed")?;
+    super::err(&format!(
+        "Recorded the apply on {}{} ({}): git notes --ref orgsync show {}\n",
+        commit.commit.short(),
+        if commit.dirty {
+            ", whose configuration files have uncommitted changes"
+        } else {
+            ""
+        },
+        crate::git::NOTES_REF,
+        commit.commit.short()
+    ));
+    Ok(())
 }

@@ -2,13 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use jiff::civil::Date;
 
 use crate::config::{self, Config, SourceConfig, TargetConfig};
 use crate::connectors::file_source::FileSource;
 use crate::connectors::file_target::FileTarget;
 use crate::connectors::{Source, Target};
+use crate::git::{CommitInfo, ConfigCommit, ConfigRepo, GitError};
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::plan::{self, Digests, Plan, PlanInput, digest};
 
@@ -27,6 +28,126 @@ pub(crate) fn load_config(dir: &Path) -> anyhow::Result<Config> {
     })
 }
 
+/// `--ref REF`, shared by the commands that read a configuration.
+#[derive(Debug, clap::Args)]
+pub struct RefArg {
+    /// Read the configuration from this commit, branch or tag (`main`, `v1.2`, `HEAD~1`) without
+    /// checking it out. Data files (source.path, target.path) are still read from the work tree.
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+}
+
+/// A configuration with the repository it lives in and the commit it came from.
+pub(crate) struct Loaded {
+    pub config: Config,
+    /// The repository whose work tree holds the configuration directory.
+    pub repo: Option<ConfigRepo>,
+    /// The configuration's commit: the `--ref` commit, or HEAD (dirty when the work tree's
+    /// configuration files differ from it). `None` outside a repository or before its first
+    /// commit.
+    pub commit: Option<ConfigCommit>,
+}
+
+/// Loads the configuration of `dir`: from the work tree, or with `git_ref` from that commit.
+pub(crate) fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> {
+    let repo = ConfigRepo::discover(dir)?;
+    let Some(rev) = git_ref else {
+        let config = load_config(dir)?;
+        let commit = match &repo {
+            Some(r) => match r.head()? {
+                Some(commit) => Some(ConfigCommit {
+                    dirty: r.config_dirty(&config.data_paths())?,
+                    commit,
+                }),
+                None => None,
+            },
+            None => None,
+        };
+        return Ok(Loaded {
+            config,
+            repo,
+            commit,
+        });
+    };
+    let repo = repo.ok_or_else(|| not_a_repository(dir, rev))?;
+    let commit = repo.commit(rev)?;
+    let config = load_at(&repo, &commit, rev)?;
+    Ok(Loaded {
+        config,
+        commit: Some(ConfigCommit {
+            commit,
+            dirty: false,
+        }),
+        repo: Some(repo),
+    })
+}
+
+/// `--ref` outside a repository.
+pub(crate) fn not_a_repository(dir: &Path, rev: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "--ref {rev}: {} is not inside a git repository",
+        dir.display()
+    )
+}
+
+/// Why a commit has no usable configuration.
+pub(crate) enum NoConfig {
+    /// No orgsync.yaml in the configuration directory at that commit.
+    Missing(String),
+    /// It does not validate.
+    Invalid(config::ErrorList),
+}
+
+/// The configuration directory at `commit`, loaded and validated.
+pub(crate) fn config_at(
+    repo: &ConfigRepo,
+    commit: &CommitInfo,
+    rev: &str,
+) -> anyhow::Result<Result<Config, NoConfig>> {
+    let files = match repo.config_files(&commit.id) {
+        Ok(files) => files,
+        Err(GitError::NoConfigDir { .. }) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    if !files.iter().any(|(name, _)| name == "orgsync.yaml") {
+        let dir = if repo.prefix().is_empty() {
+            "the repository root".to_owned()
+        } else {
+            format!("`{}`", repo.prefix())
+        };
+        return Ok(Err(NoConfig::Missing(format!(
+            "there is no orgsync.yaml in {dir} at {rev} ({})",
+            commit.short()
+        ))));
+    }
+    Ok(config::load_files(files).map_err(NoConfig::Invalid))
+}
+
+/// Loads the configuration at `commit`, or renders its errors and fails.
+fn load_at(repo: &ConfigRepo, commit: &CommitInfo, rev: &str) -> anyhow::Result<Config> {
+    match config_at(repo, commit, rev)? {
+        Ok(config) => Ok(config),
+        Err(NoConfig::Missing(message)) => Err(anyhow::anyhow!(message)),
+        Err(NoConfig::Invalid(errors)) => {
+            super::err(&super::validate::render_errors(
+                &errors,
+                super::stderr_color(),
+            ));
+            Err(anyhow::anyhow!(
+                "the configuration at {rev} ({}) is invalid (run `orgsync validate --ref {rev}`)",
+                commit.short()
+            ))
+        }
+    }
+}
+
+/// [`make_plan`], recording the configuration's commit.
+pub(crate) fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
+    let mut plan = make_plan(&loaded.config, fetched, today);
+    plan.digests.config_commit = loaded.commit.as_ref().map(ToString::to_string);
+    plan
+}
+
 /// "Today" in the configured time zone, or `--at`.
 pub(crate) fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
     if let Some(at) = at {
@@ -41,9 +162,11 @@ pub(crate) fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
 pub(crate) fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source>> {
     match &config.source {
         SourceConfig::File(f) => Ok(Box::new(FileSource::new(dir, f))),
-        SourceConfig::Afas(_) => {
-            bail!("the afas source connector is not available in this build yet")
-        }
+        SourceConfig::Afas(a) => Ok(Box::new(crate::connectors::afas::AfasSource::new(
+            a,
+            env_var,
+            show_progress(),
+        )?)),
     }
 }
 
@@ -51,10 +174,50 @@ pub(crate) fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn
 pub(crate) fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
         TargetConfig::File(f) => Ok(Box::new(FileTarget::new(&resolve(dir, &f.path)))),
-        TargetConfig::Scim(_) => {
-            bail!("the scim target connector is not available in this build yet")
-        }
+        TargetConfig::Scim(s) => Ok(Box::new(crate::connectors::scim::ScimTarget::new(
+            s,
+            &config.policy.timezone,
+            env_var,
+            show_progress(),
+        )?)),
     }
+}
+
+/// A secret's value from the environment.
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Progress bars while fetching and applying: on a terminal only.
+fn show_progress() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+/// `validate --online`: asks the API connectors whether their configuration works (the AFAS
+/// GetConnector and its fields exist, the SCIM server answers and supports PATCH). Returns the
+/// problems found, one line each; a connector that cannot be reached or refuses the token is an
+/// error.
+pub(crate) fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    if let SourceConfig::Afas(a) = &config.source {
+        let source = crate::connectors::afas::AfasSource::new(a, env_var, false)?;
+        problems.extend(
+            source
+                .check_online()
+                .context("cannot check the source online")?,
+        );
+    }
+    if let TargetConfig::Scim(s) = &config.target {
+        let target =
+            crate::connectors::scim::ScimTarget::new(s, &config.policy.timezone, env_var, false)?;
+        problems.extend(
+            target
+                .check_online()
+                .context("cannot check the target online")?,
+        );
+    }
+    Ok(problems)
 }
 
 fn resolve(dir: &Path, path: &str) -> PathBuf {
@@ -68,31 +231,64 @@ pub(crate) struct Fetched {
 }
 
 /// Fetches both sides. A failed fetch is an error: never a partial plan.
+///
+/// The two systems are independent, so they are read at the same time (each connector is opened
+/// and used inside its own thread).
 pub(crate) fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
-    let mut source = open_source(config, dir)?;
-    let mut target = open_target(config, dir)?;
-    let source = source.fetch().context("cannot read the source")?;
-    let target = target.fetch().context("cannot read the target")?;
-    Ok(Fetched { source, target })
+    let (source, target) = std::thread::scope(|scope| {
+        let source = scope.spawn(|| -> anyhow::Result<SourceSnapshot> {
+            open_source(config, dir)?
+                .fetch()
+                .context("cannot read the source")
+        });
+        let target =
+            open_target(config, dir).and_then(|mut t| t.fetch().context("cannot read the target"));
+        let source = source
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (source, target)
+    });
+    Ok(Fetched {
+        source: source?,
+        target: target?,
+    })
 }
 
 /// Builds the plan from fetched inputs.
+///
+/// The input digests do not influence the plan, so they are computed on a second thread while the
+/// plan is built.
 pub(crate) fn make_plan(config: &Config, fetched: &Fetched, today: Date) -> Plan {
-    let digests = Digests {
+    let (mut plan, (source, target)) = std::thread::scope(|scope| {
+        let digests = scope.spawn(|| {
+            (
+                digest::of_json(&fetched.source),
+                digest::of_json(&fetched.target),
+            )
+        });
+        let plan = plan::build(PlanInput {
+            config,
+            source: &fetched.source,
+            target: &fetched.target,
+            today,
+            created_at: jiff::Timestamp::now()
+                .round(jiff::Unit::Second)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            digests: Digests::default(),
+        });
+        (
+            plan,
+            digests
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        )
+    });
+    plan.digests = Digests {
         config: config.digest.clone(),
         config_commit: None,
-        source: digest::of_json(&fetched.source),
-        target: digest::of_json(&fetched.target),
+        source,
+        target,
     };
-    plan::build(PlanInput {
-        config,
-        source: &fetched.source,
-        target: &fetched.target,
-        today,
-        created_at: jiff::Timestamp::now()
-            .round(jiff::Unit::Second)
-            .map(|t| t.to_string())
-            .unwrap_or_default(),
-        digests,
-    })
+    plan
 }

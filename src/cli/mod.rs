@@ -2,6 +2,9 @@
 
 mod apply;
 mod context;
+mod explain;
+mod history;
+mod import;
 mod plan;
 mod sandbox;
 mod schema;
@@ -34,6 +37,12 @@ pub enum Command {
     Plan(plan::Args),
     /// Apply a saved plan, or plan and apply in one step.
     Apply(apply::Args),
+    /// One person's path through scope and mapping, with who wrote each deciding rule.
+    Explain(explain::Args),
+    /// The applies recorded as git notes (refs/notes/orgsync), newest first.
+    History(history::Args),
+    /// Append a to-do mapping stub for every unmapped source community and function.
+    Import(import::Args),
     /// Write the JSON Schemas of the configuration, the plan and the workspace.
     Schema(schema::Args),
     /// Local stand-ins for the systems: generated data for trying orgsync and benchmarks.
@@ -63,6 +72,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::History(args) => history::run(args),
+        Command::Import(args) => import::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
     }

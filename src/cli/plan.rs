@@ -7,8 +7,10 @@ use anyhow::Context;
 use clap::ValueEnum;
 use jiff::civil::Date;
 
-use super::{DirArg, context};
+use super::DirArg;
+use super::context::{self, Loaded, NoConfig, RefArg};
 use crate::plan::Plan;
+use crate::plan::compare::{self, Comparison};
 use crate::render;
 
 /// Output format of `plan`.
@@ -27,6 +29,12 @@ pub enum PlanFormat {
 pub struct Args {
     #[command(flatten)]
     pub dir: DirArg,
+    #[command(flatten)]
+    pub git_ref: RefArg,
+    /// Pull-request mode: also plan the configuration at REF (the pull request's base branch)
+    /// against the same fetched data, and show first what the pull request itself changes.
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
     pub format: PlanFormat,
@@ -49,22 +57,46 @@ pub struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.dir;
-    let config = context::load_config(dir)?;
-    let today = context::today(&config, args.at)?;
-    let fetched = context::fetch(&config, dir)?;
-    let plan = context::make_plan(&config, &fetched, today);
+    let loaded = context::load(dir, args.git_ref.git_ref.as_deref())?;
+    let config = &loaded.config;
+    let today = context::today(config, args.at)?;
+    // Fetched once: in pull-request mode the base is planned against the same data.
+    let fetched = context::fetch(config, dir)?;
+    let plan = context::make_plan_for(&loaded, &fetched, today);
+    let base = match &args.base {
+        Some(rev) => Some(plan_base(&loaded, rev, &fetched, today, &plan)?),
+        None => None,
+    };
 
     let color = super::stdout_color();
-    let mut text = match args.format {
-        PlanFormat::Text => render::text(&plan, &render::TextOptions { color }),
-        PlanFormat::Markdown => render::markdown(
-            &plan,
-            &render::MarkdownOptions {
-                show_pii: args.show_pii,
-                ..render::MarkdownOptions::default()
-            },
-        ),
-        PlanFormat::Json => render::json(&plan),
+    let markdown_options = render::MarkdownOptions {
+        show_pii: args.show_pii,
+        ..render::MarkdownOptions::default()
+    };
+    let mut text = match &base {
+        None => match args.format {
+            PlanFormat::Text => render::text(&plan, &render::TextOptions { color }),
+            PlanFormat::Markdown => render::markdown(&plan, &markdown_options),
+            PlanFormat::Json => render::json(&plan),
+        },
+        Some(base) => {
+            let comparison = compare::compare(&base.plan, &plan);
+            let view = render::PullRequestView {
+                base_ref: &base.rev,
+                base_commit: Some(&base.commit),
+                base_problem: base.problem.as_deref(),
+                comparison: &comparison,
+            };
+            match args.format {
+                PlanFormat::Text => {
+                    render::pull_request_text(&view, &plan, &render::TextOptions { color })
+                }
+                PlanFormat::Markdown => {
+                    render::pull_request_markdown(&view, &plan, &markdown_options)
+                }
+                PlanFormat::Json => pull_request_json(&plan, base, &comparison)?,
+            }
+        }
     };
     if args.diff {
         let after = crate::apply::memory::apply_plan(&fetched.target, &plan, today)
@@ -108,15 +140,122 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The base side of pull-request mode.
+struct Base {
+    /// The ref as given.
+    rev: String,
+    /// Its commit.
+    commit: String,
+    /// Why there is no base plan to compare with (then the base plan is empty).
+    problem: Option<String>,
+    /// The base configuration's plan, on the head's fetched data.
+    plan: Plan,
+}
+
+/// Plans the configuration at `rev` against the head's fetched data. A base without a valid
+/// configuration (the pull request adds or repairs it) compares as a plan that does nothing.
+fn plan_base(
+    head: &Loaded,
+    rev: &str,
+    fetched: &context::Fetched,
+    today: jiff::civil::Date,
+    head_plan: &Plan,
+) -> anyhow::Result<Base> {
+    let repo = head
+        .repo
+        .as_ref()
+        .context("--base needs the configuration directory to be inside a git repository")?;
+    let commit = repo.commit(rev)?;
+    let (plan, problem) = match context::config_at(repo, &commit, rev)? {
+        Ok(config) => {
+            let base = Loaded {
+                config,
+                repo: None,
+                commit: Some(crate::git::ConfigCommit {
+                    commit: commit.clone(),
+                    dirty: false,
+                }),
+            };
+            (context::make_plan_for(&base, fetched, today), None)
+        }
+        Err(problem) => {
+            let problem = match problem {
+                NoConfig::Missing(message) => message,
+                NoConfig::Invalid(errors) => format!(
+                    "the configuration at {rev} ({}) is invalid ({} error{})",
+                    commit.short(),
+                    errors.0.len(),
+                    if errors.0.len() == 1 { "" } else { "s" }
+                ),
+            };
+            let nothing = Plan {
+                format_version: head_plan.format_version,
+                created_at: head_plan.created_at.clone(),
+                orgsync_version: head_plan.orgsync_version.clone(),
+                at: head_plan.at,
+                summary: Plan::count_actions(&[]),
+                actions: Vec::new(),
+                diagnostics: Vec::new(),
+                safety: crate::plan::Safety::default(),
+                digests: crate::plan::Digests::default(),
+            };
+            (nothing, Some(problem))
+        }
+    };
+    Ok(Base {
+        rev: rev.to_owned(),
+        commit: commit.id,
+        problem,
+        plan,
+    })
+}
+
+/// The head plan's JSON with an added top-level `pull_request` object (every other key is the
+/// plan contract, unchanged).
+fn pull_request_json(
+    plan: &Plan,
+    base: &Base,
+    comparison: &Comparison<'_>,
+) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(plan)?;
+    let mut section = serde_json::Map::new();
+    let mut base_info = serde_json::Map::new();
+    base_info.insert("ref".to_owned(), base.rev.clone().into());
+    base_info.insert("commit".to_owned(), base.commit.clone().into());
+    if let Some(problem) = &base.problem {
+        base_info.insert("problem".to_owned(), problem.clone().into());
+    }
+    section.insert("base".to_owned(), base_info.into());
+    section.insert(
+        "summary".to_owned(),
+        serde_json::to_value(comparison.summary())?,
+    );
+    if let serde_json::Value::Object(parts) = serde_json::to_value(comparison)? {
+        section.extend(parts);
+    }
+    if let Some(object) = value.as_object_mut() {
+        object.insert("pull_request".to_owned(), section.into());
+    }
+    let mut out = serde_json::to_string_pretty(&value)?;
+    out.push('\n');
+    Ok(out)
+}
+
 /// Writes the plan file atomically: a reader never sees half a plan.
 pub(crate) fn write_plan(path: &std::path::Path, plan: &Plan) -> anyhow::Result<()> {
+    write_atomically(path, &render::json(plan))
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory, so that a reader sees
+/// the old contents or the new, never half of them.
+pub(crate) fn write_atomically(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(std::path::Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    std::io::Write::write_all(&mut tmp, render::json(plan).as_bytes())?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::sandbox::generate::{GenerateOptions, generate, write};
+use crate::config::ScimGroupsConfig;
+use crate::sandbox::generate::{GenerateOptions, Generated, generate, write};
+use crate::sandbox::serve::{Faults, serve_forever};
+use crate::sandbox::{afas, scim};
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +37,89 @@ pub enum SandboxCommand {
         #[arg(long, value_name = "DATE")]
         today: Option<jiff::civil::Date>,
     },
+    /// Serve an AFAS Profit emulator (GetConnector, metainfo, UpdateConnector) with generated
+    /// people, until interrupted.
+    Afas {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8401)]
+        port: u16,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The token it accepts (put the same in the variable `source.token` names).
+        #[arg(long, default_value = "sandbox-token")]
+        token: String,
+        /// The GetConnector's id.
+        #[arg(long, default_value = "orgsync_employees")]
+        connector: String,
+        /// Also write a configuration for this emulator and a SCIM target into DIR.
+        #[arg(long, value_name = "DIR")]
+        config_out: Option<PathBuf>,
+        /// The SCIM base URL that configuration points at (the `sandbox scim` emulator's by
+        /// default; a local scim2-server is `http://127.0.0.1:8080/v2`).
+        #[arg(long, default_value = "http://127.0.0.1:8402/scim/v2")]
+        scim_url: String,
+        /// Write the configuration for an empty target: no community mappings (every location
+        /// is created) and unmapped functions created.
+        #[arg(long)]
+        empty_target: bool,
+        #[command(flatten)]
+        faults: Faults,
+    },
+    /// Serve a SCIM 2.0 emulator seeded with the generated workspace, until interrupted.
+    Scim {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8402)]
+        port: u16,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Start with no Users and no Groups.
+        #[arg(long)]
+        empty: bool,
+        /// The bearer token it accepts.
+        #[arg(long, default_value = "sandbox-token")]
+        token: String,
+        #[command(flatten)]
+        faults: Faults,
+    },
+}
+
+/// The generated organisation an emulator serves.
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Number of people.
+    #[arg(long, default_value_t = 300)]
+    people: usize,
+    /// Random seed (the same as for `sandbox generate` gives the same people).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// The day the data is "as of" (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    today: Option<jiff::civil::Date>,
+}
+
+impl DataArgs {
+    fn generate(&self) -> (GenerateOptions, Generated) {
+        let mut opts = GenerateOptions::new(self.people, self.seed);
+        if let Some(today) = self.today {
+            opts.today = today;
+        }
+        let generated = generate(&opts);
+        (opts, generated)
+    }
+}
+
+fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))
+}
+
+/// The generator's configuration, pointed at the emulators.
+fn api_config(g: &Generated, afas_url: &str, connector: &str, scim_url: &str) -> String {
+    let files = "source:\n  kind: file\n  path: source.json   # orgsync's default column names: id, email, first_name, …\ntarget:\n  kind: file\n  path: workspace.json\n";
+    let apis = format!(
+        "source:\n  kind: afas\n  environment: sandbox\n  base_url: {afas_url}\n  token: ${{env:AFAS_TOKEN}}\n  connector: {connector}\n  page_size: 100\ntarget:\n  kind: scim\n  base_url: {scim_url}\n  token: ${{env:SCIM_TOKEN}}\n"
+    );
+    g.orgsync_yaml.replace(files, &apis)
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -58,6 +144,85 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 out.display(),
                 opts.today
             ));
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Afas {
+            port,
+            data,
+            token,
+            connector,
+            config_out,
+            scim_url,
+            empty_target,
+            faults,
+        } => {
+            let (opts, generated) = data.generate();
+            let listener = bind(port)?;
+            let url = format!("http://{}{}", listener.local_addr()?, afas::BASE_PATH);
+            if let Some(dir) = &config_out {
+                let write_config = || -> std::io::Result<()> {
+                    std::fs::create_dir_all(dir)?;
+                    std::fs::write(
+                        dir.join("orgsync.yaml"),
+                        api_config(&generated, &url, &connector, &scim_url),
+                    )?;
+                    let (communities, functions) = if empty_target {
+                        (
+                            "communities: []\n".to_owned(),
+                            "functions:\n  unmapped: create\n".to_owned(),
+                        )
+                    } else {
+                        (
+                            generated.communities_yaml.clone(),
+                            generated.functions_yaml.clone(),
+                        )
+                    };
+                    std::fs::write(dir.join("communities.yaml"), communities)?;
+                    std::fs::write(dir.join("functions.yaml"), functions)
+                };
+                write_config().with_context(|| format!("cannot write into {}", dir.display()))?;
+            }
+            let rows = afas::AfasData::from_snapshot(&connector, &generated.source);
+            super::err(&format!(
+                "AFAS Profit emulator: {url} (GetConnector {connector}: {} rows, {} people as of {}).\n\
+                 Token: export AFAS_TOKEN={token}{}\nPress Ctrl-C to stop.\n",
+                rows.rows.len(),
+                opts.people,
+                opts.today,
+                config_out
+                    .as_ref()
+                    .map(|d| format!(
+                        "\nConfiguration: {} (try: orgsync plan -C {} --at {})",
+                        d.display(),
+                        d.display(),
+                        opts.today
+                    ))
+                    .unwrap_or_default(),
+            ));
+            serve_forever(afas::router(rows, &token, faults), listener)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Scim {
+            port,
+            data,
+            empty,
+            token,
+            faults,
+        } => {
+            let store = if empty {
+                scim::ScimData::new()
+            } else {
+                let (_, generated) = data.generate();
+                scim::ScimData::from_workspace(&generated.workspace, &ScimGroupsConfig::default())
+            };
+            let listener = bind(port)?;
+            let url = format!("http://{}{}", listener.local_addr()?, scim::BASE_PATH);
+            super::err(&format!(
+                "SCIM 2.0 emulator: {url} ({} users).\nToken: export SCIM_TOKEN={token}\nPress \
+                 Ctrl-C to stop.\n",
+                store.users()
+            ));
+            serve_forever(scim::router(store, &token, faults), listener)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -5,27 +5,36 @@ use std::process::ExitCode;
 
 use owo_colors::OwoColorize;
 
+use super::context::{self, NoConfig, RefArg};
 use super::{DirArg, ReportFormat};
-use crate::config::{self, ConfigError, ErrorList};
+use crate::config::{self, Config, ConfigError, ErrorList};
+use crate::git::ConfigRepo;
 
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub dir: DirArg,
+    #[command(flatten)]
+    pub git_ref: RefArg,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+    /// Also check against the live systems: the AFAS GetConnector and its fields exist
+    /// (metainfo), the SCIM server answers, accepts the token and supports PATCH.
+    #[arg(long)]
+    pub online: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    match config::load_dir(&args.dir.dir) {
+    let (loaded, at) = load(&args)?;
+    match loaded {
         Ok(cfg) => {
             match args.format {
                 ReportFormat::Json => super::out("[]\n")?,
                 ReportFormat::Text => {
                     let mut s = format!(
-                        "The configuration is valid: {} ({} community mapping{}, {} function mapping{}, {} exclusion rule{}).\n",
+                        "The configuration{at} is valid: {} ({} community mapping{}, {} function mapping{}, {} exclusion rule{}).\n",
                         cfg.files.join(", "),
                         cfg.communities.len(),
                         plural(cfg.communities.len()),
@@ -34,6 +43,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         cfg.exclude.len(),
                         plural(cfg.exclude.len()),
                     );
+                    s.push_str(&todo_stubs(&cfg));
                     let env = cfg.required_env();
                     if !env.is_empty() {
                         s.push_str("It needs these environment variables at run time:\n");
@@ -43,6 +53,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                     super::out(&s)?;
                 }
+            }
+            if args.online {
+                return online(&cfg);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -56,6 +69,73 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// `--online`: the connectors' own checks against the live systems.
+fn online(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let problems = context::check_online(cfg)?;
+    if problems.is_empty() {
+        super::out("Online: the source and the target answer and match the configuration.\n")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut s = String::new();
+    for p in &problems {
+        let _ = writeln!(s, "error: {p}");
+    }
+    let _ = writeln!(
+        s,
+        "error: the online check found {} problem{}",
+        problems.len(),
+        plural(problems.len())
+    );
+    super::err(&s);
+    Ok(ExitCode::from(1))
+}
+
+/// The configuration of `-C DIR`, from the work tree or `--ref`, and " at REF (commit)" for
+/// messages.
+fn load(args: &Args) -> anyhow::Result<(Result<Config, ErrorList>, String)> {
+    let dir = &args.dir.dir;
+    let Some(rev) = args.git_ref.git_ref.as_deref() else {
+        return Ok((config::load_dir(dir), String::new()));
+    };
+    let repo = ConfigRepo::discover(dir)?.ok_or_else(|| context::not_a_repository(dir, rev))?;
+    let commit = repo.commit(rev)?;
+    let at = format!(" at {rev} ({})", commit.short());
+    match context::config_at(&repo, &commit, rev)? {
+        Ok(config) => Ok((Ok(config), at)),
+        Err(NoConfig::Invalid(errors)) => Ok((Err(errors), at)),
+        Err(NoConfig::Missing(message)) => Err(anyhow::anyhow!(message)),
+    }
+}
+
+/// Mapping stubs written by `orgsync import` that still carry `todo: true`, with where they are.
+fn todo_stubs(cfg: &Config) -> String {
+    let mut at = Vec::new();
+    for (i, m) in cfg.communities.iter().enumerate() {
+        if m.todo == Some(true) {
+            at.push(format!("/communities/{i}"));
+        }
+    }
+    for (i, m) in cfg.functions.iter().flat_map(|f| f.map.iter()).enumerate() {
+        if m.todo == Some(true) {
+            at.push(format!("/functions/map/{i}"));
+        }
+    }
+    if at.is_empty() {
+        return String::new();
+    }
+    let places: Vec<String> = at
+        .iter()
+        .filter_map(|p| cfg.locations.get(p))
+        .map(|l| format!("{}:{}", l.file, l.line))
+        .collect();
+    format!(
+        "{} mapping{} still marked `todo: true` (written by orgsync import; decide the target, then remove the mark): {}\n",
+        at.len(),
+        if at.len() == 1 { " is" } else { "s are" },
+        places.join(", ")
+    )
 }
 
 fn plural(n: usize) -> &'static str {

@@ -95,6 +95,23 @@ pub struct AfasSourceConfig {
     /// Field names of the GetConnector. Defaults are AFAS's common field names.
     #[serde(default = "Columns::afas")]
     pub columns: Columns,
+    /// Most requests per second (0: unlimited).
+    #[serde(default)]
+    pub rate_limit: u32,
+    /// Seconds before one request is given up (AFAS itself stops a call after 900 s).
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
+    /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_timeout_secs() -> u64 {
+    60
+}
+fn default_retries() -> u32 {
+    5
 }
 
 fn default_afas_connector() -> String {
@@ -267,10 +284,66 @@ pub struct ScimTargetConfig {
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
+    /// Seconds before one request is given up.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
+    /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Resources per page when listing Users and Groups (`count`); servers may return fewer.
+    #[serde(default = "default_scim_page_size")]
+    pub page_size: u32,
+    /// How communities and function groups are told apart among the SCIM Groups.
+    #[serde(default)]
+    pub groups: ScimGroupsConfig,
 }
 
 fn default_scim_concurrency() -> u32 {
     4
+}
+fn default_scim_page_size() -> u32 {
+    100
+}
+
+/// The SCIM group convention. SCIM has one kind of Group; orgsync keeps communities and function
+/// groups apart by the Group's `externalId`: `<community_prefix><source ids>` and
+/// `<function_group_prefix><source ids>` (source identifiers joined with `,`; empty for a
+/// fallback group like "No function"). Groups orgsync creates carry such an `externalId` and are
+/// managed (only managed groups are ever removed); a group made by hand can be tagged the same
+/// way. Every other group is classified by `other`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimGroupsConfig {
+    /// `externalId` prefix of community groups.
+    pub community_prefix: String,
+    /// `externalId` prefix of function groups.
+    pub function_group_prefix: String,
+    /// What a Group without either prefix is: `community`, `function_group`, or `ignore`.
+    pub other: ScimOtherGroups,
+}
+
+impl Default for ScimGroupsConfig {
+    fn default() -> Self {
+        ScimGroupsConfig {
+            community_prefix: "community:".to_owned(),
+            function_group_prefix: "function:".to_owned(),
+            other: ScimOtherGroups::Community,
+        }
+    }
+}
+
+/// What a SCIM Group without an orgsync prefix is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScimOtherGroups {
+    /// A community made by hand: mappings may name it; it is never removed.
+    #[default]
+    Community,
+    /// A function group made by hand: mappings may name it; it is never removed.
+    FunctionGroup,
+    /// Not orgsync's business: not read, never written.
+    Ignore,
 }
 
 /// A JSON workspace file.

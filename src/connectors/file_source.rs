@@ -216,6 +216,77 @@ impl Source for FileSource {
     }
 }
 
+/// The column layout of [`RowMerger`]: which configured column fills which field.
+pub struct RowLayout(Layout);
+
+impl RowLayout {
+    /// The layout for `columns`; dates are ISO 8601 (a time part is ignored) unless
+    /// `date_format` (a strftime pattern) says otherwise.
+    pub fn new(columns: &Columns, date_format: Option<&str>) -> RowLayout {
+        RowLayout(Layout::new(columns, date_format))
+    }
+}
+
+impl fmt::Debug for RowLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowLayout")
+            .field("columns", &self.0.slot_names)
+            .finish()
+    }
+}
+
+/// Merges rows from several JSON documents (the pages of an API) into one snapshot, exactly as
+/// the file source merges the rows of one export: rows with the same identifier become one
+/// [`Person`], and for a person's own fields the first row with a value wins — so feed the
+/// documents in order.
+pub struct RowMerger<'l> {
+    state: ReadState<'l>,
+}
+
+impl fmt::Debug for RowMerger<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowMerger")
+            .field("persons", &self.state.builder.persons.len())
+            .finish()
+    }
+}
+
+impl<'l> RowMerger<'l> {
+    /// An empty merger.
+    pub fn new(layout: &'l RowLayout) -> RowMerger<'l> {
+        RowMerger {
+            state: ReadState::new(&layout.0),
+        }
+    }
+
+    /// Merges the rows of one JSON document: an object whose key `records` holds the list of
+    /// rows (AFAS: `rows`). Returns the number of rows read. An error names the row (counted
+    /// from 1 within this document) and the column.
+    pub fn add_json(&mut self, json: &[u8], records: &str) -> Result<usize, String> {
+        self.state.failure = None;
+        self.state.row = None;
+        self.state.no_rows = None;
+        self.state.rows_read = 0;
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let result = DocSeed {
+            state: &mut self.state,
+            records: Some(records),
+            yaml: false,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        match result {
+            Ok(()) => Ok(self.state.rows_read),
+            Err(e) => Err(self.state.message(&e.to_string())),
+        }
+    }
+
+    /// The merged snapshot (groups sorted by identifier).
+    pub fn finish(self) -> SourceSnapshot {
+        self.state.builder.finish()
+    }
+}
+
 // Slots: the fields of a row, in a fixed order; attributes follow from `FIXED` on.
 const ID: usize = 0;
 const EMAIL: usize = 1;
@@ -627,6 +698,8 @@ struct ReadState<'l> {
     row: Option<usize>,
     /// The file is an object without a list of rows.
     no_rows: Option<String>,
+    /// Rows read by the last complete list of rows.
+    rows_read: usize,
 }
 
 impl<'l> ReadState<'l> {
@@ -636,6 +709,7 @@ impl<'l> ReadState<'l> {
             failure: None,
             row: None,
             no_rows: None,
+            rows_read: 0,
         }
     }
 
@@ -754,7 +828,10 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
             };
             match seq.next_element_seed(seed) {
                 Ok(Some(())) => {}
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    self.state.rows_read = row - 1;
+                    return Ok(());
+                }
                 Err(e) => {
                     self.state.row = Some(row);
                     return Err(e);

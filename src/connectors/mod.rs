@@ -1,8 +1,11 @@
 //! Connectors: the only code that reads or writes the systems. Each has a read side that tests
 //! can fake and a write side; a dry run simply never calls the write side.
 
+pub mod afas;
 pub mod file_source;
 pub mod file_target;
+pub mod http;
+pub mod scim;
 
 use std::collections::HashMap;
 
@@ -38,6 +41,9 @@ pub enum ConnectorError {
     /// One action could not be executed.
     #[error("{0}")]
     Action(String),
+    /// An API call failed (after its retries). Never holds a credential.
+    #[error("{0}")]
+    Http(String),
 }
 
 /// The read side of a source system.
@@ -67,6 +73,18 @@ pub trait Target {
     /// Executes one action. Must be idempotent: after a crash, running the same plan again
     /// converges and never invites anyone twice.
     fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError>;
+
+    /// Executes actions of one apply phase ([`crate::plan::ActionKind::phase`]), returning one
+    /// result per action in the same order. Within a phase no action depends on another (a
+    /// `new:` group is created in an earlier phase), so a target may run them concurrently; the
+    /// default runs them one by one with [`Target::execute`].
+    fn execute_batch(
+        &mut self,
+        actions: &[&Action],
+        ctx: &mut ApplyContext,
+    ) -> Vec<Result<(), ConnectorError>> {
+        actions.iter().map(|a| self.execute(a, ctx)).collect()
+    }
 
     /// Ends an apply: persists what `execute` did and releases the lock.
     fn finish_apply(&mut self) -> Result<(), ConnectorError>;

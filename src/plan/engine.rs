@@ -1190,6 +1190,57 @@ mod tests {
     }
 
     #[test]
+    fn people_sharing_an_address_do_not_take_an_account_by_it() {
+        let mut c = config();
+        c.identity.match_on = vec![MatchKey::Email, MatchKey::ExternalId];
+        let mut one = person("1", &["1001"]);
+        one.email = Some("shared@example.com".to_owned());
+        let mut two = person("2", &["1001"]);
+        two.email = Some("shared@example.com".to_owned());
+        // Person 3's account still carries the shared address.
+        let mut theirs = account("u3", "3", &["t1"]);
+        theirs.email = Some("shared@example.com".to_owned());
+        let s = source(vec![one, two, person("3", &["1001"])], &[]);
+        let p = plan(&c, &s, &target(vec![theirs], ams()));
+        assert_eq!(
+            kinds(&p),
+            [(ActionKind::Update, "3")],
+            "no invite for 3, no remove of u3"
+        );
+        assert_eq!(p.actions[0].changes["email"].to, json!("3@example.com"));
+    }
+
+    #[test]
+    fn two_active_accounts_never_carry_one_source_identifier() {
+        let mut c = config();
+        c.identity.match_on = vec![MatchKey::Email];
+        c.protected = vec![ProtectedRule {
+            email: None,
+            id: Some("u1".to_owned()),
+            pattern: None,
+        }];
+        // A protected account carries person 1's identifier under another address.
+        let mut admin = account("u1", "1", &["t1"]);
+        admin.email = Some("admin@example.com".to_owned());
+        let mut legacy = account("u2", "2", &["t1"]);
+        legacy.external_id = Some("1".to_owned());
+        let s = source(vec![person("1", &["1001"]), person("2", &["1001"])], &[]);
+        let p = plan(&c, &s, &target(vec![admin, legacy], ams()));
+        let invite = action(&p, ActionKind::Invite);
+        assert_eq!(invite.subject, "1");
+        assert_eq!(
+            invite.changes["external_id"].to,
+            Value::Null,
+            "u1 keeps \"1\""
+        );
+        // u2, matched to person 2 by e-mail, gets person 2's identifier.
+        assert_eq!(
+            action(&p, ActionKind::Update).changes["external_id"].to,
+            json!("2")
+        );
+    }
+
+    #[test]
     fn a_person_without_email_and_account_is_not_invited() {
         let c = config();
         let mut a = person("1", &["1001"]);

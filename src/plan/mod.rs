@@ -1,5 +1,6 @@
 //! Desired state (configuration + source) against actual state (target) → a [`Plan`].
 
+pub mod compare;
 pub mod digest;
 mod engine;
 pub mod safety;

@@ -198,7 +198,7 @@ fn diagnostics_heading(plan: &Plan) -> String {
 
 const ACTIONS_HEADING: &str = "### Actions\n\n";
 
-fn diagnostic_item(d: &Diagnostic, pii: &Pii) -> String {
+pub(super) fn diagnostic_item(d: &Diagnostic, pii: &Pii) -> String {
     let marker = match d.severity {
         Severity::Error => "⛔",
         Severity::Warning => "⚠️",
@@ -507,7 +507,7 @@ fn hard_truncate(out: String, max_chars: usize) -> String {
 /// cell boundary; line breaks become spaces so a list entry stays one entry. An underscore
 /// inside a word (`unmapped_communities`) cannot start emphasis and stays as it is, for
 /// readable source.
-fn md_escape(s: &str) -> String {
+pub(super) fn md_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut prev = None;
     let mut chars = s.chars().peekable();
@@ -538,7 +538,7 @@ fn md_escape(s: &str) -> String {
 /// always set in code spans (no mailto link, no accidental `@mention`); names are recognised in
 /// free text (reasons, messages, hints) only when they are the name of a person the plan acts
 /// on: a name the plan does not carry as data cannot be found.
-struct Pii {
+pub(super) struct Pii {
     show: bool,
     /// Full name → masked name, for the people the plan acts on.
     names: HashMap<String, String>,
@@ -548,7 +548,7 @@ struct Pii {
 }
 
 impl Pii {
-    fn new(plan: &Plan, show: bool) -> Pii {
+    pub(super) fn new(plan: &Plan, show: bool) -> Pii {
         let mut pii = Pii {
             show,
             names: HashMap::new(),
@@ -596,7 +596,7 @@ impl Pii {
     }
 
     /// Free text: escaped, e-mail addresses masked and in code spans, known names masked.
-    fn text(&self, s: &str) -> String {
+    pub(super) fn text(&self, s: &str) -> String {
         let mut out = String::with_capacity(s.len());
         let mut rest = s;
         while let Some((start, end)) = find_email(rest) {

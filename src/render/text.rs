@@ -128,7 +128,7 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
 ///     = subject: 4001 · 4 people
 ///     = hint: Map 4001 in communities.yaml, …
 /// ```
-fn write_diagnostic(out: &mut String, d: &Diagnostic, paint: Painter) {
+pub(super) fn write_diagnostic(out: &mut String, d: &Diagnostic, paint: Painter) {
     let style = match d.severity {
         Severity::Error => Style::new().red().bold(),
         Severity::Warning => Style::new().yellow().bold(),
@@ -213,12 +213,12 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
 
 /// Applies a style only when colour is on.
 #[derive(Debug, Clone, Copy)]
-struct Painter {
-    color: bool,
+pub(super) struct Painter {
+    pub(super) color: bool,
 }
 
 impl Painter {
-    fn paint(self, s: &str, style: Style) -> String {
+    pub(super) fn paint(self, s: &str, style: Style) -> String {
         if self.color {
             style.style(s).to_string()
         } else {

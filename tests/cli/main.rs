@@ -6,7 +6,10 @@
 //! `cargo insta review`, or write them with `INSTA_UPDATE=always cargo test --test cli` and read
 //! every one before committing.
 
+mod action;
 mod common;
+mod git;
+mod http;
 mod plan;
 mod schema;
 mod validate;

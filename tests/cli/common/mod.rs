@@ -38,7 +38,11 @@ pub fn orgsync_in(dir: &Path, args: &[&str]) -> Run {
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        // The fixtures are not versioned configurations: orgsync must not find this repository
+        // above them (plans would record its commit). Tests that want git build their own.
+        .env("GIT_CEILING_DIRECTORIES", repo())
+        .env_remove("GITHUB_ACTOR");
     let output = cmd.output().expect("orgsync runs");
     Run {
         command: command_line("orgsync", args),

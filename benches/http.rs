@@ -1,0 +1,188 @@
+//! HTTP connector throughput: `cargo bench --bench http`.
+//!
+//! - `apply`: 10,000 invites through the SCIM target against the SCIM emulator limited to 200
+//!   requests/s (429 beyond), the client's own rate limit set to the same 200/s. Reports requests
+//!   per second over the apply against the limit (the goal: at least 90%).
+//! - `fetch`: 100k AFAS rows (the generator's people as a GetConnector, 1,000 rows per page)
+//!   from the AFAS emulator answering each request after 50 ms, with 1 and with 5 (the AFAS
+//!   default) pages in flight. Reports pages/s against the ideal of the bound: in-flight / 50 ms.
+//!
+//! Both run in process, the emulator on its own thread. Without `--bench` (as `cargo test
+//! --all-targets` runs it) it does a small smoke run instead.
+
+#![allow(clippy::print_stdout)] // a benchmark prints its report
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use orgsync::apply::run::{ApplyOptions, apply};
+use orgsync::config::{AfasSourceConfig, ScimTargetConfig};
+use orgsync::connectors::afas::AfasSource;
+use orgsync::connectors::scim::ScimTarget;
+use orgsync::connectors::{Source, Target};
+use orgsync::model::{TargetGroup, TargetSnapshot};
+use orgsync::plan::{Action, ActionKind, Change, Digests, GroupRef, Plan, Safety, digest};
+use orgsync::sandbox::afas::{self, AfasData};
+use orgsync::sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate};
+use orgsync::sandbox::scim::{self, ScimData};
+use orgsync::sandbox::serve::{Faults, spawn};
+use serde_json::json;
+
+const TOKEN: &str = "bench-token";
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (invites, people) = if full {
+        (10_000, 100_000)
+    } else {
+        (300, 5_000)
+    };
+    bench_apply(invites, 200);
+    for in_flight in [1, 5] {
+        bench_fetch(people, 50, in_flight);
+    }
+}
+
+fn bench_apply(invites: usize, limit: u32) {
+    // One community to put everyone in, as a workspace has.
+    let seed = TargetSnapshot {
+        communities: vec![TargetGroup {
+            id: "c-1".to_owned(),
+            name: "Amsterdam Centrum".to_owned(),
+            source_ids: vec!["1001".to_owned()],
+            managed: true,
+        }],
+        ..TargetSnapshot::default()
+    };
+    let faults = Faults {
+        rate_limit: limit,
+        ..Faults::default()
+    };
+    let server = spawn(
+        scim::router(
+            ScimData::from_workspace(&seed, &Default::default()),
+            TOKEN,
+            faults,
+        ),
+        0,
+    )
+    .expect("SCIM emulator");
+    let cfg: ScimTargetConfig = serde_json::from_value(json!({
+        "base_url": format!("{}{}", server.url(), scim::BASE_PATH),
+        "token": "${env:BENCH_TOKEN}",
+        "concurrency": 16,
+        "rate_limit": limit,
+    }))
+    .expect("config");
+    let mut target = ScimTarget::new(&cfg, "Europe/Amsterdam", |_| Some(TOKEN.to_owned()), false)
+        .expect("target");
+    let state = target.fetch().expect("fetch");
+    let community = GroupRef {
+        id: state.communities[0].id.clone(),
+        name: "Amsterdam Centrum".to_owned(),
+    };
+    let actions: Vec<Action> = (0..invites)
+        .map(|i| {
+            let id = (500_000 + i).to_string();
+            let change = |to| Change {
+                from: serde_json::Value::Null,
+                to,
+            };
+            Action {
+                kind: ActionKind::Invite,
+                subject: id.clone(),
+                target_id: None,
+                name: format!("Person {id}"),
+                changes: BTreeMap::from([
+                    (
+                        "email".to_owned(),
+                        change(json!(format!("p{id}@bench.example"))),
+                    ),
+                    ("first_name".to_owned(), change(json!("Person"))),
+                    ("last_name".to_owned(), change(json!(id))),
+                    ("communities".to_owned(), change(json!([community]))),
+                ]),
+                reason: "bench".to_owned(),
+            }
+        })
+        .collect();
+    let plan = Plan {
+        format_version: orgsync::plan::FORMAT_VERSION,
+        created_at: String::new(),
+        orgsync_version: String::new(),
+        at: DEFAULT_TODAY,
+        summary: Plan::count_actions(&actions),
+        actions,
+        diagnostics: Vec::new(),
+        safety: Safety {
+            safe: true,
+            violations: Vec::new(),
+        },
+        digests: Digests {
+            target: digest::of_json(&state),
+            ..Digests::default()
+        },
+    };
+    let before = target.client().requests();
+    let start = Instant::now();
+    let report = apply(
+        &mut target,
+        &plan,
+        &ApplyOptions {
+            today: DEFAULT_TODAY,
+            force: false,
+            allow_removals: None,
+        },
+    )
+    .expect("apply");
+    let secs = start.elapsed().as_secs_f64();
+    let requests = target.client().requests() - before;
+    assert_eq!(
+        report.failed,
+        0,
+        "{:?}",
+        report.outcomes.iter().find(|o| !o.ok)
+    );
+    let rate = requests as f64 / secs;
+    println!(
+        "apply: {invites} invites, {requests} requests in {secs:.1} s = {rate:.1} req/s against a \
+         limit of {limit}/s ({:.1}%)",
+        100.0 * rate / f64::from(limit)
+    );
+    let check = target.fetch().expect("fetch");
+    assert_eq!(check.accounts.len(), invites);
+}
+
+fn bench_fetch(people: usize, latency_ms: u64, in_flight: u32) {
+    let g = generate(&GenerateOptions::new(people, 42));
+    let data = AfasData::from_snapshot("orgsync_employees", &g.source);
+    let rows = data.rows.len();
+    let faults = Faults {
+        latency_ms,
+        ..Faults::default()
+    };
+    let server = spawn(afas::router(data, TOKEN, faults), 0).expect("AFAS emulator");
+    let cfg: AfasSourceConfig = serde_json::from_value(json!({
+        "environment": "bench",
+        "base_url": format!("{}{}", server.url(), afas::BASE_PATH),
+        "token": "${env:BENCH_TOKEN}",
+        "page_size": 1000,
+        "concurrency": in_flight,
+    }))
+    .expect("config");
+    let env: HashMap<&str, &str> = HashMap::from([("BENCH_TOKEN", TOKEN)]);
+    let mut source =
+        AfasSource::new(&cfg, |k| env.get(k).map(|v| (*v).to_owned()), false).expect("source");
+    let start = Instant::now();
+    let snapshot = source.fetch().expect("fetch");
+    let secs = start.elapsed().as_secs_f64();
+    let pages = source.client().requests();
+    let ideal = f64::from(in_flight) * 1000.0 / latency_ms as f64;
+    let rate = pages as f64 / secs;
+    println!(
+        "fetch: {rows} rows ({} people), {pages} pages of 1000 in {secs:.2} s = {rate:.1} pages/s; \
+         {in_flight} in flight at {latency_ms} ms: ideal {ideal:.0} pages/s ({:.0}%)",
+        snapshot.persons.len(),
+        100.0 * rate / ideal
+    );
+}

@@ -1,0 +1,245 @@
+//! `orgsync explain PERSON`: one person's path through scope and mapping, with who wrote each
+//! deciding rule (git blame).
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::context::{self, RefArg};
+use super::{DirArg, ReportFormat};
+use crate::explain::{Explanation, Outcome, Placement, Step, explain};
+use crate::git::{BlameAt, BlameLine, CommitInfo};
+use crate::plan::{Plan, Safety};
+use crate::render;
+
+/// Arguments of `explain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The person: a source identifier (employee number) or an e-mail address.
+    #[arg(value_name = "PERSON")]
+    pub person: String,
+    #[command(flatten)]
+    pub dir: DirArg,
+    #[command(flatten)]
+    pub git_ref: RefArg,
+    /// Explain as if today were DATE (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<Date>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// Who wrote one deciding rule.
+#[derive(Debug, Serialize)]
+struct Authors {
+    /// The rule.
+    rule: String,
+    /// Its file.
+    file: String,
+    /// Each of its lines with the commit that last changed it.
+    lines: Vec<BlameLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct Output<'e> {
+    #[serde(flatten)]
+    explanation: &'e Explanation,
+    /// Blame of every deciding rule that is written in the configuration.
+    blame: &'e [Authors],
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let dir = &args.dir.dir;
+    let loaded = context::load(dir, args.git_ref.git_ref.as_deref())?;
+    let config = &loaded.config;
+    let today = context::today(config, args.at)?;
+    let fetched = context::fetch(config, dir)?;
+    let plan = context::make_plan_for(&loaded, &fetched, today);
+    let e = explain(
+        config,
+        &fetched.source,
+        &fetched.target,
+        &plan,
+        today,
+        &args.person,
+    )?;
+
+    let mut authors = Vec::new();
+    if let Some(repo) = &loaded.repo {
+        let at = match (&args.git_ref.git_ref, &loaded.commit) {
+            (Some(_), Some(c)) => BlameAt::Commit(&c.commit.id),
+            _ => BlameAt::WorkTree,
+        };
+        for step in e.decisive_steps() {
+            let Some(location) = &step.location else {
+                continue;
+            };
+            authors.push(Authors {
+                rule: step.rule.clone(),
+                file: location.file.clone(),
+                lines: repo.blame(&location.file, &step.lines, at)?,
+            });
+        }
+    }
+    match args.format {
+        ReportFormat::Json => super::out(
+            &(serde_json::to_string_pretty(&Output {
+                explanation: &e,
+                blame: &authors,
+            })? + "\n"),
+        )?,
+        ReportFormat::Text => {
+            let origin = match (&args.git_ref.git_ref, &loaded.commit) {
+                (Some(rev), Some(c)) => {
+                    format!("the configuration at {rev} ({})", c.commit.short())
+                }
+                (None, Some(c)) if c.dirty => format!(
+                    "the configuration in the work tree (HEAD {} with uncommitted changes)",
+                    c.commit.short()
+                ),
+                (None, Some(c)) => format!("the configuration at HEAD ({})", c.commit.short()),
+                _ => "the configuration (not in a git repository: no authors)".to_owned(),
+            };
+            super::out(&text(&e, &authors, &plan, &origin))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> String {
+    let mut s = String::new();
+    let p = &e.person;
+    let email = p
+        .email
+        .as_deref()
+        .map(|m| format!(" <{m}>"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        s,
+        "Person {} ({}{email}), as of {}, with {origin}\n",
+        p.id, p.name, e.at
+    );
+    let verdict = match &e.out_of_scope {
+        None => "in scope".to_owned(),
+        Some(why) => format!("out of scope: {why}"),
+    };
+    let _ = writeln!(s, "Scope: {verdict}");
+    for step in &e.scope {
+        write_step(&mut s, step, authors, "  ");
+    }
+    if e.in_scope {
+        placements(&mut s, "Communities", &e.communities, authors);
+        placements(&mut s, "Function groups", &e.function_groups, authors);
+    }
+    s.push('\n');
+    if let Some(account) = &e.account {
+        let _ = writeln!(s, "Target: {account}");
+    } else if e.in_scope {
+        s.push_str("Target: no account matches (identity.match)\n");
+    }
+    if e.actions.is_empty() && e.diagnostics.is_empty() {
+        s.push_str("The plan does nothing for this person.\n");
+        return s;
+    }
+    // The person's part of the plan, rendered like the plan itself.
+    let part = Plan {
+        summary: Plan::count_actions(&e.actions),
+        actions: e.actions.clone(),
+        diagnostics: e.diagnostics.clone(),
+        safety: Safety {
+            safe: true,
+            violations: Vec::new(),
+        },
+        format_version: plan.format_version,
+        created_at: plan.created_at.clone(),
+        orgsync_version: plan.orgsync_version.clone(),
+        at: plan.at,
+        digests: plan.digests.clone(),
+    };
+    s.push('\n');
+    s.push_str(&render::text(&part, &render::TextOptions { color: false }));
+    s
+}
+
+fn placements(s: &mut String, title: &str, list: &[Placement], authors: &[Authors]) {
+    if list.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n{title}");
+    for p in list {
+        let source = match (&p.source, &p.source_name) {
+            (Some(id), Some(name)) if name != id => format!("{id} \"{name}\""),
+            (Some(id), _) => id.clone(),
+            (None, _) => "(none)".to_owned(),
+        };
+        let target = match &p.target {
+            Some(g) if g.new_key().is_some() => format!("{} (created by this plan)", g.name),
+            Some(g) => format!("{} ({})", g.name, g.id),
+            None => "nowhere: held".to_owned(),
+        };
+        let _ = writeln!(s, "  {source} → {target}");
+        write_step(s, &p.rule, authors, "    ");
+    }
+}
+
+fn write_step(s: &mut String, step: &Step, authors: &[Authors], indent: &str) {
+    let mark = match (step.outcome, step.decisive) {
+        (_, true) => "→",
+        (Outcome::Matched, false) => "✓",
+        (Outcome::NotMatched, false) => "✗",
+    };
+    let at = step
+        .location
+        .as_ref()
+        .map(|l| format!("  ({}:{})", l.file, l.line))
+        .unwrap_or_default();
+    let _ = writeln!(s, "{indent}{mark} {}{at}", step.rule);
+    if !step.decisive {
+        return;
+    }
+    let Some(a) = authors.iter().find(|a| a.rule == step.rule) else {
+        return;
+    };
+    // One line per commit, newest first; the lines it wrote in brackets.
+    let mut commits: Vec<(Option<&CommitInfo>, Vec<usize>)> = Vec::new();
+    for b in &a.lines {
+        match commits
+            .iter_mut()
+            .find(|(c, _)| c.map(|c| &c.id) == b.commit.as_ref().map(|c| &c.id))
+        {
+            Some((_, lines)) => lines.push(b.line),
+            None => commits.push((b.commit.as_ref(), vec![b.line])),
+        }
+    }
+    // Uncommitted lines first, then the newest commit.
+    commits.sort_by_key(|(c, _)| {
+        let when = c.and_then(|c| c.date.parse::<jiff::Timestamp>().ok());
+        std::cmp::Reverse((c.is_none(), when))
+    });
+    for (commit, lines) in commits {
+        let lines: Vec<String> = lines.iter().map(ToString::to_string).collect();
+        let which = format!(
+            "line{} {}",
+            if lines.len() == 1 { "" } else { "s" },
+            lines.join(", ")
+        );
+        match commit {
+            Some(c) => {
+                let _ = writeln!(
+                    s,
+                    "{indent}    written by {} on {} in {} \"{}\" ({which})",
+                    c.author,
+                    c.day(),
+                    c.short(),
+                    c.subject
+                );
+            }
+            None => {
+                let _ = writeln!(s, "{indent}    not committed yet ({which})");
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `orgsync history [-C DIR]`: the applies recorded as git notes, newest first.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::{DirArg, ReportFormat};
+use crate::git::{ApplyRecord, CommitInfo, ConfigRepo, NOTES_REF};
+use crate::plan::ActionKind;
+
+/// Arguments of `history`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub dir: DirArg,
+    /// Show at most N applies.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Output format (json: a list of `{commit, record}`).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// One apply with the configuration commit it is recorded on.
+#[derive(Debug, Serialize)]
+struct Entry {
+    /// The configuration commit: id, author, date and subject of that configuration change.
+    commit: CommitInfo,
+    /// The record as written by `apply`.
+    record: ApplyRecord,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let dir = &args.dir.dir;
+    let repo = ConfigRepo::discover(dir)?.with_context(|| {
+        format!(
+            "{} is not inside a git repository: apply records are git notes ({NOTES_REF})",
+            dir.display()
+        )
+    })?;
+    // (entry, its line in the note): records are appended, so a later line is a later apply.
+    let mut entries: Vec<(Entry, usize)> = Vec::new();
+    for (commit, text) in repo.notes()? {
+        for (line, record) in ApplyRecord::parse_note(&text).into_iter().enumerate() {
+            // One repository may hold several configuration directories: only this one's.
+            if record.config_dir == repo.prefix() {
+                let commit = commit.clone();
+                entries.push((Entry { commit, record }, line));
+            }
+        }
+    }
+    // Newest first. RFC 3339 in UTC sorts as text; applies within one second keep note order.
+    entries.sort_by(|(a, i), (b, j)| {
+        (&b.record.time, &b.commit.id, j).cmp(&(&a.record.time, &a.commit.id, i))
+    });
+    let mut entries: Vec<Entry> = entries.into_iter().map(|(e, _)| e).collect();
+    if let Some(limit) = args.limit {
+        entries.truncate(limit);
+    }
+    match args.format {
+        ReportFormat::Json => super::out(&(serde_json::to_string_pretty(&entries)? + "\n"))?,
+        ReportFormat::Text => super::out(&text(&entries, repo.prefix()))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn text(entries: &[Entry], prefix: &str) -> String {
+    if entries.is_empty() {
+        let dir = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!(" for {prefix}")
+        };
+        return format!(
+            "No applies recorded{dir} ({NOTES_REF} holds none). Fetch them with: git fetch origin {NOTES_REF}:{NOTES_REF}\n"
+        );
+    }
+    let mut s = String::new();
+    for e in entries {
+        let r = &e.record;
+        let kinds: Vec<String> = ActionKind::ALL
+            .iter()
+            .filter_map(|k| {
+                r.summary
+                    .get(k)
+                    .filter(|n| **n > 0)
+                    .map(|n| format!("{n} {}", k.as_str()))
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "{}  applied by {}: {} succeeded, {} failed ({})",
+            r.time,
+            r.actor,
+            r.succeeded,
+            r.failed,
+            if kinds.is_empty() {
+                "no actions".to_owned()
+            } else {
+                kinds.join(", ")
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  config {} {} {}: {}{}",
+            e.commit.short(),
+            e.commit.day(),
+            e.commit.author,
+            e.commit.subject,
+            if r.config_dirty {
+                " (with uncommitted changes)"
+            } else {
+                ""
+            }
+        );
+        if let Some(planned) = &r.plan_config_commit {
+            let (id, dirty) = crate::git::ConfigCommit::parse(planned);
+            let _ = writeln!(
+                s,
+                "  plan made from {}{} (--allow-config-mismatch)",
+                crate::git::short(id),
+                if dirty { "-dirty" } else { "" }
+            );
+        }
+        let _ = writeln!(s, "  plan {} for {}", r.plan_digest, r.at);
+        for o in r.outcomes.iter().filter(|o| !o.ok) {
+            let _ = writeln!(
+                s,
+                "  FAILED {} {}: {}",
+                o.kind.as_str(),
+                o.subject,
+                o.error.as_deref().unwrap_or("")
+            );
+        }
+        s.push('\n');
+    }
+    s
+}

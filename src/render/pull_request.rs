@@ -1,0 +1,484 @@
+//! Pull-request mode (`orgsync plan --base REF`): the pull request's own effect first — what it
+//! makes happen, what it prevents, the diagnostics it fixes and introduces — then the pending
+//! changes that happen anyway, then the full plan as usual.
+//!
+//! The effect is summarised, not listed: actions with the same kind and the same change are one
+//! line ("moves 12 people from No function to Guest Relations"), with the source identifiers of
+//! the people concerned; the full plan below has every detail. Lines name groups, fields and
+//! reasons, never people.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt::Write as _;
+
+use owo_colors::Style;
+use serde_json::Value;
+
+use super::markdown::{Pii, diagnostic_item, md_escape};
+use super::text::{Painter, write_diagnostic};
+use super::{MarkdownOptions, Sign, TextOptions, kind_count_phrase, people, thousands};
+use crate::plan::compare::{Comparison, count};
+use crate::plan::{Action, ActionKind, Plan};
+
+/// The comparison and what it was made against.
+#[derive(Debug, Clone, Copy)]
+pub struct PullRequestView<'a> {
+    /// The base ref as given (`main`, `origin/main`).
+    pub base_ref: &'a str,
+    /// The base commit, when the ref resolved.
+    pub base_commit: Option<&'a str>,
+    /// Why the base has no plan (no configuration there, or an invalid one): then everything in
+    /// the head plan counts as the pull request's.
+    pub base_problem: Option<&'a str>,
+    /// Base plan against head plan.
+    pub comparison: &'a Comparison<'a>,
+}
+
+/// Most summary lines per list and diagnostics per list; the full plan follows anyway.
+const MAX_LINES: usize = 25;
+/// Most source identifiers listed on one summary line.
+const MAX_SUBJECTS: usize = 10;
+
+/// One summary line: actions of one kind with the same change.
+struct Effect {
+    kind: ActionKind,
+    sentence: String,
+    subjects: Vec<String>,
+}
+
+/// Groups actions by kind and change, in plan order of first appearance.
+fn effects(actions: &[&Action]) -> Vec<Effect> {
+    let mut out: Vec<Effect> = Vec::new();
+    let mut index: HashMap<(ActionKind, String), usize> = HashMap::new();
+    for a in actions {
+        match index.entry((a.kind, describe(a))) {
+            Entry::Occupied(e) => out[*e.get()].subjects.push(a.subject.clone()),
+            Entry::Vacant(e) => {
+                out.push(Effect {
+                    kind: a.kind,
+                    sentence: e.key().1.clone(),
+                    subjects: vec![a.subject.clone()],
+                });
+                e.insert(out.len() - 1);
+            }
+        }
+    }
+    for e in &mut out {
+        e.sentence = sentence(e.kind, e.subjects.len(), &e.sentence);
+    }
+    out
+}
+
+/// The change an action makes, without its subject: equal for actions that do the same thing.
+fn describe(a: &Action) -> String {
+    let names = |field: &str, to: bool| {
+        a.changes
+            .get(field)
+            .map(|c| group_names(if to { &c.to } else { &c.from }))
+    };
+    match a.kind {
+        ActionKind::Invite | ActionKind::Restore => {
+            let mut s = match names("communities", true) {
+                Some(c) => format!("into {c}"),
+                None => String::new(),
+            };
+            if let Some(f) = names("function_groups", true) {
+                let _ = write!(s, " ({f})");
+            }
+            s.trim().to_owned()
+        }
+        ActionKind::Move => match (names("communities", false), names("communities", true)) {
+            (Some(from), Some(to)) if from != "(none)" => format!("from {from} to {to}"),
+            (_, Some(to)) => format!("into {to}"),
+            _ => String::new(),
+        },
+        ActionKind::Update => {
+            let fields: Vec<&str> = a
+                .changes
+                .keys()
+                .map(String::as_str)
+                .filter(|f| !matches!(*f, "external_id" | "managed"))
+                .collect();
+            if fields == ["function_groups"] {
+                format!(
+                    "from {} to {} (function groups)",
+                    names("function_groups", false).unwrap_or_default(),
+                    names("function_groups", true).unwrap_or_default()
+                )
+            } else {
+                let labels: Vec<&str> = fields
+                    .iter()
+                    .map(|f| match *f {
+                        "first_name" => "first name",
+                        "last_name" => "last name",
+                        "email" => "e-mail",
+                        "function_groups" => "function groups",
+                        other => other,
+                    })
+                    .collect();
+                labels.join(", ")
+            }
+        }
+        ActionKind::Remove | ActionKind::Anonymize => a.reason.clone(),
+        ActionKind::CreateCommunity
+        | ActionKind::CreateFunctionGroup
+        | ActionKind::RemoveCommunity
+        | ActionKind::RemoveFunctionGroup => a.name.clone(),
+    }
+}
+
+fn sentence(kind: ActionKind, n: usize, what: &str) -> String {
+    let who = people(n);
+    let with = |verb: &str, sep: &str| {
+        if what.is_empty() {
+            format!("{verb} {who}")
+        } else {
+            format!("{verb} {who}{sep}{what}")
+        }
+    };
+    match kind {
+        ActionKind::Invite => with("invites", " "),
+        ActionKind::Restore => with("restores", " "),
+        ActionKind::Move => with("moves", " "),
+        ActionKind::Update if what.starts_with("from ") => with("moves", " "),
+        ActionKind::Update => with("updates", ": "),
+        ActionKind::Remove => with("removes", ": "),
+        ActionKind::Anonymize => with("anonymizes", ": "),
+        ActionKind::CreateCommunity => format!("creates community {what}"),
+        ActionKind::CreateFunctionGroup => format!("creates function group {what}"),
+        ActionKind::RemoveCommunity => format!("removes community {what}"),
+        ActionKind::RemoveFunctionGroup => format!("removes function group {what}"),
+    }
+}
+
+/// `Amsterdam Centrum, Utrecht` from a list of group references; `(none)` for an empty list.
+fn group_names(v: &Value) -> String {
+    let names: Vec<&str> = v
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|r| r.get("name").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `4040, 4041 and 3 more`.
+fn subjects(list: &[String]) -> String {
+    let shown = &list[..list.len().min(MAX_SUBJECTS)];
+    let mut s = shown.join(", ");
+    if list.len() > shown.len() {
+        let _ = write!(s, " and {} more", thousands(list.len() - shown.len()));
+    }
+    s
+}
+
+/// `3 to invite, 1 to move`, or `nothing`.
+fn counts(actions: &[&Action]) -> String {
+    let parts: Vec<String> = count(actions.iter().copied())
+        .into_iter()
+        .map(|(k, n)| kind_count_phrase(k, n))
+        .collect();
+    if parts.is_empty() {
+        "nothing".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn compared_with(view: &PullRequestView<'_>) -> String {
+    match view.base_commit {
+        Some(c) => format!("{} ({})", view.base_ref, crate::git::short(c)),
+        None => view.base_ref.to_owned(),
+    }
+}
+
+/// The pull request's effect for a terminal, followed by the full plan.
+pub fn pull_request_text(view: &PullRequestView<'_>, head: &Plan, opts: &TextOptions) -> String {
+    let paint = Painter { color: opts.color };
+    let cmp = view.comparison;
+    let bold = Style::new().bold();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}\n",
+        paint.paint(
+            &format!(
+                "This pull request, compared with {} on the same live data (as of {}):",
+                compared_with(view),
+                head.at
+            ),
+            bold
+        )
+    );
+    if let Some(problem) = view.base_problem {
+        let _ = writeln!(
+            out,
+            "  Note: {problem}; the whole plan is shown as this pull request's.\n"
+        );
+    }
+    if cmp.is_empty() {
+        out.push_str("  It changes nothing in the plan.\n\n");
+    }
+    let list = |out: &mut String, title: &str, actions: &[&Action]| {
+        if actions.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "  {title}");
+        let all = effects(actions);
+        for e in all.iter().take(MAX_LINES) {
+            let sign = Sign::of(e.kind);
+            let style = match sign {
+                Sign::Add => Style::new().green().bold(),
+                Sign::Change => Style::new().yellow().bold(),
+                Sign::Destroy => Style::new().red().bold(),
+            };
+            let _ = writeln!(
+                out,
+                "    {} {} [{}]",
+                paint.paint(&sign.symbol().to_string(), style),
+                e.sentence,
+                subjects(&e.subjects)
+            );
+        }
+        if all.len() > MAX_LINES {
+            let _ = writeln!(out, "    … {} more", thousands(all.len() - MAX_LINES));
+        }
+        out.push('\n');
+    };
+    list(&mut out, "It makes these changes:", &cmp.effect());
+    list(
+        &mut out,
+        "It prevents these changes (they happen without it):",
+        &cmp.prevented(),
+    );
+    let diagnostics = |out: &mut String, title: &str, list: &[&crate::plan::Diagnostic]| {
+        if list.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "  {title}\n");
+        for d in list.iter().take(MAX_LINES) {
+            write_diagnostic(out, d, paint);
+        }
+        if list.len() > MAX_LINES {
+            let _ = writeln!(out, "  … {} more\n", thousands(list.len() - MAX_LINES));
+        }
+    };
+    diagnostics(&mut out, "Diagnostics it fixes:", &cmp.diagnostics_fixed);
+    diagnostics(
+        &mut out,
+        "Diagnostics it introduces:",
+        &cmp.diagnostics_introduced,
+    );
+    let _ = writeln!(
+        out,
+        "{} {}.\n",
+        paint.paint(
+            "Pending changes that happen anyway (not caused by this pull request):",
+            bold
+        ),
+        counts(&cmp.pending)
+    );
+    out.push_str("The whole plan at the head of this pull request:\n\n");
+    out.push_str(&super::text(head, opts));
+    out
+}
+
+/// The pull request's effect as Markdown, followed by the full plan, within `opts.max_chars`.
+/// Personal data is masked as in [`super::markdown`].
+pub fn pull_request_markdown(
+    view: &PullRequestView<'_>,
+    head: &Plan,
+    opts: &MarkdownOptions,
+) -> String {
+    let pii = Pii::new(head, opts.show_pii);
+    let cmp = view.comparison;
+    let mut out = String::from("## orgsync: what this pull request changes\n\n");
+    let commit = view
+        .base_commit
+        .map(|c| format!(" (`{}`)", crate::git::short(c)))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Compared with `{}`{commit} on the same live data (as of {}).\n",
+        view.base_ref.replace('`', "'"),
+        head.at
+    );
+    if let Some(problem) = view.base_problem {
+        let _ = writeln!(
+            out,
+            "> **Note:** {}; the whole plan is shown as this pull request's.\n",
+            pii.text(problem)
+        );
+    }
+    if cmp.is_empty() {
+        out.push_str("This pull request **changes nothing** in the plan.\n\n");
+    }
+    let list = |out: &mut String, title: &str, actions: &[&Action]| {
+        if actions.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "{title}\n");
+        let all = effects(actions);
+        for e in all.iter().take(MAX_LINES) {
+            let _ = writeln!(
+                out,
+                "- `{}` {} <sub>({})</sub>",
+                Sign::of(e.kind).symbol(),
+                pii.text(&e.sentence),
+                md_escape(&subjects(&e.subjects))
+            );
+        }
+        if all.len() > MAX_LINES {
+            let _ = writeln!(out, "- _… {} more_", thousands(all.len() - MAX_LINES));
+        }
+        out.push('\n');
+    };
+    list(&mut out, "**It makes these changes:**", &cmp.effect());
+    list(
+        &mut out,
+        "**It prevents these changes** (they happen without it):",
+        &cmp.prevented(),
+    );
+    let diagnostics = |out: &mut String, title: &str, list: &[&crate::plan::Diagnostic]| {
+        if list.is_empty() {
+            return;
+        }
+        let _ = writeln!(out, "{title}\n");
+        for d in list.iter().take(MAX_LINES) {
+            out.push_str(&diagnostic_item(d, &pii));
+        }
+        if list.len() > MAX_LINES {
+            let _ = writeln!(out, "- _… {} more_", thousands(list.len() - MAX_LINES));
+        }
+        out.push('\n');
+    };
+    diagnostics(
+        &mut out,
+        "**Diagnostics it fixes:**",
+        &cmp.diagnostics_fixed,
+    );
+    diagnostics(
+        &mut out,
+        "**Diagnostics it introduces:**",
+        &cmp.diagnostics_introduced,
+    );
+    let _ = writeln!(
+        out,
+        "**Pending changes that happen anyway** (HR changes since the last apply, not this pull \
+         request): {}.\n",
+        counts(&cmp.pending)
+    );
+
+    let used = out.chars().count();
+    if used >= opts.max_chars {
+        // Only a tiny limit gets here: keep the start.
+        let mut cut: String = out.chars().take(opts.max_chars).collect();
+        if let Some(i) = cut.rfind('\n') {
+            cut.truncate(i + 1);
+        }
+        return cut;
+    }
+    let rest = MarkdownOptions {
+        max_chars: opts.max_chars - used,
+        ..opts.clone()
+    };
+    out.push_str(&super::markdown(head, &rest));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::compare::compare;
+    use crate::plan::{Change, Digests, Safety};
+
+    fn fg_update(subject: &str, from: &str, to: &str) -> Action {
+        Action {
+            kind: ActionKind::Update,
+            subject: subject.to_owned(),
+            target_id: Some(format!("u-{subject}")),
+            name: format!("Jan de Vries{subject}"),
+            changes: BTreeMap::from([(
+                "function_groups".to_owned(),
+                Change {
+                    from: json!([{ "id": "g-8", "name": from }]),
+                    to: json!([{ "id": "g-1", "name": to }]),
+                },
+            )]),
+            reason: "function groups changed in the source".to_owned(),
+        }
+    }
+
+    fn plan(actions: Vec<Action>) -> Plan {
+        Plan {
+            format_version: 1,
+            created_at: String::new(),
+            orgsync_version: "0.1.0".to_owned(),
+            at: jiff::civil::date(2026, 11, 22),
+            summary: Plan::count_actions(&actions),
+            actions,
+            diagnostics: Vec::new(),
+            safety: Safety {
+                safe: true,
+                violations: Vec::new(),
+            },
+            digests: Digests::default(),
+        }
+    }
+
+    #[test]
+    fn the_effect_is_one_line_per_kind_and_change() {
+        let base = plan(vec![fg_update("7", "A", "B")]);
+        let head = plan(vec![
+            fg_update("1", "No function", "Guest Relations"),
+            fg_update("2", "No function", "Guest Relations"),
+            fg_update("7", "A", "B"),
+        ]);
+        let cmp = compare(&base, &head);
+        let view = PullRequestView {
+            base_ref: "main",
+            base_commit: Some("0123456789abcdef"),
+            base_problem: None,
+            comparison: &cmp,
+        };
+        let text = pull_request_text(&view, &head, &TextOptions { color: false });
+        assert!(
+            text.contains(
+                "    ~ moves 2 people from No function to Guest Relations (function groups) [1, 2]\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("compared with main (0123456)"), "{text}");
+        assert!(
+            text.contains(
+                "Pending changes that happen anyway (not caused by this pull request): 1 to update."
+            ),
+            "{text}"
+        );
+        let md = pull_request_markdown(&view, &head, &MarkdownOptions::default());
+        assert!(
+            md.starts_with("## orgsync: what this pull request changes\n"),
+            "{md}"
+        );
+        let effect = md.find("moves 2 people").unwrap();
+        assert!(effect < md.find("## orgsync plan").unwrap(), "{md}");
+        // Names stay masked in the full plan below.
+        assert!(!md.contains("Jan de Vries"), "{md}");
+
+        let small = MarkdownOptions {
+            max_chars: 700,
+            ..MarkdownOptions::default()
+        };
+        assert!(pull_request_markdown(&view, &head, &small).chars().count() <= 700);
+    }
+}

@@ -1,0 +1,406 @@
+//! An AFAS Profit emulator (ProfitRestServices), faithful to the wire format in `vendor-apis.md`:
+//! GetConnector paging (`skip`/`take`/`orderbyfieldids`, `-1/-1` for everything, 500 for an
+//! invalid combination), simple filters (`filterfieldids`/`filtervalues`/`operatortypes`, `=`
+//! only), `metainfo`, AfasToken auth, AFAS error bodies, and UpdateConnectors:
+//! `HrCreateApplicant` (POST, 201 with the new key) and `KnEmployee`, a simplification that edits
+//! the GetConnector's rows so a demo can change the HR data: POST adds a row, PUT updates the
+//! rows of `@EmId`, DELETE `/connectors/KnEmployee/EmId/{id}` removes them. Its `Fields` use the
+//! GetConnector's field names (real KnEmployee fields differ).
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::serve::{Faults, Gate, Vendor, error, guarded};
+use crate::config::Columns;
+use crate::connectors::afas::authorization;
+use crate::model::{SourceGroup, SourceSnapshot};
+
+/// The base path of the API.
+pub const BASE_PATH: &str = "/ProfitRestServices";
+
+/// What the emulator serves.
+#[derive(Debug, Clone)]
+pub struct AfasData {
+    /// The GetConnector's id.
+    pub connector: String,
+    /// Its rows, one per employment.
+    pub rows: Vec<Map<String, Value>>,
+    /// Its field names, for metainfo.
+    pub fields: Vec<String>,
+    /// The identifier field (KnEmployee's key).
+    pub key: String,
+}
+
+impl AfasData {
+    /// The rows of `source` as an AFAS GetConnector with AFAS's common field names
+    /// ([`Columns::afas`]): one row per community, dates as `YYYY-MM-DDT00:00:00Z`, name
+    /// prefixes (`van der`) in `Voorvoegsel`.
+    pub fn from_snapshot(connector: &str, source: &SourceSnapshot) -> AfasData {
+        let c = Columns::afas();
+        let prefix_column = c.last_name_prefix.clone().unwrap_or_default();
+        let name_of = |groups: &[SourceGroup], id: &str| {
+            groups
+                .iter()
+                .find(|g| g.id == id)
+                .map_or_else(|| id.to_owned(), |g| g.name.clone())
+        };
+        let date = |d: Option<jiff::civil::Date>| match d {
+            Some(d) => json!(format!("{d}T00:00:00Z")),
+            None => Value::Null,
+        };
+        let mut rows = Vec::with_capacity(source.persons.len());
+        for p in &source.persons {
+            let (prefix, last) = split_prefix(&p.last_name);
+            let n = p.communities.len().max(1);
+            for i in 0..n {
+                let mut row = Map::new();
+                row.insert(c.id.clone(), json!(p.id));
+                row.insert(c.email.clone(), json!(p.email));
+                row.insert(c.first_name.clone(), json!(p.first_name));
+                row.insert(prefix_column.clone(), json!(prefix));
+                row.insert(c.last_name.clone(), json!(last));
+                row.insert(c.start.clone(), date(p.start));
+                row.insert(c.end.clone(), date(p.end));
+                let community = p.communities.get(i);
+                row.insert(c.community.clone(), json!(community));
+                row.insert(
+                    c.community_name.clone(),
+                    json!(community.map(|id| name_of(&source.communities, id))),
+                );
+                let function = p.functions.first();
+                row.insert(c.function.clone(), json!(function));
+                row.insert(
+                    c.function_name.clone(),
+                    json!(function.map(|id| name_of(&source.functions, id))),
+                );
+                let department = p.departments.first();
+                row.insert(c.department.clone(), json!(department));
+                row.insert(
+                    c.department_name.clone(),
+                    json!(department.map(|id| name_of(&source.departments, id))),
+                );
+                row.insert(c.manager.clone(), json!(p.manager));
+                rows.push(row);
+            }
+        }
+        let fields = rows
+            .first()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
+        AfasData {
+            connector: connector.to_owned(),
+            rows,
+            fields,
+            key: c.id,
+        }
+    }
+}
+
+/// `van der Berg` → (`van der`, `Berg`); names without a lowercase prefix are kept whole.
+fn split_prefix(last_name: &str) -> (Option<&str>, &str) {
+    match last_name.rfind(' ') {
+        Some(i) if last_name.starts_with(|c: char| c.is_lowercase()) => {
+            (Some(&last_name[..i]), &last_name[i + 1..])
+        }
+        _ => (None, last_name),
+    }
+}
+
+struct Emulator {
+    data: Mutex<AfasData>,
+    /// Row order for `orderbyfieldids` (field → row indexes), kept until the rows change: sorting
+    /// 100k rows per page request would make the emulator, not the client, the bottleneck.
+    sorted: Mutex<Option<(String, Arc<Vec<usize>>)>>,
+    applicants: Mutex<Vec<Value>>,
+    gate: Arc<Gate>,
+}
+
+/// The emulator's routes under [`BASE_PATH`], accepting `token` (as the `AfasToken` header
+/// orgsync sends for it).
+pub fn router(data: AfasData, token: &str, faults: Faults) -> Router {
+    let gate = Arc::new(Gate::new(Vendor::Afas, authorization(token), faults));
+    let state = Arc::new(Emulator {
+        data: Mutex::new(data),
+        sorted: Mutex::new(None),
+        applicants: Mutex::new(Vec::new()),
+        gate: Arc::clone(&gate),
+    });
+    let api = Router::new()
+        .route(
+            "/connectors/{id}",
+            get(get_connector).post(post_update).put(put_update),
+        )
+        .route(
+            "/connectors/{id}/{field}/{value}",
+            axum::routing::delete(delete_update),
+        )
+        .route("/metainfo", get(metainfo))
+        .route("/metainfo/get/{id}", get(metainfo_get))
+        .with_state(state);
+    Router::new().nest(BASE_PATH, guarded(api, gate))
+}
+
+type Shared = State<Arc<Emulator>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+async fn get_connector(
+    State(emu): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let data = lock(&emu.data);
+    if !id.eq_ignore_ascii_case(&data.connector) {
+        return error(
+            Vendor::Afas,
+            StatusCode::NOT_FOUND,
+            &format!("GetConnector {id} bestaat niet"),
+        );
+    }
+    let num = |k: &str, d: i64| q.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(d);
+    let (skip, take) = (num("skip", 0), num("take", 100));
+    if (skip == -1) != (take == -1) || skip < -1 || take < -1 {
+        return error(
+            Vendor::Afas,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Ongeldige combinatie van skip en take",
+        );
+    }
+    let order: Arc<Vec<usize>> = match q.get("orderbyfieldids") {
+        Some(order) => {
+            let mut cache = lock(&emu.sorted);
+            match &*cache {
+                Some((f, o)) if f == order => Arc::clone(o),
+                _ => {
+                    let (field, desc) = match order.strip_prefix('-') {
+                        Some(f) => (f, true),
+                        None => (order.as_str(), false),
+                    };
+                    let mut o: Vec<usize> = (0..data.rows.len()).collect();
+                    o.sort_by(|&a, &b| {
+                        let o = text(data.rows[a].get(field)).cmp(&text(data.rows[b].get(field)));
+                        if desc { o.reverse() } else { o }
+                    });
+                    let o = Arc::new(o);
+                    *cache = Some((order.clone(), Arc::clone(&o)));
+                    o
+                }
+            }
+        }
+        None => Arc::new((0..data.rows.len()).collect()),
+    };
+    let mut rows: Vec<&Map<String, Value>> = order.iter().map(|&i| &data.rows[i]).collect();
+    // Filters: field = value (operator 1) only.
+    if let (Some(fields), Some(values)) = (q.get("filterfieldids"), q.get("filtervalues")) {
+        for (f, v) in fields.split(',').zip(values.split(',')) {
+            rows.retain(|r| text(r.get(f)) == v);
+        }
+    }
+    let page: Vec<&Map<String, Value>> = if skip == -1 {
+        rows
+    } else {
+        rows.into_iter()
+            .skip(skip as usize)
+            .take(take as usize)
+            .collect()
+    };
+    let mut page: Vec<Value> = page.into_iter().map(|r| Value::Object(r.clone())).collect();
+    if !page.is_empty() && emu.gate.cut_this_page() {
+        page.truncate(page.len() / 2);
+    }
+    axum::Json(json!({ "skip": skip, "take": take, "rows": page })).into_response()
+}
+
+async fn metainfo(State(emu): Shared) -> Response {
+    let data = lock(&emu.data);
+    axum::Json(json!({
+        "getConnectors": [{ "id": data.connector, "description": "orgsync sandbox employees" }],
+        "updateConnectors": [
+            { "id": "KnEmployee", "description": "Medewerker" },
+            { "id": "HrCreateApplicant", "description": "Sollicitant" }
+        ],
+    }))
+    .into_response()
+}
+
+async fn metainfo_get(State(emu): Shared, Path(id): Path<String>) -> Response {
+    let data = lock(&emu.data);
+    if !id.eq_ignore_ascii_case(&data.connector) {
+        return error(
+            Vendor::Afas,
+            StatusCode::NOT_FOUND,
+            &format!("GetConnector {id} bestaat niet"),
+        );
+    }
+    let fields: Vec<Value> = data
+        .fields
+        .iter()
+        .map(|f| {
+            json!({ "id": f, "fieldId": f, "dataType": "string", "label": f, "length": 255,
+                    "controlType": 1, "decimals": 0, "decimalsFieldId": "" })
+        })
+        .collect();
+    axum::Json(
+        json!({ "name": data.connector, "description": "orgsync sandbox employees",
+                       "fields": fields }),
+    )
+    .into_response()
+}
+
+/// The `Element` of an UpdateConnector body.
+fn element<'b>(body: &'b Value, connector: &str) -> Option<&'b Value> {
+    body.get(connector).and_then(|c| c.get("Element"))
+}
+
+async fn post_update(
+    State(emu): Shared,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    match id.as_str() {
+        "HrCreateApplicant" => {
+            let Some(el) = element(&body, &id) else {
+                return bad_body(&id);
+            };
+            let mut applicants = lock(&emu.applicants);
+            applicants.push(el.clone());
+            let key = (applicants.len() + 5000).to_string();
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({ "results": { "HrCreateApplicant": { "ApplicantId": key } } })),
+            )
+                .into_response()
+        }
+        "KnEmployee" => {
+            let Some(el) = element(&body, &id) else {
+                return bad_body(&id);
+            };
+            let mut data = lock(&emu.data);
+            let key = data.key.clone();
+            let mut row = Map::new();
+            for f in &data.fields {
+                row.insert(f.clone(), Value::Null);
+            }
+            if let Some(Value::Object(fields)) = el.get("Fields") {
+                row.extend(fields.clone());
+            }
+            if let Some(k) = el.get("@EmId") {
+                row.insert(key.clone(), k.clone());
+            }
+            if text(row.get(&key)).is_empty() {
+                return error(
+                    Vendor::Afas,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Medewerker is verplicht",
+                );
+            }
+            let emid = text(row.get(&key));
+            data.rows.push(row);
+            *lock(&emu.sorted) = None;
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({ "results": { "KnEmployee": { "EmId": emid } } })),
+            )
+                .into_response()
+        }
+        _ => unknown_update(&id),
+    }
+}
+
+async fn put_update(
+    State(emu): Shared,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if id != "KnEmployee" {
+        return unknown_update(&id);
+    }
+    let Some(el) = element(&body, &id) else {
+        return bad_body(&id);
+    };
+    let emid = text(el.get("@EmId"));
+    let mut data = lock(&emu.data);
+    let key = data.key.clone();
+    let mut found = false;
+    for row in data.rows.iter_mut().filter(|r| text(r.get(&key)) == emid) {
+        found = true;
+        if let Some(Value::Object(fields)) = el.get("Fields") {
+            row.extend(fields.clone());
+        }
+    }
+    *lock(&emu.sorted) = None;
+    if !found {
+        return error(
+            Vendor::Afas,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Medewerker {emid} bestaat niet"),
+        );
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn delete_update(
+    State(emu): Shared,
+    Path((id, _field, value)): Path<(String, String, String)>,
+) -> Response {
+    if id != "KnEmployee" {
+        return unknown_update(&id);
+    }
+    let mut data = lock(&emu.data);
+    let key = data.key.clone();
+    let before = data.rows.len();
+    data.rows.retain(|r| text(r.get(&key)) != value);
+    *lock(&emu.sorted) = None;
+    if data.rows.len() == before {
+        return error(
+            Vendor::Afas,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Medewerker {value} bestaat niet"),
+        );
+    }
+    StatusCode::OK.into_response()
+}
+
+fn bad_body(id: &str) -> Response {
+    error(
+        Vendor::Afas,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("the body has no {id}.Element"),
+    )
+}
+
+fn unknown_update(id: &str) -> Response {
+    error(
+        Vendor::Afas,
+        StatusCode::NOT_FOUND,
+        &format!("UpdateConnector {id} bestaat niet"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_prefixes_are_split_off() {
+        assert_eq!(split_prefix("van der Berg"), (Some("van der"), "Berg"));
+        assert_eq!(split_prefix("El Amrani"), (None, "El Amrani"));
+        assert_eq!(split_prefix("Jansen"), (None, "Jansen"));
+    }
+}

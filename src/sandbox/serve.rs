@@ -1,0 +1,275 @@
+//! What the vendor emulators share: fault injection, credential checks and running a server on a
+//! background thread (for the tests and benchmarks) or in the foreground (`orgsync sandbox`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+/// Faults an emulator injects, to show how a connector copes.
+#[derive(Debug, Clone, Default, PartialEq, clap::Args)]
+pub struct Faults {
+    /// Delay every response by this many milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Answer every Nth request with 429 Too Many Requests and a Retry-After.
+    #[arg(long, value_name = "N")]
+    pub throttle_every: Option<u64>,
+    /// The Retry-After of injected 429s, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+    pub retry_after: u64,
+    /// Answer this share of requests (0 to 1) with a 503. Half of those are processed first
+    /// and only the answer is lost, as when a proxy times out.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Cut every Nth page short (fewer rows or resources than the page should hold).
+    #[arg(long, value_name = "N")]
+    pub short_page_every: Option<u64>,
+    /// The token expires after N requests: every later request gets 401.
+    #[arg(long, value_name = "N")]
+    pub expire_token_after: Option<u64>,
+    /// Serve at most this many requests per second; more get 429 with Retry-After (0: no limit).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Seed of the error-rate dice.
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
+    pub fault_seed: u64,
+}
+
+/// Whose error bodies to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    /// `{"externalMessage", "errorNumber", "profitLogReference"}`.
+    Afas,
+    /// RFC 7644 error messages.
+    Scim,
+}
+
+/// An error response in the vendor's format.
+pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
+    let (body, media) = match vendor {
+        Vendor::Afas => (
+            serde_json::json!({
+                "externalMessage": message,
+                "errorNumber": -2147024809,
+                "profitLogReference": "sandbox",
+            }),
+            "application/json",
+        ),
+        Vendor::Scim => (
+            serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "status": status.as_u16().to_string(),
+                "detail": message,
+            }),
+            "application/scim+json",
+        ),
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    response
+}
+
+/// Fault and credential state of one emulator.
+pub struct Gate {
+    vendor: Vendor,
+    faults: Faults,
+    /// The `Authorization` header value that is accepted.
+    authorization: String,
+    requests: AtomicU64,
+    pages: AtomicU64,
+    dice: Mutex<u64>,
+    limiter: Option<DefaultDirectRateLimiter>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate")
+            .field("vendor", &self.vendor)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gate {
+    /// A gate accepting `authorization` and injecting `faults`.
+    pub fn new(vendor: Vendor, authorization: String, faults: Faults) -> Gate {
+        let limiter = std::num::NonZeroU32::new(faults.rate_limit).map(|n| {
+            let burst = std::num::NonZeroU32::new((n.get() / 10).max(1)).unwrap_or(n);
+            RateLimiter::direct(Quota::per_second(n).allow_burst(burst))
+        });
+        Gate {
+            vendor,
+            dice: Mutex::new(faults.fault_seed),
+            faults,
+            authorization,
+            requests: AtomicU64::new(0),
+            pages: AtomicU64::new(0),
+            limiter,
+        }
+    }
+
+    /// Requests seen so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Called once per page served: true when this page must be cut short.
+    pub fn cut_this_page(&self) -> bool {
+        let n = self.pages.fetch_add(1, Ordering::Relaxed) + 1;
+        self.faults
+            .short_page_every
+            .is_some_and(|k| k > 0 && n.is_multiple_of(k))
+    }
+
+    /// A roll of the dice in `[0, 1)` (SplitMix64).
+    fn roll(&self) -> f64 {
+        let mut state = self.dice.lock().unwrap_or_else(|e| e.into_inner());
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn throttled(retry_after: u64, vendor: Vendor) -> Response {
+    let mut r = error(vendor, StatusCode::TOO_MANY_REQUESTS, "too many requests");
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    let n = gate.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let f = &gate.faults;
+    if f.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
+    }
+    if let Some(limiter) = &gate.limiter
+        && limiter.check().is_err()
+    {
+        return throttled(1, gate.vendor);
+    }
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if presented != Some(gate.authorization.as_str()) {
+        return error(gate.vendor, StatusCode::UNAUTHORIZED, "invalid token");
+    }
+    if f.expire_token_after.is_some_and(|k| n > k) {
+        return error(
+            gate.vendor,
+            StatusCode::UNAUTHORIZED,
+            "the token has expired",
+        );
+    }
+    if f.throttle_every
+        .is_some_and(|k| k > 0 && n.is_multiple_of(k))
+    {
+        return throttled(f.retry_after, gate.vendor);
+    }
+    if f.error_rate > 0.0 && gate.roll() < f.error_rate {
+        // Half the time the request is processed and only the answer is lost.
+        if gate.roll() < 0.5 {
+            let _ = next.run(request).await;
+        }
+        return error(
+            gate.vendor,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is temporarily unavailable",
+        );
+    }
+    next.run(request).await
+}
+
+/// Puts `gate` in front of `router`.
+pub fn guarded(router: Router, gate: Arc<Gate>) -> Router {
+    router.layer(middleware::from_fn_with_state(gate, gate_fn))
+}
+
+// `from_fn_with_state` wants a plain fn item.
+async fn gate_fn(state: State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    gate(state, request, next).await
+}
+
+/// A server running on a background thread until dropped.
+#[derive(Debug)]
+pub struct Running {
+    /// `http://127.0.0.1:PORT`.
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Running {
+    /// `http://host:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Serves `router` on 127.0.0.1:`port` (0: any free port) on a background thread.
+pub fn spawn(router: Router, port: u16) -> std::io::Result<Running> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+    });
+    Ok(Running {
+        addr,
+        shutdown: Some(tx),
+        thread: Some(thread),
+    })
+}
+
+/// Serves `router` on `listener` until the process ends (`orgsync sandbox`).
+pub fn serve_forever(router: Router, listener: std::net::TcpListener) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, router).await
+    })
+}

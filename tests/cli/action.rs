@@ -1,0 +1,840 @@
+//! The GitHub Action (`action.yml` → `scripts/github-action.sh`), run locally: the script against
+//! the built `orgsync` and a fake GitHub REST API that records every request and keeps the pull
+//! request's comments. Plus actionlint on the example workflows and on the action's inputs.
+//!
+//! Needs `bash`, `python3` and `git` (every GitHub runner has them), and `actionlint` on the PATH
+//! (scripts/test.sh installs it from scripts/requirements-dev.txt into .venv); a missing tool fails
+//! the test, it never skips it.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use crate::common::repo;
+
+const TOKEN: &str = "ghs_FAKEtoken0123456789abcdefSECRET";
+const CONNECTOR_SECRET: &str = "afas-s3cr3t-value-do-not-print";
+
+/// One request the fake API received.
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    requests: Vec<Request>,
+    /// The pull request's comments: (id, body).
+    comments: Vec<(u64, String)>,
+    next_id: u64,
+}
+
+/// A fake GitHub REST API on 127.0.0.1: issue comments (list, create, update), nothing else.
+struct FakeGitHub {
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeGitHub {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let state = Arc::new(Mutex::new(State {
+            next_id: 1000,
+            ..State::default()
+        }));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                serve(stream, &shared);
+            }
+        });
+        Self { url, state }
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    fn comments(&self) -> Vec<(u64, String)> {
+        self.state.lock().unwrap().comments.clone()
+    }
+
+    /// A comment someone else wrote, which the action must leave alone.
+    fn add_comment(&self, body: &str) {
+        let mut s = self.state.lock().unwrap();
+        let id = s.next_id;
+        s.next_id += 1;
+        s.comments.push((id, body.to_owned()));
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_owned();
+    let path = parts.next().unwrap_or_default().to_owned();
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+            headers.push((k.to_owned(), v.trim().to_owned()));
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("read the body");
+    let body = String::from_utf8(body).expect("a UTF-8 body");
+
+    let mut s = state.lock().unwrap();
+    s.requests.push(Request {
+        method: method.clone(),
+        path: path.clone(),
+        headers,
+        body: body.clone(),
+    });
+    let route = path.split('?').next().unwrap_or_default().to_owned();
+    let (status, answer) = if method == "GET" && route.ends_with("/issues/7/comments") {
+        // Paged as GitHub pages it: `per_page` (default 30) and `page` (from 1).
+        let query = |name: &str| {
+            path.split_once('?')
+                .and_then(|(_, q)| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+        };
+        let (per_page, page) = (query("per_page").unwrap_or(30), query("page").unwrap_or(1));
+        let list: Vec<_> = s
+            .comments
+            .iter()
+            .skip(per_page * (page - 1))
+            .take(per_page)
+            .map(|(id, body)| serde_json::json!({ "id": id, "body": body, "user": { "login": "someone" } }))
+            .collect();
+        ("200 OK", serde_json::Value::Array(list))
+    } else if method == "POST" && route.ends_with("/issues/7/comments") {
+        let text = serde_json::from_str::<serde_json::Value>(&body).expect("a JSON body")["body"]
+            .as_str()
+            .expect("a body")
+            .to_owned();
+        if text.chars().count() > 65_536 {
+            (
+                "422 Unprocessable Entity",
+                serde_json::json!({ "message": "body is too long" }),
+            )
+        } else {
+            let id = s.next_id;
+            s.next_id += 1;
+            s.comments.push((id, text));
+            ("201 Created", serde_json::json!({ "id": id }))
+        }
+    } else if method == "PATCH" && route.contains("/issues/comments/") {
+        let id: u64 = route
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or(0);
+        let text = serde_json::from_str::<serde_json::Value>(&body).expect("a JSON body")["body"]
+            .as_str()
+            .expect("a body")
+            .to_owned();
+        match s.comments.iter_mut().find(|(i, _)| *i == id) {
+            Some(c) if text.chars().count() <= 65_536 => {
+                c.1 = text;
+                ("200 OK", serde_json::json!({ "id": id }))
+            }
+            Some(_) => (
+                "422 Unprocessable Entity",
+                serde_json::json!({ "message": "body is too long" }),
+            ),
+            None => (
+                "404 Not Found",
+                serde_json::json!({ "message": "Not Found" }),
+            ),
+        }
+    } else {
+        (
+            "404 Not Found",
+            serde_json::json!({ "message": "Not Found" }),
+        )
+    };
+    drop(s);
+    let answer = answer.to_string();
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+}
+
+/// One run of the action's script, with everything it wrote.
+#[derive(Debug)]
+struct ActionRun {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    summary: String,
+    outputs: BTreeMap<String, String>,
+}
+
+/// A pretend runner: its temporary directory, event file, step summary and output files.
+struct Runner {
+    tmp: tempfile::TempDir,
+    api: String,
+}
+
+impl Runner {
+    fn new(api: &FakeGitHub) -> Self {
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        std::fs::create_dir_all(tmp.path().join("runner-temp")).unwrap();
+        std::fs::write(
+            tmp.path().join("event.json"),
+            r#"{"action":"synchronize","number":7,"pull_request":{"number":7,"base":{"ref":"main"}}}"#,
+        )
+        .unwrap();
+        Self {
+            tmp,
+            api: api.url.clone(),
+        }
+    }
+
+    /// Runs the script in `dir` with `env` on top of a GitHub-like environment.
+    fn run(&self, dir: &Path, env: &[(&str, &str)]) -> ActionRun {
+        let summary = self.tmp.path().join("step-summary.md");
+        let outputs = self.tmp.path().join("github-output");
+        std::fs::write(&summary, "").unwrap();
+        std::fs::write(&outputs, "").unwrap();
+        let bin = assert_cmd::cargo::cargo_bin("orgsync");
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo().join("scripts/github-action.sh"))
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.tmp.path())
+            .env("NO_COLOR", "1")
+            .env("GIT_CEILING_DIRECTORIES", repo())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_API_URL", &self.api)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_REPOSITORY", "acme/people")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_EVENT_NAME", "pull_request")
+            .env("GITHUB_EVENT_PATH", self.tmp.path().join("event.json"))
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_OUTPUT", &outputs)
+            .env("RUNNER_TEMP", self.tmp.path().join("runner-temp"))
+            .env("ORGSYNC_BIN", &bin)
+            .env("ORGSYNC_GITHUB_TOKEN", TOKEN)
+            .env("AFAS_TOKEN", CONNECTOR_SECRET)
+            .env("INPUT_COMMAND", "plan")
+            .env("INPUT_SHOW_PII", "false")
+            .env("INPUT_BASE_REF", "")
+            .env("INPUT_ARGS", "--at 2026-11-22");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("bash runs (is bash installed?)");
+        let outputs_text = std::fs::read_to_string(&outputs).unwrap();
+        let mut parsed = BTreeMap::new();
+        for line in outputs_text.lines() {
+            let (k, v) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("a name=value output line: {line:?}"));
+            // The last value written wins, as on GitHub.
+            parsed.insert(k.to_owned(), v.to_owned());
+        }
+        ActionRun {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            summary: std::fs::read_to_string(&summary).unwrap(),
+            outputs: parsed,
+        }
+    }
+}
+
+impl ActionRun {
+    fn report(&self) -> String {
+        format!(
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}\n--- outputs\n{:?}\n--- summary (first 2000 chars)\n{}",
+            self.code,
+            self.stdout,
+            self.stderr,
+            self.outputs,
+            self.summary.chars().take(2000).collect::<String>()
+        )
+    }
+
+    fn output(&self, name: &str) -> &str {
+        self.outputs
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no output {name}\n{}", self.report()))
+    }
+}
+
+/// A copy of examples/quickstart in a temporary directory, with `edit` applied to its orgsync.yaml.
+fn quickstart_copy(edit: impl Fn(String) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let from = repo().join("examples/quickstart");
+    for entry in std::fs::read_dir(&from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    let config = dir.path().join("orgsync.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, edit(text)).unwrap();
+    dir
+}
+
+/// Neither the token nor a connector secret appears in anything the run printed or wrote, nor in
+/// any request except the token in its Authorization header.
+fn assert_no_secrets(run: &ActionRun, api: &FakeGitHub) {
+    for secret in [TOKEN, CONNECTOR_SECRET] {
+        assert!(
+            !run.stdout.contains(secret),
+            "a secret in stdout\n{}",
+            run.report()
+        );
+        assert!(
+            !run.stderr.contains(secret),
+            "a secret in stderr\n{}",
+            run.report()
+        );
+        assert!(
+            !run.summary.contains(secret),
+            "a secret in the step summary\n{}",
+            run.report()
+        );
+        assert!(
+            !run.outputs.values().any(|v| v.contains(secret)),
+            "a secret in the outputs\n{}",
+            run.report()
+        );
+        for r in api.requests() {
+            assert!(
+                !r.path.contains(secret) && !r.body.contains(secret),
+                "a secret in a request: {r:?}"
+            );
+            for (k, v) in &r.headers {
+                if v.contains(secret) {
+                    assert!(
+                        k.eq_ignore_ascii_case("authorization") && secret == TOKEN,
+                        "a secret in header {k} of {} {}",
+                        r.method,
+                        r.path
+                    );
+                }
+            }
+        }
+        for (_, body) in api.comments() {
+            assert!(!body.contains(secret), "a secret in a comment");
+        }
+    }
+}
+
+const MARKER: &str = "<!-- orgsync:plan:config -->";
+
+/// The config directory is `config` inside a workspace, as in a repository.
+fn workspace_with(config: &Path) -> tempfile::TempDir {
+    let ws = tempfile::tempdir().expect("a temporary directory");
+    let dest = ws.path().join("config");
+    std::fs::create_dir_all(&dest).unwrap();
+    for entry in std::fs::read_dir(config).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dest.join(entry.file_name())).unwrap();
+    }
+    ws
+}
+
+#[test]
+fn first_run_creates_the_comment_second_updates_it() {
+    let api = FakeGitHub::start();
+    api.add_comment("Looks good to me!");
+    let runner = Runner::new(&api);
+    let qs = quickstart_copy(|t| t);
+    let ws = workspace_with(qs.path());
+
+    let first = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(first.code, 0, "{}", first.report());
+    assert_eq!(first.output("has-changes"), "true", "{}", first.report());
+    assert_eq!(first.output("safe"), "true");
+    assert_eq!(
+        first.output("summary"),
+        "3 invite, 2 update, 1 move, 1 restore, 1 remove, 1 anonymize"
+    );
+    let plan_file = PathBuf::from(first.output("plan-file"));
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&plan_file).unwrap()).unwrap();
+    assert_eq!(
+        plan["summary"]["invite"], 3,
+        "the plan-file output is the JSON plan"
+    );
+    assert!(
+        first.summary.contains("## orgsync plan") && first.summary.contains("✅ **Safe:**"),
+        "{}",
+        first.report()
+    );
+    assert!(
+        !first.summary.contains("lina.chaouch@"),
+        "personal data masked by default"
+    );
+
+    let comments = api.comments();
+    assert_eq!(
+        comments.len(),
+        2,
+        "one comment added next to the reviewer's: {comments:?}"
+    );
+    let (id, body) = &comments[1];
+    assert!(body.starts_with(MARKER), "{body}");
+    assert!(
+        body.contains("**Plan:** 3 to invite")
+            && body.contains("https://github.example/acme/people/actions/runs/4242")
+    );
+    assert!(body.chars().count() <= 65_536);
+    let methods: Vec<_> = api
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "GET /repos/acme/people/issues/7/comments?per_page=100&page=1",
+            "POST /repos/acme/people/issues/7/comments"
+        ]
+    );
+    let auth = api.requests()[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+        .cloned();
+    assert_eq!(auth.map(|(_, v)| v), Some(format!("Bearer {TOKEN}")));
+
+    // The second push to the pull request: the same comment is updated, no second one.
+    let second = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(second.code, 0, "{}", second.report());
+    let after = api.comments();
+    assert_eq!(after.len(), 2, "still one orgsync comment: {after:?}");
+    assert_eq!(after[1].0, *id, "the same comment");
+    assert_eq!(
+        after[0].1, "Looks good to me!",
+        "the reviewer's comment is untouched"
+    );
+    let methods: Vec<_> = api
+        .requests()
+        .iter()
+        .skip(2)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "GET /repos/acme/people/issues/7/comments?per_page=100&page=1".to_owned(),
+            format!("PATCH /repos/acme/people/issues/comments/{id}")
+        ]
+    );
+    assert_no_secrets(&first, &api);
+    assert_no_secrets(&second, &api);
+
+    // The same directory written differently is the same comment.
+    let third = runner.run(ws.path(), &[("INPUT_CONFIG", "./config/")]);
+    assert_eq!(third.code, 0, "{}", third.report());
+    assert_eq!(
+        api.comments().len(),
+        2,
+        "one comment per configuration directory"
+    );
+    assert_eq!(api.comments()[1].0, *id);
+}
+
+/// A busy pull request: the action's comment is on the second page of comments, and is found there.
+#[test]
+fn the_comment_is_found_beyond_the_first_page() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let ws = workspace_with(&repo().join("examples/quickstart"));
+    for i in 0..120 {
+        api.add_comment(&format!("review comment {i}"));
+    }
+    let first = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(first.code, 0, "{}", first.report());
+    assert_eq!(api.comments().len(), 121);
+    let second = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(second.code, 0, "{}", second.report());
+    assert_eq!(api.comments().len(), 121, "updated, not added again");
+    let last: Vec<_> = api
+        .requests()
+        .iter()
+        .rev()
+        .take(3)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        last,
+        [
+            "PATCH /repos/acme/people/issues/comments/1120",
+            "GET /repos/acme/people/issues/7/comments?per_page=100&page=2",
+            "GET /repos/acme/people/issues/7/comments?per_page=100&page=1",
+        ]
+    );
+}
+
+#[test]
+fn an_oversized_plan_is_cut_with_a_pointer_to_the_full_plan() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let qs = quickstart_copy(|t| t);
+    let ws = workspace_with(qs.path());
+    // The real limit is 65,536 characters; a small one makes the quickstart's plan oversized.
+    let run = runner.run(
+        ws.path(),
+        &[
+            ("INPUT_CONFIG", "config"),
+            ("ORGSYNC_COMMENT_LIMIT", "3000"),
+            ("ORGSYNC_SUMMARY_LIMIT", "4000"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.report());
+    let comments = api.comments();
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].1;
+    assert!(
+        body.chars().count() <= 3000,
+        "{} characters",
+        body.chars().count()
+    );
+    assert!(body.starts_with(MARKER));
+    assert!(body.contains("**The plan is cut here**"), "{body}");
+    assert!(
+        body.contains("`orgsync-plan-config` artifact")
+            && body.contains("(https://github.example/acme/people/actions/runs/4242)"),
+        "{body}"
+    );
+    assert_eq!(
+        body.matches("<details>").count(),
+        body.matches("</details>").count(),
+        "a cut inside a collapsed section closes it: {body}"
+    );
+    assert!(
+        run.summary.len() <= 4000 && run.summary.contains("**The plan is cut here**"),
+        "{}",
+        run.report()
+    );
+    assert_no_secrets(&run, &api);
+}
+
+#[test]
+fn an_unsafe_plan_fails_the_step() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let qs = quickstart_copy(|t| t.replace("max_removals: \"10%\"", "max_removals: 0"));
+    let ws = workspace_with(qs.path());
+    let run = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(run.code, 1, "{}", run.report());
+    assert_eq!(run.output("safe"), "false");
+    assert_eq!(run.output("has-changes"), "true");
+    assert!(
+        !run.output("plan-file").is_empty(),
+        "the plan is still uploaded"
+    );
+    assert!(
+        run.stdout
+            .contains("::error::orgsync: the plan for config is unsafe"),
+        "{}",
+        run.report()
+    );
+    assert!(run.summary.contains("Unsafe"), "{}", run.report());
+    let comments = api.comments();
+    assert_eq!(comments.len(), 1, "the reviewers see why it failed");
+    assert!(comments[0].1.contains("Unsafe"), "{}", comments[0].1);
+    assert_no_secrets(&run, &api);
+}
+
+#[test]
+fn an_invalid_configuration_fails_the_step() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let qs = quickstart_copy(|t| t.replace("version: 1", "version: 99"));
+    let ws = workspace_with(qs.path());
+    for command in ["plan", "validate"] {
+        let run = runner.run(
+            ws.path(),
+            &[
+                ("INPUT_CONFIG", "config"),
+                ("INPUT_COMMAND", command),
+                ("INPUT_ARGS", ""),
+            ],
+        );
+        assert_eq!(run.code, 1, "{}", run.report());
+        assert_eq!(run.output("safe"), "false");
+        assert_eq!(run.output("has-changes"), "false");
+        assert_eq!(run.output("plan-file"), "");
+        assert!(run.stdout.contains("::error::orgsync"), "{}", run.report());
+        assert!(
+            run.summary.contains("version"),
+            "orgsync's message is in the summary\n{}",
+            run.report()
+        );
+        assert_no_secrets(&run, &api);
+    }
+    assert_eq!(api.comments().len(), 1, "one comment, updated");
+}
+
+#[test]
+fn outside_a_pull_request_there_is_no_comment() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    std::fs::write(
+        runner.tmp.path().join("event.json"),
+        r#"{"ref":"refs/heads/main"}"#,
+    )
+    .unwrap();
+    let ws = workspace_with(&repo().join("examples/quickstart"));
+    let run = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(run.code, 0, "{}", run.report());
+    assert!(api.requests().is_empty(), "{:?}", api.requests());
+    assert!(run.summary.contains("## orgsync plan"));
+}
+
+/// Runs git in `dir` with a fixed identity; fails the test when git fails.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CEILING_DIRECTORIES", repo())
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs (is git installed?)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The workspace as a clone: `config/` committed on main, pushed to a bare origin.
+fn clone_with_origin(ws: &Path) -> tempfile::TempDir {
+    let origin = tempfile::tempdir().unwrap();
+    git(origin.path(), &["init", "-q", "--bare"]);
+    git(ws, &["init", "-q", "-b", "main"]);
+    git(ws, &["config", "user.name", "github-actions[bot]"]);
+    git(ws, &["config", "user.email", "bot@example.com"]);
+    std::fs::write(ws.join(".gitignore"), "config/*.json\n").unwrap();
+    git(ws, &["add", "."]);
+    git(ws, &["commit", "-q", "-m", "orgsync config"]);
+    git(
+        ws,
+        &["remote", "add", "origin", origin.path().to_str().unwrap()],
+    );
+    git(ws, &["push", "-q", "-u", "origin", "main"]);
+    origin
+}
+
+/// A pull request (the base branch `main` is in the clone as origin/main): the comment starts with
+/// what the pull request itself changes.
+#[test]
+fn base_ref_plans_what_the_pull_request_changes() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let ws = workspace_with(&repo().join("examples/quickstart"));
+    let _origin = clone_with_origin(ws.path());
+    git(ws.path(), &["checkout", "-q", "-b", "map-den-haag"]);
+    let communities = ws.path().join("config/communities.yaml");
+    let text = std::fs::read_to_string(&communities).unwrap();
+    let (before, after) = (
+        r#"{ source: "1005", name: Den Haag"#,
+        r#"{ source: "1015", name: Den Haag"#,
+    );
+    assert!(text.contains(before));
+    std::fs::write(&communities, text.replace(before, after)).unwrap();
+    git(ws.path(), &["commit", "-q", "-am", "map 1015"]);
+
+    let run = runner.run(
+        ws.path(),
+        &[("INPUT_CONFIG", "config"), ("INPUT_BASE_REF", "main")],
+    );
+    assert_eq!(run.code, 0, "{}", run.report());
+    let comments = api.comments();
+    assert_eq!(comments.len(), 1);
+    let body = &comments[0].1;
+    assert!(body.contains("what this pull request changes"), "{body}");
+    assert!(body.contains("Compared with `origin/main`"), "{body}");
+    assert!(run.summary.contains("what this pull request changes"));
+    assert_no_secrets(&run, &api);
+}
+
+/// `command: apply` in a clone: plans, applies with --auto-approve, and pushes the apply record
+/// (refs/notes/orgsync) to origin; a second run has nothing to apply.
+#[test]
+fn apply_applies_and_pushes_the_notes() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    std::fs::write(
+        runner.tmp.path().join("event.json"),
+        r#"{"ref":"refs/heads/main"}"#,
+    )
+    .unwrap();
+    let ws = workspace_with(&repo().join("examples/quickstart"));
+    let origin = clone_with_origin(ws.path());
+
+    let apply = [("INPUT_CONFIG", "config"), ("INPUT_COMMAND", "apply")];
+    let run = runner.run(ws.path(), &apply);
+    assert_eq!(run.code, 0, "{}", run.report());
+    assert_eq!(run.output("has-changes"), "true");
+    assert!(run.summary.contains("**Applied:**"), "{}", run.report());
+    let note = git(
+        origin.path(),
+        &["notes", "--ref", "orgsync", "show", "main"],
+    );
+    assert!(
+        note.contains("\"record_version\":1") && note.contains("\"config_dir\""),
+        "{note}"
+    );
+    assert!(api.requests().is_empty(), "no comment on a push");
+    assert_no_secrets(&run, &api);
+
+    let again = runner.run(ws.path(), &apply);
+    assert_eq!(again.code, 0, "{}", again.report());
+    assert_eq!(again.output("has-changes"), "false", "{}", again.report());
+    assert_eq!(again.output("summary"), "no changes");
+}
+
+/// Every example workflow passes actionlint, and with `uses: ./` in a repository that holds
+/// action.yml, actionlint also checks each `with:` against the action's inputs.
+#[test]
+fn example_workflows_pass_actionlint() {
+    let found = Command::new("actionlint").arg("-version").output();
+    assert!(
+        found.as_ref().is_ok_and(|o| o.status.success()),
+        "actionlint is not on the PATH: run scripts/test.sh (it installs scripts/requirements-dev.txt \
+         into .venv and puts .venv/bin on the PATH), or `pip install -r scripts/requirements-dev.txt`"
+    );
+    let examples = repo().join("examples/github");
+    let mut workflows: Vec<PathBuf> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    workflows.sort();
+    let names: Vec<_> = workflows
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "orgsync-apply.yml",
+            "orgsync-hygiene.yml",
+            "orgsync-nightly.yml",
+            "orgsync-plan.yml"
+        ]
+    );
+
+    let out = Command::new("actionlint")
+        .args(&workflows)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let wf = tmp.path().join(".github/workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    std::fs::create_dir_all(tmp.path().join(".git")).unwrap();
+    std::fs::copy(repo().join("action.yml"), tmp.path().join("action.yml")).unwrap();
+    for p in &workflows {
+        let text = std::fs::read_to_string(p).unwrap();
+        assert!(
+            text.contains("uses: your-org/orgsync@v1"),
+            "{} uses the action",
+            p.display()
+        );
+        std::fs::write(
+            wf.join(p.file_name().unwrap()),
+            text.replace("your-org/orgsync@v1", "./"),
+        )
+        .unwrap();
+    }
+    let out = Command::new("actionlint")
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "actionlint with the local action:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// action.yml is a composite action whose every `run` step names its shell, and it passes every
+/// input to the script.
+#[test]
+fn action_yml_is_a_complete_composite_action() {
+    let text = std::fs::read_to_string(repo().join("action.yml")).unwrap();
+    assert!(text.contains("using: composite"));
+    let runs = text.matches("\n      run: ").count();
+    let shells = text.matches("\n      shell: bash").count();
+    assert!(
+        runs > 0 && runs == shells,
+        "{runs} run steps, {shells} with a shell"
+    );
+    for input in [
+        "command",
+        "config",
+        "base-ref",
+        "github-token",
+        "show-pii",
+        "args",
+    ] {
+        assert!(text.contains(&format!("\n  {input}:\n")), "input {input}");
+    }
+    for output in ["has-changes", "safe", "summary", "plan-file"] {
+        assert!(
+            text.contains(&format!("steps.run.outputs.{output} }}")),
+            "output {output}"
+        );
+    }
+    for env in [
+        "INPUT_COMMAND",
+        "INPUT_CONFIG",
+        "INPUT_BASE_REF",
+        "INPUT_SHOW_PII",
+        "INPUT_ARGS",
+        "ORGSYNC_GITHUB_TOKEN",
+    ] {
+        assert!(text.contains(&format!("{env}: ${{{{ inputs.")), "{env}");
+    }
+    assert!(text.contains("cargo install --locked --path \"$GITHUB_ACTION_PATH\""));
+    assert!(text.contains("actions/upload-artifact@") && text.contains("actions/cache@"));
+}

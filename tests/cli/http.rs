@@ -1,0 +1,583 @@
+//! The HTTP connectors end to end: the AFAS Profit emulator → `orgsync plan`/`apply` → a SCIM
+//! server. The SCIM server is `scim2-server` from PyPI (a real implementation nobody here wrote;
+//! `scripts/test.sh` installs it into `.venv` and puts it on PATH) or, where faults must be
+//! injected on the target side, orgsync's own SCIM emulator.
+//!
+//! These tests fail — they never skip — when `scim2-server` is missing.
+
+use std::collections::BTreeSet;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use orgsync::config::ScimTargetConfig;
+use orgsync::connectors::Target;
+use orgsync::connectors::scim::ScimTarget;
+use orgsync::model::{AccountStatus, TargetSnapshot};
+use orgsync::sandbox::afas::{self, AfasData};
+use orgsync::sandbox::generate::{GenerateOptions, generate};
+use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
+use orgsync::sandbox::serve::{Faults, Running, spawn};
+use serde_json::{Value, json};
+
+use crate::common::{Run, repo};
+
+const AFAS_TOKEN: &str = "afas-token-3f9c1e77d2";
+const SCIM_TOKEN: &str = "scim-token-8b2d4a6e10";
+const AT: &str = "2025-06-02";
+
+/// `scim2-server` on a free port, stopped when dropped.
+struct Scim2Server {
+    child: Child,
+    base_url: String,
+}
+
+impl Scim2Server {
+    fn start() -> Scim2Server {
+        let port = free_port();
+        let child = Command::new("scim2-server")
+            .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--bearer-token", SCIM_TOKEN])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start scim2-server ({e}): these tests need it on PATH — run \
+                     scripts/test.sh, or `pip install -r scripts/requirements-dev.txt` into a \
+                     virtualenv and put its bin/ on PATH"
+                )
+            });
+        let server = Scim2Server {
+            child,
+            base_url: format!("http://127.0.0.1:{port}/v2"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "scim2-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+}
+
+impl Drop for Scim2Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The generated organisation the AFAS emulator serves: 320 people in two locations.
+fn afas_data() -> AfasData {
+    let g = generate(&GenerateOptions::new(320, 7));
+    AfasData::from_snapshot("orgsync_employees", &g.source)
+}
+
+fn start_afas(data: AfasData, faults: Faults) -> (Running, String) {
+    let server = spawn(afas::router(data, AFAS_TOKEN, faults), 0).expect("AFAS emulator");
+    let url = format!("{}{}", server.url(), afas::BASE_PATH);
+    (server, url)
+}
+
+fn start_scim_emulator(faults: Faults) -> (Running, String) {
+    let server = spawn(
+        scim_emulator::router(ScimData::new(), SCIM_TOKEN, faults),
+        0,
+    )
+    .expect("SCIM emulator");
+    let url = format!("{}{}", server.url(), scim_emulator::BASE_PATH);
+    (server, url)
+}
+
+/// A configuration for an empty target: every location and function is created.
+fn config_dir(
+    afas_url: &str,
+    scim_url: &str,
+    extra_source: &str,
+    extra_target: &str,
+) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let yaml = format!(
+        "version: 1
+source:
+  kind: afas
+  environment: sandbox
+  base_url: {afas_url}
+  token: ${{env:AFAS_TOKEN}}
+  page_size: 25
+{extra_source}target:
+  kind: scim
+  base_url: {scim_url}
+  token: ${{env:SCIM_TOKEN}}
+{extra_target}policy:
+  unmapped_communities: create
+safety:
+  max_removals: 5
+test_locations: [\"Test*\"]
+functions:
+  unmapped: create
+"
+    );
+    std::fs::write(dir.path().join("orgsync.yaml"), yaml).expect("write the configuration");
+    dir
+}
+
+/// Runs orgsync in `dir` with the tokens in the environment.
+fn run(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = assert_cmd::Command::cargo_bin("orgsync").expect("the orgsync binary is built");
+    cmd.args(args)
+        .arg("-C")
+        .arg(dir)
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env("AFAS_TOKEN", AFAS_TOKEN)
+        .env("SCIM_TOKEN", SCIM_TOKEN)
+        .env_remove("RUST_LOG");
+    let output = cmd.output().expect("orgsync runs");
+    Run {
+        command: format!("orgsync {} -C {}", args.join(" "), dir.display()),
+        dir: dir.to_owned(),
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn plan_json(dir: &Path) -> Value {
+    let r = run(dir, &["plan", "--format", "json", "--at", AT]);
+    r.assert_code(0);
+    serde_json::from_str(&r.stdout).expect("plan JSON")
+}
+
+/// `{kind: count}` of the plan's non-zero summary entries.
+fn summary(plan: &Value) -> Vec<(String, u64)> {
+    plan["summary"]
+        .as_object()
+        .expect("summary")
+        .iter()
+        .filter(|(_, n)| n.as_u64() != Some(0))
+        .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn apply(dir: &Path) -> Run {
+    let r = run(dir, &["apply", "--auto-approve", "--at", AT]);
+    r.assert_code(0);
+    r
+}
+
+/// Sends one UpdateConnector request to the AFAS emulator.
+fn afas_update(afas_url: &str, method: reqwest::Method, path: &str, body: Option<Value>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let auth = orgsync::connectors::afas::authorization(AFAS_TOKEN);
+    let status = rt.block_on(async {
+        let mut r = reqwest::Client::new()
+            .request(method, format!("{afas_url}{path}"))
+            .header("authorization", auth);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.expect("the emulator answers").status()
+    });
+    assert!(status.is_success(), "{path}: {status}");
+}
+
+/// An in-scope person of the generated data (in a real location, no end date), by position.
+fn people(data: &AfasData, n: usize) -> Vec<(String, String)> {
+    let mut seen = BTreeSet::new();
+    data.rows
+        .iter()
+        .filter(|r| r["Einddatum_contract"].is_null())
+        .filter(|r| r["Organisatorische_eenheid_code"].as_str() != Some("0999"))
+        .filter(|r| {
+            r["Begindatum_contract"]
+                .as_str()
+                .is_some_and(|d| d < "2025-05-01")
+        })
+        .filter_map(|r| {
+            let id = r["Medewerker"].as_str()?.to_owned();
+            let community = r["Organisatorische_eenheid_code"].as_str()?.to_owned();
+            seen.insert(id.clone()).then_some((id, community))
+        })
+        .take(n)
+        .collect()
+}
+
+/// The target as people see it: accounts by external id with their group names, groups by name.
+fn normalized(state: &TargetSnapshot) -> (BTreeSet<String>, BTreeSet<String>) {
+    let name = |id: &str| {
+        state
+            .communities
+            .iter()
+            .chain(&state.function_groups)
+            .find(|g| g.id == id)
+            .map_or_else(|| id.to_owned(), |g| g.name.clone())
+    };
+    let accounts = state
+        .accounts
+        .iter()
+        .map(|a| {
+            let mut groups: Vec<String> = a
+                .communities
+                .iter()
+                .chain(&a.function_groups)
+                .map(|g| name(g))
+                .collect();
+            groups.sort();
+            format!(
+                "{:?} {:?} {:?} {:?}",
+                a.external_id, a.email, a.status, groups
+            )
+        })
+        .collect();
+    let groups = state
+        .communities
+        .iter()
+        .chain(&state.function_groups)
+        .map(|g| format!("{} {:?}", g.name, g.source_ids))
+        .collect();
+    (accounts, groups)
+}
+
+fn read_scim(url: &str) -> TargetSnapshot {
+    let cfg: ScimTargetConfig = serde_json::from_value(json!({
+        "base_url": url, "token": "${env:SCIM_TOKEN}"
+    }))
+    .expect("config");
+    ScimTarget::new(
+        &cfg,
+        "Europe/Amsterdam",
+        |_| Some(SCIM_TOKEN.to_owned()),
+        false,
+    )
+    .expect("target")
+    .fetch()
+    .expect("fetch")
+}
+
+fn assert_no_duplicates(state: &TargetSnapshot) {
+    let mut ids = BTreeSet::new();
+    let mut emails = BTreeSet::new();
+    for a in &state.accounts {
+        if let Some(x) = &a.external_id {
+            assert!(ids.insert(x.clone()), "two accounts for person {x}");
+        }
+        if let Some(e) = &a.email {
+            assert!(emails.insert(e.to_lowercase()), "two accounts with {e}");
+        }
+    }
+}
+
+/// The issue's scenario: a first sync into an empty scim2-server, then a move, a leaver, a new
+/// hire and a new function in AFAS → a plan of exactly those → apply → an empty plan.
+#[test]
+fn afas_to_scim2_server_follows_hr_changes() {
+    let scim = Scim2Server::start();
+    let data = afas_data();
+    let chosen = people(&data, 3);
+    let (_afas, afas_url) = start_afas(data.clone(), Faults::default());
+    let dir = config_dir(&afas_url, &scim.base_url, "", "");
+
+    let online = run(dir.path(), &["validate", "--online"]);
+    online.assert_code(0).assert_that(
+        online
+            .stdout
+            .contains("Online: the source and the target answer"),
+        "validate --online passes",
+    );
+
+    let first = plan_json(dir.path());
+    let invites = first["summary"]["invite"].as_u64().unwrap_or(0);
+    assert!(invites > 250, "{:?}", summary(&first));
+    apply(dir.path());
+    let again = run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]);
+    again.assert_code(0).assert_that(
+        again.stdout.contains("No changes"),
+        "the second plan is empty",
+    );
+    let state = read_scim(&scim.base_url);
+    assert_eq!(state.accounts.len() as u64, invites);
+    assert_no_duplicates(&state);
+
+    // HR changes: a move, a leaver, a new hire, a new function.
+    let (mover, from) = &chosen[0];
+    let to = data
+        .rows
+        .iter()
+        .map(|r| {
+            r["Organisatorische_eenheid_code"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .find(|c| c != from && *c != "0999" && !c.is_empty())
+        .expect("a second location")
+        .to_owned();
+    let kn = |id: &str, fields: Value| json!({"KnEmployee": {"Element": {"@EmId": id, "Fields": fields}}});
+    afas_update(
+        &afas_url,
+        reqwest::Method::PUT,
+        "/connectors/KnEmployee",
+        Some(kn(mover, json!({"Organisatorische_eenheid_code": to}))),
+    );
+    afas_update(
+        &afas_url,
+        reqwest::Method::PUT,
+        "/connectors/KnEmployee",
+        Some(kn(
+            &chosen[1].0,
+            json!({"Einddatum_contract": "2025-05-01T00:00:00Z"}),
+        )),
+    );
+    afas_update(
+        &afas_url,
+        reqwest::Method::PUT,
+        "/connectors/KnEmployee",
+        Some(kn(
+            &chosen[2].0,
+            json!({"Functie_code": "F-NIGHT", "Functie_omschrijving": "Night Manager"}),
+        )),
+    );
+    afas_update(
+        &afas_url,
+        reqwest::Method::POST,
+        "/connectors/KnEmployee",
+        Some(kn(
+            "900001",
+            json!({"Email_werk": "nina.nieuw@sandbox.example", "Roepnaam": "Nina",
+                   "Achternaam": "Nieuw", "Begindatum_contract": "2025-06-01T00:00:00Z",
+                   "Organisatorische_eenheid_code": from, "Functie_code": "F-WAIT",
+                   "Functie_omschrijving": "Waiter"}),
+        )),
+    );
+
+    let changes = plan_json(dir.path());
+    assert_eq!(
+        summary(&changes),
+        [
+            ("create_function_group".to_owned(), 1),
+            ("invite".to_owned(), 1),
+            ("move".to_owned(), 1),
+            ("remove".to_owned(), 1),
+            ("update".to_owned(), 1),
+        ],
+        "{changes:#}"
+    );
+    let subjects: BTreeSet<(String, String)> = changes["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (
+                a["kind"].as_str().unwrap_or_default().to_owned(),
+                a["subject"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("create_function_group", "F-NIGHT"),
+        ("invite", "900001"),
+        ("move", mover.as_str()),
+        ("remove", chosen[1].0.as_str()),
+        ("update", chosen[2].0.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, s)| (k.to_owned(), s.to_owned()))
+    .collect();
+    assert_eq!(subjects, expected);
+
+    apply(dir.path());
+    let last = run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]);
+    last.assert_code(0)
+        .assert_that(last.stdout.contains("No changes"), "converged");
+    let state = read_scim(&scim.base_url);
+    assert_no_duplicates(&state);
+    let removed = state
+        .accounts
+        .iter()
+        .find(|a| a.external_id.as_deref() == Some(chosen[1].0.as_str()))
+        .expect("the leaver's account is kept");
+    assert_eq!(removed.status, AccountStatus::Removed);
+}
+
+/// Faults on both sides (latency, 429 with Retry-After, 503s — half of them after the request
+/// was processed) give the same end state as a run without faults, and no duplicate users.
+#[test]
+fn faults_give_the_same_end_state_and_no_duplicates() {
+    let faults = Faults {
+        latency_ms: 2,
+        throttle_every: Some(9),
+        retry_after: 0,
+        error_rate: 0.15,
+        fault_seed: 11,
+        ..Faults::default()
+    };
+    let mut end_states = Vec::new();
+    for faults in [Faults::default(), faults] {
+        let (_afas, afas_url) = start_afas(afas_data(), faults.clone());
+        let (_scim, scim_url) = start_scim_emulator(faults.clone());
+        let dir = config_dir(&afas_url, &scim_url, "", "  concurrency: 8\n");
+        // A rare action may still fail after its retries: the next apply converges.
+        for _ in 0..3 {
+            let r = run(dir.path(), &["apply", "--auto-approve", "--at", AT]);
+            if r.code == 0 && r.stdout.contains(" 0 failed") {
+                break;
+            }
+        }
+        let last = run(dir.path(), &["plan", "--at", AT]);
+        last.assert_code(0)
+            .assert_that(last.stdout.contains("No changes"), "converged");
+        let state = read_scim(&scim_url);
+        assert_no_duplicates(&state);
+        end_states.push(normalized(&state));
+    }
+    assert_eq!(end_states[0], end_states[1]);
+}
+
+/// A fetch that fails part-way is an error and no plan: a page cut short (AFAS), a page cut
+/// short (SCIM), a server that keeps failing.
+#[test]
+fn a_fetch_that_fails_part_way_gives_no_plan() {
+    let (_scim, scim_url) = start_scim_emulator(Faults::default());
+
+    let cut = Faults {
+        short_page_every: Some(3),
+        ..Faults::default()
+    };
+    let (_afas, afas_url) = start_afas(afas_data(), cut.clone());
+    let dir = config_dir(&afas_url, &scim_url, "  concurrency: 1\n", "");
+    let r = run(dir.path(), &["plan", "--at", AT]);
+    r.assert_code(1)
+        .assert_that(r.stdout.is_empty(), "no plan is printed")
+        .assert_that(r.stderr.contains("cut short"), "the error says why");
+
+    let (_afas, afas_url) = start_afas(
+        afas_data(),
+        Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        },
+    );
+    let dir = config_dir(&afas_url, &scim_url, "  retries: 2\n", "");
+    let r = run(dir.path(), &["plan", "--at", AT]);
+    r.assert_code(1)
+        .assert_that(r.stdout.is_empty(), "no plan is printed")
+        .assert_that(
+            r.stderr.contains("503 Service Unavailable")
+                && r.stderr.contains("gave up after 2 retries"),
+            "the error names the status and the retries",
+        );
+
+    // SCIM: the target has more Users than one page, and a page comes back cut.
+    let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
+    let dir = config_dir(&afas_url, &scim_url, "", "  page_size: 50\n");
+    apply(dir.path());
+    let (_cut_scim, cut_url) = {
+        let state = read_scim(&scim_url);
+        let data = ScimData::from_workspace(&state, &Default::default());
+        let server = spawn(scim_emulator::router(data, SCIM_TOKEN, cut), 0).expect("SCIM emulator");
+        let url = format!("{}{}", server.url(), scim_emulator::BASE_PATH);
+        (server, url)
+    };
+    let dir = config_dir(&afas_url, &cut_url, "", "  page_size: 50\n");
+    let r = run(dir.path(), &["plan", "--at", AT]);
+    r.assert_code(1)
+        .assert_that(r.stdout.is_empty(), "no plan is printed")
+        .assert_that(r.stderr.contains("cut short"), "the error says why");
+}
+
+/// Tokens never reach the output, not even at -vvv, nor when they are refused.
+#[test]
+fn tokens_never_appear_in_output() {
+    let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
+    let (_scim, scim_url) = start_scim_emulator(Faults::default());
+    let dir = config_dir(&afas_url, &scim_url, "", "");
+    let encoded = orgsync::connectors::afas::authorization(AFAS_TOKEN);
+    let encoded = encoded.trim_start_matches("AfasToken ");
+    for args in [
+        &["-vvv", "plan", "--at", AT][..],
+        &["-vvv", "apply", "--auto-approve", "--at", AT][..],
+        &["-vvv", "validate", "--online"][..],
+    ] {
+        let r = run(dir.path(), args);
+        r.assert_code(0);
+        assert!(r.stderr.contains(" 200 OK "), "-vvv shows requests");
+        for secret in [AFAS_TOKEN, SCIM_TOKEN, encoded] {
+            assert!(
+                !r.stdout.contains(secret) && !r.stderr.contains(secret),
+                "a token leaked\n{}",
+                r.report()
+            );
+        }
+    }
+
+    // An expired token: a clear error, still without the token.
+    let (_afas, afas_url) = start_afas(
+        afas_data(),
+        Faults {
+            expire_token_after: Some(2),
+            ..Faults::default()
+        },
+    );
+    let dir = config_dir(&afas_url, &scim_url, "  concurrency: 1\n", "");
+    let r = run(dir.path(), &["-vvv", "plan", "--at", AT]);
+    r.assert_code(1).assert_that(
+        r.stderr.contains("refused the credentials")
+            && r.stderr.contains("$AFAS_TOKEN (source.token)"),
+        "the error says which token to renew",
+    );
+    assert!(!r.stderr.contains(AFAS_TOKEN) && !r.stderr.contains(encoded));
+}
+
+/// `orgsync sandbox afas` serves the generated people and writes a configuration that plans.
+#[test]
+fn sandbox_afas_serves_and_writes_a_configuration() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let bin = assert_cmd::cargo::cargo_bin("orgsync");
+    let port = free_port();
+    let mut child = Command::new(bin)
+        .args(["sandbox", "afas", "--people", "150", "--token", AFAS_TOKEN])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--empty-target",
+            "--config-out",
+        ])
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("orgsync sandbox afas starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the emulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_scim, scim_url) = start_scim_emulator(Faults::default());
+    let yaml = std::fs::read_to_string(out.path().join("orgsync.yaml")).expect("config written");
+    std::fs::write(
+        out.path().join("orgsync.yaml"),
+        yaml.replace("http://127.0.0.1:8402/scim/v2", &scim_url),
+    )
+    .expect("point it at the test's SCIM emulator");
+    let r = run(out.path(), &["plan", "--at", AT]);
+    let _ = child.kill();
+    let _ = child.wait();
+    r.assert_code(0).assert_that(
+        r.stdout.contains("to invite"),
+        "the plan invites the generated people",
+    );
+}
