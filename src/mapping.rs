@@ -9,7 +9,7 @@
 //! looked up by name), else the target group that records the identifier in its `source_ids`,
 //! else the unmapped policy. Existing target groups are never renamed.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 //! People out of scope are treated as if they were not in the source: their managed accounts are
 //! removed by the plan (within the safety limits), and they count for nothing in mapping.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use jiff::Span;

@@ -10,8 +10,10 @@
 //! [`mapping`]: crate::mapping
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use jiff::civil::Date;
 use serde_json::{Value, json};
