@@ -1,6 +1,7 @@
 //! What `plan` and `apply` share: load the configuration, open the connectors, fetch, plan.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::Context;
 use jiff::civil::Date;
@@ -237,12 +238,27 @@ pub(crate) struct Fetched {
 pub(crate) fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
     let (source, target) = std::thread::scope(|scope| {
         let source = scope.spawn(|| -> anyhow::Result<SourceSnapshot> {
-            open_source(config, dir)?
+            let start = Instant::now();
+            let snapshot = open_source(config, dir)?
                 .fetch()
-                .context("cannot read the source")
+                .context("cannot read the source")?;
+            tracing::info!(
+                people = snapshot.persons.len(),
+                ms = millis(start),
+                "read the source"
+            );
+            Ok(snapshot)
         });
+        let start = Instant::now();
         let target =
             open_target(config, dir).and_then(|mut t| t.fetch().context("cannot read the target"));
+        if let Ok(t) = &target {
+            tracing::info!(
+                accounts = t.accounts.len(),
+                ms = millis(start),
+                "read the target"
+            );
+        }
         let source = source
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -254,6 +270,10 @@ pub(crate) fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
     })
 }
 
+fn millis(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Builds the plan from fetched inputs.
 ///
 /// The input digests do not influence the plan, so they are computed on a second thread while the
@@ -261,11 +281,15 @@ pub(crate) fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
 pub(crate) fn make_plan(config: &Config, fetched: &Fetched, today: Date) -> Plan {
     let (mut plan, (source, target)) = std::thread::scope(|scope| {
         let digests = scope.spawn(|| {
-            (
+            let start = Instant::now();
+            let digests = (
                 digest::of_json(&fetched.source),
                 digest::of_json(&fetched.target),
-            )
+            );
+            tracing::info!(ms = millis(start), "computed the input digests");
+            digests
         });
+        let start = Instant::now();
         let plan = plan::build(PlanInput {
             config,
             source: &fetched.source,
@@ -277,6 +301,7 @@ pub(crate) fn make_plan(config: &Config, fetched: &Fetched, today: Date) -> Plan
                 .unwrap_or_default(),
             digests: Digests::default(),
         });
+        tracing::info!(actions = plan.actions.len(), ms = millis(start), "planned");
         (
             plan,
             digests
