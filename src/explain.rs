@@ -13,6 +13,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::config::{Config, FunctionSourceField};
+use crate::mapping::Kind;
 use crate::mapping::{self, Groups, Resolved};
 use crate::model::{AccountStatus, Person, SourceSnapshot, TargetGroup, TargetSnapshot};
 use crate::plan::{Action, ConfigLocation, Diagnostic, GroupRef, Plan};
@@ -500,30 +501,6 @@ fn scope_steps(config: &Config, scope: &Scope<'_>, person: &Person, today: Date)
         ));
     }
     steps
-}
-
-/// Communities or function groups.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Community,
-    Function(FunctionSourceField),
-}
-
-impl Kind {
-    fn noun(self) -> &'static str {
-        match self {
-            Kind::Community => "community",
-            Kind::Function(FunctionSourceField::Function) => "function",
-            Kind::Function(FunctionSourceField::Department) => "department",
-        }
-    }
-
-    fn group_noun(self) -> &'static str {
-        match self {
-            Kind::Community => "community",
-            Kind::Function(_) => "function group",
-        }
-    }
 }
 
 /// Where source identifier `id` lands and the rule that decided it: the first mapping whose

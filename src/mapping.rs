@@ -161,20 +161,20 @@ enum Unmapped<'a> {
 
 /// The two kinds of groups, for wording and pointers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Community,
     Function(FunctionSourceField),
 }
 
 impl Kind {
-    fn noun(self) -> &'static str {
+    pub(crate) fn noun(self) -> &'static str {
         match self {
             Kind::Community => "community",
             Kind::Function(FunctionSourceField::Function) => "function",
             Kind::Function(FunctionSourceField::Department) => "department",
         }
     }
-    fn group_noun(self) -> &'static str {
+    pub(crate) fn group_noun(self) -> &'static str {
         match self {
             Kind::Community => "community",
             Kind::Function(_) => "function group",

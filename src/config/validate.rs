@@ -1044,32 +1044,24 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
     }
 
     // Mappings: one identifier, one target; no duplicates; not excluded.
-    let community_rules: Vec<(usize, &str, globset::GlobMatcher)> = config
-        .exclude
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.community.as_deref().map(|c| (i, c)))
-        .filter_map(|(i, c)| {
-            GlobBuilder::new(c)
-                .case_insensitive(true)
-                .build()
-                .ok()
-                .map(|g| (i, c, g.compile_matcher()))
-        })
-        .collect();
-    let function_rules: Vec<(usize, &str, globset::GlobMatcher)> = config
-        .exclude
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| r.function.as_deref().map(|c| (i, c)))
-        .filter_map(|(i, c)| {
-            GlobBuilder::new(c)
-                .case_insensitive(true)
-                .build()
-                .ok()
-                .map(|g| (i, c, g.compile_matcher()))
-        })
-        .collect();
+    // Exclusion rules on one field, compiled: (rule index, pattern, matcher).
+    let exclusion_matchers = |field: fn(&super::ExclusionRule) -> Option<&str>| {
+        config
+            .exclude
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| field(r).map(|c| (i, c)))
+            .filter_map(|(i, c)| {
+                GlobBuilder::new(c)
+                    .case_insensitive(true)
+                    .build()
+                    .ok()
+                    .map(|g| (i, c, g.compile_matcher()))
+            })
+            .collect::<Vec<(usize, &str, globset::GlobMatcher)>>()
+    };
+    let community_rules = exclusion_matchers(|r| r.community.as_deref());
+    let function_rules = exclusion_matchers(|r| r.function.as_deref());
     let tests: Vec<globset::GlobMatcher> = config
         .test_locations
         .iter()
