@@ -1508,29 +1508,4 @@ columns:
         .unwrap();
         assert_eq!(s.persons[0].email.as_deref(), Some("a@b.c"));
     }
-
-    /// Load time of a generated 100k-person export (`cargo test --release -- --ignored
-    /// load_100k --nocapture`).
-    #[test]
-    #[ignore]
-    #[allow(clippy::print_stderr)]
-    fn load_100k_generated_rows() {
-        let g = crate::sandbox::generate::generate(
-            &crate::sandbox::generate::GenerateOptions::new(100_000, 7),
-        );
-        let dir = tempfile::tempdir().unwrap();
-        crate::sandbox::generate::write(dir.path(), &g).unwrap();
-        let mut source = FileSource::new(dir.path(), &config("source.json", Columns::default()));
-        let mut best = std::time::Duration::MAX;
-        for _ in 0..5 {
-            let t = std::time::Instant::now();
-            let s = source.fetch().unwrap();
-            best = best.min(t.elapsed());
-            assert_eq!(s.persons.len(), 100_000);
-        }
-        eprintln!("100k rows: best of 5 {best:?}");
-        if !cfg!(debug_assertions) {
-            assert!(best.as_millis() < 500, "{best:?}");
-        }
-    }
 }
