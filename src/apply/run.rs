@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::connectors::{ApplyContext, ConnectorError, Target};
-use crate::plan::{Action, ActionKind, GroupRef, Plan, Severity, Violation};
+use crate::plan::{Action, ActionKind, GroupRef, Plan, Violation};
 
 /// How to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +105,7 @@ pub fn apply(
     plan: &Plan,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
-    let errors = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = plan.error_count();
     if errors > 0 {
         return Err(ApplyError::HasErrors { count: errors });
     }
@@ -262,6 +258,8 @@ fn visit_new_refs(value: &Value, f: &mut dyn FnMut(&str)) {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    use crate::plan::Severity;
 
     use jiff::civil::date;
     use serde_json::json;

@@ -149,6 +149,29 @@ pub(crate) fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> 
     plan
 }
 
+/// The plan of another configuration (a pull request's base) on the same fetched data: the input
+/// digests are those of `same_inputs`, not computed a second time.
+pub(crate) fn make_plan_on_same_inputs(
+    loaded: &Loaded,
+    fetched: &Fetched,
+    today: Date,
+    same_inputs: &Plan,
+) -> Plan {
+    plan::build(PlanInput {
+        config: &loaded.config,
+        source: &fetched.source,
+        target: &fetched.target,
+        today,
+        created_at: same_inputs.created_at.clone(),
+        digests: Digests {
+            config: loaded.config.digest.clone(),
+            config_commit: loaded.commit.as_ref().map(ToString::to_string),
+            source: same_inputs.digests.source.clone(),
+            target: same_inputs.digests.target.clone(),
+        },
+    })
+}
+
 /// "Today" in the configured time zone, or `--at`.
 pub(crate) fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
     if let Some(at) = at {

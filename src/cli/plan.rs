@@ -180,7 +180,10 @@ fn plan_base(
                     dirty: false,
                 }),
             };
-            (context::make_plan_for(&base, fetched, today), None)
+            (
+                context::make_plan_on_same_inputs(&base, fetched, today, head_plan),
+                None,
+            )
         }
         Err(problem) => {
             let problem = match problem {

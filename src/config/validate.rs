@@ -516,17 +516,7 @@ fn translate_alternatives(
             }
             return;
         }
-        let kinds: Vec<String> = context
-            .iter()
-            .flatten()
-            .filter_map(|e| match e.kind() {
-                ValidationErrorKind::Constant { expected_value } => Some(plain(expected_value)),
-                ValidationErrorKind::Enum { options } => options
-                    .as_array()
-                    .map(|a| a.iter().map(plain).collect::<Vec<_>>().join(", ")),
-                _ => None,
-            })
-            .collect();
+        let kinds = allowed_values(context.iter().flatten());
         let hint = kind
             .as_str()
             .and_then(|k| closest(k, kinds.iter().map(String::as_str)))
@@ -544,18 +534,12 @@ fn translate_alternatives(
         return;
     }
     // Every alternative is a constant (documented enum variants): "not one of: a, b, c".
-    let consts: Vec<String> = context
-        .iter()
-        .flatten()
-        .filter(|e| e.instance_path().as_str() == pointer)
-        .filter_map(|e| match e.kind() {
-            ValidationErrorKind::Constant { expected_value } => Some(plain(expected_value)),
-            ValidationErrorKind::Enum { options } => options
-                .as_array()
-                .map(|a| a.iter().map(plain).collect::<Vec<_>>().join(", ")),
-            _ => None,
-        })
-        .collect();
+    let consts = allowed_values(
+        context
+            .iter()
+            .flatten()
+            .filter(|e| e.instance_path().as_str() == pointer),
+    );
     if !consts.is_empty() && instance.is_string() {
         let hint = instance
             .as_str()
@@ -692,6 +676,21 @@ fn first_sentence(description: &str) -> String {
         }
         _ => sentence.to_owned(),
     }
+}
+
+/// The values that `const`/`enum` errors say would have been accepted.
+fn allowed_values<'e>(
+    errors: impl Iterator<Item = &'e jsonschema::ValidationError<'static>>,
+) -> Vec<String> {
+    errors
+        .filter_map(|e| match e.kind() {
+            ValidationErrorKind::Constant { expected_value } => Some(plain(expected_value)),
+            ValidationErrorKind::Enum { options } => options
+                .as_array()
+                .map(|a| a.iter().map(plain).collect::<Vec<_>>().join(", ")),
+            _ => None,
+        })
+        .collect()
 }
 
 fn literal_secret_message() -> String {

@@ -307,9 +307,15 @@ impl Plan {
 
     /// True when a diagnostic of severity error is present: such a plan must not be applied.
     pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
+    }
+
+    /// Number of diagnostics of severity error.
+    pub fn error_count(&self) -> usize {
         self.diagnostics
             .iter()
-            .any(|d| d.severity == Severity::Error)
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     /// The summary recomputed from the actions.

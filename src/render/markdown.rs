@@ -134,11 +134,7 @@ fn head(plan: &Plan, pii: &Pii) -> String {
         }
     }
 
-    let errors = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = plan.error_count();
     if errors > 0 {
         let _ = writeln!(
             out,

@@ -82,11 +82,7 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
         out.push('\n');
     }
 
-    let errors = plan
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
+    let errors = plan.error_count();
     if errors > 0 {
         let _ = writeln!(
             out,
