@@ -112,6 +112,7 @@ fn bench_apply(invites: usize, limit: u32) {
         orgsync_version: String::new(),
         at: DEFAULT_TODAY,
         summary: Plan::count_actions(&actions),
+        held: Default::default(),
         actions,
         diagnostics: Vec::new(),
         safety: Safety {

@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::config::{Config, FunctionSourceField};
+use crate::config::Config;
+use crate::identity::{self, Matching};
 use crate::mapping::Kind;
 use crate::mapping::{self, Groups, Resolved};
 use crate::model::{AccountStatus, Person, SourceSnapshot, TargetGroup, TargetSnapshot};
@@ -148,8 +149,8 @@ pub fn explain(
     let out = scope.out_of_scope.get(person.id.as_str()).copied();
     let mut communities = Vec::new();
     let mut function_groups = Vec::new();
+    let mapping = mapping::resolve(config, target, &scope);
     if out.is_none() {
-        let mapping = mapping::resolve(config, source, target, &scope);
         let scoped = scope
             .persons
             .iter()
@@ -175,35 +176,39 @@ pub fn explain(
                 explicit_location(config, "/policy/managed_fields"),
             ));
         }
-        if let Some(f) = &mapping.functions {
-            let listed = match f.from {
-                FunctionSourceField::Function => &source.functions,
-                FunctionSourceField::Department => &source.departments,
-            };
-            let ids = f.source_ids(person);
+        if let (Some(groups), Some(field), Some(sp)) =
+            (&mapping.functions, scope.function_field, scoped)
+        {
+            let kind = Kind::Function(field);
+            let ids = scope.functions(sp);
+            let mut desired = Vec::new();
+            mapping.desired_function_groups(&scope, sp, &mut desired);
             for id in ids {
-                let name = listed.iter().find(|g| &g.id == id).map(|g| g.name.clone());
+                let name = scope.function_names.get(id).map(|n| (*n).to_owned());
                 function_groups.push(place(
                     config,
-                    Kind::Function(f.from),
-                    &f.groups,
+                    kind,
+                    groups,
                     &target.function_groups,
                     id,
                     name,
                 ));
             }
-            if ids.is_empty()
-                && let Some(g) = f.fallback
-            {
+            if let Some(g) = groups.fallback().filter(|g| desired.contains(g)) {
+                let why = if ids.is_empty() {
+                    format!("no {}: the fallback function group applies", kind.noun())
+                } else {
+                    format!(
+                        "none of the person's {}s is mapped: the fallback function group applies",
+                        kind.noun()
+                    )
+                };
                 function_groups.push(Placement {
                     source: None,
                     source_name: None,
-                    target: Some(f.groups.get(g).clone()),
+                    target: Some(groups.get(g).clone()),
                     rule: step(
-                        format!(
-                            "no {}: the fallback function group applies",
-                            Kind::Function(f.from).noun()
-                        ),
+                        why,
                         Outcome::Matched,
                         true,
                         explicit_location(config, "/functions/unmapped"),
@@ -218,7 +223,7 @@ pub fn explain(
         .iter()
         .find_map(|a| a.target_id.clone())
         .map(|id| format!("account {id}"))
-        .or_else(|| matched_account(config, target, person));
+        .or_else(|| matched_account(config, target, &scope, person, today));
     Ok(Explanation {
         person: ExplainedPerson {
             id: person.id.clone(),
@@ -252,7 +257,7 @@ fn find_person<'s>(
         .filter(|p| {
             p.email
                 .as_deref()
-                .is_some_and(|e| e.trim().eq_ignore_ascii_case(query))
+                .is_some_and(|e| identity::same_email(e, query))
         })
         .collect();
     match by_email.as_slice() {
@@ -281,7 +286,7 @@ fn explain_absent(
             a.external_id.as_deref() == Some(query)
                 || a.email
                     .as_deref()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(query))
+                    .is_some_and(|e| identity::same_email(e, query))
         })
         .ok_or_else(|| ExplainError::NotFound(query.to_owned()))?;
     let id = account
@@ -397,12 +402,7 @@ fn scope_steps(config: &Config, scope: &Scope<'_>, person: &Person, today: Date)
 
     // 2. The employment window.
     let lead = config.policy.invite_lead_days;
-    let window = match (person.start, person.end) {
-        (Some(s), Some(e)) => format!("employed {s} to {e}"),
-        (Some(s), None) => format!("employed from {s}, no end date"),
-        (None, Some(e)) => format!("employed until {e}"),
-        (None, None) => "no employment dates".to_owned(),
-    };
+    let window = describe_employments(person);
     let (outcome, verdict) = match out {
         Some(OutOfScope::NotStarted(d)) => (
             Outcome::NotMatched,
@@ -435,12 +435,19 @@ fn scope_steps(config: &Config, scope: &Scope<'_>, person: &Person, today: Date)
         let patterns = Patterns::new(config.test_locations.iter().map(String::as_str), true);
         let only_test = out == Some(OutOfScope::OnlyTestLocations);
         let mut any = false;
-        for c in &person.communities {
-            if !scope.test_communities.contains(c.as_str()) {
+        let mut seen: Vec<&str> = Vec::new();
+        for c in person
+            .employments
+            .iter()
+            .filter(|e| e.is_current(today))
+            .filter_map(|e| e.community.as_deref())
+        {
+            if !scope.test_communities.contains(c) || seen.contains(&c) {
                 continue;
             }
+            seen.push(c);
             any = true;
-            let name = scope.community_names.get(c.as_str()).copied().unwrap_or(c);
+            let name = scope.community_names.get(c).copied().unwrap_or(c);
             let pattern = [patterns.first_match(c), patterns.first_match(name)]
                 .into_iter()
                 .flatten()
@@ -573,13 +580,18 @@ fn place(
             e + 1,
             sources[e].join(", ")
         );
-        if landed.is_none() {
+        if landed.as_ref().is_some_and(|g| g.is_new()) {
             rule.push_str(&format!(
-                ": \"{target}\" does not exist in the target and will not be created, so it is held"
+                ": \"{target}\" does not exist in the target yet and is created by this plan"
             ));
         }
         if todo {
             rule.push_str(" [todo: written by orgsync import, still to be decided]");
+        }
+        if landed.is_none() {
+            rule.push_str(&format!(
+                ": \"{target}\" does not exist and an undecided stub creates nothing, so it is held"
+            ));
         }
         entry_step(
             config,
@@ -596,6 +608,16 @@ fn place(
         step(
             format!(
                 "no mapping; target {group} \"{}\" ({}) records source identifier {id}",
+                g.name, g.id
+            ),
+            Outcome::Matched,
+            true,
+            None,
+        )
+    } else if let Some(g) = landed.as_ref().filter(|g| !g.is_new()) {
+        step(
+            format!(
+                "no mapping; {noun} {id} carries the name of {group} \"{}\" ({}), whose identifiers vanished: a renamed identifier, the {group} is re-keyed",
                 g.name, g.id
             ),
             Outcome::Matched,
@@ -707,13 +729,16 @@ fn person_actions(plan: &Plan, id: &str) -> Vec<Action> {
 /// Diagnostics about the person: by subject (their identifier, e-mail address, or one of their
 /// communities or functions), or naming their identifier or address in the message.
 fn person_diagnostics(plan: &Plan, person: &Person) -> Vec<Diagnostic> {
-    let email = person.email.as_deref().map(|e| e.trim().to_lowercase());
+    let email = person
+        .email
+        .as_deref()
+        .and_then(identity::email_key)
+        .map(|e| e.into_owned());
     let groups: Vec<&str> = person
-        .communities
+        .employments
         .iter()
-        .chain(&person.functions)
-        .chain(&person.departments)
-        .map(String::as_str)
+        .flat_map(|e| [&e.community, &e.function, &e.department])
+        .filter_map(|g| g.as_deref())
         .collect();
     let names_id = |text: &str| {
         text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
@@ -738,36 +763,55 @@ fn person_diagnostics(plan: &Plan, person: &Person) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// The account the person matches, by the first identity strategy that finds one. For a person
-/// the plan does not act on (nothing changes, or they are held).
-fn matched_account(config: &Config, target: &TargetSnapshot, person: &Person) -> Option<String> {
-    use crate::config::MatchKey;
-    let live = |a: &&crate::model::Account| a.status != AccountStatus::Anonymized;
-    for key in &config.identity.match_on {
-        let found = match key {
-            MatchKey::ExternalId => target
-                .accounts
-                .iter()
-                .filter(live)
-                .find(|a| a.external_id.as_deref() == Some(person.id.as_str())),
-            MatchKey::Email => person.email.as_deref().and_then(|e| {
-                target.accounts.iter().filter(live).find(|a| {
-                    a.email
-                        .as_deref()
-                        .is_some_and(|x| x.trim().eq_ignore_ascii_case(e.trim()))
-                })
-            }),
-        };
-        if let Some(a) = found {
-            let how = match key {
-                MatchKey::ExternalId => "external id",
-                MatchKey::Email => "e-mail",
-            };
-            let managed = if a.managed { "managed" } else { "unmanaged" };
-            return Some(format!("account {} ({managed}, matched by {how})", a.id));
-        }
+/// The account the person matches, as the plan matched it ([`Matching`]): for a person the plan
+/// does not act on (nothing changes, or they are held).
+fn matched_account(
+    config: &Config,
+    target: &TargetSnapshot,
+    scope: &Scope<'_>,
+    person: &Person,
+    today: Date,
+) -> Option<String> {
+    let matching = Matching::of_scope(config, &target.accounts, scope, today);
+    let i = scope
+        .persons
+        .iter()
+        .map(|sp| sp.person)
+        .chain(scope.untouched.iter().copied())
+        .position(|p| std::ptr::eq(p, person))?;
+    let (a, key) = matching.matched[i]?;
+    let a = &target.accounts[a as usize];
+    let managed = if a.managed { "managed" } else { "unmanaged" };
+    Some(format!(
+        "account {} ({managed}, matched by {})",
+        a.id,
+        identity::matched_by(key)
+    ))
+}
+
+/// A person's employments for people: `employed 2020-01-01 to 2026-11-21 (1001), from
+/// 2026-11-22, no end date (1002)`.
+fn describe_employments(person: &Person) -> String {
+    if person.employments.is_empty() {
+        return "no employment dates".to_owned();
     }
-    None
+    let parts: Vec<String> = person
+        .employments
+        .iter()
+        .map(|e| {
+            let dates = match (e.start, e.end) {
+                (Some(s), Some(e)) => format!("{s} to {e}"),
+                (Some(s), None) => format!("from {s}, no end date"),
+                (None, Some(e)) => format!("until {e}"),
+                (None, None) => "no dates".to_owned(),
+            };
+            match &e.community {
+                Some(c) => format!("{dates} ({c})"),
+                None => dates,
+            }
+        })
+        .collect();
+    format!("employed {}", parts.join("; "))
 }
 
 fn full_name(first: &str, last: &str, id: &str) -> String {
@@ -834,16 +878,24 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_target_holds_and_says_so() {
+    fn a_missing_mapping_target_is_created_and_explain_says_so() {
         let mut config = testing::config();
         config.communities = vec![mapping("1001", "Nowhere")];
         let src = source(vec![person("p1", &["1001"])], &[("1001", "Centrum")]);
         let tgt = target(vec![], vec![]);
         let e = explained(&config, &src, &tgt, "p1@example.com").unwrap();
         assert_eq!(e.person.id, "p1");
-        assert_eq!(e.communities[0].target, None);
-        assert!(e.communities[0].rule.rule.contains("will not be created"));
-        assert!(e.actions.is_empty());
+        let landed = e.communities[0].target.as_ref().expect("placed");
+        assert_eq!(landed.id, "new:community:1001");
+        assert!(
+            e.communities[0]
+                .rule
+                .rule
+                .contains("is created by this plan"),
+            "{}",
+            e.communities[0].rule.rule
+        );
+        assert_eq!(e.actions.len(), 1, "the invite");
     }
 
     #[test]

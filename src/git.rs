@@ -856,6 +856,7 @@ mod tests {
             orgsync_version: "0.1.0".to_owned(),
             at: jiff::civil::date(2026, 11, 22),
             summary: Plan::count_actions(&actions),
+            held: Default::default(),
             actions,
             diagnostics: Vec::new(),
             safety: Safety {

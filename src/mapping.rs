@@ -9,6 +9,8 @@
 //! looked up by name), else the target group that records the identifier in its `source_ids`,
 //! else the unmapped policy. Existing target groups are never renamed.
 
+use std::collections::BTreeMap;
+
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde_json::{Value, json};
@@ -17,16 +19,21 @@ use crate::config::{
     Config, FunctionSourceField, ManagedField, UnmappedFunctionAction, UnmappedFunctionPolicy,
     UnmappedPolicy,
 };
-use crate::model::{Person, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot};
-use crate::plan::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, GroupRef, Severity};
+use crate::model::{TargetGroup, TargetSnapshot};
 use crate::scope::{Patterns, Scope, ScopedPerson, is_glob, people, people_are};
+use crate::vocabulary::{
+    Action, ActionKind, Change, Diagnostic, DiagnosticKind, GroupRef, Severity,
+};
 
 /// Where one source identifier lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolved {
     /// In this group (index into [`Groups::refs`]).
     Group(u32),
-    /// Nowhere: unmapped under `hold`/`error`, or its mapping's target is missing.
+    /// Unmapped under `functions.unmapped: { fallback: … }`: the person lands in the fallback
+    /// group only when none of their functions is mapped.
+    Fallback,
+    /// Nowhere: unmapped under `hold`/`error`, or held as a probably renamed identifier.
     Held,
 }
 
@@ -35,12 +42,18 @@ pub enum Resolved {
 #[derive(Debug, Clone)]
 pub struct Groups<'a> {
     /// Existing target groups (in target order), then the groups this plan creates (with ids
-    /// `new:<subject>`).
+    /// `new:<kind>:<subject>`).
     pub refs: Vec<GroupRef>,
+    /// Per group: orgsync manages its memberships (a mapping names it, orgsync created it, it is
+    /// the fallback, or this plan creates it; with partial sync, communities only within the
+    /// include-list). Memberships of every other group are left exactly as they are.
+    managed: Vec<bool>,
     /// Position of each group when sorted by name then id: plans list groups in that order.
     rank: Vec<u32>,
     by_target_id: HashMap<&'a str, u32>,
     resolved: HashMap<&'a str, Resolved>,
+    /// The fallback group, when someone lands in it.
+    fallback: Option<u32>,
 }
 
 impl<'a> Groups<'a> {
@@ -54,6 +67,16 @@ impl<'a> Groups<'a> {
         self.resolved.get(id).copied()
     }
 
+    /// True when orgsync manages the memberships of group `g`.
+    pub fn is_managed(&self, g: u32) -> bool {
+        self.managed.get(g as usize).copied().unwrap_or(false)
+    }
+
+    /// True when the group with target id `id` is one whose memberships orgsync manages.
+    pub fn manages_id(&self, id: &str) -> bool {
+        self.index_of(id).is_some_and(|g| self.is_managed(g))
+    }
+
     /// Sorts group indices by name then id and drops duplicates.
     pub fn sort(&self, groups: &mut Vec<u32>) {
         groups.sort_unstable_by_key(|g| self.rank.get(*g as usize).copied().unwrap_or(u32::MAX));
@@ -65,37 +88,37 @@ impl<'a> Groups<'a> {
         &self.refs[g as usize]
     }
 
-    /// Appends the groups `ids` land in to `out`; true when some identifier lands nowhere.
+    /// The fallback group, when someone lands in it.
+    pub fn fallback(&self) -> Option<u32> {
+        self.fallback
+    }
+
+    /// Appends the groups `ids` land in to `out` (sorted); with no identifier landing in a
+    /// group, the fallback when the person has no identifier or only fallback ones. True when
+    /// some identifier lands nowhere.
     fn place<'s>(&self, ids: impl Iterator<Item = &'s str>, out: &mut Vec<u32>) -> bool {
         let mut held = false;
+        let mut any = false;
+        let mut to_fallback = true;
         for id in ids {
+            any = true;
             match self.resolved.get(id) {
                 Some(Resolved::Group(g)) => out.push(*g),
-                _ => held = true,
+                Some(Resolved::Fallback) => {}
+                _ => {
+                    held = true;
+                    to_fallback = false;
+                }
             }
         }
-        held
-    }
-}
-
-/// Function groups: the groups plus where they come from and the fallback bucket.
-#[derive(Debug, Clone)]
-pub struct FunctionGroups<'a> {
-    /// The groups.
-    pub groups: Groups<'a>,
-    /// Functions or departments.
-    pub from: FunctionSourceField,
-    /// The fallback group ("No function"), when configured and someone lands in it.
-    pub fallback: Option<u32>,
-}
-
-impl FunctionGroups<'_> {
-    /// The source identifiers that make up a person's function groups.
-    pub fn source_ids<'p>(&self, p: &'p Person) -> &'p [String] {
-        match self.from {
-            FunctionSourceField::Function => &p.functions,
-            FunctionSourceField::Department => &p.departments,
+        if out.is_empty()
+            && (to_fallback || !any)
+            && let Some(fb) = self.fallback
+        {
+            out.push(fb);
         }
+        self.sort(out);
+        held
     }
 }
 
@@ -106,8 +129,8 @@ pub struct Mapping<'a> {
     pub communities: Option<Groups<'a>>,
     /// Function groups; `None` when functions are not synced (no `functions` section, or
     /// `function_groups` is not a managed field).
-    pub functions: Option<FunctionGroups<'a>>,
-    /// `create_*` and `remove_*` group actions.
+    pub functions: Option<Groups<'a>>,
+    /// `create_*`, `update_*` and `remove_*` group actions.
     pub actions: Vec<Action>,
     /// Mapping diagnostics.
     pub diagnostics: Vec<Diagnostic>,
@@ -115,47 +138,47 @@ pub struct Mapping<'a> {
 
 impl<'a> Mapping<'a> {
     /// A person's target communities into `out` (sorted by name, then id). Source communities
-    /// that land nowhere (held, or their mapping's target is missing) are left out.
-    pub fn desired_communities(&self, scope: &Scope<'a>, p: &ScopedPerson<'a>, out: &mut Vec<u32>) {
+    /// that land nowhere (held) are left out. True when some community is held.
+    pub fn desired_communities(
+        &self,
+        scope: &Scope<'a>,
+        p: &ScopedPerson<'a>,
+        out: &mut Vec<u32>,
+    ) -> bool {
         out.clear();
-        if let Some(groups) = &self.communities {
-            groups.place(scope.communities(p).iter().copied(), out);
-            groups.sort(out);
+        match &self.communities {
+            Some(groups) => groups.place(scope.communities(p).iter().copied(), out),
+            None => false,
         }
     }
 
-    /// A person's target function groups into `out` (sorted by name, then id). A person with no
-    /// functions at all lands in the fallback group when there is one. Returns true when some
+    /// A person's target function groups into `out` (sorted by name, then id): where their
+    /// functions land; the fallback group only when none of them is mapped. True when some
     /// function lands nowhere.
-    pub fn desired_function_groups(&self, p: &Person, out: &mut Vec<u32>) -> bool {
+    pub fn desired_function_groups(
+        &self,
+        scope: &Scope<'a>,
+        p: &ScopedPerson<'a>,
+        out: &mut Vec<u32>,
+    ) -> bool {
         out.clear();
-        let Some(f) = &self.functions else {
-            return false;
-        };
-        let ids = f.source_ids(p);
-        let held = f.groups.place(ids.iter().map(String::as_str), out);
-        if ids.is_empty()
-            && let Some(fb) = f.fallback
-        {
-            out.push(fb);
+        match &self.functions {
+            Some(groups) => groups.place(scope.functions(p).iter().copied(), out),
+            None => false,
         }
-        f.groups.sort(out);
-        held
     }
 }
 
 /// What to do with a source identifier that no mapping covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Unmapped<'a> {
-    /// Create a group with the source name; missing mapping targets are created too.
+    /// Create a group with the source name.
     Create,
     /// Place no one there (communities).
     Hold,
     /// Fail the plan.
     Error,
-    /// Place such people in this function group. It is created when missing whatever the
-    /// policy: the configuration names it explicitly, so it is wanted (unlike a mapping target
-    /// that may be a typo, which only `create` creates).
+    /// Place such people in this function group (when none of their functions is mapped).
     Fallback(&'a str),
 }
 
@@ -180,10 +203,22 @@ impl Kind {
             Kind::Function(_) => "function group",
         }
     }
+    fn group_nouns(self) -> &'static str {
+        match self {
+            Kind::Community => "communities",
+            Kind::Function(_) => "function groups",
+        }
+    }
     fn create(self) -> ActionKind {
         match self {
             Kind::Community => ActionKind::CreateCommunity,
             Kind::Function(_) => ActionKind::CreateFunctionGroup,
+        }
+    }
+    fn update(self) -> ActionKind {
+        match self {
+            Kind::Community => ActionKind::UpdateCommunity,
+            Kind::Function(_) => ActionKind::UpdateFunctionGroup,
         }
     }
     fn remove(self) -> ActionKind {
@@ -204,6 +239,13 @@ impl Kind {
             Kind::Function(_) => "functions.unmapped: create",
         }
     }
+    /// A scoped person's source identifiers of this kind.
+    fn ids<'s, 'a>(self, scope: &'s Scope<'a>, p: &ScopedPerson<'a>) -> &'s [&'a str] {
+        match self {
+            Kind::Community => scope.communities(p),
+            Kind::Function(_) => scope.functions(p),
+        }
+    }
 }
 
 /// One YAML mapping entry, of either kind.
@@ -211,6 +253,9 @@ struct Entry<'a> {
     source: &'a [String],
     target: &'a str,
     name: Option<&'a str>,
+    /// A stub of `orgsync import` still marked `todo: true`: not decided, so its target is not
+    /// created when missing (its people are held), unlike a reviewed mapping's.
+    todo: bool,
     pointer: String,
 }
 
@@ -218,17 +263,16 @@ struct Entry<'a> {
 struct KindInput<'a, 'c> {
     kind: Kind,
     config: &'c Config,
+    scope: &'c Scope<'a>,
     entries: Vec<Entry<'a>>,
     target_groups: &'a [TargetGroup],
-    /// Source identifiers in use by in-scope people → number of those people.
-    used: HashMap<&'a str, usize>,
     /// Source identifiers that exist in the source.
     known: &'c HashSet<&'a str>,
     /// Source names by identifier.
     names: &'c HashMap<&'a str, &'a str>,
     unmapped: Unmapped<'a>,
-    /// In-scope people without any identifier of this kind (they land in the fallback).
-    without: usize,
+    /// Partial sync: the include patterns (communities only).
+    include: Option<Patterns>,
     /// Where the unmapped policy is configured.
     policy_pointer: &'static str,
 }
@@ -308,16 +352,14 @@ impl<'a> NewByName<'a> {
 
 struct KindOutput<'a> {
     groups: Groups<'a>,
-    fallback: Option<u32>,
     actions: Vec<Action>,
     diagnostics: Vec<Diagnostic>,
 }
 
-/// Resolves the mapping of communities and function groups, plans group creation and removal,
-/// and reports mapping problems.
+/// Resolves the mapping of communities and function groups, plans group creation, re-keying and
+/// removal, and reports mapping problems.
 pub fn resolve<'a>(
     config: &'a Config,
-    source: &'a SourceSnapshot,
     target: &'a TargetSnapshot,
     scope: &Scope<'a>,
 ) -> Mapping<'a> {
@@ -326,15 +368,10 @@ pub fn resolve<'a>(
     let mut diagnostics = Vec::new();
 
     let communities = managed(ManagedField::Communities).then(|| {
-        let mut used: HashMap<&str, usize> = HashMap::new();
-        for p in &scope.persons {
-            for c in scope.communities(p) {
-                *used.entry(c).or_default() += 1;
-            }
-        }
         let input = KindInput {
             kind: Kind::Community,
             config,
+            scope,
             entries: config
                 .communities
                 .iter()
@@ -343,11 +380,11 @@ pub fn resolve<'a>(
                     source: m.source.as_slice(),
                     target: &m.target,
                     name: m.name.as_deref(),
+                    todo: m.todo.unwrap_or(false),
                     pointer: format!("/communities/{i}"),
                 })
                 .collect(),
             target_groups: &target.communities,
-            used,
             known: &scope.known_communities,
             names: &scope.community_names,
             unmapped: match config.policy.unmapped_communities {
@@ -355,7 +392,12 @@ pub fn resolve<'a>(
                 UnmappedPolicy::Hold => Unmapped::Hold,
                 UnmappedPolicy::Error => Unmapped::Error,
             },
-            without: 0,
+            include: scope.included.as_ref().and_then(|_| {
+                config
+                    .include
+                    .as_ref()
+                    .map(|inc| Patterns::new(inc.communities.iter().map(String::as_str), false))
+            }),
             policy_pointer: "/policy/unmapped_communities",
         };
         let out = resolve_kind(input, target);
@@ -367,44 +409,13 @@ pub fn resolve<'a>(
     let functions = config
         .functions
         .as_ref()
-        .filter(|_| managed(ManagedField::FunctionGroups))
-        .map(|fc| {
-            let pick = |p: &'a Person| -> &'a [String] {
-                match fc.from {
-                    FunctionSourceField::Function => &p.functions,
-                    FunctionSourceField::Department => &p.departments,
-                }
-            };
-            let listed: &[SourceGroup] = match fc.from {
-                FunctionSourceField::Function => &source.functions,
-                FunctionSourceField::Department => &source.departments,
-            };
-            let mut names: HashMap<&str, &str> = listed
-                .iter()
-                .map(|g| (g.id.as_str(), g.name.as_str()))
-                .collect();
-            for p in &source.persons {
-                for f in pick(p) {
-                    names.entry(f).or_insert(f);
-                }
-            }
-            let known: HashSet<&str> = names.keys().copied().collect();
-            let mut used: HashMap<&str, usize> = HashMap::new();
-            let mut without = 0;
-            for sp in &scope.persons {
-                let ids = pick(sp.person);
-                if ids.is_empty() {
-                    without += 1;
-                }
-                for (i, f) in ids.iter().enumerate() {
-                    if !ids[..i].contains(f) {
-                        *used.entry(f.as_str()).or_default() += 1;
-                    }
-                }
-            }
+        .zip(scope.function_field)
+        .map(|(fc, field)| {
+            let known: HashSet<&str> = scope.function_names.keys().copied().collect();
             let input = KindInput {
-                kind: Kind::Function(fc.from),
+                kind: Kind::Function(field),
                 config,
+                scope,
                 entries: fc
                     .map
                     .iter()
@@ -413,13 +424,13 @@ pub fn resolve<'a>(
                         source: m.source.as_slice(),
                         target: &m.target,
                         name: m.name.as_deref(),
+                        todo: m.todo.unwrap_or(false),
                         pointer: format!("/functions/map/{i}"),
                     })
                     .collect(),
                 target_groups: &target.function_groups,
-                used,
                 known: &known,
-                names: &names,
+                names: &scope.function_names,
                 unmapped: match &fc.unmapped {
                     UnmappedFunctionPolicy::Simple(UnmappedFunctionAction::Create) => {
                         Unmapped::Create
@@ -429,17 +440,13 @@ pub fn resolve<'a>(
                     }
                     UnmappedFunctionPolicy::Fallback(f) => Unmapped::Fallback(&f.fallback),
                 },
-                without,
+                include: None,
                 policy_pointer: "/functions/unmapped",
             };
             let out = resolve_kind(input, target);
             actions.extend(out.actions);
             diagnostics.extend(out.diagnostics);
-            FunctionGroups {
-                groups: out.groups,
-                from: fc.from,
-                fallback: out.fallback,
-            }
+            out.groups
         });
 
     Mapping {
@@ -455,16 +462,24 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
     let KindInput {
         kind,
         config,
+        scope,
         entries,
         target_groups,
-        used,
         known,
         names,
         unmapped,
-        without,
+        include,
         policy_pointer,
     } = input;
     let loc = |pointer: &str| config.locations.get(pointer);
+
+    // Source identifiers in use by in-scope people → number of those people.
+    let mut used: HashMap<&str, usize> = HashMap::new();
+    for sp in &scope.persons {
+        for id in kind.ids(scope, sp) {
+            *used.entry(id).or_default() += 1;
+        }
+    }
 
     let mut refs: Vec<GroupRef> = target_groups
         .iter()
@@ -475,13 +490,16 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         .collect();
     let mut by_target_id: HashMap<&str, u32> = HashMap::new();
     let mut by_name: HashMap<&str, Vec<u32>> = HashMap::new();
-    let mut by_source_id: HashMap<&str, u32> = HashMap::new();
+    let mut by_source_id: HashMap<&str, Vec<u32>> = HashMap::new();
     for (i, g) in target_groups.iter().enumerate() {
         let i = index(i);
         by_target_id.entry(&g.id).or_insert(i);
         by_name.entry(&g.name).or_default().push(i);
         for s in &g.source_ids {
-            by_source_id.entry(s).or_insert(i);
+            let list = by_source_id.entry(s).or_default();
+            if !list.contains(&i) {
+                list.push(i);
+            }
         }
     }
 
@@ -500,11 +518,48 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         false,
     );
     let first_entry = |id: &str| patterns.first_match(id).map(|p| entry_of[p]);
-
-    let can_create = matches!(unmapped, Unmapped::Create);
+    let targeted: HashSet<&str> = entries.iter().map(|e| e.target).collect();
     let fallback_name = match unmapped {
         Unmapped::Fallback(name) => Some(name),
         _ => None,
+    };
+
+    // Stale mappings: literal sources that are not in the source.
+    let mut stale: Vec<(usize, &str)> = Vec::new();
+    for (e, entry) in entries.iter().enumerate() {
+        for s in entry.source {
+            if !is_glob(s) && !known.contains(s.as_str()) {
+                stale.push((e, s));
+            }
+        }
+    }
+    let same_name = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+    // A stale mapping whose name (or target) is `name`: the identifier was probably renamed.
+    let renamed_mapping = |name: &str| {
+        stale.iter().copied().find(|(e, _)| {
+            let entry = &entries[*e];
+            entry.name.is_some_and(|n| same_name(n, name)) || same_name(entry.target, name)
+        })
+    };
+    // Managed groups whose recorded identifiers all vanished and that no mapping names: a new
+    // identifier with the group's name is probably a renamed one.
+    let vanished: Vec<u32> = target_groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| {
+            g.managed
+                && !g.source_ids.is_empty()
+                && g.source_ids.iter().all(|s| !known.contains(s.as_str()))
+                && !targeted.contains(g.name.as_str())
+                && fallback_name != Some(g.name.as_str())
+        })
+        .map(|(i, _)| index(i))
+        .collect();
+    let renamed_group = |name: &str| {
+        vanished
+            .iter()
+            .copied()
+            .find(|g| same_name(&target_groups[*g as usize].name, name))
     };
 
     let mut created = NewByName {
@@ -514,56 +569,94 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         groups: Vec::new(),
     };
 
-    let mut fallback = None;
-    if let Some(name) = fallback_name
-        && without > 0
-    {
-        fallback = Some(created.get_or_create(name, None, true, &mut refs));
-    }
-
     let mut used_ids: Vec<(&str, usize)> = used.iter().map(|(k, v)| (*k, *v)).collect();
     used_ids.sort_unstable();
     let mut resolved: HashMap<&str, Resolved> = HashMap::with_capacity(used_ids.len());
-    let mut missing_count = vec![0usize; entries.len()];
     let mut unmapped_ids: Vec<(&str, usize)> = Vec::new();
     let mut unmapped_creates: Vec<(u32, &str)> = Vec::new();
+    // Re-keyed groups → the new identifiers they record.
+    let mut rekeyed: Vec<(u32, Vec<&str>)> = Vec::new();
+    // Undecided stubs (`todo: true`) whose target does not exist: people held, per entry.
+    let mut undecided = vec![0usize; entries.len()];
+    // Identifiers held as probably renamed: (id, count, old identifier, what was renamed).
+    let mut renamed: Vec<(&str, usize, Renamed<'_>)> = Vec::new();
 
     for &(id, count) in &used_ids {
         let r = if let Some(e) = first_entry(id) {
+            // A mapping in git names this target: it was reviewed, so it is created when missing
+            // (unless it is an undecided stub).
             let name = entries[e].target;
-            if created.existing.contains_key(name) || can_create || fallback_name == Some(name) {
-                let is_fallback = fallback_name == Some(name);
+            let is_fallback = fallback_name == Some(name);
+            if entries[e].todo && !created.existing.contains_key(name) && !is_fallback {
+                undecided[e] += count;
+                Resolved::Held
+            } else {
                 let g = created.get_or_create(name, Some(id), is_fallback, &mut refs);
                 created.note_resolved(name, id);
                 Resolved::Group(g)
-            } else {
-                missing_count[e] += count;
-                Resolved::Held
             }
-        } else if let Some(g) = by_source_id.get(id) {
+        } else if let Some(g) = by_source_id.get(id).and_then(|l| l.first()) {
             Resolved::Group(*g)
         } else {
-            unmapped_ids.push((id, count));
-            match unmapped {
-                Unmapped::Create => {
-                    let g = index(refs.len());
-                    let name = names.get(id).copied().unwrap_or(id);
-                    refs.push(GroupRef {
-                        id: new_id(id),
-                        name: name.to_owned(),
-                    });
-                    unmapped_creates.push((g, id));
+            let name = names.get(id).copied().unwrap_or(id);
+            if let Some((e, old)) = renamed_mapping(name) {
+                // Never a duplicate of a mapped group: the mapping needs the new identifier.
+                renamed.push((id, count, Renamed::Mapping(e, old)));
+                Resolved::Held
+            } else if let Some(g) = renamed_group(name) {
+                if unmapped == Unmapped::Create {
+                    match rekeyed.iter_mut().find(|(r, _)| *r == g) {
+                        Some((_, ids)) => ids.push(id),
+                        None => rekeyed.push((g, vec![id])),
+                    }
+                    renamed.push((id, count, Renamed::Group(g, true)));
                     Resolved::Group(g)
+                } else {
+                    renamed.push((id, count, Renamed::Group(g, false)));
+                    unmapped_ids.push((id, count));
+                    Resolved::Held
                 }
-                Unmapped::Fallback(name) => {
-                    let g = created.get_or_create(name, None, true, &mut refs);
-                    fallback = Some(g);
-                    Resolved::Group(g)
+            } else {
+                unmapped_ids.push((id, count));
+                match unmapped {
+                    Unmapped::Create => {
+                        let g = index(refs.len());
+                        refs.push(GroupRef {
+                            id: GroupRef::placeholder(kind.create(), id),
+                            name: name.to_owned(),
+                        });
+                        unmapped_creates.push((g, id));
+                        Resolved::Group(g)
+                    }
+                    Unmapped::Fallback(_) => Resolved::Fallback,
+                    Unmapped::Hold | Unmapped::Error => Resolved::Held,
                 }
-                Unmapped::Hold | Unmapped::Error => Resolved::Held,
             }
         };
         resolved.insert(id, r);
+    }
+
+    // The fallback group, when someone lands in it: no identifier at all, or only unmapped ones.
+    // Count, per unmapped identifier, the people it sends there.
+    let mut to_fallback: HashMap<&str, usize> = HashMap::new();
+    let mut fallback = None;
+    if let Some(name) = fallback_name {
+        let mut anyone = false;
+        for sp in &scope.persons {
+            let ids = kind.ids(scope, sp);
+            if ids
+                .iter()
+                .all(|id| resolved.get(id) == Some(&Resolved::Fallback))
+            {
+                anyone = true;
+                for id in ids {
+                    *to_fallback.entry(id).or_default() += 1;
+                }
+            }
+        }
+        if anyone {
+            fallback = Some(created.get_or_create(name, None, true, &mut refs));
+        }
     }
 
     let mut actions = Vec::new();
@@ -595,7 +688,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             (false, Some(first)) => (*first).to_owned(),
             _ => ng.name.clone(),
         };
-        refs[ng.index as usize].id = new_id(&subject);
+        refs[ng.index as usize].id = GroupRef::placeholder(kind.create(), &subject);
         let reason = if ng.fallback {
             format!(
                 "the fallback {} for unmapped {}s does not exist yet",
@@ -619,6 +712,34 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         );
         actions.push(create_action(kind, (*id).to_owned(), &name, &[id], reason));
     }
+    // Re-keyed groups: they record the new identifiers; their people stay where they are.
+    for (g, ids) in &rekeyed {
+        let group = &target_groups[*g as usize];
+        let mut to: Vec<&str> = ids.clone();
+        to.sort_unstable();
+        let old = group.source_ids.join(", ");
+        actions.push(Action {
+            kind: kind.update(),
+            subject: to[0].to_owned(),
+            target_id: Some(group.id.clone()),
+            name: group.name.clone(),
+            changes: BTreeMap::from([(
+                "source_ids".to_owned(),
+                Change {
+                    from: json!(group.source_ids),
+                    to: json!(to),
+                },
+            )]),
+            reason: format!(
+                "its source {} {old} {} gone and {} {} carries its name: a renamed identifier, so the {} is re-keyed, not duplicated",
+                plural(kind.noun(), group.source_ids.len()),
+                if group.source_ids.len() == 1 { "is" } else { "are" },
+                kind.noun(),
+                to.join(", "),
+                kind.group_noun()
+            ),
+        });
+    }
 
     // Unmapped identifiers.
     for &(id, count) in &unmapped_ids {
@@ -638,17 +759,20 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                     kind.create_hint()
                 ),
             ),
-            Unmapped::Fallback(fb) => (
-                Severity::Warning,
-                format!(
-                    "{} would land in {fb}: {noun} {id} \"{name}\" is not mapped",
-                    people(count)
-                ),
-                format!(
-                    "map it: {{ source: \"{id}\", target: <{}> }}",
-                    kind.group_noun()
-                ),
-            ),
+            Unmapped::Fallback(fb) => {
+                let count = to_fallback.get(id).copied().unwrap_or(0);
+                (
+                    Severity::Warning,
+                    format!(
+                        "{} would land in {fb}: {noun} {id} \"{name}\" is not mapped",
+                        people(count)
+                    ),
+                    format!(
+                        "map it: {{ source: \"{id}\", target: <{}> }}",
+                        kind.group_noun()
+                    ),
+                )
+            }
             Unmapped::Error => (
                 Severity::Error,
                 format!(
@@ -666,48 +790,63 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             severity,
             message,
             subject: Some(id.to_owned()),
-            count,
+            count: to_fallback
+                .get(id)
+                .copied()
+                .filter(|_| fallback_name.is_some())
+                .unwrap_or(count),
             hint: Some(hint),
             location: loc(policy_pointer),
         });
     }
 
-    // Stale mappings, and renamed identifiers.
-    let mut stale: Vec<(usize, &str)> = Vec::new();
-    for (e, entry) in entries.iter().enumerate() {
-        for s in entry.source {
-            if !is_glob(s) && !known.contains(s.as_str()) {
-                stale.push((e, s));
-                diagnostics.push(Diagnostic {
-                    kind: DiagnosticKind::StaleMapping,
-                    severity: Severity::Warning,
-                    message: format!(
-                        "the mapping to \"{}\" names {} {s}, which is not in the source",
-                        entry.target,
-                        kind.noun()
-                    ),
-                    subject: Some(s.clone()),
-                    count: 0,
-                    hint: Some(format!("remove {s} from the mapping")),
-                    location: loc(&entry.pointer),
-                });
-            }
-        }
-    }
-    for &(id, count) in &unmapped_ids {
-        let name = names.get(id).copied().unwrap_or(id);
-        let renamed = stale.iter().find(|(e, _)| {
-            let entry = &entries[*e];
-            let same = |n: &str| n.to_lowercase() == name.to_lowercase();
-            entry.name.is_some_and(same) || same(entry.target)
+    for (e, &count) in undecided.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let entry = &entries[e];
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::MappingTargetMissing,
+            severity: Severity::Warning,
+            message: format!(
+                "a mapping still marked `todo: true` targets {} \"{}\", which does not exist: {} not placed until it is decided",
+                kind.group_noun(),
+                entry.target,
+                people_are(count)
+            ),
+            subject: Some(entry.target.to_owned()),
+            count,
+            hint: Some(format!(
+                "set the target to an existing {} (or keep \"{}\" to have it created) and remove `todo: true`",
+                kind.group_noun(),
+                entry.target
+            )),
+            location: loc(&entry.pointer),
         });
-        if let Some(&(e, old)) = renamed {
-            diagnostics.push(Diagnostic {
+    }
+    for &(e, s) in &stale {
+        let entry = &entries[e];
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::StaleMapping,
+            severity: Severity::Warning,
+            message: format!(
+                "the mapping to \"{}\" names {} {s}, which is not in the source",
+                entry.target,
+                kind.noun()
+            ),
+            subject: Some(s.to_owned()),
+            count: 0,
+            hint: Some(format!("remove {s} from the mapping")),
+            location: loc(&entry.pointer),
+        });
+    }
+    for &(id, count, how) in &renamed {
+        let name = names.get(id).copied().unwrap_or(id);
+        let noun = kind.noun();
+        let diagnostic = match how {
+            Renamed::Mapping(e, old) => Diagnostic {
                 kind: DiagnosticKind::IdentifierChanged,
                 severity: Severity::Warning,
                 message: format!(
-                    "{} \"{name}\": probably renamed identifier {old} → {id}; map {id} instead of creating a duplicate",
-                    kind.noun()
+                    "{noun} \"{name}\": probably renamed identifier {old} → {id}; {} held until the mapping names {id} (no duplicate is created)",
+                    people_are(count)
                 ),
                 subject: Some(id.to_owned()),
                 count,
@@ -716,101 +855,179 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                     entries[e].target
                 )),
                 location: loc(&entries[e].pointer),
-            });
-        }
+            },
+            Renamed::Group(g, done) => {
+                let group = &target_groups[g as usize];
+                let old = group.source_ids.join(", ");
+                if done {
+                    Diagnostic {
+                        kind: DiagnosticKind::IdentifierChanged,
+                        severity: Severity::Info,
+                        message: format!(
+                            "{noun} \"{name}\": renamed identifier {old} → {id}; the {} is re-keyed and its people stay",
+                            kind.group_noun()
+                        ),
+                        subject: Some(id.to_owned()),
+                        count,
+                        hint: None,
+                        location: loc(policy_pointer),
+                    }
+                } else {
+                    Diagnostic {
+                        kind: DiagnosticKind::IdentifierChanged,
+                        severity: Severity::Warning,
+                        message: format!(
+                            "{noun} \"{name}\": probably renamed identifier {old} → {id} of {} \"{}\"",
+                            kind.group_noun(),
+                            group.name
+                        ),
+                        subject: Some(id.to_owned()),
+                        count,
+                        hint: Some(format!(
+                            "map it: {{ source: \"{id}\", target: \"{}\" }}, or set {} to re-key the group",
+                            group.name,
+                            kind.create_hint()
+                        )),
+                        location: loc(policy_pointer),
+                    }
+                }
+            }
+        };
+        diagnostics.push(diagnostic);
     }
 
-    // Mappings whose target does not exist and will not be created.
-    for (e, entry) in entries.iter().enumerate() {
-        if created.existing.contains_key(entry.target)
-            || can_create
-            || fallback_name == Some(entry.target)
-        {
+    // Managed groups whose source identifiers are all gone (and that were not re-keyed).
+    let orphans: Vec<&TargetGroup> = vanished
+        .iter()
+        .filter(|g| !rekeyed.iter().any(|(r, _)| r == *g))
+        .map(|g| &target_groups[*g as usize])
+        .collect();
+    let duplicates = duplicate_groups(kind, target_groups, &by_source_id);
+    let mut counted: Vec<&TargetGroup> = orphans.clone();
+    counted.extend(duplicates.iter().flat_map(|d| d.groups.iter().copied()));
+    let members = if counted.is_empty() {
+        HashMap::new()
+    } else {
+        count_members(kind, &counted, target)
+    };
+    for g in orphans {
+        let ids = g.source_ids.join(", ");
+        let count = members.get(g.id.as_str()).copied().unwrap_or(0);
+        let reason = format!(
+            "its source {} {ids} {} no longer in the source",
+            plural(kind.noun(), g.source_ids.len()),
+            if g.source_ids.len() == 1 { "is" } else { "are" },
+        );
+        if kind == Kind::Community && !config.safety.allow_community_removal {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::OrphanedCommunity,
+                severity: Severity::Warning,
+                message: format!(
+                    "community \"{}\" is kept although {reason}; {} {} in it",
+                    g.name,
+                    people(count),
+                    if count == 1 { "is" } else { "are" }
+                ),
+                subject: g.source_ids.first().cloned(),
+                count,
+                hint: Some(
+                    "removing a community destroys its messages and shift takeovers: remove it by hand, or set safety.allow_community_removal: true".to_owned(),
+                ),
+                location: loc("/safety/allow_community_removal"),
+            });
             continue;
         }
-        let count = missing_count[e];
-        diagnostics.push(Diagnostic {
-            kind: DiagnosticKind::MappingTargetMissing,
-            severity: Severity::Warning,
-            message: format!(
-                "a mapping targets {} \"{}\", which does not exist in the target and will not be created: {} not placed there",
-                kind.group_noun(),
-                entry.target,
-                people_are(count)
-            ),
-            subject: Some(entry.target.to_owned()),
-            count,
-            hint: Some(format!(
-                "create \"{}\" in the target, correct the name, or set {}",
-                entry.target,
-                kind.create_hint()
-            )),
-            location: loc(&entry.pointer),
-        });
-    }
-
-    // Managed groups whose source identifiers are all gone.
-    let targeted: HashSet<&str> = entries.iter().map(|e| e.target).collect();
-    let orphans: Vec<&TargetGroup> = target_groups
-        .iter()
-        .filter(|g| {
-            g.managed
-                && !g.source_ids.is_empty()
-                && g.source_ids.iter().all(|s| !known.contains(s.as_str()))
-                && !targeted.contains(g.name.as_str())
-                && fallback_name != Some(g.name.as_str())
-        })
-        .collect();
-    if !orphans.is_empty() {
-        let members = count_members(kind, &orphans, target);
-        for g in orphans {
-            let ids = g.source_ids.join(", ");
-            let count = members.get(g.id.as_str()).copied().unwrap_or(0);
-            let reason = format!(
-                "its source {} {ids} {} no longer in the source",
-                plural(kind.noun(), g.source_ids.len()),
-                if g.source_ids.len() == 1 { "is" } else { "are" },
-            );
-            if kind == Kind::Community && !config.safety.allow_community_removal {
-                diagnostics.push(Diagnostic {
-                    kind: DiagnosticKind::OrphanedCommunity,
-                    severity: Severity::Warning,
-                    message: format!(
-                        "community \"{}\" is kept although {reason}; {} {} in it",
-                        g.name,
-                        people(count),
-                        if count == 1 { "is" } else { "are" }
-                    ),
-                    subject: g.source_ids.first().cloned(),
-                    count,
-                    hint: Some(
-                        "removing a community destroys its messages and shift takeovers: remove it by hand, or set safety.allow_community_removal: true".to_owned(),
-                    ),
-                    location: loc("/safety/allow_community_removal"),
-                });
-                continue;
-            }
-            let mut changes = std::collections::BTreeMap::new();
-            changes.insert(
+        actions.push(Action {
+            kind: kind.remove(),
+            subject: g
+                .source_ids
+                .first()
+                .cloned()
+                .unwrap_or_else(|| g.id.clone()),
+            target_id: Some(g.id.clone()),
+            name: g.name.clone(),
+            changes: BTreeMap::from([(
                 "name".to_owned(),
                 Change {
                     from: Value::String(g.name.clone()),
                     to: Value::Null,
                 },
-            );
-            actions.push(Action {
-                kind: kind.remove(),
-                subject: g
-                    .source_ids
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| g.id.clone()),
-                target_id: Some(g.id.clone()),
-                name: g.name.clone(),
-                changes,
-                reason,
-            });
+            )]),
+            reason,
+        });
+    }
+    for d in duplicates {
+        let list: Vec<String> = d
+            .groups
+            .iter()
+            .map(|g| {
+                let n = members.get(g.id.as_str()).copied().unwrap_or(0);
+                format!("\"{}\" ({}, {})", g.name, g.id, people(n))
+            })
+            .collect();
+        let message = match d.source_id {
+            Some(id) => format!(
+                "{} {} record source identifier {id}: {}; people land in the first",
+                d.groups.len(),
+                kind.group_nouns(),
+                list.join(", ")
+            ),
+            None => format!(
+                "{} managed {} share the name \"{}\": {}",
+                d.groups.len(),
+                kind.group_nouns(),
+                d.groups[0].name,
+                list.join(", ")
+            ),
+        };
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::DuplicateGroup,
+            severity: Severity::Warning,
+            message,
+            subject: Some(
+                d.source_id
+                    .map_or_else(|| d.groups[0].name.clone(), str::to_owned),
+            ),
+            count: d.groups.len(),
+            hint: Some(format!(
+                "merge the duplicate {} in the target by hand, keeping the one with the most people",
+                kind.group_nouns()
+            )),
+            location: None,
+        });
+    }
+
+    // Whose memberships orgsync manages.
+    let in_reach = |g: &TargetGroup| {
+        let Some(include) = &include else {
+            return true;
+        };
+        g.source_ids.iter().any(|s| include.is_match(s))
+            || scope
+                .included
+                .iter()
+                .flatten()
+                .any(|id| first_entry(id).is_some_and(|e| entries[e].target == g.name))
+            || entries.iter().any(|e| {
+                e.target == g.name && e.source.iter().any(|s| !is_glob(s) && include.is_match(s))
+            })
+    };
+    let mut managed: Vec<bool> = target_groups
+        .iter()
+        .map(|g| {
+            (g.managed || targeted.contains(g.name.as_str()) || fallback_name == Some(&g.name))
+                && in_reach(g)
+        })
+        .collect();
+    managed.resize(refs.len(), true);
+    // A group someone lands in is one orgsync places people in: it manages its memberships.
+    for r in resolved.values() {
+        if let Resolved::Group(g) = r {
+            managed[*g as usize] = true;
         }
+    }
+    if let Some(g) = fallback {
+        managed[g as usize] = true;
     }
 
     let mut order: Vec<u32> = (0..index(refs.len())).collect();
@@ -826,17 +1043,70 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
     KindOutput {
         groups: Groups {
             refs,
+            managed,
             rank,
             by_target_id,
             resolved,
+            fallback,
         },
-        fallback,
         actions,
         diagnostics,
     }
 }
 
-/// Members of each orphaned group: accounts that still carry personal data.
+/// Why an unmapped identifier is taken for a renamed one.
+#[derive(Debug, Clone, Copy)]
+enum Renamed<'a> {
+    /// A stale YAML mapping (entry index, old identifier) carries its name.
+    Mapping(usize, &'a str),
+    /// A managed group (index) whose identifiers vanished carries its name; re-keyed or not.
+    Group(u32, bool),
+}
+
+/// Groups that collide: several record one source identifier, or several managed ones share a
+/// name.
+struct Duplicate<'t> {
+    source_id: Option<&'t str>,
+    groups: Vec<&'t TargetGroup>,
+}
+
+fn duplicate_groups<'t>(
+    _kind: Kind,
+    target_groups: &'t [TargetGroup],
+    by_source_id: &HashMap<&'t str, Vec<u32>>,
+) -> Vec<Duplicate<'t>> {
+    let mut out: Vec<Duplicate<'t>> = by_source_id
+        .iter()
+        .filter(|(_, list)| list.len() > 1)
+        .map(|(id, list)| Duplicate {
+            source_id: Some(*id),
+            groups: list.iter().map(|g| &target_groups[*g as usize]).collect(),
+        })
+        .collect();
+    let mut by_name: BTreeMap<&str, Vec<&TargetGroup>> = BTreeMap::new();
+    for g in target_groups.iter().filter(|g| g.managed) {
+        by_name.entry(&g.name).or_default().push(g);
+    }
+    for (_, groups) in by_name {
+        if groups.len() > 1 {
+            // Already reported through a shared identifier: once is enough.
+            let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+            let reported = out.iter().any(|d| {
+                d.groups.len() == ids.len() && d.groups.iter().all(|g| ids.contains(&g.id.as_str()))
+            });
+            if !reported {
+                out.push(Duplicate {
+                    source_id: None,
+                    groups,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.source_id, &a.groups[0].name).cmp(&(b.source_id, &b.groups[0].name)));
+    out
+}
+
+/// Members of each of `groups`: accounts that still carry personal data.
 fn count_members<'t>(
     kind: Kind,
     groups: &[&'t TargetGroup],
@@ -867,7 +1137,7 @@ fn create_action(
     source_ids: &[&str],
     reason: String,
 ) -> Action {
-    let mut changes = std::collections::BTreeMap::new();
+    let mut changes = BTreeMap::new();
     changes.insert(
         "name".to_owned(),
         Change {
@@ -892,11 +1162,6 @@ fn create_action(
     }
 }
 
-/// `new:<subject>`: how actions refer to a group created earlier in the same plan.
-fn new_id(subject: &str) -> String {
-    format!("{}{subject}", GroupRef::NEW_PREFIX)
-}
-
 fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
 }
@@ -916,8 +1181,11 @@ mod tests {
         OneOrMany, UnmappedFunctionAction, UnmappedFunctionPolicy, UnmappedPolicy,
     };
     use crate::model::TargetSnapshot;
-    use crate::plan::{ActionKind, Diagnostic, DiagnosticKind, Plan, Severity};
-    use crate::scope::testing::{account, config, group, locate, person, plan, sg, source, target};
+    use crate::scope::testing::{
+        account, config, group, locate, person, plan, set_departments, set_functions, sg, source,
+        target,
+    };
+    use crate::vocabulary::{ActionKind, Diagnostic, DiagnosticKind, Plan, Severity};
     use serde_json::json;
 
     fn map(source: &[&str], target: &str) -> CommunityMapping {
@@ -982,7 +1250,10 @@ mod tests {
         let create = &p.actions[0];
         assert_eq!(create.name, "Utrecht");
         assert_eq!(create.changes["source_ids"].to, json!(["1007"]));
-        assert_eq!(to_ids(&p, ActionKind::Invite, "communities"), ["new:1007"]);
+        assert_eq!(
+            to_ids(&p, ActionKind::Invite, "communities"),
+            ["new:community:1007"]
+        );
     }
 
     #[test]
@@ -1013,8 +1284,11 @@ mod tests {
         );
     }
 
+    /// Regression (first sync): a mapping target that does not exist yet was only reported
+    /// (`mapping_target_missing`) under `hold`, and the plan said "No changes" while everyone in
+    /// scope stayed unprovisioned. A mapping in git was reviewed: its target is created.
     #[test]
-    fn a_missing_mapping_target_is_created_under_create_and_reported_otherwise() {
+    fn a_first_sync_creates_the_mapping_targets_whatever_the_unmapped_policy() {
         let mut c = config();
         c.communities = vec![map(&["2001", "2002", "2999"], "Delivery")];
         locate(
@@ -1029,40 +1303,33 @@ mod tests {
         );
         let t = target(vec![], vec![]);
 
-        let held = plan(&c, &s, &t);
-        assert!(
-            held.actions.is_empty(),
-            "nobody is placed: {:?}",
-            kinds(&held)
-        );
-        let missing = diags(&held, DiagnosticKind::MappingTargetMissing);
-        assert_eq!(missing.len(), 1);
-        assert_eq!(
-            (missing[0].count, missing[0].severity),
-            (2, Severity::Warning)
-        );
-        assert_eq!(missing[0].location.as_ref().map(|l| l.line), Some(2));
-
-        c.policy.unmapped_communities = UnmappedPolicy::Create;
-        let created = plan(&c, &s, &t);
-        assert_eq!(
-            kinds(&created),
-            [
-                (ActionKind::CreateCommunity, "2001"),
-                (ActionKind::Invite, "1"),
-                (ActionKind::Invite, "2")
-            ]
-        );
-        assert_eq!(created.actions[0].name, "Delivery");
-        assert_eq!(
-            created.actions[0].changes["source_ids"].to,
-            json!(["2001", "2002"])
-        );
-        assert_eq!(
-            to_ids(&created, ActionKind::Invite, "communities"),
-            ["new:2001"]
-        );
-        assert!(diags(&created, DiagnosticKind::MappingTargetMissing).is_empty());
+        for policy in [
+            UnmappedPolicy::Hold,
+            UnmappedPolicy::Create,
+            UnmappedPolicy::Error,
+        ] {
+            c.policy.unmapped_communities = policy;
+            let created = plan(&c, &s, &t);
+            assert_eq!(
+                kinds(&created),
+                [
+                    (ActionKind::CreateCommunity, "2001"),
+                    (ActionKind::Invite, "1"),
+                    (ActionKind::Invite, "2")
+                ]
+            );
+            assert_eq!(created.actions[0].name, "Delivery");
+            assert_eq!(
+                created.actions[0].changes["source_ids"].to,
+                json!(["2001", "2002"])
+            );
+            assert_eq!(
+                to_ids(&created, ActionKind::Invite, "communities"),
+                ["new:community:2001"]
+            );
+            assert!(diags(&created, DiagnosticKind::MappingTargetMissing).is_empty());
+            assert!(!created.has_errors(), "{policy:?}");
+        }
     }
 
     #[test]
@@ -1113,11 +1380,9 @@ mod tests {
         })
     }
 
-    fn with_functions(ids: &[&str], p: crate::model::Person) -> crate::model::Person {
-        crate::model::Person {
-            functions: ids.iter().map(|f| (*f).to_owned()).collect(),
-            ..p
-        }
+    fn with_functions(ids: &[&str], mut p: crate::model::Person) -> crate::model::Person {
+        set_functions(&mut p, ids);
+        p
     }
 
     fn fg_target(groups: Vec<crate::model::TargetGroup>) -> TargetSnapshot {
@@ -1159,12 +1424,14 @@ mod tests {
             .collect();
         let no_fn = json!({ "id": "g2", "name": "No function" });
         let gr = json!({ "id": "g1", "name": "Guest Relations" });
-        assert_eq!(fgs, [json!([no_fn]), json!([gr, no_fn]), json!([no_fn])]);
+        // Regression: someone with one mapped and one unmapped function landed in both the
+        // mapped group and the fallback; the fallback is for people with no mapped function.
+        assert_eq!(fgs, [json!([no_fn]), json!([gr]), json!([no_fn])]);
         let d = diags(&p, DiagnosticKind::UnmappedFunction);
         assert_eq!(d.len(), 1);
         assert_eq!(
             d[0].message,
-            "2 people would land in No function: function F-NEW \"Teamlead Procurement\" is not mapped"
+            "1 person would land in No function: function F-NEW \"Teamlead Procurement\" is not mapped"
         );
         assert_eq!(d[0].severity, Severity::Warning);
     }
@@ -1201,7 +1468,7 @@ mod tests {
         );
         assert_eq!(
             to_ids(&p, ActionKind::Invite, "function_groups"),
-            ["new:No function"]
+            ["new:function_group:No function"]
         );
     }
 
@@ -1230,7 +1497,7 @@ mod tests {
         );
         assert_eq!(
             to_ids(&p, ActionKind::Invite, "function_groups"),
-            ["new:F-BAR", "new:F-NEW"]
+            ["new:function_group:F-BAR", "new:function_group:F-NEW"]
         );
 
         c.functions = Some(functions(
@@ -1245,11 +1512,9 @@ mod tests {
                 .as_deref(),
             Some("F-NEW")
         );
-        let missing = diags(&failed, DiagnosticKind::MappingTargetMissing);
-        assert_eq!(
-            (missing.len(), missing[0].count),
-            (1, 1),
-            "Bar is not created under error"
+        assert!(
+            diags(&failed, DiagnosticKind::MappingTargetMissing).is_empty(),
+            "a mapping target is created under error too"
         );
     }
 
@@ -1260,7 +1525,7 @@ mod tests {
         f.from = FunctionSourceField::Department;
         c.functions = Some(f);
         let mut p1 = with_functions(&["F-COOK"], person("1", &["1001"]));
-        p1.departments = vec!["D-KITCHEN".to_owned()];
+        set_departments(&mut p1, &["D-KITCHEN"]);
         let s = source(vec![p1], &[]);
         let t = fg_target(vec![group("g1", "Kitchen", &[], false)]);
         let p = plan(&c, &s, &t);
@@ -1330,7 +1595,7 @@ mod tests {
         assert_eq!(renamed[0].count, 2);
         assert!(
             renamed[0].message.contains(
-                "probably renamed identifier 1001 → 1011; map 1011 instead of creating a duplicate"
+                "probably renamed identifier 1001 → 1011; 2 people are held until the mapping names 1011 (no duplicate is created)"
             ),
             "{}",
             renamed[0].message
@@ -1434,5 +1699,113 @@ mod tests {
             .map(|a| (a.subject.as_str(), a.target_id.as_deref()))
             .collect();
         assert_eq!(removals, [("F-OLD", Some("g2"))]);
+    }
+
+    /// Regression: under `unmapped_communities: create`, a community whose identifier changed
+    /// (1002 → 1012, same name) got a second "Utrecht" and its people "moved from Utrecht to
+    /// Utrecht" with a transfer e-mail. The managed group is re-keyed; nobody moves.
+    #[test]
+    fn a_renamed_identifier_re_keys_the_managed_group_instead_of_duplicating_it() {
+        let mut c = config();
+        c.policy.unmapped_communities = UnmappedPolicy::Create;
+        let s = source(
+            vec![person("1", &["1012"]), person("2", &["1012"])],
+            &[("1012", "Utrecht")],
+        );
+        let t = target(
+            vec![account("u1", "1", &["t2"]), account("u2", "2", &["t2"])],
+            vec![group("t2", "Utrecht", &["1002"], true)],
+        );
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::UpdateCommunity, "1012")]);
+        let rekey = &p.actions[0];
+        assert_eq!(rekey.target_id.as_deref(), Some("t2"));
+        assert_eq!(rekey.changes["source_ids"].from, json!(["1002"]));
+        assert_eq!(rekey.changes["source_ids"].to, json!(["1012"]));
+        let changed = diags(&p, DiagnosticKind::IdentifierChanged);
+        assert_eq!((changed.len(), changed[0].severity), (1, Severity::Info));
+        let after = crate::apply::memory::apply_plan(&t, &p, crate::scope::testing::TODAY)
+            .expect("applies");
+        assert_eq!(after.communities.len(), 1, "no duplicate");
+        assert_eq!(after.communities[0].source_ids, ["1012"]);
+        assert!(plan(&c, &s, &after).actions.is_empty());
+
+        // Under `hold` it is a warning that names the group; nothing is created or moved.
+        c.policy.unmapped_communities = UnmappedPolicy::Hold;
+        let p = plan(&c, &s, &t);
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+        let changed = diags(&p, DiagnosticKind::IdentifierChanged);
+        assert_eq!((changed.len(), changed[0].severity), (1, Severity::Warning));
+        assert!(
+            changed[0].message.contains("1002 → 1012"),
+            "{}",
+            changed[0].message
+        );
+    }
+
+    /// The same for function groups: `functions.unmapped: create` re-keys a managed group.
+    #[test]
+    fn a_renamed_function_identifier_re_keys_its_group() {
+        let mut c = config();
+        c.functions = Some(functions(
+            UnmappedFunctionPolicy::Simple(UnmappedFunctionAction::Create),
+            vec![],
+        ));
+        let mut s = source(vec![with_functions(&["F-20"], person("1", &["1001"]))], &[]);
+        s.functions = vec![sg("F-20", "Kitchen")];
+        let mut a = account("u1", "1", &["t1"]);
+        a.function_groups = vec!["g1".to_owned()];
+        let mut t = fg_target(vec![group("g1", "Kitchen", &["F-10"], true)]);
+        t.accounts = vec![a];
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::UpdateFunctionGroup, "F-20")]);
+    }
+
+    /// Regression: under `create`, a new identifier carrying the name of a stale YAML mapping
+    /// created a duplicate while the plan's own warning said not to. It is held instead.
+    #[test]
+    fn a_renamed_identifier_of_a_stale_mapping_creates_no_duplicate() {
+        let mut c = config();
+        c.policy.unmapped_communities = UnmappedPolicy::Create;
+        c.communities = vec![map(&["1002"], "Utrecht")];
+        let s = source(vec![person("1", &["1012"])], &[("1012", "Utrecht")]);
+        let t = target(
+            vec![account("u1", "1", &["t2"])],
+            vec![group("t2", "Utrecht", &[], false)],
+        );
+        let p = plan(&c, &s, &t);
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+        assert_eq!(diags(&p, DiagnosticKind::IdentifierChanged).len(), 1);
+    }
+
+    /// Two groups that record one identifier, or two managed groups with one name, are a
+    /// diagnostic with counts (the duplicate a timed-out create leaves behind, say).
+    #[test]
+    fn duplicate_groups_are_reported_with_counts() {
+        let c = config();
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let t = target(
+            vec![account("u1", "1", &["t1"]), account("u2", "2", &["t9"])],
+            vec![
+                group("t1", "Amsterdam", &["1001"], true),
+                group("t9", "Amsterdam", &["1001"], true),
+                group("t5", "Utrecht", &["1005"], true),
+                group("t6", "Utrecht", &["1006"], true),
+            ],
+        );
+        let p = plan(&c, &s, &t);
+        let d = diags(&p, DiagnosticKind::DuplicateGroup);
+        assert_eq!(d.len(), 2, "{d:?}");
+        let by_id = d
+            .iter()
+            .find(|d| d.subject.as_deref() == Some("1001"))
+            .unwrap();
+        assert_eq!(by_id.count, 2);
+        assert!(
+            by_id.message.contains("\"Amsterdam\" (t9, 1 person)"),
+            "{}",
+            by_id.message
+        );
+        assert!(d.iter().any(|d| d.subject.as_deref() == Some("Utrecht")));
     }
 }

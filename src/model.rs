@@ -8,30 +8,58 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Someone in the source system.
+///
+/// HR systems return one row per employment, ended ones included: the person's own fields come
+/// from those rows, and each row is one [`Employment`]. Only the employments that are current on
+/// the plan's day (or, for someone not yet employed, the first upcoming ones) place a person; see
+/// [`crate::scope`].
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Person {
     /// Source identifier (employee number). Unique in a snapshot.
     pub id: String,
     /// Work e-mail address.
     pub email: Option<String>,
+    /// Other e-mail addresses that rows with this identifier give: two people share one
+    /// identifier, or the export is inconsistent. Such a person is held.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicting_emails: Vec<String>,
     /// First name.
     pub first_name: String,
     /// Last name.
     pub last_name: String,
-    /// First day of employment, when known.
-    pub start: Option<Date>,
-    /// Last day of employment (inclusive), when it ends.
-    pub end: Option<Date>,
-    /// Source community identifiers.
-    pub communities: Vec<String>,
-    /// Source function identifiers.
-    pub functions: Vec<String>,
-    /// Source department identifiers.
-    pub departments: Vec<String>,
+    /// Employments, one per source row, in source order; ended ones included.
+    pub employments: Vec<Employment>,
     /// Source identifier of the manager.
     pub manager: Option<String>,
     /// Free attributes (contract type, …), for exclusion rules.
     pub attributes: BTreeMap<String, String>,
+}
+
+/// One employment of a person: a source row's dates and placement.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Employment {
+    /// First day, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Date>,
+    /// Last day (inclusive), when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Date>,
+    /// Source community identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub community: Option<String>,
+    /// Source function identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// Source department identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+}
+
+impl Employment {
+    /// True when the employment runs on `day` (both ends inclusive; open ends are open).
+    pub fn is_current(&self, day: Date) -> bool {
+        self.start.is_none_or(|s| s <= day) && self.end.is_none_or(|e| e >= day)
+    }
 }
 
 /// A community, function or department as the source knows it.

@@ -2,7 +2,8 @@
 //! locations and partial sync, in that order of precedence for the reason a person is left out.
 //!
 //! People out of scope are treated as if they were not in the source: their managed accounts are
-//! removed by the plan (within the safety limits), and they count for nothing in mapping.
+//! removed by the plan (within the safety limits), and they count for nothing in mapping — except
+//! people outside a partial sync's include-list, whose accounts are left alone.
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
@@ -10,9 +11,9 @@ use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use jiff::Span;
 use jiff::civil::Date;
 
-use crate::config::{Config, ExclusionRule};
-use crate::model::{Person, SourceSnapshot};
-use crate::plan::{Diagnostic, DiagnosticKind, Severity};
+use crate::config::{Config, ExclusionRule, FunctionSourceField, ManagedField};
+use crate::model::{Employment, Person, SourceGroup, SourceSnapshot};
+use crate::vocabulary::{Diagnostic, DiagnosticKind, Severity};
 
 /// Identifier patterns compiled once. A pattern without glob characters (`*?[{\`) is a literal
 /// and compares by hash lookup — exactly for identifiers, case-insensitively when asked; a glob
@@ -120,13 +121,15 @@ fn ci_glob(p: &str) -> Option<Glob> {
 pub enum OutOfScope {
     /// Matched exclusion rule `n` (index into `config.exclude`).
     Excluded(usize),
-    /// Starts on this date, later than `invite_lead_days` from today.
+    /// Not employed today, and the first employment starts on this date, later than
+    /// `invite_lead_days` from today.
     NotStarted(Date),
-    /// The contract ended on this date.
+    /// Every employment has ended; the last one on this date.
     Ended(Date),
-    /// Every community of the person is a test location.
+    /// Every current employment is at a test location.
     OnlyTestLocations,
-    /// Partial sync is on and none of the person's communities is included.
+    /// Partial sync is on and none of the person's communities is included: the person and
+    /// their account are left alone (not removed, not moved).
     NotIncluded,
 }
 
@@ -153,8 +156,30 @@ impl OutOfScope {
 pub struct ScopedPerson<'a> {
     /// The source person.
     pub person: &'a Person,
-    start: u32,
-    end: u32,
+    /// Not employed today: placed by the employment that starts on this day, within the invite
+    /// lead time.
+    pub starts: Option<Date>,
+    communities: (u32, u32),
+    functions: (u32, u32),
+}
+
+/// Where function groups come from: the one place that reads `functions.from`.
+impl FunctionSourceField {
+    /// The identifier this field gives for one employment.
+    pub fn of(self, e: &Employment) -> Option<&str> {
+        match self {
+            FunctionSourceField::Function => e.function.as_deref(),
+            FunctionSourceField::Department => e.department.as_deref(),
+        }
+    }
+
+    /// The groups of this field the source lists (with their names).
+    pub fn listed(self, source: &SourceSnapshot) -> &[SourceGroup] {
+        match self {
+            FunctionSourceField::Function => &source.functions,
+            FunctionSourceField::Department => &source.departments,
+        }
+    }
 }
 
 /// Who takes part in the sync.
@@ -162,27 +187,51 @@ pub struct ScopedPerson<'a> {
 pub struct Scope<'a> {
     /// People in scope, in source order.
     pub persons: Vec<ScopedPerson<'a>>,
+    /// People outside the communities included by partial sync: matched to their accounts, so
+    /// that those are kept, but never written.
+    pub untouched: Vec<&'a Person>,
     /// Every source person out of scope, by source identifier, with the reason.
     pub out_of_scope: HashMap<&'a str, OutOfScope>,
     /// Source communities that are test locations: treated as if they did not exist.
     pub test_communities: HashSet<&'a str>,
-    /// Source communities that exist (listed by the source or named by any person), test
+    /// Source communities that exist (listed by the source or named by any employment), test
     /// locations left out.
     pub known_communities: HashSet<&'a str>,
     /// Source community names by identifier (the identifier when the source lists no name).
     pub community_names: HashMap<&'a str, &'a str>,
-    /// `excluded` and `test_location` diagnostics.
+    /// Where function groups come from, when functions are synced (`functions.from`).
+    pub function_field: Option<FunctionSourceField>,
+    /// Source function (or department) identifiers that exist, listed or named by any
+    /// employment, with their names.
+    pub function_names: HashMap<&'a str, &'a str>,
+    /// Partial sync: the known source communities it includes (`None`: no partial sync).
+    pub included: Option<HashSet<&'a str>>,
+    /// Scope diagnostics: `excluded`, `test_location`, rules that can never match.
     pub diagnostics: Vec<Diagnostic>,
-    /// Flat storage of every scoped person's effective communities (one allocation, not one
-    /// per person: the engine handles a million people).
+    /// Flat storage of every scoped person's effective communities and function identifiers
+    /// (one allocation each, not one per person: the engine handles a million people).
     community_ids: Vec<&'a str>,
+    function_ids: Vec<&'a str>,
 }
 
 impl<'a> Scope<'a> {
-    /// A scoped person's effective source communities: test locations and, with partial sync,
-    /// communities outside the include-list removed; no duplicates.
+    /// A scoped person's effective source communities: those of the employments that place
+    /// them today, test locations and, with partial sync, communities outside the include-list
+    /// left out; no duplicates.
     pub fn communities(&self, p: &ScopedPerson<'a>) -> &[&'a str] {
-        &self.community_ids[p.start as usize..p.end as usize]
+        &self.community_ids[p.communities.0 as usize..p.communities.1 as usize]
+    }
+
+    /// A scoped person's source function (or department, by `functions.from`) identifiers,
+    /// from the employments that place them today; no duplicates. Empty when functions are
+    /// not synced.
+    pub fn functions(&self, p: &ScopedPerson<'a>) -> &[&'a str] {
+        &self.function_ids[p.functions.0 as usize..p.functions.1 as usize]
+    }
+
+    /// The scoped person with this source identifier.
+    pub fn find(&self, id: &str) -> Option<&ScopedPerson<'a>> {
+        self.persons.iter().find(|sp| sp.person.id == id)
     }
 }
 
@@ -199,11 +248,16 @@ enum Condition<'a> {
 }
 
 impl Condition<'_> {
-    fn matches(&self, p: &Person) -> bool {
+    /// Whether the condition holds for `p`, whose employments that count are `employments`.
+    fn matches(&self, p: &Person, employments: &[&Employment]) -> bool {
         match self {
             Condition::Person(pat) => pat.is_match(&p.id),
-            Condition::Community(ids) => p.communities.iter().any(|c| ids.contains(c.as_str())),
-            Condition::Function(ids) => p.functions.iter().any(|f| ids.contains(f.as_str())),
+            Condition::Community(ids) => employments
+                .iter()
+                .any(|e| e.community.as_deref().is_some_and(|c| ids.contains(c))),
+            Condition::Function(ids) => employments
+                .iter()
+                .any(|e| e.function.as_deref().is_some_and(|f| ids.contains(f))),
             Condition::AttrEquals(k, v) => p.attributes.get(*k).is_some_and(|a| a == v),
             Condition::AttrMatches(k, g) => p.attributes.get(*k).is_some_and(|a| g.is_match(a)),
             Condition::Never => false,
@@ -249,11 +303,51 @@ fn compile_rule<'a>(
     out
 }
 
+/// The employments that place `p` today into `out`: the current ones; for someone not employed
+/// today, the first upcoming ones when they start within the lead time (`Ok(Some(start))`).
+/// A person with no employment rows at all is in scope with nothing to place.
+fn placing<'p>(
+    p: &'p Person,
+    today: Date,
+    latest_start: Date,
+    out: &mut Vec<&'p Employment>,
+) -> Result<Option<Date>, OutOfScope> {
+    out.clear();
+    out.extend(p.employments.iter().filter(|e| e.is_current(today)));
+    if !out.is_empty() || p.employments.is_empty() {
+        return Ok(None);
+    }
+    let next = p
+        .employments
+        .iter()
+        .filter_map(|e| e.start.filter(|s| *s > today))
+        .min();
+    match next {
+        Some(start) if start <= latest_start => {
+            out.extend(p.employments.iter().filter(|e| e.is_current(start)));
+            Ok(Some(start))
+        }
+        // Someone whose employment ended is a leaver until the next one is near, not a future
+        // hire: their account is removed now, and they are invited again (or restored) then.
+        next => match p
+            .employments
+            .iter()
+            .filter_map(|e| e.end)
+            .filter(|e| *e < today)
+            .max()
+        {
+            Some(last) => Err(OutOfScope::Ended(last)),
+            None => Err(OutOfScope::NotStarted(next.unwrap_or(today))),
+        },
+    }
+}
+
 /// Decides who is in scope on `today` (a civil date in the configured time zone).
 ///
 /// Precedence of reasons: an exclusion rule, then the employment window, then test locations,
-/// then partial sync. An `include` list that is empty means no partial sync (an empty
-/// include-list syncing no one would remove everybody).
+/// then partial sync. Each employment has its own window; a person's placement today is what
+/// their current employments say (rule 4). Exclusion rules on communities and functions look at
+/// those employments too (at all of them for someone not employed today).
 pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) -> Scope<'a> {
     // Every community identifier the source uses, with its name.
     let mut community_names: HashMap<&str, &str> = source
@@ -262,20 +356,44 @@ pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) 
         .map(|c| (c.id.as_str(), c.name.as_str()))
         .collect();
     for p in &source.persons {
-        for c in &p.communities {
+        for c in p.employments.iter().filter_map(|e| e.community.as_deref()) {
             community_names.entry(c).or_insert(c);
         }
     }
     // Function identifiers, only when a rule needs them.
-    let mut function_ids: HashSet<&str> = HashSet::new();
+    let mut rule_function_ids: HashSet<&str> = HashSet::new();
     if config.exclude.iter().any(|r| r.function.is_some()) {
-        function_ids.extend(source.functions.iter().map(|f| f.id.as_str()));
-        function_ids.extend(
+        rule_function_ids.extend(source.functions.iter().map(|f| f.id.as_str()));
+        rule_function_ids.extend(
             source
                 .persons
                 .iter()
-                .flat_map(|p| p.functions.iter().map(String::as_str)),
+                .flat_map(|p| p.employments.iter().filter_map(|e| e.function.as_deref())),
         );
+    }
+    let function_field = config
+        .functions
+        .as_ref()
+        .filter(|_| {
+            config
+                .policy
+                .managed_fields
+                .contains(&ManagedField::FunctionGroups)
+        })
+        .map(|f| f.from);
+    let mut function_names: HashMap<&str, &str> = HashMap::new();
+    if let Some(field) = function_field {
+        function_names.extend(
+            field
+                .listed(source)
+                .iter()
+                .map(|g| (g.id.as_str(), g.name.as_str())),
+        );
+        for p in &source.persons {
+            for f in p.employments.iter().filter_map(|e| field.of(e)) {
+                function_names.entry(f).or_insert(f);
+            }
+        }
     }
 
     let test = Patterns::new(config.test_locations.iter().map(String::as_str), true);
@@ -316,67 +434,98 @@ pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) 
     let rules: Vec<Vec<Condition>> = config
         .exclude
         .iter()
-        .map(|r| compile_rule(r, &all_community_ids, &function_ids))
+        .map(|r| compile_rule(r, &all_community_ids, &rule_function_ids))
         .collect();
 
     let latest_start =
         today.saturating_add(Span::new().days(i64::from(config.policy.invite_lead_days)));
 
     let mut persons = Vec::with_capacity(source.persons.len());
+    let mut untouched = Vec::new();
     let mut community_ids: Vec<&str> = Vec::with_capacity(source.persons.len());
+    let mut function_ids: Vec<&str> = Vec::with_capacity(if function_field.is_some() {
+        source.persons.len()
+    } else {
+        0
+    });
     let mut out_of_scope = HashMap::new();
     let mut excluded_counts = vec![0usize; rules.len()];
     let mut only_test_counts: HashMap<&str, usize> = HashMap::new();
+    let mut employments: Vec<&Employment> = Vec::new();
+    let is_test = |e: &Employment| {
+        e.community
+            .as_deref()
+            .is_some_and(|c| test_communities.contains(c))
+    };
 
     for p in &source.persons {
+        let window = placing(p, today, latest_start, &mut employments);
+        let counted: Vec<&Employment>;
+        let for_rules: &[&Employment] = if employments.is_empty() {
+            counted = p.employments.iter().collect();
+            &counted
+        } else {
+            &employments
+        };
         let excluded = rules
             .iter()
-            .position(|conds| !conds.is_empty() && conds.iter().all(|c| c.matches(p)));
+            .position(|conds| !conds.is_empty() && conds.iter().all(|c| c.matches(p, for_rules)));
         if let Some(i) = excluded {
             excluded_counts[i] += 1;
             out_of_scope.insert(p.id.as_str(), OutOfScope::Excluded(i));
             continue;
         }
-        if let Some(start) = p.start.filter(|s| *s > latest_start) {
-            out_of_scope.insert(p.id.as_str(), OutOfScope::NotStarted(start));
-            continue;
-        }
-        if let Some(end) = p.end.filter(|e| *e < today) {
-            out_of_scope.insert(p.id.as_str(), OutOfScope::Ended(end));
-            continue;
-        }
-        let start = community_ids.len();
-        let mut any_real = false;
-        for c in &p.communities {
-            let c = c.as_str();
-            if test_communities.contains(c) {
+        let starts = match window {
+            Ok(starts) => starts,
+            Err(out) => {
+                out_of_scope.insert(p.id.as_str(), out);
                 continue;
             }
-            any_real = true;
-            let kept = included.as_ref().is_none_or(|inc| inc.contains(c));
-            if kept && !community_ids[start..].contains(&c) {
-                community_ids.push(c);
-            }
-        }
-        if !p.communities.is_empty() && !any_real {
+        };
+        if !employments.is_empty() && employments.iter().all(|e| is_test(e)) {
             let mut seen: Vec<&str> = Vec::new();
-            for c in &p.communities {
-                if !seen.contains(&c.as_str()) {
+            for c in employments.iter().filter_map(|e| e.community.as_deref()) {
+                if !seen.contains(&c) {
                     seen.push(c);
-                    *only_test_counts.entry(c.as_str()).or_default() += 1;
+                    *only_test_counts.entry(c).or_default() += 1;
                 }
             }
             out_of_scope.insert(p.id.as_str(), OutOfScope::OnlyTestLocations);
             continue;
         }
-        if included.is_some() && community_ids.len() == start {
+        let c_start = community_ids.len();
+        for c in employments
+            .iter()
+            .filter(|e| !is_test(e))
+            .filter_map(|e| e.community.as_deref())
+        {
+            let kept = included.as_ref().is_none_or(|inc| inc.contains(c));
+            if kept && !community_ids[c_start..].contains(&c) {
+                community_ids.push(c);
+            }
+        }
+        if included.is_some() && community_ids.len() == c_start {
             out_of_scope.insert(p.id.as_str(), OutOfScope::NotIncluded);
+            untouched.push(p);
             continue;
+        }
+        let f_start = function_ids.len();
+        if let Some(field) = function_field {
+            for f in employments
+                .iter()
+                .filter(|e| !is_test(e))
+                .filter_map(|e| field.of(e))
+            {
+                if !function_ids[f_start..].contains(&f) {
+                    function_ids.push(f);
+                }
+            }
         }
         persons.push(ScopedPerson {
             person: p,
-            start: u32::try_from(start).unwrap_or(u32::MAX),
-            end: u32::try_from(community_ids.len()).unwrap_or(u32::MAX),
+            starts,
+            communities: (index(c_start), index(community_ids.len())),
+            functions: (index(f_start), index(function_ids.len())),
         });
     }
 
@@ -396,6 +545,7 @@ pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) 
             location: config.locations.get(&format!("/exclude/{i}")),
         });
     }
+    diagnostics.extend(absent_attributes(config, source));
     for (id, pattern) in &test_pattern {
         let count = only_test_counts.get(id).copied().unwrap_or(0);
         let name = community_names.get(id).copied().unwrap_or(id);
@@ -415,13 +565,64 @@ pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) 
 
     Scope {
         persons,
+        untouched,
         out_of_scope,
         test_communities,
         known_communities,
         community_names,
+        function_field,
+        function_names,
+        included,
         diagnostics,
         community_ids,
+        function_ids,
     }
+}
+
+/// Exclusion rules on an attribute that no person in the source carries: such a rule can never
+/// match, and the people it was written for would be provisioned. An error: the plan must not
+/// be applied until the source delivers the attribute or the rule is corrected.
+fn absent_attributes(config: &Config, source: &SourceSnapshot) -> Vec<Diagnostic> {
+    if source.persons.is_empty() {
+        // The empty-source guard speaks for this case.
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (i, rule) in config.exclude.iter().enumerate() {
+        let Some(attr) = rule.attribute.as_deref() else {
+            continue;
+        };
+        if source
+            .persons
+            .iter()
+            .any(|p| p.attributes.contains_key(attr))
+        {
+            continue;
+        }
+        out.push(Diagnostic {
+            kind: DiagnosticKind::RuleNeverMatches,
+            severity: Severity::Error,
+            message: format!(
+                "exclusion rule {} ({}) is on attribute `{attr}`, which no person in the source carries: it can never match",
+                i + 1,
+                rule.reason
+            ),
+            subject: Some(attr.to_owned()),
+            count: 0,
+            hint: Some(format!(
+                "declare the column under source.columns.attributes.{attr}, or correct the attribute name"
+            )),
+            location: config
+                .locations
+                .get(&format!("/exclude/{i}/attribute"))
+                .or_else(|| config.locations.get(&format!("/exclude/{i}"))),
+        });
+    }
+    out
+}
+
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
 }
 
 /// "1 person" / "3 people".
@@ -451,7 +652,9 @@ pub(crate) mod testing {
         Columns, Config, FileSourceConfig, FileTargetConfig, IdentityConfig, Locations,
         PolicyConfig, SafetyConfig, SourceConfig, TargetConfig, yaml,
     };
-    use crate::model::{Account, Person, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot};
+    use crate::model::{
+        Account, Employment, Person, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot,
+    };
     use crate::plan::{Digests, Plan, PlanInput};
 
     /// "Today" in the tests.
@@ -499,15 +702,73 @@ pub(crate) mod testing {
         config.locations.insert(section, file, positions);
     }
 
-    /// A person in communities, with an e-mail address derived from the id.
+    /// A person with one open employment per community (one without a community when there
+    /// are none), with an e-mail address derived from the id.
     pub fn person(id: &str, communities: &[&str]) -> Person {
+        let mut employments: Vec<Employment> = communities
+            .iter()
+            .map(|c| Employment {
+                community: Some((*c).to_owned()),
+                ..Employment::default()
+            })
+            .collect();
+        if employments.is_empty() {
+            employments.push(Employment::default());
+        }
         Person {
             id: id.to_owned(),
             email: Some(format!("{id}@example.com")),
             first_name: "Ann".to_owned(),
             last_name: format!("Person {id}"),
-            communities: communities.iter().map(|c| (*c).to_owned()).collect(),
+            employments,
             ..Person::default()
+        }
+    }
+
+    /// One employment with these dates, in `community`.
+    pub fn employment(community: &str, start: Option<Date>, end: Option<Date>) -> Employment {
+        Employment {
+            start,
+            end,
+            community: Some(community.to_owned()),
+            ..Employment::default()
+        }
+    }
+
+    /// Gives a person's employments these functions: the i-th employment the i-th function
+    /// (more functions than employments add employments without a community).
+    pub fn set_functions(p: &mut Person, functions: &[&str]) {
+        set_field(p, functions, |e, v| e.function = v);
+    }
+
+    /// The same for departments.
+    pub fn set_departments(p: &mut Person, departments: &[&str]) {
+        set_field(p, departments, |e, v| e.department = v);
+    }
+
+    fn set_field(p: &mut Person, values: &[&str], set: impl Fn(&mut Employment, Option<String>)) {
+        for e in &mut p.employments {
+            set(e, None);
+        }
+        for (i, v) in values.iter().enumerate() {
+            if i >= p.employments.len() {
+                p.employments.push(Employment::default());
+            }
+            set(&mut p.employments[i], Some((*v).to_owned()));
+        }
+    }
+
+    /// Sets the start of every employment.
+    pub fn set_start(p: &mut Person, start: Option<Date>) {
+        for e in &mut p.employments {
+            e.start = start;
+        }
+    }
+
+    /// Sets the end of every employment.
+    pub fn set_end(p: &mut Person, end: Option<Date>) {
+        for e in &mut p.employments {
+            e.end = end;
         }
     }
 
@@ -578,7 +839,9 @@ pub(crate) mod testing {
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::testing::{TODAY, config, day, locate, person, source};
+    use super::testing::{
+        TODAY, config, day, locate, person, set_end, set_functions, set_start, source,
+    };
     use super::*;
     use crate::config::IncludeConfig;
 
@@ -674,7 +937,7 @@ mod tests {
         c.exclude = vec![by_person, by_function, by_attr, exact];
         let ext = person("ext-7", &["1"]);
         let mut board = person("2", &["1"]);
-        board.functions = vec!["F-BOARD".to_owned()];
+        set_functions(&mut board, &["F-BOARD"]);
         let mut temp = person("3", &["1"]);
         temp.attributes = BTreeMap::from([("contract".to_owned(), "Temporary".to_owned())]);
         let mut not_exact = person("4", &["1"]);
@@ -753,8 +1016,8 @@ mod tests {
         c.policy.invite_lead_days = 7;
         let at = |id: &str, start: Option<i64>, end: Option<i64>| {
             let mut p = person(id, &["1"]);
-            p.start = start.map(day);
-            p.end = end.map(day);
+            set_start(&mut p, start.map(day));
+            set_end(&mut p, end.map(day));
             p
         };
         let s = source(

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::civil::Date;
 use serde_json::Value;
 
+use crate::apply::run::resolve_placeholders;
 use crate::connectors::ApplyContext;
 use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
 use crate::plan::{Action, ActionKind, Change, GroupRef, Plan};
@@ -21,8 +22,8 @@ const COMMUNITY_PREFIX: &str = "c-";
 /// Prefix of function group ids this target hands out.
 const FUNCTION_GROUP_PREFIX: &str = "g-";
 
-/// Executes one action on `state`. Group references `new:<subject>` are resolved through
-/// `ctx.created`, which `create_*` actions fill.
+/// Executes one action on `state`, whose group placeholders the apply runner already replaced
+/// (`create_*` actions record the ids they create in `ctx.created`).
 ///
 /// Looks accounts up by scanning (linear, no allocation): a caller that executes many actions on
 /// one large state should keep a [`MemoryTarget`], whose indexes make each action constant-time.
@@ -53,8 +54,8 @@ pub fn apply_plan(
     };
     let mut target = MemoryTarget::new(state.clone());
     for action in &plan.actions {
-        target
-            .apply(action, &mut ctx)
+        resolve_placeholders(action, &ctx.created)
+            .and_then(|resolved| target.apply(&resolved, &mut ctx))
             .map_err(|e| format!("{} {}: {e}", action.kind.as_str(), action.subject))?;
     }
     Ok(target.into_state())
@@ -125,7 +126,11 @@ impl MemoryTarget {
                 action,
                 ctx,
             ),
-            ActionKind::Invite => self.invite(action, ctx),
+            ActionKind::UpdateCommunity => update_group(&mut self.state.communities, action),
+            ActionKind::UpdateFunctionGroup => {
+                update_group(&mut self.state.function_groups, action)
+            }
+            ActionKind::Invite => self.invite(action),
             ActionKind::Update | ActionKind::Move | ActionKind::Restore => {
                 let i = self.account(action)?;
                 if self.state.accounts[i].status == AccountStatus::Anonymized {
@@ -134,7 +139,7 @@ impl MemoryTarget {
                         self.state.accounts[i].id
                     ));
                 }
-                self.set_fields(i, &action.changes, ctx)
+                self.set_fields(i, &action.changes)
             }
             ActionKind::Remove => {
                 let i = self.account(action)?;
@@ -194,7 +199,7 @@ impl MemoryTarget {
 
     /// Creates a managed account, or — when the same invite already ran (an active managed
     /// account with this external id and e-mail exists) — brings that one in line instead.
-    fn invite(&mut self, action: &Action, ctx: &ApplyContext) -> Result<(), String> {
+    fn invite(&mut self, action: &Action) -> Result<(), String> {
         let email = action
             .changes
             .get("email")
@@ -248,24 +253,31 @@ impl MemoryTarget {
                 i
             }
         };
-        self.set_fields(i, &action.changes, ctx)
+        self.set_fields(i, &action.changes)
     }
 
     /// Writes `changes` (their `to` values) to account `i`.
-    fn set_fields(
-        &mut self,
-        i: usize,
-        changes: &BTreeMap<String, Change>,
-        ctx: &ApplyContext,
-    ) -> Result<(), String> {
+    fn set_fields(&mut self, i: usize, changes: &BTreeMap<String, Change>) -> Result<(), String> {
         // Resolve group references first: they are checked against the groups that exist.
         let mut communities = changes
             .get("communities")
-            .map(|c| resolve_groups(&c.to, &self.state.communities, ctx))
+            .map(|c| {
+                resolve_groups(
+                    &c.to,
+                    &self.state.communities,
+                    &self.state.accounts[i].communities,
+                )
+            })
             .transpose()?;
         let mut function_groups = changes
             .get("function_groups")
-            .map(|c| resolve_groups(&c.to, &self.state.function_groups, ctx))
+            .map(|c| {
+                resolve_groups(
+                    &c.to,
+                    &self.state.function_groups,
+                    &self.state.accounts[i].function_groups,
+                )
+            })
             .transpose()?;
         let account = &mut self.state.accounts[i];
         for (field, change) in changes {
@@ -342,30 +354,36 @@ fn create_group(
             id
         }
     };
-    ctx.created
-        .insert(format!("{}{}", GroupRef::NEW_PREFIX, action.subject), id);
+    ctx.record_created(action, id);
     Ok(())
 }
 
-/// Target ids of a JSON list of group references; `new:` ids through `ctx.created`. Every group
-/// must exist.
+/// Records the new source identifiers on a group (re-keying a renamed identifier).
+fn update_group(groups: &mut [TargetGroup], action: &Action) -> Result<(), String> {
+    let id = group_id(action)?;
+    let group = groups
+        .iter_mut()
+        .find(|g| g.id == id)
+        .ok_or_else(|| format!("group {id} does not exist"))?;
+    if let Some(c) = action.changes.get("source_ids") {
+        group.source_ids = typed("source_ids", &c.to)?;
+    }
+    Ok(())
+}
+
+/// Target ids of a JSON list of group references (placeholders were replaced by the apply
+/// runner). Every group must exist, except one the account is in already (a membership of a
+/// group the target does not list is kept as it is, never added).
 fn resolve_groups(
     value: &Value,
     groups: &[TargetGroup],
-    ctx: &ApplyContext,
+    current: &[String],
 ) -> Result<Vec<String>, String> {
     let refs: Vec<GroupRef> = typed("groups", value)?;
     let mut ids: Vec<String> = Vec::with_capacity(refs.len());
     for r in refs {
-        let id = match r.new_key() {
-            Some(_) => ctx
-                .created
-                .get(&r.id)
-                .cloned()
-                .ok_or_else(|| format!("group \"{}\" ({}) was not created", r.name, r.id))?,
-            None => r.id,
-        };
-        if !groups.iter().any(|g| g.id == id) {
+        let id = r.id;
+        if !groups.iter().any(|g| g.id == id) && !current.contains(&id) {
             return Err(format!("group \"{}\" ({id}) does not exist", r.name));
         }
         if !ids.contains(&id) {
@@ -466,19 +484,20 @@ mod tests {
                 ("first_name", json!("Ann")),
                 (
                     "communities",
-                    json!([{ "id": "new:1007", "name": "Utrecht" }, { "id": "c-1", "name": "Amsterdam" }]),
+                    json!([{ "id": "new:community:1007", "name": "Utrecht" }, { "id": "c-1", "name": "Amsterdam" }]),
                 ),
             ],
         );
         for _ in 0..2 {
             apply_action(&mut state, &create, &mut ctx).expect("create");
+            let invite = resolve_placeholders(&invite, &ctx.created).expect("resolved");
             apply_action(&mut state, &invite, &mut ctx).expect("invite");
         }
         assert_eq!(state.communities.len(), 2, "the rerun reuses the group");
         let created = &state.communities[1];
         assert_eq!((created.id.as_str(), created.managed), ("c-2", true));
         assert_eq!(created.source_ids, ["1007"]);
-        assert_eq!(ctx.created["new:1007"], "c-2");
+        assert_eq!(ctx.created["new:community:1007"], "c-2");
         assert_eq!(state.accounts.len(), 2, "the rerun does not invite twice");
         let a = &state.accounts[1];
         assert_eq!(a.id, "u-8");
@@ -497,7 +516,7 @@ mod tests {
             Some("u1"),
             &[(
                 "communities",
-                json!([{ "id": "new:1007", "name": "Utrecht" }]),
+                json!([{ "id": "new:community:1007", "name": "Utrecht" }]),
             )],
         );
         assert!(apply_action(&mut state, &mv, &mut ctx()).is_err());

@@ -7,7 +7,8 @@
 //! actions that need what it would have created: an invite into a community whose creation failed
 //! fails too, without being attempted.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -128,44 +129,32 @@ pub fn apply(
         today: opts.today,
         created: HashMap::new(),
     };
-    // `create_*` subjects whose action failed; actions referring to `new:<subject>` fail too.
-    let mut failed_creates: HashSet<&str> = HashSet::new();
     let mut report = ApplyReport::default();
     // One batch per run of actions of the same phase: a target may execute a batch
     // concurrently, since what an action depends on (a `new:` group) was created in an earlier
-    // phase, whose outcome is known before the batch starts.
+    // phase, whose outcome is known before the batch starts. Placeholders are replaced by the
+    // created groups' ids here, once, so that no connector ever sees one.
     for batch in plan
         .actions
         .chunk_by(|a, b| a.kind.phase() == b.kind.phase())
     {
-        let mut results: Vec<Option<Result<(), String>>> = batch
+        let resolved: Vec<Result<Cow<'_, Action>, String>> = batch
             .iter()
-            .map(|action| {
-                missing_dependency(action, &failed_creates).map(|key| {
-                    Err(format!(
-                        "not attempted: it needs the group `{key}`, whose creation failed"
-                    ))
-                })
-            })
+            .map(|action| resolve_placeholders(action, &ctx.created))
             .collect();
-        let runnable: Vec<&Action> = batch
+        let runnable: Vec<&Action> = resolved
             .iter()
-            .zip(&results)
-            .filter(|(_, r)| r.is_none())
-            .map(|(a, _)| a)
+            .filter_map(|r| r.as_ref().ok().map(|a| a.as_ref()))
             .collect();
         let mut executed = target.execute_batch(&runnable, &mut ctx).into_iter();
-        for slot in results.iter_mut().filter(|r| r.is_none()) {
-            *slot = Some(match executed.next() {
-                Some(r) => r.map_err(|e| e.to_string()),
-                None => Err("internal error: the target returned no result".to_owned()),
-            });
-        }
-        for (action, result) in batch.iter().zip(results) {
-            let result = result.unwrap_or(Ok(()));
-            if result.is_err() && is_create(action.kind) {
-                failed_creates.insert(action.subject.as_str());
-            }
+        for (action, r) in batch.iter().zip(resolved.iter()) {
+            let result = match r {
+                Err(e) => Err(e.clone()),
+                Ok(_) => match executed.next() {
+                    Some(r) => r.map_err(|e| e.to_string()),
+                    None => Err("internal error: the target returned no result".to_owned()),
+                },
+            };
             report.failed += usize::from(result.is_err());
             report.outcomes.push(Outcome {
                 kind: action.kind,
@@ -212,45 +201,84 @@ fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
     })
 }
 
-fn is_create(kind: ActionKind) -> bool {
-    matches!(
-        kind,
-        ActionKind::CreateCommunity | ActionKind::CreateFunctionGroup
-    )
-}
-
-/// The first `new:<key>` group the action refers to whose creation failed.
-fn missing_dependency<'a>(action: &Action, failed: &HashSet<&'a str>) -> Option<&'a str> {
-    if failed.is_empty() {
-        return None;
-    }
-    let mut found = None;
+/// `action` with every `new:<kind>:<key>` group reference replaced by the id of the group that
+/// this apply created for it (`created`, filled by the targets' `create_*`). An action that needs
+/// a group whose creation failed (or never ran) is not attempted: the error says which.
+pub fn resolve_placeholders<'a>(
+    action: &'a Action,
+    created: &HashMap<String, String>,
+) -> Result<Cow<'a, Action>, String> {
+    let mut needs = false;
     for change in action.changes.values() {
         for value in [&change.to, &change.from] {
-            visit_new_refs(value, &mut |key| {
-                if found.is_none() {
-                    found = failed.get(key).copied();
-                }
-            });
+            visit_new_refs(value, &mut |_| needs = true);
         }
     }
-    found
+    if !needs {
+        return Ok(Cow::Borrowed(action));
+    }
+    let mut action = action.clone();
+    let mut missing: Option<String> = None;
+    for change in action.changes.values_mut() {
+        for value in [&mut change.to, &mut change.from] {
+            replace_new_refs(
+                value,
+                &mut |placeholder, name| match created.get(placeholder) {
+                    Some(id) => Some(id.clone()),
+                    None => {
+                        missing.get_or_insert_with(|| format!("\"{name}\" ({placeholder})"));
+                        None
+                    }
+                },
+            );
+        }
+    }
+    match missing {
+        Some(group) => Err(format!(
+            "not attempted: it needs the group {group}, whose creation failed"
+        )),
+        None => Ok(Cow::Owned(action)),
+    }
 }
 
-/// Calls `f` with the key of every `new:<key>` group reference inside `value`.
+/// Calls `f` with every `new:` group id inside `value`.
 fn visit_new_refs(value: &Value, f: &mut dyn FnMut(&str)) {
     match value {
         Value::Object(map) => {
             if let Some(Value::String(id)) = map.get("id")
-                && let Some(key) = id.strip_prefix(GroupRef::NEW_PREFIX)
+                && id.starts_with(GroupRef::NEW_PREFIX)
             {
-                f(key);
+                f(id);
             }
             for v in map.values() {
                 visit_new_refs(v, f);
             }
         }
         Value::Array(items) => items.iter().for_each(|v| visit_new_refs(v, f)),
+        _ => {}
+    }
+}
+
+/// Replaces every `new:` group id inside `value` by what `f` returns for it (id, name).
+fn replace_new_refs(value: &mut Value, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
+    match value {
+        Value::Object(map) => {
+            let name = map
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(Value::String(id)) = map.get_mut("id")
+                && id.starts_with(GroupRef::NEW_PREFIX)
+                && let Some(real) = f(id, &name)
+            {
+                *id = real;
+            }
+            for v in map.values_mut() {
+                replace_new_refs(v, f);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_new_refs(v, f)),
         _ => {}
     }
 }
@@ -289,14 +317,26 @@ mod tests {
         fn execute(
             &mut self,
             action: &Action,
-            _ctx: &mut ApplyContext,
+            ctx: &mut ApplyContext,
         ) -> Result<(), ConnectorError> {
             self.executed.push(action.subject.clone());
+            // The runner resolves placeholders: a target never sees one.
+            let text = serde_json::to_string(&action.changes).unwrap();
+            assert!(
+                !text.contains("\"id\":\"new:"),
+                "a placeholder reached the target: {text}"
+            );
             if self.fail.contains(&action.subject) {
                 return Err(ConnectorError::Action(format!(
                     "{} refused",
                     action.subject
                 )));
+            }
+            if matches!(
+                action.kind,
+                ActionKind::CreateCommunity | ActionKind::CreateFunctionGroup
+            ) {
+                ctx.record_created(action, format!("c-{}", action.subject));
             }
             Ok(())
         }
@@ -341,6 +381,7 @@ mod tests {
             orgsync_version: "test".to_owned(),
             at: date(2025, 6, 2),
             summary: Plan::count_actions(&actions),
+            held: Default::default(),
             actions,
             diagnostics: vec![],
             safety: Safety {
@@ -387,7 +428,7 @@ mod tests {
         let mut t = FakeTarget::default();
         let p = plan(vec![
             action(ActionKind::CreateCommunity, "1001", &[]),
-            action(ActionKind::Invite, "p1", &["new:1001"]),
+            action(ActionKind::Invite, "p1", &["new:community:1001"]),
             action(ActionKind::Remove, "p2", &[]),
         ]);
         let report = apply(&mut t, &p, &opts()).unwrap();
@@ -419,9 +460,9 @@ mod tests {
         let p = plan(vec![
             action(ActionKind::CreateCommunity, "1001", &[]),
             action(ActionKind::CreateCommunity, "1002", &[]),
-            action(ActionKind::Invite, "p1", &["c-7", "new:1001"]),
-            action(ActionKind::Invite, "p2", &["new:1002"]),
-            action(ActionKind::Move, "p3", &["new:1001"]),
+            action(ActionKind::Invite, "p1", &["c-7", "new:community:1001"]),
+            action(ActionKind::Invite, "p2", &["new:community:1002"]),
+            action(ActionKind::Move, "p3", &["new:community:1001"]),
             action(ActionKind::Remove, "p4", &[]),
         ]);
         let report = apply(&mut t, &p, &opts()).unwrap();
@@ -438,7 +479,9 @@ mod tests {
         assert_eq!(report.outcomes[0].error.as_deref(), Some("1001 refused"));
         assert_eq!(
             report.outcomes[2].error.as_deref(),
-            Some("not attempted: it needs the group `1001`, whose creation failed")
+            Some(
+                "not attempted: it needs the group \"group new:community:1001\" (new:community:1001), whose creation failed"
+            )
         );
         assert_eq!(t.finished, 1);
     }

@@ -147,6 +147,7 @@ fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> Stri
     // The person's part of the plan, rendered like the plan itself.
     let part = Plan {
         summary: Plan::count_actions(&e.actions),
+        held: std::collections::BTreeMap::new(),
         actions: e.actions.clone(),
         diagnostics: e.diagnostics.clone(),
         safety: Safety {
@@ -176,7 +177,7 @@ fn placements(s: &mut String, title: &str, list: &[Placement], authors: &[Author
             (None, _) => "(none)".to_owned(),
         };
         let target = match &p.target {
-            Some(g) if g.new_key().is_some() => format!("{} (created by this plan)", g.name),
+            Some(g) if g.is_new() => format!("{} (created by this plan)", g.name),
             Some(g) => format!("{} ({})", g.name, g.id),
             None => "nowhere: held".to_owned(),
         };

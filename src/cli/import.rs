@@ -206,20 +206,11 @@ fn function_stubs(
     target: &TargetSnapshot,
     scope: &Scope<'_>,
 ) -> Vec<Stub> {
-    let listed: &[SourceGroup] = match from {
-        FunctionSourceField::Function => &source.functions,
-        FunctionSourceField::Department => &source.departments,
-    };
+    let listed: &[SourceGroup] = from.listed(source);
     let mut used: BTreeMap<&str, usize> = BTreeMap::new();
     for sp in &scope.persons {
-        let ids = match from {
-            FunctionSourceField::Function => &sp.person.functions,
-            FunctionSourceField::Department => &sp.person.departments,
-        };
-        for (i, f) in ids.iter().enumerate() {
-            if !ids[..i].contains(f) {
-                *used.entry(f.as_str()).or_default() += 1;
-            }
+        for f in scope.functions(sp) {
+            *used.entry(f).or_default() += 1;
         }
     }
     let sources = config

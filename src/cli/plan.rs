@@ -201,6 +201,7 @@ fn plan_base(
                 orgsync_version: head_plan.orgsync_version.clone(),
                 at: head_plan.at,
                 summary: Plan::count_actions(&[]),
+                held: std::collections::BTreeMap::new(),
                 actions: Vec::new(),
                 diagnostics: Vec::new(),
                 safety: crate::plan::Safety::default(),

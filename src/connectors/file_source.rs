@@ -1,8 +1,9 @@
 //! The `file` source: a JSON, CSV or YAML export of an HR or roster system (AFAS, PMT, anything
 //! without a public API), with its column names in the configuration.
 //!
-//! An export has one row per person, or one row per employment/community/function; rows with the
-//! same identifier are merged into one [`Person`]. A fetch reads the whole file and returns either
+//! An export has one row per person, or — as HR systems write it — one row per employment, ended
+//! ones included; rows with the same identifier make one [`Person`] with one [`Employment`] per
+//! distinct row. A fetch reads the whole file and returns either
 //! a complete snapshot or an error that names the file, the row and the column — never part of it.
 //!
 //! Exports of a large organisation run to a million rows, so the JSON and YAML readers do not build
@@ -19,7 +20,8 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::{ConnectorError, Source};
 use crate::config::{Columns, FileFormat, FileSourceConfig};
-use crate::model::{Person, SourceGroup, SourceSnapshot};
+use crate::identity;
+use crate::model::{Employment, Person, SourceGroup, SourceSnapshot};
 
 /// Reads people from an export file.
 #[derive(Debug, Clone)]
@@ -546,14 +548,6 @@ struct Builder<'l> {
     departments: Groups,
 }
 
-fn push_unique(list: &mut Vec<String>, value: &str) {
-    if !list.iter().any(|v| v == value) {
-        // Most people have one of each: without this, the first push reserves room for four.
-        list.reserve_exact(1);
-        list.push(value.to_owned());
-    }
-}
-
 fn fill(slot: &mut String, value: Option<&str>) {
     if slot.is_empty()
         && let Some(v) = value
@@ -624,49 +618,51 @@ impl<'l> Builder<'l> {
         };
 
         let i = match self.by_id.get(id, &self.persons) {
-            Some(i) => {
-                let p = &mut self.persons[i];
-                p.start = match (p.start, start) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                // An open end on any row keeps the person employed.
-                p.end = match (p.end, end) {
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                    _ => None,
-                };
-                i
-            }
+            Some(i) => i,
             None => {
                 let i = self.persons.len();
                 self.by_id.insert(id, i);
                 self.persons.push(Person {
                     id: id.to_owned(),
-                    start,
-                    end,
                     ..Person::default()
                 });
                 i
             }
         };
         let p = &mut self.persons[i];
-        // For the person's own fields the first row that has a value wins.
-        if p.email.is_none() {
-            p.email = get(EMAIL).map(str::to_owned);
+        // For the person's own fields the first row that has a value wins; an e-mail address
+        // that another row contradicts is recorded, and the engine holds the person.
+        match (&p.email, get(EMAIL)) {
+            (None, e) => p.email = e.map(str::to_owned),
+            (Some(first), Some(e))
+                if !identity::same_email(first, e)
+                    && !p
+                        .conflicting_emails
+                        .iter()
+                        .any(|c| identity::same_email(c, e)) =>
+            {
+                p.conflicting_emails.push(e.to_owned());
+            }
+            _ => {}
         }
         if p.manager.is_none() {
             p.manager = get(MANAGER).map(str::to_owned);
         }
         fill(&mut p.first_name, get(FIRST_NAME));
         fill(&mut p.last_name, last_name.as_deref());
-        if let Some(c) = community {
-            push_unique(&mut p.communities, c);
-        }
-        if let Some(f) = function {
-            push_unique(&mut p.functions, f);
-        }
-        if let Some(d) = department {
-            push_unique(&mut p.departments, d);
+        // Every row is an employment (ended ones too: scope decides which count today). A row
+        // repeated verbatim adds nothing.
+        let employment = Employment {
+            start,
+            end,
+            community: community.map(str::to_owned),
+            function: function.map(str::to_owned),
+            department: department.map(str::to_owned),
+        };
+        if !p.employments.contains(&employment) {
+            // Most people have one employment: without this, the first push reserves four.
+            p.employments.reserve_exact(1);
+            p.employments.push(employment);
         }
         for (k, name) in layout.attributes.iter().enumerate() {
             if let Some(v) = get(FIXED + k) {
@@ -1083,6 +1079,19 @@ impl<'de> Visitor<'de> for CellVisitor {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::Employment;
+
+    /// The distinct values of one employment field, in row order.
+    fn all<'p>(p: &'p Person, f: impl Fn(&'p Employment) -> Option<&'p String>) -> Vec<&'p str> {
+        let mut out: Vec<&str> = Vec::new();
+        for v in p.employments.iter().filter_map(f) {
+            if !out.contains(&v.as_str()) {
+                out.push(v);
+            }
+        }
+        out
+    }
+
     use jiff::civil::date;
 
     use super::*;
@@ -1186,19 +1195,22 @@ columns:
             Some("daan.devries@grandhotels.example")
         );
         // AFAS writes local dates with a `Z`: the date part is the date.
-        assert_eq!(daan.start, Some(date(2022, 5, 16)));
-        assert_eq!(daan.end, None);
+        assert_eq!(daan.employments[0].start, Some(date(2022, 5, 16)));
+        assert_eq!(daan.employments[0].end, None);
         assert_eq!(daan.manager.as_deref(), Some("4001"));
-        assert_eq!(daan.communities, ["1001"]);
-        assert_eq!(daan.functions, ["F-GR"]);
-        assert_eq!(daan.departments, ["D-FO"]);
+        assert_eq!(all(daan, |e| e.community.as_ref()), ["1001"]);
+        assert_eq!(all(daan, |e| e.function.as_ref()), ["F-GR"]);
+        assert_eq!(all(daan, |e| e.department.as_ref()), ["D-FO"]);
         assert_eq!(daan.attributes["contract_type"], "VAST");
         assert_eq!(person(&s, "4003").last_name, "van den Berg");
-        assert_eq!(person(&s, "4003").end, Some(date(2025, 1, 31)));
+        assert_eq!(
+            person(&s, "4003").employments[0].end,
+            Some(date(2025, 1, 31))
+        );
 
         // Numbers become text; empty strings are absent.
         let tess = person(&s, "4007");
-        assert_eq!(tess.communities, ["1002"]);
+        assert_eq!(all(tess, |e| e.community.as_ref()), ["1002"]);
         assert_eq!(tess.email, None);
         assert_eq!(tess.last_name, "Bakker");
 
@@ -1211,39 +1223,61 @@ columns:
         assert_eq!(ids(&s.departments), ["D-FO", "D-HK", "D-MGT", "D-TRN"]);
     }
 
-    /// Two employments of one person: one person, in both communities and functions, from the
-    /// first start, and open-ended because the current employment is.
+    /// Two employment rows of one person: one person with both employments, each with its own
+    /// dates, community and function (regression: rows were merged into the union of all
+    /// communities with the earliest start and the latest end).
     #[test]
-    fn rows_of_one_person_are_merged() {
+    fn employment_rows_of_one_person_stay_employments() {
         let s = FileSource::new(&fixtures(), &config("afas-export.json", Columns::afas()))
             .fetch()
             .unwrap();
         let julia = person(&s, "4005");
         assert_eq!(s.persons.iter().filter(|p| p.id == "4005").count(), 1);
-        assert_eq!(julia.communities, ["1001", "1002"]);
-        assert_eq!(julia.functions, ["F-HK", "F-HKS"]);
-        assert_eq!(julia.departments, ["D-HK"]);
-        assert_eq!(julia.start, Some(date(2021, 3, 1)));
-        assert_eq!(julia.end, None);
+        assert_eq!(julia.employments.len(), 2);
+        assert_eq!(all(julia, |e| e.community.as_ref()), ["1001", "1002"]);
+        assert_eq!(all(julia, |e| e.function.as_ref()), ["F-HK", "F-HKS"]);
+        assert_eq!(all(julia, |e| e.department.as_ref()), ["D-HK"]);
         // The first row with a value wins for the person's own fields.
         assert_eq!(julia.manager.as_deref(), Some("4001"));
     }
 
     #[test]
-    fn merged_end_is_the_latest_when_every_row_ends() {
+    fn ended_employment_rows_are_kept_with_their_own_dates() {
         let s = load_json(
             r#"[
             {"id": "1", "start": "2020-01-01", "end": "2021-06-30", "community": "A"},
             {"id": "1", "start": "2019-05-01", "end": "2024-12-31", "community": "B"},
-            {"id": "1", "start": "2022-01-01", "end": "2023-01-31", "community": "A"}
+            {"id": "1", "start": "2020-01-01", "end": "2021-06-30", "community": "A"}
         ]"#,
         )
         .unwrap();
         assert_eq!(s.persons.len(), 1);
         let p = &s.persons[0];
-        assert_eq!(p.start, Some(date(2019, 5, 1)));
-        assert_eq!(p.end, Some(date(2024, 12, 31)));
-        assert_eq!(p.communities, ["A", "B"]);
+        assert_eq!(p.employments.len(), 2, "a repeated row adds nothing");
+        assert_eq!(p.employments[0].start, Some(date(2020, 1, 1)));
+        assert_eq!(p.employments[0].end, Some(date(2021, 6, 30)));
+        assert_eq!(p.employments[0].community.as_deref(), Some("A"));
+        assert_eq!(p.employments[1].end, Some(date(2024, 12, 31)));
+        assert_eq!(p.employments[1].community.as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn rows_with_one_identifier_and_different_emails_are_recorded_as_a_conflict() {
+        let s = load_json(
+            r#"[
+            {"id": "7", "email": "ann@x.test", "community": "A"},
+            {"id": "7", "email": " ANN@x.test ", "community": "B"},
+            {"id": "7", "email": "bob@x.test", "community": "C"}
+        ]"#,
+        )
+        .unwrap();
+        let p = &s.persons[0];
+        assert_eq!(p.email.as_deref(), Some("ann@x.test"));
+        assert_eq!(
+            p.conflicting_emails,
+            ["bob@x.test"],
+            "case and spaces are no conflict"
+        );
     }
 
     /// The PMT-like roster: `;`-separated, Dutch headers, dd-mm-yyyy dates, zero-padded
@@ -1273,12 +1307,16 @@ columns:
         assert_eq!(order, ["00117", "00118", "00121", "00125", "00130"]);
         let bram = person(&s, "00118");
         assert_eq!(bram.last_name, "van der Linden");
-        assert_eq!(bram.start, Some(date(2016, 8, 15)));
+        assert_eq!(bram.employments[0].start, Some(date(2016, 8, 15)));
         let noor = person(&s, "00121");
-        assert_eq!(noor.communities, ["W014", "W012"]);
-        assert_eq!(noor.functions, ["VK", "KA"]);
-        assert_eq!(noor.start, Some(date(2023, 6, 1)));
-        assert_eq!(noor.end, None);
+        assert_eq!(all(noor, |e| e.community.as_ref()), ["W014", "W012"]);
+        assert_eq!(all(noor, |e| e.function.as_ref()), ["VK", "KA"]);
+        // A transfer written as a new employment row: Amersfoort until 30 June, Utrecht from
+        // 1 July.
+        assert_eq!(noor.employments[0].start, Some(date(2023, 6, 1)));
+        assert_eq!(noor.employments[0].end, Some(date(2025, 6, 30)));
+        assert_eq!(noor.employments[1].start, Some(date(2025, 7, 1)));
+        assert_eq!(noor.employments[1].end, None);
         assert_eq!(person(&s, "00130").email, None);
         assert_eq!(ids(&s.communities), ["DC01", "W012", "W014"]);
         assert_eq!(s.communities[0].name, "Distributiecentrum Nieuwegein");
@@ -1434,9 +1472,9 @@ columns:
         assert_eq!(s.persons.len(), 1);
         let p = &s.persons[0];
         assert_eq!(p.id, "007");
-        assert_eq!(p.communities, ["0100", "0200"]);
-        assert_eq!(p.start, Some(date(2024, 1, 1)));
-        assert_eq!(p.end, None);
+        assert_eq!(all(p, |e| e.community.as_ref()), ["0100", "0200"]);
+        assert_eq!(p.employments[0].start, Some(date(2024, 1, 1)));
+        assert_eq!(p.employments[0].end, None);
     }
 
     #[test]
@@ -1488,8 +1526,8 @@ columns:
             config("", columns),
         )
         .unwrap();
-        assert_eq!(s.persons[0].communities, ["K1"]);
-        assert_eq!(s.persons[0].departments, ["K1"]);
+        assert_eq!(all(&s.persons[0], |e| e.community.as_ref()), ["K1"]);
+        assert_eq!(all(&s.persons[0], |e| e.department.as_ref()), ["K1"]);
         assert_eq!(s.communities[0].name, "Keuken");
         // Never named: named after its identifier.
         assert_eq!(s.communities[1].name, "K2");

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 
 use crate::model::{SourceSnapshot, TargetSnapshot};
-use crate::plan::Action;
+use crate::plan::{Action, GroupRef};
 
 /// A connector failure. The message never contains secrets.
 #[derive(Debug, thiserror::Error)]
@@ -57,8 +57,18 @@ pub trait Source {
 pub struct ApplyContext {
     /// "Today", for `removed_at`.
     pub today: Date,
-    /// Ids of groups created during this apply: `new:<key>` → target id.
+    /// Ids of groups created during this apply: placeholder (`new:<kind>:<key>`) → target id.
+    /// Targets fill it with [`ApplyContext::record_created`]; the apply runner reads it to replace
+    /// placeholders before an action reaches a target.
     pub created: HashMap<String, String>,
+}
+
+impl ApplyContext {
+    /// Records that `create` (a `create_*` action) made the group with target id `id`.
+    pub fn record_created(&mut self, create: &Action, id: String) {
+        self.created
+            .insert(GroupRef::placeholder(create.kind, &create.subject), id);
+    }
 }
 
 /// A target system: read side and write side.

@@ -474,7 +474,6 @@ impl ScimTarget {
         &self,
         mirror: Arc<Mutex<Mirror>>,
         actions: &[&Action],
-        created: &HashMap<String, String>,
     ) -> (Vec<Result<(), ConnectorError>>, Vec<(String, String)>) {
         let bar = self.client.progress(Some(actions.len() as u64), "applying");
         // Actions on the same account or group run in order, in one task.
@@ -494,7 +493,6 @@ impl ScimTarget {
         let ctx = Arc::new(Ctx {
             client: Arc::clone(&self.client),
             mirror: Arc::clone(&mirror),
-            created: created.clone(),
             prefixes: [
                 self.prefix(GroupKind::Community).to_owned(),
                 self.prefix(GroupKind::FunctionGroup).to_owned(),
@@ -683,7 +681,6 @@ async fn patch_members(
 struct Ctx {
     client: Arc<HttpClient>,
     mirror: Arc<Mutex<Mirror>>,
-    created: HashMap<String, String>,
     prefixes: [String; 2],
 }
 
@@ -697,6 +694,10 @@ impl Ctx {
             ActionKind::CreateCommunity => self.create_group(action, GroupKind::Community).await,
             ActionKind::CreateFunctionGroup => {
                 self.create_group(action, GroupKind::FunctionGroup).await
+            }
+            ActionKind::UpdateCommunity => self.rekey_group(action, GroupKind::Community).await,
+            ActionKind::UpdateFunctionGroup => {
+                self.rekey_group(action, GroupKind::FunctionGroup).await
             }
             ActionKind::Invite => self.invite(action).await,
             ActionKind::Update | ActionKind::Move | ActionKind::Restore => {
@@ -776,6 +777,39 @@ impl Ctx {
         }
     }
 
+    /// Records new source identifiers on a managed group: its `externalId` becomes
+    /// `<prefix><ids>`. Idempotent: a rerun writes the same value.
+    async fn rekey_group(&self, action: &Action, kind: GroupKind) -> Result<Effect, String> {
+        let id = target_id(action)?;
+        let source_ids: Vec<String> = match action.changes.get("source_ids") {
+            Some(c) => {
+                serde_json::from_value(c.to.clone()).map_err(|e| format!("source_ids: {e}"))?
+            }
+            None => return Err("the action names no source identifiers".to_owned()),
+        };
+        if !self.mirror().groups(kind).iter().any(|g| g.id == id) {
+            return Err(format!("group {id} does not exist"));
+        }
+        let external_id = format!("{}{}", self.prefixes[kind as usize], source_ids.join(","));
+        let body = json!({
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "externalId", "value": external_id}],
+        });
+        self.client
+            .send(Method::PATCH, &format!("/Groups/{id}"), Some(&body), &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut m = self.mirror();
+        let groups = match kind {
+            GroupKind::Community => &mut m.state.communities,
+            GroupKind::FunctionGroup => &mut m.state.function_groups,
+        };
+        if let Some(g) = groups.iter_mut().find(|g| g.id == id) {
+            g.source_ids = source_ids;
+        }
+        Ok(Effect::default())
+    }
+
     /// Creates a managed group, or reuses the one the same action created before (a rerun).
     async fn create_group(&self, action: &Action, kind: GroupKind) -> Result<Effect, String> {
         let mut source_ids: Vec<String> = match action.changes.get("source_ids") {
@@ -825,7 +859,7 @@ impl Ctx {
         };
         Ok(Effect {
             memberships: Vec::new(),
-            created: Some((format!("{}{}", GroupRef::NEW_PREFIX, action.subject), id)),
+            created: Some((GroupRef::placeholder(action.kind, &action.subject), id)),
         })
     }
 
@@ -990,7 +1024,7 @@ impl Ctx {
         Ok(effect)
     }
 
-    /// Target ids of a change's group references; `new:` through this apply's created groups.
+    /// Target ids of a change's group references (placeholders were replaced by the apply runner).
     /// `None` when the change is absent.
     fn resolve(&self, change: Option<&Change>, kind: GroupKind) -> Result<Vec<String>, String> {
         let Some(change) = change else {
@@ -1002,13 +1036,7 @@ impl Ctx {
         let groups = m.groups(kind);
         let mut ids = Vec::with_capacity(refs.len());
         for r in refs {
-            let id =
-                match r.new_key() {
-                    Some(_) => self.created.get(&r.id).cloned().ok_or_else(|| {
-                        format!("group \"{}\" ({}) was not created", r.name, r.id)
-                    })?,
-                    None => r.id,
-                };
+            let id = r.id;
             if !groups.iter().any(|g| g.id == id) {
                 return Err(format!("group \"{}\" ({id}) does not exist", r.name));
             }
@@ -1313,9 +1341,7 @@ impl Target for ScimTarget {
                 })
                 .collect();
         };
-        let (results, created) = self
-            .rt
-            .block_on(self.run_batch(mirror, actions, &ctx.created));
+        let (results, created) = self.rt.block_on(self.run_batch(mirror, actions));
         ctx.created.extend(created);
         results
     }

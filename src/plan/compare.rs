@@ -216,6 +216,7 @@ mod tests {
             orgsync_version: String::new(),
             at: jiff::civil::date(2026, 1, 1),
             summary: Plan::count_actions(&actions),
+            held: Default::default(),
             actions,
             diagnostics,
             safety: Default::default(),

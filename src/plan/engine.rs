@@ -1,29 +1,29 @@
 //! The plan engine: desired state (configuration + source, through [`scope`] and [`mapping`])
 //! against actual state (target) → a [`Plan`]. Pure: no I/O, no clock (`today` is an input).
 //!
-//! Identity (design.md 9–10): people are matched to accounts by the strategies of
-//! `identity.match`, one strategy at a time over everybody, so that a strategy earlier in the
-//! list always wins and no account is claimed twice. Only managed fields are compared and
-//! written; only managed accounts are ever changed or removed.
+//! Who owns which account is [`identity`]'s to say. Only managed fields are compared and
+//! written, only managed accounts are ever changed or removed, and only memberships of managed
+//! groups ([`mapping::Groups::is_managed`]) are added or taken away: every other membership of a
+//! managed account stays exactly as it is.
 //!
 //! [`scope`]: crate::scope
 //! [`mapping`]: crate::mapping
+//! [`identity`]: crate::identity
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::collections::hash_map::Entry;
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashSet, HashSetExt};
 
 use jiff::civil::Date;
 use serde_json::{Value, json};
 
 use super::safety;
 use super::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, Digests, Plan, Severity};
-use crate::config::{Config, ManagedField, MatchKey, ProtectedRule};
+use crate::config::{Config, ManagedField, MatchKey};
+use crate::identity::{self, Ambiguity, Matching, retention_passed};
 use crate::mapping::{self, Groups, Mapping};
 use crate::model::{Account, AccountStatus, Person, SourceSnapshot, TargetSnapshot};
-use crate::scope::{self, Patterns, Scope};
+use crate::scope::{self, Scope, ScopedPerson};
 
 /// Everything the engine needs. No I/O happens in [`build`].
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     } = input;
 
     let mut scope = scope::resolve(config, source, today);
-    let mut mapping = mapping::resolve(config, source, target, &scope);
+    let mut mapping = mapping::resolve(config, target, &scope);
     let mut diagnostics = std::mem::take(&mut scope.diagnostics);
     diagnostics.append(&mut mapping.diagnostics);
     let mut actions = std::mem::take(&mut mapping.actions);
@@ -68,7 +68,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
 
     let reconcile = Reconcile::new(config, target, today, &scope, &mapping);
-    reconcile.people(&mut actions, &mut diagnostics);
+    let mut held = BTreeMap::new();
+    reconcile.people(&mut actions, &mut diagnostics, &mut held);
     reconcile.leftovers(empty_source.is_none(), &mut actions, &mut diagnostics);
     diagnostics.extend(empty_source);
 
@@ -98,130 +99,11 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         orgsync_version: env!("CARGO_PKG_VERSION").to_owned(),
         at: today,
         summary: Plan::count_actions(&actions),
+        held,
         actions,
         diagnostics,
         safety,
         digests,
-    }
-}
-
-/// Accounts orgsync must never change or remove.
-struct Protection {
-    emails: HashSet<String>,
-    ids: HashSet<String>,
-    patterns: Patterns,
-}
-
-impl Protection {
-    fn new(rules: &[ProtectedRule]) -> Protection {
-        Protection {
-            emails: rules
-                .iter()
-                .filter_map(|r| r.email.as_deref())
-                .map(|e| e.trim().to_lowercase())
-                .collect(),
-            ids: rules.iter().filter_map(|r| r.id.clone()).collect(),
-            // Patterns are globs on e-mail addresses: literals compare ignoring case too.
-            patterns: Patterns::new(rules.iter().filter_map(|r| r.pattern.as_deref()), true),
-        }
-    }
-
-    fn covers(&self, a: &Account) -> bool {
-        if self.ids.contains(&a.id) || a.external_id.as_ref().is_some_and(|x| self.ids.contains(x))
-        {
-            return true;
-        }
-        let Some(email) = a.email.as_deref() else {
-            return false;
-        };
-        (!self.emails.is_empty() && email_key(email).is_some_and(|e| self.emails.contains(&*e)))
-            || (!self.patterns.is_empty() && self.patterns.is_match(email.trim()))
-    }
-}
-
-/// An e-mail address as a matching key: trimmed, lower case; `None` when empty. Borrows when
-/// it is already in that form (the common case: no allocation per person).
-fn email_key(email: &str) -> Option<Cow<'_, str>> {
-    let e = email.trim();
-    if e.is_empty() {
-        None
-    } else if e.chars().any(char::is_uppercase) {
-        Some(Cow::Owned(e.to_lowercase()))
-    } else {
-        Some(Cow::Borrowed(e))
-    }
-}
-
-/// Which account wins when several share a key; `None` for accounts that never match
-/// (anonymized). Without adoption a managed account comes before an unmanaged one (which could
-/// only hold the person); otherwise target order decides. Only what no plan changes may count:
-/// a preference that moved with a restore, a removal or an adoption would match someone else on
-/// the next run.
-fn preference(a: &Account, adopt_unmanaged: bool) -> Option<u8> {
-    match a.status {
-        AccountStatus::Anonymized => None,
-        _ if adopt_unmanaged || a.managed => Some(0),
-        _ => Some(1),
-    }
-}
-
-/// Accounts by a matching key. Almost every key has one account; the few that have more keep
-/// them all, most preferred first, so that when the best is claimed by someone else the next
-/// can still match.
-#[derive(Default)]
-struct AccountsBy<'k> {
-    one: HashMap<Cow<'k, str>, u32>,
-    more: HashMap<Cow<'k, str>, Vec<u32>>,
-}
-
-impl<'k> AccountsBy<'k> {
-    fn with_capacity(n: usize) -> Self {
-        AccountsBy {
-            one: HashMap::with_capacity(n),
-            more: HashMap::new(),
-        }
-    }
-
-    fn insert(&mut self, key: Cow<'k, str>, i: u32) {
-        match self.one.entry(key) {
-            Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            Entry::Occupied(o) => {
-                let first = *o.get();
-                self.more
-                    .entry(o.key().clone())
-                    .or_insert_with(|| vec![first])
-                    .push(i);
-            }
-        }
-    }
-
-    /// Orders the accounts of shared keys by preference (then target order).
-    fn finish(mut self, accounts: &[Account], adopt_unmanaged: bool) -> Self {
-        for (key, list) in &mut self.more {
-            list.sort_by_key(|i| (preference(&accounts[*i as usize], adopt_unmanaged), *i));
-            if let Some(best) = self.one.get_mut(key) {
-                *best = list[0];
-            }
-        }
-        self
-    }
-
-    /// Every account for `key`.
-    fn all(&self, key: &str) -> &[u32] {
-        match self.more.get(key) {
-            Some(list) => list,
-            None => self.one.get(key).map_or(&[], std::slice::from_ref),
-        }
-    }
-
-    /// The most preferred account for `key` that is not claimed yet.
-    fn first_unclaimed(&self, key: &str, claimed: &[bool]) -> Option<u32> {
-        match self.more.get(key) {
-            Some(list) => list.iter().copied().find(|a| !claimed[*a as usize]),
-            None => self.one.get(key).copied().filter(|a| !claimed[*a as usize]),
-        }
     }
 }
 
@@ -241,20 +123,12 @@ struct Reconcile<'a, 's> {
     scope: &'s Scope<'a>,
     mapping: &'s Mapping<'a>,
     managed: Managed,
-    /// Per account: protected (never changed or removed).
-    protected: Vec<bool>,
-    /// Per scoped person: their e-mail key.
-    emails: Vec<Option<Cow<'a, str>>>,
-    /// Per scoped person: someone else in scope has the same e-mail address (both are held).
-    duplicate: Vec<bool>,
-    /// Accounts (not anonymized) by external id.
-    by_external: AccountsBy<'a>,
-    /// Per scoped person: the account they claimed and how.
-    matched: Vec<Option<(u32, MatchKey)>>,
-    /// Per account: claimed by some in-scope person (never removed then).
-    claimed: Vec<bool>,
-    /// Per account: matched by a person whose changes this plan writes to it (not held for a
-    /// shared e-mail address, not protected, managed or adopted).
+    /// Who owns which account: the people in scope first, then the untouched ones (partial
+    /// sync), whose accounts are claimed but never written.
+    matching: Matching<'a>,
+    /// Per account: matched by a person whose changes this plan writes to it (in scope, not
+    /// held — for an ambiguous e-mail address, or while an expired account of theirs is
+    /// anonymized —, not protected, managed or adopted).
     written: Vec<bool>,
 }
 
@@ -272,102 +146,18 @@ impl<'a, 's> Reconcile<'a, 's> {
             last_name: fields.contains(&ManagedField::LastName),
             email: fields.contains(&ManagedField::Email),
         };
-        let accounts = &target.accounts;
+        let matching = Matching::of_scope(config, &target.accounts, scope, today);
         let adopt = config.identity.adopt_unmanaged;
-        let mut by_external = AccountsBy::with_capacity(accounts.len());
-        let mut by_email = AccountsBy::with_capacity(accounts.len());
-        for (i, a) in accounts.iter().enumerate() {
-            if preference(a, adopt).is_none() {
-                continue;
-            }
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            if let Some(x) = a.external_id.as_deref().filter(|x| !x.is_empty()) {
-                by_external.insert(Cow::Borrowed(x), i);
-            }
-            if let Some(e) = a.email.as_deref().and_then(email_key) {
-                by_email.insert(e, i);
-            }
-        }
-        let by_external = by_external.finish(accounts, adopt);
-        let by_email = by_email.finish(accounts, adopt);
-
-        let emails: Vec<Option<Cow<str>>> = scope
-            .persons
-            .iter()
-            .map(|sp| sp.person.email.as_deref().and_then(email_key))
-            .collect();
-
-        let duplicate: Vec<bool> = {
-            let mut count: HashMap<&str, u32> = HashMap::with_capacity(emails.len());
-            for e in emails.iter().flatten() {
-                *count.entry(e.as_ref()).or_default() += 1;
-            }
-            emails
-                .iter()
-                .map(|e| {
-                    e.as_deref()
-                        .is_some_and(|e| count.get(e).is_some_and(|n| *n > 1))
-                })
-                .collect()
-        };
-
-        // One strategy at a time over everybody: an earlier strategy always wins, and an account
-        // is claimed at most once. People who share an e-mail address do not match by it: the
-        // address cannot tell whose account it is.
-        let mut matched: Vec<Option<(u32, MatchKey)>> = vec![None; scope.persons.len()];
-        let mut claimed = vec![false; accounts.len()];
-        let mut done: Vec<MatchKey> = Vec::new();
-        for &key in &config.identity.match_on {
-            if done.contains(&key) {
-                continue;
-            }
-            done.push(key);
-            for (i, sp) in scope.persons.iter().enumerate() {
-                if matched[i].is_some() {
-                    continue;
-                }
-                let found = match key {
-                    MatchKey::ExternalId => {
-                        by_external.first_unclaimed(sp.person.id.as_str(), &claimed)
-                    }
-                    MatchKey::Email if !duplicate[i] => emails[i]
-                        .as_deref()
-                        .and_then(|e| by_email.first_unclaimed(e, &claimed)),
-                    MatchKey::Email => None,
-                };
-                if let Some(a) = found {
-                    claimed[a as usize] = true;
-                    matched[i] = Some((a, key));
-                }
-            }
-        }
-        // An account left unclaimed that people with a shared address match by it is theirs, just
-        // not known whose: it is kept (claimed), never removed for a typo in the source.
-        if done.contains(&MatchKey::Email) {
-            for (i, e) in emails.iter().enumerate() {
-                if duplicate[i]
-                    && matched[i].is_none()
-                    && let Some(a) = e
-                        .as_deref()
-                        .and_then(|e| by_email.first_unclaimed(e, &claimed))
-                {
-                    claimed[a as usize] = true;
-                    matched[i] = Some((a, MatchKey::Email));
-                }
-            }
-        }
-
-        let protection = Protection::new(&config.protected);
-        let protected: Vec<bool> = accounts.iter().map(|a| protection.covers(a)).collect();
-        let mut written = vec![false; accounts.len()];
-        for (i, m) in matched.iter().enumerate() {
+        let mut written = vec![false; target.accounts.len()];
+        for (i, m) in matching.matched[..scope.persons.len()].iter().enumerate() {
             if let Some((a, _)) = *m {
-                let account = &accounts[a as usize];
-                written[a as usize] =
-                    !duplicate[i] && !protected[a as usize] && (account.managed || adopt);
+                let account = &target.accounts[a as usize];
+                written[a as usize] = matching.ambiguous[i].is_none()
+                    && !matching.awaits_anonymization[i]
+                    && !matching.protected[a as usize]
+                    && (account.managed || adopt);
             }
         }
-
         Reconcile {
             config,
             target,
@@ -375,45 +165,74 @@ impl<'a, 's> Reconcile<'a, 's> {
             scope,
             mapping,
             managed,
-            protected,
-            emails,
-            duplicate,
-            by_external,
-            matched,
-            claimed,
+            matching,
             written,
         }
     }
 
-    /// Invites, updates, moves and restores for the people in scope.
-    fn people(&self, actions: &mut Vec<Action>, diagnostics: &mut Vec<Diagnostic>) {
-        let mut duplicates: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    /// Invites, updates, moves and restores for the people in scope; `held` counts, per
+    /// reason, the people this plan leaves as they are.
+    fn people(
+        &self,
+        actions: &mut Vec<Action>,
+        diagnostics: &mut Vec<Diagnostic>,
+        held: &mut BTreeMap<DiagnosticKind, usize>,
+    ) {
+        let mut shared: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut conflicting: Vec<&Person> = Vec::new();
         let mut missing_email: Vec<&str> = Vec::new();
+        let mut no_community: Vec<&str> = Vec::new();
         let mut adoptable: Vec<&str> = Vec::new();
+        let mut past_retention: Vec<&str> = Vec::new();
         let mut desired_c = Vec::new();
         let mut desired_f = Vec::new();
-        let mut scratch = Vec::new();
+        let mut hold = |kind: DiagnosticKind| *held.entry(kind).or_default() += 1;
 
         for (i, sp) in self.scope.persons.iter().enumerate() {
             let p = sp.person;
-            if self.duplicate[i]
-                && let Some(e) = self.emails[i].as_deref()
-            {
-                // Held: which of them owns the address is for a person to decide. An account they
-                // matched stays claimed.
-                duplicates.entry(e).or_default().push(&p.id);
+            match self.matching.ambiguous[i] {
+                // Held: which of them owns the address is for a person to decide. An account
+                // they matched stays claimed.
+                Some(Ambiguity::SharedEmail) => {
+                    if let Some(e) = self.matching.emails[i].as_deref() {
+                        shared.entry(e).or_default().push(&p.id);
+                    }
+                    hold(DiagnosticKind::DuplicateEmail);
+                    continue;
+                }
+                Some(Ambiguity::ConflictingEmails) => {
+                    conflicting.push(p);
+                    hold(DiagnosticKind::ConflictingEmail);
+                    continue;
+                }
+                None => {}
+            }
+            if self.matching.awaits_anonymization[i] {
+                past_retention.push(&p.id);
+                hold(DiagnosticKind::RetentionPassed);
                 continue;
             }
-            self.mapping
+            let held_c = self
+                .mapping
                 .desired_communities(self.scope, sp, &mut desired_c);
-            let held_f = self.mapping.desired_function_groups(p, &mut desired_f);
-            let Some((a, key)) = self.matched[i] else {
-                if self.emails[i].is_none() {
+            let held_f = self
+                .mapping
+                .desired_function_groups(self.scope, sp, &mut desired_f);
+            let Some((a, key)) = self.matching.matched[i] else {
+                if self.matching.emails[i].is_none() {
                     missing_email.push(&p.id);
-                } else if self.mapping.communities.is_none() || !desired_c.is_empty() {
+                    hold(DiagnosticKind::MissingEmail);
+                } else if self.mapping.communities.is_some() && desired_c.is_empty() {
                     // Without a target community the person is held: the unmapped-community
-                    // diagnostics count them.
-                    actions.push(self.invite(p, &desired_c, &desired_f));
+                    // diagnostics count those whose communities are held.
+                    if held_c {
+                        hold(DiagnosticKind::UnmappedCommunity);
+                    } else {
+                        no_community.push(&p.id);
+                        hold(DiagnosticKind::NoCommunity);
+                    }
+                } else {
+                    actions.push(self.invite(sp, &desired_c, &desired_f));
                 }
                 continue;
             };
@@ -424,9 +243,9 @@ impl<'a, 's> Reconcile<'a, 's> {
                 function_groups: &desired_f,
                 held_functions: held_f,
             };
-            if self.protected[a as usize] {
+            if self.matching.protected[a as usize] {
                 if account.managed || adopt {
-                    let changes = self.account_changes(p, a, &desired, &mut scratch);
+                    let changes = self.account_changes(p, a, &desired);
                     let mut fields: Vec<&str> = changes.fields.keys().map(String::as_str).collect();
                     if changes.communities.is_some() {
                         fields.push("communities");
@@ -442,13 +261,14 @@ impl<'a, 's> Reconcile<'a, 's> {
             }
             if !account.managed && !adopt {
                 adoptable.push(account_label(account));
+                hold(DiagnosticKind::AdoptableAccount);
                 continue;
             }
-            let changes = self.account_changes(p, a, &desired, &mut scratch);
+            let changes = self.account_changes(p, a, &desired);
             actions.extend(self.account_actions(p, account, key, changes));
         }
 
-        for (email, ids) in duplicates {
+        for (email, ids) in shared {
             diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::DuplicateEmail,
                 severity: Severity::Warning,
@@ -460,6 +280,27 @@ impl<'a, 's> Reconcile<'a, 's> {
                 subject: Some(email.to_owned()),
                 count: ids.len(),
                 hint: Some("give each person their own e-mail address in the source".to_owned()),
+                location: None,
+            });
+        }
+        for p in conflicting {
+            let mut all: Vec<&str> = p.email.iter().map(String::as_str).collect();
+            all.extend(p.conflicting_emails.iter().map(String::as_str));
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::ConflictingEmail,
+                severity: Severity::Warning,
+                message: format!(
+                    "the source rows of person {} give {} different e-mail addresses ({}): held",
+                    p.id,
+                    all.len(),
+                    all.join(", ")
+                ),
+                subject: Some(p.id.clone()),
+                count: 1,
+                hint: Some(
+                    "two people may share this identifier: give each row of one person the same address, and each person their own identifier"
+                        .to_owned(),
+                ),
                 location: None,
             });
         }
@@ -476,6 +317,40 @@ impl<'a, 's> Reconcile<'a, 's> {
                 count: missing_email.len(),
                 hint: Some("add a work e-mail address in the source".to_owned()),
                 location: None,
+            });
+        }
+        if !no_community.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::NoCommunity,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} no community in the source and cannot be invited: {}",
+                    has(no_community.len()),
+                    examples(&no_community)
+                ),
+                subject: None,
+                count: no_community.len(),
+                hint: Some(
+                    "give their employment a location in the source (or check the `columns.community` column)"
+                        .to_owned(),
+                ),
+                location: None,
+            });
+        }
+        if !past_retention.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::RetentionPassed,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} back in the source, but their removed accounts are past the {}-day retention: the accounts are anonymized, not restored, and the people are held until then (invited on the next run): {}",
+                    scope::people_are(past_retention.len()),
+                    self.config.policy.retention_days,
+                    examples(&past_retention)
+                ),
+                subject: None,
+                count: past_retention.len(),
+                hint: None,
+                location: self.config.locations.get("/policy/retention_days"),
             });
         }
         if !adoptable.is_empty() {
@@ -499,7 +374,7 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
     }
 
-    /// Removes and anonymizes for managed accounts no in-scope person claimed.
+    /// Removes and anonymizes for managed accounts no one claimed.
     fn leftovers(
         &self,
         allow_removals: bool,
@@ -508,20 +383,21 @@ impl<'a, 's> Reconcile<'a, 's> {
     ) {
         let retention = i64::from(self.config.policy.retention_days);
         let mut in_scope: Option<HashSet<&str>> = None;
+        let mut undated: Vec<&str> = Vec::new();
         for (a, account) in self.target.accounts.iter().enumerate() {
-            if self.claimed[a] || !account.managed {
+            if self.matching.claimed[a] || !account.managed {
                 continue;
             }
             match account.status {
                 AccountStatus::Active => {
-                    if self.protected[a] {
+                    if self.matching.protected[a] {
                         diagnostics.push(protected_diagnostic(
                             account,
                             "no one in scope matches it, but it is not removed",
                         ));
                         continue;
                     }
-                    if !allow_removals {
+                    if !allow_removals || !self.in_reach(account) {
                         continue;
                     }
                     let reason = self.removal_reason(account, &mut in_scope);
@@ -538,21 +414,78 @@ impl<'a, 's> Reconcile<'a, 's> {
                     });
                 }
                 AccountStatus::Removed => {
-                    let Some(days) = retention_passed(self.config, account, self.today) else {
-                        continue;
-                    };
-                    if self.protected[a] {
-                        diagnostics.push(protected_diagnostic(
-                            account,
-                            "its retention has passed, but it is not anonymized",
-                        ));
+                    if self.matching.protected[a] {
+                        if retention_passed(self.config, account, self.today).is_some() {
+                            diagnostics.push(protected_diagnostic(
+                                account,
+                                "its retention has passed, but it is not anonymized",
+                            ));
+                        }
                         continue;
                     }
-                    actions.push(anonymize(account, days, retention));
+                    if account.removed_at.is_none() {
+                        // Retention needs a start: it counts from today, recorded on the account,
+                        // so that the account is anonymized `retention_days` from now.
+                        undated.push(account_label(account));
+                        actions.push(Action {
+                            kind: ActionKind::Update,
+                            subject: account_subject(account),
+                            target_id: Some(account.id.clone()),
+                            name: account_name(account),
+                            changes: BTreeMap::from([change(
+                                "removed_at",
+                                Value::Null,
+                                json!(self.today),
+                            )]),
+                            reason: "removed without a removal date: retention counts from today"
+                                .to_owned(),
+                        });
+                        continue;
+                    }
+                    if let Some(days) = retention_passed(self.config, account, self.today) {
+                        actions.push(anonymize(account, days, retention));
+                    }
+                    debug_assert_eq!(
+                        self.matching.expired[a],
+                        retention_passed(self.config, account, self.today).is_some()
+                    );
                 }
                 AccountStatus::Anonymized => {}
             }
         }
+        if !undated.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::MissingRemovalDate,
+                severity: Severity::Info,
+                message: format!(
+                    "{} removed {} no removal date: retention counts from {} ({} days)",
+                    undated.len(),
+                    if undated.len() == 1 {
+                        "account has"
+                    } else {
+                        "accounts have"
+                    },
+                    self.today,
+                    self.config.policy.retention_days
+                ),
+                subject: None,
+                count: undated.len(),
+                hint: None,
+                location: self.config.locations.get("/policy/retention_days"),
+            });
+        }
+    }
+
+    /// Under partial sync an account no one claims is removed only when it is in a community
+    /// the sync covers: everything outside the include-list is left alone.
+    fn in_reach(&self, account: &Account) -> bool {
+        if self.scope.included.is_none() {
+            return true;
+        }
+        let Some(groups) = &self.mapping.communities else {
+            return true;
+        };
+        account.communities.iter().any(|id| groups.manages_id(id))
     }
 
     /// The `external_id` a written (or, for `None`, invited) account of person `id` should carry:
@@ -562,10 +495,12 @@ impl<'a, 's> Reconcile<'a, 's> {
     /// Then none: two active accounts never claim one person, and an account matched to someone
     /// else must not keep pointing at a third.
     fn external_id_for<'p>(&self, a: Option<u32>, id: &'p str) -> Option<&'p str> {
-        let kept_elsewhere = self.by_external.all(id).iter().any(|&b| {
+        let kept_elsewhere = self.matching.by_external.all(id).iter().any(|&b| {
             let other = &self.target.accounts[b as usize];
             let stays_active = other.status == AccountStatus::Active
-                && (self.claimed[b as usize] || self.protected[b as usize]);
+                && (self.matching.claimed[b as usize]
+                    || self.matching.protected[b as usize]
+                    || !self.in_reach(other));
             Some(b) != a && other.managed && stays_active && !self.written[b as usize]
         });
         (!kept_elsewhere).then_some(id)
@@ -580,11 +515,9 @@ impl<'a, 's> Reconcile<'a, 's> {
             return out.describe(self.config);
         }
         let in_scope = in_scope.get_or_insert_with(|| {
-            self.scope
-                .persons
-                .iter()
-                .map(|p| p.person.id.as_str())
-                .collect()
+            let mut set = HashSet::with_capacity(self.scope.persons.len());
+            set.extend(self.scope.persons.iter().map(|p| p.person.id.as_str()));
+            set
         });
         if in_scope.contains(x) {
             "no person in scope matches it any more (identity.match)".to_owned()
@@ -593,7 +526,13 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
     }
 
-    fn invite(&self, p: &Person, communities: &[u32], function_groups: &[u32]) -> Action {
+    fn invite(
+        &self,
+        sp: &ScopedPerson<'_>,
+        communities: &[u32],
+        function_groups: &[u32],
+    ) -> Action {
+        let p = sp.person;
         let mut changes = BTreeMap::new();
         // The e-mail address is always written: the target invites by it.
         changes.extend([change(
@@ -615,16 +554,16 @@ impl<'a, 's> Reconcile<'a, 's> {
         if let Some(groups) = &self.mapping.communities {
             changes.extend([change("communities", json!([]), refs(groups, communities))]);
         }
-        if let Some(f) = &self.mapping.functions {
+        if let Some(groups) = &self.mapping.functions {
             changes.extend([change(
                 "function_groups",
                 json!([]),
-                refs(&f.groups, function_groups),
+                refs(groups, function_groups),
             )]);
         }
-        let reason = match p.start {
-            Some(start) if start > self.today => format!("new in the source, starts on {start}"),
-            _ => "new in the source".to_owned(),
+        let reason = match sp.starts {
+            Some(start) => format!("new in the source, starts on {start}"),
+            None => "new in the source".to_owned(),
         };
         Action {
             kind: ActionKind::Invite,
@@ -636,14 +575,9 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
     }
 
-    /// What differs between a person and their account, managed fields only.
-    fn account_changes(
-        &self,
-        p: &Person,
-        a: u32,
-        desired: &Desired<'_>,
-        scratch: &mut Vec<u32>,
-    ) -> AccountChanges {
+    /// What differs between a person and their account: managed fields, and memberships of
+    /// managed groups only.
+    fn account_changes(&self, p: &Person, a: u32, desired: &Desired<'_>) -> AccountChanges {
         let account = &self.target.accounts[a as usize];
         let mut fields = BTreeMap::new();
         if !account.managed {
@@ -677,31 +611,23 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
         if self.managed.email
             && let Some(email) = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
-            && account.email.as_deref().and_then(email_key) != email_key(email)
+            && account.email.as_deref().and_then(identity::email_key) != identity::email_key(email)
         {
             fields.extend([change("email", json!(account.email), json!(email))]);
         }
-        if let Some(f) = &self.mapping.functions
+        if let Some(groups) = &self.mapping.functions
             // A person whose functions all land nowhere keeps their groups (no move to nothing).
             && !(desired.function_groups.is_empty() && desired.held_functions)
-            && !same_set(&f.groups, &account.function_groups, desired.function_groups, scratch)
+            && let Some(m) = Memberships::new(groups, &account.function_groups, desired.function_groups)
         {
-            fields.extend([change(
-                "function_groups",
-                current_refs(&f.groups, &account.function_groups),
-                refs(&f.groups, desired.function_groups),
-            )]);
+            fields.extend([change("function_groups", m.from, m.to)]);
         }
         let communities = self.mapping.communities.as_ref().and_then(|groups| {
             // An empty desired set (all held, or no communities) never moves anyone to nothing.
-            let differs = !desired.communities.is_empty()
-                && !same_set(groups, &account.communities, desired.communities, scratch);
-            differs.then(|| {
-                (
-                    current_refs(groups, &account.communities),
-                    refs(groups, desired.communities),
-                )
-            })
+            if desired.communities.is_empty() {
+                return None;
+            }
+            Memberships::new(groups, &account.communities, desired.communities)
         });
         AccountChanges {
             fields,
@@ -710,11 +636,7 @@ impl<'a, 's> Reconcile<'a, 's> {
     }
 
     /// The actions for a matched, managed (or adopted) account: one `restore` for a removed
-    /// account, else an `update` and/or a `move`.
-    ///
-    /// A removed account is restored however long ago it was removed: retention only governs the
-    /// anonymization of people who are *not* back, and a restore keeps the person's history
-    /// where a fresh invite would lose it.
+    /// account (within retention: see `people`), else an `update` and/or a `move`.
     fn account_actions(
         &self,
         p: &Person,
@@ -727,10 +649,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             communities,
         } = changes;
         let adopting = !account.managed;
-        let matched_by = match key {
-            MatchKey::ExternalId => "external id",
-            MatchKey::Email => "e-mail",
-        };
+        let matched_by = identity::matched_by(key);
         let base = |kind, changes, reason| Action {
             kind,
             subject: p.id.clone(),
@@ -744,8 +663,8 @@ impl<'a, 's> Reconcile<'a, 's> {
             if let Some(removed_at) = account.removed_at {
                 fields.extend([change("removed_at", json!(removed_at), Value::Null)]);
             }
-            if let Some((from, to)) = communities {
-                fields.extend([change("communities", from, to)]);
+            if let Some(m) = communities {
+                fields.extend([change("communities", m.from, m.to)]);
             }
             let when = account
                 .removed_at
@@ -776,19 +695,30 @@ impl<'a, 's> Reconcile<'a, 's> {
             }
             out.push(base(ActionKind::Update, fields, parts.join("; ")));
         }
-        if let Some((from, to)) = communities {
-            let reason = match (names(&from), names(&to)) {
-                (f, t) if f.is_empty() => format!("placed in {t}"),
-                (f, t) => format!("moved from {f} to {t}"),
+        if let Some(m) = communities {
+            // A transfer leaves a managed community for another: the target tells the person.
+            // Being placed (from none) or taken out of one of several is no transfer, and a
+            // repair never notifies anyone.
+            let transfer = !m.left.is_empty() && !m.joined.is_empty();
+            let reason = match (m.left.is_empty(), m.joined.is_empty()) {
+                (true, _) => format!("placed in {}", m.joined.join(", ")),
+                (false, true) => format!("no longer in {}", m.left.join(", ")),
+                (false, false) => {
+                    format!(
+                        "moved from {} to {}",
+                        m.left.join(", "),
+                        m.joined.join(", ")
+                    )
+                }
             };
             out.push(base(
                 ActionKind::Move,
                 BTreeMap::from([
-                    change("communities", from, to),
+                    change("communities", m.from, m.to),
                     change(
                         "notify",
                         Value::Null,
-                        json!(self.config.policy.notify_transfers),
+                        json!(transfer && self.config.policy.notify_transfers),
                     ),
                 ]),
                 reason,
@@ -796,12 +726,6 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
         out
     }
-}
-
-/// Days since a removed account was removed, when that is past retention.
-fn retention_passed(config: &Config, account: &Account, today: Date) -> Option<i64> {
-    let days = days_between(account.removed_at?, today);
-    (days > i64::from(config.policy.retention_days)).then_some(days)
 }
 
 /// A person's desired groups (indices into the mapping's group tables).
@@ -815,8 +739,75 @@ struct Desired<'d> {
 struct AccountChanges {
     /// Field changes (and `managed`, `external_id`, `function_groups`).
     fields: BTreeMap<String, Change>,
-    /// Community change, as (from, to).
-    communities: Option<(Value, Value)>,
+    /// Community change.
+    communities: Option<Memberships>,
+}
+
+/// A change of an account's memberships of one kind: the groups orgsync manages become the
+/// desired ones, every other membership is kept. `from` and `to` are the whole lists (as group
+/// references, sorted by name then id), so the plan shows the account as it will be.
+struct Memberships {
+    from: Value,
+    to: Value,
+    /// Names of managed groups left.
+    left: Vec<String>,
+    /// Names of groups joined.
+    joined: Vec<String>,
+}
+
+impl Memberships {
+    /// `None` when the account is already where it should be.
+    fn new(groups: &Groups<'_>, current: &[String], desired: &[u32]) -> Option<Memberships> {
+        let mut left = Vec::new();
+        let mut kept: Vec<(String, String)> = Vec::new();
+        let mut known: Vec<u32> = Vec::with_capacity(current.len());
+        for id in current {
+            match groups.index_of(id) {
+                Some(g) if groups.is_managed(g) => {
+                    if !desired.contains(&g) && !known.contains(&g) {
+                        left.push(groups.get(g).name.clone());
+                    }
+                    known.push(g);
+                }
+                Some(g) => {
+                    let r = groups.get(g);
+                    kept.push((r.name.clone(), r.id.clone()));
+                }
+                // A group the target does not list: not ours, kept as it is.
+                None => kept.push((id.clone(), id.clone())),
+            }
+        }
+        let joined: Vec<String> = desired
+            .iter()
+            .filter(|g| !known.contains(g))
+            .map(|g| groups.get(*g).name.clone())
+            .collect();
+        if left.is_empty() && joined.is_empty() {
+            return None;
+        }
+        let to_list = |managed: &mut dyn Iterator<Item = u32>| {
+            let mut list: Vec<(String, String)> = managed
+                .map(|g| {
+                    let r = groups.get(g);
+                    (r.name.clone(), r.id.clone())
+                })
+                .chain(kept.iter().cloned())
+                .collect();
+            list.sort_unstable();
+            list.dedup();
+            Value::Array(
+                list.into_iter()
+                    .map(|(name, id)| json!({ "id": id, "name": name }))
+                    .collect(),
+            )
+        };
+        Some(Memberships {
+            from: to_list(&mut known.iter().copied()),
+            to: to_list(&mut desired.iter().copied()),
+            left,
+            joined,
+        })
+    }
 }
 
 fn change(field: &str, from: Value, to: Value) -> (String, Change) {
@@ -851,29 +842,6 @@ fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
     }
 }
 
-/// Whole days from `from` to `to`.
-fn days_between(from: Date, to: Date) -> i64 {
-    to.duration_since(from).as_secs() / 86_400
-}
-
-/// True when the account's groups (target ids) are exactly the desired ones.
-fn same_set(
-    groups: &Groups<'_>,
-    current: &[String],
-    desired: &[u32],
-    scratch: &mut Vec<u32>,
-) -> bool {
-    scratch.clear();
-    for id in current {
-        match groups.index_of(id) {
-            Some(g) => scratch.push(g),
-            None => return false,
-        }
-    }
-    groups.sort(scratch);
-    scratch.as_slice() == desired
-}
-
 /// Group references as JSON, in the order given (already sorted by name, then id).
 fn refs(groups: &Groups<'_>, idx: &[u32]) -> Value {
     Value::Array(
@@ -884,40 +852,6 @@ fn refs(groups: &Groups<'_>, idx: &[u32]) -> Value {
             })
             .collect(),
     )
-}
-
-/// An account's current groups as JSON references, sorted by name then id. Ids the target does
-/// not know are listed with the id as name.
-fn current_refs(groups: &Groups<'_>, ids: &[String]) -> Value {
-    let mut list: Vec<(&str, &str)> = ids
-        .iter()
-        .map(|id| match groups.index_of(id) {
-            Some(g) => {
-                let r = groups.get(g);
-                (r.name.as_str(), r.id.as_str())
-            }
-            None => (id.as_str(), id.as_str()),
-        })
-        .collect();
-    list.sort_unstable();
-    list.dedup();
-    Value::Array(
-        list.into_iter()
-            .map(|(name, id)| json!({ "id": id, "name": name }))
-            .collect(),
-    )
-}
-
-/// "A, B" from a JSON list of references.
-fn names(list: &Value) -> String {
-    list.as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|r| r.get("name").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
 }
 
 fn field_label(field: &str) -> Option<&'static str> {
@@ -1001,7 +935,10 @@ mod tests {
     use super::*;
     use crate::config::{MaxRemovals, MaxRemovalsBoth, ProtectedRule};
     use crate::plan::Severity;
-    use crate::scope::testing::{TODAY, account, config, day, group, person, plan, source, target};
+    use crate::scope::testing::{
+        TODAY, account, config, day, group, person, plan, set_end, set_functions, set_start,
+        source, target,
+    };
 
     fn kinds(plan: &Plan) -> Vec<(ActionKind, &str)> {
         plan.actions
@@ -1034,7 +971,7 @@ mod tests {
     fn a_new_person_is_invited_with_every_managed_field() {
         let c = config();
         let mut p1 = person("1", &["1001", "1007"]);
-        p1.start = Some(day(3));
+        set_start(&mut p1, Some(day(3)));
         let p = plan(&c, &source(vec![p1], &[]), &target(vec![], ams()));
         assert_eq!(kinds(&p), [(ActionKind::Invite, "1")]);
         let invite = &p.actions[0];
@@ -1347,7 +1284,7 @@ mod tests {
             map: vec![],
         });
         let mut p1 = person("1", &["1001"]);
-        p1.functions = vec!["F1".to_owned(), "F2".to_owned()];
+        set_functions(&mut p1, &["F1", "F2"]);
         let mut a = account("u1", "1", &["t1"]);
         a.function_groups = vec!["g2".to_owned(), "g1".to_owned(), "g1".to_owned()];
         let mut t = target(vec![a], ams());
@@ -1386,14 +1323,15 @@ mod tests {
         assert_eq!(
             mv.changes["communities"].from,
             json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "x9", "name": "x9" }]),
-            "memberships orgsync does not know are part of `from`"
         );
+        // Regression: communities were written as a whole set, so every run took people out
+        // of groups orgsync does not manage. A membership of a group it does not know stays.
         assert_eq!(
             mv.changes["communities"].to,
-            json!([{ "id": "t2", "name": "Utrecht" }])
+            json!([{ "id": "t2", "name": "Utrecht" }, { "id": "x9", "name": "x9" }])
         );
         assert_eq!(mv.changes["notify"].to, json!(true));
-        assert_eq!(mv.reason, "moved from Amsterdam Centrum, x9 to Utrecht");
+        assert_eq!(mv.reason, "moved from Amsterdam Centrum to Utrecht");
     }
 
     #[test]
@@ -1410,7 +1348,7 @@ mod tests {
         let mut c = config();
         c.test_locations = vec!["Test*".to_owned()];
         let mut ended = person("1", &["1001"]);
-        ended.end = Some(jiff::civil::date(2026, 5, 31));
+        set_end(&mut ended, Some(jiff::civil::date(2026, 5, 31)));
         let s = source(
             vec![ended, person("2", &["9001"])],
             &[("9001", "Test site")],
@@ -1455,11 +1393,11 @@ mod tests {
     }
 
     #[test]
-    fn a_removed_account_is_restored_in_one_action_however_long_ago() {
+    fn a_removed_account_is_restored_in_one_action_within_retention() {
         let c = config();
         let mut removed = account("u1", "1", &["t1"]);
         removed.status = AccountStatus::Removed;
-        removed.removed_at = Some(day(-400));
+        removed.removed_at = Some(day(-30));
         removed.first_name = "Old".to_owned();
         let s = source(vec![person("1", &["1007"])], &[]);
         let p = plan(&c, &s, &target(vec![removed], ams()));
@@ -1472,6 +1410,43 @@ mod tests {
         );
         assert_eq!(restore.changes["status"].to, json!("active"));
         assert_eq!(restore.changes["removed_at"].to, Value::Null);
+    }
+
+    /// Regression: a removed account was restored however long ago it was removed, keeping
+    /// personal data past retention. Past retention it is anonymized, the person held (and
+    /// invited anew once the anonymized account no longer matches).
+    #[test]
+    fn restore_only_within_retention_days() {
+        let c = config();
+        let mut removed = account("u1", "1", &["t1"]);
+        removed.status = AccountStatus::Removed;
+        removed.removed_at = Some(day(-31));
+        let s = source(vec![person("1", &["1007"])], &[]);
+        let t = target(vec![removed], ams());
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Anonymize, "1")]);
+        assert_eq!(p.held[&DiagnosticKind::RetentionPassed], 1);
+        assert_eq!(diags(&p, DiagnosticKind::RetentionPassed).len(), 1);
+        let after = crate::apply::memory::apply_plan(&t, &p, TODAY).unwrap();
+        let next = plan(&c, &s, &after);
+        assert_eq!(kinds(&next), [(ActionKind::Invite, "1")]);
+    }
+
+    /// Regression: a removed account without `removed_at` was kept forever, silently. Its
+    /// retention now counts from the day the plan records the date.
+    #[test]
+    fn a_removed_account_without_a_removal_date_gets_one_and_a_diagnostic() {
+        let c = config();
+        let mut removed = account("u1", "gone", &["t1"]);
+        removed.status = AccountStatus::Removed;
+        let t = target(vec![removed, account("u2", "1", &["t1"])], ams());
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Update, "gone")]);
+        assert_eq!(p.actions[0].changes["removed_at"].to, json!(TODAY));
+        assert_eq!(diags(&p, DiagnosticKind::MissingRemovalDate).len(), 1);
+        let after = crate::apply::memory::apply_plan(&t, &p, TODAY).unwrap();
+        assert!(plan(&c, &s, &after).actions.is_empty());
     }
 
     #[test]
@@ -1632,5 +1607,340 @@ mod tests {
         assert_eq!((d[0].severity, d[0].count), (Severity::Error, 3));
         // Without managed accounts an empty source is simply empty.
         assert!(!plan(&c, &source(vec![], &[]), &target(vec![], ams())).has_errors());
+    }
+
+    // --- Issue 9: employments, managed memberships, re-keying, first sync ---------------
+
+    use crate::config::{
+        CommunityMapping, FallbackPolicy, FunctionMapping, FunctionsConfig, IncludeConfig,
+        OneOrMany, UnmappedFunctionPolicy, UnmappedPolicy,
+    };
+    use crate::model::Employment;
+    use crate::scope::testing::employment;
+
+    fn map(source: &str, target: &str) -> CommunityMapping {
+        CommunityMapping {
+            source: OneOrMany::One(source.to_owned()),
+            target: target.to_owned(),
+            name: None,
+            todo: None,
+        }
+    }
+
+    fn converge(c: &Config, s: &SourceSnapshot, t: &TargetSnapshot) -> TargetSnapshot {
+        let p = plan(c, s, t);
+        assert!(!p.has_errors(), "{:?}", p.diagnostics);
+        let after = crate::apply::memory::apply_plan(t, &p, TODAY).expect("applies");
+        let again = plan(c, s, &after);
+        assert!(again.actions.is_empty(), "converged: {:?}", kinds(&again));
+        after
+    }
+
+    /// Regression: the rows of one person were merged, so someone who drove for Delivery until
+    /// 2022 was still placed in Delivery.
+    #[test]
+    fn ended_employment_rows_place_nobody() {
+        let c = config();
+        let mut p1 = person("1", &[]);
+        p1.employments = vec![
+            employment("2001", Some(day(-2000)), Some(day(-900))),
+            employment("1001", Some(day(-899)), None),
+        ];
+        let s = source(vec![p1], &[]);
+        let t = target(
+            vec![],
+            vec![
+                group("t1", "Amsterdam Centrum", &["1001"], true),
+                group("t9", "Delivery", &["2001"], true),
+            ],
+        );
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Invite, "1")]);
+        assert_eq!(
+            p.actions[0].changes["communities"].to,
+            json!([{ "id": "t1", "name": "Amsterdam Centrum" }])
+        );
+    }
+
+    /// Regression: a transfer written as a new employment row ("Rotterdam from 2026-11-22"
+    /// beside "Amsterdam until 2026-11-21") became "moved from Amsterdam to Amsterdam,
+    /// Rotterdam" and never left Amsterdam. It is exactly one move, on its start day.
+    #[test]
+    fn a_new_row_transfer_is_exactly_one_move_on_its_start_day() {
+        let c = config();
+        let mut p1 = person("1", &[]);
+        p1.employments = vec![
+            employment("1001", Some(day(-400)), Some(day(-1))),
+            employment("1007", Some(day(0)), None),
+        ];
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        let s = source(vec![p1.clone()], &[]);
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Move, "1")]);
+        let mv = &p.actions[0];
+        assert_eq!(
+            mv.changes["communities"].to,
+            json!([{ "id": "t2", "name": "Utrecht" }])
+        );
+        assert_eq!(mv.reason, "moved from Amsterdam Centrum to Utrecht");
+        assert_eq!(mv.changes["notify"].to, json!(true));
+        converge(&c, &s, &t);
+
+        // The day before, the new employment has not started: nothing moves yet, however
+        // close it is (the lead time is for a first employment only).
+        let mut before = p1;
+        for e in &mut before.employments {
+            e.start = e.start.map(|d| d.tomorrow().unwrap());
+            e.end = e.end.map(|d| d.tomorrow().unwrap());
+        }
+        let p = plan(&c, &source(vec![before], &[]), &t);
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+    }
+
+    /// `invite_lead_days` counts to a person's first employment; beyond it, no invite yet; an
+    /// ended employment plus a future one beyond the lead time is a leaver for now.
+    #[test]
+    fn the_invite_lead_time_applies_to_the_first_employment() {
+        let mut c = config();
+        c.policy.invite_lead_days = 7;
+        let mut soon = person("soon", &[]);
+        soon.employments = vec![employment("1001", Some(day(5)), None)];
+        let mut later = person("later", &[]);
+        later.employments = vec![employment("1001", Some(day(30)), None)];
+        let mut gap = person("gap", &[]);
+        gap.employments = vec![
+            employment("1001", Some(day(-300)), Some(day(-10))),
+            employment("1007", Some(day(60)), None),
+        ];
+        let s = source(vec![soon, later, gap], &[]);
+        let t = target(vec![account("u9", "gap", &["t1"])], ams());
+        let mut c2 = c.clone();
+        c2.safety.max_removals = crate::config::MaxRemovals::Count(10);
+        let p = plan(&c2, &s, &t);
+        assert_eq!(
+            kinds(&p),
+            [(ActionKind::Invite, "soon"), (ActionKind::Remove, "gap")]
+        );
+        assert_eq!(
+            p.actions[0].reason,
+            format!("new in the source, starts on {}", day(5))
+        );
+        assert_eq!(
+            p.actions[1].reason,
+            format!("contract ended on {}", day(-10))
+        );
+    }
+
+    /// Regression: every membership of a managed account was compared and written as a whole
+    /// set, so hand-made groups lost their members on every run.
+    #[test]
+    fn only_memberships_of_managed_groups_change() {
+        let mut c = config();
+        c.communities = vec![map("1007", "Utrecht")];
+        c.functions = Some(FunctionsConfig {
+            from: crate::config::FunctionSourceField::Function,
+            unmapped: UnmappedFunctionPolicy::Fallback(FallbackPolicy {
+                fallback: "No function".to_owned(),
+            }),
+            map: vec![FunctionMapping {
+                source: OneOrMany::One("F1".to_owned()),
+                target: "Kitchen".to_owned(),
+                name: None,
+                todo: None,
+            }],
+        });
+        let mut p1 = person("1", &["1007"]);
+        set_functions(&mut p1, &["F1"]);
+        let mut a = account("u1", "1", &["t1", "hand"]);
+        a.function_groups = vec!["g-hand".to_owned(), "g-nf".to_owned()];
+        let mut t = target(
+            vec![a],
+            vec![
+                group("t1", "Amsterdam Centrum", &["1001"], true),
+                group("t2", "Utrecht", &[], false),
+                group("hand", "Social club", &[], false),
+            ],
+        );
+        t.function_groups = vec![
+            group("g-k", "Kitchen", &[], false),
+            group("g-nf", "No function", &[], false),
+            group("g-hand", "Allergy trained", &[], false),
+        ];
+        let s = source(vec![p1], &[]);
+        let p = plan(&c, &s, &t);
+        let mv = action(&p, ActionKind::Move);
+        assert_eq!(
+            mv.changes["communities"].to,
+            json!([{ "id": "hand", "name": "Social club" }, { "id": "t2", "name": "Utrecht" }])
+        );
+        let up = action(&p, ActionKind::Update);
+        assert_eq!(
+            up.changes["function_groups"].to,
+            json!([{ "id": "g-hand", "name": "Allergy trained" }, { "id": "g-k", "name": "Kitchen" }])
+        );
+        let after = converge(&c, &s, &t);
+        assert_eq!(after.accounts[0].communities, ["hand", "t2"]);
+    }
+
+    /// Regression: partial sync removed and moved people outside the include-list. They, their
+    /// accounts and their memberships are left alone.
+    #[test]
+    fn partial_sync_leaves_people_and_memberships_outside_the_include_list_alone() {
+        let mut c = config();
+        c.include = Some(IncludeConfig {
+            communities: vec!["1001".to_owned()],
+        });
+        c.safety.max_removals = crate::config::MaxRemovals::Count(10);
+        let inside = person("in", &["1001", "1007"]);
+        let outside = person("out", &["1007"]);
+        let t = target(
+            vec![
+                account("u1", "in", &["t1", "t2"]),
+                account("u2", "out", &["t2"]),
+                // Left HR entirely; in a community outside the include-list.
+                account("u3", "gone-out", &["t2"]),
+                // Left HR entirely; in an included community.
+                account("u4", "gone-in", &["t1"]),
+            ],
+            ams(),
+        );
+        let s = source(vec![inside, outside], &[]);
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Remove, "gone-in")]);
+        converge(&c, &s, &t);
+    }
+
+    /// Regression (first sync): into an empty target, the plan said "No changes" while 38
+    /// people in scope were not provisioned. Mapping targets and the fallback are created.
+    #[test]
+    fn a_first_sync_into_an_empty_target_provisions_everyone() {
+        let mut c = config();
+        c.communities = vec![map("1001", "Amsterdam"), map("1007", "Utrecht")];
+        c.functions = Some(FunctionsConfig {
+            from: crate::config::FunctionSourceField::Function,
+            unmapped: UnmappedFunctionPolicy::Fallback(FallbackPolicy {
+                fallback: "No function".to_owned(),
+            }),
+            map: vec![],
+        });
+        let s = source(
+            vec![
+                person("1", &["1001"]),
+                person("2", &["1007"]),
+                person("3", &["1001"]),
+            ],
+            &[],
+        );
+        let t = TargetSnapshot::default();
+        let p = plan(&c, &s, &t);
+        assert_eq!(p.summary[&ActionKind::Invite], 3);
+        assert_eq!(p.summary[&ActionKind::CreateCommunity], 2);
+        assert_eq!(p.summary[&ActionKind::CreateFunctionGroup], 1);
+        assert!(diags(&p, DiagnosticKind::MappingTargetMissing).is_empty());
+        assert_eq!(p.held_count(), 0);
+        converge(&c, &s, &t);
+    }
+
+    /// Regression: people held (here: an unmapped community under `hold`) were not counted,
+    /// and the summary said the target matched.
+    #[test]
+    fn held_people_are_counted_by_reason() {
+        let c = config();
+        let s = source(
+            vec![person("1", &["5555"]), person("2", &[]), {
+                let mut p = person("3", &["1001"]);
+                p.email = None;
+                p
+            }],
+            &[],
+        );
+        let p = plan(&c, &s, &target(vec![], ams()));
+        assert!(p.actions.is_empty());
+        assert_eq!(p.held_count(), 3);
+        assert_eq!(p.held[&DiagnosticKind::UnmappedCommunity], 1);
+        assert_eq!(p.held[&DiagnosticKind::NoCommunity], 1);
+        assert_eq!(p.held[&DiagnosticKind::MissingEmail], 1);
+        // A person in scope without any community is said, not silently skipped.
+        let none = diags(&p, DiagnosticKind::NoCommunity);
+        assert_eq!((none.len(), none[0].count), (1, 1));
+    }
+
+    /// Regression: rows with one identifier and different e-mail addresses silently kept the
+    /// first address. Both addresses are named and the person is held; their account stays.
+    #[test]
+    fn conflicting_emails_of_one_identifier_hold_the_person() {
+        let c = config();
+        let mut p1 = person("1", &["1007"]);
+        p1.conflicting_emails = vec!["other@example.com".to_owned()];
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        let p = plan(&c, &source(vec![p1], &[]), &t);
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+        let d = diags(&p, DiagnosticKind::ConflictingEmail);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].message.contains("1@example.com, other@example.com"),
+            "{}",
+            d[0].message
+        );
+        assert_eq!(p.held[&DiagnosticKind::ConflictingEmail], 1);
+    }
+
+    /// Regression: a community and a function group created in one plan for the same numeric
+    /// identifier shared the placeholder `new:100`, and the apply failed.
+    #[test]
+    fn a_community_and_a_function_with_one_identifier_are_created_apart() {
+        let mut c = config();
+        c.policy.unmapped_communities = UnmappedPolicy::Create;
+        c.functions = Some(FunctionsConfig {
+            from: crate::config::FunctionSourceField::Function,
+            unmapped: UnmappedFunctionPolicy::Simple(crate::config::UnmappedFunctionAction::Create),
+            map: vec![],
+        });
+        let mut p1 = person("1", &[]);
+        p1.employments = vec![Employment {
+            community: Some("100".to_owned()),
+            function: Some("100".to_owned()),
+            ..Employment::default()
+        }];
+        let mut s = source(vec![p1], &[("100", "Haarlem")]);
+        s.functions = vec![crate::model::SourceGroup {
+            id: "100".to_owned(),
+            name: "Cook".to_owned(),
+        }];
+        let t = TargetSnapshot::default();
+        let p = plan(&c, &s, &t);
+        let invite = action(&p, ActionKind::Invite);
+        assert_eq!(
+            invite.changes["communities"].to[0]["id"],
+            "new:community:100"
+        );
+        assert_eq!(
+            invite.changes["function_groups"].to[0]["id"],
+            "new:function_group:100"
+        );
+        let after = converge(&c, &s, &t);
+        let a = &after.accounts[0];
+        assert_eq!(after.communities[0].name, "Haarlem");
+        assert_eq!(a.communities, [after.communities[0].id.clone()]);
+        assert_eq!(after.function_groups[0].name, "Cook");
+        assert_eq!(a.function_groups, [after.function_groups[0].id.clone()]);
+    }
+
+    /// E-mail addresses compare trimmed and in Unicode lower case, everywhere.
+    #[test]
+    fn emails_match_unicode_case_insensitively() {
+        let mut c = config();
+        c.identity.match_on = vec![crate::config::MatchKey::Email];
+        let mut p1 = person("1", &["1001"]);
+        p1.email = Some(" ÉLODIE@Example.com".to_owned());
+        let mut a = account("u1", "x", &["t1"]);
+        a.email = Some("élodie@example.COM".to_owned());
+        let p = plan(&c, &source(vec![p1], &[]), &target(vec![a], ams()));
+        assert_eq!(
+            kinds(&p),
+            [(ActionKind::Update, "1")],
+            "matched, not invited"
+        );
+        assert!(!p.actions[0].changes.contains_key("email"));
     }
 }

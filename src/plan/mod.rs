@@ -4,7 +4,6 @@ pub mod compare;
 pub mod digest;
 mod engine;
 pub mod safety;
-mod types;
 
+pub use crate::vocabulary::*;
 pub use engine::{PlanInput, build};
-pub use types::*;

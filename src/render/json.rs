@@ -49,6 +49,7 @@ mod tests {
                 "orgsync_version",
                 "at",
                 "summary",
+                "held",
                 "actions",
                 "diagnostics",
                 "safety",

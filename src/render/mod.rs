@@ -37,7 +37,10 @@ impl Sign {
             | ActionKind::CreateFunctionGroup
             | ActionKind::Invite
             | ActionKind::Restore => Sign::Add,
-            ActionKind::Update | ActionKind::Move => Sign::Change,
+            ActionKind::Update
+            | ActionKind::Move
+            | ActionKind::UpdateCommunity
+            | ActionKind::UpdateFunctionGroup => Sign::Change,
             ActionKind::Remove
             | ActionKind::Anonymize
             | ActionKind::RemoveCommunity
@@ -72,6 +75,8 @@ fn kind_title(kind: ActionKind) -> &'static str {
     match kind {
         ActionKind::CreateCommunity => "Create communities",
         ActionKind::CreateFunctionGroup => "Create function groups",
+        ActionKind::UpdateCommunity => "Re-key communities",
+        ActionKind::UpdateFunctionGroup => "Re-key function groups",
         ActionKind::Invite => "Invite",
         ActionKind::Update => "Update",
         ActionKind::Move => "Move",
@@ -92,6 +97,8 @@ fn kind_count_phrase(kind: ActionKind, n: usize) -> String {
     match kind {
         ActionKind::CreateCommunity => group("community", "communities", "create"),
         ActionKind::CreateFunctionGroup => group("function group", "function groups", "create"),
+        ActionKind::UpdateCommunity => group("community", "communities", "re-key"),
+        ActionKind::UpdateFunctionGroup => group("function group", "function groups", "re-key"),
         ActionKind::RemoveCommunity => group("community", "communities", "remove"),
         ActionKind::RemoveFunctionGroup => group("function group", "function groups", "remove"),
         ActionKind::Invite => format!("{count} to invite"),
@@ -364,6 +371,7 @@ mod fixtures {
             orgsync_version: "0.1.0".to_owned(),
             at: date(2025, 3, 1),
             summary: Plan::count_actions(&actions),
+            held: Default::default(),
             actions,
             diagnostics,
             safety,

@@ -122,6 +122,8 @@ fn describe(a: &Action) -> String {
         ActionKind::Remove | ActionKind::Anonymize => a.reason.clone(),
         ActionKind::CreateCommunity
         | ActionKind::CreateFunctionGroup
+        | ActionKind::UpdateCommunity
+        | ActionKind::UpdateFunctionGroup
         | ActionKind::RemoveCommunity
         | ActionKind::RemoveFunctionGroup => a.name.clone(),
     }
@@ -146,6 +148,8 @@ fn sentence(kind: ActionKind, n: usize, what: &str) -> String {
         ActionKind::Anonymize => with("anonymizes", ": "),
         ActionKind::CreateCommunity => format!("creates community {what}"),
         ActionKind::CreateFunctionGroup => format!("creates function group {what}"),
+        ActionKind::UpdateCommunity => format!("re-keys community {what}"),
+        ActionKind::UpdateFunctionGroup => format!("re-keys function group {what}"),
         ActionKind::RemoveCommunity => format!("removes community {what}"),
         ActionKind::RemoveFunctionGroup => format!("removes function group {what}"),
     }
@@ -426,6 +430,7 @@ mod tests {
             orgsync_version: "0.1.0".to_owned(),
             at: jiff::civil::date(2026, 11, 22),
             summary: Plan::count_actions(&actions),
+            held: Default::default(),
             actions,
             diagnostics: Vec::new(),
             safety: Safety {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 use super::serve::{Faults, Gate, Vendor, error, guarded};
 use crate::config::Columns;
 use crate::connectors::afas::authorization;
-use crate::model::{SourceGroup, SourceSnapshot};
+use crate::model::{Employment, SourceGroup, SourceSnapshot};
 
 /// The base path of the API.
 pub const BASE_PATH: &str = "/ProfitRestServices";
@@ -39,7 +39,7 @@ pub struct AfasData {
 
 impl AfasData {
     /// The rows of `source` as an AFAS GetConnector with AFAS's common field names
-    /// ([`Columns::afas`]): one row per community, dates as `YYYY-MM-DDT00:00:00Z`, name
+    /// ([`Columns::afas`]): one row per employment, dates as `YYYY-MM-DDT00:00:00Z`, name
     /// prefixes (`van der`) in `Voorvoegsel`.
     pub fn from_snapshot(connector: &str, source: &SourceSnapshot) -> AfasData {
         let c = Columns::afas();
@@ -57,29 +57,35 @@ impl AfasData {
         let mut rows = Vec::with_capacity(source.persons.len());
         for p in &source.persons {
             let (prefix, last) = split_prefix(&p.last_name);
-            let n = p.communities.len().max(1);
-            for i in 0..n {
+            // One row per employment, as AFAS's GetConnectors return them (ended ones too).
+            let none = [Employment::default()];
+            let employments = if p.employments.is_empty() {
+                &none[..]
+            } else {
+                &p.employments[..]
+            };
+            for e in employments {
                 let mut row = Map::new();
                 row.insert(c.id.clone(), json!(p.id));
                 row.insert(c.email.clone(), json!(p.email));
                 row.insert(c.first_name.clone(), json!(p.first_name));
                 row.insert(prefix_column.clone(), json!(prefix));
                 row.insert(c.last_name.clone(), json!(last));
-                row.insert(c.start.clone(), date(p.start));
-                row.insert(c.end.clone(), date(p.end));
-                let community = p.communities.get(i);
+                row.insert(c.start.clone(), date(e.start));
+                row.insert(c.end.clone(), date(e.end));
+                let community = e.community.as_deref();
                 row.insert(c.community.clone(), json!(community));
                 row.insert(
                     c.community_name.clone(),
                     json!(community.map(|id| name_of(&source.communities, id))),
                 );
-                let function = p.functions.first();
+                let function = e.function.as_deref();
                 row.insert(c.function.clone(), json!(function));
                 row.insert(
                     c.function_name.clone(),
                     json!(function.map(|id| name_of(&source.functions, id))),
                 );
-                let department = p.departments.first();
+                let department = e.department.as_deref();
                 row.insert(c.department.clone(), json!(department));
                 row.insert(
                     c.department_name.clone(),

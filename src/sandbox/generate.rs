@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use crate::connectors::file_target::write_workspace;
 use crate::model::{
-    Account, AccountStatus, Person, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot,
+    Account, AccountStatus, Employment, Person, SourceGroup, SourceSnapshot, TargetGroup,
+    TargetSnapshot,
 };
 
 /// The day a generated organisation is "as of" unless told otherwise: plan it with `--at
@@ -155,29 +156,26 @@ fn write_source<W: Write>(w: &mut W, s: &SourceSnapshot) -> io::Result<()> {
         names(&s.functions),
         names(&s.departments),
     );
-    fn nth(list: &[String], i: usize) -> Option<&str> {
-        list.get(i).or(list.first()).map(String::as_str)
-    }
     w.write_all(b"[")?;
     let mut first = true;
     for p in &s.persons {
-        let rows = p
-            .communities
-            .len()
-            .max(p.functions.len())
-            .max(p.departments.len())
-            .max(1);
-        for i in 0..rows {
-            let community = nth(&p.communities, i);
-            let function = nth(&p.functions, i);
-            let department = nth(&p.departments, i);
+        let none = [Employment::default()];
+        let employments = if p.employments.is_empty() {
+            &none[..]
+        } else {
+            &p.employments[..]
+        };
+        for e in employments {
+            let community = e.community.as_deref();
+            let function = e.function.as_deref();
+            let department = e.department.as_deref();
             let row = Row {
                 id: &p.id,
                 email: p.email.as_deref(),
                 first_name: &p.first_name,
                 last_name: &p.last_name,
-                start: p.start,
-                end: p.end,
+                start: e.start,
+                end: e.end,
                 community,
                 community_name: community
                     .and_then(|c| communities.get(c))
@@ -754,8 +752,9 @@ impl Generator {
                 ..Person::default()
             };
             let mut location = None;
+            let mut places: Vec<String> = Vec::new();
             if kind == Churn::TestOnly {
-                person.communities = vec![TEST_LOCATION.0.to_owned()];
+                places.push(TEST_LOCATION.0.to_owned());
                 self.used.test_location = true;
             } else {
                 // Opening locations are staffed with a quarter of the new hires.
@@ -766,13 +765,13 @@ impl Generator {
                 } else {
                     self.established[self.rng.below(self.established.len())]
                 };
-                person.communities = vec![self.locations[l].id.clone()];
+                places.push(self.locations[l].id.clone());
                 self.used.locations[l] = true;
                 location = Some(l);
                 if self.established.len() > 1 && self.rng.chance(0.01) {
                     let other = self.established[self.rng.below(self.established.len())];
                     if other != l {
-                        person.communities.push(self.locations[other].id.clone());
+                        places.push(self.locations[other].id.clone());
                         self.used.locations[other] = true;
                     }
                 }
@@ -789,19 +788,51 @@ impl Generator {
                 }
             }
             let (fid, _, dept, _, _) = FUNCTIONS[function];
-            person.functions = vec![fid.to_owned()];
-            person.departments = vec![DEPARTMENTS[dept].0.to_owned()];
             self.used.functions[function] = true;
             self.used.departments[dept] = true;
-            person.start = Some(match kind {
+            let start = Some(match kind {
                 Churn::NewHire => self.random_day(-10, 16, 1),
                 _ => self.random_day(-30, 10 * 365, -1),
             });
-            if kind == Churn::LeftByEndDate {
-                person.end = Some(self.random_day(-1, 60, -1));
+            let end = if kind == Churn::LeftByEndDate {
+                Some(self.random_day(-1, 60, -1))
             } else if kind == Churn::InSync && self.rng.chance(0.005) {
                 // Leaving soon: still in scope today.
-                person.end = Some(self.random_day(1, 90, 1));
+                Some(self.random_day(1, 90, 1))
+            } else {
+                None
+            };
+            // HR systems keep ended employments as rows: one in eight people has an earlier
+            // employment elsewhere, in another function, that ended the day before this one
+            // began. It places nobody today.
+            if kind != Churn::TestOnly
+                && let Some(begin) = start
+                && self.rng.chance(0.125)
+            {
+                let l = self.established[self.rng.below(self.established.len())];
+                let (old_fid, _, old_dept, _, _) = FUNCTIONS[self.pick_function()];
+                let ended = begin.yesterday().unwrap_or(begin);
+                person.employments.push(Employment {
+                    start: Some(
+                        ended.saturating_sub(
+                            jiff::Span::new()
+                                .days(i64::try_from(30 + self.rng.below(5 * 365)).unwrap_or(365)),
+                        ),
+                    ),
+                    end: Some(ended),
+                    community: Some(self.locations[l].id.clone()),
+                    function: Some(old_fid.to_owned()),
+                    department: Some(DEPARTMENTS[old_dept].0.to_owned()),
+                });
+            }
+            for c in places {
+                person.employments.push(Employment {
+                    start,
+                    end,
+                    community: Some(c),
+                    function: Some(fid.to_owned()),
+                    department: Some(DEPARTMENTS[dept].0.to_owned()),
+                });
             }
             persons.push(person);
             churn.push((kind, function));
@@ -831,9 +862,14 @@ impl Generator {
                 }
                 _ => {}
             }
+            // The latest employment rows are the ones the account was made for (an earlier
+            // employment ended before they began).
+            let latest = person.employments.iter().filter_map(|e| e.start).max();
             let mut communities: Vec<String> = person
-                .communities
+                .employments
                 .iter()
+                .filter(|e| e.start == latest)
+                .filter_map(|e| e.community.as_deref())
                 .filter_map(|c| self.location_of(c).and_then(|l| l.target.clone()))
                 .collect();
             let mut group = self.function_group[function];

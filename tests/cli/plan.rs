@@ -91,6 +91,7 @@ fn quickstart_plan_as_json_follows_the_contract() {
             "orgsync_version",
             "at",
             "summary",
+            "held",
             "actions",
             "diagnostics",
             "safety",

@@ -1,4 +1,6 @@
-//! The plan: a value (octoDNS, sync-team). The engine builds it, renderers print it, apply
+//! The plan vocabulary — [`Plan`], [`Action`], [`Diagnostic`] — on the ground floor, so that
+//! config, scope and mapping can speak it without depending on the plan engine. The plan is a value
+//! (octoDNS, sync-team). The engine builds it, renderers print it, apply
 //! executes it, and its JSON form is a stable contract (`format_version`).
 
 use std::collections::BTreeMap;
@@ -21,6 +23,11 @@ pub enum ActionKind {
     CreateCommunity,
     /// Create a target function group.
     CreateFunctionGroup,
+    /// Record new source identifiers on a managed community whose identifiers vanished while a
+    /// new identifier carries its name (a renamed identifier): re-keyed, never duplicated.
+    UpdateCommunity,
+    /// The same for a managed function group.
+    UpdateFunctionGroup,
     /// Create a managed account in its communities and function groups (the target invites).
     Invite,
     /// Managed fields differ: names, e-mail, function groups.
@@ -41,9 +48,11 @@ pub enum ActionKind {
 
 impl ActionKind {
     /// All kinds, in apply order.
-    pub const ALL: [ActionKind; 10] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::CreateCommunity,
         ActionKind::CreateFunctionGroup,
+        ActionKind::UpdateCommunity,
+        ActionKind::UpdateFunctionGroup,
         ActionKind::Invite,
         ActionKind::Update,
         ActionKind::Move,
@@ -58,7 +67,10 @@ impl ActionKind {
     /// → removes → anonymizes → remove groups.
     pub fn phase(self) -> u8 {
         match self {
-            ActionKind::CreateCommunity | ActionKind::CreateFunctionGroup => 0,
+            ActionKind::CreateCommunity
+            | ActionKind::CreateFunctionGroup
+            | ActionKind::UpdateCommunity
+            | ActionKind::UpdateFunctionGroup => 0,
             ActionKind::Invite | ActionKind::Update | ActionKind::Move | ActionKind::Restore => 1,
             ActionKind::Remove => 2,
             ActionKind::Anonymize => 3,
@@ -71,6 +83,8 @@ impl ActionKind {
         match self {
             ActionKind::CreateCommunity => "create_community",
             ActionKind::CreateFunctionGroup => "create_function_group",
+            ActionKind::UpdateCommunity => "update_community",
+            ActionKind::UpdateFunctionGroup => "update_function_group",
             ActionKind::Invite => "invite",
             ActionKind::Update => "update",
             ActionKind::Move => "move",
@@ -83,13 +97,16 @@ impl ActionKind {
     }
 }
 
-/// A reference to a target group inside an action. `id` is the target's id, or `new:<key>` for a
-/// group created earlier in the same plan by the `create_*` action whose `subject` is `<key>`.
+/// A reference to a target group inside an action. `id` is the target's id, or
+/// `new:<kind>:<key>` for a group created earlier in the same plan by the `create_<kind>` action
+/// whose `subject` is `<key>`: keyed by kind, since a community and a function often share a
+/// numeric source identifier. The apply runner replaces placeholders by the created ids before
+/// a connector sees the action.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
 pub struct GroupRef {
-    /// Target id, or `new:<key>`.
+    /// Target id, or `new:<kind>:<key>`.
     pub id: String,
     /// The group's name.
     pub name: String,
@@ -99,9 +116,19 @@ impl GroupRef {
     /// Prefix of ids that refer to groups created by the same plan.
     pub const NEW_PREFIX: &'static str = "new:";
 
-    /// The `create_*` subject this reference waits for, if it is a new group.
-    pub fn new_key(&self) -> Option<&str> {
-        self.id.strip_prefix(Self::NEW_PREFIX)
+    /// True when this refers to a group the same plan creates.
+    pub fn is_new(&self) -> bool {
+        self.id.starts_with(Self::NEW_PREFIX)
+    }
+
+    /// The placeholder id of the group that the `create_*` action of `kind` with `subject`
+    /// creates: `new:community:1001`, `new:function_group:1001`.
+    pub fn placeholder(kind: ActionKind, subject: &str) -> String {
+        let noun = match kind {
+            ActionKind::CreateFunctionGroup => "function_group",
+            _ => "community",
+        };
+        format!("{}{noun}:{subject}", Self::NEW_PREFIX)
     }
 }
 
@@ -162,7 +189,8 @@ pub enum DiagnosticKind {
     UnmappedFunction,
     /// A mapping names a source identifier that no longer exists.
     StaleMapping,
-    /// A mapping points at a target group that does not exist and won't be created.
+    /// A mapping still marked `todo: true` points at a target group that does not exist: it is
+    /// not created until the mapping is decided (a reviewed mapping's target is created).
     MappingTargetMissing,
     /// A new source identifier carries the name of a mapped identifier that vanished.
     IdentifierChanged,
@@ -183,6 +211,18 @@ pub enum DiagnosticKind {
     OrphanedCommunity,
     /// The plan is over a safety limit, or the source looks broken.
     Safety,
+    /// A rule that can never match (an exclusion on an attribute no person carries).
+    RuleNeverMatches,
+    /// Two target groups record the same source identifier, or two managed groups share a name.
+    DuplicateGroup,
+    /// A person in scope has no community and cannot be placed.
+    NoCommunity,
+    /// Source rows with one identifier give different e-mail addresses: the person is held.
+    ConflictingEmail,
+    /// A removed account has no removal date: retention counts from the day it is recorded.
+    MissingRemovalDate,
+    /// A removed account whose person is back after retention has passed is not restored.
+    RetentionPassed,
 }
 
 impl DiagnosticKind {
@@ -202,6 +242,12 @@ impl DiagnosticKind {
             DiagnosticKind::ProtectedAccount => "protected_account",
             DiagnosticKind::OrphanedCommunity => "orphaned_community",
             DiagnosticKind::Safety => "safety",
+            DiagnosticKind::RuleNeverMatches => "rule_never_matches",
+            DiagnosticKind::DuplicateGroup => "duplicate_group",
+            DiagnosticKind::NoCommunity => "no_community",
+            DiagnosticKind::ConflictingEmail => "conflicting_email",
+            DiagnosticKind::MissingRemovalDate => "missing_removal_date",
+            DiagnosticKind::RetentionPassed => "retention_passed",
         }
     }
 }
@@ -289,6 +335,11 @@ pub struct Plan {
     pub at: Date,
     /// Count of actions per kind (every kind present, zeros included).
     pub summary: BTreeMap<ActionKind, usize>,
+    /// People in scope whom this plan leaves as they are until someone decides, by reason (the
+    /// diagnostic kind that says why: `unmapped_community`, `duplicate_email`, `missing_email`,
+    /// `no_community`, `adoptable_account`, …). Empty when no one is held.
+    #[serde(default)]
+    pub held: BTreeMap<DiagnosticKind, usize>,
     /// Actions in apply order.
     pub actions: Vec<Action>,
     /// Diagnostics, most severe first.
@@ -308,6 +359,11 @@ impl Plan {
     /// True when a diagnostic of severity error is present: such a plan must not be applied.
     pub fn has_errors(&self) -> bool {
         self.error_count() > 0
+    }
+
+    /// Number of people in scope this plan holds, whatever the reason.
+    pub fn held_count(&self) -> usize {
+        self.held.values().sum()
     }
 
     /// Number of diagnostics of severity error.
