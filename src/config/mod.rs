@@ -12,6 +12,7 @@ pub mod yaml;
 use std::collections::BTreeMap;
 
 pub use load::{LoadError, load_dir, load_files};
+pub use meaning::data_path_errors;
 pub use secret::{Secret, SecretError};
 pub use types::*;
 pub use validate::{ConfigError, ErrorList};

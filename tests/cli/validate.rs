@@ -661,3 +661,36 @@ fn online_against_orgsync_sandbox_afas_with_only_some_columns() {
     let _ = child.wait();
     online.assert_code(0);
 }
+
+/// Regression (issue 10): `validate --ref` checks the data paths too, in the work tree where
+/// they are read: a `source.path` that names a directory is refused.
+#[test]
+fn validate_at_a_ref_refuses_a_source_path_that_is_a_directory() {
+    let tmp = common::temp_config(&[(
+        "orgsync.yaml",
+        b"version: 1\nsource: { kind: file, path: exports }\ntarget: { kind: file, path: workspace.json }\n",
+    )]);
+    std::fs::create_dir(tmp.path().join("exports")).expect("create exports/");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(tmp.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "orgsync.yaml"]);
+    git(&["commit", "-q", "-m", "config"]);
+    let run = common::orgsync_in(tmp.path(), &["validate", "--ref", "HEAD"]);
+    run.assert_code(1).assert_that(
+        run.stderr
+            .contains("error: `exports` is a directory, not the export file")
+            && run.stderr.contains("--> orgsync.yaml:2:23 at source.path"),
+        "the directory is reported at source.path",
+    );
+}
