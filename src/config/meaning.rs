@@ -342,9 +342,10 @@ fn normalize(path: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // Columns
 
-/// Fields that describe the person. Two of them on one column is always a copy-paste slip; the
-/// group fields (community, function, department and their names) may share one, for an export
-/// with only names, or whose departments are also its communities.
+/// Fields that describe the person. Two of them on one column is a copy-paste slip — except
+/// `id` and `email`, for a source that identifies people by their address; the group fields
+/// (community, function, department and their names) may share one, for an export with only
+/// names, or whose departments are also its communities.
 const PERSON_FIELDS: [&str; 8] = [
     "id",
     "email",
@@ -413,7 +414,10 @@ fn column_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
             seen.insert(column, field);
             continue;
         };
-        if !PERSON_FIELDS.contains(&field) && !PERSON_FIELDS.contains(&first) {
+        let identified_by_email = matches!((first, field), ("id", "email") | ("email", "id"));
+        if identified_by_email
+            || (!PERSON_FIELDS.contains(&field) && !PERSON_FIELDS.contains(&first))
+        {
             continue;
         }
         // Point at the one that was written; say where the other comes from.
@@ -1025,6 +1029,8 @@ mod tests {
             "",
         ))
         .unwrap();
+        // People identified by their e-mail address.
+        load(&file("  columns: { id: email }\n", "")).unwrap();
         let m = messages(&file("  columns: { start: Datum, end: Datum }\n", ""));
         assert_eq!(
             m,
