@@ -228,7 +228,7 @@ pub(crate) fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
         let source = crate::connectors::afas::AfasSource::new(a, env_var, false)?;
         problems.extend(
             source
-                .check_online()
+                .check_online(&config.columns_in_use())
                 .context("cannot check the source online")?,
         );
     }

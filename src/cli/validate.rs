@@ -103,7 +103,15 @@ fn load(args: &Args) -> anyhow::Result<(Result<Config, ErrorList>, String)> {
     let commit = repo.commit(rev)?;
     let at = format!(" at {rev} ({})", commit.short());
     match context::config_at(&repo, &commit, rev)? {
-        Ok(config) => Ok((Ok(config), at)),
+        // Data files are read from the work tree, whatever the commit: check them there.
+        Ok(config) => {
+            let errors = config::data_path_errors(&config, dir);
+            if errors.is_empty() {
+                Ok((Ok(config), at))
+            } else {
+                Ok((Err(ErrorList(errors)), at))
+            }
+        }
         Err(NoConfig::Invalid(errors)) => Ok((Err(errors), at)),
         Err(NoConfig::Missing(message)) => Err(anyhow::anyhow!(message)),
     }

@@ -58,7 +58,16 @@ pub fn load_dir(dir: &Path) -> Result<Config, ErrorList> {
             )),
         ));
     }
-    load_files(files)
+    let config = load_files(files.clone())?;
+    let errors = super::meaning::data_path_errors(&config, dir);
+    if errors.is_empty() {
+        return Ok(config);
+    }
+    let texts: BTreeMap<String, String> = files
+        .into_iter()
+        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect();
+    Err(attach_lines(ErrorList(errors), &texts, &[]))
 }
 
 fn single(file: &str, message: String, hint: Option<String>) -> ErrorList {
@@ -98,20 +107,39 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
             Err(e) => failed.push(*e),
         }
     }
-    // Data files named by the source or the target are not configuration.
-    let data_paths: Vec<String> = parsed
-        .iter()
-        .flat_map(|p| {
-            ["/source/path", "/target/path"].map(|ptr| {
-                p.value
-                    .pointer(ptr)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-        })
-        .flatten()
-        .map(|p| p.trim_start_matches("./").to_owned())
-        .collect();
+    // Data files named by the source or the target are not configuration — unless what they
+    // name is a configuration file: `orgsync.yaml`, or a file of nothing but sections.
+    let mut data_paths: Vec<String> = Vec::new();
+    for p in &parsed {
+        for ptr in ["/source/path", "/target/path"] {
+            let Some(path) = p.value.pointer(ptr).and_then(Value::as_str) else {
+                continue;
+            };
+            let path = path.trim_start_matches("./").to_owned();
+            match parsed.iter().find(|c| c.name == path) {
+                Some(named) if is_configuration(named) => {
+                    let what = if ptr == "/source/path" {
+                        "the HR export"
+                    } else {
+                        "the workspace"
+                    };
+                    errors.push(
+                        ConfigError::new(
+                            &p.name,
+                            p.positions.value(ptr),
+                            validate::display_path(ptr),
+                            format!("`{path}` is a configuration file, not {what}"),
+                        )
+                        .hint(format!(
+                            "name the data file here (like `{}`); configuration files are read as configuration",
+                            if ptr == "/source/path" { "hr-export.json" } else { "workspace.json" }
+                        )),
+                    );
+                }
+                _ => data_paths.push(path),
+            }
+        }
+    }
     let is_data = |name: &str| data_paths.iter().any(|d| d == name);
     parsed.retain(|p| !is_data(&p.name));
     let secrets: Vec<String> = parsed
@@ -132,7 +160,10 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     let mut files_ok: Vec<(Parsed, ConfigFile)> = Vec::new();
     for p in parsed {
         texts.insert(p.name.clone(), p.text.clone());
-        if let Some(e) = validate::version_error(&p.name, &p.value, &p.positions) {
+        // A file of another version is not judged by this version's rules.
+        let version_error = validate::version_error(&p.name, &p.value, &p.positions);
+        let other_version = version_error.is_some();
+        if let Some(e) = version_error {
             errors.push(e);
         }
         let schema_errors = validate::schema_errors(&p.name, &p.value, &p.positions);
@@ -154,13 +185,13 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
                 }
             }
         }
-        if !schema_errors.is_empty() {
+        if !schema_errors.is_empty() || other_version {
             for e in schema_errors {
                 errors.push(e);
             }
             continue;
         }
-        match validate::deserialize_file(&p.name, p.value.clone()) {
+        match validate::deserialize_file(&p.name, p.value.clone(), &p.positions) {
             Ok(cf) => files_ok.push((p, cf)),
             Err(e) => errors.push(*e),
         }
@@ -251,6 +282,23 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         Ok(config)
     } else {
         Err(attach_lines(errors, &texts, &secrets))
+    }
+}
+
+/// A parsed YAML file that is configuration: the root file, or a mapping whose every key is a
+/// section (a YAML export is a list of rows, or a mapping holding one).
+fn is_configuration(file: &Parsed) -> bool {
+    if file.name == ROOT_FILE {
+        return true;
+    }
+    let sections = super::schema::config_file()
+        .get("properties")
+        .and_then(Value::as_object);
+    match (&file.value, sections) {
+        (Value::Object(map), Some(sections)) => {
+            !map.is_empty() && map.keys().all(|k| sections.contains_key(k))
+        }
+        _ => false,
     }
 }
 

@@ -2,6 +2,7 @@
 //! positions, and validation (schema, then semantics).
 
 mod load;
+mod meaning;
 pub mod schema;
 pub mod secret;
 pub mod types;
@@ -11,6 +12,7 @@ pub mod yaml;
 use std::collections::BTreeMap;
 
 pub use load::{LoadError, load_dir, load_files};
+pub use meaning::data_path_errors;
 pub use secret::{Secret, SecretError};
 pub use types::*;
 pub use validate::{ConfigError, ErrorList};
@@ -77,6 +79,16 @@ impl Locations {
         })
     }
 
+    /// Whether the value at `pointer` was written in the configuration (not a default).
+    pub fn contains(&self, pointer: &str) -> bool {
+        let Some(section) = pointer.trim_start_matches('/').split('/').next() else {
+            return false;
+        };
+        self.sections
+            .get(section)
+            .is_some_and(|(_, positions)| positions.contains(pointer))
+    }
+
     /// The file that defines `section`.
     pub fn file_of(&self, section: &str) -> Option<&str> {
         self.sections.get(section).map(|(f, _)| f.as_str())
@@ -108,6 +120,49 @@ impl Config {
         }
         if let TargetConfig::File(f) = &self.target {
             out.push(f.path.as_str());
+        }
+        out
+    }
+}
+
+impl Config {
+    /// The source's columns, resolved (the connector's defaults with the overrides on top).
+    pub fn source_columns(&self) -> &Columns {
+        match &self.source {
+            SourceConfig::File(f) => &f.columns,
+            SourceConfig::Afas(a) => &a.columns,
+        }
+    }
+
+    /// The source columns this configuration reads, as (key path, column), e.g.
+    /// (`source.columns.email`, `Email_werk`): the required fields; the name fields that are
+    /// not `null` (`last_name_prefix`, `community_name`); `function`/`function_name` when
+    /// function groups come from functions or an exclusion tests a function;
+    /// `department`/`department_name` with `functions.from: department`; every column the
+    /// configuration names itself; and every attribute. What `validate --online` demands of
+    /// the source.
+    pub fn columns_in_use(&self) -> Vec<(String, String)> {
+        let columns = self.source_columns();
+        let from = self.functions.as_ref().map(|f| f.from);
+        let by_function = from == Some(FunctionSourceField::Function)
+            || self.exclude.iter().any(|r| r.function.is_some());
+        let by_department = from == Some(FunctionSourceField::Department);
+        let mut out = Vec::new();
+        for (field, column) in columns.fields() {
+            let Some(column) = column else { continue };
+            let needed = match field {
+                "function" | "function_name" => by_function,
+                "department" | "department_name" => by_department,
+                "manager" => false,
+                _ => true,
+            };
+            let written = self.locations.contains(&format!("/source/columns/{field}"));
+            if needed || written {
+                out.push((format!("source.columns.{field}"), column.to_owned()));
+            }
+        }
+        for (name, column) in &columns.attributes {
+            out.push((format!("source.columns.attributes.{name}"), column.clone()));
         }
         out
     }

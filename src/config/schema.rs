@@ -13,7 +13,7 @@ use crate::plan::Plan;
 /// Every schema orgsync publishes, as (file name, schema).
 pub fn all() -> Vec<(&'static str, Value)> {
     vec![
-        ("orgsync.schema.json", generate::<ConfigFile>()),
+        ("orgsync.schema.json", config_schema()),
         ("plan.schema.json", generate::<Plan>()),
         ("workspace.schema.json", generate::<TargetSnapshot>()),
     ]
@@ -22,7 +22,7 @@ pub fn all() -> Vec<(&'static str, Value)> {
 /// The schema of one configuration file.
 pub fn config_file() -> &'static Value {
     static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(generate::<ConfigFile>)
+    SCHEMA.get_or_init(config_schema)
 }
 
 /// The compiled validator for configuration files.
@@ -37,6 +37,45 @@ pub fn config_validator() -> &'static jsonschema::Validator {
 fn generate<T: schemars::JsonSchema>() -> Value {
     let generator = SchemaSettings::draft2020_12().into_generator();
     generator.into_root_schema_for::<T>().to_value()
+}
+
+fn config_schema() -> Value {
+    let mut schema = generate::<ConfigFile>();
+    bound_integers(&mut schema);
+    schema
+}
+
+/// Adds the bounds of the Rust integer type to every integer schema (`"format": "uint32"` →
+/// `"maximum": 4294967295`): without them a number too large for its field passes the schema
+/// and only fails deserialising, where its position is unknown.
+fn bound_integers(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            let bounds: Option<(i128, i128)> = match map.get("format").and_then(Value::as_str) {
+                Some("uint8") => Some((0, u8::MAX.into())),
+                Some("uint16") => Some((0, u16::MAX.into())),
+                Some("uint32") => Some((0, u32::MAX.into())),
+                Some("uint64" | "uint") => Some((0, u64::MAX.into())),
+                Some("int32") => Some((i32::MIN.into(), i32::MAX.into())),
+                Some("int64" | "int") => Some((i64::MIN.into(), i64::MAX.into())),
+                _ => None,
+            };
+            if let Some((min, max)) = bounds {
+                let number = |n: i128| {
+                    u64::try_from(n)
+                        .map(Value::from)
+                        .unwrap_or_else(|_| Value::from(n as i64))
+                };
+                map.entry("minimum").or_insert_with(|| number(min));
+                map.entry("maximum").or_insert_with(|| number(max));
+            }
+            for v in map.values_mut() {
+                bound_integers(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(bound_integers),
+        _ => {}
+    }
 }
 
 /// A schema file's text as committed: pretty JSON with a trailing newline.

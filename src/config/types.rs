@@ -72,13 +72,17 @@ pub enum SourceConfig {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AfasSourceConfig {
-    /// The environment (participant) number, e.g. `12345`: the API is at
-    /// `https://{environment}.rest.afas.online/ProfitRestServices`.
-    pub environment: String,
+    /// The environment (participant) number, like `12345`: the API is at
+    /// `https://{environment}.rest.afas.online/ProfitRestServices`. Required unless `base_url`
+    /// is set; letters and digits only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     /// Which AFAS environment type: `production`, `test` or `accept`.
     #[serde(default)]
     pub environment_type: AfasEnvironmentType,
-    /// Override of the base URL (for the sandbox emulator or a proxy).
+    /// The full base URL instead of one derived from `environment` (for the sandbox emulator or
+    /// a proxy), like `http://127.0.0.1:8401/ProfitRestServices`. With it, `environment` is not
+    /// needed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     /// The app connector token: `${env:AFAS_TOKEN}`.
@@ -88,18 +92,26 @@ pub struct AfasSourceConfig {
     pub connector: String,
     /// Rows per page (`take`).
     #[serde(default = "default_afas_page_size")]
+    #[schemars(range(min = 1))]
     pub page_size: u32,
     /// Most calls in flight at once (AFAS asks for at most 5).
     #[serde(default = "default_afas_concurrency")]
+    #[schemars(range(min = 1))]
     pub concurrency: u32,
-    /// Field names of the GetConnector. Defaults are AFAS's common field names.
-    #[serde(default = "Columns::afas")]
+    /// Field names of the GetConnector. Name only those that differ from AFAS's common field
+    /// names: every field left out keeps its default, and optional ones can be `null`.
+    #[serde(
+        default = "Columns::afas",
+        deserialize_with = "Columns::deserialize_afas"
+    )]
+    #[schemars(with = "ColumnOverrides")]
     pub columns: Columns,
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
     /// Seconds before one request is given up (AFAS itself stops a call after 900 s).
     #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
     pub timeout_secs: u64,
     /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
     /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
@@ -158,8 +170,10 @@ pub struct FileSourceConfig {
     /// time part (AFAS writes `2024-01-01T00:00:00Z` for local dates) is ignored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_format: Option<String>,
-    /// Which column holds which field. Unset columns default to orgsync's own field names.
-    #[serde(default)]
+    /// Which column holds which field. Name only those that differ from orgsync's own field
+    /// names (`id`, `email`, …): every field left out keeps its default.
+    #[serde(default, deserialize_with = "Columns::deserialize_file")]
+    #[schemars(with = "ColumnOverrides")]
     pub columns: Columns,
 }
 
@@ -175,9 +189,13 @@ pub enum FileFormat {
     Yaml,
 }
 
-/// Column names of a file export. Each value is the column (or JSON key) in the export.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, default)]
+/// Which column (CSV header, JSON/YAML key, AFAS field) holds which field, resolved: the
+/// connector's defaults with the configuration's overrides on top. Required fields always have a
+/// column; an optional field is `None` when the source does not deliver it (`null` in the YAML).
+///
+/// In the YAML this is written as [`ColumnOverrides`]: a partial block keeps the connector's
+/// default for every field it does not name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Columns {
     /// The person's identifier (employee number). Required in every row.
     pub id: String,
@@ -197,48 +215,154 @@ pub struct Columns {
     /// Identifier of the person's community (location, organisational unit).
     pub community: String,
     /// Name of that community.
-    pub community_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community_name: Option<String>,
     /// Identifier of the person's function.
-    pub function: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
     /// Name of that function.
-    pub function_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_name: Option<String>,
     /// Identifier of the person's department (for `functions.from: department`).
-    pub department: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
     /// Name of that department.
-    pub department_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub department_name: Option<String>,
     /// Identifier of the person's manager.
-    pub manager: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
     /// Extra columns kept as attributes, for exclusion rules: attribute name → column.
     pub attributes: BTreeMap<String, String>,
 }
 
+/// The fields every source must deliver: they cannot be `null`.
+pub const REQUIRED_COLUMNS: [&str; 7] = [
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "start",
+    "end",
+    "community",
+];
+
 impl Columns {
-    /// AFAS Profit's common employee field names.
+    /// AFAS Profit's common employee field names: the `afas` source's defaults.
     pub fn afas() -> Columns {
         let s = |v: &str| v.to_owned();
+        let o = |v: &str| Some(v.to_owned());
         Columns {
             id: s("Medewerker"),
             email: s("Email_werk"),
             first_name: s("Roepnaam"),
             last_name: s("Achternaam"),
-            last_name_prefix: Some(s("Voorvoegsel")),
+            last_name_prefix: o("Voorvoegsel"),
             start: s("Begindatum_contract"),
             end: s("Einddatum_contract"),
             community: s("Organisatorische_eenheid_code"),
-            community_name: s("Organisatorische_eenheid_omschrijving"),
-            function: s("Functie_code"),
-            function_name: s("Functie_omschrijving"),
-            department: s("Afdeling_code"),
-            department_name: s("Afdeling_omschrijving"),
-            manager: s("Persoonsnummer_leidinggevende"),
+            community_name: o("Organisatorische_eenheid_omschrijving"),
+            function: o("Functie_code"),
+            function_name: o("Functie_omschrijving"),
+            department: o("Afdeling_code"),
+            department_name: o("Afdeling_omschrijving"),
+            manager: o("Persoonsnummer_leidinggevende"),
             attributes: BTreeMap::new(),
         }
+    }
+
+    /// Every field with its column, in a fixed order: (field name, column or `None`). Attributes
+    /// are not included.
+    pub fn fields(&self) -> [(&'static str, Option<&str>); 14] {
+        fn r(s: &str) -> Option<&str> {
+            Some(s)
+        }
+        fn o(s: &Option<String>) -> Option<&str> {
+            s.as_deref()
+        }
+        [
+            ("id", r(&self.id)),
+            ("email", r(&self.email)),
+            ("first_name", r(&self.first_name)),
+            ("last_name", r(&self.last_name)),
+            ("last_name_prefix", o(&self.last_name_prefix)),
+            ("start", r(&self.start)),
+            ("end", r(&self.end)),
+            ("community", r(&self.community)),
+            ("community_name", o(&self.community_name)),
+            ("function", o(&self.function)),
+            ("function_name", o(&self.function_name)),
+            ("department", o(&self.department)),
+            ("department_name", o(&self.department_name)),
+            ("manager", o(&self.manager)),
+        ]
+    }
+
+    /// These defaults with `overrides` on top: a field the overrides leave out keeps its
+    /// default, `null` switches an optional field off.
+    pub fn merged(mut self, overrides: ColumnOverrides) -> Columns {
+        let ColumnOverrides {
+            id,
+            email,
+            first_name,
+            last_name,
+            last_name_prefix,
+            start,
+            end,
+            community,
+            community_name,
+            function,
+            function_name,
+            department,
+            department_name,
+            manager,
+            attributes,
+        } = overrides;
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = $field { self.$field = v; } )* };
+        }
+        set!(
+            id,
+            email,
+            first_name,
+            last_name,
+            last_name_prefix,
+            start,
+            end,
+            community,
+            community_name,
+            function,
+            function_name,
+            department,
+            department_name,
+            manager
+        );
+        if let Some(a) = attributes {
+            self.attributes = a;
+        }
+        self
+    }
+
+    /// `columns:` of a `file` source: orgsync's own names, with the configuration's overrides.
+    pub(crate) fn deserialize_file<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Columns, D::Error> {
+        ColumnOverrides::deserialize(d).map(|o| Columns::default().merged(o))
+    }
+
+    /// `columns:` of an `afas` source: AFAS's common field names, with the overrides.
+    pub(crate) fn deserialize_afas<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Columns, D::Error> {
+        ColumnOverrides::deserialize(d).map(|o| Columns::afas().merged(o))
     }
 }
 
 impl Default for Columns {
+    /// orgsync's own field names: the `file` source's defaults.
     fn default() -> Self {
         let s = |v: &str| v.to_owned();
+        let o = |v: &str| Some(v.to_owned());
         Columns {
             id: s("id"),
             email: s("email"),
@@ -248,15 +372,125 @@ impl Default for Columns {
             start: s("start"),
             end: s("end"),
             community: s("community"),
-            community_name: s("community_name"),
-            function: s("function"),
-            function_name: s("function_name"),
-            department: s("department"),
-            department_name: s("department_name"),
-            manager: s("manager"),
+            community_name: o("community_name"),
+            function: o("function"),
+            function_name: o("function_name"),
+            department: o("department"),
+            department_name: o("department_name"),
+            manager: o("manager"),
             attributes: BTreeMap::new(),
         }
     }
+}
+
+/// Which column holds which field. Name only what differs from the connector's defaults: every
+/// field left out keeps its default (`file`: orgsync's own names, `id`, `email`, …; `afas`:
+/// AFAS's common field names, `Medewerker`, `Email_werk`, …). Optional fields can be switched
+/// off with `null` when the source does not have them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnOverrides {
+    /// The person's identifier (employee number); required in every row. Default `id` (file),
+    /// `Medewerker` (afas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub id: Option<String>,
+    /// Work e-mail address; required. Default `email` (file), `Email_werk` (afas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub email: Option<String>,
+    /// First name; required. Default `first_name` (file), `Roepnaam` (afas: the name the person
+    /// goes by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub first_name: Option<String>,
+    /// Last name, including any prefix unless `last_name_prefix` is set; required. Default
+    /// `last_name` (file), `Achternaam` (afas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub last_name: Option<String>,
+    /// Optional: a name prefix (`van der`) put before the last name. Default none (file),
+    /// `Voorvoegsel` (afas); `null` switches it off.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_name_prefix: Option<Option<String>>,
+    /// First day of employment; required. Default `start` (file), `Begindatum_contract` (afas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub start: Option<String>,
+    /// Last day of employment (inclusive; empty when open-ended); required. Default `end`
+    /// (file), `Einddatum_contract` (afas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub end: Option<String>,
+    /// Identifier of the person's community (location, organisational unit); required. Default
+    /// `community` (file), `Organisatorische_eenheid_code` (afas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    pub community: Option<String>,
+    /// Optional: name of that community. Default `community_name` (file),
+    /// `Organisatorische_eenheid_omschrijving` (afas); `null` switches it off.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub community_name: Option<Option<String>>,
+    /// Optional: identifier of the person's function (needed by `functions.from: function` and
+    /// exclusions by function). Default `function` (file), `Functie_code` (afas); `null`
+    /// switches it off.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function: Option<Option<String>>,
+    /// Optional: name of that function. Default `function_name` (file), `Functie_omschrijving`
+    /// (afas); `null` switches it off.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub function_name: Option<Option<String>>,
+    /// Optional: identifier of the person's department (needed by `functions.from:
+    /// department`). Default `department` (file), `Afdeling_code` (afas); `null` switches it off.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub department: Option<Option<String>>,
+    /// Optional: name of that department. Default `department_name` (file),
+    /// `Afdeling_omschrijving` (afas); `null` switches it off.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub department_name: Option<Option<String>>,
+    /// Optional: identifier of the person's manager. Default `manager` (file),
+    /// `Persoonsnummer_leidinggevende` (afas); `null` switches it off.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub manager: Option<Option<String>>,
+    /// Extra columns kept as attributes, for exclusion rules: attribute name → column. An
+    /// exclusion can only test an attribute named here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// A key that is present: `Some(value)`, where `null` is `Some(None)` (an absent key stays
+/// `None` through `#[serde(default)]`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
 }
 
 /// The target system.
@@ -280,12 +514,14 @@ pub struct ScimTargetConfig {
     pub token: Secret,
     /// Most requests in flight at once.
     #[serde(default = "default_scim_concurrency")]
+    #[schemars(range(min = 1))]
     pub concurrency: u32,
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
     /// Seconds before one request is given up.
     #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
     pub timeout_secs: u64,
     /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
     /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
@@ -293,6 +529,7 @@ pub struct ScimTargetConfig {
     pub retries: u32,
     /// Resources per page when listing Users and Groups (`count`); servers may return fewer.
     #[serde(default = "default_scim_page_size")]
+    #[schemars(range(min = 1))]
     pub page_size: u32,
     /// How communities and function groups are told apart among the SCIM Groups.
     #[serde(default)]
@@ -458,23 +695,35 @@ impl Default for PolicyConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct SafetyConfig {
     /// Most accounts one plan may remove: a percentage of managed accounts (`"10%"`, checked from
-    /// 10 managed accounts up), a count (`25`), or both (`{ percent: 10, count: 25 }`).
+    /// 10 managed accounts up), a count (`25`), both (`{ percent: 10, count: 25 }`), or
+    /// `unlimited` to switch the limit off. An empty limit (`{}`, all `null`) is an error.
     pub max_removals: MaxRemovals,
     /// Allow removing target communities whose source identifiers are gone. Removing a community
     /// destroys its messages and shift takeovers; when false it is reported as orphaned instead.
     pub allow_community_removal: bool,
 }
 
-/// A removal limit: `"10%"`, `25`, or `{ percent: 10, count: 25 }`.
+/// A removal limit: `"10%"`, `25`, `{ percent: 10, count: 25 }`, or `unlimited`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum MaxRemovals {
     /// A count of accounts.
     Count(u64),
+    /// No limit, written out: `unlimited`.
+    Unlimited(NoLimit),
     /// A percentage of managed accounts, written `"10%"`.
     Percent(#[schemars(regex(pattern = r"^\d{1,3}(\.\d+)?%$"))] String),
     /// Both limits; the plan must stay within each.
     Both(MaxRemovalsBoth),
+}
+
+/// `unlimited`: the one way to switch a limit off, so that it is never switched off by an
+/// empty or mistyped value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoLimit {
+    /// No limit: a plan may remove any number of accounts.
+    Unlimited,
 }
 
 impl Default for MaxRemovals {
@@ -500,6 +749,7 @@ impl MaxRemovals {
     pub fn limits(&self) -> (Option<f64>, Option<u64>) {
         match self {
             MaxRemovals::Count(c) => (None, Some(*c)),
+            MaxRemovals::Unlimited(NoLimit::Unlimited) => (None, None),
             MaxRemovals::Percent(p) => (p.trim_end_matches('%').parse().ok(), None),
             MaxRemovals::Both(b) => (b.percent.map(f64::from), b.count),
         }

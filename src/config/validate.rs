@@ -269,6 +269,24 @@ fn translate(
             f.missing = Some(name.to_owned());
             out.push(f);
         }
+        ValidationErrorKind::Type { .. }
+            if instance.is_null()
+                && pointer
+                    .strip_prefix("/source/columns/")
+                    .is_some_and(|f| super::REQUIRED_COLUMNS.contains(&f)) =>
+        {
+            let field = &pointer["/source/columns/".len()..];
+            push(
+                out,
+                pointer.clone(),
+                false,
+                format!("`{field}` is a required column: it cannot be `null`"),
+                Some(format!(
+                    "name the column that holds it, or leave `{field}` out for the default; only the optional columns ({}) can be `null`",
+                    OPTIONAL_COLUMNS.join(", ")
+                )),
+            );
+        }
         ValidationErrorKind::Type { kind } => {
             let expected = type_names(kind);
             let secret = is_secret_path(&pointer);
@@ -376,22 +394,32 @@ fn translate(
         }
         ValidationErrorKind::Minimum { limit }
         | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            let key = pointer.rsplit('/').next().unwrap_or_default();
+            let hint = here
+                .and_then(|h| h.get("default"))
+                .filter(|d| d.is_number())
+                .map(|d| format!("for example `{key}: {d}` (the default)"));
             push(
                 out,
                 pointer,
                 false,
                 format!("must be at least {limit}, found {}", describe(instance)),
-                None,
+                hint,
             );
         }
         ValidationErrorKind::Maximum { limit }
         | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            let key = pointer.rsplit('/').next().unwrap_or_default();
+            let hint = here
+                .and_then(|h| h.get("default"))
+                .filter(|d| d.is_number())
+                .map(|d| format!("for example `{key}: {d}` (the default)"));
             push(
                 out,
                 pointer,
                 false,
-                format!("must be at most {limit}, found {}", describe(instance)),
-                None,
+                format!("{} is too large: at most {limit}", describe(instance)),
+                hint,
             );
         }
         ValidationErrorKind::MinItems { limit } => {
@@ -471,8 +499,36 @@ fn translate_alternatives(
                 && matches!(e.kind(), ValidationErrorKind::Type { .. })
         })
     };
-    let viable: Vec<&Vec<jsonschema::ValidationError<'static>>> =
+    let mut viable: Vec<&Vec<jsonschema::ValidationError<'static>>> =
         context.iter().filter(|b| !wrong_type(b)).collect();
+    // A keyword alternative (`unlimited`) beside a pattern (`"10%"`): the keyword was meant only
+    // when the text is a likely typo of it; otherwise judge by the other forms.
+    let keyword = |b: &Vec<jsonschema::ValidationError<'static>>| {
+        b.iter()
+            .all(|e| e.instance_path().as_str() == pointer && keywords(e).is_some())
+    };
+    if viable.len() > 1 && viable.iter().any(|b| keyword(b)) && !viable.iter().all(|b| keyword(b)) {
+        let words: Vec<String> = viable
+            .iter()
+            .filter(|b| keyword(b))
+            .flat_map(|b| b.iter())
+            .filter_map(keywords)
+            .flatten()
+            .collect();
+        if let Some(best) = instance
+            .as_str()
+            .and_then(|s| closest(s, words.iter().map(String::as_str)))
+        {
+            out.push(Found::new(
+                pointer,
+                false,
+                format!("{} is not a valid value here", describe(instance)),
+                Some(format!("did you mean `{best}`?")),
+            ));
+            return;
+        }
+        viable.retain(|b| !keyword(b));
+    }
     if let [branch] = viable.as_slice() {
         let start = out.len();
         for e in *branch {
@@ -609,6 +665,25 @@ fn translate_alternatives(
     }
 }
 
+/// The words an error accepts when it only accepts fixed words (`const`/`enum`, possibly behind
+/// a `oneOf` of them); `None` for any other error.
+fn keywords(e: &jsonschema::ValidationError<'_>) -> Option<Vec<String>> {
+    match e.kind() {
+        ValidationErrorKind::Constant { expected_value } => Some(vec![plain(expected_value)]),
+        ValidationErrorKind::Enum { options } => {
+            Some(options.as_array()?.iter().map(plain).collect())
+        }
+        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
+            let mut out = Vec::new();
+            for e in context.iter().flatten() {
+                out.extend(keywords(e)?);
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
 /// What to do about a value of the wrong type. `example` is `, for example `key: default``
 /// when the schema has a default, or empty.
 fn type_hint(instance: &Value, expected: &str, example: &str) -> Option<String> {
@@ -645,6 +720,17 @@ fn type_hint(instance: &Value, expected: &str, example: &str) -> Option<String> 
     }
 }
 
+/// The columns a source may lack (`null` in `source.columns`).
+const OPTIONAL_COLUMNS: [&str; 7] = [
+    "last_name_prefix",
+    "community_name",
+    "function",
+    "function_name",
+    "department",
+    "department_name",
+    "manager",
+];
+
 /// The pattern of an environment variable name in the generated schema (see `secret.rs`).
 const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
 
@@ -664,11 +750,13 @@ fn schema_at<'a>(schema: &'a Value, path: &str) -> Option<&'a Value> {
 /// The first sentence of a schema description, to quote inside a hint.
 fn first_sentence(description: &str) -> String {
     let text = description.replace('\n', " ");
-    let sentence = text
-        .split(". ")
-        .next()
-        .unwrap_or(&text)
-        .trim_end_matches('.');
+    // The first ". " that ends a sentence: not the one of an abbreviation like "e.g.".
+    let end = text
+        .match_indices(". ")
+        .map(|(i, _)| i)
+        .find(|&i| !["e.g", "i.e", "etc"].iter().any(|a| text[..i].ends_with(a)))
+        .unwrap_or(text.len());
+    let sentence = text[..end].trim_end_matches('.');
     let mut chars = sentence.chars();
     match (chars.next(), chars.next()) {
         (Some(a), Some(b)) if a.is_uppercase() && !b.is_uppercase() => {
@@ -1042,6 +1130,9 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
         }
     }
 
+    // Values that would mean nothing.
+    errs.extend(super::meaning::errors(config, &at));
+
     // Mappings: one identifier, one target; no duplicates; not excluded.
     // Exclusion rules on one field, compiled: (rule index, pattern, matcher).
     let exclusion_matchers = |field: fn(&super::ExclusionRule) -> Option<&str>| {
@@ -1209,21 +1300,69 @@ pub(crate) fn version_error(
     if v.as_u64() == Some(u64::from(SUPPORTED_VERSION)) || !v.is_number() {
         return None;
     }
+    if v.is_f64() && v.as_f64() == Some(f64::from(SUPPORTED_VERSION)) {
+        let n = SUPPORTED_VERSION;
+        return Some(
+            ConfigError::new(
+                file,
+                positions.value("/version"),
+                "version",
+                format!("the version is a whole number, not the decimal {v}"),
+            )
+            .hint(format!("write `version: {n}`")),
+        );
+    }
     Some(
         ConfigError::new(file, positions.value("/version"), "version", format!("unsupported configuration version {v}; this orgsync reads version {SUPPORTED_VERSION}"))
             .hint(format!("write `version: {SUPPORTED_VERSION}`, or upgrade orgsync if the file was written for a newer one")),
     )
 }
 
-/// Checks one file's raw shape before merging (the file holds a mapping of sections).
-pub(crate) fn deserialize_file(file: &str, value: Value) -> Result<ConfigFile, Box<ConfigError>> {
-    serde_json::from_value(value).map_err(|e| {
-        Box::new(ConfigError::new(
+/// Reads one file's sections. The schema has already checked the shape, so an error here is a
+/// value the schema cannot tell apart (`30.0` for a whole number): it is reported at its key.
+pub(crate) fn deserialize_file(
+    file: &str,
+    value: Value,
+    positions: &Positions,
+) -> Result<ConfigFile, Box<ConfigError>> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let pointer: String = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Map { key } => Some(super::yaml::escape_pointer(key)),
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => None,
+            })
+            .map(|seg| format!("/{seg}"))
+            .collect();
+        let message = e.into_inner().to_string();
+        // "invalid type: floating point `30.0`, expected u32": a whole number written as a decimal.
+        let decimal = message
+            .strip_prefix("invalid type: floating point `")
+            .and_then(|rest| rest.split_once('`'))
+            .filter(|(_, expected)| {
+                expected.contains("expected u") || expected.contains("expected i")
+            })
+            .map(|(number, _)| number.to_owned());
+        let key = pointer.rsplit('/').next().unwrap_or_default().to_owned();
+        let mut err = ConfigError::new(
             file,
-            Mark { line: 1, column: 1 },
-            "",
-            format!("cannot read the configuration: {e}"),
-        ))
+            positions.value(&pointer),
+            display_path(&pointer),
+            match &decimal {
+                Some(n) => format!("expected a whole number, found the decimal {n}"),
+                None => message,
+            },
+        );
+        if let Some(n) = decimal {
+            let whole = n
+                .parse::<f64>()
+                .map_or(n.clone(), |f| format!("{}", f.trunc()));
+            err = err.hint(format!("write `{key}: {whole}`, without a decimal point"));
+        }
+        Box::new(err)
     })
 }
 
@@ -1382,5 +1521,10 @@ mod tests {
         assert_eq!(first_sentence("Name of the group."), "name of the group");
         assert_eq!(first_sentence("A limit. More text."), "a limit");
         assert_eq!(first_sentence("IANA zone."), "IANA zone");
+        // Regression: the AFAS `environment` hint was cut off at "e.g".
+        assert_eq!(
+            first_sentence("The number, e.g. `12345`: the API. More."),
+            "the number, e.g. `12345`: the API"
+        );
     }
 }

@@ -543,6 +543,11 @@ impl Positions {
         self.lookup(pointer, |(k, v)| k.unwrap_or(*v))
     }
 
+    /// Whether the document has a value at `pointer` itself (not only an ancestor).
+    pub fn contains(&self, pointer: &str) -> bool {
+        self.map.contains_key(pointer)
+    }
+
     fn lookup(&self, pointer: &str, pick: impl Fn(&(Option<Mark>, Mark)) -> Mark) -> Mark {
         let mut p = pointer;
         loop {

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use super::file_source::{RowLayout, RowMerger};
 use super::http::{HttpClient, HttpSettings, Response, runtime};
 use super::{ConnectorError, Source};
-use crate::config::{AfasEnvironmentType, AfasSourceConfig, Columns};
+use crate::config::{AfasEnvironmentType, AfasSourceConfig};
 use crate::model::SourceSnapshot;
 
 /// Reads people from an AFAS Profit GetConnector.
@@ -47,9 +47,10 @@ pub fn base_url(cfg: &AfasSourceConfig) -> String {
         AfasEnvironmentType::Test => "resttest",
         AfasEnvironmentType::Accept => "restaccept",
     };
+    // Validation makes sure one of `base_url` and `environment` is set.
     format!(
         "https://{}.{kind}.afas.online/ProfitRestServices",
-        cfg.environment
+        cfg.environment.as_deref().unwrap_or_default()
     )
 }
 
@@ -142,19 +143,49 @@ impl AfasSource {
         &self.client
     }
 
-    /// Checks online that the GetConnector exists and has every configured field. Returns the
-    /// problems found (empty: all good); an unreachable server or a refused token is an error.
-    pub fn check_online(&self) -> Result<Vec<String>, ConnectorError> {
+    /// Checks online that the GetConnector exists and has every field in `columns` (key path,
+    /// field name: what the configuration uses, [`crate::config::Config::columns_in_use`]).
+    /// Returns the problems found (empty: all good); an unreachable server or a refused token is
+    /// an error.
+    ///
+    /// `/metainfo` lists the GetConnectors the app connector may use, so a misspelt id is
+    /// reported with a "did you mean" before `/metainfo/get/{id}` is asked for it (AFAS answers
+    /// an unknown id there with a 500, which is not worth retrying).
+    pub fn check_online(
+        &self,
+        columns: &[(String, String)],
+    ) -> Result<Vec<String>, ConnectorError> {
         self.rt.block_on(async {
-            let path = format!("/metainfo/get/{}", encode(&self.cfg.connector));
+            let connector = &self.cfg.connector;
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Listing {
+                get_connectors: Option<Vec<Listed>>,
+            }
+            #[derive(Deserialize)]
+            struct Listed {
+                id: String,
+            }
+            let listing: Option<Vec<String>> = match self.client.get("/metainfo").await {
+                Ok(r) => r
+                    .json::<Listing>()
+                    .ok()
+                    .and_then(|l| l.get_connectors)
+                    .map(|l| l.into_iter().map(|c| c.id).collect()),
+                // An older Profit or a proxy without the listing: ask for the connector itself.
+                Err(e) if e.status().is_some_and(|s| s.as_u16() == 404) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(ids) = &listing
+                && !ids.iter().any(|id| id.eq_ignore_ascii_case(connector))
+            {
+                return Ok(vec![unknown_connector(connector, ids)]);
+            }
+            let path = format!("/metainfo/get/{}", encode(connector));
             let response = match self.client.get(&path).await {
                 Ok(r) => r,
                 Err(e) if e.status().is_some_and(|s| s.as_u16() == 404) => {
-                    return Ok(vec![format!(
-                        "source.connector: AFAS has no GetConnector `{}` (or the app connector \
-                         may not use it): import it in Profit and add it to the app connector",
-                        self.cfg.connector
-                    )]);
+                    return Ok(vec![unknown_connector(connector, &[])]);
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -169,11 +200,7 @@ impl AfasSource {
             }
             let meta: Meta = response.json().map_err(|m| self.data_error(&path, m))?;
             let have: Vec<&str> = meta.fields.iter().map(|f| f.id.as_str()).collect();
-            Ok(missing_fields(
-                &self.cfg.columns,
-                &have,
-                &self.cfg.connector,
-            ))
+            Ok(missing_fields(columns, &have, connector))
         })
     }
 
@@ -267,43 +294,38 @@ impl AfasSource {
     }
 }
 
-/// The configured field names that the GetConnector lacks, as messages.
-fn missing_fields(columns: &Columns, have: &[&str], connector: &str) -> Vec<String> {
-    let mut wanted: Vec<(String, &str)> = vec![
-        ("id".to_owned(), columns.id.as_str()),
-        ("email".to_owned(), columns.email.as_str()),
-        ("first_name".to_owned(), columns.first_name.as_str()),
-        ("last_name".to_owned(), columns.last_name.as_str()),
-        ("start".to_owned(), columns.start.as_str()),
-        ("end".to_owned(), columns.end.as_str()),
-        ("community".to_owned(), columns.community.as_str()),
-        ("community_name".to_owned(), columns.community_name.as_str()),
-        ("function".to_owned(), columns.function.as_str()),
-        ("function_name".to_owned(), columns.function_name.as_str()),
-        ("department".to_owned(), columns.department.as_str()),
-        (
-            "department_name".to_owned(),
-            columns.department_name.as_str(),
-        ),
-        ("manager".to_owned(), columns.manager.as_str()),
-    ];
-    if let Some(p) = &columns.last_name_prefix {
-        wanted.push(("last_name_prefix".to_owned(), p.as_str()));
-    }
-    for (name, column) in &columns.attributes {
-        wanted.push((format!("attributes.{name}"), column.as_str()));
-    }
+/// "AFAS has no GetConnector `x`", with the closest of the ones it has.
+fn unknown_connector(connector: &str, have: &[String]) -> String {
+    let have: Vec<&str> = have.iter().map(String::as_str).collect();
+    let hint = match strsim_closest(connector, &have) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None if !have.is_empty() && have.len() <= 10 => {
+            format!("the app connector may use: {}", have.join(", "))
+        }
+        None => "import it in Profit and add it to the app connector".to_owned(),
+    };
+    format!(
+        "source.connector: AFAS has no GetConnector `{connector}` that this token may use ({hint})"
+    )
+}
+
+/// The fields among `columns` (key path, field name) that the GetConnector lacks, as messages.
+fn missing_fields(columns: &[(String, String)], have: &[&str], connector: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for (key, field) in wanted {
-        if field.is_empty() || have.contains(&field) {
+    for (key, field) in columns {
+        if have.contains(&field.as_str()) {
             continue;
         }
-        let hint = match strsim_closest(field, have) {
-            Some(close) => format!(" (did you mean `{close}`?)"),
-            None => String::new(),
+        let optional = key
+            .strip_prefix("source.columns.")
+            .filter(|f| !f.contains('.') && !crate::config::REQUIRED_COLUMNS.contains(f));
+        let hint = match (strsim_closest(field, have), optional) {
+            (Some(close), _) => format!(" (did you mean `{close}`?)"),
+            (None, Some(f)) => format!(" (set `columns.{f}: null` if it has no such field)"),
+            (None, None) => String::new(),
         };
         out.push(format!(
-            "source.columns.{key}: the GetConnector `{connector}` has no field `{field}`{hint}"
+            "{key}: the GetConnector `{connector}` has no field `{field}`{hint}"
         ));
     }
     out
@@ -331,6 +353,7 @@ impl Source for AfasSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Columns;
 
     #[test]
     fn authorization_accepts_xml_hex_or_base64() {
@@ -374,6 +397,42 @@ mod tests {
     }
 
     #[test]
+    fn unknown_connector_offers_the_closest_listed_one() {
+        let have = [
+            "Profit_Medewerkers".to_owned(),
+            "Profit_Debiteuren".to_owned(),
+        ];
+        assert_eq!(
+            unknown_connector("Profit_Medewerker", &have),
+            "source.connector: AFAS has no GetConnector `Profit_Medewerker` that this token may \
+             use (did you mean `Profit_Medewerkers`?)"
+        );
+        assert!(
+            unknown_connector("xyz", &have)
+                .ends_with("(the app connector may use: Profit_Medewerkers, Profit_Debiteuren)")
+        );
+    }
+
+    #[test]
+    fn missing_optional_field_says_it_can_be_null() {
+        let columns = [
+            (
+                "source.columns.manager".to_owned(),
+                "Leidinggevende".to_owned(),
+            ),
+            ("source.columns.id".to_owned(), "Nummer".to_owned()),
+        ];
+        assert_eq!(
+            missing_fields(&columns, &["Medewerker"], "c"),
+            [
+                "source.columns.manager: the GetConnector `c` has no field `Leidinggevende` (set \
+                 `columns.manager: null` if it has no such field)",
+                "source.columns.id: the GetConnector `c` has no field `Nummer`",
+            ]
+        );
+    }
+
+    #[test]
     fn missing_fields_name_the_key_and_a_close_field() {
         let have = [
             "Medewerker",
@@ -391,11 +450,17 @@ mod tests {
             "Afdeling_omschrijving",
             "Persoonsnummer_leidinggevende",
         ];
-        assert!(missing_fields(&Columns::afas(), &have, "c").is_empty());
+        let all = |c: &Columns| -> Vec<(String, String)> {
+            c.fields()
+                .into_iter()
+                .filter_map(|(f, col)| Some((format!("source.columns.{f}"), col?.to_owned())))
+                .collect()
+        };
+        assert!(missing_fields(&all(&Columns::afas()), &have, "c").is_empty());
         let mut columns = Columns::afas();
         columns.email = "Email_Werk2".to_owned();
         assert_eq!(
-            missing_fields(&columns, &have, "c"),
+            missing_fields(&all(&columns), &have, "c"),
             [
                 "source.columns.email: the GetConnector `c` has no field `Email_Werk2` (did you mean \
               `Email_werk`?)"

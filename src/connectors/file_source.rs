@@ -329,12 +329,12 @@ impl Layout {
             columns.start.clone(),
             columns.end.clone(),
             columns.community.clone(),
-            columns.community_name.clone(),
-            columns.function.clone(),
-            columns.function_name.clone(),
-            columns.department.clone(),
-            columns.department_name.clone(),
-            columns.manager.clone(),
+            columns.community_name.clone().unwrap_or_default(),
+            columns.function.clone().unwrap_or_default(),
+            columns.function_name.clone().unwrap_or_default(),
+            columns.department.clone().unwrap_or_default(),
+            columns.department_name.clone().unwrap_or_default(),
+            columns.manager.clone().unwrap_or_default(),
         ];
         debug_assert_eq!(slot_names.len(), FIXED);
         let mut attributes = Vec::new();
@@ -1515,9 +1515,9 @@ columns:
     #[test]
     fn one_column_may_feed_two_fields_and_names_fill_in() {
         let columns = Columns {
-            department: "afdeling".to_owned(),
+            department: Some("afdeling".to_owned()),
             community: "afdeling".to_owned(),
-            community_name: "afdeling_naam".to_owned(),
+            community_name: Some("afdeling_naam".to_owned()),
             ..Columns::default()
         };
         let s = load(

@@ -43,7 +43,8 @@ impl AfasData {
     /// prefixes (`van der`) in `Voorvoegsel`.
     pub fn from_snapshot(connector: &str, source: &SourceSnapshot) -> AfasData {
         let c = Columns::afas();
-        let prefix_column = c.last_name_prefix.clone().unwrap_or_default();
+        let field = |f: &Option<String>| f.clone().expect("AFAS's defaults name every field");
+        let prefix_column = field(&c.last_name_prefix);
         let name_of = |groups: &[SourceGroup], id: &str| {
             groups
                 .iter()
@@ -76,22 +77,22 @@ impl AfasData {
                 let community = e.community.as_deref();
                 row.insert(c.community.clone(), json!(community));
                 row.insert(
-                    c.community_name.clone(),
+                    field(&c.community_name),
                     json!(community.map(|id| name_of(&source.communities, id))),
                 );
                 let function = e.function.as_deref();
-                row.insert(c.function.clone(), json!(function));
+                row.insert(field(&c.function), json!(function));
                 row.insert(
-                    c.function_name.clone(),
+                    field(&c.function_name),
                     json!(function.map(|id| name_of(&source.functions, id))),
                 );
                 let department = e.department.as_deref();
-                row.insert(c.department.clone(), json!(department));
+                row.insert(field(&c.department), json!(department));
                 row.insert(
-                    c.department_name.clone(),
+                    field(&c.department_name),
                     json!(department.map(|id| name_of(&source.departments, id))),
                 );
-                row.insert(c.manager.clone(), json!(p.manager));
+                row.insert(field(&c.manager), json!(p.manager));
                 rows.push(row);
             }
         }

@@ -90,6 +90,68 @@ invalid_cases! {
     protected_two_keys => "protected-two-keys",
     max_removals_over_100_percent => "max-removals-over-100-percent",
     max_removals_words => "max-removals-words",
+    // Issue 10: rules that silently never match, settings that silently disable safety,
+    // values that only failed later, errors at the wrong line.
+    exclusion_attribute_undeclared => "exclusion-attribute-undeclared",
+    mapping_source_empty_string => "mapping-source-empty-string",
+    mapping_source_empty_list => "mapping-source-empty-list",
+    protected_email_empty => "protected-email-empty",
+    include_communities_empty => "include-communities-empty",
+    match_duplicate_strategy => "match-duplicate-strategy",
+    managed_fields_duplicate => "managed-fields-duplicate",
+    managed_fields_empty => "managed-fields-empty",
+    max_removals_empty_mapping => "max-removals-empty-mapping",
+    max_removals_percent_null => "max-removals-percent-null",
+    max_removals_count_null => "max-removals-count-null",
+    delimiter_two_characters => "delimiter-two-characters",
+    delimiter_empty => "delimiter-empty",
+    date_format_parses_nothing => "date-format-parses-nothing",
+    column_name_empty => "column-name-empty",
+    columns_two_fields_one_column => "columns-two-fields-one-column",
+    source_path_empty => "source-path-empty",
+    source_path_directory => "source-path-directory",
+    source_path_configuration_file => "source-path-configuration-file",
+    source_path_equals_target_path => "source-path-equals-target-path",
+    scim_base_url_not_http => "scim-base-url-not-http",
+    afas_environment_url => "afas-environment-url",
+    afas_connector_empty => "afas-connector-empty",
+    afas_environment_and_base_url_missing => "afas-environment-and-base-url-missing",
+    retention_days_too_large => "retention-days-too-large",
+    version_decimal => "version-decimal",
+    // Valid YAML, valid types, meaningless values.
+    exclusion_attribute_typo => "exclusion-attribute-typo",
+    exclusion_function_column_null => "exclusion-function-column-null",
+    functions_from_department_column_null => "functions-from-department-column-null",
+    column_required_null => "column-required-null",
+    attribute_column_empty => "attribute-column-empty",
+    afas_column_on_a_default_column => "afas-column-on-a-default-column",
+    delimiter_on_json_export => "delimiter-on-json-export",
+    records_on_csv_export => "records-on-csv-export",
+    date_format_without_year => "date-format-without-year",
+    target_path_empty => "target-path-empty",
+    target_path_directory => "target-path-directory",
+    target_path_configuration_file => "target-path-configuration-file",
+    afas_base_url_not_http => "afas-base-url-not-http",
+    afas_connector_with_space => "afas-connector-with-space",
+    afas_page_size_zero => "afas-page-size-zero",
+    scim_base_url_with_query => "scim-base-url-with-query",
+    scim_group_prefixes_equal => "scim-group-prefixes-equal",
+    scim_group_prefix_empty => "scim-group-prefix-empty",
+    scim_concurrency_zero => "scim-concurrency-zero",
+    timeout_zero => "timeout-zero",
+    retention_days_decimal => "retention-days-decimal",
+    protected_email_not_an_address => "protected-email-not-an-address",
+    protected_pattern_everyone => "protected-pattern-everyone",
+    exclusion_matches_everyone => "exclusion-matches-everyone",
+    exclusion_reason_empty => "exclusion-reason-empty",
+    exclusion_equals_empty => "exclusion-equals-empty",
+    test_location_matches_everything => "test-location-matches-everything",
+    test_location_empty => "test-location-empty",
+    include_entry_empty => "include-entry-empty",
+    mapping_name_empty => "mapping-name-empty",
+    function_mapping_source_empty_list => "function-mapping-source-empty-list",
+    adopt_unmanaged_without_email_match => "adopt-unmanaged-without-email-match",
+    max_removals_unlimited_typo => "max-removals-unlimited-typo",
 }
 
 const INVALID: &str = "tests/fixtures/invalid";
@@ -190,7 +252,10 @@ fn every_fixture_has_a_test() {
         on_disk, declared,
         "every directory of {INVALID} needs a line in invalid_cases! (and every line a directory)"
     );
-    assert!(declared.len() >= 34, "the corpus covers at least 34 cases");
+    assert!(
+        declared.len() >= 110,
+        "the corpus covers at least 110 cases"
+    );
 }
 
 #[test]
@@ -394,4 +459,238 @@ fn literal_secret_values_never_appear_in_output() {
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("temporary paths are UTF-8")
+}
+
+// ---------------------------------------------------------------------------------------------
+// `validate --online` against the AFAS emulator.
+
+const AFAS_TOKEN: &str = "afas-token-validate-5d1";
+
+/// Runs orgsync in `dir` (as `-C`) with the AFAS token in the environment.
+fn run_online(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = assert_cmd::Command::cargo_bin("orgsync").expect("the orgsync binary is built");
+    cmd.args(args)
+        .arg("-C")
+        .arg(dir)
+        .current_dir(common::repo())
+        .env("NO_COLOR", "1")
+        .env("AFAS_TOKEN", AFAS_TOKEN)
+        .env("GIT_CEILING_DIRECTORIES", common::repo())
+        .env_remove("RUST_LOG");
+    let output = cmd.output().expect("orgsync runs");
+    Run {
+        command: format!("orgsync {} -C {}", args.join(" "), dir.display()),
+        dir: dir.to_owned(),
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// An AFAS source at `base_url` with `source_extra` (indented by two) and a file target.
+fn afas_config(base_url: &str, source_extra: &str, rest: &str) -> tempfile::TempDir {
+    let yaml = format!(
+        "version: 1\nsource:\n  kind: afas\n  base_url: {base_url}\n  token: ${{env:AFAS_TOKEN}}\n  page_size: 50\n{source_extra}target: {{ kind: file, path: workspace.json }}\npolicy: {{ unmapped_communities: create }}\n{rest}"
+    );
+    common::temp_config(&[("orgsync.yaml", yaml.as_bytes())])
+}
+
+/// A GetConnector as a customer defines it: AFAS's common names, except the work e-mail is
+/// `Mail_werk`, and without department or manager fields.
+fn customer_connector() -> orgsync::sandbox::afas::AfasData {
+    use orgsync::sandbox::generate::{GenerateOptions, generate};
+    let g = generate(&GenerateOptions::new(60, 3));
+    let mut data = orgsync::sandbox::afas::AfasData::from_snapshot("Profit_Medewerkers", &g.source);
+    let dropped = [
+        "Afdeling_code",
+        "Afdeling_omschrijving",
+        "Persoonsnummer_leidinggevende",
+    ];
+    for row in &mut data.rows {
+        for f in dropped {
+            row.remove(f);
+        }
+        if let Some(mail) = row.remove("Email_werk") {
+            row.insert("Mail_werk".to_owned(), mail);
+        }
+    }
+    data.fields.retain(|f| !dropped.contains(&f.as_str()));
+    for f in &mut data.fields {
+        if f == "Email_werk" {
+            *f = "Mail_werk".to_owned();
+        }
+    }
+    data
+}
+
+fn start_emulator(
+    data: orgsync::sandbox::afas::AfasData,
+) -> (orgsync::sandbox::serve::Running, String) {
+    use orgsync::sandbox::{afas, serve};
+    let server = serve::spawn(afas::router(data, AFAS_TOKEN, serve::Faults::default()), 0)
+        .expect("the AFAS emulator starts");
+    let url = format!("{}{}", server.url(), afas::BASE_PATH);
+    (server, url)
+}
+
+/// Regression (issue 10): a `columns:` block that names one field keeps AFAS's defaults for
+/// the others (it used to replace them all with orgsync's generic names, and the plan failed
+/// with "no person identifier"), and `validate --online` demands no department or manager field
+/// of a configuration that never uses them.
+#[test]
+fn online_afas_partial_columns_merge_with_the_defaults_and_check_only_what_is_used() {
+    let (_server, url) = start_emulator(customer_connector());
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online"]);
+    online.assert_code(0).assert_that(
+        online
+            .stdout
+            .contains("Online: the source and the target answer and match the configuration."),
+        "validate --online passes for a configuration that sets only some columns",
+    );
+    let plan = run_online(
+        dir.path(),
+        &["plan", "--format", "json", "--at", "2025-06-02"],
+    );
+    plan.assert_code(0);
+    let plan: Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    let invites = plan["summary"]["invite"].as_u64().unwrap_or_default();
+    assert!(
+        invites > 10,
+        "the people are read with AFAS's field names and invited: {invites} invites"
+    );
+
+    // The same columns, once the configuration uses departments: now the field is demanded,
+    // with the way out.
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n",
+        "functions: { from: department }\n",
+    );
+    let online = run_online(dir.path(), &["validate", "--online"]);
+    online.assert_code(1).assert_that(
+        online.stderr.contains(
+            "error: source.columns.department: the GetConnector `Profit_Medewerkers` has no field `Afdeling_code`",
+        ) && !online.stderr.contains("source.columns.manager"),
+        "a used optional column the connector lacks is an error; an unused one is not checked",
+    );
+}
+
+/// Regression (issue 10): a column the configuration declares itself is checked online, even
+/// an optional one nothing else uses; `null` switches it off.
+#[test]
+fn online_afas_declared_column_the_connector_lacks_is_an_error() {
+    let (_server, url) = start_emulator(customer_connector());
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n    manager: Persoonsnummer_leidinggevende\n    attributes: { contract_type: Soort_medewerker }\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online"]);
+    online.assert_code(1).assert_that(
+        online.stderr.contains(
+            "error: source.columns.manager: the GetConnector `Profit_Medewerkers` has no field `Persoonsnummer_leidinggevende` (set `columns.manager: null` if it has no such field)",
+        ) && online.stderr.contains(
+            "error: source.columns.attributes.contract_type: the GetConnector `Profit_Medewerkers` has no field `Soort_medewerker`",
+        ) && online.stderr.contains("found 2 problems"),
+        "both declared columns are reported, with the key and a way out",
+    );
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n    manager: null\n",
+        "",
+    );
+    run_online(dir.path(), &["validate", "--online"]).assert_code(0);
+}
+
+/// Regression (issue 10): a misspelt GetConnector is found in `/metainfo`'s list with a "did
+/// you mean", in one request instead of retries of a deterministic error.
+#[test]
+fn online_afas_misspelt_connector_gets_a_did_you_mean() {
+    let (server, url) = start_emulator(customer_connector());
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerker\n  columns: { email: Mail_werk }\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online"]);
+    online.assert_code(1).assert_that(
+        online.stderr.contains(
+            "source.connector: AFAS has no GetConnector `Profit_Medewerker` that this token may use (did you mean `Profit_Medewerkers`?)",
+        ),
+        "the connector's near miss is offered",
+    );
+    drop(server);
+}
+
+/// `validate --online` against `orgsync sandbox afas` itself (the emulator as a user runs it)
+/// passes for a configuration that sets only some columns.
+#[test]
+fn online_against_orgsync_sandbox_afas_with_only_some_columns() {
+    use std::net::TcpStream;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("orgsync"))
+        .args(["sandbox", "afas", "--people", "40", "--token", AFAS_TOKEN])
+        .args(["--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("orgsync sandbox afas starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the emulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("http://127.0.0.1:{port}/ProfitRestServices");
+    let dir = afas_config(
+        &url,
+        "  columns:\n    community_name: Organisatorische_eenheid_omschrijving\n    manager: null\n    department: null\n    department_name: null\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    online.assert_code(0);
+}
+
+/// Regression (issue 10): `validate --ref` checks the data paths too, in the work tree where
+/// they are read: a `source.path` that names a directory is refused.
+#[test]
+fn validate_at_a_ref_refuses_a_source_path_that_is_a_directory() {
+    let tmp = common::temp_config(&[(
+        "orgsync.yaml",
+        b"version: 1\nsource: { kind: file, path: exports }\ntarget: { kind: file, path: workspace.json }\n",
+    )]);
+    std::fs::create_dir(tmp.path().join("exports")).expect("create exports/");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(tmp.path())
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "orgsync.yaml"]);
+    git(&["commit", "-q", "-m", "config"]);
+    let run = common::orgsync_in(tmp.path(), &["validate", "--ref", "HEAD"]);
+    run.assert_code(1).assert_that(
+        run.stderr
+            .contains("error: `exports` is a directory, not the export file")
+            && run.stderr.contains("--> orgsync.yaml:2:23 at source.path"),
+        "the directory is reported at source.path",
+    );
 }
