@@ -1,8 +1,9 @@
 //! orgsync: keep a workforce app in line with an HR system, declaratively, from a git repository.
 //!
 //! The pure core — [`config`] → [`scope`] → [`mapping`] → [`plan`] — does no I/O. [`connectors`]
-//! read and write the systems; [`render`] prints plans; [`apply`] executes them; [`cli`] wires
-//! it together for `main`.
+//! read and write the systems; [`render`] prints plans; [`apply`] executes them; [`pipeline`]
+//! is what every command shares (load, fetch, plan); [`cli`] parses arguments, calls it and
+//! renders, for `main`.
 
 pub mod apply;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod git;
 pub mod identity;
 pub mod mapping;
 pub mod model;
+pub mod pipeline;
 pub mod plan;
 pub mod render;
 pub mod sandbox;

@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use jiff::civil::Date;
 
 use super::DirArg;
-use super::context::{self, Loaded, RefArg};
+use super::RefArg;
+use crate::pipeline::{self, Loaded};
 use crate::apply::run::{ApplyOptions, ApplyReport, apply};
 use crate::git::{ApplyRecord, ConfigCommit};
 use crate::plan::Plan;
@@ -46,7 +47,7 @@ pub struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.dir;
-    let loaded = context::load(dir, args.git_ref.git_ref.as_deref())?;
+    let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
     let config = &loaded.config;
     let color = super::stdout_color();
     let (plan, today) = match &args.plan {
@@ -68,9 +69,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             (plan, today)
         }
         None => {
-            let today = context::today(config, args.at)?;
-            let fetched = context::fetch(config, dir)?;
-            let plan = context::make_plan_for(&loaded, &fetched, today);
+            let today = pipeline::today(config, args.at)?;
+            let fetched = pipeline::fetch(config, dir)?;
+            let plan = pipeline::make_plan_for(&loaded, &fetched, today);
             super::out(&render::text(&plan, &render::TextOptions { color }))?;
             if plan.has_errors() {
                 bail!("the plan has errors (see the diagnostics above); nothing was applied");
@@ -98,7 +99,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let mut target = context::open_target(config, dir)?;
+    let mut target = pipeline::open_target(config, dir)?;
     let opts = ApplyOptions {
         today,
         force: args.force,

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use super::context::{self, RefArg};
+use super::RefArg;
+use crate::pipeline;
 use super::{DirArg, ReportFormat};
 use crate::explain::{Explanation, Outcome, Placement, Step, explain};
 use crate::git::{BlameAt, BlameLine, CommitInfo};
@@ -53,11 +54,13 @@ struct Output<'e> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.dir;
-    let loaded = context::load(dir, args.git_ref.git_ref.as_deref())?;
+    let pipeline::Planned {
+        loaded,
+        fetched,
+        today,
+        plan,
+    } = pipeline::plan(dir, args.git_ref.git_ref.as_deref(), args.at)?;
     let config = &loaded.config;
-    let today = context::today(config, args.at)?;
-    let fetched = context::fetch(config, dir)?;
-    let plan = context::make_plan_for(&loaded, &fetched, today);
     let e = explain(
         config,
         &fetched.source,

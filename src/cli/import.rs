@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use jiff::civil::Date;
 
-use super::{DirArg, context};
+use super::DirArg;
+use crate::pipeline;
 use crate::config::{self, Config, FunctionSourceField, ManagedField};
 use crate::model::{SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot};
 use crate::scope::{self, Patterns, Scope};
@@ -53,9 +54,9 @@ const MARKER: &str = "TODO(orgsync import)";
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.dir;
-    let config = context::load_config(dir)?;
-    let today = context::today(&config, args.at)?;
-    let fetched = context::fetch(&config, dir)?;
+    let config = pipeline::load_config(dir)?;
+    let today = pipeline::today(&config, args.at)?;
+    let fetched = pipeline::fetch(&config, dir)?;
     let scope = scope::resolve(&config, &fetched.source, today);
     let managed = |f| config.policy.managed_fields.contains(&f);
 

@@ -1,7 +1,6 @@
 //! The command line: one file per subcommand. Commands return an exit code; `main` exits.
 
 mod apply;
-mod context;
 mod explain;
 mod history;
 mod import;
@@ -58,6 +57,15 @@ pub enum ReportFormat {
     Json,
 }
 
+/// `--ref REF`, shared by the commands that read a configuration.
+#[derive(Debug, clap::Args)]
+pub struct RefArg {
+    /// Read the configuration from this commit, branch or tag (`main`, `v1.2`, `HEAD~1`) without
+    /// checking it out. Data files (source.path, target.path) are still read from the work tree.
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+}
+
 /// The configuration directory argument shared by commands.
 #[derive(Debug, clap::Args)]
 pub struct DirArg {
@@ -66,8 +74,19 @@ pub struct DirArg {
     pub dir: PathBuf,
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line. A configuration that does not validate is rendered here, with
+/// every located error, before `main` prints the one-line summary.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let result = run_command(cli);
+    if let Err(e) = &result
+        && let Some(invalid) = e.downcast_ref::<crate::pipeline::InvalidConfig>()
+    {
+        err(&validate::render_errors(&invalid.errors, stderr_color()));
+    }
+    result
+}
+
+fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),

@@ -8,7 +8,8 @@ use clap::ValueEnum;
 use jiff::civil::Date;
 
 use super::DirArg;
-use super::context::{self, Loaded, NoConfig, RefArg};
+use super::RefArg;
+use crate::pipeline::{self, Loaded, NoConfig};
 use crate::plan::Plan;
 use crate::plan::compare::{self, Comparison};
 use crate::render;
@@ -57,12 +58,13 @@ pub struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.dir;
-    let loaded = context::load(dir, args.git_ref.git_ref.as_deref())?;
-    let config = &loaded.config;
-    let today = context::today(config, args.at)?;
     // Fetched once: in pull-request mode the base is planned against the same data.
-    let fetched = context::fetch(config, dir)?;
-    let plan = context::make_plan_for(&loaded, &fetched, today);
+    let pipeline::Planned {
+        loaded,
+        fetched,
+        today,
+        plan,
+    } = pipeline::plan(dir, args.git_ref.git_ref.as_deref(), args.at)?;
     let base = match &args.base {
         Some(rev) => Some(plan_base(&loaded, rev, &fetched, today, &plan)?),
         None => None,
@@ -161,7 +163,7 @@ struct Base {
 fn plan_base(
     head: &Loaded,
     rev: &str,
-    fetched: &context::Fetched,
+    fetched: &pipeline::Fetched,
     today: jiff::civil::Date,
     head_plan: &Plan,
 ) -> anyhow::Result<Base> {
@@ -170,7 +172,7 @@ fn plan_base(
         .as_ref()
         .context("--base needs the configuration directory to be inside a git repository")?;
     let commit = repo.commit(rev)?;
-    let (plan, problem) = match context::config_at(repo, &commit, rev)? {
+    let (plan, problem) = match pipeline::config_at(repo, &commit, rev)? {
         Ok(config) => {
             let base = Loaded {
                 config,
@@ -181,7 +183,7 @@ fn plan_base(
                 }),
             };
             (
-                context::make_plan_on_same_inputs(&base, fetched, today, head_plan),
+                pipeline::make_plan_on_same_inputs(&base, fetched, today, head_plan),
                 None,
             )
         }

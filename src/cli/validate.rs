@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use owo_colors::OwoColorize;
 
-use super::context::{self, NoConfig, RefArg};
+use super::RefArg;
+use crate::pipeline::{self, NoConfig};
 use super::{DirArg, ReportFormat};
 use crate::config::{self, Config, ConfigError, ErrorList};
 use crate::git::ConfigRepo;
@@ -73,7 +74,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// `--online`: the connectors' own checks against the live systems.
 fn online(cfg: &Config) -> anyhow::Result<ExitCode> {
-    let problems = context::check_online(cfg)?;
+    let problems = pipeline::check_online(cfg)?;
     if problems.is_empty() {
         super::out("Online: the source and the target answer and match the configuration.\n")?;
         return Ok(ExitCode::SUCCESS);
@@ -99,10 +100,10 @@ fn load(args: &Args) -> anyhow::Result<(Result<Config, ErrorList>, String)> {
     let Some(rev) = args.git_ref.git_ref.as_deref() else {
         return Ok((config::load_dir(dir), String::new()));
     };
-    let repo = ConfigRepo::discover(dir)?.ok_or_else(|| context::not_a_repository(dir, rev))?;
+    let repo = ConfigRepo::discover(dir)?.ok_or_else(|| pipeline::not_a_repository(dir, rev))?;
     let commit = repo.commit(rev)?;
     let at = format!(" at {rev} ({})", commit.short());
-    match context::config_at(&repo, &commit, rev)? {
+    match pipeline::config_at(&repo, &commit, rev)? {
         // Data files are read from the work tree, whatever the commit: check them there.
         Ok(config) => {
             let errors = config::data_path_errors(&config, dir);

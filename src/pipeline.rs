@@ -1,4 +1,7 @@
-//! What `plan` and `apply` share: load the configuration, open the connectors, fetch, plan.
+//! The pipeline every command shares: load the configuration (from the work tree or at a git
+//! ref), open the connectors, fetch both sides, plan. Library code: it prints nothing; a
+//! configuration that does not validate is an [`InvalidConfig`] error carrying the located
+//! errors, which the command line renders.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -14,32 +17,34 @@ use crate::git::{CommitInfo, ConfigCommit, ConfigRepo, GitError};
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::plan::{self, Digests, Plan, PlanInput, digest};
 
-/// Loads the configuration, or renders its errors and fails.
-pub(crate) fn load_config(dir: &Path) -> anyhow::Result<Config> {
+/// A configuration that does not validate: its located errors, and a one-line summary.
+#[derive(Debug, thiserror::Error)]
+#[error("{summary}")]
+pub struct InvalidConfig {
+    /// Every error, with file, line, column and key.
+    pub errors: config::ErrorList,
+    /// What was invalid and how to see why.
+    pub summary: String,
+}
+
+/// Loads and validates the configuration directory `dir` from the work tree.
+pub fn load_config(dir: &Path) -> anyhow::Result<Config> {
     config::load_dir(dir).map_err(|errors| {
-        super::err(&super::validate::render_errors(
-            &errors,
-            super::stderr_color(),
-        ));
-        anyhow::anyhow!(
-            "the configuration in {} is invalid (run `orgsync validate -C {}`)",
-            dir.display(),
-            dir.display()
-        )
+        InvalidConfig {
+            errors,
+            summary: format!(
+                "the configuration in {} is invalid (run `orgsync validate -C {}`)",
+                dir.display(),
+                dir.display()
+            ),
+        }
+        .into()
     })
 }
 
-/// `--ref REF`, shared by the commands that read a configuration.
-#[derive(Debug, clap::Args)]
-pub struct RefArg {
-    /// Read the configuration from this commit, branch or tag (`main`, `v1.2`, `HEAD~1`) without
-    /// checking it out. Data files (source.path, target.path) are still read from the work tree.
-    #[arg(long = "ref", value_name = "REF")]
-    pub git_ref: Option<String>,
-}
-
 /// A configuration with the repository it lives in and the commit it came from.
-pub(crate) struct Loaded {
+#[derive(Debug)]
+pub struct Loaded {
     pub config: Config,
     /// The repository whose work tree holds the configuration directory.
     pub repo: Option<ConfigRepo>,
@@ -50,7 +55,7 @@ pub(crate) struct Loaded {
 }
 
 /// Loads the configuration of `dir`: from the work tree, or with `git_ref` from that commit.
-pub(crate) fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> {
+pub fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> {
     let repo = ConfigRepo::discover(dir)?;
     let Some(rev) = git_ref else {
         let config = load_config(dir)?;
@@ -84,7 +89,7 @@ pub(crate) fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> 
 }
 
 /// `--ref` outside a repository.
-pub(crate) fn not_a_repository(dir: &Path, rev: &str) -> anyhow::Error {
+pub fn not_a_repository(dir: &Path, rev: &str) -> anyhow::Error {
     anyhow::anyhow!(
         "--ref {rev}: {} is not inside a git repository",
         dir.display()
@@ -92,7 +97,8 @@ pub(crate) fn not_a_repository(dir: &Path, rev: &str) -> anyhow::Error {
 }
 
 /// Why a commit has no usable configuration.
-pub(crate) enum NoConfig {
+#[derive(Debug)]
+pub enum NoConfig {
     /// No orgsync.yaml in the configuration directory at that commit.
     Missing(String),
     /// It does not validate.
@@ -100,7 +106,7 @@ pub(crate) enum NoConfig {
 }
 
 /// The configuration directory at `commit`, loaded and validated.
-pub(crate) fn config_at(
+pub fn config_at(
     repo: &ConfigRepo,
     commit: &CommitInfo,
     rev: &str,
@@ -124,26 +130,52 @@ pub(crate) fn config_at(
     Ok(config::load_files(files).map_err(NoConfig::Invalid))
 }
 
-/// Loads the configuration at `commit`, or renders its errors and fails.
+/// Loads the configuration at `commit`.
 fn load_at(repo: &ConfigRepo, commit: &CommitInfo, rev: &str) -> anyhow::Result<Config> {
     match config_at(repo, commit, rev)? {
         Ok(config) => Ok(config),
         Err(NoConfig::Missing(message)) => Err(anyhow::anyhow!(message)),
-        Err(NoConfig::Invalid(errors)) => {
-            super::err(&super::validate::render_errors(
-                &errors,
-                super::stderr_color(),
-            ));
-            Err(anyhow::anyhow!(
+        Err(NoConfig::Invalid(errors)) => Err(InvalidConfig {
+            errors,
+            summary: format!(
                 "the configuration at {rev} ({}) is invalid (run `orgsync validate --ref {rev}`)",
                 commit.short()
-            ))
+            ),
         }
+        .into()),
     }
 }
 
+/// Everything one plan was made from, and the plan.
+#[derive(Debug)]
+pub struct Planned {
+    /// The configuration and its commit.
+    pub loaded: Loaded,
+    /// Both sides as read.
+    pub fetched: Fetched,
+    /// The day planned for.
+    pub today: Date,
+    /// The plan.
+    pub plan: Plan,
+}
+
+/// The whole pipeline: load the configuration of `dir` (at `git_ref`), fetch both sides, plan
+/// for `at` (default: today in the configured time zone).
+pub fn plan(dir: &Path, git_ref: Option<&str>, at: Option<Date>) -> anyhow::Result<Planned> {
+    let loaded = load(dir, git_ref)?;
+    let today = today(&loaded.config, at)?;
+    let fetched = fetch(&loaded.config, dir)?;
+    let plan = make_plan_for(&loaded, &fetched, today);
+    Ok(Planned {
+        loaded,
+        fetched,
+        today,
+        plan,
+    })
+}
+
 /// [`make_plan`], recording the configuration's commit.
-pub(crate) fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
+pub fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
     let mut plan = make_plan(&loaded.config, fetched, today);
     plan.digests.config_commit = loaded.commit.as_ref().map(ToString::to_string);
     plan
@@ -151,7 +183,7 @@ pub(crate) fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> 
 
 /// The plan of another configuration (a pull request's base) on the same fetched data: the input
 /// digests are those of `same_inputs`, not computed a second time.
-pub(crate) fn make_plan_on_same_inputs(
+pub fn make_plan_on_same_inputs(
     loaded: &Loaded,
     fetched: &Fetched,
     today: Date,
@@ -173,7 +205,7 @@ pub(crate) fn make_plan_on_same_inputs(
 }
 
 /// "Today" in the configured time zone, or `--at`.
-pub(crate) fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
+pub fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
     if let Some(at) = at {
         return Ok(at);
     }
@@ -183,7 +215,7 @@ pub(crate) fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
 }
 
 /// Opens the source connector.
-pub(crate) fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source>> {
+pub fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source>> {
     match &config.source {
         SourceConfig::File(f) => Ok(Box::new(FileSource::new(dir, f))),
         SourceConfig::Afas(a) => Ok(Box::new(crate::connectors::afas::AfasSource::new(
@@ -195,7 +227,7 @@ pub(crate) fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn
 }
 
 /// Opens the target connector.
-pub(crate) fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target>> {
+pub fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
         TargetConfig::File(f) => Ok(Box::new(FileTarget::new(&resolve(dir, &f.path)))),
         TargetConfig::Scim(s) => Ok(Box::new(crate::connectors::scim::ScimTarget::new(
@@ -222,7 +254,7 @@ fn show_progress() -> bool {
 /// GetConnector and its fields exist, the SCIM server answers and supports PATCH). Returns the
 /// problems found, one line each; a connector that cannot be reached or refuses the token is an
 /// error.
-pub(crate) fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
+pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     if let SourceConfig::Afas(a) = &config.source {
         let source = crate::connectors::afas::AfasSource::new(a, env_var, false)?;
@@ -249,7 +281,8 @@ fn resolve(dir: &Path, path: &str) -> PathBuf {
 }
 
 /// Inputs fetched for one plan.
-pub(crate) struct Fetched {
+#[derive(Debug)]
+pub struct Fetched {
     pub source: SourceSnapshot,
     pub target: TargetSnapshot,
 }
@@ -258,7 +291,7 @@ pub(crate) struct Fetched {
 ///
 /// The two systems are independent, so they are read at the same time (each connector is opened
 /// and used inside its own thread).
-pub(crate) fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
+pub fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
     let (source, target) = std::thread::scope(|scope| {
         let source = scope.spawn(|| -> anyhow::Result<SourceSnapshot> {
             let start = Instant::now();
@@ -301,7 +334,7 @@ fn millis(start: Instant) -> u64 {
 ///
 /// The input digests do not influence the plan, so they are computed on a second thread while the
 /// plan is built.
-pub(crate) fn make_plan(config: &Config, fetched: &Fetched, today: Date) -> Plan {
+pub fn make_plan(config: &Config, fetched: &Fetched, today: Date) -> Plan {
     let (mut plan, (source, target)) = std::thread::scope(|scope| {
         let digests = scope.spawn(|| {
             let start = Instant::now();
