@@ -9,6 +9,7 @@ pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod digest;
 pub mod explain;
 pub mod git;
 pub mod identity;

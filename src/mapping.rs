@@ -1730,7 +1730,7 @@ mod tests {
         assert_eq!(rekey.changes["source_ids"].to, json!(["1012"]));
         let changed = diags(&p, DiagnosticKind::IdentifierChanged);
         assert_eq!((changed.len(), changed[0].severity), (1, Severity::Info));
-        let after = crate::apply::memory::apply_plan(&t, &p, crate::scope::testing::TODAY)
+        let after = crate::connectors::memory::apply_plan(&t, &p, crate::scope::testing::TODAY)
             .expect("applies");
         assert_eq!(after.communities.len(), 1, "no duplicate");
         assert_eq!(after.communities[0].source_ids, ["1012"]);

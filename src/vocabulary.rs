@@ -3,7 +3,8 @@
 //! (octoDNS, sync-team). The engine builds it, renderers print it, apply
 //! executes it, and its JSON form is a stable contract (`format_version`).
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::civil::Date;
 use schemars::JsonSchema;
@@ -161,6 +162,91 @@ pub struct Action {
     pub changes: BTreeMap<String, Change>,
     /// Why, in a sentence.
     pub reason: String,
+}
+
+impl Action {
+    /// `action` with every `new:<kind>:<key>` group reference replaced by the id of the group that
+    /// this apply created for it (`created`, filled by the targets' `create_*`). An action that needs
+    /// a group whose creation failed (or never ran) is not attempted: the error says which.
+    pub fn resolve_placeholders(
+        &self,
+        created: &HashMap<String, String>,
+    ) -> Result<Cow<'_, Action>, String> {
+        let action = self;
+        let mut needs = false;
+        for change in action.changes.values() {
+            for value in [&change.to, &change.from] {
+                visit_new_refs(value, &mut |_| needs = true);
+            }
+        }
+        if !needs {
+            return Ok(Cow::Borrowed(action));
+        }
+        let mut action = action.clone();
+        let mut missing: Option<String> = None;
+        for change in action.changes.values_mut() {
+            for value in [&mut change.to, &mut change.from] {
+                replace_new_refs(
+                    value,
+                    &mut |placeholder, name| match created.get(placeholder) {
+                        Some(id) => Some(id.clone()),
+                        None => {
+                            missing.get_or_insert_with(|| format!("\"{name}\" ({placeholder})"));
+                            None
+                        }
+                    },
+                );
+            }
+        }
+        match missing {
+            Some(group) => Err(format!(
+                "not attempted: it needs the group {group}, whose creation failed"
+            )),
+            None => Ok(Cow::Owned(action)),
+        }
+    }
+}
+
+/// Calls `f` with every `new:` group id inside `value`.
+fn visit_new_refs(value: &Value, f: &mut dyn FnMut(&str)) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(id)) = map.get("id")
+                && id.starts_with(GroupRef::NEW_PREFIX)
+            {
+                f(id);
+            }
+            for v in map.values() {
+                visit_new_refs(v, f);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| visit_new_refs(v, f)),
+        _ => {}
+    }
+}
+
+/// Replaces every `new:` group id inside `value` by what `f` returns for it (id, name).
+fn replace_new_refs(value: &mut Value, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
+    match value {
+        Value::Object(map) => {
+            let name = map
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(Value::String(id)) = map.get_mut("id")
+                && id.starts_with(GroupRef::NEW_PREFIX)
+                && let Some(real) = f(id, &name)
+            {
+                *id = real;
+            }
+            for v in map.values_mut() {
+                replace_new_refs(v, f);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| replace_new_refs(v, f)),
+        _ => {}
+    }
 }
 
 /// How bad a diagnostic is.

@@ -11,7 +11,6 @@ use jiff::civil::{Date, date};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
-use orgsync::apply::memory::apply_plan;
 use orgsync::config::{
     Columns, CommunityMapping, Config, ExclusionRule, FallbackPolicy, FileSourceConfig,
     FileTargetConfig, FunctionMapping, FunctionSourceField, FunctionsConfig, IdentityConfig,
@@ -19,6 +18,7 @@ use orgsync::config::{
     ProtectedRule, SafetyConfig, SourceConfig, TargetConfig, UnmappedFunctionAction,
     UnmappedFunctionPolicy, UnmappedPolicy,
 };
+use orgsync::connectors::memory::apply_plan;
 use orgsync::model::{
     Account, AccountStatus, Employment, Person, SourceGroup, SourceSnapshot, TargetGroup,
     TargetSnapshot,

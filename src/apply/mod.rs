@@ -1,3 +1,3 @@
-//! apply (being written).
-pub mod memory;
+//! Executing a plan against a target: the guards of an apply (errors, safety, staleness) and the
+//! loop over its actions. What each action does to a state is [`crate::connectors::memory`]'s.
 pub mod run;

@@ -12,10 +12,9 @@ use std::collections::HashMap;
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::connectors::{ApplyContext, ConnectorError, Target};
-use crate::plan::{Action, ActionKind, GroupRef, Plan, Violation};
+use crate::plan::{Action, ActionKind, Plan, Violation};
 
 /// How to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +139,7 @@ pub fn apply(
     {
         let resolved: Vec<Result<Cow<'_, Action>, String>> = batch
             .iter()
-            .map(|action| resolve_placeholders(action, &ctx.created))
+            .map(|action| action.resolve_placeholders(&ctx.created))
             .collect();
         let runnable: Vec<&Action> = resolved
             .iter()
@@ -201,88 +200,6 @@ fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
     })
 }
 
-/// `action` with every `new:<kind>:<key>` group reference replaced by the id of the group that
-/// this apply created for it (`created`, filled by the targets' `create_*`). An action that needs
-/// a group whose creation failed (or never ran) is not attempted: the error says which.
-pub fn resolve_placeholders<'a>(
-    action: &'a Action,
-    created: &HashMap<String, String>,
-) -> Result<Cow<'a, Action>, String> {
-    let mut needs = false;
-    for change in action.changes.values() {
-        for value in [&change.to, &change.from] {
-            visit_new_refs(value, &mut |_| needs = true);
-        }
-    }
-    if !needs {
-        return Ok(Cow::Borrowed(action));
-    }
-    let mut action = action.clone();
-    let mut missing: Option<String> = None;
-    for change in action.changes.values_mut() {
-        for value in [&mut change.to, &mut change.from] {
-            replace_new_refs(
-                value,
-                &mut |placeholder, name| match created.get(placeholder) {
-                    Some(id) => Some(id.clone()),
-                    None => {
-                        missing.get_or_insert_with(|| format!("\"{name}\" ({placeholder})"));
-                        None
-                    }
-                },
-            );
-        }
-    }
-    match missing {
-        Some(group) => Err(format!(
-            "not attempted: it needs the group {group}, whose creation failed"
-        )),
-        None => Ok(Cow::Owned(action)),
-    }
-}
-
-/// Calls `f` with every `new:` group id inside `value`.
-fn visit_new_refs(value: &Value, f: &mut dyn FnMut(&str)) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(id)) = map.get("id")
-                && id.starts_with(GroupRef::NEW_PREFIX)
-            {
-                f(id);
-            }
-            for v in map.values() {
-                visit_new_refs(v, f);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| visit_new_refs(v, f)),
-        _ => {}
-    }
-}
-
-/// Replaces every `new:` group id inside `value` by what `f` returns for it (id, name).
-fn replace_new_refs(value: &mut Value, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
-    match value {
-        Value::Object(map) => {
-            let name = map
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(Value::String(id)) = map.get_mut("id")
-                && id.starts_with(GroupRef::NEW_PREFIX)
-                && let Some(real) = f(id, &name)
-            {
-                *id = real;
-            }
-            for v in map.values_mut() {
-                replace_new_refs(v, f);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| replace_new_refs(v, f)),
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -294,7 +211,7 @@ mod tests {
 
     use super::*;
     use crate::model::TargetSnapshot;
-    use crate::plan::{Change, Diagnostic, DiagnosticKind, Digests, Safety};
+    use crate::plan::{Change, Diagnostic, DiagnosticKind, Digests, GroupRef, Safety};
 
     /// A target that records what it is asked to do and fails the subjects it is told to.
     #[derive(Default)]

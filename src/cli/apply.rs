@@ -9,9 +9,9 @@ use jiff::civil::Date;
 
 use super::DirArg;
 use super::RefArg;
-use crate::pipeline::{self, Loaded};
 use crate::apply::run::{ApplyOptions, ApplyReport, apply};
 use crate::git::{ApplyRecord, ConfigCommit};
+use crate::pipeline::{self, Loaded};
 use crate::plan::Plan;
 use crate::render;
 

@@ -8,10 +8,10 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use super::RefArg;
-use crate::pipeline;
 use super::{DirArg, ReportFormat};
 use crate::explain::{Explanation, Outcome, Placement, Step, explain};
 use crate::git::{BlameAt, BlameLine, CommitInfo};
+use crate::pipeline;
 use crate::plan::{Plan, Safety};
 use crate::render;
 

@@ -20,9 +20,9 @@ use anyhow::{Context, bail};
 use jiff::civil::Date;
 
 use super::DirArg;
-use crate::pipeline;
 use crate::config::{self, Config, FunctionSourceField, ManagedField};
 use crate::model::{SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot};
+use crate::pipeline;
 use crate::scope::{self, Patterns, Scope};
 
 /// Arguments of `import`.

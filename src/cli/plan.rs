@@ -101,7 +101,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     if args.diff {
-        let after = crate::apply::memory::apply_plan(&fetched.target, &plan, today)
+        let after = crate::connectors::memory::apply_plan(&fetched.target, &plan, today)
             .map_err(|e| anyhow::anyhow!("cannot compute the state after the plan: {e}"))?;
         let diff = render::diff(&fetched.target, &after, color);
         text.push_str(if diff.is_empty() {

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use owo_colors::OwoColorize;
 
 use super::RefArg;
-use crate::pipeline::{self, NoConfig};
 use super::{DirArg, ReportFormat};
 use crate::config::{self, Config, ConfigError, ErrorList};
 use crate::git::ConfigRepo;
+use crate::pipeline::{self, NoConfig};
 
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::validate::{self, ConfigError, ErrorList};
 use super::yaml::{self, Mark};
 use super::{Config, ConfigFile, Locations};
-use crate::plan::digest;
+use crate::digest;
 
 /// Loading failed: every error found.
 pub type LoadError = ErrorList;

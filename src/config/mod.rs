@@ -17,7 +17,7 @@ pub use secret::{Secret, SecretError};
 pub use types::*;
 pub use validate::{ConfigError, ErrorList};
 
-use crate::plan::ConfigLocation;
+use crate::vocabulary::ConfigLocation;
 
 /// A configuration directory, merged and validated.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::ConfigFile;
 use crate::model::TargetSnapshot;
-use crate::plan::Plan;
+use crate::vocabulary::Plan;
 
 /// Every schema orgsync publishes, as (file name, schema).
 pub fn all() -> Vec<(&'static str, Value)> {

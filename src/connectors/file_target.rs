@@ -2,7 +2,7 @@
 //! the workforce app, so the quickstart and the tests run offline.
 //!
 //! An apply holds an exclusive lock on `<path>.lock` from `begin_apply` to `finish_apply`, works
-//! on the state in memory (what an action does is defined once, in [`crate::apply::memory`]) and
+//! on the state in memory (what an action does is defined once, in [`crate::connectors::memory`]) and
 //! replaces the file atomically at the end: a crash leaves either the old or the new workspace,
 //! never half of one. The lock file is left in place: deleting it would let a third process lock
 //! a new file while a second still holds the old one.
@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{ApplyContext, ConnectorError, Target};
-use crate::apply::memory::MemoryTarget;
+use crate::connectors::memory::MemoryTarget;
 use crate::model::TargetSnapshot;
-use crate::plan::Action;
+use crate::vocabulary::Action;
 
 /// A JSON workspace file.
 #[derive(Debug)]
@@ -163,7 +163,7 @@ impl Target for FileTarget {
     }
 
     fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
-        // What an action does is `apply::memory`'s to say; `MemoryTarget` is its indexed form
+        // What an action does is `connectors::memory`'s to say; `MemoryTarget` is its indexed form
         // of `apply_action`, so a large plan does not scan every account per action.
         if let Some(Working::Read(state)) = self.state.take_if(|w| matches!(w, Working::Read(_))) {
             self.state = Some(Working::Applying(MemoryTarget::new(state)));

@@ -5,6 +5,7 @@ pub mod afas;
 pub mod file_source;
 pub mod file_target;
 pub mod http;
+pub mod memory;
 pub mod scim;
 
 use std::collections::HashMap;
@@ -12,7 +13,7 @@ use std::collections::HashMap;
 use jiff::civil::Date;
 
 use crate::model::{SourceSnapshot, TargetSnapshot};
-use crate::plan::{Action, GroupRef};
+use crate::vocabulary::{Action, GroupRef};
 
 /// A connector failure. The message never contains secrets.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +85,7 @@ pub trait Target {
     /// converges and never invites anyone twice.
     fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError>;
 
-    /// Executes actions of one apply phase ([`crate::plan::ActionKind::phase`]), returning one
+    /// Executes actions of one apply phase ([`crate::vocabulary::ActionKind::phase`]), returning one
     /// result per action in the same order. Within a phase no action depends on another (a
     /// `new:` group is created in an earlier phase), so a target may run them concurrently; the
     /// default runs them one by one with [`Target::execute`].

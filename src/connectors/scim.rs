@@ -39,7 +39,7 @@ use super::http::{HttpClient, HttpSettings, Response, runtime};
 use super::{ApplyContext, ConnectorError, Target};
 use crate::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
 use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
-use crate::plan::{Action, ActionKind, Change, GroupRef};
+use crate::vocabulary::{Action, ActionKind, Change, GroupRef};
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";

@@ -1427,7 +1427,7 @@ mod tests {
         assert_eq!(kinds(&p), [(ActionKind::Anonymize, "1")]);
         assert_eq!(p.held[&DiagnosticKind::RetentionPassed], 1);
         assert_eq!(diags(&p, DiagnosticKind::RetentionPassed).len(), 1);
-        let after = crate::apply::memory::apply_plan(&t, &p, TODAY).unwrap();
+        let after = crate::connectors::memory::apply_plan(&t, &p, TODAY).unwrap();
         let next = plan(&c, &s, &after);
         assert_eq!(kinds(&next), [(ActionKind::Invite, "1")]);
     }
@@ -1445,7 +1445,7 @@ mod tests {
         assert_eq!(kinds(&p), [(ActionKind::Update, "gone")]);
         assert_eq!(p.actions[0].changes["removed_at"].to, json!(TODAY));
         assert_eq!(diags(&p, DiagnosticKind::MissingRemovalDate).len(), 1);
-        let after = crate::apply::memory::apply_plan(&t, &p, TODAY).unwrap();
+        let after = crate::connectors::memory::apply_plan(&t, &p, TODAY).unwrap();
         assert!(plan(&c, &s, &after).actions.is_empty());
     }
 
@@ -1630,7 +1630,7 @@ mod tests {
     fn converge(c: &Config, s: &SourceSnapshot, t: &TargetSnapshot) -> TargetSnapshot {
         let p = plan(c, s, t);
         assert!(!p.has_errors(), "{:?}", p.diagnostics);
-        let after = crate::apply::memory::apply_plan(t, &p, TODAY).expect("applies");
+        let after = crate::connectors::memory::apply_plan(t, &p, TODAY).expect("applies");
         let again = plan(c, s, &after);
         assert!(again.actions.is_empty(), "converged: {:?}", kinds(&again));
         after

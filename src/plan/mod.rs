@@ -1,7 +1,7 @@
 //! Desired state (configuration + source) against actual state (target) → a [`Plan`].
 
 pub mod compare;
-pub mod digest;
+pub use crate::digest;
 mod engine;
 pub mod safety;
 

@@ -10,10 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::civil::Date;
 use serde_json::Value;
 
-use crate::apply::run::resolve_placeholders;
 use crate::connectors::ApplyContext;
 use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
-use crate::plan::{Action, ActionKind, Change, GroupRef, Plan};
+use crate::vocabulary::{Action, ActionKind, Change, GroupRef, Plan};
 
 /// Prefix of account ids this target hands out (`u-1`, `u-2`, …).
 const ACCOUNT_PREFIX: &str = "u-";
@@ -54,7 +53,8 @@ pub fn apply_plan(
     };
     let mut target = MemoryTarget::new(state.clone());
     for action in &plan.actions {
-        resolve_placeholders(action, &ctx.created)
+        action
+            .resolve_placeholders(&ctx.created)
             .and_then(|resolved| target.apply(&resolved, &mut ctx))
             .map_err(|e| format!("{} {}: {e}", action.kind.as_str(), action.subject))?;
     }
@@ -490,7 +490,7 @@ mod tests {
         );
         for _ in 0..2 {
             apply_action(&mut state, &create, &mut ctx).expect("create");
-            let invite = resolve_placeholders(&invite, &ctx.created).expect("resolved");
+            let invite = invite.resolve_placeholders(&ctx.created).expect("resolved");
             apply_action(&mut state, &invite, &mut ctx).expect("invite");
         }
         assert_eq!(state.communities.len(), 2, "the rerun reuses the group");
