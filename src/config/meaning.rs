@@ -267,6 +267,15 @@ fn scim_errors(s: &ScimTargetConfig, at: At<'_>, errs: &mut Vec<ConfigError>) {
             .hint("communities and function groups are told apart by these prefixes of a Group's externalId: choose two that do not start with each other, like `community:` and `function:`"),
         );
     }
+    if s.users.external_id_prefix.trim().is_empty() {
+        errs.push(
+            at(
+                "/target/users/external_id_prefix",
+                "the prefix is empty: every User with an externalId (Entra, Okta and others set one) would count as managed by orgsync, and could be changed or removed".into(),
+            )
+            .hint("keep the default `orgsync:` or choose another non-empty text that no other provisioning tool writes"),
+        );
+    }
 }
 
 /// The letters and digits of an environment number (AFAS writes `12345`; some environments have

@@ -534,6 +534,29 @@ pub struct ScimTargetConfig {
     /// How communities and function groups are told apart among the SCIM Groups.
     #[serde(default)]
     pub groups: ScimGroupsConfig,
+    /// How orgsync records which Users it manages.
+    #[serde(default)]
+    pub users: ScimUsersConfig,
+}
+
+/// The ownership record of SCIM Users. A User is managed by orgsync when its `externalId` is
+/// `<external_id_prefix><source identifier>` (`orgsync:100042`): a namespaced value no other
+/// provisioning tool writes (Entra ID and Okta set `externalId` on the Users they provision, to
+/// their own values). Every other User is foreign: never changed or removed, unless adopted
+/// (`identity.adopt_unmanaged`), which replaces its `externalId` by orgsync's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScimUsersConfig {
+    /// `externalId` prefix of the Users orgsync manages (not empty).
+    pub external_id_prefix: String,
+}
+
+impl Default for ScimUsersConfig {
+    fn default() -> Self {
+        ScimUsersConfig {
+            external_id_prefix: "orgsync:".to_owned(),
+        }
+    }
 }
 
 fn default_scim_concurrency() -> u32 {

@@ -55,6 +55,8 @@ const MEMBERS_PER_PATCH: usize = 200;
 #[derive(Debug)]
 pub struct ScimTarget {
     groups: ScimGroupsConfig,
+    /// `externalId` prefix of managed Users (the ownership record).
+    user_prefix: String,
     page_size: u32,
     tz: TimeZone,
     client: Arc<HttpClient>,
@@ -191,6 +193,7 @@ impl ScimTarget {
             .map_err(|e| ConnectorError::Http(format!("unknown time zone {timezone}: {e}")))?;
         Ok(ScimTarget {
             groups: cfg.groups.clone(),
+            user_prefix: cfg.users.external_id_prefix.clone(),
             page_size: cfg.page_size.max(1),
             tz,
             client: Arc::new(client),
@@ -373,9 +376,13 @@ impl ScimTarget {
         let user_name = u["userName"].as_str().unwrap_or_default();
         let anonymized =
             user_name.starts_with(ANONYMIZED_PREFIX) && user_name.ends_with(ANONYMIZED_SUFFIX);
+        // Managed: orgsync's namespaced externalId. A foreign one (Entra, Okta, a script) says
+        // nothing about the person and is not exposed.
         let external_id = u["externalId"]
             .as_str()
-            .filter(|x| !x.is_empty() && !anonymized)
+            .filter(|_| !anonymized && !self.user_prefix.is_empty())
+            .and_then(|x| x.strip_prefix(self.user_prefix.as_str()))
+            .filter(|x| !x.is_empty())
             .map(str::to_owned);
         let emails = u["emails"].as_array();
         let email = emails
@@ -497,6 +504,7 @@ impl ScimTarget {
                 self.prefix(GroupKind::Community).to_owned(),
                 self.prefix(GroupKind::FunctionGroup).to_owned(),
             ],
+            user_prefix: self.user_prefix.clone(),
         });
         let mut set: JoinSet<Vec<(usize, Result<Effect, String>)>> = JoinSet::new();
         for lane in lanes {
@@ -682,6 +690,8 @@ struct Ctx {
     client: Arc<HttpClient>,
     mirror: Arc<Mutex<Mirror>>,
     prefixes: [String; 2],
+    /// `externalId` prefix of managed Users.
+    user_prefix: String,
 }
 
 impl Ctx {
@@ -980,10 +990,11 @@ impl Ctx {
         if let Some(name) = first_group_name(action.changes.get("communities")) {
             enterprise["department"] = json!(name);
         }
+        let external_id = format!("{}{}", self.user_prefix, action.subject);
         let body = json!({
             "schemas": [USER_SCHEMA, ENTERPRISE],
             "userName": email,
-            "externalId": action.subject,
+            "externalId": external_id,
             "name": { "givenName": first, "familyName": last },
             "displayName": display_name(&first, &last),
             "emails": [{ "value": email, "type": "work", "primary": true }],
@@ -991,7 +1002,7 @@ impl Ctx {
             ENTERPRISE: enterprise,
         });
         let (id, version) = self
-            .create("/Users", &body, &action.subject, Some(&email))
+            .create("/Users", &body, &external_id, Some(&email))
             .await?;
         {
             let mut m = self.mirror();
@@ -1149,8 +1160,11 @@ impl Ctx {
                     names_changed = true;
                     ops.push(json!({"op": "replace", "path": "name.familyName", "value": last}));
                 }
+                // The ownership record: orgsync's namespaced externalId (an adoption replaces a
+                // foreign one).
                 "external_id" => match string(field, to)? {
-                    Some(x) => ops.push(json!({"op": "replace", "path": "externalId", "value": x})),
+                    Some(x) => ops.push(json!({"op": "replace", "path": "externalId",
+                        "value": format!("{}{x}", self.user_prefix)})),
                     None => ops.push(json!({"op": "remove", "path": "externalId"})),
                 },
                 "status" => match to.as_str() {
@@ -1168,9 +1182,15 @@ impl Ctx {
                             "path": format!("{ENTERPRISE}:department"), "value": name}));
                     }
                 }
-                // Managed is the externalId; the removal date is the server's lastModified;
-                // SCIM has no transfer e-mail.
-                "managed" | "removed_at" | "notify" | "function_groups" => {}
+                // The removal date is the server's `meta.lastModified`: recording one (for a
+                // removed User that has none) touches the User, which sets it.
+                "removed_at" => {
+                    if !to.is_null() && !changes.contains_key("status") {
+                        ops.push(json!({"op": "replace", "path": "active", "value": false}));
+                    }
+                }
+                // Managed is the externalId; SCIM has no transfer e-mail.
+                "managed" | "notify" | "function_groups" => {}
                 other => return Err(format!("unknown account field {other}")),
             }
         }
@@ -1402,7 +1422,7 @@ mod tests {
         let t = target(ScimOtherGroups::Community);
         let a = t
             .account(&json!({
-                "id": "u1", "userName": "x@example.com", "externalId": "100001",
+                "id": "u1", "userName": "x@example.com", "externalId": "orgsync:100001",
                 "name": {"givenName": "Sanne", "familyName": "de Vries"},
                 "emails": [{"value": "old@example.com"}, {"value": "sanne@example.com", "primary": true}],
                 "active": false,
@@ -1410,6 +1430,7 @@ mod tests {
             }))
             .unwrap();
         assert!(a.managed);
+        assert_eq!(a.external_id.as_deref(), Some("100001"));
         assert_eq!(a.email.as_deref(), Some("sanne@example.com"));
         assert_eq!(a.status, AccountStatus::Removed);
         // 23:30 UTC is the next day in Amsterdam.
@@ -1425,6 +1446,27 @@ mod tests {
         assert!(!hand.managed);
         assert_eq!(hand.email.as_deref(), Some("admin@example.com"));
         assert_eq!(hand.status, AccountStatus::Active);
+    }
+
+    /// Regression: a User counted as managed whenever it had an `externalId`, so orgsync would
+    /// change and remove the Users Entra ID or Okta provisioned (they set one too). Only
+    /// orgsync's namespaced value marks a managed User.
+    #[test]
+    fn users_provisioned_by_another_tool_are_foreign_whatever_their_external_id() {
+        let t = target(ScimOtherGroups::Community);
+        for foreign in [
+            "100001",
+            "8f3c2a1e-5b7d-4c1a-9e2f-0a1b2c3d4e5f",
+            "orgsync",
+            "ORGSYNC:1",
+            "orgsync:",
+        ] {
+            let a = t
+                .account(&json!({"id": "u9", "userName": "ann@example.com", "externalId": foreign}))
+                .unwrap();
+            assert!(!a.managed, "{foreign}");
+            assert_eq!(a.external_id, None, "{foreign}");
+        }
     }
 
     #[test]

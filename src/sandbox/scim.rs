@@ -59,8 +59,17 @@ impl ScimData {
                     if let Some(e) = &a.email {
                         user["emails"] = json!([{ "value": e, "type": "work", "primary": true }]);
                     }
-                    if let Some(x) = &a.external_id {
-                        user["externalId"] = json!(x);
+                    // orgsync's ownership record on its own accounts; an unmanaged account that
+                    // carries an identifier got it from another provisioning tool.
+                    match (&a.external_id, a.managed) {
+                        (Some(x), true) => {
+                            user["externalId"] = json!(format!(
+                                "{}{x}",
+                                crate::config::ScimUsersConfig::default().external_id_prefix
+                            ));
+                        }
+                        (Some(x), false) => user["externalId"] = json!(x),
+                        (None, _) => {}
                     }
                 }
             }

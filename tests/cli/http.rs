@@ -581,3 +581,141 @@ fn sandbox_afas_serves_and_writes_a_configuration() {
         "the plan invites the generated people",
     );
 }
+
+/// POSTs a User to a SCIM server as another provisioning tool would; returns its id.
+fn scim_post_user(base_url: &str, user: Value) -> String {
+    // reqwest is built without a bundled TLS provider; orgsync installs ring (see http.rs).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(format!("{base_url}/Users"))
+            .bearer_auth(SCIM_TOKEN)
+            .header("content-type", "application/scim+json")
+            .json(&user)
+            .send()
+            .await
+            .expect("the server answers");
+        assert!(r.status().is_success(), "POST /Users: {}", r.status());
+        let body: Value = r.json().await.expect("a JSON answer");
+        body["id"].as_str().expect("an id").to_owned()
+    })
+}
+
+/// Regression: a SCIM User counted as managed whenever it had an `externalId`. Entra ID and
+/// Okta set one on the Users they provision, so orgsync would have changed and removed them.
+/// Against scim2-server (a real SCIM server), with Users another tool provisioned — one of them
+/// the e-mail address of a person in HR — orgsync leaves them exactly as they are, and adopts
+/// the matching one only when `adopt_unmanaged` says so, recording it in its own namespaced
+/// `externalId`.
+#[test]
+fn users_another_tool_provisioned_with_an_external_id_are_never_changed_unless_adopted() {
+    let scim = Scim2Server::start();
+    let data = afas_data();
+    let chosen = people(&data, 1);
+    let (person, _) = &chosen[0];
+    let email = data
+        .rows
+        .iter()
+        .find(|r| r["Medewerker"].as_str() == Some(person))
+        .and_then(|r| r["Email_werk"].as_str())
+        .expect("an e-mail address")
+        .to_owned();
+    let (_afas, afas_url) = start_afas(data, Faults::default());
+    let foreign = |user_name: &str, external_id: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": user_name,
+            "externalId": external_id,
+            "name": {"givenName": "Provisioned", "familyName": "Elsewhere"},
+            "emails": [{"value": user_name, "primary": true}],
+            "active": true,
+        })
+    };
+    let entra = scim_post_user(
+        &scim.base_url,
+        foreign("it.admin@example.com", "5f0c2a7e-entra-object-id"),
+    );
+    // A Okta-provisioned User carrying the external id *and* e-mail of someone in HR.
+    let okta = scim_post_user(&scim.base_url, foreign(&email, person));
+
+    let dir = config_dir(&afas_url, &scim.base_url, "", "");
+    let before = read_scim(&scim.base_url);
+    let plan = plan_json(dir.path());
+    let touched: Vec<&Value> = plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter(|a| {
+            [entra.as_str(), okta.as_str()].contains(&a["target_id"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert!(
+        touched.is_empty(),
+        "foreign Users are not acted on: {touched:?}"
+    );
+    assert!(
+        plan["diagnostics"]
+            .as_array()
+            .expect("diagnostics")
+            .iter()
+            .any(|d| d["kind"] == "adoptable_account"),
+        "the matching one is reported as adoptable"
+    );
+    apply(dir.path());
+    apply(dir.path());
+    let after = read_scim(&scim.base_url);
+    for id in [&entra, &okta] {
+        let was = before
+            .accounts
+            .iter()
+            .find(|a| &a.id == id)
+            .expect("listed");
+        let now = after
+            .accounts
+            .iter()
+            .find(|a| &a.id == id)
+            .expect("still there");
+        assert_eq!(was, now, "foreign User {id} is unchanged");
+        assert!(!now.managed && now.status == AccountStatus::Active);
+    }
+
+    // Adoption is explicit, and recorded in orgsync's own ownership marker.
+    let yaml = std::fs::read_to_string(dir.path().join("orgsync.yaml")).expect("config");
+    std::fs::write(
+        dir.path().join("orgsync.yaml"),
+        format!("{yaml}identity:\n  adopt_unmanaged: true\n"),
+    )
+    .expect("write");
+    let plan = plan_json(dir.path());
+    let adopt: Vec<&Value> = plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter(|a| a["target_id"].as_str() == Some(okta.as_str()))
+        .collect();
+    assert!(!adopt.is_empty(), "the matching User is adopted: {plan:#}");
+    apply(dir.path());
+    let adopted = read_scim(&scim.base_url);
+    let now = adopted
+        .accounts
+        .iter()
+        .find(|a| a.id == okta)
+        .expect("there");
+    assert!(now.managed);
+    assert_eq!(now.external_id.as_deref(), Some(person.as_str()));
+    let other = adopted
+        .accounts
+        .iter()
+        .find(|a| a.id == entra)
+        .expect("there");
+    assert!(
+        !other.managed && other.status == AccountStatus::Active,
+        "the other stays foreign"
+    );
+    let last = run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]);
+    last.assert_code(0);
+}

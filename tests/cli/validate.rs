@@ -137,6 +137,7 @@ invalid_cases! {
     scim_base_url_with_query => "scim-base-url-with-query",
     scim_group_prefixes_equal => "scim-group-prefixes-equal",
     scim_group_prefix_empty => "scim-group-prefix-empty",
+    scim_user_prefix_empty => "scim-user-prefix-empty",
     scim_concurrency_zero => "scim-concurrency-zero",
     timeout_zero => "timeout-zero",
     retention_days_decimal => "retention-days-decimal",
