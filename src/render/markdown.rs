@@ -10,9 +10,9 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{
-    Sign, actions_by_kind, counts_sentence, format_change, format_value, is_account_kind,
-    kind_title, nonzero_counts, ordered_changes, people, severity_label, severity_tally,
-    subject_ids, thousands,
+    Sign, actions_by_kind, counts_sentence, format_change, format_value, held_sentence,
+    is_account_kind, kind_title, nonzero_counts, ordered_changes, people, severity_label,
+    severity_tally, subject_ids, thousands,
 };
 use crate::plan::{Action, ActionKind, Diagnostic, Plan, Severity};
 
@@ -124,14 +124,22 @@ fn head(plan: &Plan, pii: &Pii) -> String {
             }
             let total: usize = counts.iter().map(|(_, n)| n).sum();
             let _ = writeln!(out, "| **Total** | **{}** |\n", thousands(total));
+            if let Some(held) = held_sentence(plan) {
+                let _ = writeln!(out, "⏸️ **Held:** {held}.\n");
+            }
         }
-        None => {
-            let _ = writeln!(
-                out,
-                "**No changes.** The target matches the configuration (as of {}).\n",
-                plan.at
-            );
-        }
+        None => match held_sentence(plan) {
+            Some(held) => {
+                let _ = writeln!(out, "**No changes**, but {held} (as of {}).\n", plan.at);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "**No changes.** The target matches the configuration (as of {}).\n",
+                    plan.at
+                );
+            }
+        },
     }
 
     let errors = plan.error_count();

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::plan::{Action, ActionKind, Change, Plan, Severity};
+use crate::plan::{Action, ActionKind, Change, DiagnosticKind, Plan, Severity};
 
 /// Whether an action adds, changes or takes away: the `+` / `~` / `-` of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +128,45 @@ fn counts_sentence(plan: &Plan) -> Option<String> {
         .map(|(k, n)| kind_count_phrase(k, n))
         .collect();
     (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// `5 people in scope are held (3: their community is not mapped, 2: no e-mail address)`, or
+/// `None` when nobody is: the summary never says the target matches while people wait.
+fn held_sentence(plan: &Plan) -> Option<String> {
+    let total = plan.held_count();
+    if total == 0 {
+        return None;
+    }
+    let reasons: Vec<String> = plan
+        .held
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(kind, n)| format!("{}: {}", thousands(*n), held_reason(*kind)))
+        .collect();
+    Some(format!(
+        "{} in scope {} held until someone decides ({}); see the diagnostics",
+        if total == 1 {
+            "1 person".to_owned()
+        } else {
+            format!("{} people", thousands(total))
+        },
+        if total == 1 { "is" } else { "are" },
+        reasons.join(", ")
+    ))
+}
+
+/// Why people are held, by the diagnostic that says so.
+fn held_reason(kind: DiagnosticKind) -> &'static str {
+    match kind {
+        DiagnosticKind::UnmappedCommunity => "their community is not mapped",
+        DiagnosticKind::NoCommunity => "no community",
+        DiagnosticKind::MissingEmail => "no e-mail address",
+        DiagnosticKind::DuplicateEmail => "a shared e-mail address",
+        DiagnosticKind::ConflictingEmail => "conflicting e-mail addresses",
+        DiagnosticKind::AdoptableAccount => "an unmanaged account, adoption is off",
+        DiagnosticKind::RetentionPassed => "their expired account is anonymized first",
+        other => other.as_str(),
+    }
 }
 
 /// The actions of each kind, in apply order, each kind's actions in plan order.

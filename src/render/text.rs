@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use owo_colors::Style;
 
 use super::{
-    Sign, actions_by_kind, counts_sentence, format_change, kind_title, ordered_changes, people,
-    severity_label, severity_tally, subject_ids, thousands,
+    Sign, actions_by_kind, counts_sentence, format_change, held_sentence, kind_title,
+    ordered_changes, people, severity_label, severity_tally, subject_ids, thousands,
 };
 use crate::plan::{Action, Diagnostic, Plan, Severity};
 
@@ -96,12 +96,24 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
         );
     }
 
+    let held = held_sentence(plan);
     match counts_sentence(plan) {
         Some(counts) => {
             let _ = writeln!(
                 out,
                 "{} {counts}.",
                 paint.paint("Plan:", Style::new().bold())
+            );
+            if let Some(held) = &held {
+                let _ = writeln!(out, "{} {held}.", paint.paint("Held:", Style::new().bold()));
+            }
+        }
+        None if held.is_some() => {
+            let _ = writeln!(
+                out,
+                "{} {}.",
+                paint.paint("No changes, but", Style::new().yellow().bold()),
+                held.unwrap_or_default()
             );
         }
         None => {
@@ -240,6 +252,29 @@ mod tests {
     #[test]
     fn no_changes() {
         insta::assert_snapshot!(plain(&empty_plan()));
+    }
+
+    /// Regression (first sync): with everyone in scope held, the text said "No changes. The
+    /// target matches the configuration." It says how many people are held, and why.
+    #[test]
+    fn no_changes_with_held_people_never_says_the_target_matches() {
+        let mut plan = empty_plan();
+        plan.held.insert(crate::plan::DiagnosticKind::UnmappedCommunity, 36);
+        plan.held.insert(crate::plan::DiagnosticKind::MissingEmail, 2);
+        let out = plain(&plan);
+        assert!(!out.contains("matches the configuration"), "{out}");
+        assert!(
+            out.contains(
+                "No changes, but 38 people in scope are held until someone decides (36: their community is not mapped, 2: no e-mail address); see the diagnostics."
+            ),
+            "{out}"
+        );
+        let md = crate::render::markdown(&plan, &crate::render::MarkdownOptions::default());
+        assert!(!md.contains("matches the configuration"), "{md}");
+        assert!(md.contains("38 people in scope are held"), "{md}");
+        let mut with_actions = sample_plan();
+        with_actions.held = plan.held.clone();
+        assert!(plain(&with_actions).contains("Held: 38 people in scope are held"));
     }
 
     #[test]
