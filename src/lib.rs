@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod closest;
 pub mod config;
 pub mod connectors;
 pub mod digest;

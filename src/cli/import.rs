@@ -267,7 +267,7 @@ fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
                 return None;
             }
             let distance = strsim::damerau_levenshtein(&name_l, &c_l);
-            let typo = distance <= (c_l.len().max(name_l.len()) / 3).max(1);
+            let typo = crate::closest::is_typo(&name_l, &c_l);
             let c_words = words(&c_l);
             let (short, long) = if c_words.len() <= name_words.len() {
                 (&c_words, &name_words)

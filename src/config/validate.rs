@@ -812,15 +812,7 @@ fn allowed_keys(schema: &Value, schema_path: &str) -> Vec<String> {
     keys
 }
 
-/// The candidate closest to `word`, when it is close enough to be a likely typo.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let word_l = word.to_lowercase();
-    candidates
-        .map(|c| (strsim::damerau_levenshtein(&word_l, &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
+pub use crate::closest::closest;
 
 fn type_names(kind: &TypeKind) -> String {
     let name = |t: &str| match t {

@@ -297,7 +297,7 @@ impl AfasSource {
 /// "AFAS has no GetConnector `x`", with the closest of the ones it has.
 fn unknown_connector(connector: &str, have: &[String]) -> String {
     let have: Vec<&str> = have.iter().map(String::as_str).collect();
-    let hint = match strsim_closest(connector, &have) {
+    let hint = match crate::closest::closest(connector, have.iter().copied()) {
         Some(close) => format!("did you mean `{close}`?"),
         None if !have.is_empty() && have.len() <= 10 => {
             format!("the app connector may use: {}", have.join(", "))
@@ -319,7 +319,10 @@ fn missing_fields(columns: &[(String, String)], have: &[&str], connector: &str) 
         let optional = key
             .strip_prefix("source.columns.")
             .filter(|f| !f.contains('.') && !crate::config::REQUIRED_COLUMNS.contains(f));
-        let hint = match (strsim_closest(field, have), optional) {
+        let hint = match (
+            crate::closest::closest(field, have.iter().copied()),
+            optional,
+        ) {
             (Some(close), _) => format!(" (did you mean `{close}`?)"),
             (None, Some(f)) => format!(" (set `columns.{f}: null` if it has no such field)"),
             (None, None) => String::new(),
@@ -329,19 +332,6 @@ fn missing_fields(columns: &[(String, String)], have: &[&str], connector: &str) 
         ));
     }
     out
-}
-
-fn strsim_closest<'a>(field: &str, have: &[&'a str]) -> Option<&'a str> {
-    have.iter()
-        .map(|h| {
-            (
-                strsim::jaro_winkler(&field.to_lowercase(), &h.to_lowercase()),
-                *h,
-            )
-        })
-        .filter(|(score, _)| *score > 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, h)| h)
 }
 
 impl Source for AfasSource {

@@ -259,8 +259,10 @@ mod tests {
     #[test]
     fn no_changes_with_held_people_never_says_the_target_matches() {
         let mut plan = empty_plan();
-        plan.held.insert(crate::plan::DiagnosticKind::UnmappedCommunity, 36);
-        plan.held.insert(crate::plan::DiagnosticKind::MissingEmail, 2);
+        plan.held
+            .insert(crate::plan::DiagnosticKind::UnmappedCommunity, 36);
+        plan.held
+            .insert(crate::plan::DiagnosticKind::MissingEmail, 2);
         let out = plain(&plan);
         assert!(!out.contains("matches the configuration"), "{out}");
         assert!(
