@@ -556,6 +556,9 @@ enum Churn {
 
 struct Generator {
     rng: Rng,
+    /// A stream of its own for the ended employment rows, so that adding them left every other
+    /// generated person (and the examples that name them) as it was.
+    history: Rng,
     opts: GenerateOptions,
     /// `days[i]` is today + (i - PAST_DAYS) days.
     days: Vec<Date>,
@@ -653,6 +656,7 @@ impl Generator {
             (0..locations.len()).partition(|&i| locations[i].kind == LocationKind::New);
         Generator {
             rng,
+            history: Rng(opts.seed ^ 0x6869_7374_6f72_7921),
             opts: opts.clone(),
             days,
             locations,
@@ -807,16 +811,17 @@ impl Generator {
             // began. It places nobody today.
             if kind != Churn::TestOnly
                 && let Some(begin) = start
-                && self.rng.chance(0.125)
+                && self.history.chance(0.125)
             {
-                let l = self.established[self.rng.below(self.established.len())];
-                let (old_fid, _, old_dept, _, _) = FUNCTIONS[self.pick_function()];
+                let l = self.established[self.history.below(self.established.len())];
+                let (old_fid, _, old_dept, _, _) = FUNCTIONS[self.history.below(FUNCTIONS.len())];
                 let ended = begin.yesterday().unwrap_or(begin);
                 person.employments.push(Employment {
                     start: Some(
                         ended.saturating_sub(
-                            jiff::Span::new()
-                                .days(i64::try_from(30 + self.rng.below(5 * 365)).unwrap_or(365)),
+                            jiff::Span::new().days(
+                                i64::try_from(30 + self.history.below(5 * 365)).unwrap_or(365),
+                            ),
                         ),
                     ),
                     end: Some(ended),
