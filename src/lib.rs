@@ -13,6 +13,7 @@ pub mod git;
 pub mod mapping;
 pub mod model;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod sandbox;
 pub mod scope;
