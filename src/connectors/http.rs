@@ -142,6 +142,8 @@ pub enum HttpError {
         message: String,
         /// ` (gave up after N retries)` or empty.
         retried: String,
+        /// The request timed out: the server may still be working on it.
+        timed_out: bool,
     },
 }
 
@@ -155,12 +157,33 @@ impl HttpError {
         }
     }
 
+    /// Whether the request timed out (no answer in `timeout`): unlike a reset or a 5xx, the
+    /// server may still be processing it.
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Transport {
+                timed_out: true,
+                ..
+            }
+        )
+    }
+
     /// The response body of a status error.
     pub fn body(&self) -> &[u8] {
         match self {
             HttpError::Status { body, .. } => body,
             _ => &[],
         }
+    }
+}
+
+impl HttpError {
+    fn with_timeout(mut self, timeout: bool) -> HttpError {
+        if let HttpError::Transport { timed_out, .. } = &mut self {
+            *timed_out = timeout;
+        }
+        self
     }
 }
 
@@ -444,7 +467,9 @@ impl HttpClient {
                         transport_message(&e)
                     );
                     return Err(Failure {
-                        error: self.transport(method, &bare, transport_message(&e)),
+                        error: self
+                            .transport(method, &bare, transport_message(&e))
+                            .with_timeout(e.is_timeout()),
                         retryable: !e.is_builder(),
                         retry_after: None,
                     });
@@ -456,14 +481,16 @@ impl HttpClient {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
                     return Err(Failure {
-                        error: self.transport(
-                            method,
-                            &bare,
-                            format!(
-                                "{status}, but the response was cut off: {}",
-                                transport_message(&e)
-                            ),
-                        ),
+                        error: self
+                            .transport(
+                                method,
+                                &bare,
+                                format!(
+                                    "{status}, but the response was cut off: {}",
+                                    transport_message(&e)
+                                ),
+                            )
+                            .with_timeout(e.is_timeout()),
                         retryable: true,
                         retry_after: None,
                     });
@@ -539,8 +566,9 @@ impl HttpClient {
             system: self.settings.system,
             method: method.clone(),
             path: path.to_owned(),
-            message,
+            message: crate::redact::scrub(&message).into_owned(),
             retried: String::new(),
+            timed_out: false,
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod action;
 mod common;
+mod faults;
 mod git;
 mod http;
 mod plan;
