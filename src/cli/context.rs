@@ -1,6 +1,6 @@
 //! What `plan` and `apply` share: load the configuration, open the connectors, fetch, plan.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -197,7 +197,7 @@ pub(crate) fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn
 /// Opens the target connector.
 pub(crate) fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
-        TargetConfig::File(f) => Ok(Box::new(FileTarget::new(&resolve(dir, &f.path)))),
+        TargetConfig::File(f) => Ok(Box::new(FileTarget::for_config(dir, f)?)),
         TargetConfig::Scim(s) => Ok(Box::new(crate::connectors::scim::ScimTarget::new(
             s,
             &config.policy.timezone,
@@ -242,10 +242,6 @@ pub(crate) fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
         );
     }
     Ok(problems)
-}
-
-fn resolve(dir: &Path, path: &str) -> PathBuf {
-    dir.join(path)
 }
 
 /// Inputs fetched for one plan.

@@ -9,6 +9,7 @@
 mod action;
 mod common;
 mod faults;
+mod file_target;
 mod git;
 mod http;
 mod plan;
