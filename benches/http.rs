@@ -39,6 +39,10 @@ fn main() {
         (20, if full { 1_200 } else { 40 }),
         (100, if full { 6_000 } else { 150 }),
     ] {
+        // `BENCH_LIMIT=20 cargo bench --bench http` runs one limit.
+        if std::env::var("BENCH_LIMIT").is_ok_and(|l| l != limit.to_string()) {
+            continue;
+        }
         bench_apply(invites, limit);
     }
     for in_flight in [1, 5] {

@@ -671,8 +671,10 @@ fn jittered(after: Duration) -> Duration {
 ///   too: one congestion event, not many), and only for a new event — a 429 after a quiet
 ///   second — or while the server turns away more than a fifth of what is sent. A server that
 ///   throttles a fixed share of requests whatever the rate is not chased down to nothing.
+/// - A cut never goes below 90% of what the server accepted over the last second: the retries
+///   of earlier 429s must not chase the rate far under the limit.
 /// - While requests succeed and the pace is what holds them back, the rate is raised: by 20% of
-///   the last ceiling (the rate at the last cut) per second while below 90% of it, by 2% per
+///   the last ceiling (the rate at the last cut) per second while below 80% of it, by 2% per
 ///   second above — so the client spends most of its time just under the server's limit and
 ///   probes above it only slowly.
 /// - Requests are spaced evenly (`1/rate` apart): no bursts, whatever the concurrency.
@@ -775,7 +777,7 @@ impl Pace {
         if !s.limited {
             return;
         }
-        let share = if rate < 0.9 * s.ceiling { 0.2 } else { 0.02 };
+        let share = if rate < 0.8 * s.ceiling { 0.2 } else { 0.02 };
         let mut raised = rate + share * s.ceiling.max(MIN_RATE) * dt.min(1.0);
         if let Some(max) = self.max {
             raised = raised.min(max);
@@ -819,7 +821,16 @@ impl Pace {
                 ((s.accepted.len() as f64 / window).max(MIN_RATE), 0.5)
             }
         };
-        let rate = (cut * current).max(MIN_RATE);
+        // Never below 90% of what the server demonstrably accepted over the last second: at
+        // low limits the retries of earlier 429s would otherwise chase the rate far down.
+        let elapsed = s
+            .first
+            .map_or(1.0, |f| now.duration_since(f).as_secs_f64())
+            .clamp(0.05, 1.0);
+        let accepted = s.accepted.len() as f64 / elapsed;
+        let rate = (cut * current)
+            .max((0.9 * accepted).min(current))
+            .max(MIN_RATE);
         s.ceiling = current;
         s.rate = Some(rate);
         s.last_cut = Some(now);
