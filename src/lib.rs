@@ -18,6 +18,7 @@ pub mod mapping;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod redact;
 pub mod render;
 pub mod sandbox;
 pub mod scope;

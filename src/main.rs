@@ -24,7 +24,8 @@ fn main() -> ExitCode {
         Err(err) => {
             #[allow(clippy::print_stderr)]
             {
-                eprintln!("error: {err:#}");
+                // Scrubbed: a vendor's message may quote a credential it was sent.
+                eprintln!("error: {}", orgsync::redact::scrub(&format!("{err:#}")));
             }
             ExitCode::from(1)
         }

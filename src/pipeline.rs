@@ -3,7 +3,7 @@
 //! configuration that does not validate is an [`InvalidConfig`] error carrying the located
 //! errors, which the command line renders.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -229,7 +229,7 @@ pub fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source
 /// Opens the target connector.
 pub fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target>> {
     match &config.target {
-        TargetConfig::File(f) => Ok(Box::new(FileTarget::new(&resolve(dir, &f.path)))),
+        TargetConfig::File(f) => Ok(Box::new(FileTarget::for_config(dir, f)?)),
         TargetConfig::Scim(s) => Ok(Box::new(crate::connectors::scim::ScimTarget::new(
             s,
             &config.policy.timezone,
@@ -274,10 +274,6 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
         );
     }
     Ok(problems)
-}
-
-fn resolve(dir: &Path, path: &str) -> PathBuf {
-    dir.join(path)
 }
 
 /// Inputs fetched for one plan.

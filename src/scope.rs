@@ -679,6 +679,7 @@ pub(crate) mod testing {
             }),
             target: TargetConfig::File(FileTargetConfig {
                 path: "workspace.json".to_owned(),
+                allow_outside_config_dir: false,
             }),
             identity: IdentityConfig::default(),
             policy: PolicyConfig::default(),

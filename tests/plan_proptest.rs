@@ -340,6 +340,7 @@ fn config() -> impl Strategy<Value = Config> {
                     }),
                     target: TargetConfig::File(FileTargetConfig {
                         path: "workspace.json".to_owned(),
+                        allow_outside_config_dir: false,
                     }),
                     identity: IdentityConfig {
                         match_on,

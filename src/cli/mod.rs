@@ -111,7 +111,7 @@ pub fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("orgsync={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::Stderr)
         .with_target(false)
         .try_init();
 }
@@ -135,6 +135,7 @@ pub fn stderr_color() -> bool {
 
 /// Writes rendered output to stdout. Broken pipes (`| head`) are not errors.
 pub(crate) fn out(text: &str) -> anyhow::Result<()> {
+    let text = crate::redact::scrub(text);
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -147,6 +148,7 @@ pub(crate) fn out(text: &str) -> anyhow::Result<()> {
 
 /// Writes messages for people to stderr.
 pub(crate) fn err(text: &str) {
+    let text = crate::redact::scrub(text);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(text.as_bytes());
 }

@@ -46,7 +46,11 @@ impl Secret {
     ) -> Result<String, SecretError> {
         match self {
             Secret::Env(name) => match lookup(name) {
-                Some(v) if !v.is_empty() => Ok(v),
+                Some(v) if !v.is_empty() => {
+                    // From here on the value is scrubbed from every message (`crate::redact`).
+                    crate::redact::register(&v);
+                    Ok(v)
+                }
                 _ => Err(SecretError::MissingEnv {
                     var: name.clone(),
                     key: key.to_owned(),

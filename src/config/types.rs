@@ -612,6 +612,10 @@ pub enum ScimOtherGroups {
 pub struct FileTargetConfig {
     /// Path of the workspace, relative to the configuration directory. Created on first apply.
     pub path: String,
+    /// Allow `path` outside the configuration directory. Off by default: a mistyped `../` must
+    /// not let an apply replace some other file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_outside_config_dir: bool,
 }
 
 /// How people are matched to target accounts.

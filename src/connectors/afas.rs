@@ -95,6 +95,33 @@ pub fn describe_error(body: &[u8]) -> Option<String> {
     Some(out)
 }
 
+/// AFAS answers some deterministic errors with a 500 like any failure: a GetConnector or field
+/// that does not exist (a typo in the configuration) says so in `externalMessage`. Retrying those
+/// only delays the error, so the shared client does not; a 500 without such a message (a server
+/// timeout, maintenance) is retried as before.
+pub fn permanent_error(status: reqwest::StatusCode, body: &[u8]) -> bool {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct AfasErrorBody {
+        external_message: Option<String>,
+    }
+    if status != reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+        return false;
+    }
+    let Ok(e) = serde_json::from_slice::<AfasErrorBody>(body) else {
+        return false;
+    };
+    let message = e.external_message.unwrap_or_default().to_lowercase();
+    [
+        "bestaat niet",
+        "does not exist",
+        "niet gevonden",
+        "not found",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
 /// Percent-encodes a query value.
 pub(crate) fn encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -130,7 +157,8 @@ impl AfasSource {
             Some(var) => format!("${var} (source.token)"),
             None => "source.token".to_owned(),
         };
-        let client = HttpClient::new(settings, &authorization(&token), describe_error)?;
+        let client = HttpClient::new(settings, &authorization(&token), describe_error)?
+            .with_permanent(permanent_error);
         Ok(AfasSource {
             cfg: cfg.clone(),
             client: Arc::new(client),
@@ -374,6 +402,21 @@ mod tests {
         );
         cfg.base_url = Some("http://127.0.0.1:1/ProfitRestServices/".to_owned());
         assert_eq!(base_url(&cfg), "http://127.0.0.1:1/ProfitRestServices");
+    }
+
+    #[test]
+    fn a_misspelled_get_connector_is_not_retried() {
+        let missing = br#"{"externalMessage":"GetConnector orgsync_employes bestaat niet","errorNumber":-2147180999,"profitLogReference":"x"}"#;
+        let timeout =
+            br#"{"externalMessage":"Time-out","errorNumber":-1,"profitLogReference":"x"}"#;
+        let status = reqwest::StatusCode::INTERNAL_SERVER_ERROR;
+        assert!(permanent_error(status, missing));
+        assert!(!permanent_error(status, timeout));
+        assert!(!permanent_error(status, b""));
+        assert!(!permanent_error(
+            reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            missing
+        ));
     }
 
     #[test]

@@ -6,16 +6,25 @@
 //! replaces the file atomically at the end: a crash leaves either the old or the new workspace,
 //! never half of one. The lock file is left in place: deleting it would let a third process lock
 //! a new file while a second still holds the old one.
+//!
+//! What it refuses and cleans up:
+//! - A file that is not a workspace (a JSON object with keys other than `accounts`,
+//!   `communities`, `function_groups`) is never read as one, so never overwritten.
+//! - A `path` outside the configuration directory needs `allow_outside_config_dir: true`.
+//! - A symlinked workspace is written through: the file it points at is replaced, the link stays.
+//! - The temporary file (owner-only permissions) of an apply killed half-way holds personal
+//!   data: the next apply (or plan, when no apply holds the lock) removes it.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ApplyContext, ConnectorError, Target};
+use crate::config::FileTargetConfig;
 use crate::connectors::memory::MemoryTarget;
-use crate::model::TargetSnapshot;
+use crate::model::{Account, TargetGroup, TargetSnapshot};
 use crate::vocabulary::Action;
 
 /// A JSON workspace file.
@@ -47,6 +56,22 @@ impl FileTarget {
         }
     }
 
+    /// The target of a configuration in `dir`: refuses a path outside `dir` unless allowed.
+    pub fn for_config(dir: &Path, cfg: &FileTargetConfig) -> Result<FileTarget, ConnectorError> {
+        let path = dir.join(&cfg.path);
+        if !cfg.allow_outside_config_dir && !inside(dir, &path) {
+            return Err(ConnectorError::File {
+                path: path.display().to_string(),
+                message: format!(
+                    "target.path is outside the configuration directory {}; set \
+                     target.allow_outside_config_dir: true if orgsync should write there",
+                    dir.display()
+                ),
+            });
+        }
+        Ok(FileTarget::new(&path))
+    }
+
     /// The workspace's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -73,23 +98,87 @@ impl FileTarget {
                 return Err(self.file_error(&self.path, format!("cannot read the workspace: {e}")));
             }
         };
-        serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Data {
-            path: self.path.display().to_string(),
-            line: e.line(),
-            message: format!("not a valid workspace: {e}"),
+        let workspace: Workspace =
+            serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Data {
+                path: self.path.display().to_string(),
+                line: e.line(),
+                message: format!(
+                    "not an orgsync workspace ({e}); orgsync will not overwrite it: point \
+                     target.path at a workspace or at a new file"
+                ),
+            })?;
+        Ok(TargetSnapshot {
+            accounts: workspace.accounts,
+            communities: workspace.communities,
+            function_groups: workspace.function_groups,
         })
+    }
+
+    /// The file to replace: the workspace, or what its symlink points at (the link stays).
+    fn real_path(&self) -> PathBuf {
+        std::fs::canonicalize(&self.path).unwrap_or_else(|_| self.path.clone())
+    }
+
+    /// The prefix of this workspace's temporary files.
+    fn temp_prefix(&self) -> String {
+        let name = self
+            .real_path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!(".orgsync-{name}-")
+    }
+
+    /// Removes temporary files an apply killed half-way left (they hold personal data). Only
+    /// while holding the lock: an apply in progress owns its temporary file.
+    fn remove_stale_temp_files(&self) {
+        let real = self.real_path();
+        let dir = match real.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let prefix = self.temp_prefix();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Ours, or the unnamed ones of orgsync 0.1 (`.orgsync-XXXXXX.tmp`) once they are old.
+            let legacy = name.len() == ".orgsync-XXXXXX.tmp".len()
+                && entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+            if name.ends_with(".tmp")
+                && (name.starts_with(&prefix) || legacy && name.starts_with(".orgsync-"))
+            {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => tracing::warn!(
+                        "removed {}, left by an apply that was interrupted",
+                        entry.path().display()
+                    ),
+                    Err(e) => tracing::warn!("cannot remove {}: {e}", entry.path().display()),
+                }
+            }
+        }
     }
 
     /// Writes the state next to the workspace, flushes it to disk and renames it over the
     /// workspace, keeping the old file's permissions.
     fn write_atomically(&self, state: &TargetSnapshot) -> Result<(), ConnectorError> {
-        let dir = match self.path.parent() {
+        // Through a symlink: the temporary file goes next to the real file (a rename does not
+        // cross file systems) and replaces it, so the link stays a link.
+        let real = self.real_path();
+        let dir = match real.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
         let err = |e: io::Error| self.file_error(&self.path, format!("cannot write: {e}"));
+        let prefix = self.temp_prefix();
         let mut tmp = tempfile::Builder::new()
-            .prefix(".orgsync-")
+            .prefix(&prefix)
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(err)?;
@@ -98,13 +187,13 @@ impl FileTarget {
             write_workspace(&mut w, state).map_err(err)?;
             w.flush().map_err(err)?;
         }
-        if let Ok(meta) = std::fs::metadata(&self.path) {
+        if let Ok(meta) = std::fs::metadata(&real) {
             tmp.as_file()
                 .set_permissions(meta.permissions())
                 .map_err(err)?;
         }
         tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(&self.path).map_err(|e| err(e.error))?;
+        tmp.persist(&real).map_err(|e| err(e.error))?;
         // Make the rename itself durable. Not every platform can open a directory; the data is
         // already safe on those that cannot.
         if let Ok(d) = File::open(dir) {
@@ -122,8 +211,51 @@ impl FileTarget {
     }
 }
 
+/// The workspace as a file: only orgsync's keys, so that another JSON file is never taken for
+/// an empty workspace and replaced.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Workspace {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    #[serde(default)]
+    accounts: Vec<Account>,
+    #[serde(default)]
+    communities: Vec<TargetGroup>,
+    #[serde(default)]
+    function_groups: Vec<TargetGroup>,
+}
+
+/// Whether `path` is inside `dir`, judged by the real location of its directory (a `..` or a
+/// symlinked directory does not get out; a workspace that is itself a symlink in `dir` is in).
+fn inside(dir: &Path, path: &Path) -> bool {
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return false;
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(parent), Some(name)) => name != ".." && parent.join(name).starts_with(&dir),
+        _ => false,
+    }
+}
+
 impl Target for FileTarget {
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        // Clean up after an interrupted apply, unless one is running now.
+        match File::open(self.lock_path()) {
+            Ok(lock) => {
+                if lock.try_lock().is_ok() {
+                    self.remove_stale_temp_files();
+                    let _ = lock.unlock();
+                }
+            }
+            // No lock file: no apply is running.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.remove_stale_temp_files(),
+            Err(_) => {}
+        }
         self.read()
     }
 
@@ -150,6 +282,7 @@ impl Target for FileTarget {
             }
         }
         self.lock = Some(lock);
+        self.remove_stale_temp_files();
         match self.read() {
             Ok(state) => {
                 self.state = Some(Working::Read(state.clone()));
@@ -316,7 +449,7 @@ mod tests {
         match FileTarget::new(&path).fetch() {
             Err(ConnectorError::Data { line, message, .. }) => {
                 assert_eq!(line, 3);
-                assert!(message.starts_with("not a valid workspace"), "{message}");
+                assert!(message.starts_with("not an orgsync workspace"), "{message}");
             }
             other => panic!("{other:?}"),
         }
@@ -349,6 +482,92 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["workspace.json", "workspace.json.lock"]);
+    }
+
+    /// Regression (issue 11): apply replaced a JSON file that was not a workspace
+    /// (`{"important": true}`) with a workspace, exit 0.
+    #[test]
+    fn a_file_that_is_not_a_workspace_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("important.json");
+        std::fs::write(&path, r#"{"important": true}"#).unwrap();
+        let mut t = FileTarget::new(&path);
+        assert!(t.fetch().is_err());
+        match t.begin_apply() {
+            Err(ConnectorError::Data { message, .. }) => {
+                assert!(message.contains("will not overwrite"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"{"important": true}"#
+        );
+    }
+
+    /// Regression (issue 11): `target.path` could point anywhere.
+    #[test]
+    fn a_path_outside_the_configuration_directory_needs_an_opt_in() {
+        let root = tempfile::tempdir().unwrap();
+        let config = root.path().join("config");
+        std::fs::create_dir(&config).unwrap();
+        let cfg = |path: &str, allow: bool| FileTargetConfig {
+            path: path.to_owned(),
+            allow_outside_config_dir: allow,
+        };
+        for path in ["../workspace.json", "sub/../../workspace.json"] {
+            let e = FileTarget::for_config(&config, &cfg(path, false)).unwrap_err();
+            assert!(e.to_string().contains("allow_outside_config_dir"), "{e}");
+        }
+        assert!(FileTarget::for_config(&config, &cfg("../workspace.json", true)).is_ok());
+        assert!(FileTarget::for_config(&config, &cfg("workspace.json", false)).is_ok());
+        let abs = root.path().join("elsewhere.json");
+        assert!(FileTarget::for_config(&config, &cfg(&abs.to_string_lossy(), false)).is_err());
+    }
+
+    /// Regression (issue 11): a symlinked workspace became a regular file.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_workspace_is_written_through_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("data").join("workspace.json");
+        std::fs::create_dir(real.parent().unwrap()).unwrap();
+        write_sample(&real, &sample());
+        let link = dir.path().join("workspace.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let mut t = FileTarget::new(&link);
+        t.begin_apply().unwrap();
+        t.execute(&invite("200", "anna@example.com"), &mut ctx())
+            .unwrap();
+        t.finish_apply().unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(FileTarget::new(&real).fetch().unwrap().accounts.len(), 2);
+    }
+
+    /// Regression (issue 11): kill -9 during a write left `.orgsync-*.tmp` files with personal
+    /// data that nothing removed.
+    #[test]
+    fn temporary_files_left_by_an_interrupted_apply_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("workspace.json");
+        write_sample(&path, &sample());
+        let stale = dir.path().join(".orgsync-workspace.json-a1B2c3.tmp");
+        std::fs::write(&stale, "personal data").unwrap();
+        let other = dir.path().join(".orgsync-other.json-a1B2c3.tmp");
+        std::fs::write(&other, "another workspace's apply in progress").unwrap();
+        FileTarget::new(&path).fetch().unwrap();
+        assert!(!stale.exists(), "plan removes it when no apply runs");
+        std::fs::write(&stale, "personal data").unwrap();
+        let mut t = FileTarget::new(&path);
+        t.begin_apply().unwrap();
+        assert!(!stale.exists(), "apply removes it");
+        t.finish_apply().unwrap();
+        assert!(other.exists(), "another workspace's file is not touched");
     }
 
     #[test]

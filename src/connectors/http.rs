@@ -7,15 +7,26 @@
 //! current-thread tokio runtime ([`runtime`]), so the sync `Source`/`Target` traits and the file
 //! connectors stay as they are.
 //!
+//! Rate: without a configured `rate_limit` the client sends as fast as its concurrency allows
+//! until the server answers 429; from then on it paces its requests evenly at a rate it adapts to
+//! the server (see [`Pace`]: cut on each 429, raised carefully while requests succeed), so that
+//! one apply converges without anyone configuring the server's limit. A 429's `Retry-After` is
+//! honoured for the request it answered, with jitter so that requests throttled together do not
+//! come back together.
+//!
 //! Secrets: the credential is one `Authorization` header value marked sensitive; it is never put
-//! in a span, a log line or an error. Spans carry the method and the path (at `-vv` the query
-//! too, which may hold e-mail addresses in SCIM filters), the status and the duration.
+//! in a span, a log line or an error, and it is registered with [`crate::redact`] so that a vendor
+//! error body that echoes it is scrubbed before it becomes a message. Spans carry the method and
+//! the path (at `-vv` the query too, which may hold e-mail addresses in SCIM filters), the status
+//! and the duration.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
@@ -53,6 +64,8 @@ pub struct HttpSettings {
     pub credential_hint: String,
     /// Media type sent as `Accept` and as the `Content-Type` of bodies.
     pub media_type: &'static str,
+    /// How often a long apply prints a progress line when stderr is not a terminal (CI logs).
+    pub progress_every: Duration,
 }
 
 impl HttpSettings {
@@ -72,6 +85,7 @@ impl HttpSettings {
             progress: false,
             credential_hint: "the token".to_owned(),
             media_type: "application/json",
+            progress_every: progress_every(),
         }
     }
 }
@@ -128,6 +142,8 @@ pub enum HttpError {
         message: String,
         /// ` (gave up after N retries)` or empty.
         retried: String,
+        /// The request timed out: the server may still be working on it.
+        timed_out: bool,
     },
 }
 
@@ -141,12 +157,33 @@ impl HttpError {
         }
     }
 
+    /// Whether the request timed out (no answer in `timeout`): unlike a reset or a 5xx, the
+    /// server may still be processing it.
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Transport {
+                timed_out: true,
+                ..
+            }
+        )
+    }
+
     /// The response body of a status error.
     pub fn body(&self) -> &[u8] {
         match self {
             HttpError::Status { body, .. } => body,
             _ => &[],
         }
+    }
+}
+
+impl HttpError {
+    fn with_timeout(mut self, timeout: bool) -> HttpError {
+        if let HttpError::Transport { timed_out, .. } = &mut self {
+            *timed_out = timeout;
+        }
+        self
     }
 }
 
@@ -182,6 +219,10 @@ impl Response {
 /// Turns a vendor's error body into a sentence, when it is one of theirs.
 pub type ErrorBody = fn(&[u8]) -> Option<String>;
 
+/// Says, from a failed response's status and body, that trying again cannot help: a vendor
+/// that answers a deterministic error (an unknown AFAS GetConnector) with a 5xx.
+pub type Permanent = fn(StatusCode, &[u8]) -> bool;
+
 /// The client of one system. Cheap to share behind an `Arc` between concurrent tasks: the
 /// concurrency bound and the rate limit are the client's, so they hold across all of them.
 pub struct HttpClient {
@@ -190,8 +231,12 @@ pub struct HttpClient {
     auth: HeaderValue,
     permits: Semaphore,
     limiter: Option<DefaultDirectRateLimiter>,
+    pace: Pace,
     describe: ErrorBody,
+    permanent: Permanent,
     requests: AtomicU64,
+    throttled: AtomicU64,
+    warned: AtomicBool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -228,6 +273,7 @@ impl HttpClient {
             ))
         })?;
         auth.set_sensitive(true);
+        crate::redact::register_authorization(authorization);
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
@@ -239,15 +285,36 @@ impl HttpClient {
             let burst = std::num::NonZeroU32::new((n.get() / 10).max(1)).unwrap_or(n);
             RateLimiter::direct(Quota::per_second(n).allow_burst(burst))
         });
+        let ceiling = (settings.rate_limit > 0).then_some(f64::from(settings.rate_limit));
         Ok(HttpClient {
             permits: Semaphore::new(settings.concurrency.max(1)),
             settings,
             client,
             auth,
             limiter,
+            pace: Pace::new(ceiling),
             describe,
+            permanent: |_, _| false,
             requests: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
         })
+    }
+
+    /// Classifies failed responses as permanent (not retried) with `permanent`.
+    pub fn with_permanent(mut self, permanent: Permanent) -> HttpClient {
+        self.permanent = permanent;
+        self
+    }
+
+    /// Responses that were 429 so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// The request rate the client currently keeps to (requests/s), once a 429 made it pace.
+    pub fn pace(&self) -> Option<f64> {
+        self.pace.rate()
     }
 
     /// The settings.
@@ -299,45 +366,53 @@ impl HttpClient {
     ) -> Result<Response, HttpError> {
         let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let s = &self.settings;
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(s.min_backoff)
-            .with_max_delay(s.max_backoff)
-            .with_max_times(s.retries as usize)
-            .with_jitter();
-        let max_retry_after = s.max_retry_after;
-        let attempts = AtomicU64::new(0);
-        let result = (|| async {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&method, path, body.as_deref(), headers).await
-        })
-        .retry(backoff)
-        .sleep(tokio::time::sleep)
-        .when(|f: &Failure| {
-            f.retryable && (retry_unsure || f.error.status() == Some(StatusCode::TOO_MANY_REQUESTS))
-        })
-        .adjust(move |f: &Failure, delay| match (f.retry_after, delay) {
-            // Out of retries stays out of retries.
-            (_, None) => None,
-            (Some(after), Some(_)) => Some(after.min(max_retry_after)),
-            (None, delay) => delay,
-        })
-        .notify(|f: &Failure, delay| {
-            tracing::warn!("{}; retrying in {} ms", f.error, delay.as_millis());
-        })
-        .await;
-        result.map_err(|mut f| {
-            let retries = attempts.load(Ordering::Relaxed).saturating_sub(1);
-            if f.retryable && retries > 0 {
-                let note = format!(" (gave up after {retries} retries)");
-                match &mut f.error {
-                    HttpError::Status { retried, .. } | HttpError::Transport { retried, .. } => {
-                        *retried = note;
+        let mut backoff = backoff(s);
+        // A 429 says the request was not processed and when to come back: it has a budget of
+        // its own, larger than the one for failures, so that a busy server slows an apply down
+        // instead of failing its actions.
+        let throttle_budget = s.retries.saturating_mul(4);
+        let (mut failures, mut throttles) = (0u32, 0u32);
+        loop {
+            let f = match self.attempt(&method, path, body.as_deref(), headers).await {
+                Ok(r) => return Ok(r),
+                Err(f) => f,
+            };
+            let throttled = f.error.status() == Some(StatusCode::TOO_MANY_REQUESTS);
+            let again = f.retryable
+                && (retry_unsure || throttled)
+                && if throttled {
+                    throttles < throttle_budget
+                } else {
+                    failures < s.retries
+                };
+            if !again {
+                let mut error = f.error;
+                let retries = failures + throttles;
+                if f.retryable && retries > 0 {
+                    let note = format!(" (gave up after {retries} retries)");
+                    match &mut error {
+                        HttpError::Status { retried, .. }
+                        | HttpError::Transport { retried, .. } => {
+                            *retried = note;
+                        }
+                        HttpError::Unauthorized { .. } => {}
                     }
-                    HttpError::Unauthorized { .. } => {}
                 }
+                return Err(error);
             }
-            f.error
-        })
+            let delay = match f.retry_after {
+                Some(after) => jittered(after.min(s.max_retry_after)),
+                None => backoff.next().unwrap_or(s.max_backoff),
+            };
+            if throttled {
+                throttles += 1;
+                tracing::info!("{}; retrying in {} ms", f.error, delay.as_millis());
+            } else {
+                failures += 1;
+                tracing::warn!("{}; retrying in {} ms", f.error, delay.as_millis());
+            }
+            tokio::time::sleep(delay).await;
+        }
     }
 
     async fn attempt(
@@ -362,6 +437,9 @@ impl HttpClient {
             })?;
             if let Some(limiter) = &self.limiter {
                 limiter.until_ready().await;
+            }
+            if let Some(slot) = self.pace.slot() {
+                tokio::time::sleep_until(slot.into()).await;
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("{method} {path}");
@@ -389,7 +467,9 @@ impl HttpClient {
                         transport_message(&e)
                     );
                     return Err(Failure {
-                        error: self.transport(method, &bare, transport_message(&e)),
+                        error: self
+                            .transport(method, &bare, transport_message(&e))
+                            .with_timeout(e.is_timeout()),
                         retryable: !e.is_builder(),
                         retry_after: None,
                     });
@@ -401,19 +481,35 @@ impl HttpClient {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
                     return Err(Failure {
-                        error: self.transport(
-                            method,
-                            &bare,
-                            format!(
-                                "{status}, but the response was cut off: {}",
-                                transport_message(&e)
-                            ),
-                        ),
+                        error: self
+                            .transport(
+                                method,
+                                &bare,
+                                format!(
+                                    "{status}, but the response was cut off: {}",
+                                    transport_message(&e)
+                                ),
+                            )
+                            .with_timeout(e.is_timeout()),
                         retryable: true,
                         retry_after: None,
                     });
                 }
             };
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Some(rate) = self.pace.throttled()
+                    && !self.warned.swap(true, Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        "{} limits the request rate (429 Too Many Requests): slowing down to \
+                         {rate:.0} requests/s and adapting",
+                        self.settings.system
+                    );
+                }
+            } else {
+                self.pace.accepted();
+            }
             let ms = start.elapsed().as_millis() as u64;
             tracing::info!(
                 status = status.as_u16(),
@@ -427,8 +523,9 @@ impl HttpClient {
                     body,
                 });
             }
+            // Scrubbed before it is a message: a vendor body may echo the credential.
             let detail = (self.describe)(&body)
-                .map(|m| format!(": {m}"))
+                .map(|m| format!(": {}", crate::redact::scrub(&m)))
                 .unwrap_or_default();
             if status == StatusCode::UNAUTHORIZED {
                 return Err(Failure {
@@ -443,8 +540,9 @@ impl HttpClient {
                     retry_after: None,
                 });
             }
-            let retryable = status == StatusCode::TOO_MANY_REQUESTS
-                || status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED;
+            let retryable = (status == StatusCode::TOO_MANY_REQUESTS
+                || status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
+                && !(self.permanent)(status, &body);
             Err(Failure {
                 error: HttpError::Status {
                     system: self.settings.system,
@@ -468,14 +566,26 @@ impl HttpClient {
             system: self.settings.system,
             method: method.clone(),
             path: path.to_owned(),
-            message,
+            message: crate::redact::scrub(&message).into_owned(),
             retried: String::new(),
+            timed_out: false,
         }
     }
 
-    /// A progress bar on stderr (hidden unless progress is on and stderr is a terminal).
+    /// A progress bar on stderr: drawn when progress is on and stderr is a terminal. When stderr
+    /// is not a terminal (a CI log) and the bar has a length, a line with the position is printed
+    /// every [`HttpSettings::progress_every`] instead, so that a long apply is not silent.
     /// `len: None` counts without a total.
     pub fn progress(&self, len: Option<u64>, message: &str) -> ProgressBar {
+        if !std::io::stderr().is_terminal() {
+            let bar = ProgressBar::hidden();
+            if let Some(len) = len {
+                bar.set_length(len);
+                bar.set_message(message.to_owned());
+                progress_lines(&bar, self.settings.progress_every);
+            }
+            return bar;
+        }
         if !self.settings.progress {
             return ProgressBar::hidden();
         }
@@ -489,6 +599,245 @@ impl HttpClient {
         }
         bar.set_message(message.to_owned());
         bar
+    }
+}
+
+/// Prints `bar`'s position as a line on stderr every `every`, until it is finished or dropped.
+fn progress_lines(bar: &ProgressBar, every: Duration) {
+    let weak = bar.downgrade();
+    let start = Instant::now();
+    std::thread::spawn(move || {
+        let tick = Duration::from_millis(100).min(every);
+        let mut next = start + every;
+        loop {
+            std::thread::sleep(tick);
+            let Some(bar) = weak.upgrade() else { return };
+            if bar.is_finished() {
+                return;
+            }
+            if Instant::now() < next {
+                continue;
+            }
+            next += every;
+            let (pos, len) = (bar.position(), bar.length().unwrap_or(0));
+            let secs = start.elapsed().as_secs_f64();
+            let line = format!(
+                "{}: {pos}/{len} done after {secs:.0} s ({:.1}/s)\n",
+                bar.message(),
+                pos as f64 / secs.max(0.001)
+            );
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    });
+}
+
+/// The progress line interval: 10 s, or `ORGSYNC_PROGRESS_SECS`.
+fn progress_every() -> Duration {
+    std::env::var("ORGSYNC_PROGRESS_SECS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
+}
+
+/// The backoff delays of one request: exponential from `min_backoff`, with jitter.
+fn backoff(s: &HttpSettings) -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(s.min_backoff)
+        .with_max_delay(s.max_backoff)
+        .without_max_times()
+        .with_jitter()
+        // backon without its `std` feature seeds every backoff alike: the same delays for every
+        // request, so requests that failed together retried together. A seed per request.
+        .with_jitter_seed(fastrand::u64(..))
+        .build()
+}
+
+/// `after` plus up to half of it again (at least 100 ms of spread): requests that a server
+/// throttled together come back spread out, not in lockstep.
+fn jittered(after: Duration) -> Duration {
+    let spread = (after.as_secs_f64() / 2.0).max(0.1);
+    after + Duration::from_secs_f64(fastrand::f64() * spread)
+}
+
+/// The request rate a server accepts, learnt from its answers (additive increase,
+/// multiplicative decrease, as TCP does with its window).
+///
+/// - Until the first 429 nothing is paced: a server that never throttles gets the full
+///   concurrency.
+/// - The first 429 sets the rate to half of what the server accepted so far (over the last
+///   second at most; the estimate includes the server's burst allowance); every later 429 cuts
+///   it to 80%, at most once per 250 ms (the requests in flight when it happened come back 429
+///   too: one congestion event, not many), and only for a new event — a 429 after a quiet
+///   second — or while the server turns away more than a fifth of what is sent. A server that
+///   throttles a fixed share of requests whatever the rate is not chased down to nothing.
+/// - A cut never goes below 90% of what the server accepted over the last second: the retries
+///   of earlier 429s must not chase the rate far under the limit.
+/// - While requests succeed and the pace is what holds them back, the rate is raised: by 20% of
+///   the last ceiling (the rate at the last cut) per second while below 80% of it, by 2% per
+///   second above — so the client spends most of its time just under the server's limit and
+///   probes above it only slowly.
+/// - Requests are spaced evenly (`1/rate` apart): no bursts, whatever the concurrency.
+/// - A configured `rate_limit` is a ceiling the rate never exceeds.
+#[derive(Debug)]
+struct Pace {
+    state: Mutex<PaceState>,
+    max: Option<f64>,
+}
+
+#[derive(Debug)]
+struct PaceState {
+    /// Requests per second; `None` until the server first throttles.
+    rate: Option<f64>,
+    /// The rate at the last cut.
+    ceiling: f64,
+    /// The next free send slot.
+    next: Instant,
+    last_cut: Option<Instant>,
+    last_raise: Instant,
+    /// Whether the last request had to wait for its slot (the pace, not the server, was the
+    /// bottleneck): only then is raising the rate worth it.
+    limited: bool,
+    /// When the responses of the last second came (429s excepted).
+    accepted: VecDeque<Instant>,
+    /// When the 429s of the last second came (and the last one, however old).
+    rejected: VecDeque<Instant>,
+    first: Option<Instant>,
+}
+
+/// The lowest rate a cut goes to.
+const MIN_RATE: f64 = 1.0;
+/// What a cut keeps of the rate.
+const CUT: f64 = 0.8;
+/// 429s within this time of a cut are the same congestion event (requests that were in flight).
+const CUT_COOLDOWN: Duration = Duration::from_millis(250);
+/// A 429 after this long without one is a new congestion event.
+const QUIET: Duration = Duration::from_secs(1);
+
+/// Drops the instants older than a second.
+/// Keeps the last one, however old.
+fn trim(times: &mut VecDeque<Instant>, now: Instant) {
+    while times.len() > 1
+        && times
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > Duration::from_secs(1))
+    {
+        times.pop_front();
+    }
+}
+
+impl Pace {
+    fn new(max: Option<f64>) -> Pace {
+        let now = Instant::now();
+        Pace {
+            state: Mutex::new(PaceState {
+                rate: None,
+                ceiling: 0.0,
+                next: now,
+                last_cut: None,
+                last_raise: now,
+                limited: false,
+                accepted: VecDeque::new(),
+                rejected: VecDeque::new(),
+                first: None,
+            }),
+            max,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PaceState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn rate(&self) -> Option<f64> {
+        self.lock().rate
+    }
+
+    /// When the next request may go, once pacing; reserves that slot.
+    fn slot(&self) -> Option<Instant> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.first.get_or_insert(now);
+        let rate = s.rate?;
+        let slot = s.next.max(now);
+        s.limited = slot > now;
+        s.next = slot + Duration::from_secs_f64(1.0 / rate);
+        Some(slot)
+    }
+
+    /// A response other than 429 came.
+    fn accepted(&self) {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.accepted.push_back(now);
+        trim(&mut s.accepted, now);
+        let dt = now.duration_since(s.last_raise).as_secs_f64();
+        s.last_raise = now;
+        let Some(rate) = s.rate else { return };
+        if !s.limited {
+            return;
+        }
+        let share = if rate < 0.8 * s.ceiling { 0.2 } else { 0.02 };
+        let mut raised = rate + share * s.ceiling.max(MIN_RATE) * dt.min(1.0);
+        if let Some(max) = self.max {
+            raised = raised.min(max);
+        }
+        s.rate = Some(raised);
+    }
+
+    /// A 429 came: cut the rate (once per congestion event). Returns the new rate when it cut.
+    fn throttled(&self) -> Option<f64> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        let previous = s.rejected.back().copied();
+        s.rejected.push_back(now);
+        if s.last_cut
+            .is_some_and(|t| now.duration_since(t) < CUT_COOLDOWN)
+        {
+            return None;
+        }
+        if s.rate.is_some() {
+            // Cut again only for a new congestion event (429s after a quiet second) or while
+            // the server turns away much of what is sent. 429s that keep coming at the same
+            // share whatever the rate (a server that throttles every Nth request) do not say
+            // "slower", and cutting for each would starve the apply.
+            trim(&mut s.rejected, now);
+            trim(&mut s.accepted, now);
+            let quiet = previous.is_none_or(|t| now.duration_since(t) >= QUIET);
+            let overloaded = s.rejected.len() * 4 > s.accepted.len();
+            if !quiet && !overloaded {
+                return None;
+            }
+        }
+        let (current, cut) = match s.rate {
+            Some(rate) => (rate, CUT),
+            // The first 429: the rate the server accepted so far is the first estimate, too
+            // high by the server's burst allowance, so it is halved (TCP's slow-start exit).
+            None => {
+                let window = s
+                    .first
+                    .map_or(1.0, |f| now.duration_since(f).as_secs_f64())
+                    .clamp(0.05, 1.0);
+                ((s.accepted.len() as f64 / window).max(MIN_RATE), 0.5)
+            }
+        };
+        // Never below 90% of what the server demonstrably accepted over the last second: at
+        // low limits the retries of earlier 429s would otherwise chase the rate far down.
+        let elapsed = s
+            .first
+            .map_or(1.0, |f| now.duration_since(f).as_secs_f64())
+            .clamp(0.05, 1.0);
+        let accepted = s.accepted.len() as f64 / elapsed;
+        let rate = (cut * current)
+            .max((0.9 * accepted).min(current))
+            .max(MIN_RATE);
+        s.ceiling = current;
+        s.rate = Some(rate);
+        s.last_cut = Some(now);
+        s.last_raise = now;
+        // Requests already given later slots keep them; new ones follow the new spacing.
+        s.next = s.next.min(now + Duration::from_secs_f64(1.0 / rate));
+        Some(rate)
     }
 }
 
@@ -548,6 +897,178 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn retry_after_waits_are_jittered_not_lockstep() {
+        let waits: Vec<Duration> = (0..200).map(|_| jittered(Duration::from_secs(1))).collect();
+        let (min, max) = (waits.iter().min().unwrap(), waits.iter().max().unwrap());
+        assert!(*min >= Duration::from_secs(1), "never earlier than asked");
+        assert!(*max <= Duration::from_millis(1500));
+        assert!(
+            *max - *min > Duration::from_millis(300),
+            "spread out: {min:?}..{max:?}"
+        );
+    }
+
+    /// Regression (issue 11): every request's backoff had the same "random" delays (backon's
+    /// fixed seed without its `std` feature), so requests failing together retried together.
+    #[test]
+    fn backoff_delays_differ_between_requests() {
+        let s = HttpSettings::new("Test", "http://127.0.0.1:9");
+        let first: std::collections::BTreeSet<Duration> =
+            (0..20).filter_map(|_| backoff(&s).next()).collect();
+        assert!(first.len() > 10, "{first:?}");
+    }
+
+    /// A server limited to `limit` requests/s (429 + `Retry-After: 1` beyond), as the SCIM
+    /// emulator's `--rate-limit`.
+    fn limited_server(limit: u32) -> crate::sandbox::serve::Running {
+        use crate::sandbox::scim::{ScimData, router};
+        use crate::sandbox::serve::{Faults, spawn};
+        let faults = Faults {
+            rate_limit: limit,
+            ..Faults::default()
+        };
+        spawn(router(ScimData::new(), "t0ken-xyz", faults), 0).unwrap()
+    }
+
+    fn client_for(server: &crate::sandbox::serve::Running, concurrency: usize) -> Arc<HttpClient> {
+        let url = format!("{}{}", server.url(), crate::sandbox::scim::BASE_PATH);
+        let mut settings = HttpSettings::new("Test", &url);
+        settings.concurrency = concurrency;
+        Arc::new(HttpClient::new(settings, "Bearer t0ken-xyz", |_| None).unwrap())
+    }
+
+    /// Sends `n` GETs from `tasks` concurrent tasks; returns the failures and the seconds taken.
+    fn hammer(client: &Arc<HttpClient>, n: usize, tasks: usize) -> (usize, f64) {
+        let rt = runtime().unwrap();
+        let start = Instant::now();
+        let failed = rt.block_on(async {
+            let next = Arc::new(AtomicU64::new(0));
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..tasks {
+                let (client, next) = (Arc::clone(client), Arc::clone(&next));
+                set.spawn(async move {
+                    let mut failed = 0;
+                    while next.fetch_add(1, Ordering::Relaxed) < n as u64 {
+                        if client.get("/ServiceProviderConfig").await.is_err() {
+                            failed += 1;
+                        }
+                    }
+                    failed
+                });
+            }
+            let mut failed = 0;
+            while let Some(f) = set.join_next().await {
+                failed += f.unwrap();
+            }
+            failed
+        });
+        (failed, start.elapsed().as_secs_f64())
+    }
+
+    /// Regression (issue 11): against a server limited to 100/s, with no `rate_limit`
+    /// configured, requests failed after their retries, all waiting exactly `Retry-After` in
+    /// lockstep. Now the client learns the limit: nothing fails, few 429s, and the rate is close
+    /// to the limit (the benchmark measures it over longer runs: `benches/http.rs`).
+    #[test]
+    fn the_client_adapts_to_a_rate_limited_server_without_configuration() {
+        let server = limited_server(100);
+        let client = client_for(&server, 8);
+        // More tasks than permits, as an apply has: a throttled request's wait frees its permit.
+        let (failed, secs) = hammer(&client, 300, 32);
+        assert_eq!(failed, 0);
+        let rate = 300.0 / secs;
+        // Unpaced, a loopback client offers thousands per second: hundreds of 429s.
+        assert!(client.throttled() < 90, "{} 429s", client.throttled());
+        assert!(rate > 60.0 && rate < 115.0, "{rate:.1} req/s against 100/s");
+        assert!(client.pace().is_some());
+    }
+
+    /// Regression (issue 11): `concurrency: 1` sent its requests back to back, so a limited
+    /// server answered most of them with 429. Now they are spaced at the server's rate.
+    #[test]
+    fn concurrency_one_sends_no_bursts() {
+        let server = limited_server(20);
+        let client = client_for(&server, 1);
+        let (failed, _) = hammer(&client, 60, 1);
+        assert_eq!(failed, 0);
+        assert!(
+            client.throttled() <= 6,
+            "{} 429s in 60 requests",
+            client.throttled()
+        );
+    }
+
+    /// A connector can tell the client that an error is deterministic: it is not retried.
+    #[test]
+    fn a_permanent_error_is_not_retried() {
+        use axum::routing::get;
+        let hits = Arc::new(AtomicU64::new(0));
+        let counter = Arc::clone(&hits);
+        let router = axum::Router::new().route(
+            "/missing",
+            get(move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                async {
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        r#"{"externalMessage":"GetConnector x bestaat niet"}"#,
+                    )
+                }
+            }),
+        );
+        let server = crate::sandbox::serve::spawn(router, 0).unwrap();
+        let mut settings = HttpSettings::new("AFAS Profit", &server.url());
+        settings.min_backoff = Duration::from_millis(1);
+        let client = HttpClient::new(settings.clone(), "AfasToken abcdefgh", |_| None)
+            .unwrap()
+            .with_permanent(crate::connectors::afas::permanent_error);
+        let rt = runtime().unwrap();
+        let e = rt.block_on(client.get("/missing")).unwrap_err();
+        assert_eq!(hits.load(Ordering::Relaxed), 1, "not retried");
+        assert!(!e.to_string().contains("gave up"), "{e}");
+        // Without the classification the same answer is retried.
+        let client = HttpClient::new(settings, "AfasToken abcdefgh", |_| None).unwrap();
+        let _ = rt.block_on(client.get("/missing"));
+        assert_eq!(hits.load(Ordering::Relaxed), 1 + 6);
+    }
+
+    /// Regression (issue 11): a vendor error body that echoes the `Authorization` header was
+    /// printed verbatim in the error and in every retry warning.
+    #[test]
+    fn an_echoed_credential_is_scrubbed_from_errors() {
+        use axum::http::HeaderMap;
+        use axum::routing::get;
+        let router = axum::Router::new().route(
+            "/echo",
+            get(|headers: HeaderMap| async move {
+                let auth = headers["authorization"]
+                    .to_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                (
+                    StatusCode::BAD_REQUEST,
+                    serde_json::json!({"detail": format!("bad request with Authorization: {auth}")})
+                        .to_string(),
+                )
+            }),
+        );
+        let server = crate::sandbox::serve::spawn(router, 0).unwrap();
+        let client = HttpClient::new(
+            HttpSettings::new("SCIM", &server.url()),
+            "Bearer echo-me-secret-42",
+            crate::connectors::scim::describe_error,
+        )
+        .unwrap();
+        let e = runtime()
+            .unwrap()
+            .block_on(client.get("/echo"))
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("bad request with Authorization"), "{text}");
+        assert!(!text.contains("echo-me-secret-42"), "{text}");
     }
 
     #[test]

@@ -19,9 +19,10 @@
 //! - Writes to a User send `If-Match` with its `meta.version` when the ServiceProviderConfig
 //!   announces ETags; a 412 fails that action ("plan again"). Membership PATCHes are
 //!   commutative add/remove ops and go without `If-Match`, so concurrent ones do not collide.
-//! - An invite whose POST meets a 409 (a retried POST that had succeeded, or a crash rerun)
-//!   looks the User up by `externalId`, then by `userName`, and adopts its own earlier result
-//!   instead of creating a duplicate.
+//! - Creates are idempotent: a POST that fails unsure (5xx, timeout, lost connection) or meets a
+//!   409 is followed by a lookup of the ownership key (`externalId`; for Users also `userName`)
+//!   — with backoff for as long as the timeout when there was no answer, since a slow server may
+//!   still be creating it — and its own earlier result is adopted instead of a second POST.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -873,10 +874,14 @@ impl Ctx {
         })
     }
 
-    /// POSTs a resource. A create is not retried blindly: after a 5xx or a lost connection
-    /// (the server may have created it all the same), and on a 409, the resource is looked up
-    /// by `externalId` — then by `userName`, for Users — and adopted when it is the one this
-    /// request creates; otherwise the POST is tried again (at most three times).
+    /// POSTs a resource. A create is never retried blindly: after a 5xx, a timeout or a lost
+    /// connection (the server may have created it all the same — or may still be creating it),
+    /// and on a 409, the resource is looked up by its ownership key, `externalId` — then by
+    /// `userName`, for Users — and adopted when it is the one this request creates. After a 5xx
+    /// or a reset the server is done with it, so one look (and one more half a second later, for
+    /// servers whose lists lag) will do; after a timeout it may still be working, so it is
+    /// looked for with backoff for as long as the request's timeout before it is POSTed again.
+    /// Then the POST is tried again, like any request, up to `retries` times.
     async fn create(
         &self,
         resource: &str,
@@ -884,46 +889,35 @@ impl Ctx {
         external_id: &str,
         user_name: Option<&str>,
     ) -> Result<(String, Option<String>), String> {
+        let settings = self.client.settings();
+        let attempts = settings.retries + 1;
         let mut last = String::new();
-        for _ in 0..3 {
+        for _ in 0..attempts {
             let error = match self.client.send_create(resource, body).await {
                 Ok(r) => return Ok((resource_id(&r)?, version(&r))),
                 Err(e) => e,
             };
+            let conflict = error.status().is_some_and(|s| s.as_u16() == 409);
             let unsure = error
                 .status()
-                .is_none_or(|s| s.is_server_error() || s.as_u16() == 409);
+                .is_none_or(|s| s.is_server_error() || conflict);
             if !unsure {
                 return Err(error.to_string());
             }
-            let mut found = self
-                .search(
-                    resource,
-                    &format!("externalId eq \"{}\"", escape(external_id)),
-                )
-                .await?;
-            if found.is_empty()
-                && let Some(name) = user_name
-            {
-                found = self
-                    .search(resource, &format!("userName eq \"{}\"", escape(name)))
-                    .await?;
+            let waits = lookup_waits(error.timed_out(), conflict, settings.timeout);
+            for wait in waits {
+                tokio::time::sleep(wait).await;
+                if let Some(found) = self.find_own(resource, external_id, user_name).await? {
+                    if !conflict {
+                        tracing::info!(
+                            "{resource}: the create of {external_id} failed ({error}) but it was \
+                             made: adopted it instead of creating it again"
+                        );
+                    }
+                    return Ok(found);
+                }
             }
-            let ours = found.iter().find(|r| {
-                r["externalId"].as_str() == Some(external_id)
-                    && user_name.is_none_or(|n| {
-                        r["userName"]
-                            .as_str()
-                            .is_some_and(|u| u.eq_ignore_ascii_case(n))
-                    })
-            });
-            if let Some(r) = ours.filter(|r| r["id"].is_string()) {
-                return Ok((
-                    r["id"].as_str().unwrap_or_default().to_owned(),
-                    r["meta"]["version"].as_str().map(str::to_owned),
-                ));
-            }
-            if error.status().is_some_and(|s| s.as_u16() == 409) {
+            if conflict {
                 return Err(match user_name {
                     Some(n) => format!(
                         "{error}: another account already uses {n}; adopt it with \
@@ -932,9 +926,47 @@ impl Ctx {
                     None => error.to_string(),
                 });
             }
+            tracing::warn!("{error}; it was not made: creating it again");
             last = error.to_string();
         }
         Err(last)
+    }
+
+    /// The resource this orgsync would have created: its ownership key, `externalId` (and for
+    /// Users the `userName`), matches.
+    async fn find_own(
+        &self,
+        resource: &str,
+        external_id: &str,
+        user_name: Option<&str>,
+    ) -> Result<Option<(String, Option<String>)>, String> {
+        let mut found = self
+            .search(
+                resource,
+                &format!("externalId eq \"{}\"", escape(external_id)),
+            )
+            .await?;
+        if found.is_empty()
+            && let Some(name) = user_name
+        {
+            found = self
+                .search(resource, &format!("userName eq \"{}\"", escape(name)))
+                .await?;
+        }
+        let ours = found.iter().find(|r| {
+            r["externalId"].as_str() == Some(external_id)
+                && user_name.is_none_or(|n| {
+                    r["userName"]
+                        .as_str()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(n))
+                })
+        });
+        Ok(ours.filter(|r| r["id"].is_string()).map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default().to_owned(),
+                r["meta"]["version"].as_str().map(str::to_owned),
+            )
+        }))
     }
 
     async fn search(&self, resource: &str, filter: &str) -> Result<Vec<Value>, String> {
@@ -1317,6 +1349,28 @@ fn first_group_name(change: Option<&Change>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// When to look for a resource whose create failed, before creating it again (see
+/// `Ctx::create`): at once after a 409; at once and half a second later after a 5xx or a reset
+/// (the server is done with it); with backoff (0, 0.25, 0.5, 1, 2, … s) for as long as `timeout`
+/// (at least 2 s) after a timeout (it may still be creating it).
+fn lookup_waits(timed_out: bool, conflict: bool, timeout: Duration) -> Vec<Duration> {
+    if conflict {
+        return vec![Duration::ZERO];
+    }
+    if !timed_out {
+        return vec![Duration::ZERO, Duration::from_millis(500)];
+    }
+    let patience = timeout.max(Duration::from_secs(2));
+    let mut waits = vec![Duration::ZERO];
+    let (mut next, mut total) = (Duration::from_millis(250), Duration::ZERO);
+    while total < patience {
+        waits.push(next);
+        total += next;
+        next = (next * 2).min(Duration::from_secs(5));
+    }
+    waits
+}
+
 /// Escapes a value inside a SCIM filter string literal.
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"")
@@ -1467,6 +1521,21 @@ mod tests {
             assert!(!a.managed, "{foreign}");
             assert_eq!(a.external_id, None, "{foreign}");
         }
+    }
+
+    #[test]
+    fn a_timed_out_create_is_looked_for_as_long_as_the_timeout() {
+        let total = |w: Vec<Duration>| w.iter().sum::<Duration>();
+        assert_eq!(
+            lookup_waits(false, true, Duration::from_secs(60)),
+            [Duration::ZERO]
+        );
+        assert!(
+            total(lookup_waits(false, false, Duration::from_secs(60))) <= Duration::from_secs(1)
+        );
+        let waits = lookup_waits(true, false, Duration::from_secs(10));
+        assert!(total(waits.clone()) >= Duration::from_secs(10), "{waits:?}");
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "backoff: {waits:?}");
     }
 
     #[test]

@@ -526,6 +526,8 @@ pub(super) fn md_escape(s: &str) -> String {
                 out.push(c);
             }
             '\n' | '\r' => out.push(' '),
+            // ANSI escapes and other control characters from HR data, shown, never obeyed.
+            c if c.is_control() => out.extend(c.escape_unicode()),
             _ => out.push(c),
         }
         prev = Some(c);
@@ -879,6 +881,29 @@ mod tests {
         );
         let out = markdown(&plan, &MarkdownOptions::default());
         assert!(out.contains(r"- **\<b\>R\&D\</b\> \*team\*** (source X\|1): line one line two"));
+    }
+
+    /// Regression (issue 11): ANSI escapes in HR names reached the Markdown plan raw.
+    #[test]
+    fn control_characters_in_data_are_escaped() {
+        let plan = plan_with(
+            vec![action(
+                ActionKind::CreateCommunity,
+                "X1",
+                None,
+                "Red\u{1b}[31m Team\u{7}",
+                &[],
+                "why",
+            )],
+            Vec::new(),
+            Safety {
+                safe: true,
+                violations: Vec::new(),
+            },
+        );
+        let out = markdown(&plan, &MarkdownOptions::default());
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out}");
+        assert!(out.contains(r"Red\u{1b}\[31m Team\u{7}"), "{out}");
     }
 
     /// Fifty thousand invites and a handful of removals: the comment stays under the limit,

@@ -143,7 +143,12 @@ pub(super) fn write_diagnostic(out: &mut String, d: &Diagnostic, paint: Painter)
         Severity::Info => Style::new().cyan().bold(),
     };
     let label = format!("{}[{}]", severity_label(d.severity), d.kind.as_str());
-    let _ = writeln!(out, "  {}: {}", paint.paint(&label, style), d.message);
+    let _ = writeln!(
+        out,
+        "  {}: {}",
+        paint.paint(&label, style),
+        escape_control(&d.message)
+    );
     if let Some(location) = &d.location {
         let _ = writeln!(
             out,
@@ -156,7 +161,7 @@ pub(super) fn write_diagnostic(out: &mut String, d: &Diagnostic, paint: Painter)
     }
     let mut about = Vec::new();
     if let Some(subject) = &d.subject {
-        about.push(format!("subject: {subject}"));
+        about.push(format!("subject: {}", escape_control(subject)));
     }
     if d.count > 0 {
         about.push(people(d.count));
@@ -165,7 +170,7 @@ pub(super) fn write_diagnostic(out: &mut String, d: &Diagnostic, paint: Painter)
         let _ = writeln!(out, "    = {}", about.join(" · "));
     }
     if let Some(hint) = &d.hint {
-        let _ = writeln!(out, "    = hint: {hint}");
+        let _ = writeln!(out, "    = hint: {}", escape_control(hint));
     }
     out.push('\n');
 }
@@ -186,7 +191,7 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
         out,
         "  {} {}",
         paint.paint(&sign.symbol().to_string(), style.bold()),
-        paint.paint(&action.name, Style::new().bold())
+        paint.paint(&escape_control(&action.name), Style::new().bold())
     );
     if !ids.is_empty() {
         let _ = write!(out, " ({ids})");
@@ -206,7 +211,7 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
             out,
             "      {} {}",
             paint.paint(&format!("{:<width$}", "reason:"), Style::new().dimmed()),
-            action.reason
+            escape_control(&action.reason)
         );
     }
     for (field, change) in ordered_changes(action) {
@@ -214,9 +219,29 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
             out,
             "      {:<width$} {}",
             format!("{field}:"),
-            format_change(change, &|s| s.to_owned())
+            escape_control(&format_change(change, &|s| s.to_owned()))
         );
     }
+}
+
+/// Data (names from HR, messages that quote them) with its control characters shown as escapes
+/// (`\u{1b}`, `\n`): an ANSI sequence or a line break in a name must not recolour the terminal
+/// or print a line of its own — a name once printed a fake "No changes." line.
+pub(super) fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Applies a style only when colour is on.
@@ -247,6 +272,19 @@ mod tests {
     #[test]
     fn every_action_kind() {
         insta::assert_snapshot!(plain(&sample_plan()));
+    }
+
+    /// Regression (issue 11): an HR name with a newline and ANSI escapes printed a fake
+    /// "No changes." line and recoloured the terminal.
+    #[test]
+    fn control_characters_in_names_are_escaped() {
+        let mut plan = sample_plan();
+        plan.actions[0].name = "Eva\n\nNo changes.\u{1b}[2J\u{1b}[31m".to_owned();
+        plan.actions[0].reason = "moved\rhere".to_owned();
+        let out = plain(&plan);
+        assert!(!out.contains('\u{1b}') && !out.contains('\r'), "{out}");
+        assert!(!out.lines().any(|l| l.trim() == "No changes."), "{out}");
+        assert!(out.contains("Eva\\n\\nNo changes.\\u{1b}[2J"), "{out}");
     }
 
     #[test]

@@ -174,9 +174,10 @@ async fn get_connector(
 ) -> Response {
     let data = lock(&emu.data);
     if !id.eq_ignore_ascii_case(&data.connector) {
+        // A 500, as AFAS answers it (not a 404).
         return error(
             Vendor::Afas,
-            StatusCode::NOT_FOUND,
+            StatusCode::INTERNAL_SERVER_ERROR,
             &format!("GetConnector {id} bestaat niet"),
         );
     }

@@ -38,6 +38,14 @@ pub struct Faults {
     /// Serve at most this many requests per second; more get 429 with Retry-After (0: no limit).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub rate_limit: u32,
+    /// POSTs (creates) take this many milliseconds more, and the resource is created at the
+    /// end of it even when the client gave up waiting: a slow create behind a client timeout.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub slow_create_ms: u64,
+    /// Drop the connection of this share of requests (0 to 1) without a complete answer, as a
+    /// reset would. Half of those are processed first.
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub reset_rate: f64,
     /// Seed of the error-rate dice.
     #[arg(long, value_name = "SEED", default_value_t = 1)]
     pub fault_seed: u64,
@@ -180,6 +188,24 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
     {
         return throttled(f.retry_after, gate.vendor);
     }
+    if f.reset_rate > 0.0 && gate.roll() < f.reset_rate {
+        if gate.roll() < 0.5 {
+            let _ = next.run(request).await;
+        }
+        return reset();
+    }
+    if f.slow_create_ms > 0 && request.method() == axum::http::Method::POST {
+        // In a task of its own: the create completes even when the client hangs up, as a slow
+        // server's does.
+        let delay = Duration::from_millis(f.slow_create_ms);
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            next.run(request).await
+        });
+        return task
+            .await
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     if f.error_rate > 0.0 && gate.roll() < f.error_rate {
         // Half the time the request is processed and only the answer is lost.
         if gate.roll() < 0.5 {
@@ -194,6 +220,30 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
     next.run(request).await
 }
 
+/// A response whose body fails right after the status line: hyper drops the connection
+/// mid-answer, which the client sees as a reset.
+fn reset() -> Response {
+    Response::new(axum::body::Body::new(ResetBody))
+}
+
+/// A body whose first frame is an error.
+struct ResetBody;
+
+impl axum::body::HttpBody for ResetBody {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by the sandbox",
+        ))))
+    }
+}
+
 /// Puts `gate` in front of `router`.
 pub fn guarded(router: Router, gate: Arc<Gate>) -> Router {
     router.layer(middleware::from_fn_with_state(gate, gate_fn))
@@ -202,6 +252,52 @@ pub fn guarded(router: Router, gate: Arc<Gate>) -> Router {
 // `from_fn_with_state` wants a plain fn item.
 async fn gate_fn(state: State<Arc<Gate>>, request: Request, next: Next) -> Response {
     gate(state, request, next).await
+}
+
+/// A fault-injecting proxy in front of another server (`upstream`, e.g.
+/// `http://127.0.0.1:8080`): the same faults as the emulators', for servers nobody here wrote
+/// (`scim2-server`). Requests are forwarded with their method, path, query, body and headers;
+/// `authorization` is the header value the proxy accepts (and forwards).
+pub fn proxy(upstream: &str, vendor: Vendor, authorization: &str, faults: Faults) -> Router {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let gate = Arc::new(Gate::new(vendor, authorization.to_owned(), faults));
+    let state = Arc::new((
+        reqwest::Client::new(),
+        upstream.trim_end_matches('/').to_owned(),
+    ));
+    guarded(Router::new().fallback(forward).with_state(state), gate)
+}
+
+async fn forward(
+    State(state): State<Arc<(reqwest::Client, String)>>,
+    request: Request,
+) -> Response {
+    let (client, upstream) = &*state;
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 64 << 20).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut out = client.request(parts.method, format!("{upstream}{path}"));
+    for (name, value) in &parts.headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            out = out.header(name, value);
+        }
+    }
+    let answer = match out.body(body).send().await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    for name in [header::CONTENT_TYPE, header::ETAG, header::LOCATION] {
+        if let Some(v) = headers.get(&name) {
+            response.headers_mut().insert(name, v.clone());
+        }
+    }
+    response
 }
 
 /// A server running on a background thread until dropped.
@@ -272,4 +368,25 @@ pub fn serve_forever(router: Router, listener: std::net::TcpListener) -> std::io
         let listener = tokio::net::TcpListener::from_std(listener)?;
         axum::serve(listener, router).await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_is_a_transport_error_for_the_client() {
+        let router = Router::new().route("/", axum::routing::get(|| async { reset() }));
+        let server = spawn(router, 0).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let result = rt.block_on(async {
+            let r = reqwest::get(server.url()).await?;
+            r.bytes().await
+        });
+        assert!(result.is_err(), "{result:?}");
+    }
 }

@@ -23,18 +23,19 @@ use serde_json::{Value, json};
 
 use crate::common::{Run, repo};
 
-const AFAS_TOKEN: &str = "afas-token-3f9c1e77d2";
-const SCIM_TOKEN: &str = "scim-token-8b2d4a6e10";
-const AT: &str = "2025-06-02";
+pub(crate) const AFAS_TOKEN: &str = "afas-token-3f9c1e77d2";
+pub(crate) const SCIM_TOKEN: &str = "scim-token-8b2d4a6e10";
+pub(crate) const AT: &str = "2025-06-02";
 
 /// `scim2-server` on a free port, stopped when dropped.
-struct Scim2Server {
+pub(crate) struct Scim2Server {
     child: Child,
-    base_url: String,
+    pub(crate) base_url: String,
+    pub(crate) port: u16,
 }
 
 impl Scim2Server {
-    fn start() -> Scim2Server {
+    pub(crate) fn start() -> Scim2Server {
         let port = free_port();
         let child = Command::new("scim2-server")
             .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
@@ -52,6 +53,7 @@ impl Scim2Server {
         let server = Scim2Server {
             child,
             base_url: format!("http://127.0.0.1:{port}/v2"),
+            port,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -69,7 +71,7 @@ impl Drop for Scim2Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -77,18 +79,23 @@ fn free_port() -> u16 {
 }
 
 /// The generated organisation the AFAS emulator serves: 320 people in two locations.
-fn afas_data() -> AfasData {
-    let g = generate(&GenerateOptions::new(320, 7));
+pub(crate) fn afas_data() -> AfasData {
+    afas_people(320)
+}
+
+/// A generated organisation of `n` people as the AFAS emulator serves it.
+pub(crate) fn afas_people(n: usize) -> AfasData {
+    let g = generate(&GenerateOptions::new(n, 7));
     AfasData::from_snapshot("orgsync_employees", &g.source)
 }
 
-fn start_afas(data: AfasData, faults: Faults) -> (Running, String) {
+pub(crate) fn start_afas(data: AfasData, faults: Faults) -> (Running, String) {
     let server = spawn(afas::router(data, AFAS_TOKEN, faults), 0).expect("AFAS emulator");
     let url = format!("{}{}", server.url(), afas::BASE_PATH);
     (server, url)
 }
 
-fn start_scim_emulator(faults: Faults) -> (Running, String) {
+pub(crate) fn start_scim_emulator(faults: Faults) -> (Running, String) {
     let server = spawn(
         scim_emulator::router(ScimData::new(), SCIM_TOKEN, faults),
         0,
@@ -99,7 +106,7 @@ fn start_scim_emulator(faults: Faults) -> (Running, String) {
 }
 
 /// A configuration for an empty target: every location and function is created.
-fn config_dir(
+pub(crate) fn config_dir(
     afas_url: &str,
     scim_url: &str,
     extra_source: &str,
@@ -132,7 +139,7 @@ functions:
 }
 
 /// Runs orgsync in `dir` with the tokens in the environment.
-fn run(dir: &Path, args: &[&str]) -> Run {
+pub(crate) fn run(dir: &Path, args: &[&str]) -> Run {
     let mut cmd = assert_cmd::Command::cargo_bin("orgsync").expect("the orgsync binary is built");
     cmd.args(args)
         .arg("-C")
@@ -218,7 +225,7 @@ fn people(data: &AfasData, n: usize) -> Vec<(String, String)> {
 }
 
 /// The target as people see it: accounts by external id with their group names, groups by name.
-fn normalized(state: &TargetSnapshot) -> (BTreeSet<String>, BTreeSet<String>) {
+pub(crate) fn normalized(state: &TargetSnapshot) -> (BTreeSet<String>, BTreeSet<String>) {
     let name = |id: &str| {
         state
             .communities
@@ -253,7 +260,7 @@ fn normalized(state: &TargetSnapshot) -> (BTreeSet<String>, BTreeSet<String>) {
     (accounts, groups)
 }
 
-fn read_scim(url: &str) -> TargetSnapshot {
+pub(crate) fn read_scim(url: &str) -> TargetSnapshot {
     let cfg: ScimTargetConfig = serde_json::from_value(json!({
         "base_url": url, "token": "${env:SCIM_TOKEN}"
     }))
@@ -269,7 +276,19 @@ fn read_scim(url: &str) -> TargetSnapshot {
     .expect("fetch")
 }
 
-fn assert_no_duplicates(state: &TargetSnapshot) {
+/// No two accounts for one person or one address, and no two managed groups for one set of
+/// source identifiers.
+pub(crate) fn assert_no_duplicates(state: &TargetSnapshot) {
+    let mut keys = BTreeSet::new();
+    for (kind, groups) in [
+        ("community", &state.communities),
+        ("function", &state.function_groups),
+    ] {
+        for g in groups.iter().filter(|g| g.managed) {
+            let key = format!("{kind} {} {:?}", g.name, g.source_ids);
+            assert!(keys.insert(key.clone()), "two groups for {key}");
+        }
+    }
     let mut ids = BTreeSet::new();
     let mut emails = BTreeSet::new();
     for a in &state.accounts {

@@ -8,6 +8,8 @@
 
 mod action;
 mod common;
+mod faults;
+mod file_target;
 mod git;
 mod http;
 mod plan;
