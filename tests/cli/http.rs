@@ -447,22 +447,59 @@ fn faults_give_the_same_end_state_and_no_duplicates() {
     assert_eq!(end_states[0], end_states[1]);
 }
 
-/// A fetch that fails part-way is an error and no plan: a page cut short (AFAS), a page cut
-/// short (SCIM), a server that keeps failing.
+/// Regression (issue 11): a cut last AFAS page was taken for the end, and the plan removed
+/// people still in HR. With pages cut anywhere (the last one too), one in flight or several,
+/// the plan is the plan of the whole data.
+#[test]
+fn cut_afas_pages_give_the_plan_of_the_whole_data() {
+    let (_scim, scim_url) = start_scim_emulator(Faults::default());
+    let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
+    let whole = plan_json(config_dir(&afas_url, &scim_url, "", "").path());
+    for (every, concurrency) in [(2, 1), (3, 1), (4, 5), (13, 1)] {
+        let cut = Faults {
+            short_page_every: Some(every),
+            ..Faults::default()
+        };
+        let (_afas, afas_url) = start_afas(afas_data(), cut);
+        let dir = config_dir(
+            &afas_url,
+            &scim_url,
+            &format!("  concurrency: {concurrency}\n"),
+            "",
+        );
+        let plan = plan_json(dir.path());
+        assert_eq!(
+            (summary(&plan), &plan["actions"]),
+            (summary(&whole), &whole["actions"]),
+            "every {every}th page cut, {concurrency} in flight"
+        );
+    }
+}
+
+/// A fetch that fails part-way is an error and no plan: AFAS pages that are always cut, a page
+/// cut short (SCIM), a server that keeps failing.
 #[test]
 fn a_fetch_that_fails_part_way_gives_no_plan() {
     let (_scim, scim_url) = start_scim_emulator(Faults::default());
+
+    let always = Faults {
+        short_page_every: Some(1),
+        ..Faults::default()
+    };
+    let (_afas, afas_url) = start_afas(afas_data(), always);
+    let dir = config_dir(&afas_url, &scim_url, "  concurrency: 1\n", "");
+    let r = run(dir.path(), &["plan", "--at", AT]);
+    r.assert_code(1)
+        .assert_that(r.stdout.is_empty(), "no plan is printed")
+        .assert_that(
+            r.stderr.contains("Nothing was planned"),
+            "the error says why",
+        );
 
     let cut = Faults {
         short_page_every: Some(3),
         ..Faults::default()
     };
-    let (_afas, afas_url) = start_afas(afas_data(), cut.clone());
-    let dir = config_dir(&afas_url, &scim_url, "  concurrency: 1\n", "");
-    let r = run(dir.path(), &["plan", "--at", AT]);
-    r.assert_code(1)
-        .assert_that(r.stdout.is_empty(), "no plan is printed")
-        .assert_that(r.stderr.contains("cut short"), "the error says why");
 
     let (_afas, afas_url) = start_afas(
         afas_data(),
