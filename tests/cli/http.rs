@@ -618,3 +618,54 @@ fn sandbox_afas_serves_and_writes_a_configuration() {
         "the plan invites the generated people",
     );
 }
+
+/// Makes `dir` a git repository with everything in it committed, so that applies are recorded.
+fn commit_all(dir: &Path) {
+    let repo = git2::Repository::init(dir).expect("git init");
+    let mut config = repo.config().expect("repository config");
+    config.set_str("user.name", "Carol Operator").expect("set");
+    config
+        .set_str("user.email", "carol@ops.example")
+        .expect("set");
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("add");
+    index.write().expect("write index");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
+    let sig = repo.signature().expect("signature");
+    repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &[])
+        .expect("commit");
+}
+
+/// Regression (issue 11): a SCIM server that listed nobody after orgsync had provisioned it was
+/// planned on as a first sync (everyone invited again, every group created twice). The plan is
+/// now an error naming the apply record.
+#[test]
+fn a_scim_target_that_lists_nobody_after_an_apply_is_an_error() {
+    let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
+    let port = free_port();
+    let router = || scim_emulator::router(ScimData::new(), SCIM_TOKEN, Faults::default());
+    let scim = spawn(router(), port).expect("SCIM emulator");
+    let scim_url = format!("{}{}", scim.url(), scim_emulator::BASE_PATH);
+    let dir = config_dir(&afas_url, &scim_url, "", "");
+    commit_all(dir.path());
+    let first = apply(dir.path());
+    first.assert_that(
+        first.stderr.contains("Recorded the apply"),
+        "the apply is recorded",
+    );
+
+    // The same URL now answers with an empty list.
+    drop(scim);
+    let _empty = spawn(router(), port).expect("an empty SCIM emulator on the same port");
+    let r = run(dir.path(), &["plan", "--at", AT]);
+    r.assert_code(1).assert_that(
+        r.stdout
+            .contains("the target lists 0 managed accounts, but the apply of ")
+            && r.stdout.contains("check the target connection"),
+        "the plan says why",
+    );
+}
