@@ -522,6 +522,14 @@ pub struct ApplyRecord {
     pub failed: usize,
     /// Each action's outcome, in plan order.
     pub outcomes: Vec<RecordedOutcome>,
+    /// The target applied to (`file:<path>`, `scim:<base URL>`): a record of another target is
+    /// not held against this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Managed accounts in the target after the apply: a later plan refuses a target that lists
+    /// fewer than half of them (a listing that is probably incomplete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_accounts: Option<usize>,
 }
 
 /// What happened to one action, by source identifier.
@@ -580,6 +588,8 @@ impl ApplyRecord {
             succeeded: report.outcomes.len() - report.failed,
             failed: report.failed,
             outcomes,
+            target: None,
+            managed_accounts: report.managed_accounts,
         }
     }
 
@@ -892,6 +902,7 @@ mod tests {
                 },
             ],
             failed: 1,
+            managed_accounts: None,
         };
         let commit = ConfigCommit {
             commit: CommitInfo {

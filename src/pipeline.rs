@@ -13,8 +13,9 @@ use crate::config::{self, Config, SourceConfig, TargetConfig};
 use crate::connectors::file_source::FileSource;
 use crate::connectors::file_target::FileTarget;
 use crate::connectors::{Source, Target};
-use crate::git::{CommitInfo, ConfigCommit, ConfigRepo, GitError};
+use crate::git::{ApplyRecord, CommitInfo, ConfigCommit, ConfigRepo, GitError};
 use crate::model::{SourceSnapshot, TargetSnapshot};
+use crate::plan::safety::RecordedTarget;
 use crate::plan::{self, Digests, Plan, PlanInput, digest};
 
 /// A configuration that does not validate: its located errors, and a one-line summary.
@@ -174,11 +175,65 @@ pub fn plan(dir: &Path, git_ref: Option<&str>, at: Option<Date>) -> anyhow::Resu
     })
 }
 
-/// [`make_plan`], recording the configuration's commit.
+/// [`make_plan`], recording the configuration's commit, with the target guard fed from the
+/// configuration's apply records ([`recorded_target`]).
 pub fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
-    let mut plan = make_plan(&loaded.config, fetched, today);
+    let recorded = recorded_target(loaded);
+    let mut plan = make_plan(&loaded.config, fetched, today, recorded.as_ref());
     plan.digests.config_commit = loaded.commit.as_ref().map(ToString::to_string);
     plan
+}
+
+/// The target as apply records name it: `file:<path>` or `scim:<base URL>`.
+pub fn target_key(config: &Config) -> String {
+    match &config.target {
+        TargetConfig::File(f) => format!("file:{}", f.path),
+        TargetConfig::Scim(s) => format!("scim:{}", s.base_url.trim_end_matches('/')),
+    }
+}
+
+/// What this configuration directory's newest apply record (git notes) says its target holds:
+/// the managed accounts it left, or — for records written before orgsync counted them — the
+/// accounts all recorded applies invited, a lower bound. Records of another target are not
+/// held against this one. `None` outside a repository, without records, or when the notes
+/// cannot be read (the guard then has nothing to compare with, as on a first sync).
+pub fn recorded_target(loaded: &Loaded) -> Option<RecordedTarget> {
+    let repo = loaded.repo.as_ref()?;
+    let notes = repo
+        .notes()
+        .map_err(|e| tracing::warn!("cannot read the apply records: {e}"))
+        .ok()?;
+    let key = target_key(&loaded.config);
+    let records: Vec<(String, ApplyRecord)> = notes
+        .into_iter()
+        .flat_map(|(commit, text)| {
+            ApplyRecord::parse_note(&text)
+                .into_iter()
+                .map(move |r| (commit.short().to_owned(), r))
+        })
+        .filter(|(_, r)| {
+            r.config_dir == repo.prefix() && r.target.as_deref().is_none_or(|t| t == key)
+        })
+        .collect();
+    let (commit, newest) = records.iter().max_by(|a, b| a.1.time.cmp(&b.1.time))?;
+    let record = format!("the apply of {} (commit {commit})", newest.time);
+    if let Some(managed) = newest.managed_accounts {
+        return Some(RecordedTarget {
+            managed,
+            counted: true,
+            record,
+        });
+    }
+    let invited = records
+        .iter()
+        .flat_map(|(_, r)| &r.outcomes)
+        .filter(|o| o.ok && o.kind == crate::plan::ActionKind::Invite)
+        .count();
+    Some(RecordedTarget {
+        managed: invited,
+        counted: false,
+        record: format!("the applies recorded up to {record}"),
+    })
 }
 
 /// The plan of another configuration (a pull request's base) on the same fetched data: the input
@@ -201,6 +256,7 @@ pub fn make_plan_on_same_inputs(
             source: same_inputs.digests.source.clone(),
             target: same_inputs.digests.target.clone(),
         },
+        recorded: recorded_target(loaded).as_ref(),
     })
 }
 
@@ -330,7 +386,12 @@ fn millis(start: Instant) -> u64 {
 ///
 /// The input digests do not influence the plan, so they are computed on a second thread while the
 /// plan is built.
-pub fn make_plan(config: &Config, fetched: &Fetched, today: Date) -> Plan {
+pub fn make_plan(
+    config: &Config,
+    fetched: &Fetched,
+    today: Date,
+    recorded: Option<&RecordedTarget>,
+) -> Plan {
     let (mut plan, (source, target)) = std::thread::scope(|scope| {
         let digests = scope.spawn(|| {
             let start = Instant::now();
@@ -352,6 +413,7 @@ pub fn make_plan(config: &Config, fetched: &Fetched, today: Date) -> Plan {
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
             digests: Digests::default(),
+            recorded,
         });
         tracing::info!(actions = plan.actions.len(), ms = millis(start), "planned");
         (

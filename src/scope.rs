@@ -832,6 +832,7 @@ pub(crate) mod testing {
             today: TODAY,
             created_at: "2026-06-15T02:00:00Z".to_owned(),
             digests: Digests::default(),
+            recorded: None,
         })
     }
 }

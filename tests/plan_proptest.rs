@@ -393,6 +393,7 @@ fn plan(config: &Config, source: &SourceSnapshot, target: &TargetSnapshot) -> Pl
         today: TODAY,
         created_at: "2026-06-15T02:00:00Z".to_owned(),
         digests: Digests::default(),
+        recorded: None,
     })
 }
 

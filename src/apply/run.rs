@@ -48,6 +48,11 @@ pub struct ApplyReport {
     pub outcomes: Vec<Outcome>,
     /// How many actions failed.
     pub failed: usize,
+    /// Managed accounts in the target after the apply: those it held before, plus the invites
+    /// and adoptions that succeeded (removed and anonymized accounts stay, and stay managed).
+    /// Recorded, so that a later listing with far fewer is caught (`safety::listed_target`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_accounts: Option<usize>,
 }
 
 impl ApplyReport {
@@ -113,6 +118,7 @@ pub fn apply(
 
     let snapshot = target.begin_apply()?;
     let actual = crate::plan::digest::of_json(&snapshot);
+    let managed_before = snapshot.accounts.iter().filter(|a| a.managed).count();
     drop(snapshot);
     if actual != plan.digests.target {
         // Nothing was executed: finishing only releases the lock. Staleness is the error to
@@ -164,6 +170,20 @@ pub fn apply(
         }
     }
     target.finish_apply()?;
+    let gained = plan
+        .actions
+        .iter()
+        .zip(&report.outcomes)
+        .filter(|(action, outcome)| {
+            outcome.ok
+                && (action.kind == ActionKind::Invite
+                    || action
+                        .changes
+                        .get("managed")
+                        .is_some_and(|c| c.to == serde_json::Value::Bool(true)))
+        })
+        .count();
+    report.managed_accounts = Some(managed_before + gained);
     Ok(report)
 }
 

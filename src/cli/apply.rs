@@ -196,7 +196,8 @@ fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<
         .map(|t| t.to_string())
         .unwrap_or_default();
     let actor = repo.actor().unwrap_or_else(|| "unknown".to_owned());
-    let record = ApplyRecord::new(plan, report, repo.prefix(), commit, actor, time);
+    let mut record = ApplyRecord::new(plan, report, repo.prefix(), commit, actor, time);
+    record.target = Some(pipeline::target_key(&loaded.config));
     repo.append_note(&commit.commit.id, &record.to_line())
         .context("the apply ran, but recording it failed")?;
     super::err(&format!(

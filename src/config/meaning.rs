@@ -88,6 +88,45 @@ fn source_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
                     .hint("a GetConnector id holds letters, digits, `_`, `-` and `.` only, like `Profit_Employees`; it is the id in Profit, not its description or a URL"),
                 );
             }
+            order_by_errors(a.order_by.as_deref(), at, errs);
+        }
+    }
+}
+
+/// `source.order_by`: the fields AFAS orders the pages by, one per entry.
+fn order_by_errors(order_by: Option<&[String]>, at: At<'_>, errs: &mut Vec<ConfigError>) {
+    let Some(fields) = order_by else { return };
+    let hint = "list GetConnector fields that are unique per row together, like `[Medewerker, Begindatum_contract]` (the default when the key is left out)";
+    if fields.is_empty() {
+        errs.push(
+            at(
+                "/source/order_by",
+                "source.order_by is empty: pages without an order can skip or repeat rows".into(),
+            )
+            .hint(hint),
+        );
+        return;
+    }
+    for (i, field) in fields.iter().enumerate() {
+        let name = field.trim().trim_start_matches('-');
+        let problem = if name.is_empty() {
+            Some("is empty".to_owned())
+        } else {
+            name.chars()
+                .find(|c| *c == ',' || c.is_whitespace())
+                .map(|c| match c {
+                    ',' => "holds a comma".to_owned(),
+                    c => format!("holds {}", describe_char(c)),
+                })
+        };
+        if let Some(problem) = problem {
+            errs.push(
+                at(
+                    &format!("/source/order_by/{i}"),
+                    format!("\"{field}\" is not a GetConnector field: it {problem}"),
+                )
+                .hint("one field id per entry, like `Begindatum_contract` (`-Begindatum_contract` sorts descending)"),
+            );
         }
     }
 }
@@ -936,6 +975,42 @@ mod tests {
         }
         let c = load(&afas("", "exclude: [{ reason: r, function: F-X }]\n")).unwrap();
         assert!(keys(&c).contains(&"source.columns.function".to_owned()));
+    }
+
+    #[test]
+    fn afas_order_by_names_fields_one_per_entry() {
+        let c = load(&afas(
+            "  order_by: [Medewerker, -Begindatum_contract, Volgnummer]\n",
+            "",
+        ))
+        .unwrap();
+        let SourceConfig::Afas(a) = &c.source else {
+            panic!("an AFAS source")
+        };
+        assert_eq!(
+            a.order_fields(),
+            ["Medewerker", "-Begindatum_contract", "Volgnummer"]
+        );
+        assert!(
+            c.columns_in_use()
+                .contains(&("source.order_by[2]".to_owned(), "Volgnummer".to_owned()))
+        );
+        assert_eq!(
+            messages(&afas("  order_by: []\n", "")),
+            [
+                "source.order_by: source.order_by is empty: pages without an order can skip or repeat rows"
+            ]
+        );
+        assert_eq!(
+            messages(&afas(
+                "  order_by: [\"Medewerker,Begindatum_contract\", \"\"]\n",
+                ""
+            )),
+            [
+                "source.order_by[0]: \"Medewerker,Begindatum_contract\" is not a GetConnector field: it holds a comma",
+                "source.order_by[1]: \"\" is not a GetConnector field: it is empty",
+            ]
+        );
     }
 
     #[test]

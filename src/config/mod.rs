@@ -164,6 +164,14 @@ impl Config {
         for (name, column) in &columns.attributes {
             out.push((format!("source.columns.attributes.{name}"), column.clone()));
         }
+        if let SourceConfig::Afas(a) = &self.source
+            && let Some(fields) = &a.order_by
+        {
+            for (i, field) in fields.iter().enumerate() {
+                let field = field.trim().trim_start_matches('-');
+                out.push((format!("source.order_by[{i}]"), field.to_owned()));
+            }
+        }
         out
     }
 }

@@ -106,6 +106,15 @@ pub struct AfasSourceConfig {
     )]
     #[schemars(with = "ColumnOverrides")]
     pub columns: Columns,
+    /// The fields that order the rows while paging (`orderbyfieldids`; `-Field` sorts
+    /// descending). Together they must be unique per row: AFAS does not promise an order among
+    /// rows that tie, so tied rows on both sides of a page boundary could be read twice or not
+    /// at all (orgsync stops the fetch when it sees that). Default: the `id` and `start` columns
+    /// (employee number and contract start date), since one person has a row per employment;
+    /// add a per-row field such as the contract's sequence number when a person can have two
+    /// employments starting on one day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_by: Option<Vec<String>>,
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
@@ -134,6 +143,17 @@ fn default_afas_page_size() -> u32 {
 }
 fn default_afas_concurrency() -> u32 {
     5
+}
+
+impl AfasSourceConfig {
+    /// The fields the rows are ordered by while paging: `order_by`, or the `id` and `start`
+    /// columns.
+    pub fn order_fields(&self) -> Vec<String> {
+        match &self.order_by {
+            Some(fields) => fields.iter().map(|f| f.trim().to_owned()).collect(),
+            None => vec![self.columns.id.clone(), self.columns.start.clone()],
+        }
+    }
 }
 
 /// AFAS environment type.

@@ -238,22 +238,37 @@ impl ScimTarget {
         })
     }
 
-    /// Every resource of `/Users` or `/Groups`: the first page gives the total, the others are
-    /// fetched concurrently. A page holding fewer resources than its `itemsPerPage` says, or a
-    /// total that does not add up, fails the fetch: never a partial snapshot.
+    /// Every resource of `/Users` or `/Groups`. The first page gives the total (`totalResults`)
+    /// and how many resources the server sends per page (it may send fewer than `count`, RFC
+    /// 7644 §3.4.2.4); the other pages are fetched concurrently from their `startIndex`, and a
+    /// page that comes back shorter than the others is continued where it stopped. Never a
+    /// partial snapshot: a page holding fewer resources than its `itemsPerPage` says, a page
+    /// from another `startIndex` than asked, a `totalResults` that changes between pages, a
+    /// listing whose resources do not add up to it, or resources beyond it (read once the
+    /// listing is complete) fail the fetch.
     async fn list(&self, resource: &'static str) -> Result<Vec<Value>, ConnectorError> {
         let count = u64::from(self.page_size);
         let first = page(&self.client, resource, 1, count).await?;
         let total = first.total;
+        let same_total = |p: &Page, start: u64| -> Result<(), ConnectorError> {
+            if p.total == total {
+                return Ok(());
+            }
+            Err(ConnectorError::Http(format!(
+                "SCIM: {resource}: the first page announced {total} resources, the page at \
+                 startIndex {start} {}: the list changed while it was read. Nothing was \
+                 planned; try again",
+                p.total
+            )))
+        };
         let mut pages: BTreeMap<u64, Page> = BTreeMap::new();
-        let mut next = 1 + first.resources.len() as u64;
         let first_len = first.resources.len() as u64;
         pages.insert(1, first);
-        if first_len > 0 && next <= total {
+        if first_len > 0 && first_len < total {
             // The server may cap `count`: page by what it gives.
             let step = first_len;
             let mut set: JoinSet<(u64, Result<Page, ConnectorError>)> = JoinSet::new();
-            let mut start = next;
+            let mut start = 1 + step;
             while start <= total {
                 let client = Arc::clone(&self.client);
                 let s = start;
@@ -264,10 +279,12 @@ impl ScimTarget {
                 let (s, result) = joined.map_err(|e| {
                     ConnectorError::Http(format!("SCIM: a page request failed: {e}"))
                 })?;
-                pages.insert(s, result?);
+                let p = result?;
+                same_total(&p, s)?;
+                pages.insert(s, p);
             }
-            // Fill gaps a server left by returning fewer than asked (allowed by RFC 7644).
-            next = 1;
+            // Continue pages the server cut off early (fewer than the others, allowed by RFC
+            // 7644) from where they stopped.
             let mut filled: BTreeMap<u64, Page> = BTreeMap::new();
             for (s, p) in std::mem::take(&mut pages) {
                 let len = p.resources.len() as u64;
@@ -276,6 +293,7 @@ impl ScimTarget {
                 let end = (s + step).min(total + 1);
                 while at < end {
                     let extra = page(&self.client, resource, at, end - at).await?;
+                    same_total(&extra, at)?;
                     if extra.resources.is_empty() {
                         break;
                     }
@@ -283,7 +301,6 @@ impl ScimTarget {
                     filled.insert(at, extra);
                     at += n;
                 }
-                next = next.max(at);
             }
             pages = filled;
         }
@@ -303,6 +320,18 @@ impl ScimTarget {
                  list changed while it was read, or a page was cut short. Nothing was planned; \
                  try again",
                 out.len()
+            )));
+        }
+        // A `totalResults` that counts less than there is (this page only, a stale count) would
+        // end the listing early: what lies beyond it must be nothing.
+        let beyond = page(&self.client, resource, total + 1, 1).await?;
+        if !beyond.resources.is_empty() || beyond.total != total {
+            return Err(ConnectorError::Http(format!(
+                "SCIM: {resource}: the server announced {total} resources, but lists more after \
+                 them (totalResults {} at startIndex {}): its totalResults cannot be trusted, or \
+                 the list changed while it was read. Nothing was planned",
+                beyond.total,
+                total + 1
             )));
         }
         Ok(out)
@@ -645,6 +674,17 @@ async fn page(
             "SCIM: {resource}: the response has no totalResults"
         ))
     })?;
+    // An answer from another place in the list (a server that ignores `startIndex`) would
+    // repeat resources and leave others out.
+    if let Some(answered) = body["startIndex"].as_u64()
+        && answered != start
+        && !resources.is_empty()
+    {
+        return Err(ConnectorError::Http(format!(
+            "SCIM: {resource}: asked for the page at startIndex {start}, the server answered \
+             the one at {answered}: it does not page as RFC 7644 says. Nothing was planned"
+        )));
+    }
     if let Some(items) = body["itemsPerPage"].as_u64()
         && items != resources.len() as u64
     {
@@ -1430,6 +1470,116 @@ impl Target for ScimTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How [`listing_server`] pages.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Paging {
+        /// At most 7 resources per page, whatever `count` says (allowed by RFC 7644).
+        Capped,
+        /// 3 resources on every other page, all that was asked for on the others (allowed).
+        Irregular,
+        /// `totalResults` counts this page only.
+        TotalOfThePage,
+        /// One more user after the first page was read (the list changed).
+        Growing,
+        /// Always the first page, whatever `startIndex` says.
+        IgnoresStartIndex,
+    }
+
+    /// A SCIM server with 23 Users and no Groups that pages as `paging` says.
+    fn listing_server(paging: Paging) -> crate::sandbox::serve::Running {
+        use axum::extract::{Query, State};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let reads = Arc::new(AtomicU64::new(0));
+        let list = move |State(reads): State<Arc<AtomicU64>>,
+                         axum::extract::Path(resource): axum::extract::Path<String>,
+                         Query(q): Query<HashMap<String, String>>| async move {
+            let read = reads.fetch_add(1, Ordering::Relaxed);
+            let num = |k: &str, d: u64| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+            let users = if resource == "Groups" {
+                0
+            } else if paging == Paging::Growing && read > 0 {
+                24
+            } else {
+                23
+            };
+            let mut start = num("startIndex", 1).max(1);
+            if paging == Paging::IgnoresStartIndex {
+                start = 1;
+            }
+            let mut count = num("count", 100);
+            match paging {
+                Paging::Capped => count = count.min(7),
+                Paging::Irregular if (start / 5) % 2 == 1 => count = count.min(3),
+                _ => {}
+            }
+            let resources: Vec<Value> = (start..=users)
+                .take(count as usize)
+                .map(|i| {
+                    json!({ "id": format!("u{i}"), "userName": format!("u{i}@x.example"),
+                                 "externalId": format!("{i}"), "active": true })
+                })
+                .collect();
+            let total = if paging == Paging::TotalOfThePage {
+                resources.len() as u64
+            } else {
+                users
+            };
+            axum::Json(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": total, "startIndex": start,
+                "itemsPerPage": resources.len(), "Resources": resources,
+            }))
+        };
+        let app = axum::Router::new()
+            .route(
+                "/scim/v2/ServiceProviderConfig",
+                axum::routing::get(|| async {
+                    axum::Json(json!({ "patch": { "supported": true } }))
+                }),
+            )
+            .route("/scim/v2/{resource}", axum::routing::get(list))
+            .with_state(reads);
+        crate::sandbox::serve::spawn(app, 0).unwrap()
+    }
+
+    fn list_users(paging: Paging) -> Result<TargetSnapshot, ConnectorError> {
+        let server = listing_server(paging);
+        let cfg: ScimTargetConfig = serde_json::from_value(json!({
+            "base_url": format!("{}/scim/v2", server.url()),
+            "token": "${env:T}", "page_size": 10, "retries": 0,
+        }))
+        .unwrap();
+        ScimTarget::new(&cfg, "Europe/Amsterdam", |_| Some("t".to_owned()), false)?.fetch()
+    }
+
+    /// RFC 7644 lets a server send fewer resources than `count`: such short pages never end
+    /// the listing early, whether every page is short or only some are.
+    #[test]
+    fn short_scim_pages_do_not_end_the_listing() {
+        for paging in [Paging::Capped, Paging::Irregular] {
+            let state = list_users(paging).unwrap_or_else(|e| panic!("{e}"));
+            let mut ids: Vec<&str> = state.accounts.iter().map(|a| a.id.as_str()).collect();
+            ids.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+            let all: Vec<String> = (1..=23).map(|i| format!("u{i}")).collect();
+            assert_eq!(ids, all);
+        }
+    }
+
+    /// A listing whose `totalResults` disagrees with what was read fails the fetch: a total
+    /// that counts one page (more lie beyond it), a total that changes between pages, a
+    /// server that ignores `startIndex`.
+    #[test]
+    fn a_scim_listing_that_disagrees_with_its_total_is_an_error() {
+        for (paging, expected) in [
+            (Paging::TotalOfThePage, "lists more after them"),
+            (Paging::Growing, "the list changed while it was read"),
+            (Paging::IgnoresStartIndex, "does not page as RFC 7644 says"),
+        ] {
+            let err = list_users(paging).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
 
     fn target(other: ScimOtherGroups) -> ScimTarget {
         let cfg: ScimTargetConfig = serde_json::from_value(json!({

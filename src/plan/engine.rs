@@ -40,6 +40,8 @@ pub struct PlanInput<'a> {
     pub created_at: String,
     /// Digests of the inputs to record.
     pub digests: Digests,
+    /// What the newest apply record says the target holds, for the target guard.
+    pub recorded: Option<&'a safety::RecordedTarget>,
 }
 
 /// Builds the plan. Problems that forbid a plan (an `error` policy, an empty source) are
@@ -52,6 +54,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         today,
         created_at,
         digests,
+        recorded,
     } = input;
 
     let mut scope = scope::resolve(config, source, today);
@@ -72,6 +75,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     reconcile.people(&mut actions, &mut diagnostics, &mut held);
     reconcile.leftovers(empty_source.is_none(), &mut actions, &mut diagnostics);
     diagnostics.extend(empty_source);
+    let listed_managed = target.accounts.iter().filter(|a| a.managed).count();
+    diagnostics.extend(safety::listed_target(config, listed_managed, recorded));
 
     let removals = actions
         .iter()

@@ -1,12 +1,15 @@
 //! An AFAS Profit emulator (ProfitRestServices), faithful to the wire format in `vendor-apis.md`:
-//! GetConnector paging (`skip`/`take`/`orderbyfieldids`, `-1/-1` for everything, 500 for an
-//! invalid combination), simple filters (`filterfieldids`/`filtervalues`/`operatortypes`, `=`
+//! GetConnector paging (`skip`/`take`/`orderbyfieldids` with one field or several, comma-separated,
+//! `-Field` descending; rows that tie come in another order on every request, as AFAS promises no
+//! order among them; `-1/-1` for everything, 500 for an invalid combination; with
+//! `--short-page-every N` every Nth page that has rows, the last one too, loses half of them), simple filters (`filterfieldids`/`filtervalues`/`operatortypes`, `=`
 //! only), `metainfo`, AfasToken auth, AFAS error bodies, and UpdateConnectors:
 //! `HrCreateApplicant` (POST, 201 with the new key) and `KnEmployee`, a simplification that edits
 //! the GetConnector's rows so a demo can change the HR data: POST adds a row, PUT updates the
 //! rows of `@EmId`, DELETE `/connectors/KnEmployee/EmId/{id}` removes them. Its `Fields` use the
 //! GetConnector's field names (real KnEmployee fields differ).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -121,11 +124,94 @@ fn split_prefix(last_name: &str) -> (Option<&str>, &str) {
 
 struct Emulator {
     data: Mutex<AfasData>,
-    /// Row order for `orderbyfieldids` (field → row indexes), kept until the rows change: sorting
-    /// 100k rows per page request would make the emulator, not the client, the bottleneck.
-    sorted: Mutex<Option<(String, Arc<Vec<usize>>)>>,
+    /// Row order for the last `orderbyfieldids`, kept until the rows change: sorting 100k rows
+    /// per page request would make the emulator, not the client, the bottleneck.
+    sorted: Mutex<Option<Arc<Sorted>>>,
+    /// GetConnector reads so far: each orders tied rows its own way.
+    reads: AtomicU64,
     applicants: Mutex<Vec<Value>>,
     gate: Arc<Gate>,
+}
+
+/// The rows in the order an `orderbyfieldids` asks for: by each comma-separated field in turn
+/// (`-Field` descending), compared as text. Rows that tie on every field have no order of their
+/// own, as in AFAS (an SQL `ORDER BY` with `OFFSET`): each request puts them in another order,
+/// so paging by a key that is not unique per row can skip or repeat rows, as it does there.
+struct Sorted {
+    order: String,
+    rows: Arc<Vec<usize>>,
+    /// `(start, end)` of each run of two or more tied rows in `rows`.
+    ties: Vec<(usize, usize)>,
+}
+
+impl Sorted {
+    fn new(rows: &[Map<String, Value>], order: &str) -> Sorted {
+        let fields: Vec<(&str, bool)> = order
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|f| match f.strip_prefix('-') {
+                Some(f) => (f, true),
+                None => (f, false),
+            })
+            .collect();
+        let keys: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| fields.iter().map(|(f, _)| text(r.get(*f))).collect())
+            .collect();
+        let compare = |a: usize, b: usize| {
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, (_, desc))| {
+                    let o = keys[a][i].cmp(&keys[b][i]);
+                    if *desc { o.reverse() } else { o }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        };
+        let mut order_rows: Vec<usize> = (0..rows.len()).collect();
+        order_rows.sort_by(|&a, &b| compare(a, b));
+        let mut ties = Vec::new();
+        let mut start = 0;
+        for i in 1..=order_rows.len() {
+            if i == order_rows.len() || compare(order_rows[start], order_rows[i]).is_ne() {
+                if i - start > 1 {
+                    ties.push((start, i));
+                }
+                start = i;
+            }
+        }
+        Sorted {
+            order: order.to_owned(),
+            rows: Arc::new(order_rows),
+            ties,
+        }
+    }
+
+    /// The order for request number `read`: tied rows shuffled with it as the seed.
+    fn for_one_request(&self, read: u64) -> Arc<Vec<usize>> {
+        if self.ties.is_empty() {
+            return Arc::clone(&self.rows);
+        }
+        let mut rows = (*self.rows).clone();
+        let mut state = read.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5DEE_CE66_D1CE_4E5B;
+        let mut next = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        for &(start, end) in &self.ties {
+            // Fisher–Yates within the run.
+            for i in (start + 1..end).rev() {
+                let j = start + (next() % (i - start + 1) as u64) as usize;
+                rows.swap(i, j);
+            }
+        }
+        Arc::new(rows)
+    }
 }
 
 /// The emulator's routes under [`BASE_PATH`], accepting `token` (as the `AfasToken` header
@@ -135,6 +221,7 @@ pub fn router(data: AfasData, token: &str, faults: Faults) -> Router {
     let state = Arc::new(Emulator {
         data: Mutex::new(data),
         sorted: Mutex::new(None),
+        reads: AtomicU64::new(0),
         applicants: Mutex::new(Vec::new()),
         gate: Arc::clone(&gate),
     });
@@ -192,24 +279,18 @@ async fn get_connector(
     }
     let order: Arc<Vec<usize>> = match q.get("orderbyfieldids") {
         Some(order) => {
-            let mut cache = lock(&emu.sorted);
-            match &*cache {
-                Some((f, o)) if f == order => Arc::clone(o),
-                _ => {
-                    let (field, desc) = match order.strip_prefix('-') {
-                        Some(f) => (f, true),
-                        None => (order.as_str(), false),
-                    };
-                    let mut o: Vec<usize> = (0..data.rows.len()).collect();
-                    o.sort_by(|&a, &b| {
-                        let o = text(data.rows[a].get(field)).cmp(&text(data.rows[b].get(field)));
-                        if desc { o.reverse() } else { o }
-                    });
-                    let o = Arc::new(o);
-                    *cache = Some((order.clone(), Arc::clone(&o)));
-                    o
+            let sorted = {
+                let mut cache = lock(&emu.sorted);
+                match &*cache {
+                    Some(s) if s.order == *order => Arc::clone(s),
+                    _ => {
+                        let s = Arc::new(Sorted::new(&data.rows, order));
+                        *cache = Some(Arc::clone(&s));
+                        s
+                    }
                 }
-            }
+            };
+            sorted.for_one_request(emu.reads.fetch_add(1, Ordering::Relaxed))
         }
         None => Arc::new((0..data.rows.len()).collect()),
     };
@@ -404,6 +485,28 @@ fn unknown_update(id: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_ordered_by_each_field_in_turn_and_ties_have_no_order() {
+        let rows: Vec<Map<String, Value>> = [("2", "b"), ("1", "b"), ("1", "a"), ("1", "a")]
+            .iter()
+            .map(|(id, start)| {
+                let Value::Object(m) = json!({ "Nr": id, "Start": start }) else {
+                    unreachable!()
+                };
+                m
+            })
+            .collect();
+        let sorted = Sorted::new(&rows, "Nr,-Start");
+        assert_eq!(*sorted.for_one_request(0), [1, 2, 3, 0]);
+        // Rows 2 and 3 tie on both fields: requests disagree on their order.
+        assert_eq!(sorted.ties, [(1, 3)]);
+        let orders: std::collections::BTreeSet<Vec<usize>> = (0..16)
+            .map(|r| (*sorted.for_one_request(r)).clone())
+            .collect();
+        assert_eq!(orders.len(), 2, "{orders:?}");
+        assert!(Sorted::new(&rows, "Nr,Start,Start").ties.len() == 1);
+    }
 
     #[test]
     fn name_prefixes_are_split_off() {

@@ -29,7 +29,8 @@ pub struct Faults {
     /// and only the answer is lost, as when a proxy times out.
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub error_rate: f64,
-    /// Cut every Nth page short (fewer rows or resources than the page should hold).
+    /// Cut every Nth page that has rows short, the last one too (fewer rows or resources than
+    /// the page should hold).
     #[arg(long, value_name = "N")]
     pub short_page_every: Option<u64>,
     /// The token expires after N requests: every later request gets 401.

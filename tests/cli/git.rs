@@ -825,3 +825,43 @@ fn pre_commit_hook_runs_orgsync_validate() {
     assert_eq!(hook["pass_filenames"], false);
     assert!(matches!(hook["language"].as_str(), Some("rust" | "system")));
 }
+
+/// Regression (issue 11): a target that listed nobody — a workspace emptied by hand — was
+/// planned on like a first sync. The apply record now counts the managed accounts it left, and
+/// a plan on a listing with fewer than half of them is an error.
+#[test]
+fn a_target_listing_far_below_the_apply_records_is_an_error() {
+    let f = Fixture::quickstart();
+    f.run(&["apply", "-C", "config", "--auto-approve", "--at", AT])
+        .assert_code(0);
+    let note = f
+        .git(&["notes", "--ref", "orgsync", "show", &f.main])
+        .unwrap_or_default();
+    if !note.is_empty() {
+        let record: Value = serde_json::from_str(note.lines().last().unwrap()).expect("a record");
+        assert_eq!(record["target"], "file:workspace.json");
+        assert!(
+            record["managed_accounts"].as_u64().unwrap() > 20,
+            "{record}"
+        );
+    }
+
+    let workspace = f.config().join("workspace.json");
+    std::fs::write(
+        &workspace,
+        r#"{"accounts": [], "communities": [], "function_groups": []}"#,
+    )
+    .expect("empty the workspace");
+    let plan = f.run(&["plan", "-C", "config", "--at", AT]);
+    plan.assert_code(1).assert_that(
+        plan.stdout
+            .contains("the target lists 0 managed accounts, but the apply of ")
+            && plan.stdout.contains("the listing is probably incomplete"),
+        "the plan says why",
+    );
+    let apply = f.run(&["apply", "-C", "config", "--auto-approve", "--at", AT]);
+    apply.assert_code(1).assert_that(
+        apply.stderr.contains("nothing was applied"),
+        "nothing is applied",
+    );
+}

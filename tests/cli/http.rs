@@ -466,22 +466,59 @@ fn faults_give_the_same_end_state_and_no_duplicates() {
     assert_eq!(end_states[0], end_states[1]);
 }
 
-/// A fetch that fails part-way is an error and no plan: a page cut short (AFAS), a page cut
-/// short (SCIM), a server that keeps failing.
+/// Regression (issue 11): a cut last AFAS page was taken for the end, and the plan removed
+/// people still in HR. With pages cut anywhere (the last one too), one in flight or several,
+/// the plan is the plan of the whole data.
+#[test]
+fn cut_afas_pages_give_the_plan_of_the_whole_data() {
+    let (_scim, scim_url) = start_scim_emulator(Faults::default());
+    let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
+    let whole = plan_json(config_dir(&afas_url, &scim_url, "", "").path());
+    for (every, concurrency) in [(2, 1), (3, 1), (4, 5), (13, 1)] {
+        let cut = Faults {
+            short_page_every: Some(every),
+            ..Faults::default()
+        };
+        let (_afas, afas_url) = start_afas(afas_data(), cut);
+        let dir = config_dir(
+            &afas_url,
+            &scim_url,
+            &format!("  concurrency: {concurrency}\n"),
+            "",
+        );
+        let plan = plan_json(dir.path());
+        assert_eq!(
+            (summary(&plan), &plan["actions"]),
+            (summary(&whole), &whole["actions"]),
+            "every {every}th page cut, {concurrency} in flight"
+        );
+    }
+}
+
+/// A fetch that fails part-way is an error and no plan: AFAS pages that are always cut, a page
+/// cut short (SCIM), a server that keeps failing.
 #[test]
 fn a_fetch_that_fails_part_way_gives_no_plan() {
     let (_scim, scim_url) = start_scim_emulator(Faults::default());
+
+    let always = Faults {
+        short_page_every: Some(1),
+        ..Faults::default()
+    };
+    let (_afas, afas_url) = start_afas(afas_data(), always);
+    let dir = config_dir(&afas_url, &scim_url, "  concurrency: 1\n", "");
+    let r = run(dir.path(), &["plan", "--at", AT]);
+    r.assert_code(1)
+        .assert_that(r.stdout.is_empty(), "no plan is printed")
+        .assert_that(
+            r.stderr.contains("Nothing was planned"),
+            "the error says why",
+        );
 
     let cut = Faults {
         short_page_every: Some(3),
         ..Faults::default()
     };
-    let (_afas, afas_url) = start_afas(afas_data(), cut.clone());
-    let dir = config_dir(&afas_url, &scim_url, "  concurrency: 1\n", "");
-    let r = run(dir.path(), &["plan", "--at", AT]);
-    r.assert_code(1)
-        .assert_that(r.stdout.is_empty(), "no plan is printed")
-        .assert_that(r.stderr.contains("cut short"), "the error says why");
 
     let (_afas, afas_url) = start_afas(
         afas_data(),
@@ -737,4 +774,55 @@ fn users_another_tool_provisioned_with_an_external_id_are_never_changed_unless_a
     );
     let last = run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]);
     last.assert_code(0);
+}
+
+/// Makes `dir` a git repository with everything in it committed, so that applies are recorded.
+fn commit_all(dir: &Path) {
+    let repo = git2::Repository::init(dir).expect("git init");
+    let mut config = repo.config().expect("repository config");
+    config.set_str("user.name", "Carol Operator").expect("set");
+    config
+        .set_str("user.email", "carol@ops.example")
+        .expect("set");
+    let mut index = repo.index().expect("index");
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .expect("add");
+    index.write().expect("write index");
+    let tree = repo
+        .find_tree(index.write_tree().expect("tree"))
+        .expect("tree");
+    let sig = repo.signature().expect("signature");
+    repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &[])
+        .expect("commit");
+}
+
+/// Regression (issue 11): a SCIM server that listed nobody after orgsync had provisioned it was
+/// planned on as a first sync (everyone invited again, every group created twice). The plan is
+/// now an error naming the apply record.
+#[test]
+fn a_scim_target_that_lists_nobody_after_an_apply_is_an_error() {
+    let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
+    let port = free_port();
+    let router = || scim_emulator::router(ScimData::new(), SCIM_TOKEN, Faults::default());
+    let scim = spawn(router(), port).expect("SCIM emulator");
+    let scim_url = format!("{}{}", scim.url(), scim_emulator::BASE_PATH);
+    let dir = config_dir(&afas_url, &scim_url, "", "");
+    commit_all(dir.path());
+    let first = apply(dir.path());
+    first.assert_that(
+        first.stderr.contains("Recorded the apply"),
+        "the apply is recorded",
+    );
+
+    // The same URL now answers with an empty list.
+    drop(scim);
+    let _empty = spawn(router(), port).expect("an empty SCIM emulator on the same port");
+    let r = run(dir.path(), &["plan", "--at", AT]);
+    r.assert_code(1).assert_that(
+        r.stdout
+            .contains("the target lists 0 managed accounts, but the apply of ")
+            && r.stdout.contains("check the target connection"),
+        "the plan says why",
+    );
 }
