@@ -2,7 +2,8 @@
 //! (a rate limit, and throttling regardless of the rate), 503s (half of them after the request
 //! was processed), connection resets (half after processing), creates slower than the client's
 //! timeout — injected in front of the SCIM target: orgsync's emulator, and `scim2-server` (a
-//! real implementation nobody here wrote) behind the sandbox's fault proxy.
+//! real implementation nobody here wrote) behind the sandbox's fault proxy; and in front of the
+//! AFAS source (429s, 503s, resets, late and cut pages — the last one too —, an expiring token).
 //!
 //! Each cell asserts what matters to the people being synced: converged within two applies (the
 //! plan after them is empty), no account lost (the end state equals a fault-free run's), none
@@ -83,8 +84,20 @@ fn apply_until_done(dir: &Path, applies: usize) -> usize {
 
 /// One cell: people from the AFAS emulator into `server` with `faults`; returns the end state.
 fn cell(server: Server, name: &str, faults: Faults, extra_target: &str) -> (TargetSnapshot, usize) {
+    cell_with(server, name, Faults::default(), faults, extra_target)
+}
+
+/// One cell with faults on either side: `afas_faults` in front of the source, `faults` in front
+/// of the target.
+fn cell_with(
+    server: Server,
+    name: &str,
+    afas_faults: Faults,
+    faults: Faults,
+    extra_target: &str,
+) -> (TargetSnapshot, usize) {
     let start = Instant::now();
-    let (_afas, afas_url) = start_afas(afas_people(30), Faults::default());
+    let (_afas, afas_url) = start_afas(afas_people(30), afas_faults);
     let scim = target(server, faults);
     let dir = config_dir(&afas_url, &scim.url, "", extra_target);
     let applies = apply_until_done(dir.path(), 2);
@@ -163,6 +176,90 @@ fn matrix(server: Server) {
             "{server:?} / {name}: the same end state as without faults (no account lost)"
         );
     }
+}
+
+/// The same matrix on the source side: faults in front of the AFAS emulator (whose pages are 25
+/// rows, so 30 people take two pages and a cut can hit the last one), into a fault-free target.
+/// A source fault may slow a plan down or fail it, never change what is planned.
+#[test]
+fn fault_matrix_on_the_afas_source() {
+    let (reference, _) = cell(Server::Emulator, "no faults", Faults::default(), "");
+    let cells = [
+        (
+            "a rate limit of 20 requests/s (429 + Retry-After: 1)",
+            Faults {
+                rate_limit: 20,
+                ..Faults::default()
+            },
+        ),
+        (
+            "every 7th request 429 with Retry-After: 1",
+            Faults {
+                throttle_every: Some(7),
+                retry_after: 1,
+                ..Faults::default()
+            },
+        ),
+        (
+            "20% 503s",
+            Faults {
+                error_rate: 0.2,
+                fault_seed: 7,
+                ..Faults::default()
+            },
+        ),
+        (
+            "15% connection resets",
+            Faults {
+                reset_rate: 0.15,
+                fault_seed: 11,
+                ..Faults::default()
+            },
+        ),
+        (
+            "every 2nd page cut short, the last one too",
+            Faults {
+                short_page_every: Some(2),
+                ..Faults::default()
+            },
+        ),
+        (
+            "every page 150 ms late",
+            Faults {
+                latency_ms: 150,
+                ..Faults::default()
+            },
+        ),
+    ];
+    for (name, afas_faults) in cells {
+        let (state, _) = cell_with(Server::Emulator, name, afas_faults, Faults::default(), "");
+        assert_eq!(
+            normalized(&state),
+            normalized(&reference),
+            "AFAS / {name}: the same end state as without faults (nobody removed for a fault)"
+        );
+    }
+}
+
+/// An AFAS token that expires part-way fails the fetch: no plan, nothing applied, nothing
+/// removed — never a plan made from the pages read before it expired.
+#[test]
+fn an_afas_token_that_expires_part_way_applies_nothing() {
+    let (_afas, afas_url) = start_afas(
+        afas_people(30),
+        Faults {
+            expire_token_after: Some(1),
+            ..Faults::default()
+        },
+    );
+    let scim = target(Server::Emulator, Faults::default());
+    let dir = config_dir(&afas_url, &scim.url, "", "");
+    let r = run(dir.path(), &["apply", "--auto-approve", "--at", AT]);
+    r.assert_code(1).assert_that(
+        r.stderr.contains("cannot read the source"),
+        "the fetch fails",
+    );
+    assert!(read_scim(&scim.url).accounts.is_empty(), "nothing applied");
 }
 
 #[test]
