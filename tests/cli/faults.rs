@@ -302,3 +302,53 @@ fn a_create_slower_than_the_timeout_makes_no_duplicate_group() {
         );
     }
 }
+
+/// A SCIM token that expires part-way through an apply (401 from then on) fails the actions
+/// left, not the ones done: with a working token the next apply does only what is left, and the
+/// end state is a fault-free run's — no account lost, none duplicated.
+#[test]
+fn a_scim_token_that_expires_mid_apply_loses_and_duplicates_nothing() {
+    let (_afas, afas_url) = start_afas(afas_people(30), Faults::default());
+    let scim2 = Scim2Server::start();
+    let upstream = format!("http://127.0.0.1:{}", scim2.port);
+    let front = spawn(
+        proxy(
+            &upstream,
+            Vendor::Scim,
+            &format!("Bearer {SCIM_TOKEN}"),
+            Faults {
+                expire_token_after: Some(25),
+                ..Faults::default()
+            },
+        ),
+        0,
+    )
+    .expect("the fault proxy");
+    let expiring = format!("{}/v2", front.url());
+    let dir = config_dir(&afas_url, &expiring, "", "  retries: 1\n");
+    let first = run(dir.path(), &["apply", "--auto-approve", "--at", AT]);
+    first.assert_code(1).assert_that(
+        first.stdout.contains("FAILED") && !first.stdout.contains(" 0 failed"),
+        "the actions after the expiry fail",
+    );
+    let partial = read_scim(&scim2.base_url);
+    assert_no_duplicates(&partial);
+
+    // A fresh token: straight to the server.
+    let direct = config_dir(&afas_url, &scim2.base_url, "", "");
+    let second = run(direct.path(), &["apply", "--auto-approve", "--at", AT]);
+    second
+        .assert_code(0)
+        .assert_that(second.stdout.contains(" 0 failed"), "the rest is applied");
+    let last = run(direct.path(), &["plan", "--at", AT]);
+    last.assert_code(0)
+        .assert_that(last.stdout.contains("No changes"), "converged");
+    let state = read_scim(&scim2.base_url);
+    assert_no_duplicates(&state);
+    let (reference, _) = cell(Server::Emulator, "no faults", Faults::default(), "");
+    assert_eq!(
+        normalized(&state),
+        normalized(&reference),
+        "no account lost"
+    );
+}
