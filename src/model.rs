@@ -55,6 +55,26 @@ pub struct Employment {
     pub department: Option<String>,
 }
 
+impl Person {
+    /// The person as export rows: one per employment, or a single row without employment data
+    /// for someone who has none (how the emulators and the generator write an export).
+    pub fn rows(&self) -> &[Employment] {
+        if self.employments.is_empty() {
+            std::slice::from_ref(&NO_EMPLOYMENT)
+        } else {
+            &self.employments
+        }
+    }
+}
+
+static NO_EMPLOYMENT: Employment = Employment {
+    start: None,
+    end: None,
+    community: None,
+    function: None,
+    department: None,
+};
+
 impl Employment {
     /// True when the employment runs on `day` (both ends inclusive; open ends are open).
     pub fn is_current(&self, day: Date) -> bool {

@@ -139,18 +139,7 @@ pub fn permanent_error(status: reqwest::StatusCode, body: &[u8]) -> bool {
     .any(|m| message.contains(m))
 }
 
-/// Percent-encodes a query value.
-pub(crate) fn encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub(crate) use super::http::encode;
 
 impl AfasSource {
     /// A source for `cfg`; the token is resolved now with `lookup` (normally the environment).

@@ -881,6 +881,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ConnectorError> {
 /// A shared client.
 pub type Shared = Arc<HttpClient>;
 
+/// Percent-encodes a path segment or query value (defined with redaction, which must know the
+/// exact form a secret takes in a URL).
+pub use crate::redact::percent_encode as encode;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use super::serve::{Faults, Gate, Vendor, error, guarded};
 use crate::config::Columns;
 use crate::connectors::afas::authorization;
-use crate::model::{Employment, SourceGroup, SourceSnapshot};
+use crate::model::{SourceGroup, SourceSnapshot};
 
 /// The base path of the API.
 pub const BASE_PATH: &str = "/ProfitRestServices";
@@ -62,13 +62,7 @@ impl AfasData {
         for p in &source.persons {
             let (prefix, last) = split_prefix(&p.last_name);
             // One row per employment, as AFAS's GetConnectors return them (ended ones too).
-            let none = [Employment::default()];
-            let employments = if p.employments.is_empty() {
-                &none[..]
-            } else {
-                &p.employments[..]
-            };
-            for e in employments {
+            for e in p.rows() {
                 let mut row = Map::new();
                 row.insert(c.id.clone(), json!(p.id));
                 row.insert(c.email.clone(), json!(p.email));

@@ -159,13 +159,7 @@ fn write_source<W: Write>(w: &mut W, s: &SourceSnapshot) -> io::Result<()> {
     w.write_all(b"[")?;
     let mut first = true;
     for p in &s.persons {
-        let none = [Employment::default()];
-        let employments = if p.employments.is_empty() {
-            &none[..]
-        } else {
-            &p.employments[..]
-        };
-        for e in employments {
+        for e in p.rows() {
             let community = e.community.as_deref();
             let function = e.function.as_deref();
             let department = e.department.as_deref();
