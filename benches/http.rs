@@ -132,7 +132,7 @@ fn bench_apply(invites: usize, limit: u32) {
         &ApplyOptions {
             today: DEFAULT_TODAY,
             force: false,
-            allow_removals: None,
+            allow: Default::default(),
         },
     )
     .expect("apply");

@@ -8,12 +8,13 @@
 //! fails too, without being attempted.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::connectors::{ApplyContext, ConnectorError, Target};
+use crate::plan::safety::LimitKind;
 use crate::plan::{Action, ActionKind, Plan, Violation};
 
 /// How to apply.
@@ -23,8 +24,9 @@ pub struct ApplyOptions {
     pub today: Date,
     /// Apply an unsafe plan anyway (`--force`).
     pub force: bool,
-    /// Accept up to this many removals over the safety limit (`--allow-removals N`).
-    pub allow_removals: Option<u64>,
+    /// One-off allowances for this plan: accept up to N changes of a kind over its safety limit
+    /// (`--allow-removals N`, `--allow-moves N`, …).
+    pub allow: BTreeMap<LimitKind, u64>,
 }
 
 /// What happened to one action.
@@ -167,32 +169,66 @@ pub fn apply(
     Ok(report)
 }
 
-/// Refuses an unsafe plan unless `--force`, or `--allow-removals N` covers it: only removal limits
-/// are broken and the plan removes at most N accounts.
+/// Refuses an unsafe plan unless `--force`, or the one-off allowances cover it: every broken
+/// limit is one a count override exists for (`--allow-removals N`, `--allow-moves N`, …) and the
+/// plan makes at most N changes of that kind.
 fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
     if plan.safety.safe || opts.force {
         return Ok(());
     }
-    let removals = plan
-        .actions
+    let mut kinds = BTreeSet::new();
+    let mut other = false;
+    for v in &plan.safety.violations {
+        match LimitKind::of_rule(&v.rule) {
+            Some(kind) => {
+                kinds.insert(kind);
+            }
+            None => other = true,
+        }
+    }
+    let needed: Vec<(LimitKind, u64)> = kinds
+        .into_iter()
+        .map(|k| (k, k.count(&plan.actions) as u64))
+        .collect();
+    let short: Vec<&(LimitKind, u64)> = needed
         .iter()
-        .filter(|a| a.kind == ActionKind::Remove)
-        .count() as u64;
-    let only_removal_limits = plan
-        .safety
-        .violations
-        .iter()
-        .all(|v| v.rule.starts_with("max_removals"));
-    let hint = match opts.allow_removals {
-        Some(n) if only_removal_limits && removals <= n => return Ok(()),
-        Some(n) if only_removal_limits => format!(
-            "--allow-removals {n} does not cover its {removals} removals: pass \
-             --allow-removals {removals} after reviewing them"
-        ),
-        _ if only_removal_limits => format!(
-            "review the {removals} removals and pass --allow-removals {removals}, or --force"
-        ),
-        _ => "only --force applies it".to_owned(),
+        .filter(|(k, n)| opts.allow.get(k).is_none_or(|allowed| allowed < n))
+        .collect();
+    if short.is_empty() && !other {
+        return Ok(());
+    }
+    let hint = if other || short.is_empty() {
+        "only --force applies it".to_owned()
+    } else {
+        let flags: Vec<String> = short
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.flag()))
+            .collect();
+        let too_small: Vec<String> = short
+            .iter()
+            .filter_map(|(k, n)| {
+                opts.allow.get(k).map(|allowed| {
+                    format!("{} {allowed} does not cover its {n} {}", k.flag(), k.noun())
+                })
+            })
+            .collect();
+        if too_small.is_empty() {
+            let what: Vec<String> = short
+                .iter()
+                .map(|(k, n)| format!("{n} {}", k.noun()))
+                .collect();
+            format!(
+                "review the {} and pass {}, or --force",
+                what.join(" and "),
+                flags.join(" ")
+            )
+        } else {
+            format!(
+                "{}: pass {} after reviewing them",
+                too_small.join("; "),
+                flags.join(" ")
+            )
+        }
     };
     Err(ApplyError::Unsafe {
         violations: plan.safety.violations.clone(),
@@ -202,8 +238,6 @@ fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use crate::plan::Severity;
 
     use jiff::civil::date;
@@ -336,7 +370,7 @@ mod tests {
         ApplyOptions {
             today: date(2025, 6, 2),
             force: false,
-            allow_removals: None,
+            allow: BTreeMap::new(),
         }
     }
 
@@ -458,7 +492,7 @@ mod tests {
         assert_eq!(t.begun, 0);
 
         let too_few = ApplyOptions {
-            allow_removals: Some(2),
+            allow: BTreeMap::from([(LimitKind::Removals, 2)]),
             ..opts()
         };
         let err = apply(&mut t, &p, &too_few).unwrap_err();
@@ -469,7 +503,7 @@ mod tests {
         assert_eq!(t.begun, 0);
 
         let enough = ApplyOptions {
-            allow_removals: Some(3),
+            allow: BTreeMap::from([(LimitKind::Removals, 3)]),
             ..opts()
         };
         assert_eq!(apply(&mut t, &p, &enough).unwrap().outcomes.len(), 3);
@@ -486,7 +520,7 @@ mod tests {
         let p = unsafe_plan(1, &["max_removals", "community_removal"]);
         let mut t = FakeTarget::default();
         let opts = ApplyOptions {
-            allow_removals: Some(100),
+            allow: BTreeMap::from([(LimitKind::Removals, 100)]),
             ..opts()
         };
         let err = apply(&mut t, &p, &opts).unwrap_err();
@@ -494,6 +528,53 @@ mod tests {
             err.to_string().ends_with("only --force applies it"),
             "{err}"
         );
+    }
+
+    /// Regression (issue 11): only removal limits could be overridden, and only removals were
+    /// limited. Each kind has its own override, and one kind's does not cover another's.
+    #[test]
+    fn each_kind_needs_its_own_allowance() {
+        let mut actions: Vec<Action> = (0..3)
+            .map(|i| action(ActionKind::Move, &format!("m{i}"), &[]))
+            .collect();
+        actions.extend((0..2).map(|i| action(ActionKind::Invite, &format!("i{i}"), &[])));
+        let mut p = plan(actions);
+        p.safety = Safety {
+            safe: false,
+            violations: ["max_moves_percent", "max_invites"]
+                .iter()
+                .map(|r| Violation {
+                    rule: (*r).to_owned(),
+                    message: format!("{r} broken"),
+                    limit: 1,
+                    actual: 3,
+                })
+                .collect(),
+        };
+        let mut t = FakeTarget::default();
+        let err = apply(&mut t, &p, &opts()).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "review the 3 moves and 2 invites and pass --allow-moves 3 --allow-invites 2, or --force"
+            ),
+            "{err}"
+        );
+        let moves_only = ApplyOptions {
+            allow: BTreeMap::from([(LimitKind::Moves, 3), (LimitKind::Removals, 10)]),
+            ..opts()
+        };
+        let err = apply(&mut t, &p, &moves_only).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("review the 2 invites and pass --allow-invites 2, or --force"),
+            "{err}"
+        );
+        assert_eq!(t.begun, 0);
+        let both = ApplyOptions {
+            allow: BTreeMap::from([(LimitKind::Moves, 3), (LimitKind::Invites, 2)]),
+            ..opts()
+        };
+        assert!(apply(&mut t, &p, &both).unwrap().is_success());
     }
 
     #[test]

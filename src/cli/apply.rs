@@ -1,7 +1,8 @@
 //! `orgsync apply`: execute a saved plan, or plan and apply in one step.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -10,9 +11,11 @@ use jiff::civil::Date;
 use super::DirArg;
 use super::RefArg;
 use crate::apply::run::{ApplyOptions, ApplyReport, apply};
+use crate::apply::verify::verify;
 use crate::git::{ApplyRecord, ConfigCommit};
 use crate::pipeline::{self, Loaded};
 use crate::plan::Plan;
+use crate::plan::safety::LimitKind;
 use crate::render;
 
 /// Arguments of `apply`.
@@ -28,12 +31,11 @@ pub struct Args {
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long)]
     pub auto_approve: bool,
-    /// Apply an unsafe plan anyway (over the removal limits).
+    /// Apply an unsafe plan anyway, whatever safety limits it breaks.
     #[arg(long)]
     pub force: bool,
-    /// Accept up to N removals even when that is over `safety.max_removals`.
-    #[arg(long, value_name = "N")]
-    pub allow_removals: Option<u64>,
+    #[command(flatten)]
+    pub allow: Allowances,
     /// Plan as if today were DATE (YYYY-MM-DD); also the date recorded as `removed_at`.
     #[arg(long, value_name = "DATE")]
     pub at: Option<Date>,
@@ -43,6 +45,51 @@ pub struct Args {
     /// Do not record the apply as a git note (refs/notes/orgsync) on the configuration commit.
     #[arg(long)]
     pub no_record: bool,
+}
+
+/// One-off overrides of the safety limits, for the plan being applied only: each accepts up to N
+/// changes of its kind over `safety.max_*`. A plan that makes more than N of them is still refused.
+#[derive(Debug, clap::Args)]
+pub struct Allowances {
+    /// Accept up to N removals over `safety.max_removals`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_removals: Option<u64>,
+    /// Accept up to N anonymizations over `safety.max_anonymizations`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_anonymizations: Option<u64>,
+    /// Accept up to N moves over `safety.max_moves`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_moves: Option<u64>,
+    /// Accept up to N moves that e-mail the person over `safety.max_notifying_moves`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_notifying_moves: Option<u64>,
+    /// Accept up to N updates over `safety.max_updates`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_updates: Option<u64>,
+    /// Accept up to N invites over `safety.max_invites`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_invites: Option<u64>,
+    /// Accept up to N group removals over `safety.max_group_removals`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_group_removals: Option<u64>,
+}
+
+impl Allowances {
+    /// The allowances given, by kind.
+    fn by_kind(&self) -> BTreeMap<LimitKind, u64> {
+        [
+            (LimitKind::Removals, self.allow_removals),
+            (LimitKind::Anonymizations, self.allow_anonymizations),
+            (LimitKind::Moves, self.allow_moves),
+            (LimitKind::NotifyingMoves, self.allow_notifying_moves),
+            (LimitKind::Updates, self.allow_updates),
+            (LimitKind::Invites, self.allow_invites),
+            (LimitKind::GroupRemovals, self.allow_group_removals),
+        ]
+        .into_iter()
+        .filter_map(|(k, n)| n.map(|n| (k, n)))
+        .collect()
+    }
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -64,9 +111,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     crate::plan::FORMAT_VERSION
                 );
             }
-            check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
+            let mismatch = check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
+            let trusted = replan(&plan, &loaded, mismatch, dir)?;
             let today = args.at.unwrap_or(plan.at);
-            (plan, today)
+            (trusted, today)
         }
         None => {
             let today = pipeline::today(config, args.at)?;
@@ -103,7 +151,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = ApplyOptions {
         today,
         force: args.force,
-        allow_removals: args.allow_removals,
+        allow: args.allow.by_kind(),
     };
     let report = apply(target.as_mut(), &plan, &opts)?;
     let mut s = String::from("\n");
@@ -139,7 +187,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// reviewed plan must be the plan of the configuration whose commit records the apply. A commit
 /// with uncommitted configuration changes (`-dirty`) only matches when the configuration is
 /// byte for byte the same (its digest).
-fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Result<()> {
+///
+/// Returns true when the plan comes from another configuration and `--allow-config-mismatch`
+/// lets it through.
+fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Result<bool> {
     let planned = plan.digests.config_commit.as_deref();
     let current = loaded.commit.as_ref().map(ToString::to_string);
     let same = match (planned.map(ConfigCommit::parse), loaded.commit.as_ref()) {
@@ -151,7 +202,7 @@ fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Res
         _ => false,
     };
     if same {
-        return Ok(());
+        return Ok(false);
     }
     let describe = |c: Option<&str>| match c {
         Some(c) => {
@@ -173,11 +224,45 @@ fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Res
         super::err(&format!(
             "warning: the plan was made from {planned}; applying it with the configuration at {current} (--allow-config-mismatch)\n"
         ));
-        return Ok(());
+        return Ok(true);
     }
     bail!(
         "the plan was made from {planned}, but the configuration being applied is at {current}: plan again, or pass --allow-config-mismatch to apply it anyway"
     )
+}
+
+/// The plan orgsync makes now from the plan file's recorded inputs — its configuration, its
+/// `at` day, the source and target as they are — when the file says exactly that; otherwise why
+/// not (stale, or changed after it was made). The re-plan, not the file, is what gets applied:
+/// protected accounts and safety limits come from the configuration, never from the file.
+///
+/// The recorded configuration is the one being applied (`check_config_commit` tied them
+/// together), except with `--allow-config-mismatch`: then it is read at the plan's commit, which
+/// must be a clean one (uncommitted changes cannot be read back).
+fn replan(file: &Plan, loaded: &Loaded, mismatch: bool, dir: &Path) -> anyhow::Result<Plan> {
+    let at_commit;
+    let recorded = if mismatch {
+        let Some((id, false)) = file
+            .digests
+            .config_commit
+            .as_deref()
+            .map(ConfigCommit::parse)
+        else {
+            bail!(
+                "the plan's configuration cannot be read back to check the plan (it had uncommitted changes, or was not in git): plan again"
+            );
+        };
+        at_commit = pipeline::load(dir, Some(id))?;
+        &at_commit
+    } else {
+        loaded
+    };
+    let fetched = pipeline::fetch(&recorded.config, dir)?;
+    let mut trusted = pipeline::make_plan_for(recorded, &fetched, file.at);
+    verify(file, &trusted)?;
+    // The record's plan digest names the reviewed file.
+    trusted.created_at.clone_from(&file.created_at);
+    Ok(trusted)
 }
 
 /// Records the apply as a git note on the configuration commit, or says why it cannot.

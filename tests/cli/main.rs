@@ -7,6 +7,7 @@
 //! every one before committing.
 
 mod action;
+mod apply;
 mod common;
 mod git;
 mod http;
