@@ -133,6 +133,7 @@ fn bench_apply(invites: usize, limit: u32) {
             today: DEFAULT_TODAY,
             force: false,
             allow: Default::default(),
+            interrupt: Default::default(),
         },
     )
     .expect("apply");

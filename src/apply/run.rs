@@ -13,17 +13,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::{ApplyContext, ConnectorError, Target};
+use crate::connectors::{ApplyContext, ConnectorError, Interrupt, Target};
 use crate::plan::safety::LimitKind;
 use crate::plan::{Action, ActionKind, Plan, Violation};
 
 /// How to apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// "Today" in the configured time zone: recorded as `removed_at`.
     pub today: Date,
     /// Apply an unsafe plan anyway (`--force`).
     pub force: bool,
+    /// Set by a signal handler to stop the apply between actions (see [`Interrupt`]).
+    pub interrupt: Interrupt,
     /// One-off allowances for this plan: accept up to N changes of a kind over its safety limit
     /// (`--allow-removals N`, `--allow-moves N`, …).
     pub allow: BTreeMap<LimitKind, u64>,
@@ -43,19 +45,28 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// The result of an apply that ran: one outcome per action, in plan order.
+/// The result of an apply that ran: one outcome per action attempted, in plan order.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ApplyReport {
-    /// Outcomes, in plan order.
+    /// Outcomes of the actions attempted, in plan order.
     pub outcomes: Vec<Outcome>,
     /// How many actions failed.
     pub failed: usize,
+    /// The apply was interrupted: the actions after the outcomes were not attempted.
+    pub interrupted: bool,
+    /// The actions not attempted because of the interrupt, by kind.
+    pub not_attempted: BTreeMap<ActionKind, usize>,
 }
 
 impl ApplyReport {
     /// True when every action was applied.
     pub fn is_success(&self) -> bool {
-        self.failed == 0
+        self.failed == 0 && !self.interrupted
+    }
+
+    /// How many actions were not attempted.
+    pub fn not_attempted_count(&self) -> usize {
+        self.not_attempted.values().sum()
     }
 }
 
@@ -84,6 +95,9 @@ pub enum ApplyError {
         /// Target digest now.
         actual: String,
     },
+    /// The apply was interrupted before it started: nothing was done.
+    #[error("Interrupt received before anything was applied: nothing was changed")]
+    InterruptedBeforeStart,
     /// The target could not be locked, read or written.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
@@ -102,6 +116,10 @@ fn describe(violations: &[Violation]) -> String {
 /// that covers it, and a stale plan; otherwise runs every action and reports each outcome. A
 /// failed action makes the report fail, not the call: `Err` means the apply did not run or its
 /// result could not be saved.
+///
+/// Once `opts.interrupt` is set, no new action starts: the actions in flight finish, the target
+/// writes what was done (its memberships included) in `finish_apply`, and the report lists the
+/// outcomes so far, `interrupted`, and what was not attempted. The next plan holds exactly that.
 pub fn apply(
     target: &mut dyn Target,
     plan: &Plan,
@@ -112,6 +130,9 @@ pub fn apply(
         return Err(ApplyError::HasErrors { count: errors });
     }
     check_safety(plan, opts)?;
+    if opts.interrupt.is_set() {
+        return Err(ApplyError::InterruptedBeforeStart);
+    }
 
     let snapshot = target.begin_apply()?;
     let actual = crate::plan::digest::of_json(&snapshot);
@@ -128,6 +149,7 @@ pub fn apply(
 
     let mut ctx = ApplyContext {
         today: opts.today,
+        interrupt: opts.interrupt.clone(),
         created: HashMap::new(),
     };
     let mut report = ApplyReport::default();
@@ -139,6 +161,13 @@ pub fn apply(
         .actions
         .chunk_by(|a, b| a.kind.phase() == b.kind.phase())
     {
+        if opts.interrupt.is_set() {
+            report.interrupted = true;
+            for action in batch {
+                *report.not_attempted.entry(action.kind).or_default() += 1;
+            }
+            continue;
+        }
         let resolved: Vec<Result<Cow<'_, Action>, String>> = batch
             .iter()
             .map(|action| action.resolve_placeholders(&ctx.created))
@@ -152,6 +181,11 @@ pub fn apply(
             let result = match r {
                 Err(e) => Err(e.clone()),
                 Ok(_) => match executed.next() {
+                    Some(Err(ConnectorError::Interrupted)) => {
+                        report.interrupted = true;
+                        *report.not_attempted.entry(action.kind).or_default() += 1;
+                        continue;
+                    }
                     Some(r) => r.map_err(|e| e.to_string()),
                     None => Err("internal error: the target returned no result".to_owned()),
                 },
@@ -252,6 +286,8 @@ mod tests {
     struct FakeTarget {
         state: TargetSnapshot,
         fail: Vec<String>,
+        /// Raise the interrupt (as a signal would) while executing this subject.
+        interrupt_at: Option<String>,
         executed: Vec<String>,
         begun: usize,
         finished: usize,
@@ -271,6 +307,9 @@ mod tests {
             ctx: &mut ApplyContext,
         ) -> Result<(), ConnectorError> {
             self.executed.push(action.subject.clone());
+            if self.interrupt_at.as_deref() == Some(action.subject.as_str()) {
+                ctx.interrupt.set();
+            }
             // The runner resolves placeholders: a target never sees one.
             let text = serde_json::to_string(&action.changes).unwrap();
             assert!(
@@ -370,6 +409,7 @@ mod tests {
         ApplyOptions {
             today: date(2025, 6, 2),
             force: false,
+            interrupt: Interrupt::new(),
             allow: BTreeMap::new(),
         }
     }
@@ -575,6 +615,56 @@ mod tests {
             ..opts()
         };
         assert!(apply(&mut t, &p, &both).unwrap().is_success());
+    }
+
+    /// Regression (issue 11 §5): SIGINT killed apply at once, with no record of what was done.
+    /// Now no action starts after the interrupt, the one in flight finishes, the target still
+    /// writes (finish_apply), and the report says what was not attempted.
+    #[test]
+    fn an_interrupt_stops_starting_actions_and_still_finishes_the_apply() {
+        let mut t = FakeTarget {
+            interrupt_at: Some("p2".to_owned()),
+            ..FakeTarget::default()
+        };
+        let p = plan(vec![
+            action(ActionKind::CreateCommunity, "1001", &[]),
+            action(ActionKind::Invite, "p1", &["new:community:1001"]),
+            action(ActionKind::Invite, "p2", &[]),
+            action(ActionKind::Invite, "p3", &[]),
+            action(ActionKind::Remove, "p4", &[]),
+            action(ActionKind::Anonymize, "p5", &[]),
+        ]);
+        let report = apply(&mut t, &p, &opts()).unwrap();
+        assert_eq!(t.executed, ["1001", "p1", "p2"]);
+        assert_eq!(t.finished, 1, "what was done is written");
+        assert!(report.interrupted);
+        assert!(!report.is_success());
+        assert_eq!(report.failed, 0);
+        let done: Vec<&str> = report.outcomes.iter().map(|o| o.subject.as_str()).collect();
+        assert_eq!(done, ["1001", "p1", "p2"]);
+        assert_eq!(
+            report.not_attempted,
+            BTreeMap::from([
+                (ActionKind::Invite, 1),
+                (ActionKind::Remove, 1),
+                (ActionKind::Anonymize, 1)
+            ])
+        );
+    }
+
+    #[test]
+    fn an_interrupt_before_the_apply_starts_changes_nothing() {
+        let mut t = FakeTarget::default();
+        let o = opts();
+        o.interrupt.set();
+        let err = apply(
+            &mut t,
+            &plan(vec![action(ActionKind::Invite, "p1", &[])]),
+            &o,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ApplyError::InterruptedBeforeStart));
+        assert_eq!(t.begun, 0);
     }
 
     #[test]

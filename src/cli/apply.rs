@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use jiff::civil::Date;
@@ -12,6 +14,7 @@ use super::DirArg;
 use super::RefArg;
 use crate::apply::run::{ApplyOptions, ApplyReport, apply};
 use crate::apply::verify::verify;
+use crate::connectors::Interrupt;
 use crate::git::{ApplyRecord, ConfigCommit};
 use crate::pipeline::{self, Loaded};
 use crate::plan::Plan;
@@ -92,7 +95,47 @@ impl Allowances {
     }
 }
 
+/// Exit code of an interrupted apply (128 + SIGINT, what shells report for Ctrl-C).
+const INTERRUPTED: u8 = 130;
+
+/// Catches SIGINT and SIGTERM (Ctrl-C, a cancelled CI job, `timeout-minutes`). Before the apply
+/// starts nothing has been written, so the first signal ends orgsync at once. During the apply
+/// the first signal only sets the returned flag: the runner starts no new action, the actions
+/// in flight finish, what was done is written and recorded. A second signal ends orgsync at once
+/// (signal-hook's conditional shutdown, inside the signal handler itself).
+fn catch_interrupts() -> anyhow::Result<(Interrupt, Arc<AtomicBool>)> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let interrupt = Interrupt::new();
+    for (signal, code) in [(SIGINT, 130), (SIGTERM, 143)] {
+        signal_hook::flag::register_conditional_shutdown(signal, code, interrupt.flag())
+            .context("cannot catch interrupts")?;
+        signal_hook::flag::register(signal, interrupt.flag()).context("cannot catch interrupts")?;
+    }
+    let applying = Arc::new(AtomicBool::new(false));
+    let (watched, started) = (interrupt.clone(), Arc::clone(&applying));
+    // A signal handler may not print; this thread says what happens.
+    std::thread::spawn(move || {
+        while !watched.is_set() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if started.load(Ordering::SeqCst) {
+            super::err(
+                "\nInterrupt received: starting no new action; finishing those in flight and \
+                 writing what was done (interrupt again to stop at once).\n",
+            );
+        } else {
+            super::err("\nInterrupt received before anything was applied: nothing was changed.\n");
+            // Nothing has been written yet: ending here loses nothing, and the user should not
+            // wait for a fetch or a plan they no longer want.
+            #[allow(clippy::exit)]
+            std::process::exit(i32::from(INTERRUPTED));
+        }
+    });
+    Ok((interrupt, applying))
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (interrupt, applying) = catch_interrupts()?;
     let dir = &args.dir.dir;
     let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
     let config = &loaded.config;
@@ -148,9 +191,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let mut target = pipeline::open_target(config, dir)?;
+    applying.store(true, Ordering::SeqCst);
     let opts = ApplyOptions {
         today,
         force: args.force,
+        interrupt,
         allow: args.allow.by_kind(),
     };
     let report = apply(target.as_mut(), &plan, &opts)?;
@@ -166,17 +211,34 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let ok = report.outcomes.len() - report.failed;
-    s.push_str(&format!(
-        "\nApply complete: {ok} succeeded, {} failed.\n",
-        report.failed
-    ));
+    if report.interrupted {
+        let left: Vec<String> = report
+            .not_attempted
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", kind.as_str()))
+            .collect();
+        s.push_str(&format!(
+            "\nApply interrupted: {ok} succeeded, {} failed, {} not attempted ({}). What was \
+             done is written; plan again to see what is left, or apply again to finish.\n",
+            report.failed,
+            report.not_attempted_count(),
+            left.join(", ")
+        ));
+    } else {
+        s.push_str(&format!(
+            "\nApply complete: {ok} succeeded, {} failed.\n",
+            report.failed
+        ));
+    }
     super::out(&s)?;
     if args.no_record {
         super::err("Not recorded (--no-record).\n");
     } else {
         record(&loaded, &plan, &report)?;
     }
-    Ok(if report.failed > 0 {
+    Ok(if report.interrupted {
+        ExitCode::from(INTERRUPTED)
+    } else if report.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

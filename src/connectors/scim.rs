@@ -36,7 +36,7 @@ use tokio::task::JoinSet;
 
 use super::afas::encode;
 use super::http::{HttpClient, HttpSettings, Response, runtime};
-use super::{ApplyContext, ConnectorError, Target};
+use super::{ApplyContext, ConnectorError, Interrupt, Target};
 use crate::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
 use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
 use crate::vocabulary::{Action, ActionKind, Change, GroupRef};
@@ -470,10 +470,16 @@ impl ScimTarget {
     /// Runs one phase's actions: each account's or group's actions in order, different ones
     /// concurrently (within the client's bound), then the membership changes, one PATCH per
     /// group (and per [`MEMBERS_PER_PATCH`]).
+    ///
+    /// Once `interrupt` is set no lane starts another action (those are
+    /// [`ConnectorError::Interrupted`]); the actions in flight finish, and the memberships of
+    /// every action that completed are still written, so an interrupted apply never leaves a
+    /// created User in no group.
     async fn run_batch(
         &self,
         mirror: Arc<Mutex<Mirror>>,
         actions: &[&Action],
+        interrupt: &Interrupt,
     ) -> (Vec<Result<(), ConnectorError>>, Vec<(String, String)>) {
         let bar = self.client.progress(Some(actions.len() as u64), "applying");
         // Actions on the same account or group run in order, in one task.
@@ -504,9 +510,14 @@ impl ScimTarget {
             let lane_actions: Vec<(usize, Action)> =
                 lane.iter().map(|&i| (i, actions[i].clone())).collect();
             let bar = bar.clone();
+            let interrupt = interrupt.clone();
             set.spawn(async move {
                 let mut out = Vec::with_capacity(lane_actions.len());
                 for (i, action) in lane_actions {
+                    if interrupt.is_set() {
+                        // Not started: left for the next plan. (`None` below.)
+                        break;
+                    }
                     let result = ctx.execute(&action).await;
                     bar.inc(1);
                     out.push((i, result));
@@ -593,6 +604,7 @@ impl ScimTarget {
             .map(|(i, r)| match (r, failures.remove(&i)) {
                 (Some(Ok(_)), None) => Ok(()),
                 (Some(Ok(_)), Some(e)) | (Some(Err(e)), _) => Err(ConnectorError::Action(e)),
+                (None, _) if interrupt.is_set() => Err(ConnectorError::Interrupted),
                 (None, _) => Err(ConnectorError::Action(
                     "internal error: the action was not run".to_owned(),
                 )),
@@ -1341,7 +1353,9 @@ impl Target for ScimTarget {
                 })
                 .collect();
         };
-        let (results, created) = self.rt.block_on(self.run_batch(mirror, actions));
+        let (results, created) =
+            self.rt
+                .block_on(self.run_batch(mirror, actions, &ctx.interrupt.clone()));
         ctx.created.extend(created);
         results
     }
