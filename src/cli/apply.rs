@@ -198,7 +198,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         interrupt,
         allow: args.allow.by_kind(),
     };
-    let report = apply(target.as_mut(), &plan, &opts)?;
+    let report = match apply(target.as_mut(), &plan, &opts) {
+        Err(e @ crate::apply::run::ApplyError::InterruptedBeforeStart) => {
+            super::err(&format!("{e}.\n"));
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+        result => result?,
+    };
     let mut s = String::from("\n");
     for o in &report.outcomes {
         match &o.error {
@@ -218,8 +224,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map(|(kind, n)| format!("{n} {}", kind.as_str()))
             .collect();
         s.push_str(&format!(
-            "\nApply interrupted: {ok} succeeded, {} failed, {} not attempted ({}). What was \
-             done is written; plan again to see what is left, or apply again to finish.\n",
+            "\nInterrupt received: the apply stopped with {ok} succeeded, {} failed, {} not \
+             attempted ({}). What was done is written; plan again to see what is left, or apply \
+             again to finish.\n",
             report.failed,
             report.not_attempted_count(),
             left.join(", ")

@@ -62,6 +62,9 @@ pub struct ScimTarget {
     rt: tokio::runtime::Runtime,
     /// The state being applied to, between `begin_apply` and `finish_apply`.
     mirror: Option<Arc<Mutex<Mirror>>>,
+    /// Actions of a batch started at once: the client's bound, so that an interrupt stops every
+    /// action not yet started instead of finding them all queued for a request slot.
+    starts: usize,
 }
 
 /// SCIM error bodies: `{"status": "409", "scimType": "uniqueness", "detail": "…"}`.
@@ -196,6 +199,7 @@ impl ScimTarget {
             client: Arc::new(client),
             rt: runtime()?,
             mirror: None,
+            starts: cfg.concurrency.max(1) as usize,
         })
     }
 
@@ -504,6 +508,7 @@ impl ScimTarget {
                 self.prefix(GroupKind::FunctionGroup).to_owned(),
             ],
         });
+        let starts = Arc::new(tokio::sync::Semaphore::new(self.starts));
         let mut set: JoinSet<Vec<(usize, Result<Effect, String>)>> = JoinSet::new();
         for lane in lanes {
             let ctx = Arc::clone(&ctx);
@@ -511,9 +516,11 @@ impl ScimTarget {
                 lane.iter().map(|&i| (i, actions[i].clone())).collect();
             let bar = bar.clone();
             let interrupt = interrupt.clone();
+            let starts = Arc::clone(&starts);
             set.spawn(async move {
                 let mut out = Vec::with_capacity(lane_actions.len());
                 for (i, action) in lane_actions {
+                    let _slot = starts.acquire().await;
                     if interrupt.is_set() {
                         // Not started: left for the next plan. (`None` below.)
                         break;

@@ -11,6 +11,7 @@ mod apply;
 mod common;
 mod git;
 mod http;
+mod interrupt;
 mod plan;
 mod schema;
 mod validate;
