@@ -139,7 +139,8 @@ fn bench_apply(invites: usize, limit: u32) {
         &ApplyOptions {
             today: DEFAULT_TODAY,
             force: false,
-            allow_removals: None,
+            allow: Default::default(),
+            interrupt: Default::default(),
         },
     )
     .expect("apply");

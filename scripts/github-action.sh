@@ -275,10 +275,15 @@ if [ "$command" = plan ]; then
     echo "::error::orgsync: the plan for $config is unsafe (over the safety limits); apply will refuse it"
     exit 1
   fi
-  if [ $rc -ne 0 ] && [ $rc -ne 2 ]; then
-    echo "::error::orgsync plan failed (exit $rc)"
-    exit 1
-  fi
+  # --detailed-exitcode: 0 no changes, 2 changes, 3 unsafe (handled above from the plan file),
+  # anything else is a failure.
+  case $rc in
+    0 | 2 | 3) ;;
+    *)
+      echo "::error::orgsync plan failed (exit $rc)"
+      exit 1
+      ;;
+  esac
   exit 0
 fi
 

@@ -520,7 +520,7 @@ pub struct ApplyRecord {
     pub succeeded: usize,
     /// Actions that failed.
     pub failed: usize,
-    /// Each action's outcome, in plan order.
+    /// Each attempted action's outcome, in plan order.
     pub outcomes: Vec<RecordedOutcome>,
     /// The target applied to (`file:<path>`, `scim:<base URL>`): a record of another target is
     /// not held against this one.
@@ -530,6 +530,13 @@ pub struct ApplyRecord {
     /// fewer than half of them (a listing that is probably incomplete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_accounts: Option<usize>,
+    /// The apply was interrupted (SIGINT, SIGTERM): the actions not attempted are counted in
+    /// `not_attempted`, and the next plan holds them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// Actions not attempted because of the interrupt, by kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_attempted: BTreeMap<ActionKind, usize>,
 }
 
 /// What happened to one action, by source identifier.
@@ -562,15 +569,27 @@ impl ApplyRecord {
             .as_deref()
             .filter(|c| *c != commit.to_string())
             .map(str::to_owned);
+        // Outcomes follow plan order, with gaps where an interrupt left actions unattempted:
+        // each outcome's action is the next one of its kind and subject.
+        let mut actions = plan.actions.iter();
         let outcomes = report
             .outcomes
             .iter()
-            .zip(&plan.actions)
-            .map(|(o, action)| RecordedOutcome {
-                kind: o.kind,
-                subject: o.subject.clone(),
-                ok: o.ok,
-                error: o.error.as_deref().map(|e| scrub(e, action)),
+            .map(|o| {
+                let same = |a: &&Action| a.kind == o.kind && a.subject == o.subject;
+                let action = actions
+                    .by_ref()
+                    .find(same)
+                    .or_else(|| plan.actions.iter().find(same));
+                RecordedOutcome {
+                    kind: o.kind,
+                    subject: o.subject.clone(),
+                    ok: o.ok,
+                    error: o.error.as_deref().map(|e| match action {
+                        Some(action) => scrub(e, action),
+                        None => REDACTED.to_owned(),
+                    }),
+                }
             })
             .collect();
         ApplyRecord {
@@ -590,6 +609,8 @@ impl ApplyRecord {
             outcomes,
             target: None,
             managed_accounts: report.managed_accounts,
+            interrupted: report.interrupted,
+            not_attempted: report.not_attempted.clone(),
         }
     }
 
@@ -902,7 +923,7 @@ mod tests {
                 },
             ],
             failed: 1,
-            managed_accounts: None,
+            ..ApplyReport::default()
         };
         let commit = ConfigCommit {
             commit: CommitInfo {

@@ -355,6 +355,12 @@ fn config() -> impl Strategy<Value = Config> {
                     },
                     safety: SafetyConfig {
                         max_removals: MaxRemovals::Count(1_000_000),
+                        max_anonymizations: MaxRemovals::Count(1_000_000),
+                        max_moves: MaxRemovals::Count(1_000_000),
+                        max_notifying_moves: MaxRemovals::Count(1_000_000),
+                        max_updates: MaxRemovals::Count(1_000_000),
+                        max_invites: MaxRemovals::Count(1_000_000),
+                        max_group_removals: MaxRemovals::Count(1_000_000),
                         allow_community_removal: allow_removal,
                     },
                     protected: if protect {

@@ -1,3 +1,4 @@
 //! Executing a plan against a target: the guards of an apply (errors, safety, staleness) and the
 //! loop over its actions. What each action does to a state is [`crate::connectors::memory`]'s.
 pub mod run;
+pub mod verify;

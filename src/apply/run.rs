@@ -8,23 +8,27 @@
 //! fails too, without being attempted.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::connectors::{ApplyContext, ConnectorError, Target};
+use crate::connectors::{ApplyContext, ConnectorError, Interrupt, Target};
+use crate::plan::safety::LimitKind;
 use crate::plan::{Action, ActionKind, Plan, Violation};
 
 /// How to apply.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// "Today" in the configured time zone: recorded as `removed_at`.
     pub today: Date,
     /// Apply an unsafe plan anyway (`--force`).
     pub force: bool,
-    /// Accept up to this many removals over the safety limit (`--allow-removals N`).
-    pub allow_removals: Option<u64>,
+    /// Set by a signal handler to stop the apply between actions (see [`Interrupt`]).
+    pub interrupt: Interrupt,
+    /// One-off allowances for this plan: accept up to N changes of a kind over its safety limit
+    /// (`--allow-removals N`, `--allow-moves N`, …).
+    pub allow: BTreeMap<LimitKind, u64>,
 }
 
 /// What happened to one action.
@@ -41,10 +45,10 @@ pub struct Outcome {
     pub error: Option<String>,
 }
 
-/// The result of an apply that ran: one outcome per action, in plan order.
+/// The result of an apply that ran: one outcome per action attempted, in plan order.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ApplyReport {
-    /// Outcomes, in plan order.
+    /// Outcomes of the actions attempted, in plan order.
     pub outcomes: Vec<Outcome>,
     /// How many actions failed.
     pub failed: usize,
@@ -53,12 +57,21 @@ pub struct ApplyReport {
     /// Recorded, so that a later listing with far fewer is caught (`safety::listed_target`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_accounts: Option<usize>,
+    /// The apply was interrupted: the actions after the outcomes were not attempted.
+    pub interrupted: bool,
+    /// The actions not attempted because of the interrupt, by kind.
+    pub not_attempted: BTreeMap<ActionKind, usize>,
 }
 
 impl ApplyReport {
     /// True when every action was applied.
     pub fn is_success(&self) -> bool {
-        self.failed == 0
+        self.failed == 0 && !self.interrupted
+    }
+
+    /// How many actions were not attempted.
+    pub fn not_attempted_count(&self) -> usize {
+        self.not_attempted.values().sum()
     }
 }
 
@@ -87,6 +100,9 @@ pub enum ApplyError {
         /// Target digest now.
         actual: String,
     },
+    /// The apply was interrupted before it started: nothing was done.
+    #[error("Interrupt received before anything was applied: nothing was changed")]
+    InterruptedBeforeStart,
     /// The target could not be locked, read or written.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
@@ -105,6 +121,10 @@ fn describe(violations: &[Violation]) -> String {
 /// that covers it, and a stale plan; otherwise runs every action and reports each outcome. A
 /// failed action makes the report fail, not the call: `Err` means the apply did not run or its
 /// result could not be saved.
+///
+/// Once `opts.interrupt` is set, no new action starts: the actions in flight finish, the target
+/// writes what was done (its memberships included) in `finish_apply`, and the report lists the
+/// outcomes so far, `interrupted`, and what was not attempted. The next plan holds exactly that.
 pub fn apply(
     target: &mut dyn Target,
     plan: &Plan,
@@ -115,6 +135,9 @@ pub fn apply(
         return Err(ApplyError::HasErrors { count: errors });
     }
     check_safety(plan, opts)?;
+    if opts.interrupt.is_set() {
+        return Err(ApplyError::InterruptedBeforeStart);
+    }
 
     let snapshot = target.begin_apply()?;
     let actual = crate::plan::digest::of_json(&snapshot);
@@ -132,6 +155,7 @@ pub fn apply(
 
     let mut ctx = ApplyContext {
         today: opts.today,
+        interrupt: opts.interrupt.clone(),
         created: HashMap::new(),
     };
     let mut report = ApplyReport::default();
@@ -143,6 +167,13 @@ pub fn apply(
         .actions
         .chunk_by(|a, b| a.kind.phase() == b.kind.phase())
     {
+        if opts.interrupt.is_set() {
+            report.interrupted = true;
+            for action in batch {
+                *report.not_attempted.entry(action.kind).or_default() += 1;
+            }
+            continue;
+        }
         let resolved: Vec<Result<Cow<'_, Action>, String>> = batch
             .iter()
             .map(|action| action.resolve_placeholders(&ctx.created))
@@ -156,6 +187,11 @@ pub fn apply(
             let result = match r {
                 Err(e) => Err(e.clone()),
                 Ok(_) => match executed.next() {
+                    Some(Err(ConnectorError::Interrupted)) => {
+                        report.interrupted = true;
+                        *report.not_attempted.entry(action.kind).or_default() += 1;
+                        continue;
+                    }
                     Some(r) => r.map_err(|e| e.to_string()),
                     None => Err("internal error: the target returned no result".to_owned()),
                 },
@@ -187,32 +223,66 @@ pub fn apply(
     Ok(report)
 }
 
-/// Refuses an unsafe plan unless `--force`, or `--allow-removals N` covers it: only removal limits
-/// are broken and the plan removes at most N accounts.
+/// Refuses an unsafe plan unless `--force`, or the one-off allowances cover it: every broken
+/// limit is one a count override exists for (`--allow-removals N`, `--allow-moves N`, …) and the
+/// plan makes at most N changes of that kind.
 fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
     if plan.safety.safe || opts.force {
         return Ok(());
     }
-    let removals = plan
-        .actions
+    let mut kinds = BTreeSet::new();
+    let mut other = false;
+    for v in &plan.safety.violations {
+        match LimitKind::of_rule(&v.rule) {
+            Some(kind) => {
+                kinds.insert(kind);
+            }
+            None => other = true,
+        }
+    }
+    let needed: Vec<(LimitKind, u64)> = kinds
+        .into_iter()
+        .map(|k| (k, k.count(&plan.actions) as u64))
+        .collect();
+    let short: Vec<&(LimitKind, u64)> = needed
         .iter()
-        .filter(|a| a.kind == ActionKind::Remove)
-        .count() as u64;
-    let only_removal_limits = plan
-        .safety
-        .violations
-        .iter()
-        .all(|v| v.rule.starts_with("max_removals"));
-    let hint = match opts.allow_removals {
-        Some(n) if only_removal_limits && removals <= n => return Ok(()),
-        Some(n) if only_removal_limits => format!(
-            "--allow-removals {n} does not cover its {removals} removals: pass \
-             --allow-removals {removals} after reviewing them"
-        ),
-        _ if only_removal_limits => format!(
-            "review the {removals} removals and pass --allow-removals {removals}, or --force"
-        ),
-        _ => "only --force applies it".to_owned(),
+        .filter(|(k, n)| opts.allow.get(k).is_none_or(|allowed| allowed < n))
+        .collect();
+    if short.is_empty() && !other {
+        return Ok(());
+    }
+    let hint = if other || short.is_empty() {
+        "only --force applies it".to_owned()
+    } else {
+        let flags: Vec<String> = short
+            .iter()
+            .map(|(k, n)| format!("{} {n}", k.flag()))
+            .collect();
+        let too_small: Vec<String> = short
+            .iter()
+            .filter_map(|(k, n)| {
+                opts.allow.get(k).map(|allowed| {
+                    format!("{} {allowed} does not cover its {n} {}", k.flag(), k.noun())
+                })
+            })
+            .collect();
+        if too_small.is_empty() {
+            let what: Vec<String> = short
+                .iter()
+                .map(|(k, n)| format!("{n} {}", k.noun()))
+                .collect();
+            format!(
+                "review the {} and pass {}, or --force",
+                what.join(" and "),
+                flags.join(" ")
+            )
+        } else {
+            format!(
+                "{}: pass {} after reviewing them",
+                too_small.join("; "),
+                flags.join(" ")
+            )
+        }
     };
     Err(ApplyError::Unsafe {
         violations: plan.safety.violations.clone(),
@@ -222,8 +292,6 @@ fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use crate::plan::Severity;
 
     use jiff::civil::date;
@@ -238,6 +306,8 @@ mod tests {
     struct FakeTarget {
         state: TargetSnapshot,
         fail: Vec<String>,
+        /// Raise the interrupt (as a signal would) while executing this subject.
+        interrupt_at: Option<String>,
         executed: Vec<String>,
         begun: usize,
         finished: usize,
@@ -257,6 +327,9 @@ mod tests {
             ctx: &mut ApplyContext,
         ) -> Result<(), ConnectorError> {
             self.executed.push(action.subject.clone());
+            if self.interrupt_at.as_deref() == Some(action.subject.as_str()) {
+                ctx.interrupt.set();
+            }
             // The runner resolves placeholders: a target never sees one.
             let text = serde_json::to_string(&action.changes).unwrap();
             assert!(
@@ -356,7 +429,8 @@ mod tests {
         ApplyOptions {
             today: date(2025, 6, 2),
             force: false,
-            allow_removals: None,
+            interrupt: Interrupt::new(),
+            allow: BTreeMap::new(),
         }
     }
 
@@ -478,7 +552,7 @@ mod tests {
         assert_eq!(t.begun, 0);
 
         let too_few = ApplyOptions {
-            allow_removals: Some(2),
+            allow: BTreeMap::from([(LimitKind::Removals, 2)]),
             ..opts()
         };
         let err = apply(&mut t, &p, &too_few).unwrap_err();
@@ -489,7 +563,7 @@ mod tests {
         assert_eq!(t.begun, 0);
 
         let enough = ApplyOptions {
-            allow_removals: Some(3),
+            allow: BTreeMap::from([(LimitKind::Removals, 3)]),
             ..opts()
         };
         assert_eq!(apply(&mut t, &p, &enough).unwrap().outcomes.len(), 3);
@@ -506,7 +580,7 @@ mod tests {
         let p = unsafe_plan(1, &["max_removals", "community_removal"]);
         let mut t = FakeTarget::default();
         let opts = ApplyOptions {
-            allow_removals: Some(100),
+            allow: BTreeMap::from([(LimitKind::Removals, 100)]),
             ..opts()
         };
         let err = apply(&mut t, &p, &opts).unwrap_err();
@@ -514,6 +588,103 @@ mod tests {
             err.to_string().ends_with("only --force applies it"),
             "{err}"
         );
+    }
+
+    /// Regression (issue 11): only removal limits could be overridden, and only removals were
+    /// limited. Each kind has its own override, and one kind's does not cover another's.
+    #[test]
+    fn each_kind_needs_its_own_allowance() {
+        let mut actions: Vec<Action> = (0..3)
+            .map(|i| action(ActionKind::Move, &format!("m{i}"), &[]))
+            .collect();
+        actions.extend((0..2).map(|i| action(ActionKind::Invite, &format!("i{i}"), &[])));
+        let mut p = plan(actions);
+        p.safety = Safety {
+            safe: false,
+            violations: ["max_moves_percent", "max_invites"]
+                .iter()
+                .map(|r| Violation {
+                    rule: (*r).to_owned(),
+                    message: format!("{r} broken"),
+                    limit: 1,
+                    actual: 3,
+                })
+                .collect(),
+        };
+        let mut t = FakeTarget::default();
+        let err = apply(&mut t, &p, &opts()).unwrap_err();
+        assert!(
+            err.to_string().ends_with(
+                "review the 3 moves and 2 invites and pass --allow-moves 3 --allow-invites 2, or --force"
+            ),
+            "{err}"
+        );
+        let moves_only = ApplyOptions {
+            allow: BTreeMap::from([(LimitKind::Moves, 3), (LimitKind::Removals, 10)]),
+            ..opts()
+        };
+        let err = apply(&mut t, &p, &moves_only).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("review the 2 invites and pass --allow-invites 2, or --force"),
+            "{err}"
+        );
+        assert_eq!(t.begun, 0);
+        let both = ApplyOptions {
+            allow: BTreeMap::from([(LimitKind::Moves, 3), (LimitKind::Invites, 2)]),
+            ..opts()
+        };
+        assert!(apply(&mut t, &p, &both).unwrap().is_success());
+    }
+
+    /// Regression (issue 11 §5): SIGINT killed apply at once, with no record of what was done.
+    /// Now no action starts after the interrupt, the one in flight finishes, the target still
+    /// writes (finish_apply), and the report says what was not attempted.
+    #[test]
+    fn an_interrupt_stops_starting_actions_and_still_finishes_the_apply() {
+        let mut t = FakeTarget {
+            interrupt_at: Some("p2".to_owned()),
+            ..FakeTarget::default()
+        };
+        let p = plan(vec![
+            action(ActionKind::CreateCommunity, "1001", &[]),
+            action(ActionKind::Invite, "p1", &["new:community:1001"]),
+            action(ActionKind::Invite, "p2", &[]),
+            action(ActionKind::Invite, "p3", &[]),
+            action(ActionKind::Remove, "p4", &[]),
+            action(ActionKind::Anonymize, "p5", &[]),
+        ]);
+        let report = apply(&mut t, &p, &opts()).unwrap();
+        assert_eq!(t.executed, ["1001", "p1", "p2"]);
+        assert_eq!(t.finished, 1, "what was done is written");
+        assert!(report.interrupted);
+        assert!(!report.is_success());
+        assert_eq!(report.failed, 0);
+        let done: Vec<&str> = report.outcomes.iter().map(|o| o.subject.as_str()).collect();
+        assert_eq!(done, ["1001", "p1", "p2"]);
+        assert_eq!(
+            report.not_attempted,
+            BTreeMap::from([
+                (ActionKind::Invite, 1),
+                (ActionKind::Remove, 1),
+                (ActionKind::Anonymize, 1)
+            ])
+        );
+    }
+
+    #[test]
+    fn an_interrupt_before_the_apply_starts_changes_nothing() {
+        let mut t = FakeTarget::default();
+        let o = opts();
+        o.interrupt.set();
+        let err = apply(
+            &mut t,
+            &plan(vec![action(ActionKind::Invite, "p1", &[])]),
+            &o,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ApplyError::InterruptedBeforeStart));
+        assert_eq!(t.begun, 0);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! `orgsync apply`: execute a saved plan, or plan and apply in one step.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use jiff::civil::Date;
@@ -10,9 +13,12 @@ use jiff::civil::Date;
 use super::DirArg;
 use super::RefArg;
 use crate::apply::run::{ApplyOptions, ApplyReport, apply};
+use crate::apply::verify::verify;
+use crate::connectors::Interrupt;
 use crate::git::{ApplyRecord, ConfigCommit};
 use crate::pipeline::{self, Loaded};
 use crate::plan::Plan;
+use crate::plan::safety::LimitKind;
 use crate::render;
 
 /// Arguments of `apply`.
@@ -28,12 +34,11 @@ pub struct Args {
     /// Do not ask for confirmation (required when not on a terminal).
     #[arg(long)]
     pub auto_approve: bool,
-    /// Apply an unsafe plan anyway (over the removal limits).
+    /// Apply an unsafe plan anyway, whatever safety limits it breaks.
     #[arg(long)]
     pub force: bool,
-    /// Accept up to N removals even when that is over `safety.max_removals`.
-    #[arg(long, value_name = "N")]
-    pub allow_removals: Option<u64>,
+    #[command(flatten)]
+    pub allow: Allowances,
     /// Plan as if today were DATE (YYYY-MM-DD); also the date recorded as `removed_at`.
     #[arg(long, value_name = "DATE")]
     pub at: Option<Date>,
@@ -45,7 +50,92 @@ pub struct Args {
     pub no_record: bool,
 }
 
+/// One-off overrides of the safety limits, for the plan being applied only: each accepts up to N
+/// changes of its kind over `safety.max_*`. A plan that makes more than N of them is still refused.
+#[derive(Debug, clap::Args)]
+pub struct Allowances {
+    /// Accept up to N removals over `safety.max_removals`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_removals: Option<u64>,
+    /// Accept up to N anonymizations over `safety.max_anonymizations`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_anonymizations: Option<u64>,
+    /// Accept up to N moves over `safety.max_moves`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_moves: Option<u64>,
+    /// Accept up to N moves that e-mail the person over `safety.max_notifying_moves`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_notifying_moves: Option<u64>,
+    /// Accept up to N updates over `safety.max_updates`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_updates: Option<u64>,
+    /// Accept up to N invites over `safety.max_invites`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_invites: Option<u64>,
+    /// Accept up to N group removals over `safety.max_group_removals`, for this plan.
+    #[arg(long, value_name = "N")]
+    pub allow_group_removals: Option<u64>,
+}
+
+impl Allowances {
+    /// The allowances given, by kind.
+    fn by_kind(&self) -> BTreeMap<LimitKind, u64> {
+        [
+            (LimitKind::Removals, self.allow_removals),
+            (LimitKind::Anonymizations, self.allow_anonymizations),
+            (LimitKind::Moves, self.allow_moves),
+            (LimitKind::NotifyingMoves, self.allow_notifying_moves),
+            (LimitKind::Updates, self.allow_updates),
+            (LimitKind::Invites, self.allow_invites),
+            (LimitKind::GroupRemovals, self.allow_group_removals),
+        ]
+        .into_iter()
+        .filter_map(|(k, n)| n.map(|n| (k, n)))
+        .collect()
+    }
+}
+
+/// Exit code of an interrupted apply (128 + SIGINT, what shells report for Ctrl-C).
+const INTERRUPTED: u8 = 130;
+
+/// Catches SIGINT and SIGTERM (Ctrl-C, a cancelled CI job, `timeout-minutes`). Before the apply
+/// starts nothing has been written, so the first signal ends orgsync at once. During the apply
+/// the first signal only sets the returned flag: the runner starts no new action, the actions
+/// in flight finish, what was done is written and recorded. A second signal ends orgsync at once
+/// (signal-hook's conditional shutdown, inside the signal handler itself).
+fn catch_interrupts() -> anyhow::Result<(Interrupt, Arc<AtomicBool>)> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let interrupt = Interrupt::new();
+    for (signal, code) in [(SIGINT, 130), (SIGTERM, 143)] {
+        signal_hook::flag::register_conditional_shutdown(signal, code, interrupt.flag())
+            .context("cannot catch interrupts")?;
+        signal_hook::flag::register(signal, interrupt.flag()).context("cannot catch interrupts")?;
+    }
+    let applying = Arc::new(AtomicBool::new(false));
+    let (watched, started) = (interrupt.clone(), Arc::clone(&applying));
+    // A signal handler may not print; this thread says what happens.
+    std::thread::spawn(move || {
+        while !watched.is_set() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if started.load(Ordering::SeqCst) {
+            super::err(
+                "\nInterrupt received: starting no new action; finishing those in flight and \
+                 writing what was done (interrupt again to stop at once).\n",
+            );
+        } else {
+            super::err("\nInterrupt received before anything was applied: nothing was changed.\n");
+            // Nothing has been written yet: ending here loses nothing, and the user should not
+            // wait for a fetch or a plan they no longer want.
+            #[allow(clippy::exit)]
+            std::process::exit(i32::from(INTERRUPTED));
+        }
+    });
+    Ok((interrupt, applying))
+}
+
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (interrupt, applying) = catch_interrupts()?;
     let dir = &args.dir.dir;
     let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
     let config = &loaded.config;
@@ -64,9 +154,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     crate::plan::FORMAT_VERSION
                 );
             }
-            check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
+            let mismatch = check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
+            let trusted = replan(&plan, &loaded, mismatch, dir)?;
             let today = args.at.unwrap_or(plan.at);
-            (plan, today)
+            (trusted, today)
         }
         None => {
             let today = pipeline::today(config, args.at)?;
@@ -100,12 +191,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let mut target = pipeline::open_target(config, dir)?;
+    applying.store(true, Ordering::SeqCst);
     let opts = ApplyOptions {
         today,
         force: args.force,
-        allow_removals: args.allow_removals,
+        interrupt,
+        allow: args.allow.by_kind(),
     };
-    let report = apply(target.as_mut(), &plan, &opts)?;
+    let report = match apply(target.as_mut(), &plan, &opts) {
+        Err(e @ crate::apply::run::ApplyError::InterruptedBeforeStart) => {
+            super::err(&format!("{e}.\n"));
+            return Ok(ExitCode::from(INTERRUPTED));
+        }
+        result => result?,
+    };
     let mut s = String::from("\n");
     for o in &report.outcomes {
         match &o.error {
@@ -118,17 +217,35 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     let ok = report.outcomes.len() - report.failed;
-    s.push_str(&format!(
-        "\nApply complete: {ok} succeeded, {} failed.\n",
-        report.failed
-    ));
+    if report.interrupted {
+        let left: Vec<String> = report
+            .not_attempted
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", kind.as_str()))
+            .collect();
+        s.push_str(&format!(
+            "\nInterrupt received: the apply stopped with {ok} succeeded, {} failed, {} not \
+             attempted ({}). What was done is written; plan again to see what is left, or apply \
+             again to finish.\n",
+            report.failed,
+            report.not_attempted_count(),
+            left.join(", ")
+        ));
+    } else {
+        s.push_str(&format!(
+            "\nApply complete: {ok} succeeded, {} failed.\n",
+            report.failed
+        ));
+    }
     super::out(&s)?;
     if args.no_record {
         super::err("Not recorded (--no-record).\n");
     } else {
         record(&loaded, &plan, &report)?;
     }
-    Ok(if report.failed > 0 {
+    Ok(if report.interrupted {
+        ExitCode::from(INTERRUPTED)
+    } else if report.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -139,7 +256,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// reviewed plan must be the plan of the configuration whose commit records the apply. A commit
 /// with uncommitted configuration changes (`-dirty`) only matches when the configuration is
 /// byte for byte the same (its digest).
-fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Result<()> {
+///
+/// Returns true when the plan comes from another configuration and `--allow-config-mismatch`
+/// lets it through.
+fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Result<bool> {
     let planned = plan.digests.config_commit.as_deref();
     let current = loaded.commit.as_ref().map(ToString::to_string);
     let same = match (planned.map(ConfigCommit::parse), loaded.commit.as_ref()) {
@@ -151,7 +271,7 @@ fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Res
         _ => false,
     };
     if same {
-        return Ok(());
+        return Ok(false);
     }
     let describe = |c: Option<&str>| match c {
         Some(c) => {
@@ -173,11 +293,45 @@ fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Res
         super::err(&format!(
             "warning: the plan was made from {planned}; applying it with the configuration at {current} (--allow-config-mismatch)\n"
         ));
-        return Ok(());
+        return Ok(true);
     }
     bail!(
         "the plan was made from {planned}, but the configuration being applied is at {current}: plan again, or pass --allow-config-mismatch to apply it anyway"
     )
+}
+
+/// The plan orgsync makes now from the plan file's recorded inputs — its configuration, its
+/// `at` day, the source and target as they are — when the file says exactly that; otherwise why
+/// not (stale, or changed after it was made). The re-plan, not the file, is what gets applied:
+/// protected accounts and safety limits come from the configuration, never from the file.
+///
+/// The recorded configuration is the one being applied (`check_config_commit` tied them
+/// together), except with `--allow-config-mismatch`: then it is read at the plan's commit, which
+/// must be a clean one (uncommitted changes cannot be read back).
+fn replan(file: &Plan, loaded: &Loaded, mismatch: bool, dir: &Path) -> anyhow::Result<Plan> {
+    let at_commit;
+    let recorded = if mismatch {
+        let Some((id, false)) = file
+            .digests
+            .config_commit
+            .as_deref()
+            .map(ConfigCommit::parse)
+        else {
+            bail!(
+                "the plan's configuration cannot be read back to check the plan (it had uncommitted changes, or was not in git): plan again"
+            );
+        };
+        at_commit = pipeline::load(dir, Some(id))?;
+        &at_commit
+    } else {
+        loaded
+    };
+    let fetched = pipeline::fetch(&recorded.config, dir)?;
+    let mut trusted = pipeline::make_plan_for(recorded, &fetched, file.at);
+    verify(file, &trusted)?;
+    // The record's plan digest names the reviewed file.
+    trusted.created_at.clone_from(&file.created_at);
+    Ok(trusted)
 }
 
 /// Records the apply as a git note on the configuration commit, or says why it cannot.

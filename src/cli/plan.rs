@@ -42,7 +42,8 @@ pub struct Args {
     /// Also write the plan as JSON to FILE, for `orgsync apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Exit 2 when the plan has changes (0: no changes, 1: error).
+    /// Exit 2 when the plan has changes, 3 when it is unsafe (over a safety limit: it needs
+    /// review and an override to apply); 0: no changes, 1: error.
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Show the target state before → after as a unified diff of canonical YAML.
@@ -125,15 +126,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ));
     }
     if !plan.safety.safe {
-        anyhow::bail!(
-            "the plan is unsafe ({}); apply refuses it without --allow-removals N or --force",
-            plan.safety
-                .violations
-                .iter()
-                .map(|v| v.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
+        let message = unsafe_message(&plan);
+        if !args.detailed_exitcode {
+            anyhow::bail!(message);
+        }
+        // Exit 3: the plan is fine but needs a person's review, which CI must tell from a
+        // broken plan (1).
+        super::err(&format!("warning: {message}\n"));
+        std::mem::forget(fetched);
+        return Ok(ExitCode::from(3));
     }
     let code = if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(2)
@@ -144,6 +145,34 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     // would only make the user wait (tens of milliseconds at 100k, seconds at 1M).
     std::mem::forget(fetched);
     Ok(code)
+}
+
+/// Why the plan is unsafe and which one-off overrides would apply it.
+fn unsafe_message(plan: &Plan) -> String {
+    use crate::plan::safety::LimitKind;
+    let mut flags: Vec<String> = Vec::new();
+    for v in &plan.safety.violations {
+        if let Some(kind) = LimitKind::of_rule(&v.rule) {
+            let flag = format!("{} {}", kind.flag(), kind.count(&plan.actions));
+            if !flags.contains(&flag) {
+                flags.push(flag);
+            }
+        }
+    }
+    let overrides = if flags.is_empty() {
+        "--force".to_owned()
+    } else {
+        format!("{} (after review) or --force", flags.join(" "))
+    };
+    format!(
+        "the plan is unsafe ({}); apply refuses it without {overrides}",
+        plan.safety
+            .violations
+            .iter()
+            .map(|v| v.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    )
 }
 
 /// The base side of pull-request mode.

@@ -11,7 +11,7 @@ use globset::GlobBuilder;
 
 use super::validate::{ConfigError, closest};
 use super::{
-    Config, FileFormat, FileSourceConfig, FunctionSourceField, MatchKey, MaxRemovals, OneOrMany,
+    Config, FileFormat, FileSourceConfig, FunctionSourceField, Limit, MatchKey, OneOrMany,
     REQUIRED_COLUMNS, ScimTargetConfig, SourceConfig, TargetConfig,
 };
 
@@ -813,17 +813,24 @@ fn policy_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
             );
         }
     }
-    if let MaxRemovals::Both(b) = &config.safety.max_removals
-        && b.percent.is_none()
-        && b.count.is_none()
-    {
-        errs.push(
-            at(
-                "/safety/max_removals",
-                "an empty removal limit is no limit: a plan could remove every account".into(),
-            )
-            .hint("write a limit, like \"10%\", 25 or { percent: 10, count: 25 }; to switch the limit off on purpose, write `max_removals: unlimited`"),
-        );
+    for (key, noun, limit) in config.safety.limits() {
+        if let Limit::Both(b) = limit
+            && b.percent.is_none()
+            && b.count.is_none()
+        {
+            let what = if key == "max_removals" {
+                "remove every account".to_owned()
+            } else {
+                format!("make any number of {noun}s")
+            };
+            errs.push(
+                at(
+                    &format!("/safety/{key}"),
+                    format!("an empty {noun} limit is no limit: a plan could {what}"),
+                )
+                .hint(format!("write a limit, like \"10%\", 25 or {{ percent: 10, count: 25 }}; to switch the limit off on purpose, write `{key}: unlimited`")),
+            );
+        }
     }
 }
 

@@ -737,68 +737,138 @@ impl Default for PolicyConfig {
     }
 }
 
-/// Safety limits. A plan over them is unsafe: apply refuses it without an explicit override.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+/// Safety limits. A plan over them is unsafe: apply refuses it without an explicit override
+/// for that plan (`--allow-removals N`, `--allow-moves N`, …, or `--force`).
+///
+/// Every limit is a percentage (`"10%"`), a count (`25`), both (`{ percent: 10, count: 25 }`),
+/// or `unlimited`, the only way to switch a limit off. Percentages are of the managed (active)
+/// accounts — of the managed groups for `max_group_removals` — and are checked from 10 up: below
+/// that a single change is already a large share. An empty limit (`{}`, all `null`) is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SafetyConfig {
-    /// Most accounts one plan may remove: a percentage of managed accounts (`"10%"`, checked from
-    /// 10 managed accounts up), a count (`25`), both (`{ percent: 10, count: 25 }`), or
-    /// `unlimited` to switch the limit off. An empty limit (`{}`, all `null`) is an error.
-    pub max_removals: MaxRemovals,
+    /// Most accounts one plan may remove (deactivate). Default `"10%"`.
+    pub max_removals: Limit,
+    /// Most accounts one plan may anonymize (personal data blanked for good). Default `"10%"`.
+    pub max_anonymizations: Limit,
+    /// Most accounts one plan may move to other communities, notifying or not. Default `"25%"`.
+    pub max_moves: Limit,
+    /// Most moves in one plan that make the app e-mail the person (transfers with
+    /// `notify_transfers` on), counted on their own: a swapped mapping e-mails everyone it
+    /// moves. Default `"10%"`.
+    pub max_notifying_moves: Limit,
+    /// Most accounts one plan may update (names, e-mail, function groups). Default `"25%"`.
+    pub max_updates: Limit,
+    /// Most people one plan may invite, as a share of the managed accounts already there (may
+    /// be over 100%) and/or a count. The first sync of an empty target is not limited by the
+    /// percentage (fewer than 10 managed accounts). Default `"25%"`.
+    pub max_invites: Limit,
+    /// Most groups (communities and function groups) one plan may remove, as a share of the
+    /// groups orgsync manages and/or a count. Default `"10%"`.
+    pub max_group_removals: Limit,
     /// Allow removing target communities whose source identifiers are gone. Removing a community
     /// destroys its messages and shift takeovers; when false it is reported as orphaned instead.
     pub allow_community_removal: bool,
 }
 
-/// A removal limit: `"10%"`, `25`, `{ percent: 10, count: 25 }`, or `unlimited`.
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        let pct = |p: &str| Limit::Percent(p.to_owned());
+        SafetyConfig {
+            max_removals: pct("10%"),
+            max_anonymizations: pct("10%"),
+            max_moves: pct("25%"),
+            max_notifying_moves: pct("10%"),
+            max_updates: pct("25%"),
+            max_invites: pct("25%"),
+            max_group_removals: pct("10%"),
+            allow_community_removal: false,
+        }
+    }
+}
+
+impl SafetyConfig {
+    /// Every limit with its key (`max_removals`, …) and what it counts (`removal`), in the order
+    /// they are checked and reported.
+    pub fn limits(&self) -> [(&'static str, &'static str, &Limit); 7] {
+        [
+            ("max_removals", "removal", &self.max_removals),
+            (
+                "max_anonymizations",
+                "anonymization",
+                &self.max_anonymizations,
+            ),
+            ("max_moves", "move", &self.max_moves),
+            (
+                "max_notifying_moves",
+                "notifying move",
+                &self.max_notifying_moves,
+            ),
+            ("max_updates", "update", &self.max_updates),
+            ("max_invites", "invite", &self.max_invites),
+            (
+                "max_group_removals",
+                "group removal",
+                &self.max_group_removals,
+            ),
+        ]
+    }
+}
+
+/// A safety limit: `"10%"`, `25`, `{ percent: 10, count: 25 }`, or `unlimited`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum MaxRemovals {
-    /// A count of accounts.
+pub enum Limit {
+    /// A count.
     Count(u64),
     /// No limit, written out: `unlimited`.
     Unlimited(NoLimit),
-    /// A percentage of managed accounts, written `"10%"`.
+    /// A percentage, written `"10%"`.
     Percent(#[schemars(regex(pattern = r"^\d{1,3}(\.\d+)?%$"))] String),
     /// Both limits; the plan must stay within each.
-    Both(MaxRemovalsBoth),
+    Both(LimitBoth),
 }
+
+/// The removal limit's former name.
+pub type MaxRemovals = Limit;
+/// The former name of [`LimitBoth`].
+pub type MaxRemovalsBoth = LimitBoth;
 
 /// `unlimited`: the one way to switch a limit off, so that it is never switched off by an
 /// empty or mistyped value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NoLimit {
-    /// No limit: a plan may remove any number of accounts.
+    /// No limit: a plan may do any number of these changes.
     Unlimited,
 }
 
-impl Default for MaxRemovals {
+impl Default for Limit {
     fn default() -> Self {
-        MaxRemovals::Percent("10%".to_owned())
+        Limit::Percent("10%".to_owned())
     }
 }
 
 /// Both a percentage and a count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MaxRemovalsBoth {
-    /// Percentage of managed accounts (checked from 10 managed accounts up).
+pub struct LimitBoth {
+    /// A percentage (checked from 10 managed accounts or groups up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u32>,
-    /// Number of accounts.
+    /// A count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
 }
 
-impl MaxRemovals {
+impl Limit {
     /// The limit as (percent, count).
     pub fn limits(&self) -> (Option<f64>, Option<u64>) {
         match self {
-            MaxRemovals::Count(c) => (None, Some(*c)),
-            MaxRemovals::Unlimited(NoLimit::Unlimited) => (None, None),
-            MaxRemovals::Percent(p) => (p.trim_end_matches('%').parse().ok(), None),
-            MaxRemovals::Both(b) => (b.percent.map(f64::from), b.count),
+            Limit::Count(c) => (None, Some(*c)),
+            Limit::Unlimited(NoLimit::Unlimited) => (None, None),
+            Limit::Percent(p) => (p.trim_end_matches('%').parse().ok(), None),
+            Limit::Both(b) => (b.percent.map(f64::from), b.count),
         }
     }
 }

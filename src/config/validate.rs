@@ -919,22 +919,39 @@ pub(crate) fn semantic_errors(config: &Config) -> Vec<ConfigError> {
             .hint("for example: match: [external_id, email]"),
         );
     }
-    if let (Some(p), _) = config.safety.max_removals.limits()
-        && p > 100.0
-    {
-        let pointer = match config.safety.max_removals {
-            super::MaxRemovals::Both(_) => "/safety/max_removals/percent",
-            _ => "/safety/max_removals",
-        };
-        errs.push(
-            at(
-                pointer,
-                format!(
-                    "{p}% is more than 100%: a plan cannot remove more than every managed account"
-                ),
-            )
-            .hint("write a percentage up to 100%, like \"10%\", or a count of accounts, like 25"),
-        );
+    for (key, _, limit) in config.safety.limits() {
+        // Invites are counted against the accounts already there and may be more than all of
+        // them; every other limit counts changes to what exists.
+        if key == "max_invites" {
+            continue;
+        }
+        if let (Some(p), _) = limit.limits()
+            && p > 100.0
+        {
+            let pointer = match limit {
+                super::Limit::Both(_) => format!("/safety/{key}/percent"),
+                _ => format!("/safety/{key}"),
+            };
+            let (verb, whole) = match key {
+                "max_removals" => ("remove", "account"),
+                "max_anonymizations" => ("anonymize", "account"),
+                "max_moves" => ("move", "account"),
+                "max_notifying_moves" => ("notify", "account"),
+                "max_updates" => ("update", "account"),
+                _ => ("remove", "group"),
+            };
+            errs.push(
+                at(
+                    &pointer,
+                    format!(
+                        "{p}% is more than 100%: a plan cannot {verb} more than every managed {whole}"
+                    ),
+                )
+                .hint(format!(
+                    "write a percentage up to 100%, like \"10%\", or a count of {whole}s, like 25"
+                )),
+            );
+        }
     }
 
     // Globs.

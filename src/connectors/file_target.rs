@@ -358,6 +358,7 @@ mod tests {
 
     fn ctx() -> ApplyContext {
         ApplyContext {
+            interrupt: Default::default(),
             today: date(2025, 6, 2),
             created: HashMap::new(),
         }

@@ -48,6 +48,7 @@ pub fn apply_plan(
     today: Date,
 ) -> Result<TargetSnapshot, String> {
     let mut ctx = ApplyContext {
+        interrupt: Default::default(),
         today,
         created: HashMap::new(),
     };
@@ -430,6 +431,7 @@ mod tests {
 
     fn ctx() -> ApplyContext {
         ApplyContext {
+            interrupt: Default::default(),
             today: TODAY,
             created: HashMap::new(),
         }

@@ -9,6 +9,8 @@ pub mod memory;
 pub mod scim;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::civil::Date;
 
@@ -45,6 +47,9 @@ pub enum ConnectorError {
     /// An API call failed (after its retries). Never holds a credential.
     #[error("{0}")]
     Http(String),
+    /// The action was not started: the apply was interrupted first.
+    #[error("not attempted: the apply was interrupted")]
+    Interrupted,
 }
 
 /// The read side of a source system.
@@ -53,11 +58,41 @@ pub trait Source {
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError>;
 }
 
+/// Set when the apply is asked to stop (SIGINT, SIGTERM): a target starts no new action,
+/// finishes those in flight and writes what was done (memberships included), so that the next
+/// plan holds only what was not done.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// A flag nobody has set yet.
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// The flag itself, for a signal handler to set.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.0)
+    }
+
+    /// Asks the apply to stop.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once the apply was asked to stop.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// State shared by the actions of one apply.
 #[derive(Debug, Clone)]
 pub struct ApplyContext {
     /// "Today", for `removed_at`.
     pub today: Date,
+    /// Set when the apply is to stop: start no new action.
+    pub interrupt: Interrupt,
     /// Ids of groups created during this apply: placeholder (`new:<kind>:<key>`) → target id.
     /// Targets fill it with [`ApplyContext::record_created`]; the apply runner reads it to replace
     /// placeholders before an action reaches a target.
@@ -88,13 +123,24 @@ pub trait Target {
     /// Executes actions of one apply phase ([`crate::vocabulary::ActionKind::phase`]), returning one
     /// result per action in the same order. Within a phase no action depends on another (a
     /// `new:` group is created in an earlier phase), so a target may run them concurrently; the
-    /// default runs them one by one with [`Target::execute`].
+    /// default runs them one by one with [`Target::execute`]. Once `ctx.interrupt` is set, no
+    /// further action starts: those get [`ConnectorError::Interrupted`], and what the started
+    /// ones did is still written.
     fn execute_batch(
         &mut self,
         actions: &[&Action],
         ctx: &mut ApplyContext,
     ) -> Vec<Result<(), ConnectorError>> {
-        actions.iter().map(|a| self.execute(a, ctx)).collect()
+        actions
+            .iter()
+            .map(|a| {
+                if ctx.interrupt.is_set() {
+                    Err(ConnectorError::Interrupted)
+                } else {
+                    self.execute(a, ctx)
+                }
+            })
+            .collect()
     }
 
     /// Ends an apply: persists what `execute` did and releases the lock.

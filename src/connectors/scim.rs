@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 
 use super::afas::encode;
 use super::http::{HttpClient, HttpSettings, Response, runtime};
-use super::{ApplyContext, ConnectorError, Target};
+use super::{ApplyContext, ConnectorError, Interrupt, Target};
 use crate::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
 use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
 use crate::vocabulary::{Action, ActionKind, Change, GroupRef};
@@ -65,6 +65,9 @@ pub struct ScimTarget {
     rt: tokio::runtime::Runtime,
     /// The state being applied to, between `begin_apply` and `finish_apply`.
     mirror: Option<Arc<Mutex<Mirror>>>,
+    /// Actions of a batch started at once: the client's bound, so that an interrupt stops every
+    /// action not yet started instead of finding them all queued for a request slot.
+    starts: usize,
 }
 
 /// SCIM error bodies: `{"status": "409", "scimType": "uniqueness", "detail": "…"}`.
@@ -200,6 +203,7 @@ impl ScimTarget {
             client: Arc::new(client),
             rt: runtime()?,
             mirror: None,
+            starts: cfg.concurrency.max(1) as usize,
         })
     }
 
@@ -507,10 +511,16 @@ impl ScimTarget {
     /// Runs one phase's actions: each account's or group's actions in order, different ones
     /// concurrently (within the client's bound), then the membership changes, one PATCH per
     /// group (and per [`MEMBERS_PER_PATCH`]).
+    ///
+    /// Once `interrupt` is set no lane starts another action (those are
+    /// [`ConnectorError::Interrupted`]); the actions in flight finish, and the memberships of
+    /// every action that completed are still written, so an interrupted apply never leaves a
+    /// created User in no group.
     async fn run_batch(
         &self,
         mirror: Arc<Mutex<Mirror>>,
         actions: &[&Action],
+        interrupt: &Interrupt,
     ) -> (Vec<Result<(), ConnectorError>>, Vec<(String, String)>) {
         let bar = self.client.progress(Some(actions.len() as u64), "applying");
         // Actions on the same account or group run in order, in one task.
@@ -536,15 +546,23 @@ impl ScimTarget {
             ],
             user_prefix: self.user_prefix.clone(),
         });
+        let starts = Arc::new(tokio::sync::Semaphore::new(self.starts));
         let mut set: JoinSet<Vec<(usize, Result<Effect, String>)>> = JoinSet::new();
         for lane in lanes {
             let ctx = Arc::clone(&ctx);
             let lane_actions: Vec<(usize, Action)> =
                 lane.iter().map(|&i| (i, actions[i].clone())).collect();
             let bar = bar.clone();
+            let interrupt = interrupt.clone();
+            let starts = Arc::clone(&starts);
             set.spawn(async move {
                 let mut out = Vec::with_capacity(lane_actions.len());
                 for (i, action) in lane_actions {
+                    let _slot = starts.acquire().await;
+                    if interrupt.is_set() {
+                        // Not started: left for the next plan. (`None` below.)
+                        break;
+                    }
                     let result = ctx.execute(&action).await;
                     bar.inc(1);
                     out.push((i, result));
@@ -631,6 +649,7 @@ impl ScimTarget {
             .map(|(i, r)| match (r, failures.remove(&i)) {
                 (Some(Ok(_)), None) => Ok(()),
                 (Some(Ok(_)), Some(e)) | (Some(Err(e)), _) => Err(ConnectorError::Action(e)),
+                (None, _) if interrupt.is_set() => Err(ConnectorError::Interrupted),
                 (None, _) => Err(ConnectorError::Action(
                     "internal error: the action was not run".to_owned(),
                 )),
@@ -1455,7 +1474,9 @@ impl Target for ScimTarget {
                 })
                 .collect();
         };
-        let (results, created) = self.rt.block_on(self.run_batch(mirror, actions));
+        let (results, created) =
+            self.rt
+                .block_on(self.run_batch(mirror, actions, &ctx.interrupt.clone()));
         ctx.created.extend(created);
         results
     }

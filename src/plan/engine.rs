@@ -78,11 +78,14 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let listed_managed = target.accounts.iter().filter(|a| a.managed).count();
     diagnostics.extend(safety::listed_target(config, listed_managed, recorded));
 
-    let removals = actions
+    let managed_groups = target
+        .communities
         .iter()
-        .filter(|a| a.kind == ActionKind::Remove)
+        .chain(&target.function_groups)
+        .filter(|g| g.managed)
         .count();
-    let (safety, safety_diagnostics) = safety::check_removals(config, removals, managed_active);
+    let (safety, safety_diagnostics) =
+        safety::check(config, &actions, managed_active, managed_groups);
     diagnostics.extend(safety_diagnostics);
 
     actions.sort_by(|a, b| {

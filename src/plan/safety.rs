@@ -1,13 +1,149 @@
 //! Safety: limits that make a plan unsafe to apply without an explicit override, and the guards
 //! against a source that returns nobody and a target that lists far fewer accounts than
 //! orgsync's own apply records say it manages.
+//!
+//! Every kind of change with a blast radius has a limit (`safety.max_*`): removals,
+//! anonymizations, moves, notifying moves on their own (a swapped mapping e-mails everyone it
+//! moves), updates, invites and group removals. The apply runner and `plan --detailed-exitcode`
+//! read the verdict; the override flags (`--allow-removals N`, …) are named here too, so the
+//! verdict, its hint and the runner's check cannot drift apart.
 
-use super::{Diagnostic, DiagnosticKind, Safety, Severity, Violation};
+use super::{Action, ActionKind, Diagnostic, DiagnosticKind, Safety, Severity, Violation};
 use crate::config::Config;
 
-/// Managed accounts from which the percentage limit applies: below this a single removal is
-/// already a large percentage.
+/// Managed accounts (or groups) from which percentage limits apply: below this a single change
+/// is already a large percentage.
 pub const PERCENT_FROM_MANAGED: usize = 10;
+
+/// A kind of change that a safety limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LimitKind {
+    /// `remove` actions.
+    Removals,
+    /// `anonymize` actions.
+    Anonymizations,
+    /// `move` actions, notifying or not.
+    Moves,
+    /// `move` actions that make the target e-mail the person.
+    NotifyingMoves,
+    /// `update` actions.
+    Updates,
+    /// `invite` actions.
+    Invites,
+    /// `remove_community` and `remove_function_group` actions.
+    GroupRemovals,
+}
+
+impl LimitKind {
+    /// Every kind, in the order limits are checked and reported.
+    pub const ALL: [LimitKind; 7] = [
+        LimitKind::Removals,
+        LimitKind::Anonymizations,
+        LimitKind::Moves,
+        LimitKind::NotifyingMoves,
+        LimitKind::Updates,
+        LimitKind::Invites,
+        LimitKind::GroupRemovals,
+    ];
+
+    /// The configuration key under `safety`, also the violation's rule (with `_percent` for the
+    /// percentage).
+    pub fn key(self) -> &'static str {
+        match self {
+            LimitKind::Removals => "max_removals",
+            LimitKind::Anonymizations => "max_anonymizations",
+            LimitKind::Moves => "max_moves",
+            LimitKind::NotifyingMoves => "max_notifying_moves",
+            LimitKind::Updates => "max_updates",
+            LimitKind::Invites => "max_invites",
+            LimitKind::GroupRemovals => "max_group_removals",
+        }
+    }
+
+    /// The `apply` flag that accepts up to N of these for one plan.
+    pub fn flag(self) -> &'static str {
+        match self {
+            LimitKind::Removals => "--allow-removals",
+            LimitKind::Anonymizations => "--allow-anonymizations",
+            LimitKind::Moves => "--allow-moves",
+            LimitKind::NotifyingMoves => "--allow-notifying-moves",
+            LimitKind::Updates => "--allow-updates",
+            LimitKind::Invites => "--allow-invites",
+            LimitKind::GroupRemovals => "--allow-group-removals",
+        }
+    }
+
+    /// Plural noun: "removals", "notifying moves".
+    pub fn noun(self) -> &'static str {
+        match self {
+            LimitKind::Removals => "removals",
+            LimitKind::Anonymizations => "anonymizations",
+            LimitKind::Moves => "moves",
+            LimitKind::NotifyingMoves => "notifying moves",
+            LimitKind::Updates => "updates",
+            LimitKind::Invites => "invites",
+            LimitKind::GroupRemovals => "group removals",
+        }
+    }
+
+    /// "the plan {verb} 12 accounts".
+    fn verb(self) -> &'static str {
+        match self {
+            LimitKind::Removals => "removes",
+            LimitKind::Anonymizations => "anonymizes",
+            LimitKind::Moves => "moves",
+            LimitKind::NotifyingMoves => "moves and e-mails",
+            LimitKind::Updates => "updates",
+            LimitKind::Invites => "invites",
+            LimitKind::GroupRemovals => "removes",
+        }
+    }
+
+    /// What the count and the percentage are of.
+    fn unit(self) -> &'static str {
+        match self {
+            LimitKind::Invites => "people",
+            LimitKind::GroupRemovals => "groups",
+            _ => "accounts",
+        }
+    }
+
+    /// True when `action` counts against this limit.
+    pub fn counts(self, action: &Action) -> bool {
+        match self {
+            LimitKind::Removals => action.kind == ActionKind::Remove,
+            LimitKind::Anonymizations => action.kind == ActionKind::Anonymize,
+            LimitKind::Moves => action.kind == ActionKind::Move,
+            LimitKind::NotifyingMoves => action.kind == ActionKind::Move && notifies(action),
+            LimitKind::Updates => action.kind == ActionKind::Update,
+            LimitKind::Invites => action.kind == ActionKind::Invite,
+            LimitKind::GroupRemovals => matches!(
+                action.kind,
+                ActionKind::RemoveCommunity | ActionKind::RemoveFunctionGroup
+            ),
+        }
+    }
+
+    /// How many of `actions` count against this limit.
+    pub fn count(self, actions: &[Action]) -> usize {
+        actions.iter().filter(|a| self.counts(a)).count()
+    }
+
+    /// The kind a violation's rule belongs to (`max_moves_percent` → moves). `None` for rules
+    /// no count override covers.
+    pub fn of_rule(rule: &str) -> Option<LimitKind> {
+        let key = rule.strip_suffix("_percent").unwrap_or(rule);
+        LimitKind::ALL.into_iter().find(|k| k.key() == key)
+    }
+}
+
+/// True when a move asks the target to e-mail the person (`notify: true`).
+fn notifies(action: &Action) -> bool {
+    action
+        .changes
+        .get("notify")
+        .is_some_and(|c| c.to == serde_json::Value::Bool(true))
+}
 
 /// The empty-source guard: a source that returns no people while managed accounts exist is far
 /// more likely broken (an expired token, an empty export) than empty. The engine then plans no
@@ -75,60 +211,78 @@ pub fn listed_target(
     })
 }
 
-/// Checks the number of `remove` actions against `safety.max_removals`. `managed_active` is the
-/// number of managed active accounts in the target. Over a limit the plan is unsafe: apply
-/// refuses it unless overridden. The plan itself is still produced, with a warning.
-pub fn check_removals(
+/// Checks `actions` against every `safety.max_*` limit. `managed_active` is the number of
+/// managed active accounts in the target (the base of the account percentages), `managed_groups`
+/// the number of groups orgsync manages (the base of `max_group_removals`). Over a limit the plan
+/// is unsafe: apply refuses it unless overridden. The plan itself is still produced, with a
+/// warning per broken limit.
+pub fn check(
     config: &Config,
-    removals: usize,
+    actions: &[Action],
     managed_active: usize,
+    managed_groups: usize,
 ) -> (Safety, Vec<Diagnostic>) {
-    let (percent, count) = config.safety.max_removals.limits();
+    let limits = config.safety.limits();
     let mut violations = Vec::new();
-    let actual = removals as u64;
-    if let Some(limit) = count
-        && actual > limit
-    {
-        violations.push(Violation {
-            rule: "max_removals".to_owned(),
-            message: format!(
-                "the plan removes {removals} accounts; safety.max_removals allows {limit}"
-            ),
-            limit,
-            actual,
-        });
-    }
-    if let Some(pct) = percent
-        && managed_active >= PERCENT_FROM_MANAGED
-        && (removals as f64) * 100.0 > pct * managed_active as f64
-    {
-        let share = removals as f64 * 100.0 / managed_active as f64;
-        violations.push(Violation {
-            rule: "max_removals_percent".to_owned(),
-            message: format!(
-                "the plan removes {removals} of {managed_active} managed accounts ({share:.0}%); safety.max_removals allows {pct}%"
-            ),
-            limit: (pct * managed_active as f64 / 100.0).floor() as u64,
-            actual,
-        });
-    }
-    let diagnostics = violations
-        .iter()
-        .map(|v| {
-            Diagnostic {
+    let mut diagnostics = Vec::new();
+    for (kind, (key, _, limit)) in LimitKind::ALL.into_iter().zip(limits) {
+        debug_assert_eq!(kind.key(), key);
+        let n = kind.count(actions);
+        if n == 0 {
+            continue;
+        }
+        let base = match kind {
+            LimitKind::GroupRemovals => managed_groups,
+            _ => managed_active,
+        };
+        let (percent, count) = limit.limits();
+        let (verb, unit, noun) = (kind.verb(), kind.unit(), kind.noun());
+        let actual = n as u64;
+        let mut broken = Vec::new();
+        if let Some(limit) = count
+            && actual > limit
+        {
+            broken.push(Violation {
+                rule: key.to_owned(),
+                message: format!("the plan {verb} {n} {unit}; safety.{key} allows {limit}"),
+                limit,
+                actual,
+            });
+        }
+        if let Some(pct) = percent
+            && base >= PERCENT_FROM_MANAGED
+            && (n as f64) * 100.0 > pct * base as f64
+        {
+            let share = n as f64 * 100.0 / base as f64;
+            let of = match kind {
+                LimitKind::GroupRemovals => "managed groups",
+                _ => "managed accounts",
+            };
+            let amount = match kind {
+                LimitKind::Invites => format!("{n} {unit} ({share:.0}% of {base} {of})"),
+                _ => format!("{n} of {base} {of} ({share:.0}%)"),
+            };
+            broken.push(Violation {
+                rule: format!("{key}_percent"),
+                message: format!("the plan {verb} {amount}; safety.{key} allows {pct}%"),
+                limit: (pct * base as f64 / 100.0).floor() as u64,
+                actual,
+            });
+        }
+        let flag = kind.flag();
+        diagnostics.extend(broken.iter().map(|v| Diagnostic {
             kind: DiagnosticKind::Safety,
             severity: Severity::Warning,
             message: format!("unsafe plan: {}", v.message),
             subject: Some(v.rule.clone()),
-            count: removals,
-            hint: Some(
-                "review the removals; apply refuses this plan without --allow-removals N or --force"
-                    .to_owned(),
-            ),
-            location: config.locations.get("/safety/max_removals"),
-        }
-        })
-        .collect();
+            count: n,
+            hint: Some(format!(
+                "review the {noun}; apply refuses this plan without {flag} {n} or --force"
+            )),
+            location: config.locations.get(&format!("/safety/{key}")),
+        }));
+        violations.append(&mut broken);
+    }
     (
         Safety {
             safe: violations.is_empty(),
@@ -140,7 +294,157 @@ pub fn check_removals(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
     use super::*;
+    use crate::config::Limit;
+    use crate::plan::Change;
+
+    fn action(kind: ActionKind, i: usize, notify: bool) -> Action {
+        let mut changes = BTreeMap::new();
+        if kind == ActionKind::Move {
+            changes.insert(
+                "notify".to_owned(),
+                Change {
+                    from: serde_json::Value::Null,
+                    to: json!(notify),
+                },
+            );
+        }
+        Action {
+            kind,
+            subject: format!("p{i}"),
+            target_id: Some(format!("u{i}")),
+            name: format!("Person {i}"),
+            changes,
+            reason: String::new(),
+        }
+    }
+
+    fn many(kind: ActionKind, n: usize, notify: bool) -> Vec<Action> {
+        (0..n).map(|i| action(kind, i, notify)).collect()
+    }
+
+    fn config() -> Config {
+        crate::config::load_files(vec![(
+            "orgsync.yaml".to_owned(),
+            b"version: 1\nsource: { kind: file, path: hr.json }\ntarget: { kind: file, path: ws.json }\n"
+                .to_vec(),
+        )])
+        .unwrap()
+    }
+
+    fn rules(safety: &Safety) -> Vec<&str> {
+        safety.violations.iter().map(|v| v.rule.as_str()).collect()
+    }
+
+    /// The probe's case: a swapped community mapping moved and e-mailed 37 of 45 people, and
+    /// the plan was "safe" because only removals were counted.
+    #[test]
+    fn a_swapped_mapping_that_moves_and_emails_most_people_is_unsafe() {
+        let (safety, diagnostics) = check(&config(), &many(ActionKind::Move, 37, true), 45, 0);
+        assert!(!safety.safe);
+        assert_eq!(
+            rules(&safety),
+            ["max_moves_percent", "max_notifying_moves_percent"]
+        );
+        assert_eq!(
+            safety.violations[1].message,
+            "the plan moves and e-mails 37 of 45 managed accounts (82%); \
+             safety.max_notifying_moves allows 10%"
+        );
+        assert_eq!(diagnostics.len(), 2);
+        assert!(
+            diagnostics[1]
+                .hint
+                .as_deref()
+                .unwrap()
+                .contains("--allow-notifying-moves 37")
+        );
+    }
+
+    /// The probe's other case: 19,868 invites went through `--auto-approve` without a word.
+    #[test]
+    fn mass_invites_into_a_populated_target_are_unsafe() {
+        let (safety, _) = check(
+            &config(),
+            &many(ActionKind::Invite, 19_868, false),
+            2_000,
+            0,
+        );
+        assert_eq!(rules(&safety), ["max_invites_percent"]);
+        assert_eq!(
+            safety.violations[0].message,
+            "the plan invites 19868 people (993% of 2000 managed accounts); \
+             safety.max_invites allows 25%"
+        );
+        // The first sync of an empty target is not limited by a percentage.
+        assert!(
+            check(&config(), &many(ActionKind::Invite, 500, false), 0, 0)
+                .0
+                .safe
+        );
+    }
+
+    #[test]
+    fn every_kind_has_a_default_limit() {
+        let c = config();
+        for (kind, n) in [
+            (ActionKind::Remove, 11),
+            (ActionKind::Anonymize, 11),
+            (ActionKind::Update, 26),
+            (ActionKind::RemoveFunctionGroup, 2),
+        ] {
+            let (safety, _) = check(&c, &many(kind, n, false), 100, 10);
+            assert!(!safety.safe, "{kind:?}");
+        }
+        // Within every default: safe.
+        let mut fine = many(ActionKind::Remove, 10, false);
+        fine.extend(many(ActionKind::Move, 25, false));
+        fine.extend(many(ActionKind::Update, 25, false));
+        fine.extend(many(ActionKind::Invite, 25, false));
+        assert!(check(&c, &fine, 100, 10).0.safe);
+    }
+
+    #[test]
+    fn notifying_moves_are_counted_on_their_own() {
+        let mut moves = many(ActionKind::Move, 5, false);
+        moves.extend(many(ActionKind::Move, 5, true));
+        let (safety, _) = check(&config(), &moves, 40, 0);
+        // 10 of 40 moves is 25% (allowed); 5 notifying is 12.5% (over 10%).
+        assert_eq!(rules(&safety), ["max_notifying_moves_percent"]);
+    }
+
+    #[test]
+    fn counts_and_unlimited() {
+        let mut c = config();
+        c.safety.max_updates = Limit::Count(3);
+        c.safety.max_moves = Limit::Unlimited(crate::config::NoLimit::Unlimited);
+        c.safety.max_notifying_moves = Limit::Unlimited(crate::config::NoLimit::Unlimited);
+        let mut actions = many(ActionKind::Update, 4, false);
+        actions.extend(many(ActionKind::Move, 40, true));
+        let (safety, _) = check(&c, &actions, 5, 0);
+        assert_eq!(rules(&safety), ["max_updates"]);
+        assert_eq!(
+            (safety.violations[0].limit, safety.violations[0].actual),
+            (3, 4)
+        );
+    }
+
+    #[test]
+    fn rules_name_their_kind() {
+        assert_eq!(
+            LimitKind::of_rule("max_moves_percent"),
+            Some(LimitKind::Moves)
+        );
+        assert_eq!(
+            LimitKind::of_rule("max_notifying_moves"),
+            Some(LimitKind::NotifyingMoves)
+        );
+        assert_eq!(LimitKind::of_rule("community_removal"), None);
+    }
 
     fn recorded(managed: usize, counted: bool) -> RecordedTarget {
         RecordedTarget {

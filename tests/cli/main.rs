@@ -7,11 +7,13 @@
 //! every one before committing.
 
 mod action;
+mod apply;
 mod common;
 mod faults;
 mod file_target;
 mod git;
 mod http;
+mod interrupt;
 mod plan;
 mod schema;
 mod validate;

@@ -153,6 +153,10 @@ invalid_cases! {
     function_mapping_source_empty_list => "function-mapping-source-empty-list",
     adopt_unmanaged_without_email_match => "adopt-unmanaged-without-email-match",
     max_removals_unlimited_typo => "max-removals-unlimited-typo",
+    // Issue 11: a limit for every blast radius, with the same care as max_removals.
+    safety_limits_empty => "safety-limits-empty",
+    safety_limits_over_100_percent => "safety-limits-over-100-percent",
+    safety_limit_unknown_kind => "safety-limit-unknown-kind",
 }
 
 const INVALID: &str = "tests/fixtures/invalid";
