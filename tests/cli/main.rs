@@ -14,4 +14,5 @@ mod git;
 mod http;
 mod plan;
 mod schema;
+mod scim_conformance;
 mod validate;
