@@ -15,4 +15,5 @@ mod http;
 mod plan;
 mod schema;
 mod scim_conformance;
+mod secrets;
 mod validate;
