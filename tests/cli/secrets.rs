@@ -358,6 +358,44 @@ fn secrets_never_reach_output_files_or_apply_records() {
     );
 }
 
+/// A source that carries a token's value in a field (a vendor echoing it into a name): the plan
+/// shows it scrubbed and `--out` refuses to save it, rather than writing a secret to a file.
+#[test]
+fn a_plan_that_would_hold_a_secret_is_not_written() {
+    let mut g = generate(&GenerateOptions::new(40, 7));
+    g.source.persons[0].first_name = SCIM_CANARY.to_owned();
+    let data = afas::AfasData::from_snapshot("orgsync_employees", &g.source);
+    let afas_server = spawn(afas::router(data, AFAS_CANARY, Faults::default()), 0).expect("AFAS");
+    let afas_url = format!("{}{}", afas_server.url(), afas::BASE_PATH);
+    let (_scim, scim_url) = scim_server(SCIM_CANARY, Faults::default());
+    let w = Workspace::new(&afas_url, &scim_url);
+    let plan_file = w.path().join("plan.json");
+    let mut corpus = Corpus::default();
+    let r = step(
+        &mut corpus,
+        &w,
+        &[
+            "plan",
+            "--at",
+            AT,
+            "--show-pii",
+            "--out",
+            plan_file.to_str().expect("a UTF-8 path"),
+        ],
+        1,
+    );
+    r.assert_that(
+        r.stderr
+            .contains("the plan holds the value of a configured secret")
+            && r.stdout.contains("[redacted]"),
+        "the plan is printed scrubbed and not saved",
+    );
+    assert!(!plan_file.exists(), "no plan file was written");
+    corpus.files(w.path());
+    let leaks = corpus.leaks();
+    assert!(leaks.is_empty(), "a secret leaked:\n{}", leaks.join("\n"));
+}
+
 /// `orgsync sandbox afas --token CANARY --config-out DIR`: the files it writes. (Its banner
 /// prints the token on purpose: the user typed it and must export it.)
 fn sandbox_config(corpus: &mut Corpus) {
