@@ -10,7 +10,7 @@ venv=.venv
 stamp="$venv/.requirements-dev.sha256"
 want=$(sha256sum scripts/requirements-dev.txt | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "==> installing test tools into $venv (check-jsonschema, scim2-server, actionlint)"
+  echo "==> installing test tools into $venv (check-jsonschema, scim2-server, scim2-cli, actionlint)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-dev.txt
   echo "$want" > "$stamp"

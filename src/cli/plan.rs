@@ -281,8 +281,19 @@ fn pull_request_json(
 }
 
 /// Writes the plan file atomically: a reader never sees half a plan.
+///
+/// A plan file never holds a secret. Only data from the source or the target could bring one
+/// in (a vendor echoing a token into a name): such a plan is refused, not saved with the value
+/// in it — and not saved scrubbed either, since that would no longer be the plan that was made.
 pub(crate) fn write_plan(path: &std::path::Path, plan: &Plan) -> anyhow::Result<()> {
-    write_atomically(path, &render::json(plan))
+    let text = render::json(plan);
+    if crate::redact::scrub(&text) != text {
+        anyhow::bail!(
+            "the plan holds the value of a configured secret (a source or target field carries              it); it was not written to {}",
+            path.display()
+        );
+    }
+    write_atomically(path, &text)
 }
 
 /// Writes `text` to `path` through a temporary file in the same directory, so that a reader sees

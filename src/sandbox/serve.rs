@@ -50,6 +50,13 @@ pub struct Faults {
     /// Seed of the error-rate dice.
     #[arg(long, value_name = "SEED", default_value_t = 1)]
     pub fault_seed: u64,
+    /// The status of the `--error-rate` errors (default 503; e.g. 500).
+    #[arg(long, value_name = "STATUS")]
+    pub error_status: Option<u16>,
+    /// Quote the request's `Authorization` header in every error body the fault layer sends
+    /// (401, 429, 5xx), as some vendors and proxies do: a client must never print it.
+    #[arg(long)]
+    pub echo_authorization: bool,
 }
 
 /// Whose error bodies to send.
@@ -151,8 +158,17 @@ impl Gate {
     }
 }
 
-fn throttled(retry_after: u64, vendor: Vendor) -> Response {
-    let mut r = error(vendor, StatusCode::TOO_MANY_REQUESTS, "too many requests");
+/// `message`, quoting the presented `Authorization` header when the faults say so.
+fn echoed(faults: &Faults, message: &str, presented: Option<&str>) -> String {
+    match (faults.echo_authorization, presented) {
+        (true, Some(header)) => format!("{message} (the request had Authorization: {header})"),
+        (true, None) => format!("{message} (the request had no Authorization header)"),
+        (false, _) => message.to_owned(),
+    }
+}
+
+fn throttled(retry_after: u64, vendor: Vendor, message: &str) -> Response {
+    let mut r = error(vendor, StatusCode::TOO_MANY_REQUESTS, message);
     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
@@ -165,29 +181,31 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
-    if let Some(limiter) = &gate.limiter
-        && limiter.check().is_err()
-    {
-        return throttled(1, gate.vendor);
-    }
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if presented != Some(gate.authorization.as_str()) {
-        return error(gate.vendor, StatusCode::UNAUTHORIZED, "invalid token");
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let say = |message: &str| echoed(f, message, presented.as_deref());
+    if let Some(limiter) = &gate.limiter
+        && limiter.check().is_err()
+    {
+        return throttled(1, gate.vendor, &say("too many requests"));
+    }
+    if presented.as_deref() != Some(gate.authorization.as_str()) {
+        return error(gate.vendor, StatusCode::UNAUTHORIZED, &say("invalid token"));
     }
     if f.expire_token_after.is_some_and(|k| n > k) {
         return error(
             gate.vendor,
             StatusCode::UNAUTHORIZED,
-            "the token has expired",
+            &say("the token has expired"),
         );
     }
     if f.throttle_every
         .is_some_and(|k| k > 0 && n.is_multiple_of(k))
     {
-        return throttled(f.retry_after, gate.vendor);
+        return throttled(f.retry_after, gate.vendor, &say("too many requests"));
     }
     if f.reset_rate > 0.0 && gate.roll() < f.reset_rate {
         if gate.roll() < 0.5 {
@@ -212,10 +230,14 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
         if gate.roll() < 0.5 {
             let _ = next.run(request).await;
         }
+        let status = f
+            .error_status
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
         return error(
             gate.vendor,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the service is temporarily unavailable",
+            status,
+            &say("the service is temporarily unavailable"),
         );
     }
     next.run(request).await

@@ -16,4 +16,6 @@ mod http;
 mod interrupt;
 mod plan;
 mod schema;
+mod scim_conformance;
+mod secrets;
 mod validate;

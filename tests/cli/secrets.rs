@@ -1,0 +1,429 @@
+//! The secret canary (issue 11 §6): canary values in the AFAS and SCIM tokens, emulators that
+//! quote the `Authorization` header in their error bodies, every command and error path, and
+//! a grep of ALL output — stdout, stderr, every file the commands wrote (plan files included)
+//! and the apply records in git notes — for the canary in every form it travels in.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use orgsync::sandbox::afas;
+use orgsync::sandbox::generate::{GenerateOptions, generate};
+use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
+use orgsync::sandbox::serve::{Faults, Running, spawn};
+
+use crate::common::Run;
+use crate::http::{AT, afas_people, config_dir, free_port};
+
+/// The canaries: with `+` and `/`, so that their percent-encoding differs from them.
+const AFAS_CANARY: &str = "canary+afas/K7q2Wm9xZ4";
+const SCIM_CANARY: &str = "canary+scim/R8vN3pL6tY";
+/// The tokens a "wrong token" server accepts instead.
+const OTHER_TOKEN: &str = "the-token-the-server-wants";
+
+/// Every form a canary travels in: plain, base64 (standard and URL-safe, padded or not), the
+/// AfasToken XML and its base64, percent-encoded, and as a Bearer header.
+fn forms(canary: &str) -> Vec<(String, String)> {
+    let xml = format!("<token><version>1</version><data>{canary}</data></token>");
+    let mut out = vec![
+        ("plain".to_owned(), canary.to_owned()),
+        ("AfasToken XML".to_owned(), xml.clone()),
+        ("Bearer".to_owned(), format!("Bearer {canary}")),
+        (
+            "percent-encoded".to_owned(),
+            canary.replace('+', "%2B").replace('/', "%2F"),
+        ),
+        (
+            "percent-encoded (lower case)".to_owned(),
+            canary.replace('+', "%2b").replace('/', "%2f"),
+        ),
+    ];
+    for (what, plain) in [("", canary), (" of the AfasToken XML", xml.as_str())] {
+        for (name, engine) in [
+            ("base64", base64::engine::general_purpose::STANDARD),
+            ("base64url", base64::engine::general_purpose::URL_SAFE),
+        ] {
+            let encoded = engine.encode(plain);
+            out.push((
+                format!("{name}{what} (unpadded)"),
+                encoded.trim_end_matches('=').to_owned(),
+            ));
+            out.push((format!("{name}{what}"), encoded));
+        }
+    }
+    out
+}
+
+/// Everything the runs printed and wrote, by where it came from.
+#[derive(Default)]
+struct Corpus {
+    texts: Vec<(String, String)>,
+    runs: usize,
+}
+
+impl Corpus {
+    fn run(&mut self, r: &Run) {
+        self.runs += 1;
+        self.texts
+            .push((format!("stdout of `{}`", r.command), r.stdout.clone()));
+        self.texts
+            .push((format!("stderr of `{}`", r.command), r.stderr.clone()));
+    }
+
+    /// Every file under `dir` (a work tree: `.git` holds compressed objects; the notes are read
+    /// with git).
+    fn files(&mut self, dir: &Path) {
+        let mut stack = vec![dir.to_owned()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("read a directory").flatten() {
+                let path = entry.path();
+                if path.file_name().is_some_and(|n| n == ".git") {
+                    continue;
+                }
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    self.texts.push((
+                        format!("file {}", path.display()),
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The apply records: every note on `refs/notes/orgsync`.
+    fn notes(&mut self, repo: &git2::Repository) -> usize {
+        let Ok(notes) = repo.notes(Some("refs/notes/orgsync")) else {
+            return 0;
+        };
+        let mut n = 0;
+        for (_, annotated) in notes.flatten() {
+            if let Ok(note) = repo.find_note(Some("refs/notes/orgsync"), annotated) {
+                n += 1;
+                self.texts.push((
+                    format!("git note on {annotated}"),
+                    note.message().unwrap_or_default().to_owned(),
+                ));
+            }
+        }
+        n
+    }
+
+    /// Every leak: where, which canary form, and the line it is on.
+    fn leaks(&self) -> Vec<String> {
+        let mut found = Vec::new();
+        for canary in [AFAS_CANARY, SCIM_CANARY] {
+            for (form, value) in forms(canary) {
+                for (place, text) in &self.texts {
+                    if let Some(line) = text.lines().find(|l| l.contains(&value)) {
+                        found.push(format!("{place}: {form} of {canary}: {line}"));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        self.texts.iter().any(|(_, t)| t.contains(needle))
+    }
+}
+
+/// A configuration directory that is a git repository (so apply records its notes).
+struct Workspace {
+    dir: tempfile::TempDir,
+    repo: git2::Repository,
+}
+
+impl Workspace {
+    fn new(afas_url: &str, scim_url: &str) -> Workspace {
+        let dir = config_dir(afas_url, scim_url, "  concurrency: 1\n", "");
+        let repo = git2::Repository::init(dir.path()).expect("git init");
+        {
+            let mut config = repo.config().expect("repository config");
+            config.set_str("user.name", "Canary").expect("set");
+            config
+                .set_str("user.email", "canary@example.test")
+                .expect("set");
+            let mut index = repo.index().expect("index");
+            index
+                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+                .expect("add");
+            index.write().expect("write index");
+            let tree = repo
+                .find_tree(index.write_tree().expect("tree"))
+                .expect("tree");
+            let sig = repo.signature().expect("signature");
+            repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &[])
+                .expect("commit");
+        }
+        Workspace { dir, repo }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `orgsync ARGS -C DIR` with the canaries in the token variables.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut cmd =
+            assert_cmd::Command::cargo_bin("orgsync").expect("the orgsync binary is built");
+        cmd.args(args)
+            .arg("-C")
+            .arg(self.path())
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env("AFAS_TOKEN", AFAS_CANARY)
+            .env("SCIM_TOKEN", SCIM_CANARY)
+            .env_remove("RUST_LOG")
+            .env_remove("GITHUB_ACTOR");
+        let output = cmd.output().expect("orgsync runs");
+        Run {
+            command: format!("orgsync {} -C {}", args.join(" "), self.path().display()),
+            dir: self.path().to_owned(),
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+fn echo(faults: Faults) -> Faults {
+    Faults {
+        echo_authorization: true,
+        ..faults
+    }
+}
+
+fn afas_server(token: &str, faults: Faults) -> (Running, String) {
+    let server = spawn(afas::router(afas_people(40), token, echo(faults)), 0).expect("AFAS");
+    let url = format!("{}{}", server.url(), afas::BASE_PATH);
+    (server, url)
+}
+
+fn scim_server(token: &str, faults: Faults) -> (Running, String) {
+    let server = spawn(
+        scim_emulator::router(ScimData::new(), token, echo(faults)),
+        0,
+    )
+    .expect("SCIM emulator");
+    let url = format!("{}{}", server.url(), scim_emulator::BASE_PATH);
+    (server, url)
+}
+
+/// Runs `args`, adds the output to `corpus`, and checks the exit code.
+fn step(corpus: &mut Corpus, w: &Workspace, args: &[&str], code: i32) -> Run {
+    let r = w.run(args);
+    r.assert_code(code);
+    corpus.run(&r);
+    r
+}
+
+#[test]
+fn secrets_never_reach_output_files_or_apply_records() {
+    let mut corpus = Corpus::default();
+    let person = generate(&GenerateOptions::new(40, 7)).source.persons[0]
+        .id
+        .clone();
+
+    // Every command against servers that take the canaries (and quote the header in every
+    // error they send: a 429 every 7th AFAS request, so -vvv shows retries).
+    let (_afas, afas_url) = afas_server(
+        AFAS_CANARY,
+        Faults {
+            throttle_every: Some(7),
+            ..Faults::default()
+        },
+    );
+    let (_scim, scim_url) = scim_server(SCIM_CANARY, Faults::default());
+    let w = Workspace::new(&afas_url, &scim_url);
+    let plan_file = w.path().join("plan.json");
+    let plan_file = plan_file.to_str().expect("a UTF-8 path");
+    step(&mut corpus, &w, &["validate"], 0);
+    step(&mut corpus, &w, &["-vvv", "validate", "--online"], 0);
+    for format in ["text", "markdown", "json"] {
+        step(
+            &mut corpus,
+            &w,
+            &["-vvv", "plan", "--at", AT, "--format", format],
+            0,
+        );
+    }
+    step(
+        &mut corpus,
+        &w,
+        &["plan", "--at", AT, "--diff", "--show-pii"],
+        0,
+    );
+    step(
+        &mut corpus,
+        &w,
+        &["plan", "--at", AT, "--out", plan_file],
+        0,
+    );
+    step(
+        &mut corpus,
+        &w,
+        &["-vvv", "apply", plan_file, "--auto-approve", "--at", AT],
+        0,
+    );
+    step(
+        &mut corpus,
+        &w,
+        &["-vvv", "apply", "--auto-approve", "--at", AT],
+        0,
+    );
+    step(&mut corpus, &w, &["explain", &person, "--at", AT], 0);
+    step(&mut corpus, &w, &["history"], 0);
+    step(&mut corpus, &w, &["import", "--dry-run", "--at", AT], 0);
+    corpus.files(w.path());
+    let applies = corpus.notes(&w.repo);
+    assert!(applies >= 1, "the applies were recorded in git notes");
+    assert!(
+        corpus.contains("(the request had Authorization: "),
+        "the throttled requests got the echoing error bodies"
+    );
+
+    // Error paths, each against its own servers.
+    // A wrong token: 401s whose bodies quote the header orgsync sent.
+    {
+        let (_afas, afas_url) = afas_server(OTHER_TOKEN, Faults::default());
+        let (_scim, scim_url) = scim_server(OTHER_TOKEN, Faults::default());
+        let w = Workspace::new(&afas_url, &scim_url);
+        step(&mut corpus, &w, &["-vvv", "validate", "--online"], 1);
+        step(&mut corpus, &w, &["-vvv", "plan", "--at", AT], 1);
+        step(
+            &mut corpus,
+            &w,
+            &["-vvv", "apply", "--auto-approve", "--at", AT],
+            1,
+        );
+        corpus.files(w.path());
+    }
+    // A 500 on every request, quoting the header, retried under -vvv.
+    {
+        let fail = Faults {
+            error_rate: 1.0,
+            error_status: Some(500),
+            ..Faults::default()
+        };
+        let (_afas, afas_url) = afas_server(AFAS_CANARY, fail.clone());
+        let (_scim, scim_url) = scim_server(SCIM_CANARY, fail);
+        let w = Workspace::new(&afas_url, &scim_url);
+        step(&mut corpus, &w, &["-vvv", "validate", "--online"], 1);
+        step(&mut corpus, &w, &["-vvv", "plan", "--at", AT], 1);
+        corpus.files(w.path());
+    }
+    // A SCIM token that expires during apply: failed actions with quoting 401s, recorded.
+    {
+        let (_afas, afas_url) = afas_server(AFAS_CANARY, Faults::default());
+        let (_scim, scim_url) = scim_server(
+            SCIM_CANARY,
+            Faults {
+                expire_token_after: Some(12),
+                ..Faults::default()
+            },
+        );
+        let w = Workspace::new(&afas_url, &scim_url);
+        let r = w.run(&["-vvv", "apply", "--auto-approve", "--at", AT]);
+        assert_ne!(r.code, 0, "{}", r.report());
+        corpus.run(&r);
+        corpus.files(w.path());
+        corpus.notes(&w.repo);
+    }
+    // Servers that are down.
+    {
+        let down = |port: u16| format!("http://127.0.0.1:{port}");
+        let w = Workspace::new(
+            &format!("{}{}", down(free_port()), afas::BASE_PATH),
+            &format!("{}{}", down(free_port()), scim_emulator::BASE_PATH),
+        );
+        step(&mut corpus, &w, &["-vvv", "validate", "--online"], 1);
+        step(&mut corpus, &w, &["-vvv", "plan", "--at", AT], 1);
+        corpus.files(w.path());
+    }
+
+    // The sandbox writes a configuration for the token it serves: references, never the value.
+    sandbox_config(&mut corpus);
+
+    let leaks = corpus.leaks();
+    assert!(
+        leaks.is_empty(),
+        "a secret leaked ({} runs, {} texts searched):\n{}",
+        corpus.runs,
+        corpus.texts.len(),
+        leaks.join("\n")
+    );
+}
+
+/// A source that carries a token's value in a field (a vendor echoing it into a name): the plan
+/// shows it scrubbed and `--out` refuses to save it, rather than writing a secret to a file.
+#[test]
+fn a_plan_that_would_hold_a_secret_is_not_written() {
+    let mut g = generate(&GenerateOptions::new(40, 7));
+    g.source.persons[0].first_name = SCIM_CANARY.to_owned();
+    let data = afas::AfasData::from_snapshot("orgsync_employees", &g.source);
+    let afas_server = spawn(afas::router(data, AFAS_CANARY, Faults::default()), 0).expect("AFAS");
+    let afas_url = format!("{}{}", afas_server.url(), afas::BASE_PATH);
+    let (_scim, scim_url) = scim_server(SCIM_CANARY, Faults::default());
+    let w = Workspace::new(&afas_url, &scim_url);
+    let plan_file = w.path().join("plan.json");
+    let mut corpus = Corpus::default();
+    let r = step(
+        &mut corpus,
+        &w,
+        &[
+            "plan",
+            "--at",
+            AT,
+            "--show-pii",
+            "--out",
+            plan_file.to_str().expect("a UTF-8 path"),
+        ],
+        1,
+    );
+    r.assert_that(
+        r.stderr
+            .contains("the plan holds the value of a configured secret")
+            && r.stdout.contains("[redacted]"),
+        "the plan is printed scrubbed and not saved",
+    );
+    assert!(!plan_file.exists(), "no plan file was written");
+    corpus.files(w.path());
+    let leaks = corpus.leaks();
+    assert!(leaks.is_empty(), "a secret leaked:\n{}", leaks.join("\n"));
+}
+
+/// `orgsync sandbox afas --token CANARY --config-out DIR`: the files it writes. (Its banner
+/// prints the token on purpose: the user typed it and must export it.)
+fn sandbox_config(corpus: &mut Corpus) {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let port = free_port();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("orgsync"))
+        .args(["sandbox", "afas", "--people", "20", "--token", AFAS_CANARY])
+        .args(["--port", &port.to_string(), "--config-out"])
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("orgsync sandbox afas starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the emulator did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let written: Vec<PathBuf> = std::fs::read_dir(out.path())
+        .expect("the configuration was written")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        !written.is_empty(),
+        "sandbox afas --config-out wrote nothing"
+    );
+    corpus.files(out.path());
+}
