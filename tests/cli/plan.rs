@@ -40,6 +40,10 @@ fn quickstart_plan_as_markdown_masks_personal_data() {
             "a last name is shown in full",
         )
         .assert_that(
+            !run.stdout.contains("Lina") && run.stdout.contains("**L. C.** (person 4302)"),
+            "a first name is shown in full (names are masked to initials)",
+        )
+        .assert_that(
             run.stdout.contains("Invite"),
             "the summary lists the invites",
         );
