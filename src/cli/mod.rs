@@ -53,7 +53,8 @@ pub enum Command {
 pub enum ReportFormat {
     /// For people.
     Text,
-    /// A JSON list of `{file, line, column, path, message, hint}` for editors and CI.
+    /// JSON for editors and CI: an invalid configuration gives the list of errors
+    /// `[{file, line, column, path, message, hint}]`, a valid one `{valid, files, env, todos}`.
     Json,
 }
 
