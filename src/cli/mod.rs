@@ -17,7 +17,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Keep a workforce app in line with an HR system, declaratively, from a git repository.
 #[derive(Debug, Parser)]
-#[command(name = "orgsync", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "orgsync",
+    version = crate::LONG_VERSION,
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// More output on stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

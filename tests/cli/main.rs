@@ -8,6 +8,7 @@
 
 mod action;
 mod common;
+mod conventions;
 mod faults;
 mod file_target;
 mod git;
