@@ -1,9 +1,11 @@
 //! The command line: one file per subcommand. Commands return an exit code; `main` exits.
 
 mod apply;
+mod completions;
 mod explain;
 mod history;
 mod import;
+mod man;
 mod plan;
 mod sandbox;
 mod schema;
@@ -52,6 +54,10 @@ pub enum Command {
     Schema(schema::Args),
     /// Local stand-ins for the systems: generated data for trying orgsync and benchmarks.
     Sandbox(sandbox::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the man page, or write all of them (one per subcommand) with --out DIR.
+    Man(man::Args),
 }
 
 /// Output format of `validate`.
@@ -103,6 +109,8 @@ fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

@@ -31,3 +31,61 @@ fn version_names_the_git_commit() {
     sub.assert_code(0)
         .assert_that(sub.stdout.contains("(rev "), "subcommands print it too");
 }
+
+/// Every shell clap_complete knows gets a script naming the subcommands and their flags; the
+/// bash one is valid bash.
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = orgsync(&["completions", shell]);
+        run.assert_code(0).assert_that(
+            run.stdout.contains("detailed-exitcode")
+                && run.stdout.contains("completions")
+                && run.stderr.is_empty(),
+            &format!("the {shell} script completes plan's flags and the subcommands"),
+        );
+        if shell == "bash"
+            && let Ok(out) = std::process::Command::new("bash")
+                .args(["-n", "-c", &run.stdout])
+                .output()
+        {
+            run.assert_that(
+                out.status.success(),
+                &format!(
+                    "bash -n rejects the script: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            );
+        }
+    }
+    let run = orgsync(&["completions", "tcsh"]);
+    run.assert_code(1).assert_that(
+        run.stderr.contains("invalid value 'tcsh'"),
+        "an unknown shell is a usage error naming it",
+    );
+}
+
+/// `orgsync man` prints the main page; `--out DIR` writes it and one page per subcommand, as
+/// packagers install them into `share/man/man1`.
+#[test]
+fn man_pages() {
+    let run = orgsync(&["man"]);
+    run.assert_code(0).assert_that(
+        run.stdout.contains(".TH orgsync 1") && run.stdout.contains("orgsync\\-plan(1)"),
+        "a roff page for section 1 that names the subcommands' pages",
+    );
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let out = tmp.path().join("man1");
+    let run = orgsync(&["man", "--out", out.to_str().expect("a UTF-8 path")]);
+    run.assert_code(0);
+    for page in [
+        "orgsync.1",
+        "orgsync-plan.1",
+        "orgsync-apply.1",
+        "orgsync-sandbox-afas.1",
+    ] {
+        let text = std::fs::read_to_string(out.join(page))
+            .unwrap_or_else(|e| panic!("{page} is not written: {e}\n{}", run.report()));
+        run.assert_that(text.starts_with(".ie"), &format!("{page} is roff"));
+    }
+}
