@@ -9,6 +9,7 @@ mod man;
 mod plan;
 mod sandbox;
 mod schema;
+mod show;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -44,6 +45,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Apply a saved plan, or plan and apply in one step.
     Apply(apply::Args),
+    /// Print a saved plan (text, Markdown or JSON), offline.
+    Show(show::Args),
     /// One person's path through scope and mapping, with who wrote each deciding rule.
     Explain(explain::Args),
     /// The applies recorded as git notes (refs/notes/orgsync), newest first.
@@ -104,6 +107,7 @@ fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Show(args) => show::run(args),
         Command::Explain(args) => explain::run(args),
         Command::History(args) => history::run(args),
         Command::Import(args) => import::run(args),

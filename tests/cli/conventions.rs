@@ -89,3 +89,81 @@ fn man_pages() {
         run.assert_that(text.starts_with(".ie"), &format!("{page} is roff"));
     }
 }
+
+/// `show PLANFILE` renders a saved plan exactly as `plan` rendered it when it was saved, in each
+/// format; Markdown masks personal data unless `--show-pii`, like `plan`.
+#[test]
+fn show_renders_a_saved_plan_as_plan_did() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let file = tmp.path().join("plan.json");
+    let file = file.to_str().expect("a UTF-8 path");
+    for format in ["text", "markdown", "json"] {
+        let planned = orgsync(&[
+            "plan",
+            "-C",
+            "examples/quickstart",
+            "--at",
+            "2026-11-22",
+            "--format",
+            format,
+            "--out",
+            file,
+        ]);
+        planned.assert_code(0);
+        let shown = orgsync(&["show", file, "--format", format]);
+        shown.assert_code(0).assert_that(
+            shown.stdout == planned.stdout && shown.stderr.is_empty(),
+            &format!(
+                "show --format {format} prints what plan printed:\n{}",
+                planned.report()
+            ),
+        );
+    }
+    let saved = std::fs::read_to_string(file).expect("read the plan");
+    let shown = orgsync(&["show", file, "--format", "json"]);
+    shown.assert_that(
+        shown.stdout == saved,
+        "show --format json prints the plan file",
+    );
+    let masked = orgsync(&["show", file, "--format", "markdown"]);
+    masked.assert_that(
+        !masked.stdout.contains("Chaouch") && !masked.stdout.contains("lina.chaouch@"),
+        "show --format markdown masks personal data",
+    );
+    let shown = orgsync(&["show", file, "--format", "markdown", "--show-pii"]);
+    shown.assert_that(
+        shown.stdout.contains("Lina Chaouch") && shown.stdout.contains("lina.chaouch@"),
+        "--show-pii shows names and e-mail addresses",
+    );
+}
+
+/// A file that is not an orgsync plan, or a plan of another format version, is refused with a
+/// message that says which, exit code 1.
+#[test]
+fn show_refuses_what_is_not_a_plan_of_this_format() {
+    let tmp = common::temp_config(&[
+        (
+            "newer.json",
+            br#"{"format_version": 2, "actions": "whatever"}"#,
+        ),
+        ("workspace.json", br#"{"accounts": [], "communities": []}"#),
+        ("half.json", br#"{"format_version": 1, "actions": []}"#),
+        ("notes.txt", b"not json at all\n"),
+    ]);
+    let mut snapshot = String::new();
+    for name in [
+        "newer.json",
+        "workspace.json",
+        "half.json",
+        "notes.txt",
+        "missing.json",
+    ] {
+        let run = common::orgsync_in(tmp.path(), &["show", name]);
+        run.assert_code(1)
+            .assert_that(run.stdout.is_empty(), "nothing on stdout");
+        snapshot.push_str(&run.snapshot());
+        snapshot.push('\n');
+    }
+    let run = common::orgsync_in(tmp.path(), &["show", "newer.json"]);
+    common::settings(&run).bind(|| insta::assert_snapshot!("show-refusals", snapshot));
+}
