@@ -5,6 +5,7 @@ mod completions;
 mod explain;
 mod history;
 mod import;
+mod init;
 mod man;
 mod plan;
 mod sandbox;
@@ -39,6 +40,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a working configuration with sample data, its schemas and the GitHub workflows.
+    Init(init::Args),
     /// Check the configuration: schema and semantic checks, offline.
     Validate(validate::Args),
     /// Show what would change: fetch source and target, compare, print the plan.
@@ -104,6 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Init(args) => init::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),

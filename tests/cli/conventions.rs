@@ -167,3 +167,77 @@ fn show_refuses_what_is_not_a_plan_of_this_format() {
     let run = common::orgsync_in(tmp.path(), &["show", "newer.json"]);
     common::settings(&run).bind(|| insta::assert_snapshot!("show-refusals", snapshot));
 }
+
+/// `init DIR` writes a configuration that validates and plans at once, its schemas (with a
+/// stable `$id`, pointed at by every modeline), and the workflows for DIR; a second `init`
+/// writes nothing and says which files exist.
+#[test]
+fn init_then_validate_and_plan() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path();
+    let run = common::orgsync_in(root, &["init", "hr/orgsync"]);
+    run.assert_code(0);
+    common::settings(&run).bind(|| insta::assert_snapshot!("init", run.snapshot()));
+
+    let validate = common::orgsync_in(root, &["validate", "-C", "hr/orgsync"]);
+    validate.assert_code(0);
+    let plan = common::orgsync_in(
+        root,
+        &[
+            "plan",
+            "-C",
+            "hr/orgsync",
+            "--at",
+            "2026-01-01",
+            "--detailed-exitcode",
+        ],
+    );
+    plan.assert_code(2).assert_that(
+        plan.stdout
+            .contains("Plan: 2 communities to create, 3 function groups to create, 3 to invite."),
+        "the sample plans its invites",
+    );
+
+    let dir = root.join("hr/orgsync");
+    for name in ["orgsync.yaml", "communities.yaml", "functions.yaml"] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("read a written file");
+        run.assert_that(
+            text.starts_with("# yaml-language-server: $schema=schemas/orgsync.schema.json\n"),
+            &format!("{name} points its editor at the written schema"),
+        );
+    }
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("schemas/orgsync.schema.json")).expect("the schema"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        schema["$id"], "https://orgsync.dev/schemas/v1/orgsync.schema.json",
+        "the schema has a stable $id"
+    );
+    let committed = std::fs::read_to_string(common::repo().join("schemas/orgsync.schema.json"))
+        .expect("the committed schema");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("schemas/orgsync.schema.json")).expect("the schema"),
+        committed,
+        "init writes the schemas `orgsync schema --out` writes"
+    );
+    let workflow = std::fs::read_to_string(root.join(".github/workflows/orgsync-plan.yml"))
+        .expect("the plan workflow");
+    run.assert_that(
+        workflow.contains("\"hr/orgsync/**\"") && workflow.contains("config: hr/orgsync\n"),
+        "the workflows name the configuration directory",
+    );
+
+    // Again: nothing is overwritten, not even the files that do not exist yet are written.
+    std::fs::write(dir.join("communities.yaml"), "communities: []\n").expect("edit");
+    std::fs::remove_file(dir.join("functions.yaml")).expect("remove");
+    let again = common::orgsync_in(root, &["init", "hr/orgsync"]);
+    again.assert_code(1).assert_that(
+        again.stderr.contains("writes nothing over existing files")
+            && again.stderr.contains("hr/orgsync/orgsync.yaml")
+            && !dir.join("functions.yaml").exists()
+            && std::fs::read_to_string(dir.join("communities.yaml")).expect("read")
+                == "communities: []\n",
+        "a second init refuses and writes nothing",
+    );
+}
