@@ -23,3 +23,15 @@ pub mod render;
 pub mod sandbox;
 pub mod scope;
 pub mod vocabulary;
+
+/// The commit orgsync was built from (12 hex digits), or `unknown` outside a git checkout
+/// (`build.rs`).
+pub const GIT_COMMIT: &str = env!("ORGSYNC_GIT_COMMIT");
+
+/// What `orgsync --version` prints after the name: `0.1.0 (rev 0123456789ab)`.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (rev ",
+    env!("ORGSYNC_GIT_COMMIT"),
+    ")"
+);

@@ -1,12 +1,16 @@
 //! The command line: one file per subcommand. Commands return an exit code; `main` exits.
 
 mod apply;
+mod completions;
 mod explain;
 mod history;
 mod import;
+mod init;
+mod man;
 mod plan;
 mod sandbox;
 mod schema;
+mod show;
 mod validate;
 
 use std::io::{IsTerminal, Write};
@@ -17,7 +21,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// Keep a workforce app in line with an HR system, declaratively, from a git repository.
 #[derive(Debug, Parser)]
-#[command(name = "orgsync", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "orgsync",
+    version = crate::LONG_VERSION,
+    about,
+    long_about = None,
+    propagate_version = true
+)]
 pub struct Cli {
     /// More output on stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -30,12 +40,16 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a working configuration with sample data, its schemas and the GitHub workflows.
+    Init(init::Args),
     /// Check the configuration: schema and semantic checks, offline.
     Validate(validate::Args),
     /// Show what would change: fetch source and target, compare, print the plan.
     Plan(plan::Args),
     /// Apply a saved plan, or plan and apply in one step.
     Apply(apply::Args),
+    /// Print a saved plan (text, Markdown or JSON), offline.
+    Show(show::Args),
     /// One person's path through scope and mapping, with who wrote each deciding rule.
     Explain(explain::Args),
     /// The applies recorded as git notes (refs/notes/orgsync), newest first.
@@ -46,6 +60,10 @@ pub enum Command {
     Schema(schema::Args),
     /// Local stand-ins for the systems: generated data for trying orgsync and benchmarks.
     Sandbox(sandbox::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the man page, or write all of them (one per subcommand) with --out DIR.
+    Man(man::Args),
 }
 
 /// Output format of `validate`.
@@ -53,7 +71,8 @@ pub enum Command {
 pub enum ReportFormat {
     /// For people.
     Text,
-    /// A JSON list of `{file, line, column, path, message, hint}` for editors and CI.
+    /// JSON for editors and CI: an invalid configuration gives the list of errors
+    /// `[{file, line, column, path, message, hint}]`, a valid one `{valid, files, env, todos}`.
     Json,
 }
 
@@ -88,14 +107,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Init(args) => init::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Plan(args) => plan::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Show(args) => show::run(args),
         Command::Explain(args) => explain::run(args),
         Command::History(args) => history::run(args),
         Command::Import(args) => import::run(args),
         Command::Schema(args) => schema::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match loaded {
         Ok(cfg) => {
             match args.format {
-                ReportFormat::Json => super::out("[]\n")?,
+                ReportFormat::Json => super::out(&valid_json(&cfg)?)?,
                 ReportFormat::Text => {
                     let mut s = format!(
                         "The configuration{at} is valid: {} ({} community mapping{}, {} function mapping{}, {} exclusion rule{}).\n",
@@ -118,25 +118,83 @@ fn load(args: &Args) -> anyhow::Result<(Result<Config, ErrorList>, String)> {
     }
 }
 
-/// Mapping stubs written by `orgsync import` that still carry `todo: true`, with where they are.
-fn todo_stubs(cfg: &Config) -> String {
-    let mut at = Vec::new();
+/// A mapping stub written by `orgsync import` that still carries `todo: true`.
+struct Todo<'a> {
+    /// `community` or `function`.
+    kind: &'static str,
+    /// Its JSON pointer into the configuration (`/communities/3`).
+    pointer: String,
+    source: &'a [String],
+    target: &'a str,
+}
+
+/// The mapping stubs still marked `todo: true`, communities first, in file order.
+fn todos(cfg: &Config) -> Vec<Todo<'_>> {
+    let mut out = Vec::new();
     for (i, m) in cfg.communities.iter().enumerate() {
         if m.todo == Some(true) {
-            at.push(format!("/communities/{i}"));
+            out.push(Todo {
+                kind: "community",
+                pointer: format!("/communities/{i}"),
+                source: m.source.as_slice(),
+                target: &m.target,
+            });
         }
     }
     for (i, m) in cfg.functions.iter().flat_map(|f| f.map.iter()).enumerate() {
         if m.todo == Some(true) {
-            at.push(format!("/functions/map/{i}"));
+            out.push(Todo {
+                kind: "function",
+                pointer: format!("/functions/map/{i}"),
+                source: m.source.as_slice(),
+                target: &m.target,
+            });
         }
     }
+    out
+}
+
+/// `--format json` for a valid configuration: `{valid, files, env, todos}` (see the README). An
+/// invalid one stays the bare list of errors editors and CI read.
+fn valid_json(cfg: &Config) -> anyhow::Result<String> {
+    let env: Vec<serde_json::Value> = cfg
+        .required_env()
+        .into_iter()
+        .map(|(name, key)| serde_json::json!({ "name": name, "for": key }))
+        .collect();
+    let todos: Vec<serde_json::Value> = todos(cfg)
+        .into_iter()
+        .map(|t| {
+            let location = cfg.locations.get(&t.pointer);
+            serde_json::json!({
+                "kind": t.kind,
+                "source": t.source,
+                "target": t.target,
+                "path": t.pointer,
+                "file": location.as_ref().map(|l| l.file.as_str()),
+                "line": location.as_ref().map(|l| l.line),
+                "column": location.as_ref().map(|l| l.column),
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "valid": true,
+        "files": cfg.files,
+        "env": env,
+        "todos": todos,
+    });
+    Ok(serde_json::to_string_pretty(&value)? + "\n")
+}
+
+/// The to-do stubs as a sentence with where they are, for the text report.
+fn todo_stubs(cfg: &Config) -> String {
+    let at = todos(cfg);
     if at.is_empty() {
         return String::new();
     }
     let places: Vec<String> = at
         .iter()
-        .filter_map(|p| cfg.locations.get(p))
+        .filter_map(|t| cfg.locations.get(&t.pointer))
         .map(|l| format!("{}:{}", l.file, l.line))
         .collect();
     format!(

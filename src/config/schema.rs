@@ -10,13 +10,45 @@ use super::ConfigFile;
 use crate::model::TargetSnapshot;
 use crate::vocabulary::Plan;
 
+/// Where the schemas are published: each schema's `$id` is this plus its file name. Versioned by
+/// the formats they describe (configuration `version: 1`, plan `format_version: 1`), so an
+/// `$id` never changes meaning; a new format gets a new path.
+pub const SCHEMA_BASE_URL: &str = "https://orgsync.dev/schemas/v1/";
+
 /// Every schema orgsync publishes, as (file name, schema).
 pub fn all() -> Vec<(&'static str, Value)> {
     vec![
         ("orgsync.schema.json", config_schema()),
-        ("plan.schema.json", generate::<Plan>()),
-        ("workspace.schema.json", generate::<TargetSnapshot>()),
+        (
+            "plan.schema.json",
+            with_id(generate::<Plan>(), "plan.schema.json"),
+        ),
+        (
+            "workspace.schema.json",
+            with_id(generate::<TargetSnapshot>(), "workspace.schema.json"),
+        ),
     ]
+}
+
+/// `schema` with `"$id": "<SCHEMA_BASE_URL><name>"` right after `$schema`: a stable name that
+/// editors and validators outside this repository can key the schema on.
+fn with_id(schema: Value, name: &str) -> Value {
+    let Value::Object(map) = schema else {
+        return schema;
+    };
+    let mut out = serde_json::Map::new();
+    let mut rest = map.into_iter();
+    let id = Value::String(format!("{SCHEMA_BASE_URL}{name}"));
+    for (key, value) in rest.by_ref() {
+        let is_schema = key == "$schema";
+        out.insert(key, value);
+        if is_schema {
+            break;
+        }
+    }
+    out.insert("$id".to_owned(), id);
+    out.extend(rest);
+    Value::Object(out)
 }
 
 /// The schema of one configuration file.
@@ -42,7 +74,7 @@ fn generate<T: schemars::JsonSchema>() -> Value {
 fn config_schema() -> Value {
     let mut schema = generate::<ConfigFile>();
     bound_integers(&mut schema);
-    schema
+    with_id(schema, "orgsync.schema.json")
 }
 
 /// Adds the bounds of the Rust integer type to every integer schema (`"format": "uint32"` →

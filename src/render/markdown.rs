@@ -20,7 +20,7 @@ use crate::plan::{Action, ActionKind, Diagnostic, Plan, Severity};
 #[derive(Debug, Clone)]
 pub struct MarkdownOptions {
     /// Show e-mail addresses and names in full. Default: off — `jan.devries@example.com`
-    /// shows as `j***@example.com` and `Jan de Vries` as `Jan V.`.
+    /// shows as `j***@example.com` and `Jan de Vries` as `J. V.`.
     pub show_pii: bool,
     /// Hard limit on the length of the output, in characters. Default:
     /// [`MarkdownOptions::DEFAULT_MAX_CHARS`], under GitHub's 65,536-character comment limit.
@@ -256,7 +256,7 @@ fn action_item(action: &Action, pii: &Pii) -> String {
     for (field, change) in ordered_changes(action) {
         let leaf = |s: &str| match field {
             "email" => pii.email(s),
-            "last_name" => pii.last_name(s),
+            "first_name" | "last_name" => pii.name_part(s),
             _ => pii.text(s),
         };
         let shown = if change.from != change.to
@@ -538,9 +538,12 @@ pub(super) fn md_escape(s: &str) -> String {
 /// Masks personal data for Markdown output, or only escapes it when `show` is set.
 ///
 /// The scheme: an e-mail address keeps its first character and its domain
-/// (`jan.devries@example.com` → `j***@example.com`); a person's name keeps the first given name
-/// and the initial of the last word (`Jan de Vries` → `Jan V.`); a last name on its own becomes
-/// its initial (`de Vries` → `V.`). E-mail addresses are recognised anywhere by their shape and
+/// (`jan.devries@example.com` → `j***@example.com`); a person's name becomes the initials of its
+/// first and last words (`Jan de Vries` → `J. V.`, `Cher` → `C.`), and a first or last name on
+/// its own its initial (`de Vries` → `V.`). Initials rather than a pseudonym such as a short
+/// hash: a hash of a name is no more private (anyone holding the staff list computes it: names
+/// are a small dictionary) and says nothing to a reviewer, while initials next to the source
+/// identifier the plan shows anyway are enough to find the person in HR. E-mail addresses are recognised anywhere by their shape and
 /// always set in code spans (no mailto link, no accidental `@mention`); names are recognised in
 /// free text (reasons, messages, hints) only when they are the name of a person the plan acts
 /// on: a name the plan does not carry as data cannot be found.
@@ -633,8 +636,8 @@ impl Pii {
         }
     }
 
-    /// A value known to be a last name.
-    fn last_name(&self, s: &str) -> String {
+    /// A value known to be a first or a last name on its own.
+    fn name_part(&self, s: &str) -> String {
         if self.show {
             md_escape(s)
         } else {
@@ -657,7 +660,7 @@ impl Pii {
             {
                 out.push_str(masked);
                 i += len;
-                // "… Jan de Vries." must not become "… Jan V..".
+                // "… Jan de Vries." must not become "… J. V..".
                 if masked.ends_with('.') && s[i..].starts_with('.') {
                     i += 1;
                 }
@@ -695,13 +698,14 @@ impl Pii {
     }
 }
 
-/// `Jan de Vries` → `Jan V.`; a one-word name stays as it is.
+/// `Jan de Vries` → `J. V.`, `Cher` → `C.`: the initials of the first and the last word, so
+/// neither the given name nor the family name is shown.
 fn mask_name(full: &str) -> String {
     let words: Vec<&str> = full.split_whitespace().collect();
     match words.as_slice() {
         [] => String::new(),
-        [only] => (*only).to_owned(),
-        [first, .., last] => format!("{first} {}", initial(last)),
+        [only] => initial(only),
+        [first, .., last] => format!("{} {}", initial(first), initial(last)),
     }
 }
 
@@ -821,7 +825,30 @@ mod tests {
             assert!(!out.contains(pii), "{pii} leaked:\n{out}");
         }
         assert!(out.contains("`j***@example.com`"));
-        assert!(out.contains("**Jan V.**"));
+        assert!(out.contains("**J. V.**"));
+    }
+
+    /// Regression (issue 14): the Markdown plan masked last names but showed first names in
+    /// full, while the README says names are masked.
+    #[test]
+    fn first_names_are_masked_too() {
+        let out = markdown(&sample_plan(), &MarkdownOptions::default());
+        for first in [
+            "Jan", "Fatima", "Piet", "Sanne", "Kees", "Lotte", "Mohammed",
+        ] {
+            let leaks = out
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|word| word == first);
+            assert!(!leaks, "the first name {first} leaked:\n{out}");
+        }
+        let shown = markdown(
+            &sample_plan(),
+            &MarkdownOptions {
+                show_pii: true,
+                ..MarkdownOptions::default()
+            },
+        );
+        assert!(shown.contains("Jan de Vries"), "{shown}");
     }
 
     #[test]
@@ -844,10 +871,10 @@ mod tests {
         let pii = Pii::new(&plan, false);
         assert_eq!(
             pii.text("Jan de Vries left; Jan de Vriesland is someone else."),
-            "Jan V. left; Jan de Vriesland is someone else."
+            "J. V. left; Jan de Vriesland is someone else."
         );
-        assert_eq!(pii.text("Ask Jan de Vries."), "Ask Jan V.");
-        assert_eq!(pii.text("Jan de Vries's manager"), "Jan V.'s manager");
+        assert_eq!(pii.text("Ask Jan de Vries."), "Ask J. V.");
+        assert_eq!(pii.text("Jan de Vries's manager"), "J. V.'s manager");
     }
 
     #[test]
@@ -857,9 +884,9 @@ mod tests {
         assert_eq!(&s[start..end], "jan.de-vries+hr@mail.example.com");
         assert_eq!(find_email("@ and a@b and x@.com"), None);
         assert_eq!(mask_email("jan@example.com"), "j***@example.com");
-        assert_eq!(mask_name("Jan de Vries"), "Jan V.");
-        assert_eq!(mask_name("Anna-Maria van den Berg"), "Anna-Maria B.");
-        assert_eq!(mask_name("Cher"), "Cher");
+        assert_eq!(mask_name("Jan de Vries"), "J. V.");
+        assert_eq!(mask_name("Anna-Maria van den Berg"), "A. B.");
+        assert_eq!(mask_name("Cher"), "C.");
     }
 
     #[test]
@@ -951,7 +978,7 @@ mod tests {
         assert!(out.contains("| `+ invite` | 50,000 |"));
         assert!(out.contains("### Diagnostics: 1 error, 2 warnings, 3 info"));
         assert!(out.contains("Remove (5)"), "small kinds are shown whole");
-        assert!(out.contains("**Leaver4 S.**"));
+        assert!(out.contains("**L. S.**"));
         let note = out
             .lines()
             .find(|l| l.contains("more actions"))
@@ -960,7 +987,7 @@ mod tests {
             note.contains("run `orgsync plan --format json` for the full plan"),
             "{note}"
         );
-        let shown = out.matches("\n- **Person").count();
+        let shown = out.matches("\n- **P. S.** (person ").count();
         assert!(note.starts_with(&format!("**… {} more actions (", thousands(50_000 - shown))));
         assert!(shown > 100, "uses the room it has: {shown} shown");
         assert!(out.contains(&format!("({} of 50,000 shown)", thousands(shown))));

@@ -9,6 +9,7 @@
 mod action;
 mod apply;
 mod common;
+mod conventions;
 mod faults;
 mod file_target;
 mod git;

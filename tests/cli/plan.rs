@@ -40,6 +40,10 @@ fn quickstart_plan_as_markdown_masks_personal_data() {
             "a last name is shown in full",
         )
         .assert_that(
+            !run.stdout.contains("Lina") && run.stdout.contains("**L. C.** (person 4302)"),
+            "a first name is shown in full (names are masked to initials)",
+        )
+        .assert_that(
             run.stdout.contains("Invite"),
             "the summary lists the invites",
         );
@@ -351,4 +355,66 @@ fn an_invalid_configuration_gives_located_errors_and_no_plan() {
             "with a hint",
         )
         .assert_that(run.stdout.is_empty(), "no plan is printed");
+}
+
+/// The README's quickstart block is orgsync's real output: every line of it is a line `plan`
+/// prints, in the same order, and it leaves out no kind header, no action and neither the
+/// `Plan:` nor the `Held:` line (detail lines may be left out).
+#[test]
+fn readme_quickstart_block_is_the_real_output() {
+    let readme =
+        std::fs::read_to_string(crate::common::repo().join("README.md")).expect("read README.md");
+    let section = readme
+        .split_once("## The quickstart, line by line")
+        .expect("README has the quickstart section")
+        .1;
+    let after = section
+        .split_once("Then the **actions**")
+        .expect("the section introduces the actions")
+        .1;
+    let block = after
+        .split_once("```\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .expect("a fenced block follows")
+        .0;
+    let run = orgsync(&["plan", "-C", "examples/quickstart", "--at", AT]);
+    run.assert_code(0);
+
+    let printed: Vec<&str> = run.stdout.lines().collect();
+    let mut at = 0;
+    for line in block.lines().filter(|l| !l.is_empty()) {
+        match printed[at..].iter().position(|p| *p == line) {
+            Some(i) => at += i + 1,
+            None => panic!(
+                "README.md's quickstart block has a line orgsync does not print (here, in this \
+                 order):\n{line}\n\nrun `cargo run -- plan -C examples/quickstart --at {AT}` and \
+                 copy its lines\n{}",
+                run.report()
+            ),
+        }
+    }
+    let essential = |l: &&&str| {
+        let header = l
+            .strip_suffix(')')
+            .and_then(|l| l.rsplit_once(" ("))
+            .is_some_and(|(title, n)| {
+                !title.starts_with(' ') && n.chars().all(|c| c.is_ascii_digit())
+            });
+        header
+            || ["  + ", "  ~ ", "  - "].iter().any(|p| l.starts_with(p))
+            || l.starts_with("Plan: ")
+            || l.starts_with("Held: ")
+    };
+    let shown: Vec<&str> = block.lines().collect();
+    let start = printed
+        .iter()
+        .position(|l| l.starts_with("orgsync will perform"))
+        .expect("the plan lists actions");
+    for line in printed[start..].iter().filter(essential) {
+        assert!(
+            shown.contains(line),
+            "README.md's quickstart block leaves out a line orgsync prints:\n{line}\n{}",
+            run.report()
+        );
+    }
 }

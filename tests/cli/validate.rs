@@ -285,8 +285,52 @@ fn every_example_is_valid() {
         );
         let json = common::orgsync(&["validate", "-C", rel, "--format", "json"]);
         json.assert_code(0);
-        json.assert_that(json_errors(&json).is_empty(), "JSON format: an empty list");
+        let report: Value = serde_json::from_str(&json.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", json.report()));
+        json.assert_that(
+            report["valid"] == true && report["env"].is_array() && report["todos"].is_array(),
+            "JSON format: a valid configuration is {valid: true, files, env, todos}",
+        );
     }
+}
+
+/// `validate --format json` on a valid configuration says what the text report says: the
+/// environment variables it needs at run time and the mappings still marked `todo: true`.
+#[test]
+fn valid_configuration_as_json_lists_env_and_todos() {
+    let config = b"version: 1\n\
+source: { kind: afas, environment: \"12345\", token: \"${env:AFAS_TOKEN}\" }\n\
+target: { kind: scim, base_url: \"https://app.example/scim/v2\", token: { env: SCIM_TOKEN } }\n";
+    let mappings = b"communities:\n  - { source: \"1001\", target: Amsterdam }\n  - { source: [\"1006\", \"1007\"], target: Haarlem, todo: true }\nfunctions:\n  map:\n    - { source: F-TLP, target: Procurement, todo: true }\n";
+    let tmp = common::temp_config(&[("orgsync.yaml", config), ("mappings.yaml", mappings)]);
+    let dir = path_str(tmp.path());
+    let text = common::orgsync(&["validate", "-C", dir]);
+    let json = common::orgsync(&["validate", "-C", dir, "--format", "json"]);
+    text.assert_code(0);
+    json.assert_code(0);
+    common::settings(&text).bind(|| {
+        insta::assert_snapshot!(
+            "valid-env-and-todos",
+            format!("{}\n{}", text.snapshot(), json.snapshot())
+        );
+    });
+    let report: Value = serde_json::from_str(&json.stdout).expect("stdout is JSON");
+    assert_eq!(
+        report["env"],
+        serde_json::json!([
+            { "name": "AFAS_TOKEN", "for": "source.token" },
+            { "name": "SCIM_TOKEN", "for": "target.token" }
+        ]),
+        "{}",
+        json.report()
+    );
+    let todos = report["todos"].as_array().expect("a list of to-dos");
+    assert_eq!(todos.len(), 2, "{}", json.report());
+    assert_eq!(todos[0]["kind"], "community");
+    assert_eq!(todos[0]["source"], serde_json::json!(["1006", "1007"]));
+    assert_eq!(todos[0]["file"], "mappings.yaml");
+    assert_eq!(todos[0]["line"], 3);
+    assert_eq!(todos[1]["path"], "/functions/map/0");
 }
 
 /// Positive control: a YAML export named by `source.path` is data, not configuration — read as

@@ -1,0 +1,72 @@
+//! `orgsync show PLANFILE [--format text|markdown|json] [--show-pii]`: a saved plan, rendered
+//! as `plan` renders it (`terraform show`). Offline: it reads no configuration and no system.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use super::plan::PlanFormat;
+use crate::plan::{FORMAT_VERSION, Plan};
+use crate::render;
+
+/// Arguments of `show`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A plan saved with `orgsync plan --out FILE`.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Markdown: show e-mail addresses and full names (masked by default).
+    #[arg(long)]
+    pub show_pii: bool,
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let plan = read_plan(&args.plan)?;
+    let text = match args.format {
+        PlanFormat::Text => render::text(
+            &plan,
+            &render::TextOptions {
+                color: super::stdout_color(),
+            },
+        ),
+        PlanFormat::Markdown => render::markdown(
+            &plan,
+            &render::MarkdownOptions {
+                show_pii: args.show_pii,
+                ..render::MarkdownOptions::default()
+            },
+        ),
+        PlanFormat::Json => render::json(&plan),
+    };
+    super::out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a plan file, refusing anything that is not an orgsync plan of the format this binary
+/// reads. The format version is checked before the plan's shape, so a plan of a newer orgsync
+/// says so instead of failing on a field it does not know.
+fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the plan {}", path.display()))?;
+    let not_a_plan = || {
+        format!(
+            "{} is not an orgsync plan (write one with `orgsync plan --out FILE`)",
+            path.display()
+        )
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).with_context(not_a_plan)?;
+    let Some(version) = value.get("format_version") else {
+        bail!("{}: it has no format_version", not_a_plan());
+    };
+    if version.as_u64() != Some(FORMAT_VERSION.into()) {
+        bail!(
+            "{} has plan format {version}; this orgsync reads format {FORMAT_VERSION}",
+            path.display()
+        );
+    }
+    serde_json::from_value(value).with_context(not_a_plan)
+}

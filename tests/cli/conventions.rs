@@ -1,0 +1,243 @@
+//! What users of Terraform and ripgrep expect of a command line: `--version` with the commit,
+//! shell completions, a man page, `show` for a saved plan, `init` for a new configuration.
+
+use crate::common::{self, orgsync};
+
+/// `--version` names the commit the binary was built from (`build.rs`), or `unknown` when it
+/// was built outside a git checkout.
+#[test]
+fn version_names_the_git_commit() {
+    let run = orgsync(&["--version"]);
+    run.assert_code(0);
+    let version = env!("CARGO_PKG_VERSION");
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(common::repo())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    match commit {
+        Some(commit) => run.assert_that(
+            run.stdout == format!("orgsync {version} (rev {commit})\n"),
+            &format!("--version names the checkout's commit {commit}"),
+        ),
+        None => run.assert_that(
+            run.stdout == format!("orgsync {version} (rev unknown)\n"),
+            "--version says the commit is unknown outside a git checkout",
+        ),
+    };
+    let sub = orgsync(&["plan", "--version"]);
+    sub.assert_code(0)
+        .assert_that(sub.stdout.contains("(rev "), "subcommands print it too");
+}
+
+/// Every shell clap_complete knows gets a script naming the subcommands and their flags; the
+/// bash one is valid bash.
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = orgsync(&["completions", shell]);
+        run.assert_code(0).assert_that(
+            run.stdout.contains("detailed-exitcode")
+                && run.stdout.contains("completions")
+                && run.stderr.is_empty(),
+            &format!("the {shell} script completes plan's flags and the subcommands"),
+        );
+        if shell == "bash"
+            && let Ok(out) = std::process::Command::new("bash")
+                .args(["-n", "-c", &run.stdout])
+                .output()
+        {
+            run.assert_that(
+                out.status.success(),
+                &format!(
+                    "bash -n rejects the script: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            );
+        }
+    }
+    let run = orgsync(&["completions", "tcsh"]);
+    run.assert_code(1).assert_that(
+        run.stderr.contains("invalid value 'tcsh'"),
+        "an unknown shell is a usage error naming it",
+    );
+}
+
+/// `orgsync man` prints the main page; `--out DIR` writes it and one page per subcommand, as
+/// packagers install them into `share/man/man1`.
+#[test]
+fn man_pages() {
+    let run = orgsync(&["man"]);
+    run.assert_code(0).assert_that(
+        run.stdout.contains(".TH orgsync 1") && run.stdout.contains("orgsync\\-plan(1)"),
+        "a roff page for section 1 that names the subcommands' pages",
+    );
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let out = tmp.path().join("man1");
+    let run = orgsync(&["man", "--out", out.to_str().expect("a UTF-8 path")]);
+    run.assert_code(0);
+    for page in [
+        "orgsync.1",
+        "orgsync-plan.1",
+        "orgsync-apply.1",
+        "orgsync-sandbox-afas.1",
+    ] {
+        let text = std::fs::read_to_string(out.join(page))
+            .unwrap_or_else(|e| panic!("{page} is not written: {e}\n{}", run.report()));
+        run.assert_that(text.starts_with(".ie"), &format!("{page} is roff"));
+    }
+}
+
+/// `show PLANFILE` renders a saved plan exactly as `plan` rendered it when it was saved, in each
+/// format; Markdown masks personal data unless `--show-pii`, like `plan`.
+#[test]
+fn show_renders_a_saved_plan_as_plan_did() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let file = tmp.path().join("plan.json");
+    let file = file.to_str().expect("a UTF-8 path");
+    for format in ["text", "markdown", "json"] {
+        let planned = orgsync(&[
+            "plan",
+            "-C",
+            "examples/quickstart",
+            "--at",
+            "2026-11-22",
+            "--format",
+            format,
+            "--out",
+            file,
+        ]);
+        planned.assert_code(0);
+        let shown = orgsync(&["show", file, "--format", format]);
+        shown.assert_code(0).assert_that(
+            shown.stdout == planned.stdout && shown.stderr.is_empty(),
+            &format!(
+                "show --format {format} prints what plan printed:\n{}",
+                planned.report()
+            ),
+        );
+    }
+    let saved = std::fs::read_to_string(file).expect("read the plan");
+    let shown = orgsync(&["show", file, "--format", "json"]);
+    shown.assert_that(
+        shown.stdout == saved,
+        "show --format json prints the plan file",
+    );
+    let masked = orgsync(&["show", file, "--format", "markdown"]);
+    masked.assert_that(
+        !masked.stdout.contains("Chaouch") && !masked.stdout.contains("lina.chaouch@"),
+        "show --format markdown masks personal data",
+    );
+    let shown = orgsync(&["show", file, "--format", "markdown", "--show-pii"]);
+    shown.assert_that(
+        shown.stdout.contains("Lina Chaouch") && shown.stdout.contains("lina.chaouch@"),
+        "--show-pii shows names and e-mail addresses",
+    );
+}
+
+/// A file that is not an orgsync plan, or a plan of another format version, is refused with a
+/// message that says which, exit code 1.
+#[test]
+fn show_refuses_what_is_not_a_plan_of_this_format() {
+    let tmp = common::temp_config(&[
+        (
+            "newer.json",
+            br#"{"format_version": 2, "actions": "whatever"}"#,
+        ),
+        ("workspace.json", br#"{"accounts": [], "communities": []}"#),
+        ("half.json", br#"{"format_version": 1, "actions": []}"#),
+        ("notes.txt", b"not json at all\n"),
+    ]);
+    let mut snapshot = String::new();
+    for name in [
+        "newer.json",
+        "workspace.json",
+        "half.json",
+        "notes.txt",
+        "missing.json",
+    ] {
+        let run = common::orgsync_in(tmp.path(), &["show", name]);
+        run.assert_code(1)
+            .assert_that(run.stdout.is_empty(), "nothing on stdout");
+        snapshot.push_str(&run.snapshot());
+        snapshot.push('\n');
+    }
+    let run = common::orgsync_in(tmp.path(), &["show", "newer.json"]);
+    common::settings(&run).bind(|| insta::assert_snapshot!("show-refusals", snapshot));
+}
+
+/// `init DIR` writes a configuration that validates and plans at once, its schemas (with a
+/// stable `$id`, pointed at by every modeline), and the workflows for DIR; a second `init`
+/// writes nothing and says which files exist.
+#[test]
+fn init_then_validate_and_plan() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let root = tmp.path();
+    let run = common::orgsync_in(root, &["init", "hr/orgsync"]);
+    run.assert_code(0);
+    common::settings(&run).bind(|| insta::assert_snapshot!("init", run.snapshot()));
+
+    let validate = common::orgsync_in(root, &["validate", "-C", "hr/orgsync"]);
+    validate.assert_code(0);
+    let plan = common::orgsync_in(
+        root,
+        &[
+            "plan",
+            "-C",
+            "hr/orgsync",
+            "--at",
+            "2026-01-01",
+            "--detailed-exitcode",
+        ],
+    );
+    plan.assert_code(2).assert_that(
+        plan.stdout
+            .contains("Plan: 2 communities to create, 3 function groups to create, 3 to invite."),
+        "the sample plans its invites",
+    );
+
+    let dir = root.join("hr/orgsync");
+    for name in ["orgsync.yaml", "communities.yaml", "functions.yaml"] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("read a written file");
+        run.assert_that(
+            text.starts_with("# yaml-language-server: $schema=schemas/orgsync.schema.json\n"),
+            &format!("{name} points its editor at the written schema"),
+        );
+    }
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("schemas/orgsync.schema.json")).expect("the schema"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        schema["$id"], "https://orgsync.dev/schemas/v1/orgsync.schema.json",
+        "the schema has a stable $id"
+    );
+    let committed = std::fs::read_to_string(common::repo().join("schemas/orgsync.schema.json"))
+        .expect("the committed schema");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("schemas/orgsync.schema.json")).expect("the schema"),
+        committed,
+        "init writes the schemas `orgsync schema --out` writes"
+    );
+    let workflow = std::fs::read_to_string(root.join(".github/workflows/orgsync-plan.yml"))
+        .expect("the plan workflow");
+    run.assert_that(
+        workflow.contains("\"hr/orgsync/**\"") && workflow.contains("config: hr/orgsync\n"),
+        "the workflows name the configuration directory",
+    );
+
+    // Again: nothing is overwritten, not even the files that do not exist yet are written.
+    std::fs::write(dir.join("communities.yaml"), "communities: []\n").expect("edit");
+    std::fs::remove_file(dir.join("functions.yaml")).expect("remove");
+    let again = common::orgsync_in(root, &["init", "hr/orgsync"]);
+    again.assert_code(1).assert_that(
+        again.stderr.contains("writes nothing over existing files")
+            && again.stderr.contains("hr/orgsync/orgsync.yaml")
+            && !dir.join("functions.yaml").exists()
+            && std::fs::read_to_string(dir.join("communities.yaml")).expect("read")
+                == "communities: []\n",
+        "a second init refuses and writes nothing",
+    );
+}
