@@ -27,6 +27,13 @@ pub fn email_key(email: &str) -> Option<Cow<'_, str>> {
     let e = email.trim();
     if e.is_empty() {
         None
+    } else if e.is_ascii() {
+        // The common case, checked a word at a time: no per-character Unicode lookup.
+        if e.bytes().any(|b| b.is_ascii_uppercase()) {
+            Some(Cow::Owned(e.to_ascii_lowercase()))
+        } else {
+            Some(Cow::Borrowed(e))
+        }
     } else if e.chars().any(char::is_uppercase) {
         Some(Cow::Owned(e.to_lowercase()))
     } else {
@@ -68,14 +75,22 @@ impl Protection {
 
     /// True when a rule covers the account (by target id, source identifier or e-mail).
     pub fn covers(&self, a: &Account) -> bool {
-        if self.ids.contains(&a.id) || a.external_id.as_ref().is_some_and(|x| self.ids.contains(x))
+        let key = a.email.as_deref().and_then(email_key);
+        self.covers_keyed(a, key.as_deref())
+    }
+
+    /// [`Protection::covers`], with the account's e-mail key already made.
+    fn covers_keyed(&self, a: &Account, email_key: Option<&str>) -> bool {
+        if !self.ids.is_empty()
+            && (self.ids.contains(&a.id)
+                || a.external_id.as_ref().is_some_and(|x| self.ids.contains(x)))
         {
             return true;
         }
         let Some(email) = a.email.as_deref() else {
             return false;
         };
-        (!self.emails.is_empty() && email_key(email).is_some_and(|e| self.emails.contains(&*e)))
+        (!self.emails.is_empty() && email_key.is_some_and(|e| self.emails.contains(e)))
             || (!self.patterns.is_empty() && self.patterns.is_match(email.trim()))
     }
 }
@@ -213,8 +228,21 @@ impl<'a> Matching<'a> {
         let adopt = config.identity.adopt_unmanaged;
         let mut by_external = AccountsBy::with_capacity(accounts.len());
         let mut by_email = AccountsBy::with_capacity(accounts.len());
+        // Each account's e-mail key, once: for matching and for protection.
+        let account_emails: Vec<Option<Cow<'a, str>>> = accounts
+            .iter()
+            .map(|a| a.email.as_deref().and_then(email_key))
+            .collect();
         let protection = Protection::new(&config.protected);
-        let protected: Vec<bool> = accounts.iter().map(|a| protection.covers(a)).collect();
+        let protected: Vec<bool> = if config.protected.is_empty() {
+            vec![false; accounts.len()]
+        } else {
+            accounts
+                .iter()
+                .zip(&account_emails)
+                .map(|(a, e)| protection.covers_keyed(a, e.as_deref()))
+                .collect()
+        };
         // A protected account is never anonymized, so it never expires either.
         let expired: Vec<bool> = accounts
             .iter()
@@ -225,7 +253,7 @@ impl<'a> Matching<'a> {
         for (i, a) in accounts.iter().enumerate() {
             if expired[i] {
                 expired_keys.extend(a.external_id.as_deref().map(Cow::Borrowed));
-                expired_keys.extend(a.email.as_deref().and_then(email_key));
+                expired_keys.extend(account_emails[i].clone());
                 continue;
             }
             if preference(a, adopt).is_none() {
@@ -235,7 +263,7 @@ impl<'a> Matching<'a> {
             if let Some(x) = a.external_id.as_deref().filter(|x| !x.is_empty()) {
                 by_external.insert(Cow::Borrowed(x), i);
             }
-            if let Some(e) = a.email.as_deref().and_then(email_key) {
+            if let Some(e) = account_emails[i as usize].clone() {
                 by_email.insert(e, i);
             }
         }

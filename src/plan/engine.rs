@@ -619,6 +619,8 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
         if self.managed.email
             && let Some(email) = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
+            // Byte-equal addresses are the same key: no need to build the keys.
+            && account.email.as_deref().map(str::trim) != Some(email)
             && account.email.as_deref().and_then(identity::email_key) != identity::email_key(email)
         {
             fields.extend([change("email", json!(account.email), json!(email))]);
@@ -766,6 +768,18 @@ struct Memberships {
 impl Memberships {
     /// `None` when the account is already where it should be.
     fn new(groups: &Groups<'_>, current: &[String], desired: &[u32]) -> Option<Memberships> {
+        // Almost every account is where it should be: tell so without allocating. Every desired
+        // group is among the current ones, and every current one that orgsync manages is desired.
+        let settled = desired.iter().all(|g| {
+            let id = &groups.get(*g).id;
+            current.iter().any(|c| c == id)
+        }) && current.iter().all(|id| match groups.index_of(id) {
+            Some(g) if groups.is_managed(g) => desired.contains(&g),
+            _ => true,
+        });
+        if settled {
+            return None;
+        }
         let mut left = Vec::new();
         let mut kept: Vec<(String, String)> = Vec::new();
         let mut known: Vec<u32> = Vec::with_capacity(current.len());
