@@ -31,7 +31,9 @@ pub struct Args {
     pub dir: DirArg,
     #[command(flatten)]
     pub git_ref: RefArg,
-    /// Do not ask for confirmation (required when not on a terminal).
+    /// Do not ask for confirmation (required, without a terminal, to plan and apply in one step).
+    /// A saved plan is applied without a question: saving it and reviewing it was the approval,
+    /// and orgsync refuses it unless it plans exactly that again.
     #[arg(long)]
     pub auto_approve: bool,
     /// Apply an unsafe plan anyway, whatever safety limits it breaks.
@@ -177,7 +179,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.plan.is_some() {
         super::out(&render::text(&plan, &render::TextOptions { color }))?;
     }
-    if !args.auto_approve {
+    // `terraform apply PLANFILE` asks nothing: the saved plan was the review (and `verify` has
+    // just made sure it is what orgsync plans now). Planning and applying in one step asks.
+    if !args.auto_approve && args.plan.is_none() {
         if !std::io::stdin().is_terminal() {
             bail!("not on a terminal: pass --auto-approve to apply without confirmation");
         }

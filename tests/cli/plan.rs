@@ -248,6 +248,21 @@ fn apply_in_one_step_without_a_terminal_needs_auto_approve() {
     orgsync_in(d, &["plan", "--at", AT, "--detailed-exitcode"]).assert_code(0);
 }
 
+/// A saved plan was the review: `apply PLANFILE` asks no second question (issue 14), also
+/// without a terminal — and still refuses a plan that is not what orgsync plans now.
+#[test]
+fn apply_of_a_saved_plan_asks_no_second_question() {
+    let dir = copy_example("quickstart");
+    let d = dir.path();
+    orgsync_in(d, &["plan", "--at", AT, "--out", "plan.json"]).assert_code(0);
+    let run = orgsync_in(d, &["apply", "plan.json"]);
+    run.assert_code(0).assert_that(
+        run.stdout.contains("Apply complete") && !run.stdout.contains("Do you want to apply"),
+        "applied without a prompt",
+    );
+    orgsync_in(d, &["plan", "--at", AT, "--detailed-exitcode"]).assert_code(0);
+}
+
 #[test]
 fn an_unsafe_plan_is_refused_unless_removals_are_allowed() {
     let dir = copy_example("quickstart");
