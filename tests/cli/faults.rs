@@ -309,23 +309,18 @@ fn a_create_slower_than_the_timeout_makes_no_duplicate_group() {
 #[test]
 fn a_scim_token_that_expires_mid_apply_loses_and_duplicates_nothing() {
     let (_afas, afas_url) = start_afas(afas_people(30), Faults::default());
-    let scim2 = Scim2Server::start();
-    let upstream = format!("http://127.0.0.1:{}", scim2.port);
-    let front = spawn(
-        proxy(
-            &upstream,
-            Vendor::Scim,
-            &format!("Bearer {SCIM_TOKEN}"),
-            Faults {
-                expire_token_after: Some(25),
-                ..Faults::default()
-            },
-        ),
-        0,
-    )
-    .expect("the fault proxy");
-    let expiring = format!("{}/v2", front.url());
-    let dir = config_dir(&afas_url, &expiring, "", "  retries: 1\n");
+    let expiring = target(
+        Server::Scim2Server,
+        Faults {
+            expire_token_after: Some(25),
+            ..Faults::default()
+        },
+    );
+    let scim2 = expiring
+        ._scim2
+        .as_ref()
+        .expect("scim2-server behind the proxy");
+    let dir = config_dir(&afas_url, &expiring.url, "", "  retries: 1\n");
     let first = run(dir.path(), &["apply", "--auto-approve", "--at", AT]);
     first.assert_code(1).assert_that(
         first.stdout.contains("FAILED") && !first.stdout.contains(" 0 failed"),

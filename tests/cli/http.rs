@@ -777,7 +777,7 @@ fn users_another_tool_provisioned_with_an_external_id_are_never_changed_unless_a
 }
 
 /// Makes `dir` a git repository with everything in it committed, so that applies are recorded.
-fn commit_all(dir: &Path) {
+pub(crate) fn commit_all(dir: &Path) -> git2::Repository {
     let repo = git2::Repository::init(dir).expect("git init");
     let mut config = repo.config().expect("repository config");
     config.set_str("user.name", "Carol Operator").expect("set");
@@ -795,6 +795,8 @@ fn commit_all(dir: &Path) {
     let sig = repo.signature().expect("signature");
     repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &[])
         .expect("commit");
+    drop(tree);
+    repo
 }
 
 /// Regression (issue 11): a SCIM server that listed nobody after orgsync had provisioned it was

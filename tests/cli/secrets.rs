@@ -14,7 +14,7 @@ use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
 use orgsync::sandbox::serve::{Faults, Running, spawn};
 
 use crate::common::Run;
-use crate::http::{AT, afas_people, config_dir, free_port};
+use crate::http::{AT, afas_people, commit_all, config_dir, free_port};
 
 /// The canaries: with `+` and `/`, so that their percent-encoding differs from them.
 const AFAS_CANARY: &str = "canary+afas/K7q2Wm9xZ4";
@@ -140,25 +140,7 @@ struct Workspace {
 impl Workspace {
     fn new(afas_url: &str, scim_url: &str) -> Workspace {
         let dir = config_dir(afas_url, scim_url, "  concurrency: 1\n", "");
-        let repo = git2::Repository::init(dir.path()).expect("git init");
-        {
-            let mut config = repo.config().expect("repository config");
-            config.set_str("user.name", "Canary").expect("set");
-            config
-                .set_str("user.email", "canary@example.test")
-                .expect("set");
-            let mut index = repo.index().expect("index");
-            index
-                .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-                .expect("add");
-            index.write().expect("write index");
-            let tree = repo
-                .find_tree(index.write_tree().expect("tree"))
-                .expect("tree");
-            let sig = repo.signature().expect("signature");
-            repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &[])
-                .expect("commit");
-        }
+        let repo = commit_all(dir.path());
         Workspace { dir, repo }
     }
 
