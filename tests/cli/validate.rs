@@ -115,6 +115,7 @@ invalid_cases! {
     scim_base_url_not_http => "scim-base-url-not-http",
     afas_environment_url => "afas-environment-url",
     afas_connector_empty => "afas-connector-empty",
+    afas_order_by_empty_field => "afas-order-by-empty-field",
     afas_environment_and_base_url_missing => "afas-environment-and-base-url-missing",
     retention_days_too_large => "retention-days-too-large",
     version_decimal => "version-decimal",
