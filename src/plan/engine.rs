@@ -63,11 +63,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     diagnostics.append(&mut mapping.diagnostics);
     let mut actions = std::mem::take(&mut mapping.actions);
 
-    let managed_active = target
-        .accounts
-        .iter()
-        .filter(|a| a.managed && a.status == AccountStatus::Active)
-        .count();
+    let (managed_active, managed_groups) = safety::bases(target);
     let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
 
     let reconcile = Reconcile::new(config, target, today, &scope, &mapping);
@@ -78,12 +74,6 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let listed_managed = target.accounts.iter().filter(|a| a.managed).count();
     diagnostics.extend(safety::listed_target(config, listed_managed, recorded));
 
-    let managed_groups = target
-        .communities
-        .iter()
-        .chain(&target.function_groups)
-        .filter(|g| g.managed)
-        .count();
     let (safety, safety_diagnostics) =
         safety::check(config, &actions, managed_active, managed_groups);
     diagnostics.extend(safety_diagnostics);

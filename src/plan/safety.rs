@@ -10,6 +10,7 @@
 
 use super::{Action, ActionKind, Diagnostic, DiagnosticKind, Safety, Severity, Violation};
 use crate::config::Config;
+use crate::model::{AccountStatus, TargetSnapshot};
 
 /// Managed accounts (or groups) from which percentage limits apply: below this a single change
 /// is already a large percentage.
@@ -143,6 +144,23 @@ fn notifies(action: &Action) -> bool {
         .changes
         .get("notify")
         .is_some_and(|c| c.to == serde_json::Value::Bool(true))
+}
+
+/// The bases of the percentage limits: the managed active accounts of the target, and the groups
+/// orgsync manages.
+pub fn bases(target: &TargetSnapshot) -> (usize, usize) {
+    let accounts = target
+        .accounts
+        .iter()
+        .filter(|a| a.managed && a.status == AccountStatus::Active)
+        .count();
+    let groups = target
+        .communities
+        .iter()
+        .chain(&target.function_groups)
+        .filter(|g| g.managed)
+        .count();
+    (accounts, groups)
 }
 
 /// The empty-source guard: a source that returns no people while managed accounts exist is far

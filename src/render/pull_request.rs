@@ -293,6 +293,48 @@ pub fn pull_request_text(view: &PullRequestView<'_>, head: &Plan, opts: &TextOpt
     out
 }
 
+/// One line for the top of the comment: what the pull request changes, the warnings it fixes
+/// and introduces, what happens on merge anyway, and whether the plan is safe:
+/// `this PR: 2 changes, fixes 5 warnings, introduces 1; 9 pending HR changes apply on merge too; safe`.
+pub fn verdict(cmp: &Comparison<'_>, head: &Plan) -> String {
+    let own = cmp.introduced.len() + cmp.changed.len() + cmp.withdrawn.len();
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut parts = vec![if own == 0 {
+        "no changes".to_owned()
+    } else {
+        plural(own, "change", "changes")
+    }];
+    let (fixed, introduced) = (cmp.diagnostics_fixed.len(), cmp.diagnostics_introduced.len());
+    if fixed > 0 {
+        parts.push(format!("fixes {}", plural(fixed, "diagnostic", "diagnostics")));
+    }
+    if introduced > 0 {
+        parts.push(format!("introduces {}", plural(introduced, "diagnostic", "diagnostics")));
+    }
+    let mut line = format!("this PR: {}", parts.join(", "));
+    if !cmp.pending.is_empty() {
+        line.push_str(&format!(
+            "; {} apply on merge too",
+            plural(cmp.pending.len(), "pending HR change", "pending HR changes")
+        ));
+    }
+    let errors = head.error_count();
+    line.push_str(if errors > 0 {
+        "; has errors: not applicable"
+    } else if head.safety.safe {
+        "; safe"
+    } else {
+        "; unsafe: over the safety limits"
+    });
+    line
+}
+
 /// The pull request's effect as Markdown, followed by the full plan, within `opts.max_chars`.
 /// Personal data is masked as in [`super::markdown`].
 pub fn pull_request_markdown(
@@ -303,6 +345,7 @@ pub fn pull_request_markdown(
     let pii = Pii::new(head, opts.show_pii);
     let cmp = view.comparison;
     let mut out = String::from("## orgsync: what this pull request changes\n\n");
+    let _ = writeln!(out, "**Verdict:** {}\n", verdict(cmp, head));
     let commit = view
         .base_commit
         .map(|c| format!(" (`{}`)", crate::git::short(c)))
