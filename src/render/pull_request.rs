@@ -310,18 +310,28 @@ pub fn verdict(cmp: &Comparison<'_>, head: &Plan) -> String {
     } else {
         plural(own, "change", "changes")
     }];
-    let (fixed, introduced) = (cmp.diagnostics_fixed.len(), cmp.diagnostics_introduced.len());
+    let (fixed, introduced) = (
+        cmp.diagnostics_fixed.len(),
+        cmp.diagnostics_introduced.len(),
+    );
     if fixed > 0 {
-        parts.push(format!("fixes {}", plural(fixed, "diagnostic", "diagnostics")));
+        parts.push(format!(
+            "fixes {}",
+            plural(fixed, "diagnostic", "diagnostics")
+        ));
     }
     if introduced > 0 {
-        parts.push(format!("introduces {}", plural(introduced, "diagnostic", "diagnostics")));
+        parts.push(format!(
+            "introduces {}",
+            plural(introduced, "diagnostic", "diagnostics")
+        ));
     }
     let mut line = format!("this PR: {}", parts.join(", "));
     if !cmp.pending.is_empty() {
+        let n = cmp.pending.len();
         line.push_str(&format!(
-            "; {} apply on merge too",
-            plural(cmp.pending.len(), "pending HR change", "pending HR changes")
+            "; {} on merge too",
+            plural(n, "pending HR change applies", "pending HR changes apply")
         ));
     }
     let errors = head.error_count();
@@ -482,6 +492,42 @@ mod tests {
             },
             digests: Digests::default(),
         }
+    }
+
+    #[test]
+    fn the_verdict_is_one_line_at_the_top() {
+        let base = plan(vec![fg_update("7", "A", "B")]);
+        let head = plan(vec![
+            fg_update("1", "No function", "Guest Relations"),
+            fg_update("2", "No function", "Guest Relations"),
+            fg_update("7", "A", "B"),
+        ]);
+        let cmp = compare(&base, &head);
+        assert_eq!(
+            verdict(&cmp, &head),
+            "this PR: 2 changes; 1 pending HR change applies on merge too; safe"
+        );
+        let view = PullRequestView {
+            base_ref: "main",
+            base_commit: None,
+            base_problem: None,
+            comparison: &cmp,
+        };
+        let md = pull_request_markdown(&view, &head, &MarkdownOptions::default());
+        let second = md.lines().nth(2).unwrap_or_default();
+        assert_eq!(
+            second,
+            "**Verdict:** this PR: 2 changes; 1 pending HR change applies on merge too; safe"
+        );
+        let mut unsafe_head = head.clone();
+        unsafe_head.safety.safe = false;
+        let same = compare(&head, &unsafe_head);
+        assert!(
+            verdict(&same, &unsafe_head).starts_with("this PR: no changes; 3 pending HR changes"),
+            "{}",
+            verdict(&same, &unsafe_head)
+        );
+        assert!(verdict(&same, &unsafe_head).ends_with("; unsafe: over the safety limits"));
     }
 
     #[test]

@@ -93,7 +93,11 @@ impl FakeGitHub {
             .current_dir(dir)
             .output()
             .expect("python3 runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let bytes = std::fs::read(&zip).unwrap();
         self.state
             .lock()
@@ -180,7 +184,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         }
         return;
     }
-    let (status, answer) = if method == "GET" && route.contains("/commits/") && route.ends_with("/pulls") {
+    let (status, answer) = if method == "GET"
+        && route.contains("/commits/")
+        && route.ends_with("/pulls")
+    {
         ("200 OK", serde_json::Value::Array(s.pulls.clone()))
     } else if method == "GET" && route.contains("/actions/runs/") && route.ends_with("/artifacts") {
         let run: u64 = route
@@ -1004,7 +1011,10 @@ fn the_plan_artifact_is_masked_and_holds_the_review_record() {
     names.sort();
     assert_eq!(names, ["plan.masked.json", "review.json"]);
     let full = PathBuf::from(run.output("plan-file"));
-    assert!(!full.starts_with(&dir), "the full plan is not in the artifact");
+    assert!(
+        !full.starts_with(&dir),
+        "the full plan is not in the artifact"
+    );
 
     let masked = std::fs::read_to_string(dir.join("plan.masked.json")).unwrap();
     let review = std::fs::read_to_string(dir.join("review.json")).unwrap();
@@ -1016,7 +1026,10 @@ fn the_plan_artifact_is_masked_and_holds_the_review_record() {
         .collect();
     assert!(!in_plan.is_empty(), "the full plan names people");
     for p in &in_plan {
-        assert!(!masked.contains(&format!("\"{p}\"")), "{p} in the masked plan");
+        assert!(
+            !masked.contains(&format!("\"{p}\"")),
+            "{p} in the masked plan"
+        );
         assert!(!review.contains(p.as_str()), "{p} in the review record");
     }
     assert_eq!(masked.matches('@').count(), masked.matches("***@").count());
@@ -1032,7 +1045,10 @@ fn the_plan_artifact_is_masked_and_holds_the_review_record() {
         )),
         "{body}"
     );
-    assert!(body.contains(&format!("Reviewed plan `{digest}`")), "{body}");
+    assert!(
+        body.contains(&format!("Reviewed plan `{digest}`")),
+        "{body}"
+    );
     assert_no_secrets(&run, &api);
 }
 
@@ -1043,19 +1059,19 @@ fn the_plan_artifact_is_masked_and_holds_the_review_record() {
 fn a_plan_with_errors_shows_its_diagnostics_and_annotates_them() {
     let api = FakeGitHub::start();
     let runner = Runner::new(&api);
-    let qs = quickstart_copy(|t| {
-        t.replace(
-            "unmapped_communities: hold",
-            "unmapped_communities: error",
-        )
-    });
+    let qs =
+        quickstart_copy(|t| t.replace("unmapped_communities: hold", "unmapped_communities: error"));
     let ws = workspace_with(qs.path());
     let run = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
     assert_eq!(run.code, 1, "{}", run.report());
     let body = &api.comments()[0].1;
     assert!(body.contains("unmapped_community"), "{body}");
     assert!(body.contains("The plan has errors"), "{body}");
-    assert!(run.summary.contains("unmapped_community"), "{}", run.report());
+    assert!(
+        run.summary.contains("unmapped_community"),
+        "{}",
+        run.report()
+    );
     let annotation = run
         .stdout
         .lines()
@@ -1071,7 +1087,7 @@ fn a_plan_with_errors_shows_its_diagnostics_and_annotates_them() {
             assert!(!run.stdout.contains(&p), "{p} in the log");
         }
     }
-    assert_eq!(run.output("artifact-dir").is_empty(), false);
+    assert!(!run.output("artifact-dir").is_empty());
     assert_no_secrets(&run, &api);
 }
 
@@ -1098,12 +1114,19 @@ fn an_invalid_configuration_is_annotated_at_its_line() {
 
 /// A clone with the quickstart committed, its plan made on "pull request 7" in run 4242, and the
 /// artifact of that run in the fake API. Returns the clone, its origin and the merge commit.
-fn reviewed_pull_request(api: &FakeGitHub, runner: &Runner) -> (tempfile::TempDir, tempfile::TempDir, String) {
+fn reviewed_pull_request(
+    api: &FakeGitHub,
+    runner: &Runner,
+) -> (tempfile::TempDir, tempfile::TempDir, String) {
     let ws = workspace_with(&repo().join("examples/quickstart"));
     let origin = clone_with_origin(ws.path());
     let plan = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
     assert_eq!(plan.code, 0, "{}", plan.report());
-    api.add_artifact(4242, "orgsync-plan-config", Path::new(plan.output("artifact-dir")));
+    api.add_artifact(
+        4242,
+        "orgsync-plan-config",
+        Path::new(plan.output("artifact-dir")),
+    );
     let sha = git(ws.path(), &["rev-parse", "HEAD"]).trim().to_owned();
     api.merged_pull_request(&sha);
     std::fs::write(
@@ -1150,7 +1173,8 @@ fn apply_on_merge_applies_the_reviewed_plan_and_comments_applied() {
     );
     assert_eq!(run.code, 0, "{}", run.report());
     assert!(
-        run.stdout.contains("applying the plan reviewed in pull request #7"),
+        run.stdout
+            .contains("applying the plan reviewed in pull request #7"),
         "{}",
         run.report()
     );
@@ -1166,7 +1190,9 @@ fn apply_on_merge_applies_the_reviewed_plan_and_comments_applied() {
         .unwrap_or_else(|| panic!("no Applied comment: {:?}", api.comments()));
     assert!(applied.1.contains("**Applied:**"), "{}", applied.1);
     assert!(
-        applied.1.contains("arrived since the review (within the safety limits): 1 invite"),
+        applied
+            .1
+            .contains("arrived since the review (within the safety limits): 1 invite"),
         "{}",
         applied.1
     );
@@ -1177,7 +1203,10 @@ fn apply_on_merge_applies_the_reviewed_plan_and_comments_applied() {
         .find(|r| r.path.starts_with("/blob/"))
         .expect("the artifact was downloaded");
     assert!(
-        !blob.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")),
+        !blob
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization")),
         "the token went to blob storage: {blob:?}"
     );
     assert!(run.summary.contains("**Applied:**"), "{}", run.report());
@@ -1195,7 +1224,10 @@ fn apply_on_merge_refuses_a_configuration_other_than_the_reviewed_one() {
     let text = std::fs::read_to_string(&communities).unwrap();
     std::fs::write(
         &communities,
-        text.replace(r#"{ source: "1005", name: Den Haag"#, r#"{ source: "1015", name: Den Haag"#),
+        text.replace(
+            r#"{ source: "1005", name: Den Haag"#,
+            r#"{ source: "1015", name: Den Haag"#,
+        ),
     )
     .unwrap();
     git(ws.path(), &["commit", "-q", "-am", "another change"]);
@@ -1225,7 +1257,11 @@ fn apply_on_merge_refuses_a_configuration_other_than_the_reviewed_one() {
         ],
     );
     assert_eq!(run.code, 1, "{}", run.report());
-    assert!(run.stdout.contains("is not the one reviewed"), "{}", run.report());
+    assert!(
+        run.stdout.contains("is not the one reviewed"),
+        "{}",
+        run.report()
+    );
     let after = std::fs::read_to_string(ws.path().join("config/workspace.json")).unwrap();
     assert_eq!(before, after, "nothing was applied");
 }
@@ -1272,7 +1308,11 @@ fn fake_release(target: &str) -> tempfile::TempDir {
     let name = format!("orgsync-v{version}-{target}");
     let stage = dir.path().join("stage").join(&name);
     std::fs::create_dir_all(&stage).unwrap();
-    std::fs::copy(assert_cmd::cargo::cargo_bin("orgsync"), stage.join("orgsync")).unwrap();
+    std::fs::copy(
+        assert_cmd::cargo::cargo_bin("orgsync"),
+        stage.join("orgsync"),
+    )
+    .unwrap();
     let archive = format!("{name}.tar.gz");
     let out = Command::new("tar")
         .arg("-C")
@@ -1281,7 +1321,11 @@ fn fake_release(target: &str) -> tempfile::TempDir {
         .current_dir(dir.path().join("stage"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = Command::new("sha256sum")
         .arg(&archive)
         .current_dir(dir.path())
@@ -1297,7 +1341,10 @@ fn install(release: &Path, env: &[(&str, &str)]) -> (std::process::Output, tempf
     cmd.arg(repo().join("scripts/install-orgsync.sh"))
         .env("ORGSYNC_VERSION", format!("v{}", env!("CARGO_PKG_VERSION")))
         .env("ORGSYNC_TARGET", "x86_64-unknown-linux-musl")
-        .env("ORGSYNC_RELEASE_URL", format!("file://{}", release.display()))
+        .env(
+            "ORGSYNC_RELEASE_URL",
+            format!("file://{}", release.display()),
+        )
         .env("ORGSYNC_INSTALL_DIR", dest.path())
         .env("GITHUB_PATH", dest.path().join("github-path"));
     for (k, v) in env {
@@ -1313,10 +1360,17 @@ fn install_verifies_the_checksum_and_installs_the_release() {
     let release = fake_release("x86_64-unknown-linux-musl");
     let (out, dest) = install(release.path(), &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{stderr}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let installed = dest.path().join("orgsync");
     let version = Command::new(&installed).arg("--version").output().unwrap();
-    assert!(String::from_utf8_lossy(&version.stdout).starts_with(&format!("orgsync {}", env!("CARGO_PKG_VERSION"))));
+    assert!(
+        String::from_utf8_lossy(&version.stdout)
+            .starts_with(&format!("orgsync {}", env!("CARGO_PKG_VERSION")))
+    );
     let path = std::fs::read_to_string(dest.path().join("github-path")).unwrap();
     assert_eq!(path.trim(), dest.path().to_str().unwrap());
 }
@@ -1340,7 +1394,12 @@ fn install_refuses_an_archive_whose_checksum_does_not_match() {
     bytes[last] ^= 0xff;
     std::fs::write(&archive, bytes).unwrap();
     let (out, dest) = install(release.path(), &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
     assert!(!dest.path().join("orgsync").exists());
 }
