@@ -744,3 +744,41 @@ fn validate_at_a_ref_refuses_a_source_path_that_is_a_directory() {
         "the directory is reported at source.path",
     );
 }
+
+/// Regression: `validate --online --format json` printed the online verdict as text after the
+/// JSON, so the output was not one JSON document. Now the problems are in it, and exit 1 says
+/// there are some.
+#[test]
+fn online_json_is_one_document_with_the_problems() {
+    let (_server, url) = start_emulator(customer_connector());
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n    manager: Persoonsnummer_leidinggevende\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online", "--format", "json"]);
+    online.assert_code(1);
+    let value: Value = serde_json::from_str(&online.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{}", online.stdout));
+    assert_eq!(value["valid"], true, "{value}");
+    assert_eq!(value["online"]["ok"], false, "{value}");
+    let problems = value["online"]["problems"].as_array().unwrap();
+    assert!(
+        problems.len() == 1
+            && problems[0]
+                .as_str()
+                .unwrap()
+                .contains("source.columns.manager"),
+        "{value}"
+    );
+
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online", "--format", "json"]);
+    online.assert_code(0);
+    let value: Value = serde_json::from_str(&online.stdout).expect("one JSON document");
+    assert_eq!(value["online"]["ok"], true, "{value}");
+}
