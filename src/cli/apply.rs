@@ -187,8 +187,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             (plan, today)
         }
     };
-    if !plan.has_changes() {
-        super::out("Nothing to apply.\n")?;
+    if !plan.has_actions() {
+        if plan.manual_steps.is_empty() {
+            super::out("Nothing to apply.\n")?;
+        } else {
+            super::out(&format!(
+                "Nothing for orgsync to apply; {} (see the plan). They are not done.\n",
+                manual_left(&plan)
+            ))?;
+        }
         if let Some(path) = &args.report {
             write_report(path, &ApplyReport::default(), review.as_ref())?;
         }
@@ -257,6 +264,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         s.push_str(&format!(
             "\nApply complete: {ok} succeeded, {} failed.\n",
             report.failed
+        ));
+    }
+    if !plan.manual_steps.is_empty() {
+        s.push_str(&format!(
+            "Not done by orgsync: {} (listed in the plan).\n",
+            manual_left(&plan)
         ));
     }
     super::out(&s)?;
@@ -374,6 +387,18 @@ fn write_report(
     let mut text = serde_json::to_string_pretty(&value)?;
     text.push('\n');
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `2 manual steps for 5 subjects are left for a person to do by hand`.
+fn manual_left(plan: &crate::plan::Plan) -> String {
+    let steps = plan.manual_steps.len();
+    let subjects = plan.manual_step_count();
+    format!(
+        "{steps} manual step{} for {subjects} subject{} {} left for a person to do by hand",
+        if steps == 1 { "" } else { "s" },
+        if subjects == 1 { "" } else { "s" },
+        if steps == 1 { "is" } else { "are" },
+    )
 }
 
 /// Refuses a plan file made from another configuration commit than the one being applied: the
