@@ -217,11 +217,17 @@ pub fn recorded_target(loaded: &Loaded) -> Option<RecordedTarget> {
         .collect();
     let (commit, newest) = records.iter().max_by(|a, b| a.1.time.cmp(&b.1.time))?;
     let record = format!("the apply of {} (commit {commit})", newest.time);
+    let resumable = if newest.interrupted {
+        newest.not_attempted.clone()
+    } else {
+        Default::default()
+    };
     if let Some(managed) = newest.managed_accounts {
         return Some(RecordedTarget {
             managed,
             counted: true,
             record,
+            resumable,
         });
     }
     let invited = records
@@ -233,6 +239,7 @@ pub fn recorded_target(loaded: &Loaded) -> Option<RecordedTarget> {
         managed: invited,
         counted: false,
         record: format!("the applies recorded up to {record}"),
+        resumable,
     })
 }
 

@@ -84,7 +84,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     diagnostics.extend(manual_diagnostics);
 
     let (safety, safety_diagnostics) =
-        safety::check(config, &actions, managed_active, managed_groups);
+        safety::check_resuming(config, &actions, managed_active, managed_groups, recorded);
     diagnostics.extend(safety_diagnostics);
 
     actions.sort_by(|a, b| {
