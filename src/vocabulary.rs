@@ -309,6 +309,15 @@ pub enum DiagnosticKind {
     MissingRemovalDate,
     /// A removed account whose person is back after retention has passed is not restored.
     RetentionPassed,
+    /// A create-only target (AFAS applicants): what the plan sends; nothing is updated or
+    /// removed there.
+    CreateOnly,
+    /// Create-only targets (AFAS applicants): people sent before, by the badges in the apply
+    /// records; never sent again.
+    AlreadySent,
+    /// A send that an apply started and never confirmed (a crash, a lost answer): looked up in
+    /// the target before anything is sent, or held for a person to check.
+    SendInterrupted,
 }
 
 impl DiagnosticKind {
@@ -334,6 +343,9 @@ impl DiagnosticKind {
             DiagnosticKind::ConflictingEmail => "conflicting_email",
             DiagnosticKind::MissingRemovalDate => "missing_removal_date",
             DiagnosticKind::RetentionPassed => "retention_passed",
+            DiagnosticKind::CreateOnly => "create_only",
+            DiagnosticKind::AlreadySent => "already_sent",
+            DiagnosticKind::SendInterrupted => "send_interrupted",
         }
     }
 }

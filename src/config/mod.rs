@@ -104,8 +104,18 @@ impl Config {
         {
             out.push((n.to_owned(), "source.token".to_owned()));
         }
+        if let SourceConfig::Recruitee(r) = &self.source
+            && let Some(n) = r.token.env_name()
+        {
+            out.push((n.to_owned(), "source.token".to_owned()));
+        }
         if let TargetConfig::Scim(s) = &self.target
             && let Some(n) = s.token.env_name()
+        {
+            out.push((n.to_owned(), "target.token".to_owned()));
+        }
+        if let TargetConfig::AfasApplicants(t) = &self.target
+            && let Some(n) = t.token.env_name()
         {
             out.push((n.to_owned(), "target.token".to_owned()));
         }
@@ -131,6 +141,12 @@ impl Config {
         match &self.source {
             SourceConfig::File(f) => &f.columns,
             SourceConfig::Afas(a) => &a.columns,
+            // Recruitee has no columns: the connector fills orgsync's own fields.
+            SourceConfig::Recruitee(_) => {
+                static NONE: std::sync::LazyLock<Columns> =
+                    std::sync::LazyLock::new(Columns::default);
+                &NONE
+            }
         }
     }
 

@@ -3,5 +3,6 @@
 
 pub mod afas;
 pub mod generate;
+pub mod recruitee;
 pub mod scim;
 pub mod serve;
