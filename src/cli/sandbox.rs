@@ -142,20 +142,6 @@ fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))
 }
 
-/// A configuration for the Recruitee emulator at `url` and an AFAS applicants target at
-/// `afas_url`.
-pub fn recruitee_config(url: &str, company_id: &str, afas_url: &str) -> String {
-    format!(
-        "# orgsync: hired candidates in Recruitee → applicants in AFAS (sandbox).\n\
-         version: 1\n\
-         source:\n  kind: recruitee\n  company_id: \"{company_id}\"\n  base_url: {url}\n  token: ${{env:RECRUITEE_TOKEN}}\n  fields:\n    extra: [Shirt size]\n\
-         target:\n  kind: afas_applicants\n  base_url: {afas_url}\n  token: ${{env:AFAS_TOKEN}}\n  lookup:\n    connector: {lookup}\n    email_field: Email\n    id_field: Sollicitant\n\
-         identity:\n  match: [external_id, email]\n\
-         policy:\n  managed_fields: [first_name, last_name, email]\n",
-        lookup = afas::APPLICANTS_CONNECTOR,
-    )
-}
-
 /// The generator's configuration, pointed at the emulators.
 fn api_config(g: &Generated, afas_url: &str, connector: &str, scim_url: &str) -> String {
     let files = "source:\n  kind: file\n  path: source.json   # orgsync's default column names: id, email, first_name, …\ntarget:\n  kind: file\n  path: workspace.json\n";
@@ -264,7 +250,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .and_then(|()| {
                         std::fs::write(
                             dir.join("orgsync.yaml"),
-                            recruitee_config(&url, &data.company_id, &afas_url),
+                            recruitee::config_yaml(&url, &data.company_id, &afas_url),
                         )
                     })
                     .with_context(|| format!("cannot write into {}", dir.display()))?;

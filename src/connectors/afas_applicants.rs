@@ -77,6 +77,10 @@ pub struct Badge {
     /// Found by the lookup after an interrupted send, not sent again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub found: bool,
+    /// An `in_flight` badge of a send that `target.resend` allowed: a resend is allowed once;
+    /// if its answer is lost too, the candidate is held again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend: bool,
 }
 
 impl Badge {
@@ -195,21 +199,44 @@ pub fn base_url(cfg: &AfasApplicantsTargetConfig) -> String {
     )
 }
 
+/// A candidate's state from its badges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateState {
+    /// The state.
+    pub state: BadgeState,
+    /// The applicant id, once sent.
+    pub applicant_id: Option<String>,
+    /// The newest send was a resend (`target.resend`), not to be allowed again.
+    pub resent: bool,
+}
+
 /// Each candidate's state from its badges, in time order: `sent` is final; otherwise the
-/// newest badge decides. With the applicant id of the `sent` badge.
-pub fn states(badges: &[Badge]) -> BTreeMap<String, (BadgeState, Option<String>)> {
+/// newest badge decides.
+pub fn states(badges: &[Badge]) -> BTreeMap<String, CandidateState> {
     let mut sorted: Vec<&Badge> = badges.iter().collect();
     sorted.sort_by(|a, b| a.time.cmp(&b.time));
-    let mut out: BTreeMap<String, (BadgeState, Option<String>)> = BTreeMap::new();
+    let mut out: BTreeMap<String, CandidateState> = BTreeMap::new();
     for b in sorted {
+        let now = CandidateState {
+            state: b.state,
+            applicant_id: b.applicant_id.clone(),
+            resent: b.resend,
+        };
         let entry = out
             .entry(b.candidate.clone())
-            .or_insert((b.state, b.applicant_id.clone()));
-        if entry.0 != BadgeState::Sent {
-            *entry = (b.state, b.applicant_id.clone());
+            .or_insert_with(|| now.clone());
+        if entry.state != BadgeState::Sent {
+            let resent = entry.resent || b.resend;
+            *entry = CandidateState { resent, ..now };
         }
     }
     out
+}
+
+/// True when `target.resend` lets candidate `id` in state `s` be sent again: its send is
+/// unconfirmed, a person listed it, and it was not resent before.
+pub fn may_resend(s: &CandidateState, id: &str, resend: &[String]) -> bool {
+    s.state == BadgeState::InFlight && !s.resent && resend.iter().any(|r| r.trim() == id)
 }
 
 /// Prefix of the account ids of candidates whose send is unconfirmed.
@@ -221,21 +248,21 @@ pub const IN_FLIGHT_PREFIX: &str = "in_flight:";
 pub fn snapshot(badges: &[Badge], resend: &[String]) -> TargetSnapshot {
     let mut accounts: Vec<Account> = states(badges)
         .into_iter()
-        .filter_map(|(candidate, (state, applicant))| match state {
+        .filter_map(|(candidate, s)| match s.state {
             BadgeState::Sent => Some(Account {
-                id: applicant.unwrap_or_else(|| format!("candidate:{candidate}")),
+                id: s
+                    .applicant_id
+                    .unwrap_or_else(|| format!("candidate:{candidate}")),
                 external_id: Some(candidate),
                 managed: true,
                 ..Account::default()
             }),
-            BadgeState::InFlight if !resend.iter().any(|r| r.trim() == candidate) => {
-                Some(Account {
-                    id: format!("{IN_FLIGHT_PREFIX}{candidate}"),
-                    external_id: Some(candidate),
-                    managed: false,
-                    ..Account::default()
-                })
-            }
+            BadgeState::InFlight if !may_resend(&s, &candidate, resend) => Some(Account {
+                id: format!("{IN_FLIGHT_PREFIX}{candidate}"),
+                external_id: Some(candidate),
+                managed: false,
+                ..Account::default()
+            }),
             _ => None,
         })
         .collect();
@@ -498,7 +525,7 @@ pub struct AfasApplicantsTarget {
     key: String,
     hmac_key: Vec<u8>,
     candidates: HashMap<String, Person>,
-    states: BTreeMap<String, (BadgeState, Option<String>)>,
+    states: BTreeMap<String, CandidateState>,
 }
 
 impl std::fmt::Debug for AfasApplicantsTarget {
@@ -579,13 +606,25 @@ impl AfasApplicantsTarget {
             actor: self.badges.actor(),
             applicant_id: applicant,
             found,
+            resend: false,
         }
     }
 
     fn record(&mut self, badge: Badge) -> Result<(), ConnectorError> {
         self.badges.write(&badge)?;
-        self.states
-            .insert(badge.candidate.clone(), (badge.state, badge.applicant_id));
+        let resent = badge.resend
+            || self
+                .states
+                .get(&badge.candidate)
+                .is_some_and(|s| s.resent && s.state != BadgeState::NotSent);
+        self.states.insert(
+            badge.candidate.clone(),
+            CandidateState {
+                state: badge.state,
+                applicant_id: badge.applicant_id,
+                resent,
+            },
+        );
         Ok(())
     }
 
@@ -732,10 +771,12 @@ impl AfasApplicantsTarget {
 
     fn send(&mut self, action: &Action) -> Result<(), ConnectorError> {
         let id = action.subject.as_str();
-        if let Some((BadgeState::Sent, applicant)) = self.states.get(id) {
+        if let Some(s) = self.states.get(id)
+            && s.state == BadgeState::Sent
+        {
             tracing::info!(
                 "candidate {id} was sent before (applicant {}): not sent again",
-                applicant.as_deref().unwrap_or("?")
+                s.applicant_id.as_deref().unwrap_or("?")
             );
             return Ok(());
         }
@@ -757,8 +798,12 @@ impl AfasApplicantsTarget {
             )));
         }
         let email = person.email.clone().unwrap_or_default();
-        let resend = self.cfg.resend.iter().any(|r| r.trim() == id);
-        if let Some((BadgeState::InFlight, _)) = self.states.get(id)
+        let state = self.states.get(id).cloned();
+        let resend = state
+            .as_ref()
+            .is_some_and(|s| may_resend(s, id, &self.cfg.resend));
+        if let Some(s) = &state
+            && s.state == BadgeState::InFlight
             && !resend
         {
             if self.cfg.lookup.is_none() {
@@ -779,7 +824,8 @@ impl AfasApplicantsTarget {
         }
         // The badge before the send: after a crash from here on, the candidate is looked up or
         // held, never sent blindly.
-        let badge = self.badge(id, BadgeState::InFlight, None, false);
+        let mut badge = self.badge(id, BadgeState::InFlight, None, false);
+        badge.resend = resend;
         self.record(badge)?;
         let connector = self.cfg.connector.clone();
         let body = json!({ connector.clone(): { "Element": { "Fields": fields } } });
@@ -901,6 +947,7 @@ mod tests {
             actor: "a".into(),
             applicant_id: (state == BadgeState::Sent).then(|| format!("A{candidate}")),
             found: false,
+            resend: false,
         }
     }
 
@@ -915,9 +962,10 @@ mod tests {
             badge("3", BadgeState::NotSent, "2026-01-01T00:00:02.000000000Z"),
         ];
         let s = states(&b);
-        assert_eq!(s["1"], (BadgeState::Sent, Some("A1".into())));
-        assert_eq!(s["2"].0, BadgeState::InFlight);
-        assert_eq!(s["3"].0, BadgeState::NotSent);
+        assert_eq!(s["1"].state, BadgeState::Sent);
+        assert_eq!(s["1"].applicant_id.as_deref(), Some("A1"));
+        assert_eq!(s["2"].state, BadgeState::InFlight);
+        assert_eq!(s["3"].state, BadgeState::NotSent);
         let snap = snapshot(&b, &[]);
         let ids: Vec<(&str, bool)> = snap
             .accounts
@@ -927,6 +975,12 @@ mod tests {
         assert_eq!(ids, [("A1", true), ("in_flight:2", false)]);
         // A person checked candidate 2 by hand: it may be sent again.
         assert_eq!(snapshot(&b, &["2".into()]).accounts.len(), 1);
+        // Once: a resend whose answer is lost too is held again, listed or not.
+        let mut again = b.to_vec();
+        let mut resent = badge("2", BadgeState::InFlight, "2026-01-01T00:00:09.000000000Z");
+        resent.resend = true;
+        again.push(resent);
+        assert_eq!(snapshot(&again, &["2".into()]).accounts.len(), 2);
     }
 
     #[test]

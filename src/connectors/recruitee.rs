@@ -14,8 +14,10 @@
 //!   [I] A profile field is `{"name" | "kind", "values":[{"text" | "date" | "value": …}]}`:
 //!   orgsync matches `source.fields` on `name`, else `kind`, and takes the first value.
 //! - Paging [I: Recruitee documents `limit`/`offset` but no order or total]: pages are read in
-//!   turn; a short page is read again and the next offset asked for (a cut page looks like the
-//!   last one). A candidate that comes back on two pages means the order moved while paging
+//!   turn; a short page is read again until its longest answer came back twice (a cut only loses
+//!   candidates), then the next offset is asked for and must be empty (a cut page looks like the
+//!   last one); rows there mean the page was cut, and paging goes on after what it held. [I] A
+//!   cut is transient: a page read again comes back whole at least twice in six reads. A candidate that comes back on two pages means the order moved while paging
 //!   (rows that tie on the sort key): then everything is read again in one unpaged request,
 //!   which Recruitee answers with every candidate.
 //! - A person's `id` is the candidate id; the e-mail is the first of `emails`; the name is split
@@ -204,6 +206,27 @@ impl RecruiteeSource {
             .map_err(|m| self.data_error(path, format!("unexpected response body: {m}")))
     }
 
+    /// The page at `path` read until its longest answer has come back twice (a cut only ever
+    /// loses candidates), at most six times; an answer that never repeats fails the fetch.
+    async fn confirmed(&self, path: &str, first: ListAnswer) -> Result<ListAnswer, ConnectorError> {
+        let mut lengths = vec![first.candidates.len()];
+        let mut best = first;
+        for _ in 0..5 {
+            let again = self.page(path).await?;
+            lengths.push(again.candidates.len());
+            if again.candidates.len() > best.candidates.len() {
+                best = again;
+            }
+            let n = best.candidates.len();
+            if lengths.iter().filter(|l| **l == n).count() >= 2 {
+                return Ok(best);
+            }
+        }
+        Err(ConnectorError::Http(format!(
+            "Recruitee: {path} came back with {lengths:?} candidates on six reads: a page is              being cut short. Nothing was planned; try again"
+        )))
+    }
+
     /// Every candidate, with the references of every page.
     async fn list(&self) -> Result<(Vec<Candidate>, References), ConnectorError> {
         let limit = u64::from(self.cfg.page_size.max(1));
@@ -215,12 +238,8 @@ impl RecruiteeSource {
             let path = format!("/candidates?limit={limit}&offset={offset}");
             let mut answer = self.page(&path).await?;
             if (answer.candidates.len() as u64) < limit {
-                // A short page is the last one, or one cut short: read it again, keep the
-                // longer answer (a cut only loses rows), then make sure nothing follows.
-                let again = self.page(&path).await?;
-                if again.candidates.len() > answer.candidates.len() {
-                    answer = again;
-                }
+                // A short page is the last one, or one cut short.
+                answer = self.confirmed(&path, answer).await?;
             }
             let n = answer.candidates.len() as u64;
             refs.add(&answer.references);
@@ -231,7 +250,7 @@ impl RecruiteeSource {
                          paging); reading every candidate in one request instead",
                         c.id
                     );
-                    return self.unpaged().await;
+                    return self.unpaged(seen.len()).await;
                 }
                 out.push(c);
             }
@@ -239,12 +258,12 @@ impl RecruiteeSource {
                 offset += limit;
                 continue;
             }
+            // Nothing may follow the last page; rows after it mean it was cut: page on.
             let next = format!("/candidates?limit={limit}&offset={}", offset + n);
             let after = self.page(&next).await?;
             if after.candidates.is_empty() {
                 break;
             }
-            // The short page was cut: go on after what it held.
             tracing::warn!("Recruitee: the page at offset {offset} was cut short; paging on");
             offset += n;
             if offset > 10_000_000 {
@@ -257,16 +276,31 @@ impl RecruiteeSource {
         Ok((out, refs))
     }
 
-    async fn unpaged(&self) -> Result<(Vec<Candidate>, References), ConnectorError> {
-        let answer = self.page("/candidates").await?;
+    /// Every candidate in one request (Recruitee answers without `limit`/`offset` with all of
+    /// them), confirmed like a short page; it must hold at least the `at_least` distinct
+    /// candidates paging saw.
+    async fn unpaged(
+        &self,
+        at_least: usize,
+    ) -> Result<(Vec<Candidate>, References), ConnectorError> {
+        let first = self.page("/candidates").await?;
+        let answer = self.confirmed("/candidates", first).await?;
         let mut refs = References::default();
         refs.add(&answer.references);
         let mut seen = BTreeSet::new();
-        let candidates = answer
+        let candidates: Vec<Candidate> = answer
             .candidates
             .into_iter()
             .filter(|c| seen.insert(c.id))
             .collect();
+        if candidates.len() < at_least {
+            return Err(ConnectorError::Http(format!(
+                "Recruitee: the list of every candidate came back with {} candidates, fewer \
+                 than the {at_least} paging had seen: it was cut short. Nothing was planned; \
+                 try again",
+                candidates.len()
+            )));
+        }
         Ok((candidates, refs))
     }
 
@@ -500,6 +534,180 @@ fn to_person(cfg: &RecruiteeSourceConfig, c: &Candidate, refs: &References) -> P
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::recruitee::{RecruiteeData, router};
+    use crate::sandbox::serve::{Faults, spawn};
+
+    const TOKEN: &str = "recruitee-token-51c0";
+
+    fn config(url: &str, page_size: u32) -> RecruiteeSourceConfig {
+        serde_json::from_value(serde_json::json!({
+            "company_id": "89712",
+            "base_url": url,
+            "token": "${env:RT}",
+            "page_size": page_size,
+            "retries": 3,
+            "fields": { "extra": ["Shirt size"] },
+        }))
+        .unwrap()
+    }
+
+    fn fetch(
+        data: RecruiteeData,
+        faults: Faults,
+        page_size: u32,
+    ) -> Result<SourceSnapshot, ConnectorError> {
+        let server = spawn(router(data.shared(), TOKEN, faults), 0).unwrap();
+        let cfg = config(&server.url(), page_size);
+        let mut source = RecruiteeSource::new(&cfg, |_| Some(TOKEN.to_owned()), false).unwrap();
+        source.fetch()
+    }
+
+    fn ids(s: &SourceSnapshot) -> Vec<String> {
+        let mut ids: Vec<String> = s.persons.iter().map(|p| p.id.clone()).collect();
+        ids.sort();
+        ids
+    }
+
+    fn data() -> RecruiteeData {
+        RecruiteeData::generate(97, 5, "2026-06-01".parse().unwrap())
+    }
+
+    #[test]
+    fn every_hired_candidate_once_with_the_detail_fields() {
+        let d = data();
+        let mut want = d.hired();
+        want.sort();
+        let s = fetch(d.clone(), Faults::default(), 10).unwrap();
+        assert_eq!(ids(&s), want);
+        let p = &s.persons[0];
+        for key in [
+            "birth_date",
+            "gender",
+            "phone",
+            "street",
+            "house_number",
+            "postal_code",
+            "city",
+            "country",
+            "field:Shirt size",
+            "job",
+        ] {
+            assert!(
+                p.attributes.contains_key(key),
+                "{key} missing: {:?}",
+                p.attributes
+            );
+        }
+        assert!(p.email.as_deref().is_some_and(|e| e.contains('@')));
+        assert_eq!(
+            p.employments.len(),
+            1,
+            "only the hired placement is an employment"
+        );
+        assert!(p.employments[0].start.is_some());
+        assert!(!s.functions.is_empty());
+    }
+
+    #[test]
+    fn candidates_that_tie_on_the_sort_key_are_neither_lost_nor_doubled() {
+        // Import batches share created_at, and the emulator orders ties anew on every request.
+        let d = data();
+        let mut want = d.hired();
+        want.sort();
+        for page in [3, 7, 50] {
+            let s = fetch(d.clone(), Faults::default(), page).unwrap();
+            assert_eq!(ids(&s), want, "page size {page}");
+        }
+    }
+
+    #[test]
+    fn a_cut_page_is_read_again_not_taken_for_the_end() {
+        let d = data();
+        let mut want = d.hired();
+        want.sort();
+        // Assumption, as for AFAS: a cut is transient (a page read again comes back whole at
+        // least twice in six reads); a server that cuts every answer the same way cannot be
+        // told from a smaller one.
+        for every in [2, 3, 5] {
+            let faults = Faults {
+                short_page_every: Some(every),
+                ..Faults::default()
+            };
+            match fetch(d.clone(), faults, 20) {
+                Ok(s) => assert_eq!(ids(&s), want, "cut every {every}"),
+                Err(e) => assert!(
+                    e.to_string().contains("Nothing was planned"),
+                    "cut every {every}: {e}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn throttling_with_retry_after_slows_down_and_completes() {
+        let d = data();
+        let mut want = d.hired();
+        want.sort();
+        let faults = Faults {
+            throttle_every: Some(4),
+            retry_after: 1,
+            ..Faults::default()
+        };
+        let s = fetch(d, faults, 25).unwrap();
+        assert_eq!(ids(&s), want);
+    }
+
+    #[test]
+    fn an_expired_token_fails_the_fetch_and_names_the_variable() {
+        let faults = Faults {
+            expire_token_after: Some(2),
+            ..Faults::default()
+        };
+        let e = fetch(data(), faults, 10).unwrap_err().to_string();
+        assert!(e.contains("401") && e.contains("$RT"), "{e}");
+        assert!(!e.contains(TOKEN), "{e}");
+    }
+
+    #[test]
+    fn hired_is_the_stage_category_or_the_named_stages_per_job() {
+        let d = data();
+        let server = spawn(router(d.clone().shared(), TOKEN, Faults::default()), 0).unwrap();
+        let mut cfg = config(&server.url(), 100);
+        // The offer stage counts for the Barista job only.
+        cfg.hired
+            .jobs
+            .insert("Barista".into(), vec!["offer".into()]);
+        let mut source = RecruiteeSource::new(&cfg, |_| Some(TOKEN.to_owned()), false).unwrap();
+        let s = source.fetch().unwrap();
+        let barista = 1_192_594u64;
+        for p in &s.persons {
+            for e in &p.employments {
+                if e.function.as_deref() == Some(&barista.to_string()) {
+                    let c = d
+                        .candidates
+                        .iter()
+                        .find(|c| c["id"].as_u64().is_some_and(|n| n.to_string() == p.id))
+                        .unwrap();
+                    let stage = c["placements"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .find(|pl| pl["offer_id"] == serde_json::json!(barista))
+                        .unwrap()["stage_id"]
+                        .clone();
+                    assert_eq!(
+                        stage,
+                        serde_json::json!(crate::sandbox::recruitee::OFFER_STAGE)
+                    );
+                }
+            }
+        }
+        assert!(s.persons.iter().any(|p| {
+            p.employments
+                .iter()
+                .any(|e| e.function.as_deref() == Some("1192594"))
+        }));
+    }
 
     #[test]
     fn names_split_at_the_first_word_and_keep_prefixes_with_the_last_name() {

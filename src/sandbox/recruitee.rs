@@ -278,6 +278,20 @@ fn id_is(c: &Value, id: &str) -> bool {
     c["id"].as_u64().is_some_and(|n| n.to_string() == id)
 }
 
+/// A configuration for the Recruitee emulator at `url` and an AFAS applicants target at
+/// `afas_url`.
+pub fn config_yaml(url: &str, company_id: &str, afas_url: &str) -> String {
+    format!(
+        "# orgsync: hired candidates in Recruitee → applicants in AFAS (sandbox).\n\
+         version: 1\n\
+         source:\n  kind: recruitee\n  company_id: \"{company_id}\"\n  base_url: {url}\n  token: ${{env:RECRUITEE_TOKEN}}\n  fields:\n    extra: [Shirt size]\n\
+         target:\n  kind: afas_applicants\n  base_url: {afas_url}\n  token: ${{env:AFAS_TOKEN}}\n  lookup:\n    connector: {lookup}\n    email_field: Email\n    id_field: Sollicitant\n\
+         identity:\n  match: [external_id, email]\n\
+         policy:\n  managed_fields: [first_name, last_name, email]\n",
+        lookup = super::afas::APPLICANTS_CONNECTOR,
+    )
+}
+
 fn placement(candidate: u64, id: u64, job: u64, stage: u64, hired_at: Option<&str>) -> Value {
     json!({
         "candidate_id": candidate,

@@ -7,6 +7,7 @@
 //! every one before committing.
 
 mod action;
+mod applicants;
 mod apply;
 mod common;
 mod conventions;
