@@ -120,6 +120,7 @@ fn bench_apply(invites: usize, limit: u32) {
         summary: Plan::count_actions(&actions),
         held: Default::default(),
         actions,
+        manual_steps: Vec::new(),
         diagnostics: Vec::new(),
         safety: Safety {
             safe: true,

@@ -537,6 +537,10 @@ pub struct ApplyRecord {
     /// Actions not attempted because of the interrupt, by kind.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub not_attempted: BTreeMap<ActionKind, usize>,
+    /// The plan's manual steps, left for a person and not done by this apply: subjects per
+    /// missing capability (`manager`, `removal`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub manual_steps: BTreeMap<String, usize>,
 }
 
 /// What happened to one action, by source identifier.
@@ -611,6 +615,10 @@ impl ApplyRecord {
             managed_accounts: report.managed_accounts,
             interrupted: report.interrupted,
             not_attempted: report.not_attempted.clone(),
+            manual_steps: plan.manual_steps.iter().fold(BTreeMap::new(), |mut m, s| {
+                *m.entry(s.capability.clone()).or_default() += s.count;
+                m
+            }),
         }
     }
 
@@ -889,6 +897,7 @@ mod tests {
             summary: Plan::count_actions(&actions),
             held: Default::default(),
             actions,
+            manual_steps: Vec::new(),
             diagnostics: Vec::new(),
             safety: Safety {
                 safe: true,

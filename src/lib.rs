@@ -6,6 +6,7 @@
 //! renders, for `main`.
 
 pub mod apply;
+pub mod capabilities;
 pub mod cli;
 pub mod closest;
 pub mod config;

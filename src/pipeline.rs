@@ -12,7 +12,7 @@ use jiff::civil::Date;
 use crate::config::{self, Config, SourceConfig, TargetConfig};
 use crate::connectors::file_source::FileSource;
 use crate::connectors::file_target::FileTarget;
-use crate::connectors::{Source, Target};
+use crate::connectors::{Source, Target, TargetCapabilities};
 use crate::git::{ApplyRecord, CommitInfo, ConfigCommit, ConfigRepo, GitError};
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::plan::safety::RecordedTarget;
@@ -258,6 +258,7 @@ pub fn make_plan_on_same_inputs(
             target: same_inputs.digests.target.clone(),
         },
         recorded: recorded_target(loaded).as_ref(),
+        capabilities: &fetched.capabilities,
     })
 }
 
@@ -287,16 +288,19 @@ fn build(input: PlanInput<'_>) -> Plan {
         &mut plan.actions,
         &mut plan.diagnostics,
     );
-    plan.diagnostics.extend(view.diagnostics);
+    if let Some(step) = view.manual_step() {
+        plan.manual_steps.push(step);
+    }
+    plan.diagnostics.extend(view.diagnostics.iter().cloned());
     plan.diagnostics.sort_by(|a, b| {
         (b.severity, a.kind, &a.subject, &a.message)
             .cmp(&(a.severity, b.kind, &b.subject, &b.message))
     });
-    if view.held > 0 {
+    if !view.held.is_empty() {
         *plan
             .held
             .entry(crate::plan::DiagnosticKind::SendInterrupted)
-            .or_default() += view.held;
+            .or_default() += view.held.len();
     }
     plan
 }
@@ -424,6 +428,8 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
 pub struct Fetched {
     pub source: SourceSnapshot,
     pub target: TargetSnapshot,
+    /// What the target can do, as its connector declares: the engine plans only that.
+    pub capabilities: TargetCapabilities,
 }
 
 /// Fetches both sides. A failed fetch is an error: never a partial plan.
@@ -445,9 +451,11 @@ pub fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
             Ok(snapshot)
         });
         let start = Instant::now();
-        let target =
-            open_target(config, dir).and_then(|mut t| t.fetch().context("cannot read the target"));
-        if let Ok(t) = &target {
+        let target = open_target(config, dir).and_then(|mut t| {
+            let capabilities = t.capabilities();
+            Ok((t.fetch().context("cannot read the target")?, capabilities))
+        });
+        if let Ok((t, _)) = &target {
             tracing::info!(
                 accounts = t.accounts.len(),
                 ms = millis(start),
@@ -459,9 +467,11 @@ pub fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (source, target)
     });
+    let (target, capabilities) = target?;
     Ok(Fetched {
         source: source?,
-        target: target?,
+        target,
+        capabilities,
     })
 }
 
@@ -501,6 +511,7 @@ pub fn make_plan(
                 .unwrap_or_default(),
             digests: Digests::default(),
             recorded,
+            capabilities: &fetched.capabilities,
         });
         tracing::info!(actions = plan.actions.len(), ms = millis(start), "planned");
         (

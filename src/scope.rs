@@ -833,6 +833,7 @@ pub(crate) mod testing {
             created_at: "2026-06-15T02:00:00Z".to_owned(),
             digests: Digests::default(),
             recorded: None,
+            capabilities: &crate::capabilities::TargetCapabilities::default(),
         })
     }
 }

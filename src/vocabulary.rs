@@ -309,6 +309,9 @@ pub enum DiagnosticKind {
     MissingRemovalDate,
     /// A removed account whose person is back after retention has passed is not restored.
     RetentionPassed,
+    /// Something the plan needs that the target's API cannot do: listed as a manual step for
+    /// a person to do by hand, never done by orgsync.
+    ManualStep,
     /// A create-only target (AFAS applicants): what the plan sends; nothing is updated or
     /// removed there.
     CreateOnly,
@@ -343,6 +346,7 @@ impl DiagnosticKind {
             DiagnosticKind::ConflictingEmail => "conflicting_email",
             DiagnosticKind::MissingRemovalDate => "missing_removal_date",
             DiagnosticKind::RetentionPassed => "retention_passed",
+            DiagnosticKind::ManualStep => "manual_step",
             DiagnosticKind::CreateOnly => "create_only",
             DiagnosticKind::AlreadySent => "already_sent",
             DiagnosticKind::SendInterrupted => "send_interrupted",
@@ -381,6 +385,26 @@ pub struct Diagnostic {
     /// The configuration line it points at, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<ConfigLocation>,
+}
+
+/// Something the plan needs that the target cannot do through its API (see
+/// [`crate::capabilities::TargetCapabilities`]): a person does it by hand. orgsync never executes
+/// it and never reports it as done; every plan that needs it lists it again until the target
+/// shows it done (or the configuration stops asking for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ManualStep {
+    /// What to do by hand, for people: "set the manager in Revolut".
+    pub what: String,
+    /// The missing capability: `communities`, `function_groups`, `removal`, `restore`,
+    /// `notify`, `first_name`, `last_name`, `email`, `manager`, `create_only`.
+    pub capability: String,
+    /// The kind of the actions it stands in for (a removal the target cannot do is `remove`).
+    pub kind: ActionKind,
+    /// How many subjects.
+    pub count: usize,
+    /// Their source identifiers (people's ids, group identifiers), sorted: identifiers only,
+    /// never names or e-mail addresses.
+    pub subjects: Vec<String>,
 }
 
 /// A safety limit the plan breaks.
@@ -440,6 +464,10 @@ pub struct Plan {
     pub held: BTreeMap<DiagnosticKind, usize>,
     /// Actions in apply order.
     pub actions: Vec<Action>,
+    /// What the target cannot do and a person must do by hand, in apply order of the actions
+    /// they stand in for. Absent when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual_steps: Vec<ManualStep>,
     /// Diagnostics, most severe first.
     pub diagnostics: Vec<Diagnostic>,
     /// Safety verdict.
@@ -449,9 +477,20 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// True when the plan would change something.
+    /// True when the plan would change something, or asks for a manual step: a plan with manual
+    /// steps is never "no changes".
     pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty() || !self.manual_steps.is_empty()
+    }
+
+    /// True when the plan has actions for orgsync to execute.
+    pub fn has_actions(&self) -> bool {
         !self.actions.is_empty()
+    }
+
+    /// Number of subjects over all manual steps.
+    pub fn manual_step_count(&self) -> usize {
+        self.manual_steps.iter().map(|m| m.count).sum()
     }
 
     /// True when a diagnostic of severity error is present: such a plan must not be applied.

@@ -400,6 +400,7 @@ fn plan(config: &Config, source: &SourceSnapshot, target: &TargetSnapshot) -> Pl
         created_at: "2026-06-15T02:00:00Z".to_owned(),
         digests: Digests::default(),
         recorded: None,
+        capabilities: &orgsync::capabilities::TargetCapabilities::default(),
     })
 }
 

@@ -314,6 +314,9 @@ mod tests {
     }
 
     impl Target for FakeTarget {
+        fn capabilities(&self) -> crate::connectors::TargetCapabilities {
+            crate::connectors::TargetCapabilities::default()
+        }
         fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
             Ok(self.state.clone())
         }
@@ -393,6 +396,7 @@ mod tests {
             summary: Plan::count_actions(&actions),
             held: Default::default(),
             actions,
+            manual_steps: Vec::new(),
             diagnostics: vec![],
             safety: Safety {
                 safe: true,
@@ -691,6 +695,9 @@ mod tests {
     fn connector_errors_stop_the_apply() {
         struct Locked;
         impl Target for Locked {
+            fn capabilities(&self) -> crate::connectors::TargetCapabilities {
+                crate::connectors::TargetCapabilities::default()
+            }
             fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
                 Ok(TargetSnapshot::default())
             }

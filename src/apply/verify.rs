@@ -82,6 +82,9 @@ pub fn verify(file: &Plan, replanned: &Plan) -> Result<(), PlanMismatch> {
     if file.summary != replanned.summary {
         differences.push("its summary counts".to_owned());
     }
+    if file.manual_steps != replanned.manual_steps {
+        differences.push("its manual steps".to_owned());
+    }
     if file.held != replanned.held {
         differences.push("its counts of people held".to_owned());
     }
@@ -187,6 +190,7 @@ mod tests {
             summary: Plan::count_actions(&actions),
             held: BTreeMap::new(),
             actions,
+            manual_steps: Vec::new(),
             diagnostics: vec![],
             safety: Safety {
                 safe: false,

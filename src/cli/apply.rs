@@ -172,8 +172,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             (plan, today)
         }
     };
-    if !plan.has_changes() {
-        super::out("Nothing to apply.\n")?;
+    if !plan.has_actions() {
+        if plan.manual_steps.is_empty() {
+            super::out("Nothing to apply.\n")?;
+        } else {
+            super::out(&format!(
+                "Nothing for orgsync to apply; {} (see the plan). They are not done.\n",
+                manual_left(&plan)
+            ))?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if args.plan.is_some() {
@@ -241,6 +248,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             report.failed
         ));
     }
+    if !plan.manual_steps.is_empty() {
+        s.push_str(&format!(
+            "Not done by orgsync: {} (listed in the plan).\n",
+            manual_left(&plan)
+        ));
+    }
     super::out(&s)?;
     if args.no_record {
         super::err("Not recorded (--no-record).\n");
@@ -254,6 +267,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `2 manual steps for 5 subjects are left for a person to do by hand`.
+fn manual_left(plan: &crate::plan::Plan) -> String {
+    let steps = plan.manual_steps.len();
+    let subjects = plan.manual_step_count();
+    format!(
+        "{steps} manual step{} for {subjects} subject{} {} left for a person to do by hand",
+        if steps == 1 { "" } else { "s" },
+        if subjects == 1 { "" } else { "s" },
+        if steps == 1 { "is" } else { "are" },
+    )
 }
 
 /// Refuses a plan file made from another configuration commit than the one being applied: the

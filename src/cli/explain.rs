@@ -143,7 +143,18 @@ fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> Stri
     } else if e.in_scope {
         s.push_str("Target: no account matches (identity.match)\n");
     }
-    if e.actions.is_empty() && e.diagnostics.is_empty() {
+    // Manual steps name their subjects: the person's are theirs, with only them as subject.
+    let manual_steps: Vec<_> = plan
+        .manual_steps
+        .iter()
+        .filter(|m| m.subjects.contains(&p.id))
+        .map(|m| crate::plan::ManualStep {
+            count: 1,
+            subjects: vec![p.id.clone()],
+            ..m.clone()
+        })
+        .collect();
+    if e.actions.is_empty() && e.diagnostics.is_empty() && manual_steps.is_empty() {
         s.push_str("The plan does nothing for this person.\n");
         return s;
     }
@@ -152,6 +163,7 @@ fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> Stri
         summary: Plan::count_actions(&e.actions),
         held: std::collections::BTreeMap::new(),
         actions: e.actions.clone(),
+        manual_steps,
         diagnostics: e.diagnostics.clone(),
         safety: Safety {
             safe: true,

@@ -234,6 +234,7 @@ fn plan_base(
                 summary: Plan::count_actions(&[]),
                 held: std::collections::BTreeMap::new(),
                 actions: Vec::new(),
+                manual_steps: Vec::new(),
                 diagnostics: Vec::new(),
                 safety: crate::plan::Safety::default(),
                 digests: crate::plan::Digests::default(),

@@ -973,6 +973,10 @@ pub enum ManagedField {
     Communities,
     /// Function group memberships.
     FunctionGroups,
+    /// The person's manager, set when an account is invited. Not in the default list: no target
+    /// can write it yet, so it is listed as a manual step ("set the manager in …") for each
+    /// invited person who has one.
+    Manager,
 }
 
 /// The rules of the sync.

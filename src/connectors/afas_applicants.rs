@@ -36,11 +36,15 @@ use sha2::{Digest, Sha256};
 
 use super::afas::{authorization, describe_error, encode, permanent_error};
 use super::http::{HttpClient, HttpError, HttpSettings, runtime};
-use super::{ApplyContext, ConnectorError, Source, Target};
+use super::{
+    ApplyContext, ConnectorError, Removal, Source, Target, TargetCapabilities, WritableFields,
+};
 use crate::config::{AfasApplicantsTargetConfig, AfasEnvironmentType, Config, ManagedField};
 use crate::git::ConfigRepo;
 use crate::model::{Account, Person, SourceSnapshot, TargetSnapshot};
-use crate::vocabulary::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, Severity};
+use crate::vocabulary::{
+    Action, ActionKind, Change, Diagnostic, DiagnosticKind, ManualStep, Severity,
+};
 
 /// What a badge line says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -288,8 +292,23 @@ pub struct PlanView {
     pub target: TargetSnapshot,
     /// Already sent, unconfirmed sends.
     pub diagnostics: Vec<Diagnostic>,
-    /// People held (unconfirmed sends without a lookup).
-    pub held: usize,
+    /// People held (unconfirmed sends without a lookup), by source id.
+    pub held: Vec<String>,
+}
+
+impl PlanView {
+    /// The manual step for the held candidates, if any: a person checks AFAS for them.
+    pub fn manual_step(&self) -> Option<ManualStep> {
+        (!self.held.is_empty()).then(|| ManualStep {
+            what: "look for these candidates in AFAS (an earlier send was not confirmed); list \
+                   the ones not there under target.resend"
+                .to_owned(),
+            capability: "lookup".to_owned(),
+            kind: ActionKind::Invite,
+            count: self.held.len(),
+            subjects: self.held.clone(),
+        })
+    }
 }
 
 /// The [`PlanView`] of `config` (whose target is `afas_applicants`) on fetched inputs.
@@ -397,7 +416,11 @@ pub fn plan_view(
         },
         target: TargetSnapshot::default(),
         diagnostics,
-        held: held.len(),
+        held: {
+            let mut held: Vec<String> = held.iter().map(|h| (*h).to_owned()).collect();
+            held.sort();
+            held
+        },
     }
 }
 
@@ -900,7 +923,31 @@ impl AfasApplicantsTarget {
     }
 }
 
+/// What the applicants target can do: create applicants, nothing else (create-only). No
+/// groups, no removal, no restore, no transfer e-mail; names and e-mail only as sent.
+pub fn capabilities() -> TargetCapabilities {
+    TargetCapabilities {
+        system: "AFAS".to_owned(),
+        communities: false,
+        function_groups: false,
+        removal: Removal::None,
+        restore: false,
+        notify: false,
+        fields: WritableFields {
+            first_name: false,
+            last_name: false,
+            email: false,
+            manager: false,
+        },
+        create_only: true,
+    }
+}
+
 impl Target for AfasApplicantsTarget {
+    fn capabilities(&self) -> TargetCapabilities {
+        capabilities()
+    }
+
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         Ok(snapshot(&self.badges.read()?, &self.cfg.resend))
     }

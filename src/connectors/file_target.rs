@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ApplyContext, ConnectorError, Target};
+use super::{ApplyContext, ConnectorError, Target, TargetCapabilities};
 use crate::config::FileTargetConfig;
 use crate::connectors::memory::MemoryTarget;
 use crate::model::{Account, TargetGroup, TargetSnapshot};
@@ -243,6 +243,11 @@ fn inside(dir: &Path, path: &Path) -> bool {
 }
 
 impl Target for FileTarget {
+    /// The file target is the Oneteam model in a file: everything orgsync plans.
+    fn capabilities(&self) -> TargetCapabilities {
+        TargetCapabilities::everything("the target file")
+    }
+
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         // Clean up after an interrupted apply, unless one is running now.
         match File::open(self.lock_path()) {

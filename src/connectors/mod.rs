@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::civil::Date;
 
+pub use crate::capabilities::{Removal, TargetCapabilities, WritableFields};
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::vocabulary::{Action, GroupRef};
 
@@ -111,6 +112,10 @@ impl ApplyContext {
 
 /// A target system: read side and write side.
 pub trait Target {
+    /// What this target can do through its API. The engine plans only that; the rest becomes
+    /// manual steps in the plan. Declared, not discovered: it must not depend on the network.
+    fn capabilities(&self) -> TargetCapabilities;
+
     /// Reads everything.
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError>;
 

@@ -37,7 +37,7 @@ use tokio::task::JoinSet;
 
 use super::afas::encode;
 use super::http::{HttpClient, HttpSettings, Response, runtime};
-use super::{ApplyContext, ConnectorError, Interrupt, Target};
+use super::{ApplyContext, ConnectorError, Interrupt, Target, TargetCapabilities};
 use crate::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
 use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
 use crate::vocabulary::{Action, ActionKind, Change, GroupRef};
@@ -1436,6 +1436,15 @@ fn escape(value: &str) -> String {
 }
 
 impl Target for ScimTarget {
+    /// Groups, soft removal (`active: false`) and restore; names and e-mail. SCIM has no
+    /// transfer e-mail, and orgsync does not write the enterprise `manager`.
+    fn capabilities(&self) -> TargetCapabilities {
+        TargetCapabilities {
+            notify: false,
+            ..TargetCapabilities::everything("the SCIM server")
+        }
+    }
+
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         let (mirror, _) = self.rt.block_on(self.read())?;
         Ok(mirror.state)

@@ -218,6 +218,7 @@ mod tests {
             summary: Plan::count_actions(&actions),
             held: Default::default(),
             actions,
+            manual_steps: Vec::new(),
             diagnostics,
             safety: Default::default(),
             digests: Default::default(),

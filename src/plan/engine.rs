@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::safety;
 use super::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, Digests, Plan, Severity};
+use crate::capabilities::TargetCapabilities;
 use crate::config::{Config, ManagedField, MatchKey};
 use crate::identity::{self, Ambiguity, Matching, retention_passed};
 use crate::mapping::{self, Groups, Mapping};
@@ -42,6 +43,8 @@ pub struct PlanInput<'a> {
     pub digests: Digests,
     /// What the newest apply record says the target holds, for the target guard.
     pub recorded: Option<&'a safety::RecordedTarget>,
+    /// What the target can do: the rest becomes manual steps ([`super::manual`]).
+    pub capabilities: &'a TargetCapabilities,
 }
 
 /// Builds the plan. Problems that forbid a plan (an `error` policy, an empty source) are
@@ -55,6 +58,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         created_at,
         digests,
         recorded,
+        capabilities,
     } = input;
 
     let mut scope = scope::resolve(config, source, today);
@@ -77,6 +81,11 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     diagnostics.extend(empty_source);
     let listed_managed = target.accounts.iter().filter(|a| a.managed).count();
     diagnostics.extend(safety::listed_target(config, listed_managed, recorded));
+
+    // Only what the target can do is planned; the rest is listed for a person to do.
+    let (mut actions, manual_steps, manual_diagnostics) =
+        super::manual::restrict(capabilities, actions);
+    diagnostics.extend(manual_diagnostics);
 
     let managed_groups = target
         .communities
@@ -109,6 +118,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         summary: Plan::count_actions(&actions),
         held,
         actions,
+        manual_steps,
         diagnostics,
         safety,
         digests,
@@ -121,6 +131,7 @@ struct Managed {
     first_name: bool,
     last_name: bool,
     email: bool,
+    manager: bool,
 }
 
 /// People and accounts, matched.
@@ -153,6 +164,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             first_name: fields.contains(&ManagedField::FirstName),
             last_name: fields.contains(&ManagedField::LastName),
             email: fields.contains(&ManagedField::Email),
+            manager: fields.contains(&ManagedField::Manager),
         };
         let matching = Matching::of_scope(config, &target.accounts, scope, today);
         let adopt = config.identity.adopt_unmanaged;
@@ -558,6 +570,9 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
         if self.managed.last_name {
             changes.extend([change("last_name", Value::Null, json!(p.last_name))]);
+        }
+        if self.managed.manager {
+            changes.extend([change("manager", Value::Null, json!(p.manager))]);
         }
         if let Some(groups) = &self.mapping.communities {
             changes.extend([change("communities", json!([]), refs(groups, communities))]);
@@ -1964,5 +1979,239 @@ mod tests {
             "matched, not invited"
         );
         assert!(!p.actions[0].changes.contains_key("email"));
+    }
+
+    // Capabilities: the engine plans only what the target can do.
+
+    fn plan_for(
+        c: &Config,
+        s: &crate::model::SourceSnapshot,
+        t: &TargetSnapshot,
+        caps: &TargetCapabilities,
+    ) -> Plan {
+        build(PlanInput {
+            config: c,
+            source: s,
+            target: t,
+            today: TODAY,
+            created_at: "2026-06-15T02:00:00Z".to_owned(),
+            digests: Digests::default(),
+            recorded: None,
+            capabilities: caps,
+        })
+    }
+
+    #[test]
+    fn create_only_plans_invites_and_lists_updates_and_removals_as_manual_steps() {
+        let c = config();
+        let caps = TargetCapabilities {
+            create_only: true,
+            ..TargetCapabilities::everything("AFAS")
+        };
+        let mut renamed = account("u1", "1", &["t1"]);
+        renamed.first_name = "Old".to_owned();
+        let s = source(vec![person("1", &["1001"]), person("3", &["1001"])], &[]);
+        let t = target(vec![renamed, account("u2", "2", &["t1"])], ams());
+        let p = plan_for(&c, &s, &t, &caps);
+        assert_eq!(kinds(&p), [(ActionKind::Invite, "3")]);
+        let steps: Vec<(ActionKind, &str, &[String])> = p
+            .manual_steps
+            .iter()
+            .map(|m| (m.kind, m.capability.as_str(), m.subjects.as_slice()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (ActionKind::Update, "create_only", &["1".to_owned()][..]),
+                (ActionKind::Remove, "create_only", &["2".to_owned()][..]),
+            ]
+        );
+        assert_eq!(p.manual_steps[1].what, "remove the record in AFAS");
+        assert_eq!(diags(&p, DiagnosticKind::ManualStep).len(), 2);
+        assert_eq!(p.summary[&ActionKind::Remove], 0);
+    }
+
+    #[test]
+    fn a_plan_with_only_manual_steps_is_never_no_changes() {
+        let c = config();
+        let caps = TargetCapabilities {
+            create_only: true,
+            ..TargetCapabilities::everything("AFAS")
+        };
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let t = target(
+            vec![account("u1", "1", &["t1"]), account("u2", "2", &["t1"])],
+            ams(),
+        );
+        let p = plan_for(&c, &s, &t, &caps);
+        assert!(p.actions.is_empty());
+        assert!(
+            p.has_changes(),
+            "a manual step is a change a person must make"
+        );
+        assert!(!p.has_actions());
+    }
+
+    #[test]
+    fn without_groups_group_actions_and_memberships_become_manual_steps() {
+        let mut c = config();
+        c.policy.unmapped_communities = UnmappedPolicy::Create;
+        let caps = TargetCapabilities {
+            communities: false,
+            ..TargetCapabilities::everything("Revolut")
+        };
+        let s = source(
+            vec![person("1", &["4001"]), person("2", &["1007"])],
+            &[("4001", "Rotterdam")],
+        );
+        let t = target(vec![account("u2", "2", &["t1"])], ams());
+        let p = plan_for(&c, &s, &t, &caps);
+        assert!(
+            p.actions
+                .iter()
+                .all(|a| !a.changes.contains_key("communities")),
+            "no membership is written: {:?}",
+            p.actions
+        );
+        assert_eq!(kinds(&p), [(ActionKind::Invite, "1")]);
+        let steps: Vec<(ActionKind, &str, &str)> = p
+            .manual_steps
+            .iter()
+            .map(|m| (m.kind, m.what.as_str(), m.subjects[0].as_str()))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                (
+                    ActionKind::CreateCommunity,
+                    "create the community in Revolut",
+                    "4001"
+                ),
+                (
+                    ActionKind::Invite,
+                    "place in their communities in Revolut",
+                    "1"
+                ),
+                (
+                    ActionKind::Move,
+                    "change the community memberships in Revolut",
+                    "2"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_permanent_delete_says_removes_access_for_good_and_the_removal_limit_still_applies() {
+        let mut c = config();
+        c.safety.max_removals = MaxRemovals::Count(2);
+        let caps = TargetCapabilities {
+            removal: crate::capabilities::Removal::Delete,
+            restore: false,
+            ..TargetCapabilities::everything("Revolut")
+        };
+        let t = target(managed(5), ams());
+        let p = plan_for(&c, &keeping(2), &t, &caps);
+        assert_eq!(p.summary[&ActionKind::Remove], 3);
+        for remove in p.actions.iter().filter(|a| a.kind == ActionKind::Remove) {
+            assert!(
+                remove.reason.contains("removes access for good"),
+                "{}",
+                remove.reason
+            );
+            assert!(
+                !remove.changes.contains_key("removed_at"),
+                "nothing is retained"
+            );
+            assert_eq!(remove.changes["status"].to, json!("deleted"));
+        }
+        assert!(!p.safety.safe, "3 removals are over the limit of 2");
+        assert_eq!(p.safety.violations[0].rule, "max_removals");
+        assert!(p.manual_steps.is_empty());
+    }
+
+    #[test]
+    fn without_restore_a_returning_person_is_a_manual_step() {
+        let c = config();
+        let caps = TargetCapabilities {
+            restore: false,
+            ..TargetCapabilities::everything("Acme")
+        };
+        let mut gone = account("u1", "1", &["t1"]);
+        gone.status = AccountStatus::Removed;
+        gone.removed_at = Some(day(-3));
+        let p = plan_for(
+            &c,
+            &source(vec![person("1", &["1001"])], &[]),
+            &target(vec![gone], ams()),
+            &caps,
+        );
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+        assert_eq!(p.manual_steps[0].kind, ActionKind::Restore);
+        assert_eq!(p.manual_steps[0].capability, "restore");
+    }
+
+    #[test]
+    fn without_notify_a_transfer_moves_silently_and_asks_a_person_to_tell_them() {
+        let c = config();
+        let caps = TargetCapabilities {
+            notify: false,
+            ..TargetCapabilities::everything("the SCIM server")
+        };
+        let s = source(vec![person("1", &["1007"])], &[]);
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        let with = plan(&c, &s, &t);
+        assert_eq!(
+            action(&with, ActionKind::Move).changes["notify"].to,
+            json!(true)
+        );
+        let p = plan_for(&c, &s, &t, &caps);
+        let mv = action(&p, ActionKind::Move);
+        assert_eq!(
+            mv.changes["notify"].to,
+            json!(false),
+            "nobody claims an e-mail is sent"
+        );
+        assert_eq!(p.manual_steps[0].capability, "notify");
+        assert_eq!(p.manual_steps[0].subjects, ["1"]);
+    }
+
+    #[test]
+    fn fields_the_target_cannot_write_become_manual_steps_and_leave_invites() {
+        let mut c = config();
+        c.policy.managed_fields.push(ManagedField::Manager);
+        let caps = TargetCapabilities {
+            fields: crate::capabilities::WritableFields {
+                first_name: false,
+                last_name: false,
+                email: false,
+                manager: false,
+            },
+            ..TargetCapabilities::everything("Revolut")
+        };
+        let mut new = person("2", &["1001"]);
+        new.manager = Some("1".to_owned());
+        let mut renamed = account("u1", "1", &["t1"]);
+        renamed.first_name = "Old".to_owned();
+        let s = source(vec![person("1", &["1001"]), new], &[]);
+        let p = plan_for(&c, &s, &target(vec![renamed], ams()), &caps);
+        assert_eq!(
+            kinds(&p),
+            [(ActionKind::Invite, "2")],
+            "the rename is not planned"
+        );
+        let invite = &p.actions[0];
+        assert!(
+            invite.changes.contains_key("email"),
+            "an invite carries its address"
+        );
+        assert!(!invite.changes.contains_key("first_name"));
+        assert!(!invite.changes.contains_key("manager"));
+        let steps: Vec<(&str, &str)> = p
+            .manual_steps
+            .iter()
+            .map(|m| (m.capability.as_str(), m.subjects[0].as_str()))
+            .collect();
+        assert_eq!(steps, [("manager", "2"), ("first_name", "1")]);
     }
 }

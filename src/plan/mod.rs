@@ -3,6 +3,7 @@
 pub mod compare;
 pub use crate::digest;
 mod engine;
+pub mod manual;
 pub mod safety;
 
 pub use crate::vocabulary::*;

@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 
 use super::{
     Sign, actions_by_kind, counts_sentence, format_change, format_value, held_sentence,
-    is_account_kind, kind_title, nonzero_counts, ordered_changes, people, severity_label,
-    severity_tally, subject_ids, thousands,
+    is_account_kind, kind_title, manual_sentence, manual_step_line, nonzero_counts,
+    ordered_changes, people, severity_label, severity_tally, subject_ids, thousands,
 };
 use crate::plan::{Action, ActionKind, Diagnostic, Plan, Severity};
 
@@ -124,6 +124,20 @@ fn head(plan: &Plan, pii: &Pii) -> String {
             }
             let total: usize = counts.iter().map(|(_, n)| n).sum();
             let _ = writeln!(out, "| **Total** | **{}** |\n", thousands(total));
+            if let Some(manual) = manual_sentence(plan) {
+                let _ = writeln!(out, "✋ **Manual:** {manual}.\n");
+            }
+            if let Some(held) = held_sentence(plan) {
+                let _ = writeln!(out, "⏸️ **Held:** {held}.\n");
+            }
+        }
+        None if !plan.manual_steps.is_empty() => {
+            let _ = writeln!(
+                out,
+                "**No changes orgsync can make**, but {} (as of {}).\n",
+                manual_sentence(plan).unwrap_or_default(),
+                plan.at
+            );
             if let Some(held) = held_sentence(plan) {
                 let _ = writeln!(out, "⏸️ **Held:** {held}.\n");
             }
@@ -140,6 +154,18 @@ fn head(plan: &Plan, pii: &Pii) -> String {
                 );
             }
         },
+    }
+
+    if !plan.manual_steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "### Manual steps ({})\n\norgsync cannot do these through the target's API and does not; do them by hand. They are listed again until the target shows them done.\n",
+            thousands(plan.manual_steps.len())
+        );
+        for step in &plan.manual_steps {
+            let _ = writeln!(out, "- [ ] {}", pii.text(&manual_step_line(step)));
+        }
+        out.push('\n');
     }
 
     let errors = plan.error_count();

@@ -130,6 +130,60 @@ fn counts_sentence(plan: &Plan) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
+/// `2 manual steps (5 subjects) for a person to do by hand`, or `None` without manual steps.
+fn manual_sentence(plan: &Plan) -> Option<String> {
+    let steps = plan.manual_steps.len();
+    if steps == 0 {
+        return None;
+    }
+    let subjects = plan.manual_step_count();
+    Some(format!(
+        "{} ({} {}) for a person to do by hand: the target cannot do {} through its API",
+        if steps == 1 {
+            "1 manual step".to_owned()
+        } else {
+            format!("{} manual steps", thousands(steps))
+        },
+        thousands(subjects),
+        if subjects == 1 { "subject" } else { "subjects" },
+        if steps == 1 { "it" } else { "them" },
+    ))
+}
+
+/// How many subject identifiers a manual step lists before "and N more".
+const MANUAL_SUBJECTS_SHOWN: usize = 10;
+
+/// `set the manager in Revolut: 3 people (invite): 1001, 1002, 1003`. Identifiers only.
+fn manual_step_line(step: &crate::plan::ManualStep) -> String {
+    let noun = match step.kind {
+        ActionKind::CreateCommunity | ActionKind::UpdateCommunity | ActionKind::RemoveCommunity => {
+            if step.count == 1 {
+                "1 community".to_owned()
+            } else {
+                format!("{} communities", thousands(step.count))
+            }
+        }
+        ActionKind::CreateFunctionGroup
+        | ActionKind::UpdateFunctionGroup
+        | ActionKind::RemoveFunctionGroup => {
+            if step.count == 1 {
+                "1 function group".to_owned()
+            } else {
+                format!("{} function groups", thousands(step.count))
+            }
+        }
+        _ => people(step.count),
+    };
+    let mut ids = step.subjects[..step.subjects.len().min(MANUAL_SUBJECTS_SHOWN)].join(", ");
+    if step.subjects.len() > MANUAL_SUBJECTS_SHOWN {
+        ids.push_str(&format!(
+            " and {} more",
+            thousands(step.subjects.len() - MANUAL_SUBJECTS_SHOWN)
+        ));
+    }
+    format!("{}: {noun} ({}): {ids}", step.what, step.kind.as_str())
+}
+
 /// `5 people in scope are held (3: their community is not mapped, 2: no e-mail address)`, or
 /// `None` when nobody is: the summary never says the target matches while people wait.
 fn held_sentence(plan: &Plan) -> Option<String> {
@@ -412,6 +466,7 @@ mod fixtures {
             summary: Plan::count_actions(&actions),
             held: Default::default(),
             actions,
+            manual_steps: Vec::new(),
             diagnostics,
             safety,
             digests: Digests {
@@ -662,5 +717,90 @@ mod tests {
             format_value(&value, &|s| s.to_owned()),
             "[Amsterdam Centrum, Utrecht]"
         );
+    }
+    fn manual_plan(with_action: bool) -> Plan {
+        let mut plan = if with_action {
+            fixtures::plan_with(
+                vec![fixtures::action(
+                    ActionKind::Invite,
+                    "1001",
+                    None,
+                    "Jan de Vries",
+                    &[],
+                    "new in the source",
+                )],
+                Vec::new(),
+                crate::plan::Safety {
+                    safe: true,
+                    violations: Vec::new(),
+                },
+            )
+        } else {
+            fixtures::empty_plan()
+        };
+        plan.manual_steps = vec![crate::plan::ManualStep {
+            what: "set the manager in Revolut".to_owned(),
+            capability: "manager".to_owned(),
+            kind: ActionKind::Invite,
+            count: 12,
+            subjects: (1..=12).map(|i| format!("{}", 2000 + i)).collect(),
+        }];
+        plan
+    }
+
+    /// A plan whose only changes are manual steps never says the target matches: every renderer
+    /// lists the steps, by identifier, as not done by orgsync.
+    #[test]
+    fn manual_steps_are_shown_by_every_renderer_and_never_read_as_no_changes() {
+        let plan = manual_plan(false);
+        let text = text(&plan, &TextOptions::default());
+        assert!(!text.contains("The target matches"), "{text}");
+        assert!(
+            text.contains("No changes orgsync can make, but 1 manual step (12 subjects)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Manual steps (1): orgsync cannot do these and will not"),
+            "{text}"
+        );
+        assert!(
+            text.contains("! set the manager in Revolut: 12 people (invite): 2001, 2002, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010 and 2 more"),
+            "{text}"
+        );
+        let md = markdown(&plan, &MarkdownOptions::default());
+        assert!(!md.contains("The target matches"), "{md}");
+        assert!(md.contains("### Manual steps (1)"), "{md}");
+        assert!(
+            md.contains("- [ ] set the manager in Revolut: 12 people (invite): 2001"),
+            "{md}"
+        );
+        let value: Value = serde_json::from_str(&json(&plan)).unwrap();
+        assert_eq!(value["manual_steps"][0]["capability"], "manager");
+        assert_eq!(value["manual_steps"][0]["kind"], "invite");
+        assert_eq!(value["manual_steps"][0]["count"], 12);
+        assert_eq!(value["manual_steps"][0]["subjects"][11], "2012");
+    }
+
+    #[test]
+    fn manual_steps_beside_actions_get_their_own_line() {
+        let plan = manual_plan(true);
+        let text = text(&plan, &TextOptions::default());
+        assert!(
+            text.contains(
+                "Plan: 1 to invite.\nManual: 1 manual step (12 subjects) for a person to do by hand"
+            ),
+            "{text}"
+        );
+        let md = markdown(&plan, &MarkdownOptions::default());
+        assert!(
+            md.contains("✋ **Manual:** 1 manual step (12 subjects)"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn a_plan_without_manual_steps_has_no_manual_steps_key() {
+        let value: Value = serde_json::from_str(&json(&fixtures::empty_plan())).unwrap();
+        assert!(value.get("manual_steps").is_none());
     }
 }

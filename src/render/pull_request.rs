@@ -432,6 +432,7 @@ mod tests {
             summary: Plan::count_actions(&actions),
             held: Default::default(),
             actions,
+            manual_steps: Vec::new(),
             diagnostics: Vec::new(),
             safety: Safety {
                 safe: true,

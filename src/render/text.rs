@@ -6,7 +6,8 @@ use owo_colors::Style;
 
 use super::{
     Sign, actions_by_kind, counts_sentence, format_change, held_sentence, kind_title,
-    ordered_changes, people, severity_label, severity_tally, subject_ids, thousands,
+    manual_sentence, manual_step_line, ordered_changes, people, severity_label, severity_tally,
+    subject_ids, thousands,
 };
 use crate::plan::{Action, Diagnostic, Plan, Severity};
 
@@ -62,6 +63,29 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
         }
     }
 
+    if !plan.manual_steps.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint.paint(
+                &format!(
+                    "Manual steps ({}): orgsync cannot do these and will not; do them by hand",
+                    thousands(plan.manual_steps.len())
+                ),
+                Style::new().bold()
+            )
+        );
+        for step in &plan.manual_steps {
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                paint.paint("!", Style::new().yellow()),
+                escape_control(&manual_step_line(step))
+            );
+        }
+        out.push('\n');
+    }
+
     if !plan.safety.safe {
         let _ = writeln!(
             out,
@@ -97,12 +121,34 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
     }
 
     let held = held_sentence(plan);
+    let manual = manual_sentence(plan);
     match counts_sentence(plan) {
         Some(counts) => {
             let _ = writeln!(
                 out,
                 "{} {counts}.",
                 paint.paint("Plan:", Style::new().bold())
+            );
+            if let Some(manual) = &manual {
+                let _ = writeln!(
+                    out,
+                    "{} {manual}.",
+                    paint.paint("Manual:", Style::new().bold())
+                );
+            }
+            if let Some(held) = &held {
+                let _ = writeln!(out, "{} {held}.", paint.paint("Held:", Style::new().bold()));
+            }
+        }
+        None if manual.is_some() => {
+            let _ = writeln!(
+                out,
+                "{} {}.",
+                paint.paint(
+                    "No changes orgsync can make, but",
+                    Style::new().yellow().bold()
+                ),
+                manual.unwrap_or_default()
             );
             if let Some(held) = &held {
                 let _ = writeln!(out, "{} {held}.", paint.paint("Held:", Style::new().bold()));

@@ -386,6 +386,16 @@ fn without_a_lookup_unconfirmed_sends_are_held_for_a_person() {
         .collect();
     assert!(!held.is_empty(), "{plan}");
     assert_eq!(plan["held"]["send_interrupted"], held.len());
+    // And a manual step, by candidate id (the target-capability seam's vocabulary).
+    let mut sorted = held.clone();
+    sorted.sort();
+    let step = plan["manual_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["capability"] == "lookup")
+        .unwrap_or_else(|| panic!("{plan}"));
+    assert_eq!(step["subjects"], serde_json::json!(sorted));
     let planned: Vec<&str> = plan["actions"]
         .as_array()
         .unwrap()

@@ -1,0 +1,448 @@
+//! What the target cannot do: the engine's last step before safety. The actions the plan would
+//! need are held against the target's [`TargetCapabilities`]; an action (or the part of one) that
+//! the target cannot carry out becomes a [`ManualStep`] with a `manual_step` diagnostic. Nothing
+//! is dropped silently and a manual step is never an action, so `apply` cannot execute it or
+//! report it as done.
+//!
+//! The rules, one capability at a time:
+//! - `create_only`: only invites (and group creation, if groups are supported) are planned;
+//!   updates, moves, restores, removals, anonymizations, re-keys and group removals are manual.
+//! - `communities` / `function_groups` off: group actions are manual; invites, updates and
+//!   restores lose their membership changes (a manual "place in …" step when they had any), and a
+//!   move is manual.
+//! - `removal`: `Deactivate` is the engine's own model; `Delete` keeps each removal as an action
+//!   (still counted against `max_removals`) that says "removes access for good" and records no
+//!   `removed_at` (nothing is retained); `None` makes each removal manual.
+//! - `restore` off: a restore is manual.
+//! - `notify` off: a transfer is still a move, but without `notify` (the target sends no
+//!   e-mail, so it no longer counts as a notifying move), plus a manual "tell them" step.
+//! - fields: a change of a field the target cannot write leaves the update and becomes a manual
+//!   step ("change the first name in …"); an update left with nothing is dropped. An invite
+//!   leaves out the names the target cannot take (the invitee enters them); a manager it cannot
+//!   set is a manual step.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, ManualStep, Severity};
+use crate::capabilities::{Removal, TargetCapabilities};
+
+/// Splits `actions` into what the target can do and the manual steps for the rest. The manual
+/// steps come in apply order of the actions they stand in for, each with one diagnostic.
+pub fn restrict(
+    caps: &TargetCapabilities,
+    actions: Vec<Action>,
+) -> (Vec<Action>, Vec<ManualStep>, Vec<Diagnostic>) {
+    let mut steps = Steps::default();
+    let mut kept = Vec::with_capacity(actions.len());
+    for action in actions {
+        if let Some(action) = restrict_one(caps, action, &mut steps) {
+            kept.push(action);
+        }
+    }
+    let steps = steps.finish(caps);
+    let diagnostics = steps.iter().map(|s| diagnostic(caps, s)).collect();
+    (kept, steps, diagnostics)
+}
+
+/// The manual steps being collected, keyed by (kind, capability, what).
+#[derive(Default)]
+struct Steps(BTreeMap<(u8, ActionKind, &'static str, String), Vec<String>>);
+
+impl Steps {
+    fn add(&mut self, kind: ActionKind, capability: &'static str, what: String, subject: &str) {
+        self.0
+            .entry((kind.phase(), kind, capability, what))
+            .or_default()
+            .push(subject.to_owned());
+    }
+
+    fn finish(self, _caps: &TargetCapabilities) -> Vec<ManualStep> {
+        self.0
+            .into_iter()
+            .map(|((_, kind, capability, what), mut subjects)| {
+                subjects.sort_unstable();
+                subjects.dedup();
+                ManualStep {
+                    what,
+                    capability: capability.to_owned(),
+                    kind,
+                    count: subjects.len(),
+                    subjects,
+                }
+            })
+            .collect()
+    }
+}
+
+fn restrict_one(
+    caps: &TargetCapabilities,
+    mut action: Action,
+    steps: &mut Steps,
+) -> Option<Action> {
+    let system = caps.system.as_str();
+    let kind = action.kind;
+    let subject = action.subject.clone();
+    let mut manual = |capability: &'static str, what: String| {
+        steps.add(kind, capability, what, &subject);
+        None
+    };
+
+    if caps.create_only
+        && !matches!(
+            kind,
+            ActionKind::Invite | ActionKind::CreateCommunity | ActionKind::CreateFunctionGroup
+        )
+    {
+        return manual("create_only", create_only_what(kind, system));
+    }
+    let community_kind = matches!(
+        kind,
+        ActionKind::CreateCommunity | ActionKind::UpdateCommunity | ActionKind::RemoveCommunity
+    );
+    let function_kind = matches!(
+        kind,
+        ActionKind::CreateFunctionGroup
+            | ActionKind::UpdateFunctionGroup
+            | ActionKind::RemoveFunctionGroup
+    );
+    if community_kind && !caps.communities {
+        return manual("communities", group_what(kind, system));
+    }
+    if function_kind && !caps.function_groups {
+        return manual("function_groups", group_what(kind, system));
+    }
+    match kind {
+        ActionKind::Move if !caps.communities => {
+            return manual(
+                "communities",
+                format!("change the community memberships in {system}"),
+            );
+        }
+        ActionKind::Remove => match caps.removal {
+            Removal::Deactivate => {}
+            Removal::Delete => {
+                action.changes.remove("removed_at");
+                action.changes.insert(
+                    "status".to_owned(),
+                    change(json!("active"), json!("deleted")),
+                );
+                action.reason = format!(
+                    "{}: removes access for good ({system} keeps no removed account: no retention, no restore; a rehire is a new invitation)",
+                    action.reason
+                );
+            }
+            Removal::None => {
+                return manual("removal", format!("remove the account in {system}"));
+            }
+        },
+        ActionKind::Restore if !caps.restore => {
+            return manual("restore", format!("reactivate the account in {system}"));
+        }
+        ActionKind::Anonymize if caps.removal == Removal::None => {
+            return manual(
+                "removal",
+                format!("blank the personal data of the account in {system}"),
+            );
+        }
+        _ => {}
+    }
+
+    // Parts of account actions.
+    let account_kind = matches!(
+        kind,
+        ActionKind::Invite | ActionKind::Update | ActionKind::Restore | ActionKind::Move
+    );
+    if !account_kind {
+        return Some(action);
+    }
+    if !caps.communities
+        && let Some(c) = action.changes.remove("communities")
+        && non_empty(&c.to)
+    {
+        steps.add(
+            kind,
+            "communities",
+            format!("place in their communities in {system}"),
+            &subject,
+        );
+    }
+    if !caps.function_groups
+        && let Some(c) = action.changes.remove("function_groups")
+        && non_empty(&c.to)
+    {
+        steps.add(
+            kind,
+            "function_groups",
+            format!("place in their function groups in {system}"),
+            &subject,
+        );
+    }
+    if kind == ActionKind::Move
+        && !caps.notify
+        && let Some(notify) = action.changes.get_mut("notify")
+        && notify.to == Value::Bool(true)
+    {
+        notify.to = Value::Bool(false);
+        steps.add(
+            kind,
+            "notify",
+            format!("tell them of their transfer ({system} sends no transfer e-mail)"),
+            &subject,
+        );
+    }
+    if let Some(manager) = action.changes.get("manager")
+        && !caps.fields.manager
+    {
+        if !manager.to.is_null() {
+            steps.add(
+                kind,
+                "manager",
+                format!("set the manager in {system}"),
+                &subject,
+            );
+        }
+        action.changes.remove("manager");
+    }
+    for (field, writable, label) in [
+        ("first_name", caps.fields.first_name, "first name"),
+        ("last_name", caps.fields.last_name, "last name"),
+        ("email", caps.fields.email, "e-mail address"),
+    ] {
+        if writable || !action.changes.contains_key(field) {
+            continue;
+        }
+        match kind {
+            // An invite always carries the address it invites; names it cannot take are the
+            // invitee's to enter.
+            ActionKind::Invite if field == "email" => {}
+            ActionKind::Invite => {
+                action.changes.remove(field);
+            }
+            _ => {
+                action.changes.remove(field);
+                steps.add(
+                    kind,
+                    field_capability(field),
+                    format!("change the {label} in {system}"),
+                    &subject,
+                );
+            }
+        }
+    }
+    if kind == ActionKind::Update && action.changes.is_empty() {
+        return None;
+    }
+    Some(action)
+}
+
+fn field_capability(field: &str) -> &'static str {
+    match field {
+        "first_name" => "first_name",
+        "last_name" => "last_name",
+        _ => "email",
+    }
+}
+
+fn change(from: Value, to: Value) -> Change {
+    Change { from, to }
+}
+
+fn non_empty(v: &Value) -> bool {
+    v.as_array().is_some_and(|a| !a.is_empty())
+}
+
+fn create_only_what(kind: ActionKind, system: &str) -> String {
+    match kind {
+        ActionKind::Update => format!("update the record in {system}"),
+        ActionKind::Move => format!("change the community memberships in {system}"),
+        ActionKind::Restore => format!("reactivate the record in {system}"),
+        ActionKind::Remove => format!("remove the record in {system}"),
+        ActionKind::Anonymize => format!("blank the personal data of the record in {system}"),
+        _ => group_what(kind, system),
+    }
+}
+
+fn group_what(kind: ActionKind, system: &str) -> String {
+    match kind {
+        ActionKind::CreateCommunity => format!("create the community in {system}"),
+        ActionKind::UpdateCommunity => {
+            format!("record the new source identifiers on the community in {system}")
+        }
+        ActionKind::RemoveCommunity => format!("remove the community in {system}"),
+        ActionKind::CreateFunctionGroup => format!("create the function group in {system}"),
+        ActionKind::UpdateFunctionGroup => {
+            format!("record the new source identifiers on the function group in {system}")
+        }
+        ActionKind::RemoveFunctionGroup => format!("remove the function group in {system}"),
+        _ => format!("do it in {system}"),
+    }
+}
+
+fn diagnostic(caps: &TargetCapabilities, step: &ManualStep) -> Diagnostic {
+    let noun = match step.kind {
+        ActionKind::CreateCommunity | ActionKind::UpdateCommunity | ActionKind::RemoveCommunity => {
+            if step.count == 1 {
+                "1 community".to_owned()
+            } else {
+                format!("{} communities", step.count)
+            }
+        }
+        ActionKind::CreateFunctionGroup
+        | ActionKind::UpdateFunctionGroup
+        | ActionKind::RemoveFunctionGroup => {
+            if step.count == 1 {
+                "1 function group".to_owned()
+            } else {
+                format!("{} function groups", step.count)
+            }
+        }
+        _ => crate::scope::people(step.count),
+    };
+    Diagnostic {
+        kind: DiagnosticKind::ManualStep,
+        severity: Severity::Warning,
+        message: format!(
+            "manual step: {}: {noun} ({}); {} cannot do this through its API, so orgsync does not",
+            step.what,
+            step.kind.as_str(),
+            caps.system
+        ),
+        subject: None,
+        count: step.count,
+        hint: Some(hint(step)),
+        location: None,
+    }
+}
+
+fn hint(step: &ManualStep) -> String {
+    match step.capability.as_str() {
+        "first_name" | "last_name" | "email" | "manager" => format!(
+            "do it by hand, or take `{}` out of policy.managed_fields to stop comparing it",
+            step.capability
+        ),
+        "communities" | "function_groups" => format!(
+            "do it by hand, or take `{}` out of policy.managed_fields",
+            step.capability
+        ),
+        _ => "do it by hand; the plan lists it until the target shows it done".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps() -> TargetCapabilities {
+        TargetCapabilities::everything("Acme")
+    }
+
+    fn action(kind: ActionKind, subject: &str, changes: &[(&str, Value, Value)]) -> Action {
+        Action {
+            kind,
+            subject: subject.to_owned(),
+            target_id: (kind != ActionKind::Invite).then(|| format!("u{subject}")),
+            name: format!("Person {subject}"),
+            changes: changes
+                .iter()
+                .map(|(f, from, to)| (f.to_string(), change(from.clone(), to.clone())))
+                .collect(),
+            reason: "because".to_owned(),
+        }
+    }
+
+    #[test]
+    fn everything_keeps_every_action_as_it_is() {
+        let actions = vec![
+            action(ActionKind::CreateCommunity, "1001", &[]),
+            action(
+                ActionKind::Invite,
+                "1",
+                &[("email", json!(null), json!("a@x"))],
+            ),
+            action(
+                ActionKind::Remove,
+                "2",
+                &[("status", json!("active"), json!("removed"))],
+            ),
+        ];
+        let (kept, steps, diags) = restrict(&caps(), actions.clone());
+        assert_eq!(kept, actions);
+        assert!(steps.is_empty());
+        assert!(diags.is_empty());
+    }
+
+    #[test]
+    fn a_permanent_delete_says_so_and_records_no_removal_date() {
+        let mut c = caps();
+        c.removal = Removal::Delete;
+        let remove = action(
+            ActionKind::Remove,
+            "2",
+            &[
+                ("status", json!("active"), json!("removed")),
+                ("removed_at", json!(null), json!("2026-06-15")),
+            ],
+        );
+        let (kept, steps, _) = restrict(&c, vec![remove]);
+        assert!(steps.is_empty());
+        assert_eq!(kept[0].kind, ActionKind::Remove);
+        assert!(!kept[0].changes.contains_key("removed_at"));
+        assert_eq!(kept[0].changes["status"].to, json!("deleted"));
+        assert!(
+            kept[0].reason.contains("removes access for good"),
+            "{}",
+            kept[0].reason
+        );
+    }
+
+    #[test]
+    fn no_removal_makes_removals_manual_steps_with_a_diagnostic() {
+        let mut c = caps();
+        c.removal = Removal::None;
+        let (kept, steps, diags) = restrict(
+            &c,
+            vec![
+                action(ActionKind::Remove, "3", &[]),
+                action(ActionKind::Remove, "2", &[]),
+            ],
+        );
+        assert!(kept.is_empty());
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].kind, ActionKind::Remove);
+        assert_eq!(steps[0].capability, "removal");
+        assert_eq!(steps[0].subjects, ["2", "3"]);
+        assert_eq!(steps[0].count, 2);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].kind, DiagnosticKind::ManualStep);
+        assert_eq!(diags[0].count, 2);
+        assert!(diags[0].message.contains("remove the account in Acme"));
+    }
+
+    #[test]
+    fn without_manager_support_each_invite_with_a_manager_is_a_manual_step() {
+        let mut c = caps();
+        c.system = "Revolut".to_owned();
+        let (kept, steps, _) = restrict(
+            &c,
+            vec![
+                action(
+                    ActionKind::Invite,
+                    "1",
+                    &[("manager", json!(null), json!("9"))],
+                ),
+                action(
+                    ActionKind::Invite,
+                    "2",
+                    &[("manager", json!(null), json!(null))],
+                ),
+            ],
+        );
+        assert_eq!(kept.len(), 2);
+        assert!(kept.iter().all(|a| !a.changes.contains_key("manager")));
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].what, "set the manager in Revolut");
+        assert_eq!(steps[0].subjects, ["1"]);
+    }
+}
