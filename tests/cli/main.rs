@@ -17,6 +17,7 @@ mod git;
 mod http;
 mod interrupt;
 mod plan;
+mod recruitee;
 mod schema;
 mod scim_conformance;
 mod secrets;

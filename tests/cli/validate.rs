@@ -117,6 +117,9 @@ invalid_cases! {
     afas_connector_empty => "afas-connector-empty",
     afas_order_by_empty_field => "afas-order-by-empty-field",
     afas_environment_and_base_url_missing => "afas-environment-and-base-url-missing",
+    recruitee_company_id_not_a_number => "recruitee-company-id-not-a-number",
+    applicants_field_unknown_value => "applicants-field-unknown-value",
+    applicants_environment_and_base_url_missing => "applicants-environment-and-base-url-missing",
     retention_days_too_large => "retention-days-too-large",
     version_decimal => "version-decimal",
     // Valid YAML, valid types, meaningless values.
