@@ -659,8 +659,10 @@ mod tests {
 
     #[test]
     fn an_expired_token_fails_the_fetch_and_names_the_variable() {
+        // The server quotes the Authorization header in its error body, as some proxies do.
         let faults = Faults {
             expire_token_after: Some(2),
+            echo_authorization: true,
             ..Faults::default()
         };
         let e = fetch(data(), faults, 10).unwrap_err().to_string();

@@ -521,6 +521,49 @@ fn kill_9_mid_apply_never_sends_anyone_twice() {
     r.assert_code(0);
 }
 
+/// A timeout whose request AFAS processed after all (the create lands after the client gave up):
+/// the send is unconfirmed, never retried blindly; the next apply finds it by the lookup.
+#[test]
+fn a_timeout_whose_create_landed_is_found_not_resent() {
+    let faults = Faults {
+        slow_create_ms: 1_600,
+        ..Faults::default()
+    };
+    let s = Setup::new(8, faults, true);
+    let path = s.dir.path().join("orgsync.yaml");
+    let yaml = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("  timeout_secs: 5\n", "  timeout_secs: 1\n");
+    std::fs::write(&path, yaml).unwrap();
+    s.recommit();
+    let hired = s.hired_emails();
+    let first = s.apply();
+    assert_eq!(first.code, 1, "{}", first.report());
+    assert!(
+        first.stdout.contains("the answer was lost"),
+        "{}",
+        first.report()
+    );
+    // The creates land in AFAS after the client gave up.
+    std::thread::sleep(Duration::from_millis(2_000));
+    assert_eq!(s.assert_never_twice("after the timeouts"), hired.len());
+    let plan = s.plan_json();
+    assert_eq!(
+        plan["summary"]["invite"],
+        hired.len(),
+        "unconfirmed: looked up, still planned"
+    );
+    let second = s.apply();
+    second.assert_code(0);
+    assert_eq!(s.assert_never_twice("after the lookup"), hired.len());
+    let found = s
+        .notes()
+        .lines()
+        .filter(|l| l.contains("\"found\":true"))
+        .count();
+    assert_eq!(found, hired.len(), "every one found, none posted again");
+}
+
 /// An AFAS validation error (500 with the error body) fails that candidate with AFAS's message
 /// — without the data it quotes — and the others are sent.
 #[test]
