@@ -352,6 +352,9 @@ impl RecruiteeSource {
             }
             persons.push(person);
         }
+        // Recruitee promises no order (candidates that tie on `created_at` come in another order
+        // on every request): sorted by id, the same data gives the same snapshot and digest.
+        persons.sort_by_key(|p| (p.id.parse::<u64>().unwrap_or(u64::MAX), p.id.clone()));
         tracing::info!(
             hired = persons.len(),
             requests = self.client.requests(),
@@ -606,6 +609,18 @@ mod tests {
         );
         assert!(p.employments[0].start.is_some());
         assert!(!s.functions.is_empty());
+    }
+
+    #[test]
+    fn the_same_data_gives_the_same_snapshot_whatever_order_ties_come_in() {
+        let d = data();
+        let server = spawn(router(d.shared(), TOKEN, Faults::default()), 0).unwrap();
+        let cfg = config(&server.url(), 7);
+        let mut source = RecruiteeSource::new(&cfg, |_| Some(TOKEN.to_owned()), false).unwrap();
+        let first = crate::digest::of_json(&source.fetch().unwrap());
+        for _ in 0..3 {
+            assert_eq!(crate::digest::of_json(&source.fetch().unwrap()), first);
+        }
     }
 
     #[test]

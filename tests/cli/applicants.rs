@@ -601,6 +601,18 @@ fn an_afas_validation_error_fails_that_candidate_only() {
     assert_eq!(s.assert_never_twice("corrected"), hired.len());
 }
 
+/// A saved plan applies as it was reviewed when nothing changed (the candidates come back in
+/// another order on every request: the snapshot does not depend on it).
+#[test]
+fn a_saved_plan_applies_when_nothing_changed() {
+    let s = Setup::new(60, Faults::default(), false);
+    s.run(&["plan", "--at", AT, "--out", "plan.json"])
+        .assert_code(0);
+    let r = s.run(&["apply", "plan.json"]);
+    r.assert_code(0);
+    assert_eq!(s.assert_never_twice("saved plan"), s.hired_emails().len());
+}
+
 /// A saved plan whose candidate changed in Recruitee before apply is refused, not applied with
 /// other data than was reviewed.
 #[test]
@@ -615,6 +627,12 @@ fn a_candidate_changed_after_the_plan_is_not_sent() {
         .set_field(&first, "Postal code", "9999 ZZ");
     let r = s.run(&["apply", "plan.json"]);
     assert_eq!(r.code, 1, "{}", r.report());
+    assert!(
+        r.stderr
+            .contains("the source changed since this plan was made"),
+        "{}",
+        r.report()
+    );
     assert_eq!(s.sent().len(), 0, "nothing sent from a stale plan");
     s.assert_no_applicant_data(&r.stderr, "the refusal");
 }
