@@ -3,5 +3,6 @@
 
 pub mod afas;
 pub mod generate;
+pub mod revolut;
 pub mod scim;
 pub mod serve;

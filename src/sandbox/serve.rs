@@ -66,6 +66,8 @@ pub enum Vendor {
     Afas,
     /// RFC 7644 error messages.
     Scim,
+    /// Revolut Business: `{"code": 401, "message": "…"}`.
+    Revolut,
 }
 
 /// An error response in the vendor's format.
@@ -86,6 +88,10 @@ pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
                 "detail": message,
             }),
             "application/scim+json",
+        ),
+        Vendor::Revolut => (
+            serde_json::json!({ "code": status.as_u16(), "message": message }),
+            "application/json",
         ),
     };
     let mut response = (status, body.to_string()).into_response();
