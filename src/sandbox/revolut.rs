@@ -32,6 +32,9 @@ pub const BASE_PATH: &str = "/api/1.0";
 /// The owner's role id.
 pub const OWNER: &str = "Owner";
 
+/// The id of the custom `Finance` role every emulated business has.
+pub const FINANCE_ROLE: &str = "6f1c2b7e-0d4a-4c55-9a3e-1f0b8e7d2c11";
+
 /// One team member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SandboxMember {
@@ -100,7 +103,7 @@ impl RevolutData {
             (OWNER, "Owner"),
             ("Admin", "Admin"),
             ("Member", "Member"),
-            ("6f1c2b7e-0d4a-4c55-9a3e-1f0b8e7d2c11", "Finance"),
+            (FINANCE_ROLE, "Finance"),
         ]
         .into_iter()
         .map(|(i, n)| (i.to_owned(), n.to_owned()))

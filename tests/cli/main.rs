@@ -16,6 +16,7 @@ mod git;
 mod http;
 mod interrupt;
 mod plan;
+mod revolut;
 mod schema;
 mod scim_conformance;
 mod secrets;
