@@ -128,6 +128,11 @@ impl RevolutTarget {
         })
     }
 
+    /// The HTTP client (for its counters).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
     /// Every member. Pages newest first with `created_before`; two members can share a
     /// `created_at`, so each next page asks for what was created *up to and including* the
     /// oldest time seen (`created_before` = that time + 1 µs, Revolut's filter being strict) and
