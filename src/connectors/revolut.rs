@@ -307,16 +307,20 @@ impl RevolutTarget {
                     return Ok(());
                 }
                 Err(e) if unsure(&e) => {
-                    // Did it arrive? Look before sending it again.
-                    let members = self.list_members().map_err(|l| {
+                    // Did it arrive? Look before sending it again. After a timeout the server
+                    // may still be creating it: look again, with backoff, for as long as the
+                    // timeout, before concluding it did not arrive.
+                    let patience = if e.timed_out() {
+                        self.client.settings().timeout
+                    } else {
+                        Duration::ZERO
+                    };
+                    let found = self.find_member(&email, patience).map_err(|l| {
                         format!(
                             "{e}; and listing the members to see whether it arrived failed: {l}"
                         )
                     })?;
-                    if let Some(m) = members
-                        .into_iter()
-                        .find(|m| m.email.trim().eq_ignore_ascii_case(&email))
-                    {
+                    if let Some(m) = found {
                         tracing::info!(member = %m.id, "the invite had arrived: its answer was lost");
                         ctx.record_account(&action.subject, m.id.clone());
                         self.members.insert(m.id.clone(), m);
@@ -330,6 +334,28 @@ impl RevolutTarget {
                 }
                 Err(e) => return Err(e.to_string()),
             }
+        }
+    }
+
+    /// The member with `email`, looking again with backoff for up to `patience`.
+    fn find_member(
+        &self,
+        email: &str,
+        patience: Duration,
+    ) -> Result<Option<Member>, ConnectorError> {
+        let deadline = std::time::Instant::now() + patience;
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let found = self
+                .list_members()?
+                .into_iter()
+                .find(|m| m.email.trim().eq_ignore_ascii_case(email));
+            let now = std::time::Instant::now();
+            if found.is_some() || now >= deadline {
+                return Ok(found);
+            }
+            std::thread::sleep(wait.min(deadline - now));
+            wait = (wait * 2).min(Duration::from_secs(2));
         }
     }
 

@@ -87,6 +87,8 @@ pub struct RevolutData {
     next_id: u64,
     /// Creation time of the next member when a test pins it (ties on purpose).
     pub pinned_now: Option<Timestamp>,
+    /// `POST /team-members` requests that reached the handler (accepted or not).
+    pub invites_received: u64,
 }
 
 impl Default for RevolutData {
@@ -113,6 +115,7 @@ impl RevolutData {
             roles,
             next_id: 1,
             pinned_now: None,
+            invites_received: 0,
         }
     }
 
@@ -272,6 +275,7 @@ async fn create(State(s): St, body: Bytes) -> Response {
         return fail(StatusCode::BAD_REQUEST, "invalid email address provided");
     }
     let mut d = s.data.lock().unwrap_or_else(|e| e.into_inner());
+    d.invites_received += 1;
     if !d.roles.contains_key(role) || role == OWNER {
         return fail(StatusCode::BAD_REQUEST, "invalid role ID provided");
     }

@@ -360,6 +360,40 @@ fn lost_answers_and_throttling_never_invite_anyone_twice() {
     run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
 }
 
+/// A create slower than the client's timeout still completes at the server: the invite is
+/// looked for until the timeout has passed again, never re-sent at once.
+#[test]
+fn an_invite_that_times_out_but_completes_is_not_sent_twice() {
+    let team = Team::start(
+        RevolutData::seeded(0),
+        Faults {
+            slow_create_ms: 1_500,
+            ..Faults::default()
+        },
+    );
+    let dir = config(&team.url(), &people(2), "");
+    let yaml = std::fs::read_to_string(dir.path().join("orgsync.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("orgsync.yaml"),
+        yaml.replace("  retries: 6\n", "  retries: 6\n  timeout_secs: 1\n"),
+    )
+    .unwrap();
+    commit_all(dir.path());
+    let r = apply(dir.path(), &[]);
+    r.assert_code(0);
+    r.assert_that(
+        r.stdout.contains("Apply complete: 2 succeeded, 0 failed."),
+        "both invites taken as done once they showed up",
+    );
+    assert_eq!(team.emails(), [email(1), email(2), OWNER_EMAIL.to_owned()]);
+    assert_eq!(
+        team.data.lock().unwrap().invites_received,
+        2,
+        "each invite was POSTed once"
+    );
+    run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
+}
+
 #[test]
 fn an_expired_token_fails_the_plan_and_never_leaks_it() {
     let team = Team::start(
