@@ -394,6 +394,63 @@ fn an_invite_that_times_out_but_completes_is_not_sent_twice() {
     run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
 }
 
+/// kill -9 in the middle of an apply: the invites it sent are not in any apply record, so
+/// the next plan finds those members by e-mail and adopts them; nobody is invited twice.
+#[test]
+fn after_kill_9_mid_apply_the_next_run_adopts_what_was_invited_and_invites_no_one_twice() {
+    let team = Team::start(
+        RevolutData::seeded(1),
+        Faults {
+            latency_ms: 150,
+            ..Faults::default()
+        },
+    );
+    let dir = config(&team.url(), &people(12), "");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orgsync"))
+        .args(["apply", "--auto-approve", "--at", AT, "-C"])
+        .arg(dir.path())
+        .env("REVOLUT_TOKEN", TOKEN)
+        .env("GIT_CEILING_DIRECTORIES", dir.path().parent().unwrap())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("orgsync starts");
+    // Wait until a few invites went through, then kill it without a chance to record.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while team.data.lock().unwrap().invites_received < 4 {
+        assert!(std::time::Instant::now() < deadline, "no invites arrived");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let sent = team.data.lock().unwrap().invites_received;
+    assert!(sent < 12, "killed mid-apply ({sent} sent)");
+
+    let plan = plan_json(dir.path());
+    let adopted = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "update" && a["changes"]["managed"]["to"] == true)
+        .count();
+    let invites = plan["summary"]["invite"].as_u64().unwrap() as usize;
+    let arrived = team.emails().len() - 2;
+    assert_eq!(adopted, arrived, "what arrived is adopted: {plan:#}");
+    assert_eq!(invites, 12 - arrived, "the rest is invited");
+    apply(dir.path(), &[]).assert_code(0);
+    let emails = team.emails();
+    let mut unique = emails.clone();
+    unique.dedup();
+    assert_eq!(emails, unique, "one member per address");
+    assert_eq!(emails.len(), 2 + 12);
+    assert_eq!(
+        team.data.lock().unwrap().invites_received,
+        12,
+        "every invite was POSTed exactly once over both runs"
+    );
+    run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
+}
+
 #[test]
 fn an_expired_token_fails_the_plan_and_never_leaks_it() {
     let team = Team::start(
