@@ -190,7 +190,50 @@ pub fn target_key(config: &Config) -> String {
         TargetConfig::File(f) => format!("file:{}", f.path),
         TargetConfig::Scim(s) => format!("scim:{}", s.base_url.trim_end_matches('/')),
         TargetConfig::AfasApplicants(t) => crate::connectors::afas_applicants::target_key(t),
+        TargetConfig::Revolut(r) => format!("revolut:{}", r.base_url.trim_end_matches('/')),
     }
+}
+
+/// Which accounts orgsync created or took over in this target, by the apply records (git notes)
+/// of the configuration directory `dir`: target id → source identifier, newest record last. For
+/// targets that keep no ownership marker of their own (Revolut). Empty outside a repository or
+/// without records: then every account is foreign until adopted.
+pub fn owned_accounts(config: &Config, dir: &Path) -> std::collections::HashMap<String, String> {
+    let mut owned = std::collections::HashMap::new();
+    let Ok(Some(repo)) = ConfigRepo::discover(dir) else {
+        return owned;
+    };
+    let notes = match repo.notes() {
+        Ok(notes) => notes,
+        Err(e) => {
+            tracing::warn!("cannot read the apply records: {e}");
+            return owned;
+        }
+    };
+    let key = target_key(config);
+    let mut records: Vec<ApplyRecord> = notes
+        .into_iter()
+        .flat_map(|(_, text)| ApplyRecord::parse_note(&text))
+        .filter(|r| r.config_dir == repo.prefix() && r.target.as_deref() == Some(key.as_str()))
+        .collect();
+    records.sort_by(|a, b| a.time.cmp(&b.time));
+    let mut by_subject: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for o in records.iter().flat_map(|r| &r.outcomes) {
+        if o.ok
+            && let Some(id) = &o.target_id
+            && let Some(old) = by_subject.insert(&o.subject, id)
+            && old != id
+        {
+            // A newer account of the same person (a rehire): the old one is gone.
+            owned.remove(old);
+        }
+        if o.ok
+            && let Some(id) = &o.target_id
+        {
+            owned.insert(id.clone(), o.subject.clone());
+        }
+    }
+    owned
 }
 
 /// What this configuration directory's newest apply record (git notes) says its target holds:
@@ -351,6 +394,12 @@ pub fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target
                 show_progress(),
             )?))
         }
+        TargetConfig::Revolut(r) => Ok(Box::new(crate::connectors::revolut::RevolutTarget::new(
+            r,
+            env_var,
+            owned_accounts(config, dir),
+            show_progress(),
+        )?)),
     }
 }
 

@@ -395,7 +395,7 @@ pub struct Diagnostic {
 pub struct ManualStep {
     /// What to do by hand, for people: "set the manager in Revolut".
     pub what: String,
-    /// The missing capability: `communities`, `function_groups`, `removal`, `restore`,
+    /// The missing capability: `communities`, `function_groups`, `create_groups`, `removal`, `restore`,
     /// `notify`, `first_name`, `last_name`, `email`, `manager`, `create_only`.
     pub capability: String,
     /// The kind of the actions it stands in for (a removal the target cannot do is `remove`).

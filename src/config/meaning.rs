@@ -12,8 +12,8 @@ use globset::GlobBuilder;
 use super::validate::{ConfigError, closest};
 use super::{
     AfasApplicantsTargetConfig, Config, FileFormat, FileSourceConfig, FunctionSourceField, Limit,
-    MatchKey, OneOrMany, REQUIRED_COLUMNS, RecruiteeSourceConfig, ScimTargetConfig, SourceConfig,
-    TargetConfig,
+    MatchKey, OneOrMany, REQUIRED_COLUMNS, RecruiteeSourceConfig, RevolutTargetConfig,
+    ScimTargetConfig, SourceConfig, TargetConfig,
 };
 
 /// `at(pointer, message)`: an error placed at the key of `pointer` (or its nearest ancestor).
@@ -436,6 +436,45 @@ fn target_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
         }
         TargetConfig::Scim(s) => scim_errors(s, at, errs),
         TargetConfig::AfasApplicants(t) => applicants_errors(t, config, at, errs),
+        TargetConfig::Revolut(r) => revolut_errors(r, at, errs),
+    }
+}
+
+fn revolut_errors(r: &RevolutTargetConfig, at: At<'_>, errs: &mut Vec<ConfigError>) {
+    if let Err(why) = http_url(&r.base_url) {
+        errs.push(
+            at(
+                "/target/base_url",
+                format!("\"{}\" is not an http(s) URL: {why}", r.base_url),
+            )
+            .hint("leave it out for Revolut's own (`https://b2b.revolut.com/api/1.0`), or write the whole base URL, like `http://127.0.0.1:8404/api/1.0` for the sandbox"),
+        );
+    }
+    if !(1..=1000).contains(&r.page_size) {
+        errs.push(
+            at(
+                "/target/page_size",
+                format!(
+                    "{} members per page: Revolut lists 1 to 1000 per page",
+                    r.page_size
+                ),
+            )
+            .hint("leave it out (100) or choose 1 to 1000"),
+        );
+    }
+    if r.default_role.trim().is_empty() {
+        errs.push(
+            at("/target/default_role", "the default role is empty".into())
+                .hint("use a role id from `GET /roles`, like `Member`"),
+        );
+    } else if r.default_role.trim().eq_ignore_ascii_case("owner") {
+        errs.push(
+            at(
+                "/target/default_role",
+                "the Owner role cannot be given: a business has one owner".into(),
+            )
+            .hint("use `Member`, `Admin` or a custom role's id"),
+        );
     }
 }
 

@@ -109,14 +109,13 @@ impl Config {
         {
             out.push((n.to_owned(), "source.token".to_owned()));
         }
-        if let TargetConfig::Scim(s) = &self.target
-            && let Some(n) = s.token.env_name()
-        {
-            out.push((n.to_owned(), "target.token".to_owned()));
-        }
-        if let TargetConfig::AfasApplicants(t) = &self.target
-            && let Some(n) = t.token.env_name()
-        {
+        let target_token = match &self.target {
+            TargetConfig::Scim(s) => s.token.env_name(),
+            TargetConfig::Revolut(r) => r.token.env_name(),
+            TargetConfig::AfasApplicants(t) => t.token.env_name(),
+            TargetConfig::File(_) => None,
+        };
+        if let Some(n) = target_token {
             out.push((n.to_owned(), "target.token".to_owned()));
         }
         out

@@ -797,6 +797,62 @@ pub enum TargetConfig {
     /// AFAS Profit applicants (UpdateConnector `HrCreateApplicant`): hired candidates are sent
     /// once, never updated or removed (create-only).
     AfasApplicants(AfasApplicantsTargetConfig),
+    /// Revolut Business team members.
+    Revolut(RevolutTargetConfig),
+}
+
+/// Revolut Business team members (Business API `team-members`). Members are matched by e-mail
+/// (case-insensitive), invited with a role, and removed for good (a DELETE: no retention, no
+/// restore; a rehire is a new invitation). Roles are the target's function groups: map source
+/// functions (or departments) onto Revolut role names in `functions.yaml`; without `functions`,
+/// everyone is invited with `default_role`. Which members orgsync manages is kept in its apply
+/// records (git notes): Revolut has no field to mark them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevolutTargetConfig {
+    /// Base URL of the Business API.
+    #[serde(default = "default_revolut_base_url")]
+    pub base_url: String,
+    /// Access token: `${env:REVOLUT_TOKEN}`. Revolut access tokens live 40 minutes: refresh it
+    /// before the run (orgsync does not run the OAuth refresh itself).
+    pub token: Secret,
+    /// Role id for invites when `functions` is not configured (default roles' ids are their
+    /// names: `Member`, `Admin`; custom roles have a UUID, see `GET /roles`).
+    #[serde(default = "default_revolut_role")]
+    pub default_role: String,
+    /// Members per page when listing (`limit`, 1–1000).
+    #[serde(default = "default_revolut_page_size")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub page_size: u32,
+    /// Most requests per second (0: unlimited). Revolut publishes no number for this API
+    /// [assumption]; set what your account allows.
+    #[serde(default)]
+    pub rate_limit: u32,
+    /// Most requests in flight at once.
+    #[serde(default = "default_revolut_concurrency")]
+    #[schemars(range(min = 1))]
+    pub concurrency: u32,
+    /// Seconds before one request is given up.
+    #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
+    pub timeout_secs: u64,
+    /// Retries of a request that failed with 429, a 5xx or a connection error (an invite is
+    /// re-sent only after a listing shows it did not arrive). 0: no retries.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_revolut_base_url() -> String {
+    "https://b2b.revolut.com/api/1.0".to_owned()
+}
+fn default_revolut_role() -> String {
+    "Member".to_owned()
+}
+fn default_revolut_page_size() -> u32 {
+    100
+}
+fn default_revolut_concurrency() -> u32 {
+    4
 }
 
 /// A SCIM 2.0 service provider.

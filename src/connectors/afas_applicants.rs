@@ -930,6 +930,7 @@ pub fn capabilities() -> TargetCapabilities {
         system: "AFAS".to_owned(),
         communities: false,
         function_groups: false,
+        create_groups: false,
         removal: Removal::None,
         restore: false,
         notify: false,

@@ -68,6 +68,8 @@ pub enum Vendor {
     Scim,
     /// `{"error": ["…"]}` [I: Recruitee's error shape is not documented publicly].
     Recruitee,
+    /// Revolut Business: `{"code": 401, "message": "…"}`.
+    Revolut,
 }
 
 /// An error response in the vendor's format.
@@ -91,6 +93,10 @@ pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
         ),
         Vendor::Recruitee => (
             serde_json::json!({ "error": [message] }),
+            "application/json",
+        ),
+        Vendor::Revolut => (
+            serde_json::json!({ "code": status.as_u16(), "message": message }),
             "application/json",
         ),
     };

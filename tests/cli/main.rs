@@ -18,6 +18,7 @@ mod http;
 mod interrupt;
 mod plan;
 mod recruitee;
+mod revolut;
 mod schema;
 mod scim_conformance;
 mod secrets;
