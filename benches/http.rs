@@ -8,7 +8,11 @@
 //!   from the AFAS emulator answering each request after 50 ms, with 1 and with 5 (the AFAS
 //!   default) pages in flight. Reports pages/s against the ideal of the bound: in-flight / 50 ms.
 //!
-//! Both run in process, the emulator on its own thread. Without `--bench` (as `cargo test
+//! - `revolut`: invites through the Revolut target against the Revolut emulator limited to 20
+//!   requests/s (`REVOLUT_LIMIT`), with the same `rate_limit` configured (Revolut publishes no
+//!   limit): invites/s against the limit (goal: at least 90%). `BENCH_ONLY=revolut` runs only it.
+//!
+//! All run in process, the emulator on its own thread. Without `--bench` (as `cargo test
 //! --all-targets` runs it) it does a small smoke run instead.
 
 #![allow(clippy::print_stdout)] // a benchmark prints its report
@@ -45,9 +49,112 @@ fn main() {
         }
         bench_apply(invites, limit);
     }
+    // `BENCH_ONLY=revolut cargo bench --bench http` runs only this one.
+    // `REVOLUT_LIMIT=100` measures at another limit (default 20/s, a minute in full).
+    let revolut_limit: u32 = std::env::var("REVOLUT_LIMIT")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(20);
+    let revolut_invites = if full {
+        60 * revolut_limit as usize
+    } else {
+        30
+    };
+    bench_revolut_invites(revolut_invites, revolut_limit);
+    if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "revolut") {
+        return;
+    }
     for in_flight in [1, 5] {
         bench_fetch(people, 50, in_flight);
     }
+}
+
+/// Revolut invites through the apply runner against the Revolut emulator limited to `limit`
+/// requests/s, with the same `rate_limit` configured (Revolut publishes none): the invites must
+/// reach at least 90% of it.
+fn bench_revolut_invites(invites: usize, limit: u32) {
+    use orgsync::config::RevolutTargetConfig;
+    use orgsync::connectors::revolut::RevolutTarget;
+    use orgsync::sandbox::revolut::{self as rv, RevolutData};
+    let faults = Faults {
+        rate_limit: limit,
+        ..Faults::default()
+    };
+    let server = spawn(rv::router(RevolutData::seeded(5), TOKEN, faults), 0).expect("emulator");
+    let cfg: RevolutTargetConfig = serde_json::from_value(json!({
+        "base_url": format!("{}{}", server.url(), rv::BASE_PATH),
+        "token": "${env:BENCH_TOKEN}",
+        "rate_limit": limit,
+    }))
+    .expect("config");
+    let mut target =
+        RevolutTarget::new(&cfg, |_| Some(TOKEN.to_owned()), Default::default(), false)
+            .expect("target");
+    let state = target.fetch().expect("fetch");
+    let actions: Vec<Action> = (0..invites)
+        .map(|i| Action {
+            kind: ActionKind::Invite,
+            subject: (700_000 + i).to_string(),
+            target_id: None,
+            name: format!("Person {i}"),
+            changes: BTreeMap::from([(
+                "email".to_owned(),
+                Change {
+                    from: serde_json::Value::Null,
+                    to: json!(format!("r{i}@bench.example")),
+                },
+            )]),
+            reason: "bench".to_owned(),
+        })
+        .collect();
+    let plan = Plan {
+        format_version: orgsync::plan::FORMAT_VERSION,
+        created_at: String::new(),
+        orgsync_version: String::new(),
+        at: DEFAULT_TODAY,
+        summary: Plan::count_actions(&actions),
+        held: Default::default(),
+        actions,
+        manual_steps: Vec::new(),
+        diagnostics: Vec::new(),
+        safety: Safety {
+            safe: true,
+            violations: Vec::new(),
+        },
+        digests: Digests {
+            target: digest::of_json(&state),
+            ..Digests::default()
+        },
+    };
+    let start = Instant::now();
+    let report = apply(
+        &mut target,
+        &plan,
+        &ApplyOptions {
+            today: DEFAULT_TODAY,
+            force: false,
+            allow: Default::default(),
+            interrupt: Default::default(),
+        },
+    )
+    .expect("apply");
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(
+        report.failed,
+        0,
+        "{:?}",
+        report.outcomes.iter().find(|o| !o.ok)
+    );
+    let rate = invites as f64 / secs;
+    println!(
+        "revolut: {invites} invites at a limit of {limit}/s with rate_limit {limit}: {secs:.1} s \
+         (the apply's reads included) = {rate:.1} invites/s ({:.1}% of the limit); {} answered 429; \
+         {} failed",
+        100.0 * rate / f64::from(limit),
+        target.client().throttled(),
+        report.failed,
+    );
+    assert_eq!(target.fetch().expect("fetch").accounts.len(), 6 + invites);
 }
 
 fn bench_apply(invites: usize, limit: u32) {

@@ -53,6 +53,10 @@ pub struct TargetCapabilities {
     pub communities: bool,
     /// Function groups can be created, re-keyed, removed, and accounts placed in them.
     pub function_groups: bool,
+    /// Groups (of the kinds above) can be created, re-keyed and removed. Without it the target's
+    /// existing groups are only assigned (Revolut roles): a group to create is a manual step, and
+    /// memberships of it are left out of the actions until it exists.
+    pub create_groups: bool,
     /// How an account is taken away.
     pub removal: Removal,
     /// A removed account can be reactivated (within retention).
@@ -74,6 +78,7 @@ impl TargetCapabilities {
             system: system.to_owned(),
             communities: true,
             function_groups: true,
+            create_groups: true,
             removal: Removal::Deactivate,
             restore: true,
             notify: true,

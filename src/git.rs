@@ -555,6 +555,10 @@ pub struct RecordedOutcome {
     /// Why it failed, personal data removed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The account the target created or took over for the subject, for a target that keeps no
+    /// ownership marker of its own (Revolut): an opaque id, never personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
 }
 
 impl ApplyRecord {
@@ -589,6 +593,7 @@ impl ApplyRecord {
                     kind: o.kind,
                     subject: o.subject.clone(),
                     ok: o.ok,
+                    target_id: o.target_id.clone(),
                     error: o.error.as_deref().map(|e| match action {
                         Some(action) => scrub(e, action),
                         None => REDACTED.to_owned(),
@@ -920,6 +925,7 @@ mod tests {
                     subject: "4302".to_owned(),
                     ok: true,
                     error: None,
+                    target_id: None,
                 },
                 Outcome {
                     kind: ActionKind::Invite,
@@ -929,6 +935,7 @@ mod tests {
                         "invite 4302: Lina Chaouch <lina.chaouch@example.com> exists as (other@example.com)"
                             .to_owned(),
                     ),
+                    target_id: None,
                 },
             ],
             failed: 1,

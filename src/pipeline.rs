@@ -189,7 +189,51 @@ pub fn target_key(config: &Config) -> String {
     match &config.target {
         TargetConfig::File(f) => format!("file:{}", f.path),
         TargetConfig::Scim(s) => format!("scim:{}", s.base_url.trim_end_matches('/')),
+        TargetConfig::AfasApplicants(t) => crate::connectors::afas_applicants::target_key(t),
+        TargetConfig::Revolut(r) => format!("revolut:{}", r.base_url.trim_end_matches('/')),
     }
+}
+
+/// Which accounts orgsync created or took over in this target, by the apply records (git notes)
+/// of the configuration directory `dir`: target id → source identifier, newest record last. For
+/// targets that keep no ownership marker of their own (Revolut). Empty outside a repository or
+/// without records: then every account is foreign until adopted.
+pub fn owned_accounts(config: &Config, dir: &Path) -> std::collections::HashMap<String, String> {
+    let mut owned = std::collections::HashMap::new();
+    let Ok(Some(repo)) = ConfigRepo::discover(dir) else {
+        return owned;
+    };
+    let notes = match repo.notes() {
+        Ok(notes) => notes,
+        Err(e) => {
+            tracing::warn!("cannot read the apply records: {e}");
+            return owned;
+        }
+    };
+    let key = target_key(config);
+    let mut records: Vec<ApplyRecord> = notes
+        .into_iter()
+        .flat_map(|(_, text)| ApplyRecord::parse_note(&text))
+        .filter(|r| r.config_dir == repo.prefix() && r.target.as_deref() == Some(key.as_str()))
+        .collect();
+    records.sort_by(|a, b| a.time.cmp(&b.time));
+    let mut by_subject: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for o in records.iter().flat_map(|r| &r.outcomes) {
+        if o.ok
+            && let Some(id) = &o.target_id
+            && let Some(old) = by_subject.insert(&o.subject, id)
+            && old != id
+        {
+            // A newer account of the same person (a rehire): the old one is gone.
+            owned.remove(old);
+        }
+        if o.ok
+            && let Some(id) = &o.target_id
+        {
+            owned.insert(id.clone(), o.subject.clone());
+        }
+    }
+    owned
 }
 
 /// What this configuration directory's newest apply record (git notes) says its target holds:
@@ -251,7 +295,7 @@ pub fn make_plan_on_same_inputs(
     today: Date,
     same_inputs: &Plan,
 ) -> Plan {
-    plan::build(PlanInput {
+    build(PlanInput {
         config: &loaded.config,
         source: &fetched.source,
         target: &fetched.target,
@@ -266,6 +310,49 @@ pub fn make_plan_on_same_inputs(
         recorded: recorded_target(loaded).as_ref(),
         capabilities: &fetched.capabilities,
     })
+}
+
+/// [`plan::build`], through the planning guard of a create-only target: for `afas_applicants`
+/// the engine sees only the candidates still to send and an empty target
+/// ([`crate::connectors::afas_applicants::plan_view`]), so the plan can hold sends and nothing
+/// else; each send gets the digest of the fields it will send.
+fn build(input: PlanInput<'_>) -> Plan {
+    let TargetConfig::AfasApplicants(t) = &input.config.target else {
+        return plan::build(input);
+    };
+    use crate::connectors::afas_applicants as applicants;
+    let view = applicants::plan_view(input.config, t, input.source, input.target);
+    let mut plan = plan::build(PlanInput {
+        config: &view.config,
+        source: &view.source,
+        target: &view.target,
+        // The records count applicants sent, which the empty view does not list.
+        recorded: None,
+        ..input
+    });
+    let key = applicants::token(t, env_var).unwrap_or_default();
+    applicants::annotate(
+        t,
+        key.trim().as_bytes(),
+        input.source,
+        &mut plan.actions,
+        &mut plan.diagnostics,
+    );
+    if let Some(step) = view.manual_step() {
+        plan.manual_steps.push(step);
+    }
+    plan.diagnostics.extend(view.diagnostics.iter().cloned());
+    plan.diagnostics.sort_by(|a, b| {
+        (b.severity, a.kind, &a.subject, &a.message)
+            .cmp(&(a.severity, b.kind, &b.subject, &b.message))
+    });
+    if !view.held.is_empty() {
+        *plan
+            .held
+            .entry(crate::plan::DiagnosticKind::SendInterrupted)
+            .or_default() += view.held.len();
+    }
+    plan
 }
 
 /// "Today" in the configured time zone, or `--at`.
@@ -287,6 +374,9 @@ pub fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source
             env_var,
             show_progress(),
         )?)),
+        SourceConfig::Recruitee(r) => Ok(Box::new(
+            crate::connectors::recruitee::RecruiteeSource::new(r, env_var, show_progress())?,
+        )),
     }
 }
 
@@ -298,6 +388,23 @@ pub fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target
             s,
             &config.policy.timezone,
             env_var,
+            show_progress(),
+        )?)),
+        TargetConfig::AfasApplicants(t) => {
+            use crate::connectors::afas_applicants::{AfasApplicantsTarget, GitBadges, target_key};
+            let badges = GitBadges::open(dir, &target_key(t))?;
+            Ok(Box::new(AfasApplicantsTarget::new(
+                t,
+                open_source(config, dir)?,
+                Box::new(badges),
+                env_var,
+                show_progress(),
+            )?))
+        }
+        TargetConfig::Revolut(r) => Ok(Box::new(crate::connectors::revolut::RevolutTarget::new(
+            r,
+            env_var,
+            owned_accounts(config, dir),
             show_progress(),
         )?)),
     }
@@ -326,6 +433,38 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
             source
                 .check_online(&config.columns_in_use())
                 .context("cannot check the source online")?,
+        );
+    }
+    if let TargetConfig::AfasApplicants(t) = &config.target {
+        use crate::connectors::afas_applicants::{AfasApplicantsTarget, Badge, BadgeStore};
+        /// Online checks read no badges.
+        struct NoBadges;
+        impl BadgeStore for NoBadges {
+            fn read(&self) -> Result<Vec<Badge>, crate::connectors::ConnectorError> {
+                Ok(Vec::new())
+            }
+            fn write(&self, _: &Badge) -> Result<(), crate::connectors::ConnectorError> {
+                Ok(())
+            }
+            fn config_dir(&self) -> String {
+                String::new()
+            }
+            fn actor(&self) -> String {
+                String::new()
+            }
+        }
+        struct NoSource;
+        impl Source for NoSource {
+            fn fetch(&mut self) -> Result<SourceSnapshot, crate::connectors::ConnectorError> {
+                Ok(SourceSnapshot::default())
+            }
+        }
+        let target =
+            AfasApplicantsTarget::new(t, Box::new(NoSource), Box::new(NoBadges), env_var, false)?;
+        problems.extend(
+            target
+                .check_online()
+                .context("cannot check the target online")?,
         );
     }
     if let TargetConfig::Scim(s) = &config.target {
@@ -417,7 +556,7 @@ pub fn make_plan(
             digests
         });
         let start = Instant::now();
-        let plan = plan::build(PlanInput {
+        let plan = build(PlanInput {
             config,
             source: &fetched.source,
             target: &fetched.target,

@@ -312,6 +312,15 @@ pub enum DiagnosticKind {
     /// Something the plan needs that the target's API cannot do: listed as a manual step for
     /// a person to do by hand, never done by orgsync.
     ManualStep,
+    /// A create-only target (AFAS applicants): what the plan sends; nothing is updated or
+    /// removed there.
+    CreateOnly,
+    /// Create-only targets (AFAS applicants): people sent before, by the badges in the apply
+    /// records; never sent again.
+    AlreadySent,
+    /// A send that an apply started and never confirmed (a crash, a lost answer): looked up in
+    /// the target before anything is sent, or held for a person to check.
+    SendInterrupted,
 }
 
 impl DiagnosticKind {
@@ -338,6 +347,9 @@ impl DiagnosticKind {
             DiagnosticKind::MissingRemovalDate => "missing_removal_date",
             DiagnosticKind::RetentionPassed => "retention_passed",
             DiagnosticKind::ManualStep => "manual_step",
+            DiagnosticKind::CreateOnly => "create_only",
+            DiagnosticKind::AlreadySent => "already_sent",
+            DiagnosticKind::SendInterrupted => "send_interrupted",
         }
     }
 }
@@ -383,7 +395,7 @@ pub struct Diagnostic {
 pub struct ManualStep {
     /// What to do by hand, for people: "set the manager in Revolut".
     pub what: String,
-    /// The missing capability: `communities`, `function_groups`, `removal`, `restore`,
+    /// The missing capability: `communities`, `function_groups`, `create_groups`, `removal`, `restore`,
     /// `notify`, `first_name`, `last_name`, `email`, `manager`, `create_only`.
     pub capability: String,
     /// The kind of the actions it stands in for (a removal the target cannot do is `remove`).

@@ -43,6 +43,10 @@ pub struct Outcome {
     /// Why not, when it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The account the target says it created or took over for the subject
+    /// ([`ApplyContext::record_account`]): the ownership record of targets without a marker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
 }
 
 /// The result of an apply that ran: one outcome per action attempted, in plan order.
@@ -157,6 +161,7 @@ pub fn apply(
         today: opts.today,
         interrupt: opts.interrupt.clone(),
         created: HashMap::new(),
+        accounts: HashMap::new(),
     };
     let mut report = ApplyReport::default();
     // One batch per run of actions of the same phase: a target may execute a batch
@@ -197,11 +202,16 @@ pub fn apply(
                 },
             };
             report.failed += usize::from(result.is_err());
+            let target_id = match &result {
+                Ok(()) => ctx.accounts.get(&action.subject).cloned(),
+                Err(_) => None,
+            };
             report.outcomes.push(Outcome {
                 kind: action.kind,
                 subject: action.subject.clone(),
                 ok: result.is_ok(),
                 error: result.err(),
+                target_id,
             });
         }
     }
@@ -457,7 +467,8 @@ mod tests {
                 kind: ActionKind::Invite,
                 subject: "p1".to_owned(),
                 ok: true,
-                error: None
+                error: None,
+                target_id: None
             }
         );
         assert_eq!(

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::config::ScimGroupsConfig;
 use crate::sandbox::generate::{GenerateOptions, Generated, generate, write};
 use crate::sandbox::serve::{Faults, serve_forever};
-use crate::sandbox::{afas, scim};
+use crate::sandbox::{afas, recruitee, revolut, scim};
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
@@ -65,6 +65,35 @@ pub enum SandboxCommand {
         #[command(flatten)]
         faults: Faults,
     },
+    /// Serve a Recruitee emulator (candidates, placements, stages, profile fields) with
+    /// generated candidates, about a third of them hired, until interrupted.
+    Recruitee {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8406)]
+        port: u16,
+        /// Number of candidates.
+        #[arg(long, default_value_t = 60)]
+        people: usize,
+        /// Random seed: the same seed gives the same candidates.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The day the data is "as of" (YYYY-MM-DD): hires fall in the 60 days before it.
+        #[arg(long, value_name = "DATE")]
+        today: Option<jiff::civil::Date>,
+        /// The bearer token it accepts (put the same in the variable `source.token` names).
+        #[arg(long, default_value = "sandbox-token")]
+        token: String,
+        /// Also write a configuration for this emulator and an AFAS applicants target into DIR
+        /// (then `git init` it: the badges live in its git notes).
+        #[arg(long, value_name = "DIR")]
+        config_out: Option<PathBuf>,
+        /// The AFAS base URL that configuration points at (the `sandbox afas` emulator's by
+        /// default).
+        #[arg(long, default_value = "http://127.0.0.1:8401/ProfitRestServices")]
+        afas_url: String,
+        #[command(flatten)]
+        faults: Faults,
+    },
     /// Serve a SCIM 2.0 emulator seeded with the generated workspace, until interrupted.
     Scim {
         /// Port on 127.0.0.1 (0: any free port).
@@ -78,6 +107,29 @@ pub enum SandboxCommand {
         /// The bearer token it accepts.
         #[arg(long, default_value = "sandbox-token")]
         token: String,
+        #[command(flatten)]
+        faults: Faults,
+    },
+    /// Serve a Revolut Business team-members emulator (an owner and foreign members, some
+    /// sharing a `created_at`), until interrupted.
+    Revolut {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8404)]
+        port: u16,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Foreign members to seed (people no HR system knows), in threes sharing a
+        /// `created_at`.
+        #[arg(long, default_value_t = 5)]
+        foreign: usize,
+        /// The bearer token it accepts (put the same in the variable `target.token` names).
+        #[arg(long, default_value = "sandbox-token")]
+        token: String,
+        /// Also write a configuration into DIR: the generated people as a file source
+        /// (`source.json`) → this emulator. Make DIR a git repository before applying: the
+        /// apply records there say which members orgsync manages.
+        #[arg(long, value_name = "DIR")]
+        config_out: Option<PathBuf>,
         #[command(flatten)]
         faults: Faults,
     },
@@ -202,6 +254,47 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             serve_forever(afas::router(rows, &token, faults), listener)?;
             Ok(ExitCode::SUCCESS)
         }
+        SandboxCommand::Recruitee {
+            port,
+            people,
+            seed,
+            today,
+            token,
+            config_out,
+            afas_url,
+            faults,
+        } => {
+            let today = today.unwrap_or_else(|| jiff::Zoned::now().date());
+            let data = recruitee::RecruiteeData::generate(people, seed, today);
+            let listener = bind(port)?;
+            let url = format!("http://{}", listener.local_addr()?);
+            if let Some(dir) = &config_out {
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| {
+                        std::fs::write(
+                            dir.join("orgsync.yaml"),
+                            recruitee::config_yaml(&url, &data.company_id, &afas_url),
+                        )
+                    })
+                    .with_context(|| format!("cannot write into {}", dir.display()))?;
+            }
+            super::err(&format!(
+                "Recruitee emulator: {url}/c/{} ({people} candidates, {} hired, as of {today}).\n\
+                 Token: export RECRUITEE_TOKEN={token}{}\nPress Ctrl-C to stop.\n",
+                data.company_id,
+                data.hired().len(),
+                config_out
+                    .as_ref()
+                    .map(|d| format!(
+                        "\nConfiguration: {} (an AFAS applicants target at {afas_url}; run `git init` and commit it, then: orgsync plan -C {})",
+                        d.display(),
+                        d.display()
+                    ))
+                    .unwrap_or_default(),
+            ));
+            serve_forever(recruitee::router(data.shared(), &token, faults), listener)?;
+            Ok(ExitCode::SUCCESS)
+        }
         SandboxCommand::Scim {
             port,
             data,
@@ -225,5 +318,91 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             serve_forever(scim::router(store, &token, faults), listener)?;
             Ok(ExitCode::SUCCESS)
         }
+        SandboxCommand::Revolut {
+            port,
+            data,
+            foreign,
+            token,
+            config_out,
+            faults,
+        } => {
+            let store = revolut::RevolutData::seeded(foreign);
+            let listener = bind(port)?;
+            let url = format!("http://{}{}", listener.local_addr()?, revolut::BASE_PATH);
+            if let Some(dir) = &config_out {
+                let (opts, generated) = data.generate();
+                write_revolut_config(dir, &generated, &url)
+                    .with_context(|| format!("cannot write into {}", dir.display()))?;
+                super::err(&format!(
+                    "Configuration: {} ({} people as of {}; try: orgsync plan -C {} --at {}).\n",
+                    dir.display(),
+                    opts.people,
+                    opts.today,
+                    dir.display(),
+                    opts.today
+                ));
+            }
+            super::err(&format!(
+                "Revolut Business emulator: {url} ({} members).\nToken: export REVOLUT_TOKEN={token}\nPress Ctrl-C to stop.\n",
+                store.len()
+            ));
+            serve_forever(revolut::router(store, &token, faults), listener)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// A configuration for the Revolut emulator at `url`: the generated people as a file source,
+/// roles by function with `Member` as the fallback.
+pub fn revolut_config(url: &str) -> String {
+    format!(
+        "\
+# Written by `orgsync sandbox revolut --config-out`: the generated people → the Revolut emulator.
+version: 1
+source:
+  kind: file
+  path: source.json
+target:
+  kind: revolut
+  base_url: {url}
+  token: ${{env:REVOLUT_TOKEN}}
+  default_role: Member
+identity:
+  match: [external_id, email]
+  # Members invited by hand before orgsync are taken over by e-mail (the Revolut behaviour).
+  adopt_unmanaged: true
+policy:
+  timezone: Europe/Amsterdam
+  # Revolut cannot write names or addresses; roles are the function groups.
+  managed_fields: [email, function_groups]
+safety:
+  max_removals: \"20%\"
+protected:
+  - email: owner@acme-business.example
+test_locations: [\"Test*\", \"Temp*\"]
+"
+    )
+}
+
+/// The functions configuration of [`revolut_config`]: every function lands in the `Member` role.
+pub const REVOLUT_FUNCTIONS: &str = "\
+# Source functions → Revolut roles (by name; GET /roles lists them). Roles cannot be created
+# through the API: map onto existing ones.
+functions:
+  from: function
+  unmapped: { fallback: Member }
+  map: []
+";
+
+fn write_revolut_config(dir: &std::path::Path, g: &Generated, url: &str) -> std::io::Result<()> {
+    write(dir, g)?;
+    std::fs::write(dir.join("orgsync.yaml"), revolut_config(url))?;
+    std::fs::write(dir.join("functions.yaml"), REVOLUT_FUNCTIONS)?;
+    for stale in ["communities.yaml", "workspace.json"] {
+        match std::fs::remove_file(dir.join(stale)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }

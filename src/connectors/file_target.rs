@@ -366,6 +366,7 @@ mod tests {
             interrupt: Default::default(),
             today: date(2025, 6, 2),
             created: HashMap::new(),
+            accounts: HashMap::new(),
         }
     }
 

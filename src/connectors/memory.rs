@@ -51,6 +51,7 @@ pub fn apply_plan(
         interrupt: Default::default(),
         today,
         created: HashMap::new(),
+        accounts: HashMap::new(),
     };
     let mut target = MemoryTarget::new(state.clone());
     for action in &plan.actions {
@@ -434,6 +435,7 @@ mod tests {
             interrupt: Default::default(),
             today: TODAY,
             created: HashMap::new(),
+            accounts: HashMap::new(),
         }
     }
 

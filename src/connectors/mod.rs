@@ -2,10 +2,13 @@
 //! can fake and a write side; a dry run simply never calls the write side.
 
 pub mod afas;
+pub mod afas_applicants;
 pub mod file_source;
 pub mod file_target;
 pub mod http;
 pub mod memory;
+pub mod recruitee;
+pub mod revolut;
 pub mod scim;
 
 use std::collections::HashMap;
@@ -98,9 +101,19 @@ pub struct ApplyContext {
     /// Targets fill it with [`ApplyContext::record_created`]; the apply runner reads it to replace
     /// placeholders before an action reaches a target.
     pub created: HashMap<String, String>,
+    /// Accounts this apply created or took over, for a target that keeps no ownership marker of
+    /// its own (Revolut): subject (source identifier) → target id. The apply runner records them in
+    /// the outcomes, and so in the apply record (git notes), where the next plan reads them back.
+    pub accounts: HashMap<String, String>,
 }
 
 impl ApplyContext {
+    /// Records that this apply made account `id` (a target id) the managed account of
+    /// `subject`.
+    pub fn record_account(&mut self, subject: &str, id: String) {
+        self.accounts.insert(subject.to_owned(), id);
+    }
+
     /// Records that `create` (a `create_*` action) made the group with target id `id`.
     pub fn record_created(&mut self, create: &Action, id: String) {
         self.created

@@ -14,6 +14,8 @@
 //!   (still counted against `max_removals`) that says "removes access for good" and records no
 //!   `removed_at` (nothing is retained); `None` makes each removal manual.
 //! - `restore` off: a restore is manual.
+//! - `create_groups` off: group actions are manual; a membership of a group the plan would
+//!   create is left out (with a manual step) until the group exists.
 //! - `notify` off: a transfer is still a move, but without `notify` (the target sends no
 //!   e-mail, so it no longer counts as a notifying move), plus a manual "tell them" step.
 //! - fields: a change of a field the target cannot write leaves the update and becomes a manual
@@ -113,6 +115,9 @@ fn restrict_one(
     if function_kind && !caps.function_groups {
         return manual("function_groups", group_what(kind, system));
     }
+    if (community_kind || function_kind) && !caps.create_groups {
+        return manual("create_groups", group_what(kind, system));
+    }
     match kind {
         ActionKind::Move if !caps.communities => {
             return manual(
@@ -179,6 +184,35 @@ fn restrict_one(
             &subject,
         );
     }
+    if !caps.create_groups {
+        // A group the plan would create is a manual step: memberships of it wait until it exists.
+        for field in ["communities", "function_groups"] {
+            if let Some(c) = action.changes.get_mut(field)
+                && let Some(list) = c.to.as_array_mut()
+            {
+                let before = list.len();
+                list.retain(|g| {
+                    !g.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| id.starts_with(crate::vocabulary::GroupRef::NEW_PREFIX))
+                });
+                if list.len() < before {
+                    steps.add(
+                        kind,
+                        "create_groups",
+                        format!(
+                            "place in the {} to be created in {system}",
+                            field.replace('_', " ")
+                        ),
+                        &subject,
+                    );
+                }
+                if c.from == c.to {
+                    action.changes.remove(field);
+                }
+            }
+        }
+    }
     if kind == ActionKind::Move
         && !caps.notify
         && let Some(notify) = action.changes.get_mut("notify")
@@ -231,7 +265,10 @@ fn restrict_one(
             }
         }
     }
-    if kind == ActionKind::Update && action.changes.is_empty() {
+    if matches!(kind, ActionKind::Update | ActionKind::Move) && action.changes.is_empty() {
+        return None;
+    }
+    if kind == ActionKind::Move && !action.changes.contains_key("communities") {
         return None;
     }
     Some(action)

@@ -66,6 +66,10 @@ pub enum Vendor {
     Afas,
     /// RFC 7644 error messages.
     Scim,
+    /// `{"error": ["…"]}` [I: Recruitee's error shape is not documented publicly].
+    Recruitee,
+    /// Revolut Business: `{"code": 401, "message": "…"}`.
+    Revolut,
 }
 
 /// An error response in the vendor's format.
@@ -86,6 +90,14 @@ pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
                 "detail": message,
             }),
             "application/scim+json",
+        ),
+        Vendor::Recruitee => (
+            serde_json::json!({ "error": [message] }),
+            "application/json",
+        ),
+        Vendor::Revolut => (
+            serde_json::json!({ "code": status.as_u16(), "message": message }),
+            "application/json",
         ),
     };
     let mut response = (status, body.to_string()).into_response();

@@ -864,6 +864,7 @@ fn example_workflows_pass_actionlint() {
     assert_eq!(
         names,
         [
+            "orgsync-applicants-hourly.yml",
             "orgsync-apply.yml",
             "orgsync-hygiene.yml",
             "orgsync-nightly.yml",
