@@ -11,11 +11,11 @@
 #                    tried as origin/NAME first); empty: a plain plan
 #   INPUT_SHOW_PII   true: names and e-mail addresses in the Markdown (default false)
 #   INPUT_ARGS       extra arguments for orgsync (split on whitespace)
-#   INPUT_REVIEWED   apply: auto (default) | required | none. auto/required: when the commit was
-#                    merged from a pull request, apply what that pull request's plan showed (its
-#                    review record) and HR drift since only within the safety limits; required
-#                    also fails without such a pull request; none: plan and apply
-#                    (the nightly)
+#   INPUT_REVIEWED   apply: auto (default) | required | none. auto (on a push) / required: when
+#                    the commit was merged from a pull request, apply what that pull request's
+#                    plan showed (its review record) and HR drift since only within the safety
+#                    limits; required also fails without such a pull request; none, and auto on
+#                    any other event (a schedule): plan and apply within the limits
 #   INPUT_UPLOAD_FULL_PLAN  true: also leave the full (unmasked) plan for an artifact
 #   ORGSYNC_GITHUB_TOKEN  token for the comment; never printed (masked with ::add-mask::)
 #   ORGSYNC_BIN      the orgsync binary (default: orgsync on the PATH)
@@ -498,6 +498,11 @@ fi
 # request — a safe plan; then share the apply record (git note) and say what was applied.
 review_args=()
 pr_number=""
+# auto: only a push (a merge) has a pull request to hold to; a schedule or a manual run on the
+# same commit applies HR changes within the limits.
+if [ "$reviewed" = auto ] && [ -n "${GITHUB_EVENT_NAME:-}" ] && [ "${GITHUB_EVENT_NAME}" != push ]; then
+  reviewed=none
+fi
 if [ "$reviewed" != none ]; then
   found=$(helper fetch-review "$work/reviewed.json" "$reviewed") || exit 1
   if [ -n "$found" ]; then

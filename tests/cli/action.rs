@@ -1249,12 +1249,44 @@ fn apply_on_merge_refuses_a_configuration_other_than_the_reviewed_one() {
         d
     });
     let before = std::fs::read_to_string(ws.path().join("config/workspace.json")).unwrap();
+    // The nightly on the same commit (a schedule, `reviewed: auto`) is not held to the pull
+    // request: it plans and applies within the limits. Checked first, on a copy.
+    let copy = tempfile::tempdir().unwrap();
+    git(
+        copy.path(),
+        &["clone", "-q", ws.path().to_str().unwrap(), "."],
+    );
+    for f in ["hr-export.json", "workspace.json"] {
+        std::fs::copy(
+            ws.path().join("config").join(f),
+            copy.path().join("config").join(f),
+        )
+        .unwrap();
+    }
+    let nightly = runner.run(
+        copy.path(),
+        &[
+            ("INPUT_CONFIG", "config"),
+            ("INPUT_COMMAND", "apply"),
+            ("GITHUB_SHA", &sha),
+            ("GITHUB_EVENT_NAME", "schedule"),
+            ("ORGSYNC_PUSH_NOTES", "false"),
+        ],
+    );
+    assert_eq!(nightly.code, 0, "{}", nightly.report());
+    assert!(
+        !nightly.stdout.contains("reviewed in pull request"),
+        "{}",
+        nightly.report()
+    );
+
     let run = runner.run(
         ws.path(),
         &[
             ("INPUT_CONFIG", "config"),
             ("INPUT_COMMAND", "apply"),
             ("GITHUB_SHA", &sha),
+            ("GITHUB_EVENT_NAME", "push"),
         ],
     );
     assert_eq!(run.code, 1, "{}", run.report());
