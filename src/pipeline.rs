@@ -279,6 +279,14 @@ pub fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source
             env_var,
             show_progress(),
         )?)),
+        SourceConfig::Google(g) => Ok(Box::new(crate::connectors::google::GoogleSource::new(
+            g,
+            env_var,
+            show_progress(),
+        )?)),
+        SourceConfig::Manusplus(m) => Ok(Box::new(
+            crate::connectors::manusplus::ManusPlusSource::new(m, env_var, show_progress())?,
+        )),
     }
 }
 

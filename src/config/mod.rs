@@ -104,6 +104,19 @@ impl Config {
         {
             out.push((n.to_owned(), "source.token".to_owned()));
         }
+        match &self.source {
+            SourceConfig::Google(g) => out.extend(
+                g.credentials
+                    .env_name()
+                    .map(|n| (n.to_owned(), "source.credentials".to_owned())),
+            ),
+            SourceConfig::Manusplus(m) => out.extend(
+                m.password
+                    .env_name()
+                    .map(|n| (n.to_owned(), "source.password".to_owned())),
+            ),
+            _ => {}
+        }
         if let TargetConfig::Scim(s) = &self.target
             && let Some(n) = s.token.env_name()
         {
@@ -131,6 +144,13 @@ impl Config {
         match &self.source {
             SourceConfig::File(f) => &f.columns,
             SourceConfig::Afas(a) => &a.columns,
+            // The API sources build people from typed fields, not columns: orgsync's own names
+            // stand in, so that the column checks have nothing to say about them.
+            SourceConfig::Google(_) | SourceConfig::Manusplus(_) => {
+                static OWN: std::sync::LazyLock<Columns> =
+                    std::sync::LazyLock::new(Columns::default);
+                &OWN
+            }
         }
     }
 

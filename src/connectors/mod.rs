@@ -4,7 +4,9 @@
 pub mod afas;
 pub mod file_source;
 pub mod file_target;
+pub mod google;
 pub mod http;
+pub mod manusplus;
 pub mod memory;
 pub mod scim;
 

@@ -3,5 +3,7 @@
 
 pub mod afas;
 pub mod generate;
+pub mod google;
+pub mod manusplus;
 pub mod scim;
 pub mod serve;
