@@ -536,3 +536,183 @@ impl Source for ManusPlusSource {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::generate::{GenerateOptions, generate};
+    use crate::sandbox::manusplus::{
+        ManusPlusData, ManusPlusSettings, ROOT_NODE, USERNAME, community_node, router,
+    };
+    use crate::sandbox::serve::{Faults, Running, spawn};
+
+    const PASSWORD: &str = "manus-test-password";
+
+    fn hr() -> SourceSnapshot {
+        generate(&GenerateOptions::new(60, 5)).source
+    }
+
+    fn start(data: &ManusPlusData, faults: Faults, settings: ManusPlusSettings) -> Running {
+        spawn(router(data.clone(), PASSWORD, faults, settings), 0).unwrap()
+    }
+
+    fn source(server: &Running, extra: serde_json::Value) -> ManusPlusSource {
+        let mut cfg = serde_json::json!({
+            "base_url": format!("{}/sandbox", server.url()),
+            "username": USERNAME,
+            "password": "${env:MANUS_PASSWORD}",
+            "node": ROOT_NODE,
+            "page_size": 7,
+        });
+        cfg.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let cfg: ManusPlusSourceConfig = serde_json::from_value(cfg).unwrap();
+        ManusPlusSource::new(&cfg, |_| Some(PASSWORD.to_owned()), false).unwrap()
+    }
+
+    fn fetch(data: &ManusPlusData, faults: Faults) -> Result<SourceSnapshot, ConnectorError> {
+        let server = start(data, faults, ManusPlusSettings::default());
+        source(&server, serde_json::json!({})).fetch()
+    }
+
+    /// The emulator holds the generated organisation; the source gives it back: the same
+    /// people with the same employments, communities on level 1 (contracts on team nodes
+    /// below a location count for the location), managers as employee numbers.
+    #[test]
+    fn people_and_employments_come_back_as_the_organisation_holds_them() {
+        let hr = hr();
+        let data = ManusPlusData::from_snapshot(&hr);
+        let snapshot = fetch(&data, Faults::default()).unwrap();
+        assert_eq!(snapshot.persons.len(), hr.persons.len());
+        let several = snapshot
+            .persons
+            .iter()
+            .filter(|p| p.employments.len() > 1)
+            .count();
+        assert!(several > 0, "some people have several contracts");
+        for (got, want) in snapshot.persons.iter().zip(&hr.persons) {
+            assert_eq!(got.id, want.id);
+            assert_eq!(got.email, want.email);
+            assert_eq!(got.last_name, want.last_name);
+            assert_eq!(got.manager, want.manager);
+            assert_eq!(got.employments.len(), want.employments.len());
+            for (g, w) in got.employments.iter().zip(&want.employments) {
+                assert_eq!((g.start, g.end), (w.start, w.end));
+                assert_eq!(g.community, w.community.as_deref().map(community_node));
+                assert_eq!(
+                    g.department,
+                    w.department.as_deref().map(ManusPlusData::department_id)
+                );
+            }
+        }
+        let names: Vec<&str> = snapshot
+            .communities
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert!(names.contains(&"Amsterdam Centrum"), "{names:?}");
+        // Level 2 is the teams: every community is then a team node.
+        let server = start(&data, Faults::default(), ManusPlusSettings::default());
+        let teams = source(&server, serde_json::json!({ "community_level": 2 }))
+            .fetch()
+            .unwrap();
+        assert!(teams.communities.iter().all(|c| c.name.ends_with(" team")));
+    }
+
+    #[test]
+    fn faults_give_the_whole_snapshot_or_an_error() {
+        let data = ManusPlusData::from_snapshot(&hr());
+        let whole = fetch(&data, Faults::default()).unwrap();
+        for n in 2..=5 {
+            let faults = Faults {
+                short_page_every: Some(n),
+                ..Faults::default()
+            };
+            assert_eq!(fetch(&data, faults).unwrap(), whole, "short_page_every {n}");
+        }
+        // With a total, a page cut on every read is caught.
+        let every = Faults {
+            short_page_every: Some(1),
+            ..Faults::default()
+        };
+        let err = fetch(&data, every).unwrap_err().to_string();
+        assert!(err.contains("Nothing was planned"), "{err}");
+        let noisy = Faults {
+            throttle_every: Some(4),
+            retry_after: 0,
+            error_rate: 0.15,
+            reset_rate: 0.05,
+            ..Faults::default()
+        };
+        let server = start(&data, noisy, ManusPlusSettings::default());
+        let mut s = source(&server, serde_json::json!({ "retries": 8 }));
+        assert_eq!(s.fetch().unwrap(), whole);
+        assert!(s.client().throttled() > 0);
+    }
+
+    #[test]
+    fn an_expired_token_is_granted_again() {
+        let data = ManusPlusData::from_snapshot(&hr());
+        let whole = fetch(&data, Faults::default()).unwrap();
+        let server = start(
+            &data,
+            Faults {
+                expire_token_after: Some(4),
+                ..Faults::default()
+            },
+            ManusPlusSettings::default(),
+        );
+        let mut s = source(&server, serde_json::json!({}));
+        assert_eq!(s.fetch().unwrap(), whole);
+        assert!(s.grants() > 2, "{}", s.grants());
+        // A wrong password is refused at the grant, and the password is not in the message.
+        let cfg: ManusPlusSourceConfig = serde_json::from_value(serde_json::json!({
+            "base_url": format!("{}/sandbox", server.url()),
+            "username": USERNAME, "password": "${env:MANUS_PASSWORD}", "node": ROOT_NODE,
+        }))
+        .unwrap();
+        let err = ManusPlusSource::new(&cfg, |_| Some("wrong-password-123".into()), false)
+            .unwrap()
+            .fetch()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refused the data service user"), "{err}");
+        assert!(!err.contains("wrong-password-123"), "{err}");
+    }
+
+    #[test]
+    fn field_paths_reach_into_objects_and_read_numbers() {
+        let v = serde_json::json!({ "a": { "b": 12 }, "c": " x ", "d": "", "e": null });
+        assert_eq!(field(&v, "a.b").as_deref(), Some("12"));
+        assert_eq!(field(&v, "c").as_deref(), Some("x"));
+        assert_eq!(field(&v, "d"), None);
+        assert_eq!(field(&v, "e"), None);
+        assert_eq!(field(&v, "a.x"), None);
+        assert_eq!(date("2024-03-01T00:00:00"), "2024-03-01".parse().ok());
+    }
+
+    #[test]
+    fn a_contract_of_an_unknown_employee_or_with_a_bad_date_fails() {
+        let f = ManusPlusFields::default();
+        let lists = Lists {
+            employees: vec![serde_json::json!({ "id": "e1", "number": "100" })],
+            contracts: vec![serde_json::json!({ "id": "c1", "employeeId": "e2" })],
+            ..Lists::default()
+        };
+        let err = snapshot(&lists, &f, "root", 1).unwrap_err();
+        assert!(err.contains("not in the employee list"), "{err}");
+        let lists = Lists {
+            employees: vec![serde_json::json!({ "id": "e1", "number": "100" })],
+            contracts: vec![
+                serde_json::json!({ "id": "c1", "employeeId": "e1", "startDate": "1-3-2024" }),
+            ],
+            ..Lists::default()
+        };
+        assert!(
+            snapshot(&lists, &f, "root", 1)
+                .unwrap_err()
+                .contains("not a date")
+        );
+    }
+}
