@@ -376,14 +376,20 @@ impl ManusPlusSource {
         {
             self.renew().await?;
         }
-        match self.client.get(path).await {
-            Ok(r) => Ok(r.body),
-            Err(HttpError::Unauthorized { .. }) => {
-                tracing::info!("ManusPlus: the token was refused; asking for a new one");
-                self.renew().await?;
-                Ok(self.client.get(path).await?.body)
+        // A 401 means the token expired or was revoked: get a new one and try again. A token
+        // can also run out during one request's own retries (a 5xx, then 401), so a few
+        // renewals in a row are allowed before the refusal stands.
+        let mut renewals = 0;
+        loop {
+            match self.client.get(path).await {
+                Ok(r) => return Ok(r.body),
+                Err(HttpError::Unauthorized { .. }) if renewals < 3 => {
+                    renewals += 1;
+                    tracing::info!("ManusPlus: the token was refused; asking for a new one");
+                    self.renew().await?;
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => Err(e.into()),
         }
     }
 
