@@ -129,6 +129,17 @@ pub(crate) fn actions(plan: &Value) -> BTreeSet<(String, String)> {
 fn key_env(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
     let key: PathBuf = sandbox.path().join(".secrets/google-service-account.json");
     assert!(key.is_file(), "the key file is written: {}", sandbox.banner);
+    // The key stays out of git: ignored, and only referred to from the configuration.
+    let ignore = std::fs::read_to_string(sandbox.path().join(".gitignore")).unwrap_or_default();
+    assert!(ignore.lines().any(|l| l == ".secrets/"), "{ignore}");
+    let yaml = std::fs::read_to_string(sandbox.path().join("orgsync.yaml")).expect("orgsync.yaml");
+    assert!(
+        yaml.contains("credentials: ${env:GOOGLE_SERVICE_ACCOUNT}") && !yaml.contains("PRIVATE")
+    );
+    assert!(
+        !sandbox.banner.contains("PRIVATE"),
+        "the banner names the file, not the key"
+    );
     vec![("GOOGLE_SERVICE_ACCOUNT", key.display().to_string())]
 }
 
