@@ -328,6 +328,19 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
                 .context("cannot check the source online")?,
         );
     }
+    match &config.source {
+        SourceConfig::Google(g) => problems.extend(
+            crate::connectors::google::GoogleSource::new(g, env_var, false)?
+                .check_online()
+                .context("cannot check the source online")?,
+        ),
+        SourceConfig::Manusplus(m) => problems.extend(
+            crate::connectors::manusplus::ManusPlusSource::new(m, env_var, false)?
+                .check_online()
+                .context("cannot check the source online")?,
+        ),
+        _ => {}
+    }
     if let TargetConfig::Scim(s) = &config.target {
         let target =
             crate::connectors::scim::ScimTarget::new(s, &config.policy.timezone, env_var, false)?;

@@ -702,6 +702,53 @@ impl GoogleSource {
         }
     }
 
+    /// `validate --online`: a token is granted (key, delegation, subject), one user can be
+    /// read, and with `org_units` globs each matches an org unit. Returns the problems found.
+    pub fn check_online(&mut self) -> Result<Vec<String>, ConnectorError> {
+        let rt = match self.rt.take() {
+            Some(rt) => rt,
+            None => runtime()?,
+        };
+        let result = rt.block_on(async {
+            let path = format!(
+                "/admin/directory/v1/users?customer={}&maxResults=1&projection=basic",
+                super::http::encode(&self.cfg.customer)
+            );
+            self.get(&path).await?;
+            let mut problems = Vec::new();
+            if self.cfg.community_from == GoogleCommunityFrom::OrgUnit
+                && !self.cfg.org_units.is_empty()
+            {
+                let path = format!(
+                    "/admin/directory/v1/customer/{}/orgunits?type=all",
+                    super::http::encode(&self.cfg.customer)
+                );
+                let body = self.get(&path).await?;
+                let units = serde_json::from_slice::<OrgUnitsPage>(&body)
+                    .map(|p| p.organization_units)
+                    .unwrap_or_default();
+                for (i, glob) in self.cfg.org_units.iter().enumerate() {
+                    let Ok(matcher) = globset::GlobBuilder::new(glob)
+                        .literal_separator(true)
+                        .build()
+                        .map(|g| g.compile_matcher())
+                    else {
+                        continue;
+                    };
+                    if !units.iter().any(|u| matcher.is_match(&u.org_unit_path)) {
+                        problems.push(format!(
+                            "source.org_units[{i}]: `{glob}` matches none of the {} org units",
+                            units.len()
+                        ));
+                    }
+                }
+            }
+            Ok(problems)
+        });
+        self.rt = Some(rt);
+        result
+    }
+
     async fn fetch_all(&mut self) -> Result<SourceSnapshot, ConnectorError> {
         let bar = self.client.progress(None, "Google users");
         let mut users: Vec<User> = Vec::new();
@@ -1012,6 +1059,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("refused"), "{err}");
+    }
+
+    #[test]
+    fn validate_online_checks_the_grant_and_the_org_unit_globs() {
+        let (data, _) = data();
+        let server = start(&data, Faults::default(), GoogleFaults::default());
+        let mut s = source(
+            &server,
+            serde_json::json!({ "org_units": ["/Locations/*", "/Stores/*"] }),
+        );
+        assert_eq!(
+            s.check_online().unwrap(),
+            [format!(
+                "source.org_units[1]: `/Stores/*` matches none of the {} org units",
+                data.org_units.len()
+            )]
+        );
+        let err = source(&server, serde_json::json!({ "subject": "x@example.com" }))
+            .check_online()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unauthorized_client"), "{err}");
     }
 
     /// A page token the server no longer accepts is an error, and so is a user on two pages:

@@ -504,6 +504,44 @@ impl ManusPlusSource {
         Ok(items)
     }
 
+    /// `validate --online`: the data service user gets a token, and every list path answers
+    /// with a list. Returns the problems found (a path that answers 404, or not a list).
+    pub fn check_online(&mut self) -> Result<Vec<String>, ConnectorError> {
+        let rt = match self.rt.take() {
+            Some(rt) => rt,
+            None => runtime()?,
+        };
+        let result = rt.block_on(async {
+            self.renew().await?;
+            let p = self.cfg.paths.clone();
+            let mut problems = Vec::new();
+            for (key, template) in [
+                ("nodes", &p.nodes),
+                ("employees", &p.employees),
+                ("contracts", &p.contracts),
+                ("departments", &p.departments),
+                ("functions", &p.functions),
+            ] {
+                let path = self.path(template);
+                match self.page(&path, 0).await {
+                    Ok(_) => {}
+                    Err(ConnectorError::Data { message, .. }) => {
+                        problems.push(format!("source.paths.{key}: {path}: {message}"));
+                    }
+                    Err(ConnectorError::Http(m)) if m.contains("404") => {
+                        problems.push(format!(
+                            "source.paths.{key}: {path} does not exist (404): check the path and source.node"
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(problems)
+        });
+        self.rt = Some(rt);
+        result
+    }
+
     async fn fetch_all(&mut self) -> Result<SourceSnapshot, ConnectorError> {
         let paths = self.cfg.paths.clone();
         let lists = Lists {
@@ -685,6 +723,24 @@ mod tests {
             .to_string();
         assert!(err.contains("refused the data service user"), "{err}");
         assert!(!err.contains("wrong-password-123"), "{err}");
+    }
+
+    #[test]
+    fn validate_online_names_a_path_that_does_not_exist() {
+        let data = ManusPlusData::from_snapshot(&hr());
+        let server = start(&data, Faults::default(), ManusPlusSettings::default());
+        let mut good = source(&server, serde_json::json!({}));
+        assert!(good.check_online().unwrap().is_empty());
+        let mut bad = source(
+            &server,
+            serde_json::json!({ "paths": { "contracts": "/api/node/{node}/contracts" }, "retries": 0 }),
+        );
+        let problems = bad.check_online().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("source.paths.contracts: "),
+            "{problems:?}"
+        );
     }
 
     #[test]

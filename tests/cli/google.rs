@@ -235,12 +235,20 @@ fn google_to_file_target_with_faults_plans_what_a_clean_fetch_plans_and_converge
     assert!(again.stdout.contains("No changes"), "{}", again.report());
 }
 
-/// A key that does not verify, and a missing key file: exit 1, a message that says what to
+/// `validate --online` with the right key passes; a key that does not verify, and a missing
+/// key file: exit 1, a message that says what to
 /// check, and never the key.
 #[test]
 fn a_wrong_or_missing_key_fails_the_plan_without_printing_it() {
     let sandbox = Sandbox::start("google", &[]);
     let dir = sandbox.path();
+    let online = run(dir, &key_env(&sandbox), &["validate", "--online"]);
+    online.assert_code(0).assert_that(
+        online
+            .stdout
+            .contains("Online: the source and the target answer"),
+        "validate --online gets a token and reads a user",
+    );
     let missing = run(
         dir,
         &[("GOOGLE_SERVICE_ACCOUNT", "/nonexistent/key.json".to_owned())],
