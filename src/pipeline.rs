@@ -377,6 +377,14 @@ pub fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source
         SourceConfig::Recruitee(r) => Ok(Box::new(
             crate::connectors::recruitee::RecruiteeSource::new(r, env_var, show_progress())?,
         )),
+        SourceConfig::Google(g) => Ok(Box::new(crate::connectors::google::GoogleSource::new(
+            g,
+            env_var,
+            show_progress(),
+        )?)),
+        SourceConfig::Manusplus(m) => Ok(Box::new(
+            crate::connectors::manusplus::ManusPlusSource::new(m, env_var, show_progress())?,
+        )),
     }
 }
 
@@ -434,6 +442,19 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
                 .check_online(&config.columns_in_use())
                 .context("cannot check the source online")?,
         );
+    }
+    match &config.source {
+        SourceConfig::Google(g) => problems.extend(
+            crate::connectors::google::GoogleSource::new(g, env_var, false)?
+                .check_online()
+                .context("cannot check the source online")?,
+        ),
+        SourceConfig::Manusplus(m) => problems.extend(
+            crate::connectors::manusplus::ManusPlusSource::new(m, env_var, false)?
+                .check_online()
+                .context("cannot check the source online")?,
+        ),
+        _ => {}
     }
     if let TargetConfig::AfasApplicants(t) = &config.target {
         use crate::connectors::afas_applicants::{AfasApplicantsTarget, Badge, BadgeStore};

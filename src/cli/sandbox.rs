@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::config::ScimGroupsConfig;
 use crate::sandbox::generate::{GenerateOptions, Generated, generate, write};
 use crate::sandbox::serve::{Faults, serve_forever};
-use crate::sandbox::{afas, recruitee, revolut, scim};
+use crate::sandbox::{afas, google, manusplus, recruitee, revolut, scim};
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
@@ -94,6 +94,45 @@ pub enum SandboxCommand {
         #[command(flatten)]
         faults: Faults,
     },
+    /// Serve a Google Workspace emulator (Directory API users and org units, and a token URL
+    /// that verifies the service account's JWT) with generated people, until interrupted.
+    Google {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8403)]
+        port: u16,
+        #[command(flatten)]
+        data: DataArgs,
+        /// A service account key file (JSON) to accept; default: a key pair made now.
+        #[arg(long, value_name = "FILE")]
+        key_file: Option<PathBuf>,
+        /// Also write a configuration (google → file target), the workspace and the key file
+        /// (under DIR/.secrets/, git-ignored) into DIR.
+        #[arg(long, value_name = "DIR")]
+        config_out: Option<PathBuf>,
+        #[command(flatten)]
+        google: google::GoogleFaults,
+        #[command(flatten)]
+        faults: Faults,
+    },
+    /// Serve a ManusPlus emulator (the `manusplus` source's documented defaults) with generated
+    /// people, until interrupted.
+    Manusplus {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8405)]
+        port: u16,
+        #[command(flatten)]
+        data: DataArgs,
+        /// The data service user's password it accepts (user `orgsync-data`).
+        #[arg(long, default_value = "sandbox-password")]
+        password: String,
+        /// Also write a configuration (manusplus → file target) and the workspace into DIR.
+        #[arg(long, value_name = "DIR")]
+        config_out: Option<PathBuf>,
+        #[command(flatten)]
+        settings: manusplus::ManusPlusSettings,
+        #[command(flatten)]
+        faults: Faults,
+    },
     /// Serve a SCIM 2.0 emulator seeded with the generated workspace, until interrupted.
     Scim {
         /// Port on 127.0.0.1 (0: any free port).
@@ -172,6 +211,54 @@ fn api_config(g: &Generated, afas_url: &str, connector: &str, scim_url: &str) ->
         "source:\n  kind: afas\n  environment: sandbox\n  base_url: {afas_url}\n  token: ${{env:AFAS_TOKEN}}\n  connector: {connector}\n  page_size: 100\ntarget:\n  kind: scim\n  base_url: {scim_url}\n  token: ${{env:SCIM_TOKEN}}\n"
     );
     g.orgsync_yaml.replace(files, &apis)
+}
+/// The generator's files with `source` replaced and every `"<id>"` in the community and function
+/// mappings renamed with `community`/`function`, written into `dir` with the workspace.
+fn write_api_config(
+    dir: &std::path::Path,
+    g: &Generated,
+    source_yaml: &str,
+    community: impl Fn(&str) -> String,
+    function: impl Fn(&str) -> String,
+) -> std::io::Result<()> {
+    let files = "source:\n  kind: file\n  path: source.json   # orgsync's default column names: id, email, first_name, …\n";
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("orgsync.yaml"),
+        g.orgsync_yaml.replace(files, source_yaml),
+    )?;
+    let rename =
+        |text: &str, groups: &[crate::model::SourceGroup], new: &dyn Fn(&str) -> String| {
+            let mut text = text.to_owned();
+            for group in groups {
+                let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+                text = text
+                    .replace(
+                        &format!("source: {}", quoted(&group.id)),
+                        &format!("source: {}", quoted(&new(&group.id))),
+                    )
+                    .replace(
+                        &format!("[{}", quoted(&group.id)),
+                        &format!("[{}", quoted(&new(&group.id))),
+                    )
+                    .replace(
+                        &format!(", {}", quoted(&group.id)),
+                        &format!(", {}", quoted(&new(&group.id))),
+                    );
+            }
+            text
+        };
+    std::fs::write(
+        dir.join("communities.yaml"),
+        rename(&g.communities_yaml, &g.source.communities, &community),
+    )?;
+    std::fs::write(
+        dir.join("functions.yaml"),
+        rename(&g.functions_yaml, &g.source.functions, &function),
+    )?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("workspace.json"))?);
+    crate::connectors::file_target::write_workspace(&mut w, &g.workspace)?;
+    std::io::Write::flush(&mut w)
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -293,6 +380,127 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default(),
             ));
             serve_forever(recruitee::router(data.shared(), &token, faults), listener)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Google {
+            port,
+            data,
+            key_file,
+            config_out,
+            google: settings,
+            faults,
+        } => {
+            let (opts, generated) = data.generate();
+            let key = match &key_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    google::SandboxKey::from_json(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                None => google::SandboxKey::generate(),
+            };
+            let listener = bind(port)?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let token_url = format!("{url}/token");
+            let mut note = String::new();
+            if let Some(dir) = &config_out {
+                let source = format!(
+                    "source:\n  kind: google\n  credentials: ${{env:GOOGLE_SERVICE_ACCOUNT}}   # the key file's path (or its JSON)\n  subject: {}\n  base_url: {url}\n  token_url: {token_url}\n  queries_per_minute: {}\n",
+                    google::ADMIN,
+                    if settings.quota_per_minute > 0 {
+                        settings.quota_per_minute
+                    } else {
+                        2400
+                    },
+                );
+                let names = |groups: &[crate::model::SourceGroup], id: &str| {
+                    groups
+                        .iter()
+                        .find(|g| g.id == id)
+                        .map_or_else(|| id.to_owned(), |g| g.name.clone())
+                };
+                let write_all = || -> std::io::Result<std::path::PathBuf> {
+                    write_api_config(
+                        dir,
+                        &generated,
+                        &source,
+                        |id| google::org_unit_path(&names(&generated.source.communities, id)),
+                        |id| names(&generated.source.functions, id),
+                    )?;
+                    let secrets = dir.join(".secrets");
+                    std::fs::create_dir_all(&secrets)?;
+                    std::fs::write(dir.join(".gitignore"), ".secrets/\n")?;
+                    let key_path = secrets.join("google-service-account.json");
+                    std::fs::write(&key_path, key.key_file(&token_url))?;
+                    std::path::absolute(key_path)
+                };
+                let key_path =
+                    write_all().with_context(|| format!("cannot write into {}", dir.display()))?;
+                note = format!(
+                    "\nKey: export GOOGLE_SERVICE_ACCOUNT={}\nConfiguration: {} (try: orgsync plan -C {} --at {})",
+                    key_path.display(),
+                    dir.display(),
+                    dir.display(),
+                    opts.today
+                );
+            }
+            let users = google::GoogleData::from_snapshot(&generated.source, opts.today);
+            super::err(&format!(
+                "Google Workspace emulator: {url} (Directory API; token URL {token_url}; {} users, as of {}; subject {}).{note}\nPress Ctrl-C to stop.\n",
+                users.users.len(),
+                opts.today,
+                google::ADMIN,
+            ));
+            serve_forever(google::router(users, &key, faults, settings), listener)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Manusplus {
+            port,
+            data,
+            password,
+            config_out,
+            settings,
+            faults,
+        } => {
+            let (opts, generated) = data.generate();
+            let listener = bind(port)?;
+            let url = format!("http://{}/{}", listener.local_addr()?, manusplus::CLIENT);
+            let mut note = String::new();
+            if let Some(dir) = &config_out {
+                let source = format!(
+                    "source:\n  kind: manusplus\n  base_url: {url}\n  username: {}\n  password: ${{env:MANUS_PASSWORD}}\n  node: {}\n  community_level: 1\n",
+                    manusplus::USERNAME,
+                    manusplus::ROOT_NODE,
+                );
+                write_api_config(
+                    dir,
+                    &generated,
+                    &source,
+                    manusplus::community_node,
+                    manusplus::ManusPlusData::function_id,
+                )
+                .with_context(|| format!("cannot write into {}", dir.display()))?;
+                note = format!(
+                    "\nConfiguration: {} (try: orgsync plan -C {} --at {})",
+                    dir.display(),
+                    dir.display(),
+                    opts.today
+                );
+            }
+            let served = manusplus::ManusPlusData::from_snapshot(&generated.source);
+            super::err(&format!(
+                "ManusPlus emulator: {url} (node {}; {} employees, {} contracts, as of {}).\nPassword of {}: export MANUS_PASSWORD={password}{note}\nPress Ctrl-C to stop.\n",
+                manusplus::ROOT_NODE,
+                served.employees.len(),
+                served.contracts.len(),
+                opts.today,
+                manusplus::USERNAME,
+            ));
+            serve_forever(
+                manusplus::router(served, &password, faults, settings),
+                listener,
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Scim {

@@ -145,7 +145,13 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     let secrets: Vec<String> = parsed
         .iter()
         .flat_map(|p| {
-            ["/source/token", "/target/token"].map(|ptr| literal_secret(p.value.pointer(ptr)))
+            [
+                "/source/token",
+                "/target/token",
+                "/source/credentials",
+                "/source/password",
+            ]
+            .map(|ptr| literal_secret(p.value.pointer(ptr)))
         })
         .flatten()
         .collect();
@@ -335,7 +341,8 @@ fn literal_secret(value: Option<&Value>) -> Option<String> {
 }
 
 /// A source line as it may be shown: literal secrets replaced by `<redacted>`. Known literal
-/// values are replaced wherever they appear; in addition, whatever follows a `token:` key is
+/// values are replaced wherever they appear; in addition, whatever follows a secret key
+/// (`token:`, `password:`, `credentials:`) is
 /// replaced unless it is an environment reference, which also covers files that did not parse.
 pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
     const REDACTED: &str = "<redacted>";
@@ -345,38 +352,41 @@ pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
             out = out.replace(s.trim(), REDACTED);
         }
     }
-    let mut from = 0;
-    while let Some(i) = out[from..].find("token").map(|i| i + from) {
-        from = i + "token".len();
-        let before_ok = out[..i]
-            .chars()
-            .next_back()
-            .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '"' | '\''));
-        let after = out[from..].trim_start_matches(['"', '\'']).trim_start();
-        let Some(value) = after.strip_prefix(':') else {
-            continue;
-        };
-        if !before_ok || !(value.is_empty() || value.starts_with([' ', '\t'])) {
-            continue;
+    // The secret keys: `token` (AFAS, SCIM), `password` (ManusPlus), `credentials` (Google).
+    for key in ["token", "password", "credentials"] {
+        let mut from = 0;
+        while let Some(i) = out[from..].find(key).map(|i| i + from) {
+            from = i + key.len();
+            let before_ok = out[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '"' | '\''));
+            let after = out[from..].trim_start_matches(['"', '\'']).trim_start();
+            let Some(value) = after.strip_prefix(':') else {
+                continue;
+            };
+            if !before_ok || !(value.is_empty() || value.starts_with([' ', '\t'])) {
+                continue;
+            }
+            let value_start = out.len() - value.trim_start().len();
+            let value = &out[value_start..];
+            if value.is_empty()
+                || value.starts_with("${env:")
+                || value.starts_with('{')
+                || value.starts_with('#')
+                || value.starts_with(REDACTED)
+            {
+                continue;
+            }
+            let in_flow = out[..i].matches('{').count() > out[..i].matches('}').count();
+            let len = match value.chars().next() {
+                Some(q @ ('"' | '\'')) => value[1..].find(q).map_or(value.len(), |j| j + 2),
+                _ if in_flow => value.find([',', '}']).unwrap_or(value.len()),
+                _ => value.find(" #").unwrap_or(value.len()),
+            };
+            out.replace_range(value_start..value_start + len, REDACTED);
+            from = value_start + REDACTED.len();
         }
-        let value_start = out.len() - value.trim_start().len();
-        let value = &out[value_start..];
-        if value.is_empty()
-            || value.starts_with("${env:")
-            || value.starts_with('{')
-            || value.starts_with('#')
-            || value.starts_with(REDACTED)
-        {
-            continue;
-        }
-        let in_flow = out[..i].matches('{').count() > out[..i].matches('}').count();
-        let len = match value.chars().next() {
-            Some(q @ ('"' | '\'')) => value[1..].find(q).map_or(value.len(), |j| j + 2),
-            _ if in_flow => value.find([',', '}']).unwrap_or(value.len()),
-            _ => value.find(" #").unwrap_or(value.len()),
-        };
-        out.replace_range(value_start..value_start + len, REDACTED);
-        from = value_start + REDACTED.len();
     }
     out
 }

@@ -92,6 +92,8 @@ fn source_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
             order_by_errors(a.order_by.as_deref(), at, errs);
         }
         SourceConfig::Recruitee(r) => recruitee_errors(r, at, errs),
+        SourceConfig::Google(g) => google_source_errors(g, at, errs),
+        SourceConfig::Manusplus(m) => manusplus_source_errors(m, at, errs),
     }
 }
 
@@ -264,6 +266,144 @@ fn applicants_errors(
                     ),
                 );
             }
+        }
+    }
+}
+
+fn url_errors(pointer: &str, url: &str, example: &str, at: At<'_>, errs: &mut Vec<ConfigError>) {
+    if let Err(why) = http_url(url) {
+        errs.push(
+            at(pointer, format!("\"{url}\" is not an http(s) URL: {why}"))
+                .hint(format!("write the whole URL, like `{example}`")),
+        );
+    }
+}
+
+fn google_source_errors(g: &super::GoogleSourceConfig, at: At<'_>, errs: &mut Vec<ConfigError>) {
+    url_errors(
+        "/source/base_url",
+        &g.base_url,
+        "https://admin.googleapis.com",
+        at,
+        errs,
+    );
+    if let Some(url) = &g.token_url {
+        url_errors(
+            "/source/token_url",
+            url,
+            "https://oauth2.googleapis.com/token",
+            at,
+            errs,
+        );
+    }
+    let subject = g.subject.trim();
+    if subject.is_empty() || !subject.contains('@') || subject.contains(char::is_whitespace) {
+        errs.push(
+            at("/source/subject", "the subject is not an e-mail address".into()).hint(
+                "name the administrator the service account acts for (domain-wide delegation), like `admin@example.com`",
+            ),
+        );
+    }
+    if g.customer.trim().is_empty() {
+        errs.push(
+            at("/source/customer", "the customer is empty".into())
+                .hint("write `my_customer` (the default) or your customer id, like `C01abc123`"),
+        );
+    }
+    if g.external_id_type.trim().is_empty() {
+        errs.push(
+            at("/source/external_id_type", "the external id type is empty".into())
+                .hint("write `organization` (the default) or the custom type that holds the employee number"),
+        );
+    }
+    if !g.org_units.is_empty() && g.community_from != super::GoogleCommunityFrom::OrgUnit {
+        errs.push(
+            at(
+                "/source/org_units",
+                "org_units only applies with `community_from: org_unit`".into(),
+            )
+            .hint("remove org_units, or set `community_from: org_unit`"),
+        );
+    }
+    for (i, glob) in g.org_units.iter().enumerate() {
+        if !glob.starts_with('/') || globset::Glob::new(glob).is_err() {
+            errs.push(
+                at(
+                    &format!("/source/org_units/{i}"),
+                    format!("\"{glob}\" is not an org unit path glob"),
+                )
+                .hint(
+                    "org unit paths start at the root `/`, like `/Stores/*` or `/Stores/Amsterdam`",
+                ),
+            );
+        }
+    }
+}
+
+fn manusplus_source_errors(
+    m: &super::ManusPlusSourceConfig,
+    at: At<'_>,
+    errs: &mut Vec<ConfigError>,
+) {
+    url_errors(
+        "/source/base_url",
+        &m.base_url,
+        "https://server.manus.plus/acme",
+        at,
+        errs,
+    );
+    for (key, value, hint) in [
+        (
+            "username",
+            &m.username,
+            "name the data service user, like `orgsync-data`",
+        ),
+        (
+            "node",
+            &m.node,
+            "give the id of the organisation node to read, as ManusPlus shows it",
+        ),
+        ("client_id", &m.client_id, "write `employee` (the default)"),
+    ] {
+        if value.trim().is_empty() {
+            errs.push(at(&format!("/source/{key}"), format!("source.{key} is empty")).hint(hint));
+        }
+    }
+    let p = &m.paths;
+    for (key, path) in [
+        ("token", &p.token),
+        ("nodes", &p.nodes),
+        ("employees", &p.employees),
+        ("contracts", &p.contracts),
+        ("departments", &p.departments),
+        ("functions", &p.functions),
+    ] {
+        if !path.starts_with('/') || path.contains('?') || path.contains(char::is_whitespace) {
+            errs.push(
+                at(&format!("/source/paths/{key}"), format!("\"{path}\" is not a path below base_url"))
+                    .hint("write a path that starts with `/`, without a query, like `/api/node/{node}/employee`"),
+            );
+        }
+    }
+    let f = &m.fields;
+    for (key, field) in [
+        ("items", &f.items),
+        ("id", &f.id),
+        ("name", &f.name),
+        ("node_parent", &f.node_parent),
+        ("employee_number", &f.employee_number),
+        ("first_name", &f.first_name),
+        ("last_name", &f.last_name),
+        ("email", &f.email),
+        ("contract_employee", &f.contract_employee),
+        ("contract_node", &f.contract_node),
+        ("contract_start", &f.contract_start),
+    ] {
+        if field.trim().is_empty() {
+            errs.push(
+                at(&format!("/source/fields/{key}"), format!("the field name of `{key}` is empty"))
+                    .hint("name the JSON key (or dotted path) that holds it; leave the key out for the default"),
+            );
         }
     }
 }
@@ -668,6 +808,7 @@ fn column_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
         SourceConfig::File(_) => "orgsync's default",
         SourceConfig::Afas(_) => "the AFAS default",
         SourceConfig::Recruitee(_) => "the Recruitee default",
+        SourceConfig::Google(_) | SourceConfig::Manusplus(_) => "the default",
     };
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for (field, column) in columns.fields() {

@@ -104,10 +104,23 @@ impl Config {
         {
             out.push((n.to_owned(), "source.token".to_owned()));
         }
-        if let SourceConfig::Recruitee(r) = &self.source
-            && let Some(n) = r.token.env_name()
-        {
-            out.push((n.to_owned(), "source.token".to_owned()));
+        match &self.source {
+            SourceConfig::Recruitee(r) => out.extend(
+                r.token
+                    .env_name()
+                    .map(|n| (n.to_owned(), "source.token".to_owned())),
+            ),
+            SourceConfig::Google(g) => out.extend(
+                g.credentials
+                    .env_name()
+                    .map(|n| (n.to_owned(), "source.credentials".to_owned())),
+            ),
+            SourceConfig::Manusplus(m) => out.extend(
+                m.password
+                    .env_name()
+                    .map(|n| (n.to_owned(), "source.password".to_owned())),
+            ),
+            _ => {}
         }
         let target_token = match &self.target {
             TargetConfig::Scim(s) => s.token.env_name(),
@@ -140,11 +153,12 @@ impl Config {
         match &self.source {
             SourceConfig::File(f) => &f.columns,
             SourceConfig::Afas(a) => &a.columns,
-            // Recruitee has no columns: the connector fills orgsync's own fields.
-            SourceConfig::Recruitee(_) => {
-                static NONE: std::sync::LazyLock<Columns> =
+            // The API sources build people from typed fields, not columns: orgsync's own names
+            // stand in, so that the column checks have nothing to say about them.
+            SourceConfig::Recruitee(_) | SourceConfig::Google(_) | SourceConfig::Manusplus(_) => {
+                static OWN: std::sync::LazyLock<Columns> =
                     std::sync::LazyLock::new(Columns::default);
-                &NONE
+                &OWN
             }
         }
     }

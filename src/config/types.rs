@@ -67,6 +67,10 @@ pub enum SourceConfig {
     Afas(AfasSourceConfig),
     /// Recruitee (applicant tracker): the candidates hired in a hire stage.
     Recruitee(RecruiteeSourceConfig),
+    /// Google Workspace users through the Admin SDK Directory API (a service account).
+    Google(GoogleSourceConfig),
+    /// ManusPlus (workforce planning) through its REST API and a data service user.
+    Manusplus(ManusPlusSourceConfig),
 }
 
 /// AFAS Profit: people come from a GetConnector (defined per customer, so its id and field names
@@ -154,6 +158,272 @@ impl AfasSourceConfig {
         match &self.order_by {
             Some(fields) => fields.iter().map(|f| f.trim().to_owned()).collect(),
             None => vec![self.columns.id.clone(), self.columns.start.clone()],
+        }
+    }
+}
+
+/// Google Workspace: users and organisational units from the Admin SDK Directory API, read
+/// with a service account that has domain-wide delegation for the read-only directory scopes.
+/// Suspended and archived users are leavers: they are left out, as if they were not in the source.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleSourceConfig {
+    /// The service account key: `${env:GOOGLE_SERVICE_ACCOUNT}`, holding either the key file's
+    /// JSON itself or the path of the key file (keep the file outside the repository).
+    pub credentials: Secret,
+    /// The administrator the service account acts for (the JWT's `sub`), like
+    /// `admin@example.com`.
+    pub subject: String,
+    /// The customer whose users are read: `my_customer` (the subject's own) or a customer id.
+    #[serde(default = "default_google_customer")]
+    pub customer: String,
+    /// The Directory API's root URL (the sandbox emulator's for trying a configuration).
+    #[serde(default = "default_google_base_url")]
+    pub base_url: String,
+    /// Where the signed JWT is exchanged for an access token. Default: the key file's
+    /// `token_uri`, else `https://oauth2.googleapis.com/token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// Users per page (`maxResults`, 1 to 500).
+    #[serde(default = "default_google_page_size")]
+    #[schemars(range(min = 1, max = 500))]
+    pub page_size: u32,
+    /// The Directory API quota to stay within: queries per minute for this user and project
+    /// (Google's default is 2,400). Requests are paced to it; 0: no pacing.
+    #[serde(default = "default_google_queries_per_minute")]
+    pub queries_per_minute: u32,
+    /// Which identifier a person gets: `external_id` (the user's `externalIds` value of type
+    /// `external_id_type`; the e-mail address when a user has none) or `id` (Google's own id).
+    #[serde(default)]
+    pub person_id: GooglePersonId,
+    /// The `externalIds[].type` that holds the employee number (`organization`, or `custom`
+    /// with `customType` matching this name).
+    #[serde(default = "default_google_external_id_type")]
+    pub external_id_type: String,
+    /// Where a person's community comes from: `org_unit` (`orgUnitPath`), or the primary
+    /// organization's `location` or `department`.
+    #[serde(default)]
+    pub community_from: GoogleCommunityFrom,
+    /// With `community_from: org_unit`: globs on org unit paths (`/Stores/*`). A user's
+    /// community is the deepest unit on their path (their own unit or one above it) that a glob
+    /// matches; users under no matching unit have no community. Empty: the user's own unit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub org_units: Vec<String>,
+    /// Where a person's function comes from: the primary organization's `title` or `department`.
+    /// The department is always delivered too (for `functions.from: department`).
+    #[serde(default)]
+    pub function_from: GoogleFunctionFrom,
+    /// Seconds before one request is given up.
+    #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
+    pub timeout_secs: u64,
+    /// Retries of a request that failed with a quota error (403 `userRateLimitExceeded` /
+    /// `quotaExceeded`, 429), a 5xx or a connection error, with exponential backoff and jitter.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_google_customer() -> String {
+    "my_customer".to_owned()
+}
+fn default_google_base_url() -> String {
+    "https://admin.googleapis.com".to_owned()
+}
+fn default_google_page_size() -> u32 {
+    500
+}
+fn default_google_queries_per_minute() -> u32 {
+    2400
+}
+fn default_google_external_id_type() -> String {
+    "organization".to_owned()
+}
+
+/// The identifier of a Google user as a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GooglePersonId {
+    /// The `externalIds` value of the configured type (the employee number); the e-mail address
+    /// when the user has none.
+    #[default]
+    ExternalId,
+    /// Google's own user id.
+    Id,
+}
+
+/// Where a Google user's community comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GoogleCommunityFrom {
+    /// The organisational unit (`orgUnitPath`): the path is the identifier, the unit's name the name.
+    #[default]
+    OrgUnit,
+    /// The primary organization's `location`.
+    Location,
+    /// The primary organization's `department`.
+    Department,
+}
+
+/// Where a Google user's function comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GoogleFunctionFrom {
+    /// The primary organization's `title`.
+    #[default]
+    Title,
+    /// The primary organization's `department`.
+    Department,
+}
+
+/// ManusPlus: employees, their contracts (one employment each) and the organisation tree, read
+/// with a "data service user". ManusPlus publishes no API specification: the token grant, the
+/// resource paths and the field names are configuration, with defaults taken from public client
+/// code and assumptions (see the README); the sandbox emulator serves exactly these defaults.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManusPlusSourceConfig {
+    /// The customer's base URL: `https://server.manus.plus/{client}`.
+    pub base_url: String,
+    /// The data service user's name.
+    pub username: String,
+    /// The data service user's password: `${env:MANUS_PASSWORD}`.
+    pub password: Secret,
+    /// The `client_id` sent with the password grant (public clients send `employee`).
+    #[serde(default = "default_manus_client_id")]
+    pub client_id: String,
+    /// The id of the organisation node whose employees are read (the top of the tree to sync).
+    pub node: String,
+    /// Which level of the organisation tree is a community: 0 is `node` itself, 1 its children,
+    /// and so on. A contract on a deeper node belongs to its ancestor on this level; one above
+    /// it has no community.
+    #[serde(default = "default_manus_community_level")]
+    pub community_level: u32,
+    /// Items per page (`limit`).
+    #[serde(default = "default_manus_page_size")]
+    #[schemars(range(min = 1))]
+    pub page_size: u32,
+    /// Resource paths below `base_url`; `{node}` is replaced with `node`.
+    #[serde(default)]
+    pub paths: ManusPlusPaths,
+    /// Field names in the JSON answers (a dotted path reaches into nested objects).
+    #[serde(default)]
+    pub fields: ManusPlusFields,
+    /// Most requests per second (0: unlimited).
+    #[serde(default)]
+    pub rate_limit: u32,
+    /// Seconds before one request is given up.
+    #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
+    pub timeout_secs: u64,
+    /// Retries of a request that failed with 429, a 5xx or a connection error.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_manus_client_id() -> String {
+    "employee".to_owned()
+}
+fn default_manus_community_level() -> u32 {
+    1
+}
+fn default_manus_page_size() -> u32 {
+    100
+}
+
+/// ManusPlus resource paths (below `base_url`; `{node}` is the configured node).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManusPlusPaths {
+    /// The password grant (`POST`, form-encoded). Default `/app/token`.
+    pub token: String,
+    /// The organisation tree below the node. Default `/api/node/{node}/node`.
+    pub nodes: String,
+    /// Employees. Default `/api/node/{node}/employee`.
+    pub employees: String,
+    /// Contracts, one per employment. Default `/api/node/{node}/contract`.
+    pub contracts: String,
+    /// Departments. Default `/api/node/{node}/department`.
+    pub departments: String,
+    /// Functions. Default `/api/node/{node}/function`.
+    pub functions: String,
+}
+
+impl Default for ManusPlusPaths {
+    fn default() -> Self {
+        let s = |v: &str| v.to_owned();
+        ManusPlusPaths {
+            token: s("/app/token"),
+            nodes: s("/api/node/{node}/node"),
+            employees: s("/api/node/{node}/employee"),
+            contracts: s("/api/node/{node}/contract"),
+            departments: s("/api/node/{node}/department"),
+            functions: s("/api/node/{node}/function"),
+        }
+    }
+}
+
+/// Field names of the ManusPlus answers. A list answer is an object with the items under
+/// `items` and their total under `total` (or a bare array: then there is no total).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ManusPlusFields {
+    /// The key of a list answer holding the items. Default `items`.
+    pub items: String,
+    /// The key of a list answer holding the number of items in all pages. Default `total`.
+    pub total: String,
+    /// Every item's own id. Default `id`.
+    pub id: String,
+    /// Every named item's name (nodes, departments, functions). Default `name`.
+    pub name: String,
+    /// A node's parent node id. Default `parentId`.
+    pub node_parent: String,
+    /// The employee number (the person's identifier). Default `number`.
+    pub employee_number: String,
+    /// Default `firstName`.
+    pub first_name: String,
+    /// A name prefix (`van der`), put before the last name. Default `prefix`.
+    pub last_name_prefix: String,
+    /// Default `lastName`.
+    pub last_name: String,
+    /// Work e-mail. Default `email`.
+    pub email: String,
+    /// The manager's employee id (resolved to the manager's employee number). Default `managerId`.
+    pub manager: String,
+    /// A contract's employee id. Default `employeeId`.
+    pub contract_employee: String,
+    /// A contract's node id. Default `nodeId`.
+    pub contract_node: String,
+    /// A contract's department id. Default `departmentId`.
+    pub contract_department: String,
+    /// A contract's function id. Default `functionId`.
+    pub contract_function: String,
+    /// A contract's first day (ISO date). Default `startDate`.
+    pub contract_start: String,
+    /// A contract's last day (ISO date; empty or null when open). Default `endDate`.
+    pub contract_end: String,
+}
+
+impl Default for ManusPlusFields {
+    fn default() -> Self {
+        let s = |v: &str| v.to_owned();
+        ManusPlusFields {
+            items: s("items"),
+            total: s("total"),
+            id: s("id"),
+            name: s("name"),
+            node_parent: s("parentId"),
+            employee_number: s("number"),
+            first_name: s("firstName"),
+            last_name_prefix: s("prefix"),
+            last_name: s("lastName"),
+            email: s("email"),
+            manager: s("managerId"),
+            contract_employee: s("employeeId"),
+            contract_node: s("nodeId"),
+            contract_department: s("departmentId"),
+            contract_function: s("functionId"),
+            contract_start: s("startDate"),
+            contract_end: s("endDate"),
         }
     }
 }

@@ -790,7 +790,9 @@ fn literal_secret_hint() -> String {
 }
 
 fn is_secret_path(pointer: &str) -> bool {
-    pointer.ends_with("/token")
+    ["/token", "/credentials", "/password"]
+        .iter()
+        .any(|end| pointer.ends_with(end))
 }
 
 /// Property names of the object schema an `additionalProperties` error came from.

@@ -228,12 +228,14 @@ pub type Permanent = fn(StatusCode, &[u8]) -> bool;
 pub struct HttpClient {
     settings: HttpSettings,
     client: reqwest::Client,
-    auth: HeaderValue,
+    /// Behind a lock: token-based connectors (Google, ManusPlus) swap in a fresh access token.
+    auth: std::sync::RwLock<HeaderValue>,
     permits: Semaphore,
     limiter: Option<DefaultDirectRateLimiter>,
     pace: Pace,
     describe: ErrorBody,
     permanent: Permanent,
+    throttle: Permanent,
     requests: AtomicU64,
     throttled: AtomicU64,
     warned: AtomicBool,
@@ -251,6 +253,8 @@ impl std::fmt::Debug for HttpClient {
 /// A failed attempt, and whether another is worth it.
 struct Failure {
     error: HttpError,
+    /// A throttle (429, or what `with_throttle` says is one): retried on the throttle budget.
+    throttled: bool,
     retryable: bool,
     retry_after: Option<Duration>,
 }
@@ -290,11 +294,12 @@ impl HttpClient {
             permits: Semaphore::new(settings.concurrency.max(1)),
             settings,
             client,
-            auth,
+            auth: std::sync::RwLock::new(auth),
             limiter,
             pace: Pace::new(ceiling),
             describe,
             permanent: |_, _| false,
+            throttle: |_, _| false,
             requests: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             warned: AtomicBool::new(false),
@@ -305,6 +310,27 @@ impl HttpClient {
     pub fn with_permanent(mut self, permanent: Permanent) -> HttpClient {
         self.permanent = permanent;
         self
+    }
+
+    /// Classifies failed responses as throttles with `throttle`, like a 429: a vendor that says
+    /// "over quota" with another status (Google's 403 `userRateLimitExceeded`).
+    pub fn with_throttle(mut self, throttle: Permanent) -> HttpClient {
+        self.throttle = throttle;
+        self
+    }
+
+    /// Replaces the credential (a refreshed access token; the full header value).
+    pub fn set_authorization(&self, authorization: &str) -> Result<(), ConnectorError> {
+        let mut auth = HeaderValue::from_str(authorization).map_err(|_| {
+            ConnectorError::Http(format!(
+                "{}: the access token is not a valid header value",
+                self.settings.system
+            ))
+        })?;
+        auth.set_sensitive(true);
+        crate::redact::register_authorization(authorization);
+        *self.auth.write().unwrap_or_else(|e| e.into_inner()) = auth;
+        Ok(())
     }
 
     /// Responses that were 429 so far.
@@ -377,7 +403,7 @@ impl HttpClient {
                 Ok(r) => return Ok(r),
                 Err(f) => f,
             };
-            let throttled = f.error.status() == Some(StatusCode::TOO_MANY_REQUESTS);
+            let throttled = f.throttled;
             let again = f.retryable
                 && (retry_unsure || throttled)
                 && if throttled {
@@ -432,6 +458,7 @@ impl HttpClient {
         async {
             let _permit = self.permits.acquire().await.map_err(|_| Failure {
                 error: self.transport(method, &bare, "the client was shut down".to_owned()),
+                throttled: false,
                 retryable: false,
                 retry_after: None,
             })?;
@@ -448,7 +475,10 @@ impl HttpClient {
             let mut request = self
                 .client
                 .request(method.clone(), url)
-                .header(AUTHORIZATION, self.auth.clone())
+                .header(
+                    AUTHORIZATION,
+                    self.auth.read().unwrap_or_else(|e| e.into_inner()).clone(),
+                )
                 .header(ACCEPT, self.settings.media_type);
             for (name, value) in headers {
                 request = request.header(*name, value.as_str());
@@ -470,6 +500,7 @@ impl HttpClient {
                         error: self
                             .transport(method, &bare, transport_message(&e))
                             .with_timeout(e.is_timeout()),
+                        throttled: false,
                         retryable: !e.is_builder(),
                         retry_after: None,
                     });
@@ -491,12 +522,15 @@ impl HttpClient {
                                 ),
                             )
                             .with_timeout(e.is_timeout()),
+                        throttled: false,
                         retryable: true,
                         retry_after: None,
                     });
                 }
             };
-            if status == StatusCode::TOO_MANY_REQUESTS {
+            let throttle =
+                status == StatusCode::TOO_MANY_REQUESTS || (self.throttle)(status, &body);
+            if throttle {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
                 if let Some(rate) = self.pace.throttled()
                     && !self.warned.swap(true, Ordering::Relaxed)
@@ -536,11 +570,12 @@ impl HttpClient {
                         detail,
                         hint: self.settings.credential_hint.clone(),
                     },
+                    throttled: false,
                     retryable: false,
                     retry_after: None,
                 });
             }
-            let retryable = (status == StatusCode::TOO_MANY_REQUESTS
+            let retryable = (throttle
                 || status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED)
                 && !(self.permanent)(status, &body);
             Err(Failure {
@@ -553,6 +588,7 @@ impl HttpClient {
                     retried: String::new(),
                     body,
                 },
+                throttled: throttle,
                 retryable,
                 retry_after: retry_after(&response_headers),
             })

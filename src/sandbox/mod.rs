@@ -3,6 +3,8 @@
 
 pub mod afas;
 pub mod generate;
+pub mod google;
+pub mod manusplus;
 pub mod recruitee;
 pub mod revolut;
 pub mod scim;

@@ -66,6 +66,10 @@ pub enum Vendor {
     Afas,
     /// RFC 7644 error messages.
     Scim,
+    /// Google APIs: `{"error": {"code", "message", "errors": [{"domain", "reason", "message"}]}}`.
+    Google,
+    /// ManusPlus [I]: `{"error", "error_description"}` (OAuth-style; no published format).
+    ManusPlus,
     /// `{"error": ["…"]}` [I: Recruitee's error shape is not documented publicly].
     Recruitee,
     /// Revolut Business: `{"code": 401, "message": "…"}`.
@@ -99,6 +103,17 @@ pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
             serde_json::json!({ "code": status.as_u16(), "message": message }),
             "application/json",
         ),
+        Vendor::Google => (
+            google_error_body(status, google_reason(status), message),
+            "application/json; charset=UTF-8",
+        ),
+        Vendor::ManusPlus => (
+            serde_json::json!({
+                "error": status.canonical_reason().unwrap_or("error").to_lowercase().replace(' ', "_"),
+                "error_description": message,
+            }),
+            "application/json",
+        ),
     };
     let mut response = (status, body.to_string()).into_response();
     response
@@ -107,12 +122,44 @@ pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
     response
 }
 
+/// A Google error body with `reason` (`userRateLimitExceeded`, `invalid`, …).
+pub fn google_error_body(status: StatusCode, reason: &str, message: &str) -> serde_json::Value {
+    let domain = match reason {
+        "userRateLimitExceeded" | "quotaExceeded" | "rateLimitExceeded" => "usageLimits",
+        _ => "global",
+    };
+    serde_json::json!({
+        "error": {
+            "code": status.as_u16(),
+            "message": message,
+            "errors": [{ "domain": domain, "reason": reason, "message": message }],
+        }
+    })
+}
+
+fn google_reason(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authError",
+        403 => "forbidden",
+        404 => "notFound",
+        429 => "rateLimitExceeded",
+        400 => "invalid",
+        _ => "backendError",
+    }
+}
+
+/// Checks a presented `Authorization` header for emulators that issue tokens themselves
+/// (Google, ManusPlus): `Err(message)` is a 401 with that message.
+pub type TokenCheck = Arc<dyn Fn(Option<&str>) -> Result<(), String> + Send + Sync>;
+
 /// Fault and credential state of one emulator.
 pub struct Gate {
     vendor: Vendor,
     faults: Faults,
     /// The `Authorization` header value that is accepted.
     authorization: String,
+    /// Instead of `authorization`: the emulator's own check of issued tokens.
+    check: Option<TokenCheck>,
     requests: AtomicU64,
     pages: AtomicU64,
     dice: Mutex<u64>,
@@ -140,10 +187,19 @@ impl Gate {
             dice: Mutex::new(faults.fault_seed),
             faults,
             authorization,
+            check: None,
             requests: AtomicU64::new(0),
             pages: AtomicU64::new(0),
             limiter,
         }
+    }
+
+    /// A gate that asks `check` about the presented token instead of comparing it with one
+    /// value (`expire_token_after` is then the emulator's business too).
+    pub fn with_check(vendor: Vendor, check: TokenCheck, faults: Faults) -> Gate {
+        let mut gate = Gate::new(vendor, String::new(), faults);
+        gate.check = Some(check);
+        gate
     }
 
     /// Requests seen so far.
@@ -204,10 +260,14 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
     {
         return throttled(1, gate.vendor, &say("too many requests"));
     }
-    if presented.as_deref() != Some(gate.authorization.as_str()) {
+    if let Some(check) = &gate.check {
+        if let Err(why) = check(presented.as_deref()) {
+            return error(gate.vendor, StatusCode::UNAUTHORIZED, &say(&why));
+        }
+    } else if presented.as_deref() != Some(gate.authorization.as_str()) {
         return error(gate.vendor, StatusCode::UNAUTHORIZED, &say("invalid token"));
     }
-    if f.expire_token_after.is_some_and(|k| n > k) {
+    if gate.check.is_none() && f.expire_token_after.is_some_and(|k| n > k) {
         return error(
             gate.vendor,
             StatusCode::UNAUTHORIZED,

@@ -72,7 +72,13 @@ invalid_cases! {
     // Secrets.
     literal_secret_afas_source => "literal-secret-afas-source",
     literal_secret_scim_target => "literal-secret-scim-target",
+    literal_secret_google_credentials => "literal-secret-google-credentials",
+    literal_secret_manusplus_password => "literal-secret-manusplus-password",
     env_reference_bad_name => "env-reference-bad-name",
+    // Google Workspace and ManusPlus sources.
+    google_subject_not_an_email => "google-subject-not-an-email",
+    google_org_units_with_location => "google-org-units-with-location",
+    manusplus_path_without_slash => "manusplus-path-without-slash",
     // Version.
     version_unsupported => "version-unsupported",
     version_as_string => "version-as-string",
