@@ -128,6 +128,44 @@ impl RevolutTarget {
         })
     }
 
+    /// `validate --online`: the token reads the team and its roles, `default_role` is a role
+    /// id, and every role the configuration names (`role_names`: the function mappings' targets
+    /// and the fallback) exists by name. Roles cannot be created through the API, so a missing
+    /// one is a problem here, not a surprise in the plan. One line per problem.
+    pub fn check_online(&self, role_names: &[String]) -> Result<Vec<String>, ConnectorError> {
+        self.rt.block_on(self.client.get("/team-members?limit=1"))?;
+        let roles = self.roles()?;
+        let mut known: Vec<String> = roles
+            .iter()
+            .filter(|r| r.id != OWNER_ROLE)
+            .map(|r| r.name.clone().unwrap_or_else(|| r.id.clone()))
+            .collect();
+        known.sort();
+        let mut problems = Vec::new();
+        if !roles
+            .iter()
+            .any(|r| r.id == self.default_role && r.id != OWNER_ROLE)
+        {
+            problems.push(format!(
+                "target.default_role: \"{}\" is not a role of this Revolut business (roles: {})",
+                self.default_role,
+                known.join(", ")
+            ));
+        }
+        let mut named: Vec<&String> = role_names.iter().collect();
+        named.sort();
+        named.dedup();
+        for name in named {
+            if !known.iter().any(|k| k == name) {
+                problems.push(format!(
+                    "functions.yaml: the role \"{name}\" does not exist at Revolut (roles: {}); roles cannot be created through the API: create it in the Revolut Business app, or map onto an existing one",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
     /// The HTTP client (for its counters).
     pub fn client(&self) -> &HttpClient {
         &self.client

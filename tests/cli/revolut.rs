@@ -451,6 +451,29 @@ fn after_kill_9_mid_apply_the_next_run_adopts_what_was_invited_and_invites_no_on
     run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
 }
 
+/// Roles cannot be created through the API: `validate --online` names a mapped role that does
+/// not exist, before any plan.
+#[test]
+fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
+    let team = Team::start(RevolutData::seeded(1), Faults::default());
+    let dir = config(&team.url(), &people(2), "");
+    let ok = run(dir.path(), &["validate", "--online"]);
+    ok.assert_code(0);
+    std::fs::write(
+        dir.path().join("functions.yaml"),
+        FUNCTIONS.replace("target: Finance", "target: Sales"),
+    )
+    .unwrap();
+    let bad = run(dir.path(), &["validate", "--online"]);
+    bad.assert_code(1);
+    bad.assert_that(
+        bad.stderr.contains(
+            "the role \"Sales\" does not exist at Revolut (roles: Admin, Finance, Member)",
+        ),
+        "the missing role and the ones there are",
+    );
+}
+
 #[test]
 fn an_expired_token_fails_the_plan_and_never_leaks_it() {
     let team = Team::start(
