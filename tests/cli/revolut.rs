@@ -472,6 +472,34 @@ fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
         ),
         "the missing role and the ones there are",
     );
+    // Planned anyway: the role to create is a manual step, and its person is invited with the
+    // default role until it exists.
+    commit_all(dir.path());
+    let plan = plan_json(dir.path());
+    let steps: Vec<(&str, &str)> = plan["manual_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["what"].as_str().unwrap(),
+                m["subjects"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("create the function group in Revolut", "F-FIN"),
+            (
+                "place in the function groups to be created in Revolut",
+                "5001"
+            ),
+        ],
+        "{plan:#}"
+    );
+    apply(dir.path(), &[]).assert_code(0);
+    assert_eq!(team.role_of(&email(1)).as_deref(), Some("Member"));
 }
 
 #[test]
