@@ -709,3 +709,38 @@ fn the_owner_is_never_managed_nor_removed() {
     assert!(err.to_string().contains("owner"), "{err}");
     assert!(team.id_of(OWNER_EMAIL).is_some());
 }
+
+/// `orgsync sandbox revolut --config-out DIR`: serves a team and writes a configuration that
+/// plans, applies and then plans nothing (once DIR is a repository, for the records).
+#[test]
+fn sandbox_revolut_serves_and_writes_a_configuration_that_converges() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let port = crate::http::free_port();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orgsync"))
+        .args(["sandbox", "revolut", "--people", "60", "--token", TOKEN])
+        .args(["--port", &port.to_string(), "--config-out"])
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("orgsync sandbox revolut starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the emulator did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    commit_all(out.path());
+    let first = run(out.path(), &["plan", "--at", AT]);
+    let applied = apply(out.path(), &[]);
+    let again = run(out.path(), &["plan", "--detailed-exitcode", "--at", AT]);
+    let _ = child.kill();
+    let _ = child.wait();
+    first
+        .assert_code(0)
+        .assert_that(first.stdout.contains("to invite"), "the plan invites");
+    applied.assert_code(0);
+    again.assert_code(0);
+}
