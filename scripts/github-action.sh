@@ -11,6 +11,12 @@
 #                    tried as origin/NAME first); empty: a plain plan
 #   INPUT_SHOW_PII   true: names and e-mail addresses in the Markdown (default false)
 #   INPUT_ARGS       extra arguments for orgsync (split on whitespace)
+#   INPUT_REVIEWED   apply: auto (default) | required | none. auto (on a push) / required: when
+#                    the commit was merged from a pull request, apply what that pull request's
+#                    plan showed (its review record) and HR drift since only within the safety
+#                    limits; required also fails without such a pull request; none, and auto on
+#                    any other event (a schedule): plan and apply within the limits
+#   INPUT_UPLOAD_FULL_PLAN  true: also leave the full (unmasked) plan for an artifact
 #   ORGSYNC_GITHUB_TOKEN  token for the comment; never printed (masked with ::add-mask::)
 #   ORGSYNC_BIN      the orgsync binary (default: orgsync on the PATH)
 #   ORGSYNC_PUSH_NOTES    false: do not push refs/notes/orgsync after an apply (default true)
@@ -18,7 +24,9 @@
 # GITHUB_RUN_ID, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_TEMP.
 #
 # Exit code: 0 when the step passes, 1 when the configuration is invalid, the plan unsafe, or the
-# apply failed. The JSON plan is left at the `plan-file` output for the artifact upload.
+# apply failed. The artifact directory (`artifact-dir` output) holds the masked plan and the
+# review record: no names, no addresses. The full plan is at `plan-file`, for `apply PLANFILE`
+# on the same runner, and is uploaded only when asked (`upload-full-plan`).
 set -uo pipefail
 
 command=${INPUT_COMMAND:-plan}
@@ -26,6 +34,7 @@ config=${INPUT_CONFIG:-.}
 base_ref=${INPUT_BASE_REF:-}
 show_pii=${INPUT_SHOW_PII:-false}
 extra_args=${INPUT_ARGS:-}
+reviewed=${INPUT_REVIEWED:-auto}
 orgsync=${ORGSYNC_BIN:-orgsync}
 token=${ORGSYNC_GITHUB_TOKEN:-}
 # Limits: GitHub rejects comments over 65,536 characters and truncates step summaries over 1 MiB.
@@ -45,6 +54,13 @@ case "$command" in
     exit 1
     ;;
 esac
+case "$reviewed" in
+  auto | required | none) ;;
+  *)
+    echo "::error::orgsync action: reviewed must be auto, required or none, not '$reviewed'"
+    exit 1
+    ;;
+esac
 
 # A name for files and markers that is the same for one configuration directory on every run.
 slug=$(printf '%s' "$config" | sed -e 's#^\./##' -e 's#/*$##' -e 's#[^A-Za-z0-9._-]#-#g')
@@ -55,7 +71,17 @@ mkdir -p "$work"
 plan_file="$work/plan.json"
 plan_md="$work/plan.md"
 log="$work/orgsync.log"
-rm -f "$plan_file" "$plan_md" "$log"
+artifact="$work/artifact"
+masked_file="$artifact/plan.masked.json"
+review_file="$artifact/review.json"
+validate_json="$work/validate.json"
+report_file="$work/apply-report.json"
+rm -rf "$plan_file" "$plan_md" "$log" "$artifact" "$validate_json" "$report_file"
+mkdir -p "$artifact"
+# The configuration directory as the repository names it, for annotations on the PR diff.
+repo_root=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
+config_in_repo=$(realpath -m --relative-to="$repo_root" "$config" 2>/dev/null || printf '%s' "$config")
+export ORGSYNC_CONFIG_IN_REPO="$config_in_repo"
 
 read -r -a extra <<<"$extra_args"
 
@@ -140,16 +166,162 @@ def api(method, url, token, body=None):
         # The message only: never the request (its headers hold the token).
         raise SystemExit(f"::error::orgsync action: GitHub API {method} {url} answered {e.code}")
 
-def comment(md_path):
-    token = os.environ.get("ORGSYNC_GITHUB_TOKEN", "")
-    repo = os.environ.get("GITHUB_REPOSITORY", "")
+def escape_data(s):
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+def escape_property(s):
+    return escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+def annotate(path):
+    """One workflow command per located diagnostic (masked plan) or configuration error
+    (`validate --format json`), with the file relative to the repository root: GitHub shows
+    them on the pull request's diff."""
+    try:
+        data = json.load(open(path, encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    base = os.environ.get("ORGSYNC_CONFIG_IN_REPO", ".")
+    items = []
+    if isinstance(data, list):  # validate --format json: the errors
+        for e in data:
+            items.append(("error", "invalid configuration", e.get("file"), e.get("line"),
+                          e.get("column"), e.get("message", "") +
+                          (f" (at {e['path']})" if e.get("path") else "") +
+                          (f"; hint: {e['hint']}" if e.get("hint") else "")))
+    else:
+        for d in data.get("diagnostics") or []:
+            loc = d.get("location") or {}
+            level = {"error": "error", "warning": "warning"}.get(d.get("severity"), "notice")
+            items.append((level, d.get("kind", "diagnostic"), loc.get("file"), loc.get("line"),
+                          loc.get("column"), d.get("message", "") +
+                          (f"; hint: {d['hint']}" if d.get("hint") else "")))
+    for level, title, file, line, col, message in items:
+        props = [f"title={escape_property('orgsync: ' + title)}"]
+        if file:
+            rel = os.path.normpath(os.path.join(base, file))
+            props.insert(0, f"file={escape_property(rel)}")
+            if line:
+                props.insert(1, f"line={line}")
+                if col:
+                    props.insert(2, f"col={col}")
+        print(f"::{level} {','.join(props)}::{escape_data(message)}")
+
+def pull_request_number():
     event_path = os.environ.get("GITHUB_EVENT_PATH", "")
-    number = None
     if event_path and os.path.exists(event_path):
         event = json.load(open(event_path, encoding="utf-8"))
         number = (event.get("pull_request") or {}).get("number")
         if number is None and "pull_request" in (event.get("issue") or {}):
             number = event["issue"].get("number")
+        return number
+    return None
+
+def find_comment(api_url, repo, number, token, marker):
+    page = 1
+    while True:
+        batch = api("GET", f"{api_url}/repos/{repo}/issues/{number}/comments?per_page=100&page={page}", token)
+        for c in batch or []:
+            if marker in (c.get("body") or ""):
+                return c
+        if not batch or len(batch) < 100:
+            return None
+        page += 1
+
+def download(url, token):
+    """GET with the token sent to GitHub only: the artifact's redirect goes to blob storage,
+    which must never see it."""
+    req = urllib.request.Request(url)
+    req.add_unredirected_header("Authorization", f"Bearer {token}")
+    req.add_header("Accept", "application/vnd.github+json")
+    req.add_header("User-Agent", "orgsync-action")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.read()
+    except urllib.error.HTTPError as e:
+        raise SystemExit(f"::error::orgsync action: downloading the review artifact answered {e.code}")
+
+def fetch_review(out_path, mode):
+    """Apply on merge: the review record of the pull request this commit came from. Prints the
+    pull request's number and the reviewed plan's digest, or nothing when the commit came from
+    no pull request."""
+    import io, re, zipfile
+    token = os.environ.get("ORGSYNC_GITHUB_TOKEN", "")
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    sha = os.environ.get("GITHUB_SHA", "")
+    if not token or not repo or not sha:
+        if mode == "required":
+            raise SystemExit("::error::orgsync action: reviewed: required needs github-token, GITHUB_REPOSITORY and GITHUB_SHA")
+        return
+    api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    pulls = api("GET", f"{api_url}/repos/{repo}/commits/{sha}/pulls", token) or []
+    merged = [p for p in pulls if p.get("merged_at") and p.get("merge_commit_sha") == sha]
+    if not merged:
+        merged = [p for p in pulls if p.get("merged_at")]
+    if not merged:
+        if mode == "required":
+            raise SystemExit(f"::error::orgsync action: commit {sha[:12]} was not merged from a pull request, and reviewed is required: nothing was applied")
+        return
+    number = merged[0]["number"]
+    config = os.environ["ORGSYNC_CONFIG"]
+    c = find_comment(api_url, repo, number, token, f"<!-- orgsync:plan:{config} -->")
+    found = re.search(r"<!-- orgsync:review run=(\d+) artifact=(\S+) plan=(sha256:[0-9a-f]+) -->", (c or {}).get("body") or "")
+    if not found:
+        raise SystemExit(f"::error::orgsync action: pull request #{number} has no reviewed orgsync plan for `{config}` (no plan comment with a review record): nothing was applied. Run the plan workflow on pull requests, or apply with reviewed: none")
+    run, name, digest = found.groups()
+    listing = api("GET", f"{api_url}/repos/{repo}/actions/runs/{run}/artifacts?per_page=100&name={name}", token) or {}
+    artifacts = [a for a in listing.get("artifacts", []) if a.get("name") == name and not a.get("expired")]
+    if not artifacts:
+        raise SystemExit(f"::error::orgsync action: the review artifact {name} of run {run} (pull request #{number}) is gone (expired or deleted): nothing was applied; re-run the plan, or apply with reviewed: none")
+    data = download(artifacts[0]["archive_download_url"], token)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        record = z.read("review.json")
+    if json.loads(record).get("plan") != digest:
+        raise SystemExit(f"::error::orgsync action: the review artifact of run {run} is not the plan the comment on #{number} shows: nothing was applied")
+    with open(out_path, "wb") as f:
+        f.write(record)
+    print(f"{number}\t{digest}")
+
+def applied(report_path, number, rc):
+    """The "Applied: …" comment on the merged pull request: counts only."""
+    token = os.environ.get("ORGSYNC_GITHUB_TOKEN", "")
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
+    config = os.environ["ORGSYNC_CONFIG"]
+    try:
+        report = json.load(open(report_path, encoding="utf-8"))
+    except (OSError, ValueError):
+        report = None
+    words = lambda m: ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in m.items()) or "nothing"
+    run = os.environ.get("ORGSYNC_RUN_URL", "")
+    if report is None:
+        text = f"**orgsync** · `{config}`: **apply failed before any change** (exit {rc}); see the workflow run."
+    else:
+        review = report.get("review") or {}
+        drift = review.get("drift") or {}
+        status = "Applied" if rc == "0" else ("Interrupted" if report.get("interrupted") else "Applied with failures")
+        text = f"**orgsync** · `{config}`: **{status}:** {words(report.get('applied') or {})}"
+        if report.get("failed"):
+            text += f"; **failed:** {words(report['failed'])}"
+        if report.get("not_attempted"):
+            text += f"; not attempted: {words(report['not_attempted'])}"
+        text += "."
+        if review:
+            text += f"\n\nReviewed plan `{review.get('plan', '?')}`: {review.get('reviewed', 0)} action(s) as reviewed"
+            text += f"; arrived since the review (within the safety limits): {words(drift)}" if drift else "; nothing arrived since the review"
+            if review.get("gone"):
+                text += f"; {review['gone']} reviewed action(s) no longer needed"
+            text += "."
+    if run:
+        text += f"\n\n<sub>[workflow run]({run})</sub>"
+    body = f"<!-- orgsync:applied:{config} -->\n" + text + "\n"
+    if token and repo and number:
+        api("POST", f"{api_url}/repos/{repo}/issues/{number}/comments", token, {"body": body})
+    print(text)
+
+def comment(md_path):
+    token = os.environ.get("ORGSYNC_GITHUB_TOKEN", "")
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    number = pull_request_number()
     if number is None:
         print("orgsync action: not a pull request, no comment")
         return
@@ -162,22 +334,16 @@ def comment(md_path):
     limit = int(os.environ["ORGSYNC_COMMENT_LIMIT"])
     text = open(md_path, encoding="utf-8").read()
     head = f"{marker}\n**orgsync** · `{config}`\n\n"
+    review = os.environ.get("ORGSYNC_REVIEW_MARKER", "")
+    if review:
+        head = f"{marker}\n{review}\n**orgsync** · `{config}`\n\n"
     run = os.environ.get("ORGSYNC_RUN_URL", "")
     foot = f"\n\n<sub>[workflow run]({run})</sub>\n" if run else "\n"
     room = limit - len(head) - len(foot)
     body = head + cut(text, room, pointer(limit, len(text))) + foot
     assert len(body) <= limit, (len(body), limit)
-    existing = None
-    page = 1
-    while existing is None:
-        batch = api("GET", f"{api_url}/repos/{repo}/issues/{number}/comments?per_page=100&page={page}", token)
-        for c in batch or []:
-            if marker in (c.get("body") or ""):
-                existing = c["id"]
-                break
-        if not batch or len(batch) < 100:
-            break
-        page += 1
+    found = find_comment(api_url, repo, number, token, marker)
+    existing = found["id"] if found else None
     if existing is None:
         c = api("POST", f"{api_url}/repos/{repo}/issues/{number}/comments", token, {"body": body})
         print(f"orgsync action: commented on #{number} (comment {c.get('id')})")
@@ -193,6 +359,12 @@ elif what == "summary":
     summary(sys.argv[2], sys.argv[3])
 elif what == "comment":
     comment(sys.argv[2])
+elif what == "annotate":
+    annotate(sys.argv[2])
+elif what == "fetch-review":
+    fetch_review(sys.argv[2], sys.argv[3])
+elif what == "applied":
+    applied(sys.argv[2], sys.argv[3], sys.argv[4])
 PY
 }
 
@@ -217,13 +389,21 @@ failure_md() { # title: a Markdown report of a failed run, with orgsync's own me
 
 cd_args=(-C "$config")
 
+# Annotations for an invalid configuration: `validate --format json` is offline and cheap.
+annotate_invalid() {
+  "$orgsync" validate "${cd_args[@]}" --format json >"$validate_json" 2>/dev/null
+  helper annotate "$validate_json"
+}
+
 if [ "$command" = validate ]; then
   "$orgsync" validate "${cd_args[@]}" "${extra[@]}" >"$log" 2>&1
   rc=$?
   cat "$log"
   output has-changes false
   output plan-file ""
+  output artifact-dir ""
   if [ $rc -ne 0 ]; then
+    annotate_invalid
     failure_md "the configuration is invalid"
     report "$plan_md"
     output safe false
@@ -236,8 +416,9 @@ if [ "$command" = validate ]; then
   exit 0
 fi
 
-# plan (and apply): one plan, Markdown for people, JSON for the artifact and the outputs.
-plan_args=(plan "${cd_args[@]}" --format markdown --out "$plan_file" --detailed-exitcode)
+# plan (and apply): one plan; Markdown for people, the full JSON for apply on this runner, the
+# masked JSON and the review record for the artifact.
+plan_args=(plan "${cd_args[@]}" --format markdown --out "$plan_file" --masked-out "$masked_file" --detailed-exitcode)
 if [ "$command" = plan ] && [ -n "$base_ref" ]; then
   base="$base_ref"
   if git rev-parse --verify -q "origin/$base_ref^{commit}" >/dev/null 2>&1; then
@@ -249,27 +430,53 @@ fi
 "$orgsync" "${plan_args[@]}" "${extra[@]}" >"$plan_md" 2>"$log"
 rc=$?
 cat "$log" >&2
+[ -s "$masked_file" ] && helper annotate "$masked_file"
 
 if [ ! -s "$plan_file" ]; then
-  # No plan at all: the configuration is invalid or the data could not be read.
-  failure_md "no plan (invalid configuration or unreadable data)"
-  report "$plan_md"
   output plan-file ""
   output has-changes false
   output safe false
-  output summary "error: no plan"
-  echo "::error::orgsync: no plan for $config (see the messages above)"
+  if [ -s "$masked_file" ] && [ -s "$plan_md" ]; then
+    # A plan was made but it has errors: its Markdown lists them, and says it cannot be applied.
+    output artifact-dir "$artifact"
+    output summary "error: the plan has errors"
+    {
+      printf '\n> ⛔ **The plan has errors:** nothing can be applied until the diagnostics above are fixed.\n'
+    } >>"$plan_md"
+    report "$plan_md"
+    echo "::error::orgsync: the plan for $config has errors (see the diagnostics)"
+  else
+    # No plan at all: the configuration is invalid or the data could not be read.
+    output artifact-dir ""
+    output summary "error: no plan"
+    annotate_invalid
+    failure_md "no plan (invalid configuration or unreadable data)"
+    report "$plan_md"
+    echo "::error::orgsync: no plan for $config (see the messages above)"
+  fi
   exit 1
 fi
 
 output plan-file "$plan_file"
+output artifact-dir "$artifact"
+"$orgsync" show "$plan_file" --review-record >"$review_file" || {
+  echo "::error::orgsync: could not write the review record"
+  exit 1
+}
+digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plan"])' "$review_file")
+output plan-digest "$digest"
 IFS=$'\t' read -r has_changes safe words < <(helper facts "$plan_file")
 output has-changes "$has_changes"
 output safe "$safe"
 output summary "$words"
-echo "orgsync: $config: $words (safe: $safe)"
+echo "orgsync: $config: $words (safe: $safe; plan $digest)"
 
 if [ "$command" = plan ]; then
+  if [ -n "${GITHUB_RUN_ID:-}" ]; then
+    # The apply on merge finds the review record through this marker: the run and the artifact.
+    export ORGSYNC_REVIEW_MARKER="<!-- orgsync:review run=${GITHUB_RUN_ID} artifact=orgsync-plan-${slug} plan=${digest} -->"
+  fi
+  printf '\n<sub>Reviewed plan `%s`: on merge, orgsync applies this plan; HR changes that arrive before then are applied only within the safety limits, and listed apart.</sub>\n' "$digest" >>"$plan_md"
   report "$plan_md"
   if [ "$safe" != true ]; then
     echo "::error::orgsync: the plan for $config is unsafe (over the safety limits); apply will refuse it"
@@ -287,7 +494,23 @@ if [ "$command" = plan ]; then
   exit 0
 fi
 
-# apply: only a safe plan with changes, then share the apply record (git note).
+# apply: what the merged pull request's plan showed (review = apply), or — without a pull
+# request — a safe plan; then share the apply record (git note) and say what was applied.
+review_args=()
+pr_number=""
+# auto: only a push (a merge) has a pull request to hold to; a schedule or a manual run on the
+# same commit applies HR changes within the limits.
+if [ "$reviewed" = auto ] && [ -n "${GITHUB_EVENT_NAME:-}" ] && [ "${GITHUB_EVENT_NAME}" != push ]; then
+  reviewed=none
+fi
+if [ "$reviewed" != none ]; then
+  found=$(helper fetch-review "$work/reviewed.json" "$reviewed") || exit 1
+  if [ -n "$found" ]; then
+    IFS=$'\t' read -r pr_number reviewed_digest <<<"$found"
+    review_args=(--reviewed "$work/reviewed.json")
+    echo "orgsync: applying the plan reviewed in pull request #$pr_number ($reviewed_digest)"
+  fi
+fi
 ORGSYNC_COMMENT=false report "$plan_md"
 if [ "$safe" != true ]; then
   echo "::error::orgsync: the plan for $config is unsafe (over the safety limits): not applied"
@@ -295,17 +518,26 @@ if [ "$safe" != true ]; then
 fi
 if [ "$has_changes" != true ]; then
   echo "orgsync: nothing to apply"
+  [ -n "$pr_number" ] && printf '{"applied":{},"failed":{},"interrupted":false,"not_attempted":{},"review":null}\n' >"$report_file" &&
+    helper applied "$report_file" "$pr_number" 0 >/dev/null
   exit 0
 fi
 git fetch -q origin refs/notes/orgsync:refs/notes/orgsync >/dev/null 2>&1 || true
-"$orgsync" apply "$plan_file" "${cd_args[@]}" --auto-approve "${extra[@]}" >"$log" 2>&1
+if [ ${#review_args[@]} -gt 0 ]; then
+  # The review record ties the apply to the pull request: orgsync plans now and applies it only
+  # when the configuration is the reviewed one and the drift since stays within the limits.
+  "$orgsync" apply "${cd_args[@]}" "${review_args[@]}" --report "$report_file" "${extra[@]}" >"$log" 2>&1
+else
+  "$orgsync" apply "$plan_file" "${cd_args[@]}" --report "$report_file" "${extra[@]}" >"$log" 2>&1
+fi
 rc=$?
 cat "$log"
+applied_line=$(helper applied "$report_file" "$pr_number" "$rc" 2>/dev/null | head -1)
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
   if [ $rc -eq 0 ]; then
-    printf '\n**Applied:** %s.\n' "$words" >>"$GITHUB_STEP_SUMMARY"
+    printf '\n%s\n' "${applied_line:-**Applied:** $words.}" >>"$GITHUB_STEP_SUMMARY"
   else
-    printf '\n**Apply failed** (exit %s): see the job log.\n' "$rc" >>"$GITHUB_STEP_SUMMARY"
+    printf '\n**Apply failed** (exit %s): %s\n' "$rc" "${applied_line:-see the job log.}" >>"$GITHUB_STEP_SUMMARY"
   fi
 fi
 if [ "${ORGSYNC_PUSH_NOTES:-true}" = true ] && git rev-parse -q --verify refs/notes/orgsync >/dev/null 2>&1; then

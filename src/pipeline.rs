@@ -189,6 +189,7 @@ pub fn target_key(config: &Config) -> String {
     match &config.target {
         TargetConfig::File(f) => format!("file:{}", f.path),
         TargetConfig::Scim(s) => format!("scim:{}", s.base_url.trim_end_matches('/')),
+        TargetConfig::AfasApplicants(t) => crate::connectors::afas_applicants::target_key(t),
         TargetConfig::Revolut(r) => format!("revolut:{}", r.base_url.trim_end_matches('/')),
     }
 }
@@ -260,11 +261,17 @@ pub fn recorded_target(loaded: &Loaded) -> Option<RecordedTarget> {
         .collect();
     let (commit, newest) = records.iter().max_by(|a, b| a.1.time.cmp(&b.1.time))?;
     let record = format!("the apply of {} (commit {commit})", newest.time);
+    let resumable = if newest.interrupted {
+        newest.not_attempted.clone()
+    } else {
+        Default::default()
+    };
     if let Some(managed) = newest.managed_accounts {
         return Some(RecordedTarget {
             managed,
             counted: true,
             record,
+            resumable,
         });
     }
     let invited = records
@@ -276,6 +283,7 @@ pub fn recorded_target(loaded: &Loaded) -> Option<RecordedTarget> {
         managed: invited,
         counted: false,
         record: format!("the applies recorded up to {record}"),
+        resumable,
     })
 }
 
@@ -287,7 +295,7 @@ pub fn make_plan_on_same_inputs(
     today: Date,
     same_inputs: &Plan,
 ) -> Plan {
-    plan::build(PlanInput {
+    build(PlanInput {
         config: &loaded.config,
         source: &fetched.source,
         target: &fetched.target,
@@ -302,6 +310,49 @@ pub fn make_plan_on_same_inputs(
         recorded: recorded_target(loaded).as_ref(),
         capabilities: &fetched.capabilities,
     })
+}
+
+/// [`plan::build`], through the planning guard of a create-only target: for `afas_applicants`
+/// the engine sees only the candidates still to send and an empty target
+/// ([`crate::connectors::afas_applicants::plan_view`]), so the plan can hold sends and nothing
+/// else; each send gets the digest of the fields it will send.
+fn build(input: PlanInput<'_>) -> Plan {
+    let TargetConfig::AfasApplicants(t) = &input.config.target else {
+        return plan::build(input);
+    };
+    use crate::connectors::afas_applicants as applicants;
+    let view = applicants::plan_view(input.config, t, input.source, input.target);
+    let mut plan = plan::build(PlanInput {
+        config: &view.config,
+        source: &view.source,
+        target: &view.target,
+        // The records count applicants sent, which the empty view does not list.
+        recorded: None,
+        ..input
+    });
+    let key = applicants::token(t, env_var).unwrap_or_default();
+    applicants::annotate(
+        t,
+        key.trim().as_bytes(),
+        input.source,
+        &mut plan.actions,
+        &mut plan.diagnostics,
+    );
+    if let Some(step) = view.manual_step() {
+        plan.manual_steps.push(step);
+    }
+    plan.diagnostics.extend(view.diagnostics.iter().cloned());
+    plan.diagnostics.sort_by(|a, b| {
+        (b.severity, a.kind, &a.subject, &a.message)
+            .cmp(&(a.severity, b.kind, &b.subject, &b.message))
+    });
+    if !view.held.is_empty() {
+        *plan
+            .held
+            .entry(crate::plan::DiagnosticKind::SendInterrupted)
+            .or_default() += view.held.len();
+    }
+    plan
 }
 
 /// "Today" in the configured time zone, or `--at`.
@@ -323,6 +374,9 @@ pub fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source
             env_var,
             show_progress(),
         )?)),
+        SourceConfig::Recruitee(r) => Ok(Box::new(
+            crate::connectors::recruitee::RecruiteeSource::new(r, env_var, show_progress())?,
+        )),
     }
 }
 
@@ -336,6 +390,17 @@ pub fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target
             env_var,
             show_progress(),
         )?)),
+        TargetConfig::AfasApplicants(t) => {
+            use crate::connectors::afas_applicants::{AfasApplicantsTarget, GitBadges, target_key};
+            let badges = GitBadges::open(dir, &target_key(t))?;
+            Ok(Box::new(AfasApplicantsTarget::new(
+                t,
+                open_source(config, dir)?,
+                Box::new(badges),
+                env_var,
+                show_progress(),
+            )?))
+        }
         TargetConfig::Revolut(r) => Ok(Box::new(crate::connectors::revolut::RevolutTarget::new(
             r,
             env_var,
@@ -383,6 +448,38 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
         problems.extend(
             target
                 .check_online(&roles)
+                .context("cannot check the target online")?,
+        );
+    }
+    if let TargetConfig::AfasApplicants(t) = &config.target {
+        use crate::connectors::afas_applicants::{AfasApplicantsTarget, Badge, BadgeStore};
+        /// Online checks read no badges.
+        struct NoBadges;
+        impl BadgeStore for NoBadges {
+            fn read(&self) -> Result<Vec<Badge>, crate::connectors::ConnectorError> {
+                Ok(Vec::new())
+            }
+            fn write(&self, _: &Badge) -> Result<(), crate::connectors::ConnectorError> {
+                Ok(())
+            }
+            fn config_dir(&self) -> String {
+                String::new()
+            }
+            fn actor(&self) -> String {
+                String::new()
+            }
+        }
+        struct NoSource;
+        impl Source for NoSource {
+            fn fetch(&mut self) -> Result<SourceSnapshot, crate::connectors::ConnectorError> {
+                Ok(SourceSnapshot::default())
+            }
+        }
+        let target =
+            AfasApplicantsTarget::new(t, Box::new(NoSource), Box::new(NoBadges), env_var, false)?;
+        problems.extend(
+            target
+                .check_online()
                 .context("cannot check the target online")?,
         );
     }
@@ -475,7 +572,7 @@ pub fn make_plan(
             digests
         });
         let start = Instant::now();
-        let plan = plan::build(PlanInput {
+        let plan = build(PlanInput {
             config,
             source: &fetched.source,
             target: &fetched.target,

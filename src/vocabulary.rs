@@ -312,6 +312,15 @@ pub enum DiagnosticKind {
     /// Something the plan needs that the target's API cannot do: listed as a manual step for
     /// a person to do by hand, never done by orgsync.
     ManualStep,
+    /// A create-only target (AFAS applicants): what the plan sends; nothing is updated or
+    /// removed there.
+    CreateOnly,
+    /// Create-only targets (AFAS applicants): people sent before, by the badges in the apply
+    /// records; never sent again.
+    AlreadySent,
+    /// A send that an apply started and never confirmed (a crash, a lost answer): looked up in
+    /// the target before anything is sent, or held for a person to check.
+    SendInterrupted,
 }
 
 impl DiagnosticKind {
@@ -338,6 +347,9 @@ impl DiagnosticKind {
             DiagnosticKind::MissingRemovalDate => "missing_removal_date",
             DiagnosticKind::RetentionPassed => "retention_passed",
             DiagnosticKind::ManualStep => "manual_step",
+            DiagnosticKind::CreateOnly => "create_only",
+            DiagnosticKind::AlreadySent => "already_sent",
+            DiagnosticKind::SendInterrupted => "send_interrupted",
         }
     }
 }

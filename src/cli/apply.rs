@@ -50,6 +50,17 @@ pub struct Args {
     /// Do not record the apply as a git note (refs/notes/orgsync) on the configuration commit.
     #[arg(long)]
     pub no_record: bool,
+    /// Review = apply: plan now and apply only if what reviewers saw still holds. FILE is the
+    /// review record of the reviewed plan (`orgsync show PLANFILE --review-record`). The
+    /// configuration must be the reviewed one; actions that arrived since the review (HR drift)
+    /// are listed apart and applied only when, on their own, they stay within every safety
+    /// limit. No question is asked: the review was the approval.
+    #[arg(long, value_name = "FILE", conflicts_with = "plan")]
+    pub reviewed: Option<PathBuf>,
+    /// Write what the apply did, as counts (no names, no addresses), to FILE as JSON: for CI
+    /// to report ("Applied: …").
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// One-off overrides of the safety limits, for the plan being applied only: each accepts up to N
@@ -142,6 +153,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
     let config = &loaded.config;
     let color = super::stdout_color();
+    let mut review = None;
     let (plan, today) = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -169,6 +181,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             if plan.has_errors() {
                 bail!("the plan has errors (see the diagnostics above); nothing was applied");
             }
+            if let Some(path) = &args.reviewed {
+                review = Some(check_reviewed(path, &plan, &fetched, config)?);
+            }
             (plan, today)
         }
     };
@@ -181,6 +196,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 manual_left(&plan)
             ))?;
         }
+        if let Some(path) = &args.report {
+            write_report(path, &ApplyReport::default(), review.as_ref())?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if args.plan.is_some() {
@@ -188,7 +206,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // `terraform apply PLANFILE` asks nothing: the saved plan was the review (and `verify` has
     // just made sure it is what orgsync plans now). Planning and applying in one step asks.
-    if !args.auto_approve && args.plan.is_none() {
+    if !args.auto_approve && args.plan.is_none() && args.reviewed.is_none() {
         if !std::io::stdin().is_terminal() {
             bail!("not on a terminal: pass --auto-approve to apply without confirmation");
         }
@@ -255,6 +273,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ));
     }
     super::out(&s)?;
+    if let Some(path) = &args.report {
+        write_report(path, &report, review.as_ref())?;
+    }
     if args.no_record {
         super::err("Not recorded (--no-record).\n");
     } else {
@@ -267,6 +288,105 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// What `--reviewed` found: the counts for the report.
+#[derive(Debug, serde::Serialize)]
+struct ReviewCounts {
+    /// The reviewed plan's digest.
+    plan: String,
+    /// Actions planned now exactly as reviewed.
+    reviewed: usize,
+    /// Actions that arrived since the review, by kind.
+    drift: BTreeMap<crate::plan::ActionKind, usize>,
+    /// Reviewed actions no longer planned.
+    gone: usize,
+}
+
+/// Applies `--reviewed`: the plan made now against the review record. Prints what was reviewed
+/// and what arrived since (identifiers only); refuses another configuration and drift over the
+/// safety limits.
+fn check_reviewed(
+    path: &Path,
+    plan: &Plan,
+    fetched: &pipeline::Fetched,
+    config: &crate::config::Config,
+) -> anyhow::Result<ReviewCounts> {
+    use crate::apply::reviewed::{ReviewRecord, compare};
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the review record {}", path.display()))?;
+    let record =
+        ReviewRecord::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let cmp = compare(&record, plan)?;
+    let (accounts, groups) = crate::plan::safety::bases(&fetched.target);
+    let drift_safety = cmp.drift_safety(config, accounts, groups);
+    let mut s = format!(
+        "\nReviewed plan {}: {} of its {} action(s) are planned now as reviewed.\n",
+        record.plan,
+        cmp.reviewed.len(),
+        record.actions.len()
+    );
+    if cmp.drift.is_empty() {
+        s.push_str("Nothing arrived since the review.\n");
+    } else {
+        s.push_str(&format!(
+            "Arrived since the review (not reviewed; applied only within the safety limits): {}\n",
+            count_words(&cmp.drift_counts())
+        ));
+        for a in &cmp.drift {
+            s.push_str(&format!("  {} {}\n", a.kind.as_str(), a.subject));
+        }
+    }
+    if !cmp.gone.is_empty() {
+        s.push_str(&format!(
+            "{} reviewed action(s) are no longer planned (done meanwhile, or changed since):\n",
+            cmp.gone.len()
+        ));
+        for a in &cmp.gone {
+            s.push_str(&format!("  {} {}\n", a.kind.as_str(), a.subject));
+        }
+    }
+    super::out(&s)?;
+    cmp.check_drift(&drift_safety)?;
+    Ok(ReviewCounts {
+        plan: record.plan.clone(),
+        reviewed: cmp.reviewed.len(),
+        drift: cmp.drift_counts(),
+        gone: cmp.gone.len(),
+    })
+}
+
+/// `2 invite, 1 remove`.
+fn count_words(counts: &BTreeMap<crate::plan::ActionKind, usize>) -> String {
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {}", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes `--report FILE`: counts only.
+fn write_report(
+    path: &Path,
+    report: &ApplyReport,
+    review: Option<&ReviewCounts>,
+) -> anyhow::Result<()> {
+    let mut applied: BTreeMap<crate::plan::ActionKind, usize> = BTreeMap::new();
+    let mut failed: BTreeMap<crate::plan::ActionKind, usize> = BTreeMap::new();
+    for o in &report.outcomes {
+        let into = if o.ok { &mut applied } else { &mut failed };
+        *into.entry(o.kind).or_insert(0) += 1;
+    }
+    let value = serde_json::json!({
+        "applied": applied,
+        "failed": failed,
+        "interrupted": report.interrupted,
+        "not_attempted": report.not_attempted,
+        "review": review,
+    });
+    let mut text = serde_json::to_string_pretty(&value)?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// `2 manual steps for 5 subjects are left for a person to do by hand`.

@@ -55,6 +55,10 @@ pub struct Args {
     /// Markdown: show e-mail addresses and full names (masked by default).
     #[arg(long)]
     pub show_pii: bool,
+    /// Also write the plan JSON with names and e-mail addresses masked to FILE, also when the
+    /// plan has errors: for a shared CI artifact and for annotations (it cannot be applied).
+    #[arg(long, value_name = "FILE")]
+    pub masked_out: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -114,6 +118,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     super::out(&text)?;
 
+    if let Some(path) = &args.masked_out {
+        write_text(path, &render::masked_json(&plan))?;
+    }
     if plan.has_errors() {
         anyhow::bail!("the plan has errors (see the diagnostics above); nothing was written");
     }
@@ -287,14 +294,18 @@ fn pull_request_json(
 /// in (a vendor echoing a token into a name): such a plan is refused, not saved with the value
 /// in it — and not saved scrubbed either, since that would no longer be the plan that was made.
 pub(crate) fn write_plan(path: &std::path::Path, plan: &Plan) -> anyhow::Result<()> {
-    let text = render::json(plan);
-    if crate::redact::scrub(&text) != text {
+    write_text(path, &render::json(plan))
+}
+
+/// Writes a rendered plan, refusing one that holds the value of a configured secret.
+fn write_text(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    if crate::redact::scrub(text) != text {
         anyhow::bail!(
-            "the plan holds the value of a configured secret (a source or target field carries              it); it was not written to {}",
+            "the plan holds the value of a configured secret (a source or target field carries it); it was not written to {}",
             path.display()
         );
     }
-    write_atomically(path, &text)
+    write_atomically(path, text)
 }
 
 /// Writes `text` to `path` through a temporary file in the same directory, so that a reader sees

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::config::ScimGroupsConfig;
 use crate::sandbox::generate::{GenerateOptions, Generated, generate, write};
 use crate::sandbox::serve::{Faults, serve_forever};
-use crate::sandbox::{afas, revolut, scim};
+use crate::sandbox::{afas, recruitee, revolut, scim};
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
@@ -62,6 +62,35 @@ pub enum SandboxCommand {
         /// is created) and unmapped functions created.
         #[arg(long)]
         empty_target: bool,
+        #[command(flatten)]
+        faults: Faults,
+    },
+    /// Serve a Recruitee emulator (candidates, placements, stages, profile fields) with
+    /// generated candidates, about a third of them hired, until interrupted.
+    Recruitee {
+        /// Port on 127.0.0.1 (0: any free port).
+        #[arg(long, default_value_t = 8406)]
+        port: u16,
+        /// Number of candidates.
+        #[arg(long, default_value_t = 60)]
+        people: usize,
+        /// Random seed: the same seed gives the same candidates.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The day the data is "as of" (YYYY-MM-DD): hires fall in the 60 days before it.
+        #[arg(long, value_name = "DATE")]
+        today: Option<jiff::civil::Date>,
+        /// The bearer token it accepts (put the same in the variable `source.token` names).
+        #[arg(long, default_value = "sandbox-token")]
+        token: String,
+        /// Also write a configuration for this emulator and an AFAS applicants target into DIR
+        /// (then `git init` it: the badges live in its git notes).
+        #[arg(long, value_name = "DIR")]
+        config_out: Option<PathBuf>,
+        /// The AFAS base URL that configuration points at (the `sandbox afas` emulator's by
+        /// default).
+        #[arg(long, default_value = "http://127.0.0.1:8401/ProfitRestServices")]
+        afas_url: String,
         #[command(flatten)]
         faults: Faults,
     },
@@ -223,6 +252,47 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default(),
             ));
             serve_forever(afas::router(rows, &token, faults), listener)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Recruitee {
+            port,
+            people,
+            seed,
+            today,
+            token,
+            config_out,
+            afas_url,
+            faults,
+        } => {
+            let today = today.unwrap_or_else(|| jiff::Zoned::now().date());
+            let data = recruitee::RecruiteeData::generate(people, seed, today);
+            let listener = bind(port)?;
+            let url = format!("http://{}", listener.local_addr()?);
+            if let Some(dir) = &config_out {
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| {
+                        std::fs::write(
+                            dir.join("orgsync.yaml"),
+                            recruitee::config_yaml(&url, &data.company_id, &afas_url),
+                        )
+                    })
+                    .with_context(|| format!("cannot write into {}", dir.display()))?;
+            }
+            super::err(&format!(
+                "Recruitee emulator: {url}/c/{} ({people} candidates, {} hired, as of {today}).\n\
+                 Token: export RECRUITEE_TOKEN={token}{}\nPress Ctrl-C to stop.\n",
+                data.company_id,
+                data.hired().len(),
+                config_out
+                    .as_ref()
+                    .map(|d| format!(
+                        "\nConfiguration: {} (an AFAS applicants target at {afas_url}; run `git init` and commit it, then: orgsync plan -C {})",
+                        d.display(),
+                        d.display()
+                    ))
+                    .unwrap_or_default(),
+            ));
+            serve_forever(recruitee::router(data.shared(), &token, faults), listener)?;
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Scim {

@@ -1,5 +1,7 @@
-//! `orgsync show PLANFILE [--format text|markdown|json] [--show-pii]`: a saved plan, rendered
-//! as `plan` renders it (`terraform show`). Offline: it reads no configuration and no system.
+//! `orgsync show PLANFILE [--format text|markdown|json] [--show-pii] [--masked] [--review-record]`:
+//! a saved plan, rendered as `plan` renders it (`terraform show`); masked for sharing, or as the
+//! review record that ties an apply on merge to it. Offline: it reads no configuration and no
+//! system.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,10 +24,26 @@ pub struct Args {
     /// Markdown: show e-mail addresses and full names (masked by default).
     #[arg(long)]
     pub show_pii: bool,
+    /// JSON: mask names and e-mail addresses as the Markdown does (for a shared artifact; a
+    /// masked plan cannot be applied).
+    #[arg(long, conflicts_with = "show_pii")]
+    pub masked: bool,
+    /// Print the plan's review record instead: its digest and a fingerprint per action, no
+    /// personal data. `apply --reviewed FILE` applies what it says, and drift only within the
+    /// safety limits.
+    #[arg(long, conflicts_with_all = ["masked", "show_pii"])]
+    pub review_record: bool,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan = read_plan(&args.plan)?;
+    if args.masked && args.format != PlanFormat::Json {
+        bail!("--masked is for --format json (the Markdown is masked unless --show-pii)");
+    }
+    if args.review_record {
+        super::out(&crate::apply::reviewed::ReviewRecord::of(&plan).to_json())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let text = match args.format {
         PlanFormat::Text => render::text(
             &plan,
@@ -40,6 +58,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ..render::MarkdownOptions::default()
             },
         ),
+        PlanFormat::Json if args.masked => render::masked_json(&plan),
         PlanFormat::Json => render::json(&plan),
     };
     super::out(&text)?;
@@ -49,7 +68,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 /// Reads a plan file, refusing anything that is not an orgsync plan of the format this binary
 /// reads. The format version is checked before the plan's shape, so a plan of a newer orgsync
 /// says so instead of failing on a field it does not know.
-fn read_plan(path: &Path) -> anyhow::Result<Plan> {
+pub(crate) fn read_plan(path: &Path) -> anyhow::Result<Plan> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the plan {}", path.display()))?;
     let not_a_plan = || {

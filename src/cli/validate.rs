@@ -32,7 +32,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match loaded {
         Ok(cfg) => {
             match args.format {
-                ReportFormat::Json => super::out(&valid_json(&cfg)?)?,
+                ReportFormat::Json if args.online => return online_json(&cfg),
+                ReportFormat::Json => super::out(&valid_json(&cfg, None)?)?,
                 ReportFormat::Text => {
                     let mut s = format!(
                         "The configuration{at} is valid: {} ({} community mapping{}, {} function mapping{}, {} exclusion rule{}).\n",
@@ -156,7 +157,20 @@ fn todos(cfg: &Config) -> Vec<Todo<'_>> {
 
 /// `--format json` for a valid configuration: `{valid, files, env, todos}` (see the README). An
 /// invalid one stays the bare list of errors editors and CI read.
-fn valid_json(cfg: &Config) -> anyhow::Result<String> {
+/// `--online --format json`: one JSON document, the online check's problems in it (exit 1 when
+/// there are any), nothing else on stdout.
+fn online_json(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let problems = pipeline::check_online(cfg)?;
+    let failed = !problems.is_empty();
+    super::out(&valid_json(cfg, Some(problems))?)?;
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn valid_json(cfg: &Config, online: Option<Vec<String>>) -> anyhow::Result<String> {
     let env: Vec<serde_json::Value> = cfg
         .required_env()
         .into_iter()
@@ -177,12 +191,15 @@ fn valid_json(cfg: &Config) -> anyhow::Result<String> {
             })
         })
         .collect();
-    let value = serde_json::json!({
+    let mut value = serde_json::json!({
         "valid": true,
         "files": cfg.files,
         "env": env,
         "todos": todos,
     });
+    if let Some(problems) = online {
+        value["online"] = serde_json::json!({ "ok": problems.is_empty(), "problems": problems });
+    }
     Ok(serde_json::to_string_pretty(&value)? + "\n")
 }
 

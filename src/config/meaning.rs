@@ -11,8 +11,9 @@ use globset::GlobBuilder;
 
 use super::validate::{ConfigError, closest};
 use super::{
-    Config, FileFormat, FileSourceConfig, FunctionSourceField, Limit, MatchKey, OneOrMany,
-    REQUIRED_COLUMNS, RevolutTargetConfig, ScimTargetConfig, SourceConfig, TargetConfig,
+    AfasApplicantsTargetConfig, Config, FileFormat, FileSourceConfig, FunctionSourceField, Limit,
+    MatchKey, OneOrMany, REQUIRED_COLUMNS, RecruiteeSourceConfig, RevolutTargetConfig,
+    ScimTargetConfig, SourceConfig, TargetConfig,
 };
 
 /// `at(pointer, message)`: an error placed at the key of `pointer` (or its nearest ancestor).
@@ -89,6 +90,180 @@ fn source_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
                 );
             }
             order_by_errors(a.order_by.as_deref(), at, errs);
+        }
+        SourceConfig::Recruitee(r) => recruitee_errors(r, at, errs),
+    }
+}
+
+/// `source` of kind `recruitee`.
+fn recruitee_errors(r: &RecruiteeSourceConfig, at: At<'_>, errs: &mut Vec<ConfigError>) {
+    let id = r.company_id.trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        errs.push(
+            at(
+                "/source/company_id",
+                format!("\"{}\" is not a Recruitee company id: orgsync puts it in the URL (/c/<company_id>/candidates), so it holds letters and digits only", r.company_id),
+            )
+            .hint("write the company's number, like `company_id: \"12345\"` (Recruitee shows it with the personal API tokens)"),
+        );
+    }
+    if let Err(why) = http_url(&r.base_url) {
+        errs.push(
+            at("/source/base_url", format!("\"{}\" is not an http(s) URL: {why}", r.base_url))
+                .hint("leave it out for https://api.recruitee.com, or write the emulator's, like `http://127.0.0.1:8406`"),
+        );
+    }
+    if r.hired.category.trim().is_empty() && r.hired.stages.is_empty() && r.hired.jobs.is_empty() {
+        errs.push(
+            at(
+                "/source/hired/category",
+                "no stage would count as hired: the category is empty and no stages are named"
+                    .into(),
+            )
+            .hint("keep `category: hire` (Recruitee's hired stage), or list `stages: [Hired]`"),
+        );
+    }
+    for (key, value) in [
+        ("first_name", &r.fields.first_name),
+        ("last_name", &r.fields.last_name),
+        ("birth_date", &r.fields.birth_date),
+        ("gender", &r.fields.gender),
+        ("street", &r.fields.street),
+        ("house_number", &r.fields.house_number),
+        ("postal_code", &r.fields.postal_code),
+        ("city", &r.fields.city),
+        ("country", &r.fields.country),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            errs.push(
+                at(&format!("/source/fields/{key}"), format!("the profile field of `{key}` is empty"))
+                    .hint("name the candidate profile field as Recruitee shows it, like `Date of birth`, or write `null` to leave it out"),
+            );
+        }
+    }
+    for (i, name) in r.fields.extra.iter().enumerate() {
+        if name.trim().is_empty() {
+            errs.push(
+                at(&format!("/source/fields/extra/{i}"), "the profile field name is empty".into())
+                    .hint("name a candidate profile field, like `Shirt size`; it becomes the attribute `field:Shirt size`"),
+            );
+        }
+    }
+}
+
+/// Where an AFAS applicant field's value may come from.
+pub const APPLICANT_VALUES: [&str; 12] = [
+    "first_name",
+    "last_name",
+    "email",
+    "birth_date",
+    "gender",
+    "phone",
+    "street",
+    "house_number",
+    "postal_code",
+    "city",
+    "country",
+    "job",
+];
+
+/// `target` of kind `afas_applicants`.
+fn applicants_errors(
+    t: &AfasApplicantsTargetConfig,
+    config: &Config,
+    at: At<'_>,
+    errs: &mut Vec<ConfigError>,
+) {
+    match (&t.environment, &t.base_url) {
+        (None, None) => errs.push(
+            at("/target", "the AFAS applicants target needs `environment` (its number, which gives the URL) or `base_url`".into())
+                .hint("add `environment: \"12345\"`, or `base_url: <URL of ProfitRestServices>` for a proxy or the sandbox"),
+        ),
+        (Some(env), _) if !is_environment_number(env) => errs.push(
+            at("/target/environment", format!("\"{env}\" is not an AFAS environment number: it holds letters and digits only"))
+                .hint(environment_hint(env)),
+        ),
+        _ => {}
+    }
+    if let Some(url) = &t.base_url
+        && let Err(why) = http_url(url)
+    {
+        errs.push(
+            at("/target/base_url", format!("\"{url}\" is not an http(s) URL: {why}"))
+                .hint("write the whole URL of ProfitRestServices, like `http://127.0.0.1:8401/ProfitRestServices`"),
+        );
+    }
+    if t.connector.trim().is_empty() {
+        errs.push(
+            at(
+                "/target/connector",
+                "the UpdateConnector id is empty".into(),
+            )
+            .hint("leave it out for `HrCreateApplicant`"),
+        );
+    }
+    if t.fields.is_empty() {
+        errs.push(
+            at("/target/fields", "no AFAS field is mapped: an applicant would be sent empty".into())
+                .hint("leave `fields` out for the default mapping, or map AFAS fields, like `LaNm: last_name`"),
+        );
+    }
+    let extra: Vec<String> = match &config.source {
+        SourceConfig::Recruitee(r) => r
+            .fields
+            .extra
+            .iter()
+            .map(|n| format!("field:{n}"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (field, value) in &t.fields {
+        let pointer = format!("/target/fields/{field}");
+        if field.trim().is_empty() {
+            errs.push(
+                at(&pointer, "an AFAS field name is empty".into())
+                    .hint("write `<AFAS field>: <value>`, like `LaNm: last_name`"),
+            );
+            continue;
+        }
+        if value.starts_with('=') {
+            continue;
+        }
+        let known = APPLICANT_VALUES.contains(&value.as_str())
+            || extra.iter().any(|e| e == value)
+            || (value.starts_with("field:")
+                && !matches!(config.source, SourceConfig::Recruitee(_)));
+        if !known {
+            let mut candidates: Vec<&str> = APPLICANT_VALUES.to_vec();
+            candidates.extend(extra.iter().map(String::as_str));
+            let mut e = at(
+                &pointer,
+                format!("`{value}` is not a value orgsync has for an applicant"),
+            );
+            e = match closest(value, candidates.iter().copied()) {
+                Some(c) => e.hint(format!("did you mean `{c}`? Values: {}, `field:<name>` for a profile field listed in source.fields.extra, or `=<text>` for a fixed text", APPLICANT_VALUES.join(", "))),
+                None => e.hint(format!("values: {}, `field:<name>` for a profile field listed in source.fields.extra, or `=<text>` for a fixed text", APPLICANT_VALUES.join(", "))),
+            };
+            errs.push(e);
+        }
+    }
+    if let Some(l) = &t.lookup {
+        for (key, v) in [
+            ("connector", &l.connector),
+            ("email_field", &l.email_field),
+            ("id_field", &l.id_field),
+        ] {
+            if v.trim().is_empty() {
+                errs.push(
+                    at(
+                        &format!("/target/lookup/{key}"),
+                        format!("the lookup's `{key}` is empty"),
+                    )
+                    .hint(
+                        "name the GetConnector that lists applicants and its e-mail and id fields",
+                    ),
+                );
+            }
         }
     }
 }
@@ -260,6 +435,7 @@ fn target_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
             }
         }
         TargetConfig::Scim(s) => scim_errors(s, at, errs),
+        TargetConfig::AfasApplicants(t) => applicants_errors(t, config, at, errs),
         TargetConfig::Revolut(r) => revolut_errors(r, at, errs),
     }
 }
@@ -491,6 +667,7 @@ fn column_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
     let default_label = match &config.source {
         SourceConfig::File(_) => "orgsync's default",
         SourceConfig::Afas(_) => "the AFAS default",
+        SourceConfig::Recruitee(_) => "the Recruitee default",
     };
     let mut seen: HashMap<&str, &str> = HashMap::new();
     for (field, column) in columns.fields() {

@@ -104,9 +104,15 @@ impl Config {
         {
             out.push((n.to_owned(), "source.token".to_owned()));
         }
+        if let SourceConfig::Recruitee(r) = &self.source
+            && let Some(n) = r.token.env_name()
+        {
+            out.push((n.to_owned(), "source.token".to_owned()));
+        }
         let target_token = match &self.target {
             TargetConfig::Scim(s) => s.token.env_name(),
             TargetConfig::Revolut(r) => r.token.env_name(),
+            TargetConfig::AfasApplicants(t) => t.token.env_name(),
             TargetConfig::File(_) => None,
         };
         if let Some(n) = target_token {
@@ -134,6 +140,12 @@ impl Config {
         match &self.source {
             SourceConfig::File(f) => &f.columns,
             SourceConfig::Afas(a) => &a.columns,
+            // Recruitee has no columns: the connector fills orgsync's own fields.
+            SourceConfig::Recruitee(_) => {
+                static NONE: std::sync::LazyLock<Columns> =
+                    std::sync::LazyLock::new(Columns::default);
+                &NONE
+            }
         }
     }
 

@@ -65,6 +65,8 @@ pub enum SourceConfig {
     File(FileSourceConfig),
     /// AFAS Profit through its REST GetConnectors.
     Afas(AfasSourceConfig),
+    /// Recruitee (applicant tracker): the candidates hired in a hire stage.
+    Recruitee(RecruiteeSourceConfig),
 }
 
 /// AFAS Profit: people come from a GetConnector (defined per customer, so its id and field names
@@ -167,6 +169,276 @@ pub enum AfasEnvironmentType {
     Test,
     /// `{env}.restaccept.afas.online`
     Accept,
+}
+
+/// Recruitee: people are the candidates with a placement in a hired stage. Each hired placement
+/// is one employment (its job is the function, `hired_at` its start), so the scope rules work as
+/// for an HR system. Birth date, gender, phone and address come from the candidate's detail
+/// answer and are sent on the wire only: plans and records carry a digest of them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecruiteeSourceConfig {
+    /// The company id (a number, in Recruitee under Settings → Apps and plugins → Personal API
+    /// tokens): the API is at `{base_url}/c/{company_id}`.
+    pub company_id: String,
+    /// The API's base URL; another one for the sandbox emulator or a proxy, like
+    /// `http://127.0.0.1:8406`.
+    #[serde(default = "default_recruitee_url")]
+    pub base_url: String,
+    /// The personal API token, sent as `Authorization: Bearer …`: `${env:RECRUITEE_TOKEN}`.
+    pub token: Secret,
+    /// Which placements count as hired.
+    #[serde(default)]
+    pub hired: RecruiteeHiredConfig,
+    /// Names of the candidate's profile fields (in the detail answer's `fields`) that hold the
+    /// applicant data AFAS receives. Matched case-insensitively on the field's `name`, or on its
+    /// `kind` for Recruitee's built-in fields.
+    #[serde(default)]
+    pub fields: RecruiteeFieldsConfig,
+    /// Candidates per page (`limit`, with `offset`).
+    #[serde(default = "default_recruitee_page_size")]
+    #[schemars(range(min = 1))]
+    pub page_size: u32,
+    /// Most calls in flight at once (the candidates' detail answers are read concurrently).
+    #[serde(default = "default_scim_concurrency")]
+    #[schemars(range(min = 1))]
+    pub concurrency: u32,
+    /// Most requests per second (0: unlimited).
+    #[serde(default)]
+    pub rate_limit: u32,
+    /// Seconds before one request is given up.
+    #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
+    pub timeout_secs: u64,
+    /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
+    /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+fn default_recruitee_url() -> String {
+    "https://api.recruitee.com".to_owned()
+}
+fn default_recruitee_page_size() -> u32 {
+    100
+}
+
+/// Which placements count as hired. By default a placement whose stage has the category `hire`
+/// (Recruitee's own hired stage in every pipeline).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecruiteeHiredConfig {
+    /// The stage category that counts as hired.
+    pub category: String,
+    /// Stage names that count as hired instead of the category (case-insensitive), for a
+    /// pipeline with a custom last stage. Empty: the category decides.
+    pub stages: Vec<String>,
+    /// Per job (its id or title): the stage names that count as hired for that job, instead of
+    /// `stages` and the category.
+    pub jobs: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for RecruiteeHiredConfig {
+    fn default() -> Self {
+        RecruiteeHiredConfig {
+            category: "hire".to_owned(),
+            stages: Vec::new(),
+            jobs: BTreeMap::new(),
+        }
+    }
+}
+
+/// The candidate profile fields that hold applicant data (names as in Recruitee; `null` leaves a
+/// field out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecruiteeFieldsConfig {
+    /// First name, when the profile has it apart. Without it the first word of `name` is the
+    /// first name.
+    pub first_name: Option<String>,
+    /// Last name, when the profile has it apart (with its prefix: `van der Berg`).
+    pub last_name: Option<String>,
+    /// Birth date (a date field).
+    pub birth_date: Option<String>,
+    /// Gender.
+    pub gender: Option<String>,
+    /// Street.
+    pub street: Option<String>,
+    /// House number.
+    pub house_number: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// More profile fields to read, by name: each becomes the attribute `field:<name>`, for
+    /// exclusion rules and the AFAS field mapping.
+    pub extra: Vec<String>,
+}
+
+impl Default for RecruiteeFieldsConfig {
+    fn default() -> Self {
+        let o = |v: &str| Some(v.to_owned());
+        RecruiteeFieldsConfig {
+            first_name: None,
+            last_name: None,
+            birth_date: o("Date of birth"),
+            gender: o("Gender"),
+            street: o("Street"),
+            house_number: o("House number"),
+            postal_code: o("Postal code"),
+            city: o("City"),
+            country: o("Country"),
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl RecruiteeFieldsConfig {
+    /// (attribute key, field name) of every applicant field that is read.
+    pub fn named(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = [
+            ("birth_date", &self.birth_date),
+            ("gender", &self.gender),
+            ("street", &self.street),
+            ("house_number", &self.house_number),
+            ("postal_code", &self.postal_code),
+            ("city", &self.city),
+            ("country", &self.country),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), v.clone())))
+        .collect();
+        out.extend(self.extra.iter().map(|n| (format!("field:{n}"), n.clone())));
+        out
+    }
+}
+
+/// AFAS Profit applicants: each hired candidate becomes an applicant through the UpdateConnector
+/// `HrCreateApplicant`, once. AFAS does no duplicate detection, so orgsync keeps a badge per
+/// candidate (who sent whom, when, the applicant id) in the git notes of the configuration
+/// repository, written before and after each send: the configuration must be in git.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AfasApplicantsTargetConfig {
+    /// The environment (participant) number, like `12345`. Required unless `base_url` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Which AFAS environment type: `production`, `test` or `accept`.
+    #[serde(default)]
+    pub environment_type: AfasEnvironmentType,
+    /// The full base URL instead of one derived from `environment`, like
+    /// `http://127.0.0.1:8401/ProfitRestServices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The app connector token: `${env:AFAS_TOKEN}`.
+    pub token: Secret,
+    /// The UpdateConnector that creates an applicant.
+    #[serde(default = "default_applicant_connector")]
+    pub connector: String,
+    /// AFAS field → where its value comes from: a person field (`first_name`, `last_name`,
+    /// `email`), an applicant attribute (`birth_date`, `gender`, `phone`, `street`,
+    /// `house_number`, `postal_code`, `city`, `country`, `field:<name>` for a mapped profile
+    /// field), or `=<text>` for a fixed value. Replaces the default mapping when given.
+    #[serde(default = "default_applicant_fields")]
+    pub fields: BTreeMap<String, String>,
+    /// Gender values as the source writes them (case-insensitive) → AFAS's code.
+    #[serde(default = "default_gender_codes")]
+    pub gender_codes: BTreeMap<String, String>,
+    /// A GetConnector listing the applicants in AFAS, to look up a candidate whose send was
+    /// interrupted (a crash, a lost answer) before sending it again. Without it such a
+    /// candidate is held for a person to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<AfasApplicantLookup>,
+    /// Candidate ids a person checked by hand after an interrupted send (not in AFAS): sent
+    /// again. A candidate with a confirmed send is never sent again, listed here or not.
+    #[serde(default)]
+    pub resend: Vec<String>,
+    /// Most calls in flight at once.
+    #[serde(default = "default_applicant_concurrency")]
+    #[schemars(range(min = 1))]
+    pub concurrency: u32,
+    /// Most requests per second (0: unlimited).
+    #[serde(default)]
+    pub rate_limit: u32,
+    /// Seconds before one request is given up.
+    #[serde(default = "default_timeout_secs")]
+    #[schemars(range(min = 1))]
+    pub timeout_secs: u64,
+    /// Retries of a request that certainly was not processed (429) and of reads. A create whose
+    /// answer was lost is never retried blindly.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+}
+
+/// The GetConnector that lists applicants, for looking up an interrupted send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AfasApplicantLookup {
+    /// Its id.
+    pub connector: String,
+    /// The field holding the applicant's e-mail address (compared case-insensitively).
+    #[serde(default = "default_lookup_email")]
+    pub email_field: String,
+    /// The field holding the applicant's id.
+    #[serde(default = "default_lookup_id")]
+    pub id_field: String,
+}
+
+fn default_lookup_email() -> String {
+    "Email".to_owned()
+}
+fn default_lookup_id() -> String {
+    "Sollicitant".to_owned()
+}
+fn default_applicant_connector() -> String {
+    "HrCreateApplicant".to_owned()
+}
+fn default_applicant_concurrency() -> u32 {
+    1
+}
+
+/// The default AFAS field mapping [I: AFAS's person field codes as KnPerson uses them; check
+/// them with `orgsync validate --online`, which reads the UpdateConnector's metainfo].
+pub fn default_applicant_fields() -> BTreeMap<String, String> {
+    [
+        ("FiNm", "first_name"),
+        ("LaNm", "last_name"),
+        ("DaBi", "birth_date"),
+        ("ViGe", "gender"),
+        ("EmAd", "email"),
+        ("TeNr", "phone"),
+        ("Ad", "street"),
+        ("HmNr", "house_number"),
+        ("ZpCd", "postal_code"),
+        ("Rs", "city"),
+        ("CoId", "country"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect()
+}
+
+/// The default gender codes [I: AFAS's `M`/`V`/`O`/`X`].
+pub fn default_gender_codes() -> BTreeMap<String, String> {
+    [
+        ("male", "M"),
+        ("man", "M"),
+        ("m", "M"),
+        ("female", "V"),
+        ("woman", "V"),
+        ("vrouw", "V"),
+        ("f", "V"),
+        ("v", "V"),
+        ("other", "X"),
+        ("non-binary", "X"),
+        ("x", "X"),
+        ("unknown", "O"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect()
 }
 
 /// A file export of people: one row per person, or one row per person and community/function
@@ -522,6 +794,9 @@ pub enum TargetConfig {
     File(FileTargetConfig),
     /// Any app that speaks SCIM 2.0.
     Scim(ScimTargetConfig),
+    /// AFAS Profit applicants (UpdateConnector `HrCreateApplicant`): hired candidates are sent
+    /// once, never updated or removed (create-only).
+    AfasApplicants(AfasApplicantsTargetConfig),
     /// Revolut Business team members.
     Revolut(RevolutTargetConfig),
 }

@@ -2,10 +2,12 @@
 //! can fake and a write side; a dry run simply never calls the write side.
 
 pub mod afas;
+pub mod afas_applicants;
 pub mod file_source;
 pub mod file_target;
 pub mod http;
 pub mod memory;
+pub mod recruitee;
 pub mod revolut;
 pub mod scim;
 

@@ -67,11 +67,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     diagnostics.append(&mut mapping.diagnostics);
     let mut actions = std::mem::take(&mut mapping.actions);
 
-    let managed_active = target
-        .accounts
-        .iter()
-        .filter(|a| a.managed && a.status == AccountStatus::Active)
-        .count();
+    let (managed_active, managed_groups) = safety::bases(target);
     let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
 
     let reconcile = Reconcile::new(config, target, today, &scope, &mapping);
@@ -87,14 +83,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         super::manual::restrict(capabilities, actions);
     diagnostics.extend(manual_diagnostics);
 
-    let managed_groups = target
-        .communities
-        .iter()
-        .chain(&target.function_groups)
-        .filter(|g| g.managed)
-        .count();
     let (safety, safety_diagnostics) =
-        safety::check(config, &actions, managed_active, managed_groups);
+        safety::check_resuming(config, &actions, managed_active, managed_groups, recorded);
     diagnostics.extend(safety_diagnostics);
 
     actions.sort_by(|a, b| {

@@ -8,8 +8,11 @@
 //! read the verdict; the override flags (`--allow-removals N`, …) are named here too, so the
 //! verdict, its hint and the runner's check cannot drift apart.
 
+use std::collections::BTreeMap;
+
 use super::{Action, ActionKind, Diagnostic, DiagnosticKind, Safety, Severity, Violation};
 use crate::config::Config;
+use crate::model::{AccountStatus, TargetSnapshot};
 
 /// Managed accounts (or groups) from which percentage limits apply: below this a single change
 /// is already a large percentage.
@@ -124,6 +127,22 @@ impl LimitKind {
         }
     }
 
+    /// How many actions an interrupted apply left unattempted that this limit counts: for
+    /// notifying moves, the moves (which of them notify is not recorded).
+    fn resumable(self, resumable: &BTreeMap<ActionKind, usize>) -> usize {
+        let of = |k: ActionKind| resumable.get(&k).copied().unwrap_or(0);
+        match self {
+            LimitKind::Removals => of(ActionKind::Remove),
+            LimitKind::Anonymizations => of(ActionKind::Anonymize),
+            LimitKind::Moves | LimitKind::NotifyingMoves => of(ActionKind::Move),
+            LimitKind::Updates => of(ActionKind::Update),
+            LimitKind::Invites => of(ActionKind::Invite),
+            LimitKind::GroupRemovals => {
+                of(ActionKind::RemoveCommunity) + of(ActionKind::RemoveFunctionGroup)
+            }
+        }
+    }
+
     /// How many of `actions` count against this limit.
     pub fn count(self, actions: &[Action]) -> usize {
         actions.iter().filter(|a| self.counts(a)).count()
@@ -143,6 +162,23 @@ fn notifies(action: &Action) -> bool {
         .changes
         .get("notify")
         .is_some_and(|c| c.to == serde_json::Value::Bool(true))
+}
+
+/// The bases of the percentage limits: the managed active accounts of the target, and the groups
+/// orgsync manages.
+pub fn bases(target: &TargetSnapshot) -> (usize, usize) {
+    let accounts = target
+        .accounts
+        .iter()
+        .filter(|a| a.managed && a.status == AccountStatus::Active)
+        .count();
+    let groups = target
+        .communities
+        .iter()
+        .chain(&target.function_groups)
+        .filter(|g| g.managed)
+        .count();
+    (accounts, groups)
 }
 
 /// The empty-source guard: a source that returns no people while managed accounts exist is far
@@ -173,6 +209,10 @@ pub struct RecordedTarget {
     pub counted: bool,
     /// Which record, for the message: "the apply of 2026-11-22T02:00:14Z (commit abc1234)".
     pub record: String,
+    /// When the newest apply was interrupted: the actions it did not attempt, by kind. That
+    /// plan passed its safety check (or was allowed over it); finishing it is not a new blast
+    /// radius, so up to these counts do not count against the limits again.
+    pub resumable: BTreeMap<ActionKind, usize>,
 }
 
 /// Below this share of the recorded managed accounts (in percent), a target listing is taken
@@ -222,12 +262,44 @@ pub fn check(
     managed_active: usize,
     managed_groups: usize,
 ) -> (Safety, Vec<Diagnostic>) {
+    check_resuming(config, actions, managed_active, managed_groups, None)
+}
+
+/// [`check`], for a plan that may finish an interrupted apply (`recorded`, the newest apply
+/// record of this target): up to as many actions of a kind as that apply left unattempted are
+/// not counted again, and an info diagnostic says so.
+pub fn check_resuming(
+    config: &Config,
+    actions: &[Action],
+    managed_active: usize,
+    managed_groups: usize,
+    recorded: Option<&RecordedTarget>,
+) -> (Safety, Vec<Diagnostic>) {
     let limits = config.safety.limits();
     let mut violations = Vec::new();
     let mut diagnostics = Vec::new();
     for (kind, (key, _, limit)) in LimitKind::ALL.into_iter().zip(limits) {
         debug_assert_eq!(kind.key(), key);
-        let n = kind.count(actions);
+        let planned = kind.count(actions);
+        let resumed = recorded.map_or(0, |r| kind.resumable(&r.resumable).min(planned));
+        let n = planned - resumed;
+        if resumed > 0
+            && let Some(r) = recorded
+        {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::Safety,
+                severity: Severity::Info,
+                message: format!(
+                    "{resumed} of the plan's {planned} {} finish {}, which was interrupted: they are not counted against safety.{key} again",
+                    kind.noun(),
+                    r.record
+                ),
+                subject: Some(key.to_owned()),
+                count: resumed,
+                hint: None,
+                location: None,
+            });
+        }
         if n == 0 {
             continue;
         }
@@ -451,7 +523,43 @@ mod tests {
             managed,
             counted,
             record: "the apply of 2026-11-22T02:00:14Z (commit abc1234)".to_owned(),
+            resumable: BTreeMap::new(),
         }
+    }
+
+    /// Regression: an interrupted first sync left 250 of its 300 invites unattempted; the next
+    /// plan, against the 50 accounts that now exist, invites 500% of them and was unsafe, so
+    /// the nightly could never finish the apply it had started. Those invites were the
+    /// interrupted plan's, checked then: they do not count again. Anything beyond does.
+    #[test]
+    fn finishing_an_interrupted_apply_is_not_counted_again() {
+        let c = config();
+        let mut interrupted = recorded(50, true);
+        interrupted.resumable = BTreeMap::from([(ActionKind::Invite, 250)]);
+        let invites = many(ActionKind::Invite, 250, false);
+        assert!(
+            !check(&c, &invites, 50, 0).0.safe,
+            "without the record: unsafe"
+        );
+        let (safety, diagnostics) = check_resuming(&c, &invites, 50, 0, Some(&interrupted));
+        assert!(safety.safe, "{safety:?}");
+        assert!(
+            diagnostics.iter().any(|d| d.severity == Severity::Info
+                && d.message
+                    .starts_with("250 of the plan's 250 invites finish the apply of")),
+            "{diagnostics:?}"
+        );
+        // 20 more than were left (25% of 50 is 12): unsafe again.
+        let more = many(ActionKind::Invite, 270, false);
+        let (safety, _) = check_resuming(&c, &more, 50, 0, Some(&interrupted));
+        assert!(!safety.safe, "{safety:?}");
+        // Removals are not invites: an interrupted invite run allows no removal.
+        let removals = many(ActionKind::Remove, 20, false);
+        assert!(
+            !check_resuming(&c, &removals, 50, 0, Some(&interrupted))
+                .0
+                .safe
+        );
     }
 
     /// Regression (issue 11): a target that listed nobody was planned on like any other, as

@@ -643,6 +643,23 @@ impl Pii {
         out
     }
 
+    /// Free text outside Markdown (the masked JSON plan, annotations): e-mail addresses and
+    /// known names masked, nothing escaped.
+    pub(super) fn plain(&self, s: &str) -> String {
+        if self.show {
+            return s.to_owned();
+        }
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some((start, end)) = find_email(rest) {
+            out.push_str(&self.mask_names(&rest[..start]));
+            out.push_str(&mask_email(&rest[start..end]));
+            rest = &rest[end..];
+        }
+        out.push_str(&self.mask_names(rest));
+        out
+    }
+
     /// A value known to be an e-mail address.
     fn email(&self, s: &str) -> String {
         let shown = if self.show {
@@ -726,7 +743,7 @@ impl Pii {
 
 /// `Jan de Vries` → `J. V.`, `Cher` → `C.`: the initials of the first and the last word, so
 /// neither the given name nor the family name is shown.
-fn mask_name(full: &str) -> String {
+pub(super) fn mask_name(full: &str) -> String {
     let words: Vec<&str> = full.split_whitespace().collect();
     match words.as_slice() {
         [] => String::new(),
@@ -736,7 +753,7 @@ fn mask_name(full: &str) -> String {
 }
 
 /// `de Vries` → `V.`: the initial of the last word.
-fn initial(s: &str) -> String {
+pub(super) fn initial(s: &str) -> String {
     s.split_whitespace()
         .last()
         .and_then(|w| w.chars().next())
@@ -745,7 +762,7 @@ fn initial(s: &str) -> String {
 }
 
 /// `jan.devries@example.com` → `j***@example.com`.
-fn mask_email(s: &str) -> String {
+pub(super) fn mask_email(s: &str) -> String {
     match s.split_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();

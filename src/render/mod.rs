@@ -7,12 +7,14 @@
 mod diff;
 mod json;
 mod markdown;
+mod masked;
 mod pull_request;
 mod text;
 
 pub use diff::diff;
 pub use json::{json, json_compact};
 pub use markdown::{MarkdownOptions, markdown};
+pub use masked::masked_json;
 pub use pull_request::{PullRequestView, pull_request_markdown, pull_request_text};
 pub use text::{TextOptions, text};
 

@@ -293,6 +293,58 @@ pub fn pull_request_text(view: &PullRequestView<'_>, head: &Plan, opts: &TextOpt
     out
 }
 
+/// One line for the top of the comment: what the pull request changes, the warnings it fixes
+/// and introduces, what happens on merge anyway, and whether the plan is safe:
+/// `this PR: 2 changes, fixes 5 warnings, introduces 1; 9 pending HR changes apply on merge too; safe`.
+pub fn verdict(cmp: &Comparison<'_>, head: &Plan) -> String {
+    let own = cmp.introduced.len() + cmp.changed.len() + cmp.withdrawn.len();
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut parts = vec![if own == 0 {
+        "no changes".to_owned()
+    } else {
+        plural(own, "change", "changes")
+    }];
+    let (fixed, introduced) = (
+        cmp.diagnostics_fixed.len(),
+        cmp.diagnostics_introduced.len(),
+    );
+    if fixed > 0 {
+        parts.push(format!(
+            "fixes {}",
+            plural(fixed, "diagnostic", "diagnostics")
+        ));
+    }
+    if introduced > 0 {
+        parts.push(format!(
+            "introduces {}",
+            plural(introduced, "diagnostic", "diagnostics")
+        ));
+    }
+    let mut line = format!("this PR: {}", parts.join(", "));
+    if !cmp.pending.is_empty() {
+        let n = cmp.pending.len();
+        line.push_str(&format!(
+            "; {} on merge too",
+            plural(n, "pending HR change applies", "pending HR changes apply")
+        ));
+    }
+    let errors = head.error_count();
+    line.push_str(if errors > 0 {
+        "; has errors: not applicable"
+    } else if head.safety.safe {
+        "; safe"
+    } else {
+        "; unsafe: over the safety limits"
+    });
+    line
+}
+
 /// The pull request's effect as Markdown, followed by the full plan, within `opts.max_chars`.
 /// Personal data is masked as in [`super::markdown`].
 pub fn pull_request_markdown(
@@ -303,6 +355,7 @@ pub fn pull_request_markdown(
     let pii = Pii::new(head, opts.show_pii);
     let cmp = view.comparison;
     let mut out = String::from("## orgsync: what this pull request changes\n\n");
+    let _ = writeln!(out, "**Verdict:** {}\n", verdict(cmp, head));
     let commit = view
         .base_commit
         .map(|c| format!(" (`{}`)", crate::git::short(c)))
@@ -440,6 +493,42 @@ mod tests {
             },
             digests: Digests::default(),
         }
+    }
+
+    #[test]
+    fn the_verdict_is_one_line_at_the_top() {
+        let base = plan(vec![fg_update("7", "A", "B")]);
+        let head = plan(vec![
+            fg_update("1", "No function", "Guest Relations"),
+            fg_update("2", "No function", "Guest Relations"),
+            fg_update("7", "A", "B"),
+        ]);
+        let cmp = compare(&base, &head);
+        assert_eq!(
+            verdict(&cmp, &head),
+            "this PR: 2 changes; 1 pending HR change applies on merge too; safe"
+        );
+        let view = PullRequestView {
+            base_ref: "main",
+            base_commit: None,
+            base_problem: None,
+            comparison: &cmp,
+        };
+        let md = pull_request_markdown(&view, &head, &MarkdownOptions::default());
+        let second = md.lines().nth(2).unwrap_or_default();
+        assert_eq!(
+            second,
+            "**Verdict:** this PR: 2 changes; 1 pending HR change applies on merge too; safe"
+        );
+        let mut unsafe_head = head.clone();
+        unsafe_head.safety.safe = false;
+        let same = compare(&head, &unsafe_head);
+        assert!(
+            verdict(&same, &unsafe_head).starts_with("this PR: no changes; 3 pending HR changes"),
+            "{}",
+            verdict(&same, &unsafe_head)
+        );
+        assert!(verdict(&same, &unsafe_head).ends_with("; unsafe: over the safety limits"));
     }
 
     #[test]

@@ -4,7 +4,12 @@
 //! order among them; `-1/-1` for everything, 500 for an invalid combination; with
 //! `--short-page-every N` every Nth page that has rows, the last one too, loses half of them), simple filters (`filterfieldids`/`filtervalues`/`operatortypes`, `=`
 //! only), `metainfo`, AfasToken auth, AFAS error bodies, and UpdateConnectors:
-//! `HrCreateApplicant` (POST, 201 with the new key) and `KnEmployee`, a simplification that edits
+//! `HrCreateApplicant` (POST, 201 `{"results":{"HrCreateApplicant":{"CaId":"…"}}}` as in AFAS's
+//! onboarding how-to; mandatory fields, a date and the gender code checked as its metainfo at
+//! `/metainfo/update/HrCreateApplicant` says [I: the field codes are KnPerson's], a validation
+//! error a 500 with the AFAS error body; no duplicate detection: the same person twice is two
+//! applicants), the GetConnector `orgsync_applicants` listing the applicants created (for
+//! orgsync's lookup after a lost answer), and `KnEmployee`, a simplification that edits
 //! the GetConnector's rows so a demo can change the HR data: POST adds a row, PUT updates the
 //! rows of `@EmId`, DELETE `/connectors/KnEmployee/EmId/{id}` removes them. Its `Fields` use the
 //! GetConnector's field names (real KnEmployee fields differ).
@@ -123,9 +128,33 @@ struct Emulator {
     sorted: Mutex<Option<Arc<Sorted>>>,
     /// GetConnector reads so far: each orders tied rows its own way.
     reads: AtomicU64,
-    applicants: Mutex<Vec<Value>>,
+    applicants: Applicants,
     gate: Arc<Gate>,
 }
+
+/// The applicants the emulator created (each the `Fields` posted plus `CaId`), shared with a test.
+pub type Applicants = Arc<Mutex<Vec<Value>>>;
+
+/// The GetConnector that lists the applicants created.
+pub const APPLICANTS_CONNECTOR: &str = "orgsync_applicants";
+
+/// `HrCreateApplicant`'s fields as the emulator's metainfo describes them: (id, label, data
+/// type, mandatory) [I].
+pub const APPLICANT_FIELDS: [(&str, &str, &str, bool); 13] = [
+    ("VcSn", "Volgnummer vacature", "int", false),
+    ("FiNm", "Voornaam", "string", true),
+    ("LaNm", "Achternaam", "string", true),
+    ("DaBi", "Geboortedatum", "date", false),
+    ("ViGe", "Geslacht", "string", false),
+    ("EmAd", "E-mail", "string", true),
+    ("TeNr", "Telefoonnummer", "string", false),
+    ("Ad", "Straat", "string", false),
+    ("HmNr", "Huisnummer", "string", false),
+    ("ZpCd", "Postcode", "string", false),
+    ("Rs", "Woonplaats", "string", false),
+    ("CoId", "Land", "string", false),
+    ("Rm", "Opmerking", "string", false),
+];
 
 /// The rows in the order an `orderbyfieldids` asks for: by each comma-separated field in turn
 /// (`-Field` descending), compared as text. Rows that tie on every field have no order of their
@@ -211,12 +240,22 @@ impl Sorted {
 /// The emulator's routes under [`BASE_PATH`], accepting `token` (as the `AfasToken` header
 /// orgsync sends for it).
 pub fn router(data: AfasData, token: &str, faults: Faults) -> Router {
+    router_with_applicants(data, token, faults, Applicants::default())
+}
+
+/// [`router`], creating applicants into `applicants` (which a test reads).
+pub fn router_with_applicants(
+    data: AfasData,
+    token: &str,
+    faults: Faults,
+    applicants: Applicants,
+) -> Router {
     let gate = Arc::new(Gate::new(Vendor::Afas, authorization(token), faults));
     let state = Arc::new(Emulator {
         data: Mutex::new(data),
         sorted: Mutex::new(None),
         reads: AtomicU64::new(0),
-        applicants: Mutex::new(Vec::new()),
+        applicants,
         gate: Arc::clone(&gate),
     });
     let api = Router::new()
@@ -230,6 +269,7 @@ pub fn router(data: AfasData, token: &str, faults: Faults) -> Router {
         )
         .route("/metainfo", get(metainfo))
         .route("/metainfo/get/{id}", get(metainfo_get))
+        .route("/metainfo/update/{id}", get(metainfo_update))
         .with_state(state);
     Router::new().nest(BASE_PATH, guarded(api, gate))
 }
@@ -253,6 +293,9 @@ async fn get_connector(
     Path(id): Path<String>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
+    if id.eq_ignore_ascii_case(APPLICANTS_CONNECTOR) {
+        return applicants_connector(&emu, &q);
+    }
     let data = lock(&emu.data);
     if !id.eq_ignore_ascii_case(&data.connector) {
         // A 500, as AFAS answers it (not a 404).
@@ -310,10 +353,85 @@ async fn get_connector(
     axum::Json(json!({ "skip": skip, "take": take, "rows": page })).into_response()
 }
 
+/// The applicants as GetConnector rows: `Sollicitant` (the CaId), `Email`, `Voornaam`,
+/// `Achternaam`; `=` filters and skip/take.
+fn applicants_connector(emu: &Emulator, q: &std::collections::HashMap<String, String>) -> Response {
+    let applicants = lock(&emu.applicants);
+    let mut rows: Vec<Value> = applicants
+        .iter()
+        .map(|a| {
+            json!({
+                "Sollicitant": a["CaId"],
+                "Email": a["EmAd"],
+                "Voornaam": a["FiNm"],
+                "Achternaam": a["LaNm"],
+            })
+        })
+        .collect();
+    if let (Some(fields), Some(values)) = (q.get("filterfieldids"), q.get("filtervalues")) {
+        for (f, v) in fields.split(',').zip(values.split(',')) {
+            rows.retain(|r| text(r.get(f)) == v);
+        }
+    }
+    let num = |k: &str, d: usize| q.get(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
+    let page: Vec<Value> = rows
+        .into_iter()
+        .skip(num("skip", 0))
+        .take(num("take", 100))
+        .collect();
+    axum::Json(json!({ "skip": num("skip", 0), "take": num("take", 100), "rows": page }))
+        .into_response()
+}
+
+async fn metainfo_update(Path(id): Path<String>) -> Response {
+    if id != "HrCreateApplicant" {
+        return unknown_update(&id);
+    }
+    let fields: Vec<Value> = APPLICANT_FIELDS
+        .iter()
+        .map(|(f, label, data_type, mandatory)| {
+            json!({ "fieldId": f, "primaryKey": false, "dataType": data_type, "label": label,
+                    "mandatory": mandatory, "length": 255, "controlType": 1, "decimals": 0,
+                    "decimalsFieldId": "", "notZero": false })
+        })
+        .collect();
+    axum::Json(json!({ "name": id, "description": "Sollicitant", "fields": fields, "objects": [] }))
+        .into_response()
+}
+
+/// Why AFAS would refuse these applicant fields, as its message would say it.
+fn invalid_applicant(fields: &Map<String, Value>) -> Option<String> {
+    for (f, v) in fields {
+        let Some(def) = APPLICANT_FIELDS.iter().find(|d| d.0 == f) else {
+            return Some(format!("Het veld '{f}' bestaat niet in HrCreateApplicant"));
+        };
+        let v = text(Some(v));
+        if def.2 == "date"
+            && jiff::civil::Date::strptime("%Y-%m-%d", v.get(..10).unwrap_or(&v)).is_err()
+        {
+            return Some(format!("Ongeldige datum '{v}' in veld {} ({})", def.1, f));
+        }
+        if f == "ViGe" && !["M", "V", "O", "X"].contains(&v.as_str()) {
+            return Some(format!("Ongeldige waarde '{v}' in veld Geslacht (ViGe)"));
+        }
+    }
+    APPLICANT_FIELDS
+        .iter()
+        .find(|d| {
+            d.3 && fields
+                .get(d.0)
+                .is_none_or(|v| text(Some(v)).trim().is_empty())
+        })
+        .map(|d| format!("Het veld {} ({}) is verplicht", d.1, d.0))
+}
+
 async fn metainfo(State(emu): Shared) -> Response {
     let data = lock(&emu.data);
     axum::Json(json!({
-        "getConnectors": [{ "id": data.connector, "description": "orgsync sandbox employees" }],
+        "getConnectors": [
+            { "id": data.connector, "description": "orgsync sandbox employees" },
+            { "id": APPLICANTS_CONNECTOR, "description": "orgsync sandbox applicants" }
+        ],
         "updateConnectors": [
             { "id": "KnEmployee", "description": "Medewerker" },
             { "id": "HrCreateApplicant", "description": "Sollicitant" }
@@ -323,6 +441,16 @@ async fn metainfo(State(emu): Shared) -> Response {
 }
 
 async fn metainfo_get(State(emu): Shared, Path(id): Path<String>) -> Response {
+    if id.eq_ignore_ascii_case(APPLICANTS_CONNECTOR) {
+        let fields: Vec<Value> = ["Sollicitant", "Email", "Voornaam", "Achternaam"]
+            .iter()
+            .map(|f| json!({ "id": f, "fieldId": f, "dataType": "string", "label": f, "length": 255 }))
+            .collect();
+        return axum::Json(
+            json!({ "name": id, "description": "orgsync sandbox applicants", "fields": fields }),
+        )
+        .into_response();
+    }
     let data = lock(&emu.data);
     if !id.eq_ignore_ascii_case(&data.connector) {
         return error(
@@ -361,12 +489,22 @@ async fn post_update(
             let Some(el) = element(&body, &id) else {
                 return bad_body(&id);
             };
+            let fields = match el.get("Fields") {
+                Some(Value::Object(f)) => f.clone(),
+                _ => Map::new(),
+            };
+            if let Some(why) = invalid_applicant(&fields) {
+                return error(Vendor::Afas, StatusCode::INTERNAL_SERVER_ERROR, &why);
+            }
+            // No duplicate detection, as in AFAS: the same person twice is two applicants.
             let mut applicants = lock(&emu.applicants);
-            applicants.push(el.clone());
-            let key = (applicants.len() + 5000).to_string();
+            let key = (applicants.len() + 64).to_string();
+            let mut created = fields;
+            created.insert("CaId".to_owned(), json!(key));
+            applicants.push(Value::Object(created));
             (
                 StatusCode::CREATED,
-                axum::Json(json!({ "results": { "HrCreateApplicant": { "ApplicantId": key } } })),
+                axum::Json(json!({ "results": { "HrCreateApplicant": { "CaId": key } } })),
             )
                 .into_response()
         }

@@ -3,6 +3,7 @@
 
 pub mod afas;
 pub mod generate;
+pub mod recruitee;
 pub mod revolut;
 pub mod scim;
 pub mod serve;

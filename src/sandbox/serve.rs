@@ -66,6 +66,8 @@ pub enum Vendor {
     Afas,
     /// RFC 7644 error messages.
     Scim,
+    /// `{"error": ["…"]}` [I: Recruitee's error shape is not documented publicly].
+    Recruitee,
     /// Revolut Business: `{"code": 401, "message": "…"}`.
     Revolut,
 }
@@ -88,6 +90,10 @@ pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
                 "detail": message,
             }),
             "application/scim+json",
+        ),
+        Vendor::Recruitee => (
+            serde_json::json!({ "error": [message] }),
+            "application/json",
         ),
         Vendor::Revolut => (
             serde_json::json!({ "code": status.as_u16(), "message": message }),

@@ -33,9 +33,14 @@ struct State {
     /// The pull request's comments: (id, body).
     comments: Vec<(u64, String)>,
     next_id: u64,
+    /// What `GET /repos/…/commits/{sha}/pulls` answers: the pull requests of a commit.
+    pulls: Vec<serde_json::Value>,
+    /// Artifacts of workflow runs: (run id, name, zip bytes).
+    artifacts: Vec<(u64, String, Vec<u8>)>,
 }
 
-/// A fake GitHub REST API on 127.0.0.1: issue comments (list, create, update), nothing else.
+/// A fake GitHub REST API on 127.0.0.1: issue comments (list, create, update), a commit's pull
+/// requests, a run's artifacts and their download (a redirect to "blob storage", as GitHub's is).
 struct FakeGitHub {
     url: String,
     state: Arc<Mutex<State>>,
@@ -64,6 +69,41 @@ impl FakeGitHub {
 
     fn comments(&self) -> Vec<(u64, String)> {
         self.state.lock().unwrap().comments.clone()
+    }
+
+    /// Says that `sha` is the merge commit of pull request 7.
+    fn merged_pull_request(&self, sha: &str) {
+        self.state.lock().unwrap().pulls = vec![serde_json::json!({
+            "number": 7, "merged_at": "2026-11-22T10:00:00Z", "merge_commit_sha": sha
+        })];
+    }
+
+    /// An artifact of run `run`: the files of `dir`, zipped as upload-artifact zips them.
+    fn add_artifact(&self, run: u64, name: &str, dir: &Path) {
+        let zip = tempfile::tempdir().unwrap().keep().join("artifact.zip");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let out = Command::new("python3")
+            .args(["-m", "zipfile", "-c"])
+            .arg(&zip)
+            .args(&files)
+            .current_dir(dir)
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bytes = std::fs::read(&zip).unwrap();
+        self.state
+            .lock()
+            .unwrap()
+            .artifacts
+            .push((run, name.to_owned(), bytes));
     }
 
     /// A comment someone else wrote, which the action must leave alone.
@@ -110,7 +150,70 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         body: body.clone(),
     });
     let route = path.split('?').next().unwrap_or_default().to_owned();
-    let (status, answer) = if method == "GET" && route.ends_with("/issues/7/comments") {
+    // The artifact download: GitHub answers 302 to a signed blob-storage URL, which must be
+    // fetched without the token.
+    if let Some(id) = route.strip_prefix("/download/") {
+        drop(s);
+        let mut stream = stream;
+        let _ = write!(
+            stream,
+            "HTTP/1.1 302 Found\r\nLocation: /blob/{id}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        return;
+    }
+    if let Some(id) = route.strip_prefix("/blob/") {
+        let index: usize = id.parse().unwrap_or(usize::MAX);
+        let bytes = s.artifacts.get(index).map(|a| a.2.clone());
+        drop(s);
+        let mut stream = stream;
+        match bytes {
+            Some(b) => {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    b.len()
+                );
+                let _ = stream.write_all(&b);
+            }
+            None => {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        }
+        return;
+    }
+    let (status, answer) = if method == "GET"
+        && route.contains("/commits/")
+        && route.ends_with("/pulls")
+    {
+        ("200 OK", serde_json::Value::Array(s.pulls.clone()))
+    } else if method == "GET" && route.contains("/actions/runs/") && route.ends_with("/artifacts") {
+        let run: u64 = route
+            .split('/')
+            .rev()
+            .nth(1)
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        let host = headers_host(&s.requests);
+        let list: Vec<_> = s
+            .artifacts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.0 == run)
+            .map(|(i, a)| {
+                serde_json::json!({
+                    "id": i, "name": a.1, "expired": false,
+                    "archive_download_url": format!("http://{host}/download/{i}")
+                })
+            })
+            .collect();
+        (
+            "200 OK",
+            serde_json::json!({ "total_count": list.len(), "artifacts": list }),
+        )
+    } else if method == "GET" && route.ends_with("/issues/7/comments") {
         // Paged as GitHub pages it: `per_page` (default 30) and `page` (from 1).
         let query = |name: &str| {
             path.split_once('?')
@@ -184,6 +287,19 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
         answer.len()
     );
+}
+
+/// The Host header of the newest request: where the fake API is reachable.
+fn headers_host(requests: &[Request]) -> String {
+    requests
+        .last()
+        .and_then(|r| {
+            r.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("host"))
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap_or_default()
 }
 
 /// One run of the action's script, with everything it wrote.
@@ -748,15 +864,19 @@ fn example_workflows_pass_actionlint() {
     assert_eq!(
         names,
         [
+            "orgsync-applicants-hourly.yml",
             "orgsync-apply.yml",
             "orgsync-hygiene.yml",
             "orgsync-nightly.yml",
-            "orgsync-plan.yml"
+            "orgsync-plan.yml",
+            "orgsync-tenants.yml"
         ]
     );
 
+    // orgsync's own release workflow, too.
     let out = Command::new("actionlint")
         .args(&workflows)
+        .arg(repo().join(".github/workflows/release.yml"))
         .current_dir(repo())
         .output()
         .unwrap();
@@ -816,10 +936,24 @@ fn action_yml_is_a_complete_composite_action() {
         "github-token",
         "show-pii",
         "args",
+        "version",
+        "sha256",
+        "release-repository",
+        "reviewed",
+        "upload-full-plan",
+        "retention-days",
+        "full-plan-retention-days",
     ] {
         assert!(text.contains(&format!("\n  {input}:\n")), "input {input}");
     }
-    for output in ["has-changes", "safe", "summary", "plan-file"] {
+    for output in [
+        "has-changes",
+        "safe",
+        "summary",
+        "plan-file",
+        "plan-digest",
+        "artifact-dir",
+    ] {
         assert!(
             text.contains(&format!("steps.run.outputs.{output} }}")),
             "output {output}"
@@ -831,10 +965,474 @@ fn action_yml_is_a_complete_composite_action() {
         "INPUT_BASE_REF",
         "INPUT_SHOW_PII",
         "INPUT_ARGS",
+        "INPUT_REVIEWED",
         "ORGSYNC_GITHUB_TOKEN",
     ] {
         assert!(text.contains(&format!("{env}: ${{{{ inputs.")), "{env}");
     }
     assert!(text.contains("cargo install --locked --path \"$GITHUB_ACTION_PATH\""));
+    assert!(text.contains("if: inputs.version == 'source'"));
+    assert!(text.contains("scripts/install-orgsync.sh"));
+    // The default artifact is the masked one; the full plan only when asked, briefly.
+    assert!(text.contains("path: ${{ steps.run.outputs.artifact-dir }}"));
+    assert!(text.contains("if: always() && inputs.upload-full-plan == 'true'"));
     assert!(text.contains("actions/upload-artifact@") && text.contains("actions/cache@"));
+}
+
+/// Every string of the quickstart's HR export that is personal: names and e-mail addresses.
+fn quickstart_personal_data() -> Vec<String> {
+    let text = std::fs::read_to_string(repo().join("examples/quickstart/hr-export.json")).unwrap();
+    let export: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for row in export["rows"].as_array().unwrap() {
+        for key in ["Roepnaam", "Achternaam", "Email_werk"] {
+            if let Some(v) = row[key].as_str().filter(|v| v.len() > 2) {
+                out.push(v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Regression (issue 14): the artifact was the full JSON plan, names and addresses included, for
+/// anyone with read access. Now the uploaded directory holds the masked plan and the review
+/// record; the full plan stays on the runner.
+#[test]
+fn the_plan_artifact_is_masked_and_holds_the_review_record() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let ws = workspace_with(&repo().join("examples/quickstart"));
+    let run = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(run.code, 0, "{}", run.report());
+    let dir = PathBuf::from(run.output("artifact-dir"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["plan.masked.json", "review.json"]);
+    let full = PathBuf::from(run.output("plan-file"));
+    assert!(
+        !full.starts_with(&dir),
+        "the full plan is not in the artifact"
+    );
+
+    let masked = std::fs::read_to_string(dir.join("plan.masked.json")).unwrap();
+    let review = std::fs::read_to_string(dir.join("review.json")).unwrap();
+    let full_text = std::fs::read_to_string(&full).unwrap();
+    let personal = quickstart_personal_data();
+    let in_plan: Vec<&String> = personal
+        .iter()
+        .filter(|p| full_text.contains(&format!("\"{p}\"")))
+        .collect();
+    assert!(!in_plan.is_empty(), "the full plan names people");
+    for p in &in_plan {
+        assert!(
+            !masked.contains(&format!("\"{p}\"")),
+            "{p} in the masked plan"
+        );
+        assert!(!review.contains(p.as_str()), "{p} in the review record");
+    }
+    assert_eq!(masked.matches('@').count(), masked.matches("***@").count());
+
+    // The comment names the reviewed plan, and says where the apply on merge finds it.
+    let digest = run.output("plan-digest");
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    assert!(review.contains(digest), "{review}");
+    let body = &api.comments()[0].1;
+    assert!(
+        body.contains(&format!(
+            "<!-- orgsync:review run=4242 artifact=orgsync-plan-config plan={digest} -->"
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("Reviewed plan `{digest}`")),
+        "{body}"
+    );
+    assert_no_secrets(&run, &api);
+}
+
+/// Regression (issue 14): a plan with error diagnostics gave a comment saying "see the
+/// diagnostics above" without them, because the script replaced the Markdown with stderr. Now
+/// the comment and the summary list them, and each located one is an annotation on the file.
+#[test]
+fn a_plan_with_errors_shows_its_diagnostics_and_annotates_them() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let qs =
+        quickstart_copy(|t| t.replace("unmapped_communities: hold", "unmapped_communities: error"));
+    let ws = workspace_with(qs.path());
+    let run = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(run.code, 1, "{}", run.report());
+    let body = &api.comments()[0].1;
+    assert!(body.contains("unmapped_community"), "{body}");
+    assert!(body.contains("The plan has errors"), "{body}");
+    assert!(
+        run.summary.contains("unmapped_community"),
+        "{}",
+        run.report()
+    );
+    let annotation = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error file=config/orgsync.yaml,line="))
+        .unwrap_or_else(|| panic!("no annotation on config/orgsync.yaml\n{}", run.report()));
+    assert!(
+        annotation.contains("title=orgsync%3A unmapped_community::"),
+        "{annotation}"
+    );
+    // Annotations are masked like the comment.
+    for p in quickstart_personal_data() {
+        if p.contains('@') {
+            assert!(!run.stdout.contains(&p), "{p} in the log");
+        }
+    }
+    assert!(!run.output("artifact-dir").is_empty());
+    assert_no_secrets(&run, &api);
+}
+
+/// An invalid configuration is annotated with the file, line and column of each error.
+#[test]
+fn an_invalid_configuration_is_annotated_at_its_line() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let qs = quickstart_copy(|t| t.replace("  retention_days: 30", "  retention_dayz: 30"));
+    let ws = workspace_with(qs.path());
+    let run = runner.run(
+        ws.path(),
+        &[("INPUT_CONFIG", "config"), ("INPUT_COMMAND", "validate")],
+    );
+    assert_eq!(run.code, 1, "{}", run.report());
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error file=config/orgsync.yaml,line="))
+        .unwrap_or_else(|| panic!("no annotation\n{}", run.report()));
+    assert!(line.contains(",col=3,"), "{line}");
+    assert!(line.contains("retention_dayz"), "{line}");
+}
+
+/// A clone with the quickstart committed, its plan made on "pull request 7" in run 4242, and the
+/// artifact of that run in the fake API. Returns the clone, its origin and the merge commit.
+fn reviewed_pull_request(
+    api: &FakeGitHub,
+    runner: &Runner,
+) -> (tempfile::TempDir, tempfile::TempDir, String) {
+    let ws = workspace_with(&repo().join("examples/quickstart"));
+    let origin = clone_with_origin(ws.path());
+    let plan = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(plan.code, 0, "{}", plan.report());
+    api.add_artifact(
+        4242,
+        "orgsync-plan-config",
+        Path::new(plan.output("artifact-dir")),
+    );
+    let sha = git(ws.path(), &["rev-parse", "HEAD"]).trim().to_owned();
+    api.merged_pull_request(&sha);
+    std::fs::write(
+        runner.tmp.path().join("event.json"),
+        r#"{"ref":"refs/heads/main"}"#,
+    )
+    .unwrap();
+    (ws, origin, sha)
+}
+
+/// Adds one person to the workspace's HR export: drift that arrives after the review.
+fn hire(ws: &Path, id: &str) {
+    let path = ws.join("config/hr-export.json");
+    let mut export: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rows = export["rows"].as_array_mut().unwrap();
+    let mut row = rows[0].clone();
+    row["Medewerker"] = serde_json::json!(id);
+    row["Roepnaam"] = serde_json::json!("Noor");
+    row["Achternaam"] = serde_json::json!(format!("Nieuw{id}"));
+    row["Email_werk"] = serde_json::json!(format!("noor.{id}@grandhotels.example"));
+    row["Begindatum_contract"] = serde_json::json!("2026-11-01T00:00:00Z");
+    rows.push(row);
+    std::fs::write(&path, serde_json::to_string_pretty(&export).unwrap()).unwrap();
+}
+
+/// Review = apply: on merge the action applies what the pull request's plan showed, applies the
+/// HR change that arrived since within the limits and lists it apart, and says so on the pull
+/// request. The artifact is fetched with the token sent to GitHub only, not to blob storage.
+#[test]
+fn apply_on_merge_applies_the_reviewed_plan_and_comments_applied() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let (ws, _origin, sha) = reviewed_pull_request(&api, &runner);
+    hire(ws.path(), "4999");
+    let run = runner.run(
+        ws.path(),
+        &[
+            ("INPUT_CONFIG", "config"),
+            ("INPUT_COMMAND", "apply"),
+            ("GITHUB_SHA", &sha),
+            ("GITHUB_EVENT_NAME", "push"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.report());
+    assert!(
+        run.stdout
+            .contains("applying the plan reviewed in pull request #7"),
+        "{}",
+        run.report()
+    );
+    assert!(
+        run.stdout.contains("Arrived since the review") && run.stdout.contains("invite 4999"),
+        "{}",
+        run.report()
+    );
+    let applied = api
+        .comments()
+        .into_iter()
+        .find(|(_, b)| b.contains("<!-- orgsync:applied:config -->"))
+        .unwrap_or_else(|| panic!("no Applied comment: {:?}", api.comments()));
+    assert!(applied.1.contains("**Applied:**"), "{}", applied.1);
+    assert!(
+        applied
+            .1
+            .contains("arrived since the review (within the safety limits): 1 invite"),
+        "{}",
+        applied.1
+    );
+    assert!(!applied.1.contains("noor."), "{}", applied.1);
+    let blob = api
+        .requests()
+        .into_iter()
+        .find(|r| r.path.starts_with("/blob/"))
+        .expect("the artifact was downloaded");
+    assert!(
+        !blob
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization")),
+        "the token went to blob storage: {blob:?}"
+    );
+    assert!(run.summary.contains("**Applied:**"), "{}", run.report());
+    assert_no_secrets(&run, &api);
+}
+
+/// Review = apply: a configuration that is not the reviewed one (another change landed between
+/// the review and the merge) is not applied, and the workspace stays as it was.
+#[test]
+fn apply_on_merge_refuses_a_configuration_other_than_the_reviewed_one() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let (ws, _origin, _) = reviewed_pull_request(&api, &runner);
+    let communities = ws.path().join("config/communities.yaml");
+    let text = std::fs::read_to_string(&communities).unwrap();
+    std::fs::write(
+        &communities,
+        text.replace(
+            r#"{ source: "1005", name: Den Haag"#,
+            r#"{ source: "1015", name: Den Haag"#,
+        ),
+    )
+    .unwrap();
+    git(ws.path(), &["commit", "-q", "-am", "another change"]);
+    let sha = git(ws.path(), &["rev-parse", "HEAD"]).trim().to_owned();
+    api.merged_pull_request(&sha);
+    api.add_artifact(4242, "orgsync-plan-config", &{
+        // The comment still names run 4242: the same artifact, reviewed before the change.
+        let d = tempfile::tempdir().unwrap().keep();
+        let zip = &api.state.lock().unwrap().artifacts[0].2.clone();
+        std::fs::write(d.join("a.zip"), zip).unwrap();
+        let out = Command::new("python3")
+            .args(["-m", "zipfile", "-e", "a.zip", "."])
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        std::fs::remove_file(d.join("a.zip")).unwrap();
+        d
+    });
+    let before = std::fs::read_to_string(ws.path().join("config/workspace.json")).unwrap();
+    // The nightly on the same commit (a schedule, `reviewed: auto`) is not held to the pull
+    // request: it plans and applies within the limits. Checked first, on a copy.
+    let copy = tempfile::tempdir().unwrap();
+    git(
+        copy.path(),
+        &["clone", "-q", ws.path().to_str().unwrap(), "."],
+    );
+    for f in ["hr-export.json", "workspace.json"] {
+        std::fs::copy(
+            ws.path().join("config").join(f),
+            copy.path().join("config").join(f),
+        )
+        .unwrap();
+    }
+    let nightly = runner.run(
+        copy.path(),
+        &[
+            ("INPUT_CONFIG", "config"),
+            ("INPUT_COMMAND", "apply"),
+            ("GITHUB_SHA", &sha),
+            ("GITHUB_EVENT_NAME", "schedule"),
+            ("ORGSYNC_PUSH_NOTES", "false"),
+        ],
+    );
+    assert_eq!(nightly.code, 0, "{}", nightly.report());
+    assert!(
+        !nightly.stdout.contains("reviewed in pull request"),
+        "{}",
+        nightly.report()
+    );
+
+    let run = runner.run(
+        ws.path(),
+        &[
+            ("INPUT_CONFIG", "config"),
+            ("INPUT_COMMAND", "apply"),
+            ("GITHUB_SHA", &sha),
+            ("GITHUB_EVENT_NAME", "push"),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.report());
+    assert!(
+        run.stdout.contains("is not the one reviewed"),
+        "{}",
+        run.report()
+    );
+    let after = std::fs::read_to_string(ws.path().join("config/workspace.json")).unwrap();
+    assert_eq!(before, after, "nothing was applied");
+}
+
+/// `reviewed: required` fails when the commit came from no pull request; nothing is applied.
+#[test]
+fn apply_with_review_required_fails_without_a_pull_request() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    std::fs::write(
+        runner.tmp.path().join("event.json"),
+        r#"{"ref":"refs/heads/main"}"#,
+    )
+    .unwrap();
+    let ws = workspace_with(&repo().join("examples/quickstart"));
+    let _origin = clone_with_origin(ws.path());
+    let sha = git(ws.path(), &["rev-parse", "HEAD"]).trim().to_owned();
+    let before = std::fs::read_to_string(ws.path().join("config/workspace.json")).unwrap();
+    let run = runner.run(
+        ws.path(),
+        &[
+            ("INPUT_CONFIG", "config"),
+            ("INPUT_COMMAND", "apply"),
+            ("INPUT_REVIEWED", "required"),
+            ("GITHUB_SHA", &sha),
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.report());
+    assert!(
+        run.stderr.contains("was not merged from a pull request")
+            || run.stdout.contains("was not merged from a pull request"),
+        "{}",
+        run.report()
+    );
+    let after = std::fs::read_to_string(ws.path().join("config/workspace.json")).unwrap();
+    assert_eq!(before, after, "nothing was applied");
+}
+
+/// A fake release of the built orgsync for `target`: the archive as scripts/release-build.sh
+/// lays it out, and its .sha256.
+fn fake_release(target: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("orgsync-v{version}-{target}");
+    let stage = dir.path().join("stage").join(&name);
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::copy(
+        assert_cmd::cargo::cargo_bin("orgsync"),
+        stage.join("orgsync"),
+    )
+    .unwrap();
+    let archive = format!("{name}.tar.gz");
+    let out = Command::new("tar")
+        .arg("-C")
+        .arg(dir.path().join("stage"))
+        .args(["-czf", &format!("../{archive}"), &name])
+        .current_dir(dir.path().join("stage"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("sha256sum")
+        .arg(&archive)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    std::fs::write(dir.path().join(format!("{archive}.sha256")), out.stdout).unwrap();
+    dir
+}
+
+fn install(release: &Path, env: &[(&str, &str)]) -> (std::process::Output, tempfile::TempDir) {
+    let dest = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("scripts/install-orgsync.sh"))
+        .env("ORGSYNC_VERSION", format!("v{}", env!("CARGO_PKG_VERSION")))
+        .env("ORGSYNC_TARGET", "x86_64-unknown-linux-musl")
+        .env(
+            "ORGSYNC_RELEASE_URL",
+            format!("file://{}", release.display()),
+        )
+        .env("ORGSYNC_INSTALL_DIR", dest.path())
+        .env("GITHUB_PATH", dest.path().join("github-path"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    (cmd.output().expect("bash runs"), dest)
+}
+
+/// The action's install: the release archive is checked against its SHA-256 before the binary
+/// is installed, and the installed binary is the version asked for.
+#[test]
+fn install_verifies_the_checksum_and_installs_the_release() {
+    let release = fake_release("x86_64-unknown-linux-musl");
+    let (out, dest) = install(release.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{stderr}{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let installed = dest.path().join("orgsync");
+    let version = Command::new(&installed).arg("--version").output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&version.stdout)
+            .starts_with(&format!("orgsync {}", env!("CARGO_PKG_VERSION")))
+    );
+    let path = std::fs::read_to_string(dest.path().join("github-path")).unwrap();
+    assert_eq!(path.trim(), dest.path().to_str().unwrap());
+}
+
+/// A tampered archive (or a wrong pinned `sha256`) installs nothing and fails the step.
+#[test]
+fn install_refuses_an_archive_whose_checksum_does_not_match() {
+    let release = fake_release("x86_64-unknown-linux-musl");
+    let archive = release.path().join(format!(
+        "orgsync-v{}-x86_64-unknown-linux-musl.tar.gz",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let pinned = "0".repeat(64);
+    let (out, dest) = install(release.path(), &[("ORGSYNC_SHA256", &pinned)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
+    assert!(!dest.path().join("orgsync").exists());
+
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    let (out, dest) = install(release.path(), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
+    assert!(!dest.path().join("orgsync").exists());
 }

@@ -317,3 +317,109 @@ fn a_swapped_mapping_is_unsafe_until_its_moves_are_allowed() {
     )
     .assert_code(0);
 }
+
+/// Adds `n` new hires to the quickstart's HR export, ids from 4900.
+fn hire_n(dir: &std::path::Path, n: usize) {
+    let path = dir.join("hr-export.json");
+    let mut export: Value = serde_json::from_str(&read(dir, "hr-export.json")).unwrap();
+    let rows = export["rows"].as_array_mut().unwrap();
+    for i in 0..n {
+        let mut row = rows[0].clone();
+        let id = format!("{}", 4900 + i);
+        row["Medewerker"] = json!(id);
+        row["Achternaam"] = json!(format!("Nieuw{id}"));
+        row["Email_werk"] = json!(format!("new.{id}@grandhotels.example"));
+        row["Begindatum_contract"] = json!("2026-11-01T00:00:00Z");
+        rows.push(row);
+    }
+    std::fs::write(path, serde_json::to_string_pretty(&export).unwrap()).unwrap();
+}
+
+/// Review = apply (issue 14): `apply --reviewed` applies the reviewed plan plus the HR changes
+/// that arrived since, and the one-off allowances cover what was reviewed, never the drift:
+/// drift over a limit on its own is refused whatever `--allow-*` says, and nothing is written.
+#[test]
+fn apply_reviewed_takes_drift_only_within_the_limits() {
+    let dir = copy_example("quickstart");
+    let d = dir.path();
+    replace_in(
+        d,
+        "orgsync.yaml",
+        "  max_removals: \"10%\"",
+        "  max_removals: \"10%\"\n  max_invites: 3",
+    );
+    let plan = orgsync_in(d, &["plan", "--at", AT, "--out", "plan.json"]);
+    plan.assert_code(0);
+    let record = orgsync_in(d, &["show", "plan.json", "--review-record"]);
+    record.assert_code(0);
+    std::fs::write(d.join("review.json"), &record.stdout).unwrap();
+
+    // Four hires since the review: over max_invites (3) on their own.
+    let saved = read(d, "hr-export.json");
+    hire_n(d, 4);
+    let before = read(d, "workspace.json");
+    let refused = orgsync_in(
+        d,
+        &[
+            "apply",
+            "--at",
+            AT,
+            "--reviewed",
+            "review.json",
+            "--allow-invites",
+            "10",
+        ],
+    );
+    refused
+        .assert_code(1)
+        .assert_that(
+            refused
+                .stderr
+                .contains("arrived since the review and, on their own, break the safety limits"),
+            "the drift is refused",
+        )
+        .assert_that(
+            refused.stdout.contains("invite 4903"),
+            "the drift is listed",
+        );
+    assert_eq!(before, read(d, "workspace.json"), "nothing was written");
+
+    // One hire: within the limit on its own; the whole plan (4 invites) needs its allowance.
+    std::fs::write(d.join("hr-export.json"), &saved).unwrap();
+    hire_n(d, 1);
+    let applied = orgsync_in(
+        d,
+        &[
+            "apply",
+            "--at",
+            AT,
+            "--reviewed",
+            "review.json",
+            "--allow-invites",
+            "4",
+            "--report",
+            "report.json",
+        ],
+    );
+    applied
+        .assert_code(0)
+        .assert_that(
+            applied.stdout.contains("Arrived since the review (not reviewed; applied only within the safety limits): 1 invite"),
+            "the drift is listed apart",
+        );
+    let report: Value = serde_json::from_str(&read(d, "report.json")).unwrap();
+    assert_eq!(report["applied"]["invite"], 4, "{report}");
+    assert_eq!(report["review"]["drift"]["invite"], 1, "{report}");
+    let text = read(d, "report.json");
+    assert!(
+        !text.contains("grandhotels"),
+        "the report holds counts only: {text}"
+    );
+
+    // A plan file is not a review record.
+    let wrong = orgsync_in(d, &["apply", "--at", AT, "--reviewed", "plan.json"]);
+    wrong.assert_code(1).assert_that(
+        wrong.stderr.contains("this is a plan, not a review record"),
+        "says what it is",
+    );
+}

@@ -358,3 +358,84 @@ fn interrupted_applies_to_scim_converge() {
         converge(&dir, &reset, &|| scim_state(&server.borrow().1), signal);
     }
 }
+
+/// Runs git in `dir` with a fixed identity.
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CEILING_DIRECTORIES", repo())
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Regression: an interrupted first sync left more invites than `max_invites` (25%) allows
+/// against the accounts that then existed, so the plan that would finish it was unsafe and the
+/// nightly could never complete the apply it had started. The invites the interrupted apply
+/// recorded as not attempted were checked with its plan: they do not count again.
+#[test]
+fn an_interrupted_first_sync_resumes_within_the_invite_limit() {
+    let (_server, url) = start_scim();
+    let tmp = sandbox(1000, Some(&url));
+    let dir = tmp.path().join("c");
+    let path = dir.join("orgsync.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    assert!(yaml.contains("  max_invites: unlimited\n"));
+    std::fs::write(&path, yaml.replace("  max_invites: unlimited\n", "")).unwrap();
+    std::fs::write(dir.join(".gitignore"), "*.out\n*.err\n").unwrap();
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-q", "-m", "config"]);
+
+    // Interrupt until at least 10 accounts exist (percentages count from 10) and most invites
+    // are left: each later apply has to resume the one before.
+    let mut interrupted = None;
+    for ms in [300, 300, 500, 500, 800, 800, 1200, 1200, 2000] {
+        let run = interrupted_apply(&dir, Duration::from_millis(ms), Signal::Int);
+        assert_eq!(
+            run.code,
+            130,
+            "interrupted, not refused or finished\n{}",
+            run.report()
+        );
+        let during = run.stdout.contains("Interrupt received: the apply stopped");
+        if during && scim_state(&url).accounts.len() >= 10 {
+            interrupted = Some(run);
+            break;
+        }
+    }
+    let run = interrupted.expect("one of the moments lands during the apply");
+    let managed = scim_state(&url).accounts.len();
+    let plan = plan_json(&dir);
+    let invites = plan["summary"]["invite"].as_u64().unwrap();
+    assert!(
+        invites * 4 > managed as u64,
+        "more invites are left ({invites}) than 25% of the {managed} accounts\n{}",
+        run.report()
+    );
+    assert_eq!(plan["safety"]["safe"], true, "{}", plan["safety"]);
+    assert!(
+        plan["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["message"].as_str().unwrap_or_default().contains(
+                "which was interrupted: they are not counted against safety.max_invites again"
+            )),
+        "the plan says why: {}",
+        plan["diagnostics"]
+    );
+    orgsync(&dir, &["apply", "--auto-approve", "--at", AT]).assert_code(0);
+    let done = orgsync(&dir, &["plan", "--at", AT, "--detailed-exitcode"]);
+    done.assert_code(0)
+        .assert_that(done.stdout.contains("No changes."), "converged");
+}

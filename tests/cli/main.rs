@@ -7,6 +7,7 @@
 //! every one before committing.
 
 mod action;
+mod applicants;
 mod apply;
 mod common;
 mod conventions;
@@ -16,6 +17,7 @@ mod git;
 mod http;
 mod interrupt;
 mod plan;
+mod recruitee;
 mod revolut;
 mod schema;
 mod scim_conformance;

@@ -117,6 +117,9 @@ invalid_cases! {
     afas_connector_empty => "afas-connector-empty",
     afas_order_by_empty_field => "afas-order-by-empty-field",
     afas_environment_and_base_url_missing => "afas-environment-and-base-url-missing",
+    recruitee_company_id_not_a_number => "recruitee-company-id-not-a-number",
+    applicants_field_unknown_value => "applicants-field-unknown-value",
+    applicants_environment_and_base_url_missing => "applicants-environment-and-base-url-missing",
     retention_days_too_large => "retention-days-too-large",
     version_decimal => "version-decimal",
     // Valid YAML, valid types, meaningless values.
@@ -746,4 +749,42 @@ fn validate_at_a_ref_refuses_a_source_path_that_is_a_directory() {
             && run.stderr.contains("--> orgsync.yaml:2:23 at source.path"),
         "the directory is reported at source.path",
     );
+}
+
+/// Regression: `validate --online --format json` printed the online verdict as text after the
+/// JSON, so the output was not one JSON document. Now the problems are in it, and exit 1 says
+/// there are some.
+#[test]
+fn online_json_is_one_document_with_the_problems() {
+    let (_server, url) = start_emulator(customer_connector());
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n    manager: Persoonsnummer_leidinggevende\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online", "--format", "json"]);
+    online.assert_code(1);
+    let value: Value = serde_json::from_str(&online.stdout)
+        .unwrap_or_else(|e| panic!("one JSON document ({e}):\n{}", online.stdout));
+    assert_eq!(value["valid"], true, "{value}");
+    assert_eq!(value["online"]["ok"], false, "{value}");
+    let problems = value["online"]["problems"].as_array().unwrap();
+    assert!(
+        problems.len() == 1
+            && problems[0]
+                .as_str()
+                .unwrap()
+                .contains("source.columns.manager"),
+        "{value}"
+    );
+
+    let dir = afas_config(
+        &url,
+        "  connector: Profit_Medewerkers\n  columns:\n    email: Mail_werk\n",
+        "",
+    );
+    let online = run_online(dir.path(), &["validate", "--online", "--format", "json"]);
+    online.assert_code(0);
+    let value: Value = serde_json::from_str(&online.stdout).expect("one JSON document");
+    assert_eq!(value["online"]["ok"], true, "{value}");
 }
