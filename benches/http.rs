@@ -76,8 +76,14 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
     use orgsync::config::RevolutTargetConfig;
     use orgsync::connectors::revolut::RevolutTarget;
     use orgsync::sandbox::revolut::{self as rv, RevolutData};
+    // `REVOLUT_LATENCY_MS=100`: every answer 100 ms late, as over the internet.
+    let latency_ms: u64 = std::env::var("REVOLUT_LATENCY_MS")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     let faults = Faults {
         rate_limit: limit,
+        latency_ms,
         ..Faults::default()
     };
     let server = spawn(rv::router(RevolutData::seeded(5), TOKEN, faults), 0).expect("emulator");
@@ -147,9 +153,9 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
     );
     let rate = invites as f64 / secs;
     println!(
-        "revolut: {invites} invites at a limit of {limit}/s with rate_limit {limit}: {secs:.1} s \
-         (the apply's reads included) = {rate:.1} invites/s ({:.1}% of the limit); {} answered 429; \
-         {} failed",
+        "revolut: {invites} invites at a limit of {limit}/s with rate_limit {limit}, {latency_ms} ms \
+         latency, concurrency 4: {secs:.1} s (the apply's reads included) = {rate:.1} invites/s \
+         ({:.1}% of the limit); {} answered 429; {} failed",
         100.0 * rate / f64::from(limit),
         target.client().throttled(),
         report.failed,

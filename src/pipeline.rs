@@ -456,6 +456,22 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
         ),
         _ => {}
     }
+    if let TargetConfig::Revolut(r) = &config.target {
+        let target =
+            crate::connectors::revolut::RevolutTarget::new(r, env_var, Default::default(), false)?;
+        let mut roles: Vec<String> = Vec::new();
+        if let Some(f) = &config.functions {
+            roles.extend(f.map.iter().map(|m| m.target.clone()));
+            if let crate::config::UnmappedFunctionPolicy::Fallback(fb) = &f.unmapped {
+                roles.push(fb.fallback.clone());
+            }
+        }
+        problems.extend(
+            target
+                .check_online(&roles)
+                .context("cannot check the target online")?,
+        );
+    }
     if let TargetConfig::AfasApplicants(t) = &config.target {
         use crate::connectors::afas_applicants::{AfasApplicantsTarget, Badge, BadgeStore};
         /// Online checks read no badges.

@@ -23,6 +23,7 @@
 //!   the address is taken as the invite's result. Only when none is there is it sent again.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -85,7 +86,7 @@ pub fn describe_error(body: &[u8]) -> Option<String> {
 /// A Revolut Business account's team.
 #[derive(Debug)]
 pub struct RevolutTarget {
-    client: HttpClient,
+    client: Arc<HttpClient>,
     rt: tokio::runtime::Runtime,
     page_size: u32,
     default_role: String,
@@ -119,13 +120,51 @@ impl RevolutTarget {
         };
         let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
         Ok(RevolutTarget {
-            client,
+            client: Arc::new(client),
             rt: runtime()?,
             page_size: cfg.page_size.clamp(1, 1000),
             default_role: cfg.default_role.trim().to_owned(),
             owned,
             members: HashMap::new(),
         })
+    }
+
+    /// `validate --online`: the token reads the team and its roles, `default_role` is a role
+    /// id, and every role the configuration names (`role_names`: the function mappings' targets
+    /// and the fallback) exists by name. Roles cannot be created through the API, so a missing
+    /// one is a problem here, not a surprise in the plan. One line per problem.
+    pub fn check_online(&self, role_names: &[String]) -> Result<Vec<String>, ConnectorError> {
+        self.rt.block_on(self.client.get("/team-members?limit=1"))?;
+        let roles = self.roles()?;
+        let mut known: Vec<String> = roles
+            .iter()
+            .filter(|r| r.id != OWNER_ROLE)
+            .map(|r| r.name.clone().unwrap_or_else(|| r.id.clone()))
+            .collect();
+        known.sort();
+        let mut problems = Vec::new();
+        if !roles
+            .iter()
+            .any(|r| r.id == self.default_role && r.id != OWNER_ROLE)
+        {
+            problems.push(format!(
+                "target.default_role: \"{}\" is not a role of this Revolut business (roles: {})",
+                self.default_role,
+                known.join(", ")
+            ));
+        }
+        let mut named: Vec<&String> = role_names.iter().collect();
+        named.sort();
+        named.dedup();
+        for name in named {
+            if !known.iter().any(|k| k == name) {
+                problems.push(format!(
+                    "functions.yaml: the role \"{name}\" does not exist at Revolut (roles: {}); roles cannot be created through the API: create it in the Revolut Business app, or map onto an existing one",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(problems)
     }
 
     /// The HTTP client (for its counters).
@@ -141,70 +180,8 @@ impl RevolutTarget {
     /// timestamp and brings nothing new is asked again with the largest page (1000); more than
     /// that sharing one instant is an error, never a partial listing.
     pub fn list_members(&self) -> Result<Vec<Member>, ConnectorError> {
-        self.rt.block_on(self.list_members_async())
-    }
-
-    async fn list_members_async(&self) -> Result<Vec<Member>, ConnectorError> {
-        let data = |message: String| ConnectorError::Data {
-            path: "GET /team-members".to_owned(),
-            line: 0,
-            message,
-        };
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut out: Vec<Member> = Vec::new();
-        let mut before: Option<String> = None;
-        let mut limit = self.page_size;
-        loop {
-            let mut path = format!("/team-members?limit={limit}");
-            if let Some(b) = &before {
-                path.push_str(&format!("&created_before={}", encode(b)));
-            }
-            let response = self.client.get(&path).await?;
-            let page: Vec<Member> = list_body(&response.body, "team-members").map_err(data)?;
-            let mut oldest: Option<jiff::Timestamp> = None;
-            let mut new = 0usize;
-            for m in &page {
-                let at: jiff::Timestamp = m.created_at.parse().map_err(|e| {
-                    data(format!(
-                        "member {} has created_at \"{}\": {e}",
-                        m.id, m.created_at
-                    ))
-                })?;
-                oldest = Some(oldest.map_or(at, |o| o.min(at)));
-                if seen.insert(m.id.clone()) {
-                    new += 1;
-                    out.push(m.clone());
-                }
-            }
-            let Some(oldest) = oldest else {
-                return Ok(out);
-            };
-            if new > 0 {
-                // Next: everything up to and including the oldest time seen (ties included).
-                let next = oldest
-                    .checked_add(jiff::SignedDuration::from_micros(1))
-                    .unwrap_or(oldest);
-                before = Some(next.to_string());
-                continue;
-            }
-            // Nothing new: the page holds only members of the oldest time, all seen.
-            if page.len() as u64 >= u64::from(limit) {
-                if limit < 1000 {
-                    limit = 1000;
-                    continue;
-                }
-                return Err(data(format!(
-                    "more than 1000 team members share the creation time {oldest}: they cannot be paged through without losing some"
-                )));
-            }
-            // Every member of that time is seen: go strictly before it. An empty answer there
-            // is the end; a page cut short earlier is read past this way.
-            let strictly = oldest.to_string();
-            if before.as_deref() == Some(strictly.as_str()) {
-                return Ok(out);
-            }
-            before = Some(strictly);
-        }
+        self.rt
+            .block_on(list_members_with(&self.client, self.page_size))
     }
 
     fn roles(&self) -> Result<Vec<Role>, ConnectorError> {
@@ -283,7 +260,8 @@ impl RevolutTarget {
         }
     }
 
-    fn invite(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
+    /// The e-mail address and role of an invite.
+    fn invite_of(&self, action: &Action) -> Result<(String, String), String> {
         let email = action
             .changes
             .get("email")
@@ -291,72 +269,20 @@ impl RevolutTarget {
             .ok_or_else(|| "an invite needs an e-mail address".to_owned())?
             .trim()
             .to_owned();
-        let role = self.role_of(action)?;
-        let body = json!({ "email": email, "role_id": role });
-        let retries = self.client.settings().retries;
-        let mut attempt = 0u32;
-        loop {
-            let sent = self
-                .rt
-                .block_on(self.client.send_create("/team-members", &body));
-            match sent {
-                Ok(response) => {
-                    let m: Member = response.json()?;
-                    ctx.record_account(&action.subject, m.id.clone());
-                    self.members.insert(m.id.clone(), m);
-                    return Ok(());
-                }
-                Err(e) if unsure(&e) => {
-                    // Did it arrive? Look before sending it again. After a timeout the server
-                    // may still be creating it: look again, with backoff, for as long as the
-                    // timeout, before concluding it did not arrive.
-                    let patience = if e.timed_out() {
-                        self.client.settings().timeout
-                    } else {
-                        Duration::ZERO
-                    };
-                    let found = self.find_member(&email, patience).map_err(|l| {
-                        format!(
-                            "{e}; and listing the members to see whether it arrived failed: {l}"
-                        )
-                    })?;
-                    if let Some(m) = found {
-                        tracing::info!(member = %m.id, "the invite had arrived: its answer was lost");
-                        ctx.record_account(&action.subject, m.id.clone());
-                        self.members.insert(m.id.clone(), m);
-                        return Ok(());
-                    }
-                    if attempt >= retries {
-                        return Err(e.to_string());
-                    }
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(200 * u64::from(attempt)));
-                }
-                Err(e) => return Err(e.to_string()),
-            }
-        }
+        Ok((email, self.role_of(action)?))
     }
 
-    /// The member with `email`, looking again with backoff for up to `patience`.
-    fn find_member(
-        &self,
-        email: &str,
-        patience: Duration,
-    ) -> Result<Option<Member>, ConnectorError> {
-        let deadline = std::time::Instant::now() + patience;
-        let mut wait = Duration::from_millis(100);
-        loop {
-            let found = self
-                .list_members()?
-                .into_iter()
-                .find(|m| m.email.trim().eq_ignore_ascii_case(email));
-            let now = std::time::Instant::now();
-            if found.is_some() || now >= deadline {
-                return Ok(found);
-            }
-            std::thread::sleep(wait.min(deadline - now));
-            wait = (wait * 2).min(Duration::from_secs(2));
-        }
+    fn invite(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
+        let (email, role) = self.invite_of(action)?;
+        let m = self.rt.block_on(send_invite(
+            Arc::clone(&self.client),
+            self.page_size,
+            email,
+            role,
+        ))?;
+        ctx.record_account(&action.subject, m.id.clone());
+        self.members.insert(m.id.clone(), m);
+        Ok(())
     }
 
     fn update(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
@@ -419,6 +345,138 @@ impl RevolutTarget {
         }
         self.members.remove(&id);
         Ok(())
+    }
+}
+
+async fn list_members_with(
+    client: &HttpClient,
+    page_size: u32,
+) -> Result<Vec<Member>, ConnectorError> {
+    let data = |message: String| ConnectorError::Data {
+        path: "GET /team-members".to_owned(),
+        line: 0,
+        message,
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out: Vec<Member> = Vec::new();
+    let mut before: Option<String> = None;
+    let mut limit = page_size;
+    loop {
+        let mut path = format!("/team-members?limit={limit}");
+        if let Some(b) = &before {
+            path.push_str(&format!("&created_before={}", encode(b)));
+        }
+        let response = client.get(&path).await?;
+        let page: Vec<Member> = list_body(&response.body, "team-members").map_err(data)?;
+        let mut oldest: Option<jiff::Timestamp> = None;
+        let mut new = 0usize;
+        for m in &page {
+            let at: jiff::Timestamp = m.created_at.parse().map_err(|e| {
+                data(format!(
+                    "member {} has created_at \"{}\": {e}",
+                    m.id, m.created_at
+                ))
+            })?;
+            oldest = Some(oldest.map_or(at, |o| o.min(at)));
+            if seen.insert(m.id.clone()) {
+                new += 1;
+                out.push(m.clone());
+            }
+        }
+        let Some(oldest) = oldest else {
+            return Ok(out);
+        };
+        if new > 0 {
+            // Next: everything up to and including the oldest time seen (ties included).
+            let next = oldest
+                .checked_add(jiff::SignedDuration::from_micros(1))
+                .unwrap_or(oldest);
+            before = Some(next.to_string());
+            continue;
+        }
+        // Nothing new: the page holds only members of the oldest time, all seen.
+        if page.len() as u64 >= u64::from(limit) {
+            if limit < 1000 {
+                limit = 1000;
+                continue;
+            }
+            return Err(data(format!(
+                "more than 1000 team members share the creation time {oldest}: they cannot be paged through without losing some"
+            )));
+        }
+        // Every member of that time is seen: go strictly before it. An empty answer there
+        // is the end; a page cut short earlier is read past this way.
+        let strictly = oldest.to_string();
+        if before.as_deref() == Some(strictly.as_str()) {
+            return Ok(out);
+        }
+        before = Some(strictly);
+    }
+}
+
+/// Sends one invite, never twice: after an unsure failure the members are listed (after a
+/// timeout, again with backoff for as long as the timeout: a slow server may still be creating
+/// it) and a member with the address is the invite's result; only without one is it sent again.
+async fn send_invite(
+    client: Arc<HttpClient>,
+    page_size: u32,
+    email: String,
+    role: String,
+) -> Result<Member, String> {
+    let body = json!({ "email": email, "role_id": role });
+    let retries = client.settings().retries;
+    let mut attempt = 0u32;
+    loop {
+        match client.send_create("/team-members", &body).await {
+            Ok(response) => return response.json::<Member>(),
+            Err(e) if unsure(&e) => {
+                let patience = if e.timed_out() {
+                    client.settings().timeout
+                } else {
+                    Duration::ZERO
+                };
+                let found = find_member(&client, page_size, &email, patience)
+                    .await
+                    .map_err(|l| {
+                        format!(
+                            "{e}; and listing the members to see whether it arrived failed: {l}"
+                        )
+                    })?;
+                if let Some(m) = found {
+                    tracing::info!(member = %m.id, "the invite had arrived: its answer was lost");
+                    return Ok(m);
+                }
+                if attempt >= retries {
+                    return Err(e.to_string());
+                }
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// The member with `email`, looking again with backoff for up to `patience`.
+async fn find_member(
+    client: &HttpClient,
+    page_size: u32,
+    email: &str,
+    patience: Duration,
+) -> Result<Option<Member>, ConnectorError> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let found = list_members_with(client, page_size)
+            .await?
+            .into_iter()
+            .find(|m| m.email.trim().eq_ignore_ascii_case(email));
+        let now = std::time::Instant::now();
+        if found.is_some() || now >= deadline {
+            return Ok(found);
+        }
+        tokio::time::sleep(wait.min(deadline - now)).await;
+        wait = (wait * 2).min(Duration::from_secs(2));
     }
 }
 
@@ -486,9 +544,89 @@ impl Target for RevolutTarget {
                 other.as_str()
             )),
         };
-        result.map_err(|e| {
-            ConnectorError::Action(format!("{} {}: {e}", action.kind.as_str(), action.subject))
-        })
+        result.map_err(ConnectorError::Action)
+    }
+
+    /// Invites of one phase go out concurrently (the client's `concurrency` and `rate_limit`
+    /// bound them); everything else runs one by one. Once the apply is interrupted no new invite
+    /// starts.
+    fn execute_batch(
+        &mut self,
+        actions: &[&Action],
+        ctx: &mut ApplyContext,
+    ) -> Vec<Result<(), ConnectorError>> {
+        let concurrent = actions.len() > 1
+            && self.client.settings().concurrency > 1
+            && actions.iter().all(|a| a.kind == ActionKind::Invite);
+        if !concurrent {
+            return actions
+                .iter()
+                .map(|a| {
+                    if ctx.interrupt.is_set() {
+                        Err(ConnectorError::Interrupted)
+                    } else {
+                        self.execute(a, ctx)
+                    }
+                })
+                .collect();
+        }
+        let prepared: Vec<Result<(String, String), String>> =
+            actions.iter().map(|a| self.invite_of(a)).collect();
+        let mut results: Vec<Option<Result<Member, Option<String>>>> =
+            (0..actions.len()).map(|_| None).collect();
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            self.client.settings().concurrency.max(1),
+        ));
+        self.rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, p) in prepared.iter().enumerate() {
+                let (email, role) = match p {
+                    Ok(p) => p.clone(),
+                    Err(e) => {
+                        results[i] = Some(Err(Some(e.clone())));
+                        continue;
+                    }
+                };
+                let client = Arc::clone(&self.client);
+                let interrupt = ctx.interrupt.clone();
+                let page_size = self.page_size;
+                let slots = Arc::clone(&slots);
+                set.spawn(async move {
+                    // Started only when a slot frees, so an interrupt stops the rest.
+                    let _slot = slots.acquire_owned().await;
+                    if interrupt.is_set() {
+                        return (i, Err(None));
+                    }
+                    (
+                        i,
+                        send_invite(client, page_size, email, role)
+                            .await
+                            .map_err(Some),
+                    )
+                });
+            }
+            while let Some(joined) = set.join_next().await {
+                if let Ok((i, r)) = joined {
+                    results[i] = Some(r);
+                }
+            }
+        });
+        actions
+            .iter()
+            .zip(results)
+            .map(|(action, r)| match r {
+                Some(Ok(m)) => {
+                    ctx.record_account(&action.subject, m.id.clone());
+                    self.members.insert(m.id.clone(), m);
+                    Ok(())
+                }
+                Some(Err(None)) => Err(ConnectorError::Interrupted),
+                Some(Err(Some(e))) => Err(ConnectorError::Action(e)),
+                None => Err(ConnectorError::Action(
+                    "the invite's task did not finish".to_owned(),
+                )),
+            })
+            .collect()
     }
 
     fn finish_apply(&mut self) -> Result<(), ConnectorError> {

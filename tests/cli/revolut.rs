@@ -451,6 +451,57 @@ fn after_kill_9_mid_apply_the_next_run_adopts_what_was_invited_and_invites_no_on
     run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
 }
 
+/// Roles cannot be created through the API: `validate --online` names a mapped role that does
+/// not exist, before any plan.
+#[test]
+fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
+    let team = Team::start(RevolutData::seeded(1), Faults::default());
+    let dir = config(&team.url(), &people(2), "");
+    let ok = run(dir.path(), &["validate", "--online"]);
+    ok.assert_code(0);
+    std::fs::write(
+        dir.path().join("functions.yaml"),
+        FUNCTIONS.replace("target: Finance", "target: Sales"),
+    )
+    .unwrap();
+    let bad = run(dir.path(), &["validate", "--online"]);
+    bad.assert_code(1);
+    bad.assert_that(
+        bad.stderr.contains(
+            "the role \"Sales\" does not exist at Revolut (roles: Admin, Finance, Member)",
+        ),
+        "the missing role and the ones there are",
+    );
+    // Planned anyway: the role to create is a manual step, and its person is invited with the
+    // default role until it exists.
+    commit_all(dir.path());
+    let plan = plan_json(dir.path());
+    let steps: Vec<(&str, &str)> = plan["manual_steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["what"].as_str().unwrap(),
+                m["subjects"][0].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("create the function group in Revolut", "F-FIN"),
+            (
+                "place in the function groups to be created in Revolut",
+                "5001"
+            ),
+        ],
+        "{plan:#}"
+    );
+    apply(dir.path(), &[]).assert_code(0);
+    assert_eq!(team.role_of(&email(1)).as_deref(), Some("Member"));
+}
+
 #[test]
 fn an_expired_token_fails_the_plan_and_never_leaks_it() {
     let team = Team::start(
@@ -657,4 +708,39 @@ fn the_owner_is_never_managed_nor_removed() {
     let err = target.execute(&remove, &mut ctx).expect_err("refused");
     assert!(err.to_string().contains("owner"), "{err}");
     assert!(team.id_of(OWNER_EMAIL).is_some());
+}
+
+/// `orgsync sandbox revolut --config-out DIR`: serves a team and writes a configuration that
+/// plans, applies and then plans nothing (once DIR is a repository, for the records).
+#[test]
+fn sandbox_revolut_serves_and_writes_a_configuration_that_converges() {
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let port = crate::http::free_port();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("orgsync"))
+        .args(["sandbox", "revolut", "--people", "60", "--token", TOKEN])
+        .args(["--port", &port.to_string(), "--config-out"])
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("orgsync sandbox revolut starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the emulator did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    commit_all(out.path());
+    let first = run(out.path(), &["plan", "--at", AT]);
+    let applied = apply(out.path(), &[]);
+    let again = run(out.path(), &["plan", "--detailed-exitcode", "--at", AT]);
+    let _ = child.kill();
+    let _ = child.wait();
+    first
+        .assert_code(0)
+        .assert_that(first.stdout.contains("to invite"), "the plan invites");
+    applied.assert_code(0);
+    again.assert_code(0);
 }
