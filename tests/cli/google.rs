@@ -126,7 +126,7 @@ pub(crate) fn actions(plan: &Value) -> BTreeSet<(String, String)> {
         .collect()
 }
 
-fn key_env(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
+pub(crate) fn key_env(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
     let key: PathBuf = sandbox.path().join(".secrets/google-service-account.json");
     assert!(key.is_file(), "the key file is written: {}", sandbox.banner);
     // The key stays out of git: ignored, and only referred to from the configuration.

@@ -15,6 +15,7 @@ mod faults;
 mod file_target;
 mod git;
 mod google;
+mod google_revolut;
 mod http;
 mod interrupt;
 mod manusplus;
