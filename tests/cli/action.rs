@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use crate::common::repo;
+use crate::common::{git, repo};
 
 const TOKEN: &str = "ghs_FAKEtoken0123456789abcdefSECRET";
 const CONNECTOR_SECRET: &str = "afas-s3cr3t-value-do-not-print";
@@ -731,26 +731,6 @@ fn outside_a_pull_request_there_is_no_comment() {
     assert_eq!(run.code, 0, "{}", run.report());
     assert!(api.requests().is_empty(), "{:?}", api.requests());
     assert!(run.summary.contains("## orgsync plan"));
-}
-
-/// Runs git in `dir` with a fixed identity; fails the test when git fails.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CEILING_DIRECTORIES", repo())
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs (is git installed?)");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The workspace as a clone: `config/` committed on main, pushed to a bare origin.

@@ -58,31 +58,7 @@ fn google_to_revolut_with_faults_on_both_sides_invites_each_active_user_once_and
     std::fs::write(dir.join("orgsync.yaml"), yaml).unwrap();
     std::fs::remove_file(dir.join("functions.yaml")).unwrap();
     std::fs::remove_file(dir.join("workspace.json")).unwrap();
-    for args in [
-        &["init", "-q"][..],
-        &["add", "."],
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "commit",
-            "-q",
-            "-m",
-            "google → revolut",
-        ],
-    ] {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    crate::common::commit_all(dir);
     let mut env = key_env(&google);
     env.push(("REVOLUT_TOKEN", TOKEN.to_owned()));
 

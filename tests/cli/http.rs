@@ -776,28 +776,7 @@ fn users_another_tool_provisioned_with_an_external_id_are_never_changed_unless_a
     last.assert_code(0);
 }
 
-/// Makes `dir` a git repository with everything in it committed, so that applies are recorded.
-pub(crate) fn commit_all(dir: &Path) -> git2::Repository {
-    let repo = git2::Repository::init(dir).expect("git init");
-    let mut config = repo.config().expect("repository config");
-    config.set_str("user.name", "Carol Operator").expect("set");
-    config
-        .set_str("user.email", "carol@ops.example")
-        .expect("set");
-    let mut index = repo.index().expect("index");
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .expect("add");
-    index.write().expect("write index");
-    let tree = repo
-        .find_tree(index.write_tree().expect("tree"))
-        .expect("tree");
-    let sig = repo.signature().expect("signature");
-    repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &[])
-        .expect("commit");
-    drop(tree);
-    repo
-}
+pub(crate) use crate::common::commit_all;
 
 /// Regression (issue 11): a SCIM server that listed nobody after orgsync had provisioned it was
 /// planned on as a first sync (everyone invited again, every group created twice). The plan is

@@ -19,7 +19,7 @@ use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
 use orgsync::sandbox::serve::{Faults, Running, spawn};
 use serde_json::Value;
 
-use crate::common::{Run, repo};
+use crate::common::{Run, git, repo};
 
 const AT: &str = "2025-06-02";
 const TOKEN: &str = "scim-token-interrupt-51";
@@ -357,25 +357,6 @@ fn interrupted_applies_to_scim_converge() {
         };
         converge(&dir, &reset, &|| scim_state(&server.borrow().1), signal);
     }
-}
-
-/// Runs git in `dir` with a fixed identity.
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CEILING_DIRECTORIES", repo())
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Regression: an interrupted first sync left more invites than `max_invites` (25%) allows

@@ -14,6 +14,7 @@ use orgsync::sandbox::serve::{Faults, Running, spawn};
 use serde_json::{Value, json};
 
 use crate::common::Run;
+use crate::common::commit_all;
 
 const TOKEN: &str = "revolut-token-5d1f0c9a42";
 const AT: &str = "2025-06-02";
@@ -128,33 +129,6 @@ fn config(url: &str, source: &[Value], extra: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("functions.yaml"), FUNCTIONS).unwrap();
     commit_all(dir.path());
     dir
-}
-
-/// Commits everything in `dir` (a repository from the first call on): applies are recorded on
-/// the newest commit.
-fn commit_all(dir: &Path) {
-    let repo = git2::Repository::open(dir).unwrap_or_else(|_| {
-        let repo = git2::Repository::init(dir).expect("git init");
-        let mut config = repo.config().expect("repository config");
-        config.set_str("user.name", "Carol Operator").expect("set");
-        config
-            .set_str("user.email", "carol@ops.example")
-            .expect("set");
-        repo
-    });
-    let mut index = repo.index().expect("index");
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .expect("add");
-    index.write().expect("write index");
-    let tree = repo
-        .find_tree(index.write_tree().expect("tree"))
-        .expect("tree");
-    let sig = repo.signature().expect("signature");
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &parents)
-        .expect("commit");
 }
 
 fn write_source(dir: &Path, source: &[Value]) {

@@ -733,18 +733,7 @@ fn validate_at_a_ref_refuses_a_source_path_that_is_a_directory() {
         b"version: 1\nsource: { kind: file, path: exports }\ntarget: { kind: file, path: workspace.json }\n",
     )]);
     std::fs::create_dir(tmp.path().join("exports")).expect("create exports/");
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args(args)
-            .current_dir(tmp.path())
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .output()
-            .expect("git runs");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    };
+    let git = |args: &[&str]| common::git(tmp.path(), args);
     git(&["init", "-q"]);
     git(&["add", "orgsync.yaml"]);
     git(&["commit", "-q", "-m", "config"]);

@@ -219,3 +219,54 @@ pub fn copy_example(name: &str) -> tempfile::TempDir {
     }
     tmp
 }
+
+/// Runs git in `dir` with a fixed identity, never finding this repository above it; fails the
+/// test when git fails. Returns what git printed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CEILING_DIRECTORIES", repo())
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs (is git installed?)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Commits everything in `dir`, making it a repository on the first call, so that applies are
+/// recorded (on the newest commit).
+pub fn commit_all(dir: &Path) -> git2::Repository {
+    let repo = git2::Repository::open(dir).unwrap_or_else(|_| {
+        let repo = git2::Repository::init(dir).expect("git init");
+        let mut config = repo.config().expect("repository config");
+        config.set_str("user.name", "Carol Operator").expect("set");
+        config
+            .set_str("user.email", "carol@ops.example")
+            .expect("set");
+        repo
+    });
+    {
+        let mut index = repo.index().expect("index");
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .expect("add");
+        index.write().expect("write index");
+        let tree = repo
+            .find_tree(index.write_tree().expect("tree"))
+            .expect("tree");
+        let sig = repo.signature().expect("signature");
+        let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, "configuration", &tree, &parents)
+            .expect("commit");
+    }
+    repo
+}
