@@ -37,6 +37,15 @@ impl Secret {
         }
     }
 
+    /// How an error names this secret without its value: `$AFAS_TOKEN (source.token)`, or the
+    /// key alone for a literal.
+    pub fn hint(&self, key: &str) -> String {
+        match self.env_name() {
+            Some(var) => format!("${var} ({key})"),
+            None => key.to_owned(),
+        }
+    }
+
     /// Resolves the secret with `lookup` (normally `std::env::var`). `key` names the
     /// configuration key that needs it, for the error message.
     pub fn resolve(

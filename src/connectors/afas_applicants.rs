@@ -586,10 +586,7 @@ impl AfasApplicantsTarget {
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
         settings.progress = progress;
-        settings.credential_hint = match cfg.token.env_name() {
-            Some(var) => format!("${var} (target.token)"),
-            None => "target.token".to_owned(),
-        };
+        settings.credential_hint = cfg.token.hint("target.token");
         let client = HttpClient::new(settings, &authorization(&token), describe_error)?
             .with_permanent(permanent_error);
         Ok(AfasApplicantsTarget {

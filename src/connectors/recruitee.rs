@@ -171,10 +171,7 @@ impl RecruiteeSource {
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
         settings.progress = progress;
-        settings.credential_hint = match cfg.token.env_name() {
-            Some(var) => format!("${var} (source.token)"),
-            None => "source.token".to_owned(),
-        };
+        settings.credential_hint = cfg.token.hint("source.token");
         let client = HttpClient::new(
             settings,
             &format!("Bearer {}", token.trim()),

@@ -188,10 +188,7 @@ impl ScimTarget {
         settings.rate_limit = cfg.rate_limit;
         settings.progress = progress;
         settings.media_type = "application/scim+json";
-        settings.credential_hint = match cfg.token.env_name() {
-            Some(var) => format!("${var} (target.token)"),
-            None => "target.token".to_owned(),
-        };
+        settings.credential_hint = cfg.token.hint("target.token");
         let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
         let tz = TimeZone::get(timezone)
             .map_err(|e| ConnectorError::Http(format!("unknown time zone {timezone}: {e}")))?;
