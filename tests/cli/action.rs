@@ -333,6 +333,15 @@ impl Runner {
         }
     }
 
+    /// The event is a push to main (a merge), not a pull request.
+    fn on_push(&self) {
+        std::fs::write(
+            self.tmp.path().join("event.json"),
+            r#"{"ref":"refs/heads/main"}"#,
+        )
+        .unwrap();
+    }
+
     /// Runs the script in `dir` with `env` on top of a GitHub-like environment.
     fn run(&self, dir: &Path, env: &[(&str, &str)]) -> ActionRun {
         let summary = self.tmp.path().join("step-summary.md");
@@ -721,11 +730,7 @@ fn an_invalid_configuration_fails_the_step() {
 fn outside_a_pull_request_there_is_no_comment() {
     let api = FakeGitHub::start();
     let runner = Runner::new(&api);
-    std::fs::write(
-        runner.tmp.path().join("event.json"),
-        r#"{"ref":"refs/heads/main"}"#,
-    )
-    .unwrap();
+    runner.on_push();
     let ws = workspace_with(&repo().join("examples/quickstart"));
     let run = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
     assert_eq!(run.code, 0, "{}", run.report());
@@ -790,11 +795,7 @@ fn base_ref_plans_what_the_pull_request_changes() {
 fn apply_applies_and_pushes_the_notes() {
     let api = FakeGitHub::start();
     let runner = Runner::new(&api);
-    std::fs::write(
-        runner.tmp.path().join("event.json"),
-        r#"{"ref":"refs/heads/main"}"#,
-    )
-    .unwrap();
+    runner.on_push();
     let ws = workspace_with(&repo().join("examples/quickstart"));
     let origin = clone_with_origin(ws.path());
 
@@ -1110,11 +1111,7 @@ fn reviewed_pull_request(
     );
     let sha = git(ws.path(), &["rev-parse", "HEAD"]).trim().to_owned();
     api.merged_pull_request(&sha);
-    std::fs::write(
-        runner.tmp.path().join("event.json"),
-        r#"{"ref":"refs/heads/main"}"#,
-    )
-    .unwrap();
+    runner.on_push();
     (ws, origin, sha)
 }
 
@@ -1284,11 +1281,7 @@ fn apply_on_merge_refuses_a_configuration_other_than_the_reviewed_one() {
 fn apply_with_review_required_fails_without_a_pull_request() {
     let api = FakeGitHub::start();
     let runner = Runner::new(&api);
-    std::fs::write(
-        runner.tmp.path().join("event.json"),
-        r#"{"ref":"refs/heads/main"}"#,
-    )
-    .unwrap();
+    runner.on_push();
     let ws = workspace_with(&repo().join("examples/quickstart"));
     let _origin = clone_with_origin(ws.path());
     let sha = git(ws.path(), &["rev-parse", "HEAD"]).trim().to_owned();
