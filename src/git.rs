@@ -439,7 +439,10 @@ impl ConfigRepo {
         Ok(())
     }
 
-    /// Every note under [`NOTES_REF`] with the commit it annotates.
+    /// Every note under [`NOTES_REF`] with the commit it annotates, in history order: a commit's
+    /// note before its descendants' (notes on commits HEAD does not reach come last). Records
+    /// carry their time to the second, so two applies within one second on two commits are told
+    /// apart by this order, not by the order git lists notes in (by the annotated object's id).
     pub fn notes(&self) -> Result<Vec<(CommitInfo, String)>, GitError> {
         let iter = match self.repo.notes(Some(NOTES_REF)) {
             Ok(iter) => iter,
@@ -462,7 +465,28 @@ impl ConfigRepo {
                 note.message().unwrap_or_default().to_owned(),
             ));
         }
+        let order = self.history_order();
+        out.sort_by_key(|(c, _)| order.get(&c.id).copied().unwrap_or(usize::MAX));
         Ok(out)
+    }
+
+    /// Commit id → its position from the root in HEAD's history (topological: parents first).
+    fn history_order(&self) -> std::collections::HashMap<String, usize> {
+        let mut order = std::collections::HashMap::new();
+        let Ok(mut walk) = self.repo.revwalk() else {
+            return order;
+        };
+        if walk
+            .set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+            .is_err()
+            || walk.push_head().is_err()
+        {
+            return order;
+        }
+        for (i, id) in walk.flatten().enumerate() {
+            order.insert(id.to_string(), i);
+        }
+        order
     }
 }
 
@@ -843,6 +867,37 @@ mod tests {
             .unwrap();
         assert_eq!(lines[0].commit.as_ref().unwrap().author, "Alice");
         assert_eq!(lines[1].commit, None);
+    }
+
+    /// Regression: two applies within one second on two commits (a rehire right after a
+    /// removal) came back in the order git lists notes (by commit id), so the older apply could
+    /// pass for the newer and its member id win. Notes now come in history order.
+    #[test]
+    fn notes_come_in_history_order_whatever_the_commit_ids() {
+        let f = Fixture::new();
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            f.write(
+                "orgsync.yaml",
+                &format!(
+                    "version: 1
+# {i}
+"
+                ),
+            );
+            ids.push(f.commit("Alice", 1_700_000_000, &format!("commit {i}")));
+        }
+        let repo = f.open();
+        for (i, id) in ids.iter().enumerate().rev() {
+            repo.append_note(id, &format!("{{\"n\":{i}}}")).unwrap();
+        }
+        let order: Vec<String> = repo
+            .notes()
+            .unwrap()
+            .into_iter()
+            .map(|(c, _)| c.id)
+            .collect();
+        assert_eq!(order, ids, "parents first");
     }
 
     #[test]
