@@ -13,12 +13,12 @@
 
 use std::time::Instant;
 
-use orgsync::config::GoogleSourceConfig;
-use orgsync::connectors::Source;
-use orgsync::connectors::google::GoogleSource;
-use orgsync::sandbox::generate::{GenerateOptions, generate};
-use orgsync::sandbox::google::{ADMIN, GoogleData, GoogleFaults, SandboxKey, router};
-use orgsync::sandbox::serve::{Faults, spawn};
+use orgsync_connectors::Source;
+use orgsync_connectors::google::GoogleSource;
+use orgsync_core::config::GoogleSourceConfig;
+use orgsync_sandbox::generate::{GenerateOptions, generate};
+use orgsync_sandbox::google::{ADMIN, GoogleData, GoogleFaults, SandboxKey, router};
+use orgsync_sandbox::serve::{Faults, spawn};
 
 const QUOTA_PER_MINUTE: u32 = 2400;
 

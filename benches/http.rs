@@ -20,17 +20,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use orgsync::apply::run::{ApplyOptions, apply};
-use orgsync::config::{AfasSourceConfig, ScimTargetConfig};
-use orgsync::connectors::afas::AfasSource;
-use orgsync::connectors::scim::ScimTarget;
-use orgsync::connectors::{Source, Target};
-use orgsync::model::{TargetGroup, TargetSnapshot};
-use orgsync::plan::{Action, ActionKind, Change, Digests, GroupRef, Plan, Safety, digest};
-use orgsync::sandbox::afas::{self, AfasData};
-use orgsync::sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate};
-use orgsync::sandbox::scim::{self, ScimData};
-use orgsync::sandbox::serve::{Faults, spawn};
+use orgsync_connectors::afas::AfasSource;
+use orgsync_connectors::scim::ScimTarget;
+use orgsync_connectors::{Source, Target};
+use orgsync_core::apply::run::{ApplyOptions, apply};
+use orgsync_core::config::{AfasSourceConfig, ScimTargetConfig};
+use orgsync_core::model::{TargetGroup, TargetSnapshot};
+use orgsync_core::plan::{Action, ActionKind, Change, Digests, GroupRef, Plan, Safety, digest};
+use orgsync_sandbox::afas::{self, AfasData};
+use orgsync_sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate};
+use orgsync_sandbox::scim::{self, ScimData};
+use orgsync_sandbox::serve::{Faults, spawn};
 use serde_json::json;
 
 const TOKEN: &str = "bench-token";
@@ -73,9 +73,9 @@ fn main() {
 /// requests/s, with the same `rate_limit` configured (Revolut publishes none): the invites must
 /// reach at least 90% of it.
 fn bench_revolut_invites(invites: usize, limit: u32) {
-    use orgsync::config::RevolutTargetConfig;
-    use orgsync::connectors::revolut::RevolutTarget;
-    use orgsync::sandbox::revolut::{self as rv, RevolutData};
+    use orgsync_connectors::revolut::RevolutTarget;
+    use orgsync_core::config::RevolutTargetConfig;
+    use orgsync_sandbox::revolut::{self as rv, RevolutData};
     // `REVOLUT_LATENCY_MS=100`: every answer 100 ms late, as over the internet.
     let latency_ms: u64 = std::env::var("REVOLUT_LATENCY_MS")
         .ok()
@@ -114,7 +114,7 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
         })
         .collect();
     let plan = Plan {
-        format_version: orgsync::plan::FORMAT_VERSION,
+        format_version: orgsync_core::plan::FORMAT_VERSION,
         created_at: String::new(),
         orgsync_version: String::new(),
         at: DEFAULT_TODAY,
@@ -226,7 +226,7 @@ fn bench_apply(invites: usize, limit: u32) {
         })
         .collect();
     let plan = Plan {
-        format_version: orgsync::plan::FORMAT_VERSION,
+        format_version: orgsync_core::plan::FORMAT_VERSION,
         created_at: String::new(),
         orgsync_version: String::new(),
         at: DEFAULT_TODAY,

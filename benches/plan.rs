@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use orgsync::sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate, write};
+use orgsync_sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate, write};
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -139,7 +139,7 @@ fn parse_child(dir: &Path, runs: usize) {
         let a = std::fs::read(&src).expect("read");
         let b = std::fs::read(&tgt).expect("read");
         let _: Vec<Row> = serde_json::from_slice(&a).expect("json");
-        let _: orgsync::model::TargetSnapshot = serde_json::from_slice(&b).expect("json");
+        let _: orgsync_core::model::TargetSnapshot = serde_json::from_slice(&b).expect("json");
     });
     println!("{} {} {}", ms(parse_any), ms(parse_typed), ms(parse_value));
 }

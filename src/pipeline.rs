@@ -3,20 +3,23 @@
 //! configuration that does not validate is an [`InvalidConfig`] error carrying the located
 //! errors, which the command line renders.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use jiff::civil::Date;
 
-use crate::config::{self, Config, SourceConfig, TargetConfig};
-use crate::connectors::file_source::FileSource;
-use crate::connectors::file_target::FileTarget;
-use crate::connectors::{Source, Target, TargetCapabilities};
-use crate::git::{ApplyRecord, CommitInfo, ConfigCommit, ConfigRepo, GitError};
-use crate::model::{SourceSnapshot, TargetSnapshot};
-use crate::plan::safety::RecordedTarget;
-use crate::plan::{self, Digests, Plan, PlanInput, digest};
+use orgsync_connectors::file_source::FileSource;
+use orgsync_connectors::file_target::FileTarget;
+use orgsync_connectors::{Source, Target, TargetCapabilities};
+use orgsync_core::config::{self, Config, SourceConfig, TargetConfig};
+use orgsync_core::ledger::{self, ApplyRecord, Ledger};
+use orgsync_core::model::{SourceSnapshot, TargetSnapshot};
+use orgsync_core::plan::safety::RecordedTarget;
+use orgsync_core::plan::{self, Digests, Plan, PlanInput, digest};
+use orgsync_repo::{CommitInfo, ConfigCommit, ConfigRepo, GitError, GitLedger};
 
 /// A configuration that does not validate: its located errors, and a one-line summary.
 #[derive(Debug, thiserror::Error)]
@@ -43,21 +46,110 @@ pub fn load_config(dir: &Path) -> anyhow::Result<Config> {
     })
 }
 
-/// A configuration with the repository it lives in and the commit it came from.
+/// Everything a command needs about where it runs, loaded once and handed down: the
+/// configuration (from the work tree or at a ref), the repository it lives in, its commit, and
+/// the ledger with the apply records read from it.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The configuration directory, as given (`-C`): data files are read relative to it.
+    pub dir: PathBuf,
     pub config: Config,
     /// The repository whose work tree holds the configuration directory.
-    pub repo: Option<ConfigRepo>,
+    pub repo: Option<Arc<ConfigRepo>>,
     /// The configuration's commit: the `--ref` commit, or HEAD (dirty when the work tree's
     /// configuration files differ from it). `None` outside a repository or before its first
     /// commit.
     pub commit: Option<ConfigCommit>,
+    /// Where apply records and badges are kept: the git notes of the configuration commit.
+    /// `None` outside a repository or before its first commit (nothing is remembered).
+    pub ledger: Option<Arc<dyn Ledger>>,
+    /// This configuration directory's apply records (all targets), read once, in history order.
+    pub records: Vec<ApplyRecord>,
+}
+
+impl Loaded {
+    /// A configuration with its repository and commit; the ledger is opened on the commit and
+    /// its records read.
+    fn new(
+        dir: &Path,
+        config: Config,
+        repo: Option<Arc<ConfigRepo>>,
+        commit: Option<ConfigCommit>,
+    ) -> Loaded {
+        let ledger: Option<Arc<dyn Ledger>> = match (&repo, &commit) {
+            (Some(repo), Some(commit)) => Some(Arc::new(GitLedger::new(
+                Arc::clone(repo),
+                commit.commit.id.clone(),
+            ))),
+            _ => None,
+        };
+        let records = ledger
+            .as_ref()
+            .map(|l| {
+                l.records().unwrap_or_else(|e| {
+                    tracing::warn!("cannot read the apply records: {e}");
+                    Vec::new()
+                })
+            })
+            .unwrap_or_default();
+        Loaded {
+            dir: dir.to_owned(),
+            config,
+            repo,
+            commit,
+            ledger,
+            records,
+        }
+    }
+
+    /// The configuration of the same directory at `rev` (a commit of the same repository),
+    /// sharing the repository and the records already read.
+    pub fn at(&self, rev: &str) -> anyhow::Result<Loaded> {
+        let repo = self
+            .repo
+            .as_ref()
+            .ok_or_else(|| not_a_repository(&self.dir, rev))?;
+        let commit = repo.commit(rev)?;
+        let config = load_at(repo, &commit, rev)?;
+        let commit = ConfigCommit {
+            commit,
+            dirty: false,
+        };
+        Ok(Loaded {
+            dir: self.dir.clone(),
+            config,
+            ledger: Some(Arc::new(GitLedger::new(
+                Arc::clone(repo),
+                commit.commit.id.clone(),
+            ))),
+            commit: Some(commit),
+            repo: Some(Arc::clone(repo)),
+            records: self.records.clone(),
+        })
+    }
+
+    /// The target as apply records name it ([`target_key`]).
+    pub fn target_key(&self) -> String {
+        target_key(&self.config)
+    }
+
+    /// What the newest apply record says this target holds, for the target guard.
+    pub fn recorded_target(&self) -> Option<RecordedTarget> {
+        ledger::recorded_target(&self.records, &self.target_key())
+    }
+
+    /// Which accounts orgsync created or took over in this target, by the apply records: target
+    /// id → source identifier. For targets that keep no ownership marker of their own
+    /// (Revolut); empty outside a repository or without records: then every account is foreign
+    /// until adopted.
+    pub fn owned_accounts(&self) -> HashMap<String, String> {
+        ledger::owned_accounts(&self.records, &self.target_key())
+    }
 }
 
 /// Loads the configuration of `dir`: from the work tree, or with `git_ref` from that commit.
 pub fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> {
-    let repo = ConfigRepo::discover(dir)?;
+    let repo = ConfigRepo::discover(dir)?.map(Arc::new);
     let Some(rev) = git_ref else {
         let config = load_config(dir)?;
         let commit = match &repo {
@@ -70,23 +162,30 @@ pub fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> {
             },
             None => None,
         };
-        return Ok(Loaded {
-            config,
-            repo,
-            commit,
-        });
+        return Ok(Loaded::new(dir, config, repo, commit));
     };
     let repo = repo.ok_or_else(|| not_a_repository(dir, rev))?;
     let commit = repo.commit(rev)?;
     let config = load_at(&repo, &commit, rev)?;
-    Ok(Loaded {
+    let commit = ConfigCommit {
+        commit,
+        dirty: false,
+    };
+    Ok(Loaded::new(dir, config, Some(repo), Some(commit)))
+}
+
+/// A configuration planned as another one's base (`plan --base`): no repository of its own, no
+/// records.
+pub fn base(dir: &Path, config: Config, commit: CommitInfo) -> Loaded {
+    Loaded::new(
+        dir,
         config,
-        commit: Some(ConfigCommit {
+        None,
+        Some(ConfigCommit {
             commit,
             dirty: false,
         }),
-        repo: Some(repo),
-    })
+    )
 }
 
 /// `--ref` outside a repository.
@@ -165,7 +264,7 @@ pub struct Planned {
 pub fn plan(dir: &Path, git_ref: Option<&str>, at: Option<Date>) -> anyhow::Result<Planned> {
     let loaded = load(dir, git_ref)?;
     let today = today(&loaded.config, at)?;
-    let fetched = fetch(&loaded.config, dir)?;
+    let fetched = fetch(&loaded)?;
     let plan = make_plan_for(&loaded, &fetched, today);
     Ok(Planned {
         loaded,
@@ -176,9 +275,9 @@ pub fn plan(dir: &Path, git_ref: Option<&str>, at: Option<Date>) -> anyhow::Resu
 }
 
 /// [`make_plan`], recording the configuration's commit, with the target guard fed from the
-/// configuration's apply records ([`recorded_target`]).
+/// configuration's apply records ([`Loaded::recorded_target`]).
 pub fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
-    let recorded = recorded_target(loaded);
+    let recorded = loaded.recorded_target();
     let mut plan = make_plan(&loaded.config, fetched, today, recorded.as_ref());
     plan.digests.config_commit = loaded.commit.as_ref().map(ToString::to_string);
     plan
@@ -189,102 +288,9 @@ pub fn target_key(config: &Config) -> String {
     match &config.target {
         TargetConfig::File(f) => format!("file:{}", f.path),
         TargetConfig::Scim(s) => format!("scim:{}", s.base_url.trim_end_matches('/')),
-        TargetConfig::AfasApplicants(t) => crate::connectors::afas_applicants::target_key(t),
+        TargetConfig::AfasApplicants(t) => orgsync_connectors::afas_applicants::target_key(t),
         TargetConfig::Revolut(r) => format!("revolut:{}", r.base_url.trim_end_matches('/')),
     }
-}
-
-/// Which accounts orgsync created or took over in this target, by the apply records (git notes)
-/// of the configuration directory `dir`: target id → source identifier, newest record last. For
-/// targets that keep no ownership marker of their own (Revolut). Empty outside a repository or
-/// without records: then every account is foreign until adopted.
-pub fn owned_accounts(config: &Config, dir: &Path) -> std::collections::HashMap<String, String> {
-    let mut owned = std::collections::HashMap::new();
-    let Ok(Some(repo)) = ConfigRepo::discover(dir) else {
-        return owned;
-    };
-    let notes = match repo.notes() {
-        Ok(notes) => notes,
-        Err(e) => {
-            tracing::warn!("cannot read the apply records: {e}");
-            return owned;
-        }
-    };
-    let key = target_key(config);
-    let mut records: Vec<ApplyRecord> = notes
-        .into_iter()
-        .flat_map(|(_, text)| ApplyRecord::parse_note(&text))
-        .filter(|r| r.config_dir == repo.prefix() && r.target.as_deref() == Some(key.as_str()))
-        .collect();
-    records.sort_by(|a, b| a.time.cmp(&b.time));
-    let mut by_subject: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
-    for o in records.iter().flat_map(|r| &r.outcomes) {
-        if o.ok
-            && let Some(id) = &o.target_id
-            && let Some(old) = by_subject.insert(&o.subject, id)
-            && old != id
-        {
-            // A newer account of the same person (a rehire): the old one is gone.
-            owned.remove(old);
-        }
-        if o.ok
-            && let Some(id) = &o.target_id
-        {
-            owned.insert(id.clone(), o.subject.clone());
-        }
-    }
-    owned
-}
-
-/// What this configuration directory's newest apply record (git notes) says its target holds:
-/// the managed accounts it left, or — for records written before orgsync counted them — the
-/// accounts all recorded applies invited, a lower bound. Records of another target are not
-/// held against this one. `None` outside a repository, without records, or when the notes
-/// cannot be read (the guard then has nothing to compare with, as on a first sync).
-pub fn recorded_target(loaded: &Loaded) -> Option<RecordedTarget> {
-    let repo = loaded.repo.as_ref()?;
-    let notes = repo
-        .notes()
-        .map_err(|e| tracing::warn!("cannot read the apply records: {e}"))
-        .ok()?;
-    let key = target_key(&loaded.config);
-    let records: Vec<(String, ApplyRecord)> = notes
-        .into_iter()
-        .flat_map(|(commit, text)| {
-            ApplyRecord::parse_note(&text)
-                .into_iter()
-                .map(move |r| (commit.short().to_owned(), r))
-        })
-        .filter(|(_, r)| {
-            r.config_dir == repo.prefix() && r.target.as_deref().is_none_or(|t| t == key)
-        })
-        .collect();
-    let (commit, newest) = records.iter().max_by(|a, b| a.1.time.cmp(&b.1.time))?;
-    let record = format!("the apply of {} (commit {commit})", newest.time);
-    let resumable = if newest.interrupted {
-        newest.not_attempted.clone()
-    } else {
-        Default::default()
-    };
-    if let Some(managed) = newest.managed_accounts {
-        return Some(RecordedTarget {
-            managed,
-            counted: true,
-            record,
-            resumable,
-        });
-    }
-    let invited = records
-        .iter()
-        .flat_map(|(_, r)| &r.outcomes)
-        .filter(|o| o.ok && o.kind == crate::plan::ActionKind::Invite)
-        .count();
-    Some(RecordedTarget {
-        managed: invited,
-        counted: false,
-        record: format!("the applies recorded up to {record}"),
-        resumable,
-    })
 }
 
 /// The plan of another configuration (a pull request's base) on the same fetched data: the input
@@ -307,20 +313,20 @@ pub fn make_plan_on_same_inputs(
             source: same_inputs.digests.source.clone(),
             target: same_inputs.digests.target.clone(),
         },
-        recorded: recorded_target(loaded).as_ref(),
+        recorded: loaded.recorded_target().as_ref(),
         capabilities: &fetched.capabilities,
     })
 }
 
 /// [`plan::build`], through the planning guard of a create-only target: for `afas_applicants`
 /// the engine sees only the candidates still to send and an empty target
-/// ([`crate::connectors::afas_applicants::plan_view`]), so the plan can hold sends and nothing
+/// ([`orgsync_connectors::afas_applicants::plan_view`]), so the plan can hold sends and nothing
 /// else; each send gets the digest of the fields it will send.
 fn build(input: PlanInput<'_>) -> Plan {
     let TargetConfig::AfasApplicants(t) = &input.config.target else {
         return plan::build(input);
     };
-    use crate::connectors::afas_applicants as applicants;
+    use orgsync_connectors::afas_applicants as applicants;
     let view = applicants::plan_view(input.config, t, input.source, input.target);
     let mut plan = plan::build(PlanInput {
         config: &view.config,
@@ -349,7 +355,7 @@ fn build(input: PlanInput<'_>) -> Plan {
     if !view.held.is_empty() {
         *plan
             .held
-            .entry(crate::plan::DiagnosticKind::SendInterrupted)
+            .entry(orgsync_core::plan::DiagnosticKind::SendInterrupted)
             .or_default() += view.held.len();
     }
     plan
@@ -366,55 +372,73 @@ pub fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
 }
 
 /// Opens the source connector.
-pub fn open_source(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Source>> {
+pub fn open_source(loaded: &Loaded) -> anyhow::Result<Box<dyn Source>> {
+    let (config, dir) = (&loaded.config, loaded.dir.as_path());
     match &config.source {
         SourceConfig::File(f) => Ok(Box::new(FileSource::new(dir, f))),
-        SourceConfig::Afas(a) => Ok(Box::new(crate::connectors::afas::AfasSource::new(
+        SourceConfig::Afas(a) => Ok(Box::new(orgsync_connectors::afas::AfasSource::new(
             a,
             env_var,
             show_progress(),
         )?)),
         SourceConfig::Recruitee(r) => Ok(Box::new(
-            crate::connectors::recruitee::RecruiteeSource::new(r, env_var, show_progress())?,
+            orgsync_connectors::recruitee::RecruiteeSource::new(r, env_var, show_progress())?,
         )),
-        SourceConfig::Google(g) => Ok(Box::new(crate::connectors::google::GoogleSource::new(
+        SourceConfig::Google(g) => Ok(Box::new(orgsync_connectors::google::GoogleSource::new(
             g,
             env_var,
             show_progress(),
         )?)),
         SourceConfig::Manusplus(m) => Ok(Box::new(
-            crate::connectors::manusplus::ManusPlusSource::new(m, env_var, show_progress())?,
+            orgsync_connectors::manusplus::ManusPlusSource::new(m, env_var, show_progress())?,
         )),
     }
 }
 
 /// Opens the target connector.
-pub fn open_target(config: &Config, dir: &Path) -> anyhow::Result<Box<dyn Target>> {
+pub fn open_target(loaded: &Loaded) -> anyhow::Result<Box<dyn Target>> {
+    let (config, dir) = (&loaded.config, loaded.dir.as_path());
     match &config.target {
         TargetConfig::File(f) => Ok(Box::new(FileTarget::for_config(dir, f)?)),
-        TargetConfig::Scim(s) => Ok(Box::new(crate::connectors::scim::ScimTarget::new(
+        TargetConfig::Scim(s) => Ok(Box::new(orgsync_connectors::scim::ScimTarget::new(
             s,
             &config.policy.timezone,
             env_var,
             show_progress(),
         )?)),
         TargetConfig::AfasApplicants(t) => {
-            use crate::connectors::afas_applicants::{AfasApplicantsTarget, GitBadges, target_key};
-            let badges = GitBadges::open(dir, &target_key(t))?;
+            use orgsync_connectors::afas_applicants::AfasApplicantsTarget;
             Ok(Box::new(AfasApplicantsTarget::new(
                 t,
-                open_source(config, dir)?,
-                Box::new(badges),
+                open_source(loaded)?,
+                badge_ledger(loaded)?,
                 env_var,
                 show_progress(),
             )?))
         }
-        TargetConfig::Revolut(r) => Ok(Box::new(crate::connectors::revolut::RevolutTarget::new(
+        TargetConfig::Revolut(r) => Ok(Box::new(orgsync_connectors::revolut::RevolutTarget::new(
             r,
             env_var,
-            owned_accounts(config, dir),
+            loaded.owned_accounts(),
             show_progress(),
         )?)),
+    }
+}
+
+/// The ledger the afas_applicants target keeps its badges in: it needs one, or it could send
+/// someone twice.
+fn badge_ledger(loaded: &Loaded) -> anyhow::Result<Arc<dyn Ledger>> {
+    let need = "the afas_applicants target keeps its badges (who was sent to AFAS, when) in \
+                the git notes of the configuration repository, so that nobody is sent twice";
+    let dir = loaded.dir.display();
+    match (&loaded.repo, &loaded.ledger) {
+        (_, Some(ledger)) => Ok(Arc::clone(ledger)),
+        (None, _) => anyhow::bail!(
+            "{dir} is not in a git repository: {need}; run `git init` and commit the configuration"
+        ),
+        (Some(_), None) => anyhow::bail!(
+            "the repository of {dir} has no commit yet: {need}; commit the configuration"
+        ),
     }
 }
 
@@ -436,7 +460,7 @@ fn show_progress() -> bool {
 pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     if let SourceConfig::Afas(a) = &config.source {
-        let source = crate::connectors::afas::AfasSource::new(a, env_var, false)?;
+        let source = orgsync_connectors::afas::AfasSource::new(a, env_var, false)?;
         problems.extend(
             source
                 .check_online(&config.columns_in_use())
@@ -445,12 +469,12 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     match &config.source {
         SourceConfig::Google(g) => problems.extend(
-            crate::connectors::google::GoogleSource::new(g, env_var, false)?
+            orgsync_connectors::google::GoogleSource::new(g, env_var, false)?
                 .check_online()
                 .context("cannot check the source online")?,
         ),
         SourceConfig::Manusplus(m) => problems.extend(
-            crate::connectors::manusplus::ManusPlusSource::new(m, env_var, false)?
+            orgsync_connectors::manusplus::ManusPlusSource::new(m, env_var, false)?
                 .check_online()
                 .context("cannot check the source online")?,
         ),
@@ -458,11 +482,11 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     if let TargetConfig::Revolut(r) = &config.target {
         let target =
-            crate::connectors::revolut::RevolutTarget::new(r, env_var, Default::default(), false)?;
+            orgsync_connectors::revolut::RevolutTarget::new(r, env_var, Default::default(), false)?;
         let mut roles: Vec<String> = Vec::new();
         if let Some(f) = &config.functions {
             roles.extend(f.map.iter().map(|m| m.target.clone()));
-            if let crate::config::UnmappedFunctionPolicy::Fallback(fb) = &f.unmapped {
+            if let orgsync_core::config::UnmappedFunctionPolicy::Fallback(fb) = &f.unmapped {
                 roles.push(fb.fallback.clone());
             }
         }
@@ -473,31 +497,16 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
         );
     }
     if let TargetConfig::AfasApplicants(t) = &config.target {
-        use crate::connectors::afas_applicants::{AfasApplicantsTarget, Badge, BadgeStore};
-        /// Online checks read no badges.
-        struct NoBadges;
-        impl BadgeStore for NoBadges {
-            fn read(&self) -> Result<Vec<Badge>, crate::connectors::ConnectorError> {
-                Ok(Vec::new())
-            }
-            fn write(&self, _: &Badge) -> Result<(), crate::connectors::ConnectorError> {
-                Ok(())
-            }
-            fn config_dir(&self) -> String {
-                String::new()
-            }
-            fn actor(&self) -> String {
-                String::new()
-            }
-        }
+        use orgsync_connectors::afas_applicants::AfasApplicantsTarget;
+        // Online checks read no badges.
+        let no_badges = Arc::new(ledger::MemoryLedger::new());
         struct NoSource;
         impl Source for NoSource {
-            fn fetch(&mut self) -> Result<SourceSnapshot, crate::connectors::ConnectorError> {
+            fn fetch(&mut self) -> Result<SourceSnapshot, orgsync_connectors::ConnectorError> {
                 Ok(SourceSnapshot::default())
             }
         }
-        let target =
-            AfasApplicantsTarget::new(t, Box::new(NoSource), Box::new(NoBadges), env_var, false)?;
+        let target = AfasApplicantsTarget::new(t, Box::new(NoSource), no_badges, env_var, false)?;
         problems.extend(
             target
                 .check_online()
@@ -506,7 +515,7 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     if let TargetConfig::Scim(s) = &config.target {
         let target =
-            crate::connectors::scim::ScimTarget::new(s, &config.policy.timezone, env_var, false)?;
+            orgsync_connectors::scim::ScimTarget::new(s, &config.policy.timezone, env_var, false)?;
         problems.extend(
             target
                 .check_online()
@@ -529,11 +538,11 @@ pub struct Fetched {
 ///
 /// The two systems are independent, so they are read at the same time (each connector is opened
 /// and used inside its own thread).
-pub fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
+pub fn fetch(loaded: &Loaded) -> anyhow::Result<Fetched> {
     let (source, target) = std::thread::scope(|scope| {
         let source = scope.spawn(|| -> anyhow::Result<SourceSnapshot> {
             let start = Instant::now();
-            let snapshot = open_source(config, dir)?
+            let snapshot = open_source(loaded)?
                 .fetch()
                 .context("cannot read the source")?;
             tracing::info!(
@@ -544,7 +553,7 @@ pub fn fetch(config: &Config, dir: &Path) -> anyhow::Result<Fetched> {
             Ok(snapshot)
         });
         let start = Instant::now();
-        let target = open_target(config, dir).and_then(|mut t| {
+        let target = open_target(loaded).and_then(|mut t| {
             let capabilities = t.capabilities();
             Ok((t.fetch().context("cannot read the target")?, capabilities))
         });

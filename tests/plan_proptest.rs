@@ -11,19 +11,19 @@ use jiff::civil::{Date, date};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
-use orgsync::config::{
+use orgsync_core::config::{
     Columns, CommunityMapping, Config, ExclusionRule, FallbackPolicy, FileSourceConfig,
     FileTargetConfig, FunctionMapping, FunctionSourceField, FunctionsConfig, IdentityConfig,
     IncludeConfig, Locations, ManagedField, MatchKey, MaxRemovals, OneOrMany, PolicyConfig,
     ProtectedRule, SafetyConfig, SourceConfig, TargetConfig, UnmappedFunctionAction,
     UnmappedFunctionPolicy, UnmappedPolicy,
 };
-use orgsync::connectors::memory::apply_plan;
-use orgsync::model::{
+use orgsync_core::memory::apply_plan;
+use orgsync_core::model::{
     Account, AccountStatus, Employment, Person, SourceGroup, SourceSnapshot, TargetGroup,
     TargetSnapshot,
 };
-use orgsync::plan::{ActionKind, DiagnosticKind, Digests, Plan, PlanInput, build};
+use orgsync_core::plan::{ActionKind, DiagnosticKind, Digests, Plan, PlanInput, build};
 
 const TODAY: Date = date(2026, 6, 15);
 const PEOPLE: [&str; 10] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"];
@@ -400,7 +400,7 @@ fn plan(config: &Config, source: &SourceSnapshot, target: &TargetSnapshot) -> Pl
         created_at: "2026-06-15T02:00:00Z".to_owned(),
         digests: Digests::default(),
         recorded: None,
-        capabilities: &orgsync::capabilities::TargetCapabilities::default(),
+        capabilities: &orgsync_core::capabilities::TargetCapabilities::default(),
     })
 }
 

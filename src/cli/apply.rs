@@ -12,14 +12,14 @@ use jiff::civil::Date;
 
 use super::DirArg;
 use super::RefArg;
-use crate::apply::run::{ApplyOptions, ApplyReport, apply};
-use crate::apply::verify::verify;
-use crate::connectors::Interrupt;
-use crate::git::{ApplyRecord, ConfigCommit};
 use crate::pipeline::{self, Loaded};
-use crate::plan::Plan;
-use crate::plan::safety::LimitKind;
 use crate::render;
+use orgsync_connectors::Interrupt;
+use orgsync_core::apply::run::{ApplyOptions, ApplyReport, apply};
+use orgsync_core::apply::verify::verify;
+use orgsync_core::ledger::{ApplyRecord, ConfigCommit};
+use orgsync_core::plan::Plan;
+use orgsync_core::plan::safety::LimitKind;
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -160,22 +160,22 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read the plan {}", path.display()))?;
             let plan: Plan = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not an orgsync plan", path.display()))?;
-            if plan.format_version != crate::plan::FORMAT_VERSION {
+            if plan.format_version != orgsync_core::plan::FORMAT_VERSION {
                 bail!(
                     "{} has plan format {}; this orgsync reads format {}",
                     path.display(),
                     plan.format_version,
-                    crate::plan::FORMAT_VERSION
+                    orgsync_core::plan::FORMAT_VERSION
                 );
             }
             let mismatch = check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
-            let trusted = replan(&plan, &loaded, mismatch, dir)?;
+            let trusted = replan(&plan, &loaded, mismatch)?;
             let today = args.at.unwrap_or(plan.at);
             (trusted, today)
         }
         None => {
             let today = pipeline::today(config, args.at)?;
-            let fetched = pipeline::fetch(config, dir)?;
+            let fetched = pipeline::fetch(&loaded)?;
             let plan = pipeline::make_plan_for(&loaded, &fetched, today);
             super::out(&render::text(&plan, &render::TextOptions { color }))?;
             if plan.has_errors() {
@@ -219,7 +219,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
 
-    let mut target = pipeline::open_target(config, dir)?;
+    let mut target = pipeline::open_target(&loaded)?;
     applying.store(true, Ordering::SeqCst);
     let opts = ApplyOptions {
         today,
@@ -228,7 +228,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         allow: args.allow.by_kind(),
     };
     let report = match apply(target.as_mut(), &plan, &opts) {
-        Err(e @ crate::apply::run::ApplyError::InterruptedBeforeStart) => {
+        Err(e @ orgsync_core::apply::run::ApplyError::InterruptedBeforeStart) => {
             super::err(&format!("{e}.\n"));
             return Ok(ExitCode::from(INTERRUPTED));
         }
@@ -298,7 +298,7 @@ struct ReviewCounts {
     /// Actions planned now exactly as reviewed.
     reviewed: usize,
     /// Actions that arrived since the review, by kind.
-    drift: BTreeMap<crate::plan::ActionKind, usize>,
+    drift: BTreeMap<orgsync_core::plan::ActionKind, usize>,
     /// Reviewed actions no longer planned.
     gone: usize,
 }
@@ -310,15 +310,15 @@ fn check_reviewed(
     path: &Path,
     plan: &Plan,
     fetched: &pipeline::Fetched,
-    config: &crate::config::Config,
+    config: &orgsync_core::config::Config,
 ) -> anyhow::Result<ReviewCounts> {
-    use crate::apply::reviewed::{ReviewRecord, compare};
+    use orgsync_core::apply::reviewed::{ReviewRecord, compare};
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the review record {}", path.display()))?;
     let record =
         ReviewRecord::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let cmp = compare(&record, plan)?;
-    let (accounts, groups) = crate::plan::safety::bases(&fetched.target);
+    let (accounts, groups) = orgsync_core::plan::safety::bases(&fetched.target);
     let drift_safety = cmp.drift_safety(config, accounts, groups);
     let mut s = format!(
         "\nReviewed plan {}: {} of its {} action(s) are planned now as reviewed.\n",
@@ -357,7 +357,7 @@ fn check_reviewed(
 }
 
 /// `2 invite, 1 remove`.
-fn count_words(counts: &BTreeMap<crate::plan::ActionKind, usize>) -> String {
+fn count_words(counts: &BTreeMap<orgsync_core::plan::ActionKind, usize>) -> String {
     counts
         .iter()
         .map(|(k, n)| format!("{n} {}", k.as_str()))
@@ -371,8 +371,8 @@ fn write_report(
     report: &ApplyReport,
     review: Option<&ReviewCounts>,
 ) -> anyhow::Result<()> {
-    let mut applied: BTreeMap<crate::plan::ActionKind, usize> = BTreeMap::new();
-    let mut failed: BTreeMap<crate::plan::ActionKind, usize> = BTreeMap::new();
+    let mut applied: BTreeMap<orgsync_core::plan::ActionKind, usize> = BTreeMap::new();
+    let mut failed: BTreeMap<orgsync_core::plan::ActionKind, usize> = BTreeMap::new();
     for o in &report.outcomes {
         let into = if o.ok { &mut applied } else { &mut failed };
         *into.entry(o.kind).or_insert(0) += 1;
@@ -390,7 +390,7 @@ fn write_report(
 }
 
 /// `2 manual steps for 5 subjects are left for a person to do by hand`.
-fn manual_left(plan: &crate::plan::Plan) -> String {
+fn manual_left(plan: &orgsync_core::plan::Plan) -> String {
     let steps = plan.manual_steps.len();
     let subjects = plan.manual_step_count();
     format!(
@@ -427,7 +427,7 @@ fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Res
             let (id, dirty) = ConfigCommit::parse(c);
             format!(
                 "commit {}{}",
-                crate::git::short(id),
+                orgsync_core::ledger::short(id),
                 if dirty {
                     " with uncommitted changes"
                 } else {
@@ -457,7 +457,7 @@ fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Res
 /// The recorded configuration is the one being applied (`check_config_commit` tied them
 /// together), except with `--allow-config-mismatch`: then it is read at the plan's commit, which
 /// must be a clean one (uncommitted changes cannot be read back).
-fn replan(file: &Plan, loaded: &Loaded, mismatch: bool, dir: &Path) -> anyhow::Result<Plan> {
+fn replan(file: &Plan, loaded: &Loaded, mismatch: bool) -> anyhow::Result<Plan> {
     let at_commit;
     let recorded = if mismatch {
         let Some((id, false)) = file
@@ -470,12 +470,12 @@ fn replan(file: &Plan, loaded: &Loaded, mismatch: bool, dir: &Path) -> anyhow::R
                 "the plan's configuration cannot be read back to check the plan (it had uncommitted changes, or was not in git): plan again"
             );
         };
-        at_commit = pipeline::load(dir, Some(id))?;
+        at_commit = loaded.at(id)?;
         &at_commit
     } else {
         loaded
     };
-    let fetched = pipeline::fetch(&recorded.config, dir)?;
+    let fetched = pipeline::fetch(recorded)?;
     let mut trusted = pipeline::make_plan_for(recorded, &fetched, file.at);
     verify(file, &trusted)?;
     // The record's plan digest names the reviewed file.
@@ -485,7 +485,7 @@ fn replan(file: &Plan, loaded: &Loaded, mismatch: bool, dir: &Path) -> anyhow::R
 
 /// Records the apply as a git note on the configuration commit, or says why it cannot.
 fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<()> {
-    let (Some(repo), Some(commit)) = (&loaded.repo, &loaded.commit) else {
+    let (Some(ledger), Some(commit)) = (&loaded.ledger, &loaded.commit) else {
         let why = if loaded.repo.is_some() {
             "the repository has no commits yet"
         } else {
@@ -498,10 +498,17 @@ fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<
         .round(jiff::Unit::Second)
         .map(|t| t.to_string())
         .unwrap_or_default();
-    let actor = repo.actor().unwrap_or_else(|| "unknown".to_owned());
-    let mut record = ApplyRecord::new(plan, report, repo.prefix(), commit, actor, time);
-    record.target = Some(pipeline::target_key(&loaded.config));
-    repo.append_note(&commit.commit.id, &record.to_line())
+    let mut record = ApplyRecord::new(
+        plan,
+        report,
+        &ledger.config_dir(),
+        commit,
+        ledger.actor(),
+        time,
+    );
+    record.target = Some(loaded.target_key());
+    ledger
+        .append_record(&record)
         .context("the apply ran, but recording it failed")?;
     super::err(&format!(
         "Recorded the apply on {}{} ({}): git notes --ref orgsync show {}\n",
@@ -511,7 +518,7 @@ fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<
         } else {
             ""
         },
-        crate::git::NOTES_REF,
+        orgsync_repo::NOTES_REF,
         commit.commit.short()
     ));
     Ok(())

@@ -9,11 +9,11 @@ use serde::Serialize;
 
 use super::RefArg;
 use super::{DirArg, ReportFormat};
-use crate::explain::{Explanation, Outcome, Placement, Step, explain};
-use crate::git::{BlameAt, BlameLine, CommitInfo};
 use crate::pipeline;
-use crate::plan::{Plan, Safety};
 use crate::render;
+use orgsync_core::explain::{Explanation, Outcome, Placement, Step, explain};
+use orgsync_core::plan::{Plan, Safety};
+use orgsync_repo::{BlameAt, BlameLine, CommitInfo};
 
 /// Arguments of `explain`.
 #[derive(Debug, clap::Args)]
@@ -148,7 +148,7 @@ fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> Stri
         .manual_steps
         .iter()
         .filter(|m| m.subjects.contains(&p.id))
-        .map(|m| crate::plan::ManualStep {
+        .map(|m| orgsync_core::plan::ManualStep {
             count: 1,
             subjects: vec![p.id.clone()],
             ..m.clone()

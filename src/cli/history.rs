@@ -7,8 +7,9 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::{DirArg, ReportFormat};
-use crate::git::{ApplyRecord, CommitInfo, ConfigRepo, NOTES_REF};
-use crate::plan::ActionKind;
+use orgsync_core::ledger::ApplyRecord;
+use orgsync_core::plan::ActionKind;
+use orgsync_repo::{CommitInfo, ConfigRepo, NOTES_REF};
 
 /// Arguments of `history`.
 #[derive(Debug, clap::Args)]
@@ -116,11 +117,11 @@ fn text(entries: &[Entry], prefix: &str) -> String {
             }
         );
         if let Some(planned) = &r.plan_config_commit {
-            let (id, dirty) = crate::git::ConfigCommit::parse(planned);
+            let (id, dirty) = orgsync_repo::ConfigCommit::parse(planned);
             let _ = writeln!(
                 s,
                 "  plan made from {}{} (--allow-config-mismatch)",
-                crate::git::short(id),
+                orgsync_repo::short(id),
                 if dirty { "-dirty" } else { "" }
             );
         }

@@ -20,10 +20,10 @@ use anyhow::{Context, bail};
 use jiff::civil::Date;
 
 use super::DirArg;
-use crate::config::{self, Config, FunctionSourceField, ManagedField};
-use crate::model::{SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot};
 use crate::pipeline;
-use crate::scope::{self, Patterns, Scope};
+use orgsync_core::config::{self, Config, FunctionSourceField, ManagedField};
+use orgsync_core::model::{SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot};
+use orgsync_core::scope::{self, Patterns, Scope};
 
 /// Arguments of `import`.
 #[derive(Debug, clap::Args)]
@@ -54,16 +54,17 @@ const MARKER: &str = "TODO(orgsync import)";
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir.dir;
-    let config = pipeline::load_config(dir)?;
-    let today = pipeline::today(&config, args.at)?;
-    let fetched = pipeline::fetch(&config, dir)?;
-    let scope = scope::resolve(&config, &fetched.source, today);
+    let loaded = pipeline::load(dir, None)?;
+    let config = &loaded.config;
+    let today = pipeline::today(config, args.at)?;
+    let fetched = pipeline::fetch(&loaded)?;
+    let scope = scope::resolve(config, &fetched.source, today);
     let managed = |f| config.policy.managed_fields.contains(&f);
 
     // (section path, default file, item lines)
     let mut edits: Vec<(&[&str], &str, Vec<String>, usize)> = Vec::new();
     if managed(ManagedField::Communities) {
-        let stubs = community_stubs(&config, &fetched.target, &scope);
+        let stubs = community_stubs(config, &fetched.target, &scope);
         if !stubs.is_empty() {
             let lines = stub_lines(&stubs, "community");
             edits.push((&["communities"], "communities.yaml", lines, stubs.len()));
@@ -73,7 +74,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         && let Some(functions) = &config.functions
     {
         let stubs = function_stubs(
-            &config,
+            config,
             functions.from,
             &fetched.source,
             &fetched.target,
@@ -152,7 +153,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Ok(after) => {
             let count =
                 |c: &Config| c.communities.len() + c.functions.as_ref().map_or(0, |f| f.map.len());
-            count(after) == count(&config) + added
+            count(after) == count(config) + added
         }
         Err(_) => false,
     };
@@ -267,7 +268,7 @@ fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
                 return None;
             }
             let distance = strsim::damerau_levenshtein(&name_l, &c_l);
-            let typo = crate::closest::is_typo(&name_l, &c_l);
+            let typo = orgsync_core::closest::is_typo(&name_l, &c_l);
             let c_words = words(&c_l);
             let (short, long) = if c_words.len() <= name_words.len() {
                 (&c_words, &name_words)
@@ -287,7 +288,7 @@ fn stub_lines(stubs: &[Stub], group: &str) -> Vec<String> {
     stubs
         .iter()
         .map(|s| {
-            let people = crate::scope::people(s.people);
+            let people = orgsync_core::scope::people(s.people);
             let hint = match &s.suggestion {
                 Some(g) => format!("suggested target {} (a {group} with a close name)", q(g)),
                 None => format!("no {group} has a close name"),

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::config::schema;
+use orgsync_core::config::schema;
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]

@@ -8,6 +8,7 @@ mod import;
 mod init;
 mod man;
 mod plan;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 mod schema;
 mod show;
@@ -59,6 +60,7 @@ pub enum Command {
     /// Write the JSON Schemas of the configuration, the plan and the workspace.
     Schema(schema::Args),
     /// Local stand-ins for the systems: generated data for trying orgsync and benchmarks.
+    #[cfg(feature = "sandbox")]
     Sandbox(sandbox::Args),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     Completions(completions::Args),
@@ -116,6 +118,7 @@ fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => history::run(args),
         Command::Import(args) => import::run(args),
         Command::Schema(args) => schema::run(args),
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => sandbox::run(args),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),
@@ -134,7 +137,7 @@ pub fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("orgsync={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(crate::redact::Stderr)
+        .with_writer(Stderr)
         .with_target(false)
         .try_init();
 }
@@ -158,7 +161,7 @@ pub fn stderr_color() -> bool {
 
 /// Writes rendered output to stdout. Broken pipes (`| head`) are not errors.
 pub(crate) fn out(text: &str) -> anyhow::Result<()> {
-    let text = crate::redact::scrub(text);
+    let text = orgsync_core::redact::scrub(text);
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())
@@ -171,7 +174,31 @@ pub(crate) fn out(text: &str) -> anyhow::Result<()> {
 
 /// Writes messages for people to stderr.
 pub(crate) fn err(text: &str) {
-    let text = crate::redact::scrub(text);
+    let text = orgsync_core::redact::scrub(text);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(text.as_bytes());
+}
+
+/// A `tracing` writer that scrubs each line before it reaches stderr.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stderr;
+
+impl std::io::Write for Stderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(orgsync_core::redact::scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+    type Writer = Stderr;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        Stderr
+    }
 }

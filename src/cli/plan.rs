@@ -10,9 +10,9 @@ use jiff::civil::Date;
 use super::DirArg;
 use super::RefArg;
 use crate::pipeline::{self, Loaded, NoConfig};
-use crate::plan::Plan;
-use crate::plan::compare::{self, Comparison};
 use crate::render;
+use orgsync_core::plan::Plan;
+use orgsync_core::plan::compare::{self, Comparison};
 
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -106,7 +106,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     if args.diff {
-        let after = crate::connectors::memory::apply_plan(&fetched.target, &plan, today)
+        let after = orgsync_core::memory::apply_plan(&fetched.target, &plan, today)
             .map_err(|e| anyhow::anyhow!("cannot compute the state after the plan: {e}"))?;
         let diff = render::diff(&fetched.target, &after, color);
         text.push_str(if diff.is_empty() {
@@ -156,7 +156,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Why the plan is unsafe and which one-off overrides would apply it.
 fn unsafe_message(plan: &Plan) -> String {
-    use crate::plan::safety::LimitKind;
+    use orgsync_core::plan::safety::LimitKind;
     let mut flags: Vec<String> = Vec::new();
     for v in &plan.safety.violations {
         if let Some(kind) = LimitKind::of_rule(&v.rule) {
@@ -210,14 +210,7 @@ fn plan_base(
     let commit = repo.commit(rev)?;
     let (plan, problem) = match pipeline::config_at(repo, &commit, rev)? {
         Ok(config) => {
-            let base = Loaded {
-                config,
-                repo: None,
-                commit: Some(crate::git::ConfigCommit {
-                    commit: commit.clone(),
-                    dirty: false,
-                }),
-            };
+            let base = pipeline::base(&head.dir, config, commit.clone());
             (
                 pipeline::make_plan_on_same_inputs(&base, fetched, today, head_plan),
                 None,
@@ -243,8 +236,8 @@ fn plan_base(
                 actions: Vec::new(),
                 manual_steps: Vec::new(),
                 diagnostics: Vec::new(),
-                safety: crate::plan::Safety::default(),
-                digests: crate::plan::Digests::default(),
+                safety: orgsync_core::plan::Safety::default(),
+                digests: orgsync_core::plan::Digests::default(),
             };
             (nothing, Some(problem))
         }
@@ -299,7 +292,7 @@ pub(crate) fn write_plan(path: &std::path::Path, plan: &Plan) -> anyhow::Result<
 
 /// Writes a rendered plan, refusing one that holds the value of a configured secret.
 fn write_text(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    if crate::redact::scrub(text) != text {
+    if orgsync_core::redact::scrub(text) != text {
         anyhow::bail!(
             "the plan holds the value of a configured secret (a source or target field carries it); it was not written to {}",
             path.display()

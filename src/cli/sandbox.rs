@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::config::ScimGroupsConfig;
-use crate::sandbox::generate::{GenerateOptions, Generated, generate, write};
-use crate::sandbox::serve::{Faults, serve_forever};
-use crate::sandbox::{afas, google, manusplus, recruitee, revolut, scim};
+use orgsync_core::config::ScimGroupsConfig;
+use orgsync_sandbox::generate::{GenerateOptions, Generated, generate, write};
+use orgsync_sandbox::serve::{Faults, serve_forever};
+use orgsync_sandbox::{afas, google, manusplus, recruitee, revolut, scim};
 
 /// Arguments of `sandbox`.
 #[derive(Debug, clap::Args)]
@@ -228,7 +228,7 @@ fn write_api_config(
         g.orgsync_yaml.replace(files, source_yaml),
     )?;
     let rename =
-        |text: &str, groups: &[crate::model::SourceGroup], new: &dyn Fn(&str) -> String| {
+        |text: &str, groups: &[orgsync_core::model::SourceGroup], new: &dyn Fn(&str) -> String| {
             let mut text = text.to_owned();
             for group in groups {
                 let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
@@ -257,7 +257,7 @@ fn write_api_config(
         rename(&g.functions_yaml, &g.source.functions, &function),
     )?;
     let mut w = std::io::BufWriter::new(std::fs::File::create(dir.join("workspace.json"))?);
-    crate::connectors::file_target::write_workspace(&mut w, &g.workspace)?;
+    orgsync_core::model::write_workspace(&mut w, &g.workspace)?;
     std::io::Write::flush(&mut w)
 }
 
@@ -414,7 +414,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                         2400
                     },
                 );
-                let names = |groups: &[crate::model::SourceGroup], id: &str| {
+                let names = |groups: &[orgsync_core::model::SourceGroup], id: &str| {
                     groups
                         .iter()
                         .find(|g| g.id == id)

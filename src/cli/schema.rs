@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::config::schema;
+use orgsync_core::config::schema;
 
 /// Arguments of `schema`.
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use super::plan::PlanFormat;
-use crate::plan::{FORMAT_VERSION, Plan};
 use crate::render;
+use orgsync_core::plan::{FORMAT_VERSION, Plan};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]
@@ -41,7 +41,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         bail!("--masked is for --format json (the Markdown is masked unless --show-pii)");
     }
     if args.review_record {
-        super::out(&crate::apply::reviewed::ReviewRecord::of(&plan).to_json())?;
+        super::out(&orgsync_core::apply::reviewed::ReviewRecord::of(&plan).to_json())?;
         return Ok(ExitCode::SUCCESS);
     }
     let text = match args.format {

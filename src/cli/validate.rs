@@ -7,9 +7,9 @@ use owo_colors::OwoColorize;
 
 use super::RefArg;
 use super::{DirArg, ReportFormat};
-use crate::config::{self, Config, ConfigError, ErrorList};
-use crate::git::ConfigRepo;
 use crate::pipeline::{self, NoConfig};
+use orgsync_core::config::{self, Config, ConfigError, ErrorList};
+use orgsync_repo::ConfigRepo;
 
 /// Arguments of `validate`.
 #[derive(Debug, clap::Args)]

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_saphyr::FlowSeq;
 use similar::{ChangeTag, TextDiff};
 
-use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
+use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
 
 /// Unified diff of two target states, or an empty string when they render the same. Colour:
 /// red `-`, green `+`, cyan hunk headers. Each hunk header names the entry it starts in

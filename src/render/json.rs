@@ -1,7 +1,7 @@
 //! The plan as JSON: the stable contract that scripts, the GitHub Action and `apply PLANFILE`
 //! read. The shape is the serde form of [`Plan`]; this module adds nothing to it.
 
-use crate::plan::Plan;
+use orgsync_core::plan::Plan;
 
 /// Pretty JSON with a final newline: `--format json` and `plan --out FILE`.
 pub fn json(plan: &Plan) -> String {
@@ -10,8 +10,9 @@ pub fn json(plan: &Plan) -> String {
     out
 }
 
-/// The same JSON on one line, without a final newline: for logs and embedding.
-pub fn json_compact(plan: &Plan) -> String {
+/// The same JSON on one line, without a final newline.
+#[cfg(test)]
+fn json_compact(plan: &Plan) -> String {
     serde_json::to_string(plan).expect(SERIALISES)
 }
 
@@ -25,7 +26,7 @@ mod tests {
 
     use super::super::fixtures::{action, plan_with, sample_plan};
     use super::*;
-    use crate::plan::{ActionKind, Safety};
+    use orgsync_core::plan::{ActionKind, Safety};
 
     #[test]
     fn pretty_plan() {

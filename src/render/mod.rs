@@ -12,7 +12,7 @@ mod pull_request;
 mod text;
 
 pub use diff::diff;
-pub use json::{json, json_compact};
+pub use json::json;
 pub use markdown::{MarkdownOptions, markdown};
 pub use masked::masked_json;
 pub use pull_request::{PullRequestView, pull_request_markdown, pull_request_text};
@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::plan::{Action, ActionKind, Change, DiagnosticKind, Plan, Severity};
+use orgsync_core::plan::{Action, ActionKind, Change, DiagnosticKind, Plan, Severity};
 
 /// Whether an action adds, changes or takes away: the `+` / `~` / `-` of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ fn manual_sentence(plan: &Plan) -> Option<String> {
 const MANUAL_SUBJECTS_SHOWN: usize = 10;
 
 /// `set the manager in Revolut: 3 people (invite): 1001, 1002, 1003`. Identifiers only.
-fn manual_step_line(step: &crate::plan::ManualStep) -> String {
+fn manual_step_line(step: &orgsync_core::plan::ManualStep) -> String {
     let noun = match step.kind {
         ActionKind::CreateCommunity | ActionKind::UpdateCommunity | ActionKind::RemoveCommunity => {
             if step.count == 1 {
@@ -393,7 +393,7 @@ mod fixtures {
     use jiff::civil::date;
     use serde_json::{Value, json};
 
-    use crate::plan::{
+    use orgsync_core::plan::{
         Action, ActionKind, Change, ConfigLocation, Diagnostic, DiagnosticKind, Digests,
         FORMAT_VERSION, Plan, Safety, Severity, Violation,
     };
@@ -732,7 +732,7 @@ mod tests {
                     "new in the source",
                 )],
                 Vec::new(),
-                crate::plan::Safety {
+                orgsync_core::plan::Safety {
                     safe: true,
                     violations: Vec::new(),
                 },
@@ -740,7 +740,7 @@ mod tests {
         } else {
             fixtures::empty_plan()
         };
-        plan.manual_steps = vec![crate::plan::ManualStep {
+        plan.manual_steps = vec![orgsync_core::plan::ManualStep {
             what: "set the manager in Revolut".to_owned(),
             capability: "manager".to_owned(),
             kind: ActionKind::Invite,

@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::markdown::{Pii, diagnostic_item, md_escape};
 use super::text::{Painter, write_diagnostic};
 use super::{MarkdownOptions, Sign, TextOptions, kind_count_phrase, people, thousands};
-use crate::plan::compare::{Comparison, count};
-use crate::plan::{Action, ActionKind, Plan};
+use orgsync_core::plan::compare::{Comparison, count};
+use orgsync_core::plan::{Action, ActionKind, Plan};
 
 /// The comparison and what it was made against.
 #[derive(Debug, Clone, Copy)]
@@ -197,7 +197,7 @@ fn counts(actions: &[&Action]) -> String {
 
 fn compared_with(view: &PullRequestView<'_>) -> String {
     match view.base_commit {
-        Some(c) => format!("{} ({})", view.base_ref, crate::git::short(c)),
+        Some(c) => format!("{} ({})", view.base_ref, orgsync_repo::short(c)),
         None => view.base_ref.to_owned(),
     }
 }
@@ -261,7 +261,7 @@ pub fn pull_request_text(view: &PullRequestView<'_>, head: &Plan, opts: &TextOpt
         "It prevents these changes (they happen without it):",
         &cmp.prevented(),
     );
-    let diagnostics = |out: &mut String, title: &str, list: &[&crate::plan::Diagnostic]| {
+    let diagnostics = |out: &mut String, title: &str, list: &[&orgsync_core::plan::Diagnostic]| {
         if list.is_empty() {
             return;
         }
@@ -358,7 +358,7 @@ pub fn pull_request_markdown(
     let _ = writeln!(out, "**Verdict:** {}\n", verdict(cmp, head));
     let commit = view
         .base_commit
-        .map(|c| format!(" (`{}`)", crate::git::short(c)))
+        .map(|c| format!(" (`{}`)", orgsync_repo::short(c)))
         .unwrap_or_default();
     let _ = writeln!(
         out,
@@ -402,7 +402,7 @@ pub fn pull_request_markdown(
         "**It prevents these changes** (they happen without it):",
         &cmp.prevented(),
     );
-    let diagnostics = |out: &mut String, title: &str, list: &[&crate::plan::Diagnostic]| {
+    let diagnostics = |out: &mut String, title: &str, list: &[&orgsync_core::plan::Diagnostic]| {
         if list.is_empty() {
             return;
         }
@@ -456,8 +456,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::compare::compare;
-    use crate::plan::{Change, Digests, Safety};
+    use orgsync_core::plan::compare::compare;
+    use orgsync_core::plan::{Change, Digests, Safety};
 
     fn fg_update(subject: &str, from: &str, to: &str) -> Action {
         Action {

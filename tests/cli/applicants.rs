@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use orgsync::sandbox::afas::{self, AfasData, Applicants};
-use orgsync::sandbox::recruitee::{self, RecruiteeData, SharedData};
-use orgsync::sandbox::serve::{Faults, Running, spawn};
+use orgsync_sandbox::afas::{self, AfasData, Applicants};
+use orgsync_sandbox::recruitee::{self, RecruiteeData, SharedData};
+use orgsync_sandbox::serve::{Faults, Running, spawn};
 use serde_json::Value;
 
 use crate::common::{Run, repo};

@@ -15,8 +15,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use orgsync::model::TargetSnapshot;
-use orgsync::sandbox::serve::{Faults, Running, Vendor, proxy, spawn};
+use orgsync_core::model::TargetSnapshot;
+use orgsync_sandbox::serve::{Faults, Running, Vendor, proxy, spawn};
 
 use crate::http::{
     AT, SCIM_TOKEN, Scim2Server, afas_people, assert_no_duplicates, config_dir, normalized,

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use orgsync::sandbox::generate::{GenerateOptions, generate};
-use orgsync::sandbox::google::GoogleData;
+use orgsync_sandbox::generate::{GenerateOptions, generate};
+use orgsync_sandbox::google::GoogleData;
 use serde_json::Value;
 
 use crate::common::{Run, repo};
@@ -261,7 +261,7 @@ fn a_wrong_or_missing_key_fails_the_plan_without_printing_it() {
         "a missing key file is named as such",
     );
     // A key of the right shape that the emulator does not know: a fresh one.
-    let other = orgsync::sandbox::google::SandboxKey::generate()
+    let other = orgsync_sandbox::google::SandboxKey::generate()
         .key_file(&format!("{}/token", "http://127.0.0.1:1"));
     let wrong = run(
         dir,

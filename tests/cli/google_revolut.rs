@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use orgsync::sandbox::revolut::{self as emulator, RevolutData};
-use orgsync::sandbox::serve::{Faults, spawn};
+use orgsync_sandbox::revolut::{self as emulator, RevolutData};
+use orgsync_sandbox::serve::{Faults, spawn};
 use serde_json::Value;
 
 use crate::google::{Sandbox, actions, key_env, run};

@@ -11,14 +11,14 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use orgsync::config::ScimTargetConfig;
-use orgsync::connectors::Target;
-use orgsync::connectors::scim::ScimTarget;
-use orgsync::model::{AccountStatus, TargetSnapshot};
-use orgsync::sandbox::afas::{self, AfasData};
-use orgsync::sandbox::generate::{GenerateOptions, generate};
-use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
-use orgsync::sandbox::serve::{Faults, Running, spawn};
+use orgsync_connectors::Target;
+use orgsync_connectors::scim::ScimTarget;
+use orgsync_core::config::ScimTargetConfig;
+use orgsync_core::model::{AccountStatus, TargetSnapshot};
+use orgsync_sandbox::afas::{self, AfasData};
+use orgsync_sandbox::generate::{GenerateOptions, generate};
+use orgsync_sandbox::scim::{self as scim_emulator, ScimData};
+use orgsync_sandbox::serve::{Faults, Running, spawn};
 use serde_json::{Value, json};
 
 use crate::common::{Run, repo};
@@ -190,7 +190,7 @@ fn afas_update(afas_url: &str, method: reqwest::Method, path: &str, body: Option
         .enable_all()
         .build()
         .expect("runtime");
-    let auth = orgsync::connectors::afas::authorization(AFAS_TOKEN);
+    let auth = orgsync_connectors::afas::authorization(AFAS_TOKEN);
     let status = rt.block_on(async {
         let mut r = reqwest::Client::new()
             .request(method, format!("{afas_url}{path}"))
@@ -561,7 +561,7 @@ fn tokens_never_appear_in_output() {
     let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
     let (_scim, scim_url) = start_scim_emulator(Faults::default());
     let dir = config_dir(&afas_url, &scim_url, "", "");
-    let encoded = orgsync::connectors::afas::authorization(AFAS_TOKEN);
+    let encoded = orgsync_connectors::afas::authorization(AFAS_TOKEN);
     let encoded = encoded.trim_start_matches("AfasToken ");
     for args in [
         &["-vvv", "plan", "--at", AT][..],

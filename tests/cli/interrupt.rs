@@ -11,12 +11,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use orgsync::config::ScimTargetConfig;
-use orgsync::connectors::Target;
-use orgsync::connectors::scim::ScimTarget;
-use orgsync::model::TargetSnapshot;
-use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
-use orgsync::sandbox::serve::{Faults, Running, spawn};
+use orgsync_connectors::Target;
+use orgsync_connectors::scim::ScimTarget;
+use orgsync_core::config::ScimTargetConfig;
+use orgsync_core::model::TargetSnapshot;
+use orgsync_sandbox::scim::{self as scim_emulator, ScimData};
+use orgsync_sandbox::serve::{Faults, Running, spawn};
 use serde_json::Value;
 
 use crate::common::{Run, git, repo};

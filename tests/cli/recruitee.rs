@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use orgsync::sandbox::serve::Faults;
+use orgsync_sandbox::serve::Faults;
 
 use crate::applicants::{AT, Setup};
 use crate::common::{orgsync, repo};

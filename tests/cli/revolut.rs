@@ -6,11 +6,11 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use orgsync::config::{RevolutTargetConfig, Secret};
-use orgsync::connectors::revolut::{Ownership, RevolutTarget};
-use orgsync::connectors::{ApplyContext, Target};
-use orgsync::sandbox::revolut::{self as emulator, RevolutData};
-use orgsync::sandbox::serve::{Faults, Running, spawn};
+use orgsync_connectors::revolut::{Ownership, RevolutTarget};
+use orgsync_connectors::{ApplyContext, Target};
+use orgsync_core::config::{RevolutTargetConfig, Secret};
+use orgsync_sandbox::revolut::{self as emulator, RevolutData};
+use orgsync_sandbox::serve::{Faults, Running, spawn};
 use serde_json::{Value, json};
 
 use crate::common::Run;
@@ -665,8 +665,8 @@ fn the_owner_is_never_managed_nor_removed() {
     let snapshot = target.begin_apply().expect("read");
     let account = snapshot.accounts.iter().find(|a| a.id == owner).unwrap();
     assert!(!account.managed, "the owner is foreign");
-    let remove = orgsync::plan::Action {
-        kind: orgsync::plan::ActionKind::Remove,
+    let remove = orgsync_core::plan::Action {
+        kind: orgsync_core::plan::ActionKind::Remove,
         subject: "9".to_owned(),
         target_id: Some(owner.clone()),
         name: "Olivia Owner".to_owned(),

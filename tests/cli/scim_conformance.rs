@@ -9,9 +9,9 @@
 
 use std::process::Command;
 
-use orgsync::sandbox::generate::{GenerateOptions, generate};
-use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
-use orgsync::sandbox::serve::{Faults, spawn};
+use orgsync_sandbox::generate::{GenerateOptions, generate};
+use orgsync_sandbox::scim::{self as scim_emulator, ScimData};
+use orgsync_sandbox::serve::{Faults, spawn};
 
 use crate::http::{SCIM_TOKEN, Scim2Server};
 

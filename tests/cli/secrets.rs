@@ -8,10 +8,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use orgsync::sandbox::afas;
-use orgsync::sandbox::generate::{GenerateOptions, generate};
-use orgsync::sandbox::scim::{self as scim_emulator, ScimData};
-use orgsync::sandbox::serve::{Faults, Running, spawn};
+use orgsync_sandbox::afas;
+use orgsync_sandbox::generate::{GenerateOptions, generate};
+use orgsync_sandbox::scim::{self as scim_emulator, ScimData};
+use orgsync_sandbox::serve::{Faults, Running, spawn};
 
 use crate::common::Run;
 use crate::http::{AT, afas_people, commit_all, config_dir, free_port};

@@ -559,10 +559,10 @@ fn afas_config(base_url: &str, source_extra: &str, rest: &str) -> tempfile::Temp
 
 /// A GetConnector as a customer defines it: AFAS's common names, except the work e-mail is
 /// `Mail_werk`, and without department or manager fields.
-fn customer_connector() -> orgsync::sandbox::afas::AfasData {
-    use orgsync::sandbox::generate::{GenerateOptions, generate};
+fn customer_connector() -> orgsync_sandbox::afas::AfasData {
+    use orgsync_sandbox::generate::{GenerateOptions, generate};
     let g = generate(&GenerateOptions::new(60, 3));
-    let mut data = orgsync::sandbox::afas::AfasData::from_snapshot("Profit_Medewerkers", &g.source);
+    let mut data = orgsync_sandbox::afas::AfasData::from_snapshot("Profit_Medewerkers", &g.source);
     let dropped = [
         "Afdeling_code",
         "Afdeling_omschrijving",
@@ -586,9 +586,9 @@ fn customer_connector() -> orgsync::sandbox::afas::AfasData {
 }
 
 fn start_emulator(
-    data: orgsync::sandbox::afas::AfasData,
-) -> (orgsync::sandbox::serve::Running, String) {
-    use orgsync::sandbox::{afas, serve};
+    data: orgsync_sandbox::afas::AfasData,
+) -> (orgsync_sandbox::serve::Running, String) {
+    use orgsync_sandbox::{afas, serve};
     let server = serve::spawn(afas::router(data, AFAS_TOKEN, serve::Faults::default()), 0)
         .expect("the AFAS emulator starts");
     let url = format!("{}{}", server.url(), afas::BASE_PATH);

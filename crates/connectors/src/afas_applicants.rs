@@ -1,0 +1,938 @@
+//! The `afas_applicants` target: hired candidates become AFAS Profit applicants through the
+//! UpdateConnector `HrCreateApplicant`, once each. Create-only: nothing is ever updated or
+//! removed in AFAS.
+//!
+//! AFAS does no duplicate detection — posting one person twice makes two applicants — so
+//! orgsync keeps a **badge** per candidate: who sent whom, when, and the applicant id AFAS gave
+//! (Recruitee's AFAS badge). Badges are lines in the git notes of the configuration repository
+//! (`refs/notes/orgsync`, next to the apply records, on the configuration commit), and hold
+//! identifiers only. Each send writes one *before* the POST (`in_flight`) and one after it
+//! (`sent` with the applicant id, or `not_sent` when AFAS answered that it created nothing).
+//!
+//! - A `sent` badge is final: that candidate is never sent again, whatever the plan says.
+//! - An `in_flight` badge without an answer (a crash, kill -9, a timeout or a lost 5xx whose
+//!   request AFAS may have processed) is never resent blindly: with `target.lookup` the
+//!   candidate is looked up in AFAS by e-mail first (found: recorded as sent; not found: sent);
+//!   without it the candidate is held with a diagnostic until a person checked AFAS and listed
+//!   it under `target.resend`.
+//! - A 5xx or a lost connection on the POST is not retried (only a 429, which AFAS answers before
+//!   doing anything). A 500 with an AFAS error message is AFAS's answer to an invalid applicant
+//!   (`externalMessage`): that candidate fails with the message, the others go on
+//!   [I: AFAS answers validation errors with a 500 and creates nothing].
+//!
+//! Plans carry no applicant data: an invite holds the candidate id, name and e-mail as any
+//! invite does (masked in Markdown), plus `applicant`: an HMAC-SHA256 (keyed with the AFAS
+//! token) of the exact fields that will be sent. Apply reads the candidates again and refuses a
+//! candidate whose fields no longer give that digest.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::afas::{authorization, describe_error, encode, permanent_error};
+use super::http::{HttpClient, HttpError, HttpSettings, runtime};
+use super::{
+    ApplyContext, ConnectorError, Removal, Source, Target, TargetCapabilities, WritableFields,
+};
+use orgsync_core::config::{AfasApplicantsTargetConfig, AfasEnvironmentType, Config, ManagedField};
+use orgsync_core::ledger::Ledger;
+pub use orgsync_core::ledger::{Badge, BadgeState};
+use orgsync_core::model::{Account, Person, SourceSnapshot, TargetSnapshot};
+use orgsync_core::vocabulary::{
+    Action, ActionKind, Change, Diagnostic, DiagnosticKind, ManualStep, Severity,
+};
+
+/// The target as apply records and badges name it.
+pub fn target_key(cfg: &AfasApplicantsTargetConfig) -> String {
+    format!("afas_applicants:{}", base_url(cfg))
+}
+
+/// The base URL: `base_url`, or the environment's own.
+pub fn base_url(cfg: &AfasApplicantsTargetConfig) -> String {
+    if let Some(url) = &cfg.base_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let kind = match cfg.environment_type {
+        AfasEnvironmentType::Production => "rest",
+        AfasEnvironmentType::Test => "resttest",
+        AfasEnvironmentType::Accept => "restaccept",
+    };
+    format!(
+        "https://{}.{kind}.afas.online/ProfitRestServices",
+        cfg.environment.as_deref().unwrap_or_default()
+    )
+}
+
+/// A candidate's state from its badges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidateState {
+    /// The state.
+    pub state: BadgeState,
+    /// The applicant id, once sent.
+    pub applicant_id: Option<String>,
+    /// The newest send was a resend (`target.resend`), not to be allowed again.
+    pub resent: bool,
+}
+
+/// Each candidate's state from its badges, in time order: `sent` is final; otherwise the
+/// newest badge decides.
+pub fn states(badges: &[Badge]) -> BTreeMap<String, CandidateState> {
+    let mut sorted: Vec<&Badge> = badges.iter().collect();
+    sorted.sort_by(|a, b| a.time.cmp(&b.time));
+    let mut out: BTreeMap<String, CandidateState> = BTreeMap::new();
+    for b in sorted {
+        let now = CandidateState {
+            state: b.state,
+            applicant_id: b.applicant_id.clone(),
+            resent: b.resend,
+        };
+        let entry = out
+            .entry(b.candidate.clone())
+            .or_insert_with(|| now.clone());
+        if entry.state != BadgeState::Sent {
+            let resent = entry.resent || b.resend;
+            *entry = CandidateState { resent, ..now };
+        }
+    }
+    out
+}
+
+/// True when `target.resend` lets candidate `id` in state `s` be sent again: its send is
+/// unconfirmed, a person listed it, and it was not resent before.
+pub fn may_resend(s: &CandidateState, id: &str, resend: &[String]) -> bool {
+    s.state == BadgeState::InFlight && !s.resent && resend.iter().any(|r| r.trim() == id)
+}
+
+/// Prefix of the account ids of candidates whose send is unconfirmed.
+pub const IN_FLIGHT_PREFIX: &str = "in_flight:";
+
+/// The badges as a target snapshot: a managed account per candidate sent (its id the applicant
+/// id), an unmanaged `in_flight:<id>` account per unconfirmed send (unless listed under
+/// `resend`). AFAS's own applicants are not listed: orgsync never touches them.
+pub fn snapshot(badges: &[Badge], resend: &[String]) -> TargetSnapshot {
+    let mut accounts: Vec<Account> = states(badges)
+        .into_iter()
+        .filter_map(|(candidate, s)| match s.state {
+            BadgeState::Sent => Some(Account {
+                id: s
+                    .applicant_id
+                    .unwrap_or_else(|| format!("candidate:{candidate}")),
+                external_id: Some(candidate),
+                managed: true,
+                ..Account::default()
+            }),
+            BadgeState::InFlight if !may_resend(&s, &candidate, resend) => Some(Account {
+                id: format!("{IN_FLIGHT_PREFIX}{candidate}"),
+                external_id: Some(candidate),
+                managed: false,
+                ..Account::default()
+            }),
+            _ => None,
+        })
+        .collect();
+    accounts.sort_by(|a, b| a.id.cmp(&b.id));
+    TargetSnapshot {
+        accounts,
+        communities: Vec::new(),
+        function_groups: Vec::new(),
+    }
+}
+
+/// What the plan engine sees for a create-only applicants target — the planning guard that
+/// keeps such a plan to sends: the candidates already sent (and, without a lookup, those whose
+/// send is unconfirmed) are taken out of the source, the target lists no one (so nothing can be
+/// updated or removed), and only names and e-mail are managed (an applicant has no communities).
+#[derive(Debug)]
+pub struct PlanView {
+    /// The configuration the engine plans with.
+    pub config: Config,
+    /// The candidates still to send.
+    pub source: SourceSnapshot,
+    /// An empty target.
+    pub target: TargetSnapshot,
+    /// Already sent, unconfirmed sends.
+    pub diagnostics: Vec<Diagnostic>,
+    /// People held (unconfirmed sends without a lookup), by source id.
+    pub held: Vec<String>,
+}
+
+impl PlanView {
+    /// The manual step for the held candidates, if any: a person checks AFAS for them.
+    pub fn manual_step(&self) -> Option<ManualStep> {
+        (!self.held.is_empty()).then(|| ManualStep {
+            what: "look for these candidates in AFAS (an earlier send was not confirmed); list \
+                   the ones not there under target.resend"
+                .to_owned(),
+            capability: "lookup".to_owned(),
+            kind: ActionKind::Invite,
+            count: self.held.len(),
+            subjects: self.held.clone(),
+        })
+    }
+}
+
+/// The [`PlanView`] of `config` (whose target is `afas_applicants`) on fetched inputs.
+pub fn plan_view(
+    config: &Config,
+    t: &AfasApplicantsTargetConfig,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+) -> PlanView {
+    let mut view_config = config.clone();
+    view_config.policy.managed_fields = vec![
+        ManagedField::FirstName,
+        ManagedField::LastName,
+        ManagedField::Email,
+    ];
+    view_config.functions = None;
+    view_config.communities = Vec::new();
+    let sent: std::collections::HashSet<&str> = target
+        .accounts
+        .iter()
+        .filter(|a| a.managed)
+        .filter_map(|a| a.external_id.as_deref())
+        .collect();
+    let in_flight: std::collections::HashSet<&str> = target
+        .accounts
+        .iter()
+        .filter(|a| !a.managed && a.id.starts_with(IN_FLIGHT_PREFIX))
+        .filter_map(|a| a.external_id.as_deref())
+        .collect();
+    let lookup = t.lookup.is_some();
+    let mut already = 0;
+    let mut held: Vec<&str> = Vec::new();
+    let mut checked = 0;
+    let persons: Vec<Person> = source
+        .persons
+        .iter()
+        .filter(|p| {
+            if sent.contains(p.id.as_str()) {
+                already += 1;
+                return false;
+            }
+            if in_flight.contains(p.id.as_str()) {
+                if lookup {
+                    checked += 1;
+                } else {
+                    held.push(&p.id);
+                    return false;
+                }
+            }
+            true
+        })
+        .cloned()
+        .collect();
+    let mut diagnostics = Vec::new();
+    if already > 0 {
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::AlreadySent,
+            severity: Severity::Info,
+            message: format!(
+                "{already} hired candidate{} {} sent to AFAS before (badges in the git notes): never sent again",
+                if already == 1 { "" } else { "s" },
+                if already == 1 { "was" } else { "were" },
+            ),
+            subject: None,
+            count: already,
+            hint: None,
+            location: None,
+        });
+    }
+    if checked > 0 {
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::SendInterrupted,
+            severity: Severity::Info,
+            message: format!(
+                "{checked} candidate{} whose send an earlier apply did not confirm: looked up in AFAS (GetConnector {}) by e-mail before anything is sent",
+                if checked == 1 { "" } else { "s" },
+                t.lookup.as_ref().map(|l| l.connector.as_str()).unwrap_or_default()
+            ),
+            subject: None,
+            count: checked,
+            hint: None,
+            location: None,
+        });
+    }
+    for id in &held {
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::SendInterrupted,
+            severity: Severity::Warning,
+            message: format!(
+                "candidate {id}: an earlier apply started sending it and never heard back; AFAS may have created the applicant, so it is not sent again"
+            ),
+            subject: Some((*id).to_owned()),
+            count: 1,
+            hint: Some(format!(
+                "manual step: look for the candidate in AFAS (HR → Werving en selectie → Sollicitant). If it is not there, add `{id}` to target.resend; or configure target.lookup to let orgsync look"
+            )),
+            location: config.locations.get("/target"),
+        });
+    }
+    PlanView {
+        config: view_config,
+        source: SourceSnapshot {
+            persons,
+            ..source.clone()
+        },
+        target: TargetSnapshot::default(),
+        diagnostics,
+        held: {
+            let mut held: Vec<String> = held.iter().map(|h| (*h).to_owned()).collect();
+            held.sort();
+            held
+        },
+    }
+}
+
+/// The AFAS fields of an applicant: `cfg.fields` applied to `p`. Empty values are left out.
+pub fn payload(cfg: &AfasApplicantsTargetConfig, p: &Person) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (field, from) in &cfg.fields {
+        let value: Option<String> = if let Some(fixed) = from.strip_prefix('=') {
+            Some(fixed.to_owned())
+        } else {
+            match from.as_str() {
+                "first_name" => Some(p.first_name.clone()),
+                "last_name" => Some(p.last_name.clone()),
+                "email" => p.email.clone(),
+                "gender" => p.attributes.get("gender").map(|g| {
+                    let key = g.trim().to_lowercase();
+                    cfg.gender_codes
+                        .iter()
+                        .find(|(k, _)| k.to_lowercase() == key)
+                        .map_or_else(|| g.trim().to_owned(), |(_, code)| code.clone())
+                }),
+                "birth_date" => p
+                    .attributes
+                    .get("birth_date")
+                    .map(|d| d.get(..10).unwrap_or(d).to_owned()),
+                other => p.attributes.get(other).cloned(),
+            }
+        };
+        if let Some(v) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+            out.insert(field.clone(), Value::String(v));
+        }
+    }
+    out
+}
+
+/// `hmac-sha256:<hex>` of the candidate id and its payload, keyed with `key` (the AFAS token):
+/// a plan can show that the data is unchanged without carrying it, and without the key nobody
+/// can test guesses (birth dates are few) against it.
+pub fn payload_digest(key: &[u8], candidate: &str, payload: &Map<String, Value>) -> String {
+    let message = serde_json::to_vec(&json!({ "candidate": candidate, "fields": payload }))
+        .expect("a payload serialises");
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    inner.update(&message);
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    format!("hmac-sha256:{}", hex::encode(outer.finalize()))
+}
+
+/// The name of the change that carries the payload digest in an invite.
+pub const APPLICANT_CHANGE: &str = "applicant";
+
+/// Adds the payload digest to every invite of `actions` (the plan's), from the candidates in
+/// `source`; and says in a diagnostic what the plan does.
+pub fn annotate(
+    cfg: &AfasApplicantsTargetConfig,
+    key: &[u8],
+    source: &SourceSnapshot,
+    actions: &mut [Action],
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let by_id: HashMap<&str, &Person> = source.persons.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut sends = 0;
+    for a in actions.iter_mut().filter(|a| a.kind == ActionKind::Invite) {
+        let Some(p) = by_id.get(a.subject.as_str()) else {
+            continue;
+        };
+        sends += 1;
+        a.changes.insert(
+            APPLICANT_CHANGE.to_owned(),
+            Change {
+                from: Value::Null,
+                to: Value::String(payload_digest(key, &p.id, &payload(cfg, p))),
+            },
+        );
+        a.reason = format!("hired; send to AFAS as an applicant ({})", cfg.connector);
+    }
+    if sends > 0 {
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::CreateOnly,
+            severity: Severity::Info,
+            message: format!(
+                "send {sends} hired candidate{} to AFAS as applicant{} ({}); create-only: nothing in AFAS is updated or removed",
+                if sends == 1 { "" } else { "s" },
+                if sends == 1 { "" } else { "s" },
+                cfg.connector
+            ),
+            subject: None,
+            count: sends,
+            hint: None,
+            location: None,
+        });
+    }
+}
+
+/// `message` without any of the payload's values (an AFAS message may quote them).
+fn scrub(message: &str, payload: &Map<String, Value>) -> String {
+    let mut values: Vec<&str> = payload
+        .values()
+        .filter_map(Value::as_str)
+        .filter(|v| v.chars().count() >= 2)
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    let mut out = message.to_owned();
+    for v in values {
+        out = out.replace(v, "<redacted>");
+    }
+    orgsync_core::redact::scrub(&out).into_owned()
+}
+
+/// Sends applicants to AFAS.
+pub struct AfasApplicantsTarget {
+    cfg: AfasApplicantsTargetConfig,
+    client: Arc<HttpClient>,
+    rt: tokio::runtime::Runtime,
+    source: Box<dyn Source>,
+    ledger: Arc<dyn Ledger>,
+    key: String,
+    hmac_key: Vec<u8>,
+    candidates: HashMap<String, Person>,
+    states: BTreeMap<String, CandidateState>,
+}
+
+impl std::fmt::Debug for AfasApplicantsTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AfasApplicantsTarget")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The AFAS token of `cfg`, resolved with `lookup` (the digest key and the credential).
+pub fn token(
+    cfg: &AfasApplicantsTargetConfig,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, ConnectorError> {
+    cfg.token
+        .resolve("target.token", lookup)
+        .map_err(|e| ConnectorError::Http(e.to_string()))
+}
+
+impl AfasApplicantsTarget {
+    /// A target for `cfg` that reads the candidates again from `source` at apply time and keeps
+    /// its badges in `ledger`.
+    pub fn new(
+        cfg: &AfasApplicantsTargetConfig,
+        source: Box<dyn Source>,
+        ledger: Arc<dyn Ledger>,
+        lookup: impl Fn(&str) -> Option<String>,
+        progress: bool,
+    ) -> Result<AfasApplicantsTarget, ConnectorError> {
+        let token = token(cfg, lookup)?;
+        let mut settings = HttpSettings::new("AFAS Profit", &base_url(cfg));
+        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
+        settings.retries = cfg.retries;
+        settings.concurrency = cfg.concurrency.max(1) as usize;
+        settings.rate_limit = cfg.rate_limit;
+        settings.progress = progress;
+        settings.credential_hint = cfg.token.hint("target.token");
+        let client = HttpClient::new(settings, &authorization(&token), describe_error)?
+            .with_permanent(permanent_error);
+        Ok(AfasApplicantsTarget {
+            cfg: cfg.clone(),
+            client: Arc::new(client),
+            rt: runtime()?,
+            source,
+            ledger,
+            key: target_key(cfg),
+            hmac_key: token.trim().as_bytes().to_vec(),
+            candidates: HashMap::new(),
+            states: BTreeMap::new(),
+        })
+    }
+
+    /// The badges of this target in the ledger.
+    fn read_badges(&self) -> Result<Vec<Badge>, ConnectorError> {
+        self.ledger
+            .badges(&self.key)
+            .map_err(|e| ConnectorError::Action(format!("cannot read the badges: {e}")))
+    }
+
+    /// The client (request counts).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    fn badge(
+        &self,
+        candidate: &str,
+        state: BadgeState,
+        applicant: Option<String>,
+        found: bool,
+    ) -> Badge {
+        Badge {
+            badge: "afas_applicant".to_owned(),
+            target: self.key.clone(),
+            config_dir: self.ledger.config_dir(),
+            candidate: candidate.to_owned(),
+            state,
+            time: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
+                .to_string(),
+            actor: self.ledger.actor(),
+            applicant_id: applicant,
+            found,
+            resend: false,
+        }
+    }
+
+    fn record(&mut self, badge: Badge) -> Result<(), ConnectorError> {
+        self.ledger
+            .append_badge(&badge)
+            .map_err(|e| ConnectorError::Action(format!("cannot write the badge: {e}")))?;
+        let resent = badge.resend
+            || self
+                .states
+                .get(&badge.candidate)
+                .is_some_and(|s| s.resent && s.state != BadgeState::NotSent);
+        self.states.insert(
+            badge.candidate.clone(),
+            CandidateState {
+                state: badge.state,
+                applicant_id: badge.applicant_id,
+                resent,
+            },
+        );
+        Ok(())
+    }
+
+    /// `validate --online`: the UpdateConnector exists and has every mapped field, every
+    /// mandatory field is mapped, and the lookup GetConnector has its fields.
+    pub fn check_online(&self) -> Result<Vec<String>, ConnectorError> {
+        self.rt.block_on(async {
+            let mut problems = Vec::new();
+            let c = &self.cfg.connector;
+            let path = format!("/metainfo/update/{}", encode(c));
+            let meta = match self.client.get(&path).await {
+                Ok(r) => r,
+                Err(e) if matches!(e.status().map(|s| s.as_u16()), Some(404 | 500)) => {
+                    return Ok(vec![format!(
+                        "target.connector: AFAS has no UpdateConnector {c} for this app connector \
+                         (add it under Update Connectoren in the app connector, with the id \
+                         HrCreateApplicant)"
+                    )]);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            #[derive(Deserialize)]
+            struct Meta {
+                #[serde(default)]
+                fields: Vec<Field>,
+            }
+            #[derive(Deserialize)]
+            #[serde(rename_all = "camelCase")]
+            struct Field {
+                field_id: String,
+                #[serde(default)]
+                mandatory: bool,
+                #[serde(default)]
+                label: Option<String>,
+            }
+            let meta: Meta = meta.json().map_err(|m| ConnectorError::Data {
+                path: format!("{}{path}", self.client.settings().base_url),
+                line: 0,
+                message: m,
+            })?;
+            let have: Vec<&str> = meta.fields.iter().map(|f| f.field_id.as_str()).collect();
+            for field in self.cfg.fields.keys() {
+                if !have.iter().any(|h| h == field) {
+                    let near = orgsync_core::closest::closest(field, have.iter().copied())
+                        .map(|c| format!(" (did you mean {c}?)"))
+                        .unwrap_or_default();
+                    problems.push(format!(
+                        "target.fields.{field}: the UpdateConnector {c} has no field {field}{near}"
+                    ));
+                }
+            }
+            for f in meta.fields.iter().filter(|f| f.mandatory) {
+                if !self.cfg.fields.contains_key(&f.field_id) {
+                    problems.push(format!(
+                        "target.fields: {c} requires {}{}, which is not mapped",
+                        f.field_id,
+                        f.label
+                            .as_deref()
+                            .map(|l| format!(" ({l})"))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+            if let Some(l) = &self.cfg.lookup {
+                let path = format!("/metainfo/get/{}", encode(&l.connector));
+                match self.client.get(&path).await {
+                    Ok(r) => {
+                        #[derive(Deserialize)]
+                        struct GetMeta {
+                            #[serde(default)]
+                            fields: Vec<GetField>,
+                        }
+                        #[derive(Deserialize)]
+                        struct GetField {
+                            id: String,
+                        }
+                        let m: GetMeta = r.json().map_err(|m| ConnectorError::Data {
+                            path: format!("{}{path}", self.client.settings().base_url),
+                            line: 0,
+                            message: m,
+                        })?;
+                        for (key, field) in [("email_field", &l.email_field), ("id_field", &l.id_field)] {
+                            if !m.fields.iter().any(|f| f.id == *field) {
+                                problems.push(format!(
+                                    "target.lookup.{key}: the GetConnector {} has no field {field}",
+                                    l.connector
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) if matches!(e.status().map(|s| s.as_u16()), Some(404 | 500)) => {
+                        problems.push(format!(
+                            "target.lookup.connector: AFAS has no GetConnector {} for this app connector",
+                            l.connector
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok(problems)
+        })
+    }
+
+    /// The applicant id of `email` in AFAS, through the lookup GetConnector.
+    async fn lookup(&self, email: &str) -> Result<Option<String>, ConnectorError> {
+        let Some(l) = &self.cfg.lookup else {
+            return Ok(None);
+        };
+        let path = format!(
+            "/connectors/{}?filterfieldids={}&filtervalues={}&operatortypes=1&skip=0&take=10&orderbyfieldids={}",
+            encode(&l.connector),
+            encode(&l.email_field),
+            encode(email),
+            encode(&l.id_field),
+        );
+        let r = self.client.get(&path).await?;
+        #[derive(Deserialize)]
+        struct Rows {
+            rows: Vec<Map<String, Value>>,
+        }
+        let rows: Rows = r.json().map_err(|m| ConnectorError::Data {
+            path: format!(
+                "{}/connectors/{}",
+                self.client.settings().base_url,
+                l.connector
+            ),
+            line: 0,
+            message: m,
+        })?;
+        Ok(rows
+            .rows
+            .iter()
+            .find(|row| {
+                row.get(&l.email_field)
+                    .and_then(Value::as_str)
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+            })
+            .map(|row| match row.get(&l.id_field) {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            }))
+    }
+
+    fn send(&mut self, action: &Action) -> Result<(), ConnectorError> {
+        let id = action.subject.as_str();
+        if let Some(s) = self.states.get(id)
+            && s.state == BadgeState::Sent
+        {
+            tracing::info!(
+                "candidate {id} was sent before (applicant {}): not sent again",
+                s.applicant_id.as_deref().unwrap_or("?")
+            );
+            return Ok(());
+        }
+        let Some(person) = self.candidates.get(id).cloned() else {
+            return Err(ConnectorError::Action(format!(
+                "candidate {id} is not among the hired candidates any more: not sent; plan again"
+            )));
+        };
+        let fields = payload(&self.cfg, &person);
+        let digest = payload_digest(&self.hmac_key, id, &fields);
+        let planned = action
+            .changes
+            .get(APPLICANT_CHANGE)
+            .and_then(|c| c.to.as_str());
+        if planned != Some(digest.as_str()) {
+            return Err(ConnectorError::Action(format!(
+                "candidate {id}'s data changed since the plan was made (its applicant digest \
+                 differs): not sent; plan again and review"
+            )));
+        }
+        let email = person.email.clone().unwrap_or_default();
+        let state = self.states.get(id).cloned();
+        let resend = state
+            .as_ref()
+            .is_some_and(|s| may_resend(s, id, &self.cfg.resend));
+        if let Some(s) = &state
+            && s.state == BadgeState::InFlight
+            && !resend
+        {
+            if self.cfg.lookup.is_none() {
+                return Err(ConnectorError::Action(format!(
+                    "candidate {id}: an earlier send was never confirmed and target.lookup is \
+                     not configured: not sent again (check AFAS, then list it under \
+                     target.resend)"
+                )));
+            }
+            if let Some(found) = self.rt.block_on(self.lookup(&email))? {
+                let badge = self.badge(id, BadgeState::Sent, Some(found.clone()), true);
+                self.record(badge)?;
+                tracing::info!(
+                    "candidate {id} was found in AFAS as applicant {found}: not sent again"
+                );
+                return Ok(());
+            }
+        }
+        // The badge before the send: after a crash from here on, the candidate is looked up or
+        // held, never sent blindly.
+        let mut badge = self.badge(id, BadgeState::InFlight, None, false);
+        badge.resend = resend;
+        self.record(badge)?;
+        let connector = self.cfg.connector.clone();
+        let body = json!({ connector.clone(): { "Element": { "Fields": fields } } });
+        let path = format!("/connectors/{}", encode(&connector));
+        let answer = self.rt.block_on(self.client.send_create(&path, &body));
+        match answer {
+            Ok(r) => {
+                let applicant = r.json::<Value>().ok().and_then(|v| {
+                    v.get("results")?
+                        .get(&connector)?
+                        .as_object()?
+                        .values()
+                        .next()
+                        .map(|k| match k {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                });
+                let badge = self.badge(id, BadgeState::Sent, applicant, false);
+                self.record(badge)
+            }
+            Err(e) => self.failed(id, &email, &fields, e),
+        }
+    }
+
+    /// A POST that failed: AFAS's refusal (nothing created) or an answer that never came (maybe
+    /// created).
+    fn failed(
+        &mut self,
+        id: &str,
+        email: &str,
+        fields: &Map<String, Value>,
+        e: HttpError,
+    ) -> Result<(), ConnectorError> {
+        let status = e.status().map(|s| s.as_u16());
+        let afas_message = describe_error(e.body());
+        // After any failure the lookup, when there is one, says what happened.
+        if self.cfg.lookup.is_some()
+            && let Ok(Some(found)) = self.rt.block_on(self.lookup(email))
+        {
+            let badge = self.badge(id, BadgeState::Sent, Some(found.clone()), true);
+            self.record(badge)?;
+            tracing::warn!(
+                "candidate {id}: the answer was lost, but AFAS has it as applicant {found}"
+            );
+            return Ok(());
+        }
+        let refused = match status {
+            Some(500) => afas_message.is_some(),
+            Some(s) => (400..500).contains(&s) && s != 408,
+            None => false,
+        };
+        if refused {
+            let badge = self.badge(id, BadgeState::NotSent, None, false);
+            self.record(badge)?;
+            let message = afas_message.unwrap_or_else(|| e.to_string());
+            return Err(ConnectorError::Action(format!(
+                "AFAS refused the applicant: {}",
+                scrub(&message, fields)
+            )));
+        }
+        Err(ConnectorError::Action(format!(
+            "{}: the answer was lost and AFAS may have created the applicant; not sent again \
+             ({})",
+            scrub(&e.to_string(), fields),
+            if self.cfg.lookup.is_some() {
+                "the next apply looks it up first"
+            } else {
+                "held for a person to check: see the plan's manual step"
+            }
+        )))
+    }
+}
+
+/// What the applicants target can do: create applicants, nothing else (create-only). No
+/// groups, no removal, no restore, no transfer e-mail; names and e-mail only as sent.
+pub fn capabilities() -> TargetCapabilities {
+    TargetCapabilities {
+        system: "AFAS".to_owned(),
+        communities: false,
+        function_groups: false,
+        create_groups: false,
+        removal: Removal::None,
+        restore: false,
+        notify: false,
+        fields: WritableFields {
+            first_name: false,
+            last_name: false,
+            email: false,
+            manager: false,
+        },
+        create_only: true,
+    }
+}
+
+impl Target for AfasApplicantsTarget {
+    fn capabilities(&self) -> TargetCapabilities {
+        capabilities()
+    }
+
+    fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        Ok(snapshot(&self.read_badges()?, &self.cfg.resend))
+    }
+
+    fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        let source = self.source.fetch()?;
+        self.candidates = source
+            .persons
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        let badges = self.read_badges()?;
+        self.states = states(&badges);
+        Ok(snapshot(&badges, &self.cfg.resend))
+    }
+
+    fn execute(&mut self, action: &Action, _ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
+        if action.kind != ActionKind::Invite {
+            return Err(ConnectorError::Action(format!(
+                "the AFAS applicants target is create-only: it cannot {} (a manual step in AFAS)",
+                action.kind.as_str()
+            )));
+        }
+        self.send(action)
+    }
+
+    fn finish_apply(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn badge(candidate: &str, state: BadgeState, time: &str) -> Badge {
+        Badge {
+            badge: "afas_applicant".into(),
+            target: "afas_applicants:x".into(),
+            config_dir: String::new(),
+            candidate: candidate.into(),
+            state,
+            time: time.into(),
+            actor: "a".into(),
+            applicant_id: (state == BadgeState::Sent).then(|| format!("A{candidate}")),
+            found: false,
+            resend: false,
+        }
+    }
+
+    #[test]
+    fn sent_is_final_and_the_newest_badge_decides_otherwise() {
+        let b = [
+            badge("1", BadgeState::InFlight, "2026-01-01T00:00:01.000000000Z"),
+            badge("1", BadgeState::Sent, "2026-01-01T00:00:02.000000000Z"),
+            badge("1", BadgeState::InFlight, "2026-01-01T00:00:03.000000000Z"),
+            badge("2", BadgeState::InFlight, "2026-01-01T00:00:01.000000000Z"),
+            badge("3", BadgeState::InFlight, "2026-01-01T00:00:01.000000000Z"),
+            badge("3", BadgeState::NotSent, "2026-01-01T00:00:02.000000000Z"),
+        ];
+        let s = states(&b);
+        assert_eq!(s["1"].state, BadgeState::Sent);
+        assert_eq!(s["1"].applicant_id.as_deref(), Some("A1"));
+        assert_eq!(s["2"].state, BadgeState::InFlight);
+        assert_eq!(s["3"].state, BadgeState::NotSent);
+        let snap = snapshot(&b, &[]);
+        let ids: Vec<(&str, bool)> = snap
+            .accounts
+            .iter()
+            .map(|a| (a.id.as_str(), a.managed))
+            .collect();
+        assert_eq!(ids, [("A1", true), ("in_flight:2", false)]);
+        // A person checked candidate 2 by hand: it may be sent again.
+        assert_eq!(snapshot(&b, &["2".into()]).accounts.len(), 1);
+        // Once: a resend whose answer is lost too is held again, listed or not.
+        let mut again = b.to_vec();
+        let mut resent = badge("2", BadgeState::InFlight, "2026-01-01T00:00:09.000000000Z");
+        resent.resend = true;
+        again.push(resent);
+        assert_eq!(snapshot(&again, &["2".into()]).accounts.len(), 2);
+    }
+
+    #[test]
+    fn badges_are_told_apart_from_apply_records() {
+        let text = format!(
+            "{}\n{{\"record_version\":1}}\nnot json\n",
+            serde_json::to_string(&badge("7", BadgeState::Sent, "t")).unwrap()
+        );
+        let parsed = Badge::parse_note(&text);
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].candidate, "7");
+    }
+
+    #[test]
+    fn the_digest_is_keyed_and_follows_every_field() {
+        let mut fields = Map::new();
+        fields.insert("DaBi".into(), json!("1990-04-01"));
+        let a = payload_digest(b"token-1", "7", &fields);
+        assert_eq!(a, payload_digest(b"token-1", "7", &fields));
+        assert_ne!(a, payload_digest(b"token-2", "7", &fields));
+        assert_ne!(a, payload_digest(b"token-1", "8", &fields));
+        fields.insert("DaBi".into(), json!("1990-04-02"));
+        assert_ne!(a, payload_digest(b"token-1", "7", &fields));
+        assert!(!a.contains("1990"));
+    }
+
+    #[test]
+    fn messages_lose_the_values_they_quote() {
+        let mut fields = Map::new();
+        fields.insert("DaBi".into(), json!("1990-13-45"));
+        fields.insert("LaNm".into(), json!("de Vries"));
+        assert_eq!(
+            scrub("Geboortedatum 1990-13-45 van de Vries is ongeldig", &fields),
+            "Geboortedatum <redacted> van <redacted> is ongeldig"
+        );
+    }
+}

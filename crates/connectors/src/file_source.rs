@@ -1,0 +1,1549 @@
+//! The `file` source: a JSON, CSV or YAML export of an HR or roster system (AFAS, PMT, anything
+//! without a public API), with its column names in the configuration.
+//!
+//! An export has one row per person, or — as HR systems write it — one row per employment, ended
+//! ones included; rows with the same identifier make one [`Person`] with one [`Employment`] per
+//! distinct row. A fetch reads the whole file and returns either
+//! a complete snapshot or an error that names the file, the row and the column — never part of it.
+//!
+//! Exports of a large organisation run to a million rows, so the JSON and YAML readers do not build
+//! a generic value per row: a serde seed picks only the configured keys into fixed slots, borrowing
+//! from the input where it can, and every row is merged as soon as it is read.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::{ConnectorError, Source};
+use orgsync_core::config::{Columns, FileFormat, FileSourceConfig};
+use orgsync_core::identity;
+use orgsync_core::model::{Employment, Person, SourceGroup, SourceSnapshot};
+
+/// Reads people from an export file.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    path: PathBuf,
+    cfg: FileSourceConfig,
+}
+
+impl FileSource {
+    /// A source reading `cfg.path`, relative to the configuration directory `dir`. Nothing is
+    /// read until [`Source::fetch`].
+    pub fn new(dir: &Path, cfg: &FileSourceConfig) -> FileSource {
+        FileSource {
+            path: dir.join(&cfg.path),
+            cfg: cfg.clone(),
+        }
+    }
+
+    /// The export's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn format(&self) -> Result<FileFormat, ConnectorError> {
+        if let Some(f) = self.cfg.format {
+            return Ok(f);
+        }
+        let ext = self
+            .path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("json") => Ok(FileFormat::Json),
+            Some("csv") => Ok(FileFormat::Csv),
+            Some("yaml") | Some("yml") => Ok(FileFormat::Yaml),
+            _ => Err(self.file_error(
+                "cannot tell the export's format from its extension: set `source.format` to \
+                 json, csv or yaml",
+            )),
+        }
+    }
+
+    fn display(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn file_error(&self, message: impl Into<String>) -> ConnectorError {
+        ConnectorError::File {
+            path: self.display(),
+            message: message.into(),
+        }
+    }
+
+    fn data_error(&self, line: usize, message: impl Into<String>) -> ConnectorError {
+        ConnectorError::Data {
+            path: self.display(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn delimiter(&self) -> Result<u8, ConnectorError> {
+        match self.cfg.delimiter.as_deref() {
+            None => Ok(b','),
+            Some("\\t") | Some("tab") => Ok(b'\t'),
+            Some(d) if d.len() == 1 => Ok(d.as_bytes()[0]),
+            Some(d) => Err(self.file_error(format!(
+                "`source.delimiter` must be one ASCII character, not `{d}`"
+            ))),
+        }
+    }
+
+    fn read_json(&self, bytes: &[u8], layout: &Layout) -> Result<SourceSnapshot, ConnectorError> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        // Validating the whole file once is cheaper than validating every string in it.
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| self.file_error(format!("not UTF-8 ({e}): save the export as UTF-8")))?;
+        let mut state = ReadState::new(layout);
+        let mut de = serde_json::Deserializer::from_str(text);
+        let result = DocSeed {
+            state: &mut state,
+            records: self.cfg.records.as_deref(),
+            yaml: false,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        match result {
+            Ok(()) => Ok(state.builder.finish()),
+            Err(e) => Err(self.data_error(e.line(), state.message(&e.to_string()))),
+        }
+    }
+
+    fn read_yaml(&self, bytes: &[u8], layout: &Layout) -> Result<SourceSnapshot, ConnectorError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| self.file_error(format!("not UTF-8 ({e}): save the export as UTF-8")))?;
+        // The default budget is sized for configuration files. An export is data: let it grow
+        // with the input, which still bounds the work per byte (anchors and aliases keep their
+        // default limits against YAML bombs).
+        let mut budget = serde_saphyr::Budget::default();
+        budget.max_events = budget.max_events.max(text.len());
+        budget.max_nodes = budget.max_nodes.max(text.len());
+        budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(text.len());
+        let mut options = serde_saphyr::Options::default();
+        options.budget = Some(budget);
+        let mut state = ReadState::new(layout);
+        let records = self.cfg.records.as_deref();
+        let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+            DocSeed {
+                state: &mut state,
+                records,
+                yaml: true,
+            }
+            .deserialize(de)
+        });
+        match result {
+            Ok(()) => Ok(state.builder.finish()),
+            Err(e) => {
+                let line = e.location().map_or(0, |l| l.line() as usize);
+                Err(self.data_error(line, state.message(&e.without_snippet().to_string())))
+            }
+        }
+    }
+
+    fn read_csv(&self, bytes: &[u8], layout: &Layout) -> Result<SourceSnapshot, ConnectorError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter()?)
+            .has_headers(true)
+            .from_reader(bytes);
+        let csv_error = |e: csv::Error, row: Option<usize>| {
+            let line = e.position().map_or(0, |p| p.line() as usize);
+            let message = match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => format!("{e}: save the export as UTF-8"),
+                _ => e.to_string(),
+            };
+            match row {
+                Some(row) => self.data_error(line, format!("row {row}: {message}")),
+                None => self.data_error(line, message),
+            }
+        };
+        let headers = reader.headers().map_err(|e| csv_error(e, None))?.clone();
+        // Header index of each slot (the first matching header wins).
+        let mut slot_col: Vec<Option<usize>> = vec![None; layout.slot_names.len()];
+        for (i, header) in headers.iter().enumerate() {
+            if let Some(k) = layout.lookup(header.trim()) {
+                for &slot in &layout.keys[k].1 {
+                    slot_col[slot].get_or_insert(i);
+                }
+            }
+        }
+        if slot_col[ID].is_none() {
+            let found: Vec<&str> = headers.iter().map(str::trim).collect();
+            return Err(self.data_error(
+                1,
+                format!(
+                    "the header has no column `{}` (the person's identifier, `columns.id`); \
+                     it has: {}",
+                    layout.slot_names[ID],
+                    found.join(", ")
+                ),
+            ));
+        }
+        let mut builder = Builder::new(layout);
+        let mut record = csv::StringRecord::new();
+        let mut row = 0;
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(e, Some(row + 1))),
+            }
+            row += 1;
+            let cells = |slot: usize| slot_col[slot].and_then(|i| record.get(i));
+            if let Err(e) = builder.add_row(cells, row, None) {
+                let line = record.position().map_or(0, |p| p.line() as usize);
+                return Err(self.data_error(line, e.to_string()));
+            }
+        }
+        Ok(builder.finish())
+    }
+}
+
+impl Source for FileSource {
+    fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
+        let format = self.format()?;
+        let bytes = std::fs::read(&self.path)
+            .map_err(|e| self.file_error(format!("cannot read the export: {e}")))?;
+        let layout = Layout::new(&self.cfg.columns, self.cfg.date_format.as_deref());
+        match format {
+            FileFormat::Json => self.read_json(&bytes, &layout),
+            FileFormat::Csv => self.read_csv(&bytes, &layout),
+            FileFormat::Yaml => self.read_yaml(&bytes, &layout),
+        }
+    }
+}
+
+/// The column layout of [`RowMerger`]: which configured column fills which field.
+pub struct RowLayout(Layout);
+
+impl RowLayout {
+    /// The layout for `columns`; dates are ISO 8601 (a time part is ignored) unless
+    /// `date_format` (a strftime pattern) says otherwise.
+    pub fn new(columns: &Columns, date_format: Option<&str>) -> RowLayout {
+        RowLayout(Layout::new(columns, date_format))
+    }
+}
+
+impl fmt::Debug for RowLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowLayout")
+            .field("columns", &self.0.slot_names)
+            .finish()
+    }
+}
+
+/// Merges rows from several JSON documents (the pages of an API) into one snapshot, exactly as
+/// the file source merges the rows of one export: rows with the same identifier become one
+/// [`Person`], and for a person's own fields the first row with a value wins — so feed the
+/// documents in order.
+pub struct RowMerger<'l> {
+    state: ReadState<'l>,
+}
+
+impl fmt::Debug for RowMerger<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RowMerger")
+            .field("persons", &self.state.builder.persons.len())
+            .finish()
+    }
+}
+
+impl<'l> RowMerger<'l> {
+    /// An empty merger.
+    pub fn new(layout: &'l RowLayout) -> RowMerger<'l> {
+        RowMerger {
+            state: ReadState::new(&layout.0),
+        }
+    }
+
+    /// Merges the rows of one JSON document: an object whose key `records` holds the list of
+    /// rows (AFAS: `rows`). Returns the number of rows read. An error names the row (counted
+    /// from 1 within this document) and the column.
+    pub fn add_json(&mut self, json: &[u8], records: &str) -> Result<usize, String> {
+        self.state.failure = None;
+        self.state.row = None;
+        self.state.no_rows = None;
+        self.state.rows_read = 0;
+        let mut de = serde_json::Deserializer::from_slice(json);
+        let result = DocSeed {
+            state: &mut self.state,
+            records: Some(records),
+            yaml: false,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+        match result {
+            Ok(()) => Ok(self.state.rows_read),
+            Err(e) => Err(self.state.message(&e.to_string())),
+        }
+    }
+
+    /// The merged snapshot (groups sorted by identifier).
+    pub fn finish(self) -> SourceSnapshot {
+        self.state.builder.finish()
+    }
+}
+
+// Slots: the fields of a row, in a fixed order; attributes follow from `FIXED` on.
+const ID: usize = 0;
+const EMAIL: usize = 1;
+const FIRST_NAME: usize = 2;
+const LAST_NAME: usize = 3;
+const LAST_NAME_PREFIX: usize = 4;
+const START: usize = 5;
+const END: usize = 6;
+const COMMUNITY: usize = 7;
+const COMMUNITY_NAME: usize = 8;
+const FUNCTION: usize = 9;
+const FUNCTION_NAME: usize = 10;
+const DEPARTMENT: usize = 11;
+const DEPARTMENT_NAME: usize = 12;
+const MANAGER: usize = 13;
+const FIXED: usize = 14;
+
+/// Which column fills which slot.
+struct Layout {
+    /// Distinct column names and the slots each fills (one column may feed several fields).
+    keys: Vec<(String, Vec<usize>)>,
+    /// The column name of each slot, for messages (empty when unset).
+    slot_names: Vec<String>,
+    /// Attribute names, for slots `FIXED..`.
+    attributes: Vec<String>,
+    /// strftime pattern of dates, when not ISO.
+    date_format: Option<String>,
+}
+
+impl Layout {
+    fn new(columns: &Columns, date_format: Option<&str>) -> Layout {
+        let mut slot_names = vec![
+            columns.id.clone(),
+            columns.email.clone(),
+            columns.first_name.clone(),
+            columns.last_name.clone(),
+            columns.last_name_prefix.clone().unwrap_or_default(),
+            columns.start.clone(),
+            columns.end.clone(),
+            columns.community.clone(),
+            columns.community_name.clone().unwrap_or_default(),
+            columns.function.clone().unwrap_or_default(),
+            columns.function_name.clone().unwrap_or_default(),
+            columns.department.clone().unwrap_or_default(),
+            columns.department_name.clone().unwrap_or_default(),
+            columns.manager.clone().unwrap_or_default(),
+        ];
+        debug_assert_eq!(slot_names.len(), FIXED);
+        let mut attributes = Vec::new();
+        for (name, column) in &columns.attributes {
+            attributes.push(name.clone());
+            slot_names.push(column.clone());
+        }
+        let mut keys: Vec<(String, Vec<usize>)> = Vec::new();
+        for (slot, name) in slot_names.iter().enumerate() {
+            if name.is_empty() {
+                continue;
+            }
+            match keys.iter_mut().find(|(k, _)| k == name) {
+                Some((_, slots)) => slots.push(slot),
+                None => keys.push((name.clone(), vec![slot])),
+            }
+        }
+        Layout {
+            keys,
+            slot_names,
+            attributes,
+            date_format: date_format.map(str::to_owned),
+        }
+    }
+
+    /// Index into `keys` of a column name. A linear scan: there are about fifteen columns, and
+    /// comparing short strings beats hashing them.
+    fn lookup(&self, column: &str) -> Option<usize> {
+        self.keys.iter().position(|(k, _)| k == column)
+    }
+
+    fn parse_date(&self, value: &str) -> Result<Date, String> {
+        match &self.date_format {
+            Some(format) => Date::strptime(format, value)
+                .map_err(|_| format!("`{value}` is not a date (expected `{format}`)")),
+            None => parse_iso_date(value).ok_or_else(|| {
+                format!(
+                    "`{value}` is not a date (expected YYYY-MM-DD; set `source.date_format` for \
+                     another layout)"
+                )
+            }),
+        }
+    }
+}
+
+/// `YYYY-MM-DD`, optionally followed by a time (`T…` or ` …`) that is ignored: AFAS writes
+/// `2024-01-01T00:00:00Z` for a date that is local to Amsterdam, so the `Z` must not shift it.
+fn parse_iso_date(value: &str) -> Option<Date> {
+    let b = value.as_bytes();
+    if b.len() < 10 || (b.len() > 10 && !matches!(b[10], b'T' | b't' | b' ')) {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<i32> {
+        b[r].iter().try_fold(0i32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + i32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    Date::new(
+        i16::try_from(y).ok()?,
+        i8::try_from(m).ok()?,
+        i8::try_from(d).ok()?,
+    )
+    .ok()
+}
+
+/// A problem with one row.
+#[derive(Debug)]
+struct RowError {
+    row: usize,
+    column: Option<String>,
+    message: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(c) => write!(f, "row {}, column {}: {}", self.row, c, self.message),
+            None => write!(f, "row {}: {}", self.row, self.message),
+        }
+    }
+}
+
+/// FxHash (rustc's hasher): much faster than SipHash on short identifiers. An export is not
+/// adversarial input to a long-running service, so HashDoS resistance buys nothing here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0xf135_7aea_2e62_a9c5;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(tail) ^ rest.len() as u64).wrapping_mul(K);
+        self.0 = h;
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+
+    fn finish(&self) -> u64 {
+        // Spread the entropy into the high bits, which hashbrown uses for its control bytes.
+        let h = self.0;
+        (h ^ (h >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (h >> 32)
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+type FxMap<K, V> = HashMap<K, V, FxBuild>;
+
+fn fx_hash(s: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = FxBuild::default().build_hasher();
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+/// Person index by identifier, without a second copy of every identifier: keyed by the
+/// identifier's hash and checked against the person, with the rare colliding identifiers in a
+/// map of their own.
+#[derive(Default)]
+struct IdIndex {
+    by_hash: FxMap<u64, usize>,
+    collided: FxMap<Box<str>, usize>,
+}
+
+impl IdIndex {
+    fn get(&self, id: &str, persons: &[Person]) -> Option<usize> {
+        match self.by_hash.get(&fx_hash(id)) {
+            Some(&i) if persons[i].id == id => Some(i),
+            Some(_) => self.collided.get(id).copied(),
+            None => None,
+        }
+    }
+
+    /// Records a new identifier (one `get` returned `None` for).
+    fn insert(&mut self, id: &str, i: usize) {
+        match self.by_hash.entry(fx_hash(id)) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(Box::from(id), i);
+            }
+        }
+    }
+}
+
+/// Source groups seen so far, by identifier. Identifiers are stored once per snapshot, however
+/// many rows name them.
+#[derive(Default)]
+struct Groups {
+    index: FxMap<Box<str>, usize>,
+    groups: Vec<(Box<str>, Option<Box<str>>)>,
+}
+
+impl Groups {
+    fn see(&mut self, id: &str, name: Option<&str>) {
+        match self.index.get(id) {
+            Some(&i) => {
+                let slot = &mut self.groups[i].1;
+                if slot.is_none() {
+                    *slot = name.map(Box::from);
+                }
+            }
+            None => {
+                self.index.insert(Box::from(id), self.groups.len());
+                self.groups.push((Box::from(id), name.map(Box::from)));
+            }
+        }
+    }
+
+    /// Sorted by identifier; a group that never had a name is named after its identifier.
+    fn finish(self) -> Vec<SourceGroup> {
+        let mut out: Vec<SourceGroup> = self
+            .groups
+            .into_iter()
+            .map(|(id, name)| {
+                let id = String::from(id);
+                let name = name.map_or_else(|| id.clone(), String::from);
+                SourceGroup { id, name }
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        out
+    }
+}
+
+/// Merges rows into people as they are read.
+struct Builder<'l> {
+    layout: &'l Layout,
+    persons: Vec<Person>,
+    by_id: IdIndex,
+    communities: Groups,
+    functions: Groups,
+    departments: Groups,
+}
+
+fn fill(slot: &mut String, value: Option<&str>) {
+    if slot.is_empty()
+        && let Some(v) = value
+    {
+        v.clone_into(slot);
+    }
+}
+
+impl<'l> Builder<'l> {
+    fn new(layout: &'l Layout) -> Builder<'l> {
+        Builder {
+            layout,
+            persons: Vec::new(),
+            by_id: IdIndex::default(),
+            communities: Groups::default(),
+            functions: Groups::default(),
+            departments: Groups::default(),
+        }
+    }
+
+    /// Adds one row; `cell(slot)` is the raw value of a slot. `row` counts data rows from 1.
+    /// `dates` are the row's start and end when the caller parsed them already.
+    fn add_row<'c>(
+        &mut self,
+        cell: impl Fn(usize) -> Option<&'c str>,
+        row: usize,
+        dates: Option<[Option<Date>; 2]>,
+    ) -> Result<(), RowError> {
+        let get = |slot: usize| cell(slot).map(str::trim).filter(|s| !s.is_empty());
+        let layout = self.layout;
+        let error = |slot: usize, message: String| RowError {
+            row,
+            column: Some(layout.slot_names[slot].clone()),
+            message,
+        };
+        let Some(id) = get(ID) else {
+            return Err(error(
+                ID,
+                "no person identifier (the `columns.id` column is missing or empty)".to_owned(),
+            ));
+        };
+        let date = |slot: usize| {
+            get(slot)
+                .map(|v| layout.parse_date(v).map_err(|m| error(slot, m)))
+                .transpose()
+        };
+        let (start, end) = match dates {
+            Some([start, end]) => (start, end),
+            None => (date(START)?, date(END)?),
+        };
+
+        let community = get(COMMUNITY);
+        if let Some(c) = community {
+            self.communities.see(c, get(COMMUNITY_NAME));
+        }
+        let function = get(FUNCTION);
+        if let Some(f) = function {
+            self.functions.see(f, get(FUNCTION_NAME));
+        }
+        let department = get(DEPARTMENT);
+        if let Some(d) = department {
+            self.departments.see(d, get(DEPARTMENT_NAME));
+        }
+
+        let last_name = match (get(LAST_NAME_PREFIX), get(LAST_NAME)) {
+            (Some(p), Some(l)) => Some(Cow::Owned(format!("{p} {l}"))),
+            (p, l) => l.or(p).map(Cow::Borrowed),
+        };
+
+        let i = match self.by_id.get(id, &self.persons) {
+            Some(i) => i,
+            None => {
+                let i = self.persons.len();
+                self.by_id.insert(id, i);
+                self.persons.push(Person {
+                    id: id.to_owned(),
+                    ..Person::default()
+                });
+                i
+            }
+        };
+        let p = &mut self.persons[i];
+        // For the person's own fields the first row that has a value wins; an e-mail address
+        // that another row contradicts is recorded, and the engine holds the person.
+        match (&p.email, get(EMAIL)) {
+            (None, e) => p.email = e.map(str::to_owned),
+            (Some(first), Some(e))
+                if !identity::same_email(first, e)
+                    && !p
+                        .conflicting_emails
+                        .iter()
+                        .any(|c| identity::same_email(c, e)) =>
+            {
+                p.conflicting_emails.push(e.to_owned());
+            }
+            _ => {}
+        }
+        if p.manager.is_none() {
+            p.manager = get(MANAGER).map(str::to_owned);
+        }
+        fill(&mut p.first_name, get(FIRST_NAME));
+        fill(&mut p.last_name, last_name.as_deref());
+        // Every row is an employment (ended ones too: scope decides which count today). A row
+        // repeated verbatim adds nothing.
+        let employment = Employment {
+            start,
+            end,
+            community: community.map(str::to_owned),
+            function: function.map(str::to_owned),
+            department: department.map(str::to_owned),
+        };
+        if !p.employments.contains(&employment) {
+            // Most people have one employment: without this, the first push reserves four.
+            p.employments.reserve_exact(1);
+            p.employments.push(employment);
+        }
+        for (k, name) in layout.attributes.iter().enumerate() {
+            if let Some(v) = get(FIXED + k) {
+                p.attributes
+                    .entry(name.clone())
+                    .or_insert_with(|| v.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> SourceSnapshot {
+        SourceSnapshot {
+            persons: self.persons,
+            communities: self.communities.finish(),
+            functions: self.functions.finish(),
+            departments: self.departments.finish(),
+        }
+    }
+}
+
+/// What the JSON/YAML reader carries through serde. serde errors cannot carry our row and
+/// column, so a row's problem is kept here and the serde error only stops the parse.
+struct ReadState<'l> {
+    builder: Builder<'l>,
+    /// A problem found in a row (bad date, missing id, …).
+    failure: Option<RowError>,
+    /// The row being read when the parser failed.
+    row: Option<usize>,
+    /// The file is an object without a list of rows.
+    no_rows: Option<String>,
+    /// Rows read by the last complete list of rows.
+    rows_read: usize,
+}
+
+impl<'l> ReadState<'l> {
+    fn new(layout: &'l Layout) -> ReadState<'l> {
+        ReadState {
+            builder: Builder::new(layout),
+            failure: None,
+            row: None,
+            no_rows: None,
+            rows_read: 0,
+        }
+    }
+
+    /// The message for a failed parse whose serde error reads `parser`.
+    fn message(&self, parser: &str) -> String {
+        if let Some(f) = &self.failure {
+            return f.to_string();
+        }
+        if let Some(m) = &self.no_rows {
+            return m.clone();
+        }
+        match self.row {
+            Some(row) => format!("row {row}: {parser}"),
+            None => format!("not a valid export: {parser}"),
+        }
+    }
+}
+
+/// The whole document: a list of rows, or an object holding one.
+struct DocSeed<'s, 'l> {
+    state: &'s mut ReadState<'l>,
+    records: Option<&'s str>,
+    yaml: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of rows, or an object holding the list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        RowsSeed {
+            state: self.state,
+            yaml: self.yaml,
+        }
+        .visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let wanted = self.records.unwrap_or("rows");
+        let mut found = false;
+        let mut keys = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == wanted && !found {
+                found = true;
+                map.next_value_seed(RowsSeed {
+                    state: &mut *self.state,
+                    yaml: self.yaml,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+                keys.push(key);
+            }
+        }
+        if !found {
+            let hint = if self.records.is_some() {
+                "check `source.records`"
+            } else {
+                "set `source.records` to the key that holds the rows"
+            };
+            let message = format!(
+                "the export is an object without a `{wanted}` list ({hint}); its keys: {}",
+                keys.join(", ")
+            );
+            self.state.no_rows = Some(message.clone());
+            return Err(de::Error::custom(message));
+        }
+        Ok(())
+    }
+}
+
+/// The list of rows.
+struct RowsSeed<'s, 'l> {
+    state: &'s mut ReadState<'l>,
+    yaml: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of rows")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let layout = self.state.builder.layout;
+        let mut cells: Vec<Option<Cow<'de, str>>> = vec![None; layout.slot_names.len()];
+        let mut hints = Vec::new();
+        let mut row = 0;
+        loop {
+            row += 1;
+            let seed = RowSeed {
+                state: &mut *self.state,
+                cells: &mut cells,
+                hints: &mut hints,
+                row,
+                yaml: self.yaml,
+            };
+            match seq.next_element_seed(seed) {
+                Ok(Some(())) => {}
+                Ok(None) => {
+                    self.state.rows_read = row - 1;
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.state.row = Some(row);
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// One row object: configured keys go to their slots, the rest is skipped unparsed. The row is
+/// merged before the parser leaves it, so an error's line is the row's (for a date: the line of
+/// the date itself).
+struct RowSeed<'a, 'l, 'de> {
+    state: &'a mut ReadState<'l>,
+    cells: &'a mut Vec<Option<Cow<'de, str>>>,
+    /// What the key at each position was in the previous row.
+    hints: &'a mut Vec<Hint>,
+    row: usize,
+    yaml: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl RowSeed<'_, '_, '_> {
+    fn fail<E: de::Error>(&mut self, slot: Option<usize>, message: String) -> E {
+        let layout = self.state.builder.layout;
+        let e = RowError {
+            row: self.row,
+            column: slot.map(|s| layout.slot_names[s].clone()),
+            message,
+        };
+        let text = e.to_string();
+        self.state.failure = Some(e);
+        E::custom(text)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        let layout = self.state.builder.layout;
+        self.cells.iter_mut().for_each(|c| *c = None);
+        let mut dates = [None, None];
+        let mut position = 0;
+        loop {
+            if self.hints.len() <= position {
+                self.hints.push(Hint::Unknown);
+            }
+            let hint = &mut self.hints[position];
+            position += 1;
+            let Some(key) = map.next_key_seed(KeySeed { layout, hint })? else {
+                break;
+            };
+            let Some(k) = key else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let cell = map.next_value_seed(CellSeed { yaml: self.yaml })?;
+            for &slot in &layout.keys[k].1 {
+                let text = match &cell {
+                    Cell::Text(text) => Some(text),
+                    Cell::Null => None,
+                    Cell::Other(kind) => {
+                        let message = format!("expected a text or a number, found {kind}");
+                        return Err(self.fail(Some(slot), message));
+                    }
+                };
+                if slot == START || slot == END {
+                    // Checked here, while the parser is still on this line.
+                    let value = text.map(|t| t.trim()).filter(|t| !t.is_empty());
+                    dates[slot - START] = match value.map(|v| layout.parse_date(v)).transpose() {
+                        Ok(d) => d,
+                        Err(message) => return Err(self.fail(Some(slot), message)),
+                    };
+                }
+                self.cells[slot] = text.cloned();
+            }
+        }
+        let cells = &*self.cells;
+        match self
+            .state
+            .builder
+            .add_row(|s| cells[s].as_deref(), self.row, Some(dates))
+        {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                self.state.failure = Some(e);
+                Err(de::Error::custom(text))
+            }
+        }
+    }
+}
+
+/// What a key position held in the previous row. Exports write every row's keys in the same
+/// order, so checking the previous row's answer first saves a lookup per key.
+enum Hint {
+    Unknown,
+    Column(usize),
+    Ignored(Box<str>),
+}
+
+/// A row key, resolved to its index in `Layout::keys` without allocating.
+struct KeySeed<'a> {
+    layout: &'a Layout,
+    hint: &'a mut Hint,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a column name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        match &*self.hint {
+            Hint::Column(k) if self.layout.keys[*k].0 == v => return Ok(Some(*k)),
+            Hint::Ignored(name) if **name == *v => return Ok(None),
+            _ => {}
+        }
+        let found = self.layout.lookup(v);
+        *self.hint = match found {
+            Some(k) => Hint::Column(k),
+            None => Hint::Ignored(Box::from(v)),
+        };
+        Ok(found)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<usize>, E> {
+        Ok(self.layout.lookup(&v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<usize>, E> {
+        Ok(self.layout.lookup(&v.to_string()))
+    }
+}
+
+/// One value of a row.
+enum Cell<'de> {
+    Text(Cow<'de, str>),
+    Null,
+    Other(&'static str),
+}
+
+/// Reads a cell. JSON numbers and booleans become their text (`1001` → "1001"). YAML scalars are
+/// taken as written, so an employee number `007` keeps its zeros.
+struct CellSeed {
+    yaml: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for CellSeed {
+    type Value = Cell<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cell<'de>, D::Error> {
+        if self.yaml {
+            d.deserialize_option(CellVisitor { yaml: true })
+        } else {
+            d.deserialize_any(CellVisitor { yaml: false })
+        }
+    }
+}
+
+struct CellVisitor {
+    yaml: bool,
+}
+
+impl<'de> Visitor<'de> for CellVisitor {
+    type Value = Cell<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a text or a number")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Cell<'de>, E> {
+        Ok(Cell::Text(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cell<'de>, E> {
+        Ok(Cell::Text(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Cell<'de>, E> {
+        Ok(Cell::Text(Cow::Owned(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Cell<'de>, E> {
+        Ok(Cell::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Cell<'de>, E> {
+        Ok(Cell::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Cell<'de>, E> {
+        Ok(Cell::Text(Cow::Owned(v.to_string())))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Cell<'de>, E> {
+        Ok(Cell::Text(Cow::Borrowed(if v { "true" } else { "false" })))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Cell<'de>, E> {
+        Ok(Cell::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Cell<'de>, E> {
+        Ok(Cell::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Cell<'de>, D::Error> {
+        if self.yaml {
+            // A list or mapping under a configured key fails here with the parser's own message.
+            d.deserialize_str(self)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Cell<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Cell::Other("a list"))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Cell<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Cell::Other("an object"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use orgsync_core::model::Employment;
+
+    /// The distinct values of one employment field, in row order.
+    fn all<'p>(p: &'p Person, f: impl Fn(&'p Employment) -> Option<&'p String>) -> Vec<&'p str> {
+        let mut out: Vec<&str> = Vec::new();
+        for v in p.employments.iter().filter_map(f) {
+            if !out.contains(&v.as_str()) {
+                out.push(v);
+            }
+        }
+        out
+    }
+
+    use jiff::civil::date;
+
+    use super::*;
+
+    fn fixtures() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exports")
+    }
+
+    fn config(path: &str, columns: Columns) -> FileSourceConfig {
+        FileSourceConfig {
+            path: path.to_owned(),
+            format: None,
+            records: None,
+            delimiter: None,
+            date_format: None,
+            columns,
+        }
+    }
+
+    /// Writes `content` as `name` in a temporary directory and reads it with `cfg`.
+    fn load(
+        name: &str,
+        content: &str,
+        cfg: FileSourceConfig,
+    ) -> Result<SourceSnapshot, ConnectorError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(name), content).unwrap();
+        FileSource::new(
+            dir.path(),
+            &FileSourceConfig {
+                path: name.to_owned(),
+                ..cfg
+            },
+        )
+        .fetch()
+    }
+
+    fn load_json(content: &str) -> Result<SourceSnapshot, ConnectorError> {
+        load("export.json", content, config("", Columns::default()))
+    }
+
+    fn data_error(result: Result<SourceSnapshot, ConnectorError>) -> (usize, String) {
+        match result {
+            Err(ConnectorError::Data { line, message, .. }) => (line, message),
+            other => panic!("expected a data error, got {other:?}"),
+        }
+    }
+
+    fn person<'a>(s: &'a SourceSnapshot, id: &str) -> &'a Person {
+        s.persons.iter().find(|p| p.id == id).unwrap()
+    }
+
+    fn ids(groups: &[SourceGroup]) -> Vec<&str> {
+        groups.iter().map(|g| g.id.as_str()).collect()
+    }
+
+    /// The AFAS GetConnector sample (`{"skip":0,"take":…,"rows":[…]}`), read with the
+    /// `source:` block an AFAS customer writes: AFAS's field names, which `Columns::afas()` also
+    /// gives, plus the contract type as an attribute.
+    #[test]
+    fn afas_export_with_afas_columns() {
+        let yaml = r#"
+path: afas-export.json
+columns:
+  id: Medewerker
+  email: Email_werk
+  first_name: Roepnaam
+  last_name: Achternaam
+  last_name_prefix: Voorvoegsel
+  start: Begindatum_contract
+  end: Einddatum_contract
+  community: Organisatorische_eenheid_code
+  community_name: Organisatorische_eenheid_omschrijving
+  function: Functie_code
+  function_name: Functie_omschrijving
+  department: Afdeling_code
+  department_name: Afdeling_omschrijving
+  manager: Persoonsnummer_leidinggevende
+  attributes:
+    contract_type: Soort_medewerker_code
+"#;
+        let cfg: FileSourceConfig = serde_saphyr::from_str(yaml).unwrap();
+        let mut afas = Columns::afas();
+        afas.attributes.insert(
+            "contract_type".to_owned(),
+            "Soort_medewerker_code".to_owned(),
+        );
+        assert_eq!(cfg.columns, afas);
+        let s = FileSource::new(&fixtures(), &cfg).fetch().unwrap();
+        let order: Vec<&str> = s.persons.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            order,
+            ["4001", "4002", "4003", "4005", "4006", "4007", "4008"]
+        );
+
+        let daan = person(&s, "4002");
+        assert_eq!(daan.first_name, "Daan");
+        assert_eq!(daan.last_name, "de Vries");
+        assert_eq!(
+            daan.email.as_deref(),
+            Some("daan.devries@grandhotels.example")
+        );
+        // AFAS writes local dates with a `Z`: the date part is the date.
+        assert_eq!(daan.employments[0].start, Some(date(2022, 5, 16)));
+        assert_eq!(daan.employments[0].end, None);
+        assert_eq!(daan.manager.as_deref(), Some("4001"));
+        assert_eq!(all(daan, |e| e.community.as_ref()), ["1001"]);
+        assert_eq!(all(daan, |e| e.function.as_ref()), ["F-GR"]);
+        assert_eq!(all(daan, |e| e.department.as_ref()), ["D-FO"]);
+        assert_eq!(daan.attributes["contract_type"], "VAST");
+        assert_eq!(person(&s, "4003").last_name, "van den Berg");
+        assert_eq!(
+            person(&s, "4003").employments[0].end,
+            Some(date(2025, 1, 31))
+        );
+
+        // Numbers become text; empty strings are absent.
+        let tess = person(&s, "4007");
+        assert_eq!(all(tess, |e| e.community.as_ref()), ["1002"]);
+        assert_eq!(tess.email, None);
+        assert_eq!(tess.last_name, "Bakker");
+
+        assert_eq!(ids(&s.communities), ["1001", "1002", "9001"]);
+        assert_eq!(s.communities[1].name, "Rotterdam Haven");
+        assert_eq!(
+            ids(&s.functions),
+            ["F-GR", "F-HK", "F-HKS", "F-MGR", "F-RES", "F-TRN"]
+        );
+        assert_eq!(ids(&s.departments), ["D-FO", "D-HK", "D-MGT", "D-TRN"]);
+    }
+
+    /// Two employment rows of one person: one person with both employments, each with its own
+    /// dates, community and function (regression: rows were merged into the union of all
+    /// communities with the earliest start and the latest end).
+    #[test]
+    fn employment_rows_of_one_person_stay_employments() {
+        let s = FileSource::new(&fixtures(), &config("afas-export.json", Columns::afas()))
+            .fetch()
+            .unwrap();
+        let julia = person(&s, "4005");
+        assert_eq!(s.persons.iter().filter(|p| p.id == "4005").count(), 1);
+        assert_eq!(julia.employments.len(), 2);
+        assert_eq!(all(julia, |e| e.community.as_ref()), ["1001", "1002"]);
+        assert_eq!(all(julia, |e| e.function.as_ref()), ["F-HK", "F-HKS"]);
+        assert_eq!(all(julia, |e| e.department.as_ref()), ["D-HK"]);
+        // The first row with a value wins for the person's own fields.
+        assert_eq!(julia.manager.as_deref(), Some("4001"));
+    }
+
+    #[test]
+    fn ended_employment_rows_are_kept_with_their_own_dates() {
+        let s = load_json(
+            r#"[
+            {"id": "1", "start": "2020-01-01", "end": "2021-06-30", "community": "A"},
+            {"id": "1", "start": "2019-05-01", "end": "2024-12-31", "community": "B"},
+            {"id": "1", "start": "2020-01-01", "end": "2021-06-30", "community": "A"}
+        ]"#,
+        )
+        .unwrap();
+        assert_eq!(s.persons.len(), 1);
+        let p = &s.persons[0];
+        assert_eq!(p.employments.len(), 2, "a repeated row adds nothing");
+        assert_eq!(p.employments[0].start, Some(date(2020, 1, 1)));
+        assert_eq!(p.employments[0].end, Some(date(2021, 6, 30)));
+        assert_eq!(p.employments[0].community.as_deref(), Some("A"));
+        assert_eq!(p.employments[1].end, Some(date(2024, 12, 31)));
+        assert_eq!(p.employments[1].community.as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn rows_with_one_identifier_and_different_emails_are_recorded_as_a_conflict() {
+        let s = load_json(
+            r#"[
+            {"id": "7", "email": "ann@x.test", "community": "A"},
+            {"id": "7", "email": " ANN@x.test ", "community": "B"},
+            {"id": "7", "email": "bob@x.test", "community": "C"}
+        ]"#,
+        )
+        .unwrap();
+        let p = &s.persons[0];
+        assert_eq!(p.email.as_deref(), Some("ann@x.test"));
+        assert_eq!(
+            p.conflicting_emails,
+            ["bob@x.test"],
+            "case and spaces are no conflict"
+        );
+    }
+
+    /// The PMT-like roster: `;`-separated, Dutch headers, dd-mm-yyyy dates, zero-padded
+    /// employee numbers. This is the `source:` block a PMT customer writes.
+    #[test]
+    fn pmt_export_csv_with_delimiter_and_date_format() {
+        let yaml = r#"
+path: pmt-export.csv
+delimiter: ";"
+date_format: "%d-%m-%Y"
+columns:
+  id: personeelsnummer
+  first_name: roepnaam
+  last_name_prefix: tussenvoegsel
+  last_name: achternaam
+  email: email
+  community: afdeling_code
+  community_name: afdeling
+  function: functie_code
+  function_name: functie
+  start: datum_in_dienst
+  end: datum_uit_dienst
+"#;
+        let cfg: FileSourceConfig = serde_saphyr::from_str(yaml).unwrap();
+        let s = FileSource::new(&fixtures(), &cfg).fetch().unwrap();
+        let order: Vec<&str> = s.persons.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(order, ["00117", "00118", "00121", "00125", "00130"]);
+        let bram = person(&s, "00118");
+        assert_eq!(bram.last_name, "van der Linden");
+        assert_eq!(bram.employments[0].start, Some(date(2016, 8, 15)));
+        let noor = person(&s, "00121");
+        assert_eq!(all(noor, |e| e.community.as_ref()), ["W014", "W012"]);
+        assert_eq!(all(noor, |e| e.function.as_ref()), ["VK", "KA"]);
+        // A transfer written as a new employment row: Amersfoort until 30 June, Utrecht from
+        // 1 July.
+        assert_eq!(noor.employments[0].start, Some(date(2023, 6, 1)));
+        assert_eq!(noor.employments[0].end, Some(date(2025, 6, 30)));
+        assert_eq!(noor.employments[1].start, Some(date(2025, 7, 1)));
+        assert_eq!(noor.employments[1].end, None);
+        assert_eq!(person(&s, "00130").email, None);
+        assert_eq!(ids(&s.communities), ["DC01", "W012", "W014"]);
+        assert_eq!(s.communities[0].name, "Distributiecentrum Nieuwegein");
+        // No department column in this export: the default `department` column is absent.
+        assert!(s.departments.is_empty());
+    }
+
+    #[test]
+    fn json_date_error_names_row_and_column() {
+        let mut rows = String::from("{\"rows\": [\n");
+        for i in 1..=16 {
+            rows.push_str(&format!(
+                "{{\"Medewerker\": \"{i}\", \"Begindatum_contract\": \"2024-01-01T00:00:00Z\"}},\n"
+            ));
+        }
+        rows.push_str("{\"Medewerker\": \"17\", \"Begindatum_contract\": \"31-02-2024\"}\n]}");
+        let (line, message) = data_error(load("afas.json", &rows, config("", Columns::afas())));
+        assert_eq!(line, 18);
+        assert!(
+            message.starts_with(
+                "row 17, column Begindatum_contract: `31-02-2024` is not a date (expected"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn csv_errors_name_row_line_and_column() {
+        let cfg = FileSourceConfig {
+            date_format: Some("%d-%m-%Y".to_owned()),
+            ..config("", Columns::default())
+        };
+        let csv = "id,first_name,start\n1,Anna,01-02-2024\n2,Bas,2024-02-01\n";
+        let (line, message) = data_error(load("x.csv", csv, cfg));
+        assert_eq!(line, 3);
+        assert_eq!(
+            message,
+            "row 2, column start: `2024-02-01` is not a date (expected `%d-%m-%Y`)"
+        );
+
+        let csv = "id,first_name\n1,Anna\n,Bas\n";
+        let (line, message) = data_error(load("x.csv", csv, config("", Columns::default())));
+        assert_eq!(line, 3);
+        assert!(
+            message.starts_with("row 2, column id: no person identifier"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn csv_without_the_id_column_is_an_error() {
+        let (line, message) = data_error(load(
+            "x.csv",
+            "nummer;naam\n1;Anna\n",
+            FileSourceConfig {
+                delimiter: Some(";".to_owned()),
+                ..config("", Columns::default())
+            },
+        ));
+        assert_eq!(line, 1);
+        assert!(message.contains("no column `id`"), "{message}");
+        assert!(message.contains("nummer, naam"), "{message}");
+    }
+
+    #[test]
+    fn row_without_id_is_an_error() {
+        let (_, message) = data_error(load_json(r#"[{"id": "1"}, {"email": "a@b.c", "id": ""}]"#));
+        assert!(
+            message.starts_with("row 2, column id: no person identifier"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn missing_file_is_a_file_error() {
+        let err = FileSource::new(
+            Path::new("/nonexistent"),
+            &config("hr.json", Columns::default()),
+        )
+        .fetch()
+        .unwrap_err();
+        assert!(matches!(err, ConnectorError::File { .. }));
+        let text = err.to_string();
+        assert!(
+            text.starts_with("/nonexistent/hr.json: cannot read the export"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_a_data_error_with_line() {
+        let (line, message) = data_error(load_json("[\n{\"id\": \"1\"},\n{\"id\": \"2\"\n"));
+        assert_eq!(line, 4);
+        assert!(message.starts_with("row 2:"), "{message}");
+        let (line, message) = data_error(load_json("{\"id\": "));
+        assert_eq!(line, 1);
+        assert!(message.starts_with("not a valid export:"), "{message}");
+    }
+
+    #[test]
+    fn object_without_rows_says_which_key_to_set() {
+        let (_, message) = data_error(load_json(r#"{"data": [], "count": 0}"#));
+        assert!(message.contains("without a `rows` list"), "{message}");
+        assert!(message.contains("source.records"), "{message}");
+        assert!(message.contains("data, count"), "{message}");
+    }
+
+    #[test]
+    fn records_key_selects_the_list() {
+        let cfg = FileSourceConfig {
+            records: Some("data".to_owned()),
+            ..config("", Columns::default())
+        };
+        let s = load(
+            "x.json",
+            r#"{"rows": "ignored", "data": [{"id": 1}, {"id": 2.0}, {"id": true}]}"#,
+            cfg,
+        )
+        .unwrap();
+        let order: Vec<&str> = s.persons.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(order, ["1", "2", "true"]);
+    }
+
+    #[test]
+    fn an_object_in_a_configured_column_is_an_error() {
+        let (_, message) = data_error(load_json(
+            r#"[{"id": "1", "email": {"work": "a@b.c"}, "x": {"y": 1}}]"#,
+        ));
+        assert_eq!(
+            message,
+            "row 1, column email: expected a text or a number, found an object"
+        );
+    }
+
+    #[test]
+    fn yaml_export_keeps_values_as_written() {
+        let yaml = "\
+- id: 007
+  first_name: James
+  last_name: Bond
+  start: 2024-01-01
+  end: ~
+  community: 0100
+- id: 007
+  community: 0200
+  end:
+";
+        let cfg = FileSourceConfig {
+            format: Some(FileFormat::Yaml),
+            ..config("", Columns::default())
+        };
+        let s = load("export.txt", yaml, cfg).unwrap();
+        assert_eq!(s.persons.len(), 1);
+        let p = &s.persons[0];
+        assert_eq!(p.id, "007");
+        assert_eq!(all(p, |e| e.community.as_ref()), ["0100", "0200"]);
+        assert_eq!(p.employments[0].start, Some(date(2024, 1, 1)));
+        assert_eq!(p.employments[0].end, None);
+    }
+
+    #[test]
+    fn yaml_errors_name_row_and_column() {
+        let yaml = "rows:\n  - id: 1\n    start: 2024-13-01\n";
+        let (line, message) = data_error(load("x.yaml", yaml, config("", Columns::default())));
+        assert!(line >= 2, "{line}");
+        assert!(
+            message.starts_with("row 1, column start: `2024-13-01`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(parse_iso_date("2024-01-01"), Some(date(2024, 1, 1)));
+        assert_eq!(
+            parse_iso_date("2024-01-01T00:00:00Z"),
+            Some(date(2024, 1, 1))
+        );
+        assert_eq!(
+            parse_iso_date("2024-12-31T23:00:00Z"),
+            Some(date(2024, 12, 31))
+        );
+        assert_eq!(parse_iso_date("2024-01-01 08:00"), Some(date(2024, 1, 1)));
+        assert_eq!(parse_iso_date("2024-02-30"), None);
+        assert_eq!(parse_iso_date("01-01-2024"), None);
+        assert_eq!(parse_iso_date("2024-01-011"), None);
+        assert_eq!(parse_iso_date("2024-1-1"), None);
+    }
+
+    #[test]
+    fn unknown_extension_needs_a_format() {
+        let err = load("export.xlsx", "", config("", Columns::default())).unwrap_err();
+        assert!(err.to_string().contains("set `source.format`"), "{err}");
+    }
+
+    #[test]
+    fn one_column_may_feed_two_fields_and_names_fill_in() {
+        let columns = Columns {
+            department: Some("afdeling".to_owned()),
+            community: "afdeling".to_owned(),
+            community_name: Some("afdeling_naam".to_owned()),
+            ..Columns::default()
+        };
+        let s = load(
+            "x.json",
+            r#"[{"id": "1", "afdeling": "K1"}, {"id": "2", "afdeling": "K1", "afdeling_naam": "Keuken"}, {"id": "3", "afdeling": "K2"}]"#,
+            config("", columns),
+        )
+        .unwrap();
+        assert_eq!(all(&s.persons[0], |e| e.community.as_ref()), ["K1"]);
+        assert_eq!(all(&s.persons[0], |e| e.department.as_ref()), ["K1"]);
+        assert_eq!(s.communities[0].name, "Keuken");
+        // Never named: named after its identifier.
+        assert_eq!(s.communities[1].name, "K2");
+    }
+
+    #[test]
+    fn bom_and_whitespace_are_ignored() {
+        let s = load_json("\u{feff}[{\"id\": \" 1 \", \"email\": \"  \"}]").unwrap();
+        assert_eq!(s.persons[0].id, "1");
+        assert_eq!(s.persons[0].email, None);
+        let s = load(
+            "x.csv",
+            "\u{feff}id , email\n1,a@b.c\n",
+            config("", Columns::default()),
+        )
+        .unwrap();
+        assert_eq!(s.persons[0].email.as_deref(), Some("a@b.c"));
+    }
+}

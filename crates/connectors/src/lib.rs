@@ -1,0 +1,18 @@
+//! Connectors: the only code that reads or writes the systems. Each has a read side that tests
+//! can fake and a write side; a dry run simply never calls the write side.
+
+pub mod afas;
+pub mod afas_applicants;
+pub mod file_source;
+pub mod file_target;
+pub mod google;
+pub mod http;
+pub mod manusplus;
+pub mod recruitee;
+pub mod revolut;
+pub mod scim;
+
+pub use orgsync_core::connector::{
+    ApplyContext, ConnectorError, Interrupt, Removal, Source, Target, TargetCapabilities,
+    WritableFields,
+};

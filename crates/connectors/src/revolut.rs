@@ -1,0 +1,635 @@
+//! The `revolut` target: Revolut Business team members (Business API `team-members`).
+//!
+//! How orgsync's model maps onto Revolut:
+//! - **Accounts** are team members, listed newest first with `created_before` paging and matched
+//!   by e-mail (case-insensitive, the engine's one comparison). Revolut has no field orgsync could
+//!   mark its members with, so **which members orgsync manages** is its own record: the apply
+//!   records (git notes) keep, per invite or adoption, the member id orgsync created or took over
+//!   ([`ApplyContext::record_account`]); the pipeline reads them back into [`Ownership`]. Every
+//!   other member is foreign and never changed or removed (adoption by e-mail with
+//!   `identity.adopt_unmanaged: true`, the seed's Revolut behaviour). The owner is never managed.
+//! - **Roles** are the function groups: `GET /roles` lists them; a person's function group (from
+//!   `functions.yaml`, onto role names) is the role they are invited with, and a change is a
+//!   `PUT /team-members/{id}/role`. Without `functions`, everyone gets `default_role`. Revolut
+//!   roles cannot be created through the API: that is a manual step.
+//! - **remove** is `DELETE /team-members/{id}`: permanent, no retention and no restore on
+//!   Revolut's side, so a rehire is a new invitation. A 404 means it is gone already (done);
+//!   Revolut refuses the owner with 422, which fails that action only.
+//! - Names, e-mail address and manager cannot be written through the API; communities do not
+//!   exist; Revolut sends no transfer e-mail: the capabilities say so, and the plan lists what
+//!   would need them as manual steps.
+//! - Invites are idempotent after a lost answer: a POST that fails unsure (5xx, a timeout, a
+//!   dropped connection) is not repeated blindly; the members are listed again and a member with
+//!   the address is taken as the invite's result. Only when none is there is it sent again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::http::{HttpClient, HttpError, HttpSettings, encode, runtime};
+use super::{ApplyContext, ConnectorError, Removal, Target, TargetCapabilities, WritableFields};
+use orgsync_core::config::RevolutTargetConfig;
+use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
+use orgsync_core::vocabulary::{Action, ActionKind};
+
+/// The owner's role id (default roles' ids are their names).
+pub const OWNER_ROLE: &str = "Owner";
+
+/// Which members orgsync manages: member id → the person's source identifier, from the apply
+/// records.
+pub type Ownership = HashMap<String, String>;
+
+/// A team member as Revolut lists it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Member {
+    /// Its id.
+    pub id: String,
+    /// E-mail address.
+    pub email: String,
+    /// First name (empty until the invitee signs up).
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// `created`, `confirmed`, `waiting`, `active`, `locked`, `disabled`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Role id (`Owner`, `Admin`, `Member`, or a custom role's UUID).
+    #[serde(default)]
+    pub role_id: Option<String>,
+    /// ISO 8601 creation time: the paging key.
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Role {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Revolut error bodies: `{"code": 404, "message": "…"}`.
+pub fn describe_error(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct RevolutError {
+        message: Option<String>,
+    }
+    let e: RevolutError = serde_json::from_slice(body).ok()?;
+    e.message.filter(|m| !m.is_empty())
+}
+
+/// A Revolut Business account's team.
+#[derive(Debug)]
+pub struct RevolutTarget {
+    client: Arc<HttpClient>,
+    rt: tokio::runtime::Runtime,
+    page_size: u32,
+    default_role: String,
+    owned: Ownership,
+    /// The members as last read (and as changed since): id → member.
+    members: HashMap<String, Member>,
+}
+
+impl RevolutTarget {
+    /// A target for `cfg`; the token is resolved now with `lookup`. `owned` says which members
+    /// orgsync manages (from the apply records).
+    pub fn new(
+        cfg: &RevolutTargetConfig,
+        lookup: impl Fn(&str) -> Option<String>,
+        owned: Ownership,
+        progress: bool,
+    ) -> Result<RevolutTarget, ConnectorError> {
+        let token = cfg
+            .token
+            .resolve("target.token", lookup)
+            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+        let mut settings = HttpSettings::new("Revolut Business", &cfg.base_url);
+        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
+        settings.retries = cfg.retries;
+        settings.concurrency = cfg.concurrency.max(1) as usize;
+        settings.rate_limit = cfg.rate_limit;
+        settings.progress = progress;
+        settings.credential_hint = match cfg.token.env_name() {
+            Some(var) => format!("${var} (target.token; Revolut access tokens live 40 minutes)"),
+            None => "target.token".to_owned(),
+        };
+        let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
+        Ok(RevolutTarget {
+            client: Arc::new(client),
+            rt: runtime()?,
+            page_size: cfg.page_size.clamp(1, 1000),
+            default_role: cfg.default_role.trim().to_owned(),
+            owned,
+            members: HashMap::new(),
+        })
+    }
+
+    /// `validate --online`: the token reads the team and its roles, `default_role` is a role
+    /// id, and every role the configuration names (`role_names`: the function mappings' targets
+    /// and the fallback) exists by name. Roles cannot be created through the API, so a missing
+    /// one is a problem here, not a surprise in the plan. One line per problem.
+    pub fn check_online(&self, role_names: &[String]) -> Result<Vec<String>, ConnectorError> {
+        self.rt.block_on(self.client.get("/team-members?limit=1"))?;
+        let roles = self.roles()?;
+        let mut known: Vec<String> = roles
+            .iter()
+            .filter(|r| r.id != OWNER_ROLE)
+            .map(|r| r.name.clone().unwrap_or_else(|| r.id.clone()))
+            .collect();
+        known.sort();
+        let mut problems = Vec::new();
+        if !roles
+            .iter()
+            .any(|r| r.id == self.default_role && r.id != OWNER_ROLE)
+        {
+            problems.push(format!(
+                "target.default_role: \"{}\" is not a role of this Revolut business (roles: {})",
+                self.default_role,
+                known.join(", ")
+            ));
+        }
+        let mut named: Vec<&String> = role_names.iter().collect();
+        named.sort();
+        named.dedup();
+        for name in named {
+            if !known.iter().any(|k| k == name) {
+                problems.push(format!(
+                    "functions.yaml: the role \"{name}\" does not exist at Revolut (roles: {}); roles cannot be created through the API: create it in the Revolut Business app, or map onto an existing one",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// The HTTP client (for its counters).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// Every member. Pages newest first with `created_before`; two members can share a
+    /// `created_at`, so each next page asks for what was created *up to and including* the
+    /// oldest time seen (`created_before` = that time + 1 µs, Revolut's filter being strict) and
+    /// drops the members it has seen. The listing ends with a page that brings nothing new,
+    /// so a page cut short is read past, not taken for the end. A page that is all one
+    /// timestamp and brings nothing new is asked again with the largest page (1000); more than
+    /// that sharing one instant is an error, never a partial listing.
+    pub fn list_members(&self) -> Result<Vec<Member>, ConnectorError> {
+        self.rt
+            .block_on(list_members_with(&self.client, self.page_size))
+    }
+
+    fn roles(&self) -> Result<Vec<Role>, ConnectorError> {
+        self.rt.block_on(async {
+            let response = self.client.get("/roles").await?;
+            list_body::<Role>(&response.body, "roles").map_err(|e| ConnectorError::Data {
+                path: "GET /roles".to_owned(),
+                line: 0,
+                message: e,
+            })
+        })
+    }
+
+    fn read(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        let members = self.list_members()?;
+        let roles = self.roles()?;
+        self.members = members.iter().map(|m| (m.id.clone(), m.clone())).collect();
+        let mut accounts: Vec<Account> = members.iter().map(|m| self.account(m)).collect();
+        accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut function_groups: Vec<TargetGroup> = roles
+            .into_iter()
+            .filter(|r| r.id != OWNER_ROLE)
+            .map(|r| TargetGroup {
+                name: r.name.clone().unwrap_or_else(|| r.id.clone()),
+                id: r.id,
+                source_ids: Vec::new(),
+                managed: false,
+            })
+            .collect();
+        function_groups.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(TargetSnapshot {
+            accounts,
+            communities: Vec::new(),
+            function_groups,
+        })
+    }
+
+    fn account(&self, m: &Member) -> Account {
+        let owner = m.role_id.as_deref() == Some(OWNER_ROLE);
+        let person = self.owned.get(&m.id).filter(|_| !owner);
+        Account {
+            id: m.id.clone(),
+            external_id: person.cloned(),
+            email: Some(m.email.clone()),
+            first_name: m.first_name.clone().unwrap_or_default(),
+            last_name: m.last_name.clone().unwrap_or_default(),
+            managed: person.is_some(),
+            status: AccountStatus::Active,
+            removed_at: None,
+            communities: Vec::new(),
+            function_groups: m.role_id.iter().cloned().collect(),
+        }
+    }
+
+    /// The role an invite or update asks for: its one function group, or the default.
+    fn role_of(&self, action: &Action) -> Result<String, String> {
+        let Some(change) = action.changes.get("function_groups") else {
+            return Ok(self.default_role.clone());
+        };
+        let ids: Vec<&str> = change
+            .to
+            .as_array()
+            .map(|l| l.iter().filter_map(|g| g.get("id")?.as_str()).collect())
+            .unwrap_or_default();
+        match ids.as_slice() {
+            [] => Ok(self.default_role.clone()),
+            [one] if *one == OWNER_ROLE => {
+                Err("the Owner role cannot be given through the API".to_owned())
+            }
+            [one] => Ok((*one).to_owned()),
+            more => Err(format!(
+                "a Revolut member has one role, and the plan gives {} ({}): map the person's functions onto one role",
+                more.len(),
+                more.join(", ")
+            )),
+        }
+    }
+
+    /// The e-mail address and role of an invite.
+    fn invite_of(&self, action: &Action) -> Result<(String, String), String> {
+        let email = action
+            .changes
+            .get("email")
+            .and_then(|c| c.to.as_str())
+            .ok_or_else(|| "an invite needs an e-mail address".to_owned())?
+            .trim()
+            .to_owned();
+        Ok((email, self.role_of(action)?))
+    }
+
+    fn invite(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
+        let (email, role) = self.invite_of(action)?;
+        let m = self.rt.block_on(send_invite(
+            Arc::clone(&self.client),
+            self.page_size,
+            email,
+            role,
+        ))?;
+        ctx.record_account(&action.subject, m.id.clone());
+        self.members.insert(m.id.clone(), m);
+        Ok(())
+    }
+
+    fn update(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
+        let id = action
+            .target_id
+            .clone()
+            .ok_or_else(|| "an update needs the member's id".to_owned())?;
+        if !self.members.contains_key(&id) {
+            return Err(format!("team member {id} is gone"));
+        }
+        if action.changes.contains_key("function_groups") {
+            let role = self.role_of(action)?;
+            self.rt
+                .block_on(self.client.send(
+                    Method::PUT,
+                    &format!("/team-members/{}/role", encode(&id)),
+                    Some(&json!({ "role_id": role })),
+                    &[],
+                ))
+                .map_err(|e| e.to_string())?;
+            if let Some(m) = self.members.get_mut(&id) {
+                m.role_id = Some(role);
+            }
+        }
+        // Adoption or a recorded identifier: orgsync's own record, in the apply record.
+        if action.changes.contains_key("managed") || action.changes.contains_key("external_id") {
+            ctx.record_account(&action.subject, id);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, action: &Action) -> Result<(), String> {
+        let id = action
+            .target_id
+            .clone()
+            .ok_or_else(|| "a removal needs the member's id".to_owned())?;
+        if self
+            .members
+            .get(&id)
+            .is_some_and(|m| m.role_id.as_deref() == Some(OWNER_ROLE))
+        {
+            return Err("Revolut's business owner cannot be removed".to_owned());
+        }
+        let result = self.rt.block_on(self.client.send(
+            Method::DELETE,
+            &format!("/team-members/{}", encode(&id)),
+            None,
+            &[],
+        ));
+        match result {
+            Ok(_) => {}
+            // Gone already: a retry after a lost answer, or removed by hand.
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {}
+            Err(e) if e.status() == Some(reqwest::StatusCode::UNPROCESSABLE_ENTITY) => {
+                return Err(format!(
+                    "Revolut refused the removal (the business owner cannot be removed): {e}"
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+        self.members.remove(&id);
+        Ok(())
+    }
+}
+
+async fn list_members_with(
+    client: &HttpClient,
+    page_size: u32,
+) -> Result<Vec<Member>, ConnectorError> {
+    let data = |message: String| ConnectorError::Data {
+        path: "GET /team-members".to_owned(),
+        line: 0,
+        message,
+    };
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out: Vec<Member> = Vec::new();
+    let mut before: Option<String> = None;
+    let mut limit = page_size;
+    loop {
+        let mut path = format!("/team-members?limit={limit}");
+        if let Some(b) = &before {
+            path.push_str(&format!("&created_before={}", encode(b)));
+        }
+        let response = client.get(&path).await?;
+        let page: Vec<Member> = list_body(&response.body, "team-members").map_err(data)?;
+        let mut oldest: Option<jiff::Timestamp> = None;
+        let mut new = 0usize;
+        for m in &page {
+            let at: jiff::Timestamp = m.created_at.parse().map_err(|e| {
+                data(format!(
+                    "member {} has created_at \"{}\": {e}",
+                    m.id, m.created_at
+                ))
+            })?;
+            oldest = Some(oldest.map_or(at, |o| o.min(at)));
+            if seen.insert(m.id.clone()) {
+                new += 1;
+                out.push(m.clone());
+            }
+        }
+        let Some(oldest) = oldest else {
+            return Ok(out);
+        };
+        if new > 0 {
+            // Next: everything up to and including the oldest time seen (ties included).
+            let next = oldest
+                .checked_add(jiff::SignedDuration::from_micros(1))
+                .unwrap_or(oldest);
+            before = Some(next.to_string());
+            continue;
+        }
+        // Nothing new: the page holds only members of the oldest time, all seen.
+        if page.len() as u64 >= u64::from(limit) {
+            if limit < 1000 {
+                limit = 1000;
+                continue;
+            }
+            return Err(data(format!(
+                "more than 1000 team members share the creation time {oldest}: they cannot be paged through without losing some"
+            )));
+        }
+        // Every member of that time is seen: go strictly before it. An empty answer there
+        // is the end; a page cut short earlier is read past this way.
+        let strictly = oldest.to_string();
+        if before.as_deref() == Some(strictly.as_str()) {
+            return Ok(out);
+        }
+        before = Some(strictly);
+    }
+}
+
+/// Sends one invite, never twice: after an unsure failure the members are listed (after a
+/// timeout, again with backoff for as long as the timeout: a slow server may still be creating
+/// it) and a member with the address is the invite's result; only without one is it sent again.
+async fn send_invite(
+    client: Arc<HttpClient>,
+    page_size: u32,
+    email: String,
+    role: String,
+) -> Result<Member, String> {
+    let body = json!({ "email": email, "role_id": role });
+    let retries = client.settings().retries;
+    let mut attempt = 0u32;
+    loop {
+        match client.send_create("/team-members", &body).await {
+            Ok(response) => return response.json::<Member>(),
+            Err(e) if unsure(&e) => {
+                let patience = if e.timed_out() {
+                    client.settings().timeout
+                } else {
+                    Duration::ZERO
+                };
+                let found = find_member(&client, page_size, &email, patience)
+                    .await
+                    .map_err(|l| {
+                        format!(
+                            "{e}; and listing the members to see whether it arrived failed: {l}"
+                        )
+                    })?;
+                if let Some(m) = found {
+                    tracing::info!(member = %m.id, "the invite had arrived: its answer was lost");
+                    return Ok(m);
+                }
+                if attempt >= retries {
+                    return Err(e.to_string());
+                }
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// The member with `email`, looking again with backoff for up to `patience`.
+async fn find_member(
+    client: &HttpClient,
+    page_size: u32,
+    email: &str,
+    patience: Duration,
+) -> Result<Option<Member>, ConnectorError> {
+    let deadline = std::time::Instant::now() + patience;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        let found = list_members_with(client, page_size)
+            .await?
+            .into_iter()
+            .find(|m| m.email.trim().eq_ignore_ascii_case(email));
+        let now = std::time::Instant::now();
+        if found.is_some() || now >= deadline {
+            return Ok(found);
+        }
+        tokio::time::sleep(wait.min(deadline - now)).await;
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// A failed create that may have been processed: a 5xx, a timeout, a dropped connection.
+fn unsure(e: &HttpError) -> bool {
+    match e.status() {
+        None => true,
+        Some(s) => s.is_server_error(),
+    }
+}
+
+/// A list answer: a JSON array, or an object holding one (tolerated [assumption]: the
+/// documentation shows arrays).
+fn list_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<Vec<T>, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the {what} answer is not JSON: {e}"))?;
+    let list = match value {
+        Value::Array(_) => value,
+        Value::Object(mut map) => match map.remove(what).or_else(|| map.remove("data")) {
+            Some(v @ Value::Array(_)) => v,
+            _ => return Err(format!("the {what} answer holds no list")),
+        },
+        _ => return Err(format!("the {what} answer holds no list")),
+    };
+    serde_json::from_value(list).map_err(|e| format!("unexpected {what} answer: {e}"))
+}
+
+impl Target for RevolutTarget {
+    /// Invite with a role, change the role, delete for good. No communities, no names, e-mail
+    /// or manager, no transfer e-mail, no restore, no role creation.
+    fn capabilities(&self) -> TargetCapabilities {
+        TargetCapabilities {
+            system: "Revolut".to_owned(),
+            communities: false,
+            function_groups: true,
+            create_groups: false,
+            removal: Removal::Delete,
+            restore: false,
+            notify: false,
+            fields: WritableFields {
+                first_name: false,
+                last_name: false,
+                email: false,
+                manager: false,
+            },
+            create_only: false,
+        }
+    }
+
+    fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        self.read()
+    }
+
+    fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        self.read()
+    }
+
+    fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
+        let result = match action.kind {
+            ActionKind::Invite => self.invite(action, ctx),
+            ActionKind::Update => self.update(action, ctx),
+            ActionKind::Remove => self.remove(action),
+            other => Err(format!(
+                "Revolut cannot {}: the plan should have listed it as a manual step",
+                other.as_str()
+            )),
+        };
+        result.map_err(ConnectorError::Action)
+    }
+
+    /// Invites of one phase go out concurrently (the client's `concurrency` and `rate_limit`
+    /// bound them); everything else runs one by one. Once the apply is interrupted no new invite
+    /// starts.
+    fn execute_batch(
+        &mut self,
+        actions: &[&Action],
+        ctx: &mut ApplyContext,
+    ) -> Vec<Result<(), ConnectorError>> {
+        let concurrent = actions.len() > 1
+            && self.client.settings().concurrency > 1
+            && actions.iter().all(|a| a.kind == ActionKind::Invite);
+        if !concurrent {
+            return actions
+                .iter()
+                .map(|a| {
+                    if ctx.interrupt.is_set() {
+                        Err(ConnectorError::Interrupted)
+                    } else {
+                        self.execute(a, ctx)
+                    }
+                })
+                .collect();
+        }
+        let prepared: Vec<Result<(String, String), String>> =
+            actions.iter().map(|a| self.invite_of(a)).collect();
+        let mut results: Vec<Option<Result<Member, Option<String>>>> =
+            (0..actions.len()).map(|_| None).collect();
+        let slots = Arc::new(tokio::sync::Semaphore::new(
+            self.client.settings().concurrency.max(1),
+        ));
+        self.rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, p) in prepared.iter().enumerate() {
+                let (email, role) = match p {
+                    Ok(p) => p.clone(),
+                    Err(e) => {
+                        results[i] = Some(Err(Some(e.clone())));
+                        continue;
+                    }
+                };
+                let client = Arc::clone(&self.client);
+                let interrupt = ctx.interrupt.clone();
+                let page_size = self.page_size;
+                let slots = Arc::clone(&slots);
+                set.spawn(async move {
+                    // Started only when a slot frees, so an interrupt stops the rest.
+                    let _slot = slots.acquire_owned().await;
+                    if interrupt.is_set() {
+                        return (i, Err(None));
+                    }
+                    (
+                        i,
+                        send_invite(client, page_size, email, role)
+                            .await
+                            .map_err(Some),
+                    )
+                });
+            }
+            while let Some(joined) = set.join_next().await {
+                if let Ok((i, r)) = joined {
+                    results[i] = Some(r);
+                }
+            }
+        });
+        actions
+            .iter()
+            .zip(results)
+            .map(|(action, r)| match r {
+                Some(Ok(m)) => {
+                    ctx.record_account(&action.subject, m.id.clone());
+                    self.members.insert(m.id.clone(), m);
+                    Ok(())
+                }
+                Some(Err(None)) => Err(ConnectorError::Interrupted),
+                Some(Err(Some(e))) => Err(ConnectorError::Action(e)),
+                None => Err(ConnectorError::Action(
+                    "the invite's task did not finish".to_owned(),
+                )),
+            })
+            .collect()
+    }
+
+    fn finish_apply(&mut self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}

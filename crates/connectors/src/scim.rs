@@ -1,0 +1,1723 @@
+//! The `scim` target: any app that speaks SCIM 2.0 (RFC 7643/7644).
+//!
+//! How orgsync's model maps onto SCIM:
+//! - **Accounts** are Users. A managed account carries the person's source identifier as
+//!   `externalId`; a User without one is unmanaged and never written (unless adopted). `userName`
+//!   and the primary work e-mail are the person's e-mail address; the enterprise extension gets
+//!   `employeeNumber` (the source identifier) and `department` (the first community's name).
+//! - **Communities and function groups** are Groups, told apart by `externalId`:
+//!   `community:<source ids>` / `function:<source ids>` (ids joined with `,`; prefixes
+//!   configurable in `target.groups`). Those are managed; other Groups are classified by
+//!   `target.groups.other`. Memberships are the Groups' `members`, written with PATCH `add` /
+//!   `remove` ops, batched per group at the end of each apply phase.
+//! - **remove** is `active: false`; **restore** is `active: true`; the removal date (for
+//!   retention) is the inactive User's `meta.lastModified`, read in the policy's time zone [I:
+//!   SCIM has no removal date; a later edit of the User restarts the clock, which only ever delays
+//!   anonymization]. **anonymize** replaces `userName` by `anonymized-<id>@invalid`, removes the
+//!   names, e-mails, `externalId` and the enterprise attributes, and keeps `active: false`.
+//! - A move's transfer e-mail has no SCIM equivalent: `notify` is not sent.
+//! - Writes to a User send `If-Match` with its `meta.version` when the ServiceProviderConfig
+//!   announces ETags; a 412 fails that action ("plan again"). Membership PATCHes are
+//!   commutative add/remove ops and go without `If-Match`, so concurrent ones do not collide.
+//! - Creates are idempotent: a POST that fails unsure (5xx, timeout, lost connection) or meets a
+//!   409 is followed by a lookup of the ownership key (`externalId`; for Users also `userName`)
+//!   — with backoff for as long as the timeout when there was no answer, since a slow server may
+//!   still be creating it — and its own earlier result is adopted instead of a second POST.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use super::afas::encode;
+use super::http::{HttpClient, HttpSettings, Response, runtime};
+use super::{ApplyContext, ConnectorError, Interrupt, Target, TargetCapabilities};
+use orgsync_core::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
+use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
+use orgsync_core::vocabulary::{Action, ActionKind, Change, GroupRef};
+
+const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+/// `userName` of an anonymized account: `anonymized-<id>@invalid` (RFC 2606's `.invalid`).
+const ANONYMIZED_PREFIX: &str = "anonymized-";
+const ANONYMIZED_SUFFIX: &str = "@invalid";
+/// Membership changes per PATCH request.
+const MEMBERS_PER_PATCH: usize = 200;
+
+/// A SCIM 2.0 service provider.
+#[derive(Debug)]
+pub struct ScimTarget {
+    groups: ScimGroupsConfig,
+    /// `externalId` prefix of managed Users (the ownership record).
+    user_prefix: String,
+    page_size: u32,
+    tz: TimeZone,
+    client: Arc<HttpClient>,
+    /// One runtime for the target's life: the client's pooled connections belong to it.
+    rt: tokio::runtime::Runtime,
+    /// The state being applied to, between `begin_apply` and `finish_apply`.
+    mirror: Option<Arc<Mutex<Mirror>>>,
+    /// Actions of a batch started at once: the client's bound, so that an interrupt stops every
+    /// action not yet started instead of finding them all queued for a request slot.
+    starts: usize,
+}
+
+/// SCIM error bodies: `{"status": "409", "scimType": "uniqueness", "detail": "…"}`.
+pub fn describe_error(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ScimErrorBody {
+        detail: Option<String>,
+        scim_type: Option<String>,
+    }
+    let e: ScimErrorBody = serde_json::from_slice(body).ok()?;
+    match (e.detail.filter(|d| !d.is_empty()), e.scim_type) {
+        (Some(d), Some(t)) => Some(format!("{d} ({t})")),
+        (Some(d), None) => Some(d),
+        (None, Some(t)) => Some(t),
+        (None, None) => None,
+    }
+}
+
+/// What the server announces in `/ServiceProviderConfig`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Features {
+    patch: bool,
+    etag: bool,
+}
+
+/// The target as last read and as changed since, with what writes need: versions and userNames.
+#[derive(Debug, Default)]
+struct Mirror {
+    state: TargetSnapshot,
+    /// Account id → position.
+    by_id: HashMap<String, usize>,
+    /// Version (`ETag`) of each User, when known and current.
+    versions: HashMap<String, String>,
+    /// `userName` of each User.
+    user_names: HashMap<String, String>,
+    features: Features,
+}
+
+impl Mirror {
+    fn new(
+        state: TargetSnapshot,
+        versions: HashMap<String, String>,
+        user_names: HashMap<String, String>,
+        features: Features,
+    ) -> Mirror {
+        let by_id = state
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i))
+            .collect();
+        Mirror {
+            state,
+            by_id,
+            versions,
+            user_names,
+            features,
+        }
+    }
+
+    fn account(&self, id: &str) -> Option<&Account> {
+        self.by_id.get(id).map(|&i| &self.state.accounts[i])
+    }
+
+    fn account_mut(&mut self, id: &str) -> Option<&mut Account> {
+        self.by_id.get(id).map(|&i| &mut self.state.accounts[i])
+    }
+
+    fn groups(&self, kind: GroupKind) -> &Vec<TargetGroup> {
+        match kind {
+            GroupKind::Community => &self.state.communities,
+            GroupKind::FunctionGroup => &self.state.function_groups,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GroupKind {
+    Community,
+    FunctionGroup,
+}
+
+/// One membership change, and the action that asked for it.
+#[derive(Debug, Clone)]
+struct Membership {
+    group: String,
+    user: String,
+    add: bool,
+    kind: GroupKind,
+}
+
+/// What an action did besides its own requests: memberships to write at the end of the phase,
+/// a group it created.
+#[derive(Debug, Default)]
+struct Effect {
+    memberships: Vec<Membership>,
+    created: Option<(String, String)>,
+}
+
+impl ScimTarget {
+    /// A target for `cfg`; the token is resolved now with `lookup`. `timezone` is the policy's,
+    /// for reading removal dates; `progress` draws progress bars on a terminal.
+    pub fn new(
+        cfg: &ScimTargetConfig,
+        timezone: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+        progress: bool,
+    ) -> Result<ScimTarget, ConnectorError> {
+        let token = cfg
+            .token
+            .resolve("target.token", lookup)
+            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+        let mut settings = HttpSettings::new("SCIM", &cfg.base_url);
+        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
+        settings.retries = cfg.retries;
+        settings.concurrency = cfg.concurrency.max(1) as usize;
+        settings.rate_limit = cfg.rate_limit;
+        settings.progress = progress;
+        settings.media_type = "application/scim+json";
+        settings.credential_hint = cfg.token.hint("target.token");
+        let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
+        let tz = TimeZone::get(timezone)
+            .map_err(|e| ConnectorError::Http(format!("unknown time zone {timezone}: {e}")))?;
+        Ok(ScimTarget {
+            groups: cfg.groups.clone(),
+            user_prefix: cfg.users.external_id_prefix.clone(),
+            page_size: cfg.page_size.max(1),
+            tz,
+            client: Arc::new(client),
+            rt: runtime()?,
+            mirror: None,
+            starts: cfg.concurrency.max(1) as usize,
+        })
+    }
+
+    /// The client (for request counts in benchmarks).
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// Checks online that the server answers, accepts the token and supports PATCH. Returns the
+    /// problems found.
+    pub fn check_online(&self) -> Result<Vec<String>, ConnectorError> {
+        self.rt.block_on(async {
+            let features = self.discover().await?;
+            self.client.get("/Users?startIndex=1&count=1").await?;
+            let mut problems = Vec::new();
+            if !features.patch {
+                problems.push(
+                    "target.base_url: the SCIM server does not announce PATCH support, which \
+                     orgsync needs for memberships and deactivation"
+                        .to_owned(),
+                );
+            }
+            Ok(problems)
+        })
+    }
+
+    async fn discover(&self) -> Result<Features, ConnectorError> {
+        let response = self.client.get("/ServiceProviderConfig").await?;
+        let config: Value = response
+            .json()
+            .map_err(|m| ConnectorError::Http(format!("SCIM: /ServiceProviderConfig: {m}")))?;
+        let supported = |key: &str| config[key]["supported"].as_bool().unwrap_or(false);
+        Ok(Features {
+            patch: supported("patch"),
+            etag: supported("etag"),
+        })
+    }
+
+    /// Every resource of `/Users` or `/Groups`. The first page gives the total (`totalResults`)
+    /// and how many resources the server sends per page (it may send fewer than `count`, RFC
+    /// 7644 §3.4.2.4); the other pages are fetched concurrently from their `startIndex`, and a
+    /// page that comes back shorter than the others is continued where it stopped. Never a
+    /// partial snapshot: a page holding fewer resources than its `itemsPerPage` says, a page
+    /// from another `startIndex` than asked, a `totalResults` that changes between pages, a
+    /// listing whose resources do not add up to it, or resources beyond it (read once the
+    /// listing is complete) fail the fetch.
+    async fn list(&self, resource: &'static str) -> Result<Vec<Value>, ConnectorError> {
+        let count = u64::from(self.page_size);
+        let first = page(&self.client, resource, 1, count).await?;
+        let total = first.total;
+        let same_total = |p: &Page, start: u64| -> Result<(), ConnectorError> {
+            if p.total == total {
+                return Ok(());
+            }
+            Err(ConnectorError::Http(format!(
+                "SCIM: {resource}: the first page announced {total} resources, the page at \
+                 startIndex {start} {}: the list changed while it was read. Nothing was \
+                 planned; try again",
+                p.total
+            )))
+        };
+        let mut pages: BTreeMap<u64, Page> = BTreeMap::new();
+        let first_len = first.resources.len() as u64;
+        pages.insert(1, first);
+        if first_len > 0 && first_len < total {
+            // The server may cap `count`: page by what it gives.
+            let step = first_len;
+            let mut set: JoinSet<(u64, Result<Page, ConnectorError>)> = JoinSet::new();
+            let mut start = 1 + step;
+            while start <= total {
+                let client = Arc::clone(&self.client);
+                let s = start;
+                set.spawn(async move { (s, page(&client, resource, s, step).await) });
+                start += step;
+            }
+            while let Some(joined) = set.join_next().await {
+                let (s, result) = joined.map_err(|e| {
+                    ConnectorError::Http(format!("SCIM: a page request failed: {e}"))
+                })?;
+                let p = result?;
+                same_total(&p, s)?;
+                pages.insert(s, p);
+            }
+            // Continue pages the server cut off early (fewer than the others, allowed by RFC
+            // 7644) from where they stopped.
+            let mut filled: BTreeMap<u64, Page> = BTreeMap::new();
+            for (s, p) in std::mem::take(&mut pages) {
+                let len = p.resources.len() as u64;
+                filled.insert(s, p);
+                let mut at = s + len;
+                let end = (s + step).min(total + 1);
+                while at < end {
+                    let extra = page(&self.client, resource, at, end - at).await?;
+                    same_total(&extra, at)?;
+                    if extra.resources.is_empty() {
+                        break;
+                    }
+                    let n = extra.resources.len() as u64;
+                    filled.insert(at, extra);
+                    at += n;
+                }
+            }
+            pages = filled;
+        }
+        let mut out = Vec::with_capacity(total as usize);
+        let mut seen = std::collections::HashSet::new();
+        for (_, p) in pages {
+            for r in p.resources {
+                let id = r["id"].as_str().unwrap_or_default().to_owned();
+                if seen.insert(id) {
+                    out.push(r);
+                }
+            }
+        }
+        if out.len() as u64 != total {
+            return Err(ConnectorError::Http(format!(
+                "SCIM: {resource}: the server announced {total} resources but listed {}: the \
+                 list changed while it was read, or a page was cut short. Nothing was planned; \
+                 try again",
+                out.len()
+            )));
+        }
+        // A `totalResults` that counts less than there is (this page only, a stale count) would
+        // end the listing early: what lies beyond it must be nothing.
+        let beyond = page(&self.client, resource, total + 1, 1).await?;
+        if !beyond.resources.is_empty() || beyond.total != total {
+            return Err(ConnectorError::Http(format!(
+                "SCIM: {resource}: the server announced {total} resources, but lists more after \
+                 them (totalResults {} at startIndex {}): its totalResults cannot be trusted, or \
+                 the list changed while it was read. Nothing was planned",
+                beyond.total,
+                total + 1
+            )));
+        }
+        Ok(out)
+    }
+
+    async fn read(&self) -> Result<(Mirror, Features), ConnectorError> {
+        let features = self.discover().await?;
+        let (users, groups) = tokio::try_join!(self.list("/Users"), self.list("/Groups"))?;
+        let mut versions = HashMap::new();
+        let mut user_names = HashMap::new();
+        let mut accounts: Vec<Account> = Vec::with_capacity(users.len());
+        for u in &users {
+            let Some(account) = self.account(u) else {
+                continue;
+            };
+            if let Some(v) = u["meta"]["version"].as_str() {
+                versions.insert(account.id.clone(), v.to_owned());
+            }
+            if let Some(n) = u["userName"].as_str() {
+                user_names.insert(account.id.clone(), n.to_owned());
+            }
+            accounts.push(account);
+        }
+        accounts.sort_by(|a, b| a.id.cmp(&b.id));
+        let index: HashMap<String, usize> = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.id.clone(), i))
+            .collect();
+        let mut state = TargetSnapshot {
+            accounts,
+            communities: Vec::new(),
+            function_groups: Vec::new(),
+        };
+        for g in &groups {
+            let Some((kind, group)) = self.group(g) else {
+                continue;
+            };
+            for m in g["members"].as_array().into_iter().flatten() {
+                let Some(i) = m["value"].as_str().and_then(|v| index.get(v)) else {
+                    continue;
+                };
+                let a = &mut state.accounts[*i];
+                match kind {
+                    GroupKind::Community => a.communities.push(group.id.clone()),
+                    GroupKind::FunctionGroup => a.function_groups.push(group.id.clone()),
+                }
+            }
+            match kind {
+                GroupKind::Community => state.communities.push(group),
+                GroupKind::FunctionGroup => state.function_groups.push(group),
+            }
+        }
+        state.communities.sort_by(|a, b| a.id.cmp(&b.id));
+        state.function_groups.sort_by(|a, b| a.id.cmp(&b.id));
+        for a in &mut state.accounts {
+            a.communities.sort();
+            a.function_groups.sort();
+        }
+        tracing::info!(
+            users = state.accounts.len(),
+            groups = groups.len(),
+            requests = self.client.requests(),
+            "read the SCIM target"
+        );
+        Ok((Mirror::new(state, versions, user_names, features), features))
+    }
+
+    /// A User as an account.
+    fn account(&self, u: &Value) -> Option<Account> {
+        let id = u["id"].as_str()?.to_owned();
+        let user_name = u["userName"].as_str().unwrap_or_default();
+        let anonymized =
+            user_name.starts_with(ANONYMIZED_PREFIX) && user_name.ends_with(ANONYMIZED_SUFFIX);
+        // Managed: orgsync's namespaced externalId. A foreign one (Entra, Okta, a script) says
+        // nothing about the person and is not exposed.
+        let external_id = u["externalId"]
+            .as_str()
+            .filter(|_| !anonymized && !self.user_prefix.is_empty())
+            .and_then(|x| x.strip_prefix(self.user_prefix.as_str()))
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned);
+        let emails = u["emails"].as_array();
+        let email = emails
+            .and_then(|list| {
+                list.iter()
+                    .find(|e| e["primary"].as_bool() == Some(true))
+                    .or_else(|| list.first())
+            })
+            .and_then(|e| e["value"].as_str())
+            .map(str::to_owned)
+            .or_else(|| (user_name.contains('@') && !anonymized).then(|| user_name.to_owned()));
+        let active = u["active"].as_bool().unwrap_or(true);
+        let status = if anonymized {
+            AccountStatus::Anonymized
+        } else if active {
+            AccountStatus::Active
+        } else {
+            AccountStatus::Removed
+        };
+        let removed_at = (status == AccountStatus::Removed)
+            .then(|| self.local_date(u["meta"]["lastModified"].as_str()?))
+            .flatten();
+        Some(Account {
+            managed: external_id.is_some() || anonymized,
+            external_id,
+            email: if anonymized { None } else { email },
+            first_name: u["name"]["givenName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            last_name: u["name"]["familyName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            status,
+            removed_at,
+            id,
+            communities: Vec::new(),
+            function_groups: Vec::new(),
+        })
+    }
+
+    fn local_date(&self, timestamp: &str) -> Option<Date> {
+        let t: jiff::Timestamp = timestamp.parse().ok()?;
+        Some(t.to_zoned(self.tz.clone()).date())
+    }
+
+    /// A Group as a community or function group, by the convention.
+    fn group(&self, g: &Value) -> Option<(GroupKind, TargetGroup)> {
+        let id = g["id"].as_str()?.to_owned();
+        let name = g["displayName"].as_str().unwrap_or_default().to_owned();
+        let external = g["externalId"].as_str().unwrap_or_default();
+        let tagged = |prefix: &str| {
+            (!prefix.is_empty())
+                .then(|| external.strip_prefix(prefix))
+                .flatten()
+        };
+        let (kind, source_ids) = if let Some(ids) = tagged(&self.groups.community_prefix) {
+            (GroupKind::Community, Some(ids))
+        } else if let Some(ids) = tagged(&self.groups.function_group_prefix) {
+            (GroupKind::FunctionGroup, Some(ids))
+        } else {
+            match self.groups.other {
+                ScimOtherGroups::Community => (GroupKind::Community, None),
+                ScimOtherGroups::FunctionGroup => (GroupKind::FunctionGroup, None),
+                ScimOtherGroups::Ignore => return None,
+            }
+        };
+        Some((
+            kind,
+            TargetGroup {
+                id,
+                name,
+                managed: source_ids.is_some(),
+                source_ids: source_ids
+                    .into_iter()
+                    .flat_map(|ids| ids.split(','))
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            },
+        ))
+    }
+
+    fn prefix(&self, kind: GroupKind) -> &str {
+        match kind {
+            GroupKind::Community => &self.groups.community_prefix,
+            GroupKind::FunctionGroup => &self.groups.function_group_prefix,
+        }
+    }
+
+    /// Runs one phase's actions: each account's or group's actions in order, different ones
+    /// concurrently (within the client's bound), then the membership changes, one PATCH per
+    /// group (and per [`MEMBERS_PER_PATCH`]).
+    ///
+    /// Once `interrupt` is set no lane starts another action (those are
+    /// [`ConnectorError::Interrupted`]); the actions in flight finish, and the memberships of
+    /// every action that completed are still written, so an interrupted apply never leaves a
+    /// created User in no group.
+    async fn run_batch(
+        &self,
+        mirror: Arc<Mutex<Mirror>>,
+        actions: &[&Action],
+        interrupt: &Interrupt,
+    ) -> (Vec<Result<(), ConnectorError>>, Vec<(String, String)>) {
+        let bar = self.client.progress(Some(actions.len() as u64), "applying");
+        // Actions on the same account or group run in order, in one task.
+        let mut lanes: Vec<Vec<usize>> = Vec::new();
+        let mut lane_of: HashMap<String, usize> = HashMap::new();
+        for (i, a) in actions.iter().enumerate() {
+            let key = match &a.target_id {
+                Some(id) => format!("id:{id}"),
+                None => format!("{}:{}", a.kind.as_str(), a.subject),
+            };
+            let lane = *lane_of.entry(key).or_insert_with(|| {
+                lanes.push(Vec::new());
+                lanes.len() - 1
+            });
+            lanes[lane].push(i);
+        }
+        let ctx = Arc::new(Ctx {
+            client: Arc::clone(&self.client),
+            mirror: Arc::clone(&mirror),
+            prefixes: [
+                self.prefix(GroupKind::Community).to_owned(),
+                self.prefix(GroupKind::FunctionGroup).to_owned(),
+            ],
+            user_prefix: self.user_prefix.clone(),
+        });
+        let starts = Arc::new(tokio::sync::Semaphore::new(self.starts));
+        let mut set: JoinSet<Vec<(usize, Result<Effect, String>)>> = JoinSet::new();
+        for lane in lanes {
+            let ctx = Arc::clone(&ctx);
+            let lane_actions: Vec<(usize, Action)> =
+                lane.iter().map(|&i| (i, actions[i].clone())).collect();
+            let bar = bar.clone();
+            let interrupt = interrupt.clone();
+            let starts = Arc::clone(&starts);
+            set.spawn(async move {
+                let mut out = Vec::with_capacity(lane_actions.len());
+                for (i, action) in lane_actions {
+                    let _slot = starts.acquire().await;
+                    if interrupt.is_set() {
+                        // Not started: left for the next plan. (`None` below.)
+                        break;
+                    }
+                    let result = ctx.execute(&action).await;
+                    bar.inc(1);
+                    out.push((i, result));
+                }
+                out
+            });
+        }
+        let mut results: Vec<Option<Result<Effect, String>>> =
+            (0..actions.len()).map(|_| None).collect();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(done) => {
+                    for (i, r) in done {
+                        results[i] = Some(r);
+                    }
+                }
+                Err(e) => tracing::error!("an apply task failed: {e}"),
+            }
+        }
+        bar.finish_and_clear();
+
+        // Memberships, batched per group; a failed PATCH fails every action that needed it.
+        let mut per_group: BTreeMap<String, Vec<(usize, Membership)>> = BTreeMap::new();
+        let mut created_ids = Vec::new();
+        for (i, r) in results.iter().enumerate() {
+            if let Some(Ok(effect)) = r {
+                for m in &effect.memberships {
+                    per_group
+                        .entry(m.group.clone())
+                        .or_default()
+                        .push((i, m.clone()));
+                }
+                if let Some(c) = &effect.created {
+                    created_ids.push(c.clone());
+                }
+            }
+        }
+        let mut failures: HashMap<usize, String> = HashMap::new();
+        let mut set: JoinSet<MembershipPatch> = JoinSet::new();
+        for (group, changes) in per_group {
+            for chunk in changes.chunks(MEMBERS_PER_PATCH) {
+                let chunk = chunk.to_vec();
+                let client = Arc::clone(&self.client);
+                let group = group.clone();
+                set.spawn(async move {
+                    let result = patch_members(&client, &group, &chunk).await;
+                    (chunk, result)
+                });
+            }
+        }
+        while let Some(joined) = set.join_next().await {
+            let Ok((chunk, result)) = joined else {
+                continue;
+            };
+            match result {
+                Ok(()) => {
+                    let mut m = mirror.lock().unwrap_or_else(|e| e.into_inner());
+                    for (_, change) in &chunk {
+                        if let Some(a) = m.account_mut(&change.user) {
+                            let list = match change.kind {
+                                GroupKind::Community => &mut a.communities,
+                                GroupKind::FunctionGroup => &mut a.function_groups,
+                            };
+                            if change.add {
+                                if !list.contains(&change.group) {
+                                    list.push(change.group.clone());
+                                }
+                            } else {
+                                list.retain(|g| g != &change.group);
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    for (i, _) in &chunk {
+                        failures.entry(*i).or_insert_with(|| e.clone());
+                    }
+                }
+            }
+        }
+        let out = results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| match (r, failures.remove(&i)) {
+                (Some(Ok(_)), None) => Ok(()),
+                (Some(Ok(_)), Some(e)) | (Some(Err(e)), _) => Err(ConnectorError::Action(e)),
+                (None, _) if interrupt.is_set() => Err(ConnectorError::Interrupted),
+                (None, _) => Err(ConnectorError::Action(
+                    "internal error: the action was not run".to_owned(),
+                )),
+            })
+            .collect();
+        (out, created_ids)
+    }
+}
+
+/// A group's membership changes (with the actions that asked for them) and how their PATCH went.
+type MembershipPatch = (Vec<(usize, Membership)>, Result<(), String>);
+
+/// One page of a list.
+struct Page {
+    total: u64,
+    resources: Vec<Value>,
+}
+
+async fn page(
+    client: &HttpClient,
+    resource: &str,
+    start: u64,
+    count: u64,
+) -> Result<Page, ConnectorError> {
+    let path = format!("{resource}?startIndex={start}&count={count}");
+    let response = client.get(&path).await?;
+    let body: Value = response
+        .json()
+        .map_err(|m| ConnectorError::Http(format!("SCIM: {resource}: {m}")))?;
+    let resources = match &body["Resources"] {
+        Value::Array(list) => list.clone(),
+        Value::Null => Vec::new(),
+        _ => {
+            return Err(ConnectorError::Http(format!(
+                "SCIM: {resource}: `Resources` is not a list"
+            )));
+        }
+    };
+    let total = body["totalResults"].as_u64().ok_or_else(|| {
+        ConnectorError::Http(format!(
+            "SCIM: {resource}: the response has no totalResults"
+        ))
+    })?;
+    // An answer from another place in the list (a server that ignores `startIndex`) would
+    // repeat resources and leave others out.
+    if let Some(answered) = body["startIndex"].as_u64()
+        && answered != start
+        && !resources.is_empty()
+    {
+        return Err(ConnectorError::Http(format!(
+            "SCIM: {resource}: asked for the page at startIndex {start}, the server answered \
+             the one at {answered}: it does not page as RFC 7644 says. Nothing was planned"
+        )));
+    }
+    if let Some(items) = body["itemsPerPage"].as_u64()
+        && items != resources.len() as u64
+    {
+        return Err(ConnectorError::Http(format!(
+            "SCIM: {resource} at startIndex {start}: the page announces {items} resources but \
+             holds {}: it was cut short. Nothing was planned; try again",
+            resources.len()
+        )));
+    }
+    Ok(Page { total, resources })
+}
+
+/// Adds and removes members of one group in one PATCH.
+async fn patch_members(
+    client: &HttpClient,
+    group: &str,
+    changes: &[(usize, Membership)],
+) -> Result<(), String> {
+    let adds: Vec<Value> = changes
+        .iter()
+        .filter(|(_, m)| m.add)
+        .map(|(_, m)| json!({ "value": m.user }))
+        .collect();
+    let mut ops = Vec::new();
+    if !adds.is_empty() {
+        ops.push(json!({ "op": "add", "path": "members", "value": adds }));
+    }
+    for (_, m) in changes.iter().filter(|(_, m)| !m.add) {
+        ops.push(json!({
+            "op": "remove",
+            "path": format!("members[value eq \"{}\"]", m.user),
+        }));
+    }
+    let body = json!({ "schemas": [PATCH_OP], "Operations": ops });
+    client
+        .send(Method::PATCH, &format!("/Groups/{group}"), Some(&body), &[])
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("memberships of group {group}: {e}"))
+}
+
+/// What every task of a batch shares.
+struct Ctx {
+    client: Arc<HttpClient>,
+    mirror: Arc<Mutex<Mirror>>,
+    prefixes: [String; 2],
+    /// `externalId` prefix of managed Users.
+    user_prefix: String,
+}
+
+impl Ctx {
+    fn mirror(&self) -> std::sync::MutexGuard<'_, Mirror> {
+        self.mirror.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn execute(&self, action: &Action) -> Result<Effect, String> {
+        match action.kind {
+            ActionKind::CreateCommunity => self.create_group(action, GroupKind::Community).await,
+            ActionKind::CreateFunctionGroup => {
+                self.create_group(action, GroupKind::FunctionGroup).await
+            }
+            ActionKind::UpdateCommunity => self.rekey_group(action, GroupKind::Community).await,
+            ActionKind::UpdateFunctionGroup => {
+                self.rekey_group(action, GroupKind::FunctionGroup).await
+            }
+            ActionKind::Invite => self.invite(action).await,
+            ActionKind::Update | ActionKind::Move | ActionKind::Restore => {
+                let id = target_id(action)?;
+                let status = self.mirror().account(id).map(|a| a.status);
+                match status {
+                    None => Err(format!("account {id} does not exist")),
+                    Some(AccountStatus::Anonymized) => Err(format!("account {id} is anonymized")),
+                    Some(_) => self.write_account(id, &action.changes).await,
+                }
+            }
+            ActionKind::Remove => {
+                let id = target_id(action)?;
+                let status = self.mirror().account(id).map(|a| a.status);
+                match status {
+                    None => Err(format!("account {id} does not exist")),
+                    // Already done (a rerun after a crash).
+                    Some(AccountStatus::Removed) => Ok(Effect::default()),
+                    Some(AccountStatus::Anonymized) => Err(format!("account {id} is anonymized")),
+                    Some(AccountStatus::Active) => {
+                        let ops = vec![json!({"op": "replace", "path": "active", "value": false})];
+                        self.patch_user(id, ops).await?;
+                        let mut m = self.mirror();
+                        if let Some(a) = m.account_mut(id) {
+                            a.status = AccountStatus::Removed;
+                        }
+                        Ok(Effect::default())
+                    }
+                }
+            }
+            ActionKind::Anonymize => {
+                let id = target_id(action)?;
+                if self.mirror().account(id).is_none() {
+                    return Err(format!("account {id} does not exist"));
+                }
+                let ops = vec![
+                    json!({"op": "replace", "path": "userName",
+                           "value": format!("{ANONYMIZED_PREFIX}{id}{ANONYMIZED_SUFFIX}")}),
+                    json!({"op": "replace", "path": "active", "value": false}),
+                    json!({"op": "remove", "path": "name"}),
+                    json!({"op": "remove", "path": "displayName"}),
+                    json!({"op": "remove", "path": "emails"}),
+                    json!({"op": "remove", "path": "externalId"}),
+                    json!({"op": "remove", "path": ENTERPRISE}),
+                ];
+                self.patch_user(id, ops).await?;
+                let mut m = self.mirror();
+                if let Some(a) = m.account_mut(id) {
+                    a.status = AccountStatus::Anonymized;
+                    a.email = None;
+                    a.first_name.clear();
+                    a.last_name.clear();
+                    a.external_id = None;
+                }
+                Ok(Effect::default())
+            }
+            ActionKind::RemoveCommunity | ActionKind::RemoveFunctionGroup => {
+                let id = target_id(action)?;
+                match self
+                    .client
+                    .send(Method::DELETE, &format!("/Groups/{id}"), None, &[])
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if e.status().is_some_and(|s| s.as_u16() == 404) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+                let mut m = self.mirror();
+                m.state.communities.retain(|g| g.id != id);
+                m.state.function_groups.retain(|g| g.id != id);
+                for a in &mut m.state.accounts {
+                    a.communities.retain(|g| g != id);
+                    a.function_groups.retain(|g| g != id);
+                }
+                Ok(Effect::default())
+            }
+        }
+    }
+
+    /// Records new source identifiers on a managed group: its `externalId` becomes
+    /// `<prefix><ids>`. Idempotent: a rerun writes the same value.
+    async fn rekey_group(&self, action: &Action, kind: GroupKind) -> Result<Effect, String> {
+        let id = target_id(action)?;
+        let source_ids: Vec<String> = match action.changes.get("source_ids") {
+            Some(c) => {
+                serde_json::from_value(c.to.clone()).map_err(|e| format!("source_ids: {e}"))?
+            }
+            None => return Err("the action names no source identifiers".to_owned()),
+        };
+        if !self.mirror().groups(kind).iter().any(|g| g.id == id) {
+            return Err(format!("group {id} does not exist"));
+        }
+        let external_id = format!("{}{}", self.prefixes[kind as usize], source_ids.join(","));
+        let body = json!({
+            "schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "externalId", "value": external_id}],
+        });
+        self.client
+            .send(Method::PATCH, &format!("/Groups/{id}"), Some(&body), &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut m = self.mirror();
+        let groups = match kind {
+            GroupKind::Community => &mut m.state.communities,
+            GroupKind::FunctionGroup => &mut m.state.function_groups,
+        };
+        if let Some(g) = groups.iter_mut().find(|g| g.id == id) {
+            g.source_ids = source_ids;
+        }
+        Ok(Effect::default())
+    }
+
+    /// Creates a managed group, or reuses the one the same action created before (a rerun).
+    async fn create_group(&self, action: &Action, kind: GroupKind) -> Result<Effect, String> {
+        let mut source_ids: Vec<String> = match action.changes.get("source_ids") {
+            Some(c) => {
+                serde_json::from_value(c.to.clone()).map_err(|e| format!("source_ids: {e}"))?
+            }
+            None => Vec::new(),
+        };
+        source_ids.dedup();
+        let name = action
+            .changes
+            .get("name")
+            .and_then(|c| c.to.as_str())
+            .unwrap_or(&action.name)
+            .to_owned();
+        let mut sorted = source_ids.clone();
+        sorted.sort();
+        let existing = self.mirror().groups(kind).iter().find_map(|g| {
+            let mut ids = g.source_ids.clone();
+            ids.sort();
+            (g.managed && g.name == name && ids == sorted).then(|| g.id.clone())
+        });
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let prefix = &self.prefixes[kind as usize];
+                let external_id = format!("{prefix}{}", source_ids.join(","));
+                let body = json!({
+                    "schemas": [GROUP_SCHEMA],
+                    "displayName": name,
+                    "externalId": external_id,
+                });
+                let id = self.create("/Groups", &body, &external_id, None).await?.0;
+                let mut m = self.mirror();
+                let group = TargetGroup {
+                    id: id.clone(),
+                    name,
+                    source_ids,
+                    managed: true,
+                };
+                match kind {
+                    GroupKind::Community => m.state.communities.push(group),
+                    GroupKind::FunctionGroup => m.state.function_groups.push(group),
+                }
+                id
+            }
+        };
+        Ok(Effect {
+            memberships: Vec::new(),
+            created: Some((GroupRef::placeholder(action.kind, &action.subject), id)),
+        })
+    }
+
+    /// POSTs a resource. A create is never retried blindly: after a 5xx, a timeout or a lost
+    /// connection (the server may have created it all the same — or may still be creating it),
+    /// and on a 409, the resource is looked up by its ownership key, `externalId` — then by
+    /// `userName`, for Users — and adopted when it is the one this request creates. After a 5xx
+    /// or a reset the server is done with it, so one look (and one more half a second later, for
+    /// servers whose lists lag) will do; after a timeout it may still be working, so it is
+    /// looked for with backoff for as long as the request's timeout before it is POSTed again.
+    /// Then the POST is tried again, like any request, up to `retries` times.
+    async fn create(
+        &self,
+        resource: &str,
+        body: &Value,
+        external_id: &str,
+        user_name: Option<&str>,
+    ) -> Result<(String, Option<String>), String> {
+        let settings = self.client.settings();
+        let attempts = settings.retries + 1;
+        let mut last = String::new();
+        for _ in 0..attempts {
+            let error = match self.client.send_create(resource, body).await {
+                Ok(r) => return Ok((resource_id(&r)?, version(&r))),
+                Err(e) => e,
+            };
+            let conflict = error.status().is_some_and(|s| s.as_u16() == 409);
+            let unsure = error
+                .status()
+                .is_none_or(|s| s.is_server_error() || conflict);
+            if !unsure {
+                return Err(error.to_string());
+            }
+            let waits = lookup_waits(error.timed_out(), conflict, settings.timeout);
+            for wait in waits {
+                tokio::time::sleep(wait).await;
+                if let Some(found) = self.find_own(resource, external_id, user_name).await? {
+                    if !conflict {
+                        tracing::info!(
+                            "{resource}: the create of {external_id} failed ({error}) but it was \
+                             made: adopted it instead of creating it again"
+                        );
+                    }
+                    return Ok(found);
+                }
+            }
+            if conflict {
+                return Err(match user_name {
+                    Some(n) => format!(
+                        "{error}: another account already uses {n}; adopt it with \
+                         `identity.adopt_unmanaged` or resolve the conflict by hand"
+                    ),
+                    None => error.to_string(),
+                });
+            }
+            tracing::warn!("{error}; it was not made: creating it again");
+            last = error.to_string();
+        }
+        Err(last)
+    }
+
+    /// The resource this orgsync would have created: its ownership key, `externalId` (and for
+    /// Users the `userName`), matches.
+    async fn find_own(
+        &self,
+        resource: &str,
+        external_id: &str,
+        user_name: Option<&str>,
+    ) -> Result<Option<(String, Option<String>)>, String> {
+        let mut found = self
+            .search(
+                resource,
+                &format!("externalId eq \"{}\"", escape(external_id)),
+            )
+            .await?;
+        if found.is_empty()
+            && let Some(name) = user_name
+        {
+            found = self
+                .search(resource, &format!("userName eq \"{}\"", escape(name)))
+                .await?;
+        }
+        let ours = found.iter().find(|r| {
+            r["externalId"].as_str() == Some(external_id)
+                && user_name.is_none_or(|n| {
+                    r["userName"]
+                        .as_str()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(n))
+                })
+        });
+        Ok(ours.filter(|r| r["id"].is_string()).map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default().to_owned(),
+                r["meta"]["version"].as_str().map(str::to_owned),
+            )
+        }))
+    }
+
+    async fn search(&self, resource: &str, filter: &str) -> Result<Vec<Value>, String> {
+        let path = format!("{resource}?filter={}", encode(filter));
+        let r = self.client.get(&path).await.map_err(|e| e.to_string())?;
+        let body: Value = r.json()?;
+        Ok(body["Resources"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Creates a managed account, or — when the same invite already ran (a managed, active
+    /// account with this external id and e-mail) — brings that one in line instead.
+    async fn invite(&self, action: &Action) -> Result<Effect, String> {
+        let email = action
+            .changes
+            .get("email")
+            .and_then(|c| c.to.as_str())
+            .ok_or_else(|| "an invite needs an e-mail address".to_owned())?
+            .to_owned();
+        // Checked before anything is written.
+        let communities = self.resolve(action.changes.get("communities"), GroupKind::Community)?;
+        let function_groups = self.resolve(
+            action.changes.get("function_groups"),
+            GroupKind::FunctionGroup,
+        )?;
+        let same_invite = |a: &Account| {
+            a.managed
+                && a.status == AccountStatus::Active
+                && a.external_id.as_deref() == Some(action.subject.as_str())
+                && a.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+        };
+        let existing = self
+            .mirror()
+            .state
+            .accounts
+            .iter()
+            .find(|a| same_invite(a))
+            .map(|a| a.id.clone());
+        if let Some(id) = existing {
+            return self.write_account(&id, &action.changes).await;
+        }
+        let text = |field: &str| {
+            action
+                .changes
+                .get(field)
+                .and_then(|c| c.to.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (first, last) = (text("first_name"), text("last_name"));
+        let mut enterprise = json!({ "employeeNumber": action.subject });
+        if let Some(name) = first_group_name(action.changes.get("communities")) {
+            enterprise["department"] = json!(name);
+        }
+        let external_id = format!("{}{}", self.user_prefix, action.subject);
+        let body = json!({
+            "schemas": [USER_SCHEMA, ENTERPRISE],
+            "userName": email,
+            "externalId": external_id,
+            "name": { "givenName": first, "familyName": last },
+            "displayName": display_name(&first, &last),
+            "emails": [{ "value": email, "type": "work", "primary": true }],
+            "active": true,
+            ENTERPRISE: enterprise,
+        });
+        let (id, version) = self
+            .create("/Users", &body, &external_id, Some(&email))
+            .await?;
+        {
+            let mut m = self.mirror();
+            if m.by_id.contains_key(&id) {
+                // Adopted our own earlier result; bring it in line below.
+            } else {
+                let i = m.state.accounts.len();
+                m.by_id.insert(id.clone(), i);
+                m.state.accounts.push(Account {
+                    id: id.clone(),
+                    external_id: Some(action.subject.clone()),
+                    email: Some(email.clone()),
+                    first_name: first.clone(),
+                    last_name: last.clone(),
+                    managed: true,
+                    status: AccountStatus::Active,
+                    removed_at: None,
+                    communities: Vec::new(),
+                    function_groups: Vec::new(),
+                });
+                m.user_names.insert(id.clone(), email.clone());
+            }
+            match version {
+                Some(v) => m.versions.insert(id.clone(), v),
+                None => m.versions.remove(&id),
+            };
+        }
+        let mut effect = Effect::default();
+        self.memberships(&id, Some(communities), Some(function_groups), &mut effect);
+        Ok(effect)
+    }
+
+    /// Target ids of a change's group references (placeholders were replaced by the apply runner).
+    /// `None` when the change is absent.
+    fn resolve(&self, change: Option<&Change>, kind: GroupKind) -> Result<Vec<String>, String> {
+        let Some(change) = change else {
+            return Ok(Vec::new());
+        };
+        let refs: Vec<GroupRef> =
+            serde_json::from_value(change.to.clone()).map_err(|e| format!("groups: {e}"))?;
+        let m = self.mirror();
+        let groups = m.groups(kind);
+        let mut ids = Vec::with_capacity(refs.len());
+        for r in refs {
+            let id = r.id;
+            if !groups.iter().any(|g| g.id == id) {
+                return Err(format!("group \"{}\" ({id}) does not exist", r.name));
+            }
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// The membership changes that make account `id`'s groups the desired ones.
+    fn memberships(
+        &self,
+        id: &str,
+        communities: Option<Vec<String>>,
+        function_groups: Option<Vec<String>>,
+        effect: &mut Effect,
+    ) {
+        let m = self.mirror();
+        let (current_c, current_f) = m
+            .account(id)
+            .map(|a| (a.communities.clone(), a.function_groups.clone()))
+            .unwrap_or_default();
+        for (desired, current, kind) in [
+            (communities, current_c, GroupKind::Community),
+            (function_groups, current_f, GroupKind::FunctionGroup),
+        ] {
+            let Some(desired) = desired else { continue };
+            for g in desired.iter().filter(|g| !current.contains(g)) {
+                effect.memberships.push(Membership {
+                    group: g.clone(),
+                    user: id.to_owned(),
+                    add: true,
+                    kind,
+                });
+            }
+            for g in current.iter().filter(|g| !desired.contains(g)) {
+                effect.memberships.push(Membership {
+                    group: g.clone(),
+                    user: id.to_owned(),
+                    add: false,
+                    kind,
+                });
+            }
+        }
+    }
+
+    /// Writes `changes` (their `to` values) to account `id`: one PATCH of the User for its
+    /// fields, and membership changes for its groups.
+    async fn write_account(
+        &self,
+        id: &str,
+        changes: &BTreeMap<String, Change>,
+    ) -> Result<Effect, String> {
+        let communities = changes
+            .get("communities")
+            .map(|c| self.resolve(Some(c), GroupKind::Community))
+            .transpose()?;
+        let function_groups = changes
+            .get("function_groups")
+            .map(|c| self.resolve(Some(c), GroupKind::FunctionGroup))
+            .transpose()?;
+        let (mut first, mut last, user_name, old_email) = {
+            let m = self.mirror();
+            let a = m
+                .account(id)
+                .ok_or_else(|| format!("account {id} does not exist"))?;
+            (
+                a.first_name.clone(),
+                a.last_name.clone(),
+                m.user_names.get(id).cloned(),
+                a.email.clone(),
+            )
+        };
+        let mut ops = Vec::new();
+        let mut names_changed = false;
+        let string = |field: &str, v: &Value| -> Result<Option<String>, String> {
+            match v {
+                Value::Null => Ok(None),
+                Value::String(s) => Ok(Some(s.clone())),
+                other => Err(format!("{field}: expected a string, got {other}")),
+            }
+        };
+        for (field, change) in changes {
+            let to = &change.to;
+            match field.as_str() {
+                "email" => match string(field, to)? {
+                    Some(email) => {
+                        ops.push(json!({"op": "replace", "path": "emails",
+                            "value": [{"value": email, "type": "work", "primary": true}]}));
+                        // userName follows the e-mail address when it was the address.
+                        let follows = match (&user_name, &old_email) {
+                            (Some(n), Some(old)) => n.eq_ignore_ascii_case(old),
+                            (Some(n), None) => n.contains('@'),
+                            (None, _) => true,
+                        };
+                        if follows {
+                            ops.push(json!({"op": "replace", "path": "userName", "value": email}));
+                        }
+                    }
+                    None => ops.push(json!({"op": "remove", "path": "emails"})),
+                },
+                "first_name" => {
+                    first = string(field, to)?.unwrap_or_default();
+                    names_changed = true;
+                    ops.push(json!({"op": "replace", "path": "name.givenName", "value": first}));
+                }
+                "last_name" => {
+                    last = string(field, to)?.unwrap_or_default();
+                    names_changed = true;
+                    ops.push(json!({"op": "replace", "path": "name.familyName", "value": last}));
+                }
+                // The ownership record: orgsync's namespaced externalId (an adoption replaces a
+                // foreign one).
+                "external_id" => match string(field, to)? {
+                    Some(x) => ops.push(json!({"op": "replace", "path": "externalId",
+                        "value": format!("{}{x}", self.user_prefix)})),
+                    None => ops.push(json!({"op": "remove", "path": "externalId"})),
+                },
+                "status" => match to.as_str() {
+                    Some("active") => {
+                        ops.push(json!({"op": "replace", "path": "active", "value": true}))
+                    }
+                    Some("removed") => {
+                        ops.push(json!({"op": "replace", "path": "active", "value": false}))
+                    }
+                    _ => return Err(format!("status: cannot set {to} with an update")),
+                },
+                "communities" => {
+                    if let Some(name) = first_group_name(Some(change)) {
+                        ops.push(json!({"op": "replace",
+                            "path": format!("{ENTERPRISE}:department"), "value": name}));
+                    }
+                }
+                // The removal date is the server's `meta.lastModified`: recording one (for a
+                // removed User that has none) touches the User, which sets it.
+                "removed_at" => {
+                    if !to.is_null() && !changes.contains_key("status") {
+                        ops.push(json!({"op": "replace", "path": "active", "value": false}));
+                    }
+                }
+                // Managed is the externalId; SCIM has no transfer e-mail.
+                "managed" | "notify" | "function_groups" => {}
+                other => return Err(format!("unknown account field {other}")),
+            }
+        }
+        if names_changed {
+            ops.push(json!({"op": "replace", "path": "displayName",
+                "value": display_name(&first, &last)}));
+        }
+        if !ops.is_empty() {
+            self.patch_user(id, ops).await?;
+        }
+        {
+            let mut m = self.mirror();
+            let email_to = changes
+                .get("email")
+                .map(|c| c.to.as_str().map(str::to_owned));
+            let ext_to = changes
+                .get("external_id")
+                .map(|c| c.to.as_str().map(str::to_owned));
+            if let Some(Some(e)) = &email_to
+                && m.user_names
+                    .get(id)
+                    .zip(old_email.as_ref())
+                    .is_some_and(|(n, o)| n.eq_ignore_ascii_case(o))
+            {
+                m.user_names.insert(id.to_owned(), e.clone());
+            }
+            if let Some(a) = m.account_mut(id) {
+                a.first_name = first;
+                a.last_name = last;
+                if let Some(e) = email_to {
+                    a.email = e;
+                }
+                if let Some(x) = ext_to {
+                    a.managed = x.is_some() || a.managed;
+                    a.external_id = x;
+                }
+                match changes.get("status").and_then(|c| c.to.as_str()) {
+                    Some("active") => {
+                        a.status = AccountStatus::Active;
+                        a.removed_at = None;
+                    }
+                    Some("removed") => a.status = AccountStatus::Removed,
+                    _ => {}
+                }
+            }
+        }
+        let mut effect = Effect::default();
+        self.memberships(id, communities, function_groups, &mut effect);
+        Ok(effect)
+    }
+
+    /// PATCHes a User, with `If-Match` when the server does ETags.
+    async fn patch_user(&self, id: &str, ops: Vec<Value>) -> Result<(), String> {
+        let path = format!("/Users/{id}");
+        let (etag, known) = {
+            let m = self.mirror();
+            (m.features.etag, m.versions.get(id).cloned())
+        };
+        let if_match = match (etag, known) {
+            (false, _) => None,
+            (true, Some(v)) => Some(v),
+            // Our own earlier write changed it: read the current one.
+            (true, None) => {
+                let r = self.client.get(&path).await.map_err(|e| e.to_string())?;
+                version(&r)
+            }
+        };
+        let headers: Vec<(&'static str, String)> =
+            if_match.map(|v| ("if-match", v)).into_iter().collect();
+        let body = json!({ "schemas": [PATCH_OP], "Operations": ops });
+        match self
+            .client
+            .send(Method::PATCH, &path, Some(&body), &headers)
+            .await
+        {
+            Ok(r) => {
+                let mut m = self.mirror();
+                match version(&r) {
+                    Some(v) => m.versions.insert(id.to_owned(), v),
+                    None => m.versions.remove(id),
+                };
+                Ok(())
+            }
+            Err(e) if e.status().is_some_and(|s| s.as_u16() == 412) => Err(format!(
+                "{e}: the account changed on the server since it was read; plan again"
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn target_id(action: &Action) -> Result<&str, String> {
+    action
+        .target_id
+        .as_deref()
+        .ok_or_else(|| "the action names no account or group".to_owned())
+}
+
+/// The `id` of a created resource.
+fn resource_id(r: &Response) -> Result<String, String> {
+    let body: Value = r.json()?;
+    body["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "the server returned no id for the created resource".to_owned())
+}
+
+/// The resource's version: the `ETag` header, or `meta.version` in the body.
+fn version(r: &Response) -> Option<String> {
+    if let Some(v) = r.header("etag") {
+        return Some(v.to_owned());
+    }
+    let body: Value = serde_json::from_slice(&r.body).ok()?;
+    body["meta"]["version"].as_str().map(str::to_owned)
+}
+
+fn display_name(first: &str, last: &str) -> String {
+    format!("{first} {last}").trim().to_owned()
+}
+
+fn first_group_name(change: Option<&Change>) -> Option<String> {
+    change?.to.as_array()?.first()?["name"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// When to look for a resource whose create failed, before creating it again (see
+/// `Ctx::create`): at once after a 409; at once and half a second later after a 5xx or a reset
+/// (the server is done with it); with backoff (0, 0.25, 0.5, 1, 2, … s) for as long as `timeout`
+/// (at least 2 s) after a timeout (it may still be creating it).
+fn lookup_waits(timed_out: bool, conflict: bool, timeout: Duration) -> Vec<Duration> {
+    if conflict {
+        return vec![Duration::ZERO];
+    }
+    if !timed_out {
+        return vec![Duration::ZERO, Duration::from_millis(500)];
+    }
+    let patience = timeout.max(Duration::from_secs(2));
+    let mut waits = vec![Duration::ZERO];
+    let (mut next, mut total) = (Duration::from_millis(250), Duration::ZERO);
+    while total < patience {
+        waits.push(next);
+        total += next;
+        next = (next * 2).min(Duration::from_secs(5));
+    }
+    waits
+}
+
+/// Escapes a value inside a SCIM filter string literal.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+impl Target for ScimTarget {
+    /// Groups, soft removal (`active: false`) and restore; names and e-mail. SCIM has no
+    /// transfer e-mail, and orgsync does not write the enterprise `manager`.
+    fn capabilities(&self) -> TargetCapabilities {
+        TargetCapabilities {
+            notify: false,
+            ..TargetCapabilities::everything("the SCIM server")
+        }
+    }
+
+    fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        let (mirror, _) = self.rt.block_on(self.read())?;
+        Ok(mirror.state)
+    }
+
+    fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
+        let (mirror, features) = self.rt.block_on(self.read())?;
+        if !features.patch {
+            return Err(ConnectorError::Http(
+                "SCIM: the server does not announce PATCH support, which orgsync needs".to_owned(),
+            ));
+        }
+        let state = mirror.state.clone();
+        self.mirror = Some(Arc::new(Mutex::new(mirror)));
+        Ok(state)
+    }
+
+    fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
+        self.execute_batch(&[action], ctx)
+            .pop()
+            .unwrap_or_else(|| Err(ConnectorError::Action("no result".to_owned())))
+    }
+
+    fn execute_batch(
+        &mut self,
+        actions: &[&Action],
+        ctx: &mut ApplyContext,
+    ) -> Vec<Result<(), ConnectorError>> {
+        let Some(mirror) = self.mirror.clone() else {
+            return actions
+                .iter()
+                .map(|_| {
+                    Err(ConnectorError::Action(
+                        "internal error: execute called outside an apply".to_owned(),
+                    ))
+                })
+                .collect();
+        };
+        let (results, created) =
+            self.rt
+                .block_on(self.run_batch(mirror, actions, &ctx.interrupt.clone()));
+        ctx.created.extend(created);
+        results
+    }
+
+    fn finish_apply(&mut self) -> Result<(), ConnectorError> {
+        // Every write went to the server as it was executed: nothing to persist.
+        self.mirror = None;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How [`listing_server`] pages.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Paging {
+        /// At most 7 resources per page, whatever `count` says (allowed by RFC 7644).
+        Capped,
+        /// 3 resources on every other page, all that was asked for on the others (allowed).
+        Irregular,
+        /// `totalResults` counts this page only.
+        TotalOfThePage,
+        /// One more user after the first page was read (the list changed).
+        Growing,
+        /// Always the first page, whatever `startIndex` says.
+        IgnoresStartIndex,
+    }
+
+    /// A SCIM server with 23 Users and no Groups that pages as `paging` says.
+    fn listing_server(paging: Paging) -> orgsync_sandbox::serve::Running {
+        use axum::extract::{Query, State};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let reads = Arc::new(AtomicU64::new(0));
+        let list = move |State(reads): State<Arc<AtomicU64>>,
+                         axum::extract::Path(resource): axum::extract::Path<String>,
+                         Query(q): Query<HashMap<String, String>>| async move {
+            let read = reads.fetch_add(1, Ordering::Relaxed);
+            let num = |k: &str, d: u64| q.get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+            let users = if resource == "Groups" {
+                0
+            } else if paging == Paging::Growing && read > 0 {
+                24
+            } else {
+                23
+            };
+            let mut start = num("startIndex", 1).max(1);
+            if paging == Paging::IgnoresStartIndex {
+                start = 1;
+            }
+            let mut count = num("count", 100);
+            match paging {
+                Paging::Capped => count = count.min(7),
+                Paging::Irregular if (start / 5) % 2 == 1 => count = count.min(3),
+                _ => {}
+            }
+            let resources: Vec<Value> = (start..=users)
+                .take(count as usize)
+                .map(|i| {
+                    json!({ "id": format!("u{i}"), "userName": format!("u{i}@x.example"),
+                                 "externalId": format!("{i}"), "active": true })
+                })
+                .collect();
+            let total = if paging == Paging::TotalOfThePage {
+                resources.len() as u64
+            } else {
+                users
+            };
+            axum::Json(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                "totalResults": total, "startIndex": start,
+                "itemsPerPage": resources.len(), "Resources": resources,
+            }))
+        };
+        let app = axum::Router::new()
+            .route(
+                "/scim/v2/ServiceProviderConfig",
+                axum::routing::get(|| async {
+                    axum::Json(json!({ "patch": { "supported": true } }))
+                }),
+            )
+            .route("/scim/v2/{resource}", axum::routing::get(list))
+            .with_state(reads);
+        orgsync_sandbox::serve::spawn(app, 0).unwrap()
+    }
+
+    fn list_users(paging: Paging) -> Result<TargetSnapshot, ConnectorError> {
+        let server = listing_server(paging);
+        let cfg: ScimTargetConfig = serde_json::from_value(json!({
+            "base_url": format!("{}/scim/v2", server.url()),
+            "token": "${env:T}", "page_size": 10, "retries": 0,
+        }))
+        .unwrap();
+        ScimTarget::new(&cfg, "Europe/Amsterdam", |_| Some("t".to_owned()), false)?.fetch()
+    }
+
+    /// RFC 7644 lets a server send fewer resources than `count`: such short pages never end
+    /// the listing early, whether every page is short or only some are.
+    #[test]
+    fn short_scim_pages_do_not_end_the_listing() {
+        for paging in [Paging::Capped, Paging::Irregular] {
+            let state = list_users(paging).unwrap_or_else(|e| panic!("{e}"));
+            let mut ids: Vec<&str> = state.accounts.iter().map(|a| a.id.as_str()).collect();
+            ids.sort_by_key(|id| id[1..].parse::<u32>().unwrap());
+            let all: Vec<String> = (1..=23).map(|i| format!("u{i}")).collect();
+            assert_eq!(ids, all);
+        }
+    }
+
+    /// A listing whose `totalResults` disagrees with what was read fails the fetch: a total
+    /// that counts one page (more lie beyond it), a total that changes between pages, a
+    /// server that ignores `startIndex`.
+    #[test]
+    fn a_scim_listing_that_disagrees_with_its_total_is_an_error() {
+        for (paging, expected) in [
+            (Paging::TotalOfThePage, "lists more after them"),
+            (Paging::Growing, "the list changed while it was read"),
+            (Paging::IgnoresStartIndex, "does not page as RFC 7644 says"),
+        ] {
+            let err = list_users(paging).unwrap_err().to_string();
+            assert!(err.contains(expected), "{err}");
+        }
+    }
+
+    fn target(other: ScimOtherGroups) -> ScimTarget {
+        let cfg: ScimTargetConfig = serde_json::from_value(json!({
+            "base_url": "http://127.0.0.1:9/scim/v2",
+            "token": "${env:T}",
+            "groups": { "other": match other {
+                ScimOtherGroups::Community => "community",
+                ScimOtherGroups::FunctionGroup => "function_group",
+                ScimOtherGroups::Ignore => "ignore",
+            }}
+        }))
+        .unwrap();
+        ScimTarget::new(&cfg, "Europe/Amsterdam", |_| Some("t".to_owned()), false).unwrap()
+    }
+
+    #[test]
+    fn groups_follow_the_convention() {
+        let t = target(ScimOtherGroups::Ignore);
+        let (kind, g) = t
+            .group(&json!({"id": "g1", "displayName": "Delivery", "externalId": "community:2001,2002"}))
+            .unwrap();
+        assert_eq!(kind, GroupKind::Community);
+        assert_eq!(g.source_ids, ["2001", "2002"]);
+        assert!(g.managed);
+        let (kind, g) = t
+            .group(&json!({"id": "g2", "displayName": "No function", "externalId": "function:"}))
+            .unwrap();
+        assert_eq!(kind, GroupKind::FunctionGroup);
+        assert!(g.managed && g.source_ids.is_empty());
+        assert!(
+            t.group(&json!({"id": "g3", "displayName": "Admins"}))
+                .is_none()
+        );
+        let t = target(ScimOtherGroups::Community);
+        let (kind, g) = t
+            .group(&json!({"id": "g3", "displayName": "News"}))
+            .unwrap();
+        assert_eq!(kind, GroupKind::Community);
+        assert!(!g.managed);
+    }
+
+    #[test]
+    fn users_become_accounts() {
+        let t = target(ScimOtherGroups::Community);
+        let a = t
+            .account(&json!({
+                "id": "u1", "userName": "x@example.com", "externalId": "orgsync:100001",
+                "name": {"givenName": "Sanne", "familyName": "de Vries"},
+                "emails": [{"value": "old@example.com"}, {"value": "sanne@example.com", "primary": true}],
+                "active": false,
+                "meta": {"lastModified": "2025-06-01T23:30:00Z"}
+            }))
+            .unwrap();
+        assert!(a.managed);
+        assert_eq!(a.external_id.as_deref(), Some("100001"));
+        assert_eq!(a.email.as_deref(), Some("sanne@example.com"));
+        assert_eq!(a.status, AccountStatus::Removed);
+        // 23:30 UTC is the next day in Amsterdam.
+        assert_eq!(a.removed_at, Some(jiff::civil::date(2025, 6, 2)));
+        let anon = t
+            .account(&json!({"id": "u2", "userName": "anonymized-u2@invalid", "active": false}))
+            .unwrap();
+        assert_eq!(anon.status, AccountStatus::Anonymized);
+        assert!(anon.managed && anon.email.is_none());
+        let hand = t
+            .account(&json!({"id": "u3", "userName": "admin@example.com"}))
+            .unwrap();
+        assert!(!hand.managed);
+        assert_eq!(hand.email.as_deref(), Some("admin@example.com"));
+        assert_eq!(hand.status, AccountStatus::Active);
+    }
+
+    /// Regression: a User counted as managed whenever it had an `externalId`, so orgsync would
+    /// change and remove the Users Entra ID or Okta provisioned (they set one too). Only
+    /// orgsync's namespaced value marks a managed User.
+    #[test]
+    fn users_provisioned_by_another_tool_are_foreign_whatever_their_external_id() {
+        let t = target(ScimOtherGroups::Community);
+        for foreign in [
+            "100001",
+            "8f3c2a1e-5b7d-4c1a-9e2f-0a1b2c3d4e5f",
+            "orgsync",
+            "ORGSYNC:1",
+            "orgsync:",
+        ] {
+            let a = t
+                .account(&json!({"id": "u9", "userName": "ann@example.com", "externalId": foreign}))
+                .unwrap();
+            assert!(!a.managed, "{foreign}");
+            assert_eq!(a.external_id, None, "{foreign}");
+        }
+    }
+
+    #[test]
+    fn a_timed_out_create_is_looked_for_as_long_as_the_timeout() {
+        let total = |w: Vec<Duration>| w.iter().sum::<Duration>();
+        assert_eq!(
+            lookup_waits(false, true, Duration::from_secs(60)),
+            [Duration::ZERO]
+        );
+        assert!(
+            total(lookup_waits(false, false, Duration::from_secs(60))) <= Duration::from_secs(1)
+        );
+        let waits = lookup_waits(true, false, Duration::from_secs(10));
+        assert!(total(waits.clone()) >= Duration::from_secs(10), "{waits:?}");
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "backoff: {waits:?}");
+    }
+
+    #[test]
+    fn scim_errors_read_as_a_sentence() {
+        let body = br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","scimType":"uniqueness","detail":"userName taken"}"#;
+        assert_eq!(describe_error(body).unwrap(), "userName taken (uniqueness)");
+    }
+}

@@ -1,0 +1,625 @@
+//! The ledger: what orgsync remembers between runs, and the seam it is kept behind.
+//!
+//! After every apply orgsync writes an [`ApplyRecord`] (identifiers, counts and codes, never a
+//! name or an e-mail address); create-only targets keep a [`Badge`] per subject sent, so that no
+//! one is sent twice. The next plan reads them back: how many managed accounts the target held
+//! ([`recorded_target`], the guard against a listing that lost everyone), which accounts orgsync
+//! owns in a target without an ownership marker of its own ([`owned_accounts`], Revolut), what an
+//! interrupted apply left. Where they are kept is the [`Ledger`]'s business: the `orgsync-repo`
+//! crate keeps them in the configuration repository's git notes; tests keep them in memory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::apply::run::ApplyReport;
+use crate::plan::safety::RecordedTarget;
+use crate::vocabulary::{Action, ActionKind, Plan};
+
+/// Version of the apply-record format written to notes.
+pub const RECORD_VERSION: u32 = 1;
+
+/// A commit as people read it: id, author, date and subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitInfo {
+    /// Full hex id.
+    pub id: String,
+    /// Author name (never the e-mail address: it is shown and may be recorded).
+    pub author: String,
+    /// Author date, RFC 3339 with the author's UTC offset.
+    pub date: String,
+    /// First line of the message.
+    pub subject: String,
+}
+
+impl CommitInfo {
+    /// The abbreviated id (7 characters), as `git log --oneline` shows it.
+    pub fn short(&self) -> &str {
+        short(&self.id)
+    }
+
+    /// The author date's day (`2026-11-20`).
+    pub fn day(&self) -> &str {
+        self.date.get(..10).unwrap_or(&self.date)
+    }
+}
+
+/// The first 7 characters of a commit id.
+pub fn short(id: &str) -> &str {
+    id.get(..7).unwrap_or(id)
+}
+
+/// The commit a configuration came from. `dirty` when the configuration files in the work tree
+/// differ from that commit (modified, added, deleted or untracked YAML files at the root of the
+/// configuration directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigCommit {
+    /// The commit.
+    pub commit: CommitInfo,
+    /// The work tree's configuration files differ from it.
+    pub dirty: bool,
+}
+
+impl ConfigCommit {
+    /// Suffix of a dirty commit in `digests.config_commit`, as `git describe --dirty` writes it.
+    pub const DIRTY_SUFFIX: &'static str = "-dirty";
+
+    /// Splits a recorded `config_commit` into (commit id, dirty).
+    pub fn parse(recorded: &str) -> (&str, bool) {
+        match recorded.strip_suffix(Self::DIRTY_SUFFIX) {
+            Some(id) => (id, true),
+            None => (recorded, false),
+        }
+    }
+}
+
+/// `<id>` or `<id>-dirty`: the form recorded in plan files.
+impl fmt::Display for ConfigCommit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.commit.id)?;
+        if self.dirty {
+            f.write_str(Self::DIRTY_SUFFIX)?;
+        }
+        Ok(())
+    }
+}
+
+/// One apply, as recorded in a note: one JSON object on one line.
+///
+/// Anyone who can read the repository can read its notes, so a record holds no personal data:
+/// actions are identified by their kind and source identifier, and failure messages are scrubbed
+/// of the names and e-mail addresses they might quote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyRecord {
+    /// [`RECORD_VERSION`].
+    pub record_version: u32,
+    /// When the apply finished (RFC 3339, UTC).
+    pub time: String,
+    /// Who applied: `GITHUB_ACTOR`, else the git user name.
+    pub actor: String,
+    /// The configuration directory, relative to the repository root (`""` at the root).
+    pub config_dir: String,
+    /// The configuration commit the record is attached to.
+    pub config_commit: String,
+    /// The configuration files in the work tree differed from that commit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub config_dirty: bool,
+    /// The commit the plan was made from, when it differs (`--allow-config-mismatch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_config_commit: Option<String>,
+    /// sha256 of the applied plan's JSON.
+    pub plan_digest: String,
+    /// The day the plan was made for.
+    pub at: Date,
+    /// orgsync version that applied.
+    pub orgsync_version: String,
+    /// Count of the plan's actions per kind.
+    pub summary: BTreeMap<ActionKind, usize>,
+    /// Actions applied.
+    pub succeeded: usize,
+    /// Actions that failed.
+    pub failed: usize,
+    /// Each attempted action's outcome, in plan order.
+    pub outcomes: Vec<RecordedOutcome>,
+    /// The target applied to (`file:<path>`, `scim:<base URL>`): a record of another target is
+    /// not held against this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Managed accounts in the target after the apply: a later plan refuses a target that lists
+    /// fewer than half of them (a listing that is probably incomplete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_accounts: Option<usize>,
+    /// The apply was interrupted (SIGINT, SIGTERM): the actions not attempted are counted in
+    /// `not_attempted`, and the next plan holds them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// Actions not attempted because of the interrupt, by kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_attempted: BTreeMap<ActionKind, usize>,
+    /// The plan's manual steps, left for a person and not done by this apply: subjects per
+    /// missing capability (`manager`, `removal`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub manual_steps: BTreeMap<String, usize>,
+}
+
+/// What happened to one action, by source identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedOutcome {
+    /// The action's kind.
+    pub kind: ActionKind,
+    /// The subject's source identifier.
+    pub subject: String,
+    /// Applied.
+    pub ok: bool,
+    /// Why it failed, personal data removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The account the target created or took over for the subject, for a target that keeps no
+    /// ownership marker of its own (Revolut): an opaque id, never personal data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+}
+
+impl ApplyRecord {
+    /// The record of applying `plan` with result `report`. `time` is RFC 3339.
+    pub fn new(
+        plan: &Plan,
+        report: &ApplyReport,
+        config_dir: &str,
+        commit: &ConfigCommit,
+        actor: String,
+        time: String,
+    ) -> ApplyRecord {
+        let plan_config_commit = plan
+            .digests
+            .config_commit
+            .as_deref()
+            .filter(|c| *c != commit.to_string())
+            .map(str::to_owned);
+        // Outcomes follow plan order, with gaps where an interrupt left actions unattempted:
+        // each outcome's action is the next one of its kind and subject.
+        let mut actions = plan.actions.iter();
+        let outcomes = report
+            .outcomes
+            .iter()
+            .map(|o| {
+                let same = |a: &&Action| a.kind == o.kind && a.subject == o.subject;
+                let action = actions
+                    .by_ref()
+                    .find(same)
+                    .or_else(|| plan.actions.iter().find(same));
+                RecordedOutcome {
+                    kind: o.kind,
+                    subject: o.subject.clone(),
+                    ok: o.ok,
+                    target_id: o.target_id.clone(),
+                    error: o.error.as_deref().map(|e| match action {
+                        Some(action) => scrub(e, action),
+                        None => REDACTED.to_owned(),
+                    }),
+                }
+            })
+            .collect();
+        ApplyRecord {
+            record_version: RECORD_VERSION,
+            time,
+            actor,
+            config_dir: config_dir.to_owned(),
+            config_commit: commit.commit.id.clone(),
+            config_dirty: commit.dirty,
+            plan_config_commit,
+            plan_digest: crate::digest::of_json(plan),
+            at: plan.at,
+            orgsync_version: env!("CARGO_PKG_VERSION").to_owned(),
+            summary: plan.summary.clone(),
+            succeeded: report.outcomes.len() - report.failed,
+            failed: report.failed,
+            outcomes,
+            target: None,
+            managed_accounts: report.managed_accounts,
+            interrupted: report.interrupted,
+            not_attempted: report.not_attempted.clone(),
+            manual_steps: plan.manual_steps.iter().fold(BTreeMap::new(), |mut m, s| {
+                *m.entry(s.capability.clone()).or_default() += s.count;
+                m
+            }),
+        }
+    }
+
+    /// The record as one line of JSON.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("a record serialises to JSON")
+    }
+
+    /// The records in a note: one per line; lines that are not records (a person's own note) are
+    /// skipped.
+    pub fn parse_note(text: &str) -> Vec<ApplyRecord> {
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l.trim()).ok())
+            .collect()
+    }
+}
+
+const REDACTED: &str = "<redacted>";
+
+/// A failure message without the personal data it may quote: the action's name, the names and
+/// e-mail addresses among its changes, and anything shaped like an e-mail address.
+fn scrub(message: &str, action: &Action) -> String {
+    let mut personal: Vec<&str> = vec![action.name.as_str()];
+    for field in ["first_name", "last_name", "email"] {
+        if let Some(change) = action.changes.get(field) {
+            personal.extend(
+                [change.from.as_str(), change.to.as_str()]
+                    .into_iter()
+                    .flatten(),
+            );
+        }
+    }
+    // Longest first, so "Jan de Vries" goes before "Jan".
+    personal.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    let mut out = message.to_owned();
+    for p in personal {
+        let p = p.trim();
+        if p.chars().count() >= 2 && p != action.subject {
+            out = out.replace(p, REDACTED);
+        }
+    }
+    out.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let core = word.trim_matches(|c: char| {
+                c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | ',' | ';')
+            });
+            if core.contains('@') && core.len() > 2 {
+                word.replace(core, REDACTED)
+            } else {
+                word.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// What a badge line says (create-only targets: AFAS applicants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadgeState {
+    /// Written just before the POST: the send started.
+    InFlight,
+    /// AFAS created the applicant (or the lookup found it).
+    Sent,
+    /// AFAS answered and created nothing (a validation error): may be sent again.
+    NotSent,
+}
+
+/// One badge line in the notes: identifiers only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Badge {
+    /// Always `afas_applicant`: tells badge lines from apply records.
+    pub badge: String,
+    /// The target ([`target_key`]).
+    pub target: String,
+    /// The configuration directory, relative to the repository root.
+    pub config_dir: String,
+    /// The candidate (source) id.
+    pub candidate: String,
+    /// What happened.
+    pub state: BadgeState,
+    /// When (RFC 3339, UTC, nanoseconds).
+    pub time: String,
+    /// Who sent: `GITHUB_ACTOR`, else the git user name.
+    pub actor: String,
+    /// The applicant id AFAS answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applicant_id: Option<String>,
+    /// Found by the lookup after an interrupted send, not sent again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub found: bool,
+    /// An `in_flight` badge of a send that `target.resend` allowed: a resend is allowed once;
+    /// if its answer is lost too, the candidate is held again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resend: bool,
+}
+
+impl Badge {
+    /// The badges among the lines of a note.
+    pub fn parse_note(text: &str) -> Vec<Badge> {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Badge>(l.trim()).ok())
+            .filter(|b| b.badge == "afas_applicant")
+            .collect()
+    }
+}
+
+/// Why the ledger could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct LedgerError(pub String);
+
+/// Where orgsync keeps what it must remember between runs: apply records and badges. Defined
+/// here, beside apply, so that apply and the connectors need no git; implemented over git notes
+/// by `orgsync-repo` ([`MemoryLedger`] for tests).
+pub trait Ledger: Send + Sync {
+    /// The configuration directory the ledger is about, relative to the repository root (`""`
+    /// at the root).
+    fn config_dir(&self) -> String;
+    /// Who applies: `GITHUB_ACTOR`, else the git user name, else `unknown`.
+    fn actor(&self) -> String;
+    /// Every apply record of this configuration directory (of any target), in history order.
+    fn records(&self) -> Result<Vec<ApplyRecord>, LedgerError>;
+    /// Appends `record`; it is durable when this returns.
+    fn append_record(&self, record: &ApplyRecord) -> Result<(), LedgerError>;
+    /// Every badge of `target` ([`Badge::target`]) for this configuration directory.
+    fn badges(&self, target: &str) -> Result<Vec<Badge>, LedgerError>;
+    /// Appends one badge; it is durable when this returns.
+    fn append_badge(&self, badge: &Badge) -> Result<(), LedgerError>;
+}
+
+impl fmt::Debug for dyn Ledger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ledger")
+            .field("config_dir", &self.config_dir())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A ledger in memory: for tests, and for a run that must not remember anything.
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    /// The configuration directory.
+    pub config_dir: String,
+    /// The actor.
+    pub actor: String,
+    records: std::sync::Mutex<Vec<ApplyRecord>>,
+    badges: std::sync::Mutex<Vec<Badge>>,
+}
+
+impl MemoryLedger {
+    /// An empty ledger.
+    pub fn new() -> MemoryLedger {
+        MemoryLedger::default()
+    }
+}
+
+impl Ledger for MemoryLedger {
+    fn config_dir(&self) -> String {
+        self.config_dir.clone()
+    }
+    fn actor(&self) -> String {
+        self.actor.clone()
+    }
+    fn records(&self) -> Result<Vec<ApplyRecord>, LedgerError> {
+        Ok(self
+            .records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone())
+    }
+    fn append_record(&self, record: &ApplyRecord) -> Result<(), LedgerError> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
+        Ok(())
+    }
+    fn badges(&self, target: &str) -> Result<Vec<Badge>, LedgerError> {
+        Ok(self
+            .badges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|b| b.target == target)
+            .cloned()
+            .collect())
+    }
+    fn append_badge(&self, badge: &Badge) -> Result<(), LedgerError> {
+        self.badges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(badge.clone());
+        Ok(())
+    }
+}
+
+/// Which accounts orgsync created or took over in the target `key`, by its apply records: target
+/// id → source identifier. For targets that keep no ownership marker of their own (Revolut).
+/// Without records every account is foreign until adopted.
+pub fn owned_accounts(records: &[ApplyRecord], key: &str) -> HashMap<String, String> {
+    let mut owned = HashMap::new();
+    let mut records: Vec<&ApplyRecord> = records
+        .iter()
+        .filter(|r| r.target.as_deref() == Some(key))
+        .collect();
+    records.sort_by(|a, b| a.time.cmp(&b.time));
+    let mut by_subject: HashMap<&str, &str> = HashMap::new();
+    for o in records.iter().flat_map(|r| &r.outcomes) {
+        if o.ok
+            && let Some(id) = &o.target_id
+            && let Some(old) = by_subject.insert(&o.subject, id)
+            && old != id
+        {
+            // A newer account of the same person (a rehire): the old one is gone.
+            owned.remove(old);
+        }
+        if o.ok
+            && let Some(id) = &o.target_id
+        {
+            owned.insert(id.clone(), o.subject.clone());
+        }
+    }
+    owned
+}
+
+/// What the newest apply record of target `key` says the target holds: the managed accounts it
+/// left, or — for records written before orgsync counted them — the accounts all recorded applies
+/// invited, a lower bound. Records of another target are not held against this one (records
+/// written before targets were named count for every target). `None` without records: the guard
+/// then has nothing to compare with, as on a first sync.
+pub fn recorded_target(records: &[ApplyRecord], key: &str) -> Option<RecordedTarget> {
+    let records: Vec<&ApplyRecord> = records
+        .iter()
+        .filter(|r| r.target.as_deref().is_none_or(|t| t == key))
+        .collect();
+    let newest = records.iter().max_by(|a, b| a.time.cmp(&b.time))?;
+    let record = format!(
+        "the apply of {} (commit {})",
+        newest.time,
+        short(&newest.config_commit)
+    );
+    let resumable = if newest.interrupted {
+        newest.not_attempted.clone()
+    } else {
+        Default::default()
+    };
+    if let Some(managed) = newest.managed_accounts {
+        return Some(RecordedTarget {
+            managed,
+            counted: true,
+            record,
+            resumable,
+        });
+    }
+    let invited = records
+        .iter()
+        .flat_map(|r| &r.outcomes)
+        .filter(|o| o.ok && o.kind == ActionKind::Invite)
+        .count();
+    Some(RecordedTarget {
+        managed: invited,
+        counted: false,
+        record: format!("the applies recorded up to {record}"),
+        resumable,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::apply::run::Outcome;
+    use crate::plan::{Change, Digests, Safety};
+
+    fn sample_plan() -> Plan {
+        let action = Action {
+            kind: ActionKind::Invite,
+            subject: "4302".to_owned(),
+            target_id: None,
+            name: "Lina Chaouch".to_owned(),
+            changes: BTreeMap::from([
+                (
+                    "email".to_owned(),
+                    Change {
+                        from: json!(null),
+                        to: json!("lina.chaouch@example.com"),
+                    },
+                ),
+                (
+                    "first_name".to_owned(),
+                    Change {
+                        from: json!(null),
+                        to: json!("Lina"),
+                    },
+                ),
+            ]),
+            reason: "new in the source".to_owned(),
+        };
+        let actions = vec![action.clone(), action];
+        Plan {
+            format_version: 1,
+            created_at: "2026-11-22T10:00:00Z".to_owned(),
+            orgsync_version: "0.1.0".to_owned(),
+            at: jiff::civil::date(2026, 11, 22),
+            summary: Plan::count_actions(&actions),
+            held: Default::default(),
+            actions,
+            manual_steps: Vec::new(),
+            diagnostics: Vec::new(),
+            safety: Safety {
+                safe: true,
+                violations: Vec::new(),
+            },
+            digests: Digests {
+                config_commit: Some("abc-dirty".to_owned()),
+                ..Digests::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_record_holds_no_personal_data() {
+        let plan = sample_plan();
+        let report = ApplyReport {
+            outcomes: vec![
+                Outcome {
+                    kind: ActionKind::Invite,
+                    subject: "4302".to_owned(),
+                    ok: true,
+                    error: None,
+                    target_id: None,
+                },
+                Outcome {
+                    kind: ActionKind::Invite,
+                    subject: "4302".to_owned(),
+                    ok: false,
+                    error: Some(
+                        "invite 4302: Lina Chaouch <lina.chaouch@example.com> exists as (other@example.com)"
+                            .to_owned(),
+                    ),
+                    target_id: None,
+                },
+            ],
+            failed: 1,
+            ..ApplyReport::default()
+        };
+        let commit = ConfigCommit {
+            commit: CommitInfo {
+                id: "abc".to_owned(),
+                author: "Alice".to_owned(),
+                date: String::new(),
+                subject: String::new(),
+            },
+            dirty: false,
+        };
+        let record = ApplyRecord::new(
+            &plan,
+            &report,
+            "config",
+            &commit,
+            "alice".to_owned(),
+            "2026-11-22T10:00:00Z".to_owned(),
+        );
+        let line = record.to_line();
+        for personal in ["Lina", "Chaouch", "@example.com"] {
+            assert!(!line.contains(personal), "{personal} in {line}");
+        }
+        assert!(line.contains("invite 4302: <redacted> <<redacted>> exists as (<redacted>)"));
+        assert_eq!(record.plan_config_commit.as_deref(), Some("abc-dirty"));
+        assert_eq!((record.succeeded, record.failed), (1, 1));
+        assert!(!line.contains('\n'));
+        assert_eq!(
+            ApplyRecord::parse_note(&format!("a note by hand\n{line}\n")),
+            [record]
+        );
+    }
+
+    #[test]
+    fn config_commit_round_trips_with_the_dirty_suffix() {
+        let commit = ConfigCommit {
+            commit: CommitInfo {
+                id: "0123456789".to_owned(),
+                author: String::new(),
+                date: String::new(),
+                subject: String::new(),
+            },
+            dirty: true,
+        };
+        assert_eq!(commit.to_string(), "0123456789-dirty");
+        assert_eq!(
+            ConfigCommit::parse("0123456789-dirty"),
+            ("0123456789", true)
+        );
+        assert_eq!(ConfigCommit::parse("0123456789"), ("0123456789", false));
+        assert_eq!(short("0123456789"), "0123456");
+    }
+}

@@ -1,0 +1,601 @@
+//! What an action means, executed on a [`TargetSnapshot`] in memory exactly as a workspace target
+//! would. The file target persists the result; tests apply plans with it. This is the single
+//! source of truth for the effect of each action kind.
+//!
+//! Every action is idempotent where it can be: running a plan again after a crash converges and
+//! never invites anyone twice.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::civil::Date;
+use serde_json::Value;
+
+use crate::connector::ApplyContext;
+use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
+use crate::vocabulary::{Action, ActionKind, Change, GroupRef, Plan};
+
+/// Prefix of account ids this target hands out (`u-1`, `u-2`, …).
+const ACCOUNT_PREFIX: &str = "u-";
+/// Prefix of community ids this target hands out.
+const COMMUNITY_PREFIX: &str = "c-";
+/// Prefix of function group ids this target hands out.
+const FUNCTION_GROUP_PREFIX: &str = "g-";
+
+/// Executes one action on `state`, whose group placeholders the apply runner already replaced
+/// (`create_*` actions record the ids they create in `ctx.created`).
+///
+/// Looks accounts up by scanning (linear, no allocation): a caller that executes many actions on
+/// one large state should keep a [`MemoryTarget`], whose indexes make each action constant-time.
+pub fn apply_action(
+    state: &mut TargetSnapshot,
+    action: &Action,
+    ctx: &mut ApplyContext,
+) -> Result<(), String> {
+    let mut target = MemoryTarget {
+        state: std::mem::take(state),
+        index: None,
+    };
+    let result = target.apply(action, ctx);
+    *state = target.into_state();
+    result
+}
+
+/// Applies every action of `plan`, in its order, to a copy of `state`. It does not judge the
+/// plan (errors, safety, staleness): that is the caller's job.
+pub fn apply_plan(
+    state: &TargetSnapshot,
+    plan: &Plan,
+    today: Date,
+) -> Result<TargetSnapshot, String> {
+    let mut ctx = ApplyContext {
+        interrupt: Default::default(),
+        today,
+        created: HashMap::new(),
+        accounts: HashMap::new(),
+    };
+    let mut target = MemoryTarget::new(state.clone());
+    for action in &plan.actions {
+        action
+            .resolve_placeholders(&ctx.created)
+            .and_then(|resolved| target.apply(&resolved, &mut ctx))
+            .map_err(|e| format!("{} {}: {e}", action.kind.as_str(), action.subject))?;
+    }
+    Ok(target.into_state())
+}
+
+/// A target snapshot that executes actions, with the account indexes that make applying many
+/// actions linear overall.
+#[derive(Debug, Clone)]
+pub struct MemoryTarget {
+    state: TargetSnapshot,
+    /// `None`: look accounts up by scanning (one action on a state nobody indexed).
+    index: Option<AccountIndex>,
+}
+
+#[derive(Debug, Clone)]
+struct AccountIndex {
+    /// Account id → position.
+    by_id: HashMap<String, usize>,
+    /// External id → positions of accounts that carried it at some point (entries are checked
+    /// on use, so a stale one is harmless).
+    by_external_id: HashMap<String, Vec<usize>>,
+    /// Next free number for `u-<n>` account ids.
+    next_account: u64,
+}
+
+impl MemoryTarget {
+    /// Wraps a snapshot and indexes its accounts.
+    pub fn new(state: TargetSnapshot) -> MemoryTarget {
+        let mut by_id = HashMap::with_capacity(state.accounts.len());
+        let mut by_external_id: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, a) in state.accounts.iter().enumerate() {
+            by_id.insert(a.id.clone(), i);
+            if let Some(x) = &a.external_id {
+                by_external_id.entry(x.clone()).or_default().push(i);
+            }
+        }
+        let next_account =
+            next_number(state.accounts.iter().map(|a| a.id.as_str()), ACCOUNT_PREFIX);
+        MemoryTarget {
+            state,
+            index: Some(AccountIndex {
+                by_id,
+                by_external_id,
+                next_account,
+            }),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> &TargetSnapshot {
+        &self.state
+    }
+
+    /// The final state.
+    pub fn into_state(self) -> TargetSnapshot {
+        self.state
+    }
+
+    /// Executes one action.
+    pub fn apply(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
+        match action.kind {
+            ActionKind::CreateCommunity => {
+                create_group(&mut self.state.communities, COMMUNITY_PREFIX, action, ctx)
+            }
+            ActionKind::CreateFunctionGroup => create_group(
+                &mut self.state.function_groups,
+                FUNCTION_GROUP_PREFIX,
+                action,
+                ctx,
+            ),
+            ActionKind::UpdateCommunity => update_group(&mut self.state.communities, action),
+            ActionKind::UpdateFunctionGroup => {
+                update_group(&mut self.state.function_groups, action)
+            }
+            ActionKind::Invite => self.invite(action),
+            ActionKind::Update | ActionKind::Move | ActionKind::Restore => {
+                let i = self.account(action)?;
+                if self.state.accounts[i].status == AccountStatus::Anonymized {
+                    return Err(format!(
+                        "account {} is anonymized",
+                        self.state.accounts[i].id
+                    ));
+                }
+                self.set_fields(i, &action.changes)
+            }
+            ActionKind::Remove => {
+                let i = self.account(action)?;
+                let a = &mut self.state.accounts[i];
+                match a.status {
+                    AccountStatus::Active => {
+                        a.status = AccountStatus::Removed;
+                        a.removed_at = Some(ctx.today);
+                        Ok(())
+                    }
+                    // Already done (a rerun after a crash): keep the first removal date.
+                    AccountStatus::Removed => Ok(()),
+                    AccountStatus::Anonymized => Err(format!("account {} is anonymized", a.id)),
+                }
+            }
+            ActionKind::Anonymize => {
+                let i = self.account(action)?;
+                let a = &mut self.state.accounts[i];
+                a.status = AccountStatus::Anonymized;
+                a.email = None;
+                a.first_name.clear();
+                a.last_name.clear();
+                a.external_id = None;
+                Ok(())
+            }
+            ActionKind::RemoveCommunity => {
+                let id = group_id(action)?;
+                self.state.communities.retain(|g| g.id != id);
+                for a in &mut self.state.accounts {
+                    a.communities.retain(|c| c != id);
+                }
+                Ok(())
+            }
+            ActionKind::RemoveFunctionGroup => {
+                let id = group_id(action)?;
+                self.state.function_groups.retain(|g| g.id != id);
+                for a in &mut self.state.accounts {
+                    a.function_groups.retain(|c| c != id);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The account an action acts on, by its target id.
+    fn account(&self, action: &Action) -> Result<usize, String> {
+        let id = action
+            .target_id
+            .as_deref()
+            .ok_or_else(|| "the action names no account".to_owned())?;
+        let found = match &self.index {
+            Some(ix) => ix.by_id.get(id).copied(),
+            None => self.state.accounts.iter().position(|a| a.id == id),
+        };
+        found.ok_or_else(|| format!("account {id} does not exist"))
+    }
+
+    /// Creates a managed account, or — when the same invite already ran (an active managed
+    /// account with this external id and e-mail exists) — brings that one in line instead.
+    fn invite(&mut self, action: &Action) -> Result<(), String> {
+        let email = action
+            .changes
+            .get("email")
+            .and_then(|c| c.to.as_str())
+            .ok_or_else(|| "an invite needs an e-mail address".to_owned())?;
+        let same_invite = |a: &Account| {
+            a.managed
+                && a.status == AccountStatus::Active
+                && a.external_id.as_deref() == Some(action.subject.as_str())
+                && a.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        };
+        let accounts = &self.state.accounts;
+        let existing = match &self.index {
+            Some(ix) => ix
+                .by_external_id
+                .get(&action.subject)
+                .into_iter()
+                .flatten()
+                .copied()
+                .find(|i| same_invite(&accounts[*i])),
+            None => accounts.iter().position(same_invite),
+        };
+        let i = match existing {
+            Some(i) => i,
+            None => {
+                let n = match &mut self.index {
+                    Some(ix) => {
+                        ix.next_account += 1;
+                        ix.next_account - 1
+                    }
+                    None => next_number(accounts.iter().map(|a| a.id.as_str()), ACCOUNT_PREFIX),
+                };
+                let id = format!("{ACCOUNT_PREFIX}{n}");
+                let i = accounts.len();
+                if let Some(ix) = &mut self.index {
+                    ix.by_id.insert(id.clone(), i);
+                    ix.by_external_id
+                        .entry(action.subject.clone())
+                        .or_default()
+                        .push(i);
+                }
+                self.state.accounts.push(Account {
+                    id,
+                    external_id: Some(action.subject.clone()),
+                    managed: true,
+                    status: AccountStatus::Active,
+                    ..Account::default()
+                });
+                i
+            }
+        };
+        self.set_fields(i, &action.changes)
+    }
+
+    /// Writes `changes` (their `to` values) to account `i`.
+    fn set_fields(&mut self, i: usize, changes: &BTreeMap<String, Change>) -> Result<(), String> {
+        // Resolve group references first: they are checked against the groups that exist.
+        let mut communities = changes
+            .get("communities")
+            .map(|c| {
+                resolve_groups(
+                    &c.to,
+                    &self.state.communities,
+                    &self.state.accounts[i].communities,
+                )
+            })
+            .transpose()?;
+        let mut function_groups = changes
+            .get("function_groups")
+            .map(|c| {
+                resolve_groups(
+                    &c.to,
+                    &self.state.function_groups,
+                    &self.state.accounts[i].function_groups,
+                )
+            })
+            .transpose()?;
+        let account = &mut self.state.accounts[i];
+        for (field, change) in changes {
+            let to = &change.to;
+            match field.as_str() {
+                "email" => account.email = optional_string(field, to)?,
+                "first_name" => {
+                    account.first_name = optional_string(field, to)?.unwrap_or_default()
+                }
+                "last_name" => account.last_name = optional_string(field, to)?.unwrap_or_default(),
+                "external_id" => {
+                    account.external_id = optional_string(field, to)?;
+                    if let (Some(ix), Some(x)) = (&mut self.index, &account.external_id) {
+                        ix.by_external_id.entry(x.clone()).or_default().push(i);
+                    }
+                }
+                "managed" => {
+                    account.managed = to
+                        .as_bool()
+                        .ok_or_else(|| format!("{field}: expected true or false, got {to}"))?;
+                }
+                "status" => account.status = typed(field, to)?,
+                "removed_at" => account.removed_at = typed(field, to)?,
+                "communities" => account.communities = communities.take().unwrap_or_default(),
+                "function_groups" => {
+                    account.function_groups = function_groups.take().unwrap_or_default();
+                }
+                // The target's transfer e-mail: nothing to store.
+                "notify" => {}
+                other => return Err(format!("unknown account field {other}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates a managed group, or reuses the managed group with the same name and source ids that
+/// the same action created before (a rerun), and records its id for `new:<subject>`.
+fn create_group(
+    groups: &mut Vec<TargetGroup>,
+    prefix: &str,
+    action: &Action,
+    ctx: &mut ApplyContext,
+) -> Result<(), String> {
+    let mut source_ids: Vec<String> = match action.changes.get("source_ids") {
+        Some(c) => typed("source_ids", &c.to)?,
+        None => Vec::new(),
+    };
+    let name = match action.changes.get("name") {
+        Some(c) => optional_string("name", &c.to)?.unwrap_or_else(|| action.name.clone()),
+        None => action.name.clone(),
+    };
+    let mut sorted = source_ids.clone();
+    sorted.sort();
+    let existing = groups.iter().find(|g| {
+        let mut ids = g.source_ids.clone();
+        ids.sort();
+        g.managed && g.name == name && ids == sorted
+    });
+    let id = match existing {
+        Some(g) => g.id.clone(),
+        None => {
+            let id = format!(
+                "{prefix}{}",
+                next_number(groups.iter().map(|g| g.id.as_str()), prefix)
+            );
+            source_ids.dedup();
+            groups.push(TargetGroup {
+                id: id.clone(),
+                name,
+                source_ids,
+                managed: true,
+            });
+            id
+        }
+    };
+    ctx.record_created(action, id);
+    Ok(())
+}
+
+/// Records the new source identifiers on a group (re-keying a renamed identifier).
+fn update_group(groups: &mut [TargetGroup], action: &Action) -> Result<(), String> {
+    let id = group_id(action)?;
+    let group = groups
+        .iter_mut()
+        .find(|g| g.id == id)
+        .ok_or_else(|| format!("group {id} does not exist"))?;
+    if let Some(c) = action.changes.get("source_ids") {
+        group.source_ids = typed("source_ids", &c.to)?;
+    }
+    Ok(())
+}
+
+/// Target ids of a JSON list of group references (placeholders were replaced by the apply
+/// runner). Every group must exist, except one the account is in already (a membership of a
+/// group the target does not list is kept as it is, never added).
+fn resolve_groups(
+    value: &Value,
+    groups: &[TargetGroup],
+    current: &[String],
+) -> Result<Vec<String>, String> {
+    let refs: Vec<GroupRef> = typed("groups", value)?;
+    let mut ids: Vec<String> = Vec::with_capacity(refs.len());
+    for r in refs {
+        let id = r.id;
+        if !groups.iter().any(|g| g.id == id) && !current.contains(&id) {
+            return Err(format!("group \"{}\" ({id}) does not exist", r.name));
+        }
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+fn group_id(action: &Action) -> Result<&str, String> {
+    action
+        .target_id
+        .as_deref()
+        .ok_or_else(|| "the action names no group".to_owned())
+}
+
+/// One more than the largest `<prefix><n>` among `ids` (1 when there is none).
+fn next_number<'i>(ids: impl Iterator<Item = &'i str>, prefix: &str) -> u64 {
+    ids.filter_map(|id| id.strip_prefix(prefix)?.parse::<u64>().ok())
+        .max()
+        .map_or(1, |n| n.saturating_add(1))
+}
+
+fn optional_string(field: &str, v: &Value) -> Result<Option<String>, String> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other => Err(format!("{field}: expected a string, got {other}")),
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(field: &str, v: &Value) -> Result<T, String> {
+    serde_json::from_value(v.clone()).map_err(|e| format!("{field}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::scope::testing::{TODAY, account, day, group, target};
+
+    fn ctx() -> ApplyContext {
+        ApplyContext {
+            interrupt: Default::default(),
+            today: TODAY,
+            created: HashMap::new(),
+            accounts: HashMap::new(),
+        }
+    }
+
+    fn act(
+        kind: ActionKind,
+        subject: &str,
+        target_id: Option<&str>,
+        changes: &[(&str, Value)],
+    ) -> Action {
+        Action {
+            kind,
+            subject: subject.to_owned(),
+            target_id: target_id.map(str::to_owned),
+            name: subject.to_owned(),
+            changes: changes
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        (*k).to_owned(),
+                        Change {
+                            from: Value::Null,
+                            to: v.clone(),
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn create_then_invite_resolves_new_groups_and_reruns_do_not_duplicate() {
+        let mut state = target(
+            vec![account("u-7", "0", &[])],
+            vec![group("c-1", "Amsterdam", &[], false)],
+        );
+        let mut ctx = ctx();
+        let create = act(
+            ActionKind::CreateCommunity,
+            "1007",
+            None,
+            &[("name", json!("Utrecht")), ("source_ids", json!(["1007"]))],
+        );
+        let invite = act(
+            ActionKind::Invite,
+            "1",
+            None,
+            &[
+                ("email", json!("ann@example.com")),
+                ("first_name", json!("Ann")),
+                (
+                    "communities",
+                    json!([{ "id": "new:community:1007", "name": "Utrecht" }, { "id": "c-1", "name": "Amsterdam" }]),
+                ),
+            ],
+        );
+        for _ in 0..2 {
+            apply_action(&mut state, &create, &mut ctx).expect("create");
+            let invite = invite.resolve_placeholders(&ctx.created).expect("resolved");
+            apply_action(&mut state, &invite, &mut ctx).expect("invite");
+        }
+        assert_eq!(state.communities.len(), 2, "the rerun reuses the group");
+        let created = &state.communities[1];
+        assert_eq!((created.id.as_str(), created.managed), ("c-2", true));
+        assert_eq!(created.source_ids, ["1007"]);
+        assert_eq!(ctx.created["new:community:1007"], "c-2");
+        assert_eq!(state.accounts.len(), 2, "the rerun does not invite twice");
+        let a = &state.accounts[1];
+        assert_eq!(a.id, "u-8");
+        assert_eq!(a.external_id.as_deref(), Some("1"));
+        assert!(a.managed && a.status == AccountStatus::Active);
+        assert_eq!(a.communities, ["c-2", "c-1"]);
+        assert_eq!(a.first_name, "Ann");
+    }
+
+    #[test]
+    fn a_reference_to_a_group_that_does_not_exist_fails() {
+        let mut state = target(vec![account("u1", "1", &[])], vec![]);
+        let mv = act(
+            ActionKind::Move,
+            "1",
+            Some("u1"),
+            &[(
+                "communities",
+                json!([{ "id": "new:community:1007", "name": "Utrecht" }]),
+            )],
+        );
+        assert!(apply_action(&mut state, &mv, &mut ctx()).is_err());
+        let mv = act(
+            ActionKind::Move,
+            "1",
+            Some("u1"),
+            &[("communities", json!([{ "id": "c9", "name": "X" }]))],
+        );
+        assert!(apply_action(&mut state, &mv, &mut ctx()).is_err());
+        let missing = act(
+            ActionKind::Update,
+            "1",
+            Some("nobody"),
+            &[("first_name", json!("B"))],
+        );
+        assert!(apply_action(&mut state, &missing, &mut ctx()).is_err());
+    }
+
+    #[test]
+    fn remove_restore_and_anonymize_change_the_lifecycle() {
+        let mut state = target(
+            vec![account("u1", "1", &["c-1"])],
+            vec![group("c-1", "A", &[], true)],
+        );
+        let mut ctx = ctx();
+        let remove = act(ActionKind::Remove, "1", Some("u1"), &[]);
+        apply_action(&mut state, &remove, &mut ctx).expect("remove");
+        assert_eq!(state.accounts[0].status, AccountStatus::Removed);
+        assert_eq!(state.accounts[0].removed_at, Some(TODAY));
+        ctx.today = day(5);
+        apply_action(&mut state, &remove, &mut ctx).expect("remove again");
+        assert_eq!(
+            state.accounts[0].removed_at,
+            Some(TODAY),
+            "the first removal date stays"
+        );
+
+        let restore = act(
+            ActionKind::Restore,
+            "1",
+            Some("u1"),
+            &[
+                ("status", json!("active")),
+                ("removed_at", Value::Null),
+                ("last_name", json!("New")),
+            ],
+        );
+        apply_action(&mut state, &restore, &mut ctx).expect("restore");
+        let a = &state.accounts[0];
+        assert_eq!(
+            (a.status, a.removed_at, a.last_name.as_str()),
+            (AccountStatus::Active, None, "New")
+        );
+
+        let anonymize = act(ActionKind::Anonymize, "1", Some("u1"), &[]);
+        apply_action(&mut state, &anonymize, &mut ctx).expect("anonymize");
+        let a = &state.accounts[0];
+        assert_eq!(a.status, AccountStatus::Anonymized);
+        assert_eq!((a.email.as_deref(), a.external_id.as_deref()), (None, None));
+        assert!(a.first_name.is_empty() && a.last_name.is_empty());
+    }
+
+    #[test]
+    fn removing_a_group_removes_its_memberships() {
+        let mut state = target(
+            vec![account("u1", "1", &["c-1", "c-2"])],
+            vec![
+                group("c-1", "A", &["1"], true),
+                group("c-2", "B", &["2"], true),
+            ],
+        );
+        let remove = act(ActionKind::RemoveCommunity, "1", Some("c-1"), &[]);
+        apply_action(&mut state, &remove, &mut ctx()).expect("remove community");
+        assert_eq!(state.communities.len(), 1);
+        assert_eq!(state.accounts[0].communities, ["c-2"]);
+    }
+}

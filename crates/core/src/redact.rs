@@ -1,0 +1,158 @@
+//! The one redaction layer: every secret value orgsync resolves is registered here, with the
+//! encodings it travels in (base64, the AFAS token XML and its base64, percent-encoding), and
+//! every message that leaves the process — stdout, stderr, the `error:` line, log lines, retry
+//! warnings, progress lines, and the error messages connectors hand back (which end up in apply
+//! records) — goes through [`scrub`].
+//!
+//! Why a registry and not "never format a secret": the leaks that matter come from the outside.
+//! A vendor's error body may echo the `Authorization` header it was sent; a proxy may quote the
+//! URL. orgsync cannot know where a server puts it, so it looks for the values themselves.
+//!
+//! Values shorter than [`MIN_LEN`] characters are not registered: scrubbing every `t` out of
+//! the output would make it unreadable, and such a value is no secret anyway.
+
+use std::borrow::Cow;
+use std::sync::RwLock;
+
+use base64::Engine;
+
+/// What a secret is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Shorter values are not scrubbed (see the module docs).
+pub const MIN_LEN: usize = 6;
+
+/// Registered values, longest first (so that a value containing another is replaced whole).
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+fn add(values: impl IntoIterator<Item = String>) {
+    let mut secrets = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    for v in values {
+        if v.chars().count() >= MIN_LEN && !secrets.contains(&v) {
+            secrets.push(v);
+        }
+    }
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// The forms a value travels in besides itself.
+fn encodings(value: &str) -> Vec<String> {
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::URL_SAFE,
+    ];
+    let xml = format!("<token><version>1</version><data>{value}</data></token>");
+    let mut out = vec![value.to_owned(), xml.clone(), percent_encode(value)];
+    for plain in [value, xml.as_str()] {
+        for engine in &engines {
+            let encoded = engine.encode(plain);
+            // Without padding too: `=` is often stripped or escaped on the way.
+            out.push(encoded.trim_end_matches('=').to_owned());
+            out.push(encoded);
+        }
+    }
+    // A value that already is an encoding: its decoded forms (the AFAS token stored as base64,
+    // or as XML) are as secret as the value.
+    for engine in &engines {
+        if let Ok(decoded) = engine.decode(value.trim())
+            && let Ok(text) = String::from_utf8(decoded)
+        {
+            out.extend(xml_data(&text));
+            out.push(text);
+        }
+    }
+    out.extend(xml_data(value));
+    out
+}
+
+/// The `<data>` of an AFAS token XML.
+fn xml_data(text: &str) -> Option<String> {
+    let start = text.find("<data>")? + "<data>".len();
+    let end = text[start..].find("</data>")? + start;
+    Some(text[start..end].to_owned())
+}
+
+/// Percent-encodes a path segment or query value as the connectors write it: everything but the
+/// unreserved characters of RFC 3986 (`A–Z a–z 0–9 - _ . ~`). Defined here, once, so that a secret
+/// is scrubbed in exactly the form it takes in a URL.
+pub fn percent_encode(value: &str) -> String {
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string()
+}
+
+/// Registers a secret value (a resolved token) and its encodings.
+pub fn register(value: &str) {
+    let mut all = encodings(value);
+    // Trimmed, as the connectors use it.
+    if value.trim() != value {
+        all.extend(encodings(value.trim()));
+    }
+    add(all);
+}
+
+/// Registers an `Authorization` header value (`Bearer …`, `AfasToken …`): the whole value, and
+/// the credential after the scheme with its encodings.
+pub fn register_authorization(header: &str) {
+    add([header.to_owned()]);
+    let credential = header.split_once(' ').map_or(header, |(_, c)| c);
+    register(credential);
+}
+
+/// `text` with every registered secret replaced by [`REDACTED`].
+pub fn scrub(text: &str) -> Cow<'_, str> {
+    let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let mut out = Cow::Borrowed(text);
+    for s in secrets.iter() {
+        if out.contains(s.as_str()) {
+            out = Cow::Owned(out.replace(s.as_str(), REDACTED));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_and_its_encodings_are_scrubbed() {
+        let secret = "canary-Zq9-unit-1";
+        register(secret);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let xml = format!("<token><version>1</version><data>{secret}</data></token>");
+        let xml64 = base64::engine::general_purpose::STANDARD.encode(&xml);
+        for leak in [
+            format!("Authorization: Bearer {secret}"),
+            format!("echo {b64}"),
+            format!("AfasToken {xml64}"),
+            format!("body {xml}"),
+            format!("url ?token={}", percent_encode(secret)),
+        ] {
+            let out = scrub(&leak);
+            assert!(!out.contains(secret) && !out.contains(&b64) && !out.contains(&xml64));
+            assert!(out.contains(REDACTED), "{out}");
+        }
+        assert_eq!(scrub("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn a_stored_base64_token_is_scrubbed_in_every_form() {
+        let data = "hexdata-unit-2-ABCDEF";
+        let xml = format!("<token><version>1</version><data>{data}</data></token>");
+        let stored = base64::engine::general_purpose::STANDARD.encode(&xml);
+        register_authorization(&format!("AfasToken {stored}"));
+        for leak in [stored.as_str(), xml.as_str(), data] {
+            assert!(!scrub(leak).contains(data), "{leak}");
+        }
+    }
+
+    #[test]
+    fn short_values_are_not_scrubbed() {
+        register("abc");
+        assert_eq!(scrub("abc abc"), "abc abc");
+    }
+}

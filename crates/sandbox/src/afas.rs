@@ -1,0 +1,669 @@
+//! An AFAS Profit emulator (ProfitRestServices), faithful to the wire format in `vendor-apis.md`:
+//! GetConnector paging (`skip`/`take`/`orderbyfieldids` with one field or several, comma-separated,
+//! `-Field` descending; rows that tie come in another order on every request, as AFAS promises no
+//! order among them; `-1/-1` for everything, 500 for an invalid combination; with
+//! `--short-page-every N` every Nth page that has rows, the last one too, loses half of them), simple filters (`filterfieldids`/`filtervalues`/`operatortypes`, `=`
+//! only), `metainfo`, AfasToken auth, AFAS error bodies, and UpdateConnectors:
+//! `HrCreateApplicant` (POST, 201 `{"results":{"HrCreateApplicant":{"CaId":"…"}}}` as in AFAS's
+//! onboarding how-to; mandatory fields, a date and the gender code checked as its metainfo at
+//! `/metainfo/update/HrCreateApplicant` says [I: the field codes are KnPerson's], a validation
+//! error a 500 with the AFAS error body; no duplicate detection: the same person twice is two
+//! applicants), the GetConnector `orgsync_applicants` listing the applicants created (for
+//! orgsync's lookup after a lost answer), and `KnEmployee`, a simplification that edits
+//! the GetConnector's rows so a demo can change the HR data: POST adds a row, PUT updates the
+//! rows of `@EmId`, DELETE `/connectors/KnEmployee/EmId/{id}` removes them. Its `Fields` use the
+//! GetConnector's field names (real KnEmployee fields differ).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::serve::{Faults, Gate, Vendor, error, guarded};
+use orgsync_core::config::Columns;
+use orgsync_core::model::{SourceGroup, SourceSnapshot};
+
+/// The base path of the API.
+pub const BASE_PATH: &str = "/ProfitRestServices";
+
+/// What the emulator serves.
+#[derive(Debug, Clone)]
+pub struct AfasData {
+    /// The GetConnector's id.
+    pub connector: String,
+    /// Its rows, one per employment.
+    pub rows: Vec<Map<String, Value>>,
+    /// Its field names, for metainfo.
+    pub fields: Vec<String>,
+    /// The identifier field (KnEmployee's key).
+    pub key: String,
+}
+
+impl AfasData {
+    /// The rows of `source` as an AFAS GetConnector with AFAS's common field names
+    /// ([`Columns::afas`]): one row per employment, dates as `YYYY-MM-DDT00:00:00Z`, name
+    /// prefixes (`van der`) in `Voorvoegsel`.
+    pub fn from_snapshot(connector: &str, source: &SourceSnapshot) -> AfasData {
+        let c = Columns::afas();
+        let field = |f: &Option<String>| f.clone().expect("AFAS's defaults name every field");
+        let prefix_column = field(&c.last_name_prefix);
+        let name_of = |groups: &[SourceGroup], id: &str| {
+            groups
+                .iter()
+                .find(|g| g.id == id)
+                .map_or_else(|| id.to_owned(), |g| g.name.clone())
+        };
+        let date = |d: Option<jiff::civil::Date>| match d {
+            Some(d) => json!(format!("{d}T00:00:00Z")),
+            None => Value::Null,
+        };
+        let mut rows = Vec::with_capacity(source.persons.len());
+        for p in &source.persons {
+            let (prefix, last) = split_prefix(&p.last_name);
+            // One row per employment, as AFAS's GetConnectors return them (ended ones too).
+            for e in p.rows() {
+                let mut row = Map::new();
+                row.insert(c.id.clone(), json!(p.id));
+                row.insert(c.email.clone(), json!(p.email));
+                row.insert(c.first_name.clone(), json!(p.first_name));
+                row.insert(prefix_column.clone(), json!(prefix));
+                row.insert(c.last_name.clone(), json!(last));
+                row.insert(c.start.clone(), date(e.start));
+                row.insert(c.end.clone(), date(e.end));
+                let community = e.community.as_deref();
+                row.insert(c.community.clone(), json!(community));
+                row.insert(
+                    field(&c.community_name),
+                    json!(community.map(|id| name_of(&source.communities, id))),
+                );
+                let function = e.function.as_deref();
+                row.insert(field(&c.function), json!(function));
+                row.insert(
+                    field(&c.function_name),
+                    json!(function.map(|id| name_of(&source.functions, id))),
+                );
+                let department = e.department.as_deref();
+                row.insert(field(&c.department), json!(department));
+                row.insert(
+                    field(&c.department_name),
+                    json!(department.map(|id| name_of(&source.departments, id))),
+                );
+                row.insert(field(&c.manager), json!(p.manager));
+                rows.push(row);
+            }
+        }
+        let fields = rows
+            .first()
+            .map(|r| r.keys().cloned().collect())
+            .unwrap_or_default();
+        AfasData {
+            connector: connector.to_owned(),
+            rows,
+            fields,
+            key: c.id,
+        }
+    }
+}
+
+/// `van der Berg` → (`van der`, `Berg`); names without a lowercase prefix are kept whole.
+fn split_prefix(last_name: &str) -> (Option<&str>, &str) {
+    match last_name.rfind(' ') {
+        Some(i) if last_name.starts_with(|c: char| c.is_lowercase()) => {
+            (Some(&last_name[..i]), &last_name[i + 1..])
+        }
+        _ => (None, last_name),
+    }
+}
+
+struct Emulator {
+    data: Mutex<AfasData>,
+    /// Row order for the last `orderbyfieldids`, kept until the rows change: sorting 100k rows
+    /// per page request would make the emulator, not the client, the bottleneck.
+    sorted: Mutex<Option<Arc<Sorted>>>,
+    /// GetConnector reads so far: each orders tied rows its own way.
+    reads: AtomicU64,
+    applicants: Applicants,
+    gate: Arc<Gate>,
+}
+
+/// The applicants the emulator created (each the `Fields` posted plus `CaId`), shared with a test.
+pub type Applicants = Arc<Mutex<Vec<Value>>>;
+
+/// The GetConnector that lists the applicants created.
+pub const APPLICANTS_CONNECTOR: &str = "orgsync_applicants";
+
+/// `HrCreateApplicant`'s fields as the emulator's metainfo describes them: (id, label, data
+/// type, mandatory) [I].
+pub const APPLICANT_FIELDS: [(&str, &str, &str, bool); 13] = [
+    ("VcSn", "Volgnummer vacature", "int", false),
+    ("FiNm", "Voornaam", "string", true),
+    ("LaNm", "Achternaam", "string", true),
+    ("DaBi", "Geboortedatum", "date", false),
+    ("ViGe", "Geslacht", "string", false),
+    ("EmAd", "E-mail", "string", true),
+    ("TeNr", "Telefoonnummer", "string", false),
+    ("Ad", "Straat", "string", false),
+    ("HmNr", "Huisnummer", "string", false),
+    ("ZpCd", "Postcode", "string", false),
+    ("Rs", "Woonplaats", "string", false),
+    ("CoId", "Land", "string", false),
+    ("Rm", "Opmerking", "string", false),
+];
+
+/// The rows in the order an `orderbyfieldids` asks for: by each comma-separated field in turn
+/// (`-Field` descending), compared as text. Rows that tie on every field have no order of their
+/// own, as in AFAS (an SQL `ORDER BY` with `OFFSET`): each request puts them in another order,
+/// so paging by a key that is not unique per row can skip or repeat rows, as it does there.
+struct Sorted {
+    order: String,
+    rows: Arc<Vec<usize>>,
+    /// `(start, end)` of each run of two or more tied rows in `rows`.
+    ties: Vec<(usize, usize)>,
+}
+
+impl Sorted {
+    fn new(rows: &[Map<String, Value>], order: &str) -> Sorted {
+        let fields: Vec<(&str, bool)> = order
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(|f| match f.strip_prefix('-') {
+                Some(f) => (f, true),
+                None => (f, false),
+            })
+            .collect();
+        let keys: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| fields.iter().map(|(f, _)| text(r.get(*f))).collect())
+            .collect();
+        let compare = |a: usize, b: usize| {
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, (_, desc))| {
+                    let o = keys[a][i].cmp(&keys[b][i]);
+                    if *desc { o.reverse() } else { o }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        };
+        let mut order_rows: Vec<usize> = (0..rows.len()).collect();
+        order_rows.sort_by(|&a, &b| compare(a, b));
+        let mut ties = Vec::new();
+        let mut start = 0;
+        for i in 1..=order_rows.len() {
+            if i == order_rows.len() || compare(order_rows[start], order_rows[i]).is_ne() {
+                if i - start > 1 {
+                    ties.push((start, i));
+                }
+                start = i;
+            }
+        }
+        Sorted {
+            order: order.to_owned(),
+            rows: Arc::new(order_rows),
+            ties,
+        }
+    }
+
+    /// The order for request number `read`: tied rows shuffled with it as the seed.
+    fn for_one_request(&self, read: u64) -> Arc<Vec<usize>> {
+        if self.ties.is_empty() {
+            return Arc::clone(&self.rows);
+        }
+        let mut rows = (*self.rows).clone();
+        let mut state = read.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5DEE_CE66_D1CE_4E5B;
+        let mut next = move || {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        for &(start, end) in &self.ties {
+            // Fisher–Yates within the run.
+            for i in (start + 1..end).rev() {
+                let j = start + (next() % (i - start + 1) as u64) as usize;
+                rows.swap(i, j);
+            }
+        }
+        Arc::new(rows)
+    }
+}
+
+/// The `Authorization` header AFAS expects for `token` (AFAS's REST documentation: `AfasToken `
+/// and the base64 of `<token><version>1</version><data>…</data></token>`). A token given as that
+/// XML, or already as its base64, is taken as it is.
+pub fn authorization(token: &str) -> String {
+    use base64::Engine;
+    let token = token.trim();
+    let engine = base64::engine::general_purpose::STANDARD;
+    if engine
+        .decode(token)
+        .is_ok_and(|xml| xml.starts_with(b"<token>"))
+    {
+        return format!("AfasToken {token}");
+    }
+    let xml = if token.starts_with("<token>") {
+        token.to_owned()
+    } else {
+        format!("<token><version>1</version><data>{token}</data></token>")
+    };
+    format!("AfasToken {}", engine.encode(xml))
+}
+
+/// The emulator's routes under [`BASE_PATH`], accepting `token` (as the `AfasToken` header
+/// orgsync sends for it).
+pub fn router(data: AfasData, token: &str, faults: Faults) -> Router {
+    router_with_applicants(data, token, faults, Applicants::default())
+}
+
+/// [`router`], creating applicants into `applicants` (which a test reads).
+pub fn router_with_applicants(
+    data: AfasData,
+    token: &str,
+    faults: Faults,
+    applicants: Applicants,
+) -> Router {
+    let gate = Arc::new(Gate::new(Vendor::Afas, authorization(token), faults));
+    let state = Arc::new(Emulator {
+        data: Mutex::new(data),
+        sorted: Mutex::new(None),
+        reads: AtomicU64::new(0),
+        applicants,
+        gate: Arc::clone(&gate),
+    });
+    let api = Router::new()
+        .route(
+            "/connectors/{id}",
+            get(get_connector).post(post_update).put(put_update),
+        )
+        .route(
+            "/connectors/{id}/{field}/{value}",
+            axum::routing::delete(delete_update),
+        )
+        .route("/metainfo", get(metainfo))
+        .route("/metainfo/get/{id}", get(metainfo_get))
+        .route("/metainfo/update/{id}", get(metainfo_update))
+        .with_state(state);
+    Router::new().nest(BASE_PATH, guarded(api, gate))
+}
+
+type Shared = State<Arc<Emulator>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn text(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+async fn get_connector(
+    State(emu): Shared,
+    Path(id): Path<String>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if id.eq_ignore_ascii_case(APPLICANTS_CONNECTOR) {
+        return applicants_connector(&emu, &q);
+    }
+    let data = lock(&emu.data);
+    if !id.eq_ignore_ascii_case(&data.connector) {
+        // A 500, as AFAS answers it (not a 404).
+        return error(
+            Vendor::Afas,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("GetConnector {id} bestaat niet"),
+        );
+    }
+    let num = |k: &str, d: i64| q.get(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(d);
+    let (skip, take) = (num("skip", 0), num("take", 100));
+    if (skip == -1) != (take == -1) || skip < -1 || take < -1 {
+        return error(
+            Vendor::Afas,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Ongeldige combinatie van skip en take",
+        );
+    }
+    let order: Arc<Vec<usize>> = match q.get("orderbyfieldids") {
+        Some(order) => {
+            let sorted = {
+                let mut cache = lock(&emu.sorted);
+                match &*cache {
+                    Some(s) if s.order == *order => Arc::clone(s),
+                    _ => {
+                        let s = Arc::new(Sorted::new(&data.rows, order));
+                        *cache = Some(Arc::clone(&s));
+                        s
+                    }
+                }
+            };
+            sorted.for_one_request(emu.reads.fetch_add(1, Ordering::Relaxed))
+        }
+        None => Arc::new((0..data.rows.len()).collect()),
+    };
+    let mut rows: Vec<&Map<String, Value>> = order.iter().map(|&i| &data.rows[i]).collect();
+    // Filters: field = value (operator 1) only.
+    if let (Some(fields), Some(values)) = (q.get("filterfieldids"), q.get("filtervalues")) {
+        for (f, v) in fields.split(',').zip(values.split(',')) {
+            rows.retain(|r| text(r.get(f)) == v);
+        }
+    }
+    let page: Vec<&Map<String, Value>> = if skip == -1 {
+        rows
+    } else {
+        rows.into_iter()
+            .skip(skip as usize)
+            .take(take as usize)
+            .collect()
+    };
+    let mut page: Vec<Value> = page.into_iter().map(|r| Value::Object(r.clone())).collect();
+    if !page.is_empty() && emu.gate.cut_this_page() {
+        page.truncate(page.len() / 2);
+    }
+    axum::Json(json!({ "skip": skip, "take": take, "rows": page })).into_response()
+}
+
+/// The applicants as GetConnector rows: `Sollicitant` (the CaId), `Email`, `Voornaam`,
+/// `Achternaam`; `=` filters and skip/take.
+fn applicants_connector(emu: &Emulator, q: &std::collections::HashMap<String, String>) -> Response {
+    let applicants = lock(&emu.applicants);
+    let mut rows: Vec<Value> = applicants
+        .iter()
+        .map(|a| {
+            json!({
+                "Sollicitant": a["CaId"],
+                "Email": a["EmAd"],
+                "Voornaam": a["FiNm"],
+                "Achternaam": a["LaNm"],
+            })
+        })
+        .collect();
+    if let (Some(fields), Some(values)) = (q.get("filterfieldids"), q.get("filtervalues")) {
+        for (f, v) in fields.split(',').zip(values.split(',')) {
+            rows.retain(|r| text(r.get(f)) == v);
+        }
+    }
+    let num = |k: &str, d: usize| q.get(k).and_then(|v| v.parse::<usize>().ok()).unwrap_or(d);
+    let page: Vec<Value> = rows
+        .into_iter()
+        .skip(num("skip", 0))
+        .take(num("take", 100))
+        .collect();
+    axum::Json(json!({ "skip": num("skip", 0), "take": num("take", 100), "rows": page }))
+        .into_response()
+}
+
+async fn metainfo_update(Path(id): Path<String>) -> Response {
+    if id != "HrCreateApplicant" {
+        return unknown_update(&id);
+    }
+    let fields: Vec<Value> = APPLICANT_FIELDS
+        .iter()
+        .map(|(f, label, data_type, mandatory)| {
+            json!({ "fieldId": f, "primaryKey": false, "dataType": data_type, "label": label,
+                    "mandatory": mandatory, "length": 255, "controlType": 1, "decimals": 0,
+                    "decimalsFieldId": "", "notZero": false })
+        })
+        .collect();
+    axum::Json(json!({ "name": id, "description": "Sollicitant", "fields": fields, "objects": [] }))
+        .into_response()
+}
+
+/// Why AFAS would refuse these applicant fields, as its message would say it.
+fn invalid_applicant(fields: &Map<String, Value>) -> Option<String> {
+    for (f, v) in fields {
+        let Some(def) = APPLICANT_FIELDS.iter().find(|d| d.0 == f) else {
+            return Some(format!("Het veld '{f}' bestaat niet in HrCreateApplicant"));
+        };
+        let v = text(Some(v));
+        if def.2 == "date"
+            && jiff::civil::Date::strptime("%Y-%m-%d", v.get(..10).unwrap_or(&v)).is_err()
+        {
+            return Some(format!("Ongeldige datum '{v}' in veld {} ({})", def.1, f));
+        }
+        if f == "ViGe" && !["M", "V", "O", "X"].contains(&v.as_str()) {
+            return Some(format!("Ongeldige waarde '{v}' in veld Geslacht (ViGe)"));
+        }
+    }
+    APPLICANT_FIELDS
+        .iter()
+        .find(|d| {
+            d.3 && fields
+                .get(d.0)
+                .is_none_or(|v| text(Some(v)).trim().is_empty())
+        })
+        .map(|d| format!("Het veld {} ({}) is verplicht", d.1, d.0))
+}
+
+async fn metainfo(State(emu): Shared) -> Response {
+    let data = lock(&emu.data);
+    axum::Json(json!({
+        "getConnectors": [
+            { "id": data.connector, "description": "orgsync sandbox employees" },
+            { "id": APPLICANTS_CONNECTOR, "description": "orgsync sandbox applicants" }
+        ],
+        "updateConnectors": [
+            { "id": "KnEmployee", "description": "Medewerker" },
+            { "id": "HrCreateApplicant", "description": "Sollicitant" }
+        ],
+    }))
+    .into_response()
+}
+
+async fn metainfo_get(State(emu): Shared, Path(id): Path<String>) -> Response {
+    if id.eq_ignore_ascii_case(APPLICANTS_CONNECTOR) {
+        let fields: Vec<Value> = ["Sollicitant", "Email", "Voornaam", "Achternaam"]
+            .iter()
+            .map(|f| json!({ "id": f, "fieldId": f, "dataType": "string", "label": f, "length": 255 }))
+            .collect();
+        return axum::Json(
+            json!({ "name": id, "description": "orgsync sandbox applicants", "fields": fields }),
+        )
+        .into_response();
+    }
+    let data = lock(&emu.data);
+    if !id.eq_ignore_ascii_case(&data.connector) {
+        return error(
+            Vendor::Afas,
+            StatusCode::NOT_FOUND,
+            &format!("GetConnector {id} bestaat niet"),
+        );
+    }
+    let fields: Vec<Value> = data
+        .fields
+        .iter()
+        .map(|f| {
+            json!({ "id": f, "fieldId": f, "dataType": "string", "label": f, "length": 255,
+                    "controlType": 1, "decimals": 0, "decimalsFieldId": "" })
+        })
+        .collect();
+    axum::Json(
+        json!({ "name": data.connector, "description": "orgsync sandbox employees",
+                       "fields": fields }),
+    )
+    .into_response()
+}
+
+/// The `Element` of an UpdateConnector body.
+fn element<'b>(body: &'b Value, connector: &str) -> Option<&'b Value> {
+    body.get(connector).and_then(|c| c.get("Element"))
+}
+
+async fn post_update(
+    State(emu): Shared,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    match id.as_str() {
+        "HrCreateApplicant" => {
+            let Some(el) = element(&body, &id) else {
+                return bad_body(&id);
+            };
+            let fields = match el.get("Fields") {
+                Some(Value::Object(f)) => f.clone(),
+                _ => Map::new(),
+            };
+            if let Some(why) = invalid_applicant(&fields) {
+                return error(Vendor::Afas, StatusCode::INTERNAL_SERVER_ERROR, &why);
+            }
+            // No duplicate detection, as in AFAS: the same person twice is two applicants.
+            let mut applicants = lock(&emu.applicants);
+            let key = (applicants.len() + 64).to_string();
+            let mut created = fields;
+            created.insert("CaId".to_owned(), json!(key));
+            applicants.push(Value::Object(created));
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({ "results": { "HrCreateApplicant": { "CaId": key } } })),
+            )
+                .into_response()
+        }
+        "KnEmployee" => {
+            let Some(el) = element(&body, &id) else {
+                return bad_body(&id);
+            };
+            let mut data = lock(&emu.data);
+            let key = data.key.clone();
+            let mut row = Map::new();
+            for f in &data.fields {
+                row.insert(f.clone(), Value::Null);
+            }
+            if let Some(Value::Object(fields)) = el.get("Fields") {
+                row.extend(fields.clone());
+            }
+            if let Some(k) = el.get("@EmId") {
+                row.insert(key.clone(), k.clone());
+            }
+            if text(row.get(&key)).is_empty() {
+                return error(
+                    Vendor::Afas,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Medewerker is verplicht",
+                );
+            }
+            let emid = text(row.get(&key));
+            data.rows.push(row);
+            *lock(&emu.sorted) = None;
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({ "results": { "KnEmployee": { "EmId": emid } } })),
+            )
+                .into_response()
+        }
+        _ => unknown_update(&id),
+    }
+}
+
+async fn put_update(
+    State(emu): Shared,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if id != "KnEmployee" {
+        return unknown_update(&id);
+    }
+    let Some(el) = element(&body, &id) else {
+        return bad_body(&id);
+    };
+    let emid = text(el.get("@EmId"));
+    let mut data = lock(&emu.data);
+    let key = data.key.clone();
+    let mut found = false;
+    for row in data.rows.iter_mut().filter(|r| text(r.get(&key)) == emid) {
+        found = true;
+        if let Some(Value::Object(fields)) = el.get("Fields") {
+            row.extend(fields.clone());
+        }
+    }
+    *lock(&emu.sorted) = None;
+    if !found {
+        return error(
+            Vendor::Afas,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Medewerker {emid} bestaat niet"),
+        );
+    }
+    StatusCode::OK.into_response()
+}
+
+async fn delete_update(
+    State(emu): Shared,
+    Path((id, _field, value)): Path<(String, String, String)>,
+) -> Response {
+    if id != "KnEmployee" {
+        return unknown_update(&id);
+    }
+    let mut data = lock(&emu.data);
+    let key = data.key.clone();
+    let before = data.rows.len();
+    data.rows.retain(|r| text(r.get(&key)) != value);
+    *lock(&emu.sorted) = None;
+    if data.rows.len() == before {
+        return error(
+            Vendor::Afas,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("Medewerker {value} bestaat niet"),
+        );
+    }
+    StatusCode::OK.into_response()
+}
+
+fn bad_body(id: &str) -> Response {
+    error(
+        Vendor::Afas,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &format!("the body has no {id}.Element"),
+    )
+}
+
+fn unknown_update(id: &str) -> Response {
+    error(
+        Vendor::Afas,
+        StatusCode::NOT_FOUND,
+        &format!("UpdateConnector {id} bestaat niet"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_ordered_by_each_field_in_turn_and_ties_have_no_order() {
+        let rows: Vec<Map<String, Value>> = [("2", "b"), ("1", "b"), ("1", "a"), ("1", "a")]
+            .iter()
+            .map(|(id, start)| {
+                let Value::Object(m) = json!({ "Nr": id, "Start": start }) else {
+                    unreachable!()
+                };
+                m
+            })
+            .collect();
+        let sorted = Sorted::new(&rows, "Nr,-Start");
+        assert_eq!(*sorted.for_one_request(0), [1, 2, 3, 0]);
+        // Rows 2 and 3 tie on both fields: requests disagree on their order.
+        assert_eq!(sorted.ties, [(1, 3)]);
+        let orders: std::collections::BTreeSet<Vec<usize>> = (0..16)
+            .map(|r| (*sorted.for_one_request(r)).clone())
+            .collect();
+        assert_eq!(orders.len(), 2, "{orders:?}");
+        assert!(Sorted::new(&rows, "Nr,Start,Start").ties.len() == 1);
+    }
+
+    #[test]
+    fn name_prefixes_are_split_off() {
+        assert_eq!(split_prefix("van der Berg"), (Some("van der"), "Berg"));
+        assert_eq!(split_prefix("El Amrani"), (None, "El Amrani"));
+        assert_eq!(split_prefix("Jansen"), (None, "Jansen"));
+    }
+}
