@@ -98,19 +98,22 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
             .expect("target");
     let state = target.fetch().expect("fetch");
     let actions: Vec<Action> = (0..invites)
-        .map(|i| Action {
-            kind: ActionKind::Invite,
-            subject: (700_000 + i).to_string(),
-            target_id: None,
-            name: format!("Person {i}"),
-            changes: BTreeMap::from([(
-                "email".to_owned(),
-                Change {
-                    from: serde_json::Value::Null,
-                    to: json!(format!("r{i}@bench.example")),
-                },
-            )]),
-            reason: "bench".to_owned(),
+        .map(|i| {
+            Action::from_wire(
+                ActionKind::Invite,
+                (700_000 + i).to_string(),
+                None,
+                format!("Person {i}"),
+                BTreeMap::from([(
+                    "email".to_owned(),
+                    Change {
+                        from: serde_json::Value::Null,
+                        to: json!(format!("r{i}@bench.example")),
+                    },
+                )]),
+                "bench".to_owned(),
+            )
+            .unwrap()
         })
         .collect();
     let plan = Plan {
@@ -207,12 +210,12 @@ fn bench_apply(invites: usize, limit: u32) {
                 from: serde_json::Value::Null,
                 to,
             };
-            Action {
-                kind: ActionKind::Invite,
-                subject: id.clone(),
-                target_id: None,
-                name: format!("Person {id}"),
-                changes: BTreeMap::from([
+            Action::from_wire(
+                ActionKind::Invite,
+                id.clone(),
+                None,
+                format!("Person {id}"),
+                BTreeMap::from([
                     (
                         "email".to_owned(),
                         change(json!(format!("p{id}@bench.example"))),
@@ -221,8 +224,9 @@ fn bench_apply(invites: usize, limit: u32) {
                     ("last_name".to_owned(), change(json!(id))),
                     ("communities".to_owned(), change(json!([community]))),
                 ]),
-                reason: "bench".to_owned(),
-            }
+                "bench".to_owned(),
+            )
+            .unwrap()
         })
         .collect();
     let plan = Plan {

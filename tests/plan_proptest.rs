@@ -422,7 +422,7 @@ proptest! {
         // and invited by the next plan: nothing else may be left.
         if first.held.contains_key(&DiagnosticKind::RetentionPassed) && !second.actions.is_empty() {
             prop_assert!(
-                second.actions.iter().all(|a| a.kind != ActionKind::Remove),
+                second.actions.iter().all(|a| a.kind() != ActionKind::Remove),
                 "nothing is removed on the second run: {:#?}",
                 second.actions
             );

@@ -158,8 +158,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the plan {}", path.display()))?;
-            let plan: Plan = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not an orgsync plan", path.display()))?;
+            let plan = read_plan(path, &text)?;
             if plan.format_version != orgsync_core::plan::FORMAT_VERSION {
                 bail!(
                     "{} has plan format {}; this orgsync reads format {}",
@@ -290,6 +289,28 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A plan file, read. A file that is a plan of this format but holds an action orgsync never
+/// writes (a field its kind does not have, a value of the wrong type) was edited: it is refused as
+/// such, like any other edit.
+fn read_plan(path: &Path, text: &str) -> anyhow::Result<Plan> {
+    let err = match serde_json::from_str::<Plan>(text) {
+        Ok(plan) => return Ok(plan),
+        Err(e) => e,
+    };
+    let looks_like_a_plan = serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
+        v.get("format_version").and_then(serde_json::Value::as_u64)
+            == Some(u64::from(orgsync_core::plan::FORMAT_VERSION))
+            && v.get("actions").is_some_and(serde_json::Value::is_array)
+    });
+    if looks_like_a_plan {
+        let changed = orgsync_core::apply::verify::PlanMismatch::Changed {
+            differences: vec![format!("an action orgsync does not write ({err})")],
+        };
+        return Err(changed.into());
+    }
+    Err(anyhow::Error::new(err).context(format!("{} is not an orgsync plan", path.display())))
+}
+
 /// What `--reviewed` found: the counts for the report.
 #[derive(Debug, serde::Serialize)]
 struct ReviewCounts {
@@ -334,7 +355,7 @@ fn check_reviewed(
             count_words(&cmp.drift_counts())
         ));
         for a in &cmp.drift {
-            s.push_str(&format!("  {} {}\n", a.kind.as_str(), a.subject));
+            s.push_str(&format!("  {} {}\n", a.kind().as_str(), a.subject));
         }
     }
     if !cmp.gone.is_empty() {

@@ -14,7 +14,7 @@ use super::{
     is_account_kind, kind_title, manual_sentence, manual_step_line, nonzero_counts,
     ordered_changes, people, severity_label, severity_tally, subject_ids, thousands,
 };
-use orgsync_core::plan::{Action, ActionKind, Diagnostic, Plan, Severity};
+use orgsync_core::plan::{Action, ActionKind, Diagnostic, Field, FieldValue, Plan, Severity};
 
 /// How to render the Markdown plan.
 #[derive(Debug, Clone)]
@@ -265,7 +265,7 @@ pub(super) fn diagnostic_item(d: &Diagnostic, pii: &Pii) -> String {
 }
 
 fn action_item(action: &Action, pii: &Pii) -> String {
-    let name = if is_account_kind(action.kind) {
+    let name = if is_account_kind(action.kind()) {
         pii.name(&action.name)
     } else {
         pii.text(&action.name)
@@ -292,7 +292,7 @@ fn action_item(action: &Action, pii: &Pii) -> String {
             // Masking hid the difference ("Janssen → Jansen" is "J. → J."): say it changed.
             format!("{} (changed)", format_value(&change.to, &leaf))
         } else {
-            format_change(change, &leaf)
+            format_change(&change, &leaf)
         };
         let _ = writeln!(out, "  - {}: {shown}", md_escape(field));
     }
@@ -593,17 +593,22 @@ impl Pii {
         if show {
             return pii;
         }
-        for action in plan.actions.iter().filter(|a| is_account_kind(a.kind)) {
+        for action in plan.actions.iter().filter(|a| is_account_kind(a.kind())) {
             pii.learn(&action.name);
             // Names before and after a rename can be mentioned too.
-            let part = |field: &str, to: bool| {
-                action.changes.get(field).and_then(|c| {
-                    let v = if to { &c.to } else { &c.from };
-                    v.as_str().map(str::to_owned)
+            let fields = action.changes.fields();
+            let part = |field: Field, to: bool| {
+                fields.iter().find(|f| f.field == field).and_then(|f| {
+                    match if to { f.to } else { f.from } {
+                        FieldValue::Text(t) => Some(t.to_owned()),
+                        _ => None,
+                    }
                 })
             };
             for to in [false, true] {
-                if let (Some(first), Some(last)) = (part("first_name", to), part("last_name", to)) {
+                if let (Some(first), Some(last)) =
+                    (part(Field::FirstName, to), part(Field::LastName, to))
+                {
                     pii.learn(&format!("{first} {last}"));
                 }
             }

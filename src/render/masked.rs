@@ -22,20 +22,19 @@ const NAME_PARTS: [&str; 2] = ["first_name", "last_name"];
 pub fn masked_json(plan: &Plan) -> String {
     let pii = Pii::new(plan, false);
     let mut plan = plan.clone();
-    for action in &mut plan.actions {
-        let account = is_account_kind(action.kind);
+    // Which actions are about accounts, in plan order: their name parts mask to initials.
+    let accounts: Vec<bool> = plan
+        .actions
+        .iter()
+        .map(|a| is_account_kind(a.kind()))
+        .collect();
+    for (action, &account) in plan.actions.iter_mut().zip(&accounts) {
         if account {
             action.name = mask_name(&action.name);
         } else {
             action.name = pii.plain(&action.name);
         }
         action.reason = pii.plain(&action.reason);
-        for (field, change) in &mut action.changes {
-            let part = account && NAME_PARTS.contains(&field.as_str());
-            for value in [&mut change.from, &mut change.to] {
-                mask_value(value, &pii, part);
-            }
-        }
     }
     for d in &mut plan.diagnostics {
         d.message = pii.plain(&d.message);
@@ -46,6 +45,18 @@ pub fn masked_json(plan: &Plan) -> String {
         v.message = pii.plain(&v.message);
     }
     let mut value = serde_json::to_value(&plan).expect("a plan always serialises to JSON");
+    // The changes, masked in their JSON form: every value, wherever it sits.
+    if let Some(actions) = value.get_mut("actions").and_then(Value::as_array_mut) {
+        for (action, &account) in actions.iter_mut().zip(&accounts) {
+            let Some(changes) = action.get_mut("changes").and_then(Value::as_object_mut) else {
+                continue;
+            };
+            for (field, change) in changes.iter_mut() {
+                let part = account && NAME_PARTS.contains(&field.as_str());
+                mask_value(change, &pii, part);
+            }
+        }
+    }
     if let Value::Object(map) = &mut value {
         map.insert("masked".to_owned(), Value::Bool(true));
     }
@@ -73,12 +84,12 @@ mod tests {
     /// Every name and address of the sample plan, as it is before masking.
     fn personal_strings(plan: &Plan) -> Vec<String> {
         let mut out = Vec::new();
-        for a in plan.actions.iter().filter(|a| is_account_kind(a.kind)) {
+        for a in plan.actions.iter().filter(|a| is_account_kind(a.kind())) {
             if a.name.split_whitespace().count() > 1 {
                 out.push(a.name.clone());
             }
             for field in ["email", "first_name", "last_name"] {
-                if let Some(c) = a.changes.get(field) {
+                if let Some(c) = a.changes.to_wire().get(field) {
                     for v in [&c.from, &c.to] {
                         if let Some(s) = v.as_str().filter(|s| s.len() > 1) {
                             out.push(s.to_owned());

@@ -229,7 +229,7 @@ fn held_reason(kind: DiagnosticKind) -> &'static str {
 fn actions_by_kind(plan: &Plan) -> Vec<(ActionKind, Vec<&Action>)> {
     let mut by_kind: BTreeMap<ActionKind, Vec<&Action>> = BTreeMap::new();
     for action in &plan.actions {
-        by_kind.entry(action.kind).or_default().push(action);
+        by_kind.entry(action.kind()).or_default().push(action);
     }
     ActionKind::ALL
         .iter()
@@ -299,13 +299,13 @@ fn thousands(n: usize) -> String {
 /// whose subject is its own name, not created yet).
 fn subject_ids(action: &Action) -> String {
     let mut parts = Vec::new();
-    if is_account_kind(action.kind) {
+    if is_account_kind(action.kind()) {
         parts.push(format!("person {}", action.subject));
     } else if action.subject != action.name {
         parts.push(format!("source {}", action.subject));
     }
     if let Some(id) = &action.target_id {
-        let noun = match action.kind {
+        let noun = match action.kind() {
             ActionKind::CreateCommunity | ActionKind::RemoveCommunity => "community",
             ActionKind::CreateFunctionGroup | ActionKind::RemoveFunctionGroup => "group",
             _ => "account",
@@ -345,7 +345,7 @@ fn format_value(value: &Value, leaf: &dyn Fn(&str) -> String) -> String {
 
 /// An action's changes in the order a person reads them (name, e-mail, status, groups, …),
 /// not the alphabetical order of the JSON map.
-fn ordered_changes(action: &Action) -> Vec<(&str, &Change)> {
+fn ordered_changes(action: &Action) -> Vec<(&'static str, Change)> {
     const ORDER: [&str; 9] = [
         "name",
         "first_name",
@@ -357,10 +357,19 @@ fn ordered_changes(action: &Action) -> Vec<(&str, &Change)> {
         "notify",
         "source_ids",
     ];
-    let mut changes: Vec<(&str, &Change)> = action
+    let mut changes: Vec<(&'static str, Change)> = action
         .changes
-        .iter()
-        .map(|(field, change)| (field.as_str(), change))
+        .fields()
+        .into_iter()
+        .map(|f| {
+            (
+                f.field.as_str(),
+                Change {
+                    from: f.from.to_json(),
+                    to: f.to.to_json(),
+                },
+            )
+        })
         .collect();
     changes.sort_by_key(|(field, _)| {
         (
@@ -394,7 +403,7 @@ mod fixtures {
     use serde_json::{Value, json};
 
     use orgsync_core::plan::{
-        Action, ActionKind, Change, ConfigLocation, Diagnostic, DiagnosticKind, Digests,
+        Action, ActionKind, Change, Changes, ConfigLocation, Diagnostic, DiagnosticKind, Digests,
         FORMAT_VERSION, Plan, Safety, Severity, Violation,
     };
 
@@ -421,14 +430,18 @@ mod fixtures {
         fields: &[(&str, Value, Value)],
         reason: &str,
     ) -> Action {
-        Action {
+        // The fields given, over what an action of the kind always holds.
+        let mut wire = Changes::bare(kind).to_wire();
+        wire.extend(changes(fields));
+        Action::from_wire(
             kind,
-            subject: subject.to_owned(),
-            target_id: target_id.map(str::to_owned),
-            name: name.to_owned(),
-            changes: changes(fields),
-            reason: reason.to_owned(),
-        }
+            subject.to_owned(),
+            target_id.map(str::to_owned),
+            name.to_owned(),
+            wire,
+            reason.to_owned(),
+        )
+        .unwrap()
     }
 
     fn diagnostic(
@@ -498,7 +511,7 @@ mod fixtures {
                 "Utrecht",
                 &[
                     ("name", Value::Null, json!("Utrecht")),
-                    ("source_ids", Value::Null, json!(["3001"])),
+                    ("source_ids", json!([]), json!(["3001"])),
                 ],
                 "Source community 3001 is new and unmapped communities are created.",
             ),
@@ -507,7 +520,10 @@ mod fixtures {
                 "No function",
                 None,
                 "No function",
-                &[("name", Value::Null, json!("No function"))],
+                &[
+                    ("name", Value::Null, json!("No function")),
+                    ("source_ids", json!([]), json!([])),
+                ],
                 "The fallback group for unmapped functions does not exist yet.",
             ),
             action(
@@ -517,10 +533,11 @@ mod fixtures {
                 "Jan de Vries",
                 &[
                     ("email", Value::Null, json!("jan.devries@example.com")),
+                    ("external_id", Value::Null, json!("1001")),
                     ("first_name", Value::Null, json!("Jan")),
                     ("last_name", Value::Null, json!("de Vries")),
-                    ("communities", Value::Null, json!([amsterdam])),
-                    ("function_groups", Value::Null, json!([no_function])),
+                    ("communities", json!([]), json!([amsterdam])),
+                    ("function_groups", json!([]), json!([no_function])),
                 ],
                 "Starts on 2025-03-05, within the 7-day invite lead.",
             ),
@@ -531,10 +548,11 @@ mod fixtures {
                 "Fatima el Amrani",
                 &[
                     ("email", Value::Null, json!("f.elamrani@example.com")),
+                    ("external_id", Value::Null, json!("1004")),
                     ("first_name", Value::Null, json!("Fatima")),
                     ("last_name", Value::Null, json!("el Amrani")),
-                    ("communities", Value::Null, json!([utrecht])),
-                    ("function_groups", Value::Null, json!([guest_relations])),
+                    ("communities", json!([]), json!([utrecht])),
+                    ("function_groups", json!([]), json!([guest_relations])),
                 ],
                 "In the source since 2024-11-01 and not in the target.",
             ),
@@ -593,8 +611,8 @@ mod fixtures {
                 &[
                     ("status", json!("removed"), json!("anonymized")),
                     ("email", json!("m.yilmaz@example.com"), Value::Null),
-                    ("first_name", json!("Mohammed"), json!("")),
-                    ("last_name", json!("Yilmaz"), json!("")),
+                    ("first_name", json!("Mohammed"), Value::Null),
+                    ("last_name", json!("Yilmaz"), Value::Null),
                 ],
                 "Removed on 2025-01-15; the 30-day retention has passed.",
             ),
@@ -603,7 +621,7 @@ mod fixtures {
                 "1009",
                 Some("c-9"),
                 "Zandvoort",
-                &[],
+                &[("name", json!("Zandvoort"), Value::Null)],
                 "Source community 1009 no longer exists and community removal is allowed.",
             ),
             action(
@@ -611,7 +629,7 @@ mod fixtures {
                 "F-OLD",
                 Some("fg-4"),
                 "Night audit",
-                &[],
+                &[("name", json!("Night audit"), Value::Null)],
                 "Source function F-OLD no longer exists.",
             ),
         ];

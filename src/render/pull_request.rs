@@ -12,13 +12,12 @@ use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 
 use owo_colors::Style;
-use serde_json::Value;
 
 use super::markdown::{Pii, diagnostic_item, md_escape};
 use super::text::{Painter, write_diagnostic};
 use super::{MarkdownOptions, Sign, TextOptions, kind_count_phrase, people, thousands};
 use orgsync_core::plan::compare::{Comparison, count};
-use orgsync_core::plan::{Action, ActionKind, Plan};
+use orgsync_core::plan::{Action, ActionKind, Changes, GroupRef, Plan};
 
 /// The comparison and what it was made against.
 #[derive(Debug, Clone, Copy)]
@@ -51,11 +50,11 @@ fn effects(actions: &[&Action]) -> Vec<Effect> {
     let mut out: Vec<Effect> = Vec::new();
     let mut index: HashMap<(ActionKind, String), usize> = HashMap::new();
     for a in actions {
-        match index.entry((a.kind, describe(a))) {
+        match index.entry((a.kind(), describe(a))) {
             Entry::Occupied(e) => out[*e.get()].subjects.push(a.subject.clone()),
             Entry::Vacant(e) => {
                 out.push(Effect {
-                    kind: a.kind,
+                    kind: a.kind(),
                     sentence: e.key().1.clone(),
                     subjects: vec![a.subject.clone()],
                 });
@@ -71,61 +70,71 @@ fn effects(actions: &[&Action]) -> Vec<Effect> {
 
 /// The change an action makes, without its subject: equal for actions that do the same thing.
 fn describe(a: &Action) -> String {
-    let names = |field: &str, to: bool| {
-        a.changes
-            .get(field)
-            .map(|c| group_names(if to { &c.to } else { &c.from }))
-    };
-    match a.kind {
-        ActionKind::Invite | ActionKind::Restore => {
-            let mut s = match names("communities", true) {
-                Some(c) => format!("into {c}"),
-                None => String::new(),
-            };
-            if let Some(f) = names("function_groups", true) {
-                let _ = write!(s, " ({f})");
-            }
-            s.trim().to_owned()
+    let into = |communities: Option<&[GroupRef]>, function_groups: Option<&[GroupRef]>| {
+        let mut s = match communities {
+            Some(c) => format!("into {}", group_names(c)),
+            None => String::new(),
+        };
+        if let Some(f) = function_groups {
+            let _ = write!(s, " ({})", group_names(f));
         }
-        ActionKind::Move => match (names("communities", false), names("communities", true)) {
-            (Some(from), Some(to)) if from != "(none)" => format!("from {from} to {to}"),
-            (_, Some(to)) => format!("into {to}"),
-            _ => String::new(),
-        },
-        ActionKind::Update => {
-            let fields: Vec<&str> = a
-                .changes
-                .keys()
-                .map(String::as_str)
+        s.trim().to_owned()
+    };
+    match &a.changes {
+        Changes::Invite(i) => into(i.communities.as_deref(), i.function_groups.as_deref()),
+        Changes::Restore(r) => into(
+            r.communities.as_ref().map(|c| c.to.as_slice()),
+            r.edit.function_groups.as_ref().map(|c| c.to.as_slice()),
+        ),
+        Changes::Move(m) => {
+            let (from, to) = (
+                group_names(&m.communities.from),
+                group_names(&m.communities.to),
+            );
+            if from == "(none)" {
+                format!("into {to}")
+            } else {
+                format!("from {from} to {to}")
+            }
+        }
+        Changes::Update(u) => {
+            let mut fields: Vec<&str> = u
+                .edit
+                .field_names()
+                .into_iter()
                 .filter(|f| !matches!(*f, "external_id" | "managed"))
                 .collect();
-            if fields == ["function_groups"] {
-                format!(
+            if u.removed_at.is_some() {
+                fields.push("removed_at");
+            }
+            match &u.edit.function_groups {
+                Some(c) if fields == ["function_groups"] => format!(
                     "from {} to {} (function groups)",
-                    names("function_groups", false).unwrap_or_default(),
-                    names("function_groups", true).unwrap_or_default()
-                )
-            } else {
-                let labels: Vec<&str> = fields
-                    .iter()
-                    .map(|f| match *f {
-                        "first_name" => "first name",
-                        "last_name" => "last name",
-                        "email" => "e-mail",
-                        "function_groups" => "function groups",
-                        other => other,
-                    })
-                    .collect();
-                labels.join(", ")
+                    group_names(&c.from),
+                    group_names(&c.to)
+                ),
+                _ => {
+                    let labels: Vec<&str> = fields
+                        .iter()
+                        .map(|f| match *f {
+                            "first_name" => "first name",
+                            "last_name" => "last name",
+                            "email" => "e-mail",
+                            "function_groups" => "function groups",
+                            other => other,
+                        })
+                        .collect();
+                    labels.join(", ")
+                }
             }
         }
-        ActionKind::Remove | ActionKind::Anonymize => a.reason.clone(),
-        ActionKind::CreateCommunity
-        | ActionKind::CreateFunctionGroup
-        | ActionKind::UpdateCommunity
-        | ActionKind::UpdateFunctionGroup
-        | ActionKind::RemoveCommunity
-        | ActionKind::RemoveFunctionGroup => a.name.clone(),
+        Changes::Remove(_) | Changes::Anonymize(_) => a.reason.clone(),
+        Changes::CreateCommunity(_)
+        | Changes::CreateFunctionGroup(_)
+        | Changes::UpdateCommunity(_)
+        | Changes::UpdateFunctionGroup(_)
+        | Changes::RemoveCommunity(_)
+        | Changes::RemoveFunctionGroup(_) => a.name.clone(),
     }
 }
 
@@ -156,15 +165,8 @@ fn sentence(kind: ActionKind, n: usize, what: &str) -> String {
 }
 
 /// `Amsterdam Centrum, Utrecht` from a list of group references; `(none)` for an empty list.
-fn group_names(v: &Value) -> String {
-    let names: Vec<&str> = v
-        .as_array()
-        .map(|l| {
-            l.iter()
-                .filter_map(|r| r.get("name").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
+fn group_names(groups: &[GroupRef]) -> String {
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
     if names.is_empty() {
         "(none)".to_owned()
     } else {
@@ -460,20 +462,21 @@ mod tests {
     use orgsync_core::plan::{Change, Digests, Safety};
 
     fn fg_update(subject: &str, from: &str, to: &str) -> Action {
-        Action {
-            kind: ActionKind::Update,
-            subject: subject.to_owned(),
-            target_id: Some(format!("u-{subject}")),
-            name: format!("Jan de Vries{subject}"),
-            changes: BTreeMap::from([(
+        Action::from_wire(
+            ActionKind::Update,
+            subject.to_owned(),
+            Some(format!("u-{subject}")),
+            format!("Jan de Vries{subject}"),
+            BTreeMap::from([(
                 "function_groups".to_owned(),
                 Change {
                     from: json!([{ "id": "g-8", "name": from }]),
                     to: json!([{ "id": "g-1", "name": to }]),
                 },
             )]),
-            reason: "function groups changed in the source".to_owned(),
-        }
+            "function groups changed in the source".to_owned(),
+        )
+        .unwrap()
     }
 
     fn plan(actions: Vec<Action>) -> Plan {

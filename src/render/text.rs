@@ -244,10 +244,10 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
     }
     out.push('\n');
 
-    let width = action
-        .changes
-        .keys()
-        .map(|field| field.chars().count())
+    let changes = ordered_changes(action);
+    let width = changes
+        .iter()
+        .map(|(field, _)| field.chars().count())
         .chain(["reason".len()])
         .max()
         .unwrap_or(0)
@@ -260,7 +260,7 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
             escape_control(&action.reason)
         );
     }
-    for (field, change) in ordered_changes(action) {
+    for (field, change) in &changes {
         let _ = writeln!(
             out,
             "      {:<width$} {}",

@@ -154,6 +154,21 @@ fn edits() -> Vec<Edit> {
             false,
             Box::new(|p| p["actions"].as_array_mut().unwrap().reverse()),
         ),
+        (
+            "a field an update never writes added to its changes",
+            false,
+            Box::new(|p| {
+                action_mut(p, "update", "4008")["changes"]["status"] =
+                    json!({ "from": "active", "to": "removed" });
+            }),
+        ),
+        (
+            "a value of the wrong type in a move",
+            false,
+            Box::new(|p| {
+                action_mut(p, "move", "4017")["changes"]["notify"]["to"] = json!("yes");
+            }),
+        ),
     ]
 }
 

@@ -666,11 +666,10 @@ fn the_owner_is_never_managed_nor_removed() {
     let account = snapshot.accounts.iter().find(|a| a.id == owner).unwrap();
     assert!(!account.managed, "the owner is foreign");
     let remove = orgsync_core::plan::Action {
-        kind: orgsync_core::plan::ActionKind::Remove,
         subject: "9".to_owned(),
         target_id: Some(owner.clone()),
         name: "Olivia Owner".to_owned(),
-        changes: Default::default(),
+        changes: orgsync_core::plan::Changes::bare(orgsync_core::plan::ActionKind::Remove),
         reason: "edited plan".to_owned(),
     };
     let mut ctx = ApplyContext {

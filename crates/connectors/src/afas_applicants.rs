@@ -43,7 +43,7 @@ use orgsync_core::ledger::Ledger;
 pub use orgsync_core::ledger::{Badge, BadgeState};
 use orgsync_core::model::{Account, Person, SourceSnapshot, TargetSnapshot};
 use orgsync_core::vocabulary::{
-    Action, ActionKind, Change, Diagnostic, DiagnosticKind, ManualStep, Severity,
+    Action, ActionKind, Changes, Diagnostic, DiagnosticKind, ManualStep, Severity,
 };
 
 /// The target as apply records and badges name it.
@@ -341,9 +341,6 @@ pub fn payload_digest(key: &[u8], candidate: &str, payload: &Map<String, Value>)
     format!("hmac-sha256:{}", hex::encode(outer.finalize()))
 }
 
-/// The name of the change that carries the payload digest in an invite.
-pub const APPLICANT_CHANGE: &str = "applicant";
-
 /// Adds the payload digest to every invite of `actions` (the plan's), from the candidates in
 /// `source`; and says in a diagnostic what the plan does.
 pub fn annotate(
@@ -355,18 +352,17 @@ pub fn annotate(
 ) {
     let by_id: HashMap<&str, &Person> = source.persons.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut sends = 0;
-    for a in actions.iter_mut().filter(|a| a.kind == ActionKind::Invite) {
+    for a in actions
+        .iter_mut()
+        .filter(|a| a.kind() == ActionKind::Invite)
+    {
         let Some(p) = by_id.get(a.subject.as_str()) else {
             continue;
         };
         sends += 1;
-        a.changes.insert(
-            APPLICANT_CHANGE.to_owned(),
-            Change {
-                from: Value::Null,
-                to: Value::String(payload_digest(key, &p.id, &payload(cfg, p))),
-            },
-        );
+        if let Changes::Invite(invite) = &mut a.changes {
+            invite.applicant = Some(payload_digest(key, &p.id, &payload(cfg, p)));
+        }
         a.reason = format!("hired; send to AFAS as an applicant ({})", cfg.connector);
     }
     if sends > 0 {
@@ -680,10 +676,10 @@ impl AfasApplicantsTarget {
         };
         let fields = payload(&self.cfg, &person);
         let digest = payload_digest(&self.hmac_key, id, &fields);
-        let planned = action
-            .changes
-            .get(APPLICANT_CHANGE)
-            .and_then(|c| c.to.as_str());
+        let planned = match &action.changes {
+            Changes::Invite(invite) => invite.applicant.as_deref(),
+            _ => None,
+        };
         if planned != Some(digest.as_str()) {
             return Err(ConnectorError::Action(format!(
                 "candidate {id}'s data changed since the plan was made (its applicant digest \
@@ -836,10 +832,10 @@ impl Target for AfasApplicantsTarget {
     }
 
     fn execute(&mut self, action: &Action, _ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
-        if action.kind != ActionKind::Invite {
+        if action.kind() != ActionKind::Invite {
             return Err(ConnectorError::Action(format!(
                 "the AFAS applicants target is create-only: it cannot {} (a manual step in AFAS)",
-                action.kind.as_str()
+                action.kind().as_str()
             )));
         }
         self.send(action)

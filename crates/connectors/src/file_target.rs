@@ -328,14 +328,13 @@ impl Target for FileTarget {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::HashMap;
 
     use jiff::civil::date;
-    use serde_json::json;
 
     use super::*;
     use orgsync_core::model::{Account, AccountStatus, TargetGroup};
-    use orgsync_core::plan::{ActionKind, Change};
+    use orgsync_core::plan::{Changes, Invite};
 
     fn ctx() -> ApplyContext {
         ApplyContext {
@@ -347,26 +346,17 @@ mod tests {
     }
 
     fn invite(subject: &str, email: &str) -> Action {
-        let mut changes = BTreeMap::new();
-        for (field, value) in [
-            ("email", json!(email)),
-            ("first_name", json!("Anna")),
-            ("last_name", json!("de Vries")),
-        ] {
-            changes.insert(
-                field.to_owned(),
-                Change {
-                    from: serde_json::Value::Null,
-                    to: value,
-                },
-            );
-        }
         Action {
-            kind: ActionKind::Invite,
             subject: subject.to_owned(),
             target_id: None,
             name: "Anna de Vries".to_owned(),
-            changes,
+            changes: Changes::Invite(Invite {
+                email: Some(email.to_owned()),
+                external_id: Some(subject.to_owned()),
+                first_name: Some("Anna".to_owned()),
+                last_name: Some("de Vries".to_owned()),
+                ..Invite::default()
+            }),
             reason: "new hire".to_owned(),
         }
     }
@@ -623,7 +613,9 @@ mod tests {
         let mut t = FileTarget::new(&path);
         t.begin_apply().unwrap();
         let mut bad = invite("300", "x@example.com");
-        bad.changes.remove("email");
+        if let Changes::Invite(i) = &mut bad.changes {
+            i.email = None;
+        }
         assert!(matches!(
             t.execute(&bad, &mut ctx()),
             Err(ConnectorError::Action(_))

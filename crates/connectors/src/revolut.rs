@@ -34,7 +34,7 @@ use super::http::{HttpClient, HttpError, HttpSettings, encode, runtime};
 use super::{ApplyContext, ConnectorError, Removal, Target, TargetCapabilities, WritableFields};
 use orgsync_core::config::RevolutTargetConfig;
 use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
-use orgsync_core::vocabulary::{Action, ActionKind};
+use orgsync_core::vocabulary::{AccountEdit, Action, ActionKind, Changes, GroupRef, Update};
 
 /// The owner's role id (default roles' ids are their names).
 pub const OWNER_ROLE: &str = "Owner";
@@ -236,16 +236,13 @@ impl RevolutTarget {
         }
     }
 
-    /// The role an invite or update asks for: its one function group, or the default.
-    fn role_of(&self, action: &Action) -> Result<String, String> {
-        let Some(change) = action.changes.get("function_groups") else {
+    /// The role an invite or update asks for: its one function group (`groups`, what the
+    /// member's function groups become), or the default.
+    fn role_of(&self, groups: Option<&[GroupRef]>) -> Result<String, String> {
+        let Some(groups) = groups else {
             return Ok(self.default_role.clone());
         };
-        let ids: Vec<&str> = change
-            .to
-            .as_array()
-            .map(|l| l.iter().filter_map(|g| g.get("id")?.as_str()).collect())
-            .unwrap_or_default();
+        let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
         match ids.as_slice() {
             [] => Ok(self.default_role.clone()),
             [one] if *one == OWNER_ROLE => {
@@ -262,14 +259,16 @@ impl RevolutTarget {
 
     /// The e-mail address and role of an invite.
     fn invite_of(&self, action: &Action) -> Result<(String, String), String> {
-        let email = action
-            .changes
-            .get("email")
-            .and_then(|c| c.to.as_str())
+        let Changes::Invite(invite) = &action.changes else {
+            return Err(format!("{} is not an invite", action.kind().as_str()));
+        };
+        let email = invite
+            .email
+            .as_deref()
             .ok_or_else(|| "an invite needs an e-mail address".to_owned())?
             .trim()
             .to_owned();
-        Ok((email, self.role_of(action)?))
+        Ok((email, self.role_of(invite.function_groups.as_deref())?))
     }
 
     fn invite(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
@@ -293,8 +292,25 @@ impl RevolutTarget {
         if !self.members.contains_key(&id) {
             return Err(format!("team member {id} is gone"));
         }
-        if action.changes.contains_key("function_groups") {
-            let role = self.role_of(action)?;
+        let Changes::Update(update) = &action.changes else {
+            return Err(format!("{} is not an update", action.kind().as_str()));
+        };
+        let Update { edit, removed_at } = update;
+        let AccountEdit {
+            adopt,
+            external_id,
+            // Names and addresses are the member's own in Revolut: the plan lists them as
+            // manual steps (`fields`), never as changes.
+            first_name: _,
+            last_name: _,
+            email: _,
+            function_groups,
+        } = edit;
+        if removed_at.is_some() {
+            return Err("Revolut keeps no removed members to date".to_owned());
+        }
+        if let Some(groups) = function_groups {
+            let role = self.role_of(Some(&groups.to))?;
             self.rt
                 .block_on(self.client.send(
                     Method::PUT,
@@ -308,7 +324,7 @@ impl RevolutTarget {
             }
         }
         // Adoption or a recorded identifier: orgsync's own record, in the apply record.
-        if action.changes.contains_key("managed") || action.changes.contains_key("external_id") {
+        if *adopt || external_id.is_some() {
             ctx.record_account(&action.subject, id);
         }
         Ok(())
@@ -535,7 +551,7 @@ impl Target for RevolutTarget {
     }
 
     fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
-        let result = match action.kind {
+        let result = match action.kind() {
             ActionKind::Invite => self.invite(action, ctx),
             ActionKind::Update => self.update(action, ctx),
             ActionKind::Remove => self.remove(action),
@@ -557,7 +573,7 @@ impl Target for RevolutTarget {
     ) -> Vec<Result<(), ConnectorError>> {
         let concurrent = actions.len() > 1
             && self.client.settings().concurrency > 1
-            && actions.iter().all(|a| a.kind == ActionKind::Invite);
+            && actions.iter().all(|a| a.kind() == ActionKind::Invite);
         if !concurrent {
             return actions
                 .iter()

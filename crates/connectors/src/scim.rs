@@ -39,8 +39,11 @@ use super::afas::encode;
 use super::http::{HttpClient, HttpSettings, Response, runtime};
 use super::{ApplyContext, ConnectorError, Interrupt, Target, TargetCapabilities};
 use orgsync_core::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
+use orgsync_core::identity::same_email;
 use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
-use orgsync_core::vocabulary::{Action, ActionKind, Change, GroupRef};
+use orgsync_core::vocabulary::{
+    AccountWrite, Action, Changes, CreateGroup, GroupRef, Invite, Rekey,
+};
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -526,7 +529,7 @@ impl ScimTarget {
         for (i, a) in actions.iter().enumerate() {
             let key = match &a.target_id {
                 Some(id) => format!("id:{id}"),
-                None => format!("{}:{}", a.kind.as_str(), a.subject),
+                None => format!("{}:{}", a.kind().as_str(), a.subject),
             };
             let lane = *lane_of.entry(key).or_insert_with(|| {
                 lanes.push(Vec::new());
@@ -757,26 +760,29 @@ impl Ctx {
     }
 
     async fn execute(&self, action: &Action) -> Result<Effect, String> {
-        match action.kind {
-            ActionKind::CreateCommunity => self.create_group(action, GroupKind::Community).await,
-            ActionKind::CreateFunctionGroup => {
-                self.create_group(action, GroupKind::FunctionGroup).await
+        match &action.changes {
+            Changes::CreateCommunity(g) => self.create_group(action, g, GroupKind::Community).await,
+            Changes::CreateFunctionGroup(g) => {
+                self.create_group(action, g, GroupKind::FunctionGroup).await
             }
-            ActionKind::UpdateCommunity => self.rekey_group(action, GroupKind::Community).await,
-            ActionKind::UpdateFunctionGroup => {
-                self.rekey_group(action, GroupKind::FunctionGroup).await
+            Changes::UpdateCommunity(r) => self.rekey_group(action, r, GroupKind::Community).await,
+            Changes::UpdateFunctionGroup(r) => {
+                self.rekey_group(action, r, GroupKind::FunctionGroup).await
             }
-            ActionKind::Invite => self.invite(action).await,
-            ActionKind::Update | ActionKind::Move | ActionKind::Restore => {
+            Changes::Invite(i) => self.invite(action, i).await,
+            Changes::Update(_) | Changes::Move(_) | Changes::Restore(_) => {
                 let id = target_id(action)?;
                 let status = self.mirror().account(id).map(|a| a.status);
-                match status {
-                    None => Err(format!("account {id} does not exist")),
-                    Some(AccountStatus::Anonymized) => Err(format!("account {id} is anonymized")),
-                    Some(_) => self.write_account(id, &action.changes).await,
+                match (status, action.changes.account_write()) {
+                    (None, _) => Err(format!("account {id} does not exist")),
+                    (Some(AccountStatus::Anonymized), _) => {
+                        Err(format!("account {id} is anonymized"))
+                    }
+                    (Some(_), Some(write)) => self.write_account(id, write).await,
+                    (Some(_), None) => Ok(Effect::default()),
                 }
             }
-            ActionKind::Remove => {
+            Changes::Remove(_) => {
                 let id = target_id(action)?;
                 let status = self.mirror().account(id).map(|a| a.status);
                 match status {
@@ -795,7 +801,7 @@ impl Ctx {
                     }
                 }
             }
-            ActionKind::Anonymize => {
+            Changes::Anonymize(_) => {
                 let id = target_id(action)?;
                 if self.mirror().account(id).is_none() {
                     return Err(format!("account {id} does not exist"));
@@ -821,7 +827,7 @@ impl Ctx {
                 }
                 Ok(Effect::default())
             }
-            ActionKind::RemoveCommunity | ActionKind::RemoveFunctionGroup => {
+            Changes::RemoveCommunity(_) | Changes::RemoveFunctionGroup(_) => {
                 let id = target_id(action)?;
                 match self
                     .client
@@ -846,14 +852,14 @@ impl Ctx {
 
     /// Records new source identifiers on a managed group: its `externalId` becomes
     /// `<prefix><ids>`. Idempotent: a rerun writes the same value.
-    async fn rekey_group(&self, action: &Action, kind: GroupKind) -> Result<Effect, String> {
+    async fn rekey_group(
+        &self,
+        action: &Action,
+        rekey: &Rekey,
+        kind: GroupKind,
+    ) -> Result<Effect, String> {
         let id = target_id(action)?;
-        let source_ids: Vec<String> = match action.changes.get("source_ids") {
-            Some(c) => {
-                serde_json::from_value(c.to.clone()).map_err(|e| format!("source_ids: {e}"))?
-            }
-            None => return Err("the action names no source identifiers".to_owned()),
-        };
+        let source_ids = rekey.source_ids.to.clone();
         if !self.mirror().groups(kind).iter().any(|g| g.id == id) {
             return Err(format!("group {id} does not exist"));
         }
@@ -878,20 +884,15 @@ impl Ctx {
     }
 
     /// Creates a managed group, or reuses the one the same action created before (a rerun).
-    async fn create_group(&self, action: &Action, kind: GroupKind) -> Result<Effect, String> {
-        let mut source_ids: Vec<String> = match action.changes.get("source_ids") {
-            Some(c) => {
-                serde_json::from_value(c.to.clone()).map_err(|e| format!("source_ids: {e}"))?
-            }
-            None => Vec::new(),
-        };
+    async fn create_group(
+        &self,
+        action: &Action,
+        create: &CreateGroup,
+        kind: GroupKind,
+    ) -> Result<Effect, String> {
+        let mut source_ids = create.source_ids.clone();
         source_ids.dedup();
-        let name = action
-            .changes
-            .get("name")
-            .and_then(|c| c.to.as_str())
-            .unwrap_or(&action.name)
-            .to_owned();
+        let name = create.name.clone();
         let mut sorted = source_ids.clone();
         sorted.sort();
         let existing = self.mirror().groups(kind).iter().find_map(|g| {
@@ -926,7 +927,7 @@ impl Ctx {
         };
         Ok(Effect {
             memberships: Vec::new(),
-            created: Some((GroupRef::placeholder(action.kind, &action.subject), id)),
+            created: Some((GroupRef::placeholder(action.kind(), &action.subject), id)),
         })
     }
 
@@ -1034,26 +1035,20 @@ impl Ctx {
 
     /// Creates a managed account, or — when the same invite already ran (a managed, active
     /// account with this external id and e-mail) — brings that one in line instead.
-    async fn invite(&self, action: &Action) -> Result<Effect, String> {
-        let email = action
-            .changes
-            .get("email")
-            .and_then(|c| c.to.as_str())
-            .ok_or_else(|| "an invite needs an e-mail address".to_owned())?
-            .to_owned();
+    async fn invite(&self, action: &Action, invite: &Invite) -> Result<Effect, String> {
+        let email = invite
+            .email
+            .clone()
+            .ok_or_else(|| "an invite needs an e-mail address".to_owned())?;
         // Checked before anything is written.
-        let communities = self.resolve(action.changes.get("communities"), GroupKind::Community)?;
-        let function_groups = self.resolve(
-            action.changes.get("function_groups"),
-            GroupKind::FunctionGroup,
-        )?;
+        let communities = self.resolve(invite.communities.as_deref(), GroupKind::Community)?;
+        let function_groups =
+            self.resolve(invite.function_groups.as_deref(), GroupKind::FunctionGroup)?;
         let same_invite = |a: &Account| {
             a.managed
                 && a.status == AccountStatus::Active
                 && a.external_id.as_deref() == Some(action.subject.as_str())
-                && a.email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(&email))
+                && a.email.as_deref().is_some_and(|e| same_email(e, &email))
         };
         let existing = self
             .mirror()
@@ -1062,20 +1057,15 @@ impl Ctx {
             .iter()
             .find(|a| same_invite(a))
             .map(|a| a.id.clone());
-        if let Some(id) = existing {
-            return self.write_account(&id, &action.changes).await;
+        if let Some(id) = existing
+            && let Some(write) = action.changes.account_write()
+        {
+            return self.write_account(&id, write).await;
         }
-        let text = |field: &str| {
-            action
-                .changes
-                .get(field)
-                .and_then(|c| c.to.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let (first, last) = (text("first_name"), text("last_name"));
+        let first = invite.first_name.clone().unwrap_or_default();
+        let last = invite.last_name.clone().unwrap_or_default();
         let mut enterprise = json!({ "employeeNumber": action.subject });
-        if let Some(name) = first_group_name(action.changes.get("communities")) {
+        if let Some(name) = first_group_name(invite.communities.as_deref()) {
             enterprise["department"] = json!(name);
         }
         let external_id = format!("{}{}", self.user_prefix, action.subject);
@@ -1125,17 +1115,15 @@ impl Ctx {
 
     /// Target ids of a change's group references (placeholders were replaced by the apply runner).
     /// `None` when the change is absent.
-    fn resolve(&self, change: Option<&Change>, kind: GroupKind) -> Result<Vec<String>, String> {
-        let Some(change) = change else {
+    fn resolve(&self, refs: Option<&[GroupRef]>, kind: GroupKind) -> Result<Vec<String>, String> {
+        let Some(refs) = refs else {
             return Ok(Vec::new());
         };
-        let refs: Vec<GroupRef> =
-            serde_json::from_value(change.to.clone()).map_err(|e| format!("groups: {e}"))?;
         let m = self.mirror();
         let groups = m.groups(kind);
         let mut ids = Vec::with_capacity(refs.len());
         for r in refs {
-            let id = r.id;
+            let id = r.id.clone();
             if !groups.iter().any(|g| g.id == id) {
                 return Err(format!("group \"{}\" ({id}) does not exist", r.name));
             }
@@ -1183,19 +1171,35 @@ impl Ctx {
         }
     }
 
-    /// Writes `changes` (their `to` values) to account `id`: one PATCH of the User for its
-    /// fields, and membership changes for its groups.
-    async fn write_account(
-        &self,
-        id: &str,
-        changes: &BTreeMap<String, Change>,
-    ) -> Result<Effect, String> {
-        let communities = changes
-            .get("communities")
+    /// Writes what an action writes to account `id`: one PATCH of the User for its fields, and
+    /// membership changes for its groups.
+    async fn write_account(&self, id: &str, write: AccountWrite<'_>) -> Result<Effect, String> {
+        let AccountWrite {
+            // Managed is the externalId (written below).
+            adopt: _,
+            external_id,
+            email,
+            first_name,
+            last_name,
+            manager,
+            reactivate,
+            removed_at,
+            communities,
+            function_groups,
+            // SCIM has no transfer e-mail.
+            notify: _,
+            applicant,
+        } = write;
+        if manager.is_some() {
+            return Err("unknown account field manager".to_owned());
+        }
+        if applicant.is_some() {
+            return Err("unknown account field applicant".to_owned());
+        }
+        let community_ids = communities
             .map(|c| self.resolve(Some(c), GroupKind::Community))
             .transpose()?;
-        let function_groups = changes
-            .get("function_groups")
+        let function_group_ids = function_groups
             .map(|c| self.resolve(Some(c), GroupKind::FunctionGroup))
             .transpose()?;
         let (mut first, mut last, user_name, old_email) = {
@@ -1210,77 +1214,59 @@ impl Ctx {
                 a.email.clone(),
             )
         };
+        // The operations in the order of the plan's fields (by name), as a server sees them.
         let mut ops = Vec::new();
         let mut names_changed = false;
-        let string = |field: &str, v: &Value| -> Result<Option<String>, String> {
-            match v {
-                Value::Null => Ok(None),
-                Value::String(s) => Ok(Some(s.clone())),
-                other => Err(format!("{field}: expected a string, got {other}")),
+        if let Some(list) = communities
+            && let Some(name) = first_group_name(Some(list))
+        {
+            ops.push(json!({"op": "replace",
+                "path": format!("{ENTERPRISE}:department"), "value": name}));
+        }
+        match email {
+            Some(Some(email)) => {
+                ops.push(json!({"op": "replace", "path": "emails",
+                    "value": [{"value": email, "type": "work", "primary": true}]}));
+                // userName follows the e-mail address when it was the address.
+                let follows = match (&user_name, &old_email) {
+                    (Some(n), Some(old)) => same_email(n, old),
+                    (Some(n), None) => n.contains('@'),
+                    (None, _) => true,
+                };
+                if follows {
+                    ops.push(json!({"op": "replace", "path": "userName", "value": email}));
+                }
             }
-        };
-        for (field, change) in changes {
-            let to = &change.to;
-            match field.as_str() {
-                "email" => match string(field, to)? {
-                    Some(email) => {
-                        ops.push(json!({"op": "replace", "path": "emails",
-                            "value": [{"value": email, "type": "work", "primary": true}]}));
-                        // userName follows the e-mail address when it was the address.
-                        let follows = match (&user_name, &old_email) {
-                            (Some(n), Some(old)) => n.eq_ignore_ascii_case(old),
-                            (Some(n), None) => n.contains('@'),
-                            (None, _) => true,
-                        };
-                        if follows {
-                            ops.push(json!({"op": "replace", "path": "userName", "value": email}));
-                        }
-                    }
-                    None => ops.push(json!({"op": "remove", "path": "emails"})),
-                },
-                "first_name" => {
-                    first = string(field, to)?.unwrap_or_default();
-                    names_changed = true;
-                    ops.push(json!({"op": "replace", "path": "name.givenName", "value": first}));
-                }
-                "last_name" => {
-                    last = string(field, to)?.unwrap_or_default();
-                    names_changed = true;
-                    ops.push(json!({"op": "replace", "path": "name.familyName", "value": last}));
-                }
-                // The ownership record: orgsync's namespaced externalId (an adoption replaces a
-                // foreign one).
-                "external_id" => match string(field, to)? {
-                    Some(x) => ops.push(json!({"op": "replace", "path": "externalId",
-                        "value": format!("{}{x}", self.user_prefix)})),
-                    None => ops.push(json!({"op": "remove", "path": "externalId"})),
-                },
-                "status" => match to.as_str() {
-                    Some("active") => {
-                        ops.push(json!({"op": "replace", "path": "active", "value": true}))
-                    }
-                    Some("removed") => {
-                        ops.push(json!({"op": "replace", "path": "active", "value": false}))
-                    }
-                    _ => return Err(format!("status: cannot set {to} with an update")),
-                },
-                "communities" => {
-                    if let Some(name) = first_group_name(Some(change)) {
-                        ops.push(json!({"op": "replace",
-                            "path": format!("{ENTERPRISE}:department"), "value": name}));
-                    }
-                }
-                // The removal date is the server's `meta.lastModified`: recording one (for a
-                // removed User that has none) touches the User, which sets it.
-                "removed_at" => {
-                    if !to.is_null() && !changes.contains_key("status") {
-                        ops.push(json!({"op": "replace", "path": "active", "value": false}));
-                    }
-                }
-                // Managed is the externalId; SCIM has no transfer e-mail.
-                "managed" | "notify" | "function_groups" => {}
-                other => return Err(format!("unknown account field {other}")),
-            }
+            Some(None) => ops.push(json!({"op": "remove", "path": "emails"})),
+            None => {}
+        }
+        // The ownership record: orgsync's namespaced externalId (an adoption replaces a
+        // foreign one).
+        match external_id {
+            Some(Some(x)) => ops.push(json!({"op": "replace", "path": "externalId",
+                "value": format!("{}{x}", self.user_prefix)})),
+            Some(None) => ops.push(json!({"op": "remove", "path": "externalId"})),
+            None => {}
+        }
+        if let Some(v) = first_name {
+            v.clone_into(&mut first);
+            names_changed = true;
+            ops.push(json!({"op": "replace", "path": "name.givenName", "value": first}));
+        }
+        if let Some(v) = last_name {
+            v.clone_into(&mut last);
+            names_changed = true;
+            ops.push(json!({"op": "replace", "path": "name.familyName", "value": last}));
+        }
+        // The removal date is the server's `meta.lastModified`: recording one (for a removed
+        // User that has none) touches the User, which sets it.
+        if let Some(Some(_)) = removed_at
+            && !reactivate
+        {
+            ops.push(json!({"op": "replace", "path": "active", "value": false}));
+        }
+        if reactivate {
+            ops.push(json!({"op": "replace", "path": "active", "value": true}));
         }
         if names_changed {
             ops.push(json!({"op": "replace", "path": "displayName",
@@ -1291,42 +1277,32 @@ impl Ctx {
         }
         {
             let mut m = self.mirror();
-            let email_to = changes
-                .get("email")
-                .map(|c| c.to.as_str().map(str::to_owned));
-            let ext_to = changes
-                .get("external_id")
-                .map(|c| c.to.as_str().map(str::to_owned));
-            if let Some(Some(e)) = &email_to
+            if let Some(Some(e)) = email
                 && m.user_names
                     .get(id)
                     .zip(old_email.as_ref())
-                    .is_some_and(|(n, o)| n.eq_ignore_ascii_case(o))
+                    .is_some_and(|(n, o)| same_email(n, o))
             {
-                m.user_names.insert(id.to_owned(), e.clone());
+                m.user_names.insert(id.to_owned(), e.to_owned());
             }
             if let Some(a) = m.account_mut(id) {
                 a.first_name = first;
                 a.last_name = last;
-                if let Some(e) = email_to {
-                    a.email = e;
+                if let Some(e) = email {
+                    a.email = e.map(str::to_owned);
                 }
-                if let Some(x) = ext_to {
+                if let Some(x) = external_id {
                     a.managed = x.is_some() || a.managed;
-                    a.external_id = x;
+                    a.external_id = x.map(str::to_owned);
                 }
-                match changes.get("status").and_then(|c| c.to.as_str()) {
-                    Some("active") => {
-                        a.status = AccountStatus::Active;
-                        a.removed_at = None;
-                    }
-                    Some("removed") => a.status = AccountStatus::Removed,
-                    _ => {}
+                if reactivate {
+                    a.status = AccountStatus::Active;
+                    a.removed_at = None;
                 }
             }
         }
         let mut effect = Effect::default();
-        self.memberships(id, communities, function_groups, &mut effect);
+        self.memberships(id, community_ids, function_group_ids, &mut effect);
         Ok(effect)
     }
 
@@ -1399,10 +1375,8 @@ fn display_name(first: &str, last: &str) -> String {
     format!("{first} {last}").trim().to_owned()
 }
 
-fn first_group_name(change: Option<&Change>) -> Option<String> {
-    change?.to.as_array()?.first()?["name"]
-        .as_str()
-        .map(str::to_owned)
+fn first_group_name(groups: Option<&[GroupRef]>) -> Option<String> {
+    groups?.first().map(|g| g.name.clone())
 }
 
 /// When to look for a resource whose create failed, before creating it again (see

@@ -109,7 +109,7 @@ impl ApplyContext {
     /// Records that `create` (a `create_*` action) made the group with target id `id`.
     pub fn record_created(&mut self, create: &Action, id: String) {
         self.created
-            .insert(GroupRef::placeholder(create.kind, &create.subject), id);
+            .insert(GroupRef::placeholder(create.kind(), &create.subject), id);
     }
 }
 

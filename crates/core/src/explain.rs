@@ -308,7 +308,7 @@ fn explain_absent(
     // Retention is a policy too: say where it is set when it decides an anonymization.
     if actions
         .iter()
-        .any(|a| a.kind == crate::plan::ActionKind::Anonymize)
+        .any(|a| a.kind() == crate::plan::ActionKind::Anonymize)
     {
         scope.push(step(
             format!(
@@ -718,7 +718,7 @@ fn person_actions(plan: &Plan, id: &str) -> Vec<Action> {
         .iter()
         .filter(|a| {
             matches!(
-                a.kind,
+                a.kind(),
                 K::Invite | K::Update | K::Move | K::Restore | K::Remove | K::Anonymize
             ) && a.subject == id
         })
@@ -873,7 +873,7 @@ mod tests {
         assert_eq!((loc.file.as_str(), loc.line), ("communities.yaml", 2));
         assert_eq!(p.rule.lines, [2]);
         assert_eq!(e.actions.len(), 1);
-        assert_eq!(e.actions[0].kind, crate::plan::ActionKind::Invite);
+        assert_eq!(e.actions[0].kind(), crate::plan::ActionKind::Invite);
         assert_eq!(e.decisive_steps().count(), 1);
     }
 
@@ -922,7 +922,7 @@ mod tests {
             [(Outcome::NotMatched, false), (Outcome::Matched, true)]
         );
         assert_eq!(e.out_of_scope.as_deref(), Some("excluded: head office"));
-        assert_eq!(e.actions[0].kind, crate::plan::ActionKind::Remove);
+        assert_eq!(e.actions[0].kind(), crate::plan::ActionKind::Remove);
         assert_eq!(e.account.as_deref(), Some("account u1"));
     }
 
@@ -943,7 +943,7 @@ mod tests {
 
         let e = explained(&config, &src, &tgt, "gone").unwrap();
         assert!(!e.person.in_source);
-        assert_eq!(e.actions[0].kind, crate::plan::ActionKind::Remove);
+        assert_eq!(e.actions[0].kind(), crate::plan::ActionKind::Remove);
         assert!(matches!(
             explained(&config, &src, &tgt, "nobody"),
             Err(ExplainError::NotFound(_))

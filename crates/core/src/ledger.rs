@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::run::ApplyReport;
 use crate::plan::safety::RecordedTarget;
-use crate::vocabulary::{Action, ActionKind, Plan};
+use crate::vocabulary::{Action, ActionKind, Field, FieldValue, Plan};
 
 /// Version of the apply-record format written to notes.
 pub const RECORD_VERSION: u32 = 1;
@@ -185,7 +185,7 @@ impl ApplyRecord {
             .outcomes
             .iter()
             .map(|o| {
-                let same = |a: &&Action| a.kind == o.kind && a.subject == o.subject;
+                let same = |a: &&Action| a.kind() == o.kind && a.subject == o.subject;
                 let action = actions
                     .by_ref()
                     .find(same)
@@ -248,13 +248,14 @@ const REDACTED: &str = "<redacted>";
 /// e-mail addresses among its changes, and anything shaped like an e-mail address.
 fn scrub(message: &str, action: &Action) -> String {
     let mut personal: Vec<&str> = vec![action.name.as_str()];
-    for field in ["first_name", "last_name", "email"] {
-        if let Some(change) = action.changes.get(field) {
-            personal.extend(
-                [change.from.as_str(), change.to.as_str()]
-                    .into_iter()
-                    .flatten(),
-            );
+    let fields = action.changes.fields();
+    for f in &fields {
+        if matches!(f.field, Field::FirstName | Field::LastName | Field::Email) {
+            for v in [f.from, f.to] {
+                if let FieldValue::Text(t) = v {
+                    personal.push(t);
+                }
+            }
         }
     }
     // Longest first, so "Jan de Vries" goes before "Jan".
@@ -494,34 +495,21 @@ pub fn recorded_target(records: &[ApplyRecord], key: &str) -> Option<RecordedTar
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
 
     use super::*;
     use crate::apply::run::Outcome;
-    use crate::plan::{Change, Digests, Safety};
+    use crate::plan::{Changes, Digests, Invite, Safety};
 
     fn sample_plan() -> Plan {
         let action = Action {
-            kind: ActionKind::Invite,
             subject: "4302".to_owned(),
             target_id: None,
             name: "Lina Chaouch".to_owned(),
-            changes: BTreeMap::from([
-                (
-                    "email".to_owned(),
-                    Change {
-                        from: json!(null),
-                        to: json!("lina.chaouch@example.com"),
-                    },
-                ),
-                (
-                    "first_name".to_owned(),
-                    Change {
-                        from: json!(null),
-                        to: json!("Lina"),
-                    },
-                ),
-            ]),
+            changes: Changes::Invite(Invite {
+                email: Some("lina.chaouch@example.com".to_owned()),
+                first_name: Some("Lina".to_owned()),
+                ..Invite::default()
+            }),
             reason: "new in the source".to_owned(),
         };
         let actions = vec![action.clone(), action];

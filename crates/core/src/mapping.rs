@@ -13,8 +13,6 @@ use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
-use serde_json::{Value, json};
-
 use crate::config::{
     Config, FunctionSourceField, ManagedField, UnmappedFunctionAction, UnmappedFunctionPolicy,
     UnmappedPolicy,
@@ -22,7 +20,8 @@ use crate::config::{
 use crate::model::{TargetGroup, TargetSnapshot};
 use crate::scope::{Patterns, Scope, ScopedPerson, is_glob, people, people_are};
 use crate::vocabulary::{
-    Action, ActionKind, Change, Diagnostic, DiagnosticKind, GroupRef, Severity,
+    Action, ActionKind, Changes, CreateGroup, Diagnostic, DiagnosticKind, FieldChange, GroupRef,
+    Rekey, RemoveGroup, Severity,
 };
 
 /// Where one source identifier lands.
@@ -209,22 +208,28 @@ impl Kind {
             Kind::Function(_) => "function groups",
         }
     }
-    fn create(self) -> ActionKind {
+    fn create_kind(self) -> ActionKind {
         match self {
             Kind::Community => ActionKind::CreateCommunity,
             Kind::Function(_) => ActionKind::CreateFunctionGroup,
         }
     }
-    fn update(self) -> ActionKind {
+    fn create(self, g: CreateGroup) -> Changes {
         match self {
-            Kind::Community => ActionKind::UpdateCommunity,
-            Kind::Function(_) => ActionKind::UpdateFunctionGroup,
+            Kind::Community => Changes::CreateCommunity(g),
+            Kind::Function(_) => Changes::CreateFunctionGroup(g),
         }
     }
-    fn remove(self) -> ActionKind {
+    fn rekey(self, r: Rekey) -> Changes {
         match self {
-            Kind::Community => ActionKind::RemoveCommunity,
-            Kind::Function(_) => ActionKind::RemoveFunctionGroup,
+            Kind::Community => Changes::UpdateCommunity(r),
+            Kind::Function(_) => Changes::UpdateFunctionGroup(r),
+        }
+    }
+    fn remove(self, g: RemoveGroup) -> Changes {
+        match self {
+            Kind::Community => Changes::RemoveCommunity(g),
+            Kind::Function(_) => Changes::RemoveFunctionGroup(g),
         }
     }
     fn unmapped_diag(self) -> DiagnosticKind {
@@ -622,7 +627,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                     Unmapped::Create => {
                         let g = index(refs.len());
                         refs.push(GroupRef {
-                            id: GroupRef::placeholder(kind.create(), id),
+                            id: GroupRef::placeholder(kind.create_kind(), id),
                             name: name.to_owned(),
                         });
                         unmapped_creates.push((g, id));
@@ -688,7 +693,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             (false, Some(first)) => (*first).to_owned(),
             _ => ng.name.clone(),
         };
-        refs[ng.index as usize].id = GroupRef::placeholder(kind.create(), &subject);
+        refs[ng.index as usize].id = GroupRef::placeholder(kind.create_kind(), &subject);
         let reason = if ng.fallback {
             format!(
                 "the fallback {} for unmapped {}s does not exist yet",
@@ -719,17 +724,15 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         to.sort_unstable();
         let old = group.source_ids.join(", ");
         actions.push(Action {
-            kind: kind.update(),
             subject: to[0].to_owned(),
             target_id: Some(group.id.clone()),
             name: group.name.clone(),
-            changes: BTreeMap::from([(
-                "source_ids".to_owned(),
-                Change {
-                    from: json!(group.source_ids),
-                    to: json!(to),
-                },
-            )]),
+            changes: kind.rekey(Rekey {
+                source_ids: FieldChange::new(
+                    group.source_ids.clone(),
+                    to.iter().map(|s| (*s).to_owned()).collect(),
+                ),
+            }),
             reason: format!(
                 "its source {} {old} {} gone and {} {} carries its name: a renamed identifier, so the {} is re-keyed, not duplicated",
                 plural(kind.noun(), group.source_ids.len()),
@@ -944,7 +947,6 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             continue;
         }
         actions.push(Action {
-            kind: kind.remove(),
             subject: g
                 .source_ids
                 .first()
@@ -952,13 +954,9 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                 .unwrap_or_else(|| g.id.clone()),
             target_id: Some(g.id.clone()),
             name: g.name.clone(),
-            changes: BTreeMap::from([(
-                "name".to_owned(),
-                Change {
-                    from: Value::String(g.name.clone()),
-                    to: Value::Null,
-                },
-            )]),
+            changes: kind.remove(RemoveGroup {
+                name: g.name.clone(),
+            }),
             reason,
         });
     }
@@ -1143,27 +1141,14 @@ fn create_action(
     source_ids: &[&str],
     reason: String,
 ) -> Action {
-    let mut changes = BTreeMap::new();
-    changes.insert(
-        "name".to_owned(),
-        Change {
-            from: Value::Null,
-            to: Value::String(name.to_owned()),
-        },
-    );
-    changes.insert(
-        "source_ids".to_owned(),
-        Change {
-            from: json!([]),
-            to: json!(source_ids),
-        },
-    );
     Action {
-        kind: kind.create(),
         subject,
         target_id: None,
         name: name.to_owned(),
-        changes,
+        changes: kind.create(CreateGroup {
+            name: name.to_owned(),
+            source_ids: source_ids.iter().map(|s| (*s).to_owned()).collect(),
+        }),
         reason,
     }
 }
@@ -1219,7 +1204,7 @@ mod tests {
     fn kinds(plan: &Plan) -> Vec<(ActionKind, &str)> {
         plan.actions
             .iter()
-            .map(|a| (a.kind, a.subject.as_str()))
+            .map(|a| (a.kind(), a.subject.as_str()))
             .collect()
     }
 
@@ -1228,9 +1213,9 @@ mod tests {
         let action = plan
             .actions
             .iter()
-            .find(|a| a.kind == kind)
+            .find(|a| a.kind() == kind)
             .expect("action");
-        action.changes[field]
+        action.changes.to_wire()[field]
             .to
             .as_array()
             .expect("list")
@@ -1255,7 +1240,7 @@ mod tests {
         );
         let create = &p.actions[0];
         assert_eq!(create.name, "Utrecht");
-        assert_eq!(create.changes["source_ids"].to, json!(["1007"]));
+        assert_eq!(create.changes.to_wire()["source_ids"].to, json!(["1007"]));
         assert_eq!(
             to_ids(&p, ActionKind::Invite, "communities"),
             ["new:community:1007"]
@@ -1279,7 +1264,12 @@ mod tests {
         let invites: Vec<_> = p
             .actions
             .iter()
-            .map(|a| (a.subject.as_str(), a.changes["communities"].to.clone()))
+            .map(|a| {
+                (
+                    a.subject.as_str(),
+                    a.changes.to_wire()["communities"].to.clone(),
+                )
+            })
             .collect();
         assert_eq!(
             invites,
@@ -1326,7 +1316,7 @@ mod tests {
             );
             assert_eq!(created.actions[0].name, "Delivery");
             assert_eq!(
-                created.actions[0].changes["source_ids"].to,
+                created.actions[0].changes.to_wire()["source_ids"].to,
                 json!(["2001", "2002"])
             );
             assert_eq!(
@@ -1426,7 +1416,7 @@ mod tests {
         let fgs: Vec<_> = p
             .actions
             .iter()
-            .map(|a| a.changes["function_groups"].to.clone())
+            .map(|a| a.changes.to_wire()["function_groups"].to.clone())
             .collect();
         let no_fn = json!({ "id": "g2", "name": "No function" });
         let gr = json!({ "id": "g1", "name": "Guest Relations" });
@@ -1494,7 +1484,7 @@ mod tests {
         let creates: Vec<_> = p
             .actions
             .iter()
-            .filter(|a| a.kind == ActionKind::CreateFunctionGroup)
+            .filter(|a| a.kind() == ActionKind::CreateFunctionGroup)
             .map(|a| (a.subject.as_str(), a.name.as_str()))
             .collect();
         assert_eq!(
@@ -1658,7 +1648,7 @@ mod tests {
         assert!(
             p.actions
                 .iter()
-                .all(|a| a.kind != ActionKind::RemoveCommunity)
+                .all(|a| a.kind() != ActionKind::RemoveCommunity)
         );
         let orphaned = diags(&p, DiagnosticKind::OrphanedCommunity);
         assert_eq!(
@@ -1676,7 +1666,7 @@ mod tests {
         let removals: Vec<_> = p
             .actions
             .iter()
-            .filter(|a| a.kind == ActionKind::RemoveCommunity)
+            .filter(|a| a.kind() == ActionKind::RemoveCommunity)
             .map(|a| a.target_id.as_deref())
             .collect();
         assert_eq!(removals, [Some("t1")]);
@@ -1701,7 +1691,7 @@ mod tests {
         let removals: Vec<_> = p
             .actions
             .iter()
-            .filter(|a| a.kind == ActionKind::RemoveFunctionGroup)
+            .filter(|a| a.kind() == ActionKind::RemoveFunctionGroup)
             .map(|a| (a.subject.as_str(), a.target_id.as_deref()))
             .collect();
         assert_eq!(removals, [("F-OLD", Some("g2"))]);
@@ -1726,8 +1716,8 @@ mod tests {
         assert_eq!(kinds(&p), [(ActionKind::UpdateCommunity, "1012")]);
         let rekey = &p.actions[0];
         assert_eq!(rekey.target_id.as_deref(), Some("t2"));
-        assert_eq!(rekey.changes["source_ids"].from, json!(["1002"]));
-        assert_eq!(rekey.changes["source_ids"].to, json!(["1012"]));
+        assert_eq!(rekey.changes.to_wire()["source_ids"].from, json!(["1002"]));
+        assert_eq!(rekey.changes.to_wire()["source_ids"].to, json!(["1012"]));
         let changed = diags(&p, DiagnosticKind::IdentifierChanged);
         assert_eq!((changed.len(), changed[0].severity), (1, Severity::Info));
         let after =
@@ -1829,7 +1819,7 @@ mod tests {
         assert!(
             !p.actions
                 .iter()
-                .any(|a| a.kind == ActionKind::RemoveFunctionGroup),
+                .any(|a| a.kind() == ActionKind::RemoveFunctionGroup),
             "{:?}",
             kinds(&p)
         );

@@ -5,14 +5,16 @@
 //! Every action is idempotent where it can be: running a plan again after a crash converges and
 //! never invites anyone twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use jiff::civil::Date;
-use serde_json::Value;
 
 use crate::connector::ApplyContext;
+use crate::identity::same_email;
 use crate::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
-use crate::vocabulary::{Action, ActionKind, Change, GroupRef, Plan};
+use crate::vocabulary::{
+    AccountWrite, Action, Changes, CreateGroup, GroupRef, Invite, Plan, Rekey,
+};
 
 /// Prefix of account ids this target hands out (`u-1`, `u-2`, …).
 const ACCOUNT_PREFIX: &str = "u-";
@@ -58,7 +60,7 @@ pub fn apply_plan(
         action
             .resolve_placeholders(&ctx.created)
             .and_then(|resolved| target.apply(&resolved, &mut ctx))
-            .map_err(|e| format!("{} {}: {e}", action.kind.as_str(), action.subject))?;
+            .map_err(|e| format!("{} {}: {e}", action.kind().as_str(), action.subject))?;
     }
     Ok(target.into_state())
 }
@@ -118,22 +120,27 @@ impl MemoryTarget {
 
     /// Executes one action.
     pub fn apply(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
-        match action.kind {
-            ActionKind::CreateCommunity => {
-                create_group(&mut self.state.communities, COMMUNITY_PREFIX, action, ctx)
-            }
-            ActionKind::CreateFunctionGroup => create_group(
-                &mut self.state.function_groups,
-                FUNCTION_GROUP_PREFIX,
+        match &action.changes {
+            Changes::CreateCommunity(g) => create_group(
+                &mut self.state.communities,
+                COMMUNITY_PREFIX,
+                g,
                 action,
                 ctx,
             ),
-            ActionKind::UpdateCommunity => update_group(&mut self.state.communities, action),
-            ActionKind::UpdateFunctionGroup => {
-                update_group(&mut self.state.function_groups, action)
+            Changes::CreateFunctionGroup(g) => create_group(
+                &mut self.state.function_groups,
+                FUNCTION_GROUP_PREFIX,
+                g,
+                action,
+                ctx,
+            ),
+            Changes::UpdateCommunity(r) => update_group(&mut self.state.communities, r, action),
+            Changes::UpdateFunctionGroup(r) => {
+                update_group(&mut self.state.function_groups, r, action)
             }
-            ActionKind::Invite => self.invite(action),
-            ActionKind::Update | ActionKind::Move | ActionKind::Restore => {
+            Changes::Invite(i) => self.invite(action, i),
+            Changes::Update(_) | Changes::Move(_) | Changes::Restore(_) => {
                 let i = self.account(action)?;
                 if self.state.accounts[i].status == AccountStatus::Anonymized {
                     return Err(format!(
@@ -141,9 +148,12 @@ impl MemoryTarget {
                         self.state.accounts[i].id
                     ));
                 }
-                self.set_fields(i, &action.changes)
+                match action.changes.account_write() {
+                    Some(write) => self.write(i, write),
+                    None => Ok(()),
+                }
             }
-            ActionKind::Remove => {
+            Changes::Remove(_) => {
                 let i = self.account(action)?;
                 let a = &mut self.state.accounts[i];
                 match a.status {
@@ -157,7 +167,7 @@ impl MemoryTarget {
                     AccountStatus::Anonymized => Err(format!("account {} is anonymized", a.id)),
                 }
             }
-            ActionKind::Anonymize => {
+            Changes::Anonymize(_) => {
                 let i = self.account(action)?;
                 let a = &mut self.state.accounts[i];
                 a.status = AccountStatus::Anonymized;
@@ -167,7 +177,7 @@ impl MemoryTarget {
                 a.external_id = None;
                 Ok(())
             }
-            ActionKind::RemoveCommunity => {
+            Changes::RemoveCommunity(_) => {
                 let id = group_id(action)?;
                 self.state.communities.retain(|g| g.id != id);
                 for a in &mut self.state.accounts {
@@ -175,7 +185,7 @@ impl MemoryTarget {
                 }
                 Ok(())
             }
-            ActionKind::RemoveFunctionGroup => {
+            Changes::RemoveFunctionGroup(_) => {
                 let id = group_id(action)?;
                 self.state.function_groups.retain(|g| g.id != id);
                 for a in &mut self.state.accounts {
@@ -201,19 +211,16 @@ impl MemoryTarget {
 
     /// Creates a managed account, or — when the same invite already ran (an active managed
     /// account with this external id and e-mail exists) — brings that one in line instead.
-    fn invite(&mut self, action: &Action) -> Result<(), String> {
-        let email = action
-            .changes
-            .get("email")
-            .and_then(|c| c.to.as_str())
+    fn invite(&mut self, action: &Action, invite: &Invite) -> Result<(), String> {
+        let email = invite
+            .email
+            .as_deref()
             .ok_or_else(|| "an invite needs an e-mail address".to_owned())?;
         let same_invite = |a: &Account| {
             a.managed
                 && a.status == AccountStatus::Active
                 && a.external_id.as_deref() == Some(action.subject.as_str())
-                && a.email
-                    .as_deref()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+                && a.email.as_deref().is_some_and(|e| same_email(e, email))
         };
         let accounts = &self.state.accounts;
         let existing = match &self.index {
@@ -255,62 +262,84 @@ impl MemoryTarget {
                 i
             }
         };
-        self.set_fields(i, &action.changes)
+        match action.changes.account_write() {
+            Some(write) => self.write(i, write),
+            None => Ok(()),
+        }
     }
 
-    /// Writes `changes` (their `to` values) to account `i`.
-    fn set_fields(&mut self, i: usize, changes: &BTreeMap<String, Change>) -> Result<(), String> {
+    /// Writes what an action writes to account `i`.
+    fn write(&mut self, i: usize, write: AccountWrite<'_>) -> Result<(), String> {
+        let AccountWrite {
+            adopt,
+            external_id,
+            email,
+            first_name,
+            last_name,
+            manager,
+            reactivate,
+            removed_at,
+            communities,
+            function_groups,
+            // The target's transfer e-mail: nothing to store.
+            notify: _,
+            applicant,
+        } = write;
+        if manager.is_some() {
+            return Err("unknown account field manager".to_owned());
+        }
+        if applicant.is_some() {
+            return Err("unknown account field applicant".to_owned());
+        }
         // Resolve group references first: they are checked against the groups that exist.
-        let mut communities = changes
-            .get("communities")
-            .map(|c| {
+        let communities = communities
+            .map(|refs| {
                 resolve_groups(
-                    &c.to,
+                    refs,
                     &self.state.communities,
                     &self.state.accounts[i].communities,
                 )
             })
             .transpose()?;
-        let mut function_groups = changes
-            .get("function_groups")
-            .map(|c| {
+        let function_groups = function_groups
+            .map(|refs| {
                 resolve_groups(
-                    &c.to,
+                    refs,
                     &self.state.function_groups,
                     &self.state.accounts[i].function_groups,
                 )
             })
             .transpose()?;
         let account = &mut self.state.accounts[i];
-        for (field, change) in changes {
-            let to = &change.to;
-            match field.as_str() {
-                "email" => account.email = optional_string(field, to)?,
-                "first_name" => {
-                    account.first_name = optional_string(field, to)?.unwrap_or_default()
-                }
-                "last_name" => account.last_name = optional_string(field, to)?.unwrap_or_default(),
-                "external_id" => {
-                    account.external_id = optional_string(field, to)?;
-                    if let (Some(ix), Some(x)) = (&mut self.index, &account.external_id) {
-                        ix.by_external_id.entry(x.clone()).or_default().push(i);
-                    }
-                }
-                "managed" => {
-                    account.managed = to
-                        .as_bool()
-                        .ok_or_else(|| format!("{field}: expected true or false, got {to}"))?;
-                }
-                "status" => account.status = typed(field, to)?,
-                "removed_at" => account.removed_at = typed(field, to)?,
-                "communities" => account.communities = communities.take().unwrap_or_default(),
-                "function_groups" => {
-                    account.function_groups = function_groups.take().unwrap_or_default();
-                }
-                // The target's transfer e-mail: nothing to store.
-                "notify" => {}
-                other => return Err(format!("unknown account field {other}")),
+        if let Some(email) = email {
+            account.email = email.map(str::to_owned);
+        }
+        if let Some(x) = external_id {
+            account.external_id = x.map(str::to_owned);
+            if let (Some(ix), Some(x)) = (&mut self.index, &account.external_id) {
+                ix.by_external_id.entry(x.clone()).or_default().push(i);
             }
+        }
+        if let Some(v) = first_name {
+            v.clone_into(&mut account.first_name);
+        }
+        if let Some(v) = last_name {
+            v.clone_into(&mut account.last_name);
+        }
+        if adopt {
+            account.managed = true;
+        }
+        if reactivate {
+            account.status = AccountStatus::Active;
+        }
+        if let Some(d) = removed_at {
+            account.removed_at = d;
+        }
+        if let Some(c) = communities {
+            account.communities = c;
+        }
+        if let Some(f) = function_groups {
+            account.function_groups = f;
         }
         Ok(())
     }
@@ -321,17 +350,12 @@ impl MemoryTarget {
 fn create_group(
     groups: &mut Vec<TargetGroup>,
     prefix: &str,
+    create: &CreateGroup,
     action: &Action,
     ctx: &mut ApplyContext,
 ) -> Result<(), String> {
-    let mut source_ids: Vec<String> = match action.changes.get("source_ids") {
-        Some(c) => typed("source_ids", &c.to)?,
-        None => Vec::new(),
-    };
-    let name = match action.changes.get("name") {
-        Some(c) => optional_string("name", &c.to)?.unwrap_or_else(|| action.name.clone()),
-        None => action.name.clone(),
-    };
+    let mut source_ids = create.source_ids.clone();
+    let name = create.name.clone();
     let mut sorted = source_ids.clone();
     sorted.sort();
     let existing = groups.iter().find(|g| {
@@ -361,15 +385,13 @@ fn create_group(
 }
 
 /// Records the new source identifiers on a group (re-keying a renamed identifier).
-fn update_group(groups: &mut [TargetGroup], action: &Action) -> Result<(), String> {
+fn update_group(groups: &mut [TargetGroup], rekey: &Rekey, action: &Action) -> Result<(), String> {
     let id = group_id(action)?;
     let group = groups
         .iter_mut()
         .find(|g| g.id == id)
         .ok_or_else(|| format!("group {id} does not exist"))?;
-    if let Some(c) = action.changes.get("source_ids") {
-        group.source_ids = typed("source_ids", &c.to)?;
-    }
+    group.source_ids.clone_from(&rekey.source_ids.to);
     Ok(())
 }
 
@@ -377,14 +399,13 @@ fn update_group(groups: &mut [TargetGroup], action: &Action) -> Result<(), Strin
 /// runner). Every group must exist, except one the account is in already (a membership of a
 /// group the target does not list is kept as it is, never added).
 fn resolve_groups(
-    value: &Value,
+    refs: &[GroupRef],
     groups: &[TargetGroup],
     current: &[String],
 ) -> Result<Vec<String>, String> {
-    let refs: Vec<GroupRef> = typed("groups", value)?;
     let mut ids: Vec<String> = Vec::with_capacity(refs.len());
     for r in refs {
-        let id = r.id;
+        let id = r.id.clone();
         if !groups.iter().any(|g| g.id == id) && !current.contains(&id) {
             return Err(format!("group \"{}\" ({id}) does not exist", r.name));
         }
@@ -409,26 +430,13 @@ fn next_number<'i>(ids: impl Iterator<Item = &'i str>, prefix: &str) -> u64 {
         .map_or(1, |n| n.saturating_add(1))
 }
 
-fn optional_string(field: &str, v: &Value) -> Result<Option<String>, String> {
-    match v {
-        Value::Null => Ok(None),
-        Value::String(s) => Ok(Some(s.clone())),
-        other => Err(format!("{field}: expected a string, got {other}")),
-    }
-}
-
-fn typed<T: serde::de::DeserializeOwned>(field: &str, v: &Value) -> Result<T, String> {
-    serde_json::from_value(v.clone()).map_err(|e| format!("{field}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
-    use serde_json::json;
-
     use super::*;
     use crate::scope::testing::{TODAY, account, day, group, target};
+    use crate::vocabulary::{
+        AccountEdit, Anonymize, FieldChange, Move, Remove, RemoveGroup, Restore, Update,
+    };
 
     fn ctx() -> ApplyContext {
         ApplyContext {
@@ -439,31 +447,24 @@ mod tests {
         }
     }
 
-    fn act(
-        kind: ActionKind,
-        subject: &str,
-        target_id: Option<&str>,
-        changes: &[(&str, Value)],
-    ) -> Action {
+    fn act(changes: Changes, subject: &str, target_id: Option<&str>) -> Action {
         Action {
-            kind,
             subject: subject.to_owned(),
             target_id: target_id.map(str::to_owned),
             name: subject.to_owned(),
-            changes: changes
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        (*k).to_owned(),
-                        Change {
-                            from: Value::Null,
-                            to: v.clone(),
-                        },
-                    )
-                })
-                .collect::<BTreeMap<_, _>>(),
+            changes,
             reason: String::new(),
         }
+    }
+
+    fn refs(groups: &[(&str, &str)]) -> Vec<GroupRef> {
+        groups
+            .iter()
+            .map(|(id, name)| GroupRef {
+                id: (*id).to_owned(),
+                name: (*name).to_owned(),
+            })
+            .collect()
     }
 
     #[test]
@@ -474,23 +475,26 @@ mod tests {
         );
         let mut ctx = ctx();
         let create = act(
-            ActionKind::CreateCommunity,
+            Changes::CreateCommunity(CreateGroup {
+                name: "Utrecht".to_owned(),
+                source_ids: vec!["1007".to_owned()],
+            }),
             "1007",
             None,
-            &[("name", json!("Utrecht")), ("source_ids", json!(["1007"]))],
         );
         let invite = act(
-            ActionKind::Invite,
+            Changes::Invite(Invite {
+                email: Some("ann@example.com".to_owned()),
+                external_id: Some("1".to_owned()),
+                first_name: Some("Ann".to_owned()),
+                communities: Some(refs(&[
+                    ("new:community:1007", "Utrecht"),
+                    ("c-1", "Amsterdam"),
+                ])),
+                ..Invite::default()
+            }),
             "1",
             None,
-            &[
-                ("email", json!("ann@example.com")),
-                ("first_name", json!("Ann")),
-                (
-                    "communities",
-                    json!([{ "id": "new:community:1007", "name": "Utrecht" }, { "id": "c-1", "name": "Amsterdam" }]),
-                ),
-            ],
         );
         for _ in 0..2 {
             apply_action(&mut state, &create, &mut ctx).expect("create");
@@ -515,27 +519,33 @@ mod tests {
     fn a_reference_to_a_group_that_does_not_exist_fails() {
         let mut state = target(vec![account("u1", "1", &[])], vec![]);
         let mv = act(
-            ActionKind::Move,
+            Changes::Move(Move {
+                communities: FieldChange::new(vec![], refs(&[("new:community:1007", "Utrecht")])),
+                notify: false,
+            }),
             "1",
             Some("u1"),
-            &[(
-                "communities",
-                json!([{ "id": "new:community:1007", "name": "Utrecht" }]),
-            )],
         );
         assert!(apply_action(&mut state, &mv, &mut ctx()).is_err());
         let mv = act(
-            ActionKind::Move,
+            Changes::Move(Move {
+                communities: FieldChange::new(vec![], refs(&[("c9", "X")])),
+                notify: false,
+            }),
             "1",
             Some("u1"),
-            &[("communities", json!([{ "id": "c9", "name": "X" }]))],
         );
         assert!(apply_action(&mut state, &mv, &mut ctx()).is_err());
         let missing = act(
-            ActionKind::Update,
+            Changes::Update(Update {
+                edit: AccountEdit {
+                    first_name: Some(FieldChange::new(String::new(), "B".to_owned())),
+                    ..AccountEdit::default()
+                },
+                removed_at: None,
+            }),
             "1",
             Some("nobody"),
-            &[("first_name", json!("B"))],
         );
         assert!(apply_action(&mut state, &missing, &mut ctx()).is_err());
     }
@@ -547,7 +557,14 @@ mod tests {
             vec![group("c-1", "A", &[], true)],
         );
         let mut ctx = ctx();
-        let remove = act(ActionKind::Remove, "1", Some("u1"), &[]);
+        let remove = act(
+            Changes::Remove(Remove {
+                permanent: false,
+                removed_at: Some(TODAY),
+            }),
+            "1",
+            Some("u1"),
+        );
         apply_action(&mut state, &remove, &mut ctx).expect("remove");
         assert_eq!(state.accounts[0].status, AccountStatus::Removed);
         assert_eq!(state.accounts[0].removed_at, Some(TODAY));
@@ -560,14 +577,16 @@ mod tests {
         );
 
         let restore = act(
-            ActionKind::Restore,
+            Changes::Restore(Restore {
+                edit: AccountEdit {
+                    last_name: Some(FieldChange::new(String::new(), "New".to_owned())),
+                    ..AccountEdit::default()
+                },
+                removed_at: Some(TODAY),
+                communities: None,
+            }),
             "1",
             Some("u1"),
-            &[
-                ("status", json!("active")),
-                ("removed_at", Value::Null),
-                ("last_name", json!("New")),
-            ],
         );
         apply_action(&mut state, &restore, &mut ctx).expect("restore");
         let a = &state.accounts[0];
@@ -576,7 +595,7 @@ mod tests {
             (AccountStatus::Active, None, "New")
         );
 
-        let anonymize = act(ActionKind::Anonymize, "1", Some("u1"), &[]);
+        let anonymize = act(Changes::Anonymize(Anonymize::default()), "1", Some("u1"));
         apply_action(&mut state, &anonymize, &mut ctx).expect("anonymize");
         let a = &state.accounts[0];
         assert_eq!(a.status, AccountStatus::Anonymized);
@@ -593,7 +612,13 @@ mod tests {
                 group("c-2", "B", &["2"], true),
             ],
         );
-        let remove = act(ActionKind::RemoveCommunity, "1", Some("c-1"), &[]);
+        let remove = act(
+            Changes::RemoveCommunity(RemoveGroup {
+                name: "A".to_owned(),
+            }),
+            "1",
+            Some("c-1"),
+        );
         apply_action(&mut state, &remove, &mut ctx()).expect("remove community");
         assert_eq!(state.communities.len(), 1);
         assert_eq!(state.accounts[0].communities, ["c-2"]);

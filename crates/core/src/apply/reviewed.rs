@@ -76,7 +76,7 @@ impl ReviewRecord {
                 .actions
                 .iter()
                 .map(|a| ReviewedAction {
-                    kind: a.kind,
+                    kind: a.kind(),
                     subject: a.subject.clone(),
                     fingerprint: fingerprint(a),
                 })
@@ -235,7 +235,7 @@ impl Comparison<'_> {
     pub fn drift_counts(&self) -> BTreeMap<ActionKind, usize> {
         let mut out = BTreeMap::new();
         for a in &self.drift {
-            *out.entry(a.kind).or_insert(0) += 1;
+            *out.entry(a.kind()).or_insert(0) += 1;
         }
         out
     }
@@ -249,22 +249,18 @@ fn short(digest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Change;
+    use crate::plan::Changes;
 
     fn action(kind: ActionKind, subject: &str, to: &str) -> Action {
+        let mut changes = Changes::bare(kind);
+        if let Changes::Invite(invite) = &mut changes {
+            invite.email = Some(to.to_owned());
+        }
         Action {
-            kind,
             subject: subject.to_owned(),
             target_id: None,
             name: format!("Person {subject}"),
-            changes: [(
-                "email".to_owned(),
-                Change {
-                    from: serde_json::Value::Null,
-                    to: serde_json::Value::String(to.to_owned()),
-                },
-            )]
-            .into(),
+            changes,
             reason: "new in the source".to_owned(),
         }
     }

@@ -170,12 +170,12 @@ pub fn apply(
     // created groups' ids here, once, so that no connector ever sees one.
     for batch in plan
         .actions
-        .chunk_by(|a, b| a.kind.phase() == b.kind.phase())
+        .chunk_by(|a, b| a.kind().phase() == b.kind().phase())
     {
         if opts.interrupt.is_set() {
             report.interrupted = true;
             for action in batch {
-                *report.not_attempted.entry(action.kind).or_default() += 1;
+                *report.not_attempted.entry(action.kind()).or_default() += 1;
             }
             continue;
         }
@@ -194,7 +194,7 @@ pub fn apply(
                 Ok(_) => match executed.next() {
                     Some(Err(ConnectorError::Interrupted)) => {
                         report.interrupted = true;
-                        *report.not_attempted.entry(action.kind).or_default() += 1;
+                        *report.not_attempted.entry(action.kind()).or_default() += 1;
                         continue;
                     }
                     Some(r) => r.map_err(|e| e.to_string()),
@@ -207,7 +207,7 @@ pub fn apply(
                 Err(_) => None,
             };
             report.outcomes.push(Outcome {
-                kind: action.kind,
+                kind: action.kind(),
                 subject: action.subject.clone(),
                 ok: result.is_ok(),
                 error: result.err(),
@@ -221,12 +221,7 @@ pub fn apply(
         .iter()
         .zip(&report.outcomes)
         .filter(|(action, outcome)| {
-            outcome.ok
-                && (action.kind == ActionKind::Invite
-                    || action
-                        .changes
-                        .get("managed")
-                        .is_some_and(|c| c.to == serde_json::Value::Bool(true)))
+            outcome.ok && (action.kind() == ActionKind::Invite || action.changes.adopts())
         })
         .count();
     report.managed_accounts = Some(managed_before + gained);
@@ -309,7 +304,7 @@ mod tests {
 
     use super::*;
     use crate::model::TargetSnapshot;
-    use crate::plan::{Change, Diagnostic, DiagnosticKind, Digests, GroupRef, Safety};
+    use crate::plan::{Changes, Diagnostic, DiagnosticKind, Digests, GroupRef, Safety};
 
     /// A target that records what it is asked to do and fails the subjects it is told to.
     #[derive(Default)]
@@ -344,7 +339,7 @@ mod tests {
                 ctx.interrupt.set();
             }
             // The runner resolves placeholders: a target never sees one.
-            let text = serde_json::to_string(&action.changes).unwrap();
+            let text = serde_json::to_string(&action.changes.to_wire()).unwrap();
             assert!(
                 !text.contains("\"id\":\"new:"),
                 "a placeholder reached the target: {text}"
@@ -356,7 +351,7 @@ mod tests {
                 )));
             }
             if matches!(
-                action.kind,
+                action.kind(),
                 ActionKind::CreateCommunity | ActionKind::CreateFunctionGroup
             ) {
                 ctx.record_created(action, format!("c-{}", action.subject));
@@ -370,7 +365,7 @@ mod tests {
     }
 
     fn action(kind: ActionKind, subject: &str, communities: &[&str]) -> Action {
-        let mut changes = BTreeMap::new();
+        let mut changes = Changes::bare(kind);
         if !communities.is_empty() {
             let refs: Vec<GroupRef> = communities
                 .iter()
@@ -379,16 +374,13 @@ mod tests {
                     name: format!("group {id}"),
                 })
                 .collect();
-            changes.insert(
-                "communities".to_owned(),
-                Change {
-                    from: json!([]),
-                    to: serde_json::to_value(refs).unwrap(),
-                },
-            );
+            match &mut changes {
+                Changes::Invite(i) => i.communities = Some(refs),
+                Changes::Move(m) => m.communities.to = refs,
+                other => panic!("no communities in a {:?}", other.kind()),
+            }
         }
         Action {
-            kind,
             subject: subject.to_owned(),
             target_id: None,
             name: subject.to_owned(),

@@ -121,8 +121,8 @@ fn verdict(plan: &Plan) -> &'static str {
 /// The differences between two action lists, as phrases naming the actions.
 fn actions(file: &[Action], replanned: &[Action], out: &mut Vec<String>) {
     let before = out.len();
-    let name = |a: &Action| format!("{} {}", a.kind.as_str(), a.subject);
-    let key = |a: &Action| (a.kind, a.subject.clone(), a.target_id.clone());
+    let name = |a: &Action| format!("{} {}", a.kind().as_str(), a.subject);
+    let key = |a: &Action| (a.kind(), a.subject.clone(), a.target_id.clone());
     let planned: std::collections::HashMap<_, &Action> =
         replanned.iter().map(|a| (key(a), a)).collect();
     let in_file: std::collections::HashMap<_, &Action> = file.iter().map(|a| (key(a), a)).collect();
@@ -158,21 +158,21 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{ActionKind, Change, Digests, Safety, Violation};
+    use crate::plan::{ActionKind, Changes, Digests, FieldChange, Safety, Violation};
 
     fn action(kind: ActionKind, subject: &str) -> Action {
+        let mut changes = Changes::bare(kind);
+        if let Changes::Update(u) = &mut changes {
+            u.edit.email = Some(FieldChange::new(
+                Some(format!("{subject}@old.example")),
+                Some(format!("{subject}@new.example")),
+            ));
+        }
         Action {
-            kind,
             subject: subject.to_owned(),
             target_id: Some(format!("u-{subject}")),
             name: format!("Person {subject}"),
-            changes: BTreeMap::from([(
-                "email".to_owned(),
-                Change {
-                    from: json!(format!("{subject}@old.example")),
-                    to: json!(format!("{subject}@new.example")),
-                },
-            )]),
+            changes,
             reason: "e-mail changed in the source".to_owned(),
         }
     }
@@ -239,12 +239,17 @@ mod tests {
         assert_eq!(verify(&file, &plan()), Err(PlanMismatch::ConfigChanged));
     }
 
+    /// Sets the `to` of `field` in `action`'s JSON form, as an edit of the plan file would.
+    fn edit_wire(action: &mut Action, field: &str, to: serde_json::Value) {
+        let mut wire = action.changes.to_wire();
+        wire.get_mut(field).unwrap().to = to;
+        action.changes = crate::plan::Changes::from_wire(action.kind(), wire).unwrap();
+    }
+
     #[test]
     fn every_edit_is_named() {
         assert_eq!(
-            changed(
-                |p| p.actions[0].changes.get_mut("email").unwrap().to = json!("admin@example.com")
-            ),
+            changed(|p| edit_wire(&mut p.actions[0], "email", json!("admin@example.com"))),
             ["the changes of update 1"]
         );
         assert_eq!(

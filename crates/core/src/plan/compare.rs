@@ -44,7 +44,7 @@ pub struct Comparison<'p> {
 type ActionKey<'p> = (ActionKind, &'p str, Option<&'p str>);
 
 fn action_key(a: &Action) -> ActionKey<'_> {
-    (a.kind, a.subject.as_str(), a.target_id.as_deref())
+    (a.kind(), a.subject.as_str(), a.target_id.as_deref())
 }
 
 fn diagnostic_key(d: &Diagnostic) -> (DiagnosticKind, &str) {
@@ -155,9 +155,9 @@ impl Comparison<'_> {
 /// Plan order: phase, kind, subject, target id (as the engine sorts).
 fn sort(actions: &mut [&Action]) {
     actions.sort_by(|a, b| {
-        (a.kind.phase(), a.kind, &a.subject, &a.target_id).cmp(&(
-            b.kind.phase(),
-            b.kind,
+        (a.kind().phase(), a.kind(), &a.subject, &a.target_id).cmp(&(
+            b.kind().phase(),
+            b.kind(),
             &b.subject,
             &b.target_id,
         ))
@@ -168,7 +168,7 @@ fn sort(actions: &mut [&Action]) {
 pub fn count<'a>(actions: impl Iterator<Item = &'a Action>) -> BTreeMap<ActionKind, usize> {
     let mut out = BTreeMap::new();
     for a in actions {
-        *out.entry(a.kind).or_default() += 1;
+        *out.entry(a.kind()).or_default() += 1;
     }
     out
 }
@@ -178,21 +178,24 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{Change, Severity};
+    use crate::plan::{Changes, GroupRef, Severity};
 
     fn action(kind: ActionKind, subject: &str, to: &str) -> Action {
+        let mut changes = Changes::bare(kind);
+        let group = vec![GroupRef {
+            id: to.to_owned(),
+            name: to.to_owned(),
+        }];
+        match &mut changes {
+            Changes::Invite(i) => i.communities = Some(group),
+            Changes::Move(m) => m.communities.to = group,
+            _ => {}
+        }
         Action {
-            kind,
             subject: subject.to_owned(),
             target_id: Some(format!("u-{subject}")),
             name: format!("Person {subject}"),
-            changes: BTreeMap::from([(
-                "communities".to_owned(),
-                Change {
-                    from: json!([]),
-                    to: json!([to]),
-                },
-            )]),
+            changes,
             reason: format!("reason {to}"),
         }
     }
@@ -256,8 +259,8 @@ mod tests {
         assert_eq!(subjects(&c.withdrawn), ["3"]);
         assert_eq!(c.changed.len(), 1);
         assert_eq!(
-            c.changed[0].base.changes["communities"].to,
-            json!(["No function"])
+            c.changed[0].base.changes.to_wire()["communities"].to,
+            json!([{ "id": "No function", "name": "No function" }])
         );
         assert_eq!(subjects(&c.effect()), ["2", "4"]);
         assert_eq!(subjects(&c.prevented()), ["2", "3"]);

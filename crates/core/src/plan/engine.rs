@@ -15,10 +15,12 @@ use std::collections::BTreeMap;
 use foldhash::{HashSet, HashSetExt};
 
 use jiff::civil::Date;
-use serde_json::{Value, json};
 
 use super::safety;
-use super::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, Digests, Plan, Severity};
+use super::{
+    AccountEdit, Action, Anonymize, Changes, Diagnostic, DiagnosticKind, Digests, FieldChange,
+    GroupRef, Invite, Move, Plan, Remove, Restore, Severity, Update,
+};
 use crate::capabilities::TargetCapabilities;
 use crate::config::{Config, ManagedField, MatchKey};
 use crate::identity::{self, Ambiguity, Matching, retention_passed};
@@ -88,9 +90,9 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     diagnostics.extend(safety_diagnostics);
 
     actions.sort_by(|a, b| {
-        (a.kind.phase(), a.kind, &a.subject, &a.target_id).cmp(&(
-            b.kind.phase(),
-            b.kind,
+        (a.kind().phase(), a.kind(), &a.subject, &a.target_id).cmp(&(
+            b.kind().phase(),
+            b.kind(),
             &b.subject,
             &b.target_id,
         ))
@@ -256,7 +258,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             if self.matching.protected[a as usize] {
                 if account.managed || adopt {
                     let changes = self.account_changes(p, a, &desired);
-                    let mut fields: Vec<&str> = changes.fields.keys().map(String::as_str).collect();
+                    let mut fields: Vec<&str> = changes.edit.field_names();
                     if changes.communities.is_some() {
                         fields.push("communities");
                     }
@@ -412,14 +414,13 @@ impl<'a, 's> Reconcile<'a, 's> {
                     }
                     let reason = self.removal_reason(account, &mut in_scope);
                     actions.push(Action {
-                        kind: ActionKind::Remove,
                         subject: account_subject(account),
                         target_id: Some(account.id.clone()),
                         name: account_name(account),
-                        changes: BTreeMap::from([
-                            change("status", json!("active"), json!("removed")),
-                            change("removed_at", Value::Null, json!(self.today)),
-                        ]),
+                        changes: Changes::Remove(Remove {
+                            permanent: false,
+                            removed_at: Some(self.today),
+                        }),
                         reason,
                     });
                 }
@@ -438,15 +439,13 @@ impl<'a, 's> Reconcile<'a, 's> {
                         // so that the account is anonymized `retention_days` from now.
                         undated.push(account_label(account));
                         actions.push(Action {
-                            kind: ActionKind::Update,
                             subject: account_subject(account),
                             target_id: Some(account.id.clone()),
                             name: account_name(account),
-                            changes: BTreeMap::from([change(
-                                "removed_at",
-                                Value::Null,
-                                json!(self.today),
-                            )]),
+                            changes: Changes::Update(Update {
+                                edit: AccountEdit::default(),
+                                removed_at: Some(self.today),
+                            }),
                             reason: "removed without a removal date: retention counts from today"
                                 .to_owned(),
                         });
@@ -543,47 +542,34 @@ impl<'a, 's> Reconcile<'a, 's> {
         function_groups: &[u32],
     ) -> Action {
         let p = sp.person;
-        let mut changes = BTreeMap::new();
-        // The e-mail address is always written: the target invites by it.
-        changes.extend([change(
-            "email",
-            Value::Null,
-            json!(p.email.as_deref().map(str::trim)),
-        )]);
-        changes.extend([change(
-            "external_id",
-            Value::Null,
-            json!(self.external_id_for(None, &p.id)),
-        )]);
-        if self.managed.first_name {
-            changes.extend([change("first_name", Value::Null, json!(p.first_name))]);
-        }
-        if self.managed.last_name {
-            changes.extend([change("last_name", Value::Null, json!(p.last_name))]);
-        }
-        if self.managed.manager {
-            changes.extend([change("manager", Value::Null, json!(p.manager))]);
-        }
-        if let Some(groups) = &self.mapping.communities {
-            changes.extend([change("communities", json!([]), refs(groups, communities))]);
-        }
-        if let Some(groups) = &self.mapping.functions {
-            changes.extend([change(
-                "function_groups",
-                json!([]),
-                refs(groups, function_groups),
-            )]);
-        }
+        let invite = Invite {
+            // The e-mail address is always written: the target invites by it.
+            email: p.email.as_deref().map(|e| e.trim().to_owned()),
+            external_id: self.external_id_for(None, &p.id).map(str::to_owned),
+            first_name: self.managed.first_name.then(|| p.first_name.clone()),
+            last_name: self.managed.last_name.then(|| p.last_name.clone()),
+            manager: self.managed.manager.then(|| p.manager.clone()),
+            communities: self
+                .mapping
+                .communities
+                .as_ref()
+                .map(|groups| refs(groups, communities)),
+            function_groups: self
+                .mapping
+                .functions
+                .as_ref()
+                .map(|groups| refs(groups, function_groups)),
+            applicant: None,
+        };
         let reason = match sp.starts {
             Some(start) => format!("new in the source, starts on {start}"),
             None => "new in the source".to_owned(),
         };
         Action {
-            kind: ActionKind::Invite,
             subject: p.id.clone(),
             target_id: None,
             name: person_name(p),
-            changes,
+            changes: Changes::Invite(invite),
             reason,
         }
     }
@@ -592,35 +578,32 @@ impl<'a, 's> Reconcile<'a, 's> {
     /// managed groups only.
     fn account_changes(&self, p: &Person, a: u32, desired: &Desired<'_>) -> AccountChanges {
         let account = &self.target.accounts[a as usize];
-        let mut fields = BTreeMap::new();
-        if !account.managed {
-            fields.extend([change("managed", json!(false), json!(true))]);
-        }
+        let mut edit = AccountEdit {
+            adopt: !account.managed,
+            ..AccountEdit::default()
+        };
         // An account that carries the person's identifier keeps it; any other gets it when
         // nothing else keeps it (see `external_id_for`).
         if account.external_id.as_deref() != Some(p.id.as_str()) {
             let external_id = self.external_id_for(Some(a), &p.id);
             if account.external_id.as_deref() != external_id {
-                fields.extend([change(
-                    "external_id",
-                    json!(account.external_id),
-                    json!(external_id),
-                )]);
+                edit.external_id = Some(FieldChange::new(
+                    account.external_id.clone(),
+                    external_id.map(str::to_owned),
+                ));
             }
         }
         if self.managed.first_name && account.first_name != p.first_name {
-            fields.extend([change(
-                "first_name",
-                json!(account.first_name),
-                json!(p.first_name),
-            )]);
+            edit.first_name = Some(FieldChange::new(
+                account.first_name.clone(),
+                p.first_name.clone(),
+            ));
         }
         if self.managed.last_name && account.last_name != p.last_name {
-            fields.extend([change(
-                "last_name",
-                json!(account.last_name),
-                json!(p.last_name),
-            )]);
+            edit.last_name = Some(FieldChange::new(
+                account.last_name.clone(),
+                p.last_name.clone(),
+            ));
         }
         if self.managed.email
             && let Some(email) = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
@@ -628,14 +611,17 @@ impl<'a, 's> Reconcile<'a, 's> {
             && account.email.as_deref().map(str::trim) != Some(email)
             && account.email.as_deref().and_then(identity::email_key) != identity::email_key(email)
         {
-            fields.extend([change("email", json!(account.email), json!(email))]);
+            edit.email = Some(FieldChange::new(
+                account.email.clone(),
+                Some(email.to_owned()),
+            ));
         }
         if let Some(groups) = &self.mapping.functions
             // A person whose functions all land nowhere keeps their groups (no move to nothing).
             && !(desired.function_groups.is_empty() && desired.held_functions)
             && let Some(m) = Memberships::new(groups, &account.function_groups, desired.function_groups)
         {
-            fields.extend([change("function_groups", m.from, m.to)]);
+            edit.function_groups = Some(FieldChange::new(m.from, m.to));
         }
         let communities = self.mapping.communities.as_ref().and_then(|groups| {
             // An empty desired set (all held, or no communities) never moves anyone to nothing.
@@ -644,10 +630,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             }
             Memberships::new(groups, &account.communities, desired.communities)
         });
-        AccountChanges {
-            fields,
-            communities,
-        }
+        AccountChanges { edit, communities }
     }
 
     /// The actions for a matched, managed (or adopted) account: one `restore` for a removed
@@ -659,14 +642,10 @@ impl<'a, 's> Reconcile<'a, 's> {
         key: MatchKey,
         changes: AccountChanges,
     ) -> Vec<Action> {
-        let AccountChanges {
-            mut fields,
-            communities,
-        } = changes;
+        let AccountChanges { edit, communities } = changes;
         let adopting = !account.managed;
         let matched_by = identity::matched_by(key);
-        let base = |kind, changes, reason| Action {
-            kind,
+        let base = |changes, reason| Action {
             subject: p.id.clone(),
             target_id: Some(account.id.clone()),
             name: person_name(p),
@@ -674,33 +653,33 @@ impl<'a, 's> Reconcile<'a, 's> {
             reason,
         };
         if account.status == AccountStatus::Removed {
-            fields.extend([change("status", json!("removed"), json!("active"))]);
-            if let Some(removed_at) = account.removed_at {
-                fields.extend([change("removed_at", json!(removed_at), Value::Null)]);
-            }
-            if let Some(m) = communities {
-                fields.extend([change("communities", m.from, m.to)]);
-            }
             let when = account
                 .removed_at
                 .map(|d| format!(", removed on {d}"))
                 .unwrap_or_default();
             let adopted = if adopting { " (adopted)" } else { "" };
             return vec![base(
-                ActionKind::Restore,
-                fields,
+                Changes::Restore(Restore {
+                    edit,
+                    removed_at: account.removed_at,
+                    communities: communities.map(|m| FieldChange::new(m.from, m.to)),
+                }),
                 format!("back in the source{when}{adopted}"),
             )];
         }
         let mut out = Vec::new();
-        if !fields.is_empty() {
-            let changed: Vec<&str> = fields.keys().filter_map(|k| field_label(k)).collect();
+        if !edit.is_empty() {
+            let changed: Vec<&str> = edit
+                .field_names()
+                .into_iter()
+                .filter_map(field_label)
+                .collect();
             let mut parts = Vec::new();
             if adopting {
                 parts.push(format!(
                     "adopts the unmanaged account matched by {matched_by}"
                 ));
-            } else if fields.contains_key("external_id") {
+            } else if edit.external_id.is_some() {
                 parts.push(format!(
                     "records the source identifier on the account matched by {matched_by}"
                 ));
@@ -708,7 +687,13 @@ impl<'a, 's> Reconcile<'a, 's> {
             if !changed.is_empty() {
                 parts.push(format!("{} changed in the source", changed.join(", ")));
             }
-            out.push(base(ActionKind::Update, fields, parts.join("; ")));
+            out.push(base(
+                Changes::Update(Update {
+                    edit,
+                    removed_at: None,
+                }),
+                parts.join("; "),
+            ));
         }
         if let Some(m) = communities {
             // A transfer leaves a managed community for another: the target tells the person.
@@ -727,15 +712,10 @@ impl<'a, 's> Reconcile<'a, 's> {
                 }
             };
             out.push(base(
-                ActionKind::Move,
-                BTreeMap::from([
-                    change("communities", m.from, m.to),
-                    change(
-                        "notify",
-                        Value::Null,
-                        json!(transfer && self.config.policy.notify_transfers),
-                    ),
-                ]),
+                Changes::Move(Move {
+                    communities: FieldChange::new(m.from, m.to),
+                    notify: transfer && self.config.policy.notify_transfers,
+                }),
                 reason,
             ));
         }
@@ -752,8 +732,8 @@ struct Desired<'d> {
 
 /// Differences between a person and their account.
 struct AccountChanges {
-    /// Field changes (and `managed`, `external_id`, `function_groups`).
-    fields: BTreeMap<String, Change>,
+    /// Field changes (and adoption, the recorded identifier, function groups).
+    edit: AccountEdit,
     /// Community change.
     communities: Option<Memberships>,
 }
@@ -762,8 +742,8 @@ struct AccountChanges {
 /// desired ones, every other membership is kept. `from` and `to` are the whole lists (as group
 /// references, sorted by name then id), so the plan shows the account as it will be.
 struct Memberships {
-    from: Value,
-    to: Value,
+    from: Vec<GroupRef>,
+    to: Vec<GroupRef>,
     /// Names of managed groups left.
     left: Vec<String>,
     /// Names of groups joined.
@@ -822,11 +802,9 @@ impl Memberships {
                 .collect();
             list.sort_unstable();
             list.dedup();
-            Value::Array(
-                list.into_iter()
-                    .map(|(name, id)| json!({ "id": id, "name": name }))
-                    .collect(),
-            )
+            list.into_iter()
+                .map(|(name, id)| GroupRef { id, name })
+                .collect::<Vec<GroupRef>>()
         };
         Some(Memberships {
             from: to_list(&mut known.iter().copied()),
@@ -837,48 +815,33 @@ impl Memberships {
     }
 }
 
-fn change(field: &str, from: Value, to: Value) -> (String, Change) {
-    (field.to_owned(), Change { from, to })
-}
-
 fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
-    let mut changes = BTreeMap::from([change("status", json!("removed"), json!("anonymized"))]);
-    if account.email.is_some() {
-        changes.extend([change("email", json!(account.email), Value::Null)]);
-    }
-    if !account.first_name.is_empty() {
-        changes.extend([change("first_name", json!(account.first_name), Value::Null)]);
-    }
-    if !account.last_name.is_empty() {
-        changes.extend([change("last_name", json!(account.last_name), Value::Null)]);
-    }
-    if account.external_id.is_some() {
-        changes.extend([change(
-            "external_id",
-            json!(account.external_id),
-            Value::Null,
-        )]);
-    }
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     Action {
-        kind: ActionKind::Anonymize,
         subject: account_subject(account),
         target_id: Some(account.id.clone()),
         name: account_name(account),
-        changes,
+        changes: Changes::Anonymize(Anonymize {
+            email: account.email.clone(),
+            first_name: text(&account.first_name),
+            last_name: text(&account.last_name),
+            external_id: account.external_id.clone(),
+        }),
         reason: format!("removed {days} days ago, retention is {retention} days"),
     }
 }
 
-/// Group references as JSON, in the order given (already sorted by name, then id).
-fn refs(groups: &Groups<'_>, idx: &[u32]) -> Value {
-    Value::Array(
-        idx.iter()
-            .map(|g| {
-                let r = groups.get(*g);
-                json!({ "id": r.id, "name": r.name })
-            })
-            .collect(),
-    )
+/// Group references, in the order given (already sorted by name, then id).
+fn refs(groups: &Groups<'_>, idx: &[u32]) -> Vec<GroupRef> {
+    idx.iter()
+        .map(|g| {
+            let r = groups.get(*g);
+            GroupRef {
+                id: r.id.clone(),
+                name: r.name.clone(),
+            }
+        })
+        .collect()
 }
 
 fn field_label(field: &str) -> Option<&'static str> {
@@ -957,11 +920,11 @@ fn examples(items: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::config::{MaxRemovals, MaxRemovalsBoth, ProtectedRule};
-    use crate::plan::Severity;
+    use crate::plan::{ActionKind, Severity};
     use crate::scope::testing::{
         TODAY, account, config, day, group, person, plan, set_end, set_functions, set_start,
         source, target,
@@ -970,7 +933,7 @@ mod tests {
     fn kinds(plan: &Plan) -> Vec<(ActionKind, &str)> {
         plan.actions
             .iter()
-            .map(|a| (a.kind, a.subject.as_str()))
+            .map(|a| (a.kind(), a.subject.as_str()))
             .collect()
     }
 
@@ -981,7 +944,7 @@ mod tests {
     fn action(plan: &Plan, kind: ActionKind) -> &Action {
         plan.actions
             .iter()
-            .find(|a| a.kind == kind)
+            .find(|a| a.kind() == kind)
             .expect("action of that kind")
     }
 
@@ -1007,17 +970,17 @@ mod tests {
             format!("new in the source, starts on {}", day(3))
         );
         assert_eq!(invite.name, "Ann Person 1");
-        let to = |f: &str| invite.changes[f].to.clone();
+        let to = |f: &str| invite.changes.to_wire()[f].to.clone();
         assert_eq!(to("email"), json!("1@example.com"));
         assert_eq!(to("external_id"), json!("1"));
         assert_eq!(to("first_name"), json!("Ann"));
-        assert_eq!(invite.changes["first_name"].from, Value::Null);
+        assert_eq!(invite.changes.to_wire()["first_name"].from, Value::Null);
         assert_eq!(
             to("communities"),
             json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "t2", "name": "Utrecht" }])
         );
         assert!(
-            !invite.changes.contains_key("function_groups"),
+            !invite.changes.to_wire().contains_key("function_groups"),
             "functions are not synced"
         );
         assert_eq!(p.summary[&ActionKind::Invite], 1);
@@ -1037,8 +1000,11 @@ mod tests {
         assert_eq!(kinds(&p), [(ActionKind::Update, "2")]);
         let update = &p.actions[0];
         assert_eq!(update.target_id.as_deref(), Some("u2"));
-        assert_eq!(update.changes.keys().collect::<Vec<_>>(), ["external_id"]);
-        assert_eq!(update.changes["external_id"].to, json!("2"));
+        assert_eq!(
+            update.changes.to_wire().keys().collect::<Vec<_>>(),
+            ["external_id"]
+        );
+        assert_eq!(update.changes.to_wire()["external_id"].to, json!("2"));
     }
 
     #[test]
@@ -1110,9 +1076,9 @@ mod tests {
         let adopted = plan(&c, &s, &t);
         assert_eq!(kinds(&adopted), [(ActionKind::Update, "1")]);
         let update = &adopted.actions[0];
-        assert_eq!(update.changes["managed"].from, json!(false));
-        assert_eq!(update.changes["managed"].to, json!(true));
-        assert_eq!(update.changes["first_name"].to, json!("Ann"));
+        assert_eq!(update.changes.to_wire()["managed"].from, json!(false));
+        assert_eq!(update.changes.to_wire()["managed"].to, json!(true));
+        assert_eq!(update.changes.to_wire()["first_name"].to, json!("Ann"));
         assert!(
             update
                 .reason
@@ -1173,7 +1139,10 @@ mod tests {
             [(ActionKind::Update, "3")],
             "no invite for 3, no remove of u3"
         );
-        assert_eq!(p.actions[0].changes["email"].to, json!("3@example.com"));
+        assert_eq!(
+            p.actions[0].changes.to_wire()["email"].to,
+            json!("3@example.com")
+        );
     }
 
     #[test]
@@ -1195,13 +1164,13 @@ mod tests {
         let invite = action(&p, ActionKind::Invite);
         assert_eq!(invite.subject, "1");
         assert_eq!(
-            invite.changes["external_id"].to,
+            invite.changes.to_wire()["external_id"].to,
             Value::Null,
             "u1 keeps \"1\""
         );
         // u2, matched to person 2 by e-mail, gets person 2's identifier.
         assert_eq!(
-            action(&p, ActionKind::Update).changes["external_id"].to,
+            action(&p, ActionKind::Update).changes.to_wire()["external_id"].to,
             json!("2")
         );
     }
@@ -1280,7 +1249,7 @@ mod tests {
         let p = plan(&c, &s, &t);
         assert_eq!(kinds(&p), [(ActionKind::Update, "1")]);
         assert_eq!(
-            p.actions[0].changes.keys().collect::<Vec<_>>(),
+            p.actions[0].changes.to_wire().keys().collect::<Vec<_>>(),
             ["first_name"]
         );
         assert_eq!(p.actions[0].reason, "first name changed in the source");
@@ -1297,7 +1266,7 @@ mod tests {
         other.email = Some("ann@example.com".to_owned());
         let p = plan(&c, &source(vec![other], &[]), &t);
         assert_eq!(
-            action(&p, ActionKind::Update).changes["email"].to,
+            action(&p, ActionKind::Update).changes.to_wire()["email"].to,
             json!("ann@example.com")
         );
     }
@@ -1329,11 +1298,11 @@ mod tests {
         let p = plan(&c, &s, &t);
         let update = action(&p, ActionKind::Update);
         assert_eq!(
-            update.changes["function_groups"].from,
+            update.changes.to_wire()["function_groups"].from,
             json!([{ "id": "g1", "name": "Bar" }])
         );
         assert_eq!(
-            update.changes["function_groups"].to,
+            update.changes.to_wire()["function_groups"].to,
             json!([{ "id": "g1", "name": "Bar" }, { "id": "g2", "name": "Kitchen" }])
         );
         assert_eq!(update.reason, "function groups changed in the source");
@@ -1348,16 +1317,16 @@ mod tests {
         assert_eq!(kinds(&p), [(ActionKind::Move, "1")]);
         let mv = &p.actions[0];
         assert_eq!(
-            mv.changes["communities"].from,
+            mv.changes.to_wire()["communities"].from,
             json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "x9", "name": "x9" }]),
         );
         // Regression: communities were written as a whole set, so every run took people out
         // of groups orgsync does not manage. A membership of a group it does not know stays.
         assert_eq!(
-            mv.changes["communities"].to,
+            mv.changes.to_wire()["communities"].to,
             json!([{ "id": "t2", "name": "Utrecht" }, { "id": "x9", "name": "x9" }])
         );
-        assert_eq!(mv.changes["notify"].to, json!(true));
+        assert_eq!(mv.changes.to_wire()["notify"].to, json!(true));
         assert_eq!(mv.reason, "moved from Amsterdam Centrum to Utrecht");
     }
 
@@ -1399,7 +1368,7 @@ mod tests {
             .iter()
             .map(|a| {
                 (
-                    a.kind,
+                    a.kind(),
                     a.target_id.as_deref().unwrap_or(""),
                     a.reason.as_str(),
                 )
@@ -1415,8 +1384,8 @@ mod tests {
             "never the unmanaged u4"
         );
         let remove = &p.actions[0];
-        assert_eq!(remove.changes["status"].to, json!("removed"));
-        assert_eq!(remove.changes["removed_at"].to, json!(TODAY));
+        assert_eq!(remove.changes.to_wire()["status"].to, json!("removed"));
+        assert_eq!(remove.changes.to_wire()["removed_at"].to, json!(TODAY));
     }
 
     #[test]
@@ -1430,13 +1399,14 @@ mod tests {
         let p = plan(&c, &s, &target(vec![removed], ams()));
         assert_eq!(kinds(&p), [(ActionKind::Restore, "1")]);
         let restore = &p.actions[0];
-        let fields: Vec<_> = restore.changes.keys().map(String::as_str).collect();
+        let wire = restore.changes.to_wire();
+        let fields: Vec<_> = wire.keys().map(String::as_str).collect();
         assert_eq!(
             fields,
             ["communities", "first_name", "removed_at", "status"]
         );
-        assert_eq!(restore.changes["status"].to, json!("active"));
-        assert_eq!(restore.changes["removed_at"].to, Value::Null);
+        assert_eq!(restore.changes.to_wire()["status"].to, json!("active"));
+        assert_eq!(restore.changes.to_wire()["removed_at"].to, Value::Null);
     }
 
     /// Regression: a removed account was restored however long ago it was removed, keeping
@@ -1470,7 +1440,10 @@ mod tests {
         let s = source(vec![person("1", &["1001"])], &[]);
         let p = plan(&c, &s, &t);
         assert_eq!(kinds(&p), [(ActionKind::Update, "gone")]);
-        assert_eq!(p.actions[0].changes["removed_at"].to, json!(TODAY));
+        assert_eq!(
+            p.actions[0].changes.to_wire()["removed_at"].to,
+            json!(TODAY)
+        );
         assert_eq!(diags(&p, DiagnosticKind::MissingRemovalDate).len(), 1);
         let after = crate::memory::apply_plan(&t, &p, TODAY).unwrap();
         assert!(plan(&c, &s, &after).actions.is_empty());
@@ -1493,8 +1466,11 @@ mod tests {
             anonymize.reason,
             "removed 31 days ago, retention is 30 days"
         );
-        assert_eq!(anonymize.changes["status"].to, json!("anonymized"));
-        assert_eq!(anonymize.changes["email"].to, Value::Null);
+        assert_eq!(
+            anonymize.changes.to_wire()["status"].to,
+            json!("anonymized")
+        );
+        assert_eq!(anonymize.changes.to_wire()["email"].to, Value::Null);
         assert_eq!(p.summary[&ActionKind::Anonymize], 1);
     }
 
@@ -1550,7 +1526,7 @@ mod tests {
                 (ActionKind::RemoveCommunity, "1888"),
             ]
         );
-        let phases: Vec<u8> = p.actions.iter().map(|a| a.kind.phase()).collect();
+        let phases: Vec<u8> = p.actions.iter().map(|a| a.kind().phase()).collect();
         assert!(phases.is_sorted());
         assert_eq!(p.summary, Plan::count_actions(&p.actions));
         let severities: Vec<Severity> = p.diagnostics.iter().map(|d| d.severity).collect();
@@ -1628,7 +1604,7 @@ mod tests {
     fn an_empty_source_is_an_error_and_removes_no_one() {
         let c = config();
         let p = plan(&c, &source(vec![], &[]), &target(managed(3), ams()));
-        assert!(p.actions.iter().all(|a| a.kind != ActionKind::Remove));
+        assert!(p.actions.iter().all(|a| a.kind() != ActionKind::Remove));
         assert!(p.has_errors());
         let d = diags(&p, DiagnosticKind::Safety);
         assert_eq!((d[0].severity, d[0].count), (Severity::Error, 3));
@@ -1684,7 +1660,7 @@ mod tests {
         let p = plan(&c, &s, &t);
         assert_eq!(kinds(&p), [(ActionKind::Invite, "1")]);
         assert_eq!(
-            p.actions[0].changes["communities"].to,
+            p.actions[0].changes.to_wire()["communities"].to,
             json!([{ "id": "t1", "name": "Amsterdam Centrum" }])
         );
     }
@@ -1706,11 +1682,11 @@ mod tests {
         assert_eq!(kinds(&p), [(ActionKind::Move, "1")]);
         let mv = &p.actions[0];
         assert_eq!(
-            mv.changes["communities"].to,
+            mv.changes.to_wire()["communities"].to,
             json!([{ "id": "t2", "name": "Utrecht" }])
         );
         assert_eq!(mv.reason, "moved from Amsterdam Centrum to Utrecht");
-        assert_eq!(mv.changes["notify"].to, json!(true));
+        assert_eq!(mv.changes.to_wire()["notify"].to, json!(true));
         converge(&c, &s, &t);
 
         // The day before, the new employment has not started: nothing moves yet, however
@@ -1797,12 +1773,12 @@ mod tests {
         let p = plan(&c, &s, &t);
         let mv = action(&p, ActionKind::Move);
         assert_eq!(
-            mv.changes["communities"].to,
+            mv.changes.to_wire()["communities"].to,
             json!([{ "id": "hand", "name": "Social club" }, { "id": "t2", "name": "Utrecht" }])
         );
         let up = action(&p, ActionKind::Update);
         assert_eq!(
-            up.changes["function_groups"].to,
+            up.changes.to_wire()["function_groups"].to,
             json!([{ "id": "g-hand", "name": "Allergy trained" }, { "id": "g-k", "name": "Kitchen" }])
         );
         let after = converge(&c, &s, &t);
@@ -1938,11 +1914,11 @@ mod tests {
         let p = plan(&c, &s, &t);
         let invite = action(&p, ActionKind::Invite);
         assert_eq!(
-            invite.changes["communities"].to[0]["id"],
+            invite.changes.to_wire()["communities"].to[0]["id"],
             "new:community:100"
         );
         assert_eq!(
-            invite.changes["function_groups"].to[0]["id"],
+            invite.changes.to_wire()["function_groups"].to[0]["id"],
             "new:function_group:100"
         );
         let after = converge(&c, &s, &t);
@@ -1968,7 +1944,7 @@ mod tests {
             [(ActionKind::Update, "1")],
             "matched, not invited"
         );
-        assert!(!p.actions[0].changes.contains_key("email"));
+        assert!(!p.actions[0].changes.to_wire().contains_key("email"));
     }
 
     // Capabilities: the engine plans only what the target can do.
@@ -2059,7 +2035,7 @@ mod tests {
         assert!(
             p.actions
                 .iter()
-                .all(|a| !a.changes.contains_key("communities")),
+                .all(|a| !a.changes.to_wire().contains_key("communities")),
             "no membership is written: {:?}",
             p.actions
         );
@@ -2103,17 +2079,17 @@ mod tests {
         let t = target(managed(5), ams());
         let p = plan_for(&c, &keeping(2), &t, &caps);
         assert_eq!(p.summary[&ActionKind::Remove], 3);
-        for remove in p.actions.iter().filter(|a| a.kind == ActionKind::Remove) {
+        for remove in p.actions.iter().filter(|a| a.kind() == ActionKind::Remove) {
             assert!(
                 remove.reason.contains("removes access for good"),
                 "{}",
                 remove.reason
             );
             assert!(
-                !remove.changes.contains_key("removed_at"),
+                !remove.changes.to_wire().contains_key("removed_at"),
                 "nothing is retained"
             );
-            assert_eq!(remove.changes["status"].to, json!("deleted"));
+            assert_eq!(remove.changes.to_wire()["status"].to, json!("deleted"));
         }
         assert!(!p.safety.safe, "3 removals are over the limit of 2");
         assert_eq!(p.safety.violations[0].rule, "max_removals");
@@ -2152,13 +2128,13 @@ mod tests {
         let t = target(vec![account("u1", "1", &["t1"])], ams());
         let with = plan(&c, &s, &t);
         assert_eq!(
-            action(&with, ActionKind::Move).changes["notify"].to,
+            action(&with, ActionKind::Move).changes.to_wire()["notify"].to,
             json!(true)
         );
         let p = plan_for(&c, &s, &t, &caps);
         let mv = action(&p, ActionKind::Move);
         assert_eq!(
-            mv.changes["notify"].to,
+            mv.changes.to_wire()["notify"].to,
             json!(false),
             "nobody claims an e-mail is sent"
         );
@@ -2192,11 +2168,11 @@ mod tests {
         );
         let invite = &p.actions[0];
         assert!(
-            invite.changes.contains_key("email"),
+            invite.changes.to_wire().contains_key("email"),
             "an invite carries its address"
         );
-        assert!(!invite.changes.contains_key("first_name"));
-        assert!(!invite.changes.contains_key("manager"));
+        assert!(!invite.changes.to_wire().contains_key("first_name"));
+        assert!(!invite.changes.to_wire().contains_key("manager"));
         let steps: Vec<(&str, &str)> = p
             .manual_steps
             .iter()

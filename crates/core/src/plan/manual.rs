@@ -25,9 +25,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
-
-use super::{Action, ActionKind, Change, Diagnostic, DiagnosticKind, ManualStep, Severity};
+use super::{
+    AccountEdit, Action, ActionKind, Changes, Diagnostic, DiagnosticKind, FieldChange, GroupRef,
+    Invite, ManualStep, Move, Severity,
+};
 use crate::capabilities::{Removal, TargetCapabilities};
 
 /// Splits `actions` into what the target can do and the manual steps for the rest. The manual
@@ -84,7 +85,7 @@ fn restrict_one(
     steps: &mut Steps,
 ) -> Option<Action> {
     let system = caps.system.as_str();
-    let kind = action.kind;
+    let kind = action.kind();
     let subject = action.subject.clone();
     let mut manual = |capability: &'static str, what: String| {
         steps.add(kind, capability, what, &subject);
@@ -128,11 +129,10 @@ fn restrict_one(
         ActionKind::Remove => match caps.removal {
             Removal::Deactivate => {}
             Removal::Delete => {
-                action.changes.remove("removed_at");
-                action.changes.insert(
-                    "status".to_owned(),
-                    change(json!("active"), json!("deleted")),
-                );
+                if let Changes::Remove(r) = &mut action.changes {
+                    r.permanent = true;
+                    r.removed_at = None;
+                }
                 action.reason = format!(
                     "{}: removes access for good ({system} keeps no removed account: no retention, no restore; a rehire is a new invitation)",
                     action.reason
@@ -155,139 +155,198 @@ fn restrict_one(
     }
 
     // Parts of account actions.
-    let account_kind = matches!(
+    let mut parts = Parts {
+        caps,
         kind,
-        ActionKind::Invite | ActionKind::Update | ActionKind::Restore | ActionKind::Move
-    );
-    if !account_kind {
-        return Some(action);
-    }
-    if !caps.communities
-        && let Some(c) = action.changes.remove("communities")
-        && non_empty(&c.to)
-    {
-        steps.add(
-            kind,
-            "communities",
-            format!("place in their communities in {system}"),
-            &subject,
-        );
-    }
-    if !caps.function_groups
-        && let Some(c) = action.changes.remove("function_groups")
-        && non_empty(&c.to)
-    {
-        steps.add(
-            kind,
-            "function_groups",
-            format!("place in their function groups in {system}"),
-            &subject,
-        );
-    }
-    if !caps.create_groups {
-        // A group the plan would create is a manual step: memberships of it wait until it exists.
-        for field in ["communities", "function_groups"] {
-            if let Some(c) = action.changes.get_mut(field)
-                && let Some(list) = c.to.as_array_mut()
-            {
-                let before = list.len();
-                list.retain(|g| {
-                    !g.get("id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|id| id.starts_with(crate::vocabulary::GroupRef::NEW_PREFIX))
-                });
-                if list.len() < before {
-                    steps.add(
-                        kind,
-                        "create_groups",
-                        format!(
-                            "place in the {} to be created in {system}",
-                            field.replace('_', " ")
-                        ),
-                        &subject,
-                    );
-                }
-                if c.from == c.to {
-                    action.changes.remove(field);
-                }
-            }
+        subject: &subject,
+        steps,
+    };
+    let keep = match &mut action.changes {
+        Changes::Invite(i) => {
+            parts.invite(i);
+            true
         }
+        Changes::Update(u) => {
+            parts.edit(&mut u.edit);
+            !(u.edit.is_empty() && u.removed_at.is_none())
+        }
+        Changes::Restore(r) => {
+            parts.communities(&mut r.communities);
+            parts.edit(&mut r.edit);
+            true
+        }
+        Changes::Move(m) => parts.move_(m),
+        Changes::CreateCommunity(_)
+        | Changes::CreateFunctionGroup(_)
+        | Changes::UpdateCommunity(_)
+        | Changes::UpdateFunctionGroup(_)
+        | Changes::Remove(_)
+        | Changes::Anonymize(_)
+        | Changes::RemoveCommunity(_)
+        | Changes::RemoveFunctionGroup(_) => true,
+    };
+    keep.then_some(action)
+}
+
+/// Takes out of an account action the parts the target cannot do, as manual steps.
+struct Parts<'a> {
+    caps: &'a TargetCapabilities,
+    kind: ActionKind,
+    subject: &'a str,
+    steps: &'a mut Steps,
+}
+
+impl Parts<'_> {
+    fn step(&mut self, capability: &'static str, what: String) {
+        self.steps.add(self.kind, capability, what, self.subject);
     }
-    if kind == ActionKind::Move
-        && !caps.notify
-        && let Some(notify) = action.changes.get_mut("notify")
-        && notify.to == Value::Bool(true)
-    {
-        notify.to = Value::Bool(false);
-        steps.add(
-            kind,
-            "notify",
-            format!("tell them of their transfer ({system} sends no transfer e-mail)"),
-            &subject,
-        );
+
+    fn system(&self) -> &str {
+        &self.caps.system
     }
-    if let Some(manager) = action.changes.get("manager")
-        && !caps.fields.manager
-    {
-        if !manager.to.is_null() {
-            steps.add(
-                kind,
-                "manager",
-                format!("set the manager in {system}"),
-                &subject,
+
+    /// An invite: memberships the target cannot take, a manager it cannot set, names it cannot
+    /// write (the invitee enters them). It always carries the address it invites.
+    fn invite(&mut self, i: &mut Invite) {
+        let system = self.system().to_owned();
+        if !self.caps.communities
+            && let Some(to) = i.communities.take()
+            && !to.is_empty()
+        {
+            self.step(
+                "communities",
+                format!("place in their communities in {system}"),
             );
         }
-        action.changes.remove("manager");
-    }
-    for (field, writable, label) in [
-        ("first_name", caps.fields.first_name, "first name"),
-        ("last_name", caps.fields.last_name, "last name"),
-        ("email", caps.fields.email, "e-mail address"),
-    ] {
-        if writable || !action.changes.contains_key(field) {
-            continue;
+        if !self.caps.function_groups
+            && let Some(to) = i.function_groups.take()
+            && !to.is_empty()
+        {
+            self.step(
+                "function_groups",
+                format!("place in their function groups in {system}"),
+            );
         }
-        match kind {
-            // An invite always carries the address it invites; names it cannot take are the
-            // invitee's to enter.
-            ActionKind::Invite if field == "email" => {}
-            ActionKind::Invite => {
-                action.changes.remove(field);
-            }
-            _ => {
-                action.changes.remove(field);
-                steps.add(
-                    kind,
-                    field_capability(field),
-                    format!("change the {label} in {system}"),
-                    &subject,
-                );
+        if !self.caps.create_groups {
+            for (field, list) in [
+                ("communities", &mut i.communities),
+                ("function_groups", &mut i.function_groups),
+            ] {
+                if let Some(to) = list {
+                    self.drop_new(to, field);
+                    if to.is_empty() {
+                        *list = None;
+                    }
+                }
             }
         }
+        if let Some(manager) = &i.manager
+            && !self.caps.fields.manager
+        {
+            if manager.is_some() {
+                self.step("manager", format!("set the manager in {system}"));
+            }
+            i.manager = None;
+        }
+        if !self.caps.fields.first_name {
+            i.first_name = None;
+        }
+        if !self.caps.fields.last_name {
+            i.last_name = None;
+        }
     }
-    if matches!(kind, ActionKind::Update | ActionKind::Move) && action.changes.is_empty() {
-        return None;
-    }
-    if kind == ActionKind::Move && !action.changes.contains_key("communities") {
-        return None;
-    }
-    Some(action)
-}
 
-fn field_capability(field: &str) -> &'static str {
-    match field {
-        "first_name" => "first_name",
-        "last_name" => "last_name",
-        _ => "email",
+    /// An update's or a restore's fields: function groups the target cannot take, and fields it
+    /// cannot write, each a manual step.
+    fn edit(&mut self, e: &mut AccountEdit) {
+        let system = self.system().to_owned();
+        if !self.caps.function_groups
+            && let Some(c) = e.function_groups.take()
+            && !c.to.is_empty()
+        {
+            self.step(
+                "function_groups",
+                format!("place in their function groups in {system}"),
+            );
+        }
+        if !self.caps.create_groups
+            && let Some(c) = &mut e.function_groups
+        {
+            self.drop_new(&mut c.to, "function_groups");
+            if c.from == c.to {
+                e.function_groups = None;
+            }
+        }
+        if !self.caps.fields.first_name && e.first_name.take().is_some() {
+            self.step("first_name", format!("change the first name in {system}"));
+        }
+        if !self.caps.fields.last_name && e.last_name.take().is_some() {
+            self.step("last_name", format!("change the last name in {system}"));
+        }
+        if !self.caps.fields.email && e.email.take().is_some() {
+            self.step("email", format!("change the e-mail address in {system}"));
+        }
     }
-}
 
-fn change(from: Value, to: Value) -> Change {
-    Change { from, to }
-}
+    /// A restore's communities.
+    fn communities(&mut self, c: &mut Option<FieldChange<Vec<GroupRef>>>) {
+        let system = self.system().to_owned();
+        if !self.caps.communities
+            && let Some(change) = c.take()
+            && !change.to.is_empty()
+        {
+            self.step(
+                "communities",
+                format!("place in their communities in {system}"),
+            );
+        }
+        if !self.caps.create_groups
+            && let Some(change) = c
+        {
+            self.drop_new(&mut change.to, "communities");
+            if change.from == change.to {
+                *c = None;
+            }
+        }
+    }
 
-fn non_empty(v: &Value) -> bool {
-    v.as_array().is_some_and(|a| !a.is_empty())
+    /// A move: into groups that exist, and without an e-mail the target cannot send. False when
+    /// nothing is left of it.
+    fn move_(&mut self, m: &mut Move) -> bool {
+        let system = self.system().to_owned();
+        let mut keep = true;
+        if !self.caps.create_groups {
+            self.drop_new(&mut m.communities.to, "communities");
+            keep = m.communities.from != m.communities.to;
+        }
+        if !self.caps.notify && m.notify {
+            m.notify = false;
+            self.step(
+                "notify",
+                format!("tell them of their transfer ({system} sends no transfer e-mail)"),
+            );
+        }
+        keep
+    }
+
+    /// Leaves out of `list` the groups the plan would create (the target cannot create them):
+    /// memberships of them wait until they exist, with a manual step. True when any was left out.
+    fn drop_new(&mut self, list: &mut Vec<GroupRef>, field: &str) -> bool {
+        let before = list.len();
+        list.retain(|g| !g.is_new());
+        let dropped = list.len() < before;
+        if dropped {
+            let system = self.system().to_owned();
+            self.step(
+                "create_groups",
+                format!(
+                    "place in the {} to be created in {system}",
+                    field.replace('_', " ")
+                ),
+            );
+        }
+        dropped
+    }
 }
 
 fn create_only_what(kind: ActionKind, system: &str) -> String {
@@ -369,24 +428,36 @@ fn hint(step: &ManualStep) -> String {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
+    use crate::vocabulary::Change;
+
+    fn change(from: Value, to: Value) -> Change {
+        Change { from, to }
+    }
 
     fn caps() -> TargetCapabilities {
         TargetCapabilities::everything("Acme")
     }
 
+    /// A `kind` action with `changes` (its JSON form) over what the kind always holds.
     fn action(kind: ActionKind, subject: &str, changes: &[(&str, Value, Value)]) -> Action {
-        Action {
-            kind,
-            subject: subject.to_owned(),
-            target_id: (kind != ActionKind::Invite).then(|| format!("u{subject}")),
-            name: format!("Person {subject}"),
-            changes: changes
+        let mut wire = Changes::bare(kind).to_wire();
+        wire.extend(
+            changes
                 .iter()
-                .map(|(f, from, to)| (f.to_string(), change(from.clone(), to.clone())))
-                .collect(),
-            reason: "because".to_owned(),
-        }
+                .map(|(f, from, to)| (f.to_string(), change(from.clone(), to.clone()))),
+        );
+        Action::from_wire(
+            kind,
+            subject.to_owned(),
+            (kind != ActionKind::Invite).then(|| format!("u{subject}")),
+            format!("Person {subject}"),
+            wire,
+            "because".to_owned(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -424,9 +495,9 @@ mod tests {
         );
         let (kept, steps, _) = restrict(&c, vec![remove]);
         assert!(steps.is_empty());
-        assert_eq!(kept[0].kind, ActionKind::Remove);
-        assert!(!kept[0].changes.contains_key("removed_at"));
-        assert_eq!(kept[0].changes["status"].to, json!("deleted"));
+        assert_eq!(kept[0].kind(), ActionKind::Remove);
+        assert!(!kept[0].changes.to_wire().contains_key("removed_at"));
+        assert_eq!(kept[0].changes.to_wire()["status"].to, json!("deleted"));
         assert!(
             kept[0].reason.contains("removes access for good"),
             "{}",
@@ -477,7 +548,10 @@ mod tests {
             ],
         );
         assert_eq!(kept.len(), 2);
-        assert!(kept.iter().all(|a| !a.changes.contains_key("manager")));
+        assert!(
+            kept.iter()
+                .all(|a| !a.changes.to_wire().contains_key("manager"))
+        );
         assert_eq!(steps.len(), 1);
         assert_eq!(steps[0].what, "set the manager in Revolut");
         assert_eq!(steps[0].subjects, ["1"]);

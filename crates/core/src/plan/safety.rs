@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, ActionKind, Diagnostic, DiagnosticKind, Safety, Severity, Violation};
+use super::{Action, ActionKind, Changes, Diagnostic, DiagnosticKind, Safety, Severity, Violation};
 use crate::config::Config;
 use crate::model::{AccountStatus, TargetSnapshot};
 
@@ -114,14 +114,14 @@ impl LimitKind {
     /// True when `action` counts against this limit.
     pub fn counts(self, action: &Action) -> bool {
         match self {
-            LimitKind::Removals => action.kind == ActionKind::Remove,
-            LimitKind::Anonymizations => action.kind == ActionKind::Anonymize,
-            LimitKind::Moves => action.kind == ActionKind::Move,
-            LimitKind::NotifyingMoves => action.kind == ActionKind::Move && notifies(action),
-            LimitKind::Updates => action.kind == ActionKind::Update,
-            LimitKind::Invites => action.kind == ActionKind::Invite,
+            LimitKind::Removals => action.kind() == ActionKind::Remove,
+            LimitKind::Anonymizations => action.kind() == ActionKind::Anonymize,
+            LimitKind::Moves => action.kind() == ActionKind::Move,
+            LimitKind::NotifyingMoves => action.kind() == ActionKind::Move && notifies(action),
+            LimitKind::Updates => action.kind() == ActionKind::Update,
+            LimitKind::Invites => action.kind() == ActionKind::Invite,
             LimitKind::GroupRemovals => matches!(
-                action.kind,
+                action.kind(),
                 ActionKind::RemoveCommunity | ActionKind::RemoveFunctionGroup
             ),
         }
@@ -158,10 +158,7 @@ impl LimitKind {
 
 /// True when a move asks the target to e-mail the person (`notify: true`).
 fn notifies(action: &Action) -> bool {
-    action
-        .changes
-        .get("notify")
-        .is_some_and(|c| c.to == serde_json::Value::Bool(true))
+    matches!(&action.changes, Changes::Move(m) if m.notify)
 }
 
 /// The bases of the percentage limits: the managed active accounts of the target, and the groups
@@ -368,25 +365,16 @@ pub fn check_resuming(
 mod tests {
     use std::collections::BTreeMap;
 
-    use serde_json::json;
-
     use super::*;
     use crate::config::Limit;
-    use crate::plan::Change;
+    use crate::plan::Changes;
 
     fn action(kind: ActionKind, i: usize, notify: bool) -> Action {
-        let mut changes = BTreeMap::new();
-        if kind == ActionKind::Move {
-            changes.insert(
-                "notify".to_owned(),
-                Change {
-                    from: serde_json::Value::Null,
-                    to: json!(notify),
-                },
-            );
+        let mut changes = Changes::bare(kind);
+        if let Changes::Move(m) = &mut changes {
+            m.notify = notify;
         }
         Action {
-            kind,
             subject: format!("p{i}"),
             target_id: Some(format!("u{i}")),
             name: format!("Person {i}"),

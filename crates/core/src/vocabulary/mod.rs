@@ -3,251 +3,18 @@
 //! (octoDNS, sync-team). The engine builds it, renderers print it, apply
 //! executes it, and its JSON form is a stable contract (`format_version`).
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+mod action;
+
+use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+pub use action::*;
 
 /// Version of the plan JSON format. Bumped only on incompatible changes.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// What one action does.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionKind {
-    /// Create a target community.
-    CreateCommunity,
-    /// Create a target function group.
-    CreateFunctionGroup,
-    /// Record new source identifiers on a managed community whose identifiers vanished while a
-    /// new identifier carries its name (a renamed identifier): re-keyed, never duplicated.
-    UpdateCommunity,
-    /// The same for a managed function group.
-    UpdateFunctionGroup,
-    /// Create a managed account in its communities and function groups (the target invites).
-    Invite,
-    /// Managed fields differ: names, e-mail, function groups.
-    Update,
-    /// Community membership changes (a transfer).
-    Move,
-    /// A removed account whose person is back: reactivated, no new invite.
-    Restore,
-    /// Deactivate a managed account whose person left scope; kept for `retention_days`.
-    Remove,
-    /// Retention has passed: blank the personal data for good.
-    Anonymize,
-    /// Remove a target community (only with `allow_community_removal`).
-    RemoveCommunity,
-    /// Remove a target function group whose source identifiers are gone.
-    RemoveFunctionGroup,
-}
-
-impl ActionKind {
-    /// All kinds, in apply order.
-    pub const ALL: [ActionKind; 12] = [
-        ActionKind::CreateCommunity,
-        ActionKind::CreateFunctionGroup,
-        ActionKind::UpdateCommunity,
-        ActionKind::UpdateFunctionGroup,
-        ActionKind::Invite,
-        ActionKind::Update,
-        ActionKind::Move,
-        ActionKind::Restore,
-        ActionKind::Remove,
-        ActionKind::Anonymize,
-        ActionKind::RemoveCommunity,
-        ActionKind::RemoveFunctionGroup,
-    ];
-
-    /// The phase in which apply runs this kind: create groups → invites, updates, moves, restores
-    /// → removes → anonymizes → remove groups.
-    pub fn phase(self) -> u8 {
-        match self {
-            ActionKind::CreateCommunity
-            | ActionKind::CreateFunctionGroup
-            | ActionKind::UpdateCommunity
-            | ActionKind::UpdateFunctionGroup => 0,
-            ActionKind::Invite | ActionKind::Update | ActionKind::Move | ActionKind::Restore => 1,
-            ActionKind::Remove => 2,
-            ActionKind::Anonymize => 3,
-            ActionKind::RemoveCommunity | ActionKind::RemoveFunctionGroup => 4,
-        }
-    }
-
-    /// snake_case name, as in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::CreateCommunity => "create_community",
-            ActionKind::CreateFunctionGroup => "create_function_group",
-            ActionKind::UpdateCommunity => "update_community",
-            ActionKind::UpdateFunctionGroup => "update_function_group",
-            ActionKind::Invite => "invite",
-            ActionKind::Update => "update",
-            ActionKind::Move => "move",
-            ActionKind::Restore => "restore",
-            ActionKind::Remove => "remove",
-            ActionKind::Anonymize => "anonymize",
-            ActionKind::RemoveCommunity => "remove_community",
-            ActionKind::RemoveFunctionGroup => "remove_function_group",
-        }
-    }
-}
-
-/// A reference to a target group inside an action. `id` is the target's id, or
-/// `new:<kind>:<key>` for a group created earlier in the same plan by the `create_<kind>` action
-/// whose `subject` is `<key>`: keyed by kind, since a community and a function often share a
-/// numeric source identifier. The apply runner replaces placeholders by the created ids before
-/// a connector sees the action.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-pub struct GroupRef {
-    /// Target id, or `new:<kind>:<key>`.
-    pub id: String,
-    /// The group's name.
-    pub name: String,
-}
-
-impl GroupRef {
-    /// Prefix of ids that refer to groups created by the same plan.
-    pub const NEW_PREFIX: &'static str = "new:";
-
-    /// True when this refers to a group the same plan creates.
-    pub fn is_new(&self) -> bool {
-        self.id.starts_with(Self::NEW_PREFIX)
-    }
-
-    /// The placeholder id of the group that the `create_*` action of `kind` with `subject`
-    /// creates: `new:community:1001`, `new:function_group:1001`.
-    pub fn placeholder(kind: ActionKind, subject: &str) -> String {
-        let noun = match kind {
-            ActionKind::CreateFunctionGroup => "function_group",
-            _ => "community",
-        };
-        format!("{}{noun}:{subject}", Self::NEW_PREFIX)
-    }
-}
-
-/// One field's change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Change {
-    /// Current value (`null` when none).
-    pub from: Value,
-    /// Desired value.
-    pub to: Value,
-}
-
-/// One step of the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Action {
-    /// What it does.
-    pub kind: ActionKind,
-    /// The subject's source identifier: the person's id for account actions; the source
-    /// community/function identifier (or, for a fallback group, its name) for group actions.
-    pub subject: String,
-    /// The target id of the account or group acted on, when it exists already.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_id: Option<String>,
-    /// Display name of the subject (a person's full name, a group's name).
-    pub name: String,
-    /// Field changes as `{field: {from, to}}`. Fields: `email`, `first_name`, `last_name`,
-    /// `communities` and `function_groups` (lists of group references), `status`, `name`,
-    /// `source_ids`, `notify` (moves: whether the target sends a transfer e-mail).
-    #[serde(default)]
-    pub changes: BTreeMap<String, Change>,
-    /// Why, in a sentence.
-    pub reason: String,
-}
-
-impl Action {
-    /// `action` with every `new:<kind>:<key>` group reference replaced by the id of the group that
-    /// this apply created for it (`created`, filled by the targets' `create_*`). An action that needs
-    /// a group whose creation failed (or never ran) is not attempted: the error says which.
-    pub fn resolve_placeholders(
-        &self,
-        created: &HashMap<String, String>,
-    ) -> Result<Cow<'_, Action>, String> {
-        let action = self;
-        let mut needs = false;
-        for change in action.changes.values() {
-            for value in [&change.to, &change.from] {
-                visit_new_refs(value, &mut |_| needs = true);
-            }
-        }
-        if !needs {
-            return Ok(Cow::Borrowed(action));
-        }
-        let mut action = action.clone();
-        let mut missing: Option<String> = None;
-        for change in action.changes.values_mut() {
-            for value in [&mut change.to, &mut change.from] {
-                replace_new_refs(
-                    value,
-                    &mut |placeholder, name| match created.get(placeholder) {
-                        Some(id) => Some(id.clone()),
-                        None => {
-                            missing.get_or_insert_with(|| format!("\"{name}\" ({placeholder})"));
-                            None
-                        }
-                    },
-                );
-            }
-        }
-        match missing {
-            Some(group) => Err(format!(
-                "not attempted: it needs the group {group}, whose creation failed"
-            )),
-            None => Ok(Cow::Owned(action)),
-        }
-    }
-}
-
-/// Calls `f` with every `new:` group id inside `value`.
-fn visit_new_refs(value: &Value, f: &mut dyn FnMut(&str)) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(id)) = map.get("id")
-                && id.starts_with(GroupRef::NEW_PREFIX)
-            {
-                f(id);
-            }
-            for v in map.values() {
-                visit_new_refs(v, f);
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| visit_new_refs(v, f)),
-        _ => {}
-    }
-}
-
-/// Replaces every `new:` group id inside `value` by what `f` returns for it (id, name).
-fn replace_new_refs(value: &mut Value, f: &mut dyn FnMut(&str, &str) -> Option<String>) {
-    match value {
-        Value::Object(map) => {
-            let name = map
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if let Some(Value::String(id)) = map.get_mut("id")
-                && id.starts_with(GroupRef::NEW_PREFIX)
-                && let Some(real) = f(id, &name)
-            {
-                *id = real;
-            }
-            for v in map.values_mut() {
-                replace_new_refs(v, f);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| replace_new_refs(v, f)),
-        _ => {}
-    }
-}
 
 /// How bad a diagnostic is.
 #[derive(
@@ -516,7 +283,7 @@ impl Plan {
         let mut summary: BTreeMap<ActionKind, usize> =
             ActionKind::ALL.iter().map(|k| (*k, 0)).collect();
         for a in actions {
-            *summary.entry(a.kind).or_default() += 1;
+            *summary.entry(a.kind()).or_default() += 1;
         }
         summary
     }
