@@ -566,8 +566,10 @@ fn target_for(team: &Team, page_size: u32, owned: Ownership) -> RevolutTarget {
         page_size,
         rate_limit: 0,
         concurrency: 1,
-        timeout_secs: 10,
-        retries: 3,
+        http: orgsync_core::config::HttpConfig {
+            timeout_secs: 10,
+            retries: 3,
+        },
     };
     RevolutTarget::new(
         &cfg,

@@ -32,7 +32,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -154,8 +153,7 @@ impl AfasSource {
             .resolve("source.token", lookup)
             .map_err(|e| ConnectorError::Http(e.to_string()))?;
         let mut settings = HttpSettings::new("AFAS Profit", &base_url(cfg));
-        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
-        settings.retries = cfg.retries;
+        settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
         settings.progress = progress;

@@ -27,7 +27,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -441,8 +440,7 @@ impl AfasApplicantsTarget {
     ) -> Result<AfasApplicantsTarget, ConnectorError> {
         let token = token(cfg, lookup)?;
         let mut settings = HttpSettings::new("AFAS Profit", &base_url(cfg));
-        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
-        settings.retries = cfg.retries;
+        settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
         settings.progress = progress;

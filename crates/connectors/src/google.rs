@@ -507,8 +507,7 @@ impl GoogleSource {
             .or_else(|| key.token_uri.clone())
             .unwrap_or_else(|| DEFAULT_TOKEN_URL.to_owned());
         let mut settings = HttpSettings::new("Google Workspace", &cfg.base_url);
-        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
-        settings.retries = cfg.retries;
+        settings.configure(&cfg.http);
         // One page after the other: each page's token comes with the page before.
         settings.concurrency = 1;
         settings.rate_limit = cfg.queries_per_minute.div_ceil(60);
@@ -525,7 +524,7 @@ impl GoogleSource {
             HttpClient::new(settings, "Bearer -", describe_error)?.with_throttle(quota_error);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let grant = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
+            .timeout(Duration::from_secs(cfg.http.timeout_secs.max(1)))
             .user_agent(concat!("orgsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::Http(format!("Google Workspace: {e}")))?;
@@ -572,7 +571,7 @@ impl GoogleSource {
                 (Some(s), Some(body)) if s.is_success() => break body,
                 (Some(s), body)
                     if !(s.is_server_error() || s == reqwest::StatusCode::TOO_MANY_REQUESTS)
-                        || attempt > self.cfg.retries =>
+                        || attempt > self.cfg.http.retries =>
                 {
                     #[derive(Deserialize)]
                     struct OAuthError {
@@ -594,7 +593,7 @@ impl GoogleSource {
                         SCOPES.join(", ")
                     )));
                 }
-                (None, _) | (Some(_), None) if attempt > self.cfg.retries => {
+                (None, _) | (Some(_), None) if attempt > self.cfg.http.retries => {
                     return Err(ConnectorError::Http(format!(
                         "Google Workspace: the token URL {} did not answer (gave up after {} \
                          attempts)",
@@ -685,7 +684,7 @@ impl GoogleSource {
                     }
                     return Ok(page);
                 }
-                Err(e) if attempt < self.cfg.retries => {
+                Err(e) if attempt < self.cfg.http.retries => {
                     attempt += 1;
                     tracing::warn!(
                         "Google Workspace: a page of users was not JSON ({}); reading it again",

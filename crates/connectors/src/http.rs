@@ -35,6 +35,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use super::ConnectorError;
+use orgsync_core::config::HttpConfig;
 
 /// How one system is talked to.
 #[derive(Debug, Clone)]
@@ -69,6 +70,12 @@ pub struct HttpSettings {
 }
 
 impl HttpSettings {
+    /// Takes the configuration's timeout and retries (every API connector's `HttpConfig`).
+    pub fn configure(&mut self, http: &HttpConfig) {
+        self.timeout = Duration::from_secs(http.timeout_secs.max(1));
+        self.retries = http.retries;
+    }
+
     /// Defaults for `system` at `base_url`: 30 s timeout, 5 retries from 200 ms up to 10 s, four
     /// requests in flight, no rate limit, JSON.
     pub fn new(system: &'static str, base_url: &str) -> HttpSettings {

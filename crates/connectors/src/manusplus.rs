@@ -265,8 +265,7 @@ impl ManusPlusSource {
             .resolve("source.password", lookup)
             .map_err(|e| ConnectorError::Http(e.to_string()))?;
         let mut settings = HttpSettings::new("ManusPlus", &cfg.base_url);
-        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
-        settings.retries = cfg.retries;
+        settings.configure(&cfg.http);
         settings.concurrency = 1;
         settings.rate_limit = cfg.rate_limit;
         settings.progress = progress;
@@ -277,7 +276,7 @@ impl ManusPlusSource {
         let client = HttpClient::new(settings, "Bearer -", describe_error)?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let grant = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.timeout_secs.max(1)))
+            .timeout(Duration::from_secs(cfg.http.timeout_secs.max(1)))
             .user_agent(concat!("orgsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::Http(format!("ManusPlus: {e}")))?;
@@ -343,7 +342,7 @@ impl ManusPlusSource {
                         self.client.settings().credential_hint
                     )));
                 }
-                _ if attempt > self.cfg.retries => {
+                _ if attempt > self.cfg.http.retries => {
                     return Err(ConnectorError::Http(format!(
                         "ManusPlus: the token URL {url} gave no token (gave up after {attempt} \
                          attempts)"

@@ -185,8 +185,7 @@ impl ScimTarget {
             .resolve("target.token", lookup)
             .map_err(|e| ConnectorError::Http(e.to_string()))?;
         let mut settings = HttpSettings::new("SCIM", &cfg.base_url);
-        settings.timeout = Duration::from_secs(cfg.timeout_secs.max(1));
-        settings.retries = cfg.retries;
+        settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
         settings.progress = progress;

@@ -124,14 +124,35 @@ pub struct AfasSourceConfig {
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
-    /// Seconds before one request is given up (AFAS itself stops a call after 900 s).
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
+}
+
+/// How orgsync talks to a system over HTTP: the keys every API connector has, written at the
+/// connector's own level (`source.timeout_secs`, `target.retries`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HttpConfig {
+    /// Seconds before one request is given up. The system may still finish it: a create whose
+    /// answer did not come is looked up before it is ever sent again.
     #[serde(default = "default_timeout_secs")]
     #[schemars(range(min = 1))]
     pub timeout_secs: u64,
-    /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
-    /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
+    /// Retries of a request that failed with 429 (or the system's own "over quota" answer), a
+    /// 5xx or a connection error, with exponential backoff and jitter; a `Retry-After` from the
+    /// server is honoured. A create whose answer was lost is looked up, never re-sent blindly.
+    /// 0: no retries.
     #[serde(default = "default_retries")]
     pub retries: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            timeout_secs: default_timeout_secs(),
+            retries: default_retries(),
+        }
+    }
 }
 
 fn default_timeout_secs() -> u64 {
@@ -213,14 +234,9 @@ pub struct GoogleSourceConfig {
     /// The department is always delivered too (for `functions.from: department`).
     #[serde(default)]
     pub function_from: GoogleFunctionFrom,
-    /// Seconds before one request is given up.
-    #[serde(default = "default_timeout_secs")]
-    #[schemars(range(min = 1))]
-    pub timeout_secs: u64,
-    /// Retries of a request that failed with a quota error (403 `userRateLimitExceeded` /
-    /// `quotaExceeded`, 429), a 5xx or a connection error, with exponential backoff and jitter.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 fn default_google_customer() -> String {
@@ -311,13 +327,9 @@ pub struct ManusPlusSourceConfig {
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
-    /// Seconds before one request is given up.
-    #[serde(default = "default_timeout_secs")]
-    #[schemars(range(min = 1))]
-    pub timeout_secs: u64,
-    /// Retries of a request that failed with 429, a 5xx or a connection error.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 fn default_manus_client_id() -> String {
@@ -476,14 +488,9 @@ pub struct RecruiteeSourceConfig {
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
-    /// Seconds before one request is given up.
-    #[serde(default = "default_timeout_secs")]
-    #[schemars(range(min = 1))]
-    pub timeout_secs: u64,
-    /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
-    /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 fn default_recruitee_url() -> String {
@@ -632,14 +639,9 @@ pub struct AfasApplicantsTargetConfig {
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
-    /// Seconds before one request is given up.
-    #[serde(default = "default_timeout_secs")]
-    #[schemars(range(min = 1))]
-    pub timeout_secs: u64,
-    /// Retries of a request that certainly was not processed (429) and of reads. A create whose
-    /// answer was lost is never retried blindly.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 /// The GetConnector that lists applicants, for looking up an interrupted send.
@@ -1102,14 +1104,9 @@ pub struct RevolutTargetConfig {
     #[serde(default = "default_revolut_concurrency")]
     #[schemars(range(min = 1))]
     pub concurrency: u32,
-    /// Seconds before one request is given up.
-    #[serde(default = "default_timeout_secs")]
-    #[schemars(range(min = 1))]
-    pub timeout_secs: u64,
-    /// Retries of a request that failed with 429, a 5xx or a connection error (an invite is
-    /// re-sent only after a listing shows it did not arrive). 0: no retries.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
 }
 
 fn default_revolut_base_url() -> String {
@@ -1140,14 +1137,9 @@ pub struct ScimTargetConfig {
     /// Most requests per second (0: unlimited).
     #[serde(default)]
     pub rate_limit: u32,
-    /// Seconds before one request is given up.
-    #[serde(default = "default_timeout_secs")]
-    #[schemars(range(min = 1))]
-    pub timeout_secs: u64,
-    /// Retries of a request that failed with 429, a 5xx or a connection error, with exponential
-    /// backoff and jitter (a `Retry-After` from the server is honoured). 0: no retries.
-    #[serde(default = "default_retries")]
-    pub retries: u32,
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
     /// Resources per page when listing Users and Groups (`count`); servers may return fewer.
     #[serde(default = "default_scim_page_size")]
     #[schemars(range(min = 1))]
