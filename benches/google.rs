@@ -13,8 +13,8 @@
 
 use std::time::Instant;
 
-use orgsync_connectors::Source;
 use orgsync_connectors::google::GoogleSource;
+use orgsync_connectors::{Kit, Source};
 use orgsync_core::config::GoogleSourceConfig;
 use orgsync_sandbox::generate::{GenerateOptions, generate};
 use orgsync_sandbox::google::{ADMIN, GoogleData, GoogleFaults, SandboxKey, router};
@@ -44,7 +44,11 @@ fn main() {
     }))
     .expect("a configuration");
     let key_file = key.key_file(&format!("{}/token", server.url()));
-    let mut source = GoogleSource::new(&cfg, |_| Some(key_file.clone()), false).expect("a source");
+    let mut source = GoogleSource::new(
+        &cfg,
+        &Kit::new(move |_| Some(key_file.clone()), false).unwrap(),
+    )
+    .expect("a source");
     let started = Instant::now();
     let snapshot = source.fetch().expect("the fetch");
     let elapsed = started.elapsed().as_secs_f64();

@@ -17,16 +17,16 @@
 
 #![allow(clippy::print_stdout)] // a benchmark prints its report
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use orgsync_connectors::afas::AfasSource;
 use orgsync_connectors::scim::ScimTarget;
-use orgsync_connectors::{Source, Target};
+use orgsync_connectors::{Kit, Source, Target};
 use orgsync_core::apply::run::{ApplyOptions, apply};
 use orgsync_core::config::{AfasSourceConfig, ScimTargetConfig};
 use orgsync_core::model::{TargetGroup, TargetSnapshot};
-use orgsync_core::plan::{Action, ActionKind, Change, Digests, GroupRef, Plan, Safety, digest};
+use orgsync_core::plan::{Action, Changes, Digests, GroupRef, Invite, Plan, Safety, digest};
 use orgsync_sandbox::afas::{self, AfasData};
 use orgsync_sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate};
 use orgsync_sandbox::scim::{self, ScimData};
@@ -93,27 +93,22 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
         "rate_limit": limit,
     }))
     .expect("config");
-    let mut target =
-        RevolutTarget::new(&cfg, |_| Some(TOKEN.to_owned()), Default::default(), false)
-            .expect("target");
+    let mut target = RevolutTarget::new(&cfg, Default::default(), &kit()).expect("target");
     let state = target.fetch().expect("fetch");
     let actions: Vec<Action> = (0..invites)
         .map(|i| {
-            Action::from_wire(
-                ActionKind::Invite,
-                (700_000 + i).to_string(),
-                None,
-                format!("Person {i}"),
-                BTreeMap::from([(
-                    "email".to_owned(),
-                    Change {
-                        from: serde_json::Value::Null,
-                        to: json!(format!("r{i}@bench.example")),
-                    },
-                )]),
-                "bench".to_owned(),
-            )
-            .unwrap()
+            let id = (700_000 + i).to_string();
+            Action {
+                subject: id.clone(),
+                target_id: None,
+                name: format!("Person {i}"),
+                changes: Changes::Invite(Invite {
+                    email: Some(format!("r{i}@bench.example")),
+                    external_id: Some(id),
+                    ..Invite::default()
+                }),
+                reason: "bench".to_owned(),
+            }
         })
         .collect();
     let plan = Plan {
@@ -196,8 +191,7 @@ fn bench_apply(invites: usize, limit: u32) {
         "concurrency": 16,
     }))
     .expect("config");
-    let mut target = ScimTarget::new(&cfg, "Europe/Amsterdam", |_| Some(TOKEN.to_owned()), false)
-        .expect("target");
+    let mut target = ScimTarget::new(&cfg, "Europe/Amsterdam", &kit()).expect("target");
     let state = target.fetch().expect("fetch");
     let community = GroupRef {
         id: state.communities[0].id.clone(),
@@ -206,27 +200,20 @@ fn bench_apply(invites: usize, limit: u32) {
     let actions: Vec<Action> = (0..invites)
         .map(|i| {
             let id = (500_000 + i).to_string();
-            let change = |to| Change {
-                from: serde_json::Value::Null,
-                to,
-            };
-            Action::from_wire(
-                ActionKind::Invite,
-                id.clone(),
-                None,
-                format!("Person {id}"),
-                BTreeMap::from([
-                    (
-                        "email".to_owned(),
-                        change(json!(format!("p{id}@bench.example"))),
-                    ),
-                    ("first_name".to_owned(), change(json!("Person"))),
-                    ("last_name".to_owned(), change(json!(id))),
-                    ("communities".to_owned(), change(json!([community]))),
-                ]),
-                "bench".to_owned(),
-            )
-            .unwrap()
+            Action {
+                subject: id.clone(),
+                target_id: None,
+                name: format!("Person {id}"),
+                changes: Changes::Invite(Invite {
+                    email: Some(format!("p{id}@bench.example")),
+                    external_id: Some(id.clone()),
+                    first_name: Some("Person".to_owned()),
+                    last_name: Some(id.clone()),
+                    communities: Some(vec![community.clone()]),
+                    ..Invite::default()
+                }),
+                reason: "bench".to_owned(),
+            }
         })
         .collect();
     let plan = Plan {
@@ -303,8 +290,11 @@ fn bench_fetch(people: usize, latency_ms: u64, in_flight: u32) {
     }))
     .expect("config");
     let env: HashMap<&str, &str> = HashMap::from([("BENCH_TOKEN", TOKEN)]);
-    let mut source =
-        AfasSource::new(&cfg, |k| env.get(k).map(|v| (*v).to_owned()), false).expect("source");
+    let mut source = AfasSource::new(
+        &cfg,
+        &Kit::new(move |k| env.get(k).map(|v| (*v).to_owned()), false).unwrap(),
+    )
+    .expect("source");
     let start = Instant::now();
     let snapshot = source.fetch().expect("fetch");
     let secs = start.elapsed().as_secs_f64();
@@ -317,4 +307,9 @@ fn bench_fetch(people: usize, latency_ms: u64, in_flight: u32) {
         snapshot.persons.len(),
         100.0 * rate / ideal
     );
+}
+
+/// The benchmarks' kit: one runtime, the benchmark token for every secret.
+fn kit() -> Kit {
+    Kit::new(|_| Some(TOKEN.to_owned()), false).expect("kit")
 }

@@ -13,7 +13,7 @@ use jiff::civil::Date;
 
 use orgsync_connectors::file_source::FileSource;
 use orgsync_connectors::file_target::FileTarget;
-use orgsync_connectors::{Source, Target, TargetCapabilities};
+use orgsync_connectors::{Kit, Source, Target, TargetCapabilities};
 use orgsync_core::config::{self, Config, SourceConfig, TargetConfig};
 use orgsync_core::ledger::{self, ApplyRecord, Ledger};
 use orgsync_core::model::{SourceSnapshot, TargetSnapshot};
@@ -65,6 +65,9 @@ pub struct Loaded {
     pub ledger: Option<Arc<dyn Ledger>>,
     /// This configuration directory's apply records (all targets), read once, in history order.
     pub records: Vec<ApplyRecord>,
+    /// What every connector of this run is opened with: the one async runtime, the environment
+    /// secrets come from, progress bars on a terminal.
+    pub kit: Kit,
 }
 
 impl Loaded {
@@ -75,7 +78,7 @@ impl Loaded {
         config: Config,
         repo: Option<Arc<ConfigRepo>>,
         commit: Option<ConfigCommit>,
-    ) -> Loaded {
+    ) -> anyhow::Result<Loaded> {
         let ledger: Option<Arc<dyn Ledger>> = match (&repo, &commit) {
             (Some(repo), Some(commit)) => Some(Arc::new(GitLedger::new(
                 Arc::clone(repo),
@@ -92,14 +95,15 @@ impl Loaded {
                 })
             })
             .unwrap_or_default();
-        Loaded {
+        Ok(Loaded {
             dir: dir.to_owned(),
             config,
             repo,
             commit,
             ledger,
             records,
-        }
+            kit: kit()?,
+        })
     }
 
     /// The configuration of the same directory at `rev` (a commit of the same repository),
@@ -125,6 +129,7 @@ impl Loaded {
             commit: Some(commit),
             repo: Some(Arc::clone(repo)),
             records: self.records.clone(),
+            kit: self.kit.clone(),
         })
     }
 
@@ -162,7 +167,7 @@ pub fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> {
             },
             None => None,
         };
-        return Ok(Loaded::new(dir, config, repo, commit));
+        return Loaded::new(dir, config, repo, commit);
     };
     let repo = repo.ok_or_else(|| not_a_repository(dir, rev))?;
     let commit = repo.commit(rev)?;
@@ -171,12 +176,12 @@ pub fn load(dir: &Path, git_ref: Option<&str>) -> anyhow::Result<Loaded> {
         commit,
         dirty: false,
     };
-    Ok(Loaded::new(dir, config, Some(repo), Some(commit)))
+    Loaded::new(dir, config, Some(repo), Some(commit))
 }
 
 /// A configuration planned as another one's base (`plan --base`): no repository of its own, no
 /// records.
-pub fn base(dir: &Path, config: Config, commit: CommitInfo) -> Loaded {
+pub fn base(dir: &Path, config: Config, commit: CommitInfo) -> anyhow::Result<Loaded> {
     Loaded::new(
         dir,
         config,
@@ -378,19 +383,17 @@ pub fn open_source(loaded: &Loaded) -> anyhow::Result<Box<dyn Source>> {
         SourceConfig::File(f) => Ok(Box::new(FileSource::new(dir, f))),
         SourceConfig::Afas(a) => Ok(Box::new(orgsync_connectors::afas::AfasSource::new(
             a,
-            env_var,
-            show_progress(),
+            &loaded.kit,
         )?)),
         SourceConfig::Recruitee(r) => Ok(Box::new(
-            orgsync_connectors::recruitee::RecruiteeSource::new(r, env_var, show_progress())?,
+            orgsync_connectors::recruitee::RecruiteeSource::new(r, &loaded.kit)?,
         )),
         SourceConfig::Google(g) => Ok(Box::new(orgsync_connectors::google::GoogleSource::new(
             g,
-            env_var,
-            show_progress(),
+            &loaded.kit,
         )?)),
         SourceConfig::Manusplus(m) => Ok(Box::new(
-            orgsync_connectors::manusplus::ManusPlusSource::new(m, env_var, show_progress())?,
+            orgsync_connectors::manusplus::ManusPlusSource::new(m, &loaded.kit)?,
         )),
     }
 }
@@ -403,8 +406,7 @@ pub fn open_target(loaded: &Loaded) -> anyhow::Result<Box<dyn Target>> {
         TargetConfig::Scim(s) => Ok(Box::new(orgsync_connectors::scim::ScimTarget::new(
             s,
             &config.policy.timezone,
-            env_var,
-            show_progress(),
+            &loaded.kit,
         )?)),
         TargetConfig::AfasApplicants(t) => {
             use orgsync_connectors::afas_applicants::AfasApplicantsTarget;
@@ -412,15 +414,13 @@ pub fn open_target(loaded: &Loaded) -> anyhow::Result<Box<dyn Target>> {
                 t,
                 open_source(loaded)?,
                 badge_ledger(loaded)?,
-                env_var,
-                show_progress(),
+                &loaded.kit,
             )?))
         }
         TargetConfig::Revolut(r) => Ok(Box::new(orgsync_connectors::revolut::RevolutTarget::new(
             r,
-            env_var,
             loaded.owned_accounts(),
-            show_progress(),
+            &loaded.kit,
         )?)),
     }
 }
@@ -447,10 +447,11 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Progress bars while fetching and applying: on a terminal only.
-fn show_progress() -> bool {
+/// The kit of a run: one runtime, secrets from the environment, progress bars on a terminal
+/// only.
+fn kit() -> anyhow::Result<Kit> {
     use std::io::IsTerminal;
-    std::io::stderr().is_terminal()
+    Ok(Kit::new(env_var, std::io::stderr().is_terminal())?)
 }
 
 /// `validate --online`: asks the API connectors whether their configuration works (the AFAS
@@ -458,9 +459,10 @@ fn show_progress() -> bool {
 /// problems found, one line each; a connector that cannot be reached or refuses the token is an
 /// error.
 pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
+    let kit = Kit::new(env_var, false)?;
     let mut problems = Vec::new();
     if let SourceConfig::Afas(a) = &config.source {
-        let source = orgsync_connectors::afas::AfasSource::new(a, env_var, false)?;
+        let source = orgsync_connectors::afas::AfasSource::new(a, &kit)?;
         problems.extend(
             source
                 .check_online(&config.columns_in_use())
@@ -469,20 +471,19 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     match &config.source {
         SourceConfig::Google(g) => problems.extend(
-            orgsync_connectors::google::GoogleSource::new(g, env_var, false)?
+            orgsync_connectors::google::GoogleSource::new(g, &kit)?
                 .check_online()
                 .context("cannot check the source online")?,
         ),
         SourceConfig::Manusplus(m) => problems.extend(
-            orgsync_connectors::manusplus::ManusPlusSource::new(m, env_var, false)?
+            orgsync_connectors::manusplus::ManusPlusSource::new(m, &kit)?
                 .check_online()
                 .context("cannot check the source online")?,
         ),
         _ => {}
     }
     if let TargetConfig::Revolut(r) = &config.target {
-        let target =
-            orgsync_connectors::revolut::RevolutTarget::new(r, env_var, Default::default(), false)?;
+        let target = orgsync_connectors::revolut::RevolutTarget::new(r, Default::default(), &kit)?;
         let mut roles: Vec<String> = Vec::new();
         if let Some(f) = &config.functions {
             roles.extend(f.map.iter().map(|m| m.target.clone()));
@@ -506,7 +507,7 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
                 Ok(SourceSnapshot::default())
             }
         }
-        let target = AfasApplicantsTarget::new(t, Box::new(NoSource), no_badges, env_var, false)?;
+        let target = AfasApplicantsTarget::new(t, Box::new(NoSource), no_badges, &kit)?;
         problems.extend(
             target
                 .check_online()
@@ -514,8 +515,7 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
         );
     }
     if let TargetConfig::Scim(s) = &config.target {
-        let target =
-            orgsync_connectors::scim::ScimTarget::new(s, &config.policy.timezone, env_var, false)?;
+        let target = orgsync_connectors::scim::ScimTarget::new(s, &config.policy.timezone, &kit)?;
         problems.extend(
             target
                 .check_online()

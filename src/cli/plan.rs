@@ -210,7 +210,7 @@ fn plan_base(
     let commit = repo.commit(rev)?;
     let (plan, problem) = match pipeline::config_at(repo, &commit, rev)? {
         Ok(config) => {
-            let base = pipeline::base(&head.dir, config, commit.clone());
+            let base = pipeline::base(&head.dir, config, commit.clone())?;
             (
                 pipeline::make_plan_on_same_inputs(&base, fetched, today, head_plan),
                 None,

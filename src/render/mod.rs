@@ -465,6 +465,7 @@ mod fixtures {
                 line,
                 column,
             }),
+            concerns: Default::default(),
         }
     }
 

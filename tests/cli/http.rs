@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use orgsync_connectors::Target;
 use orgsync_connectors::scim::ScimTarget;
+use orgsync_connectors::{Kit, Target};
 use orgsync_core::config::ScimTargetConfig;
 use orgsync_core::model::{AccountStatus, TargetSnapshot};
 use orgsync_sandbox::afas::{self, AfasData};
@@ -268,8 +268,7 @@ pub(crate) fn read_scim(url: &str) -> TargetSnapshot {
     ScimTarget::new(
         &cfg,
         "Europe/Amsterdam",
-        |_| Some(SCIM_TOKEN.to_owned()),
-        false,
+        &Kit::new(|_| Some(SCIM_TOKEN.to_owned()), false).expect("kit"),
     )
     .expect("target")
     .fetch()

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use orgsync_connectors::Target;
 use orgsync_connectors::scim::ScimTarget;
+use orgsync_connectors::{Kit, Target};
 use orgsync_core::config::ScimTargetConfig;
 use orgsync_core::model::TargetSnapshot;
 use orgsync_sandbox::scim::{self as scim_emulator, ScimData};
@@ -334,8 +334,7 @@ fn scim_state(url: &str) -> TargetSnapshot {
     let mut target = ScimTarget::new(
         &config,
         "Europe/Amsterdam",
-        |_| Some(TOKEN.to_owned()),
-        false,
+        &Kit::new(|_| Some(TOKEN.to_owned()), false).unwrap(),
     )
     .unwrap();
     target.fetch().unwrap()

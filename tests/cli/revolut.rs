@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use orgsync_connectors::revolut::{Ownership, RevolutTarget};
-use orgsync_connectors::{ApplyContext, Target};
+use orgsync_connectors::{ApplyContext, Kit, Target};
 use orgsync_core::config::{RevolutTargetConfig, Secret};
 use orgsync_sandbox::revolut::{self as emulator, RevolutData};
 use orgsync_sandbox::serve::{Faults, Running, spawn};
@@ -573,9 +573,8 @@ fn target_for(team: &Team, page_size: u32, owned: Ownership) -> RevolutTarget {
     };
     RevolutTarget::new(
         &cfg,
-        |v| (v == "REVOLUT_TOKEN").then(|| TOKEN.to_owned()),
         owned,
-        false,
+        &Kit::new(|v| (v == "REVOLUT_TOKEN").then(|| TOKEN.to_owned()), false).expect("kit"),
     )
     .expect("a target")
 }

@@ -38,8 +38,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::task::JoinSet;
 
+use super::Kit;
 use super::file_source::{RowLayout, RowMerger};
-use super::http::{HttpClient, HttpSettings, Response, runtime};
+use super::http::{HttpClient, HttpSettings, Response};
 use super::{ConnectorError, Source};
 use orgsync_core::config::{AfasEnvironmentType, AfasSourceConfig};
 use orgsync_core::model::SourceSnapshot;
@@ -50,15 +51,30 @@ pub struct AfasSource {
     cfg: AfasSourceConfig,
     client: Arc<HttpClient>,
     /// One runtime for the source's life: the client's pooled connections belong to it.
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
 }
 
 /// The base URL of a configuration: `base_url`, or the environment's own.
 pub fn base_url(cfg: &AfasSourceConfig) -> String {
-    if let Some(url) = &cfg.base_url {
+    profit_url(
+        cfg.base_url.as_deref(),
+        cfg.environment.as_deref(),
+        cfg.environment_type,
+    )
+}
+
+/// The ProfitRestServices URL of an AFAS environment (`12345` of type test:
+/// `https://12345.resttest.afas.online/ProfitRestServices`), or `base_url` when one is given.
+/// The one rule for the source and the applicants target alike.
+pub fn profit_url(
+    base_url: Option<&str>,
+    environment: Option<&str>,
+    kind: AfasEnvironmentType,
+) -> String {
+    if let Some(url) = base_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let kind = match cfg.environment_type {
+    let kind = match kind {
         AfasEnvironmentType::Production => "rest",
         AfasEnvironmentType::Test => "resttest",
         AfasEnvironmentType::Accept => "restaccept",
@@ -66,7 +82,7 @@ pub fn base_url(cfg: &AfasSourceConfig) -> String {
     // Validation makes sure one of `base_url` and `environment` is set.
     format!(
         "https://{}.{kind}.afas.online/ProfitRestServices",
-        cfg.environment.as_deref().unwrap_or_default()
+        environment.unwrap_or_default()
     )
 }
 
@@ -141,29 +157,25 @@ pub fn permanent_error(status: reqwest::StatusCode, body: &[u8]) -> bool {
 pub(crate) use super::http::encode;
 
 impl AfasSource {
-    /// A source for `cfg`; the token is resolved now with `lookup` (normally the environment).
+    /// A source for `cfg`; the token is resolved now from the kit's environment.
     /// `progress`: draw a progress bar while fetching (on a terminal).
-    pub fn new(
-        cfg: &AfasSourceConfig,
-        lookup: impl Fn(&str) -> Option<String>,
-        progress: bool,
-    ) -> Result<AfasSource, ConnectorError> {
+    pub fn new(cfg: &AfasSourceConfig, kit: &Kit) -> Result<AfasSource, ConnectorError> {
         let token = cfg
             .token
-            .resolve("source.token", lookup)
-            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+            .resolve("source.token", kit.secrets())
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
         let mut settings = HttpSettings::new("AFAS Profit", &base_url(cfg));
         settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
-        settings.progress = progress;
+        settings.progress = kit.progress();
         settings.credential_hint = cfg.token.hint("source.token");
         let client = HttpClient::new(settings, &authorization(&token), describe_error)?
             .with_permanent(permanent_error);
         Ok(AfasSource {
             cfg: cfg.clone(),
             client: Arc::new(client),
-            rt: runtime()?,
+            rt: kit.runtime(),
         })
     }
 
@@ -290,7 +302,7 @@ impl AfasSource {
                         for (page, later) in arrived.range(next_merge + 1..) {
                             let more = self.rows(later, page * take)?.len();
                             if more > 0 {
-                                return Err(ConnectorError::Http(format!(
+                                return Err(ConnectorError::Listing(format!(
                                     "AFAS Profit: the page at skip {skip} came back with {rows} \
                                      of {take} rows on two reads, so it should be the last, but \
                                      the page at skip {} has {more} rows: the data changed while \
@@ -308,7 +320,7 @@ impl AfasSource {
             // Any failed page fails the fetch (after its retries); dropping the set cancels the
             // other requests.
             let Some(joined) = in_flight.join_next().await else {
-                return Err(ConnectorError::Http(format!(
+                return Err(ConnectorError::Listing(format!(
                     "AFAS Profit: the page at skip {} was never requested",
                     next_merge * take
                 )));
@@ -316,7 +328,7 @@ impl AfasSource {
             let (page, result) = joined.map_err(join_error)?;
             arrived.insert(page, result?.body);
             if next_merge > 50_000_000 / take {
-                return Err(ConnectorError::Http(
+                return Err(ConnectorError::Listing(
                     "AFAS Profit: more than 50 million rows: the server seems to ignore `skip`"
                         .to_owned(),
                 ));
@@ -366,7 +378,7 @@ impl AfasSource {
         if let (Some(first), Some(before)) = (rows.first(), last_key.as_ref()) {
             let key = paging.key(first);
             if key == *before {
-                return Err(ConnectorError::Http(format!(
+                return Err(ConnectorError::Listing(format!(
                     "AFAS Profit: the rows at skip {} and {skip} both have {} = {}: AFAS \
                      promises no order among rows that tie, so paging may have read one of them \
                      twice and another not at all. Nothing was planned; set source.order_by to \
@@ -412,7 +424,7 @@ impl AfasSource {
                     .chain(&reads)
                     .map(|b| self.rows(b, skip).map(|r| r.len().to_string()))
                     .collect();
-                return Err(ConnectorError::Http(format!(
+                return Err(ConnectorError::Listing(format!(
                     "AFAS Profit: the page at skip {skip} came back with {} of {take} rows on \
                      {} reads: pages keep being cut short or the data keeps changing, so it \
                      may be incomplete. Nothing was planned; try again",
@@ -434,7 +446,7 @@ impl AfasSource {
             let after = self.client.get(&paging.path(skip + rows)).await?.body;
             let more = self.rows(&after, skip + rows)?.len();
             if more > 0 {
-                return Err(ConnectorError::Http(format!(
+                return Err(ConnectorError::Listing(format!(
                     "AFAS Profit: the page at skip {skip} came back with {rows} of {take} rows \
                      on two reads, but {more} more rows follow them: the server sends fewer rows \
                      than asked (set source.page_size to {rows} or less), or the data changed \
@@ -539,7 +551,10 @@ impl Paging {
 }
 
 fn join_error(e: tokio::task::JoinError) -> ConnectorError {
-    ConnectorError::Http(format!("AFAS Profit: a page request failed: {e}"))
+    ConnectorError::Transport {
+        message: format!("AFAS Profit: a page request failed: {e}"),
+        timed_out: false,
+    }
 }
 
 /// "AFAS has no GetConnector `x`", with the closest of the ones it has.
@@ -633,7 +648,11 @@ mod tests {
         let server = spawn(router(data.clone(), TOKEN, faults), 0).unwrap();
         let url = format!("{}{}", server.url(), orgsync_sandbox::afas::BASE_PATH);
         let cfg = source_config(&url, extra);
-        AfasSource::new(&cfg, |_| Some(TOKEN.to_owned()), false)?.fetch()
+        AfasSource::new(
+            &cfg,
+            &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+        )?
+        .fetch()
     }
 
     fn cut_every(n: u64) -> Faults {
@@ -762,11 +781,14 @@ mod tests {
         let server = spawn(app, 0).unwrap();
         let url = format!("{}/ProfitRestServices", server.url());
         let cfg = source_config(&url, serde_json::json!({ "page_size": 7 }));
-        let err = AfasSource::new(&cfg, |_| Some(TOKEN.to_owned()), false)
-            .unwrap()
-            .fetch()
-            .unwrap_err()
-            .to_string();
+        let err = AfasSource::new(
+            &cfg,
+            &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+        )
+        .unwrap()
+        .fetch()
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("set source.page_size to 5 or less"), "{err}");
     }
 

@@ -30,14 +30,16 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
+use super::Kit;
 use super::afas::{authorization, describe_error, encode, permanent_error};
-use super::http::{HttpClient, HttpError, HttpSettings, runtime};
+use super::http::{HttpClient, HttpError, HttpSettings};
 use super::{
     ApplyContext, ConnectorError, Removal, Source, Target, TargetCapabilities, WritableFields,
 };
-use orgsync_core::config::{AfasApplicantsTargetConfig, AfasEnvironmentType, Config, ManagedField};
+use orgsync_core::config::{AfasApplicantsTargetConfig, Config, ManagedField};
+use orgsync_core::identity::same_email;
 use orgsync_core::ledger::Ledger;
 pub use orgsync_core::ledger::{Badge, BadgeState};
 use orgsync_core::model::{Account, Person, SourceSnapshot, TargetSnapshot};
@@ -52,17 +54,10 @@ pub fn target_key(cfg: &AfasApplicantsTargetConfig) -> String {
 
 /// The base URL: `base_url`, or the environment's own.
 pub fn base_url(cfg: &AfasApplicantsTargetConfig) -> String {
-    if let Some(url) = &cfg.base_url {
-        return url.trim_end_matches('/').to_owned();
-    }
-    let kind = match cfg.environment_type {
-        AfasEnvironmentType::Production => "rest",
-        AfasEnvironmentType::Test => "resttest",
-        AfasEnvironmentType::Accept => "restaccept",
-    };
-    format!(
-        "https://{}.{kind}.afas.online/ProfitRestServices",
-        cfg.environment.as_deref().unwrap_or_default()
+    super::afas::profit_url(
+        cfg.base_url.as_deref(),
+        cfg.environment.as_deref(),
+        cfg.environment_type,
     )
 }
 
@@ -239,6 +234,7 @@ pub fn plan_view(
             count: already,
             hint: None,
             location: None,
+            concerns: Default::default(),
         });
     }
     if checked > 0 {
@@ -254,6 +250,7 @@ pub fn plan_view(
             count: checked,
             hint: None,
             location: None,
+            concerns: Default::default(),
         });
     }
     for id in &held {
@@ -269,6 +266,7 @@ pub fn plan_view(
                 "manual step: look for the candidate in AFAS (HR → Werving en selectie → Sollicitant). If it is not there, add `{id}` to target.resend; or configure target.lookup to let orgsync look"
             )),
             location: config.locations.get("/target"),
+            concerns: Default::default(),
         });
     }
     PlanView {
@@ -325,19 +323,16 @@ pub fn payload(cfg: &AfasApplicantsTargetConfig, p: &Person) -> Map<String, Valu
 pub fn payload_digest(key: &[u8], candidate: &str, payload: &Map<String, Value>) -> String {
     let message = serde_json::to_vec(&json!({ "candidate": candidate, "fields": payload }))
         .expect("a payload serialises");
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(&message);
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    format!("hmac-sha256:{}", hex::encode(outer.finalize()))
+    format!("hmac-sha256:{}", hex::encode(hmac_sha256(key, &message)))
+}
+
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use hmac::{KeyInit, Mac};
+    let mut mac =
+        hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// Adds the payload digest to every invite of `actions` (the plan's), from the candidates in
@@ -378,6 +373,7 @@ pub fn annotate(
             count: sends,
             hint: None,
             location: None,
+            concerns: Default::default(),
         });
     }
 }
@@ -392,7 +388,7 @@ fn scrub(message: &str, payload: &Map<String, Value>) -> String {
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     let mut out = message.to_owned();
     for v in values {
-        out = out.replace(v, "<redacted>");
+        out = out.replace(v, orgsync_core::redact::REDACTED);
     }
     orgsync_core::redact::scrub(&out).into_owned()
 }
@@ -401,7 +397,7 @@ fn scrub(message: &str, payload: &Map<String, Value>) -> String {
 pub struct AfasApplicantsTarget {
     cfg: AfasApplicantsTargetConfig,
     client: Arc<HttpClient>,
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
     source: Box<dyn Source>,
     ledger: Arc<dyn Ledger>,
     key: String,
@@ -425,7 +421,7 @@ pub fn token(
 ) -> Result<String, ConnectorError> {
     cfg.token
         .resolve("target.token", lookup)
-        .map_err(|e| ConnectorError::Http(e.to_string()))
+        .map_err(|e| ConnectorError::Config(e.to_string()))
 }
 
 impl AfasApplicantsTarget {
@@ -435,22 +431,21 @@ impl AfasApplicantsTarget {
         cfg: &AfasApplicantsTargetConfig,
         source: Box<dyn Source>,
         ledger: Arc<dyn Ledger>,
-        lookup: impl Fn(&str) -> Option<String>,
-        progress: bool,
+        kit: &Kit,
     ) -> Result<AfasApplicantsTarget, ConnectorError> {
-        let token = token(cfg, lookup)?;
+        let token = token(cfg, kit.secrets())?;
         let mut settings = HttpSettings::new("AFAS Profit", &base_url(cfg));
         settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
-        settings.progress = progress;
+        settings.progress = kit.progress();
         settings.credential_hint = cfg.token.hint("target.token");
         let client = HttpClient::new(settings, &authorization(&token), describe_error)?
             .with_permanent(permanent_error);
         Ok(AfasApplicantsTarget {
             cfg: cfg.clone(),
             client: Arc::new(client),
-            rt: runtime()?,
+            rt: kit.runtime(),
             source,
             ledger,
             key: target_key(cfg),
@@ -647,7 +642,7 @@ impl AfasApplicantsTarget {
             .find(|row| {
                 row.get(&l.email_field)
                     .and_then(Value::as_str)
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(email.trim()))
+                    .is_some_and(|e| same_email(e, email))
             })
             .map(|row| match row.get(&l.id_field) {
                 Some(Value::String(s)) => s.clone(),
@@ -919,6 +914,49 @@ mod tests {
         assert!(!a.contains("1990"));
     }
 
+    /// Regression (issue 18): the hand-written HMAC's only test would have passed for a plain
+    /// keyed hash. RFC 4231's HMAC-SHA256 vectors: test cases 1, 2, 3, 4, 6 (a key longer than
+    /// the block) and 7.
+    #[test]
+    fn the_payload_digest_is_hmac_sha256_by_rfc_4231() {
+        let cases: [(Vec<u8>, Vec<u8>, &str); 6] = [
+            (
+                vec![0x0b; 20],
+                b"Hi There".to_vec(),
+                "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+            ),
+            (
+                b"Jefe".to_vec(),
+                b"what do ya want for nothing?".to_vec(),
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+            ),
+            (
+                vec![0xaa; 20],
+                vec![0xdd; 50],
+                "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+            ),
+            (
+                (1..=25).collect(),
+                vec![0xcd; 50],
+                "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+            ),
+            (
+                vec![0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+                "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+            ),
+            (
+                vec![0xaa; 131],
+                b"This is a test using a larger than block-size key and a larger than block-size data. The key needs to be hashed before being used by the HMAC algorithm."
+                    .to_vec(),
+                "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+            ),
+        ];
+        for (key, data, mac) in cases {
+            assert_eq!(hex::encode(hmac_sha256(&key, &data)), mac);
+        }
+    }
+
     #[test]
     fn messages_lose_the_values_they_quote() {
         let mut fields = Map::new();
@@ -926,7 +964,7 @@ mod tests {
         fields.insert("LaNm".into(), json!("de Vries"));
         assert_eq!(
             scrub("Geboortedatum 1990-13-45 van de Vries is ongeldig", &fields),
-            "Geboortedatum <redacted> van <redacted> is ongeldig"
+            "Geboortedatum [redacted] van [redacted] is ongeldig"
         );
     }
 }

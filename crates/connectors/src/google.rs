@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::http::{HttpClient, HttpError, HttpSettings, runtime};
+use super::Kit;
+use super::http::{HttpClient, HttpError, HttpSettings};
 use super::{ConnectorError, Source};
 use orgsync_core::config::{
     GoogleCommunityFrom, GoogleFunctionFrom, GooglePersonId, GoogleSourceConfig,
@@ -83,7 +84,7 @@ pub fn read_key(value: &str) -> Result<ServiceAccountKey, ConnectorError> {
         )
     } else {
         let text = std::fs::read_to_string(value).map_err(|e| {
-            ConnectorError::Http(format!(
+            ConnectorError::Config(format!(
                 "Google Workspace: cannot read the service account key file that \
                  source.credentials names: {}",
                 e.kind()
@@ -93,7 +94,7 @@ pub fn read_key(value: &str) -> Result<ServiceAccountKey, ConnectorError> {
         (text, "the key file source.credentials names".to_owned())
     };
     let key: ServiceAccountKey = serde_json::from_str(&text).map_err(|e| {
-        ConnectorError::Http(format!(
+        ConnectorError::Config(format!(
             "Google Workspace: {from} is not a service account key (JSON with client_email and \
              private_key): {} at line {}",
             e.classify_str(),
@@ -155,13 +156,13 @@ pub fn assertion(
     };
     let signing =
         jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|_| {
-            ConnectorError::Http(format!(
+            ConnectorError::Config(format!(
                 "Google Workspace: the private_key of service account {} is not an RSA key in PEM",
                 key.client_email
             ))
         })?;
     jsonwebtoken::encode(&header, &claims, &signing).map_err(|e| {
-        ConnectorError::Http(format!(
+        ConnectorError::Config(format!(
             "Google Workspace: cannot sign the assertion: {}",
             orgsync_core::redact::scrub(&e.to_string())
         ))
@@ -176,6 +177,23 @@ pub fn describe_error(body: &[u8]) -> Option<String> {
         Some(r) if !r.is_empty() => format!("{} ({r})", e.error.message),
         _ => e.error.message,
     })
+}
+
+/// OAuth 2.0 error bodies of the token URL: `{"error": "invalid_grant", "error_description":
+/// "Invalid JWT Signature."}` (RFC 6749 §5.2).
+pub fn oauth_error(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: String,
+        #[serde(default)]
+        error_description: String,
+    }
+    let e: OAuthError = serde_json::from_slice(body).ok()?;
+    Some(
+        format!("{} {}", e.error, e.error_description)
+            .trim_end()
+            .to_owned(),
+    )
 }
 
 /// Quota errors: 403 with reason `userRateLimitExceeded`, `quotaExceeded` or
@@ -474,11 +492,12 @@ pub struct GoogleSource {
     key: ServiceAccountKey,
     token_url: String,
     client: Arc<HttpClient>,
-    grant: reqwest::Client,
+    /// The token URL's client: the same retries, backoff and `Retry-After` as every request.
+    grant: HttpClient,
     token: Option<Token>,
     grants: u64,
     /// Taken out while a fetch runs on it (the fetch borrows the source mutably).
-    rt: Option<tokio::runtime::Runtime>,
+    rt: Arc<tokio::runtime::Runtime>,
 }
 
 impl std::fmt::Debug for GoogleSource {
@@ -490,16 +509,12 @@ impl std::fmt::Debug for GoogleSource {
 }
 
 impl GoogleSource {
-    /// A source for `cfg`; the credentials are resolved now with `lookup` (the environment).
-    pub fn new(
-        cfg: &GoogleSourceConfig,
-        lookup: impl Fn(&str) -> Option<String>,
-        progress: bool,
-    ) -> Result<GoogleSource, ConnectorError> {
+    /// A source for `cfg`; the credentials are resolved now from the kit's environment.
+    pub fn new(cfg: &GoogleSourceConfig, kit: &Kit) -> Result<GoogleSource, ConnectorError> {
         let value = cfg
             .credentials
-            .resolve("source.credentials", lookup)
-            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+            .resolve("source.credentials", kit.secrets())
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
         let key = read_key(&value)?;
         let token_url = cfg
             .token_url
@@ -511,7 +526,7 @@ impl GoogleSource {
         // One page after the other: each page's token comes with the page before.
         settings.concurrency = 1;
         settings.rate_limit = cfg.queries_per_minute.div_ceil(60);
-        settings.progress = progress;
+        settings.progress = kit.progress();
         settings.credential_hint = match cfg.credentials.env_name() {
             Some(var) => format!(
                 "${var} (source.credentials: service account {}, acting for source.subject)",
@@ -519,15 +534,14 @@ impl GoogleSource {
             ),
             None => "source.credentials".to_owned(),
         };
+        let mut grant_settings = HttpSettings::new("Google Workspace", &token_url);
+        grant_settings.configure(&cfg.http);
+        grant_settings.concurrency = 1;
+        grant_settings.credential_hint = settings.credential_hint.clone();
+        let grant = HttpClient::anonymous(grant_settings, oauth_error)?;
         // No token yet: the first request gets one.
         let client =
             HttpClient::new(settings, "Bearer -", describe_error)?.with_throttle(quota_error);
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let grant = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.http.timeout_secs.max(1)))
-            .user_agent(concat!("orgsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConnectorError::Http(format!("Google Workspace: {e}")))?;
         Ok(GoogleSource {
             cfg: cfg.clone(),
             key,
@@ -536,7 +550,7 @@ impl GoogleSource {
             grant,
             token: None,
             grants: 0,
-            rt: Some(runtime()?),
+            rt: kit.runtime(),
         })
     }
 
@@ -555,55 +569,35 @@ impl GoogleSource {
         let now = jiff::Timestamp::now().as_second().max(0) as u64;
         let jwt = assertion(&self.key, &self.cfg.subject, &self.token_url, now)?;
         let form = [("grant_type", JWT_GRANT), ("assertion", jwt.as_str())];
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 0;
-        let body = loop {
-            attempt += 1;
-            let result = self.grant.post(&self.token_url).form(&form).send().await;
-            let (status, body) = match result {
-                Ok(r) => {
-                    let status = r.status();
-                    (Some(status), r.bytes().await.map(|b| b.to_vec()).ok())
-                }
-                Err(_) => (None, None),
-            };
-            match (status, body) {
-                (Some(s), Some(body)) if s.is_success() => break body,
-                (Some(s), body)
-                    if !(s.is_server_error() || s == reqwest::StatusCode::TOO_MANY_REQUESTS)
-                        || attempt > self.cfg.http.retries =>
-                {
-                    #[derive(Deserialize)]
-                    struct OAuthError {
-                        error: String,
-                        #[serde(default)]
-                        error_description: String,
+        let body = match self.grant.post_form("", &form).await {
+            Ok(r) => r.body,
+            Err(HttpError::Transport { message, .. }) => {
+                return Err(ConnectorError::Transport {
+                    message: format!(
+                        "Google Workspace: the token URL {} did not answer: {message}",
+                        self.token_url
+                    ),
+                    timed_out: false,
+                });
+            }
+            // Whatever else it answered (the error the OAuth body names, already scrubbed), the
+            // grant was refused: after its retries, for a 429 or a 5xx.
+            Err(e) => {
+                let (status, detail) = match &e {
+                    HttpError::Unauthorized { detail, .. } => {
+                        (reqwest::StatusCode::UNAUTHORIZED, detail.clone())
                     }
-                    let why = body
-                        .and_then(|b| serde_json::from_slice::<OAuthError>(&b).ok())
-                        .map(|e| format!(": {} {}", e.error, e.error_description))
-                        .unwrap_or_default();
-                    return Err(ConnectorError::Http(format!(
-                        "Google Workspace refused the service account {} acting for \
-                         source.subject at the token URL ({s}{}): check that the key is current, \
-                         that domain-wide delegation grants the scopes {} and that the subject \
-                         is an administrator",
-                        self.key.client_email,
-                        orgsync_core::redact::scrub(why.trim_end()),
-                        SCOPES.join(", ")
-                    )));
-                }
-                (None, _) | (Some(_), None) if attempt > self.cfg.http.retries => {
-                    return Err(ConnectorError::Http(format!(
-                        "Google Workspace: the token URL {} did not answer (gave up after {} \
-                         attempts)",
-                        self.token_url, attempt
-                    )));
-                }
-                _ => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+                    HttpError::Status { status, detail, .. } => (*status, detail.clone()),
+                    HttpError::Transport { .. } => unreachable!("handled above"),
+                };
+                return Err(ConnectorError::Auth(format!(
+                    "Google Workspace refused the service account {} acting for source.subject \
+                     at the token URL ({status}{detail}): check that the key is current, that \
+                     domain-wide delegation grants the scopes {} and that the subject is an \
+                     administrator",
+                    self.key.client_email,
+                    SCOPES.join(", ")
+                )));
             }
         };
         #[derive(Deserialize)]
@@ -613,7 +607,7 @@ impl GoogleSource {
             expires_in: Option<u64>,
         }
         let granted: Granted = serde_json::from_slice(&body).map_err(|e| {
-            ConnectorError::Http(format!(
+            ConnectorError::Auth(format!(
                 "Google Workspace: the token URL sent no access token: {}",
                 e.classify_str()
             ))
@@ -676,7 +670,7 @@ impl GoogleSource {
             match serde_json::from_slice::<UsersPage>(&body) {
                 Ok(page) => {
                     if page.users.len() > self.cfg.page_size.clamp(1, 500) as usize {
-                        return Err(ConnectorError::Http(format!(
+                        return Err(ConnectorError::Listing(format!(
                             "Google Workspace: a page held {} users, more than maxResults {}",
                             page.users.len(),
                             self.cfg.page_size
@@ -692,7 +686,7 @@ impl GoogleSource {
                     );
                 }
                 Err(e) => {
-                    return Err(ConnectorError::Http(format!(
+                    return Err(ConnectorError::Listing(format!(
                         "Google Workspace: a page of users was not JSON ({}) on {} reads. \
                          Nothing was planned; try again",
                         e.classify_str(),
@@ -706,11 +700,8 @@ impl GoogleSource {
     /// `validate --online`: a token is granted (key, delegation, subject), one user can be
     /// read, and with `org_units` globs each matches an org unit. Returns the problems found.
     pub fn check_online(&mut self) -> Result<Vec<String>, ConnectorError> {
-        let rt = match self.rt.take() {
-            Some(rt) => rt,
-            None => runtime()?,
-        };
-        let result = rt.block_on(async {
+        let rt = Arc::clone(&self.rt);
+        rt.block_on(async {
             let path = format!(
                 "/admin/directory/v1/users?customer={}&maxResults=1&projection=basic",
                 super::http::encode(&self.cfg.customer)
@@ -745,9 +736,7 @@ impl GoogleSource {
                 }
             }
             Ok(problems)
-        });
-        self.rt = Some(rt);
-        result
+        })
     }
 
     async fn fetch_all(&mut self) -> Result<SourceSnapshot, ConnectorError> {
@@ -782,7 +771,7 @@ impl GoogleSource {
                     }
                 }
                 if !agreed {
-                    return Err(ConnectorError::Http(format!(
+                    return Err(ConnectorError::Listing(format!(
                         "Google Workspace: the last page of users came back with a different \
                          number of users on each of {CONFIRM_READS} reads: it may have been cut \
                          short. Nothing was planned; try again"
@@ -791,7 +780,7 @@ impl GoogleSource {
             }
             for u in page.users {
                 if !ids.insert(u.id.clone()) {
-                    return Err(ConnectorError::Http(format!(
+                    return Err(ConnectorError::Listing(format!(
                         "Google Workspace: user {} came back on two pages: the directory \
                          changed while it was read, or paging went wrong. Nothing was planned; \
                          try again",
@@ -815,7 +804,7 @@ impl GoogleSource {
             let body = self.get(&path).await?;
             serde_json::from_slice::<OrgUnitsPage>(&body)
                 .map_err(|e| {
-                    ConnectorError::Http(format!(
+                    ConnectorError::Listing(format!(
                         "Google Workspace: the org units answer is not JSON: {}",
                         e.classify_str()
                     ))
@@ -825,7 +814,7 @@ impl GoogleSource {
             Vec::new()
         };
         let snapshot = snapshot(&self.cfg, &users, &org_units)
-            .map_err(|m| ConnectorError::Http(format!("Google Workspace: {m}")))?;
+            .map_err(|m| ConnectorError::Listing(format!("Google Workspace: {m}")))?;
         tracing::info!(
             users = users.len(),
             persons = snapshot.persons.len(),
@@ -841,13 +830,8 @@ impl GoogleSource {
 
 impl Source for GoogleSource {
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
-        let rt = match self.rt.take() {
-            Some(rt) => rt,
-            None => runtime()?,
-        };
-        let result = rt.block_on(self.fetch_all());
-        self.rt = Some(rt);
-        result
+        let rt = Arc::clone(&self.rt);
+        rt.block_on(self.fetch_all())
     }
 }
 
@@ -888,7 +872,11 @@ mod tests {
 
     fn source(server: &Running, extra: serde_json::Value) -> GoogleSource {
         let key = SandboxKey::shared().key_file(&format!("{}/token", server.url()));
-        GoogleSource::new(&config(server, extra), |_| Some(key.clone()), false).unwrap()
+        GoogleSource::new(
+            &config(server, extra),
+            &Kit::new(move |_| Some(key.clone()), false).unwrap(),
+        )
+        .unwrap()
     }
 
     fn fetch(
@@ -1042,8 +1030,7 @@ mod tests {
         let other = SandboxKey::generate().key_file(&format!("{}/token", server.url()));
         let err = GoogleSource::new(
             &config(&server, serde_json::json!({})),
-            |_| Some(other.clone()),
-            false,
+            &Kit::new(move |_| Some(other.clone()), false).unwrap(),
         )
         .unwrap()
         .fetch()

@@ -135,6 +135,8 @@ pub enum HttpError {
         retried: String,
         /// The response body, for the connector to interpret (409, 412, …).
         body: Vec<u8>,
+        /// The server throttled it (429, or its own "over quota" answer).
+        throttled: bool,
     },
     /// No response: connection refused or reset, timeout, a body cut off.
     #[error("{system}: {method} {path}: {message}{retried}")]
@@ -194,9 +196,26 @@ impl HttpError {
     }
 }
 
+/// A failed request as the one connector error: what a caller can do about it decides the
+/// variant; the message is the request's, already scrubbed.
 impl From<HttpError> for ConnectorError {
     fn from(e: HttpError) -> Self {
-        ConnectorError::Http(e.to_string())
+        let message = e.to_string();
+        match e {
+            HttpError::Unauthorized { .. } => ConnectorError::Auth(message),
+            HttpError::Status {
+                throttled: true, ..
+            } => ConnectorError::Throttled(message),
+            HttpError::Status { status, .. } => match status.as_u16() {
+                403 => ConnectorError::Forbidden(message),
+                404 => ConnectorError::NotFound(message),
+                429 => ConnectorError::Throttled(message),
+                status => ConnectorError::Status { status, message },
+            },
+            HttpError::Transport { timed_out, .. } => {
+                ConnectorError::Transport { message, timed_out }
+            }
+        }
     }
 }
 
@@ -236,7 +255,8 @@ pub struct HttpClient {
     settings: HttpSettings,
     client: reqwest::Client,
     /// Behind a lock: token-based connectors (Google, ManusPlus) swap in a fresh access token.
-    auth: std::sync::RwLock<HeaderValue>,
+    /// `None` for a token URL, where the request body is the credential.
+    auth: std::sync::RwLock<Option<HeaderValue>>,
     permits: Semaphore,
     limiter: Option<DefaultDirectRateLimiter>,
     pace: Pace,
@@ -257,6 +277,21 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// A request body and its media type.
+struct Body {
+    bytes: Vec<u8>,
+    media_type: &'static str,
+}
+
+impl Body {
+    fn json(value: &serde_json::Value, media_type: &'static str) -> Body {
+        Body {
+            bytes: serde_json::to_vec(value).unwrap_or_default(),
+            media_type,
+        }
+    }
+}
+
 /// A failed attempt, and whether another is worth it.
 struct Failure {
     error: HttpError,
@@ -274,23 +309,35 @@ impl HttpClient {
         authorization: &str,
         describe: ErrorBody,
     ) -> Result<HttpClient, ConnectorError> {
-        // reqwest is built without a bundled crypto provider; ring is ours. Installing twice is
-        // harmless (the second call just reports the first).
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut auth = HeaderValue::from_str(authorization).map_err(|_| {
-            ConnectorError::Http(format!(
+            ConnectorError::Config(format!(
                 "{}: {} is not a valid header value",
                 settings.system, settings.credential_hint
             ))
         })?;
         auth.set_sensitive(true);
         orgsync_core::redact::register_authorization(authorization);
+        let mut client = HttpClient::anonymous(settings, describe)?;
+        client.auth = std::sync::RwLock::new(Some(auth));
+        Ok(client)
+    }
+
+    /// A client that sends no `Authorization` header: for a token URL (an OAuth grant), where
+    /// the form posted is the credential. The grant gets what every request gets: timeouts,
+    /// retries with backoff, `Retry-After`, rate limits, scrubbed errors.
+    pub fn anonymous(
+        settings: HttpSettings,
+        describe: ErrorBody,
+    ) -> Result<HttpClient, ConnectorError> {
+        // reqwest is built without a bundled crypto provider; ring is ours. Installing twice is
+        // harmless (the second call just reports the first).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("orgsync/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ConnectorError::Http(format!("{}: {e}", settings.system)))?;
+            .map_err(|e| ConnectorError::Config(format!("{}: {e}", settings.system)))?;
         let limiter = std::num::NonZeroU32::new(settings.rate_limit).map(|n| {
             // A burst of a tenth of a second's worth keeps the rate smooth at the server.
             let burst = std::num::NonZeroU32::new((n.get() / 10).max(1)).unwrap_or(n);
@@ -301,7 +348,7 @@ impl HttpClient {
             permits: Semaphore::new(settings.concurrency.max(1)),
             settings,
             client,
-            auth: std::sync::RwLock::new(auth),
+            auth: std::sync::RwLock::new(None),
             limiter,
             pace: Pace::new(ceiling),
             describe,
@@ -329,14 +376,14 @@ impl HttpClient {
     /// Replaces the credential (a refreshed access token; the full header value).
     pub fn set_authorization(&self, authorization: &str) -> Result<(), ConnectorError> {
         let mut auth = HeaderValue::from_str(authorization).map_err(|_| {
-            ConnectorError::Http(format!(
+            ConnectorError::Config(format!(
                 "{}: the access token is not a valid header value",
                 self.settings.system
             ))
         })?;
         auth.set_sensitive(true);
         orgsync_core::redact::register_authorization(authorization);
-        *self.auth.write().unwrap_or_else(|e| e.into_inner()) = auth;
+        *self.auth.write().unwrap_or_else(|e| e.into_inner()) = Some(auth);
         Ok(())
     }
 
@@ -374,7 +421,26 @@ impl HttpClient {
         body: Option<&serde_json::Value>,
         headers: &[(&'static str, String)],
     ) -> Result<Response, HttpError> {
+        let body = body.map(|b| Body::json(b, self.settings.media_type));
         self.send_with(method, path, body, headers, true).await
+    }
+
+    /// `POST path` with a form body (`application/x-www-form-urlencoded`): an OAuth token
+    /// grant. Retried like any request that was certainly not processed or may be repeated.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Response, HttpError> {
+        let encoded = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let body = Body {
+            bytes: encoded.into_bytes(),
+            media_type: "application/x-www-form-urlencoded",
+        };
+        self.send_with(Method::POST, path, Some(body), &[], true)
+            .await
     }
 
     /// Like [`HttpClient::send`], but retries only what certainly was not processed (429): for
@@ -385,6 +451,7 @@ impl HttpClient {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<Response, HttpError> {
+        let body = Body::json(body, self.settings.media_type);
         self.send_with(Method::POST, path, Some(body), &[], false)
             .await
     }
@@ -393,11 +460,10 @@ impl HttpClient {
         &self,
         method: Method,
         path: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<Body>,
         headers: &[(&'static str, String)],
         retry_unsure: bool,
     ) -> Result<Response, HttpError> {
-        let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let s = &self.settings;
         let mut backoff = backoff(s);
         // A 429 says the request was not processed and when to come back: it has a budget of
@@ -406,7 +472,7 @@ impl HttpClient {
         let throttle_budget = s.retries.saturating_mul(4);
         let (mut failures, mut throttles) = (0u32, 0u32);
         loop {
-            let f = match self.attempt(&method, path, body.as_deref(), headers).await {
+            let f = match self.attempt(&method, path, body.as_ref(), headers).await {
                 Ok(r) => return Ok(r),
                 Err(f) => f,
             };
@@ -452,7 +518,7 @@ impl HttpClient {
         &self,
         method: &Method,
         path: &str,
-        body: Option<&[u8]>,
+        body: Option<&Body>,
         headers: &[(&'static str, String)],
     ) -> Result<Response, Failure> {
         let bare = path.split('?').next().unwrap_or(path).to_owned();
@@ -482,18 +548,17 @@ impl HttpClient {
             let mut request = self
                 .client
                 .request(method.clone(), url)
-                .header(
-                    AUTHORIZATION,
-                    self.auth.read().unwrap_or_else(|e| e.into_inner()).clone(),
-                )
                 .header(ACCEPT, self.settings.media_type);
+            if let Some(auth) = self.auth.read().unwrap_or_else(|e| e.into_inner()).clone() {
+                request = request.header(AUTHORIZATION, auth);
+            }
             for (name, value) in headers {
                 request = request.header(*name, value.as_str());
             }
             if let Some(body) = body {
                 request = request
-                    .header(CONTENT_TYPE, self.settings.media_type)
-                    .body(body.to_vec());
+                    .header(CONTENT_TYPE, body.media_type)
+                    .body(body.bytes.clone());
             }
             let response = match request.send().await {
                 Ok(r) => r,
@@ -594,6 +659,7 @@ impl HttpClient {
                     detail,
                     retried: String::new(),
                     body,
+                    throttled: throttle,
                 },
                 throttled: throttle,
                 retryable,
@@ -918,7 +984,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ConnectorError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| ConnectorError::Http(format!("cannot start the HTTP runtime: {e}")))
+        .map_err(|e| ConnectorError::Config(format!("cannot start the HTTP runtime: {e}")))
 }
 
 /// A shared client.

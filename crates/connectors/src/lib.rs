@@ -7,11 +7,13 @@ pub mod file_source;
 pub mod file_target;
 pub mod google;
 pub mod http;
+pub mod kit;
 pub mod manusplus;
 pub mod recruitee;
 pub mod revolut;
 pub mod scim;
 
+pub use kit::Kit;
 pub use orgsync_core::connector::{
     ApplyContext, ConnectorError, Interrupt, Removal, Source, Target, TargetCapabilities,
     WritableFields,

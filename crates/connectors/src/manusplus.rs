@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::http::{HttpClient, HttpError, HttpSettings, runtime};
+use super::Kit;
+use super::http::{HttpClient, HttpError, HttpSettings};
 use super::{ConnectorError, Source};
 use orgsync_core::config::{ManusPlusFields, ManusPlusSourceConfig};
 use orgsync_core::model::{Employment, Person, SourceGroup, SourceSnapshot};
@@ -239,10 +240,11 @@ pub struct ManusPlusSource {
     cfg: ManusPlusSourceConfig,
     password: String,
     client: Arc<HttpClient>,
-    grant: reqwest::Client,
+    /// The token URL's client: the same retries, backoff and `Retry-After` as every request.
+    grant: HttpClient,
     expires: Option<Instant>,
     grants: u64,
-    rt: Option<tokio::runtime::Runtime>,
+    rt: Arc<tokio::runtime::Runtime>,
 }
 
 impl std::fmt::Debug for ManusPlusSource {
@@ -254,32 +256,27 @@ impl std::fmt::Debug for ManusPlusSource {
 }
 
 impl ManusPlusSource {
-    /// A source for `cfg`; the password is resolved now with `lookup` (the environment).
-    pub fn new(
-        cfg: &ManusPlusSourceConfig,
-        lookup: impl Fn(&str) -> Option<String>,
-        progress: bool,
-    ) -> Result<ManusPlusSource, ConnectorError> {
+    /// A source for `cfg`; the password is resolved now from the kit's environment.
+    pub fn new(cfg: &ManusPlusSourceConfig, kit: &Kit) -> Result<ManusPlusSource, ConnectorError> {
         let password = cfg
             .password
-            .resolve("source.password", lookup)
-            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+            .resolve("source.password", kit.secrets())
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
         let mut settings = HttpSettings::new("ManusPlus", &cfg.base_url);
         settings.configure(&cfg.http);
         settings.concurrency = 1;
         settings.rate_limit = cfg.rate_limit;
-        settings.progress = progress;
+        settings.progress = kit.progress();
         settings.credential_hint = match cfg.password.env_name() {
             Some(var) => format!("source.username and ${var} (source.password)"),
             None => "source.password".to_owned(),
         };
+        let mut grant_settings = HttpSettings::new("ManusPlus", &cfg.base_url);
+        grant_settings.configure(&cfg.http);
+        grant_settings.concurrency = 1;
+        grant_settings.credential_hint = settings.credential_hint.clone();
+        let grant = HttpClient::anonymous(grant_settings, describe_error)?;
         let client = HttpClient::new(settings, "Bearer -", describe_error)?;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let grant = reqwest::Client::builder()
-            .timeout(Duration::from_secs(cfg.http.timeout_secs.max(1)))
-            .user_agent(concat!("orgsync/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ConnectorError::Http(format!("ManusPlus: {e}")))?;
         Ok(ManusPlusSource {
             cfg: cfg.clone(),
             password,
@@ -287,7 +284,7 @@ impl ManusPlusSource {
             grant,
             expires: None,
             grants: 0,
-            rt: Some(runtime()?),
+            rt: kit.runtime(),
         })
     }
 
@@ -306,57 +303,44 @@ impl ManusPlusSource {
     }
 
     async fn renew(&mut self) -> Result<(), ConnectorError> {
-        let url = format!(
-            "{}{}",
-            self.cfg.base_url.trim_end_matches('/'),
-            self.cfg.paths.token
-        );
+        let path = &self.cfg.paths.token;
         let form = [
             ("grant_type", "password"),
             ("client_id", self.cfg.client_id.as_str()),
             ("username", self.cfg.username.as_str()),
             ("password", self.password.as_str()),
         ];
-        let mut delay = Duration::from_millis(200);
-        let mut attempt = 0;
-        let body = loop {
-            attempt += 1;
-            let answer = match self.grant.post(&url).form(&form).send().await {
-                Ok(r) => {
-                    let status = r.status();
-                    r.bytes().await.ok().map(|b| (status, b.to_vec()))
-                }
-                Err(_) => None,
-            };
-            match answer {
-                Some((s, body)) if s.is_success() => break body,
-                Some((s, body))
-                    if !(s.is_server_error() || s == reqwest::StatusCode::TOO_MANY_REQUESTS) =>
-                {
-                    let why = describe_error(&body)
-                        .map(|m| format!(": {}", orgsync_core::redact::scrub(&m)))
-                        .unwrap_or_default();
-                    return Err(ConnectorError::Http(format!(
-                        "ManusPlus refused the data service user ({s}{why}): check \
-                         source.username and {}",
-                        self.client.settings().credential_hint
-                    )));
-                }
-                _ if attempt > self.cfg.http.retries => {
-                    return Err(ConnectorError::Http(format!(
-                        "ManusPlus: the token URL {url} gave no token (gave up after {attempt} \
-                         attempts)"
-                    )));
-                }
-                _ => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(10));
-                }
+        let body = match self.grant.post_form(path, &form).await {
+            Ok(r) => r.body,
+            Err(HttpError::Transport { message, .. }) => {
+                return Err(ConnectorError::Transport {
+                    message: format!(
+                        "ManusPlus: the token URL {}{path} gave no token: {message}",
+                        self.cfg.base_url.trim_end_matches('/')
+                    ),
+                    timed_out: false,
+                });
+            }
+            // Whatever else it answered (its own message, already scrubbed), the password grant
+            // was refused: after its retries, for a 429 or a 5xx.
+            Err(e) => {
+                let (status, detail) = match &e {
+                    HttpError::Unauthorized { detail, .. } => {
+                        (reqwest::StatusCode::UNAUTHORIZED, detail.clone())
+                    }
+                    HttpError::Status { status, detail, .. } => (*status, detail.clone()),
+                    HttpError::Transport { .. } => unreachable!("handled above"),
+                };
+                return Err(ConnectorError::Auth(format!(
+                    "ManusPlus refused the data service user ({status}{detail}): check \
+                     source.username and {}",
+                    self.client.settings().credential_hint
+                )));
             }
         };
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let Some(token) = v.get("access_token").and_then(Value::as_str) else {
-            return Err(ConnectorError::Http(
+            return Err(ConnectorError::Auth(
                 "ManusPlus: the token answer has no access_token".to_owned(),
             ));
         };
@@ -456,7 +440,7 @@ impl ManusPlusSource {
                     if expected.is_none() {
                         break;
                     }
-                    return Err(ConnectorError::Http(format!(
+                    return Err(ConnectorError::Listing(format!(
                         "ManusPlus: {path} at offset {offset} came back with {} items on \
                          {reads} reads, short of the {} its total of {} promises: pages are \
                          being cut. Nothing was planned; try again",
@@ -479,7 +463,7 @@ impl ManusPlusSource {
             if let (Some(before), Some(now)) = (known_total, total)
                 && before != now
             {
-                return Err(ConnectorError::Http(format!(
+                return Err(ConnectorError::Listing(format!(
                     "ManusPlus: the total of {path} changed from {before} to {now} while it was \
                      read. Nothing was planned; try again"
                 )));
@@ -494,7 +478,7 @@ impl ManusPlusSource {
         if let Some(t) = known_total
             && items.len() != t
         {
-            return Err(ConnectorError::Http(format!(
+            return Err(ConnectorError::Listing(format!(
                 "ManusPlus: {path} gave {} items but says it has {t}. Nothing was planned; try \
                  again",
                 items.len()
@@ -506,11 +490,8 @@ impl ManusPlusSource {
     /// `validate --online`: the data service user gets a token, and every list path answers
     /// with a list. Returns the problems found (a path that answers 404, or not a list).
     pub fn check_online(&mut self) -> Result<Vec<String>, ConnectorError> {
-        let rt = match self.rt.take() {
-            Some(rt) => rt,
-            None => runtime()?,
-        };
-        let result = rt.block_on(async {
+        let rt = Arc::clone(&self.rt);
+        rt.block_on(async {
             self.renew().await?;
             let p = self.cfg.paths.clone();
             let mut problems = Vec::new();
@@ -527,7 +508,7 @@ impl ManusPlusSource {
                     Err(ConnectorError::Data { message, .. }) => {
                         problems.push(format!("source.paths.{key}: {path}: {message}"));
                     }
-                    Err(ConnectorError::Http(m)) if m.contains("404") => {
+                    Err(ConnectorError::NotFound(_)) => {
                         problems.push(format!(
                             "source.paths.{key}: {path} does not exist (404): check the path and source.node"
                         ));
@@ -536,9 +517,7 @@ impl ManusPlusSource {
                 }
             }
             Ok(problems)
-        });
-        self.rt = Some(rt);
-        result
+        })
     }
 
     async fn fetch_all(&mut self) -> Result<SourceSnapshot, ConnectorError> {
@@ -556,7 +535,7 @@ impl ManusPlusSource {
             &self.cfg.node,
             self.cfg.community_level,
         )
-        .map_err(|m| ConnectorError::Http(format!("ManusPlus: {m}")))?;
+        .map_err(|m| ConnectorError::Listing(format!("ManusPlus: {m}")))?;
         tracing::info!(
             employees = lists.employees.len(),
             contracts = lists.contracts.len(),
@@ -570,13 +549,8 @@ impl ManusPlusSource {
 
 impl Source for ManusPlusSource {
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
-        let rt = match self.rt.take() {
-            Some(rt) => rt,
-            None => runtime()?,
-        };
-        let result = rt.block_on(self.fetch_all());
-        self.rt = Some(rt);
-        result
+        let rt = Arc::clone(&self.rt);
+        rt.block_on(self.fetch_all())
     }
 }
 
@@ -611,7 +585,11 @@ mod tests {
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
         let cfg: ManusPlusSourceConfig = serde_json::from_value(cfg).unwrap();
-        ManusPlusSource::new(&cfg, |_| Some(PASSWORD.to_owned()), false).unwrap()
+        ManusPlusSource::new(
+            &cfg,
+            &Kit::new(move |_| Some(PASSWORD.to_owned()), false).unwrap(),
+        )
+        .unwrap()
     }
 
     fn fetch(data: &ManusPlusData, faults: Faults) -> Result<SourceSnapshot, ConnectorError> {
@@ -715,11 +693,14 @@ mod tests {
             "username": USERNAME, "password": "${env:MANUS_PASSWORD}", "node": ROOT_NODE,
         }))
         .unwrap();
-        let err = ManusPlusSource::new(&cfg, |_| Some("wrong-password-123".into()), false)
-            .unwrap()
-            .fetch()
-            .unwrap_err()
-            .to_string();
+        let err = ManusPlusSource::new(
+            &cfg,
+            &Kit::new(move |_| Some("wrong-password-123".into()), false).unwrap(),
+        )
+        .unwrap()
+        .fetch()
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("refused the data service user"), "{err}");
         assert!(!err.contains("wrong-password-123"), "{err}");
     }

@@ -32,7 +32,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use super::http::{HttpClient, HttpSettings, runtime};
+use super::Kit;
+use super::http::{HttpClient, HttpSettings};
 use super::{ConnectorError, Source};
 use orgsync_core::config::RecruiteeSourceConfig;
 use orgsync_core::model::{Employment, Person, SourceGroup, SourceSnapshot};
@@ -42,7 +43,7 @@ use orgsync_core::model::{Employment, Person, SourceGroup, SourceSnapshot};
 pub struct RecruiteeSource {
     cfg: RecruiteeSourceConfig,
     client: Arc<HttpClient>,
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
 }
 
 /// Recruitee's error bodies [I]: `{"error": ["…"]}` or `{"error": "…"}`, `{"message": "…"}`.
@@ -149,16 +150,12 @@ impl References {
 }
 
 impl RecruiteeSource {
-    /// A source for `cfg`; the token is resolved now with `lookup`.
-    pub fn new(
-        cfg: &RecruiteeSourceConfig,
-        lookup: impl Fn(&str) -> Option<String>,
-        progress: bool,
-    ) -> Result<RecruiteeSource, ConnectorError> {
+    /// A source for `cfg`; the token is resolved now from the kit's environment.
+    pub fn new(cfg: &RecruiteeSourceConfig, kit: &Kit) -> Result<RecruiteeSource, ConnectorError> {
         let token = cfg
             .token
-            .resolve("source.token", lookup)
-            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+            .resolve("source.token", kit.secrets())
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
         let base = format!(
             "{}/c/{}",
             cfg.base_url.trim_end_matches('/'),
@@ -168,7 +165,7 @@ impl RecruiteeSource {
         settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
-        settings.progress = progress;
+        settings.progress = kit.progress();
         settings.credential_hint = cfg.token.hint("source.token");
         let client = HttpClient::new(
             settings,
@@ -178,7 +175,7 @@ impl RecruiteeSource {
         Ok(RecruiteeSource {
             cfg: cfg.clone(),
             client: Arc::new(client),
-            rt: runtime()?,
+            rt: kit.runtime(),
         })
     }
 
@@ -217,7 +214,7 @@ impl RecruiteeSource {
                 return Ok(best);
             }
         }
-        Err(ConnectorError::Http(format!(
+        Err(ConnectorError::Listing(format!(
             "Recruitee: {path} came back with {lengths:?} candidates on six reads: a page is              being cut short. Nothing was planned; try again"
         )))
     }
@@ -262,7 +259,7 @@ impl RecruiteeSource {
             tracing::warn!("Recruitee: the page at offset {offset} was cut short; paging on");
             offset += n;
             if offset > 10_000_000 {
-                return Err(ConnectorError::Http(
+                return Err(ConnectorError::Listing(
                     "Recruitee: more than 10 million candidates: the server seems to ignore `offset`"
                         .to_owned(),
                 ));
@@ -289,7 +286,7 @@ impl RecruiteeSource {
             .filter(|c| seen.insert(c.id))
             .collect();
         if candidates.len() < at_least {
-            return Err(ConnectorError::Http(format!(
+            return Err(ConnectorError::Listing(format!(
                 "Recruitee: the list of every candidate came back with {} candidates, fewer \
                  than the {at_least} paging had seen: it was cut short. Nothing was planned; \
                  try again",
@@ -323,8 +320,9 @@ impl RecruiteeSource {
         }
         let mut full: Vec<Option<Candidate>> = vec![None; hired.len()];
         while let Some(joined) = details.join_next().await {
-            let (i, c) = joined.map_err(|e| {
-                ConnectorError::Http(format!("Recruitee: a request task failed: {e}"))
+            let (i, c) = joined.map_err(|e| ConnectorError::Transport {
+                message: format!("Recruitee: a request task failed: {e}"),
+                timed_out: false,
             })??;
             full[i] = Some(c);
         }
@@ -556,7 +554,11 @@ mod tests {
     ) -> Result<SourceSnapshot, ConnectorError> {
         let server = spawn(router(data.shared(), TOKEN, faults), 0).unwrap();
         let cfg = config(&server.url(), page_size);
-        let mut source = RecruiteeSource::new(&cfg, |_| Some(TOKEN.to_owned()), false).unwrap();
+        let mut source = RecruiteeSource::new(
+            &cfg,
+            &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+        )
+        .unwrap();
         source.fetch()
     }
 
@@ -611,7 +613,11 @@ mod tests {
         let d = data();
         let server = spawn(router(d.shared(), TOKEN, Faults::default()), 0).unwrap();
         let cfg = config(&server.url(), 7);
-        let mut source = RecruiteeSource::new(&cfg, |_| Some(TOKEN.to_owned()), false).unwrap();
+        let mut source = RecruiteeSource::new(
+            &cfg,
+            &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+        )
+        .unwrap();
         let first = orgsync_core::digest::of_json(&source.fetch().unwrap());
         for _ in 0..3 {
             assert_eq!(
@@ -692,7 +698,11 @@ mod tests {
         cfg.hired
             .jobs
             .insert("Barista".into(), vec!["offer".into()]);
-        let mut source = RecruiteeSource::new(&cfg, |_| Some(TOKEN.to_owned()), false).unwrap();
+        let mut source = RecruiteeSource::new(
+            &cfg,
+            &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+        )
+        .unwrap();
         let s = source.fetch().unwrap();
         let barista = 1_192_594u64;
         for p in &s.persons {

@@ -30,9 +30,12 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{HttpClient, HttpError, HttpSettings, encode, runtime};
-use super::{ApplyContext, ConnectorError, Removal, Target, TargetCapabilities, WritableFields};
+use super::http::{HttpClient, HttpError, HttpSettings, encode};
+use super::{
+    ApplyContext, ConnectorError, Kit, Removal, Target, TargetCapabilities, WritableFields,
+};
 use orgsync_core::config::RevolutTargetConfig;
+use orgsync_core::identity::same_email;
 use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
 use orgsync_core::vocabulary::{AccountEdit, Action, ActionKind, Changes, GroupRef, Update};
 
@@ -87,7 +90,7 @@ pub fn describe_error(body: &[u8]) -> Option<String> {
 #[derive(Debug)]
 pub struct RevolutTarget {
     client: Arc<HttpClient>,
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
     page_size: u32,
     default_role: String,
     owned: Ownership,
@@ -96,23 +99,22 @@ pub struct RevolutTarget {
 }
 
 impl RevolutTarget {
-    /// A target for `cfg`; the token is resolved now with `lookup`. `owned` says which members
-    /// orgsync manages (from the apply records).
+    /// A target for `cfg`; the token is resolved now from the kit's environment. `owned` says
+    /// which members orgsync manages (from the apply records).
     pub fn new(
         cfg: &RevolutTargetConfig,
-        lookup: impl Fn(&str) -> Option<String>,
         owned: Ownership,
-        progress: bool,
+        kit: &Kit,
     ) -> Result<RevolutTarget, ConnectorError> {
         let token = cfg
             .token
-            .resolve("target.token", lookup)
-            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+            .resolve("target.token", kit.secrets())
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
         let mut settings = HttpSettings::new("Revolut Business", &cfg.base_url);
         settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
-        settings.progress = progress;
+        settings.progress = kit.progress();
         settings.credential_hint = match cfg.token.env_name() {
             Some(var) => format!("${var} (target.token; Revolut access tokens live 40 minutes)"),
             None => "target.token".to_owned(),
@@ -120,7 +122,7 @@ impl RevolutTarget {
         let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
         Ok(RevolutTarget {
             client: Arc::new(client),
-            rt: runtime()?,
+            rt: kit.runtime(),
             page_size: cfg.page_size.clamp(1, 1000),
             default_role: cfg.default_role.trim().to_owned(),
             owned,
@@ -485,7 +487,7 @@ async fn find_member(
         let found = list_members_with(client, page_size)
             .await?
             .into_iter()
-            .find(|m| m.email.trim().eq_ignore_ascii_case(email));
+            .find(|m| same_email(&m.email, email));
         let now = std::time::Instant::now();
         if found.is_some() || now >= deadline {
             return Ok(found);

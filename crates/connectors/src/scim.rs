@@ -35,8 +35,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+use super::Kit;
 use super::afas::encode;
-use super::http::{HttpClient, HttpSettings, Response, runtime};
+use super::http::{HttpClient, HttpSettings, Response};
 use super::{ApplyContext, ConnectorError, Interrupt, Target, TargetCapabilities};
 use orgsync_core::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
 use orgsync_core::identity::same_email;
@@ -65,7 +66,7 @@ pub struct ScimTarget {
     tz: TimeZone,
     client: Arc<HttpClient>,
     /// One runtime for the target's life: the client's pooled connections belong to it.
-    rt: tokio::runtime::Runtime,
+    rt: Arc<tokio::runtime::Runtime>,
     /// The state being applied to, between `begin_apply` and `finish_apply`.
     mirror: Option<Arc<Mutex<Mirror>>>,
     /// Actions of a batch started at once: the client's bound, so that an interrupt stops every
@@ -172,35 +173,34 @@ struct Effect {
 }
 
 impl ScimTarget {
-    /// A target for `cfg`; the token is resolved now with `lookup`. `timezone` is the policy's,
+    /// A target for `cfg`; the token is resolved now from the kit's environment. `timezone` is the policy's,
     /// for reading removal dates; `progress` draws progress bars on a terminal.
     pub fn new(
         cfg: &ScimTargetConfig,
         timezone: &str,
-        lookup: impl Fn(&str) -> Option<String>,
-        progress: bool,
+        kit: &Kit,
     ) -> Result<ScimTarget, ConnectorError> {
         let token = cfg
             .token
-            .resolve("target.token", lookup)
-            .map_err(|e| ConnectorError::Http(e.to_string()))?;
+            .resolve("target.token", kit.secrets())
+            .map_err(|e| ConnectorError::Config(e.to_string()))?;
         let mut settings = HttpSettings::new("SCIM", &cfg.base_url);
         settings.configure(&cfg.http);
         settings.concurrency = cfg.concurrency.max(1) as usize;
         settings.rate_limit = cfg.rate_limit;
-        settings.progress = progress;
+        settings.progress = kit.progress();
         settings.media_type = "application/scim+json";
         settings.credential_hint = cfg.token.hint("target.token");
         let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
         let tz = TimeZone::get(timezone)
-            .map_err(|e| ConnectorError::Http(format!("unknown time zone {timezone}: {e}")))?;
+            .map_err(|e| ConnectorError::Config(format!("unknown time zone {timezone}: {e}")))?;
         Ok(ScimTarget {
             groups: cfg.groups.clone(),
             user_prefix: cfg.users.external_id_prefix.clone(),
             page_size: cfg.page_size.max(1),
             tz,
             client: Arc::new(client),
-            rt: runtime()?,
+            rt: kit.runtime(),
             mirror: None,
             starts: cfg.concurrency.max(1) as usize,
         })
@@ -233,7 +233,7 @@ impl ScimTarget {
         let response = self.client.get("/ServiceProviderConfig").await?;
         let config: Value = response
             .json()
-            .map_err(|m| ConnectorError::Http(format!("SCIM: /ServiceProviderConfig: {m}")))?;
+            .map_err(|m| ConnectorError::Listing(format!("SCIM: /ServiceProviderConfig: {m}")))?;
         let supported = |key: &str| config[key]["supported"].as_bool().unwrap_or(false);
         Ok(Features {
             patch: supported("patch"),
@@ -257,7 +257,7 @@ impl ScimTarget {
             if p.total == total {
                 return Ok(());
             }
-            Err(ConnectorError::Http(format!(
+            Err(ConnectorError::Listing(format!(
                 "SCIM: {resource}: the first page announced {total} resources, the page at \
                  startIndex {start} {}: the list changed while it was read. Nothing was \
                  planned; try again",
@@ -279,8 +279,9 @@ impl ScimTarget {
                 start += step;
             }
             while let Some(joined) = set.join_next().await {
-                let (s, result) = joined.map_err(|e| {
-                    ConnectorError::Http(format!("SCIM: a page request failed: {e}"))
+                let (s, result) = joined.map_err(|e| ConnectorError::Transport {
+                    message: format!("SCIM: a page request failed: {e}"),
+                    timed_out: false,
                 })?;
                 let p = result?;
                 same_total(&p, s)?;
@@ -318,7 +319,7 @@ impl ScimTarget {
             }
         }
         if out.len() as u64 != total {
-            return Err(ConnectorError::Http(format!(
+            return Err(ConnectorError::Listing(format!(
                 "SCIM: {resource}: the server announced {total} resources but listed {}: the \
                  list changed while it was read, or a page was cut short. Nothing was planned; \
                  try again",
@@ -329,7 +330,7 @@ impl ScimTarget {
         // end the listing early: what lies beyond it must be nothing.
         let beyond = page(&self.client, resource, total + 1, 1).await?;
         if !beyond.resources.is_empty() || beyond.total != total {
-            return Err(ConnectorError::Http(format!(
+            return Err(ConnectorError::Listing(format!(
                 "SCIM: {resource}: the server announced {total} resources, but lists more after \
                  them (totalResults {} at startIndex {}): its totalResults cannot be trusted, or \
                  the list changed while it was read. Nothing was planned",
@@ -677,18 +678,18 @@ async fn page(
     let response = client.get(&path).await?;
     let body: Value = response
         .json()
-        .map_err(|m| ConnectorError::Http(format!("SCIM: {resource}: {m}")))?;
+        .map_err(|m| ConnectorError::Listing(format!("SCIM: {resource}: {m}")))?;
     let resources = match &body["Resources"] {
         Value::Array(list) => list.clone(),
         Value::Null => Vec::new(),
         _ => {
-            return Err(ConnectorError::Http(format!(
+            return Err(ConnectorError::Listing(format!(
                 "SCIM: {resource}: `Resources` is not a list"
             )));
         }
     };
     let total = body["totalResults"].as_u64().ok_or_else(|| {
-        ConnectorError::Http(format!(
+        ConnectorError::Listing(format!(
             "SCIM: {resource}: the response has no totalResults"
         ))
     })?;
@@ -698,7 +699,7 @@ async fn page(
         && answered != start
         && !resources.is_empty()
     {
-        return Err(ConnectorError::Http(format!(
+        return Err(ConnectorError::Listing(format!(
             "SCIM: {resource}: asked for the page at startIndex {start}, the server answered \
              the one at {answered}: it does not page as RFC 7644 says. Nothing was planned"
         )));
@@ -706,7 +707,7 @@ async fn page(
     if let Some(items) = body["itemsPerPage"].as_u64()
         && items != resources.len() as u64
     {
-        return Err(ConnectorError::Http(format!(
+        return Err(ConnectorError::Listing(format!(
             "SCIM: {resource} at startIndex {start}: the page announces {items} resources but \
              holds {}: it was cut short. Nothing was planned; try again",
             resources.len()
@@ -1011,11 +1012,8 @@ impl Ctx {
         }
         let ours = found.iter().find(|r| {
             r["externalId"].as_str() == Some(external_id)
-                && user_name.is_none_or(|n| {
-                    r["userName"]
-                        .as_str()
-                        .is_some_and(|u| u.eq_ignore_ascii_case(n))
-                })
+                && user_name
+                    .is_none_or(|n| r["userName"].as_str().is_some_and(|u| same_email(u, n)))
         });
         Ok(ours.filter(|r| r["id"].is_string()).map(|r| {
             (
@@ -1423,7 +1421,7 @@ impl Target for ScimTarget {
     fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         let (mirror, features) = self.rt.block_on(self.read())?;
         if !features.patch {
-            return Err(ConnectorError::Http(
+            return Err(ConnectorError::Config(
                 "SCIM: the server does not announce PATCH support, which orgsync needs".to_owned(),
             ));
         }
@@ -1550,7 +1548,12 @@ mod tests {
             "token": "${env:T}", "page_size": 10, "retries": 0,
         }))
         .unwrap();
-        ScimTarget::new(&cfg, "Europe/Amsterdam", |_| Some("t".to_owned()), false)?.fetch()
+        ScimTarget::new(
+            &cfg,
+            "Europe/Amsterdam",
+            &Kit::new(|_| Some("t".to_owned()), false).unwrap(),
+        )?
+        .fetch()
     }
 
     /// RFC 7644 lets a server send fewer resources than `count`: such short pages never end
@@ -1592,7 +1595,12 @@ mod tests {
             }}
         }))
         .unwrap();
-        ScimTarget::new(&cfg, "Europe/Amsterdam", |_| Some("t".to_owned()), false).unwrap()
+        ScimTarget::new(
+            &cfg,
+            "Europe/Amsterdam",
+            &Kit::new(|_| Some("t".to_owned()), false).unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -13,7 +13,9 @@ pub use crate::capabilities::{Removal, TargetCapabilities, WritableFields};
 use crate::model::{SourceSnapshot, TargetSnapshot};
 use crate::vocabulary::{Action, GroupRef};
 
-/// A connector failure. The message never contains secrets.
+/// A connector failure, by what a caller can do about it. Every message is ready to show: it
+/// names the system (and the request), and a vendor's own words in it were already scrubbed of
+/// every secret. `Display` is the message.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     /// Reading or writing a local file failed.
@@ -34,18 +36,66 @@ pub enum ConnectorError {
         /// What went wrong.
         message: String,
     },
+    /// The system's answers cannot be read as a whole: a page cut short, a total that does not
+    /// match, rows that tie across pages, an answer that is not what the API documents. Reading
+    /// again may help; planning on them would plan on a partial or wrong listing.
+    #[error("{0}")]
+    Listing(String),
+    /// What the connector was given cannot work: a secret missing from the environment, a key
+    /// that is not one, a value a header cannot carry.
+    #[error("{0}")]
+    Config(String),
+    /// The system refused the credential (401, or a token grant it turned down).
+    #[error("{0}")]
+    Auth(String),
+    /// The credential is not allowed to do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not there (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The system kept throttling (429, or its own "over quota" answer) past the retries.
+    #[error("{0}")]
+    Throttled(String),
+    /// Any other answer that is not a success, after the retries.
+    #[error("{message}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// What happened.
+        message: String,
+    },
+    /// No answer: a connection refused or reset, a body cut off, a timeout.
+    #[error("{message}")]
+    Transport {
+        /// What happened.
+        message: String,
+        /// The request timed out: the system may still be working on it.
+        timed_out: bool,
+    },
     /// Another apply holds the lock.
     #[error("{0}")]
     Locked(String),
-    /// One action could not be executed.
+    /// One action could not be executed: the target's own reason.
     #[error("{0}")]
     Action(String),
-    /// An API call failed (after its retries). Never holds a credential.
-    #[error("{0}")]
-    Http(String),
     /// The action was not started: the apply was interrupted first.
     #[error("not attempted: the apply was interrupted")]
     Interrupted,
+}
+
+impl ConnectorError {
+    /// The HTTP status the system answered with, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ConnectorError::Auth(_) => Some(401),
+            ConnectorError::Forbidden(_) => Some(403),
+            ConnectorError::NotFound(_) => Some(404),
+            ConnectorError::Throttled(_) => Some(429),
+            ConnectorError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
 }
 
 /// The read side of a source system.

@@ -727,7 +727,7 @@ fn person_actions(plan: &Plan, id: &str) -> Vec<Action> {
 }
 
 /// Diagnostics about the person: by subject (their identifier, e-mail address, or one of their
-/// communities or functions), or naming their identifier or address in the message.
+/// communities or functions), or among the people a diagnostic about several concerns.
 fn person_diagnostics(plan: &Plan, person: &Person) -> Vec<Diagnostic> {
     let email = person
         .email
@@ -740,10 +740,6 @@ fn person_diagnostics(plan: &Plan, person: &Person) -> Vec<Diagnostic> {
         .flat_map(|e| [&e.community, &e.function, &e.department])
         .filter_map(|g| g.as_deref())
         .collect();
-    let names_id = |text: &str| {
-        text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
-            .any(|w| w == person.id)
-    };
     plan.diagnostics
         .iter()
         .filter(|d| match &d.subject {
@@ -752,12 +748,7 @@ fn person_diagnostics(plan: &Plan, person: &Person) -> Vec<Diagnostic> {
                     || email.as_deref() == Some(s.to_lowercase().as_str())
                     || groups.contains(&s.as_str())
             }
-            None => {
-                names_id(&d.message)
-                    || email
-                        .as_deref()
-                        .is_some_and(|e| d.message.to_lowercase().contains(e))
-            }
+            None => d.concerns.contains(&person.id),
         })
         .cloned()
         .collect()
@@ -948,5 +939,31 @@ mod tests {
             explained(&config, &src, &tgt, "nobody"),
             Err(ExplainError::NotFound(_))
         ));
+    }
+
+    /// Regression (issue 18): explain found a diagnostic about several people by reading their
+    /// identifiers in its message, which names five and "2 more": the seventh person without
+    /// an e-mail address was told nothing about it.
+    #[test]
+    fn a_diagnostic_about_many_people_is_found_for_each_of_them() {
+        let config = testing::config();
+        let people: Vec<Person> = (1..=7)
+            .map(|i| Person {
+                email: None,
+                ..person(&format!("p{i}"), &["1001"])
+            })
+            .collect();
+        let src = source(people, &[("1001", "Centrum")]);
+        let tgt = target(vec![], vec![]);
+        for id in ["p1", "p7"] {
+            let e = explained(&config, &src, &tgt, id).unwrap();
+            assert!(
+                e.diagnostics
+                    .iter()
+                    .any(|d| d.kind == crate::plan::DiagnosticKind::MissingEmail),
+                "{id}: {:?}",
+                e.diagnostics
+            );
+        }
     }
 }

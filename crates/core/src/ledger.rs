@@ -242,7 +242,7 @@ impl ApplyRecord {
     }
 }
 
-const REDACTED: &str = "<redacted>";
+use crate::redact::REDACTED;
 
 /// A failure message without the personal data it may quote: the action's name, the names and
 /// e-mail addresses among its changes, and anything shaped like an e-mail address.
@@ -581,7 +581,7 @@ mod tests {
         for personal in ["Lina", "Chaouch", "@example.com"] {
             assert!(!line.contains(personal), "{personal} in {line}");
         }
-        assert!(line.contains("invite 4302: <redacted> <<redacted>> exists as (<redacted>)"));
+        assert!(line.contains("invite 4302: [redacted] <[redacted]> exists as ([redacted])"));
         assert_eq!(record.plan_config_commit.as_deref(), Some("abc-dirty"));
         assert_eq!((record.succeeded, record.failed), (1, 1));
         assert!(!line.contains('\n'));

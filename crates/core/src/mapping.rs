@@ -800,6 +800,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                 .unwrap_or(count),
             hint: Some(hint),
             location: loc(policy_pointer),
+            concerns: Default::default(),
         });
     }
 
@@ -822,6 +823,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                 entry.target
             )),
             location: loc(&entry.pointer),
+            concerns: Default::default(),
         });
     }
     for &(e, s) in &stale {
@@ -838,6 +840,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             count: 0,
             hint: Some(format!("remove {s} from the mapping")),
             location: loc(&entry.pointer),
+            concerns: Default::default(),
         });
     }
     for &(id, count, how) in &renamed {
@@ -858,6 +861,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                     entries[e].target
                 )),
                 location: loc(&entries[e].pointer),
+                concerns: Default::default(),
             },
             Renamed::Group(g, done) => {
                 let group = &target_groups[g as usize];
@@ -874,6 +878,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                         count,
                         hint: None,
                         location: loc(policy_pointer),
+                        concerns: Default::default(),
                     }
                 } else {
                     Diagnostic {
@@ -892,6 +897,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                             kind.create_hint()
                         )),
                         location: loc(policy_pointer),
+                        concerns: Default::default(),
                     }
                 }
             }
@@ -943,6 +949,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                     "removing a community destroys its messages and shift takeovers: remove it by hand, or set safety.allow_community_removal: true".to_owned(),
                 ),
                 location: loc("/safety/allow_community_removal"),
+                concerns: Default::default(),
             });
             continue;
         }
@@ -998,6 +1005,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                 kind.group_nouns()
             )),
             location: None,
+            concerns: Default::default(),
         });
     }
 

@@ -543,6 +543,7 @@ pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) 
             count: *count,
             hint: None,
             location: config.locations.get(&format!("/exclude/{i}")),
+            concerns: Default::default(),
         });
     }
     diagnostics.extend(absent_attributes(config, source));
@@ -560,6 +561,7 @@ pub fn resolve<'a>(config: &'a Config, source: &'a SourceSnapshot, today: Date) 
             count,
             hint: None,
             location: config.locations.get(&format!("/test_locations/{pattern}")),
+            concerns: Default::default(),
         });
     }
 
@@ -616,6 +618,7 @@ fn absent_attributes(config: &Config, source: &SourceSnapshot) -> Vec<Diagnostic
                 .locations
                 .get(&format!("/exclude/{i}/attribute"))
                 .or_else(|| config.locations.get(&format!("/exclude/{i}"))),
+            concerns: Default::default(),
         });
     }
     out

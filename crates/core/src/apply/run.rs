@@ -535,6 +535,7 @@ mod tests {
             count: 3,
             hint: None,
             location: None,
+            concerns: Default::default(),
         });
         let force = ApplyOptions {
             force: true,

@@ -209,6 +209,7 @@ mod tests {
             count: 1,
             hint: None,
             location: None,
+            concerns: Default::default(),
         }
     }
 

@@ -18,8 +18,8 @@ use jiff::civil::Date;
 
 use super::safety;
 use super::{
-    AccountEdit, Action, Anonymize, Changes, Diagnostic, DiagnosticKind, Digests, FieldChange,
-    GroupRef, Invite, Move, Plan, Remove, Restore, Severity, Update,
+    AccountEdit, Action, Anonymize, Changes, Concerns, Diagnostic, DiagnosticKind, Digests,
+    FieldChange, GroupRef, Invite, Move, Plan, Remove, Restore, Severity, Update,
 };
 use crate::capabilities::TargetCapabilities;
 use crate::config::{Config, ManagedField, MatchKey};
@@ -195,6 +195,7 @@ impl<'a, 's> Reconcile<'a, 's> {
         let mut missing_email: Vec<&str> = Vec::new();
         let mut no_community: Vec<&str> = Vec::new();
         let mut adoptable: Vec<&str> = Vec::new();
+        let mut adoptable_people: Vec<&str> = Vec::new();
         let mut past_retention: Vec<&str> = Vec::new();
         let mut desired_c = Vec::new();
         let mut desired_f = Vec::new();
@@ -273,6 +274,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             }
             if !account.managed && !adopt {
                 adoptable.push(account_label(account));
+                adoptable_people.push(&p.id);
                 hold(DiagnosticKind::AdoptableAccount);
                 continue;
             }
@@ -293,6 +295,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                 count: ids.len(),
                 hint: Some("give each person their own e-mail address in the source".to_owned()),
                 location: None,
+                concerns: Default::default(),
             });
         }
         for p in conflicting {
@@ -314,6 +317,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                         .to_owned(),
                 ),
                 location: None,
+                concerns: Default::default(),
             });
         }
         if !missing_email.is_empty() {
@@ -329,6 +333,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                 count: missing_email.len(),
                 hint: Some("add a work e-mail address in the source".to_owned()),
                 location: None,
+                concerns: concerns(&missing_email),
             });
         }
         if !no_community.is_empty() {
@@ -347,6 +352,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                         .to_owned(),
                 ),
                 location: None,
+                concerns: concerns(&no_community),
             });
         }
         if !past_retention.is_empty() {
@@ -363,6 +369,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                 count: past_retention.len(),
                 hint: None,
                 location: self.config.locations.get("/policy/retention_days"),
+                concerns: concerns(&past_retention),
             });
         }
         if !adoptable.is_empty() {
@@ -382,6 +389,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                     "set identity.adopt_unmanaged: true to let orgsync manage them".to_owned(),
                 ),
                 location: self.config.locations.get("/identity"),
+                concerns: concerns(&adoptable_people),
             });
         }
     }
@@ -481,6 +489,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                 count: undated.len(),
                 hint: None,
                 location: self.config.locations.get("/policy/retention_days"),
+                concerns: Default::default(),
             });
         }
     }
@@ -896,6 +905,7 @@ fn protected_diagnostic(account: &Account, what: &str) -> Diagnostic {
         count: 1,
         hint: None,
         location: None,
+        concerns: Default::default(),
     }
 }
 
@@ -909,6 +919,11 @@ fn has(n: usize) -> String {
 }
 
 /// The first few items, for a message.
+/// The people a diagnostic is about, by source identifier.
+fn concerns(ids: &[&str]) -> Concerns {
+    Concerns(ids.iter().map(|id| (*id).to_owned()).collect())
+}
+
 fn examples(items: &[&str]) -> String {
     const SHOWN: usize = 5;
     let mut s = items[..items.len().min(SHOWN)].join(", ");

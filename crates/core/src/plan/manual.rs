@@ -409,6 +409,7 @@ fn diagnostic(caps: &TargetCapabilities, step: &ManualStep) -> Diagnostic {
         count: step.count,
         hint: Some(hint(step)),
         location: None,
+        concerns: Default::default(),
     }
 }
 

@@ -192,6 +192,7 @@ pub fn empty_source(config: &Config, persons: usize, managed_active: usize) -> O
         count: managed_active,
         hint: Some("check the source connection and its export; orgsync never removes everyone".to_owned()),
         location: config.locations.get("/source"),
+        concerns: Default::default(),
     })
 }
 
@@ -245,6 +246,7 @@ pub fn listed_target(
             "check the target connection (its URL or path, the token's tenant) and that nobody emptied it: orgsync refuses a listing with fewer than {LISTED_TARGET_MIN_PERCENT}% of the managed accounts its newest apply record names (`orgsync history`)"
         )),
         location: config.locations.get("/target"),
+        concerns: Default::default(),
     })
 }
 
@@ -295,6 +297,7 @@ pub fn check_resuming(
                 count: resumed,
                 hint: None,
                 location: None,
+                concerns: Default::default(),
             });
         }
         if n == 0 {
@@ -349,6 +352,7 @@ pub fn check_resuming(
                 "review the {noun}; apply refuses this plan without {flag} {n} or --force"
             )),
             location: config.locations.get(&format!("/safety/{key}")),
+            concerns: Default::default(),
         }));
         violations.append(&mut broken);
     }

@@ -152,6 +152,29 @@ pub struct Diagnostic {
     /// The configuration line it points at, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<ConfigLocation>,
+    /// The people (source identifiers) it is about when it is about several: how `explain`
+    /// finds a person's diagnostics without reading the message.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub concerns: Concerns,
+}
+
+/// Who a diagnostic is about, as the plan that made it knows. Not part of the plan JSON: a saved
+/// plan's diagnostics name no one here, so two diagnostics that differ only in it are equal.
+#[derive(Debug, Clone, Default)]
+pub struct Concerns(pub Vec<String>);
+
+impl Concerns {
+    /// True when it names `id`.
+    pub fn contains(&self, id: &str) -> bool {
+        self.0.iter().any(|c| c == id)
+    }
+}
+
+impl PartialEq for Concerns {
+    fn eq(&self, _: &Concerns) -> bool {
+        true
+    }
 }
 
 /// Something the plan needs that the target cannot do through its API (see
