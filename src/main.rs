@@ -20,6 +20,36 @@ pub const LONG_VERSION: &str = concat!(
     ")"
 );
 
+/// How orgsync ends. The codes are part of the interface: CI acts on them (README: Exit codes),
+/// so commands return one of these and only `main` turns it into a process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: done; a plan without changes.
+    Success,
+    /// 1: an error (an invalid configuration, a stale or edited plan, a failed apply, an unsafe
+    /// plan without `--detailed-exitcode`, a usage error).
+    Failure,
+    /// 2: `plan --detailed-exitcode`: the plan has changes.
+    Changes,
+    /// 3: `plan --detailed-exitcode`: the plan is unsafe (it needs a person's review and an
+    /// override), which CI must tell from a broken plan.
+    Unsafe,
+    /// 130 (128 + SIGINT, what shells report for Ctrl-C): an interrupted apply.
+    Interrupted,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Changes => 2,
+            ExitStatus::Unsafe => 3,
+            ExitStatus::Interrupted => 130,
+        })
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
@@ -28,15 +58,16 @@ fn main() -> ExitCode {
             // with `--detailed-exitcode`, 2 means "the plan has changes" and CI acts on it.
             let _ = err.print();
             return if err.use_stderr() {
-                ExitCode::from(1)
+                ExitStatus::Failure
             } else {
-                ExitCode::SUCCESS
-            };
+                ExitStatus::Success
+            }
+            .into();
         }
     };
     cli::init_tracing(cli.verbose);
     match cli::run(cli) {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(err) => {
             #[allow(clippy::print_stderr)]
             {
@@ -46,7 +77,7 @@ fn main() -> ExitCode {
                     orgsync_core::redact::scrub(&format!("{err:#}"))
                 );
             }
-            ExitCode::from(1)
+            ExitStatus::Failure.into()
         }
     }
 }

@@ -1,11 +1,12 @@
 //! `orgsync apply`: execute a saved plan, or plan and apply in one step.
 
+use crate::ExitStatus;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use jiff::civil::Date;
@@ -108,14 +109,12 @@ impl Allowances {
     }
 }
 
-/// Exit code of an interrupted apply (128 + SIGINT, what shells report for Ctrl-C).
-const INTERRUPTED: u8 = 130;
-
 /// Catches SIGINT and SIGTERM (Ctrl-C, a cancelled CI job, `timeout-minutes`). Before the apply
-/// starts nothing has been written, so the first signal ends orgsync at once. During the apply
-/// the first signal only sets the returned flag: the runner starts no new action, the actions
-/// in flight finish, what was done is written and recorded. A second signal ends orgsync at once
-/// (signal-hook's conditional shutdown, inside the signal handler itself).
+/// starts nothing has been written, so the first signal ends orgsync at once ([`until_interrupted`]
+/// gives `main` the exit). During the apply the first signal only sets the returned flag: the
+/// runner starts no new action, the actions in flight finish, what was done is written and
+/// recorded. A second signal ends orgsync at once (signal-hook's conditional shutdown, inside the
+/// signal handler itself).
 fn catch_interrupts() -> anyhow::Result<(Interrupt, Arc<AtomicBool>)> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let interrupt = Interrupt::new();
@@ -126,29 +125,56 @@ fn catch_interrupts() -> anyhow::Result<(Interrupt, Arc<AtomicBool>)> {
     }
     let applying = Arc::new(AtomicBool::new(false));
     let (watched, started) = (interrupt.clone(), Arc::clone(&applying));
-    // A signal handler may not print; this thread says what happens.
+    // A signal handler may not print: this thread says what happens once the apply runs.
     std::thread::spawn(move || {
         while !watched.is_set() {
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50));
         }
         if started.load(Ordering::SeqCst) {
             super::err(
                 "\nInterrupt received: starting no new action; finishing those in flight and \
                  writing what was done (interrupt again to stop at once).\n",
             );
-        } else {
-            super::err("\nInterrupt received before anything was applied: nothing was changed.\n");
-            // Nothing has been written yet: ending here loses nothing, and the user should not
-            // wait for a fetch or a plan they no longer want.
-            #[allow(clippy::exit)]
-            std::process::exit(i32::from(INTERRUPTED));
         }
     });
     Ok((interrupt, applying))
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let (interrupt, applying) = catch_interrupts()?;
+/// Runs `work` on a thread of its own until it is done or an interrupt comes, whichever is first.
+/// Before the apply starts nothing has been written: the user should not wait for a fetch, a plan
+/// or an answer they no longer want, so on an interrupt this returns `None` at once and the work
+/// is abandoned (the process ends right after, through `main`).
+fn until_interrupted<T: Send + 'static>(
+    interrupt: &Interrupt,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let worker = std::thread::spawn(work);
+    loop {
+        if worker.is_finished() {
+            return Some(
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
+        if interrupt.is_set() {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What an apply applies, once loaded, planned and checked.
+struct Prepared {
+    loaded: Loaded,
+    plan: Plan,
+    today: Date,
+    review: Option<ReviewCounts>,
+}
+
+/// Loads the configuration and makes the plan to apply: the saved plan, checked against a
+/// re-plan, or a plan made now (printed), checked against the review record with `--reviewed`.
+fn prepare(args: &Args) -> anyhow::Result<Prepared> {
     let dir = &args.dir.dir;
     let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
     let config = &loaded.config;
@@ -186,6 +212,37 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             (plan, today)
         }
     };
+    Ok(Prepared {
+        loaded,
+        plan,
+        today,
+        review,
+    })
+}
+
+/// What main says when the apply was stopped before it started.
+fn stopped_before_start() -> ExitStatus {
+    super::err("\nInterrupt received before anything was applied: nothing was changed.\n");
+    ExitStatus::Interrupted
+}
+
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
+    let (interrupt, applying) = catch_interrupts()?;
+    let args = Arc::new(args);
+    let prepared = {
+        let args = Arc::clone(&args);
+        until_interrupted(&interrupt, move || prepare(&args))
+    };
+    let Some(prepared) = prepared else {
+        return Ok(stopped_before_start());
+    };
+    let Prepared {
+        loaded,
+        plan,
+        today,
+        review,
+    } = prepared?;
+    let color = super::stdout_color();
     if !plan.has_actions() {
         if plan.manual_steps.is_empty() {
             super::out("Nothing to apply.\n")?;
@@ -198,7 +255,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(path) = &args.report {
             write_report(path, &ApplyReport::default(), review.as_ref())?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     if args.plan.is_some() {
         super::out(&render::text(&plan, &render::TextOptions { color }))?;
@@ -210,11 +267,19 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("not on a terminal: pass --auto-approve to apply without confirmation");
         }
         super::out("\nDo you want to apply these actions? Only 'yes' will be accepted: ")?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if answer.trim() != "yes" {
+        let answer = until_interrupted(&interrupt, || {
+            let mut answer = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut answer)
+                .map(|_| answer)
+        });
+        let Some(answer) = answer else {
+            return Ok(stopped_before_start());
+        };
+        if answer?.trim() != "yes" {
             super::out("Apply cancelled.\n")?;
-            return Ok(ExitCode::from(1));
+            return Ok(ExitStatus::Failure);
         }
     }
 
@@ -229,7 +294,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let report = match apply(target.as_mut(), &plan, &opts) {
         Err(e @ orgsync_core::apply::run::ApplyError::InterruptedBeforeStart) => {
             super::err(&format!("{e}.\n"));
-            return Ok(ExitCode::from(INTERRUPTED));
+            return Ok(ExitStatus::Interrupted);
         }
         result => result?,
     };
@@ -281,11 +346,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         record(&loaded, &plan, &report)?;
     }
     Ok(if report.interrupted {
-        ExitCode::from(INTERRUPTED)
+        ExitStatus::Interrupted
     } else if report.failed > 0 {
-        ExitCode::from(1)
+        ExitStatus::Failure
     } else {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     })
 }
 

@@ -1,8 +1,7 @@
 //! `orgsync completions <SHELL>`: a completion script on stdout, generated from the command
 //! line's own definition (clap_complete), so it never falls behind a new flag.
 
-use std::process::ExitCode;
-
+use crate::ExitStatus;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
@@ -19,10 +18,10 @@ pub struct Args {
     pub shell: Shell,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let mut cmd = super::Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "orgsync", &mut script);
     super::out(&String::from_utf8(script)?)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

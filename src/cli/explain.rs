@@ -1,8 +1,8 @@
 //! `orgsync explain PERSON`: one person's path through scope and mapping, with who wrote each
 //! deciding rule (git blame).
 
+use crate::ExitStatus;
 use std::fmt::Write as _;
-use std::process::ExitCode;
 
 use jiff::civil::Date;
 use serde::Serialize;
@@ -52,7 +52,7 @@ struct Output<'e> {
     blame: &'e [Authors],
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
     let pipeline::Planned {
         loaded,
@@ -109,7 +109,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             super::out(&text(&e, &authors, &plan, &origin))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> String {

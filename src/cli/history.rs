@@ -1,7 +1,7 @@
 //! `orgsync history [-C DIR]`: the applies recorded as git notes, newest first.
 
+use crate::ExitStatus;
 use std::fmt::Write as _;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -33,7 +33,7 @@ struct Entry {
     record: ApplyRecord,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
     let repo = ConfigRepo::discover(dir)?.with_context(|| {
         format!(
@@ -64,7 +64,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         ReportFormat::Json => super::out(&(serde_json::to_string_pretty(&entries)? + "\n"))?,
         ReportFormat::Text => super::out(&text(&entries, repo.prefix()))?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 fn text(entries: &[Entry], prefix: &str) -> String {

@@ -12,9 +12,9 @@
 //! target (under `create` policies the group is created with the source name, as the policy would
 //! have done anyway). The close name, when there is one, is suggested in the stub's comment.
 
+use crate::ExitStatus;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use jiff::civil::Date;
@@ -52,7 +52,7 @@ struct Stub {
 /// The marker every stub's comment starts with.
 const MARKER: &str = "TODO(orgsync import)";
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
     let loaded = pipeline::load(dir, None)?;
     let config = &loaded.config;
@@ -89,7 +89,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         super::out(
             "Nothing to import: every source community and function of the people in scope is mapped.\n",
         )?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
 
     // New contents per file, in order of first edit.
@@ -139,7 +139,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         let _ = writeln!(s, "\nDry run: would add {}.", summary.join(" and "));
         super::out(&s)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
 
     for (file, _, text) in &files {
@@ -177,7 +177,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         "Added {}. Each is marked `todo: true`: set its target, remove the mark, and review the effect with `orgsync plan`.\n",
         summary.join(" and ")
     ))?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// Source communities of people in scope that no mapping covers and no target community records.

@@ -3,8 +3,8 @@
 //! modelines point at, and the example GitHub workflows. It never overwrites a file: when any
 //! of them exists, it writes nothing.
 
+use crate::ExitStatus;
 use std::path::{Component, Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
@@ -53,7 +53,7 @@ const WORKFLOWS: [(&str, &str); 4] = [
 /// The directory the example workflows assume the configuration is in.
 const EXAMPLE_DIR: &str = "orgsync";
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir;
     let mut files: Vec<(PathBuf, String)> = CONFIG
         .iter()
@@ -129,7 +129,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         s.push('\n');
     }
     super::err(&s);
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// `dir` as the workflows name it: relative to the current directory, with `/`, or `None` when

@@ -3,8 +3,8 @@
 //! writes `orgsync.1` and a page per subcommand (`orgsync-plan.1`, …), as git and cargo ship
 //! theirs, for a packager's `share/man/man1`.
 
+use crate::ExitStatus;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::CommandFactory;
@@ -18,7 +18,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let cmd = super::Cli::command();
     match args.out {
         None => {
@@ -34,5 +34,5 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             super::err(&format!("wrote the man pages into {}\n", dir.display()));
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

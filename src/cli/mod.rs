@@ -14,9 +14,9 @@ mod schema;
 mod show;
 mod validate;
 
+use crate::ExitStatus;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -97,7 +97,7 @@ pub struct DirArg {
 
 /// Runs a parsed command line. A configuration that does not validate is rendered here, with
 /// every located error, before `main` prints the one-line summary.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     let result = run_command(cli);
     if let Err(e) = &result
         && let Some(invalid) = e.downcast_ref::<crate::pipeline::InvalidConfig>()
@@ -107,7 +107,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     result
 }
 
-fn run_command(cli: Cli) -> anyhow::Result<ExitCode> {
+fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Init(args) => init::run(args),
         Command::Validate(args) => validate::run(args),

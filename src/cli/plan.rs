@@ -1,7 +1,7 @@
 //! `orgsync plan`: what would change, without changing anything.
 
+use crate::ExitStatus;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::ValueEnum;
@@ -61,7 +61,7 @@ pub struct Args {
     pub masked_out: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
     // Fetched once: in pull-request mode the base is planned against the same data.
     let pipeline::Planned {
@@ -141,12 +141,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         // broken plan (1).
         super::err(&format!("warning: {message}\n"));
         std::mem::forget(fetched);
-        return Ok(ExitCode::from(3));
+        return Ok(ExitStatus::Unsafe);
     }
     let code = if args.detailed_exitcode && plan.has_changes() {
-        ExitCode::from(2)
+        ExitStatus::Changes
     } else {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     };
     // The process ends right after this: freeing a million people one allocation at a time
     // would only make the user wait (tens of milliseconds at 100k, seconds at 1M).

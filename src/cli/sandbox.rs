@@ -1,7 +1,7 @@
 //! `orgsync sandbox`: local stand-ins for the systems, for trying orgsync and for benchmarks.
 
+use crate::ExitStatus;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -261,7 +261,7 @@ fn write_api_config(
     std::io::Write::flush(&mut w)
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     match args.command {
         SandboxCommand::Generate {
             people,
@@ -283,7 +283,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 out.display(),
                 opts.today
             ));
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         SandboxCommand::Afas {
             port,
@@ -339,7 +339,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default(),
             ));
             serve_forever(afas::router(rows, &token, faults), listener)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         SandboxCommand::Recruitee {
             port,
@@ -380,7 +380,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default(),
             ));
             serve_forever(recruitee::router(data.shared(), &token, faults), listener)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         SandboxCommand::Google {
             port,
@@ -453,7 +453,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 google::ADMIN,
             ));
             serve_forever(google::router(users, &key, faults, settings), listener)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         SandboxCommand::Manusplus {
             port,
@@ -501,7 +501,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 manusplus::router(served, &password, faults, settings),
                 listener,
             )?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         SandboxCommand::Scim {
             port,
@@ -524,7 +524,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 store.users()
             ));
             serve_forever(scim::router(store, &token, faults), listener)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         SandboxCommand::Revolut {
             port,
@@ -555,7 +555,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 store.len()
             ));
             serve_forever(revolut::router(store, &token, faults), listener)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
     }
 }

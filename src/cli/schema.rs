@@ -1,7 +1,7 @@
 //! `orgsync schema [--out DIR]`.
 
+use crate::ExitStatus;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
@@ -16,7 +16,7 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let schemas = schema::all();
     match args.out {
         None => super::out(&schema::to_text(&schemas[0].1))?,
@@ -31,5 +31,5 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }

@@ -3,8 +3,8 @@
 //! review record that ties an apply on merge to it. Offline: it reads no configuration and no
 //! system.
 
+use crate::ExitStatus;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
@@ -35,14 +35,14 @@ pub struct Args {
     pub review_record: bool,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let plan = read_plan(&args.plan)?;
     if args.masked && args.format != PlanFormat::Json {
         bail!("--masked is for --format json (the Markdown is masked unless --show-pii)");
     }
     if args.review_record {
         super::out(&orgsync_core::apply::reviewed::ReviewRecord::of(&plan).to_json())?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     let text = match args.format {
         PlanFormat::Text => render::text(
@@ -62,7 +62,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         PlanFormat::Json => render::json(&plan),
     };
     super::out(&text)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitStatus::Success)
 }
 
 /// Reads a plan file, refusing anything that is not an orgsync plan of the format this binary

@@ -1,7 +1,7 @@
 //! `orgsync validate [-C DIR] [--format text|json]`.
 
+use crate::ExitStatus;
 use std::fmt::Write;
-use std::process::ExitCode;
 
 use owo_colors::OwoColorize;
 
@@ -27,7 +27,7 @@ pub struct Args {
     pub online: bool,
 }
 
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let (loaded, at) = load(&args)?;
     match loaded {
         Ok(cfg) => {
@@ -59,7 +59,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.online {
                 return online(&cfg);
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(ExitStatus::Success)
         }
         Err(errors) => {
             match args.format {
@@ -68,17 +68,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 ReportFormat::Text => super::err(&render_errors(&errors, super::stderr_color())),
             }
-            Ok(ExitCode::from(1))
+            Ok(ExitStatus::Failure)
         }
     }
 }
 
 /// `--online`: the connectors' own checks against the live systems.
-fn online(cfg: &Config) -> anyhow::Result<ExitCode> {
+fn online(cfg: &Config) -> anyhow::Result<ExitStatus> {
     let problems = pipeline::check_online(cfg)?;
     if problems.is_empty() {
         super::out("Online: the source and the target answer and match the configuration.\n")?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(ExitStatus::Success);
     }
     let mut s = String::new();
     for p in &problems {
@@ -91,7 +91,7 @@ fn online(cfg: &Config) -> anyhow::Result<ExitCode> {
         plural(problems.len())
     );
     super::err(&s);
-    Ok(ExitCode::from(1))
+    Ok(ExitStatus::Failure)
 }
 
 /// The configuration of `-C DIR`, from the work tree or `--ref`, and " at REF (commit)" for
@@ -159,14 +159,14 @@ fn todos(cfg: &Config) -> Vec<Todo<'_>> {
 /// invalid one stays the bare list of errors editors and CI read.
 /// `--online --format json`: one JSON document, the online check's problems in it (exit 1 when
 /// there are any), nothing else on stdout.
-fn online_json(cfg: &Config) -> anyhow::Result<ExitCode> {
+fn online_json(cfg: &Config) -> anyhow::Result<ExitStatus> {
     let problems = pipeline::check_online(cfg)?;
     let failed = !problems.is_empty();
     super::out(&valid_json(cfg, Some(problems))?)?;
     Ok(if failed {
-        ExitCode::from(1)
+        ExitStatus::Failure
     } else {
-        ExitCode::SUCCESS
+        ExitStatus::Success
     })
 }
 

@@ -419,3 +419,37 @@ fn an_interrupted_first_sync_resumes_within_the_invite_limit() {
     done.assert_code(0)
         .assert_that(done.stdout.contains("No changes."), "converged");
 }
+
+/// Regression (issue 18): before the apply starts, an interrupt ended orgsync from a watcher
+/// thread (`process::exit`). `main` owns the exit now: an interrupt during a slow fetch still
+/// ends orgsync at once — without waiting for the fetch — with 130, the same sentence, and
+/// nothing written.
+#[test]
+fn an_interrupt_during_the_fetch_ends_at_once_and_changes_nothing() {
+    let faults = Faults {
+        latency_ms: 3_000,
+        ..Faults::default()
+    };
+    let server: Running =
+        spawn(scim_emulator::router(ScimData::new(), TOKEN, faults), 0).expect("SCIM emulator");
+    let url = format!("{}{}", server.url(), scim_emulator::BASE_PATH);
+    let dir = sandbox(20, Some(&url));
+    let d = dir.path().join("c");
+    let start = std::time::Instant::now();
+    let run = interrupted_apply(&d, Duration::from_millis(500), Signal::Int);
+    let took = start.elapsed();
+    run.assert_code(130).assert_that(
+        run.stderr
+            .contains("Interrupt received before anything was applied: nothing was changed."),
+        "it says nothing was changed",
+    );
+    assert!(
+        took < Duration::from_millis(2_500),
+        "it did not wait for the fetch: {took:?}"
+    );
+    assert!(
+        !run.stdout.contains("Apply complete") && !run.stdout.contains("  ok "),
+        "nothing was applied: {}",
+        run.stdout
+    );
+}
