@@ -25,8 +25,9 @@ use orgsync_connectors::scim::ScimTarget;
 use orgsync_connectors::{Kit, Source, Target};
 use orgsync_core::apply::run::{ApplyOptions, apply};
 use orgsync_core::config::{AfasSourceConfig, ScimTargetConfig};
+use orgsync_core::digest;
 use orgsync_core::model::{TargetGroup, TargetSnapshot};
-use orgsync_core::plan::{Action, Changes, Digests, GroupRef, Invite, Plan, Safety, digest};
+use orgsync_core::vocabulary::{Action, Changes, Digests, GroupRef, Invite, Plan, Safety};
 use orgsync_sandbox::afas::{self, AfasData};
 use orgsync_sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate};
 use orgsync_sandbox::scim::{self, ScimData};
@@ -112,7 +113,7 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
         })
         .collect();
     let plan = Plan {
-        format_version: orgsync_core::plan::FORMAT_VERSION,
+        format_version: orgsync_core::vocabulary::FORMAT_VERSION,
         created_at: String::new(),
         orgsync_version: String::new(),
         at: DEFAULT_TODAY,
@@ -217,7 +218,7 @@ fn bench_apply(invites: usize, limit: u32) {
         })
         .collect();
     let plan = Plan {
-        format_version: orgsync_core::plan::FORMAT_VERSION,
+        format_version: orgsync_core::vocabulary::FORMAT_VERSION,
         created_at: String::new(),
         orgsync_version: String::new(),
         at: DEFAULT_TODAY,

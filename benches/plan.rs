@@ -10,6 +10,10 @@
 //!   resident memory from `/usr/bin/time -f %M`.
 //!
 //! `ratio` is plan time over the typed parse. Timings are the best of several runs (one at 1M).
+//!
+//! `ORGSYNC_BENCH_BASELINE=/path/to/an/older/orgsync` adds a row per size for that binary, timed
+//! in the same run on the same data (the two alternate, run by run): a before/after comparison
+//! on a noisy machine.
 
 #![allow(clippy::print_stdout)] // a benchmark prints its report
 
@@ -69,8 +73,20 @@ fn main() {
         } else {
             10
         };
-        let parse = child("parse", dir.path(), runs);
-        let plan = child("plan", dir.path(), runs);
+        let parse = child("parse", dir.path(), runs, None);
+        let baseline = std::env::var("ORGSYNC_BENCH_BASELINE").ok();
+        let (plan, before) = match &baseline {
+            // One run of each at a time, alternating, so that the machine's noise hits both.
+            Some(bin) => {
+                let (mut now, mut then) = (Vec::new(), Vec::new());
+                for _ in 0..runs {
+                    now.push(child("plan", dir.path(), 1, None));
+                    then.push(child("plan", dir.path(), 1, Some(bin)));
+                }
+                (best_of(&now), Some(best_of(&then)))
+            }
+            None => (child("plan", dir.path(), runs, None), None),
+        };
         let p: Vec<f64> = parse
             .split_whitespace()
             .map(|v| v.parse().expect("number"))
@@ -90,16 +106,54 @@ fn main() {
             q[1],
             q[2]
         );
+        if let Some(before) = before {
+            let b: Vec<f64> = before
+                .split_whitespace()
+                .map(|v| v.parse().expect("number"))
+                .collect();
+            println!(
+                "{:>9}  {:>8}    {:>9}    {:>9}    {:>7.0}ms  {:>6.2}x  {:>6.0} MiB  {:>8}  (baseline binary; this one is {:.1}% {})",
+                "",
+                "",
+                "",
+                "",
+                b[0],
+                b[0] / p[1],
+                b[1],
+                b[2],
+                ((q[0] - b[0]) / b[0] * 100.0).abs(),
+                if q[0] <= b[0] { "faster" } else { "slower" }
+            );
+        }
     }
 }
 
-fn child(mode: &str, dir: &Path, runs: usize) -> String {
-    let out = Command::new(std::env::current_exe().expect("bench binary"))
-        .env("ORGSYNC_BENCH_CHILD", mode)
+/// The best (fastest) of several `plan` child outputs (`ms MiB actions`), with the largest
+/// peak memory seen.
+fn best_of(outputs: &[String]) -> String {
+    let rows: Vec<Vec<f64>> = outputs
+        .iter()
+        .map(|o| {
+            o.split_whitespace()
+                .map(|v| v.parse().expect("number"))
+                .collect()
+        })
+        .collect();
+    let ms = rows.iter().map(|r| r[0]).fold(f64::MAX, f64::min);
+    let mib = rows.iter().map(|r| r[1]).fold(0.0, f64::max);
+    format!("{ms} {mib} {}", rows[0][2])
+}
+
+fn child(mode: &str, dir: &Path, runs: usize, bin: Option<&str>) -> String {
+    let mut cmd = Command::new(std::env::current_exe().expect("bench binary"));
+    cmd.env("ORGSYNC_BENCH_CHILD", mode)
         .env("ORGSYNC_BENCH_DIR", dir)
-        .env("ORGSYNC_BENCH_RUNS", runs.to_string())
-        .output()
-        .expect("run child");
+        .env("ORGSYNC_BENCH_RUNS", runs.to_string());
+    match bin {
+        Some(bin) => cmd.env("ORGSYNC_BENCH_BIN", bin),
+        None => cmd.env_remove("ORGSYNC_BENCH_BIN"),
+    };
+    let out = cmd.output().expect("run child");
     assert!(
         out.status.success(),
         "child failed: {}",
@@ -166,7 +220,9 @@ struct Row {
 /// Runs the real `orgsync plan` binary (release build) under `/usr/bin/time`, which reports the
 /// process's peak resident memory. Prints: best wall time in ms, peak RSS in MiB, action count.
 fn plan_child(dir: &Path, runs: usize) {
-    let bin = env!("CARGO_BIN_EXE_orgsync");
+    let bin = std::env::var("ORGSYNC_BENCH_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_orgsync").to_owned());
+    let bin = bin.as_str();
     let at = DEFAULT_TODAY.to_string();
     let mut best_ms = f64::MAX;
     let mut peak_kib = 0u64;

@@ -15,10 +15,12 @@ use orgsync_connectors::file_source::FileSource;
 use orgsync_connectors::file_target::FileTarget;
 use orgsync_connectors::{Kit, Source, Target, TargetCapabilities};
 use orgsync_core::config::{self, Config, SourceConfig, TargetConfig};
+use orgsync_core::digest;
 use orgsync_core::ledger::{self, ApplyRecord, Ledger};
 use orgsync_core::model::{SourceSnapshot, TargetSnapshot};
 use orgsync_core::plan::safety::RecordedTarget;
-use orgsync_core::plan::{self, Digests, Plan, PlanInput, digest};
+use orgsync_core::plan::{self, PlanInput};
+use orgsync_core::vocabulary::{Digests, Plan};
 use orgsync_repo::{CommitInfo, ConfigCommit, ConfigRepo, GitError, GitLedger};
 
 /// A configuration that does not validate: its located errors, and a one-line summary.
@@ -360,7 +362,7 @@ fn build(input: PlanInput<'_>) -> Plan {
     if !view.held.is_empty() {
         *plan
             .held
-            .entry(orgsync_core::plan::DiagnosticKind::SendInterrupted)
+            .entry(orgsync_core::vocabulary::DiagnosticKind::SendInterrupted)
             .or_default() += view.held.len();
     }
     plan

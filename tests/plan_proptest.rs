@@ -23,7 +23,8 @@ use orgsync_core::model::{
     Account, AccountStatus, Employment, Person, SourceGroup, SourceSnapshot, TargetGroup,
     TargetSnapshot,
 };
-use orgsync_core::plan::{ActionKind, DiagnosticKind, Digests, Plan, PlanInput, build};
+use orgsync_core::plan::{PlanInput, build};
+use orgsync_core::vocabulary::{ActionKind, DiagnosticKind, Digests, Plan};
 
 const TODAY: Date = date(2026, 6, 15);
 const PEOPLE: [&str; 10] = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"];

@@ -19,8 +19,8 @@ use orgsync_connectors::Interrupt;
 use orgsync_core::apply::run::{ApplyOptions, ApplyReport, apply};
 use orgsync_core::apply::verify::verify;
 use orgsync_core::ledger::{ApplyRecord, ConfigCommit};
-use orgsync_core::plan::Plan;
 use orgsync_core::plan::safety::LimitKind;
+use orgsync_core::vocabulary::Plan;
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -185,12 +185,12 @@ fn prepare(args: &Args) -> anyhow::Result<Prepared> {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read the plan {}", path.display()))?;
             let plan = read_plan(path, &text)?;
-            if plan.format_version != orgsync_core::plan::FORMAT_VERSION {
+            if plan.format_version != orgsync_core::vocabulary::FORMAT_VERSION {
                 bail!(
                     "{} has plan format {}; this orgsync reads format {}",
                     path.display(),
                     plan.format_version,
-                    orgsync_core::plan::FORMAT_VERSION
+                    orgsync_core::vocabulary::FORMAT_VERSION
                 );
             }
             let mismatch = check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
@@ -364,7 +364,7 @@ fn read_plan(path: &Path, text: &str) -> anyhow::Result<Plan> {
     };
     let looks_like_a_plan = serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
         v.get("format_version").and_then(serde_json::Value::as_u64)
-            == Some(u64::from(orgsync_core::plan::FORMAT_VERSION))
+            == Some(u64::from(orgsync_core::vocabulary::FORMAT_VERSION))
             && v.get("actions").is_some_and(serde_json::Value::is_array)
     });
     if looks_like_a_plan {
@@ -384,7 +384,7 @@ struct ReviewCounts {
     /// Actions planned now exactly as reviewed.
     reviewed: usize,
     /// Actions that arrived since the review, by kind.
-    drift: BTreeMap<orgsync_core::plan::ActionKind, usize>,
+    drift: BTreeMap<orgsync_core::vocabulary::ActionKind, usize>,
     /// Reviewed actions no longer planned.
     gone: usize,
 }
@@ -443,7 +443,7 @@ fn check_reviewed(
 }
 
 /// `2 invite, 1 remove`.
-fn count_words(counts: &BTreeMap<orgsync_core::plan::ActionKind, usize>) -> String {
+fn count_words(counts: &BTreeMap<orgsync_core::vocabulary::ActionKind, usize>) -> String {
     counts
         .iter()
         .map(|(k, n)| format!("{n} {}", k.as_str()))
@@ -457,8 +457,8 @@ fn write_report(
     report: &ApplyReport,
     review: Option<&ReviewCounts>,
 ) -> anyhow::Result<()> {
-    let mut applied: BTreeMap<orgsync_core::plan::ActionKind, usize> = BTreeMap::new();
-    let mut failed: BTreeMap<orgsync_core::plan::ActionKind, usize> = BTreeMap::new();
+    let mut applied: BTreeMap<orgsync_core::vocabulary::ActionKind, usize> = BTreeMap::new();
+    let mut failed: BTreeMap<orgsync_core::vocabulary::ActionKind, usize> = BTreeMap::new();
     for o in &report.outcomes {
         let into = if o.ok { &mut applied } else { &mut failed };
         *into.entry(o.kind).or_insert(0) += 1;
@@ -476,7 +476,7 @@ fn write_report(
 }
 
 /// `2 manual steps for 5 subjects are left for a person to do by hand`.
-fn manual_left(plan: &orgsync_core::plan::Plan) -> String {
+fn manual_left(plan: &orgsync_core::vocabulary::Plan) -> String {
     let steps = plan.manual_steps.len();
     let subjects = plan.manual_step_count();
     format!(

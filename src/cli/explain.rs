@@ -12,7 +12,7 @@ use super::{DirArg, ReportFormat};
 use crate::pipeline;
 use crate::render;
 use orgsync_core::explain::{Explanation, Outcome, Placement, Step, explain};
-use orgsync_core::plan::{Plan, Safety};
+use orgsync_core::vocabulary::{Plan, Safety};
 use orgsync_repo::{BlameAt, BlameLine, CommitInfo};
 
 /// Arguments of `explain`.
@@ -148,7 +148,7 @@ fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> Stri
         .manual_steps
         .iter()
         .filter(|m| m.subjects.contains(&p.id))
-        .map(|m| orgsync_core::plan::ManualStep {
+        .map(|m| orgsync_core::vocabulary::ManualStep {
             count: 1,
             subjects: vec![p.id.clone()],
             ..m.clone()

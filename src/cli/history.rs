@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{DirArg, ReportFormat};
 use orgsync_core::ledger::ApplyRecord;
-use orgsync_core::plan::ActionKind;
+use orgsync_core::vocabulary::ActionKind;
 use orgsync_repo::{CommitInfo, ConfigRepo, NOTES_REF};
 
 /// Arguments of `history`.

@@ -11,8 +11,8 @@ use super::DirArg;
 use super::RefArg;
 use crate::pipeline::{self, Loaded, NoConfig};
 use crate::render;
-use orgsync_core::plan::Plan;
 use orgsync_core::plan::compare::{self, Comparison};
+use orgsync_core::vocabulary::Plan;
 
 /// Output format of `plan`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -236,8 +236,8 @@ fn plan_base(
                 actions: Vec::new(),
                 manual_steps: Vec::new(),
                 diagnostics: Vec::new(),
-                safety: orgsync_core::plan::Safety::default(),
-                digests: orgsync_core::plan::Digests::default(),
+                safety: orgsync_core::vocabulary::Safety::default(),
+                digests: orgsync_core::vocabulary::Digests::default(),
             };
             (nothing, Some(problem))
         }

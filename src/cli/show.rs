@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use super::plan::PlanFormat;
 use crate::render;
-use orgsync_core::plan::{FORMAT_VERSION, Plan};
+use orgsync_core::vocabulary::{FORMAT_VERSION, Plan};
 
 /// Arguments of `show`.
 #[derive(Debug, clap::Args)]

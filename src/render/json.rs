@@ -1,7 +1,7 @@
 //! The plan as JSON: the stable contract that scripts, the GitHub Action and `apply PLANFILE`
 //! read. The shape is the serde form of [`Plan`]; this module adds nothing to it.
 
-use orgsync_core::plan::Plan;
+use orgsync_core::vocabulary::Plan;
 
 /// Pretty JSON with a final newline: `--format json` and `plan --out FILE`.
 pub fn json(plan: &Plan) -> String {
@@ -26,7 +26,7 @@ mod tests {
 
     use super::super::fixtures::{action, plan_with, sample_plan};
     use super::*;
-    use orgsync_core::plan::{ActionKind, Safety};
+    use orgsync_core::vocabulary::{ActionKind, Safety};
 
     #[test]
     fn pretty_plan() {

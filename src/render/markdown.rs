@@ -14,7 +14,7 @@ use super::{
     is_account_kind, kind_title, manual_sentence, manual_step_line, nonzero_counts,
     ordered_changes, people, severity_label, severity_tally, subject_ids, thousands,
 };
-use orgsync_core::plan::{Action, ActionKind, Diagnostic, Field, FieldValue, Plan, Severity};
+use orgsync_core::vocabulary::{Action, ActionKind, Diagnostic, Field, FieldValue, Plan, Severity};
 
 /// How to render the Markdown plan.
 #[derive(Debug, Clone)]
@@ -822,7 +822,7 @@ mod tests {
 
     use super::super::fixtures::{action, empty_plan, plan_with, sample_plan};
     use super::*;
-    use orgsync_core::plan::Safety;
+    use orgsync_core::vocabulary::Safety;
 
     #[test]
     fn masked() {

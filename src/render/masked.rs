@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::is_account_kind;
 use super::markdown::{Pii, initial, mask_name};
-use orgsync_core::plan::Plan;
+use orgsync_core::vocabulary::Plan;
 
 /// Fields of an account action that hold one name part each.
 const NAME_PARTS: [&str; 2] = ["first_name", "last_name"];

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use orgsync_core::plan::{Action, ActionKind, Change, DiagnosticKind, Plan, Severity};
+use orgsync_core::vocabulary::{Action, ActionKind, Change, DiagnosticKind, Plan, Severity};
 
 /// Whether an action adds, changes or takes away: the `+` / `~` / `-` of the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,7 @@ fn manual_sentence(plan: &Plan) -> Option<String> {
 const MANUAL_SUBJECTS_SHOWN: usize = 10;
 
 /// `set the manager in Revolut: 3 people (invite): 1001, 1002, 1003`. Identifiers only.
-fn manual_step_line(step: &orgsync_core::plan::ManualStep) -> String {
+fn manual_step_line(step: &orgsync_core::vocabulary::ManualStep) -> String {
     let noun = match step.kind {
         ActionKind::CreateCommunity | ActionKind::UpdateCommunity | ActionKind::RemoveCommunity => {
             if step.count == 1 {
@@ -402,7 +402,7 @@ mod fixtures {
     use jiff::civil::date;
     use serde_json::{Value, json};
 
-    use orgsync_core::plan::{
+    use orgsync_core::vocabulary::{
         Action, ActionKind, Change, Changes, ConfigLocation, Diagnostic, DiagnosticKind, Digests,
         FORMAT_VERSION, Plan, Safety, Severity, Violation,
     };
@@ -751,7 +751,7 @@ mod tests {
                     "new in the source",
                 )],
                 Vec::new(),
-                orgsync_core::plan::Safety {
+                orgsync_core::vocabulary::Safety {
                     safe: true,
                     violations: Vec::new(),
                 },
@@ -759,7 +759,7 @@ mod tests {
         } else {
             fixtures::empty_plan()
         };
-        plan.manual_steps = vec![orgsync_core::plan::ManualStep {
+        plan.manual_steps = vec![orgsync_core::vocabulary::ManualStep {
             what: "set the manager in Revolut".to_owned(),
             capability: "manager".to_owned(),
             kind: ActionKind::Invite,

@@ -17,7 +17,7 @@ use super::markdown::{Pii, diagnostic_item, md_escape};
 use super::text::{Painter, write_diagnostic};
 use super::{MarkdownOptions, Sign, TextOptions, kind_count_phrase, people, thousands};
 use orgsync_core::plan::compare::{Comparison, count};
-use orgsync_core::plan::{Action, ActionKind, Changes, GroupRef, Plan};
+use orgsync_core::vocabulary::{Action, ActionKind, Changes, GroupRef, Plan};
 
 /// The comparison and what it was made against.
 #[derive(Debug, Clone, Copy)]
@@ -263,18 +263,19 @@ pub fn pull_request_text(view: &PullRequestView<'_>, head: &Plan, opts: &TextOpt
         "It prevents these changes (they happen without it):",
         &cmp.prevented(),
     );
-    let diagnostics = |out: &mut String, title: &str, list: &[&orgsync_core::plan::Diagnostic]| {
-        if list.is_empty() {
-            return;
-        }
-        let _ = writeln!(out, "  {title}\n");
-        for d in list.iter().take(MAX_LINES) {
-            write_diagnostic(out, d, paint);
-        }
-        if list.len() > MAX_LINES {
-            let _ = writeln!(out, "  … {} more\n", thousands(list.len() - MAX_LINES));
-        }
-    };
+    let diagnostics =
+        |out: &mut String, title: &str, list: &[&orgsync_core::vocabulary::Diagnostic]| {
+            if list.is_empty() {
+                return;
+            }
+            let _ = writeln!(out, "  {title}\n");
+            for d in list.iter().take(MAX_LINES) {
+                write_diagnostic(out, d, paint);
+            }
+            if list.len() > MAX_LINES {
+                let _ = writeln!(out, "  … {} more\n", thousands(list.len() - MAX_LINES));
+            }
+        };
     diagnostics(&mut out, "Diagnostics it fixes:", &cmp.diagnostics_fixed);
     diagnostics(
         &mut out,
@@ -404,19 +405,20 @@ pub fn pull_request_markdown(
         "**It prevents these changes** (they happen without it):",
         &cmp.prevented(),
     );
-    let diagnostics = |out: &mut String, title: &str, list: &[&orgsync_core::plan::Diagnostic]| {
-        if list.is_empty() {
-            return;
-        }
-        let _ = writeln!(out, "{title}\n");
-        for d in list.iter().take(MAX_LINES) {
-            out.push_str(&diagnostic_item(d, &pii));
-        }
-        if list.len() > MAX_LINES {
-            let _ = writeln!(out, "- _… {} more_", thousands(list.len() - MAX_LINES));
-        }
-        out.push('\n');
-    };
+    let diagnostics =
+        |out: &mut String, title: &str, list: &[&orgsync_core::vocabulary::Diagnostic]| {
+            if list.is_empty() {
+                return;
+            }
+            let _ = writeln!(out, "{title}\n");
+            for d in list.iter().take(MAX_LINES) {
+                out.push_str(&diagnostic_item(d, &pii));
+            }
+            if list.len() > MAX_LINES {
+                let _ = writeln!(out, "- _… {} more_", thousands(list.len() - MAX_LINES));
+            }
+            out.push('\n');
+        };
     diagnostics(
         &mut out,
         "**Diagnostics it fixes:**",
@@ -459,7 +461,7 @@ mod tests {
 
     use super::*;
     use orgsync_core::plan::compare::compare;
-    use orgsync_core::plan::{Change, Digests, Safety};
+    use orgsync_core::vocabulary::{Change, Digests, Safety};
 
     fn fg_update(subject: &str, from: &str, to: &str) -> Action {
         Action::from_wire(

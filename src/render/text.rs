@@ -9,7 +9,7 @@ use super::{
     manual_sentence, manual_step_line, ordered_changes, people, severity_label, severity_tally,
     subject_ids, thousands,
 };
-use orgsync_core::plan::{Action, Diagnostic, Plan, Severity};
+use orgsync_core::vocabulary::{Action, Diagnostic, Plan, Severity};
 
 /// How to render the terminal plan.
 #[derive(Debug, Clone, Default)]
@@ -343,10 +343,12 @@ mod tests {
     #[test]
     fn no_changes_with_held_people_never_says_the_target_matches() {
         let mut plan = empty_plan();
+        plan.held.insert(
+            orgsync_core::vocabulary::DiagnosticKind::UnmappedCommunity,
+            36,
+        );
         plan.held
-            .insert(orgsync_core::plan::DiagnosticKind::UnmappedCommunity, 36);
-        plan.held
-            .insert(orgsync_core::plan::DiagnosticKind::MissingEmail, 2);
+            .insert(orgsync_core::vocabulary::DiagnosticKind::MissingEmail, 2);
         let out = plain(&plan);
         assert!(!out.contains("matches the configuration"), "{out}");
         assert!(

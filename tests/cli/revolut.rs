@@ -666,11 +666,13 @@ fn the_owner_is_never_managed_nor_removed() {
     let snapshot = target.begin_apply().expect("read");
     let account = snapshot.accounts.iter().find(|a| a.id == owner).unwrap();
     assert!(!account.managed, "the owner is foreign");
-    let remove = orgsync_core::plan::Action {
+    let remove = orgsync_core::vocabulary::Action {
         subject: "9".to_owned(),
         target_id: Some(owner.clone()),
         name: "Olivia Owner".to_owned(),
-        changes: orgsync_core::plan::Changes::bare(orgsync_core::plan::ActionKind::Remove),
+        changes: orgsync_core::vocabulary::Changes::bare(
+            orgsync_core::vocabulary::ActionKind::Remove,
+        ),
         reason: "edited plan".to_owned(),
     };
     let mut ctx = ApplyContext {

@@ -334,7 +334,7 @@ mod tests {
 
     use super::*;
     use orgsync_core::model::{Account, AccountStatus, TargetGroup};
-    use orgsync_core::plan::{Changes, Invite};
+    use orgsync_core::vocabulary::{Changes, Invite};
 
     fn ctx() -> ApplyContext {
         ApplyContext {
@@ -657,7 +657,7 @@ mod tests {
         let mut t = FileTarget::new(&dir.path().join("workspace.json"));
         let actions = vec![invite("p1", "p1@example.com")];
         let p = Plan {
-            format_version: orgsync_core::plan::FORMAT_VERSION,
+            format_version: orgsync_core::vocabulary::FORMAT_VERSION,
             created_at: "2025-06-02T08:00:00Z".to_owned(),
             orgsync_version: "test".to_owned(),
             at: date(2025, 6, 2),
@@ -670,7 +670,7 @@ mod tests {
                 safe: true,
                 violations: vec![],
             },
-            digests: orgsync_core::plan::Digests {
+            digests: orgsync_core::vocabulary::Digests {
                 target: orgsync_core::digest::of_json(&TargetSnapshot::default()),
                 ..Default::default()
             },

@@ -17,8 +17,8 @@ use crate::identity::{self, Matching};
 use crate::mapping::Kind;
 use crate::mapping::{self, Groups, Resolved};
 use crate::model::{AccountStatus, Person, SourceSnapshot, TargetGroup, TargetSnapshot};
-use crate::plan::{Action, ConfigLocation, Diagnostic, GroupRef, Plan};
 use crate::scope::{self, OutOfScope, Patterns, Scope};
+use crate::vocabulary::{Action, ConfigLocation, Diagnostic, GroupRef, Plan};
 
 /// Why a person could not be explained.
 #[derive(Debug, thiserror::Error)]
@@ -308,7 +308,7 @@ fn explain_absent(
     // Retention is a policy too: say where it is set when it decides an anonymization.
     if actions
         .iter()
-        .any(|a| a.kind() == crate::plan::ActionKind::Anonymize)
+        .any(|a| a.kind() == crate::vocabulary::ActionKind::Anonymize)
     {
         scope.push(step(
             format!(
@@ -713,7 +713,7 @@ fn explicit_location(config: &Config, pointer: &str) -> Option<ConfigLocation> {
 }
 
 fn person_actions(plan: &Plan, id: &str) -> Vec<Action> {
-    use crate::plan::ActionKind as K;
+    use crate::vocabulary::ActionKind as K;
     plan.actions
         .iter()
         .filter(|a| {
@@ -864,7 +864,7 @@ mod tests {
         assert_eq!((loc.file.as_str(), loc.line), ("communities.yaml", 2));
         assert_eq!(p.rule.lines, [2]);
         assert_eq!(e.actions.len(), 1);
-        assert_eq!(e.actions[0].kind(), crate::plan::ActionKind::Invite);
+        assert_eq!(e.actions[0].kind(), crate::vocabulary::ActionKind::Invite);
         assert_eq!(e.decisive_steps().count(), 1);
     }
 
@@ -913,7 +913,7 @@ mod tests {
             [(Outcome::NotMatched, false), (Outcome::Matched, true)]
         );
         assert_eq!(e.out_of_scope.as_deref(), Some("excluded: head office"));
-        assert_eq!(e.actions[0].kind(), crate::plan::ActionKind::Remove);
+        assert_eq!(e.actions[0].kind(), crate::vocabulary::ActionKind::Remove);
         assert_eq!(e.account.as_deref(), Some("account u1"));
     }
 
@@ -934,7 +934,7 @@ mod tests {
 
         let e = explained(&config, &src, &tgt, "gone").unwrap();
         assert!(!e.person.in_source);
-        assert_eq!(e.actions[0].kind(), crate::plan::ActionKind::Remove);
+        assert_eq!(e.actions[0].kind(), crate::vocabulary::ActionKind::Remove);
         assert!(matches!(
             explained(&config, &src, &tgt, "nobody"),
             Err(ExplainError::NotFound(_))
@@ -960,7 +960,7 @@ mod tests {
             assert!(
                 e.diagnostics
                     .iter()
-                    .any(|d| d.kind == crate::plan::DiagnosticKind::MissingEmail),
+                    .any(|d| d.kind == crate::vocabulary::DiagnosticKind::MissingEmail),
                 "{id}: {:?}",
                 e.diagnostics
             );

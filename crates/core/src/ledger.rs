@@ -498,7 +498,7 @@ mod tests {
 
     use super::*;
     use crate::apply::run::Outcome;
-    use crate::plan::{Changes, Digests, Invite, Safety};
+    use crate::vocabulary::{Changes, Digests, Invite, Safety};
 
     fn sample_plan() -> Plan {
         let action = Action {

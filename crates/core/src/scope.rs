@@ -658,7 +658,8 @@ pub(crate) mod testing {
     use crate::model::{
         Account, Employment, Person, SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot,
     };
-    use crate::plan::{Digests, Plan, PlanInput};
+    use crate::plan::PlanInput;
+    use crate::vocabulary::{Digests, Plan};
 
     /// "Today" in the tests.
     pub const TODAY: Date = date(2026, 6, 15);

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::digest;
 use crate::plan::safety;
-use crate::plan::{Action, ActionKind, Plan, Safety};
+use crate::vocabulary::{Action, ActionKind, Plan, Safety};
 
 /// The `kind` of a review record file.
 pub const RECORD_KIND: &str = "orgsync-review";
@@ -249,7 +249,7 @@ fn short(digest: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Changes;
+    use crate::vocabulary::Changes;
 
     fn action(kind: ActionKind, subject: &str, to: &str) -> Action {
         let mut changes = Changes::bare(kind);

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::connector::{ApplyContext, ConnectorError, Interrupt, Target};
 use crate::plan::safety::LimitKind;
-use crate::plan::{Action, ActionKind, Plan, Violation};
+use crate::vocabulary::{Action, ActionKind, Plan, Violation};
 
 /// How to apply.
 #[derive(Debug, Clone)]
@@ -144,7 +144,7 @@ pub fn apply(
     }
 
     let snapshot = target.begin_apply()?;
-    let actual = crate::plan::digest::of_json(&snapshot);
+    let actual = crate::digest::of_json(&snapshot);
     let managed_before = snapshot.accounts.iter().filter(|a| a.managed).count();
     drop(snapshot);
     if actual != plan.digests.target {
@@ -297,14 +297,14 @@ fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::plan::Severity;
+    use crate::vocabulary::Severity;
 
     use jiff::civil::date;
     use serde_json::json;
 
     use super::*;
     use crate::model::TargetSnapshot;
-    use crate::plan::{Changes, Diagnostic, DiagnosticKind, Digests, GroupRef, Safety};
+    use crate::vocabulary::{Changes, Diagnostic, DiagnosticKind, Digests, GroupRef, Safety};
 
     /// A target that records what it is asked to do and fails the subjects it is told to.
     #[derive(Default)]
@@ -391,7 +391,7 @@ mod tests {
 
     fn plan(actions: Vec<Action>) -> Plan {
         Plan {
-            format_version: crate::plan::FORMAT_VERSION,
+            format_version: crate::vocabulary::FORMAT_VERSION,
             created_at: "2025-06-02T08:00:00Z".to_owned(),
             orgsync_version: "test".to_owned(),
             at: date(2025, 6, 2),
@@ -405,7 +405,7 @@ mod tests {
                 violations: vec![],
             },
             digests: Digests {
-                target: crate::plan::digest::of_json(&TargetSnapshot::default()),
+                target: crate::digest::of_json(&TargetSnapshot::default()),
                 ..Digests::default()
             },
         }

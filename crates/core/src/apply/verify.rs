@@ -11,7 +11,7 @@
 //! run, and the digests of configuration, source and target tell "the world moved on" (stale) from "the file
 //! was edited" (changed).
 
-use crate::plan::{Action, Plan};
+use crate::vocabulary::{Action, Plan};
 
 /// Why a plan file is not applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,7 +158,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{ActionKind, Changes, Digests, FieldChange, Safety, Violation};
+    use crate::vocabulary::{ActionKind, Changes, Digests, FieldChange, Safety, Violation};
 
     fn action(kind: ActionKind, subject: &str) -> Action {
         let mut changes = Changes::bare(kind);
@@ -183,7 +183,7 @@ mod tests {
             action(ActionKind::Remove, "2"),
         ];
         Plan {
-            format_version: crate::plan::FORMAT_VERSION,
+            format_version: crate::vocabulary::FORMAT_VERSION,
             created_at: "2026-11-22T08:00:00Z".to_owned(),
             orgsync_version: "0.1.0".to_owned(),
             at: date(2026, 11, 22),
@@ -243,7 +243,7 @@ mod tests {
     fn edit_wire(action: &mut Action, field: &str, to: serde_json::Value) {
         let mut wire = action.changes.to_wire();
         wire.get_mut(field).unwrap().to = to;
-        action.changes = crate::plan::Changes::from_wire(action.kind(), wire).unwrap();
+        action.changes = crate::vocabulary::Changes::from_wire(action.kind(), wire).unwrap();
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::{Action, ActionKind, Diagnostic, DiagnosticKind, Plan};
+use crate::vocabulary::{Action, ActionKind, Diagnostic, DiagnosticKind, Plan};
 
 /// One subject's action in both plans, with different changes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -178,7 +178,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::plan::{Changes, GroupRef, Severity};
+    use crate::vocabulary::{Changes, GroupRef, Severity};
 
     fn action(kind: ActionKind, subject: &str, to: &str) -> Action {
         let mut changes = Changes::bare(kind);

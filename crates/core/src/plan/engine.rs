@@ -17,16 +17,16 @@ use foldhash::{HashSet, HashSetExt};
 use jiff::civil::Date;
 
 use super::safety;
-use super::{
-    AccountEdit, Action, Anonymize, Changes, Concerns, Diagnostic, DiagnosticKind, Digests,
-    FieldChange, GroupRef, Invite, Move, Plan, Remove, Restore, Severity, Update,
-};
 use crate::capabilities::TargetCapabilities;
 use crate::config::{Config, ManagedField, MatchKey};
 use crate::identity::{self, Ambiguity, Matching, retention_passed};
 use crate::mapping::{self, Groups, Mapping};
 use crate::model::{Account, AccountStatus, Person, SourceSnapshot, TargetSnapshot};
 use crate::scope::{self, Scope, ScopedPerson};
+use crate::vocabulary::{
+    AccountEdit, Action, Anonymize, Changes, Concerns, Diagnostic, DiagnosticKind, Digests,
+    FieldChange, GroupRef, Invite, Move, Plan, Remove, Restore, Severity, Update,
+};
 
 /// Everything the engine needs. No I/O happens in [`build`].
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     });
 
     Plan {
-        format_version: super::FORMAT_VERSION,
+        format_version: crate::vocabulary::FORMAT_VERSION,
         created_at,
         orgsync_version: env!("CARGO_PKG_VERSION").to_owned(),
         at: today,
@@ -939,11 +939,11 @@ mod tests {
 
     use super::*;
     use crate::config::{MaxRemovals, MaxRemovalsBoth, ProtectedRule};
-    use crate::plan::{ActionKind, Severity};
     use crate::scope::testing::{
         TODAY, account, config, day, group, person, plan, set_end, set_functions, set_start,
         source, target,
     };
+    use crate::vocabulary::{ActionKind, Severity};
 
     fn kinds(plan: &Plan) -> Vec<(ActionKind, &str)> {
         plan.actions

@@ -25,11 +25,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{
+use crate::capabilities::{Removal, TargetCapabilities};
+use crate::vocabulary::{
     AccountEdit, Action, ActionKind, Changes, Diagnostic, DiagnosticKind, FieldChange, GroupRef,
     Invite, ManualStep, Move, Severity,
 };
-use crate::capabilities::{Removal, TargetCapabilities};
 
 /// Splits `actions` into what the target can do and the manual steps for the rest. The manual
 /// steps come in apply order of the actions they stand in for, each with one diagnostic.

@@ -1,10 +1,9 @@
-//! Desired state (configuration + source) against actual state (target) → a [`Plan`].
+//! Desired state (configuration + source) against actual state (target) → a
+//! [`Plan`](crate::vocabulary::Plan), whose words live in [`crate::vocabulary`].
 
 pub mod compare;
-pub use crate::digest;
 mod engine;
 pub mod manual;
 pub mod safety;
 
-pub use crate::vocabulary::*;
 pub use engine::{PlanInput, build};

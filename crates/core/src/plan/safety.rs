@@ -10,9 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{Action, ActionKind, Changes, Diagnostic, DiagnosticKind, Safety, Severity, Violation};
 use crate::config::Config;
 use crate::model::{AccountStatus, TargetSnapshot};
+use crate::vocabulary::{
+    Action, ActionKind, Changes, Diagnostic, DiagnosticKind, Safety, Severity, Violation,
+};
 
 /// Managed accounts (or groups) from which percentage limits apply: below this a single change
 /// is already a large percentage.
@@ -371,7 +373,7 @@ mod tests {
 
     use super::*;
     use crate::config::Limit;
-    use crate::plan::Changes;
+    use crate::vocabulary::Changes;
 
     fn action(kind: ActionKind, i: usize, notify: bool) -> Action {
         let mut changes = Changes::bare(kind);
