@@ -6,7 +6,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::validate::{self, ConfigError, ErrorList};
+use super::error::{ConfigError, ErrorList, display_path};
+use super::validate;
 use super::yaml::{self, Mark};
 use super::{Config, ConfigFile, Locations};
 use crate::digest;
@@ -127,7 +128,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
                         ConfigError::new(
                             &p.name,
                             p.positions.value(ptr),
-                            validate::display_path(ptr),
+                            display_path(ptr),
                             format!("`{path}` is a configuration file, not {what}"),
                         )
                         .hint(format!(
@@ -437,7 +438,7 @@ fn parse_file(name: &str, bytes: &[u8]) -> Result<Parsed, Box<ConfigError>> {
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let node = yaml::parse(text).map_err(|e| {
-        let mut err = ConfigError::new(name, e.mark, validate::display_path(&e.pointer), e.message);
+        let mut err = ConfigError::new(name, e.mark, display_path(&e.pointer), e.message);
         err.hint = e.hint;
         err.source_line = text
             .lines()

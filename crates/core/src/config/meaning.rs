@@ -9,15 +9,13 @@ use std::path::Path;
 
 use globset::GlobBuilder;
 
-use super::validate::{ConfigError, closest};
+use super::error::{At, ConfigError, display_path};
 use super::{
     AfasApplicantsTargetConfig, Config, FileFormat, FileSourceConfig, FunctionSourceField, Limit,
     MatchKey, OneOrMany, REQUIRED_COLUMNS, RecruiteeSourceConfig, RevolutTargetConfig,
     ScimTargetConfig, SourceConfig, TargetConfig,
 };
-
-/// `at(pointer, message)`: an error placed at the key of `pointer` (or its nearest ancestor).
-type At<'a> = &'a dyn Fn(&str, String) -> ConfigError;
+use crate::closest::closest;
 
 /// Every check of this module.
 pub(crate) fn errors(config: &Config, at: At<'_>) -> Vec<ConfigError> {
@@ -1212,7 +1210,7 @@ pub fn data_path_errors(config: &Config, dir: &Path) -> Vec<ConfigError> {
         ConfigError::new(
             &file,
             super::yaml::Mark { line, column },
-            super::validate::display_path(pointer),
+            display_path(pointer),
             message,
         )
     };

@@ -1,6 +1,7 @@
 //! Configuration: YAML types (serde + schemars), loading a directory, environment references,
 //! positions, and validation (schema, then semantics).
 
+mod error;
 mod load;
 mod meaning;
 pub mod schema;
@@ -11,11 +12,11 @@ pub mod yaml;
 
 use std::collections::BTreeMap;
 
+pub use error::{ConfigError, ErrorList};
 pub use load::{LoadError, load_dir, load_files};
 pub use meaning::data_path_errors;
 pub use secret::{Secret, SecretError};
 pub use types::*;
-pub use validate::{ConfigError, ErrorList};
 
 use crate::vocabulary::ConfigLocation;
 
