@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use globset::GlobBuilder;
 use serde::Serialize;
 
 use super::yaml::Mark;
@@ -140,3 +141,18 @@ pub fn display_path(pointer: &str) -> String {
 /// (or its nearest ancestor that was written). The checks take it rather than the positions, so
 /// that they read as what they check.
 pub(crate) type At<'a> = &'a dyn Fn(&str, String) -> ConfigError;
+
+/// A pattern that does not compile as a glob, at `pointer`. The hint shows the escapes because the usual cause
+/// is a `[` or `{` meant literally.
+pub(crate) fn glob_error(at: At<'_>, pointer: &str, pattern: &str) -> Option<ConfigError> {
+    let e = GlobBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
+        .err()?;
+    let reason = e.kind().to_string();
+    Some(
+        at(pointer, format!("invalid glob \"{pattern}\": {reason}")).hint(
+            "globs use * (any text), ? (one character), [a-z] (a range) and {a,b} (either); to match [ or { literally, write [[] or [{]",
+        ),
+    )
+}

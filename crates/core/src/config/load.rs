@@ -1,5 +1,6 @@
 //! Loading a configuration directory: read every YAML file, check each against the schema, merge
-//! the sections, then run the semantic checks. All errors of all files are reported in one run.
+//! the sections, then run the semantic checks of every section. All errors of all files are
+//! reported in one run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,9 +8,12 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::error::{ConfigError, ErrorList, display_path};
-use super::validate;
+use super::file::{deserialize_file, version_error};
 use super::yaml::{self, Mark};
-use super::{Config, ConfigFile, Locations};
+use super::{
+    Config, ConfigFile, Locations, SourceConfig, TargetConfig, mappings, policy, rules, schema,
+    sources, targets,
+};
 use crate::digest;
 
 /// Loading failed: every error found.
@@ -60,7 +64,7 @@ pub fn load_dir(dir: &Path) -> Result<Config, ErrorList> {
         ));
     }
     let config = load_files(files.clone())?;
-    let errors = super::meaning::data_path_errors(&config, dir);
+    let errors = data_path_errors(&config, dir);
     if errors.is_empty() {
         return Ok(config);
     }
@@ -168,12 +172,12 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     for p in parsed {
         texts.insert(p.name.clone(), p.text.clone());
         // A file of another version is not judged by this version's rules.
-        let version_error = validate::version_error(&p.name, &p.value, &p.positions);
+        let version_error = version_error(&p.name, &p.value, &p.positions);
         let other_version = version_error.is_some();
         if let Some(e) = version_error {
             errors.push(e);
         }
-        let schema_errors = validate::schema_errors(&p.name, &p.value, &p.positions);
+        let schema_errors = schema::schema_errors(&p.name, &p.value, &p.positions);
         if let Value::Object(map) = &p.value {
             for key in map.keys() {
                 let mark = p.positions.key(&format!("/{}", yaml::escape_pointer(key)));
@@ -198,7 +202,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
             }
             continue;
         }
-        match validate::deserialize_file(&p.name, p.value.clone(), &p.positions) {
+        match deserialize_file(&p.name, p.value.clone(), &p.positions) {
             Ok(cf) => files_ok.push((p, cf)),
             Err(e) => errors.push(*e),
         }
@@ -282,7 +286,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         digest: config_digest,
         files: names,
     };
-    for e in validate::semantic_errors(&config) {
+    for e in semantic_errors(&config) {
         errors.push(e);
     }
     if errors.is_empty() {
@@ -292,13 +296,67 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     }
 }
 
+/// The checks of the merged configuration, section by section: what the schema cannot express.
+/// Most of it is valid YAML of the right type that would still do nothing, or something else
+/// than it says (an identifier that matches no one, a limit that is no limit, a URL that is not
+/// one); each is reported at its key with what to do instead, rather than failing later in
+/// `plan`, far from the line, or never at all.
+///
+/// The order of the calls is the order in which errors at one spot are listed (the list is
+/// sorted by position, and of two equal messages on one line the first is kept), so it stays as
+/// it was when the checks were written.
+fn semantic_errors(config: &Config) -> Vec<ConfigError> {
+    let at = |pointer: &str, message: String| config.locations.error(pointer, message);
+    let mut errs = Vec::new();
+    policy::value_errors(config, &at, &mut errs);
+    mappings::glob_errors(config, &at, &mut errs);
+    rules::shape_errors(config, &at, &mut errs);
+    sources::errors(config, &at, &mut errs);
+    targets::errors(config, &at, &mut errs);
+    sources::column_errors(config, &at, &mut errs);
+    sources::column_reference_errors(config, &at, &mut errs);
+    mappings::empty_errors(config, &at, &mut errs);
+    rules::reach_errors(config, &at, &mut errs);
+    policy::no_effect_errors(config, &at, &mut errs);
+    mappings::conflict_errors(config, &at, &mut errs);
+    errs
+}
+
+/// Checks of `source.path` and `target.path` that need the configuration directory: neither
+/// may name a directory. (Naming a configuration file is caught while loading.)
+pub fn data_path_errors(config: &Config, dir: &Path) -> Vec<ConfigError> {
+    let at = |pointer: &str, message: String| config.locations.error(pointer, message);
+    let mut errs = Vec::new();
+    let mut check = |pointer: &str, path: &str, what: &str, example: &str| {
+        if path.trim().is_empty() {
+            return;
+        }
+        if dir.join(path).is_dir() {
+            errs.push(
+                at(
+                    pointer,
+                    format!("`{path}` is a directory, not the {what} file"),
+                )
+                .hint(format!("name the file itself, like `{example}`")),
+            );
+        }
+    };
+    if let SourceConfig::File(f) = &config.source {
+        check("/source/path", &f.path, "export", "hr-export.json");
+    }
+    if let TargetConfig::File(t) = &config.target {
+        check("/target/path", &t.path, "workspace", "workspace.json");
+    }
+    errs
+}
+
 /// A parsed YAML file that is configuration: the root file, or a mapping whose every key is a
 /// section (a YAML export is a list of rows, or a mapping holding one).
 fn is_configuration(file: &Parsed) -> bool {
     if file.name == ROOT_FILE {
         return true;
     }
-    let sections = super::schema::config_file()
+    let sections = schema::config_file()
         .get("properties")
         .and_then(Value::as_object);
     match (&file.value, sections) {
@@ -602,5 +660,49 @@ mod tests {
     #[test]
     fn valid_configuration_loads() {
         load_files(vec![(ROOT_FILE.to_owned(), VALID.as_bytes().to_vec())]).unwrap();
+    }
+
+    #[test]
+    fn source_path_naming_a_configuration_file_is_an_error() {
+        let files = vec![
+            (
+                "orgsync.yaml".to_owned(),
+                b"version: 1\nsource: { kind: file, path: ./communities.yaml }\ntarget: { kind: file, path: ws.json }\n".to_vec(),
+            ),
+            ("communities.yaml".to_owned(), b"communities: []\n".to_vec()),
+        ];
+        let errs = load_files(files).unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(
+            errs[0].message,
+            "`communities.yaml` is a configuration file, not the HR export"
+        );
+        // A YAML export (a list of rows) is data.
+        let files = vec![
+            (
+                "orgsync.yaml".to_owned(),
+                b"version: 1\nsource: { kind: file, path: people.yaml }\ntarget: { kind: file, path: ws.json }\n".to_vec(),
+            ),
+            ("people.yaml".to_owned(), b"- { id: \"1\" }\n".to_vec()),
+        ];
+        load_files(files).unwrap();
+    }
+
+    #[test]
+    fn source_path_that_is_a_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("exports")).unwrap();
+        std::fs::write(
+            dir.path().join("orgsync.yaml"),
+            "version: 1\nsource: { kind: file, path: exports }\ntarget: { kind: file, path: ws.json }\n",
+        )
+        .unwrap();
+        let errs = load_dir(dir.path()).unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!((errs[0].line, errs[0].path.as_str()), (2, "source.path"));
+        assert_eq!(
+            errs[0].source_line.as_deref(),
+            Some("source: { kind: file, path: exports }")
+        );
     }
 }

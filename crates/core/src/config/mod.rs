@@ -1,22 +1,63 @@
-//! Configuration: YAML types (serde + schemars), loading a directory, environment references,
-//! positions, and validation (schema, then semantics).
+//! Configuration: the YAML files of a configuration directory, loaded into one [`Config`] and
+//! checked, every problem reported at its file, line and key. The map:
+//!
+//! - `load.rs`: files → [`Config`]. Parses each file (`yaml.rs`, which keeps positions), checks
+//!   it against the [`schema`], merges the sections, then runs the semantic checks of every
+//!   section in a fixed order.
+//! - One file per section, holding its types (serde + schemars; their doc comments are the
+//!   schema's descriptions) and its checks: `file.rs` (the sections of one file, the version),
+//!   `sources/` (one file per kind, plus the columns they share), `targets/` (one file per
+//!   kind), `http.rs` (timeouts, retries and URLs of every HTTP connector), `mappings.rs`
+//!   (communities, functions), `rules.rs` (exclude, test_locations, include, protected) and
+//!   `policy.rs` (identity, policy, safety).
+//! - `error.rs`: [`ConfigError`] and [`ErrorList`], which every check reports through.
+//! - [`secret`]: the [`Secret`] type.
+//!
+//! Every type is re-exported here: callers write `config::ScimTargetConfig`, whichever file it
+//! lives in.
 
 mod error;
+mod file;
+mod http;
 mod load;
-mod meaning;
+mod mappings;
+mod policy;
+mod rules;
 pub mod schema;
 pub mod secret;
-pub mod types;
-mod validate;
+mod sources;
+mod targets;
+#[cfg(test)]
+mod testing;
 pub mod yaml;
 
 use std::collections::BTreeMap;
 
 pub use error::{ConfigError, ErrorList};
-pub use load::{LoadError, load_dir, load_files};
-pub use meaning::data_path_errors;
+pub use file::{ConfigFile, SUPPORTED_VERSION};
+pub use http::HttpConfig;
+pub use load::{LoadError, data_path_errors, load_dir, load_files};
+pub use mappings::{
+    CommunityMapping, FallbackPolicy, FunctionMapping, FunctionSourceField, FunctionsConfig,
+    OneOrMany, UnmappedFunctionAction, UnmappedFunctionPolicy,
+};
+pub use policy::{
+    IdentityConfig, Limit, LimitBoth, ManagedField, MatchKey, MaxRemovals, MaxRemovalsBoth,
+    NoLimit, PolicyConfig, SafetyConfig, UnmappedPolicy,
+};
+pub use rules::{ExclusionRule, IncludeConfig, ProtectedRule};
 pub use secret::{Secret, SecretError};
-pub use types::*;
+pub use sources::{
+    AfasEnvironmentType, AfasSourceConfig, ColumnOverrides, Columns, FileFormat, FileSourceConfig,
+    GoogleCommunityFrom, GoogleFunctionFrom, GooglePersonId, GoogleSourceConfig, ManusPlusFields,
+    ManusPlusPaths, ManusPlusSourceConfig, REQUIRED_COLUMNS, RecruiteeFieldsConfig,
+    RecruiteeHiredConfig, RecruiteeSourceConfig, SourceConfig,
+};
+pub use targets::{
+    AfasApplicantLookup, AfasApplicantsTargetConfig, FileTargetConfig, RevolutTargetConfig,
+    ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig, ScimUsersConfig, TargetConfig,
+    default_applicant_fields, default_gender_codes,
+};
 
 use crate::vocabulary::ConfigLocation;
 
@@ -93,6 +134,29 @@ impl Locations {
     /// The file that defines `section`.
     pub fn file_of(&self, section: &str) -> Option<&str> {
         self.sections.get(section).map(|(f, _)| f.as_str())
+    }
+
+    /// An error at the key of `pointer`: where the checks of the merged configuration report.
+    /// A value nobody wrote (a default) is reported at the top of the root file.
+    pub(crate) fn error(&self, pointer: &str, message: String) -> ConfigError {
+        let (file, line, column) = self
+            .get(pointer)
+            .map(|l| (l.file, l.line, l.column))
+            .unwrap_or_else(|| ("orgsync.yaml".into(), 1, 1));
+        ConfigError::new(
+            &file,
+            yaml::Mark { line, column },
+            error::display_path(pointer),
+            message,
+        )
+    }
+
+    /// `file:line` of `pointer`, for a message that names a second place (a duplicate's
+    /// first); empty when the value was not written.
+    pub(crate) fn file_line(&self, pointer: &str) -> String {
+        self.get(pointer)
+            .map(|l| format!("{}:{}", l.file, l.line))
+            .unwrap_or_default()
     }
 }
 
@@ -203,5 +267,41 @@ impl Config {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::{afas, load};
+
+    #[test]
+    fn columns_in_use_leave_out_optional_columns_nothing_uses() {
+        let keys = |c: &Config| -> Vec<String> {
+            c.columns_in_use().into_iter().map(|(k, _)| k).collect()
+        };
+        let c = load(&afas("", "")).unwrap();
+        let used = keys(&c);
+        for field in REQUIRED_COLUMNS {
+            assert!(used.contains(&format!("source.columns.{field}")), "{field}");
+        }
+        for unused in ["manager", "department", "department_name", "function"] {
+            assert!(
+                !used.contains(&format!("source.columns.{unused}")),
+                "{unused}"
+            );
+        }
+        // Used by a rule, or written down: checked.
+        let c = load(&afas(
+            "  columns: { manager: Leidinggevende }\n",
+            "functions: { from: department }\n",
+        ))
+        .unwrap();
+        let used = keys(&c);
+        for field in ["manager", "department", "department_name"] {
+            assert!(used.contains(&format!("source.columns.{field}")), "{field}");
+        }
+        let c = load(&afas("", "exclude: [{ reason: r, function: F-X }]\n")).unwrap();
+        assert!(keys(&c).contains(&"source.columns.function".to_owned()));
     }
 }
