@@ -149,16 +149,8 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     parsed.retain(|p| !is_data(&p.name));
     let secrets: Vec<String> = parsed
         .iter()
-        .flat_map(|p| {
-            [
-                "/source/token",
-                "/target/token",
-                "/source/credentials",
-                "/source/password",
-            ]
-            .map(|ptr| literal_secret(p.value.pointer(ptr)))
-        })
-        .flatten()
+        .flat_map(|p| schema::secrets_in(&p.value))
+        .filter_map(|(_, value)| literal_secret(value))
         .collect();
     for e in failed {
         if !is_data(&e.file) {
@@ -388,8 +380,8 @@ fn attach_lines(
 }
 
 /// The value of a secret field when it is a literal (anything but an environment reference).
-fn literal_secret(value: Option<&Value>) -> Option<String> {
-    match value? {
+fn literal_secret(value: &Value) -> Option<String> {
+    match value {
         Value::String(s) => match super::Secret::parse(s) {
             super::Secret::Literal(l) => Some(l),
             super::Secret::Env(_) => None,
@@ -400,9 +392,9 @@ fn literal_secret(value: Option<&Value>) -> Option<String> {
 }
 
 /// A source line as it may be shown: literal secrets replaced by `<redacted>`. Known literal
-/// values are replaced wherever they appear; in addition, whatever follows a secret key
-/// (`token:`, `password:`, `credentials:`) is
-/// replaced unless it is an environment reference, which also covers files that did not parse.
+/// values are replaced wherever they appear; in addition, whatever follows the key of a secret
+/// field (`token:`, `credentials:`, …) is replaced unless it is an environment reference, which
+/// also covers files that did not parse.
 pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
     const REDACTED: &str = "<redacted>";
     let mut out = line.to_owned();
@@ -411,8 +403,16 @@ pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
             out = out.replace(s.trim(), REDACTED);
         }
     }
-    // The secret keys: `token` (AFAS, SCIM), `password` (ManusPlus), `credentials` (Google).
-    for key in ["token", "password", "credentials"] {
+    // The keys of the secret fields (`token`, `credentials`, …), wherever they are written.
+    let mut keys: Vec<String> = Vec::new();
+    for pointer in schema::secret_pointers() {
+        let key = pointer.rsplit('/').next().unwrap_or_default();
+        let key = key.replace("~1", "/").replace("~0", "~");
+        if !key.is_empty() && key != "*" && !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    for key in &keys {
         let mut from = 0;
         while let Some(i) = out[from..].find(key).map(|i| i + from) {
             from = i + key.len();

@@ -11,7 +11,8 @@
 //!   (communities, functions), `rules.rs` (exclude, test_locations, include, protected) and
 //!   `policy.rs` (identity, policy, safety).
 //! - `error.rs`: [`ConfigError`] and [`ErrorList`], which every check reports through.
-//! - [`secret`]: the [`Secret`] type.
+//! - [`secret`]: the [`Secret`] type. Which fields hold one is read from the generated schema
+//!   ([`schema::secret_pointers`]), not listed by hand.
 //!
 //! Every type is re-exported here: callers write `config::ScimTargetConfig`, whichever file it
 //! lives in.
@@ -32,6 +33,8 @@ mod testing;
 pub mod yaml;
 
 use std::collections::BTreeMap;
+
+use serde::Deserialize;
 
 pub use error::{ConfigError, ErrorList};
 pub use file::{ConfigFile, SUPPORTED_VERSION};
@@ -161,42 +164,37 @@ impl Locations {
 }
 
 impl Config {
-    /// Environment variables the configuration needs, with the key that needs each.
+    /// Environment variables the configuration needs, with the key that needs each: every
+    /// [`Secret`] it holds, wherever the schema has one, so that a new connector's secret is
+    /// listed without being named here.
     pub fn required_env(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        if let SourceConfig::Afas(a) = &self.source
-            && let Some(n) = a.token.env_name()
-        {
-            out.push((n.to_owned(), "source.token".to_owned()));
+        let sections = serde_json::to_value(self.sections())
+            .expect("configuration types serialise to JSON: their map keys are strings");
+        schema::secrets_in(&sections)
+            .into_iter()
+            .filter_map(|(pointer, value)| {
+                let secret = Secret::deserialize(value).ok()?;
+                Some((secret.env_name()?.to_owned(), error::display_path(&pointer)))
+            })
+            .collect()
+    }
+
+    /// The merged sections, as one file holding them all would.
+    fn sections(&self) -> ConfigFile {
+        ConfigFile {
+            version: Some(self.version),
+            source: Some(self.source.clone()),
+            target: Some(self.target.clone()),
+            identity: Some(self.identity.clone()),
+            policy: Some(self.policy.clone()),
+            safety: Some(self.safety.clone()),
+            protected: Some(self.protected.clone()),
+            communities: Some(self.communities.clone()),
+            functions: self.functions.clone(),
+            exclude: Some(self.exclude.clone()),
+            test_locations: Some(self.test_locations.clone()),
+            include: self.include.clone(),
         }
-        match &self.source {
-            SourceConfig::Recruitee(r) => out.extend(
-                r.token
-                    .env_name()
-                    .map(|n| (n.to_owned(), "source.token".to_owned())),
-            ),
-            SourceConfig::Google(g) => out.extend(
-                g.credentials
-                    .env_name()
-                    .map(|n| (n.to_owned(), "source.credentials".to_owned())),
-            ),
-            SourceConfig::Manusplus(m) => out.extend(
-                m.password
-                    .env_name()
-                    .map(|n| (n.to_owned(), "source.password".to_owned())),
-            ),
-            _ => {}
-        }
-        let target_token = match &self.target {
-            TargetConfig::Scim(s) => s.token.env_name(),
-            TargetConfig::Revolut(r) => r.token.env_name(),
-            TargetConfig::AfasApplicants(t) => t.token.env_name(),
-            TargetConfig::File(_) => None,
-        };
-        if let Some(n) = target_token {
-            out.push((n.to_owned(), "target.token".to_owned()));
-        }
-        out
     }
 
     /// Data files named by the source and target (not configuration files).
@@ -303,5 +301,71 @@ mod tests {
         }
         let c = load(&afas("", "exclude: [{ reason: r, function: F-X }]\n")).unwrap();
         assert!(keys(&c).contains(&"source.columns.function".to_owned()));
+    }
+
+    #[test]
+    fn required_env_lists_the_secret_of_every_connector_kind() {
+        let sources = [
+            (
+                "afas",
+                "{ kind: afas, environment: \"12345\", token: \"${env:AFAS_TOKEN}\" }",
+                "AFAS_TOKEN",
+            ),
+            (
+                "recruitee",
+                "{ kind: recruitee, company_id: \"12345\", token: { env: RECRUITEE_TOKEN } }",
+                "RECRUITEE_TOKEN",
+            ),
+            (
+                "google",
+                "{ kind: google, credentials: \"${env:GOOGLE_KEY}\", subject: admin@example.com }",
+                "GOOGLE_KEY",
+            ),
+            (
+                "manusplus",
+                "{ kind: manusplus, base_url: \"https://server.manus.plus/acme\", username: u, password: \"${env:MANUS_PASSWORD}\", node: \"1\" }",
+                "MANUS_PASSWORD",
+            ),
+        ];
+        let targets = [
+            (
+                "scim",
+                "{ kind: scim, base_url: \"https://app.example.com/scim/v2\", token: \"${env:SCIM_TOKEN}\" }",
+                "SCIM_TOKEN",
+            ),
+            (
+                "revolut",
+                "{ kind: revolut, token: \"${env:REVOLUT_TOKEN}\" }",
+                "REVOLUT_TOKEN",
+            ),
+            (
+                "afas_applicants",
+                "{ kind: afas_applicants, environment: \"12345\", token: { env: AFAS_APPLICANTS_TOKEN } }",
+                "AFAS_APPLICANTS_TOKEN",
+            ),
+        ];
+        let kinds = schema::connector_secrets();
+        assert!(!kinds.is_empty());
+        for (section, kind, key) in kinds {
+            let cases: &[(&str, &str, &str)] = if section == "source" {
+                &sources
+            } else {
+                &targets
+            };
+            let Some((_, yaml, var)) = cases.iter().find(|(k, _, _)| *k == kind) else {
+                panic!("no configuration of {section} kind {kind} in this test: add one")
+            };
+            let text = if section == "source" {
+                format!("version: 1\nsource: {yaml}\ntarget: {{ kind: file, path: ws.json }}\n")
+            } else {
+                format!("version: 1\nsource: {{ kind: file, path: hr.json }}\ntarget: {yaml}\n")
+            };
+            let config = load(&text).unwrap_or_else(|e| panic!("{kind}: {e:#?}"));
+            assert_eq!(
+                config.required_env(),
+                [((*var).to_owned(), format!("{section}.{key}"))],
+                "{section} kind {kind}"
+            );
+        }
     }
 }

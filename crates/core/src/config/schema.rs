@@ -10,6 +10,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::Value;
 
 use super::ConfigFile;
+use super::Secret;
 use super::error::{ConfigError, display_path};
 use super::sources::{OPTIONAL_COLUMNS, REQUIRED_COLUMNS};
 use super::yaml::{Positions, escape_pointer};
@@ -122,6 +123,191 @@ pub fn to_text(schema: &Value) -> String {
     let mut s = serde_json::to_string_pretty(schema).expect("schemas serialise");
     s.push('\n');
     s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secret fields
+
+/// Where the configuration holds a [`Secret`]: the JSON pointer of every property whose schema
+/// is `Secret`'s, read from the generated schema, so that a connector's new secret field is
+/// treated as one (in schema errors, in quoted lines, by `Config::required_env`) without anyone
+/// naming it. A `*` segment stands for any list index or map key. In schema order, each once.
+pub fn secret_pointers() -> &'static [String] {
+    static POINTERS: OnceLock<Vec<String>> = OnceLock::new();
+    POINTERS.get_or_init(|| {
+        let mut out: Vec<String> = Vec::new();
+        for (_, pointer) in secret_fields(config_file()) {
+            if !out.contains(&pointer) {
+                out.push(pointer);
+            }
+        }
+        out
+    })
+}
+
+/// Whether `pointer` (into one file, or the merged configuration) is a secret field.
+pub(crate) fn is_secret(pointer: &str) -> bool {
+    secret_pointers().iter().any(|pattern| {
+        let (mut want, mut have) = (pattern.split('/'), pointer.split('/'));
+        loop {
+            match (want.next(), have.next()) {
+                (None, None) => return true,
+                (Some(w), Some(h)) if w == "*" || w == h => {}
+                _ => return false,
+            }
+        }
+    })
+}
+
+/// The secret fields `value` (one file, or the merged configuration) holds, as (pointer, value),
+/// in the order of [`secret_pointers`].
+pub(crate) fn secrets_in(value: &Value) -> Vec<(String, &Value)> {
+    let mut out = Vec::new();
+    for pattern in secret_pointers() {
+        let mut found = vec![(String::new(), value)];
+        for segment in pattern.split('/').skip(1) {
+            found = found
+                .into_iter()
+                .flat_map(|(at, v)| -> Vec<(String, &Value)> {
+                    match (segment, v) {
+                        ("*", Value::Array(items)) => items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| (format!("{at}/{i}"), c))
+                            .collect(),
+                        ("*", Value::Object(map)) => map
+                            .iter()
+                            .map(|(k, c)| (format!("{at}/{}", escape_pointer(k)), c))
+                            .collect(),
+                        _ => v
+                            .pointer(&format!("/{segment}"))
+                            .map(|c| (format!("{at}/{segment}"), c))
+                            .into_iter()
+                            .collect(),
+                    }
+                })
+                .collect();
+        }
+        out.extend(found);
+    }
+    out
+}
+
+/// Every reference to `Secret` in `schema`, as (where in the schema, the pointer of the value it
+/// describes): once per alternative that holds it.
+fn secret_fields(schema: &Value) -> Vec<(String, String)> {
+    let secret = secret_ref();
+    let mut out = Vec::new();
+    walk_secrets(schema, schema, "", "", &secret, &mut Vec::new(), &mut out);
+    out
+}
+
+/// The `$ref` by which the schema names the `Secret` type.
+fn secret_ref() -> String {
+    format!(
+        "#/$defs/{}",
+        <Secret as schemars::JsonSchema>::schema_name()
+    )
+}
+
+/// Adds the references to `Secret` below `node`, which sits at `location` in the schema and
+/// describes the value at `pointer`.
+fn walk_secrets<'a>(
+    root: &'a Value,
+    node: &'a Value,
+    location: &str,
+    pointer: &str,
+    secret: &str,
+    refs: &mut Vec<&'a str>,
+    out: &mut Vec<(String, String)>,
+) {
+    let mut walk = |node: &'a Value, location: String, pointer: String, refs: &mut Vec<&'a str>| {
+        walk_secrets(root, node, &location, &pointer, secret, refs, out);
+    };
+    if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+        if r == secret {
+            out.push((format!("{location}/$ref"), pointer.to_owned()));
+            return;
+        }
+        // A type that contains itself would be walked for ever.
+        if !refs.contains(&r)
+            && let Some(target) = root.pointer(r.trim_start_matches('#'))
+        {
+            refs.push(r);
+            walk(
+                target,
+                r.trim_start_matches('#').to_owned(),
+                pointer.to_owned(),
+                refs,
+            );
+            refs.pop();
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        let branches = node
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for (i, branch) in branches.enumerate() {
+            walk(
+                branch,
+                format!("{location}/{key}/{i}"),
+                pointer.to_owned(),
+                refs,
+            );
+        }
+    }
+    for (name, property) in node
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let name = escape_pointer(name);
+        walk(
+            property,
+            format!("{location}/properties/{name}"),
+            format!("{pointer}/{name}"),
+            refs,
+        );
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = node.get(key).filter(|c| c.is_object()) {
+            walk(
+                child,
+                format!("{location}/{key}"),
+                format!("{pointer}/*"),
+                refs,
+            );
+        }
+    }
+}
+
+/// (section, kind, key) of every connector kind's secret field, read from the schema's
+/// alternatives of `source` and `target` themselves: what the tests hold the derived pointers
+/// and `Config::required_env` against.
+#[cfg(test)]
+pub(crate) fn connector_secrets() -> Vec<(String, String, String)> {
+    let schema = config_file();
+    let secret = secret_ref();
+    let mut out = Vec::new();
+    for (section, def) in [("source", "SourceConfig"), ("target", "TargetConfig")] {
+        let kinds = schema["$defs"][def]["oneOf"]
+            .as_array()
+            .expect("kinds are alternatives");
+        for kind in kinds {
+            let name = kind["properties"]["kind"]["const"]
+                .as_str()
+                .expect("a kind");
+            for (key, property) in kind["properties"].as_object().into_iter().flatten() {
+                if property.get("$ref").and_then(Value::as_str) == Some(secret.as_str()) {
+                    out.push((section.to_owned(), name.to_owned(), key.clone()));
+                }
+            }
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,7 +454,7 @@ fn translate(
         }
         ValidationErrorKind::Type { kind } => {
             let expected = type_names(kind);
-            let secret = is_secret_path(&pointer);
+            let secret = is_secret(&pointer);
             let key = pointer
                 .rsplit('/')
                 .next()
@@ -444,7 +630,7 @@ fn translate_alternatives(
         instance,
         Value::String(_) | Value::Number(_) | Value::Bool(_)
     );
-    if any_secret || (is_secret_path(pointer) && scalar) {
+    if any_secret || (is_secret(pointer) && scalar) {
         let found = match instance
             .as_str()
             .and_then(|s| s.trim().strip_prefix("${env:"))
@@ -757,12 +943,6 @@ fn literal_secret_hint() -> String {
     "reference an environment variable instead: ${env:NAME} or { env: NAME }; if this value was ever committed, rotate it".to_owned()
 }
 
-fn is_secret_path(pointer: &str) -> bool {
-    ["/token", "/credentials", "/password"]
-        .iter()
-        .any(|end| pointer.ends_with(end))
-}
-
 /// Property names of the object schema an `additionalProperties` error came from.
 fn allowed_keys(schema: &Value, schema_path: &str) -> Vec<String> {
     let parent = schema_path
@@ -957,5 +1137,81 @@ mod tests {
             first_sentence("The number, e.g. `12345`: the API. More."),
             "the number, e.g. `12345`: the API"
         );
+    }
+
+    #[test]
+    fn every_reference_to_secret_in_the_schema_is_found() {
+        fn refs(v: &Value, at: &str, secret: &str, out: &mut Vec<String>) {
+            match v {
+                Value::Object(map) => {
+                    for (k, c) in map {
+                        let here = format!("{at}/{}", escape_pointer(k));
+                        if k == "$ref" && c.as_str() == Some(secret) {
+                            out.push(here);
+                        } else {
+                            refs(c, &here, secret, out);
+                        }
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, c) in items.iter().enumerate() {
+                        refs(c, &format!("{at}/{i}"), secret, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let schema = config_file();
+        let mut everywhere = Vec::new();
+        refs(schema, "", "#/$defs/Secret", &mut everywhere);
+        let mut found: Vec<String> = secret_fields(schema).into_iter().map(|(l, _)| l).collect();
+        everywhere.sort();
+        found.sort();
+        found.dedup();
+        assert!(everywhere.len() >= 7, "{everywhere:#?}");
+        assert_eq!(found, everywhere);
+    }
+
+    #[test]
+    fn every_connector_kinds_secret_is_in_the_derived_list() {
+        let kinds = connector_secrets();
+        for (section, kind, key) in &kinds {
+            let pointer = format!("/{section}/{key}");
+            assert!(
+                secret_pointers().contains(&pointer) && is_secret(&pointer),
+                "{section} kind {kind}: {pointer} is not among {:?}",
+                secret_pointers()
+            );
+        }
+        for known in [
+            "source afas token",
+            "source recruitee token",
+            "source google credentials",
+            "source manusplus password",
+            "target scim token",
+            "target revolut token",
+            "target afas_applicants token",
+        ] {
+            assert!(
+                kinds
+                    .iter()
+                    .any(|(s, k, f)| format!("{s} {k} {f}") == known),
+                "{known}: {kinds:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_named_like_a_secret_is_a_secret_only_if_its_type_is() {
+        assert!(is_secret("/source/token"));
+        assert!(!is_secret("/source/paths/token"));
+        assert!(!is_secret("/source"));
+        let text = "version: 1\nsource: { kind: manusplus, base_url: \"https://server.manus.plus/acme\", username: u, password: \"${env:MANUS_PASSWORD}\", node: \"1\", paths: { token: 5 } }\ntarget: { kind: file, path: ws.json }\n";
+        let errs = crate::config::load_files(vec![("orgsync.yaml".into(), text.into())])
+            .unwrap_err()
+            .0;
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].path, "source.paths.token");
+        assert_eq!(errs[0].message, "expected a string, found the number 5");
     }
 }

@@ -1,6 +1,9 @@
 //! Secrets are never stored in the configuration: a secret field holds a reference to an
 //! environment variable, resolved at run time. A literal is accepted by the parser only so that
 //! validation can point at it precisely and tell the user to move it out of git.
+//!
+//! A field is a secret by its type alone: [`super::schema::secret_pointers`] finds every
+//! `Secret` in the generated schema.
 
 use std::fmt;
 
