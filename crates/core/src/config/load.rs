@@ -15,6 +15,7 @@ use super::{
     sources, targets,
 };
 use crate::digest;
+use crate::redact::REDACTED;
 
 /// Loading failed: every error found.
 pub type LoadError = ErrorList;
@@ -391,12 +392,11 @@ fn literal_secret(value: &Value) -> Option<String> {
     }
 }
 
-/// A source line as it may be shown: literal secrets replaced by `<redacted>`. Known literal
+/// A source line as it may be shown: literal secrets replaced by [`REDACTED`]. Known literal
 /// values are replaced wherever they appear; in addition, whatever follows the key of a secret
 /// field (`token:`, `credentials:`, …) is replaced unless it is an environment reference, which
 /// also covers files that did not parse.
 pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
-    const REDACTED: &str = "<redacted>";
     let mut out = line.to_owned();
     for s in secrets {
         if s.trim().chars().count() >= 4 {
@@ -582,22 +582,22 @@ mod tests {
         for e in errs {
             let line = e.source_line.unwrap();
             assert!(!line.contains("hunter2"), "{line}");
-            assert!(line.contains("token: <redacted> }"), "{line}");
+            assert!(line.contains("token: [redacted] }"), "{line}");
         }
     }
 
     #[test]
     fn redact_covers_every_way_of_writing_a_token() {
         let r = |l: &str| redact(l, &[]);
-        assert_eq!(r("  token: abc def"), "  token: <redacted>");
-        assert_eq!(r("  token: 'a,b' # c"), "  token: <redacted> # c");
+        assert_eq!(r("  token: abc def"), "  token: [redacted]");
+        assert_eq!(r("  token: 'a,b' # c"), "  token: [redacted] # c");
         assert_eq!(
             r("{ token: \"x}y\", base_url: u }"),
-            "{ token: <redacted>, base_url: u }"
+            "{ token: [redacted], base_url: u }"
         );
         assert_eq!(
             r("{ token: abc, kind: scim }"),
-            "{ token: <redacted>, kind: scim }"
+            "{ token: [redacted], kind: scim }"
         );
         assert_eq!(
             r("  token: ${env:SCIM_TOKEN}"),
@@ -608,7 +608,7 @@ mod tests {
         assert_eq!(r("  my_token: abc"), "  my_token: abc");
         assert_eq!(
             redact("anchor: &t s3cret-value", &["s3cret-value".to_owned()]),
-            "anchor: &t <redacted>"
+            "anchor: &t [redacted]"
         );
     }
 

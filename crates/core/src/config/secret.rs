@@ -10,6 +10,8 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::redact::REDACTED;
+
 /// A secret value: `${env:NAME}` or `{ env: NAME }`.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Secret {
@@ -104,7 +106,7 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Secret::Env(n) => write!(f, "${{env:{n}}}"),
-            Secret::Literal(_) => f.write_str("<redacted literal>"),
+            Secret::Literal(_) => f.write_str(REDACTED),
         }
     }
 }
@@ -113,7 +115,7 @@ impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Secret::Env(n) => s.serialize_str(&format!("${{env:{n}}}")),
-            Secret::Literal(_) => s.serialize_str("<redacted>"),
+            Secret::Literal(_) => s.serialize_str(REDACTED),
         }
     }
 }
