@@ -1,15 +1,21 @@
 //! Loading a configuration directory: read every YAML file, check each against the schema, merge
-//! the sections, then run the semantic checks. All errors of all files are reported in one run.
+//! the sections, then run the semantic checks of every section. All errors of all files are
+//! reported in one run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
 
-use super::validate::{self, ConfigError, ErrorList};
+use super::error::{ConfigError, ErrorList, display_path};
+use super::file::{deserialize_file, version_error};
 use super::yaml::{self, Mark};
-use super::{Config, ConfigFile, Locations};
+use super::{
+    Config, ConfigFile, Locations, SourceConfig, TargetConfig, mappings, policy, rules, schema,
+    sources, targets,
+};
 use crate::digest;
+use crate::redact::REDACTED;
 
 /// Loading failed: every error found.
 pub type LoadError = ErrorList;
@@ -59,7 +65,7 @@ pub fn load_dir(dir: &Path) -> Result<Config, ErrorList> {
         ));
     }
     let config = load_files(files.clone())?;
-    let errors = super::meaning::data_path_errors(&config, dir);
+    let errors = data_path_errors(&config, dir);
     if errors.is_empty() {
         return Ok(config);
     }
@@ -127,7 +133,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
                         ConfigError::new(
                             &p.name,
                             p.positions.value(ptr),
-                            validate::display_path(ptr),
+                            display_path(ptr),
                             format!("`{path}` is a configuration file, not {what}"),
                         )
                         .hint(format!(
@@ -144,16 +150,8 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     parsed.retain(|p| !is_data(&p.name));
     let secrets: Vec<String> = parsed
         .iter()
-        .flat_map(|p| {
-            [
-                "/source/token",
-                "/target/token",
-                "/source/credentials",
-                "/source/password",
-            ]
-            .map(|ptr| literal_secret(p.value.pointer(ptr)))
-        })
-        .flatten()
+        .flat_map(|p| schema::secrets_in(&p.value))
+        .filter_map(|(_, value)| literal_secret(value))
         .collect();
     for e in failed {
         if !is_data(&e.file) {
@@ -167,12 +165,12 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     for p in parsed {
         texts.insert(p.name.clone(), p.text.clone());
         // A file of another version is not judged by this version's rules.
-        let version_error = validate::version_error(&p.name, &p.value, &p.positions);
+        let version_error = version_error(&p.name, &p.value, &p.positions);
         let other_version = version_error.is_some();
         if let Some(e) = version_error {
             errors.push(e);
         }
-        let schema_errors = validate::schema_errors(&p.name, &p.value, &p.positions);
+        let schema_errors = schema::schema_errors(&p.name, &p.value, &p.positions);
         if let Value::Object(map) = &p.value {
             for key in map.keys() {
                 let mark = p.positions.key(&format!("/{}", yaml::escape_pointer(key)));
@@ -197,7 +195,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
             }
             continue;
         }
-        match validate::deserialize_file(&p.name, p.value.clone(), &p.positions) {
+        match deserialize_file(&p.name, p.value.clone(), &p.positions) {
             Ok(cf) => files_ok.push((p, cf)),
             Err(e) => errors.push(*e),
         }
@@ -281,7 +279,7 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         digest: config_digest,
         files: names,
     };
-    for e in validate::semantic_errors(&config) {
+    for e in semantic_errors(&config) {
         errors.push(e);
     }
     if errors.is_empty() {
@@ -291,13 +289,67 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
     }
 }
 
+/// The checks of the merged configuration, section by section: what the schema cannot express.
+/// Most of it is valid YAML of the right type that would still do nothing, or something else
+/// than it says (an identifier that matches no one, a limit that is no limit, a URL that is not
+/// one); each is reported at its key with what to do instead, rather than failing later in
+/// `plan`, far from the line, or never at all.
+///
+/// The order of the calls is the order in which errors at one spot are listed (the list is
+/// sorted by position, and of two equal messages on one line the first is kept), so it stays as
+/// it was when the checks were written.
+fn semantic_errors(config: &Config) -> Vec<ConfigError> {
+    let at = |pointer: &str, message: String| config.locations.error(pointer, message);
+    let mut errs = Vec::new();
+    policy::value_errors(config, &at, &mut errs);
+    mappings::glob_errors(config, &at, &mut errs);
+    rules::shape_errors(config, &at, &mut errs);
+    sources::errors(config, &at, &mut errs);
+    targets::errors(config, &at, &mut errs);
+    sources::column_errors(config, &at, &mut errs);
+    sources::column_reference_errors(config, &at, &mut errs);
+    mappings::empty_errors(config, &at, &mut errs);
+    rules::reach_errors(config, &at, &mut errs);
+    policy::no_effect_errors(config, &at, &mut errs);
+    mappings::conflict_errors(config, &at, &mut errs);
+    errs
+}
+
+/// Checks of `source.path` and `target.path` that need the configuration directory: neither
+/// may name a directory. (Naming a configuration file is caught while loading.)
+pub fn data_path_errors(config: &Config, dir: &Path) -> Vec<ConfigError> {
+    let at = |pointer: &str, message: String| config.locations.error(pointer, message);
+    let mut errs = Vec::new();
+    let mut check = |pointer: &str, path: &str, what: &str, example: &str| {
+        if path.trim().is_empty() {
+            return;
+        }
+        if dir.join(path).is_dir() {
+            errs.push(
+                at(
+                    pointer,
+                    format!("`{path}` is a directory, not the {what} file"),
+                )
+                .hint(format!("name the file itself, like `{example}`")),
+            );
+        }
+    };
+    if let SourceConfig::File(f) = &config.source {
+        check("/source/path", &f.path, "export", "hr-export.json");
+    }
+    if let TargetConfig::File(t) = &config.target {
+        check("/target/path", &t.path, "workspace", "workspace.json");
+    }
+    errs
+}
+
 /// A parsed YAML file that is configuration: the root file, or a mapping whose every key is a
 /// section (a YAML export is a list of rows, or a mapping holding one).
 fn is_configuration(file: &Parsed) -> bool {
     if file.name == ROOT_FILE {
         return true;
     }
-    let sections = super::schema::config_file()
+    let sections = schema::config_file()
         .get("properties")
         .and_then(Value::as_object);
     match (&file.value, sections) {
@@ -329,8 +381,8 @@ fn attach_lines(
 }
 
 /// The value of a secret field when it is a literal (anything but an environment reference).
-fn literal_secret(value: Option<&Value>) -> Option<String> {
-    match value? {
+fn literal_secret(value: &Value) -> Option<String> {
+    match value {
         Value::String(s) => match super::Secret::parse(s) {
             super::Secret::Literal(l) => Some(l),
             super::Secret::Env(_) => None,
@@ -340,20 +392,27 @@ fn literal_secret(value: Option<&Value>) -> Option<String> {
     }
 }
 
-/// A source line as it may be shown: literal secrets replaced by `<redacted>`. Known literal
-/// values are replaced wherever they appear; in addition, whatever follows a secret key
-/// (`token:`, `password:`, `credentials:`) is
-/// replaced unless it is an environment reference, which also covers files that did not parse.
+/// A source line as it may be shown: literal secrets replaced by [`REDACTED`]. Known literal
+/// values are replaced wherever they appear; in addition, whatever follows the key of a secret
+/// field (`token:`, `credentials:`, …) is replaced unless it is an environment reference, which
+/// also covers files that did not parse.
 pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
-    const REDACTED: &str = "<redacted>";
     let mut out = line.to_owned();
     for s in secrets {
         if s.trim().chars().count() >= 4 {
             out = out.replace(s.trim(), REDACTED);
         }
     }
-    // The secret keys: `token` (AFAS, SCIM), `password` (ManusPlus), `credentials` (Google).
-    for key in ["token", "password", "credentials"] {
+    // The keys of the secret fields (`token`, `credentials`, …), wherever they are written.
+    let mut keys: Vec<String> = Vec::new();
+    for pointer in schema::secret_pointers() {
+        let key = pointer.rsplit('/').next().unwrap_or_default();
+        let key = key.replace("~1", "/").replace("~0", "~");
+        if !key.is_empty() && key != "*" && !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    for key in &keys {
         let mut from = 0;
         while let Some(i) = out[from..].find(key).map(|i| i + from) {
             from = i + key.len();
@@ -437,7 +496,7 @@ fn parse_file(name: &str, bytes: &[u8]) -> Result<Parsed, Box<ConfigError>> {
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let node = yaml::parse(text).map_err(|e| {
-        let mut err = ConfigError::new(name, e.mark, validate::display_path(&e.pointer), e.message);
+        let mut err = ConfigError::new(name, e.mark, display_path(&e.pointer), e.message);
         err.hint = e.hint;
         err.source_line = text
             .lines()
@@ -523,22 +582,22 @@ mod tests {
         for e in errs {
             let line = e.source_line.unwrap();
             assert!(!line.contains("hunter2"), "{line}");
-            assert!(line.contains("token: <redacted> }"), "{line}");
+            assert!(line.contains("token: [redacted] }"), "{line}");
         }
     }
 
     #[test]
     fn redact_covers_every_way_of_writing_a_token() {
         let r = |l: &str| redact(l, &[]);
-        assert_eq!(r("  token: abc def"), "  token: <redacted>");
-        assert_eq!(r("  token: 'a,b' # c"), "  token: <redacted> # c");
+        assert_eq!(r("  token: abc def"), "  token: [redacted]");
+        assert_eq!(r("  token: 'a,b' # c"), "  token: [redacted] # c");
         assert_eq!(
             r("{ token: \"x}y\", base_url: u }"),
-            "{ token: <redacted>, base_url: u }"
+            "{ token: [redacted], base_url: u }"
         );
         assert_eq!(
             r("{ token: abc, kind: scim }"),
-            "{ token: <redacted>, kind: scim }"
+            "{ token: [redacted], kind: scim }"
         );
         assert_eq!(
             r("  token: ${env:SCIM_TOKEN}"),
@@ -549,7 +608,7 @@ mod tests {
         assert_eq!(r("  my_token: abc"), "  my_token: abc");
         assert_eq!(
             redact("anchor: &t s3cret-value", &["s3cret-value".to_owned()]),
-            "anchor: &t <redacted>"
+            "anchor: &t [redacted]"
         );
     }
 
@@ -601,5 +660,49 @@ mod tests {
     #[test]
     fn valid_configuration_loads() {
         load_files(vec![(ROOT_FILE.to_owned(), VALID.as_bytes().to_vec())]).unwrap();
+    }
+
+    #[test]
+    fn source_path_naming_a_configuration_file_is_an_error() {
+        let files = vec![
+            (
+                "orgsync.yaml".to_owned(),
+                b"version: 1\nsource: { kind: file, path: ./communities.yaml }\ntarget: { kind: file, path: ws.json }\n".to_vec(),
+            ),
+            ("communities.yaml".to_owned(), b"communities: []\n".to_vec()),
+        ];
+        let errs = load_files(files).unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(
+            errs[0].message,
+            "`communities.yaml` is a configuration file, not the HR export"
+        );
+        // A YAML export (a list of rows) is data.
+        let files = vec![
+            (
+                "orgsync.yaml".to_owned(),
+                b"version: 1\nsource: { kind: file, path: people.yaml }\ntarget: { kind: file, path: ws.json }\n".to_vec(),
+            ),
+            ("people.yaml".to_owned(), b"- { id: \"1\" }\n".to_vec()),
+        ];
+        load_files(files).unwrap();
+    }
+
+    #[test]
+    fn source_path_that_is_a_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("exports")).unwrap();
+        std::fs::write(
+            dir.path().join("orgsync.yaml"),
+            "version: 1\nsource: { kind: file, path: exports }\ntarget: { kind: file, path: ws.json }\n",
+        )
+        .unwrap();
+        let errs = load_dir(dir.path()).unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!((errs[0].line, errs[0].path.as_str()), (2, "source.path"));
+        assert_eq!(
+            errs[0].source_line.as_deref(),
+            Some("source: { kind: file, path: exports }")
+        );
     }
 }

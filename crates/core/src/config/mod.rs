@@ -1,21 +1,66 @@
-//! Configuration: YAML types (serde + schemars), loading a directory, environment references,
-//! positions, and validation (schema, then semantics).
+//! Configuration: the YAML files of a configuration directory, loaded into one [`Config`] and
+//! checked, every problem reported at its file, line and key. The map:
+//!
+//! - `load.rs`: files → [`Config`]. Parses each file (`yaml.rs`, which keeps positions), checks
+//!   it against the [`schema`], merges the sections, then runs the semantic checks of every
+//!   section in a fixed order.
+//! - One file per section, holding its types (serde + schemars; their doc comments are the
+//!   schema's descriptions) and its checks: `file.rs` (the sections of one file, the version),
+//!   `sources/` (one file per kind, plus the columns they share), `targets/` (one file per
+//!   kind), `http.rs` (timeouts, retries and URLs of every HTTP connector), `mappings.rs`
+//!   (communities, functions), `rules.rs` (exclude, test_locations, include, protected) and
+//!   `policy.rs` (identity, policy, safety).
+//! - `error.rs`: [`ConfigError`] and [`ErrorList`], which every check reports through.
+//! - [`secret`]: the [`Secret`] type. Which fields hold one is read from the generated schema
+//!   ([`schema::secret_pointers`]), not listed by hand.
+//!
+//! Every type is re-exported here: callers write `config::ScimTargetConfig`, whichever file it
+//! lives in.
 
+mod error;
+mod file;
+mod http;
 mod load;
-mod meaning;
+mod mappings;
+mod policy;
+mod rules;
 pub mod schema;
 pub mod secret;
-pub mod types;
-mod validate;
+mod sources;
+mod targets;
+#[cfg(test)]
+mod testing;
 pub mod yaml;
 
 use std::collections::BTreeMap;
 
-pub use load::{LoadError, load_dir, load_files};
-pub use meaning::data_path_errors;
+use serde::Deserialize;
+
+pub use error::{ConfigError, ErrorList};
+pub use file::{ConfigFile, SUPPORTED_VERSION};
+pub use http::HttpConfig;
+pub use load::{LoadError, data_path_errors, load_dir, load_files};
+pub use mappings::{
+    CommunityMapping, FallbackPolicy, FunctionMapping, FunctionSourceField, FunctionsConfig,
+    OneOrMany, UnmappedFunctionAction, UnmappedFunctionPolicy,
+};
+pub use policy::{
+    IdentityConfig, Limit, LimitBoth, ManagedField, MatchKey, MaxRemovals, MaxRemovalsBoth,
+    NoLimit, PolicyConfig, SafetyConfig, UnmappedPolicy,
+};
+pub use rules::{ExclusionRule, IncludeConfig, ProtectedRule};
 pub use secret::{Secret, SecretError};
-pub use types::*;
-pub use validate::{ConfigError, ErrorList};
+pub use sources::{
+    AfasEnvironmentType, AfasSourceConfig, ColumnOverrides, Columns, FileFormat, FileSourceConfig,
+    GoogleCommunityFrom, GoogleFunctionFrom, GooglePersonId, GoogleSourceConfig, ManusPlusFields,
+    ManusPlusPaths, ManusPlusSourceConfig, REQUIRED_COLUMNS, RecruiteeFieldsConfig,
+    RecruiteeHiredConfig, RecruiteeSourceConfig, SourceConfig,
+};
+pub use targets::{
+    AfasApplicantLookup, AfasApplicantsTargetConfig, FileTargetConfig, RevolutTargetConfig,
+    ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig, ScimUsersConfig, TargetConfig,
+    default_applicant_fields, default_gender_codes,
+};
 
 use crate::vocabulary::ConfigLocation;
 
@@ -93,45 +138,63 @@ impl Locations {
     pub fn file_of(&self, section: &str) -> Option<&str> {
         self.sections.get(section).map(|(f, _)| f.as_str())
     }
+
+    /// An error at the key of `pointer`: where the checks of the merged configuration report.
+    /// A value nobody wrote (a default) is reported at the top of the root file.
+    pub(crate) fn error(&self, pointer: &str, message: String) -> ConfigError {
+        let (file, line, column) = self
+            .get(pointer)
+            .map(|l| (l.file, l.line, l.column))
+            .unwrap_or_else(|| ("orgsync.yaml".into(), 1, 1));
+        ConfigError::new(
+            &file,
+            yaml::Mark { line, column },
+            error::display_path(pointer),
+            message,
+        )
+    }
+
+    /// `file:line` of `pointer`, for a message that names a second place (a duplicate's
+    /// first); empty when the value was not written.
+    pub(crate) fn file_line(&self, pointer: &str) -> String {
+        self.get(pointer)
+            .map(|l| format!("{}:{}", l.file, l.line))
+            .unwrap_or_default()
+    }
 }
 
 impl Config {
-    /// Environment variables the configuration needs, with the key that needs each.
+    /// Environment variables the configuration needs, with the key that needs each: every
+    /// [`Secret`] it holds, wherever the schema has one, so that a new connector's secret is
+    /// listed without being named here.
     pub fn required_env(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        if let SourceConfig::Afas(a) = &self.source
-            && let Some(n) = a.token.env_name()
-        {
-            out.push((n.to_owned(), "source.token".to_owned()));
+        let sections = serde_json::to_value(self.sections())
+            .expect("configuration types serialise to JSON: their map keys are strings");
+        schema::secrets_in(&sections)
+            .into_iter()
+            .filter_map(|(pointer, value)| {
+                let secret = Secret::deserialize(value).ok()?;
+                Some((secret.env_name()?.to_owned(), error::display_path(&pointer)))
+            })
+            .collect()
+    }
+
+    /// The merged sections, as one file holding them all would.
+    fn sections(&self) -> ConfigFile {
+        ConfigFile {
+            version: Some(self.version),
+            source: Some(self.source.clone()),
+            target: Some(self.target.clone()),
+            identity: Some(self.identity.clone()),
+            policy: Some(self.policy.clone()),
+            safety: Some(self.safety.clone()),
+            protected: Some(self.protected.clone()),
+            communities: Some(self.communities.clone()),
+            functions: self.functions.clone(),
+            exclude: Some(self.exclude.clone()),
+            test_locations: Some(self.test_locations.clone()),
+            include: self.include.clone(),
         }
-        match &self.source {
-            SourceConfig::Recruitee(r) => out.extend(
-                r.token
-                    .env_name()
-                    .map(|n| (n.to_owned(), "source.token".to_owned())),
-            ),
-            SourceConfig::Google(g) => out.extend(
-                g.credentials
-                    .env_name()
-                    .map(|n| (n.to_owned(), "source.credentials".to_owned())),
-            ),
-            SourceConfig::Manusplus(m) => out.extend(
-                m.password
-                    .env_name()
-                    .map(|n| (n.to_owned(), "source.password".to_owned())),
-            ),
-            _ => {}
-        }
-        let target_token = match &self.target {
-            TargetConfig::Scim(s) => s.token.env_name(),
-            TargetConfig::Revolut(r) => r.token.env_name(),
-            TargetConfig::AfasApplicants(t) => t.token.env_name(),
-            TargetConfig::File(_) => None,
-        };
-        if let Some(n) = target_token {
-            out.push((n.to_owned(), "target.token".to_owned()));
-        }
-        out
     }
 
     /// Data files named by the source and target (not configuration files).
@@ -202,5 +265,107 @@ impl Config {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::testing::{afas, load};
+
+    #[test]
+    fn columns_in_use_leave_out_optional_columns_nothing_uses() {
+        let keys = |c: &Config| -> Vec<String> {
+            c.columns_in_use().into_iter().map(|(k, _)| k).collect()
+        };
+        let c = load(&afas("", "")).unwrap();
+        let used = keys(&c);
+        for field in REQUIRED_COLUMNS {
+            assert!(used.contains(&format!("source.columns.{field}")), "{field}");
+        }
+        for unused in ["manager", "department", "department_name", "function"] {
+            assert!(
+                !used.contains(&format!("source.columns.{unused}")),
+                "{unused}"
+            );
+        }
+        // Used by a rule, or written down: checked.
+        let c = load(&afas(
+            "  columns: { manager: Leidinggevende }\n",
+            "functions: { from: department }\n",
+        ))
+        .unwrap();
+        let used = keys(&c);
+        for field in ["manager", "department", "department_name"] {
+            assert!(used.contains(&format!("source.columns.{field}")), "{field}");
+        }
+        let c = load(&afas("", "exclude: [{ reason: r, function: F-X }]\n")).unwrap();
+        assert!(keys(&c).contains(&"source.columns.function".to_owned()));
+    }
+
+    #[test]
+    fn required_env_lists_the_secret_of_every_connector_kind() {
+        let sources = [
+            (
+                "afas",
+                "{ kind: afas, environment: \"12345\", token: \"${env:AFAS_TOKEN}\" }",
+                "AFAS_TOKEN",
+            ),
+            (
+                "recruitee",
+                "{ kind: recruitee, company_id: \"12345\", token: { env: RECRUITEE_TOKEN } }",
+                "RECRUITEE_TOKEN",
+            ),
+            (
+                "google",
+                "{ kind: google, credentials: \"${env:GOOGLE_KEY}\", subject: admin@example.com }",
+                "GOOGLE_KEY",
+            ),
+            (
+                "manusplus",
+                "{ kind: manusplus, base_url: \"https://server.manus.plus/acme\", username: u, password: \"${env:MANUS_PASSWORD}\", node: \"1\" }",
+                "MANUS_PASSWORD",
+            ),
+        ];
+        let targets = [
+            (
+                "scim",
+                "{ kind: scim, base_url: \"https://app.example.com/scim/v2\", token: \"${env:SCIM_TOKEN}\" }",
+                "SCIM_TOKEN",
+            ),
+            (
+                "revolut",
+                "{ kind: revolut, token: \"${env:REVOLUT_TOKEN}\" }",
+                "REVOLUT_TOKEN",
+            ),
+            (
+                "afas_applicants",
+                "{ kind: afas_applicants, environment: \"12345\", token: { env: AFAS_APPLICANTS_TOKEN } }",
+                "AFAS_APPLICANTS_TOKEN",
+            ),
+        ];
+        let kinds = schema::connector_secrets();
+        assert!(!kinds.is_empty());
+        for (section, kind, key) in kinds {
+            let cases: &[(&str, &str, &str)] = if section == "source" {
+                &sources
+            } else {
+                &targets
+            };
+            let Some((_, yaml, var)) = cases.iter().find(|(k, _, _)| *k == kind) else {
+                panic!("no configuration of {section} kind {kind} in this test: add one")
+            };
+            let text = if section == "source" {
+                format!("version: 1\nsource: {yaml}\ntarget: {{ kind: file, path: ws.json }}\n")
+            } else {
+                format!("version: 1\nsource: {{ kind: file, path: hr.json }}\ntarget: {yaml}\n")
+            };
+            let config = load(&text).unwrap_or_else(|e| panic!("{kind}: {e:#?}"));
+            assert_eq!(
+                config.required_env(),
+                [((*var).to_owned(), format!("{section}.{key}"))],
+                "{section} kind {kind}"
+            );
+        }
     }
 }

@@ -1,11 +1,16 @@
 //! Secrets are never stored in the configuration: a secret field holds a reference to an
 //! environment variable, resolved at run time. A literal is accepted by the parser only so that
 //! validation can point at it precisely and tell the user to move it out of git.
+//!
+//! A field is a secret by its type alone: [`super::schema::secret_pointers`] finds every
+//! `Secret` in the generated schema.
 
 use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::redact::REDACTED;
 
 /// A secret value: `${env:NAME}` or `{ env: NAME }`.
 #[derive(Clone, PartialEq, Eq)]
@@ -101,7 +106,7 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Secret::Env(n) => write!(f, "${{env:{n}}}"),
-            Secret::Literal(_) => f.write_str("<redacted literal>"),
+            Secret::Literal(_) => f.write_str(REDACTED),
         }
     }
 }
@@ -110,7 +115,7 @@ impl Serialize for Secret {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Secret::Env(n) => s.serialize_str(&format!("${{env:{n}}}")),
-            Secret::Literal(_) => s.serialize_str("<redacted>"),
+            Secret::Literal(_) => s.serialize_str(REDACTED),
         }
     }
 }

@@ -1,0 +1,138 @@
+//! One configuration file: the sections it may hold and its version. A directory spreads the
+//! sections over several files; `load` merges them into a [`Config`](super::Config).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::{ConfigError, display_path};
+use super::yaml::{Positions, escape_pointer};
+use super::{
+    CommunityMapping, ExclusionRule, FunctionsConfig, IdentityConfig, IncludeConfig, PolicyConfig,
+    ProtectedRule, SafetyConfig, SourceConfig, TargetConfig,
+};
+
+/// The only configuration format version this build understands.
+pub const SUPPORTED_VERSION: u32 = 1;
+
+/// One YAML file of an orgsync configuration directory. Every section is optional here because a
+/// directory may spread its sections over several files (`orgsync.yaml`, `communities.yaml`, …);
+/// after merging, `version`, `source` and `target` are required.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "orgsync configuration file")]
+pub struct ConfigFile {
+    /// Configuration format version. Only `1` exists today.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Where people are mastered: the HR or roster system (or an export of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceConfig>,
+    /// Where people must appear: the workforce app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetConfig>,
+    /// How people in the source are matched to accounts in the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityConfig>,
+    /// Time zone, lead time, retention and the other rules of the sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyConfig>,
+    /// Limits that make a plan unsafe to apply without an explicit override.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<SafetyConfig>,
+    /// Accounts orgsync never changes or removes (administrators, service accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<Vec<ProtectedRule>>,
+    /// Source communities (locations, departments, entities) mapped onto target communities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub communities: Option<Vec<CommunityMapping>>,
+    /// How source functions (or departments) become target function groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub functions: Option<FunctionsConfig>,
+    /// People who are not synced, each rule with the reason. The first matching rule wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Vec<ExclusionRule>>,
+    /// Case-insensitive globs on community names or identifiers (`Test*`, `Temp*`): such
+    /// communities are treated as if they did not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_locations: Option<Vec<String>>,
+    /// Partial sync: when set, only people in these source communities are synced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include: Option<IncludeConfig>,
+}
+
+/// An unsupported `version`, reported before anything else is judged by this version's rules.
+pub(crate) fn version_error(
+    file: &str,
+    value: &Value,
+    positions: &Positions,
+) -> Option<ConfigError> {
+    let v = value.get("version")?;
+    if v.as_u64() == Some(u64::from(SUPPORTED_VERSION)) || !v.is_number() {
+        return None;
+    }
+    if v.is_f64() && v.as_f64() == Some(f64::from(SUPPORTED_VERSION)) {
+        let n = SUPPORTED_VERSION;
+        return Some(
+            ConfigError::new(
+                file,
+                positions.value("/version"),
+                "version",
+                format!("the version is a whole number, not the decimal {v}"),
+            )
+            .hint(format!("write `version: {n}`")),
+        );
+    }
+    Some(
+        ConfigError::new(file, positions.value("/version"), "version", format!("unsupported configuration version {v}; this orgsync reads version {SUPPORTED_VERSION}"))
+            .hint(format!("write `version: {SUPPORTED_VERSION}`, or upgrade orgsync if the file was written for a newer one")),
+    )
+}
+
+/// Reads one file's sections. The schema has already checked the shape, so an error here is a
+/// value the schema cannot tell apart (`30.0` for a whole number): it is reported at its key.
+pub(crate) fn deserialize_file(
+    file: &str,
+    value: Value,
+    positions: &Positions,
+) -> Result<ConfigFile, Box<ConfigError>> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let pointer: String = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
+                serde_path_to_error::Segment::Map { key } => Some(escape_pointer(key)),
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => None,
+            })
+            .map(|seg| format!("/{seg}"))
+            .collect();
+        let message = e.into_inner().to_string();
+        // "invalid type: floating point `30.0`, expected u32": a whole number written as a decimal.
+        let decimal = message
+            .strip_prefix("invalid type: floating point `")
+            .and_then(|rest| rest.split_once('`'))
+            .filter(|(_, expected)| {
+                expected.contains("expected u") || expected.contains("expected i")
+            })
+            .map(|(number, _)| number.to_owned());
+        let key = pointer.rsplit('/').next().unwrap_or_default().to_owned();
+        let mut err = ConfigError::new(
+            file,
+            positions.value(&pointer),
+            display_path(&pointer),
+            match &decimal {
+                Some(n) => format!("expected a whole number, found the decimal {n}"),
+                None => message,
+            },
+        );
+        if let Some(n) = decimal {
+            let whole = n
+                .parse::<f64>()
+                .map_or(n.clone(), |f| format!("{}", f.trunc()));
+            err = err.hint(format!("write `{key}: {whole}`, without a decimal point"));
+        }
+        Box::new(err)
+    })
+}

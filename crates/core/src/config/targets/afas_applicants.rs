@@ -1,0 +1,253 @@
+//! `target: { kind: afas_applicants }`: hired candidates sent to AFAS Profit as applicants,
+//! once (create-only).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::closest::closest;
+use crate::config::error::{At, ConfigError};
+use crate::config::http::{HttpConfig, http_url};
+use crate::config::secret::Secret;
+use crate::config::sources::{AfasEnvironmentType, environment_hint, is_environment_number};
+use crate::config::{Config, SourceConfig};
+
+/// AFAS Profit applicants: each hired candidate becomes an applicant through the UpdateConnector
+/// `HrCreateApplicant`, once. AFAS does no duplicate detection, so orgsync keeps a badge per
+/// candidate (who sent whom, when, the applicant id) in the git notes of the configuration
+/// repository, written before and after each send: the configuration must be in git.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AfasApplicantsTargetConfig {
+    /// The environment (participant) number, like `12345`. Required unless `base_url` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Which AFAS environment type: `production`, `test` or `accept`.
+    #[serde(default)]
+    pub environment_type: AfasEnvironmentType,
+    /// The full base URL instead of one derived from `environment`, like
+    /// `http://127.0.0.1:8401/ProfitRestServices`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The app connector token: `${env:AFAS_TOKEN}`.
+    pub token: Secret,
+    /// The UpdateConnector that creates an applicant.
+    #[serde(default = "default_applicant_connector")]
+    pub connector: String,
+    /// AFAS field → where its value comes from: a person field (`first_name`, `last_name`,
+    /// `email`), an applicant attribute (`birth_date`, `gender`, `phone`, `street`,
+    /// `house_number`, `postal_code`, `city`, `country`, `field:<name>` for a mapped profile
+    /// field), or `=<text>` for a fixed value. Replaces the default mapping when given.
+    #[serde(default = "default_applicant_fields")]
+    pub fields: BTreeMap<String, String>,
+    /// Gender values as the source writes them (case-insensitive) → AFAS's code.
+    #[serde(default = "default_gender_codes")]
+    pub gender_codes: BTreeMap<String, String>,
+    /// A GetConnector listing the applicants in AFAS, to look up a candidate whose send was
+    /// interrupted (a crash, a lost answer) before sending it again. Without it such a
+    /// candidate is held for a person to check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<AfasApplicantLookup>,
+    /// Candidate ids a person checked by hand after an interrupted send (not in AFAS): sent
+    /// again. A candidate with a confirmed send is never sent again, listed here or not.
+    #[serde(default)]
+    pub resend: Vec<String>,
+    /// Most calls in flight at once.
+    #[serde(default = "default_applicant_concurrency")]
+    #[schemars(range(min = 1))]
+    pub concurrency: u32,
+    /// Most requests per second (0: unlimited).
+    #[serde(default)]
+    pub rate_limit: u32,
+    /// Timeouts and retries.
+    #[serde(flatten)]
+    pub http: HttpConfig,
+}
+
+/// The GetConnector that lists applicants, for looking up an interrupted send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AfasApplicantLookup {
+    /// Its id.
+    pub connector: String,
+    /// The field holding the applicant's e-mail address (compared case-insensitively).
+    #[serde(default = "default_lookup_email")]
+    pub email_field: String,
+    /// The field holding the applicant's id.
+    #[serde(default = "default_lookup_id")]
+    pub id_field: String,
+}
+
+fn default_lookup_email() -> String {
+    "Email".to_owned()
+}
+fn default_lookup_id() -> String {
+    "Sollicitant".to_owned()
+}
+fn default_applicant_connector() -> String {
+    "HrCreateApplicant".to_owned()
+}
+fn default_applicant_concurrency() -> u32 {
+    1
+}
+
+/// The default AFAS field mapping [I: AFAS's person field codes as KnPerson uses them; check
+/// them with `orgsync validate --online`, which reads the UpdateConnector's metainfo].
+pub fn default_applicant_fields() -> BTreeMap<String, String> {
+    [
+        ("FiNm", "first_name"),
+        ("LaNm", "last_name"),
+        ("DaBi", "birth_date"),
+        ("ViGe", "gender"),
+        ("EmAd", "email"),
+        ("TeNr", "phone"),
+        ("Ad", "street"),
+        ("HmNr", "house_number"),
+        ("ZpCd", "postal_code"),
+        ("Rs", "city"),
+        ("CoId", "country"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect()
+}
+
+/// The default gender codes [I: AFAS's `M`/`V`/`O`/`X`].
+pub fn default_gender_codes() -> BTreeMap<String, String> {
+    [
+        ("male", "M"),
+        ("man", "M"),
+        ("m", "M"),
+        ("female", "V"),
+        ("woman", "V"),
+        ("vrouw", "V"),
+        ("f", "V"),
+        ("v", "V"),
+        ("other", "X"),
+        ("non-binary", "X"),
+        ("x", "X"),
+        ("unknown", "O"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    .collect()
+}
+
+/// Where an AFAS applicant field's value may come from.
+pub(crate) const APPLICANT_VALUES: [&str; 12] = [
+    "first_name",
+    "last_name",
+    "email",
+    "birth_date",
+    "gender",
+    "phone",
+    "street",
+    "house_number",
+    "postal_code",
+    "city",
+    "country",
+    "job",
+];
+
+/// `target` of kind `afas_applicants`.
+/// `target` of kind `afas_applicants`.
+pub(super) fn errors(
+    t: &AfasApplicantsTargetConfig,
+    config: &Config,
+    at: At<'_>,
+    errs: &mut Vec<ConfigError>,
+) {
+    match (&t.environment, &t.base_url) {
+        (None, None) => errs.push(
+            at("/target", "the AFAS applicants target needs `environment` (its number, which gives the URL) or `base_url`".into())
+                .hint("add `environment: \"12345\"`, or `base_url: <URL of ProfitRestServices>` for a proxy or the sandbox"),
+        ),
+        (Some(env), _) if !is_environment_number(env) => errs.push(
+            at("/target/environment", format!("\"{env}\" is not an AFAS environment number: it holds letters and digits only"))
+                .hint(environment_hint(env)),
+        ),
+        _ => {}
+    }
+    if let Some(url) = &t.base_url
+        && let Err(why) = http_url(url)
+    {
+        errs.push(
+            at("/target/base_url", format!("\"{url}\" is not an http(s) URL: {why}"))
+                .hint("write the whole URL of ProfitRestServices, like `http://127.0.0.1:8401/ProfitRestServices`"),
+        );
+    }
+    if t.connector.trim().is_empty() {
+        errs.push(
+            at(
+                "/target/connector",
+                "the UpdateConnector id is empty".into(),
+            )
+            .hint("leave it out for `HrCreateApplicant`"),
+        );
+    }
+    if t.fields.is_empty() {
+        errs.push(
+            at("/target/fields", "no AFAS field is mapped: an applicant would be sent empty".into())
+                .hint("leave `fields` out for the default mapping, or map AFAS fields, like `LaNm: last_name`"),
+        );
+    }
+    let extra: Vec<String> = match &config.source {
+        SourceConfig::Recruitee(r) => r
+            .fields
+            .extra
+            .iter()
+            .map(|n| format!("field:{n}"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (field, value) in &t.fields {
+        let pointer = format!("/target/fields/{field}");
+        if field.trim().is_empty() {
+            errs.push(
+                at(&pointer, "an AFAS field name is empty".into())
+                    .hint("write `<AFAS field>: <value>`, like `LaNm: last_name`"),
+            );
+            continue;
+        }
+        if value.starts_with('=') {
+            continue;
+        }
+        let known = APPLICANT_VALUES.contains(&value.as_str())
+            || extra.iter().any(|e| e == value)
+            || (value.starts_with("field:")
+                && !matches!(config.source, SourceConfig::Recruitee(_)));
+        if !known {
+            let mut candidates: Vec<&str> = APPLICANT_VALUES.to_vec();
+            candidates.extend(extra.iter().map(String::as_str));
+            let mut e = at(
+                &pointer,
+                format!("`{value}` is not a value orgsync has for an applicant"),
+            );
+            e = match closest(value, candidates.iter().copied()) {
+                Some(c) => e.hint(format!("did you mean `{c}`? Values: {}, `field:<name>` for a profile field listed in source.fields.extra, or `=<text>` for a fixed text", APPLICANT_VALUES.join(", "))),
+                None => e.hint(format!("values: {}, `field:<name>` for a profile field listed in source.fields.extra, or `=<text>` for a fixed text", APPLICANT_VALUES.join(", "))),
+            };
+            errs.push(e);
+        }
+    }
+    if let Some(l) = &t.lookup {
+        for (key, v) in [
+            ("connector", &l.connector),
+            ("email_field", &l.email_field),
+            ("id_field", &l.id_field),
+        ] {
+            if v.trim().is_empty() {
+                errs.push(
+                    at(
+                        &format!("/target/lookup/{key}"),
+                        format!("the lookup's `{key}` is empty"),
+                    )
+                    .hint(
+                        "name the GetConnector that lists applicants and its e-mail and id fields",
+                    ),
+                );
+            }
+        }
+    }
+}
