@@ -259,12 +259,19 @@ fn render_one(s: &mut String, e: &ConfigError, color: bool) {
         let pad = " ".repeat(gutter);
         let line_text = line.replace('\t', "→");
         let start = e.column.saturating_sub(1);
-        let width = line_text
-            .chars()
-            .skip(start)
-            .take_while(|c| !c.is_whitespace() && *c != ':' && *c != ',' && *c != '}' && *c != ']')
-            .count()
-            .max(1);
+        let rest: String = line_text.chars().skip(start).collect();
+        let redacted = orgsync_core::redact::REDACTED;
+        // A redacted value is underlined whole, brackets and all.
+        let width = if rest.starts_with(redacted) {
+            redacted.chars().count()
+        } else {
+            rest.chars()
+                .take_while(|c| {
+                    !c.is_whitespace() && *c != ':' && *c != ',' && *c != '}' && *c != ']'
+                })
+                .count()
+                .max(1)
+        };
         let caret = format!("{}{}", " ".repeat(start), "^".repeat(width));
         let _ = writeln!(s, "{pad} |");
         let _ = writeln!(s, "{} | {line_text}", e.line);

@@ -398,9 +398,12 @@ fn literal_secret(value: &Value) -> Option<String> {
 /// also covers files that did not parse.
 pub(crate) fn redact(line: &str, secrets: &[String]) -> String {
     let mut out = line.to_owned();
-    for s in secrets {
-        if s.trim().chars().count() >= 4 {
-            out = out.replace(s.trim(), REDACTED);
+    // Longest first: a secret that contains another is replaced whole, not half.
+    let mut values: Vec<&str> = secrets.iter().map(|s| s.trim()).collect();
+    values.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    for s in values {
+        if s.chars().count() >= 4 {
+            out = out.replace(s, REDACTED);
         }
     }
     // The keys of the secret fields (`token`, `credentials`, …), wherever they are written.
