@@ -1,13 +1,14 @@
 //! YAML → a tree of nodes that remember where they were written.
 //!
-//! We build the tree from saphyr-parser's event stream ourselves instead of deserialising directly
+//! We build the tree from granit-parser's event stream (the saphyr-parser fork that serde-saphyr,
+//! our YAML data reader, is built on: one YAML parser in the tree) ourselves instead of deserialising directly
 //! because configuration errors must point at `file:line:column`, duplicate keys must be errors
 //! (YAML says so; most libraries keep the last one silently), and alias expansion must be bounded
 //! so that a "billion laughs" file is refused before it eats memory.
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use granit_parser::{Event, Parser, ScalarStyle, Span};
 use serde_json::{Map, Number, Value};
 
 /// Most nodes a document may expand to, aliases included. Real configurations have a few
@@ -160,8 +161,8 @@ fn parse_into(text: &str, stack: &mut Vec<Frame>) -> Result<Option<Node>, YamlEr
         let (event, span) = next.map_err(|e| scan_error(&e, text, stack))?;
         let mark = Mark::from_span(&span);
         let node = match event {
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => continue,
-            Event::DocumentStart(_) => {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
+            Event::DocumentStart(..) => {
                 documents += 1;
                 if documents > 1 {
                     return Err(
@@ -188,7 +189,7 @@ fn parse_into(text: &str, stack: &mut Vec<Frame>) -> Result<Option<Node>, YamlEr
                 if budget > MAX_NODES {
                     return Err(alias_bomb(mark));
                 }
-                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
                 let node = Node {
                     mark,
                     value: resolve_scalar(&value, style, tag.as_deref(), mark)?,
@@ -198,7 +199,7 @@ fn parse_into(text: &str, stack: &mut Vec<Frame>) -> Result<Option<Node>, YamlEr
                 }
                 node
             }
-            Event::SequenceStart(anchor, _) => {
+            Event::SequenceStart(_, anchor, _) => {
                 push(
                     stack,
                     Frame::Seq {
@@ -210,7 +211,7 @@ fn parse_into(text: &str, stack: &mut Vec<Frame>) -> Result<Option<Node>, YamlEr
                 )?;
                 continue;
             }
-            Event::MappingStart(anchor, _) => {
+            Event::MappingStart(_, anchor, _) => {
                 push(
                     stack,
                     Frame::Map {
@@ -257,6 +258,9 @@ fn parse_into(text: &str, stack: &mut Vec<Frame>) -> Result<Option<Node>, YamlEr
                 }
                 node
             }
+            // Anchor metadata, unresolved aliases and comments come only when asked for in
+            // granit-parser's options (an unknown alias is a scan error by default).
+            _ => continue,
         };
         // Attach the finished node to its parent (or make it the root).
         match stack.last_mut() {
@@ -332,19 +336,31 @@ fn count(node: &Node) -> usize {
     }
 }
 
-fn scan_error(e: &saphyr_parser::ScanError, text: &str, stack: &[Frame]) -> YamlError {
+fn scan_error(e: &granit_parser::ScanError, text: &str, stack: &[Frame]) -> YamlError {
     let m = e.marker();
     let mark = Mark {
         line: m.line(),
         column: m.col() + 1,
     };
+    use granit_parser::ErrorKind as K;
+    let kind = e.kind();
     let info = e.info();
     let mut err = YamlError::new(mark, format!("invalid YAML: {info}"));
+    let at_end = matches!(kind, K::UnclosedQuotedScalar);
+    let quoted = at_end
+        || matches!(
+            kind,
+            K::InvalidTrailingDoubleQuotedScalar
+                | K::InvalidTrailingSingleQuotedScalar
+                | K::InvalidQuotedScalarIndent
+                | K::DocumentIndicatorInQuotedScalar
+                | K::UnknownQuotedScalarEscape
+        );
     // A quote or a `{`/`[` left open is reported where the parser gave up, often lines later;
     // point at the opening character instead, which is where the fix goes.
-    if info.contains("quoted scalar")
-        && let Some(open) = open_quote(text, mark, info)
-        && (info.contains("end of stream") || open.line < mark.line)
+    if quoted
+        && let Some(open) = open_quote(text, mark, at_end)
+        && (at_end || open.line < mark.line)
     {
         let q = char_at(text, open).unwrap_or('"');
         err.mark = open;
@@ -370,14 +386,31 @@ fn scan_error(e: &saphyr_parser::ScanError, text: &str, stack: &[Frame]) -> Yaml
             err.mark = open;
             return err.hint(format!("add the closing `{close}` on line {}", open.line));
         }
-        if info.contains("flow") {
+        if matches!(
+            kind,
+            K::ExpectedFlowMappingSeparator
+                | K::ExpectedFlowSequenceSeparator
+                | K::UnexpectedEofFlowSequence
+                | K::UnexpectedEofFlowMapping
+                | K::UnexpectedEofImplicitFlowMapping
+                | K::InvalidFlowScalarIndent
+                | K::UnclosedFlowCollection { .. }
+                | K::FlowMappingValueAdjacentCollection
+        ) {
             return err.hint(format!(
                 "close the `{bracket}` opened at column {} with `{close}`, and separate entries with `,`",
                 open.column
             ));
         }
     }
-    if info.contains("tab") {
+    if matches!(
+        kind,
+        K::TabNotAllowed
+            | K::TabInBlockIndentation
+            | K::TabInIndentation
+            | K::TabInPlainScalar
+            | K::TabAtBlockScalarStart
+    ) {
         // Point at the tab itself, not after it.
         if let Some(line) = text.lines().nth(mark.line.saturating_sub(1))
             && let Some(i) = line.chars().position(|c| c == '\t')
@@ -385,12 +418,29 @@ fn scan_error(e: &saphyr_parser::ScanError, text: &str, stack: &[Frame]) -> Yaml
             err.mark.column = i + 1;
         }
         err = err.hint("indent with spaces; YAML does not allow tabs for indentation");
-    } else if info.contains("mapping values are not allowed") {
+    } else if matches!(kind, K::MappingValueNotAllowed) {
         err.message = format!("invalid YAML: unexpected `:` ({info})");
         err = err.hint("keys of one mapping start in the same column: check this line's indentation against the line above it; a text value that contains `: ` must be quoted");
-    } else if info.contains("indentation") {
+    } else if matches!(
+        kind,
+        K::InvalidIndentation
+            | K::InvalidBlockScalarIndent
+            | K::InvalidQuotedScalarIndent
+            | K::InvalidFlowScalarIndent
+    ) {
         err = err.hint("check the indentation of this line against the lines above it");
-    } else if info.contains("did not find expected key") || info.contains("block") {
+    } else if matches!(
+        kind,
+        K::ExpectedBlockMappingKey
+            | K::ExpectedBlockSequenceEntry
+            | K::UnexpectedEofBlockSequence
+            | K::UnexpectedEofBlockMapping
+            | K::BlockEntryInFlowCollection
+            | K::BlockSequenceEntryNotAllowed
+            | K::InvalidBlockEntryWhitespace
+            | K::ZeroBlockScalarIndent
+            | K::InvalidBlockScalarHeader
+    ) {
         err = err.hint("check the indentation: keys of one mapping start in the same column, and every list item starts with `- `");
     }
     err
@@ -407,8 +457,8 @@ fn char_at(text: &str, mark: Mark) -> Option<char> {
 /// Where the quote that caused a quoted-scalar error was opened. At the end of the stream the
 /// scanner reports the opening quote itself; for trailing content it reports the character after
 /// the closing quote, and the opening one is the previous quote of the same kind.
-fn open_quote(text: &str, mark: Mark, info: &str) -> Option<Mark> {
-    if info.contains("end of stream") {
+fn open_quote(text: &str, mark: Mark, at_end: bool) -> Option<Mark> {
+    if at_end {
         return matches!(char_at(text, mark)?, '"' | '\'').then_some(mark);
     }
     let close = Mark {
