@@ -967,4 +967,88 @@ mod tests {
             "Geboortedatum [redacted] van [redacted] is ongeldig"
         );
     }
+
+    /// The ledger is a seam (issue 18): the target keeps its badges through the `Ledger` trait,
+    /// so a test keeps them in memory — and an apply run twice on one ledger sends once.
+    #[test]
+    fn badges_go_through_the_ledger_seam_and_nobody_is_sent_twice() {
+        use orgsync_core::connector::Source;
+        use orgsync_core::ledger::{Ledger, MemoryLedger};
+        use orgsync_core::model::{Employment, SourceSnapshot};
+        use orgsync_core::vocabulary::{Changes, Invite};
+        use orgsync_sandbox::afas::{AfasData, Applicants, BASE_PATH, router_with_applicants};
+        use orgsync_sandbox::serve::{Faults, spawn};
+
+        struct Hired(SourceSnapshot);
+        impl Source for Hired {
+            fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
+                Ok(self.0.clone())
+            }
+        }
+        let person = Person {
+            id: "42".to_owned(),
+            email: Some("ann.jansen@example.com".to_owned()),
+            first_name: "Ann".to_owned(),
+            last_name: "Jansen".to_owned(),
+            employments: vec![Employment::default()],
+            ..Person::default()
+        };
+        let source = SourceSnapshot {
+            persons: vec![person.clone()],
+            ..SourceSnapshot::default()
+        };
+        let sent = Applicants::default();
+        let server = spawn(
+            router_with_applicants(
+                AfasData::from_snapshot("orgsync_employees", &SourceSnapshot::default()),
+                "afas-token-seam-1",
+                Faults::default(),
+                sent.clone(),
+            ),
+            0,
+        )
+        .unwrap();
+        let cfg: AfasApplicantsTargetConfig = serde_json::from_value(json!({
+            "base_url": format!("{}{BASE_PATH}", server.url()),
+            "token": "${env:AFAS_TOKEN}",
+        }))
+        .unwrap();
+        let kit = Kit::new(|_| Some("afas-token-seam-1".to_owned()), false).unwrap();
+        let ledger = Arc::new(MemoryLedger::new());
+        let fields = payload(&cfg, &person);
+        let invite = Action {
+            subject: "42".to_owned(),
+            target_id: None,
+            name: "Ann Jansen".to_owned(),
+            changes: Changes::Invite(Invite {
+                email: person.email.clone(),
+                external_id: Some("42".to_owned()),
+                applicant: Some(payload_digest(b"afas-token-seam-1", "42", &fields)),
+                ..Invite::default()
+            }),
+            reason: "hired".to_owned(),
+        };
+        for _ in 0..2 {
+            let mut target = AfasApplicantsTarget::new(
+                &cfg,
+                Box::new(Hired(source.clone())),
+                ledger.clone(),
+                &kit,
+            )
+            .unwrap();
+            target.begin_apply().unwrap();
+            let mut ctx = ApplyContext {
+                today: jiff::civil::date(2026, 1, 1),
+                interrupt: Default::default(),
+                created: Default::default(),
+                accounts: Default::default(),
+            };
+            target.execute(&invite, &mut ctx).unwrap();
+            target.finish_apply().unwrap();
+        }
+        assert_eq!(sent.lock().unwrap().len(), 1, "sent once over two applies");
+        let badges = ledger.badges(&target_key(&cfg)).unwrap();
+        let states: Vec<BadgeState> = badges.iter().map(|b| b.state).collect();
+        assert_eq!(states, [BadgeState::InFlight, BadgeState::Sent]);
+    }
 }
