@@ -35,7 +35,7 @@ pub struct InvalidConfig {
 
 /// Loads and validates the configuration directory `dir` from the work tree.
 pub fn load_config(dir: &Path) -> anyhow::Result<Config> {
-    config::load_dir(dir).map_err(|errors| {
+    orgsync_repo::load_dir(dir).map_err(|errors| {
         InvalidConfig {
             errors,
             summary: format!(

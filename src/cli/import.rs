@@ -21,7 +21,7 @@ use jiff::civil::Date;
 
 use super::DirArg;
 use crate::pipeline;
-use orgsync_core::config::{self, Config, FunctionSourceField, ManagedField};
+use orgsync_core::config::{Config, FunctionSourceField, ManagedField};
 use orgsync_core::model::{SourceGroup, SourceSnapshot, TargetGroup, TargetSnapshot};
 use orgsync_core::scope::{self, Patterns, Scope};
 
@@ -146,7 +146,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         super::plan::write_atomically(&dir.join(file), text)?;
     }
     // Keep the result only when it is a valid configuration with the stubs in it.
-    let check = config::load_dir(dir)
+    let check = orgsync_repo::load_dir(dir)
         .map_err(|errors| super::validate::render_errors(&errors, super::stderr_color()));
     let added: usize = edits.iter().map(|(_, _, _, n)| n).sum();
     let ok = match &check {

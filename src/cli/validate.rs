@@ -8,7 +8,7 @@ use owo_colors::OwoColorize;
 use super::RefArg;
 use super::{DirArg, ReportFormat};
 use crate::pipeline::{self, NoConfig};
-use orgsync_core::config::{self, Config, ConfigError, ErrorList};
+use orgsync_core::config::{Config, ConfigError, ErrorList};
 use orgsync_repo::ConfigRepo;
 
 /// Arguments of `validate`.
@@ -99,7 +99,7 @@ fn online(cfg: &Config) -> anyhow::Result<ExitStatus> {
 fn load(args: &Args) -> anyhow::Result<(Result<Config, ErrorList>, String)> {
     let dir = &args.dir.dir;
     let Some(rev) = args.git_ref.git_ref.as_deref() else {
-        return Ok((config::load_dir(dir), String::new()));
+        return Ok((orgsync_repo::load_dir(dir), String::new()));
     };
     let repo = ConfigRepo::discover(dir)?.ok_or_else(|| pipeline::not_a_repository(dir, rev))?;
     let commit = repo.commit(rev)?;
@@ -107,7 +107,7 @@ fn load(args: &Args) -> anyhow::Result<(Result<Config, ErrorList>, String)> {
     match pipeline::config_at(&repo, &commit, rev)? {
         // Data files are read from the work tree, whatever the commit: check them there.
         Ok(config) => {
-            let errors = config::data_path_errors(&config, dir);
+            let errors = orgsync_repo::data_paths(&config, dir);
             if errors.is_empty() {
                 Ok((Ok(config), at))
             } else {

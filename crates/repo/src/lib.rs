@@ -17,6 +17,9 @@ use git2::{
 };
 use serde::Serialize;
 
+mod workdir;
+pub use workdir::{data_paths, load_dir};
+
 use orgsync_core::ledger::{ApplyRecord, Badge, Ledger, LedgerError};
 pub use orgsync_core::ledger::{CommitInfo, ConfigCommit, short};
 
@@ -192,7 +195,7 @@ impl ConfigRepo {
 
     /// The configuration files at `commit`: every `*.yaml`/`*.yml` blob at the root of the
     /// configuration directory, as `config::load_files` takes them — the same selection
-    /// `config::load_dir` makes in the work tree.
+    /// [`load_dir`] makes in the work tree.
     pub fn config_files(&self, commit: &str) -> Result<Vec<(String, Vec<u8>)>, GitError> {
         let repo = self.git();
         let oid = Oid::from_str(commit).doing("parse a commit id")?;

@@ -1356,7 +1356,7 @@ mod tests {
             .fetch()
             .unwrap();
         assert_eq!(workspace, g.workspace);
-        let config = orgsync_core::config::load_dir(dir.path())
+        let config = orgsync_repo::load_dir(dir.path())
             .unwrap_or_else(|e| panic!("the generated configuration is invalid: {e:?}"));
         let mapped = g
             .communities_yaml

@@ -3,7 +3,6 @@
 //! reported in one run.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::Value;
 
@@ -27,59 +26,40 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 /// The root file of a configuration directory.
 pub const ROOT_FILE: &str = "orgsync.yaml";
 
-/// Loads and validates the configuration directory `dir`: `orgsync.yaml` and every other
-/// `*.yaml`/`*.yml` file at its root, except the data files named by `source.path`/`target.path`.
-pub fn load_dir(dir: &Path) -> Result<Config, ErrorList> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        single(
-            &dir.display().to_string(),
-            format!("cannot read the configuration directory: {e}"),
-            None,
-        )
-    })?;
-    let mut files = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if !is_yaml || name.starts_with('.') || !entry.path().is_file() {
-            continue;
-        }
-        let bytes = std::fs::read(entry.path())
-            .map_err(|e| single(&name, format!("cannot read: {e}"), None))?;
-        files.push((name, bytes));
-    }
-    if !files.iter().any(|(n, _)| n == ROOT_FILE) {
-        let mut found: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-        found.sort_unstable();
-        let found = if found.is_empty() {
-            "it holds no YAML files".to_owned()
-        } else {
-            format!("it holds {}", found.join(", "))
-        };
-        return Err(single(
-            ROOT_FILE,
-            format!("no {ROOT_FILE} in {} ({found})", dir.display()),
-            Some(format!(
-                "{ROOT_FILE} is the root file of a configuration (version, source, target): run orgsync in the configuration directory, or point at it with -C DIR"
-            )),
-        ));
-    }
-    let config = load_files(files.clone())?;
-    let errors = data_path_errors(&config, dir);
-    if errors.is_empty() {
-        return Ok(config);
-    }
-    let texts: BTreeMap<String, String> = files
-        .into_iter()
-        .map(|(name, bytes)| (name, String::from_utf8_lossy(&bytes).into_owned()))
-        .collect();
-    Err(attach_lines(ErrorList(errors), &texts, &[]))
+/// The error for a configuration directory without [`ROOT_FILE`], naming the YAML files it
+/// holds (`found`) and where it is (`dir`).
+pub fn missing_root(dir: &str, found: &[&str]) -> ErrorList {
+    let mut found = found.to_vec();
+    found.sort_unstable();
+    let found = if found.is_empty() {
+        "it holds no YAML files".to_owned()
+    } else {
+        format!("it holds {}", found.join(", "))
+    };
+    single(
+        ROOT_FILE,
+        format!("no {ROOT_FILE} in {dir} ({found})"),
+        Some(format!(
+            "{ROOT_FILE} is the root file of a configuration (version, source, target): run orgsync in the configuration directory, or point at it with -C DIR"
+        )),
+    )
 }
 
-fn single(file: &str, message: String, hint: Option<String>) -> ErrorList {
+/// One error at the top of `file`.
+pub fn single(file: &str, message: String, hint: Option<String>) -> ErrorList {
     let mut e = ConfigError::new(file, Mark { line: 1, column: 1 }, "", message);
     e.hint = hint;
     ErrorList(vec![e])
+}
+
+/// `errors` with the configuration line each one points at (from `files`, the configuration's
+/// (name, contents)), to print.
+pub fn with_excerpts(errors: ErrorList, files: &[(String, Vec<u8>)]) -> ErrorList {
+    let texts: BTreeMap<String, String> = files
+        .iter()
+        .map(|(name, bytes)| (name.clone(), String::from_utf8_lossy(bytes).into_owned()))
+        .collect();
+    attach_lines(errors, &texts, &[])
 }
 
 struct Parsed {
@@ -316,15 +296,16 @@ fn semantic_errors(config: &Config) -> Vec<ConfigError> {
 }
 
 /// Checks of `source.path` and `target.path` that need the configuration directory: neither
-/// may name a directory. (Naming a configuration file is caught while loading.)
-pub fn data_path_errors(config: &Config, dir: &Path) -> Vec<ConfigError> {
+/// may name a directory (`is_dir` says, for a path relative to the configuration directory).
+/// Naming a configuration file is caught while loading.
+pub fn data_path_errors(config: &Config, is_dir: impl Fn(&str) -> bool) -> Vec<ConfigError> {
     let at = |pointer: &str, message: String| config.locations.error(pointer, message);
     let mut errs = Vec::new();
     let mut check = |pointer: &str, path: &str, what: &str, example: &str| {
         if path.trim().is_empty() {
             return;
         }
-        if dir.join(path).is_dir() {
+        if is_dir(path) {
             errs.push(
                 at(
                     pointer,
@@ -649,18 +630,6 @@ mod tests {
     }
 
     #[test]
-    fn missing_root_file_lists_what_the_directory_holds() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("communities.yaml"), "communities: []\n").unwrap();
-        let e = load_dir(dir.path()).unwrap_err().0.remove(0);
-        assert!(
-            e.message.ends_with("(it holds communities.yaml)"),
-            "{}",
-            e.message
-        );
-    }
-
-    #[test]
     fn valid_configuration_loads() {
         load_files(vec![(ROOT_FILE.to_owned(), VALID.as_bytes().to_vec())]).unwrap();
     }
@@ -689,23 +658,5 @@ mod tests {
             ("people.yaml".to_owned(), b"- { id: \"1\" }\n".to_vec()),
         ];
         load_files(files).unwrap();
-    }
-
-    #[test]
-    fn source_path_that_is_a_directory_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("exports")).unwrap();
-        std::fs::write(
-            dir.path().join("orgsync.yaml"),
-            "version: 1\nsource: { kind: file, path: exports }\ntarget: { kind: file, path: ws.json }\n",
-        )
-        .unwrap();
-        let errs = load_dir(dir.path()).unwrap_err().0;
-        assert_eq!(errs.len(), 1, "{errs:#?}");
-        assert_eq!((errs[0].line, errs[0].path.as_str()), (2, "source.path"));
-        assert_eq!(
-            errs[0].source_line.as_deref(),
-            Some("source: { kind: file, path: exports }")
-        );
     }
 }

@@ -39,7 +39,9 @@ use serde::Deserialize;
 pub use error::{ConfigError, ErrorList};
 pub use file::{ConfigFile, SUPPORTED_VERSION};
 pub use http::HttpConfig;
-pub use load::{LoadError, data_path_errors, load_dir, load_files};
+pub use load::{
+    LoadError, ROOT_FILE, data_path_errors, load_files, missing_root, single, with_excerpts,
+};
 pub use mappings::{
     CommunityMapping, FallbackPolicy, FunctionMapping, FunctionSourceField, FunctionsConfig,
     OneOrMany, UnmappedFunctionAction, UnmappedFunctionPolicy,
