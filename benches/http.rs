@@ -109,6 +109,7 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
                     ..Invite::default()
                 }),
                 reason: "bench".to_owned(),
+                cause: Default::default(),
             }
         })
         .collect();
@@ -214,6 +215,7 @@ fn bench_apply(invites: usize, limit: u32) {
                     ..Invite::default()
                 }),
                 reason: "bench".to_owned(),
+                cause: Default::default(),
             }
         })
         .collect();

@@ -303,13 +303,23 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         match &o.error {
             None => s.push_str(&format!("  ok      {} {}\n", o.kind.as_str(), o.subject)),
             Some(e) => s.push_str(&format!(
-                "  FAILED  {} {}: {e}\n",
+                "  {}  {} {}: {e}\n",
+                if o.unconfirmed { "UNSURE" } else { "FAILED" },
                 o.kind.as_str(),
                 o.subject
             )),
         }
     }
-    let ok = report.outcomes.len() - report.failed;
+    let ok = report.succeeded();
+    let unsure = if report.unconfirmed > 0 {
+        format!(
+            ", {} unconfirmed (made or not, nobody can tell yet: never sent again blindly; the \
+             next plan finds them or plans them again)",
+            report.unconfirmed
+        )
+    } else {
+        String::new()
+    };
     if report.interrupted {
         let left: Vec<String> = report
             .not_attempted
@@ -317,16 +327,16 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             .map(|(kind, n)| format!("{n} {}", kind.as_str()))
             .collect();
         s.push_str(&format!(
-            "\nInterrupt received: the apply stopped with {ok} succeeded, {} failed, {} not \
-             attempted ({}). What was done is written; plan again to see what is left, or apply \
-             again to finish.\n",
+            "\nInterrupt received: the apply stopped with {ok} succeeded, {} failed{unsure}, {} \
+             not attempted ({}). What was done is written; plan again to see what is left, or \
+             apply again to finish.\n",
             report.failed,
             report.not_attempted_count(),
             left.join(", ")
         ));
     } else {
         s.push_str(&format!(
-            "\nApply complete: {ok} succeeded, {} failed.\n",
+            "\nApply complete: {ok} succeeded, {} failed{unsure}.\n",
             report.failed
         ));
     }
@@ -347,7 +357,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     }
     Ok(if report.interrupted {
         ExitStatus::Interrupted
-    } else if report.failed > 0 {
+    } else if report.failed > 0 || report.unconfirmed > 0 {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
@@ -459,13 +469,21 @@ fn write_report(
 ) -> anyhow::Result<()> {
     let mut applied: BTreeMap<orgsync_core::vocabulary::ActionKind, usize> = BTreeMap::new();
     let mut failed: BTreeMap<orgsync_core::vocabulary::ActionKind, usize> = BTreeMap::new();
+    let mut unconfirmed: BTreeMap<orgsync_core::vocabulary::ActionKind, usize> = BTreeMap::new();
     for o in &report.outcomes {
-        let into = if o.ok { &mut applied } else { &mut failed };
+        let into = if o.ok {
+            &mut applied
+        } else if o.unconfirmed {
+            &mut unconfirmed
+        } else {
+            &mut failed
+        };
         *into.entry(o.kind).or_insert(0) += 1;
     }
     let value = serde_json::json!({
         "applied": applied,
         "failed": failed,
+        "unconfirmed": unconfirmed,
         "interrupted": report.interrupted,
         "not_attempted": report.not_attempted,
         "review": review,

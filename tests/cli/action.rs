@@ -809,7 +809,10 @@ fn apply_applies_and_pushes_the_notes() {
         &["notes", "--ref", "orgsync", "show", "main"],
     );
     assert!(
-        note.contains("\"record_version\":1") && note.contains("\"config_dir\""),
+        note.contains(&format!(
+            "\"record_version\":{}",
+            orgsync_core::ledger::RECORD_VERSION
+        )) && note.contains("\"config_dir\""),
         "{note}"
     );
     assert!(api.requests().is_empty(), "no comment on a push");

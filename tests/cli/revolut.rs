@@ -674,6 +674,7 @@ fn the_owner_is_never_managed_nor_removed() {
             orgsync_core::vocabulary::ActionKind::Remove,
         ),
         reason: "edited plan".to_owned(),
+        cause: Default::default(),
     };
     let mut ctx = ApplyContext {
         today: jiff::civil::date(2025, 6, 2),

@@ -1027,6 +1027,7 @@ mod tests {
                 ..Invite::default()
             }),
             reason: "hired".to_owned(),
+            cause: Default::default(),
         };
         for _ in 0..2 {
             let mut target = AfasApplicantsTarget::new(

@@ -358,6 +358,7 @@ mod tests {
                 ..Invite::default()
             }),
             reason: "new hire".to_owned(),
+            cause: Default::default(),
         }
     }
 

@@ -79,12 +79,41 @@ pub enum ConnectorError {
     /// One action could not be executed: the target's own reason.
     #[error("{0}")]
     Action(String),
+    /// A create that may or may not have happened: no answer came, and what it creates did not
+    /// show up within the documented lookup window. It is not sent again in this run; the next
+    /// plan finds it, or plans it again.
+    #[error("{0}")]
+    Unconfirmed(String),
     /// The action was not started: the apply was interrupted first.
     #[error("not attempted: the apply was interrupted")]
     Interrupted,
 }
 
 impl ConnectorError {
+    /// What kind of failure this is, as a code for records and reports: never the message (it
+    /// may quote what a vendor sent back).
+    pub fn class(&self) -> &'static str {
+        match self {
+            ConnectorError::File { .. } => "file",
+            ConnectorError::Data { .. } => "data",
+            ConnectorError::Listing(_) => "listing",
+            ConnectorError::Config(_) => "config",
+            ConnectorError::Auth(_) => "auth",
+            ConnectorError::Forbidden(_) => "forbidden",
+            ConnectorError::NotFound(_) => "not_found",
+            ConnectorError::Throttled(_) => "throttled",
+            ConnectorError::Status { .. } => "status",
+            ConnectorError::Transport {
+                timed_out: true, ..
+            } => "timeout",
+            ConnectorError::Transport { .. } => "transport",
+            ConnectorError::Locked(_) => "locked",
+            ConnectorError::Action(_) => "action",
+            ConnectorError::Unconfirmed(_) => "unconfirmed",
+            ConnectorError::Interrupted => "interrupted",
+        }
+    }
+
     /// The HTTP status the system answered with, when it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -102,6 +131,15 @@ impl ConnectorError {
 pub trait Source {
     /// Reads everything. A fetch that fails part-way is an error, never a partial snapshot.
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError>;
+
+    /// Which of `ids` — people the listing did not hold, whose accounts a plan would remove —
+    /// the source has when asked for each one directly (AFAS: the GetConnector filtered on the
+    /// identifier; Google: the user). A listing cut the same way on every read would otherwise
+    /// remove someone. The default: the listing is the source (a file), so none.
+    fn lookup(&mut self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let _ = ids;
+        Ok(Vec::new())
+    }
 }
 
 /// Set when the apply is asked to stop (SIGINT, SIGTERM): a target starts no new action,

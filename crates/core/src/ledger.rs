@@ -16,10 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::apply::run::ApplyReport;
 use crate::plan::safety::RecordedTarget;
-use crate::vocabulary::{Action, ActionKind, Field, FieldValue, Plan};
+use crate::vocabulary::{ActionKind, Plan};
 
 /// Version of the apply-record format written to notes.
-pub const RECORD_VERSION: u32 = 1;
+/// Version 2: outcomes keep an error's class and status, never its message; an apply writes a
+/// `started` record before it changes anything. Version 1 records (messages) are still read.
+pub const RECORD_VERSION: u32 = 2;
 
 /// A commit as people read it: id, author, date and subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +123,9 @@ pub struct ApplyRecord {
     pub succeeded: usize,
     /// Actions that failed.
     pub failed: usize,
+    /// Creates that may have happened (no answer, not found within the lookup window).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unconfirmed: usize,
     /// Each attempted action's outcome, in plan order.
     pub outcomes: Vec<RecordedOutcome>,
     /// The target applied to (`file:<path>`, `scim:<base URL>`): a record of another target is
@@ -142,6 +147,14 @@ pub struct ApplyRecord {
     /// missing capability (`manager`, `removal`, …).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub manual_steps: BTreeMap<String, usize>,
+    /// Written when the apply began, before anything changed: when no record of the same plan
+    /// follows it, the apply was killed part-way, and the next plan finishes what it started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub started: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// What happened to one action, by source identifier.
@@ -153,9 +166,17 @@ pub struct RecordedOutcome {
     pub subject: String,
     /// Applied.
     pub ok: bool,
-    /// Why it failed, personal data removed.
+    /// Why it failed, as a class (`status`, `timeout`, `auth`, `action`, …; version 1 records
+    /// hold a message with its personal data removed). Never a message: a vendor's answer may
+    /// quote what it was sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The HTTP status of the failure, when the system answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// A create that may have happened (see [`crate::connector::ConnectorError::Unconfirmed`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
     /// The account the target created or took over for the subject, for a target that keeps no
     /// ownership marker of its own (Revolut): an opaque id, never personal data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,28 +199,17 @@ impl ApplyRecord {
             .as_deref()
             .filter(|c| *c != commit.to_string())
             .map(str::to_owned);
-        // Outcomes follow plan order, with gaps where an interrupt left actions unattempted:
-        // each outcome's action is the next one of its kind and subject.
-        let mut actions = plan.actions.iter();
         let outcomes = report
             .outcomes
             .iter()
-            .map(|o| {
-                let same = |a: &&Action| a.kind() == o.kind && a.subject == o.subject;
-                let action = actions
-                    .by_ref()
-                    .find(same)
-                    .or_else(|| plan.actions.iter().find(same));
-                RecordedOutcome {
-                    kind: o.kind,
-                    subject: o.subject.clone(),
-                    ok: o.ok,
-                    target_id: o.target_id.clone(),
-                    error: o.error.as_deref().map(|e| match action {
-                        Some(action) => scrub(e, action),
-                        None => REDACTED.to_owned(),
-                    }),
-                }
+            .map(|o| RecordedOutcome {
+                kind: o.kind,
+                subject: o.subject.clone(),
+                ok: o.ok,
+                target_id: o.target_id.clone(),
+                error: (!o.ok).then(|| o.class.clone().unwrap_or_else(|| "error".to_owned())),
+                status: o.status,
+                unconfirmed: o.unconfirmed,
             })
             .collect();
         ApplyRecord {
@@ -214,8 +224,9 @@ impl ApplyRecord {
             at: plan.at,
             orgsync_version: env!("CARGO_PKG_VERSION").to_owned(),
             summary: plan.summary.clone(),
-            succeeded: report.outcomes.len() - report.failed,
+            succeeded: report.succeeded(),
             failed: report.failed,
+            unconfirmed: report.unconfirmed,
             outcomes,
             target: None,
             managed_accounts: report.managed_accounts,
@@ -225,6 +236,30 @@ impl ApplyRecord {
                 *m.entry(s.capability.clone()).or_default() += s.count;
                 m
             }),
+            started: false,
+        }
+    }
+
+    /// The record written when the apply of `plan` begins, before anything changes: the plan's
+    /// digest and counts, no outcomes. `time` is RFC 3339.
+    pub fn started(
+        plan: &Plan,
+        config_dir: &str,
+        commit: &ConfigCommit,
+        actor: String,
+        time: String,
+    ) -> ApplyRecord {
+        ApplyRecord {
+            started: true,
+            managed_accounts: None,
+            ..ApplyRecord::new(
+                plan,
+                &ApplyReport::default(),
+                config_dir,
+                commit,
+                actor,
+                time,
+            )
         }
     }
 
@@ -240,45 +275,6 @@ impl ApplyRecord {
             .filter_map(|l| serde_json::from_str(l.trim()).ok())
             .collect()
     }
-}
-
-use crate::redact::REDACTED;
-
-/// A failure message without the personal data it may quote: the action's name, the names and
-/// e-mail addresses among its changes, and anything shaped like an e-mail address.
-fn scrub(message: &str, action: &Action) -> String {
-    let mut personal: Vec<&str> = vec![action.name.as_str()];
-    let fields = action.changes.fields();
-    for f in &fields {
-        if matches!(f.field, Field::FirstName | Field::LastName | Field::Email) {
-            for v in [f.from, f.to] {
-                if let FieldValue::Text(t) = v {
-                    personal.push(t);
-                }
-            }
-        }
-    }
-    // Longest first, so "Jan de Vries" goes before "Jan".
-    personal.sort_by_key(|p| std::cmp::Reverse(p.len()));
-    let mut out = message.to_owned();
-    for p in personal {
-        let p = p.trim();
-        if p.chars().count() >= 2 && p != action.subject {
-            out = out.replace(p, REDACTED);
-        }
-    }
-    out.split_inclusive(char::is_whitespace)
-        .map(|word| {
-            let core = word.trim_matches(|c: char| {
-                c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | ',' | ';')
-            });
-            if core.contains('@') && core.len() > 2 {
-                word.replace(core, REDACTED)
-            } else {
-                word.to_owned()
-            }
-        })
-        .collect()
 }
 
 /// What a badge line says (create-only targets: AFAS applicants).
@@ -461,16 +457,30 @@ pub fn recorded_target(records: &[ApplyRecord], key: &str) -> Option<RecordedTar
         .iter()
         .filter(|r| r.target.as_deref().is_none_or(|t| t == key))
         .collect();
-    let newest = records.iter().max_by(|a, b| a.time.cmp(&b.time))?;
+    let latest = records.iter().max_by(|a, b| a.time.cmp(&b.time))?;
+    // An apply that began and recorded nothing after (killed: kill -9, a lost runner) planned
+    // the changes its plan counts; what is left of them is finished by the next plan without
+    // counting against the limits again — the plan passed its check, or was allowed over it.
+    // Its count of managed accounts is the newest finished apply's.
+    let killed = latest.started.then_some(*latest);
+    let newest = match killed {
+        Some(started) => records
+            .iter()
+            .filter(|r| !r.started && r.time <= started.time)
+            .max_by(|a, b| a.time.cmp(&b.time))
+            .copied()
+            .unwrap_or(started),
+        None => *latest,
+    };
     let record = format!(
         "the apply of {} (commit {})",
         newest.time,
         short(&newest.config_commit)
     );
-    let resumable = if newest.interrupted {
-        newest.not_attempted.clone()
-    } else {
-        Default::default()
+    let resumable = match killed {
+        Some(started) => started.summary.clone(),
+        None if newest.interrupted => newest.not_attempted.clone(),
+        None => Default::default(),
     };
     if let Some(managed) = newest.managed_accounts {
         return Some(RecordedTarget {
@@ -498,7 +508,7 @@ mod tests {
 
     use super::*;
     use crate::apply::run::Outcome;
-    use crate::vocabulary::{Changes, Digests, Invite, Safety};
+    use crate::vocabulary::{Action, Changes, Digests, Invite, Safety};
 
     fn sample_plan() -> Plan {
         let action = Action {
@@ -511,6 +521,7 @@ mod tests {
                 ..Invite::default()
             }),
             reason: "new in the source".to_owned(),
+            cause: Default::default(),
         };
         let actions = vec![action.clone(), action];
         Plan {
@@ -544,6 +555,9 @@ mod tests {
                     subject: "4302".to_owned(),
                     ok: true,
                     error: None,
+                    class: None,
+                    status: None,
+                    unconfirmed: false,
                     target_id: None,
                 },
                 Outcome {
@@ -554,6 +568,9 @@ mod tests {
                         "invite 4302: Lina Chaouch <lina.chaouch@example.com> exists as (other@example.com)"
                             .to_owned(),
                     ),
+                    class: Some("status".to_owned()),
+                    status: Some(409),
+                    unconfirmed: false,
                     target_id: None,
                 },
             ],
@@ -581,7 +598,10 @@ mod tests {
         for personal in ["Lina", "Chaouch", "@example.com"] {
             assert!(!line.contains(personal), "{personal} in {line}");
         }
-        assert!(line.contains("invite 4302: [redacted] <[redacted]> exists as ([redacted])"));
+        // The failure is kept as its class and status, never its message (issue 19: a vendor's
+        // answer may quote what it was sent, in any encoding).
+        assert!(line.contains(r#""error":"status","status":409"#), "{line}");
+        assert!(!line.contains("exists as"), "{line}");
         assert_eq!(record.plan_config_commit.as_deref(), Some("abc-dirty"));
         assert_eq!((record.succeeded, record.failed), (1, 1));
         assert!(!line.contains('\n'));

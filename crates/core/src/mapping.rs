@@ -741,6 +741,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                 to.join(", "),
                 kind.group_noun()
             ),
+            cause: Default::default(),
         });
     }
 
@@ -965,6 +966,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                 name: g.name.clone(),
             }),
             reason,
+            cause: Default::default(),
         });
     }
     for d in duplicates {
@@ -1158,6 +1160,7 @@ fn create_action(
             source_ids: source_ids.iter().map(|s| (*s).to_owned()).collect(),
         }),
         reason,
+        cause: Default::default(),
     }
 }
 

@@ -454,6 +454,7 @@ mod tests {
             name: subject.to_owned(),
             changes,
             reason: String::new(),
+            cause: Default::default(),
         }
     }
 

@@ -262,6 +262,7 @@ mod tests {
             name: format!("Person {subject}"),
             changes,
             reason: "new in the source".to_owned(),
+            cause: Default::default(),
         }
     }
 

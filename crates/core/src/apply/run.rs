@@ -40,9 +40,20 @@ pub struct Outcome {
     pub subject: String,
     /// Whether it was applied.
     pub ok: bool,
-    /// Why not, when it failed.
+    /// Why not, when it failed: a sentence for people (it may quote the system's answer, so it
+    /// is shown, never recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What kind of failure ([`ConnectorError::class`]): what records keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// The HTTP status of the failure, when the system answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// A create that may have happened: neither done nor failed (see
+    /// [`ConnectorError::Unconfirmed`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unconfirmed: bool,
     /// The account the target says it created or took over for the subject
     /// ([`ApplyContext::record_account`]): the ownership record of targets without a marker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +67,10 @@ pub struct ApplyReport {
     pub outcomes: Vec<Outcome>,
     /// How many actions failed.
     pub failed: usize,
+    /// How many creates are unconfirmed: they may have happened (no answer, not found within
+    /// the lookup window); the next plan finds them or plans them again.
+    #[serde(default)]
+    pub unconfirmed: usize,
     /// Managed accounts in the target after the apply: those it held before, plus the invites
     /// and adoptions that succeeded (removed and anonymized accounts stay, and stay managed).
     /// Recorded, so that a later listing with far fewer is caught (`safety::listed_target`).
@@ -70,7 +85,12 @@ pub struct ApplyReport {
 impl ApplyReport {
     /// True when every action was applied.
     pub fn is_success(&self) -> bool {
-        self.failed == 0 && !self.interrupted
+        self.failed == 0 && self.unconfirmed == 0 && !self.interrupted
+    }
+
+    /// How many actions were applied.
+    pub fn succeeded(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.ok).count()
     }
 
     /// How many actions were not attempted.
@@ -164,6 +184,8 @@ pub fn apply(
         accounts: HashMap::new(),
     };
     let mut report = ApplyReport::default();
+    // Managed accounts this apply adds: invites and adoptions that went through.
+    let mut gained = 0;
     // One batch per run of actions of the same phase: a target may execute a batch
     // concurrently, since what an action depends on (a `new:` group) was created in an earlier
     // phase, whose outcome is known before the batch starts. Placeholders are replaced by the
@@ -189,41 +211,53 @@ pub fn apply(
             .collect();
         let mut executed = target.execute_batch(&runnable, &mut ctx).into_iter();
         for (action, r) in batch.iter().zip(resolved.iter()) {
-            let result = match r {
-                Err(e) => Err(e.clone()),
+            // (message, class, status) of a failure.
+            let result: Result<(), (String, &'static str, Option<u16>)> = match r {
+                Err(e) => Err((e.clone(), "not_attempted", None)),
                 Ok(_) => match executed.next() {
                     Some(Err(ConnectorError::Interrupted)) => {
                         report.interrupted = true;
                         *report.not_attempted.entry(action.kind()).or_default() += 1;
                         continue;
                     }
-                    Some(r) => r.map_err(|e| e.to_string()),
-                    None => Err("internal error: the target returned no result".to_owned()),
+                    Some(r) => r.map_err(|e| (e.to_string(), e.class(), e.status())),
+                    None => Err((
+                        "internal error: the target returned no result".to_owned(),
+                        "internal",
+                        None,
+                    )),
                 },
             };
-            report.failed += usize::from(result.is_err());
+            let unconfirmed = matches!(&result, Err((_, "unconfirmed", _)));
+            if unconfirmed {
+                report.unconfirmed += 1;
+            } else {
+                report.failed += usize::from(result.is_err());
+            }
             let target_id = match &result {
                 Ok(()) => ctx.accounts.get(&action.subject).cloned(),
                 Err(_) => None,
             };
+            if result.is_ok() && (action.kind() == ActionKind::Invite || action.changes.adopts()) {
+                gained += 1;
+            }
+            let (error, class, status) = match result {
+                Ok(()) => (None, None, None),
+                Err((message, class, status)) => (Some(message), Some(class.to_owned()), status),
+            };
             report.outcomes.push(Outcome {
                 kind: action.kind(),
                 subject: action.subject.clone(),
-                ok: result.is_ok(),
-                error: result.err(),
+                ok: error.is_none(),
+                error,
+                class,
+                status,
+                unconfirmed,
                 target_id,
             });
         }
     }
     target.finish_apply()?;
-    let gained = plan
-        .actions
-        .iter()
-        .zip(&report.outcomes)
-        .filter(|(action, outcome)| {
-            outcome.ok && (action.kind() == ActionKind::Invite || action.changes.adopts())
-        })
-        .count();
     report.managed_accounts = Some(managed_before + gained);
     Ok(report)
 }
@@ -386,6 +420,7 @@ mod tests {
             name: subject.to_owned(),
             changes,
             reason: String::new(),
+            cause: Default::default(),
         }
     }
 
@@ -460,6 +495,9 @@ mod tests {
                 subject: "p1".to_owned(),
                 ok: true,
                 error: None,
+                class: None,
+                status: None,
+                unconfirmed: false,
                 target_id: None
             }
         );

@@ -174,6 +174,7 @@ mod tests {
             name: format!("Person {subject}"),
             changes,
             reason: "e-mail changed in the source".to_owned(),
+            cause: Default::default(),
         }
     }
 

@@ -197,6 +197,7 @@ mod tests {
             name: format!("Person {subject}"),
             changes,
             reason: format!("reason {to}"),
+            cause: Default::default(),
         }
     }
 

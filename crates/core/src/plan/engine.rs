@@ -430,6 +430,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                             removed_at: Some(self.today),
                         }),
                         reason,
+                        cause: Default::default(),
                     });
                 }
                 AccountStatus::Removed => {
@@ -456,6 +457,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                             }),
                             reason: "removed without a removal date: retention counts from today"
                                 .to_owned(),
+                            cause: Default::default(),
                         });
                         continue;
                     }
@@ -580,6 +582,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             name: person_name(p),
             changes: Changes::Invite(invite),
             reason,
+            cause: Default::default(),
         }
     }
 
@@ -660,6 +663,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             name: person_name(p),
             changes,
             reason,
+            cause: Default::default(),
         };
         if account.status == AccountStatus::Removed {
             let when = account
@@ -837,6 +841,7 @@ fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
             external_id: account.external_id.clone(),
         }),
         reason: format!("removed {days} days ago, retention is {retention} days"),
+        cause: Default::default(),
     }
 }
 

@@ -386,6 +386,7 @@ mod tests {
             name: format!("Person {i}"),
             changes,
             reason: String::new(),
+            cause: Default::default(),
         }
     }
 

@@ -1173,6 +1173,39 @@ fn status(c: &Change, from: &str, to: &[&'static str]) -> Result<&'static str, S
         .ok_or_else(|| format!("expected {} after, got {}", to.join(" or "), c.to))
 }
 
+/// Why an action is in the plan: what changed.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Cause {
+    /// The source (HR) changed: a new hire, a leaver, a transfer, a changed name.
+    #[default]
+    Source,
+    /// orgsync's own unfinished work: an apply stopped (killed, cut off) after it created an
+    /// account and before it placed it. Finished without notifying anyone, and not counted
+    /// against the safety limits: no one decided anything new.
+    Completion,
+}
+
+impl Cause {
+    /// True for [`Cause::Source`], the cause the plan JSON leaves unsaid.
+    pub fn is_source(&self) -> bool {
+        *self == Cause::Source
+    }
+}
+
 /// One step of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Action {
@@ -1187,6 +1220,8 @@ pub struct Action {
     pub changes: Changes,
     /// Why, in a sentence.
     pub reason: String,
+    /// What changed, that it is planned.
+    pub cause: Cause,
 }
 
 // The plan JSON form of an action: the contract (and its schema) that `Action` reads and writes.
@@ -1212,6 +1247,11 @@ struct ActionWire {
     changes: BTreeMap<String, Change>,
     /// Why, in a sentence.
     reason: String,
+    /// What changed: `completion` for orgsync's own unfinished work (an apply stopped after it
+    /// created an account and before it placed it: finished without notifying anyone, and not
+    /// counted against the safety limits). Absent: the source changed.
+    #[serde(default, skip_serializing_if = "Cause::is_source")]
+    cause: Cause,
 }
 
 impl Serialize for Action {
@@ -1230,7 +1270,7 @@ impl Serialize for Action {
             }
         }
 
-        let n = if self.target_id.is_some() { 6 } else { 5 };
+        let n = 5 + usize::from(self.target_id.is_some()) + usize::from(!self.cause.is_source());
         let mut st = s.serialize_struct("Action", n)?;
         st.serialize_field("kind", &self.kind())?;
         st.serialize_field("subject", &self.subject)?;
@@ -1241,6 +1281,11 @@ impl Serialize for Action {
         st.serialize_field("name", &self.name)?;
         st.serialize_field("changes", &Fields(&self.changes))?;
         st.serialize_field("reason", &self.reason)?;
+        if self.cause.is_source() {
+            st.skip_field("cause")?;
+        } else {
+            st.serialize_field("cause", &self.cause)?;
+        }
         st.end()
     }
 }
@@ -1257,6 +1302,7 @@ impl<'de> Deserialize<'de> for Action {
             name: w.name,
             changes,
             reason: w.reason,
+            cause: w.cause,
         })
     }
 }
@@ -1292,6 +1338,7 @@ impl Action {
             name: name.into(),
             changes: Changes::from_wire(kind, changes)?,
             reason: reason.into(),
+            cause: Cause::Source,
         })
     }
 
