@@ -572,11 +572,70 @@ pub fn fetch(loaded: &Loaded) -> anyhow::Result<Fetched> {
         (source, target)
     });
     let (target, capabilities) = target?;
+    let mut source = source?;
+    confirm_absences(loaded, &mut source, &target)?;
     Ok(Fetched {
-        source: source?,
+        source,
         target,
         capabilities,
     })
+}
+
+/// Asks the source, person by person, for everyone with a managed, active account whom the
+/// listing did not hold: those are the removals a plan would make. A listing cut the same way on
+/// every read (a page the server drops, a filter that changed) would otherwise remove people who
+/// never left. Whom the source confirms goes into [`SourceSnapshot::unlisted`]: the plan keeps
+/// their accounts and says so. A failed lookup fails the read: no removal is made on a listing
+/// that could not be checked.
+fn confirm_absences(
+    loaded: &Loaded,
+    source: &mut SourceSnapshot,
+    target: &orgsync_core::model::TargetSnapshot,
+) -> anyhow::Result<()> {
+    let listed: std::collections::HashSet<&str> =
+        source.persons.iter().map(|p| p.id.as_str()).collect();
+    let mut absent: Vec<String> = target
+        .accounts
+        .iter()
+        .filter(|a| a.managed && a.status == orgsync_core::model::AccountStatus::Active)
+        .filter_map(|a| a.external_id.as_deref())
+        .filter(|id| !listed.contains(id))
+        .map(str::to_owned)
+        .collect();
+    if absent.is_empty() {
+        return Ok(());
+    }
+    absent.sort();
+    absent.dedup();
+    let start = Instant::now();
+    let mut found = open_source(loaded)?.lookup(&absent).with_context(|| {
+        format!(
+            "cannot confirm that {} {} left the source, so nothing is removed",
+            absent.len(),
+            if absent.len() == 1 {
+                "person"
+            } else {
+                "people"
+            }
+        )
+    })?;
+    found.retain(|id| absent.binary_search(id).is_ok());
+    found.sort();
+    found.dedup();
+    tracing::info!(
+        asked = absent.len(),
+        found = found.len(),
+        ms = millis(start),
+        "asked the source for the people its listing left out"
+    );
+    if !found.is_empty() {
+        tracing::warn!(
+            people = found.len(),
+            "the source listing left out people the source still has: they are kept"
+        );
+    }
+    source.unlisted = found;
+    Ok(())
 }
 
 fn millis(start: Instant) -> u64 {

@@ -133,6 +133,7 @@ fn source() -> impl Strategy<Value = SourceSnapshot> {
                 communities,
                 functions,
                 departments,
+                unlisted: Vec::new(),
             },
         )
 }

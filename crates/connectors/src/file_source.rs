@@ -680,6 +680,7 @@ impl<'l> Builder<'l> {
             communities: self.communities.finish(),
             functions: self.functions.finish(),
             departments: self.departments.finish(),
+            unlisted: Vec::new(),
         }
     }
 }

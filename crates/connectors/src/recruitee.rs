@@ -361,6 +361,7 @@ impl RecruiteeSource {
                 .map(|(id, name)| SourceGroup { id, name })
                 .collect(),
             departments: Vec::new(),
+            unlisted: Vec::new(),
         })
     }
 }

@@ -102,6 +102,11 @@ pub struct SourceSnapshot {
     pub functions: Vec<SourceGroup>,
     /// Departments.
     pub departments: Vec<SourceGroup>,
+    /// Source identifiers the listing did not hold but the source confirmed when asked for each
+    /// one directly ([`crate::connector::Source::lookup`]): the listing was cut. Their accounts
+    /// are kept, never removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlisted: Vec<String>,
 }
 
 /// Lifecycle of a target account.

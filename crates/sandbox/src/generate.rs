@@ -1076,6 +1076,7 @@ impl Generator {
             communities,
             functions,
             departments,
+            unlisted: Vec::new(),
         }
     }
 

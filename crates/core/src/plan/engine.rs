@@ -24,7 +24,7 @@ use crate::mapping::{self, Groups, Mapping};
 use crate::model::{Account, AccountStatus, Person, SourceSnapshot, TargetSnapshot};
 use crate::scope::{self, Scope, ScopedPerson};
 use crate::vocabulary::{
-    AccountEdit, Action, Anonymize, Changes, Concerns, Diagnostic, DiagnosticKind, Digests,
+    AccountEdit, Action, Anonymize, Cause, Changes, Concerns, Diagnostic, DiagnosticKind, Digests,
     FieldChange, GroupRef, Invite, Move, Plan, Remove, Restore, Severity, Update,
 };
 
@@ -75,7 +75,12 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let reconcile = Reconcile::new(config, target, today, &scope, &mapping);
     let mut held = BTreeMap::new();
     reconcile.people(&mut actions, &mut diagnostics, &mut held);
-    reconcile.leftovers(empty_source.is_none(), &mut actions, &mut diagnostics);
+    reconcile.leftovers(
+        empty_source.is_none(),
+        &source.unlisted,
+        &mut actions,
+        &mut diagnostics,
+    );
     diagnostics.extend(empty_source);
     let listed_managed = target.accounts.iter().filter(|a| a.managed).count();
     diagnostics.extend(safety::listed_target(config, listed_managed, recorded));
@@ -398,12 +403,16 @@ impl<'a, 's> Reconcile<'a, 's> {
     fn leftovers(
         &self,
         allow_removals: bool,
+        unlisted_ids: &[String],
         actions: &mut Vec<Action>,
         diagnostics: &mut Vec<Diagnostic>,
     ) {
         let retention = i64::from(self.config.policy.retention_days);
         let mut in_scope: Option<HashSet<&str>> = None;
         let mut undated: Vec<&str> = Vec::new();
+        let unlisted: HashSet<&str> = unlisted_ids.iter().map(String::as_str).collect();
+        let mut kept: Vec<&str> = Vec::new();
+        let mut kept_ids: Vec<&str> = Vec::new();
         for (a, account) in self.target.accounts.iter().enumerate() {
             if self.matching.claimed[a] || !account.managed {
                 continue;
@@ -418,6 +427,16 @@ impl<'a, 's> Reconcile<'a, 's> {
                         continue;
                     }
                     if !allow_removals || !self.in_reach(account) {
+                        continue;
+                    }
+                    // The listing left this person out, the source has them: never a removal.
+                    if account
+                        .external_id
+                        .as_deref()
+                        .is_some_and(|id| unlisted.contains(id))
+                    {
+                        kept.push(account_label(account));
+                        kept_ids.extend(account.external_id.as_deref());
                         continue;
                     }
                     let reason = self.removal_reason(account, &mut in_scope);
@@ -471,6 +490,37 @@ impl<'a, 's> Reconcile<'a, 's> {
                 }
                 AccountStatus::Anonymized => {}
             }
+        }
+        if !kept.is_empty() {
+            diagnostics.push(Diagnostic {
+                kind: DiagnosticKind::ListingIncomplete,
+                severity: Severity::Warning,
+                message: format!(
+                    "the source listing left out {} the source still has when asked directly: \
+                     {} kept, not removed ({})",
+                    if kept.len() == 1 {
+                        "1 person".to_owned()
+                    } else {
+                        format!("{} people", kept.len())
+                    },
+                    if kept.len() == 1 {
+                        "the account is"
+                    } else {
+                        "their accounts are"
+                    },
+                    examples(&kept)
+                ),
+                subject: None,
+                count: kept.len(),
+                hint: Some(
+                    "the source returned an incomplete listing (a page cut off, a filter or \
+                     permission change): check its connector; the people are kept until it lists \
+                     them again"
+                        .to_owned(),
+                ),
+                location: None,
+                concerns: concerns(&kept_ids),
+            });
         }
         if !undated.is_empty() {
             diagnostics.push(Diagnostic {
@@ -642,7 +692,30 @@ impl<'a, 's> Reconcile<'a, 's> {
             }
             Memberships::new(groups, &account.communities, desired.communities)
         });
-        AccountChanges { edit, communities }
+        // A managed account in none of the groups orgsync manages was left half-made: an apply
+        // created it and stopped (killed, cut off) before it placed it. Seen from the target
+        // alone, without any record.
+        let in_managed = |groups: &Groups<'_>, current: &[String]| {
+            current
+                .iter()
+                .any(|id| groups.index_of(id).is_some_and(|g| groups.is_managed(g)))
+        };
+        let placed = self
+            .mapping
+            .communities
+            .as_ref()
+            .is_some_and(|g| in_managed(g, &account.communities))
+            || self
+                .mapping
+                .functions
+                .as_ref()
+                .is_some_and(|g| in_managed(g, &account.function_groups));
+        let unfinished = account.managed && account.status == AccountStatus::Active && !placed;
+        AccountChanges {
+            edit,
+            communities,
+            unfinished,
+        }
     }
 
     /// The actions for a matched, managed (or adopted) account: one `restore` for a removed
@@ -654,17 +727,23 @@ impl<'a, 's> Reconcile<'a, 's> {
         key: MatchKey,
         changes: AccountChanges,
     ) -> Vec<Action> {
-        let AccountChanges { edit, communities } = changes;
+        let AccountChanges {
+            edit,
+            communities,
+            unfinished,
+        } = changes;
         let adopting = !account.managed;
         let matched_by = identity::matched_by(key);
-        let base = |changes, reason| Action {
+        let base = |changes, reason, cause| Action {
             subject: p.id.clone(),
             target_id: Some(account.id.clone()),
             name: person_name(p),
             changes,
             reason,
-            cause: Default::default(),
+            cause,
         };
+        const UNFINISHED: &str =
+            "completes an earlier apply that stopped before placing the account";
         if account.status == AccountStatus::Removed {
             let when = account
                 .removed_at
@@ -678,6 +757,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                     communities: communities.map(|m| FieldChange::new(m.from, m.to)),
                 }),
                 format!("back in the source{when}{adopted}"),
+                Cause::Source,
             )];
         }
         let mut out = Vec::new();
@@ -697,7 +777,12 @@ impl<'a, 's> Reconcile<'a, 's> {
                     "records the source identifier on the account matched by {matched_by}"
                 ));
             }
-            if !changed.is_empty() {
+            // Placing an unfinished account in its function groups finishes orgsync's own work;
+            // anything else it changes is news from the source.
+            let completion = unfinished && edit.field_names() == ["function_groups"];
+            if completion {
+                parts.push(format!("{UNFINISHED}: its function groups"));
+            } else if !changed.is_empty() {
                 parts.push(format!("{} changed in the source", changed.join(", ")));
             }
             out.push(base(
@@ -706,6 +791,11 @@ impl<'a, 's> Reconcile<'a, 's> {
                     removed_at: None,
                 }),
                 parts.join("; "),
+                if completion {
+                    Cause::Completion
+                } else {
+                    Cause::Source
+                },
             ));
         }
         if let Some(m) = communities {
@@ -714,6 +804,9 @@ impl<'a, 's> Reconcile<'a, 's> {
             // repair never notifies anyone.
             let transfer = !m.left.is_empty() && !m.joined.is_empty();
             let reason = match (m.left.is_empty(), m.joined.is_empty()) {
+                (true, _) if unfinished => {
+                    format!("{UNFINISHED}: placed in {}", m.joined.join(", "))
+                }
                 (true, _) => format!("placed in {}", m.joined.join(", ")),
                 (false, true) => format!("no longer in {}", m.left.join(", ")),
                 (false, false) => {
@@ -730,6 +823,11 @@ impl<'a, 's> Reconcile<'a, 's> {
                     notify: transfer && self.config.policy.notify_transfers,
                 }),
                 reason,
+                if unfinished {
+                    Cause::Completion
+                } else {
+                    Cause::Source
+                },
             ));
         }
         out
@@ -749,6 +847,9 @@ struct AccountChanges {
     edit: AccountEdit,
     /// Community change.
     communities: Option<Memberships>,
+    /// The account is managed and in none of the groups orgsync manages: an apply made it and
+    /// stopped before placing it. Placing it is a completion.
+    unfinished: bool,
 }
 
 /// A change of an account's memberships of one kind: the groups orgsync manages become the
@@ -1348,6 +1449,91 @@ mod tests {
         );
         assert_eq!(mv.changes.to_wire()["notify"].to, json!(true));
         assert_eq!(mv.reason, "moved from Amsterdam Centrum to Utrecht");
+    }
+
+    /// Regression (killed apply): an apply that created an account and was killed before it
+    /// placed it left a managed account in no managed group. The next plan places it as orgsync's
+    /// own unfinished work: it counts against no limit and e-mails no one.
+    #[test]
+    fn a_killed_apply_leaves_placement_that_is_completed_not_counted_and_not_notified() {
+        let mut c = config();
+        c.safety.max_moves = crate::config::Limit::Count(0);
+        let s = source(vec![person("1", &["1001"]), person("2", &["1007"])], &[]);
+        let t = target(
+            vec![account("u1", "1", &[]), account("u2", "2", &["t1"])],
+            ams(),
+        );
+        let p = plan(&c, &s, &t);
+        let completion: Vec<_> = p
+            .actions
+            .iter()
+            .filter(|a| a.cause == Cause::Completion)
+            .collect();
+        assert_eq!(completion.len(), 1, "{:#?}", p.actions);
+        let done = completion[0];
+        assert_eq!(
+            (done.kind(), done.subject.as_str()),
+            (ActionKind::Move, "1")
+        );
+        assert_eq!(
+            done.reason,
+            "completes an earlier apply that stopped before placing the account: placed in Amsterdam Centrum"
+        );
+        assert_eq!(done.changes.to_wire()["notify"].to, json!(false));
+        // The transfer of person 2 is news from the source and meets the limit of 0 moves; the
+        // completion does not.
+        assert!(!p.safety.safe);
+        assert_eq!(p.safety.violations[0].rule, "max_moves");
+        assert_eq!(p.safety.violations[0].actual, 1);
+        // Without the transfer the completion alone is safe.
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let t = target(vec![account("u1", "1", &[])], ams());
+        let p = plan(&c, &s, &t);
+        assert!(p.safety.safe, "{:?}", p.safety.violations);
+        assert_eq!(p.actions.len(), 1);
+    }
+
+    /// An account placed in a group orgsync manages is not unfinished: its move is news.
+    #[test]
+    fn a_placed_account_moves_for_a_source_cause() {
+        let c = config();
+        let s = source(vec![person("1", &["1007"])], &[]);
+        let t = target(vec![account("u1", "1", &["t1"])], ams());
+        let p = plan(&c, &s, &t);
+        assert_eq!(p.actions[0].cause, Cause::Source);
+        // An account in a group orgsync does not manage only is still unfinished.
+        let t = target(vec![account("u1", "1", &["x9"])], ams());
+        let p = plan(&c, &s, &t);
+        assert_eq!(p.actions[0].cause, Cause::Completion);
+    }
+
+    /// Regression (a listing cut the same way on every read): people the listing left out but
+    /// the source confirmed when asked directly keep their accounts; the others are removed.
+    #[test]
+    fn people_the_listing_left_out_but_the_source_has_are_not_removed() {
+        let c = config();
+        let mut s = source(vec![person("1", &["1001"])], &[]);
+        s.unlisted = vec!["2".to_owned()];
+        let t = target(
+            vec![
+                account("u1", "1", &["t1"]),
+                account("u2", "2", &["t1"]),
+                account("u3", "3", &["t1"]),
+            ],
+            ams(),
+        );
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Remove, "3")]);
+        let d = diags(&p, DiagnosticKind::ListingIncomplete);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].severity, Severity::Warning);
+        assert_eq!(d[0].count, 1);
+        assert_eq!(d[0].concerns.0, ["2"]);
+        assert!(
+            d[0].message.contains("kept, not removed"),
+            "{}",
+            d[0].message
+        );
     }
 
     #[test]

@@ -113,8 +113,13 @@ impl LimitKind {
         }
     }
 
-    /// True when `action` counts against this limit.
+    /// True when `action` counts against this limit. orgsync's own unfinished work (a
+    /// [`Cause::Completion`](crate::vocabulary::Cause::Completion)) counts against none: no one
+    /// decided anything new.
     pub fn counts(self, action: &Action) -> bool {
+        if action.cause == crate::vocabulary::Cause::Completion {
+            return false;
+        }
         match self {
             LimitKind::Removals => action.kind() == ActionKind::Remove,
             LimitKind::Anonymizations => action.kind() == ActionKind::Anonymize,

@@ -88,6 +88,9 @@ pub enum DiagnosticKind {
     /// A send that an apply started and never confirmed (a crash, a lost answer): looked up in
     /// the target before anything is sent, or held for a person to check.
     SendInterrupted,
+    /// The source listing missed people the source still has when asked for each one directly
+    /// (a page cut off, a filter gone wrong): their accounts are kept, not removed.
+    ListingIncomplete,
 }
 
 impl DiagnosticKind {
@@ -117,6 +120,7 @@ impl DiagnosticKind {
             DiagnosticKind::CreateOnly => "create_only",
             DiagnosticKind::AlreadySent => "already_sent",
             DiagnosticKind::SendInterrupted => "send_interrupted",
+            DiagnosticKind::ListingIncomplete => "listing_incomplete",
         }
     }
 }
