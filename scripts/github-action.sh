@@ -19,7 +19,9 @@
 #   INPUT_UPLOAD_FULL_PLAN  true: also leave the full (unmasked) plan for an artifact
 #   ORGSYNC_GITHUB_TOKEN  token for the comment; never printed (masked with ::add-mask::)
 #   ORGSYNC_BIN      the orgsync binary (default: orgsync on the PATH)
-#   ORGSYNC_PUSH_NOTES    false: do not push refs/notes/orgsync after an apply (default true)
+#   ORGSYNC_PUSH_NOTES    false: keep the apply records (refs/notes/orgsync) and the apply lease
+#                    in the runner's clone (ORGSYNC_REMOTE=none for orgsync); by default orgsync
+#                    fetches and pushes them on the repository's remote itself
 # and GitHub's own: GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_EVENT_PATH, GITHUB_SERVER_URL,
 # GITHUB_RUN_ID, GITHUB_STEP_SUMMARY, GITHUB_OUTPUT, RUNNER_TEMP.
 #
@@ -522,7 +524,11 @@ if [ "$has_changes" != true ]; then
     helper applied "$report_file" "$pr_number" 0 >/dev/null
   exit 0
 fi
-git fetch -q origin refs/notes/orgsync:refs/notes/orgsync >/dev/null 2>&1 || true
+# orgsync fetches the apply records from the remote, takes the apply lease there, and pushes the
+# records it writes (a started record before, the outcome after).
+if [ "${ORGSYNC_PUSH_NOTES:-true}" != true ]; then
+  export ORGSYNC_REMOTE=none
+fi
 if [ ${#review_args[@]} -gt 0 ]; then
   # The review record ties the apply to the pull request: orgsync plans now and applies it only
   # when the configuration is the reviewed one and the drift since stays within the limits.
@@ -538,15 +544,6 @@ if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     printf '\n%s\n' "${applied_line:-**Applied:** $words.}" >>"$GITHUB_STEP_SUMMARY"
   else
     printf '\n**Apply failed** (exit %s): %s\n' "$rc" "${applied_line:-see the job log.}" >>"$GITHUB_STEP_SUMMARY"
-  fi
-fi
-if [ "${ORGSYNC_PUSH_NOTES:-true}" = true ] && git rev-parse -q --verify refs/notes/orgsync >/dev/null 2>&1; then
-  if ! git push -q origin refs/notes/orgsync; then
-    # Someone else pushed notes meanwhile: merge theirs (records are lines) and try once more.
-    git fetch -q origin refs/notes/orgsync:refs/notes/orgsync-remote &&
-      git notes --ref orgsync merge -q -s cat_sort_uniq refs/notes/orgsync-remote &&
-      git push -q origin refs/notes/orgsync ||
-      echo "::warning::orgsync: could not push the apply records (refs/notes/orgsync)"
   fi
 fi
 if [ $rc -ne 0 ]; then

@@ -67,6 +67,8 @@ pub struct Loaded {
     pub ledger: Option<Arc<dyn Ledger>>,
     /// This configuration directory's apply records (all targets), read once, in history order.
     pub records: Vec<ApplyRecord>,
+    /// Whether the records were brought from the repository's remote first.
+    pub records_from: RecordsFrom,
     /// What every connector of this run is opened with: the one async runtime, the environment
     /// secrets come from, progress bars on a terminal.
     pub kit: Kit,
@@ -81,6 +83,10 @@ impl Loaded {
         repo: Option<Arc<ConfigRepo>>,
         commit: Option<ConfigCommit>,
     ) -> anyhow::Result<Loaded> {
+        let records_from = match &repo {
+            Some(repo) => pull_records(repo),
+            None => RecordsFrom::Local,
+        };
         let ledger: Option<Arc<dyn Ledger>> = match (&repo, &commit) {
             (Some(repo), Some(commit)) => Some(Arc::new(GitLedger::new(
                 Arc::clone(repo),
@@ -104,6 +110,7 @@ impl Loaded {
             commit,
             ledger,
             records,
+            records_from,
             kit: kit()?,
         })
     }
@@ -131,6 +138,7 @@ impl Loaded {
             commit: Some(commit),
             repo: Some(Arc::clone(repo)),
             records: self.records.clone(),
+            records_from: self.records_from.clone(),
             kit: self.kit.clone(),
         })
     }
@@ -151,6 +159,68 @@ impl Loaded {
     /// until adopted.
     pub fn owned_accounts(&self) -> HashMap<String, String> {
         ledger::owned_accounts(&self.records, &self.target_key())
+    }
+}
+
+/// Where a run's apply records came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordsFrom {
+    /// This clone only: no remote (or `ORGSYNC_REMOTE=none`), or outside git.
+    Local,
+    /// The remote's records were merged in first.
+    Remote {
+        /// The remote's name.
+        remote: String,
+    },
+    /// The remote could not be read: this clone's records only.
+    Unreachable {
+        /// The remote's name.
+        remote: String,
+        /// Why (without credentials).
+        error: String,
+    },
+}
+
+/// The environment variable that names the remote records and the lease live on; `none` keeps
+/// both in this clone.
+pub const REMOTE_ENV: &str = "ORGSYNC_REMOTE";
+
+/// The configuration repository's remote, unless `ORGSYNC_REMOTE=none`; `ORGSYNC_REMOTE=name`
+/// picks one.
+pub fn remote(repo: &ConfigRepo) -> Option<orgsync_repo::remote::Remote> {
+    match std::env::var(REMOTE_ENV).ok().as_deref().map(str::trim) {
+        Some("none") => None,
+        Some(name) if !name.is_empty() => orgsync_repo::remote::Remote::named(repo, name),
+        _ => orgsync_repo::remote::Remote::of(repo),
+    }
+}
+
+/// Brings the remote's apply records into this clone (`git clone` does not fetch notes), so
+/// that a fresh clone keeps every safety check that reads them.
+fn pull_records(repo: &ConfigRepo) -> RecordsFrom {
+    let Some(remote) = remote(repo) else {
+        return RecordsFrom::Local;
+    };
+    let start = Instant::now();
+    match remote.pull_notes(repo) {
+        Ok(has) => {
+            tracing::info!(
+                remote = remote.name(),
+                records = has,
+                ms = millis(start),
+                "fetched the apply records"
+            );
+            RecordsFrom::Remote {
+                remote: remote.name().to_owned(),
+            }
+        }
+        Err(e) => {
+            tracing::warn!("cannot fetch the apply records: {e}");
+            RecordsFrom::Unreachable {
+                remote: remote.name().to_owned(),
+                error: e.to_string(),
+            }
+        }
     }
 }
 
@@ -287,6 +357,16 @@ pub fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
     let recorded = loaded.recorded_target();
     let mut plan = make_plan(&loaded.config, fetched, today, recorded.as_ref());
     plan.digests.config_commit = loaded.commit.as_ref().map(ToString::to_string);
+    if let RecordsFrom::Unreachable { remote, error } = &loaded.records_from
+        && recorded.is_none()
+        && let Some(d) = orgsync_core::plan::safety::unknown_records(
+            &loaded.config,
+            orgsync_core::plan::safety::bases(&fetched.target).0,
+            &format!("the apply records on `{remote}` could not be read ({error})"),
+        )
+    {
+        plan.diagnostics.insert(0, d);
+    }
     plan
 }
 

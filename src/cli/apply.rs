@@ -21,6 +21,7 @@ use orgsync_core::apply::verify::verify;
 use orgsync_core::ledger::{ApplyRecord, ConfigCommit};
 use orgsync_core::plan::safety::LimitKind;
 use orgsync_core::vocabulary::Plan;
+use orgsync_repo::lease::{self, Lease, LeaseError, LeaseOptions, Place};
 
 /// Arguments of `apply`.
 #[derive(Debug, clap::Args)]
@@ -62,6 +63,10 @@ pub struct Args {
     /// to report ("Applied: …").
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// How long to wait for another apply to the same target (another clone, runner or laptop)
+    /// to finish, in seconds, before giving up. By default an apply gives up at once.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_timeout: u64,
 }
 
 /// One-off overrides of the safety limits, for the plan being applied only: each accepts up to N
@@ -170,13 +175,79 @@ struct Prepared {
     plan: Plan,
     today: Date,
     review: Option<ReviewCounts>,
+    lease: Lease,
 }
 
-/// Loads the configuration and makes the plan to apply: the saved plan, checked against a
-/// re-plan, or a plan made now (printed), checked against the review record with `--reviewed`.
-fn prepare(args: &Args) -> anyhow::Result<Prepared> {
+/// Takes the apply lease on the configuration's target: on the repository's remote, seen by
+/// every clone and runner; without one (or `ORGSYNC_REMOTE=none`), a lock file in this clone.
+/// Lost while applying (it lapsed and another apply took it), the apply stops as on an
+/// interrupt.
+fn take_lease(loaded: &Loaded, args: &Args, interrupt: &Interrupt) -> anyhow::Result<Lease> {
+    let target = loaded.target_key();
+    let remote = loaded.repo.as_deref().and_then(pipeline::remote);
+    let place = match (&remote, &loaded.repo) {
+        (Some(remote), _) => Place::Remote(remote.clone()),
+        (None, Some(repo)) => Place::Local(lease::lock_file(
+            &repo.git_dir().join("orgsync").join("leases"),
+            &target,
+        )),
+        (None, None) => {
+            let dir = loaded
+                .dir
+                .canonicalize()
+                .unwrap_or_else(|_| loaded.dir.clone());
+            let key = lease::refname(&dir.display().to_string());
+            let key = key.rsplit('/').next().unwrap_or_default();
+            Place::Local(lease::lock_file(
+                &std::env::temp_dir().join("orgsync-leases").join(key),
+                &target,
+            ))
+        }
+    };
+    let options = LeaseOptions {
+        holder: loaded
+            .repo
+            .as_ref()
+            .and_then(|r| r.actor())
+            .unwrap_or_else(|| "unknown".to_owned()),
+        ttl: lease::DEFAULT_TTL,
+        wait: Duration::from_secs(args.lock_timeout),
+    };
+    let flag = interrupt.flag();
+    let lease = Lease::take(loaded.repo.clone(), place, &target, &options, move || {
+        super::err(
+            "\nThe apply lease lapsed and another apply took it: starting no new action; \
+             finishing those in flight and writing what was done.\n",
+        );
+        flag.store(true, Ordering::SeqCst);
+    })
+    .map_err(|e| match e {
+        e @ LeaseError::Held { .. } => anyhow::anyhow!(
+            "{e}. Nothing was applied: run again when it is done{}",
+            if args.lock_timeout == 0 {
+                ", or wait for it with --lock-timeout SECONDS"
+            } else {
+                ""
+            }
+        ),
+        e @ LeaseError::Remote(_) => anyhow::Error::new(e).context(
+            "cannot take the apply lease, which keeps two applies to one target apart across \
+             clones; nothing was applied (with no other clone or runner applying to this target, \
+             ORGSYNC_REMOTE=none takes it in this clone only)",
+        ),
+        e => anyhow::Error::new(e).context("cannot take the apply lease; nothing was applied"),
+    })?;
+    tracing::info!(at = lease.location(), "took the apply lease");
+    Ok(lease)
+}
+
+/// Loads the configuration, takes the apply lease, and makes the plan to apply under it: the
+/// saved plan, checked against a re-plan, or a plan made now (printed), checked against the
+/// review record with `--reviewed`.
+fn prepare(args: &Args, interrupt: &Interrupt) -> anyhow::Result<Prepared> {
     let dir = &args.dir.dir;
     let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
+    let lease = take_lease(&loaded, args, interrupt)?;
     let config = &loaded.config;
     let color = super::stdout_color();
     let mut review = None;
@@ -217,6 +288,7 @@ fn prepare(args: &Args) -> anyhow::Result<Prepared> {
         plan,
         today,
         review,
+        lease,
     })
 }
 
@@ -230,8 +302,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let (interrupt, applying) = catch_interrupts()?;
     let args = Arc::new(args);
     let prepared = {
-        let args = Arc::clone(&args);
-        until_interrupted(&interrupt, move || prepare(&args))
+        let (args, interrupt) = (Arc::clone(&args), interrupt.clone());
+        until_interrupted(&interrupt.clone(), move || prepare(&args, &interrupt))
     };
     let Some(prepared) = prepared else {
         return Ok(stopped_before_start());
@@ -241,6 +313,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         plan,
         today,
         review,
+        lease,
     } = prepared?;
     let color = super::stdout_color();
     if !plan.has_actions() {
@@ -284,6 +357,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     }
 
     let mut target = pipeline::open_target(&loaded)?;
+    if !args.no_record {
+        // Said before anything is done: a killed apply (kill -9, a lost runner) leaves this
+        // record, and the next plan finishes its plan without counting it again.
+        record_started(&loaded, &plan, &lease)?;
+    }
     applying.store(true, Ordering::SeqCst);
     let opts = ApplyOptions {
         today,
@@ -353,7 +431,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     if args.no_record {
         super::err("Not recorded (--no-record).\n");
     } else {
-        record(&loaded, &plan, &report)?;
+        record(&loaded, &plan, &report, &lease)?;
+    }
+    let lost = lease.lost();
+    if let Err(e) = lease.release() {
+        tracing::warn!("cannot release the apply lease (it lapses on its own): {e}");
+    }
+    if lost {
+        super::err("The apply lease was lost during the apply; the apply stopped early.\n");
     }
     Ok(if report.interrupted {
         ExitStatus::Interrupted
@@ -587,8 +672,50 @@ fn replan(file: &Plan, loaded: &Loaded, mismatch: bool) -> anyhow::Result<Plan> 
     Ok(trusted)
 }
 
+/// Records that the apply starts (a [`ApplyRecord::started`] record), and shares it with the
+/// remote when the lease is there: a runner killed half-way leaves it behind for the next one.
+fn record_started(loaded: &Loaded, plan: &Plan, lease: &Lease) -> anyhow::Result<()> {
+    let (Some(ledger), Some(commit)) = (&loaded.ledger, &loaded.commit) else {
+        return Ok(());
+    };
+    let mut record =
+        ApplyRecord::started(plan, &ledger.config_dir(), commit, ledger.actor(), now());
+    record.target = Some(loaded.target_key());
+    ledger
+        .append_record(&record)
+        .context("cannot record that the apply starts; nothing was applied")?;
+    share_records(loaded, lease);
+    Ok(())
+}
+
+/// Pushes the apply records to the remote the lease is on. A push that fails is a warning: the
+/// records are in this clone, and the next run pushes them.
+fn share_records(loaded: &Loaded, lease: &Lease) {
+    if !lease.is_remote() {
+        return;
+    }
+    let Some(repo) = &loaded.repo else { return };
+    let Some(remote) = pipeline::remote(repo) else {
+        return;
+    };
+    if let Err(e) = remote.push_notes(repo) {
+        super::err(&format!(
+            "warning: the apply records were not pushed to `{}` ({e}); they are in this clone, \
+             and the next apply pushes them\n",
+            remote.name()
+        ));
+    }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 /// Records the apply as a git note on the configuration commit, or says why it cannot.
-fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<()> {
+fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport, lease: &Lease) -> anyhow::Result<()> {
     let (Some(ledger), Some(commit)) = (&loaded.ledger, &loaded.commit) else {
         let why = if loaded.repo.is_some() {
             "the repository has no commits yet"
@@ -598,10 +725,7 @@ fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<
         super::err(&format!("Not recorded: {why}.\n"));
         return Ok(());
     };
-    let time = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    let time = now();
     let mut record = ApplyRecord::new(
         plan,
         report,
@@ -625,5 +749,6 @@ fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<
         orgsync_repo::NOTES_REF,
         commit.commit.short()
     ));
+    share_records(loaded, lease);
     Ok(())
 }

@@ -41,6 +41,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             dir.display()
         )
     })?;
+    // A fresh clone has no notes: bring the remote's first.
+    if let Some(remote) = crate::pipeline::remote(&repo)
+        && let Err(e) = remote.pull_notes(&repo)
+    {
+        super::err(&format!(
+            "warning: {e}; showing the records in this clone only\n"
+        ));
+    }
     // (entry, its line in the note): records are appended, so a later line is a later apply.
     let mut entries: Vec<(Entry, usize)> = Vec::new();
     for (commit, text) in repo.notes()? {
@@ -52,6 +60,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             }
         }
     }
+    // A start is shown only when its apply never recorded its end (killed without a trace).
+    let ended: std::collections::HashSet<(String, String)> = entries
+        .iter()
+        .filter(|(e, _)| !e.record.started)
+        .map(|(e, _)| (e.record.plan_digest.clone(), e.record.time.clone()))
+        .collect();
+    entries.retain(|(e, _)| {
+        !e.record.started
+            || !ended
+                .iter()
+                .any(|(digest, time)| *digest == e.record.plan_digest && *time >= e.record.time)
+    });
     // Newest first. RFC 3339 in UTC sorts as text; applies within one second keep note order.
     entries.sort_by(|(a, i), (b, j)| {
         (&b.record.time, &b.commit.id, j).cmp(&(&a.record.time, &a.commit.id, i))
@@ -90,19 +110,33 @@ fn text(entries: &[Entry], prefix: &str) -> String {
                     .map(|n| format!("{n} {}", k.as_str()))
             })
             .collect();
-        let _ = writeln!(
-            s,
-            "{}  applied by {}: {} succeeded, {} failed ({})",
-            r.time,
-            r.actor,
-            r.succeeded,
-            r.failed,
-            if kinds.is_empty() {
-                "no actions".to_owned()
-            } else {
-                kinds.join(", ")
-            }
-        );
+        let kinds = if kinds.is_empty() {
+            "no actions".to_owned()
+        } else {
+            kinds.join(", ")
+        };
+        if r.started {
+            let _ = writeln!(
+                s,
+                "{}  started by {}, never finished (stopped without a trace: killed, a lost \
+                 runner; the next apply finishes it) ({kinds})",
+                r.time, r.actor,
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "{}  applied by {}: {} succeeded, {} failed{} ({kinds})",
+                r.time,
+                r.actor,
+                r.succeeded,
+                r.failed,
+                if r.unconfirmed > 0 {
+                    format!(", {} unconfirmed", r.unconfirmed)
+                } else {
+                    String::new()
+                }
+            );
+        }
         let _ = writeln!(
             s,
             "  config {} {} {}: {}{}",
@@ -129,10 +163,12 @@ fn text(entries: &[Entry], prefix: &str) -> String {
         for o in r.outcomes.iter().filter(|o| !o.ok) {
             let _ = writeln!(
                 s,
-                "  FAILED {} {}: {}",
+                "  {} {} {}: {}{}",
+                if o.unconfirmed { "UNSURE" } else { "FAILED" },
                 o.kind.as_str(),
                 o.subject,
-                o.error.as_deref().unwrap_or("")
+                o.error.as_deref().unwrap_or(""),
+                o.status.map(|s| format!(" (HTTP {s})")).unwrap_or_default()
             );
         }
         s.push('\n');

@@ -605,7 +605,15 @@ fn apply_records_a_note_that_history_lists_and_git_shows() {
             repo.message().unwrap().to_owned()
         }
     };
-    assert_eq!(note.lines().count(), 2, "{note}");
+    // Each apply writes a started record before its first action, and its outcome after.
+    assert_eq!(note.lines().count(), 4, "{note}");
+    assert_eq!(
+        note.lines()
+            .filter(|l| l.contains(r#""started":true"#))
+            .count(),
+        2,
+        "{note}"
+    );
     assert!(note.contains(&digest), "{note}");
     assert!(!note.contains('@'), "{note}");
     for personal in personal_data().iter().chain([&"Sanna".to_owned()]) {

@@ -457,21 +457,29 @@ pub fn recorded_target(records: &[ApplyRecord], key: &str) -> Option<RecordedTar
         .iter()
         .filter(|r| r.target.as_deref().is_none_or(|t| t == key))
         .collect();
-    let latest = records.iter().max_by(|a, b| a.time.cmp(&b.time))?;
     // An apply that began and recorded nothing after (killed: kill -9, a lost runner) planned
     // the changes its plan counts; what is left of them is finished by the next plan without
     // counting against the limits again — the plan passed its check, or was allowed over it.
-    // Its count of managed accounts is the newest finished apply's.
-    let killed = latest.started.then_some(*latest);
-    let newest = match killed {
-        Some(started) => records
+    // Its count of managed accounts is the newest finished apply's. A start is finished by the
+    // record of the same plan written after it, wherever the merge of two clones' notes put
+    // that line.
+    let finished = |s: &ApplyRecord| {
+        records
             .iter()
-            .filter(|r| !r.started && r.time <= started.time)
-            .max_by(|a, b| a.time.cmp(&b.time))
-            .copied()
-            .unwrap_or(started),
-        None => *latest,
+            .any(|r| !r.started && r.plan_digest == s.plan_digest && r.time >= s.time)
     };
+    let newest_finished = records
+        .iter()
+        .filter(|r| !r.started)
+        .max_by(|a, b| a.time.cmp(&b.time))
+        .copied();
+    let killed = records
+        .iter()
+        .filter(|r| r.started && !finished(r))
+        .filter(|s| newest_finished.is_none_or(|f| s.time > f.time))
+        .max_by(|a, b| a.time.cmp(&b.time))
+        .copied();
+    let newest = newest_finished.or(killed)?;
     let record = format!(
         "the apply of {} (commit {})",
         newest.time,
@@ -609,6 +617,65 @@ mod tests {
             ApplyRecord::parse_note(&format!("a note by hand\n{line}\n")),
             [record]
         );
+    }
+
+    /// Regression (kill -9 strands people): a started record without its finished record is
+    /// a killed apply, whose plan the next one finishes without counting it again; a start whose
+    /// finished record exists is not, wherever a merge of two clones' notes put the lines.
+    #[test]
+    fn a_start_without_its_finish_is_a_killed_apply_whatever_the_line_order() {
+        let commit = ConfigCommit {
+            commit: CommitInfo {
+                id: "abc".to_owned(),
+                author: String::new(),
+                date: String::new(),
+                subject: String::new(),
+            },
+            dirty: false,
+        };
+        let plan = sample_plan();
+        let at = |t: &str| t.to_owned();
+        let mut earlier = ApplyRecord::new(
+            &plan,
+            &ApplyReport::default(),
+            "",
+            &commit,
+            "a".to_owned(),
+            at("2026-11-22T01:00:00Z"),
+        );
+        earlier.managed_accounts = Some(40);
+        earlier.plan_digest = "earlier".to_owned();
+        let started = ApplyRecord::started(
+            &plan,
+            "",
+            &commit,
+            "a".to_owned(),
+            at("2026-11-22T02:00:00Z"),
+        );
+        let killed = recorded_target(&[earlier.clone(), started.clone()], "t").unwrap();
+        assert_eq!(killed.managed, 40, "the newest finished apply's count");
+        assert_eq!(
+            killed.resumable[&ActionKind::Invite],
+            2,
+            "the killed plan's actions"
+        );
+        let mut finish = ApplyRecord::new(
+            &plan,
+            &ApplyReport::default(),
+            "",
+            &commit,
+            "a".to_owned(),
+            at("2026-11-22T02:00:00Z"),
+        );
+        finish.managed_accounts = Some(42);
+        for records in [
+            vec![earlier.clone(), started.clone(), finish.clone()],
+            vec![earlier.clone(), finish.clone(), started.clone()],
+        ] {
+            let done = recorded_target(&records, "t").unwrap();
+            assert_eq!(done.managed, 42);
+            assert!(done.resumable.is_empty(), "{:?}", done.resumable);
+        }
     }
 
     #[test]

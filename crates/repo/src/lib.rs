@@ -17,6 +17,8 @@ use git2::{
 };
 use serde::Serialize;
 
+pub mod lease;
+pub mod remote;
 mod workdir;
 pub use workdir::{data_paths, load_dir};
 
@@ -356,7 +358,7 @@ impl ConfigRepo {
 
     /// Appends `record` as one line to the note on `commit` under [`NOTES_REF`]. One line per
     /// apply, so that several applies on one commit (nightly runs) accumulate, and notes from two
-    /// clones merge with `git notes --ref orgsync merge -s cat_sort_uniq`.
+    /// clones merge line by line ([`ConfigRepo::merge_notes`]).
     pub fn append_note(&self, commit: &str, record: &str) -> Result<(), GitError> {
         let repo = self.git();
         let oid = Oid::from_str(commit).doing("parse a commit id")?;
@@ -370,13 +372,176 @@ impl ConfigRepo {
         }
         text.push_str(record.trim_end());
         text.push('\n');
-        let signature = repo
-            .signature()
-            .or_else(|_| Signature::now("orgsync", "orgsync@localhost"))
-            .doing("make a signature for the notes commit")?;
+        let signature = signature(&repo)?;
         repo.note(&signature, &signature, Some(NOTES_REF), oid, &text, true)
             .doing("write the apply record")?;
         Ok(())
+    }
+
+    /// The repository's git directory (`.git`), for the git command line.
+    pub fn git_dir(&self) -> PathBuf {
+        self.git().path().to_owned()
+    }
+
+    /// The remote the configuration travels with: `origin`, else the only remote; `None`
+    /// without one (or with several and no `origin`: which one is meant cannot be told).
+    pub fn remote_name(&self) -> Option<String> {
+        let repo = self.git();
+        let names = repo.remotes().ok()?;
+        let names: Vec<&str> = names.iter().flatten().flatten().collect();
+        if names.contains(&"origin") {
+            return Some("origin".to_owned());
+        }
+        match names.as_slice() {
+            [only] => Some((*only).to_owned()),
+            _ => None,
+        }
+    }
+
+    /// True when the repository has a remote called `name`.
+    pub fn has_remote(&self, name: &str) -> bool {
+        self.git().find_remote(name).is_ok()
+    }
+
+    /// The object `refname` points at, `None` when it does not exist.
+    pub fn ref_target(&self, refname: &str) -> Result<Option<String>, GitError> {
+        match self.git().refname_to_id(refname) {
+            Ok(oid) => Ok(Some(oid.to_string())),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e).doing("read a ref"),
+        }
+    }
+
+    /// Deletes `refname` when it exists.
+    pub fn delete_ref(&self, refname: &str) -> Result<(), GitError> {
+        let repo = self.git();
+        match repo.find_reference(refname) {
+            Ok(mut r) => r.delete().doing("delete a ref"),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(()),
+            Err(e) => Err(e).doing("read a ref"),
+        }
+    }
+
+    /// Writes a commit that no ref points at, with an empty tree and `message`: the body of a
+    /// lease ([`crate::lease`]), pushed to the remote by id.
+    pub fn loose_commit(&self, message: &str) -> Result<String, GitError> {
+        let repo = self.git();
+        let tree = repo
+            .treebuilder(None)
+            .and_then(|b| b.write())
+            .doing("write an empty tree")?;
+        let tree = repo.find_tree(tree).doing("read an empty tree")?;
+        let signature = signature(&repo)?;
+        let oid = repo
+            .commit(None, &signature, &signature, message, &tree, &[])
+            .doing("write a lease commit")?;
+        Ok(oid.to_string())
+    }
+
+    /// The message of the commit `refname` points at.
+    pub fn ref_message(&self, refname: &str) -> Result<Option<String>, GitError> {
+        let repo = self.git();
+        let oid = match repo.refname_to_id(refname) {
+            Ok(oid) => oid,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e).doing("read a ref"),
+        };
+        let commit = repo.find_commit(oid).doing("read a lease commit")?;
+        Ok(Some(commit.message().unwrap_or_default().to_owned()))
+    }
+
+    /// Merges the notes at `theirs` (fetched from the remote) into [`NOTES_REF`]: a fast-forward
+    /// when one side has all of the other's, else a merge commit whose notes hold, per commit,
+    /// this clone's lines followed by the remote's lines this clone lacks. Records are lines
+    /// (one JSON object each), so nothing is lost and nothing doubles, and the order of each
+    /// side's lines is kept — unlike `git notes merge -s cat_sort_uniq`, which sorts them.
+    /// Returns true when [`NOTES_REF`] changed.
+    pub fn merge_notes(&self, theirs: &str) -> Result<bool, GitError> {
+        let repo = self.git();
+        let Some(theirs_tip) = repo.refname_to_id(theirs).ok() else {
+            return Ok(false);
+        };
+        let ours_tip = match repo.refname_to_id(NOTES_REF) {
+            Ok(oid) => oid,
+            Err(e) if e.code() == ErrorCode::NotFound => {
+                repo.reference(
+                    NOTES_REF,
+                    theirs_tip,
+                    false,
+                    "orgsync: notes from the remote",
+                )
+                .doing("write the notes ref")?;
+                return Ok(true);
+            }
+            Err(e) => return Err(e).doing("read the notes ref"),
+        };
+        if ours_tip == theirs_tip
+            || repo
+                .graph_descendant_of(ours_tip, theirs_tip)
+                .doing("compare notes histories")?
+        {
+            return Ok(false);
+        }
+        if repo
+            .graph_descendant_of(theirs_tip, ours_tip)
+            .doing("compare notes histories")?
+        {
+            repo.reference_matching(
+                NOTES_REF,
+                theirs_tip,
+                true,
+                ours_tip,
+                "orgsync: notes fast-forwarded to the remote's",
+            )
+            .doing("fast-forward the notes ref")?;
+            return Ok(true);
+        }
+        let read = |refname: &str| -> Result<BTreeMap<Oid, String>, GitError> {
+            let mut out = BTreeMap::new();
+            for item in repo.notes(Some(refname)).doing("read notes")? {
+                let (_, annotated) = item.doing("read notes")?;
+                let note = repo
+                    .find_note(Some(refname), annotated)
+                    .doing("read a note")?;
+                out.insert(annotated, note.message().unwrap_or_default().to_owned());
+            }
+            Ok(out)
+        };
+        let mut merged = read(NOTES_REF)?;
+        for (annotated, text) in read(theirs)? {
+            let ours = merged.entry(annotated).or_default();
+            let have: std::collections::HashSet<String> = ours.lines().map(str::to_owned).collect();
+            for line in text.lines().filter(|l| !have.contains(*l)) {
+                if !ours.is_empty() && !ours.ends_with('\n') {
+                    ours.push('\n');
+                }
+                ours.push_str(line);
+                ours.push('\n');
+            }
+        }
+        let mut tree = repo.treebuilder(None).doing("build the notes tree")?;
+        for (annotated, text) in &merged {
+            let blob = repo.blob(text.as_bytes()).doing("write a note")?;
+            tree.insert(annotated.to_string(), blob, 0o100_644)
+                .doing("build the notes tree")?;
+        }
+        let tree = tree.write().doing("write the notes tree")?;
+        let tree = repo.find_tree(tree).doing("read the notes tree")?;
+        let signature = signature(&repo)?;
+        let (ours, theirs) = (
+            repo.find_commit(ours_tip).doing("read the notes")?,
+            repo.find_commit(theirs_tip).doing("read the notes")?,
+        );
+        repo.commit(
+            Some(NOTES_REF),
+            &signature,
+            &signature,
+            "Notes merged by orgsync",
+            &tree,
+            &[&ours, &theirs],
+        )
+        .doing("write the merged notes")?;
+        Ok(true)
     }
 
     /// Every note under [`NOTES_REF`] with the commit it annotates, in history order: a commit's
@@ -409,6 +574,13 @@ impl ConfigRepo {
         out.sort_by_key(|(c, _)| order.get(&c.id).copied().unwrap_or(usize::MAX));
         Ok(out)
     }
+}
+
+/// The git user, or `orgsync` when none is configured (a CI runner).
+fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
+    repo.signature()
+        .or_else(|_| Signature::now("orgsync", "orgsync@localhost"))
+        .doing("make a signature for a commit")
 }
 
 /// Commit id → its position from the root in HEAD's history (topological: parents first).

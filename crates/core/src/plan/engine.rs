@@ -692,29 +692,23 @@ impl<'a, 's> Reconcile<'a, 's> {
             }
             Memberships::new(groups, &account.communities, desired.communities)
         });
-        // A managed account in none of the groups orgsync manages was left half-made: an apply
-        // created it and stopped (killed, cut off) before it placed it. Seen from the target
-        // alone, without any record.
-        let in_managed = |groups: &Groups<'_>, current: &[String]| {
-            current
-                .iter()
-                .any(|id| groups.index_of(id).is_some_and(|g| groups.is_managed(g)))
+        // A managed account in none of the groups of a kind orgsync manages was left half-made:
+        // an apply created it and stopped (killed, cut off) before it placed it — memberships
+        // are written after the account. Seen from the target alone, without any record.
+        let unplaced = |groups: Option<&Groups<'_>>, current: &[String]| {
+            account.managed
+                && account.status == AccountStatus::Active
+                && groups.is_some_and(|g| {
+                    !current
+                        .iter()
+                        .any(|id| g.index_of(id).is_some_and(|i| g.is_managed(i)))
+                })
         };
-        let placed = self
-            .mapping
-            .communities
-            .as_ref()
-            .is_some_and(|g| in_managed(g, &account.communities))
-            || self
-                .mapping
-                .functions
-                .as_ref()
-                .is_some_and(|g| in_managed(g, &account.function_groups));
-        let unfinished = account.managed && account.status == AccountStatus::Active && !placed;
         AccountChanges {
             edit,
             communities,
-            unfinished,
+            unplaced_communities: unplaced(self.mapping.communities.as_ref(), &account.communities),
+            unplaced_functions: unplaced(self.mapping.functions.as_ref(), &account.function_groups),
         }
     }
 
@@ -730,7 +724,8 @@ impl<'a, 's> Reconcile<'a, 's> {
         let AccountChanges {
             edit,
             communities,
-            unfinished,
+            unplaced_communities,
+            unplaced_functions,
         } = changes;
         let adopting = !account.managed;
         let matched_by = identity::matched_by(key);
@@ -779,7 +774,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             }
             // Placing an unfinished account in its function groups finishes orgsync's own work;
             // anything else it changes is news from the source.
-            let completion = unfinished && edit.field_names() == ["function_groups"];
+            let completion = unplaced_functions && edit.field_names() == ["function_groups"];
             if completion {
                 parts.push(format!("{UNFINISHED}: its function groups"));
             } else if !changed.is_empty() {
@@ -804,7 +799,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             // repair never notifies anyone.
             let transfer = !m.left.is_empty() && !m.joined.is_empty();
             let reason = match (m.left.is_empty(), m.joined.is_empty()) {
-                (true, _) if unfinished => {
+                (true, _) if unplaced_communities => {
                     format!("{UNFINISHED}: placed in {}", m.joined.join(", "))
                 }
                 (true, _) => format!("placed in {}", m.joined.join(", ")),
@@ -823,7 +818,7 @@ impl<'a, 's> Reconcile<'a, 's> {
                     notify: transfer && self.config.policy.notify_transfers,
                 }),
                 reason,
-                if unfinished {
+                if unplaced_communities {
                     Cause::Completion
                 } else {
                     Cause::Source
@@ -847,9 +842,11 @@ struct AccountChanges {
     edit: AccountEdit,
     /// Community change.
     communities: Option<Memberships>,
-    /// The account is managed and in none of the groups orgsync manages: an apply made it and
-    /// stopped before placing it. Placing it is a completion.
-    unfinished: bool,
+    /// The account is managed, active and in none of the communities orgsync manages: an apply
+    /// made it and stopped before placing it. Placing it is a completion.
+    unplaced_communities: bool,
+    /// Likewise for function groups.
+    unplaced_functions: bool,
 }
 
 /// A change of an account's memberships of one kind: the groups orgsync manages become the
@@ -1427,6 +1424,22 @@ mod tests {
             json!([{ "id": "g1", "name": "Bar" }, { "id": "g2", "name": "Kitchen" }])
         );
         assert_eq!(update.reason, "function groups changed in the source");
+        assert_eq!(update.cause, Cause::Source);
+
+        // Regression (kill -9 strands people): in no managed function group at all, the account
+        // was left half-made by an apply; placing it completes that apply and counts against no
+        // limit, even when its communities were written.
+        t.accounts[0].function_groups = vec!["x9".to_owned()];
+        let mut limited = c.clone();
+        limited.safety.max_updates = crate::config::Limit::Count(0);
+        let p = plan(&limited, &s, &t);
+        let update = action(&p, ActionKind::Update);
+        assert_eq!(update.cause, Cause::Completion);
+        assert_eq!(
+            update.reason,
+            "completes an earlier apply that stopped before placing the account: its function groups"
+        );
+        assert!(p.safety.safe, "{:?}", p.safety.violations);
     }
 
     #[test]

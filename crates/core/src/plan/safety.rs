@@ -257,6 +257,32 @@ pub fn listed_target(
     })
 }
 
+/// The target guard without records to compare with: when they exist but could not be read
+/// (the configuration repository's remote did not answer, in a clone that has none of its own),
+/// a target listing no managed account cannot be told from a first sync. Planned on, a lost
+/// listing would invite everyone again. An error; a target that lists managed accounts plans as
+/// usual (its safety limits apply to them).
+pub fn unknown_records(config: &Config, listed_managed: usize, why: &str) -> Option<Diagnostic> {
+    (listed_managed == 0).then(|| Diagnostic {
+        kind: DiagnosticKind::Safety,
+        severity: Severity::Error,
+        message: format!(
+            "the target lists no managed account, and {why}: a first sync cannot be told from a \
+             listing that lost every account, so nothing is planned on it"
+        ),
+        subject: None,
+        count: 0,
+        hint: Some(
+            "run again when the remote answers (the apply records come from it: `git fetch origin \
+             refs/notes/orgsync:refs/notes/orgsync`); for a true first sync outside any shared \
+             repository, set ORGSYNC_REMOTE=none"
+                .to_owned(),
+        ),
+        location: config.locations.get("/target"),
+        concerns: Default::default(),
+    })
+}
+
 /// Checks `actions` against every `safety.max_*` limit. `managed_active` is the number of
 /// managed active accounts in the target (the base of the account percentages), `managed_groups`
 /// the number of groups orgsync manages (the base of `max_group_removals`). Over a limit the plan
