@@ -52,6 +52,32 @@ fn forms(canary: &str) -> Vec<(String, String)> {
             out.push((format!("{name}{what}"), encoded));
         }
     }
+    // Inside a longer base64 text (a whole request encoded at once), the canary may start at
+    // any byte: the characters only its own bytes decide, for each alignment.
+    let percent = canary.replace('+', "%2B").replace('/', "%2F");
+    for (what, plain) in [
+        ("", canary.to_owned()),
+        (" of the Bearer header", format!("Bearer {canary}")),
+        (" of the percent-encoded canary", percent),
+    ] {
+        for offset in 0..3usize {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(plain.as_bytes());
+            let (skip, end) = ((offset * 8).div_ceil(6), bytes.len() * 8 / 6);
+            for (name, engine) in [
+                ("base64", base64::engine::general_purpose::STANDARD_NO_PAD),
+                (
+                    "base64url",
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                ),
+            ] {
+                out.push((
+                    format!("{name}{what} inside a longer text (offset {offset})"),
+                    engine.encode(&bytes)[skip..end].to_owned(),
+                ));
+            }
+        }
+    }
     out
 }
 
@@ -175,6 +201,7 @@ impl Workspace {
 fn echo(faults: Faults) -> Faults {
     Faults {
         echo_authorization: true,
+        echo_request: true,
         ..faults
     }
 }
@@ -266,6 +293,10 @@ fn secrets_never_reach_output_files_or_apply_records() {
     assert!(
         corpus.contains("(the request had Authorization: "),
         "the throttled requests got the echoing error bodies"
+    );
+    assert!(
+        corpus.contains("[base64url: "),
+        "the whole request came back encoded"
     );
 
     // Error paths, each against its own servers.

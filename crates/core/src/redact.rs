@@ -42,7 +42,8 @@ fn encodings(value: &str) -> Vec<String> {
         base64::engine::general_purpose::URL_SAFE,
     ];
     let xml = format!("<token><version>1</version><data>{value}</data></token>");
-    let mut out = vec![value.to_owned(), xml.clone(), percent_encode(value)];
+    let percent = percent_encode(value);
+    let mut out = vec![value.to_owned(), xml.clone(), percent.clone()];
     for plain in [value, xml.as_str()] {
         for engine in &engines {
             let encoded = engine.encode(plain);
@@ -50,6 +51,9 @@ fn encodings(value: &str) -> Vec<String> {
             out.push(encoded.trim_end_matches('=').to_owned());
             out.push(encoded);
         }
+    }
+    for plain in [value, xml.as_str(), percent.as_str()] {
+        out.extend(inside_base64(plain));
     }
     // A value that already is an encoding: its decoded forms (the AFAS token stored as base64,
     // or as XML) are as secret as the value.
@@ -62,6 +66,33 @@ fn encodings(value: &str) -> Vec<String> {
         }
     }
     out.extend(xml_data(value));
+    out
+}
+
+/// What `plain` looks like inside a longer base64 text — a whole request or response encoded at
+/// once, where `plain` starts at any byte: for each of the three alignments of its first byte
+/// to base64's 3-byte groups, and in both alphabets, the characters that only its own bytes
+/// decide (those at its edges also carry bits of its neighbours, and are left out).
+fn inside_base64(plain: &str) -> Vec<String> {
+    let engines = [
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let mut out = Vec::new();
+    for offset in 0..3usize {
+        let mut bytes = vec![0u8; offset];
+        bytes.extend_from_slice(plain.as_bytes());
+        // Characters wholly inside `plain`: from the first whose 6 bits start at or after its
+        // first byte, to the last that ends at or before its last byte.
+        let skip = (offset * 8).div_ceil(6);
+        let end = bytes.len() * 8 / 6;
+        for engine in &engines {
+            let encoded = engine.encode(&bytes);
+            if let Some(fragment) = encoded.get(skip..end) {
+                out.push(fragment.to_owned());
+            }
+        }
+    }
     out
 }
 
@@ -98,6 +129,7 @@ pub fn register(value: &str) {
 /// the credential after the scheme with its encodings.
 pub fn register_authorization(header: &str) {
     add([header.to_owned()]);
+    add(inside_base64(header));
     let credential = header.split_once(' ').map_or(header, |(_, c)| c);
     register(credential);
 }
@@ -147,6 +179,41 @@ mod tests {
         register_authorization(&format!("AfasToken {stored}"));
         for leak in [stored.as_str(), xml.as_str(), data] {
             assert!(!scrub(leak).contains(data), "{leak}");
+        }
+    }
+
+    /// Regression (secrets in other encodings): a server that echoes the whole request
+    /// base64-encoded carries the token at any byte offset; each alignment is scrubbed, in both
+    /// alphabets.
+    #[test]
+    fn a_secret_inside_a_base64_encoded_request_is_scrubbed_at_any_offset() {
+        let secret = "canary+unit/3-Kq8Zw";
+        register_authorization(&format!("Bearer {secret}"));
+        for prefix in ["", "G", "GE", "GET /Users HTTP/1.1\nauthorization: Bearer "] {
+            for suffix in ["", "\n", "\naccept: */*\n\n{\"a\":1}"] {
+                let request = format!("{prefix}{secret}{suffix}");
+                for engine in [
+                    base64::engine::general_purpose::STANDARD,
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                ] {
+                    let encoded = engine.encode(&request);
+                    let out = scrub(&encoded);
+                    assert!(out.contains(REDACTED), "{prefix:?}: {encoded} → {out}");
+                    // What is left decodes to nothing that holds the secret.
+                    let left: String = out.replace(REDACTED, "");
+                    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+                        .decode(left.trim_end_matches('='))
+                        .or_else(|_| {
+                            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                                .decode(left.trim_end_matches('='))
+                        })
+                        .unwrap_or_default();
+                    assert!(
+                        !String::from_utf8_lossy(&decoded).contains(secret),
+                        "{prefix:?}"
+                    );
+                }
+            }
         }
     }
 

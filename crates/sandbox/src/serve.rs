@@ -57,6 +57,11 @@ pub struct Faults {
     /// (401, 429, 5xx), as some vendors and proxies do: a client must never print it.
     #[arg(long)]
     pub echo_authorization: bool,
+    /// Quote the whole request — method, path and query, every header, the body — in every
+    /// error body the fault layer sends, in four forms: plain, URL-encoded, base64 and base64url,
+    /// as a debugging proxy or a careless vendor might. A client must print none of them.
+    #[arg(long)]
+    pub echo_request: bool,
 }
 
 /// Whose error bodies to send.
@@ -226,13 +231,47 @@ impl Gate {
     }
 }
 
-/// `message`, quoting the presented `Authorization` header when the faults say so.
-fn echoed(faults: &Faults, message: &str, presented: Option<&str>) -> String {
-    match (faults.echo_authorization, presented) {
+/// `message`, quoting the presented `Authorization` header, and the whole request (`dump`),
+/// when the faults say so.
+fn echoed(faults: &Faults, message: &str, presented: Option<&str>, dump: Option<&str>) -> String {
+    let mut out = match (faults.echo_authorization, presented) {
         (true, Some(header)) => format!("{message} (the request had Authorization: {header})"),
         (true, None) => format!("{message} (the request had no Authorization header)"),
         (false, _) => message.to_owned(),
+    };
+    if let Some(dump) = dump {
+        use base64::Engine;
+        let encoded =
+            percent_encoding::utf8_percent_encode(dump, percent_encoding::NON_ALPHANUMERIC);
+        out.push_str(&format!(
+            " [request: {dump}] [urlencoded: {encoded}] [base64: {}] [base64url: {}]",
+            base64::engine::general_purpose::STANDARD.encode(dump),
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(dump),
+        ));
     }
+    out
+}
+
+/// The request as text: request line, headers, blank line, body. The body is buffered and put
+/// back, so the emulator behind sees the request unchanged.
+async fn dump(request: Request) -> (Request, String) {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .unwrap_or_default();
+    let mut text = format!("{} {}\n", parts.method, parts.uri);
+    for (name, value) in &parts.headers {
+        text.push_str(&format!(
+            "{name}: {}\n",
+            String::from_utf8_lossy(value.as_bytes())
+        ));
+    }
+    text.push('\n');
+    text.push_str(&String::from_utf8_lossy(&bytes));
+    (
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        text,
+    )
 }
 
 fn throttled(retry_after: u64, vendor: Vendor, message: &str) -> Response {
@@ -254,7 +293,13 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let say = |message: &str| echoed(f, message, presented.as_deref());
+    let (request, dumped) = if f.echo_request {
+        let (request, text) = dump(request).await;
+        (request, Some(text))
+    } else {
+        (request, None)
+    };
+    let say = |message: &str| echoed(f, message, presented.as_deref(), dumped.as_deref());
     if let Some(limiter) = &gate.limiter
         && limiter.check().is_err()
     {
