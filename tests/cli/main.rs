@@ -25,4 +25,5 @@ mod revolut;
 mod schema;
 mod scim_conformance;
 mod secrets;
+mod sources;
 mod validate;
