@@ -20,6 +20,11 @@
 //!   three requests. A configured `order_by` promises a key unique per row, so a tie there
 //!   fails the fetch and names the fields, as does a tie that cannot be read again (1,000 rows
 //!   or more on one key): never a snapshot that may miss a row.
+//! - Lookup ([`Source::lookup`]): people the listing lacked are asked for directly, the
+//!   GetConnector filtered on the id column, ids OR-ed (`;`) as many per request as the query
+//!   string allows (AFAS refuses queries over 2,049 characters), each such read confirmed as a
+//!   listing is. A value with a `,` or `;` (AFAS's separators) is asked for with "contains" on
+//!   its longest part, and only rows that equal it count.
 //! - Pages are fetched concurrently within the client's bound (AFAS asks for at most 5 calls at
 //!   once) and merged strictly in page order, with the same row-merging rules as the `file`
 //!   source. AFAS sends no totals: its help says to page until a page comes back empty, and the
@@ -494,10 +499,84 @@ impl AfasSource {
         merge.reread += 1;
         merge_rows(reader, &mut merge.merger, &direct, tail.skip)
     }
+
+    /// Which of `ids` the GetConnector has a row for, asked for directly: the GetConnector
+    /// filtered on the id column, as many ids OR-ed per request as the query string allows,
+    /// those requests in flight at once within the client's bound, each read to its end the
+    /// way a listing is (a short page is read again before it is trusted).
+    async fn lookup_ids(&self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let column = self.cfg.columns.id.clone();
+        let paging = Paging::new(&self.cfg);
+        let mut wanted: Vec<&str> = ids
+            .iter()
+            .map(|i| i.trim())
+            .filter(|i| !i.is_empty())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut batches: Vec<Filter> = Vec::new();
+        let mut batch = Filter::default();
+        for id in &wanted {
+            let Some(condition) = Filter::condition(&column, id) else {
+                return Err(ConnectorError::Listing(format!(
+                    "AFAS Profit: employee `{id}` cannot be asked for directly: a value that is \
+                     nothing but `,` and `;` cannot be a GetConnector filter value"
+                )));
+            };
+            let mut more = Filter {
+                groups: batch.groups.clone(),
+            };
+            more.groups.push(vec![condition.clone()]);
+            if batch.groups.is_empty()
+                || paging.filtered(paging.take, &more).query_len() <= QUERY_LIMIT
+            {
+                batch = more;
+            } else {
+                batches.push(std::mem::take(&mut batch));
+                batch.groups.push(vec![condition]);
+            }
+        }
+        if !batch.groups.is_empty() {
+            batches.push(batch);
+        }
+        let requests = self.client.requests();
+        let mut reads: JoinSet<Result<Vec<Vec<u8>>, ConnectorError>> = JoinSet::new();
+        for filter in &batches {
+            let reader = self.reader.clone();
+            let filtered = paging.filtered(paging.take, filter);
+            reads.spawn(async move { reader.read_all(&filtered).await });
+        }
+        let reader = &self.reader;
+        let mut found: std::collections::HashSet<String> = std::collections::HashSet::new();
+        while let Some(joined) = reads.join_next().await {
+            for body in joined.map_err(join_error)?? {
+                for row in reader.rows(&body, 0)? {
+                    let id = field_text(row, &column);
+                    found.insert(id.trim().to_owned());
+                }
+            }
+        }
+        let out: Vec<String> = ids
+            .iter()
+            .filter(|i| found.contains(i.trim()))
+            .cloned()
+            .collect();
+        tracing::info!(
+            asked = wanted.len(),
+            found = out.len(),
+            requests = self.client.requests() - requests,
+            "AFAS Profit: people missing from the listing looked up directly"
+        );
+        Ok(out)
+    }
 }
 
 /// Rows per request when rows that tie are read again: more would not be read at once.
 const TIED_TAKE: u64 = 1000;
+
+/// The longest query string (after `?`) sent: AFAS answers longer ones (over 2,049
+/// characters) with a 404.
+const QUERY_LIMIT: usize = 2000;
 
 /// Pages merged in order, with the last run of rows that share an ordering key held back.
 struct Merge<'l> {
@@ -581,6 +660,33 @@ impl Reader {
                     "page at skip {skip}: unexpected response body: {e}"
                 ))
             })
+    }
+
+    /// Every page of `paging` (a filtered read: few rows), one after the other; a short page
+    /// is confirmed as in a listing.
+    async fn read_all(&self, paging: &Paging) -> Result<Vec<Vec<u8>>, ConnectorError> {
+        let mut pages = Vec::new();
+        for page in 0.. {
+            if page > 50_000_000 / paging.take {
+                return Err(ConnectorError::Listing(
+                    "AFAS Profit: more than 50 million rows: the server seems to ignore `skip`"
+                        .to_owned(),
+                ));
+            }
+            let body = self.get(&paging.path(page * paging.take)).await?;
+            if self.rows(&body, page * paging.take)?.len() as u64 == paging.take {
+                pages.push(body);
+                continue;
+            }
+            match self.confirm(paging, page, body).await? {
+                Confirmed::Full(body) => pages.push(body),
+                Confirmed::Last(body) => {
+                    pages.push(body);
+                    break;
+                }
+            }
+        }
+        Ok(pages)
     }
 
     /// Confirms a short page (fewer rows than `take`; `first` is how it came back): AFAS sends
@@ -731,6 +837,12 @@ impl Paging {
         )
     }
 
+    /// The length of the query string of the first page.
+    fn query_len(&self) -> usize {
+        let path = self.path(0);
+        path.len() - path.find('?').map_or(path.len(), |i| i + 1)
+    }
+
     /// A row's values of the ordering fields, as text.
     fn key(&self, row: &RawValue) -> Vec<String> {
         let row: serde_json::Map<String, serde_json::Value> =
@@ -746,6 +858,13 @@ fn text(value: Option<&serde_json::Value>) -> String {
         Some(serde_json::Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     }
+}
+
+/// The value of `field` in a row, as text.
+fn field_text(row: &RawValue, field: &str) -> String {
+    let row: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(row.get()).unwrap_or_default();
+    text(row.get(field))
 }
 
 /// A GetConnector filter (`filterfieldids`, `filtervalues`, `operatortypes`): groups of
@@ -869,13 +988,17 @@ impl Source for AfasSource {
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
         self.rt.block_on(self.fetch_pages())
     }
+
+    fn lookup(&mut self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        self.rt.block_on(self.lookup_ids(ids))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use orgsync_core::config::Columns;
-    use orgsync_sandbox::afas::{AfasData, router};
+    use orgsync_sandbox::afas::{AfasData, AfasFaults, router, router_with_faults};
     use orgsync_sandbox::generate::{GenerateOptions, generate};
     use orgsync_sandbox::serve::{Faults, spawn};
 
@@ -1129,6 +1252,73 @@ mod tests {
                 sorted(whole.clone()),
                 "page size {page_size}"
             );
+        }
+    }
+
+    /// A listing whose last page comes back one row short on every read (AFAS sends no totals,
+    /// so nothing shows it) lacks the person on that row; asked for directly, AFAS has them.
+    /// Someone AFAS does not have is not found.
+    #[test]
+    fn lookup_finds_a_person_the_listing_lacks_and_not_one_who_is_gone() {
+        let mut data = hr();
+        let mut last = data.rows[0].clone();
+        last.insert("Medewerker".into(), "999999".into());
+        last.insert("Email_werk".into(), "laatste@example.com".into());
+        data.rows.push(last);
+        let present = text(data.rows[0].get("Medewerker"));
+        let server = spawn(
+            router_with_faults(
+                data.clone(),
+                TOKEN,
+                Faults::default(),
+                AfasFaults { cut_last_row: true },
+            ),
+            0,
+        )
+        .unwrap();
+        let url = format!("{}{}", server.url(), orgsync_sandbox::afas::BASE_PATH);
+        let cfg = source_config(&url, serde_json::json!({ "page_size": 7 }));
+        let mut source = AfasSource::new(
+            &cfg,
+            &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+        )
+        .unwrap();
+        let listed = source.fetch().unwrap();
+        assert!(
+            listed.persons.iter().all(|p| p.id != "999999"),
+            "the cut hides them"
+        );
+        assert!(listed.persons.iter().any(|p| p.id == present));
+        let ids = ["999999".to_owned(), "555555".to_owned(), present.clone()];
+        assert_eq!(source.lookup(&ids).unwrap(), ["999999", present.as_str()]);
+    }
+
+    /// Many ids go in a few requests (as many OR-ed as the query string allows), and cut pages
+    /// do not make anyone look gone.
+    #[test]
+    fn lookup_asks_for_many_ids_in_few_requests_and_survives_cut_pages() {
+        let data = hr();
+        let mut present: Vec<String> = data
+            .rows
+            .iter()
+            .map(|r| text(r.get("Medewerker")))
+            .collect();
+        present.sort();
+        present.dedup();
+        let gone: Vec<String> = (0..150).map(|i| format!("8{i:05}")).collect();
+        let ids: Vec<String> = gone.iter().chain(&present).cloned().collect();
+        for faults in [Faults::default(), cut_every(2)] {
+            let server = spawn(router(data.clone(), TOKEN, faults), 0).unwrap();
+            let url = format!("{}{}", server.url(), orgsync_sandbox::afas::BASE_PATH);
+            let cfg = source_config(&url, serde_json::json!({ "page_size": 25 }));
+            let mut source = AfasSource::new(
+                &cfg,
+                &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+            )
+            .unwrap();
+            assert_eq!(source.lookup(&ids).unwrap(), present);
+            let requests = source.client().requests();
+            assert!(requests < 40, "{requests} requests for {} ids", ids.len());
         }
     }
 
