@@ -17,6 +17,7 @@
 //! rows of `@EmId`, DELETE `/connectors/KnEmployee/EmId/{id}` removes them. Its `Fields` use the
 //! GetConnector's field names (real KnEmployee fields differ).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -351,7 +352,56 @@ fn text(v: Option<&Value>) -> String {
 /// date and time.
 #[derive(Debug)]
 struct Filter {
-    groups: Vec<Vec<(String, u8, String)>>,
+    groups: Vec<Vec<Condition>>,
+}
+
+/// One condition of a filter, its value made comparable once.
+#[derive(Debug)]
+struct Condition {
+    field: String,
+    op: u8,
+    /// The value as sent.
+    value: String,
+    /// `comparable` of the value.
+    cmp: String,
+    /// `comparable` of the value without the `%` around it (contains, starts with, …).
+    pattern: String,
+}
+
+impl Condition {
+    fn new(field: &str, op: u8, value: &str) -> Condition {
+        Condition {
+            field: field.to_owned(),
+            op,
+            value: value.to_owned(),
+            cmp: comparable(value),
+            pattern: comparable(value.trim_matches('%')),
+        }
+    }
+
+    /// Whether a field whose `comparable` value is `a` passes.
+    fn holds(&self, a: &str) -> bool {
+        let (b, pattern) = (self.cmp.as_str(), self.pattern.as_str());
+        match self.op {
+            1 => a == b,
+            2 => compare(a, b).is_ge(),
+            3 => compare(a, b).is_le(),
+            4 => compare(a, b).is_gt(),
+            5 => compare(a, b).is_lt(),
+            6 => a.contains(pattern),
+            // `%text%` is "does not contain", a plain value "is not equal" (AFAS's help).
+            7 if self.value.starts_with('%') && self.value.ends_with('%') => !a.contains(pattern),
+            7 => a != b,
+            8 => a.is_empty(),
+            9 => !a.is_empty(),
+            10 => a.starts_with(pattern),
+            11 => !a.contains(pattern),
+            12 => !a.starts_with(pattern),
+            13 => a.ends_with(pattern),
+            14 => !a.ends_with(pattern),
+            _ => false,
+        }
+    }
 }
 
 impl Filter {
@@ -394,50 +444,54 @@ impl Filter {
                     },
                     None => 1,
                 };
-                conditions.push((field.clone(), op, values[g][c].clone()));
+                conditions.push(Condition::new(field, op, &values[g][c]));
             }
             groups.push(conditions);
         }
         Ok(Some(Filter { groups }))
     }
 
-    fn matches(&self, row: &Map<String, Value>) -> bool {
-        self.groups.iter().any(|group| {
-            group
-                .iter()
-                .all(|(field, op, value)| holds(&text(row.get(field)), *op, value))
-        })
-    }
-}
-
-/// Whether a field's text `field` passes operator `op` with `value`.
-fn holds(field: &str, op: u8, value: &str) -> bool {
-    let (a, b) = (comparable(field), comparable(value));
-    let pattern = comparable(value.trim_matches('%'));
-    match op {
-        1 => compare(&a, &b).is_eq(),
-        2 => compare(&a, &b).is_ge(),
-        3 => compare(&a, &b).is_le(),
-        4 => compare(&a, &b).is_gt(),
-        5 => compare(&a, &b).is_lt(),
-        6 => a.contains(&pattern),
-        // `%text%` is "does not contain", a plain value "is not equal" (AFAS's help).
-        7 if value.starts_with('%') && value.ends_with('%') => !a.contains(&pattern),
-        7 => compare(&a, &b).is_ne(),
-        8 => field.trim().is_empty(),
-        9 => !field.trim().is_empty(),
-        10 => a.starts_with(&pattern),
-        11 => !a.contains(&pattern),
-        12 => !a.starts_with(&pattern),
-        13 => a.ends_with(&pattern),
-        14 => !a.ends_with(&pattern),
-        _ => false,
+    /// Which of `rows` pass. Each field's values are made comparable once, and groups that are
+    /// one `=` (a person asked for by number) are answered from a set: a lookup ORs dozens of
+    /// them, over every row.
+    fn select(&self, rows: &[&Map<String, Value>]) -> Vec<bool> {
+        let mut values: HashMap<&str, Vec<String>> = HashMap::new();
+        for c in self.groups.iter().flatten() {
+            values.entry(c.field.as_str()).or_insert_with(|| {
+                rows.iter()
+                    .map(|r| comparable(&text(r.get(&c.field))))
+                    .collect()
+            });
+        }
+        let mut equal: HashMap<&str, HashSet<&str>> = HashMap::new();
+        let mut others: Vec<&[Condition]> = Vec::new();
+        for group in &self.groups {
+            match group.as_slice() {
+                [c] if c.op == 1 => {
+                    equal
+                        .entry(c.field.as_str())
+                        .or_default()
+                        .insert(c.cmp.as_str());
+                }
+                _ => others.push(group),
+            }
+        }
+        (0..rows.len())
+            .map(|i| {
+                equal
+                    .iter()
+                    .any(|(f, set)| set.contains(values[f][i].as_str()))
+                    || others
+                        .iter()
+                        .any(|group| group.iter().all(|c| c.holds(&values[c.field.as_str()][i])))
+            })
+            .collect()
     }
 }
 
 /// A value as the database compares it: a date or date-time as `YYYY-MM-DDTHH:MM:SS`
-/// (`2024-01-01`, `2024-01-01T00:00:00Z` and `2024-01-01T00:00:00` are one value), other text
-/// in lower case.
+/// (`2024-01-01`, `2024-01-01T00:00:00Z` and `2024-01-01T00:00:00` are one value), a number
+/// written the one way (`0100` is `100`), other text in lower case, all trimmed.
 fn comparable(value: &str) -> String {
     let v = value.trim();
     let b = v.as_bytes();
@@ -455,7 +509,10 @@ fn comparable(value: &str) -> String {
             _ => {}
         }
     }
-    v.to_lowercase()
+    match v.parse::<f64>() {
+        Ok(n) if n.is_finite() => n.to_string(),
+        _ => v.to_lowercase(),
+    }
 }
 
 /// Numbers as numbers, anything else as text.
@@ -511,7 +568,10 @@ async fn get_connector(
     };
     let mut rows: Vec<&Map<String, Value>> = order.iter().map(|&i| &data.rows[i]).collect();
     match Filter::parse(&q, &data.fields) {
-        Ok(Some(filter)) => rows.retain(|r| filter.matches(r)),
+        Ok(Some(filter)) => {
+            let mut keep = filter.select(&rows).into_iter();
+            rows.retain(|_| keep.next().unwrap_or(false));
+        }
         // The listing itself: with the persistent cut, its last row is never sent.
         Ok(None) if emu.afas.cut_last_row => {
             rows.pop();
@@ -844,9 +904,9 @@ mod tests {
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect();
             let filter = Filter::parse(&q, &fields)?.expect("a filter");
-            Ok((0..rows.len())
-                .filter(|&i| filter.matches(&rows[i]))
-                .collect())
+            let rows: Vec<&Map<String, Value>> = rows.iter().collect();
+            let keep = filter.select(&rows);
+            Ok((0..rows.len()).filter(|&i| keep[i]).collect())
         };
         // A date matches in each form AFAS writes it; `,` is AND.
         assert_eq!(
