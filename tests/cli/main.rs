@@ -25,5 +25,6 @@ mod revolut;
 mod schema;
 mod scim_conformance;
 mod secrets;
+mod sources;
 mod unattended;
 mod validate;

@@ -20,6 +20,9 @@
 //!   403 `userRateLimitExceeded`/`quotaExceeded`/`rateLimitExceeded` and 429 are throttles,
 //!   retried with backoff (and `Retry-After`) on the shared client's throttle budget.
 //! - Suspended and archived users are leavers: they are left out of the snapshot.
+//! - Lookup ([`Source::lookup`]): a person the listing lacked is asked for directly, one
+//!   request at a time — `users.get` by Google id, or a search on the external id (and
+//!   `users.get` by e-mail for a person known by their e-mail); found only when active.
 //! - Manager relations name the manager's e-mail; they are resolved to the manager's person id.
 
 use std::collections::{HashMap, HashSet};
@@ -339,22 +342,7 @@ pub fn snapshot(
         .iter()
         .map(|u| (u.org_unit_path.as_str(), u.name.as_str()))
         .collect();
-    let person_id = |u: &User| -> String {
-        match cfg.person_id {
-            GooglePersonId::Id => u.id.clone(),
-            GooglePersonId::ExternalId => u
-                .external_ids
-                .iter()
-                .find(|x| {
-                    !x.value.trim().is_empty()
-                        && (x.kind == cfg.external_id_type
-                            || x.kind == "custom"
-                                && x.custom_type.as_deref() == Some(&cfg.external_id_type))
-                })
-                .map(|x| x.value.trim().to_owned())
-                .unwrap_or_else(|| u.primary_email.trim().to_lowercase()),
-        }
-    };
+    let person_id = |u: &User| person_id(cfg, u);
     // Every user's e-mail (leavers too): a manager may be suspended and still be named.
     let by_email: HashMap<String, String> = users
         .iter()
@@ -464,6 +452,31 @@ pub fn snapshot(
         });
     }
     Ok(out)
+}
+
+/// The person id of a user: Google's id, or the external id of the configured type (else the
+/// lower-cased primary e-mail), as `source.person_id` says.
+fn person_id(cfg: &GoogleSourceConfig, u: &User) -> String {
+    match cfg.person_id {
+        GooglePersonId::Id => u.id.clone(),
+        GooglePersonId::ExternalId => u
+            .external_ids
+            .iter()
+            .find(|x| {
+                !x.value.trim().is_empty()
+                    && (x.kind == cfg.external_id_type
+                        || x.kind == "custom"
+                            && x.custom_type.as_deref() == Some(&cfg.external_id_type))
+            })
+            .map(|x| x.value.trim().to_owned())
+            .unwrap_or_else(|| u.primary_email.trim().to_lowercase()),
+    }
+}
+
+/// A Directory API search value (`query`): single-quoted, with `'` and `\` escaped, so that
+/// spaces and operators in it are part of the value.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// `/a/b/c`, `/a/b`, `/a`, `/`: a path and the units above it, deepest first.
@@ -655,11 +668,24 @@ impl GoogleSource {
 
     /// One page of users, parsed; a body that is not a page is read again (up to `retries`).
     async fn page(&mut self, token: Option<&str>) -> Result<UsersPage, ConnectorError> {
-        let mut path = format!(
+        let list = format!(
             "/admin/directory/v1/users?customer={}&maxResults={}&projection=basic",
             super::http::encode(&self.cfg.customer),
             self.cfg.page_size.clamp(1, 500)
         );
+        self.page_of(&list, self.cfg.page_size.clamp(1, 500), token)
+            .await
+    }
+
+    /// One page of the users `list` (a `users.list` path with its query) asks for, at most
+    /// `max` of them.
+    async fn page_of(
+        &mut self,
+        list: &str,
+        max: u32,
+        token: Option<&str>,
+    ) -> Result<UsersPage, ConnectorError> {
+        let mut path = list.to_owned();
         if let Some(t) = token {
             path.push_str("&pageToken=");
             path.push_str(&super::http::encode(t));
@@ -669,11 +695,10 @@ impl GoogleSource {
             let body = self.get(&path).await?;
             match serde_json::from_slice::<UsersPage>(&body) {
                 Ok(page) => {
-                    if page.users.len() > self.cfg.page_size.clamp(1, 500) as usize {
+                    if page.users.len() > max as usize {
                         return Err(ConnectorError::Listing(format!(
-                            "Google Workspace: a page held {} users, more than maxResults {}",
+                            "Google Workspace: a page held {} users, more than maxResults {max}",
                             page.users.len(),
-                            self.cfg.page_size
                         )));
                     }
                     return Ok(page);
@@ -695,6 +720,128 @@ impl GoogleSource {
                 }
             }
         }
+    }
+
+    /// Confirms `page`, which came back without `nextPageToken`: the last page — or one cut
+    /// short that lost its token. It is read again with the same token until two reads agree;
+    /// a read that goes on (a token, or more users) wins. Returns the page, the reads made and
+    /// whether the first read was cut.
+    async fn confirm_last(
+        &mut self,
+        list: &str,
+        max: u32,
+        token: Option<&str>,
+        mut page: UsersPage,
+    ) -> Result<(UsersPage, u64, bool), ConnectorError> {
+        let mut reads = 0;
+        let mut cut = false;
+        for _ in 1..CONFIRM_READS {
+            let again = self.page_of(list, max, token).await?;
+            reads += 1;
+            if again.next_page_token.is_some() || again.users.len() > page.users.len() {
+                cut = true;
+                page = again;
+                if page.next_page_token.is_some() {
+                    return Ok((page, reads, cut));
+                }
+                continue;
+            }
+            if again.users.len() == page.users.len() {
+                return Ok((page, reads, cut));
+            }
+        }
+        Err(ConnectorError::Listing(format!(
+            "Google Workspace: the last page of users came back with a different number of \
+             users on each of {CONFIRM_READS} reads: it may have been cut short. Nothing was \
+             planned; try again"
+        )))
+    }
+
+    /// `users.get`: the user whose key (Google id, or a primary or alias e-mail) is `key`;
+    /// `None` when Google has no such user (404).
+    async fn user(&mut self, key: &str) -> Result<Option<User>, ConnectorError> {
+        let path = format!(
+            "/admin/directory/v1/users/{}?projection=basic",
+            super::http::encode(key)
+        );
+        match self.get(&path).await {
+            Ok(body) => serde_json::from_slice::<User>(&body)
+                .map(Some)
+                .map_err(|e| {
+                    ConnectorError::Listing(format!(
+                        "Google Workspace: the answer for user {key} is not a user ({})",
+                        e.classify_str()
+                    ))
+                }),
+            Err(ConnectorError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The users a `users.list` search (`query`) finds, every page of them, a page without
+    /// `nextPageToken` confirmed as in a listing.
+    async fn search(&mut self, query: &str) -> Result<Vec<User>, ConnectorError> {
+        let list = format!(
+            "/admin/directory/v1/users?customer={}&maxResults=500&projection=basic&query={}",
+            super::http::encode(&self.cfg.customer),
+            super::http::encode(query)
+        );
+        let mut users = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut page = self.page_of(&list, 500, token.as_deref()).await?;
+            if page.next_page_token.is_none() {
+                page = self
+                    .confirm_last(&list, 500, token.as_deref(), page)
+                    .await?
+                    .0;
+            }
+            users.extend(page.users);
+            match page.next_page_token {
+                Some(next) if !next.is_empty() => token = Some(next),
+                _ => return Ok(users),
+            }
+        }
+    }
+
+    /// Which of `ids` Google has as an active user, asked for one at a time (the client sends
+    /// one request at a time): with `person_id: id`, `users.get` by the id; with `person_id:
+    /// external_id`, a search on the external id (`query=externalId='…'`), and for an id that
+    /// is an e-mail (a user without an external id of the type is known by it) `users.get` by
+    /// that e-mail when the search found nobody. A user counts when its person id is the id, as
+    /// the listing would give it, and it is neither suspended nor archived (those are leavers).
+    async fn lookup_users(&mut self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let requests = self.client.requests();
+        let mut found = Vec::new();
+        for id in ids {
+            let key = id.trim();
+            if key.is_empty() {
+                continue;
+            }
+            let users: Vec<User> = match self.cfg.person_id {
+                GooglePersonId::Id => self.user(key).await?.into_iter().collect(),
+                GooglePersonId::ExternalId => {
+                    let mut users = self.search(&format!("externalId={}", quoted(key))).await?;
+                    if key.contains('@') && !users.iter().any(|u| person_id(&self.cfg, u) == key) {
+                        users.extend(self.user(key).await?);
+                    }
+                    users
+                }
+            };
+            if users
+                .iter()
+                .any(|u| !u.suspended && !u.archived && person_id(&self.cfg, u) == key)
+            {
+                found.push(id.clone());
+            }
+        }
+        tracing::info!(
+            asked = ids.len(),
+            found = found.len(),
+            requests = self.client.requests() - requests,
+            "Google Workspace: people missing from the listing looked up directly"
+        );
+        Ok(found)
     }
 
     /// `validate --online`: a token is granted (key, delegation, subject), one user can be
@@ -750,33 +897,19 @@ impl GoogleSource {
             let mut page = self.page(token.as_deref()).await?;
             pages += 1;
             if page.next_page_token.is_none() {
-                // The last page — or one cut short that lost its token. Read it again with the
-                // same token until two reads agree; a read that goes on wins.
-                let mut agreed = false;
-                for _ in 1..CONFIRM_READS {
-                    let again = self.page(token.as_deref()).await?;
-                    pages += 1;
-                    if again.next_page_token.is_some() || again.users.len() > page.users.len() {
-                        recovered_cuts += 1;
-                        page = again;
-                        if page.next_page_token.is_some() {
-                            agreed = true;
-                            break;
-                        }
-                        continue;
-                    }
-                    if again.users.len() == page.users.len() {
-                        agreed = true;
-                        break;
-                    }
-                }
-                if !agreed {
-                    return Err(ConnectorError::Listing(format!(
-                        "Google Workspace: the last page of users came back with a different \
-                         number of users on each of {CONFIRM_READS} reads: it may have been cut \
-                         short. Nothing was planned; try again"
-                    )));
-                }
+                // The last page — or one cut short that lost its token.
+                let list = format!(
+                    "/admin/directory/v1/users?customer={}&maxResults={}&projection=basic",
+                    super::http::encode(&self.cfg.customer),
+                    self.cfg.page_size.clamp(1, 500)
+                );
+                let max = self.cfg.page_size.clamp(1, 500);
+                let (confirmed, reads, cut) = self
+                    .confirm_last(&list, max, token.as_deref(), page)
+                    .await?;
+                page = confirmed;
+                pages += reads;
+                recovered_cuts += u64::from(cut);
             }
             for u in page.users {
                 if !ids.insert(u.id.clone()) {
@@ -832,6 +965,11 @@ impl Source for GoogleSource {
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
         let rt = Arc::clone(&self.rt);
         rt.block_on(self.fetch_all())
+    }
+
+    fn lookup(&mut self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let rt = Arc::clone(&self.rt);
+        rt.block_on(self.lookup_users(ids))
     }
 }
 
@@ -935,6 +1073,85 @@ mod tests {
         }
         // A page cut on every read (`N = 1`) cannot be told from a last page: Google sends no
         // totals. That limit is documented; the plan's safety limits are the net behind it.
+    }
+
+    /// A page of users cut on every read looks like the last page (Google sends no totals),
+    /// so the listing lacks people; `users.get` finds them. A suspended user (a leaver) and one
+    /// Google does not have are not found.
+    #[test]
+    fn lookup_by_google_id_finds_users_the_listing_lacks_but_not_leavers_or_the_gone() {
+        let (data, _) = data();
+        let every = Faults {
+            short_page_every: Some(1),
+            ..Faults::default()
+        };
+        let server = start(&data, every, GoogleFaults::default());
+        let mut s = source(&server, serde_json::json!({ "person_id": "id" }));
+        let listed = s.fetch().unwrap();
+        let active: Vec<String> = data
+            .users
+            .iter()
+            .filter(|u| u["suspended"] == false)
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .collect();
+        let missing: Vec<String> = active
+            .iter()
+            .filter(|id| listed.persons.iter().all(|p| p.id != **id))
+            .cloned()
+            .collect();
+        assert!(!missing.is_empty(), "the cut listing lacks active users");
+        let suspended = data
+            .users
+            .iter()
+            .find(|u| u["suspended"] == true)
+            .map(|u| u["id"].as_str().unwrap().to_owned())
+            .unwrap();
+        let mut ids = vec![suspended, "100000000000000000000".to_owned()];
+        ids.extend(missing.iter().cloned());
+        let requests = s.client().requests();
+        assert_eq!(s.lookup(&ids).unwrap(), missing);
+        assert_eq!(s.client().requests() - requests, ids.len() as u64);
+    }
+
+    /// With employee numbers from `externalIds`, a person is looked up with a search on the
+    /// external id; an e-mail (the id of a user without one) with `users.get`.
+    #[test]
+    fn lookup_by_external_id_searches_and_falls_back_to_the_e_mail() {
+        let (mut data, hr) = data();
+        // A user without an external id is known by their e-mail.
+        data.users[1]["externalIds"] = serde_json::json!([]);
+        let no_number = data.users[1]["primaryEmail"]
+            .as_str()
+            .unwrap()
+            .to_lowercase();
+        for faults in [
+            Faults::default(),
+            Faults {
+                short_page_every: Some(2),
+                ..Faults::default()
+            },
+        ] {
+            let server = start(&data, faults, GoogleFaults::default());
+            let mut s = source(&server, serde_json::json!({}));
+            let active = hr.persons[0].id.clone();
+            let leaver = data
+                .users
+                .iter()
+                .find(|u| u["suspended"] == true)
+                .map(|u| u["externalIds"][0]["value"].as_str().unwrap().to_owned())
+                .unwrap();
+            // Someone whose number is a substring of another's is not them.
+            let part = active[..active.len() - 1].to_owned();
+            let ids = [
+                leaver,
+                "999999".to_owned(),
+                part,
+                active.clone(),
+                no_number.clone(),
+                "nobody@example.com".to_owned(),
+            ];
+            assert_eq!(s.lookup(&ids).unwrap(), [active, no_number.clone()]);
+        }
     }
 
     #[test]

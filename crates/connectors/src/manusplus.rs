@@ -21,6 +21,9 @@
 //! read again (a cut is transient [I]), and a total that changes between pages, or rows that
 //! never add up to it, fail the fetch. Without a total, a short page is read again before it is
 //! taken for the last. Never a partial snapshot.
+//!
+//! Lookup ([`Source::lookup`]) reads the employee list again: no configured path reads one
+//! employee by the number a person is known by (see the method).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -552,6 +555,41 @@ impl Source for ManusPlusSource {
         let rt = Arc::clone(&self.rt);
         rt.block_on(self.fetch_all())
     }
+
+    /// Reads the employee list once more, every page with a fetch's checks, and returns the
+    /// ids among `ids` that an employee there has (its employee number, else its own id, as
+    /// the snapshot names people). Why not one request per person: `source.paths` names lists
+    /// only — no path for one employee — and a person's id is the employee *number*, while a
+    /// path for one employee would take ManusPlus's own employee id, which only the listing
+    /// that lacked the person could have given. One re-read costs the employee list's pages
+    /// (employees ÷ `page_size`, and a re-read of a short page). It finds a person a transient
+    /// cut hid; a list cut the same way on every read hides them again, but a list with a
+    /// total (the default shape) fails the fetch on that instead.
+    fn lookup(&mut self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rt = Arc::clone(&self.rt);
+        let template = self.cfg.paths.employees.clone();
+        let employees = rt.block_on(self.list(&template))?;
+        let f = &self.cfg.fields;
+        let numbers: HashSet<String> = employees
+            .iter()
+            .filter_map(|e| field(e, &f.employee_number).or_else(|| field(e, &f.id)))
+            .collect();
+        let found: Vec<String> = ids
+            .iter()
+            .filter(|id| numbers.contains(id.trim()))
+            .cloned()
+            .collect();
+        tracing::info!(
+            asked = ids.len(),
+            found = found.len(),
+            employees = employees.len(),
+            "ManusPlus: people missing from the listing looked up in the employee list read again"
+        );
+        Ok(found)
+    }
 }
 
 #[cfg(test)]
@@ -670,6 +708,39 @@ mod tests {
         let mut s = source(&server, serde_json::json!({ "retries": 8 }));
         assert_eq!(s.fetch().unwrap(), whole);
         assert!(s.client().throttled() > 0);
+    }
+
+    /// ManusPlus has no path for one employee that takes an employee number: the employee
+    /// list is read again, once, and a person found there is found; one who is gone is not.
+    #[test]
+    fn lookup_reads_the_employee_list_again() {
+        let hr = hr();
+        let data = ManusPlusData::from_snapshot(&hr);
+        let server = start(&data, Faults::default(), ManusPlusSettings::default());
+        let mut s = source(&server, serde_json::json!({}));
+        let present = hr.persons[hr.persons.len() / 2].id.clone();
+        let ids = ["999999".to_owned(), present.clone()];
+        assert_eq!(s.lookup(&ids).unwrap(), std::slice::from_ref(&present));
+        // The employee list's pages (60 employees, 7 a page), and the grant.
+        let pages = hr.persons.len().div_ceil(7) as u64;
+        assert_eq!(s.client().requests(), pages);
+        assert!(s.lookup(&[]).unwrap().is_empty());
+        assert_eq!(
+            s.client().requests(),
+            pages,
+            "nothing to ask, nothing asked"
+        );
+        // A cut page is read again, as in a fetch.
+        let server = start(
+            &data,
+            Faults {
+                short_page_every: Some(3),
+                ..Faults::default()
+            },
+            ManusPlusSettings::default(),
+        );
+        let mut s = source(&server, serde_json::json!({}));
+        assert_eq!(s.lookup(&ids).unwrap(), [present]);
     }
 
     #[test]

@@ -20,6 +20,8 @@
 //!   cut is transient: a page read again comes back whole at least twice in six reads. A candidate that comes back on two pages means the order moved while paging
 //!   (rows that tie on the sort key): then everything is read again in one unpaged request,
 //!   which Recruitee answers with every candidate.
+//! - Lookup ([`Source::lookup`]): a person the listing lacked is asked for directly, `GET
+//!   …/candidates/{id}`, and found only while a placement is still hired.
 //! - A person's `id` is the candidate id; the e-mail is the first of `emails`; the name is split
 //!   at its first word unless `source.fields.first_name`/`last_name` name profile fields (a
 //!   Dutch prefix such as `van der` stays with the last name) [I]. Each hired placement is one
@@ -113,6 +115,9 @@ struct ListAnswer {
 #[derive(Debug, Deserialize)]
 struct DetailAnswer {
     candidate: Candidate,
+    /// Stages and jobs, when the detail answer carries them [I].
+    #[serde(default)]
+    references: Vec<Value>,
 }
 
 /// Stages and jobs from `references`.
@@ -370,6 +375,91 @@ impl Source for RecruiteeSource {
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
         self.rt.block_on(self.fetch_all())
     }
+
+    fn lookup(&mut self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        self.rt.block_on(self.lookup_candidates(ids))
+    }
+}
+
+impl RecruiteeSource {
+    /// Which of `ids` are candidates that are hired today: `GET /candidates/{id}` for each
+    /// (concurrently within the client's bound; a 404 is a candidate that is gone), and a
+    /// candidate counts only while a placement is hired by `source.hired`, as the listing
+    /// decides it. Stages come from the detail answer's `references`; when it names none of a
+    /// placement's stage, from one list request's (`/candidates?limit=1`), once.
+    async fn lookup_candidates(&self, ids: &[String]) -> Result<Vec<String>, ConnectorError> {
+        let requests = self.client.requests();
+        let mut asks: JoinSet<Result<Option<(String, DetailAnswer)>, ConnectorError>> =
+            JoinSet::new();
+        for id in ids {
+            // A candidate id is a number: anything else is no candidate.
+            if id.trim().parse::<u64>().is_err() {
+                continue;
+            }
+            let client = Arc::clone(&self.client);
+            let id = id.clone();
+            let base = client.settings().base_url.clone();
+            asks.spawn(async move {
+                let path = format!("/candidates/{}", id.trim());
+                let r = match client.get(&path).await {
+                    Ok(r) => r,
+                    Err(e) if e.status().is_some_and(|s| s.as_u16() == 404) => return Ok(None),
+                    Err(e) => return Err(e.into()),
+                };
+                let d: DetailAnswer = r.json().map_err(|m| ConnectorError::Data {
+                    path: format!("{base}{path}"),
+                    line: 0,
+                    message: format!("unexpected response body: {m}"),
+                })?;
+                Ok(Some((id, d)))
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(joined) = asks.join_next().await {
+            let answer = joined.map_err(|e| ConnectorError::Transport {
+                message: format!("Recruitee: a request task failed: {e}"),
+                timed_out: false,
+            })??;
+            answers.extend(answer);
+        }
+        let mut listed: Option<References> = None;
+        let mut found = std::collections::HashSet::new();
+        for (id, answer) in answers {
+            let mut refs = References::default();
+            refs.add(&answer.references);
+            let unknown = answer
+                .candidate
+                .placements
+                .iter()
+                .any(|p| p.stage_id.is_some_and(|s| !refs.stages.contains_key(&s)));
+            if unknown {
+                if listed.is_none() {
+                    let mut list = References::default();
+                    list.add(&self.page("/candidates?limit=1&offset=0").await?.references);
+                    listed = Some(list);
+                }
+                if let Some(list) = &listed {
+                    for (stage, named) in &list.stages {
+                        refs.stages.entry(*stage).or_insert_with(|| named.clone());
+                    }
+                    for (job, title) in &list.jobs {
+                        refs.jobs.entry(*job).or_insert_with(|| title.clone());
+                    }
+                }
+            }
+            if !hired_placements(&self.cfg, &answer.candidate, &refs).is_empty() {
+                found.insert(id);
+            }
+        }
+        let out: Vec<String> = ids.iter().filter(|i| found.contains(*i)).cloned().collect();
+        tracing::info!(
+            asked = ids.len(),
+            found = out.len(),
+            requests = self.client.requests() - requests,
+            "Recruitee: people missing from the listing looked up directly"
+        );
+        Ok(out)
+    }
 }
 
 /// The placements of `c` that count as hired.
@@ -607,6 +697,51 @@ mod tests {
         );
         assert!(p.employments[0].start.is_some());
         assert!(!s.functions.is_empty());
+    }
+
+    /// A candidate hired after the listing was read is not in it; asked for directly, they
+    /// are found. A candidate still in an earlier stage, and one Recruitee does not have, are
+    /// not.
+    #[test]
+    fn lookup_finds_a_hired_candidate_the_listing_lacks_but_not_others() {
+        let d = data();
+        let hired = d.hired();
+        let waiting: Vec<String> = d
+            .candidates
+            .iter()
+            .map(|c| c["id"].to_string())
+            .filter(|id| !hired.contains(id))
+            .collect();
+        let shared = d.shared();
+        let server = spawn(router(shared.clone(), TOKEN, Faults::default()), 0).unwrap();
+        let mut source = RecruiteeSource::new(
+            &config(&server.url(), 10),
+            &Kit::new(move |_| Some(TOKEN.to_owned()), false).unwrap(),
+        )
+        .unwrap();
+        let listed = source.fetch().unwrap();
+        shared
+            .lock()
+            .unwrap()
+            .hire(&waiting[0], "2026-06-01".parse().unwrap());
+        assert!(listed.persons.iter().all(|p| p.id != waiting[0]));
+        let ids = [
+            "12345".to_owned(),
+            waiting[1].clone(),
+            waiting[0].clone(),
+            hired[0].clone(),
+            "not-a-number".to_owned(),
+        ];
+        let before = source.client().requests();
+        assert_eq!(
+            source.lookup(&ids).unwrap(),
+            [waiting[0].clone(), hired[0].clone()]
+        );
+        assert_eq!(
+            source.client().requests() - before,
+            4,
+            "one request per candidate id"
+        );
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! GetConnector paging (`skip`/`take`/`orderbyfieldids` with one field or several, comma-separated,
 //! `-Field` descending; rows that tie come in another order on every request, as AFAS promises no
 //! order among them; `-1/-1` for everything, 500 for an invalid combination; with
-//! `--short-page-every N` every Nth page that has rows, the last one too, loses half of them), simple filters (`filterfieldids`/`filtervalues`/`operatortypes`, `=`
-//! only), `metainfo`, AfasToken auth, AFAS error bodies, and UpdateConnectors:
+//! `--short-page-every N` every Nth page that has rows, the last one too, loses half of them;
+//! with [`AfasFaults::cut_last_row`] the listing's last row is missing from every read), filters
+//! as AFAS documents them (`filterfieldids`/`filtervalues`/`operatortypes`: `,` between the
+//! conditions of a group, which must all hold, `;` between groups, of which one must; operators
+//! 1–14; see `Filter`), `metainfo`, AfasToken auth, AFAS error bodies, and UpdateConnectors:
 //! `HrCreateApplicant` (POST, 201 `{"results":{"HrCreateApplicant":{"CaId":"…"}}}` as in AFAS's
 //! onboarding how-to; mandatory fields, a date and the gender code checked as its metainfo at
 //! `/metainfo/update/HrCreateApplicant` says [I: the field codes are KnPerson's], a validation
@@ -14,6 +17,7 @@
 //! rows of `@EmId`, DELETE `/connectors/KnEmployee/EmId/{id}` removes them. Its `Fields` use the
 //! GetConnector's field names (real KnEmployee fields differ).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -128,7 +132,19 @@ struct Emulator {
     /// GetConnector reads so far: each orders tied rows its own way.
     reads: AtomicU64,
     applicants: Applicants,
+    afas: AfasFaults,
     gate: Arc<Gate>,
+}
+
+/// Faults of the AFAS emulator alone, besides the shared [`Faults`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct AfasFaults {
+    /// Leave the last row of the GetConnector's listing out of every unfiltered read: the last
+    /// page comes back one row short on every read (AFAS sends no totals, so nothing in the
+    /// answers shows it), unlike `--short-page-every`, which a read of the page again undoes.
+    /// Filtered reads (a person asked for by employee number) are whole.
+    #[arg(long)]
+    pub cut_last_row: bool,
 }
 
 /// The applicants the emulator created (each the `Fields` posted plus `CaId`), shared with a test.
@@ -263,6 +279,11 @@ pub fn router(data: AfasData, token: &str, faults: Faults) -> Router {
     router_with_applicants(data, token, faults, Applicants::default())
 }
 
+/// [`router`] with the AFAS emulator's own faults too.
+pub fn router_with_faults(data: AfasData, token: &str, faults: Faults, afas: AfasFaults) -> Router {
+    build(data, token, faults, Applicants::default(), afas)
+}
+
 /// [`router`], creating applicants into `applicants` (which a test reads).
 pub fn router_with_applicants(
     data: AfasData,
@@ -270,12 +291,23 @@ pub fn router_with_applicants(
     faults: Faults,
     applicants: Applicants,
 ) -> Router {
+    build(data, token, faults, applicants, AfasFaults::default())
+}
+
+fn build(
+    data: AfasData,
+    token: &str,
+    faults: Faults,
+    applicants: Applicants,
+    afas: AfasFaults,
+) -> Router {
     let gate = Arc::new(Gate::new(Vendor::Afas, authorization(token), faults));
     let state = Arc::new(Emulator {
         data: Mutex::new(data),
         sorted: Mutex::new(None),
         reads: AtomicU64::new(0),
         applicants,
+        afas,
         gate: Arc::clone(&gate),
     });
     let api = Router::new()
@@ -305,6 +337,189 @@ fn text(v: Option<&Value>) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
+    }
+}
+
+/// A GetConnector filter as AFAS's REST documentation describes it: `filterfieldids`,
+/// `filtervalues` and `operatortypes` hold one entry per condition at the same positions; `,`
+/// joins the conditions of a group (all must hold) and `;` joins groups (one must hold), so
+/// `filterfieldids=Nr;Nr&filtervalues=1;2&operatortypes=1;1` asks for employee 1 or 2. Without
+/// `operatortypes` every condition is `=`. Operators: 1 `=`, 2 `>=`, 3 `<=`, 4 `>`, 5 `<`, 6
+/// contains (`%text%`), 7 `!=`, 8 empty, 9 not empty, 10 starts with, 11 does not contain, 12
+/// does not start with, 13 ends with, 14 does not end with. Values compare as Profit's SQL
+/// database does [I]: text without regard to case, numbers as numbers, and a date in any of
+/// the forms AFAS writes (`2024-01-01`, `2024-01-01T00:00:00`, with or without `Z`) as that
+/// date and time.
+#[derive(Debug)]
+struct Filter {
+    groups: Vec<Vec<Condition>>,
+}
+
+/// One condition of a filter, its value made comparable once.
+#[derive(Debug)]
+struct Condition {
+    field: String,
+    op: u8,
+    /// The value as sent.
+    value: String,
+    /// `comparable` of the value.
+    cmp: String,
+    /// `comparable` of the value without the `%` around it (contains, starts with, …).
+    pattern: String,
+}
+
+impl Condition {
+    fn new(field: &str, op: u8, value: &str) -> Condition {
+        Condition {
+            field: field.to_owned(),
+            op,
+            value: value.to_owned(),
+            cmp: comparable(value),
+            pattern: comparable(value.trim_matches('%')),
+        }
+    }
+
+    /// Whether a field whose `comparable` value is `a` passes.
+    fn holds(&self, a: &str) -> bool {
+        let (b, pattern) = (self.cmp.as_str(), self.pattern.as_str());
+        match self.op {
+            1 => a == b,
+            2 => compare(a, b).is_ge(),
+            3 => compare(a, b).is_le(),
+            4 => compare(a, b).is_gt(),
+            5 => compare(a, b).is_lt(),
+            6 => a.contains(pattern),
+            // `%text%` is "does not contain", a plain value "is not equal" (AFAS's help).
+            7 if self.value.starts_with('%') && self.value.ends_with('%') => !a.contains(pattern),
+            7 => a != b,
+            8 => a.is_empty(),
+            9 => !a.is_empty(),
+            10 => a.starts_with(pattern),
+            11 => !a.contains(pattern),
+            12 => !a.starts_with(pattern),
+            13 => a.ends_with(pattern),
+            14 => !a.ends_with(pattern),
+            _ => false,
+        }
+    }
+}
+
+impl Filter {
+    /// The filter of a request, `None` without one; an error message (a 500, as AFAS answers)
+    /// when it does not add up or names a field the GetConnector lacks.
+    fn parse(
+        q: &std::collections::HashMap<String, String>,
+        fields: &[String],
+    ) -> Result<Option<Filter>, String> {
+        let Some(ids) = q.get("filterfieldids").filter(|f| !f.is_empty()) else {
+            return Ok(None);
+        };
+        let split = |s: &str| -> Vec<Vec<String>> {
+            s.split(';')
+                .map(|g| g.split(',').map(str::to_owned).collect())
+                .collect()
+        };
+        let ids = split(ids);
+        let values = split(q.get("filtervalues").map_or("", String::as_str));
+        let operators = q.get("operatortypes").map(|o| split(o));
+        let shape = |g: &[Vec<String>]| g.iter().map(Vec::len).collect::<Vec<_>>();
+        if shape(&values) != shape(&ids)
+            || operators.as_ref().is_some_and(|o| shape(o) != shape(&ids))
+        {
+            return Err(
+                "Het aantal filtervelden, filterwaarden en operatoren komt niet overeen".to_owned(),
+            );
+        }
+        let mut groups = Vec::new();
+        for (g, group) in ids.iter().enumerate() {
+            let mut conditions = Vec::new();
+            for (c, field) in group.iter().enumerate() {
+                if !fields.iter().any(|f| f == field) {
+                    return Err(format!("Het filterveld '{field}' bestaat niet"));
+                }
+                let op = match &operators {
+                    Some(o) => match o[g][c].trim().parse::<u8>() {
+                        Ok(op @ 1..=14) => op,
+                        _ => return Err(format!("Ongeldig operatortype '{}'", o[g][c])),
+                    },
+                    None => 1,
+                };
+                conditions.push(Condition::new(field, op, &values[g][c]));
+            }
+            groups.push(conditions);
+        }
+        Ok(Some(Filter { groups }))
+    }
+
+    /// Which of `rows` pass. Each field's values are made comparable once, and groups that are
+    /// one `=` (a person asked for by number) are answered from a set: a lookup ORs dozens of
+    /// them, over every row.
+    fn select(&self, rows: &[&Map<String, Value>]) -> Vec<bool> {
+        let mut values: HashMap<&str, Vec<String>> = HashMap::new();
+        for c in self.groups.iter().flatten() {
+            values.entry(c.field.as_str()).or_insert_with(|| {
+                rows.iter()
+                    .map(|r| comparable(&text(r.get(&c.field))))
+                    .collect()
+            });
+        }
+        let mut equal: HashMap<&str, HashSet<&str>> = HashMap::new();
+        let mut others: Vec<&[Condition]> = Vec::new();
+        for group in &self.groups {
+            match group.as_slice() {
+                [c] if c.op == 1 => {
+                    equal
+                        .entry(c.field.as_str())
+                        .or_default()
+                        .insert(c.cmp.as_str());
+                }
+                _ => others.push(group),
+            }
+        }
+        (0..rows.len())
+            .map(|i| {
+                equal
+                    .iter()
+                    .any(|(f, set)| set.contains(values[f][i].as_str()))
+                    || others
+                        .iter()
+                        .any(|group| group.iter().all(|c| c.holds(&values[c.field.as_str()][i])))
+            })
+            .collect()
+    }
+}
+
+/// A value as the database compares it: a date or date-time as `YYYY-MM-DDTHH:MM:SS`
+/// (`2024-01-01`, `2024-01-01T00:00:00Z` and `2024-01-01T00:00:00` are one value), a number
+/// written the one way (`0100` is `100`), other text in lower case, all trimmed.
+fn comparable(value: &str) -> String {
+    let v = value.trim();
+    let b = v.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let is_date = digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10);
+    if is_date {
+        match v.len() {
+            10 => return format!("{v}T00:00:00"),
+            19 | 20 if b[10] == b'T' => return v[..19].to_owned(),
+            _ => {}
+        }
+    }
+    match v.parse::<f64>() {
+        Ok(n) if n.is_finite() => n.to_string(),
+        _ => v.to_lowercase(),
+    }
+}
+
+/// Numbers as numbers, anything else as text.
+fn compare(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Equal),
+        _ => a.cmp(b),
     }
 }
 
@@ -352,10 +567,18 @@ async fn get_connector(
         None => Arc::new((0..data.rows.len()).collect()),
     };
     let mut rows: Vec<&Map<String, Value>> = order.iter().map(|&i| &data.rows[i]).collect();
-    // Filters: field = value (operator 1) only.
-    if let (Some(fields), Some(values)) = (q.get("filterfieldids"), q.get("filtervalues")) {
-        for (f, v) in fields.split(',').zip(values.split(',')) {
-            rows.retain(|r| text(r.get(f)) == v);
+    match Filter::parse(&q, &data.fields) {
+        Ok(Some(filter)) => {
+            let mut keep = filter.select(&rows).into_iter();
+            rows.retain(|_| keep.next().unwrap_or(false));
+        }
+        // The listing itself: with the persistent cut, its last row is never sent.
+        Ok(None) if emu.afas.cut_last_row => {
+            rows.pop();
+        }
+        Ok(None) => {}
+        Err(message) => {
+            return error(Vendor::Afas, StatusCode::INTERNAL_SERVER_ERROR, &message);
         }
     }
     let page: Vec<&Map<String, Value>> = if skip == -1 {
@@ -658,6 +881,88 @@ mod tests {
             .collect();
         assert_eq!(orders.len(), 2, "{orders:?}");
         assert!(Sorted::new(&rows, "Nr,Start,Start").ties.len() == 1);
+    }
+
+    #[test]
+    fn filters_join_conditions_with_commas_and_groups_with_semicolons() {
+        let row = |nr: &str, start: &str, unit: Value| {
+            let Value::Object(m) = json!({ "Nr": nr, "Start": start, "Unit": unit }) else {
+                unreachable!()
+            };
+            m
+        };
+        let rows = [
+            row("100", "2024-01-01T00:00:00Z", json!("1001")),
+            row("100", "2024-03-01T00:00:00Z", json!("1002")),
+            row("200", "2024-01-01T00:00:00Z", Value::Null),
+            row("A,B", "2024-01-01T00:00:00Z", json!("Keuken")),
+        ];
+        let fields: Vec<String> = ["Nr", "Start", "Unit"].map(String::from).to_vec();
+        let pick = |query: &[(&str, &str)]| -> Result<Vec<usize>, String> {
+            let q = query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let filter = Filter::parse(&q, &fields)?.expect("a filter");
+            let rows: Vec<&Map<String, Value>> = rows.iter().collect();
+            let keep = filter.select(&rows);
+            Ok((0..rows.len()).filter(|&i| keep[i]).collect())
+        };
+        // A date matches in each form AFAS writes it; `,` is AND.
+        assert_eq!(
+            pick(&[
+                ("filterfieldids", "Nr,Start"),
+                ("filtervalues", "100,2024-01-01T00:00:00"),
+                ("operatortypes", "1,1"),
+            ]),
+            Ok(vec![0])
+        );
+        assert_eq!(
+            pick(&[("filterfieldids", "Start"), ("filtervalues", "2024-03-01")]),
+            Ok(vec![1])
+        );
+        // `;` is OR; without operatortypes every condition is `=`.
+        assert_eq!(
+            pick(&[("filterfieldids", "Nr;Nr"), ("filtervalues", "200;100")]),
+            Ok(vec![0, 1, 2])
+        );
+        // Empty, contains, starts with, does not contain, and `%text%` with 7.
+        let op = |op: &str, value: &str| {
+            pick(&[
+                ("filterfieldids", "Unit"),
+                ("filtervalues", value),
+                ("operatortypes", op),
+            ])
+        };
+        assert_eq!(op("8", ""), Ok(vec![2]));
+        assert_eq!(op("9", ""), Ok(vec![0, 1, 3]));
+        assert_eq!(op("6", "%keu%"), Ok(vec![3]));
+        assert_eq!(op("10", "100"), Ok(vec![0, 1]));
+        assert_eq!(op("7", "%100%"), Ok(vec![2, 3]));
+        assert_eq!(op("2", "1002"), Ok(vec![1, 3]));
+        assert_eq!(op("14", "2"), Ok(vec![0, 2, 3]));
+        // A value with a separator cannot be asked for with `=`: a contains on a part of it
+        // finds it among others.
+        assert_eq!(
+            pick(&[
+                ("filterfieldids", "Nr"),
+                ("filtervalues", "%B%"),
+                ("operatortypes", "6")
+            ]),
+            Ok(vec![3])
+        );
+        // What does not add up is a 500 with AFAS's words.
+        assert!(
+            pick(&[("filterfieldids", "Nr,Start"), ("filtervalues", "100")])
+                .unwrap_err()
+                .contains("komt niet overeen")
+        );
+        assert!(
+            pick(&[("filterfieldids", "Naam"), ("filtervalues", "x")])
+                .unwrap_err()
+                .contains("bestaat niet")
+        );
+        assert!(op("15", "x").unwrap_err().contains("operatortype"));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! A Google Workspace emulator: the Admin SDK Directory API's `users.list` (`maxResults`,
-//! `pageToken`/`nextPageToken`, Google's user JSON and error bodies) and `orgunits.list`, behind
+//! `pageToken`/`nextPageToken`, a search `query` on `externalId`, `email`, `isSuspended` and
+//! `isArchived`, Google's user JSON and error bodies), `users.get` (`users/{userKey}`: by id or
+//! primary e-mail, a 404 `notFound` otherwise) and `orgunits.list`, behind
 //! an OAuth token endpoint that verifies the service account's JWT assertion the way Google
 //! does: RS256 signature against the emulator's key, `iss` the service account, `aud` the token
 //! URL (`http://<host>/token`), `exp` at most an hour after `iat`, `scope` with the directory
@@ -330,6 +332,7 @@ pub fn router(data: GoogleData, key: &SandboxKey, faults: Faults, google: Google
     });
     let api = Router::new()
         .route("/admin/directory/v1/users", get(list_users))
+        .route("/admin/directory/v1/users/{user_key}", get(get_user))
         .route(
             "/admin/directory/v1/customer/{customer}/orgunits",
             get(list_org_units),
@@ -526,15 +529,21 @@ async fn list_users(State(emu): Shared, Query(q): Query<HashMap<String, String>>
             }
         },
     };
-    let end = (offset + max).min(emu.data.users.len());
-    let mut users: Vec<&Value> = emu
-        .data
-        .users
-        .get(offset..end)
-        .unwrap_or(&[])
-        .iter()
-        .collect();
-    let mut next = (end < emu.data.users.len()).then(|| page_token(&emu, end));
+    let matching: Vec<&Value> = match q.get("query").map(|query| Search::parse(query)) {
+        None => emu.data.users.iter().collect(),
+        Some(Ok(search)) => emu
+            .data
+            .users
+            .iter()
+            .filter(|u| search.matches(u))
+            .collect(),
+        Some(Err(())) => {
+            return google_error(StatusCode::BAD_REQUEST, "invalid", "Invalid Input: query");
+        }
+    };
+    let end = (offset + max).min(matching.len());
+    let mut users: Vec<&Value> = matching.get(offset..end).unwrap_or(&[]).to_vec();
+    let mut next = (end < matching.len()).then(|| page_token(&emu, end));
     if !users.is_empty() && emu.gate.cut_this_page() {
         users.truncate(users.len() / 2);
         next = None;
@@ -545,6 +554,102 @@ async fn list_users(State(emu): Shared, Query(q): Query<HashMap<String, String>>
         body["nextPageToken"] = json!(next);
     }
     axum::Json(body).into_response()
+}
+
+/// `users.get`: the user whose id or primary e-mail (case aside) is `user_key`.
+async fn get_user(
+    State(emu): Shared,
+    axum::extract::Path(user_key): axum::extract::Path<String>,
+) -> Response {
+    if let Some(r) = over_quota(&emu) {
+        return r;
+    }
+    let found = emu.data.users.iter().find(|u| {
+        u["id"].as_str() == Some(user_key.as_str())
+            || u["primaryEmail"]
+                .as_str()
+                .is_some_and(|e| e.eq_ignore_ascii_case(&user_key))
+    });
+    match found {
+        Some(u) => axum::Json(u).into_response(),
+        None => google_error(
+            StatusCode::NOT_FOUND,
+            "notFound",
+            "Resource Not Found: userKey",
+        ),
+    }
+}
+
+/// A `users.list` search: clauses separated by spaces, all of which must hold, each
+/// `field=value` (exact) or `field:value` (contains), the value bare or single-quoted with `\'`
+/// and `\\` escapes, as Google's "Search for users" guide writes them. The fields the emulator
+/// knows: `externalId` (any of the user's external ids), `email` (the primary e-mail),
+/// `isSuspended`, `isArchived`; text compares without regard to case [I]. Another field is a
+/// 400, as an invalid query is at Google.
+#[derive(Debug)]
+struct Search {
+    clauses: Vec<(String, char, String)>,
+}
+
+impl Search {
+    fn parse(query: &str) -> Result<Search, ()> {
+        let mut clauses = Vec::new();
+        let mut chars = query.trim().chars().peekable();
+        while chars.peek().is_some() {
+            let mut field = String::new();
+            let op = loop {
+                match chars.next() {
+                    Some(c @ ('=' | ':')) => break c,
+                    Some(c) if c.is_alphanumeric() => field.push(c),
+                    _ => return Err(()),
+                }
+            };
+            let mut value = String::new();
+            if chars.peek() == Some(&'\'') {
+                chars.next();
+                loop {
+                    match chars.next() {
+                        Some('\\') => value.push(chars.next().ok_or(())?),
+                        Some('\'') => break,
+                        Some(c) => value.push(c),
+                        None => return Err(()),
+                    }
+                }
+            } else {
+                while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                    value.push(c);
+                }
+            }
+            if !["externalId", "email", "isSuspended", "isArchived"].contains(&field.as_str()) {
+                return Err(());
+            }
+            clauses.push((field, op, value.to_lowercase()));
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        }
+        Ok(Search { clauses })
+    }
+
+    fn matches(&self, user: &Value) -> bool {
+        self.clauses.iter().all(|(field, op, value)| {
+            let holds = |text: &str| {
+                let text = text.to_lowercase();
+                if *op == '=' {
+                    text == *value
+                } else {
+                    text.contains(value.as_str())
+                }
+            };
+            match field.as_str() {
+                "externalId" => user["externalIds"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|x| x["value"].as_str().is_some_and(holds))),
+                "email" => user["primaryEmail"].as_str().is_some_and(holds),
+                "isSuspended" => holds(&user["suspended"].as_bool().unwrap_or(false).to_string()),
+                "isArchived" => holds(&user["archived"].as_bool().unwrap_or(false).to_string()),
+                _ => false,
+            }
+        })
+    }
 }
 
 async fn list_org_units(
@@ -567,4 +672,27 @@ async fn list_org_units(
         "organizationUnits": emu.data.org_units,
     }))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_match_external_ids_and_e_mails_exactly_or_in_part() {
+        let user = json!({
+            "primaryEmail": "Anna.de.Vries@example.com",
+            "suspended": true,
+            "externalIds": [{ "value": "100 001", "type": "organization" }],
+        });
+        let finds = |q: &str| Search::parse(q).unwrap().matches(&user);
+        assert!(finds("externalId='100 001'"));
+        assert!(!finds("externalId=100"));
+        assert!(finds("externalId:100"));
+        assert!(finds("email=anna.de.vries@example.com isSuspended=true"));
+        assert!(!finds("email=anna.de.vries@example.com isSuspended=false"));
+        assert!(Search::parse("externalId='it\\'s'").unwrap().clauses[0].2 == "it's");
+        assert!(Search::parse("orgTitle=Chef").is_err());
+        assert!(Search::parse("externalId='open").is_err());
+    }
 }
