@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use orgsync_core::model::TargetSnapshot;
+use orgsync_sandbox::revolut::{self as revolut_emulator, RevolutData};
 use orgsync_sandbox::scim::{self as scim_emulator, ScimData};
 use orgsync_sandbox::serve::{Faults, Running, Vendor, proxy, spawn};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::common::Run;
+use crate::common::{Run, commit_all};
 use crate::http::{
     AT, SCIM_TOKEN, Scim2Server, afas_people, assert_no_duplicates, config_dir, read_scim, run,
     start_afas,
@@ -232,4 +233,185 @@ fn a_create_not_found_within_the_window_is_unconfirmed_and_not_sent_again() {
     let last = run(direct.path(), &["plan", "--at", AT]);
     last.assert_code(0)
         .assert_that(last.stdout.contains("No changes"), "converged");
+}
+
+// ---- Revolut ----
+
+const REVOLUT_TOKEN: &str = "revolut-token-7a3e9d0b15";
+
+/// The Revolut emulator with its team reachable.
+fn revolut(data: RevolutData, faults: Faults) -> (Running, String, Arc<Mutex<RevolutData>>) {
+    let data = Arc::new(Mutex::new(data));
+    let server = spawn(
+        revolut_emulator::router_shared(Arc::clone(&data), REVOLUT_TOKEN, faults),
+        0,
+    )
+    .expect("the Revolut emulator");
+    let url = format!("{}{}", server.url(), revolut_emulator::BASE_PATH);
+    (server, url, data)
+}
+
+/// A file source of `n` people and a Revolut target, in a git repository (the apply records are
+/// orgsync's record of whom it manages there).
+fn revolut_config(url: &str, n: usize, target: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let people: Vec<Value> = (1..=n)
+        .map(|i| {
+            json!({
+                "id": format!("{}", 7000 + i),
+                "email": format!("new.hire{i}@people.example"),
+                "first_name": "New",
+                "last_name": format!("Hire{i}"),
+                "start": "2020-01-01",
+                "end": null,
+                "community": "1001",
+                "community_name": "Amsterdam",
+            })
+        })
+        .collect();
+    std::fs::write(
+        dir.path().join("source.json"),
+        serde_json::to_string_pretty(&people).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("orgsync.yaml"),
+        format!(
+            "version: 1
+source: {{ kind: file, path: source.json }}
+target:
+  kind: revolut
+  base_url: {url}
+  token: ${{env:REVOLUT_TOKEN}}
+{target}identity: {{ match: [external_id, email] }}
+policy:
+  managed_fields: [email, function_groups]
+"
+        ),
+    )
+    .unwrap();
+    commit_all(dir.path());
+    dir
+}
+
+fn revolut_run(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = assert_cmd::Command::cargo_bin("orgsync").expect("the orgsync binary is built");
+    cmd.args(args)
+        .arg("-C")
+        .arg(dir)
+        .env("NO_COLOR", "1")
+        .env("REVOLUT_TOKEN", REVOLUT_TOKEN)
+        .env("GIT_CEILING_DIRECTORIES", dir.parent().unwrap_or(dir))
+        .env_remove("RUST_LOG")
+        .env_remove("GITHUB_ACTOR");
+    let output = cmd.output().expect("orgsync runs");
+    Run {
+        command: format!("orgsync {} -C {}", args.join(" "), dir.display()),
+        dir: dir.to_owned(),
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn emails(data: &Mutex<RevolutData>) -> Vec<String> {
+    let d = data.lock().unwrap();
+    let mut e: Vec<String> = d.members.values().map(|m| m.email.to_lowercase()).collect();
+    e.sort();
+    e
+}
+
+/// Regression: an invite answered after 6 s with `timeout_secs: 2` was looked for only as long
+/// as the timeout, then sent again (and again: each re-send timed out in turn). Now it is POSTed
+/// once, found among the newest members when it lands, and adopted.
+#[test]
+fn a_slow_revolut_invite_is_found_and_adopted_never_sent_twice() {
+    let (_server, url, data) = revolut(
+        RevolutData::seeded(2),
+        Faults {
+            slow_create_ms: SLOW_CREATE_MS,
+            ..Faults::default()
+        },
+    );
+    let dir = revolut_config(&url, 3, "  timeout_secs: 2\n");
+    let r = revolut_run(dir.path(), &["apply", "--auto-approve", "--at", AT]);
+    assert_eq!(
+        data.lock().unwrap().invites_received,
+        3,
+        "each invite POSTed once\n{}",
+        r.report()
+    );
+    r.assert_code(0)
+        .assert_that(
+            r.stdout.contains("Apply complete: 3 succeeded, 0 failed."),
+            "every invite found once it landed",
+        )
+        .assert_that(
+            r.stderr
+                .contains("timed out; looking for it by e-mail for up to 10 s"),
+            "the log says it looks, and for how long",
+        )
+        .assert_that(
+            r.stderr.contains("found it: adopted"),
+            "the log says it found it",
+        );
+    let members = emails(&data);
+    let mut unique = members.clone();
+    unique.dedup();
+    assert_eq!(members, unique, "one member per address");
+    assert_eq!(members.len(), 1 + 2 + 3);
+    revolut_run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
+}
+
+/// Regression: each look for an unsure invite listed the whole team — with 60 members at
+/// `page_size: 2`, 31 requests a look, several looks an invite: a day-1 apply of 52 invites
+/// needed two timed-out runs (~15 minutes). A member this invite created is among the newest, so
+/// a look pages newest first and stops at members older than the invite: all the looks of an
+/// apply together cost fewer requests than one listing of the team.
+#[test]
+fn an_unsure_revolut_invite_is_looked_for_among_the_newest_members_not_the_whole_team() {
+    // The owner and 60 members created a minute apart, long before this apply.
+    let mut team = RevolutData::seeded(0);
+    let base: jiff::Timestamp = "2024-05-01T08:00:00.000Z".parse().unwrap();
+    for i in 0..60 {
+        let at = base + jiff::SignedDuration::from_secs(60 * i);
+        team.add(
+            &format!("member{i}@team.example"),
+            "Team",
+            &format!("Member {i}"),
+            "Member",
+            at,
+        );
+    }
+    let (_server, url, data) = revolut(
+        team,
+        Faults {
+            slow_create_ms: 2_500,
+            ..Faults::default()
+        },
+    );
+    let dir = revolut_config(&url, 2, "  timeout_secs: 1\n  page_size: 2\n");
+    let before = data.lock().unwrap().lists_received;
+    revolut_run(dir.path(), &["plan", "--at", AT]).assert_code(0);
+    let listing = data.lock().unwrap().lists_received - before;
+    assert!(
+        listing > 30,
+        "one listing of 61 members: {listing} requests"
+    );
+
+    let before = data.lock().unwrap().lists_received;
+    let r = revolut_run(dir.path(), &["apply", "--auto-approve", "--at", AT]);
+    r.assert_code(0).assert_that(
+        r.stdout.contains("2 succeeded, 0 failed."),
+        "both invites found",
+    );
+    // The apply lists the team twice (its plan, then the state it applies to) and looks.
+    let looks = data.lock().unwrap().lists_received - before - 2 * listing;
+    assert!(
+        looks < listing,
+        "the looks for two unsure invites took {looks} requests, one listing {listing}\n{}",
+        r.report()
+    );
+    assert_eq!(data.lock().unwrap().invites_received, 2, "each POSTed once");
+    revolut_run(dir.path(), &["plan", "--detailed-exitcode", "--at", AT]).assert_code(0);
 }
