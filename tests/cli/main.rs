@@ -11,6 +11,7 @@ mod applicants;
 mod apply;
 mod common;
 mod conventions;
+mod creates;
 mod faults;
 mod file_target;
 mod git;

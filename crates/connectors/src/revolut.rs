@@ -18,21 +18,28 @@
 //! - Names, e-mail address and manager cannot be written through the API; communities do not
 //!   exist; Revolut sends no transfer e-mail: the capabilities say so, and the plan lists what
 //!   would need them as manual steps.
-//! - Invites are idempotent after a lost answer: a POST that fails unsure (5xx, a timeout, a
-//!   dropped connection) is not repeated blindly; the members are listed again and a member with
-//!   the address is taken as the invite's result. Only when none is there is it sent again.
+//! - Invites are idempotent at any slowness: a POST that may have created the member (no
+//!   answer, a lost connection, a 5xx) or meets a 409 is followed by looks for a member with the
+//!   address among the newest members, and what is found is taken as the invite's result — the
+//!   rules every creating target shares ([`create_once`]). After a timeout the invite is never
+//!   sent again in this run: not found within three times `timeout_secs` (10 s to 5 minutes), it
+//!   is [`ConnectorError::Unconfirmed`], and the next plan finds the member or plans the invite
+//!   again. A look pages newest first and stops at members older than the invite (by the
+//!   server's clock, read from its `Date` header, less [`CLOCK_MARGIN`]): it never lists the
+//!   whole team.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{HttpClient, HttpError, HttpSettings, encode};
+use super::http::{HttpClient, HttpSettings, Response, encode};
+use super::scim::{Create, create_once};
 use super::{
-    ApplyContext, ConnectorError, Kit, Removal, Target, TargetCapabilities, WritableFields,
+    ApplyContext, ConnectorError, Interrupt, Kit, Removal, Target, TargetCapabilities,
+    WritableFields,
 };
 use orgsync_core::config::RevolutTargetConfig;
 use orgsync_core::identity::same_email;
@@ -41,6 +48,11 @@ use orgsync_core::vocabulary::{AccountEdit, Action, ActionKind, Changes, GroupRe
 
 /// The owner's role id (default roles' ids are their names).
 pub const OWNER_ROLE: &str = "Owner";
+
+/// How much older than the invite (by the server's clock) a member may be and still be looked
+/// at as the invite's result: the `Date` header is to the second, and the server that stamps it
+/// need not be the one that stamps `created_at`.
+pub const CLOCK_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(5);
 
 /// Which members orgsync manages: member id → the person's source identifier, from the apply
 /// records.
@@ -182,7 +194,7 @@ impl RevolutTarget {
     /// that sharing one instant is an error, never a partial listing.
     pub fn list_members(&self) -> Result<Vec<Member>, ConnectorError> {
         self.rt
-            .block_on(list_members_with(&self.client, self.page_size))
+            .block_on(list_members_with(&self.client, self.page_size, None))
     }
 
     fn roles(&self) -> Result<Vec<Role>, ConnectorError> {
@@ -272,13 +284,17 @@ impl RevolutTarget {
         Ok((email, self.role_of(invite.function_groups.as_deref())?))
     }
 
-    fn invite(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), String> {
-        let (email, role) = self.invite_of(action)?;
+    fn invite(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
+        let (email, role) = self.invite_of(action).map_err(ConnectorError::Action)?;
         let m = self.rt.block_on(send_invite(
             Arc::clone(&self.client),
             self.page_size,
-            email,
-            role,
+            Invitation {
+                email,
+                role,
+                person: action.subject.clone(),
+            },
+            ctx.interrupt.clone(),
         ))?;
         ctx.record_account(&action.subject, m.id.clone());
         self.members.insert(m.id.clone(), m);
@@ -365,9 +381,14 @@ impl RevolutTarget {
     }
 }
 
+/// The members, newest first — all of them, or with `since` (by this machine's clock) only those
+/// created since then: paging stops at the first page that reaches older members. `since` is
+/// moved onto the server's clock with the first answer's `Date` header (never later, and less
+/// [`CLOCK_MARGIN`]); an answer without one lists everyone.
 async fn list_members_with(
     client: &HttpClient,
     page_size: u32,
+    since: Option<jiff::Timestamp>,
 ) -> Result<Vec<Member>, ConnectorError> {
     let data = |message: String| ConnectorError::Data {
         path: "GET /team-members".to_owned(),
@@ -378,12 +399,21 @@ async fn list_members_with(
     let mut out: Vec<Member> = Vec::new();
     let mut before: Option<String> = None;
     let mut limit = page_size;
+    // `since` on the server's clock, once the first answer told it.
+    let mut cutoff: Option<Option<jiff::Timestamp>> = None;
     loop {
         let mut path = format!("/team-members?limit={limit}");
         if let Some(b) = &before {
             path.push_str(&format!("&created_before={}", encode(b)));
         }
         let response = client.get(&path).await?;
+        let cutoff = *cutoff.get_or_insert_with(|| {
+            let since = since?;
+            let offset = clock_offset(&response, jiff::Timestamp::now())?;
+            since
+                .checked_add(offset.min(jiff::SignedDuration::ZERO) - CLOCK_MARGIN)
+                .ok()
+        });
         let page: Vec<Member> = list_body(&response.body, "team-members").map_err(data)?;
         let mut oldest: Option<jiff::Timestamp> = None;
         let mut new = 0usize;
@@ -395,7 +425,7 @@ async fn list_members_with(
                 ))
             })?;
             oldest = Some(oldest.map_or(at, |o| o.min(at)));
-            if seen.insert(m.id.clone()) {
+            if seen.insert(m.id.clone()) && cutoff.is_none_or(|c| at >= c) {
                 new += 1;
                 out.push(m.clone());
             }
@@ -403,6 +433,10 @@ async fn list_members_with(
         let Some(oldest) = oldest else {
             return Ok(out);
         };
+        // Newest first: everything created since the cutoff is read.
+        if cutoff.is_some_and(|c| oldest < c) {
+            return Ok(out);
+        }
         if new > 0 {
             // Next: everything up to and including the oldest time seen (ties included).
             let next = oldest
@@ -431,78 +465,66 @@ async fn list_members_with(
     }
 }
 
-/// Sends one invite, never twice: after an unsure failure the members are listed (after a
-/// timeout, again with backoff for as long as the timeout: a slow server may still be creating
-/// it) and a member with the address is the invite's result; only without one is it sent again.
+/// One invite: to whom, with which role, for which person (the log names the person, never the
+/// address).
+struct Invitation {
+    email: String,
+    role: String,
+    person: String,
+}
+
+/// Sends one invite, never twice blindly ([`create_once`]): after a failure that may have
+/// created the member, it is looked for by e-mail among the members created since the invite
+/// was first sent; found, it is the invite's result.
 async fn send_invite(
     client: Arc<HttpClient>,
     page_size: u32,
-    email: String,
-    role: String,
-) -> Result<Member, String> {
+    invitation: Invitation,
+    interrupt: Interrupt,
+) -> Result<Member, ConnectorError> {
+    let Invitation {
+        email,
+        role,
+        person,
+    } = invitation;
     let body = json!({ "email": email, "role_id": role });
-    let retries = client.settings().retries;
-    let mut attempt = 0u32;
-    loop {
-        match client.send_create("/team-members", &body).await {
-            Ok(response) => return response.json::<Member>(),
-            Err(e) if unsure(&e) => {
-                let patience = if e.timed_out() {
-                    client.settings().timeout
-                } else {
-                    Duration::ZERO
-                };
-                let found = find_member(&client, page_size, &email, patience)
-                    .await
-                    .map_err(|l| {
-                        format!(
-                            "{e}; and listing the members to see whether it arrived failed: {l}"
-                        )
-                    })?;
-                if let Some(m) = found {
-                    tracing::info!(member = %m.id, "the invite had arrived: its answer was lost");
-                    return Ok(m);
-                }
-                if attempt >= retries {
-                    return Err(e.to_string());
-                }
-                attempt += 1;
-                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
+    let since = jiff::Timestamp::now();
+    let create = Create {
+        client: &client,
+        path: "/team-members",
+        body: &body,
+        key: "e-mail",
+        resource: &person,
+        interrupt: &interrupt,
+    };
+    create_once(
+        &create,
+        |r| r.json::<Member>(),
+        || find_invited(&client, page_size, &email, since),
+        |e| format!("{e}: a team member with this address already exists"),
+    )
+    .await
 }
 
-/// The member with `email`, looking again with backoff for up to `patience`.
-async fn find_member(
+/// The member with `email` among those created since `since` (this machine's clock).
+async fn find_invited(
     client: &HttpClient,
     page_size: u32,
     email: &str,
-    patience: Duration,
-) -> Result<Option<Member>, ConnectorError> {
-    let deadline = std::time::Instant::now() + patience;
-    let mut wait = Duration::from_millis(100);
-    loop {
-        let found = list_members_with(client, page_size)
-            .await?
-            .into_iter()
-            .find(|m| same_email(&m.email, email));
-        let now = std::time::Instant::now();
-        if found.is_some() || now >= deadline {
-            return Ok(found);
-        }
-        tokio::time::sleep(wait.min(deadline - now)).await;
-        wait = (wait * 2).min(Duration::from_secs(2));
-    }
+    since: jiff::Timestamp,
+) -> Result<Option<Member>, String> {
+    let members = list_members_with(client, page_size, Some(since))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(members.into_iter().find(|m| same_email(&m.email, email)))
 }
 
-/// A failed create that may have been processed: a 5xx, a timeout, a dropped connection.
-fn unsure(e: &HttpError) -> bool {
-    match e.status() {
-        None => true,
-        Some(s) => s.is_server_error(),
-    }
+/// The server's clock minus this machine's, from an answer's `Date` header, `received` when it
+/// came. `Date` is to the second and stamped before the answer arrived, so this is never later
+/// than the truth.
+fn clock_offset(r: &Response, received: jiff::Timestamp) -> Option<jiff::SignedDuration> {
+    let date = jiff::fmt::rfc2822::parse(r.header("date")?).ok()?;
+    Some(date.timestamp().duration_since(received))
 }
 
 /// A list answer: a JSON array, or an object holding one (tolerated [assumption]: the
@@ -553,7 +575,7 @@ impl Target for RevolutTarget {
 
     fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
         let result = match action.kind() {
-            ActionKind::Invite => self.invite(action, ctx),
+            ActionKind::Invite => return self.invite(action, ctx),
             ActionKind::Update => self.update(action, ctx),
             ActionKind::Remove => self.remove(action),
             other => Err(format!(
@@ -589,7 +611,7 @@ impl Target for RevolutTarget {
         }
         let prepared: Vec<Result<(String, String), String>> =
             actions.iter().map(|a| self.invite_of(a)).collect();
-        let mut results: Vec<Option<Result<Member, Option<String>>>> =
+        let mut results: Vec<Option<Result<Member, Option<ConnectorError>>>> =
             (0..actions.len()).map(|_| None).collect();
         let slots = Arc::new(tokio::sync::Semaphore::new(
             self.client.settings().concurrency.max(1),
@@ -600,9 +622,14 @@ impl Target for RevolutTarget {
                 let (email, role) = match p {
                     Ok(p) => p.clone(),
                     Err(e) => {
-                        results[i] = Some(Err(Some(e.clone())));
+                        results[i] = Some(Err(Some(ConnectorError::Action(e.clone()))));
                         continue;
                     }
+                };
+                let invitation = Invitation {
+                    email,
+                    role,
+                    person: actions[i].subject.clone(),
                 };
                 let client = Arc::clone(&self.client);
                 let interrupt = ctx.interrupt.clone();
@@ -616,7 +643,7 @@ impl Target for RevolutTarget {
                     }
                     (
                         i,
-                        send_invite(client, page_size, email, role)
+                        send_invite(client, page_size, invitation, interrupt)
                             .await
                             .map_err(Some),
                     )
@@ -638,7 +665,7 @@ impl Target for RevolutTarget {
                     Ok(())
                 }
                 Some(Err(None)) => Err(ConnectorError::Interrupted),
-                Some(Err(Some(e))) => Err(ConnectorError::Action(e)),
+                Some(Err(Some(e))) => Err(e),
                 None => Err(ConnectorError::Action(
                     "the invite's task did not finish".to_owned(),
                 )),

@@ -89,6 +89,8 @@ pub struct RevolutData {
     pub pinned_now: Option<Timestamp>,
     /// `POST /team-members` requests that reached the handler (accepted or not).
     pub invites_received: u64,
+    /// `GET /team-members` (listing) requests that reached the handler.
+    pub lists_received: u64,
 }
 
 impl Default for RevolutData {
@@ -116,6 +118,7 @@ impl RevolutData {
             next_id: 1,
             pinned_now: None,
             invites_received: 0,
+            lists_received: 0,
         }
     }
 
@@ -237,7 +240,8 @@ async fn list(State(s): St, Query(q): Query<BTreeMap<String, String>>) -> Respon
         }
     };
     let mut page: Vec<Value> = {
-        let d = s.data.lock().unwrap_or_else(|e| e.into_inner());
+        let mut d = s.data.lock().unwrap_or_else(|e| e.into_inner());
+        d.lists_received += 1;
         let mut members: Vec<&SandboxMember> = d
             .members
             .values()

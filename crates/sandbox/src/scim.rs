@@ -48,6 +48,9 @@ pub struct ScimData {
     groups: BTreeMap<String, Value>,
     next_id: u64,
     version: u64,
+    /// Well-formed `POST /Users` and `POST /Groups` requests that reached the handler (created,
+    /// or refused as a taken `userName`): a slow create counts when it lands.
+    pub creates_received: u64,
 }
 
 impl ScimData {
@@ -214,15 +217,21 @@ impl ScimData {
 }
 
 struct Emulator {
-    data: Mutex<ScimData>,
+    data: Arc<Mutex<ScimData>>,
     gate: Arc<Gate>,
 }
 
 /// The emulator's routes under [`BASE_PATH`], accepting `Bearer <token>`.
 pub fn router(data: ScimData, token: &str, faults: Faults) -> Router {
+    router_shared(Arc::new(Mutex::new(data)), token, faults)
+}
+
+/// [`router`] over data the caller keeps a hold of: a test can look at what the server holds
+/// and how many creates it received.
+pub fn router_shared(data: Arc<Mutex<ScimData>>, token: &str, faults: Faults) -> Router {
     let gate = Arc::new(Gate::new(Vendor::Scim, format!("Bearer {token}"), faults));
     let state = Arc::new(Emulator {
-        data: Mutex::new(data),
+        data,
         gate: Arc::clone(&gate),
     });
     let mut api = Router::new()
@@ -1006,6 +1015,7 @@ fn create(
         Err(r) => return *r,
     };
     let mut data = lock(emu);
+    data.creates_received += 1;
     if kind == Kind::User
         && let Some(name) = obj["userName"].as_str()
         && data.user_name_taken(name, None)
