@@ -11,6 +11,11 @@
 //! - `revolut`: invites through the Revolut target against the Revolut emulator limited to 20
 //!   requests/s (`REVOLUT_LIMIT`), with the same `rate_limit` configured (Revolut publishes no
 //!   limit): invites/s against the limit (goal: at least 90%). `BENCH_ONLY=revolut` runs only it.
+//! - `revolut, every 4th request 429`: 100 invites against the Revolut emulator answering every
+//!   4th request with 429 + `Retry-After: 1` (throttling that does not depend on the rate), no
+//!   `rate_limit` configured, 1 and 4 (the default) in flight. Ideal = the same apply without
+//!   the 429s + the waits the server asked for (429s × 1 s, spread over the requests in flight);
+//!   goal: at most 1.5 × the ideal. `BENCH_ONLY=revolut-throttled` runs only it.
 //!
 //! All run in process, the emulator on its own thread. Without `--bench` (as `cargo test
 //! --all-targets` runs it) it does a small smoke run instead.
@@ -38,6 +43,10 @@ const TOKEN: &str = "bench-token";
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "revolut-throttled") {
+        bench_revolut_throttled(full, &[1, 4]);
+        return;
+    }
     let people = if full { 100_000 } else { 5_000 };
     // About a minute per limit in full; a few seconds in the smoke run.
     for (limit, invites) in [
@@ -65,6 +74,7 @@ fn main() {
     if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "revolut") {
         return;
     }
+    bench_revolut_throttled(full, if full { &[1, 4] } else { &[4] });
     for in_flight in [1, 5] {
         bench_fetch(people, 50, in_flight);
     }
@@ -96,42 +106,7 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
     .expect("config");
     let mut target = RevolutTarget::new(&cfg, Default::default(), &kit()).expect("target");
     let state = target.fetch().expect("fetch");
-    let actions: Vec<Action> = (0..invites)
-        .map(|i| {
-            let id = (700_000 + i).to_string();
-            Action {
-                subject: id.clone(),
-                target_id: None,
-                name: format!("Person {i}"),
-                changes: Changes::Invite(Invite {
-                    email: Some(format!("r{i}@bench.example")),
-                    external_id: Some(id),
-                    ..Invite::default()
-                }),
-                reason: "bench".to_owned(),
-                cause: Default::default(),
-            }
-        })
-        .collect();
-    let plan = Plan {
-        format_version: orgsync_core::vocabulary::FORMAT_VERSION,
-        created_at: String::new(),
-        orgsync_version: String::new(),
-        at: DEFAULT_TODAY,
-        summary: Plan::count_actions(&actions),
-        held: Default::default(),
-        actions,
-        manual_steps: Vec::new(),
-        diagnostics: Vec::new(),
-        safety: Safety {
-            safe: true,
-            violations: Vec::new(),
-        },
-        digests: Digests {
-            target: digest::of_json(&state),
-            ..Digests::default()
-        },
-    };
+    let plan = revolut_invite_plan(invites, &state);
     let start = Instant::now();
     let report = apply(
         &mut target,
@@ -161,6 +136,135 @@ fn bench_revolut_invites(invites: usize, limit: u32) {
         report.failed,
     );
     assert_eq!(target.fetch().expect("fetch").accounts.len(), 6 + invites);
+}
+
+/// A plan of `invites` Revolut invites on `state`.
+fn revolut_invite_plan(invites: usize, state: &TargetSnapshot) -> Plan {
+    let actions: Vec<Action> = (0..invites)
+        .map(|i| {
+            let id = (700_000 + i).to_string();
+            Action {
+                subject: id.clone(),
+                target_id: None,
+                name: format!("Person {i}"),
+                changes: Changes::Invite(Invite {
+                    email: Some(format!("r{i}@bench.example")),
+                    external_id: Some(id),
+                    ..Invite::default()
+                }),
+                reason: "bench".to_owned(),
+                cause: Default::default(),
+            }
+        })
+        .collect();
+    Plan {
+        format_version: orgsync_core::vocabulary::FORMAT_VERSION,
+        created_at: String::new(),
+        orgsync_version: String::new(),
+        at: DEFAULT_TODAY,
+        summary: Plan::count_actions(&actions),
+        held: Default::default(),
+        actions,
+        manual_steps: Vec::new(),
+        diagnostics: Vec::new(),
+        safety: Safety {
+            safe: true,
+            violations: Vec::new(),
+        },
+        digests: Digests {
+            target: digest::of_json(state),
+            ..Digests::default()
+        },
+    }
+}
+
+/// `invites` Revolut invites through the apply runner, `in_flight` at a time, against the
+/// Revolut emulator with `faults`, no `rate_limit` configured: the apply's wall time (its
+/// reads included), the 429s the client got, and the requests it sent.
+fn revolut_apply(invites: usize, in_flight: u32, faults: Faults) -> (f64, u64, u64) {
+    use orgsync_connectors::revolut::RevolutTarget;
+    use orgsync_core::config::RevolutTargetConfig;
+    use orgsync_sandbox::revolut::{self as rv, RevolutData};
+    let server = spawn(rv::router(RevolutData::seeded(5), TOKEN, faults), 0).expect("emulator");
+    let cfg: RevolutTargetConfig = serde_json::from_value(json!({
+        "base_url": format!("{}{}", server.url(), rv::BASE_PATH),
+        "token": "${env:BENCH_TOKEN}",
+        "concurrency": in_flight,
+    }))
+    .expect("config");
+    let mut target = RevolutTarget::new(&cfg, Default::default(), &kit()).expect("target");
+    let state = target.fetch().expect("fetch");
+    let plan = revolut_invite_plan(invites, &state);
+    let (requests, throttled) = (target.client().requests(), target.client().throttled());
+    let start = Instant::now();
+    let report = apply(
+        &mut target,
+        &plan,
+        &ApplyOptions {
+            today: DEFAULT_TODAY,
+            force: false,
+            allow: Default::default(),
+            interrupt: Default::default(),
+        },
+    )
+    .expect("apply");
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(
+        (report.failed, report.unconfirmed),
+        (0, 0),
+        "{:?}",
+        report.outcomes.iter().find(|o| !o.ok)
+    );
+    assert_eq!(target.fetch().expect("fetch").accounts.len(), 6 + invites);
+    (
+        secs,
+        target.client().throttled() - throttled,
+        target.client().requests() - requests,
+    )
+}
+
+/// Regression: a server that answers every 4th request with 429 + `Retry-After: 1` (whatever
+/// the rate) made the client's pace settle near 1 request/s: each such 429 cut the rate again.
+/// The apply must take at most 1.5 × what the requests themselves take plus the waits the server
+/// asked for (checked in the full run: 100 invites).
+fn bench_revolut_throttled(full: bool, in_flight: &[u32]) {
+    let invites = if full { 100 } else { 8 };
+    let ratios: Vec<f64> = in_flight
+        .iter()
+        .map(|&n| revolut_throttled(invites, n))
+        .collect();
+    if full {
+        assert!(
+            ratios.iter().all(|r| *r <= 1.5),
+            "{ratios:.2?} × the ideal (goal ≤ 1.5×)"
+        );
+    }
+}
+
+/// One run of [`bench_revolut_throttled`]: its time against the ideal.
+fn revolut_throttled(invites: usize, in_flight: u32) -> f64 {
+    let (unthrottled, _, _) = revolut_apply(invites, in_flight, Faults::default());
+    let retry_after = 1;
+    let (secs, throttled, requests) = revolut_apply(
+        invites,
+        in_flight,
+        Faults {
+            throttle_every: Some(4),
+            retry_after,
+            ..Faults::default()
+        },
+    );
+    // The waits the server asked for, spread over the requests in flight.
+    let waits = (throttled * retry_after) as f64 / f64::from(in_flight);
+    let ideal = unthrottled + waits;
+    let ratio = secs / ideal;
+    println!(
+        "revolut, every 4th request 429 + Retry-After: {retry_after}: {invites} invites, \
+         {in_flight} in flight, no rate_limit: {secs:.1} s ({requests} requests, {throttled} \
+         answered 429); the same without 429s {unthrottled:.2} s + the waits asked for \
+         {waits:.1} s = {ideal:.1} s: {ratio:.2}× (goal ≤ 1.5×)"
+    );
+    ratio
 }
 
 fn bench_apply(invites: usize, limit: u32) {

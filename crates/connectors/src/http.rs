@@ -782,6 +782,14 @@ fn jittered(after: Duration) -> Duration {
 ///   throttles a fixed share of requests whatever the rate is not chased down to nothing.
 /// - A cut never goes below 90% of what the server accepted over the last second: the retries
 ///   of earlier 429s must not chase the rate far under the limit.
+/// - Cuts that do not relieve the server are not repeated for ever: under a rate limit a few
+///   cuts bring the rate below the limit and the 429s stop (32 answers in a row without one).
+///   When 5 cuts in a row, each while under two fifths of the answers were 429s, did not stop
+///   them, the server turns away a share of requests whatever the rate (every 4th, say): the
+///   client stops pacing, and each 429 is only waited out as it asks (`Retry-After`). Should the
+///   share of 429s then grow well past that one (half as much again, and at least 10 points),
+///   the rate matters after all, and pacing starts again as at the first 429. (Before, each of
+///   such a server's 429s cut the rate, down to about one request a second.)
 /// - While requests succeed and the pace is what holds them back, the rate is raised: by 20% of
 ///   the last ceiling (the rate at the last cut) per second while below 80% of it, by 2% per
 ///   second above — so the client spends most of its time just under the server's limit and
@@ -812,6 +820,14 @@ struct PaceState {
     /// When the 429s of the last second came (and the last one, however old).
     rejected: VecDeque<Instant>,
     first: Option<Instant>,
+    /// The last [`RECENT`] answers: `true` for a 429.
+    recent: VecDeque<bool>,
+    /// Answers other than 429 since the last 429.
+    clean: usize,
+    /// Paced cuts, none while much was turned away, since the 429s last stopped ([`RELIEF`]).
+    unrelieved: u32,
+    /// The share of 429s the server gives whatever the rate, once cuts showed it: no pacing.
+    fixed_share: Option<f64>,
 }
 
 /// The lowest rate a cut goes to.
@@ -822,6 +838,15 @@ const CUT: f64 = 0.8;
 const CUT_COOLDOWN: Duration = Duration::from_millis(250);
 /// A 429 after this long without one is a new congestion event.
 const QUIET: Duration = Duration::from_secs(1);
+/// Answers the share of 429s is measured over.
+const RECENT: usize = 32;
+/// Answers in a row without a 429 that say the cuts relieved the server.
+const RELIEF: usize = 32;
+/// Cuts in a row that did not relieve it: the 429s do not depend on the rate.
+const UNRELIEVED: u32 = 5;
+/// A share of 429s at which a cut is not counted as unrelieving: a server turning away that
+/// much is slowed down for, whatever its reasons.
+const HEAVY: f64 = 0.4;
 
 /// Drops the instants older than a second.
 /// Keeps the last one, however old.
@@ -849,6 +874,10 @@ impl Pace {
                 accepted: VecDeque::new(),
                 rejected: VecDeque::new(),
                 first: None,
+                recent: VecDeque::with_capacity(RECENT),
+                clean: 0,
+                unrelieved: 0,
+                fixed_share: None,
             }),
             max,
         }
@@ -878,6 +907,11 @@ impl Pace {
     fn accepted(&self) {
         let mut s = self.lock();
         let now = Instant::now();
+        s.answered(false);
+        s.clean += 1;
+        if s.clean >= RELIEF {
+            s.unrelieved = 0;
+        }
         s.accepted.push_back(now);
         trim(&mut s.accepted, now);
         let dt = now.duration_since(s.last_raise).as_secs_f64();
@@ -898,6 +932,17 @@ impl Pace {
     fn throttled(&self) -> Option<f64> {
         let mut s = self.lock();
         let now = Instant::now();
+        s.answered(true);
+        s.clean = 0;
+        if let Some(fixed) = s.fixed_share {
+            // A share of 429s whatever the rate: each is waited out on its own. Only a share
+            // well past it says that the rate matters after all.
+            if s.recent.len() < RECENT || s.share() <= (fixed * 1.5).max(fixed + 0.1) {
+                return None;
+            }
+            s.fixed_share = None;
+            s.unrelieved = 0;
+        }
         let previous = s.rejected.back().copied();
         s.rejected.push_back(now);
         if s.last_cut
@@ -915,6 +960,16 @@ impl Pace {
             let quiet = previous.is_none_or(|t| now.duration_since(t) >= QUIET);
             let overloaded = s.rejected.len() * 4 > s.accepted.len();
             if !quiet && !overloaded {
+                return None;
+            }
+        }
+        let share = s.share();
+        if s.rate.is_some() && share < HEAVY {
+            s.unrelieved += 1;
+            if s.unrelieved >= UNRELIEVED {
+                // Slower and slower, and the server turns away as much: it is not the rate.
+                s.fixed_share = Some(share);
+                s.rate = None;
                 return None;
             }
         }
@@ -947,6 +1002,24 @@ impl Pace {
         // Requests already given later slots keep them; new ones follow the new spacing.
         s.next = s.next.min(now + Duration::from_secs_f64(1.0 / rate));
         Some(rate)
+    }
+}
+
+impl PaceState {
+    /// Counts an answer (`throttled`: a 429) among the recent ones.
+    fn answered(&mut self, throttled: bool) {
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(throttled);
+    }
+
+    /// The share of 429s among the recent answers.
+    fn share(&self) -> f64 {
+        if self.recent.is_empty() {
+            return 0.0;
+        }
+        self.recent.iter().filter(|t| **t).count() as f64 / self.recent.len() as f64
     }
 }
 
@@ -1111,6 +1184,40 @@ mod tests {
             client.throttled() <= 6,
             "{} 429s in 60 requests",
             client.throttled()
+        );
+    }
+
+    /// Regression: a server that answers every 4th request with 429 (whatever the rate) had
+    /// each of those 429s cut the client's rate, down to about one request a second: an apply
+    /// of 100 Revolut invites took 2.8 times the requests' own time plus the waits the server
+    /// asked for. Now the client sees that sending slower does not lower the share of 429s,
+    /// stops pacing, and only waits out each 429 as it asks (`benches/http.rs` measures it with
+    /// `Retry-After: 1`).
+    #[test]
+    fn a_server_that_throttles_a_fixed_share_does_not_slow_the_client_down() {
+        use orgsync_sandbox::scim::{ScimData, router};
+        use orgsync_sandbox::serve::{Faults, spawn};
+        let faults = Faults {
+            throttle_every: Some(4),
+            retry_after: 0,
+            ..Faults::default()
+        };
+        let server = spawn(router(ScimData::new(), "t0ken-xyz", faults), 0).unwrap();
+        let client = client_for(&server, 1);
+        let (failed, secs) = hammer(&client, 120, 1);
+        assert_eq!(failed, 0);
+        // 160 requests, 40 of them 429 (each waited out 0–0.1 s: `Retry-After: 0` plus jitter),
+        // on loopback: about 2 s unpaced; paced down to a request a second, minutes.
+        assert!(client.throttled() >= 39, "{} 429s", client.throttled());
+        assert!(
+            secs < 8.0,
+            "{secs:.1} s; the pace at the end {:?}",
+            client.pace()
+        );
+        assert_eq!(
+            client.pace(),
+            None,
+            "no pace: 429s are waited out one by one"
         );
     }
 
