@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use orgsync_connectors::scim::ScimTarget;
@@ -438,6 +439,76 @@ fn a_killed_apply_is_finished_by_the_next_plain_apply() {
             "kill -9 / double Ctrl-C: {} rounds over {span} ms, {during} stopped mid-apply, \
              {completions} completions planned; all finished by a plain apply",
             rounds() * 2
+        );
+    }
+}
+
+/// Regression (kill -9 strands people): memberships were written in one batch at the end of a
+/// phase, so a kill during the creates left every User created so far in no community. Now they
+/// are written a few seconds behind the creates: killed half-way through 500 people (each
+/// request 100 ms late), the Users without a community are only those of the last seconds.
+#[test]
+fn memberships_are_written_while_the_accounts_are_created() {
+    let faults = Faults {
+        latency_ms: 100,
+        ..Faults::default()
+    };
+    let data = Arc::new(Mutex::new(ScimData::new()));
+    let server = spawn(
+        scim_emulator::router_shared(Arc::clone(&data), TOKEN, faults),
+        0,
+    )
+    .expect("SCIM emulator");
+    let url = format!("{}{}", server.url(), scim_emulator::BASE_PATH);
+    let org = Org::new(500, &scim_target(&url), 1);
+    let dir = &org.clones[0];
+    let (mut child, out, err) = start_apply(dir, "killed");
+    let users = || data.lock().unwrap().users_in_no_group();
+    // When the first User appeared; the apply is killed at 250.
+    let mut first: Option<Instant> = None;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the apply created 250 Users");
+        assert!(
+            child.try_wait().expect("the apply runs").is_none(),
+            "the apply ended before it was killed: {}",
+            std::fs::read_to_string(&err).unwrap_or_default()
+        );
+        let (n, _) = users();
+        if n > 0 && first.is_none() {
+            first = Some(Instant::now());
+        }
+        if n >= 250 {
+            let _ = Command::new("kill")
+                .args(["-KILL", &child.id().to_string()])
+                .status();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let run = finish(child, dir, &out, &err, "apply (killed)");
+    let secs = first.map_or(1.0, |f| f.elapsed().as_secs_f64());
+    // Requests the kill left in flight land (100 ms late).
+    std::thread::sleep(Duration::from_millis(500));
+    let (created, unplaced) = users();
+    // Users per second, and what 2 s of writing behind (FLUSH_AFTER), a PATCH round trip and
+    // the kill's own moment leave: 4 seconds' worth.
+    let per_second = created as f64 / secs.max(0.1);
+    let bound = (per_second * 4.0).ceil() as usize;
+    assert!(
+        unplaced <= bound && unplaced < created / 2,
+        "{unplaced} of {created} Users in no group after a kill ({per_second:.0} Users/s: \
+         at most {bound} expected): {}",
+        run.report()
+    );
+    // And the next plain apply finishes the rest.
+    let r = orgsync(dir, &["apply", "--auto-approve", "--at", AT]);
+    r.assert_code(0);
+    check_target(&scim_state(&url), "after the next apply");
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "killed at {created} Users ({per_second:.0}/s): {unplaced} in no group (bound {bound})"
         );
     }
 }

@@ -785,7 +785,8 @@ fn jittered(after: Duration) -> Duration {
 /// - Cuts that do not relieve the server are not repeated for ever: under a rate limit a few
 ///   cuts bring the rate below the limit and the 429s stop (32 answers in a row without one).
 ///   When 5 cuts in a row, each while under two fifths of the answers were 429s, did not stop
-///   them, the server turns away a share of requests whatever the rate (every 4th, say): the
+///   them and halved the rate (a rate limit stops the cuts near it: see the floor above), the
+///   server turns away a share of requests whatever the rate (every 4th, say): the
 ///   client stops pacing, and each 429 is only waited out as it asks (`Retry-After`). Should the
 ///   share of 429s then grow well past that one (half as much again, and at least 10 points),
 ///   the rate matters after all, and pacing starts again as at the first 429. (Before, each of
@@ -826,6 +827,8 @@ struct PaceState {
     clean: usize,
     /// Paced cuts, none while much was turned away, since the 429s last stopped ([`RELIEF`]).
     unrelieved: u32,
+    /// The rate when the unrelieved cuts began.
+    unrelieved_from: f64,
     /// The share of 429s the server gives whatever the rate, once cuts showed it: no pacing.
     fixed_share: Option<f64>,
 }
@@ -877,6 +880,7 @@ impl Pace {
                 recent: VecDeque::with_capacity(RECENT),
                 clean: 0,
                 unrelieved: 0,
+                unrelieved_from: 0.0,
                 fixed_share: None,
             }),
             max,
@@ -964,9 +968,16 @@ impl Pace {
             }
         }
         let share = s.share();
-        if s.rate.is_some() && share < HEAVY {
+        if let Some(rate) = s.rate
+            && share < HEAVY
+        {
+            if s.unrelieved == 0 {
+                s.unrelieved_from = rate;
+            }
             s.unrelieved += 1;
-            if s.unrelieved >= UNRELIEVED {
+            // Under a rate limit the cuts stop near it (never below 90% of what the server
+            // accepts); only a rate halved without relief says the rate does not matter.
+            if s.unrelieved >= UNRELIEVED && rate <= s.unrelieved_from / 2.0 {
                 // Slower and slower, and the server turns away as much: it is not the rate.
                 s.fixed_share = Some(share);
                 s.rate = None;

@@ -167,8 +167,8 @@ struct Membership {
     kind: GroupKind,
 }
 
-/// What an action did besides its own requests: memberships to write at the end of the phase,
-/// a group it created.
+/// What an action did besides its own requests: memberships to write (within seconds, by the
+/// phase's membership writer), a group it created.
 #[derive(Debug, Default)]
 struct Effect {
     memberships: Vec<Membership>,
@@ -512,8 +512,9 @@ impl ScimTarget {
     }
 
     /// Runs one phase's actions: each account's or group's actions in order, different ones
-    /// concurrently (within the client's bound), then the membership changes, one PATCH per
-    /// group (and per [`MEMBERS_PER_PATCH`]).
+    /// concurrently (within the client's bound), and meanwhile their membership changes, a few
+    /// seconds behind ([`write_memberships_as_they_come`]), so a kill leaves little unwritten
+    /// (and the next plan completes it).
     ///
     /// Once `interrupt` is set no lane starts another action (those are
     /// [`ConnectorError::Interrupted`]); the actions in flight finish, and the memberships of
@@ -551,6 +552,13 @@ impl ScimTarget {
             interrupt: interrupt.clone(),
         });
         let starts = Arc::new(tokio::sync::Semaphore::new(self.starts));
+        // Memberships are written while the phase runs, a few seconds behind the creates.
+        let (flush_tx, flush_rx) = tokio::sync::mpsc::unbounded_channel();
+        let flusher = tokio::spawn(write_memberships_as_they_come(
+            Arc::clone(&self.client),
+            Arc::clone(&mirror),
+            flush_rx,
+        ));
         let mut set: JoinSet<Vec<(usize, Result<Effect, ConnectorError>)>> = JoinSet::new();
         for lane in lanes {
             let ctx = Arc::clone(&ctx);
@@ -559,6 +567,7 @@ impl ScimTarget {
             let bar = bar.clone();
             let interrupt = interrupt.clone();
             let starts = Arc::clone(&starts);
+            let flush_tx = flush_tx.clone();
             set.spawn(async move {
                 let mut out = Vec::with_capacity(lane_actions.len());
                 for (i, action) in lane_actions {
@@ -567,8 +576,14 @@ impl ScimTarget {
                         // Not started: left for the next plan. (`None` below.)
                         break;
                     }
-                    let result = ctx.execute(&action).await;
+                    let mut result = ctx.execute(&action).await;
                     bar.inc(1);
+                    if let Ok(effect) = &mut result {
+                        for m in std::mem::take(&mut effect.memberships) {
+                            // The writer outlives the lanes; a closed channel cannot happen.
+                            let _ = flush_tx.send((i, m));
+                        }
+                    }
                     out.push((i, result));
                 }
                 out
@@ -588,63 +603,19 @@ impl ScimTarget {
         }
         bar.finish_and_clear();
 
-        // Memberships, batched per group; a failed PATCH fails every action that needed it.
-        let mut per_group: BTreeMap<String, Vec<(usize, Membership)>> = BTreeMap::new();
+        // Whatever is still waiting (the lanes are done: the channel closes).
+        drop(flush_tx);
+        let mut failures = match flusher.await {
+            Ok(failures) => failures,
+            Err(e) => {
+                tracing::error!("the membership writer failed: {e}");
+                HashMap::new()
+            }
+        };
         let mut created_ids = Vec::new();
-        for (i, r) in results.iter().enumerate() {
-            if let Some(Ok(effect)) = r {
-                for m in &effect.memberships {
-                    per_group
-                        .entry(m.group.clone())
-                        .or_default()
-                        .push((i, m.clone()));
-                }
-                if let Some(c) = &effect.created {
-                    created_ids.push(c.clone());
-                }
-            }
-        }
-        let mut failures: HashMap<usize, String> = HashMap::new();
-        let mut set: JoinSet<MembershipPatch> = JoinSet::new();
-        for (group, changes) in per_group {
-            for chunk in changes.chunks(MEMBERS_PER_PATCH) {
-                let chunk = chunk.to_vec();
-                let client = Arc::clone(&self.client);
-                let group = group.clone();
-                set.spawn(async move {
-                    let result = patch_members(&client, &group, &chunk).await;
-                    (chunk, result)
-                });
-            }
-        }
-        while let Some(joined) = set.join_next().await {
-            let Ok((chunk, result)) = joined else {
-                continue;
-            };
-            match result {
-                Ok(()) => {
-                    let mut m = mirror.lock().unwrap_or_else(|e| e.into_inner());
-                    for (_, change) in &chunk {
-                        if let Some(a) = m.account_mut(&change.user) {
-                            let list = match change.kind {
-                                GroupKind::Community => &mut a.communities,
-                                GroupKind::FunctionGroup => &mut a.function_groups,
-                            };
-                            if change.add {
-                                if !list.contains(&change.group) {
-                                    list.push(change.group.clone());
-                                }
-                            } else {
-                                list.retain(|g| g != &change.group);
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    for (i, _) in &chunk {
-                        failures.entry(*i).or_insert_with(|| e.clone());
-                    }
-                }
+        for r in results.iter().flatten().flatten() {
+            if let Some(c) = &r.created {
+                created_ids.push(c.clone());
             }
         }
         let out = results
@@ -666,6 +637,117 @@ impl ScimTarget {
 
 /// A group's membership changes (with the actions that asked for them) and how their PATCH went.
 type MembershipPatch = (Vec<(usize, Membership)>, Result<(), String>);
+
+/// Membership changes wait at most this long before they are written: a kill during a phase
+/// leaves at most this much (and the requests in flight) of its memberships unwritten.
+const FLUSH_AFTER: Duration = Duration::from_secs(2);
+
+/// Writes the membership changes the lanes send, while they run: when one group has a full
+/// PATCH ([`MEMBERS_PER_PATCH`]) waiting, when the oldest change has waited [`FLUSH_AFTER`],
+/// and what is left when the channel closes. One write at a time, so two PATCHes of one group
+/// never race. Returns the actions whose memberships failed, with the error.
+async fn write_memberships_as_they_come(
+    client: Arc<HttpClient>,
+    mirror: Arc<Mutex<Mirror>>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<(usize, Membership)>,
+) -> HashMap<usize, String> {
+    let mut failures = HashMap::new();
+    let mut pending: Vec<(usize, Membership)> = Vec::new();
+    let mut per_group: HashMap<String, usize> = HashMap::new();
+    let mut oldest: Option<tokio::time::Instant> = None;
+    loop {
+        let next = match oldest {
+            Some(t) => tokio::time::timeout_at(t + FLUSH_AFTER, changes.recv())
+                .await
+                .ok(),
+            None => Some(changes.recv().await),
+        };
+        let full = match next {
+            Some(Some(change)) => {
+                oldest.get_or_insert_with(tokio::time::Instant::now);
+                let waiting = per_group.entry(change.1.group.clone()).or_default();
+                *waiting += 1;
+                let full = *waiting >= MEMBERS_PER_PATCH;
+                pending.push(change);
+                full
+            }
+            // The channel closed: the phase's actions are done.
+            Some(None) => break,
+            // The oldest change has waited long enough.
+            None => true,
+        };
+        if full {
+            write_memberships(
+                &client,
+                &mirror,
+                std::mem::take(&mut pending),
+                &mut failures,
+            )
+            .await;
+            per_group.clear();
+            oldest = None;
+        }
+    }
+    write_memberships(&client, &mirror, pending, &mut failures).await;
+    failures
+}
+
+/// Writes `changes`, one PATCH per group (and per [`MEMBERS_PER_PATCH`]), concurrently within
+/// the client's bound; a written change goes into the mirror, a failed PATCH fails every action
+/// that needed it (into `failures`).
+async fn write_memberships(
+    client: &Arc<HttpClient>,
+    mirror: &Mutex<Mirror>,
+    changes: Vec<(usize, Membership)>,
+    failures: &mut HashMap<usize, String>,
+) {
+    let mut per_group: BTreeMap<String, Vec<(usize, Membership)>> = BTreeMap::new();
+    for (i, m) in changes {
+        per_group.entry(m.group.clone()).or_default().push((i, m));
+    }
+    let mut set: JoinSet<MembershipPatch> = JoinSet::new();
+    for (group, changes) in per_group {
+        for chunk in changes.chunks(MEMBERS_PER_PATCH) {
+            let chunk = chunk.to_vec();
+            let client = Arc::clone(client);
+            let group = group.clone();
+            set.spawn(async move {
+                let result = patch_members(&client, &group, &chunk).await;
+                (chunk, result)
+            });
+        }
+    }
+    while let Some(joined) = set.join_next().await {
+        let Ok((chunk, result)) = joined else {
+            continue;
+        };
+        match result {
+            Ok(()) => {
+                let mut m = mirror.lock().unwrap_or_else(|e| e.into_inner());
+                for (_, change) in &chunk {
+                    if let Some(a) = m.account_mut(&change.user) {
+                        let list = match change.kind {
+                            GroupKind::Community => &mut a.communities,
+                            GroupKind::FunctionGroup => &mut a.function_groups,
+                        };
+                        if change.add {
+                            if !list.contains(&change.group) {
+                                list.push(change.group.clone());
+                            }
+                        } else {
+                            list.retain(|g| g != &change.group);
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                for (i, _) in &chunk {
+                    failures.entry(*i).or_insert_with(|| e.clone());
+                }
+            }
+        }
+    }
+}
 
 /// One page of a list.
 struct Page {

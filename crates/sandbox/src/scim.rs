@@ -59,6 +59,23 @@ impl ScimData {
         ScimData::default()
     }
 
+    /// How many Users there are, and how many of them are a member of no Group.
+    pub fn users_in_no_group(&self) -> (usize, usize) {
+        let members: std::collections::HashSet<&str> = self
+            .groups
+            .values()
+            .filter_map(|g| g["members"].as_array())
+            .flatten()
+            .filter_map(|m| m["value"].as_str())
+            .collect();
+        let alone = self
+            .users
+            .keys()
+            .filter(|id| !members.contains(id.as_str()))
+            .count();
+        (self.users.len(), alone)
+    }
+
     /// Users and Groups for a workspace, under orgsync's group convention (`convention`):
     /// managed groups get `<prefix><source ids>`, hand-made function groups `<function prefix>`
     /// with no ids (hand-made communities stay untagged, the `other: community` default).
