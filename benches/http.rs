@@ -43,6 +43,12 @@ const TOKEN: &str = "bench-token";
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
+    if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "fetch") {
+        for in_flight in [1, 5] {
+            bench_fetch(if full { 100_000 } else { 5_000 }, 50, in_flight);
+        }
+        return;
+    }
     if std::env::var("BENCH_ONLY").is_ok_and(|o| o == "revolut-throttled") {
         bench_revolut_throttled(full, &[1, 4]);
         return;

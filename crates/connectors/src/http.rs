@@ -604,7 +604,7 @@ impl HttpClient {
                 status == StatusCode::TOO_MANY_REQUESTS || (self.throttle)(status, &body);
             if throttle {
                 self.throttled.fetch_add(1, Ordering::Relaxed);
-                if let Some(rate) = self.pace.throttled()
+                if let Some(rate) = self.pace.throttled(start)
                     && !self.warned.swap(true, Ordering::Relaxed)
                 {
                     tracing::warn!(
@@ -776,10 +776,9 @@ fn jittered(after: Duration) -> Duration {
 ///   concurrency.
 /// - The first 429 sets the rate to half of what the server accepted so far (over the last
 ///   second at most; the estimate includes the server's burst allowance); every later 429 cuts
-///   it to 80%, at most once per 250 ms (the requests in flight when it happened come back 429
-///   too: one congestion event, not many), and only for a new event — a 429 after a quiet
-///   second — or while the server turns away more than a fifth of what is sent. A server that
-///   throttles a fixed share of requests whatever the rate is not chased down to nothing.
+///   it to 80%, but only for a request sent after the last cut (the requests in flight when it
+///   happened come back 429 too: one congestion event, not many). (Cutting only for a 429 after a quiet second let the
+///   pace sit above a 20/s limit, a 429 every ~0.7 s costing a slot each: 89% of the limit.)
 /// - A cut never goes below 90% of what the server accepted over the last second: the retries
 ///   of earlier 429s must not chase the rate far under the limit.
 /// - Cuts that do not relieve the server are not repeated for ever: under a rate limit a few
@@ -792,9 +791,10 @@ fn jittered(after: Duration) -> Duration {
 ///   the rate matters after all, and pacing starts again as at the first 429. (Before, each of
 ///   such a server's 429s cut the rate, down to about one request a second.)
 /// - While requests succeed and the pace is what holds them back, the rate is raised: by 20% of
-///   the last ceiling (the rate at the last cut) per second while below 80% of it, by 2% per
+///   the last ceiling (the rate at the last cut) per second while below 95% of it, by 1% per
 ///   second above — so the client spends most of its time just under the server's limit and
-///   probes above it only slowly.
+///   probes above it only slowly. Each 429 costs one of the limit's slots: at 20/s, climbing
+///   back slowly from 80% (and probing at 2% a second) spent a tenth of them.
 /// - Requests are spaced evenly (`1/rate` apart): no bursts, whatever the concurrency.
 /// - A configured `rate_limit` is a ceiling the rate never exceeds.
 #[derive(Debug)]
@@ -837,10 +837,6 @@ struct PaceState {
 const MIN_RATE: f64 = 1.0;
 /// What a cut keeps of the rate.
 const CUT: f64 = 0.8;
-/// 429s within this time of a cut are the same congestion event (requests that were in flight).
-const CUT_COOLDOWN: Duration = Duration::from_millis(250);
-/// A 429 after this long without one is a new congestion event.
-const QUIET: Duration = Duration::from_secs(1);
 /// Answers the share of 429s is measured over.
 const RECENT: usize = 32;
 /// Answers in a row without a 429 that say the cuts relieved the server.
@@ -924,7 +920,7 @@ impl Pace {
         if !s.limited {
             return;
         }
-        let share = if rate < 0.8 * s.ceiling { 0.2 } else { 0.02 };
+        let share = if rate < 0.95 * s.ceiling { 0.2 } else { 0.01 };
         let mut raised = rate + share * s.ceiling.max(MIN_RATE) * dt.min(1.0);
         if let Some(max) = self.max {
             raised = raised.min(max);
@@ -933,7 +929,7 @@ impl Pace {
     }
 
     /// A 429 came: cut the rate (once per congestion event). Returns the new rate when it cut.
-    fn throttled(&self) -> Option<f64> {
+    fn throttled(&self, sent: Instant) -> Option<f64> {
         let mut s = self.lock();
         let now = Instant::now();
         s.answered(true);
@@ -947,25 +943,13 @@ impl Pace {
             s.fixed_share = None;
             s.unrelieved = 0;
         }
-        let previous = s.rejected.back().copied();
         s.rejected.push_back(now);
-        if s.last_cut
-            .is_some_and(|t| now.duration_since(t) < CUT_COOLDOWN)
-        {
+        trim(&mut s.rejected, now);
+        trim(&mut s.accepted, now);
+        // A request sent before the last cut was sent at the old rate: its 429 is the same
+        // congestion event (TCP cuts once per window), not a sign that the new rate is too high.
+        if s.last_cut.is_some_and(|t| sent < t) {
             return None;
-        }
-        if s.rate.is_some() {
-            // Cut again only for a new congestion event (429s after a quiet second) or while
-            // the server turns away much of what is sent. 429s that keep coming at the same
-            // share whatever the rate (a server that throttles every Nth request) do not say
-            // "slower", and cutting for each would starve the apply.
-            trim(&mut s.rejected, now);
-            trim(&mut s.accepted, now);
-            let quiet = previous.is_none_or(|t| now.duration_since(t) >= QUIET);
-            let overloaded = s.rejected.len() * 4 > s.accepted.len();
-            if !quiet && !overloaded {
-                return None;
-            }
         }
         let share = s.share();
         if let Some(rate) = s.rate
@@ -1010,8 +994,10 @@ impl Pace {
         s.rate = Some(rate);
         s.last_cut = Some(now);
         s.last_raise = now;
-        // Requests already given later slots keep them; new ones follow the new spacing.
-        s.next = s.next.min(now + Duration::from_secs_f64(1.0 / rate));
+        // Requests already given later slots keep them; new ones follow after the last of
+        // them, at the new spacing. (Moving the next slot up to `now` sent the new requests
+        // between the old ones: twice the rate for as long as the old slots lasted, a second of
+        // 429s with 16 in flight at 20/s.)
         Some(rate)
     }
 }
@@ -1230,6 +1216,48 @@ mod tests {
             None,
             "no pace: 429s are waited out one by one"
         );
+    }
+
+    /// Regression: a cut moved the next free slot up to now, so the requests that came after
+    /// it went out between the slots already given at the old rate: twice the rate for as long
+    /// as those lasted, and a second of 429s at every cut (the SCIM apply at a 20/s limit
+    /// reached 89% of it; 97% now). New requests go after the last slot given.
+    #[test]
+    fn a_cut_never_sends_new_requests_between_the_old_slots() {
+        let pace = Pace::new(None);
+        for _ in 0..40 {
+            pace.accepted();
+        }
+        assert!(
+            pace.throttled(Instant::now()).is_some(),
+            "the first 429 paces"
+        );
+        let given: Vec<Instant> = (0..16).filter_map(|_| pace.slot()).collect();
+        let last = *given.last().expect("slots");
+        assert!(
+            pace.throttled(Instant::now()).is_some(),
+            "a 429 for a request sent after the cut cuts again"
+        );
+        let next = pace.slot().expect("a slot");
+        assert!(
+            next > last,
+            "the next request goes after the {} slots already given",
+            given.len()
+        );
+    }
+
+    /// A 429 for a request sent before the last cut is the same congestion event: no second
+    /// cut.
+    #[test]
+    fn a_429_sent_before_the_cut_does_not_cut_again() {
+        let pace = Pace::new(None);
+        for _ in 0..40 {
+            pace.accepted();
+        }
+        let sent = Instant::now();
+        let first = pace.throttled(sent).expect("the first 429 paces");
+        assert_eq!(pace.throttled(sent), None, "sent at the old rate");
+        assert_eq!(pace.rate(), Some(first));
     }
 
     /// A connector can tell the client that an error is deterministic: it is not retried.

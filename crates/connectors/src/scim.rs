@@ -9,7 +9,8 @@
 //!   `community:<source ids>` / `function:<source ids>` (ids joined with `,`; prefixes
 //!   configurable in `target.groups`). Those are managed; other Groups are classified by
 //!   `target.groups.other`. Memberships are the Groups' `members`, written with PATCH `add` /
-//!   `remove` ops, batched per group at the end of each apply phase.
+//!   `remove` ops, per group, written while the phase runs (a full PATCH or 2 s behind the
+//!   creates: [`write_memberships_as_they_come`]).
 //! - **remove** is `active: false`; **restore** is `active: true`; the removal date (for
 //!   retention) is the inactive User's `meta.lastModified`, read in the policy's time zone [I:
 //!   SCIM has no removal date; a later edit of the User restarts the clock, which only ever delays
