@@ -18,27 +18,38 @@ use crate::http::{AT, afas_people, commit_all, config_dir, free_port};
 
 /// The canaries: with `+` and `/`, so that their percent-encoding differs from them.
 const AFAS_CANARY: &str = "canary+afas/K7q2Wm9xZ4";
-const SCIM_CANARY: &str = "canary+scim/R8vN3pL6tY";
+pub(crate) const SCIM_CANARY: &str = "canary+scim/R8vN3pL6tY";
 /// The tokens a "wrong token" server accepts instead.
-const OTHER_TOKEN: &str = "the-token-the-server-wants";
+pub(crate) const OTHER_TOKEN: &str = "the-token-the-server-wants";
 
 /// Every form a canary travels in: plain, base64 (standard and URL-safe, padded or not), the
-/// AfasToken XML and its base64, percent-encoded, and as a Bearer header.
-fn forms(canary: &str) -> Vec<(String, String)> {
+/// AfasToken XML and its base64, percent-encoded (as a URL path or query writes it, as a form
+/// body does, every byte but letters and digits as an echoing server writes it, each of those
+/// encoded once more as an echo of a form body is, in upper and lower case), and as a Bearer
+/// header; and inside a longer base64 text at every alignment.
+pub(crate) fn forms(canary: &str) -> Vec<(String, String)> {
     let xml = format!("<token><version>1</version><data>{canary}</data></token>");
     let mut out = vec![
         ("plain".to_owned(), canary.to_owned()),
         ("AfasToken XML".to_owned(), xml.clone()),
         ("Bearer".to_owned(), format!("Bearer {canary}")),
-        (
-            "percent-encoded".to_owned(),
-            canary.replace('+', "%2B").replace('/', "%2F"),
-        ),
-        (
-            "percent-encoded (lower case)".to_owned(),
-            canary.replace('+', "%2b").replace('/', "%2f"),
-        ),
     ];
+    let mut percents = Vec::new();
+    for (name, keep) in [
+        ("percent-encoded", "-._~"),
+        ("form-urlencoded", "*-._"),
+        ("percent-encoded (every byte but letters and digits)", ""),
+    ] {
+        let once = percent(canary, keep);
+        percents.push((name.to_owned(), once.clone()));
+        percents.push((format!("{name}, then encoded again"), percent(&once, "")));
+    }
+    // Once encoded first: a form is named after what makes it (the forms often coincide).
+    percents.sort_by_key(|(name, _)| name.contains("again"));
+    for (name, value) in &percents {
+        out.push((name.clone(), value.clone()));
+        out.push((format!("{name} (lower case)"), lower_hex(value)));
+    }
     for (what, plain) in [("", canary), (" of the AfasToken XML", xml.as_str())] {
         for (name, engine) in [
             ("base64", base64::engine::general_purpose::STANDARD),
@@ -54,12 +65,17 @@ fn forms(canary: &str) -> Vec<(String, String)> {
     }
     // Inside a longer base64 text (a whole request encoded at once), the canary may start at
     // any byte: the characters only its own bytes decide, for each alignment.
-    let percent = canary.replace('+', "%2B").replace('/', "%2F");
-    for (what, plain) in [
-        ("", canary.to_owned()),
-        (" of the Bearer header", format!("Bearer {canary}")),
-        (" of the percent-encoded canary", percent),
-    ] {
+    let mut inside = vec![
+        (String::new(), canary.to_owned()),
+        (
+            " of the Bearer header".to_owned(),
+            format!("Bearer {canary}"),
+        ),
+    ];
+    for (name, value) in &percents {
+        inside.push((format!(" of the canary {name}"), value.clone()));
+    }
+    for (what, plain) in inside {
         for offset in 0..3usize {
             let mut bytes = vec![0u8; offset];
             bytes.extend_from_slice(plain.as_bytes());
@@ -78,18 +94,73 @@ fn forms(canary: &str) -> Vec<(String, String)> {
             }
         }
     }
+    // One form per value: the first name it got.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(_, value)| seen.insert(value.clone()));
+    out
+}
+
+/// The part of `line` around `needle` (echoed requests make lines long).
+fn around(line: &str, needle: &str) -> String {
+    let at = line.find(needle).unwrap_or(0);
+    let mut start = at.saturating_sub(160);
+    while !line.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (at + needle.len() + 160).min(line.len());
+    while !line.is_char_boundary(end) {
+        end += 1;
+    }
+    let (open, close) = (
+        if start > 0 { "…" } else { "" },
+        if end < line.len() { "…" } else { "" },
+    );
+    format!("{open}{}{close}", &line[start..end])
+}
+
+/// `text` with every byte but ASCII letters, digits and those in `keep` as `%XX` (upper-case
+/// hex); a form body's space as `+` when `+` is encoded anyway.
+fn percent(text: &str, keep: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || keep.as_bytes().contains(&b) {
+            out.push(char::from(b));
+        } else if b == b' ' && keep == "*-._" {
+            out.push('+');
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `text` with the hex digits of its `%XX` escapes in lower case.
+fn lower_hex(text: &str) -> String {
+    let mut out = String::new();
+    let mut left = 0;
+    for c in text.chars() {
+        if c == '%' {
+            left = 2;
+            out.push(c);
+        } else if left > 0 {
+            left -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
     out
 }
 
 /// Everything the runs printed and wrote, by where it came from.
 #[derive(Default)]
-struct Corpus {
-    texts: Vec<(String, String)>,
-    runs: usize,
+pub(crate) struct Corpus {
+    pub(crate) texts: Vec<(String, String)>,
+    pub(crate) runs: usize,
 }
 
 impl Corpus {
-    fn run(&mut self, r: &Run) {
+    pub(crate) fn run(&mut self, r: &Run) {
         self.runs += 1;
         self.texts
             .push((format!("stdout of `{}`", r.command), r.stdout.clone()));
@@ -99,7 +170,7 @@ impl Corpus {
 
     /// Every file under `dir` (a work tree: `.git` holds compressed objects; the notes are read
     /// with git).
-    fn files(&mut self, dir: &Path) {
+    pub(crate) fn files(&mut self, dir: &Path) {
         let mut stack = vec![dir.to_owned()];
         while let Some(d) = stack.pop() {
             for entry in std::fs::read_dir(&d).expect("read a directory").flatten() {
@@ -120,7 +191,7 @@ impl Corpus {
     }
 
     /// The apply records: every note on `refs/notes/orgsync`.
-    fn notes(&mut self, repo: &git2::Repository) -> usize {
+    pub(crate) fn notes(&mut self, repo: &git2::Repository) -> usize {
         let Ok(notes) = repo.notes(Some("refs/notes/orgsync")) else {
             return 0;
         };
@@ -137,14 +208,26 @@ impl Corpus {
         n
     }
 
-    /// Every leak: where, which canary form, and the line it is on.
+    /// Every leak of the AFAS and SCIM canaries: where, which canary form, and the line it is on.
     fn leaks(&self) -> Vec<String> {
+        self.leaks_of(&[
+            (AFAS_CANARY.to_owned(), forms(AFAS_CANARY)),
+            (SCIM_CANARY.to_owned(), forms(SCIM_CANARY)),
+        ])
+    }
+
+    /// Every leak of `secrets` (each named, with the forms it travels in) in every text: where,
+    /// which secret in which form, and the line it is on.
+    pub(crate) fn leaks_of(&self, secrets: &[(String, Vec<(String, String)>)]) -> Vec<String> {
         let mut found = Vec::new();
-        for canary in [AFAS_CANARY, SCIM_CANARY] {
-            for (form, value) in forms(canary) {
+        for (secret, forms) in secrets {
+            for (form, value) in forms {
                 for (place, text) in &self.texts {
-                    if let Some(line) = text.lines().find(|l| l.contains(&value)) {
-                        found.push(format!("{place}: {form} of {canary}: {line}"));
+                    if let Some(line) = text.lines().find(|l| l.contains(value.as_str())) {
+                        found.push(format!(
+                            "{place}: {form} of {secret}: {}",
+                            around(line, value)
+                        ));
                     }
                 }
             }
@@ -152,7 +235,7 @@ impl Corpus {
         found
     }
 
-    fn contains(&self, needle: &str) -> bool {
+    pub(crate) fn contains(&self, needle: &str) -> bool {
         self.texts.iter().any(|(_, t)| t.contains(needle))
     }
 }
@@ -198,7 +281,8 @@ impl Workspace {
     }
 }
 
-fn echo(faults: Faults) -> Faults {
+/// `faults`, with every error body quoting the request.
+pub(crate) fn echo(faults: Faults) -> Faults {
     Faults {
         echo_authorization: true,
         echo_request: true,

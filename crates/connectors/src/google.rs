@@ -581,6 +581,9 @@ impl GoogleSource {
     async fn renew(&mut self) -> Result<(), ConnectorError> {
         let now = jiff::Timestamp::now().as_second().max(0) as u64;
         let jwt = assertion(&self.key, &self.cfg.subject, &self.token_url, now)?;
+        // The signed assertion buys access tokens for as long as it lives: as secret as the key,
+        // and a token URL that refuses it may quote it back.
+        orgsync_core::redact::register(&jwt);
         let form = [("grant_type", JWT_GRANT), ("assertion", jwt.as_str())];
         let body = match self.grant.post_form("", &form).await {
             Ok(r) => r.body,
@@ -1264,6 +1267,47 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("refused"), "{err}");
+    }
+
+    /// Regression (issue 19, the JWT assertion leaked): a token URL that quotes the request it
+    /// refuses sends the signed assertion back, and the assertion — good for an hour of access
+    /// tokens — was registered with no redaction, so the refusal printed it whole.
+    #[test]
+    fn an_assertion_quoted_by_a_refusing_token_url_is_scrubbed() {
+        use orgsync_sandbox::serve::Credentials;
+        let (data, _) = data();
+        let sent = Credentials::default();
+        let echo = Faults {
+            echo_authorization: true,
+            echo_request: true,
+            ..Faults::default()
+        };
+        let server = spawn(
+            orgsync_sandbox::google::router_with_credentials(
+                data,
+                SandboxKey::shared(),
+                echo,
+                GoogleFaults::default(),
+                sent.clone(),
+            ),
+            0,
+        )
+        .unwrap();
+        let err = source(
+            &server,
+            serde_json::json!({ "subject": "someone@example.com" }),
+        )
+        .fetch()
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unauthorized_client") && err.contains("[request: POST /token"),
+            "the token URL quoted the request: {err}"
+        );
+        let assertion = sent.lock().unwrap()[0].clone();
+        let signature = assertion.rsplit('.').next().unwrap();
+        assert!(!err.contains(signature), "{err}");
+        assert!(!err.contains(&assertion[..40]), "{err}");
     }
 
     #[test]

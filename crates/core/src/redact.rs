@@ -42,8 +42,10 @@ fn encodings(value: &str) -> Vec<String> {
         base64::engine::general_purpose::URL_SAFE,
     ];
     let xml = format!("<token><version>1</version><data>{value}</data></token>");
-    let percent = percent_encode(value);
-    let mut out = vec![value.to_owned(), xml.clone(), percent.clone()];
+    let percents = percent_forms(value);
+    let mut out = vec![value.to_owned(), xml.clone()];
+    out.extend(percents.iter().cloned());
+    out.extend(percents.iter().map(|p| lower_hex(p)));
     for plain in [value, xml.as_str()] {
         for engine in &engines {
             let encoded = engine.encode(plain);
@@ -52,7 +54,10 @@ fn encodings(value: &str) -> Vec<String> {
             out.push(encoded);
         }
     }
-    for plain in [value, xml.as_str(), percent.as_str()] {
+    for plain in [value, xml.as_str()]
+        .into_iter()
+        .chain(percents.iter().map(String::as_str))
+    {
         out.extend(inside_base64(plain));
     }
     // A value that already is an encoding: its decoded forms (the AFAS token stored as base64,
@@ -66,6 +71,51 @@ fn encodings(value: &str) -> Vec<String> {
         }
     }
     out.extend(xml_data(value));
+    out
+}
+
+/// The percent-encodings `value` travels in: as orgsync writes it in a URL
+/// ([`percent_encode`]), as a form body carries it (`application/x-www-form-urlencoded`: `*-._`
+/// kept, a space as `+`), and with every byte but letters and digits escaped, as a server or
+/// proxy that echoes a request URL-encoded writes it; and each of those escaped once more that
+/// way (a form body, already encoded, echoed URL-encoded). Upper-case hex; [`encodings`] adds
+/// the lower-case spellings.
+fn percent_forms(value: &str) -> Vec<String> {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    const FORM: &percent_encoding::AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'*')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_');
+    let every = |v: &str| utf8_percent_encode(v, NON_ALPHANUMERIC).to_string();
+    let form = utf8_percent_encode(value, FORM)
+        .to_string()
+        .replace("%20", "+");
+    let mut out = Vec::new();
+    for once in [percent_encode(value), form, every(value)] {
+        let twice = every(&once);
+        for v in [once, twice] {
+            if !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
+}
+
+/// `text` with the hex digits of its `%XX` escapes in lower case (`%2b`).
+fn lower_hex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut hex = 0;
+    for c in text.chars() {
+        if hex > 0 {
+            hex -= 1;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            hex = if c == '%' { 2 } else { 0 };
+            out.push(c);
+        }
+    }
     out
 }
 
@@ -215,6 +265,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Regression (issue 19, a token percent-encoded by an echoing server leaked): a server
+    /// that echoes the request URL-encoded escapes every byte but letters and digits — the `-`,
+    /// `.` and `_` of a token too, which orgsync's own percent-encoding keeps — and escapes a
+    /// form body's `%2B` once more (`%252B`). Only `+` and `/` made a canary differ before, so
+    /// `Bearer%20ya29%2Esandbox%2D1%2D…` and a password's `%252B…` went out as they were.
+    #[test]
+    fn a_token_percent_encoded_by_an_echoing_server_is_scrubbed() {
+        let token = "ya29.sandbox-4_unit~x";
+        let password = "canary+unit/pass-5.Q";
+        register_authorization(&format!("Bearer {token}"));
+        register(password);
+        for leak in [
+            "authorization%3A%20Bearer%20ya29%2Esandbox%2D4%5Funit%7Ex%0A",
+            "authorization%3a%20Bearer%20ya29%2esandbox%2d4%5funit%7ex%0a",
+            // The form body `password=canary%2Bunit%2Fpass-5.Q`, echoed URL-encoded.
+            "password%3Dcanary%252Bunit%252Fpass%2D5%2EQ%26",
+            // A form body with the password in it, and a query.
+            "grant_type=password&password=canary%2Bunit%2Fpass-5.Q",
+            "?token=ya29.sandbox-4_unit%7Ex",
+        ] {
+            let out = scrub(leak);
+            assert!(out.contains(REDACTED), "{leak} → {out}");
+            for part in ["sandbox", "4%5F", "4%5f", "unit", "5%2EQ", "5.Q"] {
+                assert!(!out.contains(part), "{leak} → {out}");
+            }
+        }
+        // The base64 of a request whose form body carries the password escaped twice.
+        let request = "POST /app/token\n\npassword%3Dcanary%252Bunit%252Fpass%2D5%2EQ";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(request);
+        assert!(scrub(&encoded).contains(REDACTED), "{encoded}");
     }
 
     #[test]

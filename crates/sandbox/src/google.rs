@@ -30,7 +30,9 @@ use base64::Engine as _;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{Value, json};
 
-use super::serve::{Faults, Gate, TokenCheck, Vendor, error, google_error_body, guarded};
+use super::serve::{
+    Credentials, Faults, Gate, TokenCheck, Vendor, echoing, error, google_error_body, guarded,
+};
 use orgsync_core::model::SourceSnapshot;
 
 /// The grant type of a service account's token request (RFC 7523), as Google's OAuth 2.0 for
@@ -284,6 +286,7 @@ struct Emulator {
     grants: AtomicU64,
     gate: Arc<Gate>,
     secret: u64,
+    credentials: Credentials,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -292,6 +295,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// The emulator's routes: `POST /token`, and under `/admin/directory/v1` the users and org units.
 pub fn router(data: GoogleData, key: &SandboxKey, faults: Faults, google: GoogleFaults) -> Router {
+    router_with_credentials(data, key, faults, google, Credentials::default())
+}
+
+/// [`router`], keeping in `credentials` every assertion the token URL is sent (valid or not)
+/// and every access token it issues.
+pub fn router_with_credentials(
+    data: GoogleData,
+    key: &SandboxKey,
+    faults: Faults,
+    google: GoogleFaults,
+    credentials: Credentials,
+) -> Router {
+    let token_faults = faults.clone();
     let tokens: Arc<Mutex<HashMap<String, Issued>>> = Arc::default();
     let expire_after = faults.expire_token_after;
     let book = Arc::clone(&tokens);
@@ -329,6 +345,7 @@ pub fn router(data: GoogleData, key: &SandboxKey, faults: Faults, google: Google
         grants: AtomicU64::new(0),
         gate: Arc::clone(&gate),
         secret,
+        credentials,
     });
     let api = Router::new()
         .route("/admin/directory/v1/users", get(list_users))
@@ -338,10 +355,8 @@ pub fn router(data: GoogleData, key: &SandboxKey, faults: Faults, google: Google
             get(list_org_units),
         )
         .with_state(Arc::clone(&state));
-    Router::new()
-        .route("/token", post(token))
-        .with_state(state)
-        .merge(guarded(api, gate))
+    let grant = Router::new().route("/token", post(token)).with_state(state);
+    echoing(grant, Vendor::Google, &token_faults).merge(guarded(api, gate))
 }
 
 type Shared = State<Arc<Emulator>>;
@@ -373,6 +388,7 @@ async fn token(
             "Missing assertion",
         );
     };
+    lock(&emu.credentials).push(assertion.clone());
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -437,6 +453,7 @@ async fn token(
     }
     let n = emu.grants.fetch_add(1, Ordering::Relaxed) + 1;
     let access = format!("ya29.sandbox-{n}-{:016x}", fastrand::u64(..));
+    lock(&emu.credentials).push(access.clone());
     let lifetime = emu.google.token_lifetime;
     lock(&emu.tokens).insert(
         access.clone(),

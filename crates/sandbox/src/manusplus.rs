@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::serve::{Faults, Gate, TokenCheck, Vendor, error, guarded};
+use super::serve::{Credentials, Faults, Gate, TokenCheck, Vendor, echoing, error, guarded};
 use orgsync_core::model::SourceSnapshot;
 
 /// The client segment of the emulator's base URL (`http://127.0.0.1:8405/sandbox`).
@@ -168,6 +168,7 @@ struct Emulator {
     settings: ManusPlusSettings,
     gate: Arc<Gate>,
     grants: AtomicU64,
+    credentials: Credentials,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -181,6 +182,18 @@ pub fn router(
     faults: Faults,
     settings: ManusPlusSettings,
 ) -> Router {
+    router_with_credentials(data, password, faults, settings, Credentials::default())
+}
+
+/// [`router`], keeping in `credentials` every token the token URL issues.
+pub fn router_with_credentials(
+    data: ManusPlusData,
+    password: &str,
+    faults: Faults,
+    settings: ManusPlusSettings,
+    credentials: Credentials,
+) -> Router {
+    let token_faults = faults.clone();
     let tokens: Arc<Mutex<HashMap<String, Issued>>> = Arc::default();
     let book = Arc::clone(&tokens);
     let expire_after = faults.expire_token_after;
@@ -206,14 +219,15 @@ pub fn router(
         settings,
         gate: Arc::clone(&gate),
         grants: AtomicU64::new(0),
+        credentials,
     });
     let api = Router::new()
         .route("/api/node/{node}/{resource}", get(list))
         .with_state(Arc::clone(&state));
-    let client = Router::new()
+    let grant = Router::new()
         .route("/app/token", post(token))
-        .with_state(state)
-        .merge(guarded(api, gate));
+        .with_state(state);
+    let client = echoing(grant, Vendor::ManusPlus, &token_faults).merge(guarded(api, gate));
     Router::new().nest(&format!("/{CLIENT}"), client)
 }
 
@@ -243,6 +257,7 @@ async fn token(State(emu): Shared, Form(form): Form<HashMap<String, String>>) ->
     }
     let n = emu.grants.fetch_add(1, Ordering::Relaxed) + 1;
     let token = format!("manus-sandbox-{n}-{:016x}", fastrand::u64(..));
+    lock(&emu.credentials).push(token.clone());
     let lifetime = emu.settings.token_lifetime;
     lock(&emu.tokens).insert(
         token.clone(),

@@ -53,13 +53,15 @@ pub struct Faults {
     /// The status of the `--error-rate` errors (default 503; e.g. 500).
     #[arg(long, value_name = "STATUS")]
     pub error_status: Option<u16>,
-    /// Quote the request's `Authorization` header in every error body the fault layer sends
-    /// (401, 429, 5xx), as some vendors and proxies do: a client must never print it.
+    /// Quote the request's `Authorization` header in every error body: those the fault layer
+    /// sends (401, 429, 5xx), the emulator's own (400, 404, 409, …) and the token URL's refusals,
+    /// as some vendors and proxies do: a client must never print it.
     #[arg(long)]
     pub echo_authorization: bool,
     /// Quote the whole request — method, path and query, every header, the body — in every
-    /// error body the fault layer sends, in four forms: plain, URL-encoded, base64 and base64url,
-    /// as a debugging proxy or a careless vendor might. A client must print none of them.
+    /// error body (as `--echo-authorization` lists them), in four forms: plain, URL-encoded,
+    /// base64 and base64url, as a debugging proxy or a careless vendor might. A client must
+    /// print none of them.
     #[arg(long)]
     pub echo_request: bool,
 }
@@ -83,7 +85,21 @@ pub enum Vendor {
 
 /// An error response in the vendor's format.
 pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
-    let (body, media) = match vendor {
+    let (body, media) = error_body(vendor, status, message);
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    response
+}
+
+/// The body and media type of [`error`].
+fn error_body(
+    vendor: Vendor,
+    status: StatusCode,
+    message: &str,
+) -> (serde_json::Value, &'static str) {
+    match vendor {
         Vendor::Afas => (
             serde_json::json!({
                 "externalMessage": message,
@@ -119,12 +135,7 @@ pub fn error(vendor: Vendor, status: StatusCode, message: &str) -> Response {
             }),
             "application/json",
         ),
-    };
-    let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
-    response
+    }
 }
 
 /// A Google error body with `reason` (`userRateLimitExceeded`, `invalid`, …).
@@ -152,6 +163,10 @@ fn google_reason(status: StatusCode) -> &'static str {
         _ => "backendError",
     }
 }
+
+/// The credentials an emulator that grants tokens was sent (assertions) and issued (access
+/// tokens), in order: for a test to look for in everything a client printed and wrote.
+pub type Credentials = Arc<Mutex<Vec<String>>>;
 
 /// Checks a presented `Authorization` header for emulators that issue tokens themselves
 /// (Google, ManusPlus): `Err(message)` is a 401 with that message.
@@ -231,6 +246,13 @@ impl Gate {
     }
 }
 
+impl Faults {
+    /// Error bodies quote the request (or its `Authorization` header).
+    fn echoes(&self) -> bool {
+        self.echo_authorization || self.echo_request
+    }
+}
+
 /// `message`, quoting the presented `Authorization` header, and the whole request (`dump`),
 /// when the faults say so.
 fn echoed(faults: &Faults, message: &str, presented: Option<&str>, dump: Option<&str>) -> String {
@@ -274,6 +296,126 @@ async fn dump(request: Request) -> (Request, String) {
     )
 }
 
+/// The presented `Authorization` header and, when the faults echo the request, the request as
+/// text (the request itself is given back unchanged).
+async fn inspect(f: &Faults, request: Request) -> (Request, Option<String>, Option<String>) {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if f.echo_request {
+        let (request, text) = dump(request).await;
+        (request, presented, Some(text))
+    } else {
+        (request, presented, None)
+    }
+}
+
+/// `response` as it is, or, when it is an error (4xx, 5xx) and the faults echo, with its
+/// message quoting the request (`say`): an emulator's own refusals (a 400 for a bad field, a
+/// token URL's `invalid_grant`) carry what they were sent as the injected errors do. A body
+/// of another shape (an extractor's plain-text rejection) becomes the vendor's error body.
+async fn echo_into(
+    response: Response,
+    vendor: Vendor,
+    f: &Faults,
+    say: &(dyn Fn(&str) -> String + Send + Sync),
+) -> Response {
+    let status = response.status();
+    if !f.echoes() || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 << 20)
+        .await
+        .unwrap_or_default();
+    let mut json = serde_json::from_slice::<serde_json::Value>(&bytes).ok();
+    let quoted = json.as_mut().is_some_and(|v| quote_in(v, say));
+    let body = match json {
+        Some(v) if quoted => v.to_string(),
+        _ => {
+            let text = String::from_utf8_lossy(&bytes);
+            let text = match text.trim() {
+                "" => status.canonical_reason().unwrap_or("error"),
+                t => t,
+            };
+            let (body, media) = error_body(vendor, status, &say(text));
+            parts
+                .headers
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+            body.to_string()
+        }
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// Puts `say(message)` in place of an error body's message, whichever vendor's shape it has;
+/// false when it has none of them.
+fn quote_in(v: &mut serde_json::Value, say: &(dyn Fn(&str) -> String + Send + Sync)) -> bool {
+    use serde_json::Value;
+    let Some(obj) = v.as_object_mut() else {
+        return false;
+    };
+    for key in ["error_description", "externalMessage", "detail", "message"] {
+        if let Some(Value::String(m)) = obj.get_mut(key) {
+            *m = say(m);
+            return true;
+        }
+    }
+    let code = match obj.get_mut("error") {
+        // Google APIs: {"error": {"message"}}.
+        Some(Value::Object(e)) => {
+            return match e.get_mut("message") {
+                Some(Value::String(m)) => {
+                    *m = say(m);
+                    true
+                }
+                _ => false,
+            };
+        }
+        // Recruitee: {"error": ["…"]}.
+        Some(Value::Array(list)) => {
+            return match list.first_mut() {
+                Some(Value::String(m)) => {
+                    *m = say(m);
+                    true
+                }
+                _ => false,
+            };
+        }
+        // OAuth without a description: {"error": "unsupported_grant_type"}.
+        Some(Value::String(code)) => code.clone(),
+        _ => return false,
+    };
+    obj.insert("error_description".to_owned(), Value::String(say(&code)));
+    true
+}
+
+/// `router` (a token URL, which takes no `Authorization` header and sits outside a [`Gate`])
+/// with its error bodies quoting the request when `faults` echo; otherwise unchanged. No other
+/// fault applies to it.
+pub fn echoing(router: Router, vendor: Vendor, faults: &Faults) -> Router {
+    if !faults.echoes() {
+        return router;
+    }
+    let state = Arc::new((vendor, faults.clone()));
+    router.layer(middleware::from_fn_with_state(state, echo_fn))
+}
+
+async fn echo_fn(
+    State(state): State<Arc<(Vendor, Faults)>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (vendor, f) = &*state;
+    let (request, presented, dumped) = inspect(f, request).await;
+    let response = next.run(request).await;
+    let say = |message: &str| echoed(f, message, presented.as_deref(), dumped.as_deref());
+    echo_into(response, *vendor, f, &say).await
+}
+
 fn throttled(retry_after: u64, vendor: Vendor, message: &str) -> Response {
     let mut r = error(vendor, StatusCode::TOO_MANY_REQUESTS, message);
     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
@@ -288,17 +430,7 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
     if f.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(f.latency_ms)).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let (request, dumped) = if f.echo_request {
-        let (request, text) = dump(request).await;
-        (request, Some(text))
-    } else {
-        (request, None)
-    };
+    let (request, presented, dumped) = inspect(f, request).await;
     let say = |message: &str| echoed(f, message, presented.as_deref(), dumped.as_deref());
     if let Some(limiter) = &gate.limiter
         && limiter.check().is_err()
@@ -338,9 +470,10 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
             tokio::time::sleep(delay).await;
             next.run(request).await
         });
-        return task
+        let response = task
             .await
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+        return echo_into(response, gate.vendor, f, &say).await;
     }
     if f.error_rate > 0.0 && gate.roll() < f.error_rate {
         // Half the time the request is processed and only the answer is lost.
@@ -357,7 +490,8 @@ async fn gate(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Re
             &say("the service is temporarily unavailable"),
         );
     }
-    next.run(request).await
+    let response = next.run(request).await;
+    echo_into(response, gate.vendor, f, &say).await
 }
 
 /// A response whose body fails right after the status line: hyper drops the connection
