@@ -692,3 +692,23 @@ fn a_mapping_to_an_unknown_value_is_invalid_offline() {
         r.report()
     );
 }
+
+/// Regression (found by the canary): `plan --diff` failed for this target with "cannot compute
+/// the state after the plan: invite …: unknown account field applicant" — the state after the
+/// plan is simulated on the workspace model, which holds no applicant details. Now it shows the
+/// applicants to come, by e-mail.
+#[test]
+fn plan_diff_shows_the_applicants_to_come() {
+    let s = Setup::new(20, Faults::default(), false);
+    let r = s.run(&["plan", "--at", AT, "--diff", "--show-pii"]);
+    r.assert_code(0);
+    let (first, _) = s
+        .hired_emails()
+        .into_iter()
+        .next()
+        .expect("a hired candidate");
+    r.assert_that(
+        r.stdout.contains(&first),
+        "the diff shows a hired candidate's address",
+    );
+}

@@ -36,14 +36,16 @@ pub fn apply_action(
     let mut target = MemoryTarget {
         state: std::mem::take(state),
         index: None,
+        simulation: false,
     };
     let result = target.apply(action, ctx);
     *state = target.into_state();
     result
 }
 
-/// Applies every action of `plan`, in its order, to a copy of `state`. It does not judge the
-/// plan (errors, safety, staleness): that is the caller's job.
+/// Applies every action of `plan`, in its order, to a copy of `state`: the target's state after
+/// the plan, as far as the model holds it (a manager or an applicant's details are left out).
+/// It does not judge the plan (errors, safety, staleness): that is the caller's job.
 pub fn apply_plan(
     state: &TargetSnapshot,
     plan: &Plan,
@@ -56,6 +58,7 @@ pub fn apply_plan(
         accounts: HashMap::new(),
     };
     let mut target = MemoryTarget::new(state.clone());
+    target.simulation = true;
     for action in &plan.actions {
         action
             .resolve_placeholders(&ctx.created)
@@ -72,6 +75,10 @@ pub struct MemoryTarget {
     state: TargetSnapshot,
     /// `None`: look accounts up by scanning (one action on a state nobody indexed).
     index: Option<AccountIndex>,
+    /// A simulation of another target (`plan --diff`): fields this model does not hold (a
+    /// manager, an AFAS applicant's details) are left out. As a target of its own they are
+    /// refused: the workspace would silently lose them.
+    simulation: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +112,7 @@ impl MemoryTarget {
                 by_external_id,
                 next_account,
             }),
+            simulation: false,
         }
     }
 
@@ -285,10 +293,10 @@ impl MemoryTarget {
             notify: _,
             applicant,
         } = write;
-        if manager.is_some() {
+        if manager.is_some() && !self.simulation {
             return Err("unknown account field manager".to_owned());
         }
-        if applicant.is_some() {
+        if applicant.is_some() && !self.simulation {
             return Err("unknown account field applicant".to_owned());
         }
         // Resolve group references first: they are checked against the groups that exist.
