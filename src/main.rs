@@ -65,6 +65,7 @@ fn main() -> ExitCode {
             .into();
         }
     };
+    cli::set_color(cli.color);
     cli::init_tracing(cli.verbose);
     match cli::run(cli) {
         Ok(status) => status.into(),

@@ -33,6 +33,10 @@ pub struct Cli {
     /// More output on stderr (-v: info, -vv: debug, -vvv: trace).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Colour on stdout and stderr: `auto` (each on a terminal only, never with `NO_COLOR`
+    /// set; `CLICOLOR_FORCE` forces it), `always` or `never`.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t, global = true)]
+    pub color: ColorChoice,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -137,26 +141,54 @@ pub fn init_tracing(verbose: u8) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("orgsync={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(stderr_color())
         .with_writer(Stderr)
         .with_target(false)
         .try_init();
 }
 
-/// Whether to colour output written to stdout: a terminal, `NO_COLOR` unset (or
-/// `CLICOLOR_FORCE` set).
-pub fn stdout_color() -> bool {
-    if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
-        return true;
-    }
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+/// When to colour output (`--color`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (`CLICOLOR_FORCE` forces it).
+    #[default]
+    Auto,
+    /// Always, also into a file or a pipe.
+    Always,
+    /// Never.
+    Never,
 }
 
-/// Whether to colour output written to stderr.
-pub fn stderr_color() -> bool {
-    if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
-        return true;
+/// The run's `--color`, set once by `main` before anything is written.
+static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Sets the run's `--color` (the first call wins).
+pub fn set_color(choice: ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
+/// Whether to colour a stream that is (`terminal`) or is not a terminal.
+fn color(terminal: bool) -> bool {
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+                return true;
+            }
+            std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal
+        }
     }
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Whether to colour output written to stdout.
+pub fn stdout_color() -> bool {
+    color(std::io::stdout().is_terminal())
+}
+
+/// Whether to colour output written to stderr: messages and logs.
+pub fn stderr_color() -> bool {
+    color(std::io::stderr().is_terminal())
 }
 
 /// Writes rendered output to stdout. Broken pipes (`| head`) are not errors.

@@ -241,3 +241,58 @@ fn init_then_validate_and_plan() {
         "a second init refuses and writes nothing",
     );
 }
+
+/// `orgsync ARGS` in `dir` with colour left to orgsync (no `NO_COLOR`), plus `env`; stdout and
+/// stderr are pipes.
+fn colour_run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    let mut cmd = assert_cmd::Command::cargo_bin("orgsync").expect("the orgsync binary is built");
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("RUST_LOG")
+        .env("GIT_CEILING_DIRECTORIES", common::repo())
+        .env_remove("GITHUB_ACTOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().expect("orgsync runs");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Regression (issue 20: CI logs): `-v` logs and warnings on stderr carried ANSI colour when
+/// redirected, although colour is for terminals only, and there was no `--color`. Into a pipe:
+/// no escape code; `--color always` colours both streams; `--color never` wins over
+/// `CLICOLOR_FORCE`.
+#[test]
+fn logs_into_a_pipe_carry_no_escape_codes_and_color_is_a_choice() {
+    let dir = common::copy_example("quickstart");
+    let plan = ["-v", "plan", "--at", "2025-06-02"];
+    let (out, err) = colour_run(dir.path(), &plan, &[]);
+    assert!(err.contains("INFO"), "-v logs: {err}");
+    assert!(
+        !out.contains('\x1b') && !err.contains('\x1b'),
+        "no escape codes into pipes:\n{err}"
+    );
+    let (out, err) = colour_run(
+        dir.path(),
+        &[&["--color", "always"], &plan[..]].concat(),
+        &[],
+    );
+    assert!(out.contains('\x1b'), "--color always colours the plan");
+    assert!(err.contains('\x1b'), "--color always colours the logs");
+    let (out, err) = colour_run(
+        dir.path(),
+        &[&["--color", "never"], &plan[..]].concat(),
+        &[("CLICOLOR_FORCE", "1")],
+    );
+    assert!(
+        !out.contains('\x1b') && !err.contains('\x1b'),
+        "--color never wins over CLICOLOR_FORCE"
+    );
+    let (out, _) = colour_run(dir.path(), &plan, &[("CLICOLOR_FORCE", "1")]);
+    assert!(out.contains('\x1b'), "CLICOLOR_FORCE still forces colour");
+}
