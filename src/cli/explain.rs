@@ -115,19 +115,25 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
 fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> String {
     let mut s = String::new();
     let p = &e.person;
+    // Everything from HR (or git) is printed with its control characters escaped, as the plan
+    // prints it: a name with an ANSI sequence or a line break must not retitle the terminal or
+    // print a line of its own.
     let email = p
         .email
         .as_deref()
-        .map(|m| format!(" <{m}>"))
+        .map(|m| format!(" <{}>", safe(m)))
         .unwrap_or_default();
     let _ = writeln!(
         s,
-        "Person {} ({}{email}), as of {}, with {origin}\n",
-        p.id, p.name, e.at
+        "Person {} ({}{email}), as of {}, with {}\n",
+        safe(&p.id),
+        safe(&p.name),
+        e.at,
+        safe(origin)
     );
     let verdict = match &e.out_of_scope {
         None => "in scope".to_owned(),
-        Some(why) => format!("out of scope: {why}"),
+        Some(why) => format!("out of scope: {}", safe(why)),
     };
     let _ = writeln!(s, "Scope: {verdict}");
     for step in &e.scope {
@@ -139,7 +145,7 @@ fn text(e: &Explanation, authors: &[Authors], plan: &Plan, origin: &str) -> Stri
     }
     s.push('\n');
     if let Some(account) = &e.account {
-        let _ = writeln!(s, "Target: {account}");
+        let _ = writeln!(s, "Target: {}", safe(&account.to_string()));
     } else if e.in_scope {
         s.push_str("Target: no account matches (identity.match)\n");
     }
@@ -196,7 +202,7 @@ fn placements(s: &mut String, title: &str, list: &[Placement], authors: &[Author
             Some(g) => format!("{} ({})", g.name, g.id),
             None => "nowhere: held".to_owned(),
         };
-        let _ = writeln!(s, "  {source} → {target}");
+        let _ = writeln!(s, "  {} → {}", safe(&source), safe(&target));
         write_step(s, &p.rule, authors, "    ");
     }
 }
@@ -212,7 +218,7 @@ fn write_step(s: &mut String, step: &Step, authors: &[Authors], indent: &str) {
         .as_ref()
         .map(|l| format!("  ({}:{})", l.file, l.line))
         .unwrap_or_default();
-    let _ = writeln!(s, "{indent}{mark} {}{at}", step.rule);
+    let _ = writeln!(s, "{indent}{mark} {}{}", safe(&step.rule), safe(&at));
     if !step.decisive {
         return;
     }
@@ -247,10 +253,10 @@ fn write_step(s: &mut String, step: &Step, authors: &[Authors], indent: &str) {
                 let _ = writeln!(
                     s,
                     "{indent}    written by {} on {} in {} \"{}\" ({which})",
-                    c.author,
+                    safe(&c.author),
                     c.day(),
                     c.short(),
-                    c.subject
+                    safe(&c.subject)
                 );
             }
             None => {
@@ -258,4 +264,9 @@ fn write_step(s: &mut String, step: &Step, authors: &[Authors], indent: &str) {
             }
         }
     }
+}
+
+/// `text` with its control characters (and bidirectional overrides) shown as escapes.
+fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    render::escape_control(text)
 }

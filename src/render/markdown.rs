@@ -552,8 +552,11 @@ pub(super) fn md_escape(s: &str) -> String {
                 out.push(c);
             }
             '\n' | '\r' => out.push(' '),
-            // ANSI escapes and other control characters from HR data, shown, never obeyed.
-            c if c.is_control() => out.extend(c.escape_unicode()),
+            // ANSI escapes, other control characters and bidirectional overrides from HR data,
+            // shown, never obeyed.
+            c if c.is_control() || super::text::is_bidi_control(c) => {
+                out.extend(c.escape_unicode())
+            }
             _ => out.push(c),
         }
         prev = Some(c);

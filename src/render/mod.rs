@@ -16,6 +16,7 @@ pub use json::json;
 pub use markdown::{MarkdownOptions, markdown};
 pub use masked::masked_json;
 pub use pull_request::{PullRequestView, pull_request_markdown, pull_request_text};
+pub(crate) use text::escape_control;
 pub use text::{TextOptions, text};
 
 use std::collections::BTreeMap;

@@ -272,9 +272,11 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
 
 /// Data (names from HR, messages that quote them) with its control characters shown as escapes
 /// (`\u{1b}`, `\n`): an ANSI sequence or a line break in a name must not recolour the terminal
-/// or print a line of its own — a name once printed a fake "No changes." line.
-pub(super) fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+/// or print a line of its own — a name once printed a fake "No changes." line. The bidirectional
+/// controls (U+202A–U+202E, U+2066–U+2069) too: a right-to-left override in a name would show
+/// the rest of the line reversed.
+pub(crate) fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -283,11 +285,16 @@ pub(super) fn escape_control(s: &str) -> std::borrow::Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.extend(c.escape_unicode()),
+            c if c.is_control() || is_bidi_control(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// The Unicode bidirectional embedding, override and isolate controls.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Applies a style only when colour is on.

@@ -296,3 +296,47 @@ fn logs_into_a_pipe_carry_no_escape_codes_and_color_is_a_choice() {
     let (out, _) = colour_run(dir.path(), &plan, &[("CLICOLOR_FORCE", "1")]);
     assert!(out.contains('\x1b'), "CLICOLOR_FORCE still forces colour");
 }
+
+/// Regression (issue 20: explain printed HR names raw): an `ESC]0;…BEL` in a last name
+/// retitled the terminal and a line break printed a fake `Plan: 0 to invite` line; a
+/// right-to-left override (U+202E) reached the terminal from explain and from the text plan.
+/// Each is shown as an escape, never obeyed.
+#[test]
+fn explain_and_plan_show_control_characters_in_names_as_escapes() {
+    let dir = common::copy_example("quickstart");
+    let path = dir.path().join("hr-export.json");
+    let mut export: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let row = export["rows"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["Medewerker"] == "4001")
+        .expect("person 4001");
+    row["Achternaam"] =
+        "Jansen\u{1b}]0;owned\u{7}\nPlan: 0 to invite\u{202e}nesnaJ".into();
+    std::fs::write(&path, serde_json::to_string(&export).unwrap()).unwrap();
+    for args in [
+        &["explain", "4001", "--at", "2025-06-02"][..],
+        &["plan", "--at", "2025-06-02", "--show-pii"][..],
+    ] {
+        let r = common::orgsync_in(dir.path(), args);
+        r.assert_that(r.code == 0 || r.code == 2, "it runs");
+        r.assert_that(
+            !r.stdout.contains('\u{1b}')
+                && !r.stdout.contains('\u{7}')
+                && !r.stdout.contains('\u{202e}'),
+            "no raw control character or override",
+        )
+        .assert_that(
+            !r.stdout.lines().any(|l| l.starts_with("Plan: 0 to invite")),
+            "no line of its own from a name",
+        );
+        if args[0] == "explain" {
+            r.assert_that(
+                r.stdout.contains("\\u{1b}]0;owned\\u{7}\\nPlan: 0 to invite\\u{202e}"),
+                "the name is shown with its escapes",
+            );
+        }
+    }
+}
