@@ -313,8 +313,7 @@ fn explain_and_plan_show_control_characters_in_names_as_escapes() {
         .iter_mut()
         .find(|r| r["Medewerker"] == "4001")
         .expect("person 4001");
-    row["Achternaam"] =
-        "Jansen\u{1b}]0;owned\u{7}\nPlan: 0 to invite\u{202e}nesnaJ".into();
+    row["Achternaam"] = "Jansen\u{1b}]0;owned\u{7}\nPlan: 0 to invite\u{202e}nesnaJ".into();
     std::fs::write(&path, serde_json::to_string(&export).unwrap()).unwrap();
     for args in [
         &["explain", "4001", "--at", "2025-06-02"][..],
@@ -334,7 +333,8 @@ fn explain_and_plan_show_control_characters_in_names_as_escapes() {
         );
         if args[0] == "explain" {
             r.assert_that(
-                r.stdout.contains("\\u{1b}]0;owned\\u{7}\\nPlan: 0 to invite\\u{202e}"),
+                r.stdout
+                    .contains("\\u{1b}]0;owned\\u{7}\\nPlan: 0 to invite\\u{202e}"),
                 "the name is shown with its escapes",
             );
         }
