@@ -47,6 +47,11 @@ pub struct LeaseInfo {
     pub acquired: String,
     /// When it lapses unless renewed (RFC 3339).
     pub expires: String,
+    /// A random number: two takers on hosts of one name, with one pid, holder and second (two
+    /// CI containers) would otherwise write the same commit, and git reports pushing a ref's
+    /// own value "up to date" without checking the expected one — both would hold the lease.
+    #[serde(default)]
+    pub nonce: u64,
 }
 
 impl LeaseInfo {
@@ -58,6 +63,7 @@ impl LeaseInfo {
             pid: std::process::id(),
             acquired: second(acquired),
             expires: second(after(ttl)),
+            nonce: fastrand::u64(..),
         }
     }
 
@@ -294,10 +300,13 @@ fn take_remote(
     options: &LeaseOptions,
 ) -> Result<Taken, LeaseError> {
     let refname = refname(target);
+    // Where this take reads the remote's lease: its own ref (two takes in one process must not
+    // read each other's).
     let seen = format!(
-        "refs/orgsync/fetched/lease-{}-{}",
+        "refs/orgsync/fetched/lease-{}-{}-{:08x}",
         refname.rsplit('/').next().unwrap_or_default(),
-        std::process::id()
+        std::process::id(),
+        fastrand::u32(..)
     );
     let start = Instant::now();
     let mut lost_races = 0;
@@ -387,6 +396,7 @@ fn take_local(path: PathBuf, target: &str, options: &LeaseOptions) -> Result<Tak
                                 pid: 0,
                                 acquired: "unknown".to_owned(),
                                 expires: "its end".to_owned(),
+                                nonce: 0,
                             }
                         });
                     return Err(held(info, waited, options.ttl));
@@ -584,6 +594,17 @@ mod tests {
         info.host = "elsewhere".to_owned();
         assert!(!info.free(now), "another host: only the expiry tells");
         assert!(info.free(now + jiff::SignedDuration::from_secs(61)));
+    }
+
+    /// Regression (two holders at once, seen in CI): two takers with one holder name, host and
+    /// pid in one second wrote the same lease commit, and git reports pushing a ref's own value
+    /// "up to date" even under `--force-with-lease=<ref>:` (expected absent) — both held it.
+    #[test]
+    fn two_leases_taken_in_one_second_are_different_commits() {
+        let now = jiff::Timestamp::now();
+        let a = LeaseInfo::new("scim:x", "nightly", now, Duration::from_secs(120));
+        let b = LeaseInfo::new("scim:x", "nightly", now, Duration::from_secs(120));
+        assert_ne!(body(&a), body(&b));
     }
 
     #[test]

@@ -210,6 +210,7 @@ fn a_lapsed_lease_is_taken_over() {
             pid: 4242,
             acquired: "2026-12-06T02:17:00Z".to_owned(),
             expires: expires.to_owned(),
+            nonce: 7,
         };
         let tree = git(dir, &["hash-object", "-t", "tree", "-w", "/dev/null"]);
         let commit = git(
@@ -234,4 +235,38 @@ fn a_lapsed_lease_is_taken_over() {
     }
     plant("2020-01-01T00:00:00Z");
     take(&s.clones[1], Duration::ZERO).expect("lapsed");
+}
+
+/// Regression (two holders at once, seen in CI): two takers with one holder name, host and pid
+/// in one second (two CI containers, or two threads) wrote the same lease commit, and git
+/// reports pushing a ref's own value "up to date" without checking the expected one — both
+/// held the lease. Each take now writes a commit of its own. Takers start together, round after
+/// round: at most one of each round holds it.
+#[test]
+fn takers_starting_together_never_both_hold() {
+    let s = setup(1);
+    for round in 0..8 {
+        let barrier = Arc::new(std::sync::Barrier::new(4));
+        let takers: Vec<_> = (0..4)
+            .map(|_| {
+                let (dir, barrier) = (s.clones[0].clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    take(&dir, Duration::ZERO).ok()
+                })
+            })
+            .collect();
+        let held: Vec<Lease> = takers
+            .into_iter()
+            .filter_map(|t| t.join().unwrap())
+            .collect();
+        assert!(
+            held.len() <= 1,
+            "round {round}: {} holders at once",
+            held.len()
+        );
+        for lease in held {
+            lease.release().unwrap();
+        }
+    }
 }
