@@ -18,6 +18,7 @@ use crate::render;
 use orgsync_connectors::Interrupt;
 use orgsync_core::apply::run::{ApplyOptions, ApplyReport, apply};
 use orgsync_core::apply::verify::verify;
+use orgsync_core::config::TargetConfig;
 use orgsync_core::ledger::{ApplyRecord, ConfigCommit};
 use orgsync_core::plan::safety::LimitKind;
 use orgsync_core::vocabulary::Plan;
@@ -184,7 +185,13 @@ struct Prepared {
 /// interrupt.
 fn take_lease(loaded: &Loaded, args: &Args, interrupt: &Interrupt) -> anyhow::Result<Lease> {
     let target = loaded.target_key();
-    let remote = loaded.repo.as_deref().and_then(pipeline::remote);
+    // A file target is the workspace in this checkout: another clone's apply writes its own
+    // copy, so a lease across clones guards nothing there — and would need push access to the
+    // remote (the quickstart in a clone of orgsync itself could not apply).
+    let remote = match &loaded.config.target {
+        TargetConfig::File(_) => None,
+        _ => loaded.repo.as_deref().and_then(pipeline::remote),
+    };
     let place = match (&remote, &loaded.repo) {
         (Some(remote), _) => Place::Remote(remote.clone()),
         (None, Some(repo)) => Place::Local(lease::lock_file(
@@ -360,7 +367,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     if !args.no_record {
         // Said before anything is done: a killed apply (kill -9, a lost runner) leaves this
         // record, and the next plan finishes its plan without counting it again.
-        record_started(&loaded, &plan, &lease)?;
+        record_started(&loaded, &plan)?;
     }
     applying.store(true, Ordering::SeqCst);
     let opts = ApplyOptions {
@@ -431,7 +438,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     if args.no_record {
         super::err("Not recorded (--no-record).\n");
     } else {
-        record(&loaded, &plan, &report, &lease)?;
+        record(&loaded, &plan, &report)?;
     }
     let lost = lease.lost();
     if let Err(e) = lease.release() {
@@ -674,7 +681,7 @@ fn replan(file: &Plan, loaded: &Loaded, mismatch: bool) -> anyhow::Result<Plan> 
 
 /// Records that the apply starts (a [`ApplyRecord::started`] record), and shares it with the
 /// remote when the lease is there: a runner killed half-way leaves it behind for the next one.
-fn record_started(loaded: &Loaded, plan: &Plan, lease: &Lease) -> anyhow::Result<()> {
+fn record_started(loaded: &Loaded, plan: &Plan) -> anyhow::Result<()> {
     let (Some(ledger), Some(commit)) = (&loaded.ledger, &loaded.commit) else {
         return Ok(());
     };
@@ -684,16 +691,14 @@ fn record_started(loaded: &Loaded, plan: &Plan, lease: &Lease) -> anyhow::Result
     ledger
         .append_record(&record)
         .context("cannot record that the apply starts; nothing was applied")?;
-    share_records(loaded, lease);
+    share_records(loaded);
     Ok(())
 }
 
-/// Pushes the apply records to the remote the lease is on. A push that fails is a warning: the
-/// records are in this clone, and the next run pushes them.
-fn share_records(loaded: &Loaded, lease: &Lease) {
-    if !lease.is_remote() {
-        return;
-    }
+/// Pushes the apply records to the configuration's remote (whatever the lease: a file
+/// target's is local). A push that fails is a warning: the records are in this clone, and the
+/// next run pushes them.
+fn share_records(loaded: &Loaded) {
     let Some(repo) = &loaded.repo else { return };
     let Some(remote) = pipeline::remote(repo) else {
         return;
@@ -715,7 +720,7 @@ fn now() -> String {
 }
 
 /// Records the apply as a git note on the configuration commit, or says why it cannot.
-fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport, lease: &Lease) -> anyhow::Result<()> {
+fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<()> {
     let (Some(ledger), Some(commit)) = (&loaded.ledger, &loaded.commit) else {
         let why = if loaded.repo.is_some() {
             "the repository has no commits yet"
@@ -749,6 +754,6 @@ fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport, lease: &Lease) -> 
         orgsync_repo::NOTES_REF,
         commit.commit.short()
     ));
-    share_records(loaded, lease);
+    share_records(loaded);
     Ok(())
 }

@@ -512,3 +512,28 @@ fn memberships_are_written_while_the_accounts_are_created() {
         );
     }
 }
+
+/// Regression (the README's quickstart failed in a clone without push access): the apply lease
+/// was taken on the remote for every target, so an apply to the quickstart's file workspace in a
+/// clone of a repository one cannot push to refused ("cannot take the apply lease"). A file
+/// target is this checkout's own workspace (with its own lock file): its lease stays local.
+#[test]
+fn a_file_target_applies_in_a_clone_whose_remote_cannot_be_reached() {
+    let dir = crate::common::copy_example("quickstart");
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "quickstart"]);
+    let gone = dir.path().join("no-such-remote.git");
+    git(
+        dir.path(),
+        &["remote", "add", "origin", gone.to_str().unwrap()],
+    );
+    let r = orgsync(
+        dir.path(),
+        &["apply", "--auto-approve", "--at", "2026-11-20"],
+    );
+    r.assert_code(0).assert_that(
+        r.stdout.contains("Apply complete"),
+        "the quickstart applies",
+    );
+}

@@ -240,8 +240,10 @@ fn a_lapsed_lease_is_taken_over() {
 /// Regression (two holders at once, seen in CI): two takers with one holder name, host and pid
 /// in one second (two CI containers, or two threads) wrote the same lease commit, and git
 /// reports pushing a ref's own value "up to date" without checking the expected one — both
-/// held the lease. Each take now writes a commit of its own. Takers start together, round after
-/// round: at most one of each round holds it.
+/// held the lease. Each take now writes a commit of its own (checked deterministically by
+/// `two_leases_taken_in_one_second_are_different_commits` in `lease.rs`). This guard only makes
+/// the race likely — takers start together, round after round — and did not catch it every
+/// time: at most one of each round holds the lease.
 #[test]
 fn takers_starting_together_never_both_hold() {
     let s = setup(1);
