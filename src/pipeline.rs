@@ -160,6 +160,40 @@ impl Loaded {
     pub fn owned_accounts(&self) -> HashMap<String, String> {
         ledger::owned_accounts(&self.records, &self.target_key())
     }
+
+    /// Where orgsync last placed each person in this target, by the apply records (see
+    /// [`ledger::placed`]): a plan tells a hand edit in the app from a transfer by it.
+    pub fn placed(&self) -> HashMap<String, Vec<String>> {
+        ledger::placed(&self.records, &self.target_key())
+    }
+
+    /// The configuration of the newest finished apply recorded for this target: what the target
+    /// was last brought in line with, so that a plan can tell which changes this configuration
+    /// causes. `None` without such a record, for an apply of a dirty work tree, or when that
+    /// commit's configuration cannot be loaded.
+    pub fn previous_config(&self) -> Option<Config> {
+        let repo = self.repo.as_ref()?;
+        let key = self.target_key();
+        let newest = self
+            .records
+            .iter()
+            .filter(|r| !r.started && r.target.as_deref() == Some(key.as_str()))
+            .max_by(|a, b| a.time.cmp(&b.time))?;
+        if newest.config_dirty {
+            return None;
+        }
+        let commit = repo.commit(&newest.config_commit).ok()?;
+        match config_at(repo, &commit, &newest.config_commit) {
+            Ok(Ok(config)) => Some(config),
+            Ok(Err(_)) | Err(_) => {
+                tracing::info!(
+                    commit = commit.short(),
+                    "the configuration of the newest apply cannot be loaded: every change is the source's"
+                );
+                None
+            }
+        }
+    }
 }
 
 /// Where a run's apply records came from.
@@ -351,11 +385,53 @@ pub fn plan(dir: &Path, git_ref: Option<&str>, at: Option<Date>) -> anyhow::Resu
     })
 }
 
+/// [`plan`], with the changes that follow from the configuration `previous` gives (a pull
+/// request's base) caused by the configuration; `previous` returning `None` falls back to the
+/// newest apply's configuration, as [`plan`] does.
+pub fn plan_after(
+    dir: &Path,
+    git_ref: Option<&str>,
+    at: Option<Date>,
+    previous: impl FnOnce(&Loaded) -> anyhow::Result<Option<Config>>,
+) -> anyhow::Result<Planned> {
+    let loaded = load(dir, git_ref)?;
+    let today = today(&loaded.config, at)?;
+    let fetched = fetch(&loaded)?;
+    let plan = match previous(&loaded)? {
+        Some(config) => make_plan_after(&loaded, &fetched, today, Some(&config)),
+        None => make_plan_for(&loaded, &fetched, today),
+    };
+    Ok(Planned {
+        loaded,
+        fetched,
+        today,
+        plan,
+    })
+}
+
 /// [`make_plan`], recording the configuration's commit, with the target guard fed from the
 /// configuration's apply records ([`Loaded::recorded_target`]).
 pub fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
+    let previous = loaded.previous_config();
+    make_plan_after(loaded, fetched, today, previous.as_ref())
+}
+
+/// [`make_plan_for`], with the changes that follow from `previous` (a pull request's base
+/// configuration, or the newest apply's) caused by the configuration.
+pub fn make_plan_after(
+    loaded: &Loaded,
+    fetched: &Fetched,
+    today: Date,
+    previous: Option<&Config>,
+) -> Plan {
     let recorded = loaded.recorded_target();
-    let mut plan = make_plan(&loaded.config, fetched, today, recorded.as_ref());
+    let placed = loaded.placed();
+    let history = History {
+        recorded: recorded.as_ref(),
+        previous,
+        placed: Some(&placed),
+    };
+    let mut plan = make_plan(&loaded.config, fetched, today, history);
     plan.digests.config_commit = loaded.commit.as_ref().map(ToString::to_string);
     if let RecordsFrom::Unreachable { remote, error } = &loaded.records_from
         && recorded.is_none()
@@ -402,6 +478,8 @@ pub fn make_plan_on_same_inputs(
         },
         recorded: loaded.recorded_target().as_ref(),
         capabilities: &fetched.capabilities,
+        previous: None,
+        placed: None,
     })
 }
 
@@ -421,6 +499,8 @@ fn build(input: PlanInput<'_>) -> Plan {
         target: &view.target,
         // The records count applicants sent, which the empty view does not list.
         recorded: None,
+        previous: None,
+        placed: None,
         ..input
     });
     let key = applicants::token(t, env_var).unwrap_or_default();
@@ -722,16 +802,23 @@ fn millis(start: Instant) -> u64 {
     u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// What a plan knows from before: the newest apply record, the configuration the target was last
+/// brought in line with, and where orgsync last placed people.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct History<'a> {
+    /// The newest apply record's view of the target (the target guard).
+    pub recorded: Option<&'a RecordedTarget>,
+    /// The previous configuration ([`PlanInput::previous`]).
+    pub previous: Option<&'a Config>,
+    /// Where orgsync last placed people ([`PlanInput::placed`]).
+    pub placed: Option<&'a HashMap<String, Vec<String>>>,
+}
+
 /// Builds the plan from fetched inputs.
 ///
 /// The input digests do not influence the plan, so they are computed on a second thread while the
 /// plan is built.
-pub fn make_plan(
-    config: &Config,
-    fetched: &Fetched,
-    today: Date,
-    recorded: Option<&RecordedTarget>,
-) -> Plan {
+pub fn make_plan(config: &Config, fetched: &Fetched, today: Date, history: History<'_>) -> Plan {
     let (mut plan, (source, target)) = std::thread::scope(|scope| {
         let digests = scope.spawn(|| {
             let start = Instant::now();
@@ -753,8 +840,10 @@ pub fn make_plan(
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
             digests: Digests::default(),
-            recorded,
+            recorded: history.recorded,
             capabilities: &fetched.capabilities,
+            previous: history.previous,
+            placed: history.placed,
         });
         tracing::info!(actions = plan.actions.len(), ms = millis(start), "planned");
         (

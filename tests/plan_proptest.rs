@@ -239,6 +239,7 @@ fn config() -> impl Strategy<Value = Config> {
             target: target.to_owned(),
             name: name.map(str::to_owned),
             todo: None,
+            notify: None,
         });
     let function_mapping = (
         select(vec!["10", "20", "30", "90", "*"]),
@@ -364,6 +365,7 @@ fn config() -> impl Strategy<Value = Config> {
                         max_invites: MaxRemovals::Count(1_000_000),
                         max_group_removals: MaxRemovals::Count(1_000_000),
                         allow_community_removal: allow_removal,
+                        first_sync_invites: 1_000_000,
                     },
                     protected: if protect {
                         vec![ProtectedRule {
@@ -403,6 +405,8 @@ fn plan(config: &Config, source: &SourceSnapshot, target: &TargetSnapshot) -> Pl
         digests: Digests::default(),
         recorded: None,
         capabilities: &orgsync_core::capabilities::TargetCapabilities::default(),
+        previous: None,
+        placed: None,
     })
 }
 

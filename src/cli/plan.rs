@@ -64,15 +64,28 @@ pub struct Args {
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
     // Fetched once: in pull-request mode the base is planned against the same data.
+    // In pull-request mode the base's configuration is the previous one: what its changes
+    // follow from is this pull request's doing (the causes the head plan names).
+    let mut base_config = None;
     let pipeline::Planned {
         loaded,
         fetched,
         today,
         plan,
-    } = pipeline::plan(dir, args.git_ref.git_ref.as_deref(), args.at)?;
-    let base = match &args.base {
-        Some(rev) => Some(plan_base(&loaded, rev, &fetched, today, &plan)?),
-        None => None,
+    } = match &args.base {
+        None => pipeline::plan(dir, args.git_ref.git_ref.as_deref(), args.at)?,
+        Some(rev) => pipeline::plan_after(dir, args.git_ref.git_ref.as_deref(), args.at, |l| {
+            let (commit, config) = base_config_at(l, rev)?;
+            let previous = config.as_ref().ok().cloned();
+            base_config = Some((commit, config));
+            Ok(previous)
+        })?,
+    };
+    let base = match (&args.base, base_config) {
+        (Some(rev), Some((commit, config))) => Some(plan_base(
+            &loaded, rev, commit, config, &fetched, today, &plan,
+        )?),
+        _ => None,
     };
 
     let color = super::stdout_color();
@@ -194,21 +207,35 @@ struct Base {
     plan: Plan,
 }
 
-/// Plans the configuration at `rev` against the head's fetched data. A base without a valid
-/// configuration (the pull request adds or repairs it) compares as a plan that does nothing.
-fn plan_base(
+/// The commit `rev` names and its configuration.
+fn base_config_at(
     head: &Loaded,
     rev: &str,
-    fetched: &pipeline::Fetched,
-    today: jiff::civil::Date,
-    head_plan: &Plan,
-) -> anyhow::Result<Base> {
+) -> anyhow::Result<(
+    orgsync_core::ledger::CommitInfo,
+    Result<orgsync_core::config::Config, NoConfig>,
+)> {
     let repo = head
         .repo
         .as_ref()
         .context("--base needs the configuration directory to be inside a git repository")?;
     let commit = repo.commit(rev)?;
-    let (plan, problem) = match pipeline::config_at(repo, &commit, rev)? {
+    let config = pipeline::config_at(repo, &commit, rev)?;
+    Ok((commit, config))
+}
+
+/// Plans the configuration at `rev` against the head's fetched data. A base without a valid
+/// configuration (the pull request adds or repairs it) compares as a plan that does nothing.
+fn plan_base(
+    head: &Loaded,
+    rev: &str,
+    commit: orgsync_core::ledger::CommitInfo,
+    config: Result<orgsync_core::config::Config, NoConfig>,
+    fetched: &pipeline::Fetched,
+    today: jiff::civil::Date,
+    head_plan: &Plan,
+) -> anyhow::Result<Base> {
+    let (plan, problem) = match config {
         Ok(config) => {
             let base = pipeline::base(&head.dir, config, commit.clone())?;
             (

@@ -827,6 +827,7 @@ mod tests {
             target: target.to_owned(),
             name: None,
             todo: None,
+            notify: None,
         }
     }
 

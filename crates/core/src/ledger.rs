@@ -181,6 +181,51 @@ pub struct RecordedOutcome {
     /// ownership marker of its own (Revolut): an opaque id, never personal data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
+    /// The target ids of the communities an applied invite, move or restore placed the account
+    /// in (identifiers of the configuration's groups, never personal data): where orgsync last put
+    /// the person, so that a later plan tells a hand edit in the app (a repair) from a transfer.
+    /// Absent for other kinds, for groups the same apply created, and in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed: Option<Vec<String>>,
+}
+
+/// The communities `action` places its account in, as recorded in [`RecordedOutcome::placed`]:
+/// `None` when it places none, or one the same apply creates (its id is not in the plan).
+pub fn placed_by(action: &crate::vocabulary::Action) -> Option<Vec<String>> {
+    use crate::vocabulary::Changes;
+    let to = match &action.changes {
+        Changes::Invite(i) => i.communities.as_deref()?,
+        Changes::Move(m) => &m.communities.to,
+        Changes::Restore(r) => &r.communities.as_ref()?.to,
+        _ => return None,
+    };
+    if to.iter().any(|g| g.is_new()) {
+        return None;
+    }
+    Some(to.iter().map(|g| g.id.clone()).collect())
+}
+
+/// Where orgsync last placed each person in the target `key`, by its apply records: source
+/// identifier → target community ids ([`RecordedOutcome::placed`]). A removal forgets the person.
+pub fn placed(records: &[ApplyRecord], key: &str) -> HashMap<String, Vec<String>> {
+    let mut records: Vec<&ApplyRecord> = records
+        .iter()
+        .filter(|r| !r.started && r.target.as_deref() == Some(key))
+        .collect();
+    records.sort_by(|a, b| a.time.cmp(&b.time));
+    let mut out = HashMap::new();
+    for o in records.iter().flat_map(|r| &r.outcomes).filter(|o| o.ok) {
+        match (&o.placed, o.kind) {
+            (Some(p), _) => {
+                out.insert(o.subject.clone(), p.clone());
+            }
+            (None, ActionKind::Remove | ActionKind::Anonymize) => {
+                out.remove(&o.subject);
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 impl ApplyRecord {
@@ -199,10 +244,19 @@ impl ApplyRecord {
             .as_deref()
             .filter(|c| *c != commit.to_string())
             .map(str::to_owned);
+        let placements: HashMap<(ActionKind, &str), Vec<String>> = plan
+            .actions
+            .iter()
+            .filter_map(|a| Some(((a.kind(), a.subject.as_str()), placed_by(a)?)))
+            .collect();
         let outcomes = report
             .outcomes
             .iter()
             .map(|o| RecordedOutcome {
+                placed: o
+                    .ok
+                    .then(|| placements.get(&(o.kind, o.subject.as_str())).cloned())
+                    .flatten(),
                 kind: o.kind,
                 subject: o.subject.clone(),
                 ok: o.ok,

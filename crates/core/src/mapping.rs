@@ -53,6 +53,9 @@ pub struct Groups<'a> {
     resolved: HashMap<&'a str, Resolved>,
     /// The fallback group, when someone lands in it.
     fallback: Option<u32>,
+    /// Source identifiers whose mapping says `notify: true`: a change of that mapping e-mails
+    /// the people it moves.
+    notify: HashSet<&'a str>,
 }
 
 impl<'a> Groups<'a> {
@@ -90,6 +93,22 @@ impl<'a> Groups<'a> {
     /// The fallback group, when someone lands in it.
     pub fn fallback(&self) -> Option<u32> {
         self.fallback
+    }
+
+    /// True when source identifier `id` is mapped by an entry that says `notify: true`.
+    pub fn notifies(&self, id: &str) -> bool {
+        self.notify.contains(id)
+    }
+
+    /// The name of where source identifier `id` lands: a group, the fallback, or `nothing`.
+    pub fn lands_in(&self, id: &str) -> &str {
+        match self.resolved.get(id) {
+            Some(Resolved::Group(g)) => &self.refs[*g as usize].name,
+            Some(Resolved::Fallback) => self
+                .fallback
+                .map_or("the fallback", |g| self.refs[g as usize].name.as_str()),
+            _ => "nothing",
+        }
     }
 
     /// Appends the groups `ids` land in to `out` (sorted); with no identifier landing in a
@@ -261,6 +280,8 @@ struct Entry<'a> {
     /// A stub of `orgsync import` still marked `todo: true`: not decided, so its target is not
     /// created when missing (its people are held), unlike a reviewed mapping's.
     todo: bool,
+    /// `notify: true`: a change of this mapping e-mails the people it moves.
+    notify: bool,
     pointer: String,
 }
 
@@ -386,6 +407,7 @@ pub fn resolve<'a>(
                     target: &m.target,
                     name: m.name.as_deref(),
                     todo: m.todo.unwrap_or(false),
+                    notify: m.notify.unwrap_or(false),
                     pointer: format!("/communities/{i}"),
                 })
                 .collect(),
@@ -430,6 +452,7 @@ pub fn resolve<'a>(
                         target: &m.target,
                         name: m.name.as_deref(),
                         todo: m.todo.unwrap_or(false),
+                        notify: false,
                         pointer: format!("/functions/map/{i}"),
                     })
                     .collect(),
@@ -586,8 +609,12 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
     // Identifiers held as probably renamed: (id, count, old identifier, what was renamed).
     let mut renamed: Vec<(&str, usize, Renamed<'_>)> = Vec::new();
 
+    let mut notify: HashSet<&str> = HashSet::default();
     for &(id, count) in &used_ids {
         let r = if let Some(e) = first_entry(id) {
+            if entries[e].notify {
+                notify.insert(id);
+            }
             // A mapping in git names this target: it was reviewed, so it is created when missing
             // (unless it is an undecided stub).
             let name = entries[e].target;
@@ -1062,6 +1089,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             by_target_id,
             resolved,
             fallback,
+            notify,
         },
         actions,
         diagnostics,
@@ -1196,6 +1224,7 @@ mod tests {
             target: target.to_owned(),
             name: None,
             todo: None,
+            notify: None,
         }
     }
 

@@ -838,6 +838,8 @@ pub(crate) mod testing {
             digests: Digests::default(),
             recorded: None,
             capabilities: &crate::capabilities::TargetCapabilities::default(),
+            previous: None,
+            placed: None,
         })
     }
 }

@@ -44,6 +44,12 @@ pub struct CommunityMapping {
     /// Marks a stub written by `orgsync import` that still needs a decision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub todo: Option<bool>,
+    /// E-mail the people a change of this mapping moves (`true`). A move caused by a change of
+    /// the configuration (this mapping now maps elsewhere) e-mails no one unless its mapping says
+    /// so; transfers in HR notify as `policy.notify_transfers` says. Remove it once applied, or the
+    /// next change of this mapping e-mails its people too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<bool>,
 }
 
 /// How functions become function groups.

@@ -146,7 +146,16 @@ pub struct SafetyConfig {
     /// Allow removing target communities whose source identifiers are gone. Removing a community
     /// destroys its messages and shift takeovers; when false it is reported as orphaned instead.
     pub allow_community_removal: bool,
+    /// Most people a first sync may invite: a plan for a target with fewer than 10 managed
+    /// accounts (none, on a first sync), where the percentage limits do not hold yet, is unsafe
+    /// when it invites more. Raise it in the pull request that adds the configuration (reviewed
+    /// there: the plan shows it), like `first_sync_invites: 20000`. Default `100`.
+    pub first_sync_invites: u64,
 }
+
+/// The default of `safety.first_sync_invites`: a pilot of a team or two passes, a whole
+/// organisation needs the allowance written down.
+pub const DEFAULT_FIRST_SYNC_INVITES: u64 = 100;
 
 impl Default for SafetyConfig {
     fn default() -> Self {
@@ -160,6 +169,7 @@ impl Default for SafetyConfig {
             max_invites: pct("25%"),
             max_group_removals: pct("10%"),
             allow_community_removal: false,
+            first_sync_invites: DEFAULT_FIRST_SYNC_INVITES,
         }
     }
 }

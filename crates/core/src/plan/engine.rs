@@ -47,6 +47,16 @@ pub struct PlanInput<'a> {
     pub recorded: Option<&'a safety::RecordedTarget>,
     /// What the target can do: the rest becomes manual steps ([`super::manual`]).
     pub capabilities: &'a TargetCapabilities,
+    /// The configuration the target was last brought in line with: a pull request's base
+    /// (`plan --base`), else the configuration of the newest apply recorded for this target. A
+    /// change that follows from the difference is [`Cause::Configuration`]. `None`: unknown, and
+    /// every change is the source's.
+    pub previous: Option<&'a Config>,
+    /// Where orgsync last placed people, by the apply records: source identifier → the target
+    /// ids of the communities it placed them in. A person the app has elsewhere while the
+    /// configuration still wants them where orgsync put them was moved by hand: putting them back
+    /// is a [`Cause::Repair`].
+    pub placed: Option<&'a std::collections::HashMap<String, Vec<String>>>,
 }
 
 /// Builds the plan. Problems that forbid a plan (an `error` policy, an empty source) are
@@ -61,10 +71,22 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         digests,
         recorded,
         capabilities,
+        previous,
+        placed,
     } = input;
 
     let mut scope = scope::resolve(config, source, today);
     let mut mapping = mapping::resolve(config, target, &scope);
+    // The previous configuration's view, only when it differs from this one.
+    let previous = previous.filter(|p| p.digest != config.digest);
+    let previous_scope = previous.map(|p| scope::resolve(p, source, today));
+    let previous_mapping = previous
+        .zip(previous_scope.as_ref())
+        .map(|(p, s)| mapping::resolve(p, target, s));
+    let previous = previous_scope
+        .as_ref()
+        .zip(previous_mapping.as_ref())
+        .map(|(scope, mapping)| Previous::new(scope, mapping));
     let mut diagnostics = std::mem::take(&mut scope.diagnostics);
     diagnostics.append(&mut mapping.diagnostics);
     let mut actions = std::mem::take(&mut mapping.actions);
@@ -72,7 +94,9 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let (managed_active, managed_groups) = safety::bases(target);
     let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
 
-    let reconcile = Reconcile::new(config, target, today, &scope, &mapping);
+    let mut reconcile = Reconcile::new(config, target, today, &scope, &mapping);
+    reconcile.previous = previous;
+    reconcile.placed = placed;
     let mut held = BTreeMap::new();
     reconcile.people(&mut actions, &mut diagnostics, &mut held);
     reconcile.leftovers(
@@ -146,6 +170,51 @@ struct Reconcile<'a, 's> {
     /// held — for an ambiguous e-mail address, or while an expired account of theirs is
     /// anonymized —, not protected, managed or adopted).
     written: Vec<bool>,
+    /// The previous configuration's scope and mapping, when it differs from this one.
+    previous: Option<Previous<'a, 's>>,
+    /// Where orgsync last placed people (see [`PlanInput::placed`]).
+    placed: Option<&'a std::collections::HashMap<String, Vec<String>>>,
+}
+
+/// The previous configuration's view of the same data: who was in scope and where they landed.
+struct Previous<'a, 's> {
+    scope: &'s Scope<'a>,
+    mapping: &'s Mapping<'a>,
+    /// Person id → index in `scope.persons`.
+    index: std::collections::HashMap<&'a str, usize>,
+}
+
+impl<'a, 's> Previous<'a, 's> {
+    fn new(scope: &'s Scope<'a>, mapping: &'s Mapping<'a>) -> Self {
+        let index = scope
+            .persons
+            .iter()
+            .enumerate()
+            .map(|(i, sp)| (sp.person.id.as_str(), i))
+            .collect();
+        Previous {
+            scope,
+            mapping,
+            index,
+        }
+    }
+
+    /// True when the person was in scope under the previous configuration.
+    fn in_scope(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+}
+
+/// Why a person's communities change, and whether the move e-mails them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Placement {
+    /// The source changed (or nothing tells otherwise).
+    Source,
+    /// The configuration changed: the reason names the mappings; `notify` when one of them says
+    /// `notify: true`.
+    Configuration { reason: String, notify: bool },
+    /// A hand edit in the app: orgsync puts the person back.
+    Repair,
 }
 
 impl<'a, 's> Reconcile<'a, 's> {
@@ -184,7 +253,81 @@ impl<'a, 's> Reconcile<'a, 's> {
             managed,
             matching,
             written,
+            previous: None,
+            placed: None,
         }
+    }
+
+    /// Why person `sp`'s communities change from what `account` has to `desired`: the
+    /// configuration, when under the previous one the person belongs exactly where the account
+    /// is; a repair, when both configurations want them where orgsync last placed them and the
+    /// account is elsewhere; else the source.
+    fn placement(&self, sp: &ScopedPerson<'a>, account: &Account, desired: &[u32]) -> Placement {
+        let Some(groups) = &self.mapping.communities else {
+            return Placement::Source;
+        };
+        let ids = |g: &Groups<'_>, list: &[u32]| -> Vec<String> {
+            let mut v: Vec<String> = list.iter().map(|i| g.get(*i).id.clone()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let has = |g: &Groups<'_>| -> Vec<String> {
+            let mut v: Vec<String> = account
+                .communities
+                .iter()
+                .filter(|id| g.manages_id(id))
+                .cloned()
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let wanted = ids(groups, desired);
+        if let Some(prev) = &self.previous
+            && let Some(pg) = &prev.mapping.communities
+        {
+            let Some(&i) = prev.index.get(sp.person.id.as_str()) else {
+                return Placement::Source;
+            };
+            let mut out = Vec::new();
+            prev.mapping
+                .desired_communities(prev.scope, &prev.scope.persons[i], &mut out);
+            let before = ids(pg, &out);
+            if before != wanted {
+                if before.is_empty() || before != has(pg) {
+                    return Placement::Source;
+                }
+                let mut changed = Vec::new();
+                let mut notify = false;
+                for id in self.scope.communities(sp) {
+                    let (now, was) = (groups.lands_in(id), pg.lands_in(id));
+                    if now != was {
+                        changed.push(format!(
+                            "community mapping {id} now maps to {now} (was {was})"
+                        ));
+                        notify |= groups.notifies(id);
+                    }
+                }
+                let reason = if changed.is_empty() {
+                    "the configuration changed".to_owned()
+                } else {
+                    changed.join("; ")
+                };
+                return Placement::Configuration { reason, notify };
+            }
+        }
+        if let Some(placed) = self.placed
+            && let Some(last) = placed.get(&sp.person.id)
+        {
+            let mut last = last.clone();
+            last.sort_unstable();
+            last.dedup();
+            if last == wanted && has(groups) != wanted {
+                return Placement::Repair;
+            }
+        }
+        Placement::Source
     }
 
     /// Invites, updates, moves and restores for the people in scope; `held` counts, per
@@ -250,7 +393,12 @@ impl<'a, 's> Reconcile<'a, 's> {
                         hold(DiagnosticKind::NoCommunity);
                     }
                 } else {
-                    actions.push(self.invite(sp, &desired_c, &desired_f));
+                    let mut invite = self.invite(sp, &desired_c, &desired_f);
+                    if let Some(why) = self.invited_by_configuration(sp) {
+                        invite.reason = why;
+                        invite.cause = Cause::Configuration;
+                    }
+                    actions.push(invite);
                 }
                 continue;
             };
@@ -284,7 +432,12 @@ impl<'a, 's> Reconcile<'a, 's> {
                 continue;
             }
             let changes = self.account_changes(p, a, &desired);
-            actions.extend(self.account_actions(p, account, key, changes));
+            let placement = if changes.communities.is_some() && !changes.unplaced_communities {
+                self.placement(sp, account, &desired_c)
+            } else {
+                Placement::Source
+            };
+            actions.extend(self.account_actions(p, account, key, changes, placement));
         }
 
         for (email, ids) in shared {
@@ -440,6 +593,12 @@ impl<'a, 's> Reconcile<'a, 's> {
                         continue;
                     }
                     let reason = self.removal_reason(account, &mut in_scope);
+                    // In scope under the previous configuration, out of it now: the
+                    // configuration's doing (an exclusion rule, a narrower include).
+                    let by_configuration = account.external_id.as_deref().is_some_and(|x| {
+                        self.previous.as_ref().is_some_and(|p| p.in_scope(x))
+                            && self.scope.out_of_scope.contains_key(x)
+                    });
                     actions.push(Action {
                         subject: account_subject(account),
                         target_id: Some(account.id.clone()),
@@ -449,7 +608,11 @@ impl<'a, 's> Reconcile<'a, 's> {
                             removed_at: Some(self.today),
                         }),
                         reason,
-                        cause: Default::default(),
+                        cause: if by_configuration {
+                            Cause::Configuration
+                        } else {
+                            Cause::Source
+                        },
                     });
                 }
                 AccountStatus::Removed => {
@@ -636,6 +799,44 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
     }
 
+    /// Why a person without an account is invited, when the configuration is the reason: the
+    /// previous configuration left them out of scope, or held them (their community mapped
+    /// nowhere). `None`: the source is (a new hire).
+    fn invited_by_configuration(&self, sp: &ScopedPerson<'a>) -> Option<String> {
+        let prev = self.previous.as_ref()?;
+        let Some(&i) = prev.index.get(sp.person.id.as_str()) else {
+            return Some("in scope since this configuration change".to_owned());
+        };
+        let (groups, pg) = (
+            self.mapping.communities.as_ref()?,
+            prev.mapping.communities.as_ref()?,
+        );
+        let mut out = Vec::new();
+        prev.mapping
+            .desired_communities(prev.scope, &prev.scope.persons[i], &mut out);
+        if !out.is_empty() {
+            return None;
+        }
+        let changed: Vec<String> = self
+            .scope
+            .communities(sp)
+            .iter()
+            .filter(|id| groups.lands_in(id) != pg.lands_in(id))
+            .map(|id| {
+                format!(
+                    "community mapping {id} now maps to {} (was {})",
+                    groups.lands_in(id),
+                    pg.lands_in(id)
+                )
+            })
+            .collect();
+        Some(if changed.is_empty() {
+            "placed since this configuration change".to_owned()
+        } else {
+            changed.join("; ")
+        })
+    }
+
     /// What differs between a person and their account: managed fields, and memberships of
     /// managed groups only.
     fn account_changes(&self, p: &Person, a: u32, desired: &Desired<'_>) -> AccountChanges {
@@ -720,6 +921,7 @@ impl<'a, 's> Reconcile<'a, 's> {
         account: &Account,
         key: MatchKey,
         changes: AccountChanges,
+        placement: Placement,
     ) -> Vec<Action> {
         let AccountChanges {
             edit,
@@ -812,17 +1014,42 @@ impl<'a, 's> Reconcile<'a, 's> {
                     )
                 }
             };
+            // Only a transfer in HR notifies by default; one the configuration causes notifies
+            // when its mapping says `notify: true`; a repair or a completion never.
+            let (reason, cause, notify) = match placement {
+                _ if unplaced_communities => (reason, Cause::Completion, false),
+                Placement::Source => (
+                    reason,
+                    Cause::Source,
+                    transfer && self.config.policy.notify_transfers,
+                ),
+                Placement::Configuration { reason, notify } => {
+                    (reason, Cause::Configuration, transfer && notify)
+                }
+                Placement::Repair => (
+                    format!(
+                        "moved by hand in the app: put back in {}",
+                        m.to.iter()
+                            .filter(|g| self
+                                .mapping
+                                .communities
+                                .as_ref()
+                                .is_some_and(|c| c.manages_id(&g.id)))
+                            .map(|g| g.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Cause::Repair,
+                    false,
+                ),
+            };
             out.push(base(
                 Changes::Move(Move {
                     communities: FieldChange::new(m.from, m.to),
-                    notify: transfer && self.config.policy.notify_transfers,
+                    notify,
                 }),
                 reason,
-                if unplaced_communities {
-                    Cause::Completion
-                } else {
-                    Cause::Source
-                },
+                cause,
             ));
         }
         out
@@ -1846,6 +2073,7 @@ mod tests {
             target: target.to_owned(),
             name: None,
             todo: None,
+            notify: None,
         }
     }
 
@@ -2183,6 +2411,8 @@ mod tests {
             digests: Digests::default(),
             recorded: None,
             capabilities: caps,
+            previous: None,
+            placed: None,
         })
     }
 
@@ -2398,5 +2628,218 @@ mod tests {
             .map(|m| (m.capability.as_str(), m.subjects[0].as_str()))
             .collect();
         assert_eq!(steps, [("manager", "2"), ("first_name", "1")]);
+    }
+}
+
+/// Causes: a change of HR, of the configuration, or a repair of a hand edit (issue 20).
+#[cfg(test)]
+mod causes {
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{CommunityMapping, OneOrMany};
+    use crate::model::{SourceSnapshot, TargetGroup};
+    use crate::scope::testing::{TODAY, account, config, group, person, source, target};
+    use crate::vocabulary::ActionKind;
+
+    fn map(source: &str, target: &str) -> CommunityMapping {
+        CommunityMapping {
+            source: OneOrMany::One(source.to_owned()),
+            target: target.to_owned(),
+            name: None,
+            todo: None,
+            notify: None,
+        }
+    }
+
+    fn groups() -> Vec<TargetGroup> {
+        vec![
+            group("t1", "Amsterdam Centrum", &["1001"], true),
+            group("t2", "Rotterdam Centrum", &["1002"], true),
+            group("t3", "Utrecht", &["1007"], true),
+        ]
+    }
+
+    fn with(maps: Vec<CommunityMapping>, digest: &str) -> Config {
+        let mut c = config();
+        c.communities = maps;
+        c.digest = digest.to_owned();
+        c
+    }
+
+    fn plan_after(
+        c: &Config,
+        previous: Option<&Config>,
+        placed: Option<&HashMap<String, Vec<String>>>,
+        s: &SourceSnapshot,
+        t: &TargetSnapshot,
+    ) -> Plan {
+        build(PlanInput {
+            config: c,
+            source: s,
+            target: t,
+            today: TODAY,
+            created_at: "2026-06-15T02:00:00Z".to_owned(),
+            digests: Digests::default(),
+            recorded: None,
+            capabilities: &crate::capabilities::TargetCapabilities::default(),
+            previous,
+            placed,
+        })
+    }
+
+    fn moves(p: &Plan) -> Vec<(&str, Cause, bool, &str)> {
+        p.actions
+            .iter()
+            .filter_map(|a| match &a.changes {
+                Changes::Move(m) => {
+                    Some((a.subject.as_str(), a.cause, m.notify, a.reason.as_str()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Regression (issue 20): swapping two community mappings in a pull request moved 312
+    /// people with `notify: true` and the reason "moved from Amsterdam Centrum to Rotterdam
+    /// Centrum", which reads like an HR transfer. The moves are the configuration's: they say
+    /// which mapping changed and e-mail no one unless the mapping says `notify: true`.
+    #[test]
+    fn a_mapping_swap_emails_nobody_by_default() {
+        let before = with(
+            vec![
+                map("1001", "Amsterdam Centrum"),
+                map("1002", "Rotterdam Centrum"),
+            ],
+            "sha256:before",
+        );
+        let swapped = with(
+            vec![
+                map("1001", "Rotterdam Centrum"),
+                map("1002", "Amsterdam Centrum"),
+            ],
+            "sha256:after",
+        );
+        // 1 and 2 stay where HR has them; 3 was transferred in HR (1001 → 1007) meanwhile.
+        let s = source(
+            vec![
+                person("1", &["1001"]),
+                person("2", &["1002"]),
+                person("3", &["1007"]),
+            ],
+            &[],
+        );
+        let t = target(
+            vec![
+                account("u1", "1", &["t1"]),
+                account("u2", "2", &["t2"]),
+                account("u3", "3", &["t1"]),
+            ],
+            groups(),
+        );
+        let p = plan_after(&swapped, Some(&before), None, &s, &t);
+        assert_eq!(
+            moves(&p),
+            [
+                (
+                    "1",
+                    Cause::Configuration,
+                    false,
+                    "community mapping 1001 now maps to Rotterdam Centrum (was Amsterdam Centrum)"
+                ),
+                (
+                    "2",
+                    Cause::Configuration,
+                    false,
+                    "community mapping 1002 now maps to Amsterdam Centrum (was Rotterdam Centrum)"
+                ),
+                // A transfer in HR, in the same plan: the transfer notice as before.
+                (
+                    "3",
+                    Cause::Source,
+                    true,
+                    "moved from Amsterdam Centrum to Utrecht"
+                ),
+            ]
+        );
+        // The JSON says the cause.
+        let json = serde_json::to_value(&p.actions[0]).unwrap();
+        assert_eq!(json["cause"], json!("configuration"));
+
+        // Explicitly asked for: the mapping's own people are e-mailed, no one else.
+        let mut notifying = swapped.clone();
+        notifying.communities[0].notify = Some(true);
+        let p = plan_after(&notifying, Some(&before), None, &s, &t);
+        let notified: Vec<(&str, bool)> = moves(&p).iter().map(|m| (m.0, m.2)).collect();
+        assert_eq!(notified, [("1", true), ("2", false), ("3", true)]);
+
+        // Without a previous configuration every change is the source's, as before.
+        let p = plan_after(&swapped, None, None, &s, &t);
+        assert!(moves(&p).iter().all(|m| m.1 == Cause::Source && m.2));
+        // The same configuration before and after: nothing is the configuration's.
+        let p = plan_after(&swapped, Some(&swapped), None, &s, &t);
+        assert!(moves(&p).iter().all(|m| m.1 == Cause::Source));
+    }
+
+    /// A person moved by hand in the app is put back where orgsync placed them (the records say
+    /// where): a repair, which e-mails no one. Without the record it cannot be told from a
+    /// transfer.
+    #[test]
+    fn a_hand_edit_in_the_app_is_repaired_without_an_email() {
+        let c = with(vec![map("1001", "Amsterdam Centrum")], "sha256:c");
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let t = target(vec![account("u1", "1", &["t2"])], groups());
+        let placed = HashMap::from([("1".to_owned(), vec!["t1".to_owned()])]);
+        let p = plan_after(&c, Some(&c), Some(&placed), &s, &t);
+        assert_eq!(
+            moves(&p),
+            [(
+                "1",
+                Cause::Repair,
+                false,
+                "moved by hand in the app: put back in Amsterdam Centrum"
+            )]
+        );
+        // orgsync last placed them in Rotterdam: HR moved them since, a transfer.
+        let elsewhere = HashMap::from([("1".to_owned(), vec!["t2".to_owned()])]);
+        let p = plan_after(&c, Some(&c), Some(&elsewhere), &s, &t);
+        assert_eq!(moves(&p)[0].1, Cause::Source);
+        assert!(moves(&p)[0].2);
+    }
+
+    /// A mapping for a community whose people were held (unmapped) invites them: the
+    /// configuration's doing, and the reason says which mapping.
+    #[test]
+    fn an_invite_a_new_mapping_causes_says_so() {
+        let before = with(vec![map("1001", "Amsterdam Centrum")], "sha256:before");
+        let after = with(
+            vec![
+                map("1001", "Amsterdam Centrum"),
+                map("1003", "Rotterdam Centrum"),
+            ],
+            "sha256:after",
+        );
+        let s = source(vec![person("1", &["1003"]), person("2", &["1001"])], &[]);
+        let t = target(vec![], groups());
+        let p = plan_after(&after, Some(&before), None, &s, &t);
+        let invites: Vec<(&str, Cause, &str)> = p
+            .actions
+            .iter()
+            .filter(|a| a.kind() == ActionKind::Invite)
+            .map(|a| (a.subject.as_str(), a.cause, a.reason.as_str()))
+            .collect();
+        assert_eq!(
+            invites,
+            [
+                (
+                    "1",
+                    Cause::Configuration,
+                    "community mapping 1003 now maps to Rotterdam Centrum (was nothing)"
+                ),
+                ("2", Cause::Source, "new in the source"),
+            ]
+        );
     }
 }

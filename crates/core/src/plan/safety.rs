@@ -20,6 +20,11 @@ use crate::vocabulary::{
 /// is already a large percentage.
 pub const PERCENT_FROM_MANAGED: usize = 10;
 
+/// The rule (and `safety` key) of the first-sync allowance: a target where the percentage limits
+/// do not hold yet (fewer than [`PERCENT_FROM_MANAGED`] managed accounts) may get at most
+/// `safety.first_sync_invites` invites.
+pub const FIRST_SYNC_RULE: &str = "first_sync_invites";
+
 /// A kind of change that a safety limit counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LimitKind {
@@ -158,6 +163,9 @@ impl LimitKind {
     /// The kind a violation's rule belongs to (`max_moves_percent` → moves). `None` for rules
     /// no count override covers.
     pub fn of_rule(rule: &str) -> Option<LimitKind> {
+        if rule == FIRST_SYNC_RULE {
+            return Some(LimitKind::Invites);
+        }
         let key = rule.strip_suffix("_percent").unwrap_or(rule);
         LimitKind::ALL.into_iter().find(|k| k.key() == key)
     }
@@ -389,6 +397,9 @@ pub fn check_resuming(
         }));
         violations.append(&mut broken);
     }
+    let (violation, diagnostic) = first_sync(config, actions, managed_active, recorded);
+    violations.extend(violation);
+    diagnostics.extend(diagnostic);
     (
         Safety {
             safe: violations.is_empty(),
@@ -396,6 +407,81 @@ pub fn check_resuming(
         },
         diagnostics,
     )
+}
+
+/// The first-sync rule: a target with fewer than [`PERCENT_FROM_MANAGED`] managed accounts, where
+/// no percentage holds yet, may get at most `safety.first_sync_invites` invites. Over it the plan is
+/// unsafe; within it, an info diagnostic (subject `first_sync_invites`) says how many people the
+/// first sync invites and what the configuration allows, so that the review shows the allowance.
+fn first_sync(
+    config: &Config,
+    actions: &[Action],
+    managed_active: usize,
+    recorded: Option<&RecordedTarget>,
+) -> (Option<Violation>, Option<Diagnostic>) {
+    if managed_active >= PERCENT_FROM_MANAGED {
+        return (None, None);
+    }
+    let planned = LimitKind::Invites.count(actions);
+    let resumed = recorded.map_or(0, |r| {
+        LimitKind::Invites.resumable(&r.resumable).min(planned)
+    });
+    let n = planned - resumed;
+    if n == 0 {
+        return (None, None);
+    }
+    let allowed = config.safety.first_sync_invites;
+    let target = match managed_active {
+        0 => "a target with no managed account".to_owned(),
+        1 => "a target with 1 managed account".to_owned(),
+        m => format!("a target with {m} managed accounts"),
+    };
+    let people = if n == 1 {
+        "1 person".to_owned()
+    } else {
+        format!("{n} people")
+    };
+    let location = config
+        .locations
+        .get(&format!("/safety/{FIRST_SYNC_RULE}"))
+        .or_else(|| config.locations.get("/safety"));
+    if n as u64 > allowed {
+        let message = format!(
+            "first sync: the plan invites {people} into {target}; safety.{FIRST_SYNC_RULE} allows {allowed}"
+        );
+        let diagnostic = Diagnostic {
+            kind: DiagnosticKind::Safety,
+            severity: Severity::Warning,
+            message: format!("unsafe plan: {message}"),
+            subject: Some(FIRST_SYNC_RULE.to_owned()),
+            count: n,
+            hint: Some(format!(
+                "a first sync of this size needs its allowance in the configuration, reviewed in the pull request: set `safety.{FIRST_SYNC_RULE}: {n}`; apply refuses this plan without it (or --allow-invites {n}, or --force)"
+            )),
+            location,
+            concerns: Default::default(),
+        };
+        let violation = Violation {
+            rule: FIRST_SYNC_RULE.to_owned(),
+            message,
+            limit: allowed,
+            actual: n as u64,
+        };
+        return (Some(violation), Some(diagnostic));
+    }
+    let diagnostic = Diagnostic {
+        kind: DiagnosticKind::Safety,
+        severity: Severity::Info,
+        message: format!(
+            "first sync: the plan invites {people} into {target}, within safety.{FIRST_SYNC_RULE} ({allowed})"
+        ),
+        subject: Some(FIRST_SYNC_RULE.to_owned()),
+        count: n,
+        hint: None,
+        location,
+        concerns: Default::default(),
+    };
+    (None, Some(diagnostic))
 }
 
 #[cfg(test)]
@@ -478,11 +564,71 @@ mod tests {
             "the plan invites 19868 people (993% of 2000 managed accounts); \
              safety.max_invites allows 25%"
         );
-        // The first sync of an empty target is not limited by a percentage.
+        // The first sync of an empty target is not limited by a percentage, but by the
+        // first-sync allowance (see a_first_sync_of_thousands_needs_an_allowance).
+        let mut allowed = config();
+        allowed.safety.first_sync_invites = 500;
         assert!(
-            check(&config(), &many(ActionKind::Invite, 500, false), 0, 0)
+            check(&allowed, &many(ActionKind::Invite, 500, false), 0, 0)
                 .0
                 .safe
+        );
+    }
+
+    /// Regression (issue 20): a first sync of 20,000 invites was "safe": percentages start at 10
+    /// managed accounts and no count limit applied by default. A target with fewer than 10
+    /// managed accounts gets at most `safety.first_sync_invites` (default 100) invites.
+    #[test]
+    fn a_first_sync_of_thousands_needs_an_allowance() {
+        let invites = many(ActionKind::Invite, 20_000, false);
+        let (safety, diagnostics) = check(&config(), &invites, 0, 0);
+        assert_eq!(rules(&safety), ["first_sync_invites"]);
+        assert_eq!(
+            safety.violations[0].message,
+            "first sync: the plan invites 20000 people into a target with no managed account; \
+             safety.first_sync_invites allows 100"
+        );
+        assert_eq!(
+            LimitKind::of_rule("first_sync_invites"),
+            Some(LimitKind::Invites)
+        );
+        let d = diagnostics
+            .iter()
+            .find(|d| d.subject.as_deref() == Some("first_sync_invites"))
+            .expect("a diagnostic");
+        assert!(
+            d.hint
+                .as_deref()
+                .unwrap()
+                .contains("first_sync_invites: 20000")
+        );
+        // A tiny target (3 managed accounts, no percentage yet) is held to it as well.
+        assert!(!check(&config(), &invites, 3, 0).0.safe);
+        // The default lets a pilot through.
+        assert!(
+            check(&config(), &many(ActionKind::Invite, 100, false), 0, 0)
+                .0
+                .safe
+        );
+
+        let mut allowed = config();
+        allowed.safety.first_sync_invites = 20_000;
+        let (safety, diagnostics) = check(&allowed, &invites, 0, 0);
+        assert!(safety.safe, "{:?}", safety.violations);
+        let info = diagnostics
+            .iter()
+            .find(|d| d.subject.as_deref() == Some("first_sync_invites"))
+            .expect("the allowance is shown");
+        assert_eq!(info.severity, Severity::Info);
+        assert_eq!(
+            info.message,
+            "first sync: the plan invites 20000 people into a target with no managed account, \
+             within safety.first_sync_invites (20000)"
+        );
+        // From 10 managed accounts on the percentages hold, not this rule.
+        assert_eq!(
+            rules(&check(&config(), &invites, 10, 0).0),
+            ["max_invites_percent"]
         );
     }
 

@@ -1197,12 +1197,31 @@ pub enum Cause {
     /// account and before it placed it. Finished without notifying anyone, and not counted
     /// against the safety limits: no one decided anything new.
     Completion,
+    /// A change of the configuration: a mapping now maps elsewhere, a rule now includes or
+    /// excludes someone. The reason names which (`community mapping 1001 now maps to Rotterdam
+    /// Centrum (was Amsterdam Centrum)`). Such a move notifies only when the mapping says so
+    /// (`notify: true`).
+    Configuration,
+    /// A hand edit in the app is undone: orgsync puts back what it placed (the apply records say
+    /// where it last placed the person, and the configuration still wants them there). Never
+    /// notifies.
+    Repair,
 }
 
 impl Cause {
     /// True for [`Cause::Source`], the cause the plan JSON leaves unsaid.
     pub fn is_source(&self) -> bool {
         *self == Cause::Source
+    }
+
+    /// What people read: `HR`, `configuration`, `repair`, `completion`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Cause::Source => "HR",
+            Cause::Completion => "completion",
+            Cause::Configuration => "configuration",
+            Cause::Repair => "repair",
+        }
     }
 }
 
@@ -1247,9 +1266,12 @@ struct ActionWire {
     changes: BTreeMap<String, Change>,
     /// Why, in a sentence.
     reason: String,
-    /// What changed: `completion` for orgsync's own unfinished work (an apply stopped after it
-    /// created an account and before it placed it: finished without notifying anyone, and not
-    /// counted against the safety limits). Absent: the source changed.
+    /// What changed: `configuration` for a change of the configuration (the reason names the
+    /// mapping or rule; such a move e-mails only when that mapping says `notify: true`),
+    /// `repair` for a hand edit in the app that orgsync undoes (never notifies), `completion` for
+    /// orgsync's own unfinished work (an apply stopped after it created an account and before it
+    /// placed it: finished without notifying anyone, and not counted against the safety limits).
+    /// Absent: the source (HR) changed.
     #[serde(default, skip_serializing_if = "Cause::is_source")]
     cause: Cause,
 }
