@@ -110,6 +110,12 @@ fn head(plan: &Plan, pii: &Pii) -> String {
     let mut out = String::from("## orgsync plan\n\n");
     match counts_sentence(plan) {
         Some(counts) => {
+            // What reaches people first: e-mails, accounts taken away, a first sync.
+            let _ = writeln!(
+                out,
+                "**People:** {}.\n",
+                pii.text(&super::reach::plan_sentence(plan))
+            );
             let _ = writeln!(out, "**Plan:** {counts} (as of {}).\n", plan.at);
             out.push_str("| Action | Count |\n| :-- | --: |\n");
             let counts = nonzero_counts(plan);
@@ -277,6 +283,9 @@ fn action_item(action: &Action, pii: &Pii) -> String {
     }
     if !action.reason.is_empty() {
         let _ = write!(out, ": {}", pii.text(&action.reason));
+    }
+    if !action.cause.is_source() {
+        let _ = write!(out, " _({})_", action.cause.label());
     }
     out.push('\n');
     for (field, change) in ordered_changes(action) {

@@ -9,6 +9,7 @@ mod json;
 mod markdown;
 mod masked;
 mod pull_request;
+mod reach;
 mod text;
 
 pub use diff::diff;

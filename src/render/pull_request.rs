@@ -14,10 +14,11 @@ use std::fmt::Write as _;
 use owo_colors::Style;
 
 use super::markdown::{Pii, diagnostic_item, md_escape};
+use super::reach::Reach;
 use super::text::{Painter, write_diagnostic};
 use super::{MarkdownOptions, Sign, TextOptions, kind_count_phrase, people, thousands};
 use orgsync_core::plan::compare::{Comparison, count};
-use orgsync_core::vocabulary::{Action, ActionKind, Changes, GroupRef, Plan};
+use orgsync_core::vocabulary::{Action, ActionKind, Cause, Changes, GroupRef, Plan};
 
 /// The comparison and what it was made against.
 #[derive(Debug, Clone, Copy)]
@@ -69,7 +70,25 @@ fn effects(actions: &[&Action]) -> Vec<Effect> {
 }
 
 /// The change an action makes, without its subject: equal for actions that do the same thing.
+/// A change the configuration causes names it, a repair says so, and a move that e-mails says
+/// that it does.
 fn describe(a: &Action) -> String {
+    let mut s = describe_change(a);
+    match a.cause {
+        Cause::Configuration => {
+            let _ = write!(s, " ({})", a.reason);
+        }
+        Cause::Repair => s.push_str(" (repairs a hand edit in the app)"),
+        Cause::Completion => s.push_str(" (completes an earlier apply)"),
+        Cause::Source => {}
+    }
+    if matches!(&a.changes, Changes::Move(m) if m.notify) {
+        s.push_str(" — e-mails them a transfer notice");
+    }
+    s
+}
+
+fn describe_change(a: &Action) -> String {
     let into = |communities: Option<&[GroupRef]>, function_groups: Option<&[GroupRef]>| {
         let mut s = match communities {
             Some(c) => format!("into {}", group_names(c)),
@@ -109,7 +128,7 @@ fn describe(a: &Action) -> String {
             }
             match &u.edit.function_groups {
                 Some(c) if fields == ["function_groups"] => format!(
-                    "from {} to {} (function groups)",
+                    "{FUNCTION_GROUPS_FROM}{} to {}",
                     group_names(&c.from),
                     group_names(&c.to)
                 ),
@@ -138,6 +157,20 @@ fn describe(a: &Action) -> String {
     }
 }
 
+/// The moves of `head` that e-mail a transfer notice because the configuration changed and its
+/// mapping says `notify: true`: listed on their own, since the review exists to catch them.
+fn configured_notices(head: &Plan) -> Vec<&Action> {
+    head.actions
+        .iter()
+        .filter(|a| {
+            a.cause == Cause::Configuration && matches!(&a.changes, Changes::Move(m) if m.notify)
+        })
+        .collect()
+}
+
+/// How [`describe`] starts a change of function groups only.
+const FUNCTION_GROUPS_FROM: &str = "function groups from ";
+
 fn sentence(kind: ActionKind, n: usize, what: &str) -> String {
     let who = people(n);
     let with = |verb: &str, sep: &str| {
@@ -151,7 +184,11 @@ fn sentence(kind: ActionKind, n: usize, what: &str) -> String {
         ActionKind::Invite => with("invites", " "),
         ActionKind::Restore => with("restores", " "),
         ActionKind::Move => with("moves", " "),
-        ActionKind::Update if what.starts_with("from ") => with("moves", " "),
+        // Function groups are not communities: no transfer, no "move".
+        ActionKind::Update if what.starts_with(FUNCTION_GROUPS_FROM) => format!(
+            "changes the function groups of {who} from {}",
+            &what[FUNCTION_GROUPS_FROM.len()..]
+        ),
         ActionKind::Update => with("updates", ": "),
         ActionKind::Remove => with("removes", ": "),
         ActionKind::Anonymize => with("anonymizes", ": "),
@@ -257,6 +294,11 @@ pub fn pull_request_text(view: &PullRequestView<'_>, head: &Plan, opts: &TextOpt
         }
         out.push('\n');
     };
+    list(
+        &mut out,
+        "It makes the app e-mail these people (a mapping it changes says `notify: true`):",
+        &configured_notices(head),
+    );
     list(&mut out, "It makes these changes:", &cmp.effect());
     list(
         &mut out,
@@ -300,6 +342,41 @@ pub fn pull_request_text(view: &PullRequestView<'_>, head: &Plan, opts: &TextOpt
 /// and introduces, what happens on merge anyway, and whether the plan is safe:
 /// `this PR: 2 changes, fixes 5 warnings, introduces 1; 9 pending HR changes apply on merge too; safe`.
 pub fn verdict(cmp: &Comparison<'_>, head: &Plan) -> String {
+    let mut line = format!("on merge: {}; ", reach(cmp, head));
+    line.push_str(&changes_verdict(cmp, head));
+    line
+}
+
+/// What reaches people on merge, with the pull request's own share: `e-mails 5 people (3
+/// invitations, 2 transfer notices), 2 by this PR; removes 1 account; first sync: …`.
+fn reach(cmp: &Comparison<'_>, head: &Plan) -> String {
+    let all = Reach::of(&head.actions);
+    let own = Reach::of(cmp.effect());
+    let mut parts = vec![all.emails_phrase()];
+    if all.emails() > 0 {
+        let last = parts.len() - 1;
+        parts[last].push_str(&if own.emails() == all.emails() {
+            ", all by this PR".to_owned()
+        } else {
+            format!(", {} by this PR", super::thousands(own.emails()))
+        });
+    }
+    if let Some(removals) = all.removals_phrase() {
+        let taken = own.removals + own.anonymizations;
+        parts.push(if taken == all.removals + all.anonymizations {
+            format!("{removals}, all by this PR")
+        } else {
+            format!("{removals}, {} by this PR", super::thousands(taken))
+        });
+    }
+    if let Some(first) = super::reach::first_sync(head) {
+        parts.push(first);
+    }
+    parts.join("; ")
+}
+
+/// The rest of the verdict: the pull request's changes, diagnostics, what is pending, safety.
+fn changes_verdict(cmp: &Comparison<'_>, head: &Plan) -> String {
     let own = cmp.introduced.len() + cmp.changed.len() + cmp.withdrawn.len();
     let plural = |n: usize, one: &str, many: &str| {
         if n == 1 {
@@ -399,6 +476,11 @@ pub fn pull_request_markdown(
         }
         out.push('\n');
     };
+    list(
+        &mut out,
+        "**It makes the app e-mail these people** (a mapping it changes says `notify: true`):",
+        &configured_notices(head),
+    );
     list(&mut out, "**It makes these changes:**", &cmp.effect());
     list(
         &mut out,
@@ -511,7 +593,7 @@ mod tests {
         let cmp = compare(&base, &head);
         assert_eq!(
             verdict(&cmp, &head),
-            "this PR: 2 changes; 1 pending HR change applies on merge too; safe"
+            "on merge: e-mails nobody; this PR: 2 changes; 1 pending HR change applies on merge too; safe"
         );
         let view = PullRequestView {
             base_ref: "main",
@@ -523,17 +605,102 @@ mod tests {
         let second = md.lines().nth(2).unwrap_or_default();
         assert_eq!(
             second,
-            "**Verdict:** this PR: 2 changes; 1 pending HR change applies on merge too; safe"
+            "**Verdict:** on merge: e-mails nobody; this PR: 2 changes; 1 pending HR change applies on merge too; safe"
         );
         let mut unsafe_head = head.clone();
         unsafe_head.safety.safe = false;
         let same = compare(&head, &unsafe_head);
         assert!(
-            verdict(&same, &unsafe_head).starts_with("this PR: no changes; 3 pending HR changes"),
+            verdict(&same, &unsafe_head)
+                .starts_with("on merge: e-mails nobody; this PR: no changes; 3 pending HR changes"),
             "{}",
             verdict(&same, &unsafe_head)
         );
         assert!(verdict(&same, &unsafe_head).ends_with("; unsafe: over the safety limits"));
+    }
+
+    fn community_move(subject: &str, from: &str, to: &str, notify: bool, cause: Cause) -> Action {
+        let mut a = Action::from_wire(
+            ActionKind::Move,
+            subject.to_owned(),
+            Some(format!("u-{subject}")),
+            format!("Jan de Vries{subject}"),
+            BTreeMap::from([
+                (
+                    "communities".to_owned(),
+                    Change {
+                        from: json!([{ "id": "c-1", "name": from }]),
+                        to: json!([{ "id": "c-2", "name": to }]),
+                    },
+                ),
+                (
+                    "notify".to_owned(),
+                    Change {
+                        from: json!(null),
+                        to: json!(notify),
+                    },
+                ),
+            ]),
+            format!("community mapping 1001 now maps to {to} (was {from})"),
+        )
+        .unwrap();
+        a.cause = cause;
+        a
+    }
+
+    /// Regression (issue 20): the verdict of a mapping swap said "this PR: 447 changes … safe"
+    /// while 312 people were to be e-mailed. It leads with what reaches people on merge.
+    #[test]
+    fn the_verdict_leads_with_the_people_it_emails() {
+        let swap = |notify: bool| {
+            plan(vec![
+                community_move("1", "Amsterdam", "Rotterdam", notify, Cause::Configuration),
+                community_move("2", "Amsterdam", "Rotterdam", false, Cause::Configuration),
+                community_move("7", "Utrecht", "Delft", true, Cause::Source),
+            ])
+        };
+        let base = plan(vec![community_move(
+            "7",
+            "Utrecht",
+            "Delft",
+            true,
+            Cause::Source,
+        )]);
+        let head = swap(false);
+        let cmp = compare(&base, &head);
+        assert_eq!(
+            verdict(&cmp, &head),
+            "on merge: e-mails 1 person (1 transfer notice), 0 by this PR; this PR: 2 changes; \
+             1 pending HR change applies on merge too; safe"
+        );
+        let head = swap(true);
+        let cmp = compare(&base, &head);
+        assert!(
+            verdict(&cmp, &head).starts_with(
+                "on merge: e-mails 2 people (2 transfer notices, 1 asked for by a mapping's \
+                 `notify: true`), 1 by this PR; this PR: 2 changes"
+            ),
+            "{}",
+            verdict(&cmp, &head)
+        );
+        // The notifications the configuration asks for are listed on their own.
+        let view = PullRequestView {
+            base_ref: "main",
+            base_commit: None,
+            base_problem: None,
+            comparison: &cmp,
+        };
+        let md = pull_request_markdown(&view, &head, &MarkdownOptions::default());
+        let listed = md
+            .find("**It makes the app e-mail these people**")
+            .expect("listed");
+        assert!(
+            md[listed..].contains(
+                "moves 1 person from Amsterdam to Rotterdam (community mapping 1001 now maps to \
+                 Rotterdam (was Amsterdam)) — e-mails them a transfer notice"
+            ),
+            "{md}"
+        );
     }
 
     #[test]
@@ -552,9 +719,10 @@ mod tests {
             comparison: &cmp,
         };
         let text = pull_request_text(&view, &head, &TextOptions { color: false });
+        // Regression (issue 20): function group updates were called "moves".
         assert!(
             text.contains(
-                "    ~ moves 2 people from No function to Guest Relations (function groups) [1, 2]\n"
+                "    ~ changes the function groups of 2 people from No function to Guest Relations [1, 2]\n"
             ),
             "{text}"
         );
@@ -570,7 +738,7 @@ mod tests {
             md.starts_with("## orgsync: what this pull request changes\n"),
             "{md}"
         );
-        let effect = md.find("moves 2 people").unwrap();
+        let effect = md.find("changes the function groups of 2 people").unwrap();
         assert!(effect < md.find("## orgsync plan").unwrap(), "{md}");
         // Names stay masked in the full plan below.
         assert!(!md.contains("Jan de Vries"), "{md}");

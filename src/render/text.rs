@@ -124,6 +124,13 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
     let manual = manual_sentence(plan);
     match counts_sentence(plan) {
         Some(counts) => {
+            // What reaches people first: e-mails, accounts taken away, a first sync.
+            let _ = writeln!(
+                out,
+                "{} {}.",
+                paint.paint("People:", Style::new().bold()),
+                super::reach::plan_sentence(plan)
+            );
             let _ = writeln!(
                 out,
                 "{} {counts}.",
@@ -248,7 +255,7 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
     let width = changes
         .iter()
         .map(|(field, _)| field.chars().count())
-        .chain(["reason".len()])
+        .chain(["reason".len(), "cause".len()])
         .max()
         .unwrap_or(0)
         + 1;
@@ -258,6 +265,14 @@ fn write_action(out: &mut String, action: &Action, sign: Sign, paint: Painter) {
             "      {} {}",
             paint.paint(&format!("{:<width$}", "reason:"), Style::new().dimmed()),
             escape_control(&action.reason)
+        );
+    }
+    if !action.cause.is_source() {
+        let _ = writeln!(
+            out,
+            "      {} {}",
+            paint.paint(&format!("{:<width$}", "cause:"), Style::new().dimmed()),
+            action.cause.label()
         );
     }
     for (field, change) in &changes {
