@@ -319,13 +319,43 @@ fn plan_base_names_exactly_the_changes_the_pull_request_introduces() {
     for key in [
         "format_version",
         "summary",
-        "actions",
         "diagnostics",
         "safety",
         "digests",
     ] {
         assert_eq!(both[key], head[key], "{key}");
     }
+    // The same actions; knowing the base, the head plan names the configuration as the cause of
+    // what the base's configuration would not do (the invites of the newly mapped 1006).
+    let without_cause = |plan: &Value| -> Vec<Value> {
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                let o = a.as_object_mut().unwrap();
+                o.remove("cause");
+                o.remove("reason");
+                a
+            })
+            .collect()
+    };
+    assert_eq!(without_cause(&both), without_cause(&head));
+    let configured: Vec<&str> = both["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["cause"] == "configuration")
+        .map(|a| a["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        configured,
+        [
+            "community mapping 1006 now maps to Amsterdam Zuid (was nothing)",
+            "community mapping 1006 now maps to Amsterdam Zuid (was nothing)"
+        ]
+    );
 
     // Nothing was checked out or written.
     assert_eq!(f.state(), before);

@@ -60,7 +60,7 @@ fn sandbox(people: usize, scim_url: Option<&str>) -> tempfile::TempDir {
     let mut yaml = std::fs::read_to_string(&path).unwrap();
     yaml = yaml.replace(
         "  max_removals: \"20%\"\n",
-        "  max_removals: \"20%\"\n  max_invites: unlimited\n  max_moves: unlimited\n  max_updates: unlimited\n",
+        &format!("  max_removals: \"20%\"\n  max_invites: unlimited\n  max_moves: unlimited\n  max_updates: unlimited\n  first_sync_invites: {people}\n"),
     );
     if let Some(url) = scim_url {
         yaml = yaml.replace(

@@ -145,8 +145,9 @@ fn check_target(state: &TargetSnapshot, what: &str) {
     }
 }
 
-/// A bare remote holding a generated organisation of `people` (limits as generated: no
-/// override anywhere below), and `clones` clones of it.
+/// A bare remote holding a generated organisation of `people` (limits as generated, with the
+/// first sync's allowance written in, as its pull request would: no override anywhere below),
+/// and `clones` clones of it.
 struct Org {
     tmp: tempfile::TempDir,
     remote: PathBuf,
@@ -169,8 +170,17 @@ impl Org {
         std::fs::remove_file(seed.join("workspace.json")).unwrap();
         let path = seed.join("orgsync.yaml");
         let yaml = std::fs::read_to_string(&path).unwrap();
-        let yaml = yaml.replace("target:\n  kind: file\n  path: workspace.json\n", target);
+        let yaml = yaml
+            .replace("target:\n  kind: file\n  path: workspace.json\n", target)
+            .replace(
+                "  allow_community_removal: false\n",
+                &format!("  allow_community_removal: false\n  first_sync_invites: {people}\n"),
+            );
         assert!(yaml.contains(target), "the target is replaced");
+        assert!(
+            yaml.contains("first_sync_invites"),
+            "the allowance is written"
+        );
         std::fs::write(&path, yaml).unwrap();
         std::fs::write(seed.join(".gitignore"), "*.out\n*.err\n").unwrap();
         git(&seed, &["init", "-q", "-b", "main"]);

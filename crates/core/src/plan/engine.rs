@@ -117,6 +117,16 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let (safety, safety_diagnostics) =
         safety::check_resuming(config, &actions, managed_active, managed_groups, recorded);
     diagnostics.extend(safety_diagnostics);
+    let mut safety = safety;
+    if !capabilities.create_only {
+        let (violation, diagnostic) =
+            safety::first_sync(config, &actions, managed_active, recorded);
+        if let Some(v) = violation {
+            safety.violations.push(v);
+            safety.safe = false;
+        }
+        diagnostics.extend(diagnostic);
+    }
 
     actions.sort_by(|a, b| {
         (a.kind().phase(), a.kind(), &a.subject, &a.target_id).cmp(&(

@@ -397,9 +397,6 @@ pub fn check_resuming(
         }));
         violations.append(&mut broken);
     }
-    let (violation, diagnostic) = first_sync(config, actions, managed_active, recorded);
-    violations.extend(violation);
-    diagnostics.extend(diagnostic);
     (
         Safety {
             safe: violations.is_empty(),
@@ -413,7 +410,9 @@ pub fn check_resuming(
 /// no percentage holds yet, may get at most `safety.first_sync_invites` invites. Over it the plan is
 /// unsafe; within it, an info diagnostic (subject `first_sync_invites`) says how many people the
 /// first sync invites and what the configuration allows, so that the review shows the allowance.
-fn first_sync(
+/// The engine adds it to [`check_resuming`]'s verdict, except for a create-only target (its
+/// plans always see an empty target: each send is an invite).
+pub fn first_sync(
     config: &Config,
     actions: &[Action],
     managed_active: usize,
@@ -564,10 +563,9 @@ mod tests {
             "the plan invites 19868 people (993% of 2000 managed accounts); \
              safety.max_invites allows 25%"
         );
-        // The first sync of an empty target is not limited by a percentage, but by the
-        // first-sync allowance (see a_first_sync_of_thousands_needs_an_allowance).
-        let mut allowed = config();
-        allowed.safety.first_sync_invites = 500;
+        // The first sync of an empty target is not limited by a percentage (but by the
+        // first-sync allowance: see a_first_sync_of_thousands_needs_an_allowance).
+        let allowed = config();
         assert!(
             check(&allowed, &many(ActionKind::Invite, 500, false), 0, 0)
                 .0
@@ -580,6 +578,14 @@ mod tests {
     /// managed accounts gets at most `safety.first_sync_invites` (default 100) invites.
     #[test]
     fn a_first_sync_of_thousands_needs_an_allowance() {
+        let check = |c: &Config, actions: &[Action], managed: usize, _groups: usize| {
+            let (mut safety, mut diagnostics) = check(c, actions, managed, 0);
+            let (v, d) = first_sync(c, actions, managed, None);
+            safety.violations.extend(v);
+            safety.safe = safety.violations.is_empty();
+            diagnostics.extend(d);
+            (safety, diagnostics)
+        };
         let invites = many(ActionKind::Invite, 20_000, false);
         let (safety, diagnostics) = check(&config(), &invites, 0, 0);
         assert_eq!(rules(&safety), ["first_sync_invites"]);
