@@ -171,8 +171,7 @@ impl Loaded {
     /// was last brought in line with, so that a plan can tell which changes this configuration
     /// causes. `None` without such a record, for an apply of a dirty work tree, or when that
     /// commit's configuration cannot be loaded.
-    pub fn previous_config(&self) -> Option<Config> {
-        let repo = self.repo.as_ref()?;
+    pub fn previous_config(&self) -> Option<(Config, String)> {
         let key = self.target_key();
         let newest = self
             .records
@@ -182,13 +181,20 @@ impl Loaded {
         if newest.config_dirty {
             return None;
         }
-        let commit = repo.commit(&newest.config_commit).ok()?;
-        match config_at(repo, &commit, &newest.config_commit) {
+        let config = self.config_at_commit(&newest.config_commit)?;
+        Some((config, newest.config_commit.clone()))
+    }
+
+    /// This configuration directory's configuration at commit `id`, when it can be loaded.
+    pub fn config_at_commit(&self, id: &str) -> Option<Config> {
+        let repo = self.repo.as_ref()?;
+        let commit = repo.commit(id).ok()?;
+        match config_at(repo, &commit, id) {
             Ok(Ok(config)) => Some(config),
             Ok(Err(_)) | Err(_) => {
                 tracing::info!(
                     commit = commit.short(),
-                    "the configuration of the newest apply cannot be loaded: every change is the source's"
+                    "the previous configuration cannot be loaded: every change is the source's"
                 );
                 None
             }
@@ -392,13 +398,13 @@ pub fn plan_after(
     dir: &Path,
     git_ref: Option<&str>,
     at: Option<Date>,
-    previous: impl FnOnce(&Loaded) -> anyhow::Result<Option<Config>>,
+    previous: impl FnOnce(&Loaded) -> anyhow::Result<Option<(Config, String)>>,
 ) -> anyhow::Result<Planned> {
     let loaded = load(dir, git_ref)?;
     let today = today(&loaded.config, at)?;
     let fetched = fetch(&loaded)?;
     let plan = match previous(&loaded)? {
-        Some(config) => make_plan_after(&loaded, &fetched, today, Some(&config)),
+        Some((config, id)) => make_plan_after(&loaded, &fetched, today, Some((&config, &id))),
         None => make_plan_for(&loaded, &fetched, today),
     };
     Ok(Planned {
@@ -411,27 +417,55 @@ pub fn plan_after(
 
 /// [`make_plan`], recording the configuration's commit, with the target guard fed from the
 /// configuration's apply records ([`Loaded::recorded_target`]).
+///
+/// The previous configuration (what the changes are compared with, to tell the configuration's
+/// from HR's) is the newest apply's ([`Loaded::previous_config`]).
 pub fn make_plan_for(loaded: &Loaded, fetched: &Fetched, today: Date) -> Plan {
     let previous = loaded.previous_config();
-    make_plan_after(loaded, fetched, today, previous.as_ref())
+    make_plan_after(
+        loaded,
+        fetched,
+        today,
+        previous.as_ref().map(|(c, id)| (c, id.as_str())),
+    )
+}
+
+/// [`make_plan_for`] compared with the configuration at `previous_commit`, exactly as a plan
+/// file or a review record recorded it (`digests.previous_config_commit`): a re-plan names the
+/// same causes and notifies the same people. `None`: compared with nothing.
+pub fn make_plan_as(
+    loaded: &Loaded,
+    fetched: &Fetched,
+    today: Date,
+    previous_commit: Option<&str>,
+) -> Plan {
+    let previous = previous_commit.and_then(|id| Some((loaded.config_at_commit(id)?, id)));
+    make_plan_after(
+        loaded,
+        fetched,
+        today,
+        previous.as_ref().map(|(c, id)| (c, *id)),
+    )
 }
 
 /// [`make_plan_for`], with the changes that follow from `previous` (a pull request's base
-/// configuration, or the newest apply's) caused by the configuration.
+/// configuration, or the newest apply's: the configuration and its commit) caused by the
+/// configuration.
 pub fn make_plan_after(
     loaded: &Loaded,
     fetched: &Fetched,
     today: Date,
-    previous: Option<&Config>,
+    previous: Option<(&Config, &str)>,
 ) -> Plan {
     let recorded = loaded.recorded_target();
     let placed = loaded.placed();
     let history = History {
         recorded: recorded.as_ref(),
-        previous,
+        previous: previous.map(|(c, _)| c),
         placed: Some(&placed),
     };
     let mut plan = make_plan(&loaded.config, fetched, today, history);
+    plan.digests.previous_config_commit = previous.map(|(_, id)| id.to_owned());
     plan.digests.config_commit = loaded.commit.as_ref().map(ToString::to_string);
     if let RecordsFrom::Unreachable { remote, error } = &loaded.records_from
         && recorded.is_none()
@@ -475,6 +509,7 @@ pub fn make_plan_on_same_inputs(
             config_commit: loaded.commit.as_ref().map(ToString::to_string),
             source: same_inputs.digests.source.clone(),
             target: same_inputs.digests.target.clone(),
+            previous_config_commit: None,
         },
         recorded: loaded.recorded_target().as_ref(),
         capabilities: &fetched.capabilities,
@@ -858,6 +893,7 @@ pub fn make_plan(config: &Config, fetched: &Fetched, today: Date, history: Histo
         config_commit: None,
         source,
         target,
+        previous_config_commit: None,
     };
     plan
 }

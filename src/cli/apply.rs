@@ -278,14 +278,29 @@ fn prepare(args: &Args, interrupt: &Interrupt) -> anyhow::Result<Prepared> {
         }
         None => {
             let today = pipeline::today(config, args.at)?;
+            let record = args
+                .reviewed
+                .as_deref()
+                .map(read_review_record)
+                .transpose()?;
             let fetched = pipeline::fetch(&loaded)?;
-            let plan = pipeline::make_plan_for(&loaded, &fetched, today);
+            // On merge, compare with the configuration the review compared with (the pull
+            // request's base): the same causes, the same people e-mailed.
+            let plan = match &record {
+                Some(r) => pipeline::make_plan_as(
+                    &loaded,
+                    &fetched,
+                    today,
+                    r.previous_config_commit.as_deref(),
+                ),
+                None => pipeline::make_plan_for(&loaded, &fetched, today),
+            };
             super::out(&render::text(&plan, &render::TextOptions { color }))?;
             if plan.has_errors() {
                 bail!("the plan has errors (see the diagnostics above); nothing was applied");
             }
-            if let Some(path) = &args.reviewed {
-                review = Some(check_reviewed(path, &plan, &fetched, config)?);
+            if let Some(record) = &record {
+                review = Some(check_reviewed(record, &plan, &fetched, config)?);
             }
             (plan, today)
         }
@@ -364,18 +379,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     }
 
     let mut target = pipeline::open_target(&loaded)?;
-    if !args.no_record {
-        // Said before anything is done: a killed apply (kill -9, a lost runner) leaves this
-        // record, and the next plan finishes its plan without counting it again.
-        record_started(&loaded, &plan)?;
-    }
-    applying.store(true, Ordering::SeqCst);
     let opts = ApplyOptions {
         today,
         force: args.force,
         interrupt,
         allow: args.allow.by_kind(),
     };
+    // A plan the safety limits refuse never starts: a `started` record of it would make the
+    // next plan take its actions for a killed apply's, and not count them again.
+    orgsync_core::apply::run::check_safety(&plan, &opts)?;
+    if !args.no_record {
+        // Said before anything is done: a killed apply (kill -9, a lost runner) leaves this
+        // record, and the next plan finishes its plan without counting it again.
+        record_started(&loaded, &plan)?;
+    }
+    applying.store(true, Ordering::SeqCst);
     let report = match apply(target.as_mut(), &plan, &opts) {
         Err(e @ orgsync_core::apply::run::ApplyError::InterruptedBeforeStart) => {
             super::err(&format!("{e}.\n"));
@@ -491,21 +509,25 @@ struct ReviewCounts {
     gone: usize,
 }
 
+/// Reads a review record (`--reviewed`).
+fn read_review_record(path: &Path) -> anyhow::Result<orgsync_core::apply::reviewed::ReviewRecord> {
+    use orgsync_core::apply::reviewed::ReviewRecord;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the review record {}", path.display()))?;
+    ReviewRecord::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// Applies `--reviewed`: the plan made now against the review record. Prints what was reviewed
 /// and what arrived since (identifiers only); refuses another configuration and drift over the
 /// safety limits.
 fn check_reviewed(
-    path: &Path,
+    record: &orgsync_core::apply::reviewed::ReviewRecord,
     plan: &Plan,
     fetched: &pipeline::Fetched,
     config: &orgsync_core::config::Config,
 ) -> anyhow::Result<ReviewCounts> {
-    use orgsync_core::apply::reviewed::{ReviewRecord, compare};
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the review record {}", path.display()))?;
-    let record =
-        ReviewRecord::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let cmp = compare(&record, plan)?;
+    use orgsync_core::apply::reviewed::compare;
+    let cmp = compare(record, plan)?;
     let (accounts, groups) = orgsync_core::plan::safety::bases(&fetched.target);
     let drift_safety = cmp.drift_safety(config, accounts, groups);
     let mut s = format!(
@@ -672,7 +694,13 @@ fn replan(file: &Plan, loaded: &Loaded, mismatch: bool) -> anyhow::Result<Plan> 
         loaded
     };
     let fetched = pipeline::fetch(recorded)?;
-    let mut trusted = pipeline::make_plan_for(recorded, &fetched, file.at);
+    // Compared with the same previous configuration as the file: the same causes.
+    let mut trusted = pipeline::make_plan_as(
+        recorded,
+        &fetched,
+        file.at,
+        file.digests.previous_config_commit.as_deref(),
+    );
     verify(file, &trusted)?;
     // The record's plan digest names the reviewed file.
     trusted.created_at.clone_from(&file.created_at);

@@ -76,7 +76,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         None => pipeline::plan(dir, args.git_ref.git_ref.as_deref(), args.at)?,
         Some(rev) => pipeline::plan_after(dir, args.git_ref.git_ref.as_deref(), args.at, |l| {
             let (commit, config) = base_config_at(l, rev)?;
-            let previous = config.as_ref().ok().cloned();
+            let previous = config.as_ref().ok().map(|c| (c.clone(), commit.id.clone()));
             base_config = Some((commit, config));
             Ok(previous)
         })?,

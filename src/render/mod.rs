@@ -492,6 +492,7 @@ mod fixtures {
                 config_commit: Some("9b2d4e7".to_owned()),
                 source: "sha256:a41d3b".to_owned(),
                 target: "sha256:c07e92".to_owned(),
+                previous_config_commit: None,
             },
         }
     }

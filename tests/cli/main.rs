@@ -10,6 +10,7 @@ mod action;
 mod applicants;
 mod apply;
 mod canary;
+mod causes;
 mod common;
 mod conventions;
 mod creates;

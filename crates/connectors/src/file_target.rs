@@ -673,6 +673,7 @@ mod tests {
             },
             digests: orgsync_core::vocabulary::Digests {
                 target: orgsync_core::digest::of_json(&TargetSnapshot::default()),
+                previous_config_commit: None,
                 ..Default::default()
             },
         };

@@ -46,6 +46,11 @@ pub struct ReviewRecord {
     pub config_commit: Option<String>,
     /// The day the plan was made for.
     pub at: String,
+    /// The commit of the configuration the reviewed plan compared with (the pull request's
+    /// base): the apply on merge compares with the same one, so that it names the same causes
+    /// and e-mails exactly the people the review showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_config_commit: Option<String>,
     /// The reviewed actions, in plan order.
     pub actions: Vec<ReviewedAction>,
 }
@@ -72,6 +77,7 @@ impl ReviewRecord {
             config: plan.digests.config.clone(),
             config_commit: plan.digests.config_commit.clone(),
             at: plan.at.to_string(),
+            previous_config_commit: plan.digests.previous_config_commit.clone(),
             actions: plan
                 .actions
                 .iter()

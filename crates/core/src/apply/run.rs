@@ -264,8 +264,9 @@ pub fn apply(
 
 /// Refuses an unsafe plan unless `--force`, or the one-off allowances cover it: every broken
 /// limit is one a count override exists for (`--allow-removals N`, `--allow-moves N`, …) and the
-/// plan makes at most N changes of that kind.
-fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
+/// plan makes at most N changes of that kind. [`apply`] checks it first; a caller that records
+/// the start of an apply checks it before that record (a refused plan never started).
+pub fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
     if plan.safety.safe || opts.force {
         return Ok(());
     }
@@ -441,6 +442,7 @@ mod tests {
             },
             digests: Digests {
                 target: crate::digest::of_json(&TargetSnapshot::default()),
+                previous_config_commit: None,
                 ..Digests::default()
             },
         }

@@ -207,6 +207,7 @@ mod tests {
                 config_commit: None,
                 source: "sha256:s".to_owned(),
                 target: "sha256:t".to_owned(),
+                previous_config_commit: None,
             },
         }
     }

@@ -235,6 +235,12 @@ pub struct Digests {
     pub source: String,
     /// sha256 of the target snapshot: apply refuses the plan when the target changed since.
     pub target: String,
+    /// The git commit of the configuration the plan compared with (a pull request's base, or
+    /// the configuration of the newest apply): the changes that follow from the difference are
+    /// `cause: configuration`. Absent: none, every change is the source's. A re-plan (apply of
+    /// the file, apply on merge) compares with the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_config_commit: Option<String>,
 }
 
 /// The plan.
