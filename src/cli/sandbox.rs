@@ -204,13 +204,27 @@ fn bind(port: u16) -> anyhow::Result<std::net::TcpListener> {
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))
 }
 
+/// `yaml` with the allowance of a first sync of `people` into an emulator that starts empty
+/// (`safety.first_sync_invites`), as the pull request adding such a configuration would write it.
+fn with_first_sync(yaml: String, people: usize) -> String {
+    let limit = "  max_removals: \"20%\"\n";
+    yaml.replacen(
+        limit,
+        &format!(
+            "{limit}  # A first sync of everyone into an empty target is allowed here (reviewed, like any change).\n  first_sync_invites: {}\n",
+            people.max(100)
+        ),
+        1,
+    )
+}
+
 /// The generator's configuration, pointed at the emulators.
 fn api_config(g: &Generated, afas_url: &str, connector: &str, scim_url: &str) -> String {
     let files = "source:\n  kind: file\n  path: source.json   # orgsync's default column names: id, email, first_name, …\ntarget:\n  kind: file\n  path: workspace.json\n";
     let apis = format!(
         "source:\n  kind: afas\n  environment: sandbox\n  base_url: {afas_url}\n  token: ${{env:AFAS_TOKEN}}\n  connector: {connector}\n  page_size: 100\ntarget:\n  kind: scim\n  base_url: {scim_url}\n  token: ${{env:SCIM_TOKEN}}\n"
     );
-    g.orgsync_yaml.replace(files, &apis)
+    with_first_sync(g.orgsync_yaml.replace(files, &apis), g.source.persons.len())
 }
 /// The generator's files with `source` replaced and every `"<id>"` in the community and function
 /// mappings renamed with `community`/`function`, written into `dir` with the workspace.
@@ -604,7 +618,10 @@ functions:
 
 fn write_revolut_config(dir: &std::path::Path, g: &Generated, url: &str) -> std::io::Result<()> {
     write(dir, g)?;
-    std::fs::write(dir.join("orgsync.yaml"), revolut_config(url))?;
+    std::fs::write(
+        dir.join("orgsync.yaml"),
+        with_first_sync(revolut_config(url), g.source.persons.len()),
+    )?;
     std::fs::write(dir.join("functions.yaml"), REVOLUT_FUNCTIONS)?;
     for stale in ["communities.yaml", "workspace.json"] {
         match std::fs::remove_file(dir.join(stale)) {

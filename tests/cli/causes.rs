@@ -350,3 +350,49 @@ fn a_refused_apply_is_not_taken_for_a_killed_one() {
     let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
     assert_eq!(plan["safety"]["safe"], false, "{}", plan["safety"]);
 }
+
+/// `notify` on a community mapping is a yes/no, checked at its line; function mappings have none
+/// (a function group update never e-mails).
+#[test]
+fn a_mapping_notify_is_validated_at_its_line() {
+    let dir = crate::common::copy_example("quickstart");
+    let path = dir.path().join("communities.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let entry = "target: Amsterdam Zuid }";
+    assert!(yaml.contains(entry), "{yaml}");
+    std::fs::write(
+        &path,
+        yaml.replace(entry, "target: Amsterdam Zuid, notify: \"yes\" }"),
+    )
+    .unwrap();
+    let run = orgsync(dir.path(), &["validate"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("communities.yaml:5:") && run.stderr.contains("communities[1].notify"),
+        "{}",
+        run.report()
+    );
+    std::fs::write(
+        &path,
+        yaml.replace(entry, "target: Amsterdam Zuid, notify: true }"),
+    )
+    .unwrap();
+    orgsync(dir.path(), &["validate"]).assert_code(0);
+
+    let functions = dir.path().join("functions.yaml");
+    let yaml = std::fs::read_to_string(&functions).unwrap();
+    let entry = "target: Guest Relations }";
+    assert!(yaml.contains(entry), "{yaml}");
+    std::fs::write(
+        &functions,
+        yaml.replacen(entry, "target: Guest Relations, notify: true }", 1),
+    )
+    .unwrap();
+    let run = orgsync(dir.path(), &["validate"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("functions.yaml:7:") && run.stderr.contains("notify"),
+        "{}",
+        run.report()
+    );
+}

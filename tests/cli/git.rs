@@ -316,15 +316,17 @@ fn plan_base_names_exactly_the_changes_the_pull_request_introduces() {
         ])
     );
     // The plan contract is unchanged around the added section.
-    for key in [
-        "format_version",
-        "summary",
-        "diagnostics",
-        "safety",
-        "digests",
-    ] {
+    for key in ["format_version", "summary", "diagnostics", "safety"] {
         assert_eq!(both[key], head[key], "{key}");
     }
+    // The same digests; the head plan also records the base it was compared with.
+    let mut digests = both["digests"].clone();
+    let previous = digests
+        .as_object_mut()
+        .unwrap()
+        .remove("previous_config_commit");
+    assert_eq!(digests, head["digests"]);
+    assert_eq!(previous, Some(section["base"]["commit"].clone()));
     // The same actions; knowing the base, the head plan names the configuration as the cause of
     // what the base's configuration would not do (the invites of the newly mapped 1006).
     let without_cause = |plan: &Value| -> Vec<Value> {

@@ -55,6 +55,12 @@ fn google_to_revolut_with_faults_on_both_sides_invites_each_active_user_once_and
             emulator::BASE_PATH
         ),
     );
+    // A first sync of the whole team: its allowance is written in, as its pull request would.
+    let yaml = yaml.replace(
+        "  allow_community_removal: false\n",
+        "  allow_community_removal: false\n  first_sync_invites: 10000\n",
+    );
+    assert!(yaml.contains("first_sync_invites"), "{yaml}");
     std::fs::write(dir.join("orgsync.yaml"), yaml).unwrap();
     std::fs::remove_file(dir.join("functions.yaml")).unwrap();
     std::fs::remove_file(dir.join("workspace.json")).unwrap();

@@ -105,7 +105,8 @@ pub(crate) fn start_scim_emulator(faults: Faults) -> (Running, String) {
     (server, url)
 }
 
-/// A configuration for an empty target: every location and function is created.
+/// A configuration for an empty target: every location and function is created, and the first
+/// sync of everyone is allowed (`first_sync_invites`).
 pub(crate) fn config_dir(
     afas_url: &str,
     scim_url: &str,
@@ -129,6 +130,7 @@ source:
   unmapped_communities: create
 safety:
   max_removals: 5
+  first_sync_invites: 1000
 test_locations: [\"Test*\"]
 functions:
   unmapped: create
@@ -623,6 +625,8 @@ fn sandbox_afas_serves_and_writes_a_configuration() {
     }
     let (_scim, scim_url) = start_scim_emulator(Faults::default());
     let yaml = std::fs::read_to_string(out.path().join("orgsync.yaml")).expect("config written");
+    // The SCIM target starts empty: the configuration allows the first sync of everyone.
+    assert!(yaml.contains("  first_sync_invites: 150\n"), "{yaml}");
     std::fs::write(
         out.path().join("orgsync.yaml"),
         yaml.replace("http://127.0.0.1:8402/scim/v2", &scim_url),

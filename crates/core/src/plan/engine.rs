@@ -305,7 +305,9 @@ impl<'a, 's> Reconcile<'a, 's> {
                 .desired_communities(prev.scope, &prev.scope.persons[i], &mut out);
             let before = ids(pg, &out);
             if before != wanted {
-                if before.is_empty() || before != has(pg) {
+                // Held under the previous configuration (nowhere to go): it left them where
+                // they are, which is what the app has.
+                if !before.is_empty() && before != has(pg) {
                     return Placement::Source;
                 }
                 let mut changed = Vec::new();
@@ -544,13 +546,19 @@ impl<'a, 's> Reconcile<'a, 's> {
             diagnostics.push(Diagnostic {
                 kind: DiagnosticKind::AdoptableAccount,
                 severity: Severity::Warning,
-                message: format!(
-                    "{} unmanaged {} match people in the source and {} left alone, so those people are held: {}",
-                    adoptable.len(),
-                    if adoptable.len() == 1 { "account" } else { "accounts" },
-                    if adoptable.len() == 1 { "is" } else { "are" },
-                    examples(&adoptable)
-                ),
+                // Regression (issue 20): "1 unmanaged account match people … are held".
+                message: if adoptable.len() == 1 {
+                    format!(
+                        "1 unmanaged account matches a person in the source and is left alone, so that person is held: {}",
+                        examples(&adoptable)
+                    )
+                } else {
+                    format!(
+                        "{} unmanaged accounts match people in the source and are left alone, so those people are held: {}",
+                        adoptable.len(),
+                        examples(&adoptable)
+                    )
+                },
                 subject: None,
                 count: adoptable.len(),
                 hint: Some(
@@ -1175,7 +1183,11 @@ fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
             last_name: text(&account.last_name),
             external_id: account.external_id.clone(),
         }),
-        reason: format!("removed {days} days ago, retention is {retention} days"),
+        reason: format!(
+            "removed {} ago, retention is {}",
+            days_phrase(days),
+            days_phrase(retention)
+        ),
         cause: Default::default(),
     }
 }
@@ -1246,6 +1258,15 @@ fn protected_diagnostic(account: &Account, what: &str) -> Diagnostic {
         hint: None,
         location: None,
         concerns: Default::default(),
+    }
+}
+
+/// "1 day" / "30 days".
+fn days_phrase(n: i64) -> String {
+    if n == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{n} days")
     }
 }
 
@@ -2817,6 +2838,45 @@ mod causes {
         let p = plan_after(&c, Some(&c), Some(&elsewhere), &s, &t);
         assert_eq!(moves(&p)[0].1, Cause::Source);
         assert!(moves(&p)[0].2);
+    }
+
+    /// A person the previous configuration held (their community mapped nowhere: left where
+    /// they are) and this one maps: the configuration moves them.
+    #[test]
+    fn a_mapping_for_a_held_community_moves_people_by_configuration() {
+        let before = with(vec![], "sha256:before");
+        let after = with(vec![map("1009", "Rotterdam Centrum")], "sha256:after");
+        let s = source(vec![person("1", &["1009"])], &[]);
+        let t = target(vec![account("u1", "1", &["t1"])], groups());
+        let p = plan_after(&after, Some(&before), None, &s, &t);
+        assert_eq!(
+            moves(&p),
+            [(
+                "1",
+                Cause::Configuration,
+                false,
+                "community mapping 1009 now maps to Rotterdam Centrum (was nothing)"
+            )]
+        );
+    }
+
+    /// Regression (issue 20): "1 unmanaged account match people … are left alone".
+    #[test]
+    fn one_unmanaged_account_matches_one_person() {
+        let c = with(vec![], "sha256:c");
+        let mut manual = account("u1", "1", &["t1"]);
+        manual.managed = false;
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let p = plan_after(&c, None, None, &s, &target(vec![manual], groups()));
+        let d = p
+            .diagnostics
+            .iter()
+            .find(|d| d.kind == crate::vocabulary::DiagnosticKind::AdoptableAccount)
+            .expect("a diagnostic");
+        assert_eq!(
+            d.message,
+            "1 unmanaged account matches a person in the source and is left alone, so that person is held: 1@example.com"
+        );
     }
 
     /// A mapping for a community whose people were held (unmapped) invites them: the

@@ -109,12 +109,15 @@ impl LimitKind {
         }
     }
 
-    /// What the count and the percentage are of.
-    fn unit(self) -> &'static str {
-        match self {
-            LimitKind::Invites => "people",
-            LimitKind::GroupRemovals => "groups",
-            _ => "accounts",
+    /// What the count and the percentage are of: `n` of them.
+    fn unit(self, n: usize) -> &'static str {
+        match (self, n == 1) {
+            (LimitKind::Invites, true) => "person",
+            (LimitKind::Invites, false) => "people",
+            (LimitKind::GroupRemovals, true) => "group",
+            (LimitKind::GroupRemovals, false) => "groups",
+            (_, true) => "account",
+            (_, false) => "accounts",
         }
     }
 
@@ -193,6 +196,15 @@ pub fn bases(target: &TargetSnapshot) -> (usize, usize) {
     (accounts, groups)
 }
 
+/// `1 managed account` / `3 managed accounts`.
+fn accounts(n: usize) -> String {
+    if n == 1 {
+        "1 managed account".to_owned()
+    } else {
+        format!("{n} managed accounts")
+    }
+}
+
 /// The empty-source guard: a source that returns no people while managed accounts exist is far
 /// more likely broken (an expired token, an empty export) than empty. The engine then plans no
 /// removals at all and this error keeps the plan from being applied.
@@ -201,11 +213,14 @@ pub fn empty_source(config: &Config, persons: usize, managed_active: usize) -> O
         kind: DiagnosticKind::Safety,
         severity: Severity::Error,
         message: format!(
-            "the source returned no people while the target has {managed_active} managed accounts: refusing to plan their removal"
+            "the source returned no people while the target has {}: refusing to plan their removal",
+            accounts(managed_active)
         ),
         subject: None,
         count: managed_active,
-        hint: Some("check the source connection and its export; orgsync never removes everyone".to_owned()),
+        hint: Some(
+            "check the source connection and its export; orgsync never removes everyone".to_owned(),
+        ),
         location: config.locations.get("/source"),
         concerns: Default::default(),
     })
@@ -250,7 +265,8 @@ pub fn listed_target(
         kind: DiagnosticKind::Safety,
         severity: Severity::Error,
         message: format!(
-            "the target lists {listed_managed} managed accounts, but {} left {}{}: the listing is probably incomplete, so nothing is planned on it",
+            "the target lists {}, but {} left {}{}: the listing is probably incomplete, so nothing is planned on it",
+            accounts(listed_managed),
             recorded.record,
             recorded.managed,
             if recorded.counted { "" } else { " or more" },
@@ -349,7 +365,8 @@ pub fn check_resuming(
             _ => managed_active,
         };
         let (percent, count) = limit.limits();
-        let (verb, unit, noun) = (kind.verb(), kind.unit(), kind.noun());
+        // Regression (issue 20): "the plan removes 1 accounts".
+        let (verb, unit, noun) = (kind.verb(), kind.unit(n), kind.noun());
         let actual = n as u64;
         let mut broken = Vec::new();
         if let Some(limit) = count
@@ -570,6 +587,35 @@ mod tests {
             check(&allowed, &many(ActionKind::Invite, 500, false), 0, 0)
                 .0
                 .safe
+        );
+    }
+
+    /// Regression (issue 20): "the plan removes 1 accounts".
+    #[test]
+    fn one_removal_is_one_account_not_one_accounts() {
+        let mut c = config();
+        c.safety.max_removals = Limit::Count(0);
+        c.safety.max_invites = Limit::Count(0);
+        let mut actions = many(ActionKind::Remove, 1, false);
+        actions.extend(many(ActionKind::Invite, 1, false));
+        let (safety, _) = check(&c, &actions, 100, 0);
+        let messages: Vec<&str> = safety
+            .violations
+            .iter()
+            .map(|v| v.message.as_str())
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "the plan removes 1 account; safety.max_removals allows 0",
+                "the plan invites 1 person; safety.max_invites allows 0"
+            ]
+        );
+        let d = empty_source(&c, 0, 1).expect("an error");
+        assert!(
+            d.message.contains("has 1 managed account:"),
+            "{}",
+            d.message
         );
     }
 
