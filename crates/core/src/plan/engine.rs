@@ -342,6 +342,67 @@ impl<'a, 's> Reconcile<'a, 's> {
         Placement::Source
     }
 
+    /// Why person `sp`'s function groups change to `desired`, when the configuration is the
+    /// reason (a function mapping now maps elsewhere; under the previous configuration the person
+    /// belongs exactly where the account is): the reason, naming the mappings. `None`: the source.
+    fn functions_by_configuration(
+        &self,
+        sp: &ScopedPerson<'a>,
+        account: &Account,
+        desired: &[u32],
+    ) -> Option<String> {
+        let groups = self.mapping.functions.as_ref()?;
+        let prev = self.previous.as_ref()?;
+        let pg = prev.mapping.functions.as_ref()?;
+        let &i = prev.index.get(sp.person.id.as_str())?;
+        let mut out = Vec::new();
+        prev.mapping
+            .desired_function_groups(prev.scope, &prev.scope.persons[i], &mut out);
+        let ids = |g: &Groups<'_>, list: &[u32]| -> Vec<String> {
+            let mut v: Vec<String> = list.iter().map(|i| g.get(*i).id.clone()).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let before = ids(pg, &out);
+        if before == ids(groups, desired) {
+            return None;
+        }
+        let mut has: Vec<String> = account
+            .function_groups
+            .iter()
+            .filter(|id| pg.manages_id(id))
+            .cloned()
+            .collect();
+        has.sort_unstable();
+        has.dedup();
+        if !before.is_empty() && before != has {
+            return None;
+        }
+        let noun = match self.config.functions.as_ref().map(|f| f.from) {
+            Some(crate::config::FunctionSourceField::Department) => "department",
+            _ => "function",
+        };
+        let changed: Vec<String> = self
+            .scope
+            .functions(sp)
+            .iter()
+            .filter(|id| groups.lands_in(id) != pg.lands_in(id))
+            .map(|id| {
+                format!(
+                    "{noun} mapping {id} now maps to {} (was {})",
+                    groups.lands_in(id),
+                    pg.lands_in(id)
+                )
+            })
+            .collect();
+        Some(if changed.is_empty() {
+            "the configuration changed".to_owned()
+        } else {
+            changed.join("; ")
+        })
+    }
+
     /// Invites, updates, moves and restores for the people in scope; `held` counts, per
     /// reason, the people this plan leaves as they are.
     fn people(
@@ -449,7 +510,13 @@ impl<'a, 's> Reconcile<'a, 's> {
             } else {
                 Placement::Source
             };
-            actions.extend(self.account_actions(p, account, key, changes, placement));
+            let functions = if changes.edit.function_groups.is_some() && !changes.unplaced_functions
+            {
+                self.functions_by_configuration(sp, account, &desired_f)
+            } else {
+                None
+            };
+            actions.extend(self.account_actions(p, account, key, changes, placement, functions));
         }
 
         for (email, ids) in shared {
@@ -940,6 +1007,7 @@ impl<'a, 's> Reconcile<'a, 's> {
         key: MatchKey,
         changes: AccountChanges,
         placement: Placement,
+        functions: Option<String>,
     ) -> Vec<Action> {
         let AccountChanges {
             edit,
@@ -995,8 +1063,13 @@ impl<'a, 's> Reconcile<'a, 's> {
             // Placing an unfinished account in its function groups finishes orgsync's own work;
             // anything else it changes is news from the source.
             let completion = unplaced_functions && edit.field_names() == ["function_groups"];
+            // Only the function groups change, and a function mapping is why.
+            let configured =
+                functions.filter(|_| !completion && !adopting && changed == ["function groups"]);
             if completion {
                 parts.push(format!("{UNFINISHED}: its function groups"));
+            } else if let Some(why) = &configured {
+                parts.push(why.clone());
             } else if !changed.is_empty() {
                 parts.push(format!("{} changed in the source", changed.join(", ")));
             }
@@ -1008,6 +1081,8 @@ impl<'a, 's> Reconcile<'a, 's> {
                 parts.join("; "),
                 if completion {
                     Cause::Completion
+                } else if configured.is_some() {
+                    Cause::Configuration
                 } else {
                     Cause::Source
                 },
@@ -2858,6 +2933,54 @@ mod causes {
                 "community mapping 1009 now maps to Rotterdam Centrum (was nothing)"
             )]
         );
+    }
+
+    /// A function mapping that now maps elsewhere changes function groups: the configuration's
+    /// doing, said as such ("function groups changed in the source" was not true).
+    #[test]
+    fn a_function_mapping_change_updates_function_groups_by_configuration() {
+        use crate::config::{FunctionMapping, FunctionsConfig};
+        use crate::scope::testing::set_functions;
+        let functions = |target: &str| FunctionsConfig {
+            from: crate::config::FunctionSourceField::Function,
+            unmapped: crate::config::UnmappedFunctionPolicy::default(),
+            map: vec![FunctionMapping {
+                source: OneOrMany::One("F1".to_owned()),
+                target: target.to_owned(),
+                name: None,
+                todo: None,
+            }],
+        };
+        let mut before = with(vec![map("1001", "Amsterdam Centrum")], "sha256:before");
+        before.functions = Some(functions("Bar"));
+        let mut after = with(vec![map("1001", "Amsterdam Centrum")], "sha256:after");
+        after.functions = Some(functions("Kitchen"));
+        let mut p1 = person("1", &["1001"]);
+        set_functions(&mut p1, &["F1"]);
+        let mut a = account("u1", "1", &["t1"]);
+        a.function_groups = vec!["g1".to_owned()];
+        let mut t = target(vec![a], groups());
+        t.function_groups = vec![
+            group("g1", "Bar", &[], true),
+            group("g2", "Kitchen", &[], true),
+        ];
+        let s = source(vec![p1], &[]);
+        let p = plan_after(&after, Some(&before), None, &s, &t);
+        let update = p
+            .actions
+            .iter()
+            .find(|a| a.kind() == ActionKind::Update)
+            .expect("an update");
+        assert_eq!(
+            (update.cause, update.reason.as_str()),
+            (
+                Cause::Configuration,
+                "function mapping F1 now maps to Kitchen (was Bar)"
+            )
+        );
+        // Without the previous configuration: the source's, as before.
+        let p = plan_after(&after, None, None, &s, &t);
+        assert_eq!(p.actions[0].cause, Cause::Source);
     }
 
     /// Regression (issue 20): "1 unmanaged account match people … are left alone".
