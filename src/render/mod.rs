@@ -8,6 +8,7 @@ mod diff;
 mod json;
 mod markdown;
 mod masked;
+mod parts;
 mod pull_request;
 mod text;
 
@@ -15,6 +16,7 @@ pub use diff::diff;
 pub use json::json;
 pub use markdown::{MarkdownOptions, markdown};
 pub use masked::masked_json;
+pub use parts::split_markdown;
 pub use pull_request::{PullRequestView, pull_request_markdown, pull_request_text};
 pub(crate) use text::escape_control;
 pub use text::{TextOptions, text};
