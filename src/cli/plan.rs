@@ -108,7 +108,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     }
     let markdown_options = render::MarkdownOptions {
         show_pii: args.show_pii,
-        apply_estimate: estimate,
+        // With the applying job's timeout only: the estimate is for CI, and `show PLANFILE`
+        // (no target to ask for its pace) prints what a plain `plan` printed.
+        apply_estimate: estimate.filter(|_| args.apply_timeout.is_some()),
         apply_timeout_minutes: args.apply_timeout,
         ..render::MarkdownOptions::default()
     };
