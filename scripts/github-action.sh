@@ -24,6 +24,8 @@
 #                    one) and pushes it, so the next fresh checkout sees the state the apply
 #                    records name; a target outside the repository changes nothing there
 #   ORGSYNC_GITHUB_TOKEN  token for the comment; never printed (masked with ::add-mask::)
+#   ORGSYNC_COMMENT_DELAY seconds between the comment writes of a plan in several parts (default
+#                    1, as GitHub asks of content-creating requests)
 #   ORGSYNC_BIN      the orgsync binary (default: orgsync on the PATH)
 #   ORGSYNC_PUSH_NOTES    false: keep the apply records (refs/notes/orgsync) and the apply lease
 #                    in the runner's clone (ORGSYNC_REMOTE=none for orgsync); by default orgsync
@@ -402,6 +404,14 @@ def comment(parts_dir):
                 existing[i] = c
             else:
                 surplus.append(c)
+    # GitHub asks for a second between content-creating requests (secondary rate limits).
+    delay = float(os.environ.get("ORGSYNC_COMMENT_DELAY", "1"))
+    writes = [0]
+    def pace():
+        writes[0] += 1
+        if writes[0] > 1 and delay > 0:
+            import time
+            time.sleep(delay)
     for i, text in enumerate(parts, start=1):
         title = f"**orgsync** · `{config}`" + (f" · plan part {i} of {n}" if n > 1 else "")
         if i == 1:
@@ -416,14 +426,17 @@ def comment(parts_dir):
         assert len(body) <= limit, (len(body), limit)
         c = existing.get(i)
         if c is None:
+            pace()
             made = api("POST", f"{api_url}/repos/{repo}/issues/{number}/comments", token, {"body": body})
             print(f"orgsync action: commented part {i} of {n} on #{number} (comment {made.get('id')})")
         elif i > 1 and c.get("body") == body:
             print(f"orgsync action: part {i} of {n} unchanged (comment {c['id']})")
         else:
+            pace()
             api("PATCH", f"{api_url}/repos/{repo}/issues/comments/{c['id']}", token, {"body": body})
             print(f"orgsync action: updated part {i} of {n}, comment {c['id']} on #{number}")
     for c in surplus:
+        pace()
         api("DELETE", f"{api_url}/repos/{repo}/issues/comments/{c['id']}", token)
         print(f"orgsync action: deleted comment {c['id']}, a part of an earlier, longer plan")
 

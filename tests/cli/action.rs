@@ -390,6 +390,8 @@ impl Runner {
             .env("RUNNER_TEMP", self.tmp.path().join("runner-temp"))
             .env("ORGSYNC_BIN", &bin)
             .env("ORGSYNC_GITHUB_TOKEN", TOKEN)
+            // GitHub's one second between comment writes, not waited for against the fake.
+            .env("ORGSYNC_COMMENT_DELAY", "0")
             .env("AFAS_TOKEN", CONNECTOR_SECRET)
             .env("INPUT_COMMAND", "plan")
             .env("INPUT_SHOW_PII", "false")
@@ -1768,6 +1770,28 @@ fn the_init_kit_works_through_a_whole_ci_cycle_on_fresh_clones() {
     assert!(!tracked.contains(".lock"), "{tracked}");
     let notes = git(origin.path(), &["notes", "--ref", "orgsync", "list"]);
     assert!(!notes.trim().is_empty(), "the apply record is pushed");
+
+    // What went wrong before: a checkout without the committed file target (the merge commit
+    // itself) has the apply's record but not its file, and the target guard refuses it.
+    let stale = fresh_clone(origin.path(), "main");
+    git(stale.path(), &["checkout", "-q", &merge]);
+    let refused = runner.run(
+        stale.path(),
+        &[
+            ("INPUT_CONFIG", "orgsync"),
+            ("INPUT_COMMAND", "apply"),
+            ("GITHUB_EVENT_NAME", "schedule"),
+            ("ORGSYNC_PUSH_NOTES", "false"),
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.report());
+    assert!(
+        refused
+            .summary
+            .contains("the target lists 0 managed accounts, but the apply of"),
+        "{}",
+        refused.report()
+    );
 
     // The next nightly, on a fresh clone: the target is what the apply left, nothing to do.
     let nightly_clone = fresh_clone(origin.path(), "main");
