@@ -1,6 +1,8 @@
 //! `orgsync init DIR`: a configuration that works at once (a file source and a file target
-//! with tiny sample data: `orgsync plan -C DIR` plans three invites), the JSON Schemas its
-//! modelines point at, and the example GitHub workflows. It never overwrites a file: when any
+//! with tiny sample data: `orgsync plan -C DIR` plans three invites), a `.gitignore` (the file
+//! target's lock and temporary files; the target file itself is committed, by the apply
+//! workflow after each apply), the JSON Schemas its modelines point at, and the example GitHub
+//! workflows. It never overwrites a file: when any
 //! of them exists, it writes nothing.
 
 use crate::ExitStatus;
