@@ -11,13 +11,21 @@
 #                    tried as origin/NAME first); empty: a plain plan
 #   INPUT_SHOW_PII   true: names and e-mail addresses in the Markdown (default false)
 #   INPUT_ARGS       extra arguments for orgsync (split on whitespace)
+#   INPUT_APPLY_TIMEOUT_MINUTES  the apply job's timeout-minutes: the plan estimates the apply's
+#                    duration and warns (an annotation) when it does not fit
 #   INPUT_REVIEWED   apply: auto (default) | required | none. auto (on a push) / required: when
 #                    the commit was merged from a pull request, apply what that pull request's
 #                    plan showed (its review record) and HR drift since only within the safety
 #                    limits; required also fails without such a pull request; none, and auto on
 #                    any other event (a schedule): plan and apply within the limits
 #   INPUT_UPLOAD_FULL_PLAN  true: also leave the full (unmasked) plan for an artifact
+#   INPUT_COMMIT_FILE_TARGET  apply: true (default) commits what the apply changed inside the
+#                    configuration directory (a `file` target there, as `orgsync init` writes
+#                    one) and pushes it, so the next fresh checkout sees the state the apply
+#                    records name; a target outside the repository changes nothing there
 #   ORGSYNC_GITHUB_TOKEN  token for the comment; never printed (masked with ::add-mask::)
+#   ORGSYNC_COMMENT_DELAY seconds between the comment writes of a plan in several parts (default
+#                    1, as GitHub asks of content-creating requests)
 #   ORGSYNC_BIN      the orgsync binary (default: orgsync on the PATH)
 #   ORGSYNC_PUSH_NOTES    false: keep the apply records (refs/notes/orgsync) and the apply lease
 #                    in the runner's clone (ORGSYNC_REMOTE=none for orgsync); by default orgsync
@@ -72,13 +80,15 @@ work="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/orgsync-$slug"
 mkdir -p "$work"
 plan_file="$work/plan.json"
 plan_md="$work/plan.md"
+# The whole Markdown plan in parts, each within a comment (orgsync plan --markdown-parts).
+parts_dir="$work/parts"
 log="$work/orgsync.log"
 artifact="$work/artifact"
 masked_file="$artifact/plan.masked.json"
 review_file="$artifact/review.json"
 validate_json="$work/validate.json"
 report_file="$work/apply-report.json"
-rm -rf "$plan_file" "$plan_md" "$log" "$artifact" "$validate_json" "$report_file"
+rm -rf "$plan_file" "$plan_md" "$parts_dir" "$log" "$artifact" "$validate_json" "$report_file"
 mkdir -p "$artifact"
 # The configuration directory as the repository names it, for annotations on the PR diff.
 repo_root=$(git rev-parse --show-toplevel 2>/dev/null || pwd)
@@ -140,15 +150,43 @@ def pointer(shown_limit, total):
             f"The full plan is in the step summary and in the `orgsync-plan-{os.environ['ORGSYNC_SLUG']}` "
             f"artifact (JSON) of {where}.\n")
 
-def summary(md_path, out_path):
+def read_parts(parts_dir):
+    """The Markdown plan in parts (part-001.md, …), each within a comment."""
+    names = sorted(n for n in os.listdir(parts_dir) if n.startswith("part-") and n.endswith(".md"))
+    return [open(os.path.join(parts_dir, n), encoding="utf-8").read() for n in names] or [""]
+
+def summary(parts_dir, out_path):
+    """The whole plan in the step summary when it fits GitHub's limit (in bytes); otherwise as
+    many whole parts as fit, and where the rest is: every part is a comment on the pull request,
+    and the artifact holds the whole plan (plan.md)."""
     limit = int(os.environ["ORGSYNC_SUMMARY_LIMIT"])
-    text = open(md_path, encoding="utf-8").read()
-    # The step-summary limit is in bytes: cut by characters until the bytes fit.
-    if len(text.encode("utf-8")) > limit:
-        full, chars = text, limit
-        while len(text.encode("utf-8")) >= limit:  # and the newline after it
-            text = cut(full, chars, pointer(limit, len(full)))
-            chars = chars * 9 // 10
+    parts = read_parts(parts_dir)
+    size = lambda t: len(t.encode("utf-8")) + 1
+    if sum(size(p) for p in parts) <= limit:
+        text = "\n".join(parts)
+    else:
+        run = os.environ.get("ORGSYNC_RUN_URL", "")
+        where = f"[this run]({run})" if run else "this run"
+        shown, used = [], 0
+        def note(k):
+            return (f"\n> ✂️ **The step summary ends here, after part {k} of {len(parts)}** "
+                    f"(GitHub shows at most {limit:,} bytes of it). Parts {k + 1}–{len(parts)} "
+                    f"follow in order as the orgsync comments on the pull request, and the whole "
+                    f"masked plan is `plan.md` in the `orgsync-plan-{os.environ['ORGSYNC_SLUG']}` "
+                    f"artifact of {where}.\n")
+        for p in parts:
+            if used + size(p) + size(note(len(shown) + 1)) > limit:
+                break
+            shown.append(p)
+            used += size(p)
+        if not shown:  # a part bigger than the summary (only with a tiny limit): cut it
+            first, chars = parts[0], limit
+            text = first
+            while size(text) + size(note(1)) > limit and chars > 0:
+                text = cut(first, chars, "")
+                chars = chars * 9 // 10
+            shown = [text]
+        text = "\n".join(shown) + note(len(shown))
     with open(out_path, "a", encoding="utf-8") as f:
         f.write(text + "\n")
 
@@ -320,7 +358,20 @@ def applied(report_path, number, rc):
         api("POST", f"{api_url}/repos/{repo}/issues/{number}/comments", token, {"body": body})
     print(text)
 
-def comment(md_path):
+def list_comments(api_url, repo, number, token):
+    out, page = [], 1
+    while True:
+        batch = api("GET", f"{api_url}/repos/{repo}/issues/{number}/comments?per_page=100&page={page}", token) or []
+        out += batch
+        if len(batch) < 100:
+            return out
+        page += 1
+
+def comment(parts_dir):
+    """One comment per part of the plan, updated in place on every run: part 1 carries the
+    marker `<!-- orgsync:plan:<config> -->` (and the review record's), part N ≥ 2
+    `<!-- orgsync:plan-part:<config>:N -->`; parts an earlier, longer plan left are deleted."""
+    import re
     token = os.environ.get("ORGSYNC_GITHUB_TOKEN", "")
     repo = os.environ.get("GITHUB_REPOSITORY", "")
     number = pull_request_number()
@@ -333,25 +384,61 @@ def comment(md_path):
     api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com").rstrip("/")
     config = os.environ["ORGSYNC_CONFIG"]
     marker = f"<!-- orgsync:plan:{config} -->"
+    part_marker = re.compile(r"<!-- orgsync:plan-part:" + re.escape(config) + r":(\d+) -->")
     limit = int(os.environ["ORGSYNC_COMMENT_LIMIT"])
-    text = open(md_path, encoding="utf-8").read()
-    head = f"{marker}\n**orgsync** · `{config}`\n\n"
+    parts = read_parts(parts_dir)
+    n = len(parts)
     review = os.environ.get("ORGSYNC_REVIEW_MARKER", "")
-    if review:
-        head = f"{marker}\n{review}\n**orgsync** · `{config}`\n\n"
     run = os.environ.get("ORGSYNC_RUN_URL", "")
     foot = f"\n\n<sub>[workflow run]({run})</sub>\n" if run else "\n"
-    room = limit - len(head) - len(foot)
-    body = head + cut(text, room, pointer(limit, len(text))) + foot
-    assert len(body) <= limit, (len(body), limit)
-    found = find_comment(api_url, repo, number, token, marker)
-    existing = found["id"] if found else None
-    if existing is None:
-        c = api("POST", f"{api_url}/repos/{repo}/issues/{number}/comments", token, {"body": body})
-        print(f"orgsync action: commented on #{number} (comment {c.get('id')})")
-    else:
-        api("PATCH", f"{api_url}/repos/{repo}/issues/comments/{existing}", token, {"body": body})
-        print(f"orgsync action: updated comment {existing} on #{number}")
+    existing, surplus = {}, []
+    for c in list_comments(api_url, repo, number, token):
+        body = c.get("body") or ""
+        if marker in body and 1 not in existing:
+            existing[1] = c
+            continue
+        found = part_marker.search(body)
+        if found:
+            i = int(found.group(1))
+            if 2 <= i <= n and i not in existing:
+                existing[i] = c
+            else:
+                surplus.append(c)
+    # GitHub asks for a second between content-creating requests (secondary rate limits).
+    delay = float(os.environ.get("ORGSYNC_COMMENT_DELAY", "1"))
+    writes = [0]
+    def pace():
+        writes[0] += 1
+        if writes[0] > 1 and delay > 0:
+            import time
+            time.sleep(delay)
+    for i, text in enumerate(parts, start=1):
+        title = f"**orgsync** · `{config}`" + (f" · plan part {i} of {n}" if n > 1 else "")
+        if i == 1:
+            head = f"{marker}\n" + (f"{review}\n" if review else "") + f"{title}\n\n"
+            more = (f"\n\n<sub>The plan continues in the next {n - 1} orgsync comment"
+                    f"{'' if n == 2 else 's'} (part 2 to {n}).</sub>") if n > 1 else ""
+        else:
+            head = f"<!-- orgsync:plan-part:{config}:{i} -->\n{title} (continued)\n\n"
+            more = ""
+        room = limit - len(head) - len(foot) - len(more)
+        body = head + cut(text, room, pointer(limit, len(text))) + more + foot
+        assert len(body) <= limit, (len(body), limit)
+        c = existing.get(i)
+        if c is None:
+            pace()
+            made = api("POST", f"{api_url}/repos/{repo}/issues/{number}/comments", token, {"body": body})
+            print(f"orgsync action: commented part {i} of {n} on #{number} (comment {made.get('id')})")
+        elif i > 1 and c.get("body") == body:
+            print(f"orgsync action: part {i} of {n} unchanged (comment {c['id']})")
+        else:
+            pace()
+            api("PATCH", f"{api_url}/repos/{repo}/issues/comments/{c['id']}", token, {"body": body})
+            print(f"orgsync action: updated part {i} of {n}, comment {c['id']} on #{number}")
+    for c in surplus:
+        pace()
+        api("DELETE", f"{api_url}/repos/{repo}/issues/comments/{c['id']}", token)
+        print(f"orgsync action: deleted comment {c['id']}, a part of an earlier, longer plan")
 
 what = sys.argv[1]
 if what == "facts":
@@ -370,7 +457,7 @@ elif what == "applied":
 PY
 }
 
-report() { # markdown file: step summary + PR comment
+report() { # parts directory: step summary + PR comments (one per part)
   if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     helper summary "$1" "$GITHUB_STEP_SUMMARY" || echo "::warning::orgsync action: could not write the step summary"
   fi
@@ -387,6 +474,13 @@ failure_md() { # title: a Markdown report of a failed run, with orgsync's own me
     if [ -n "$token" ]; then sed "s|$token|***|g" "$log"; else cat "$log"; fi
     printf '```\n'
   } >"$plan_md"
+  rm -rf "$parts_dir"
+  mkdir -p "$parts_dir"
+  cp "$plan_md" "$parts_dir/part-001.md"
+}
+
+last_part() { # the last part of the Markdown plan
+  find "$parts_dir" -name 'part-*.md' 2>/dev/null | sort | tail -1
 }
 
 cd_args=(-C "$config")
@@ -407,7 +501,7 @@ if [ "$command" = validate ]; then
   if [ $rc -ne 0 ]; then
     annotate_invalid
     failure_md "the configuration is invalid"
-    report "$plan_md"
+    report "$parts_dir"
     output safe false
     output summary "invalid configuration"
     echo "::error::orgsync: the configuration in $config is invalid"
@@ -420,7 +514,10 @@ fi
 
 # plan (and apply): one plan; Markdown for people, the full JSON for apply on this runner, the
 # masked JSON and the review record for the artifact.
-plan_args=(plan "${cd_args[@]}" --format markdown --out "$plan_file" --masked-out "$masked_file" --detailed-exitcode)
+# The parts leave room for the comment's marker, title and links (GitHub takes 65,536 characters).
+part_chars=$((comment_limit - 1000))
+plan_args=(plan "${cd_args[@]}" --format markdown --out "$plan_file" --masked-out "$masked_file"
+  --markdown-parts "$parts_dir" --part-chars "$part_chars" --detailed-exitcode)
 if [ "$command" = plan ] && [ -n "$base_ref" ]; then
   base="$base_ref"
   if git rev-parse --verify -q "origin/$base_ref^{commit}" >/dev/null 2>&1; then
@@ -429,23 +526,28 @@ if [ "$command" = plan ] && [ -n "$base_ref" ]; then
   plan_args+=(--base "$base")
 fi
 [ "$show_pii" = true ] && plan_args+=(--show-pii)
+# The apply job's timeout: the plan shows the apply's estimated duration against it.
+if [ -n "${INPUT_APPLY_TIMEOUT_MINUTES:-}" ]; then
+  plan_args+=(--apply-timeout "$INPUT_APPLY_TIMEOUT_MINUTES")
+fi
 "$orgsync" "${plan_args[@]}" "${extra[@]}" >"$plan_md" 2>"$log"
 rc=$?
 cat "$log" >&2
 [ -s "$masked_file" ] && helper annotate "$masked_file"
+grep '^warning: the apply is estimated' "$log" | sed 's/^warning: /::warning title=orgsync%3A apply duration::/'
 
 if [ ! -s "$plan_file" ]; then
   output plan-file ""
   output has-changes false
   output safe false
-  if [ -s "$masked_file" ] && [ -s "$plan_md" ]; then
+  if [ -s "$masked_file" ] && [ -n "$(last_part)" ]; then
     # A plan was made but it has errors: its Markdown lists them, and says it cannot be applied.
     output artifact-dir "$artifact"
     output summary "error: the plan has errors"
     {
       printf '\n> ⛔ **The plan has errors:** nothing can be applied until the diagnostics above are fixed.\n'
-    } >>"$plan_md"
-    report "$plan_md"
+    } >>"$(last_part)"
+    report "$parts_dir"
     echo "::error::orgsync: the plan for $config has errors (see the diagnostics)"
   else
     # No plan at all: the configuration is invalid or the data could not be read.
@@ -453,7 +555,7 @@ if [ ! -s "$plan_file" ]; then
     output summary "error: no plan"
     annotate_invalid
     failure_md "no plan (invalid configuration or unreadable data)"
-    report "$plan_md"
+    report "$parts_dir"
     echo "::error::orgsync: no plan for $config (see the messages above)"
   fi
   exit 1
@@ -467,6 +569,11 @@ output artifact-dir "$artifact"
 }
 digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["plan"])' "$review_file")
 output plan-digest "$digest"
+# The whole masked Markdown plan in the artifact too: reviewable where no comment is (a push, a
+# schedule), and beyond the step summary's limit.
+if [ "$show_pii" != true ]; then
+  cat "$parts_dir"/part-*.md >"$artifact/plan.md"
+fi
 IFS=$'\t' read -r has_changes safe words < <(helper facts "$plan_file")
 output has-changes "$has_changes"
 output safe "$safe"
@@ -478,8 +585,8 @@ if [ "$command" = plan ]; then
     # The apply on merge finds the review record through this marker: the run and the artifact.
     export ORGSYNC_REVIEW_MARKER="<!-- orgsync:review run=${GITHUB_RUN_ID} artifact=orgsync-plan-${slug} plan=${digest} -->"
   fi
-  printf '\n<sub>Reviewed plan `%s`: on merge, orgsync applies this plan; HR changes that arrive before then are applied only within the safety limits, and listed apart.</sub>\n' "$digest" >>"$plan_md"
-  report "$plan_md"
+  printf '\n<sub>Reviewed plan `%s`: on merge, orgsync applies this plan; HR changes that arrive before then are applied only within the safety limits, and listed apart.</sub>\n' "$digest" >>"$(last_part)"
+  report "$parts_dir"
   if [ "$safe" != true ]; then
     echo "::error::orgsync: the plan for $config is unsafe (over the safety limits); apply will refuse it"
     exit 1
@@ -513,7 +620,7 @@ if [ "$reviewed" != none ]; then
     echo "orgsync: applying the plan reviewed in pull request #$pr_number ($reviewed_digest)"
   fi
 fi
-ORGSYNC_COMMENT=false report "$plan_md"
+ORGSYNC_COMMENT=false report "$parts_dir"
 if [ "$safe" != true ]; then
   echo "::error::orgsync: the plan for $config is unsafe (over the safety limits): not applied"
   exit 1
@@ -529,6 +636,9 @@ fi
 if [ "${ORGSYNC_PUSH_NOTES:-true}" != true ]; then
   export ORGSYNC_REMOTE=none
 fi
+# What the checkout had changed in the configuration directory before the apply: only what the
+# apply adds to that is committed back.
+dirty_before=$(git status --porcelain --untracked-files=all -- "$config" 2>/dev/null)
 if [ ${#review_args[@]} -gt 0 ]; then
   # The review record ties the apply to the pull request: orgsync plans now and applies it only
   # when the configuration is the reviewed one and the drift since stays within the limits.
@@ -546,6 +656,53 @@ if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
     printf '\n**Apply failed** (exit %s): %s\n' "$rc" "${applied_line:-see the job log.}" >>"$GITHUB_STEP_SUMMARY"
   fi
 fi
+# A `file` target inside the repository is state in git: commit what the apply wrote, also
+# after a partial apply (the records name what was done), so that the next fresh checkout plans
+# on it rather than on the file before the apply.
+commit_file_target() {
+  [ "${INPUT_COMMIT_FILE_TARGET:-true}" = true ] || return 0
+  git rev-parse --is-inside-work-tree >/dev/null 2>&1 || return 0
+  if [ -n "$dirty_before" ]; then
+    echo "::warning::orgsync action: $config had uncommitted changes before the apply; nothing is committed back"
+    return 0
+  fi
+  local changed=()
+  while IFS= read -r path; do
+    case "$path" in
+      *.lock | */.orgsync-*.tmp | .orgsync-*.tmp) ;;
+      *) changed+=("$path") ;;
+    esac
+  done < <(git status --porcelain --untracked-files=all -z -- "$config" | tr '\0' '\n' | sed -n 's/^.. //p')
+  [ ${#changed[@]} -gt 0 ] || return 0
+  local branch=${GITHUB_REF_NAME:-}
+  [ -n "$branch" ] || branch=$(git rev-parse --abbrev-ref HEAD 2>/dev/null)
+  if [ -z "$branch" ] || [ "$branch" = HEAD ]; then
+    echo "::error::orgsync action: the apply changed ${changed[*]}, but the checkout is on no branch to commit it to"
+    return 1
+  fi
+  git add -- "${changed[@]}" &&
+    git commit -q -m "orgsync: the file target after the apply of $(git rev-parse --short HEAD) [skip ci]" -- "${changed[@]}" || {
+    echo "::error::orgsync action: could not commit ${changed[*]} (set a git identity, as the example workflows do)"
+    return 1
+  }
+  local remote
+  remote=$(git remote | head -1)
+  if [ -z "$remote" ] || [ "${ORGSYNC_PUSH_NOTES:-true}" != true ]; then
+    echo "orgsync: committed ${changed[*]} (not pushed: no remote)"
+    return 0
+  fi
+  # Another commit may have landed on the branch meanwhile: rebase onto it once.
+  if ! git push -q "$remote" "HEAD:refs/heads/$branch" 2>"$work/push.log"; then
+    git pull -q --rebase "$remote" "$branch" >>"$work/push.log" 2>&1 &&
+      git push -q "$remote" "HEAD:refs/heads/$branch" 2>>"$work/push.log" || {
+      cat "$work/push.log" >&2
+      echo "::error::orgsync action: could not push ${changed[*]} to $branch: the next run would plan on the file before this apply (contents: write, and a branch rule that lets the workflow push)"
+      return 1
+    }
+  fi
+  echo "orgsync: committed and pushed ${changed[*]} to $branch"
+}
+commit_file_target || rc=${rc/#0/1}
 if [ $rc -ne 0 ]; then
   echo "::error::orgsync apply failed (exit $rc)"
   exit 1

@@ -729,6 +729,8 @@ pub struct Fetched {
     pub target: TargetSnapshot,
     /// What the target can do, as its connector declares: the engine plans only that.
     pub capabilities: TargetCapabilities,
+    /// How fast it takes an apply, for the duration estimate (`None`: unknown).
+    pub pace: Option<orgsync_core::estimate::ApplyPace>,
 }
 
 /// Fetches both sides. A failed fetch is an error: never a partial plan.
@@ -751,7 +753,7 @@ pub fn fetch(loaded: &Loaded) -> anyhow::Result<Fetched> {
         });
         let start = Instant::now();
         let target = open_target(loaded).and_then(|mut t| {
-            let capabilities = t.capabilities();
+            let capabilities = (t.capabilities(), t.pace());
             Ok((t.fetch().context("cannot read the target")?, capabilities))
         });
         if let Ok((t, _)) = &target {
@@ -766,13 +768,14 @@ pub fn fetch(loaded: &Loaded) -> anyhow::Result<Fetched> {
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (source, target)
     });
-    let (target, capabilities) = target?;
+    let (target, (capabilities, pace)) = target?;
     let mut source = source?;
     confirm_absences(loaded, &mut source, &target)?;
     Ok(Fetched {
         source,
         target,
         capabilities,
+        pace,
     })
 }
 

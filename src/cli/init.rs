@@ -1,6 +1,8 @@
 //! `orgsync init DIR`: a configuration that works at once (a file source and a file target
-//! with tiny sample data: `orgsync plan -C DIR` plans three invites), the JSON Schemas its
-//! modelines point at, and the example GitHub workflows. It never overwrites a file: when any
+//! with tiny sample data: `orgsync plan -C DIR` plans three invites), a `.gitignore` (the file
+//! target's lock and temporary files; the target file itself is committed, by the apply
+//! workflow after each apply), the JSON Schemas its modelines point at, and the example GitHub
+//! workflows. It never overwrites a file: when any
 //! of them exists, it writes nothing.
 
 use crate::ExitStatus;
@@ -23,11 +25,14 @@ pub struct Args {
 }
 
 /// The configuration files, as (name, contents).
-const CONFIG: [(&str, &str); 4] = [
+const CONFIG: [(&str, &str); 5] = [
     ("orgsync.yaml", include_str!("init/orgsync.yaml")),
     ("communities.yaml", include_str!("init/communities.yaml")),
     ("functions.yaml", include_str!("init/functions.yaml")),
     ("people.csv", include_str!("init/people.csv")),
+    // The file target's lock and an interrupted apply's temporary files stay out of git; the
+    // target file itself (workspace.json) is committed: the apply workflow commits it back.
+    (".gitignore", include_str!("init/gitignore")),
 ];
 
 /// The example workflows of `examples/github/`, for `.github/workflows/`.
@@ -72,12 +77,18 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
                         for_directory(text, &rel),
                     ));
                 }
-                notes.push(
+                notes.push(format!(
                     "In .github/workflows/orgsync-*.yml, replace `your-org/orgsync@v1` with the \
-                     orgsync repository and tag you use, and add the connectors' secrets to the \
-                     `orgsync` environment."
-                        .to_owned(),
-                );
+                     orgsync repository and tag you use. Create two GitHub environments: \
+                     `{READ_ENVIRONMENT}` (plan, hygiene: read-only credentials) and \
+                     `{APPLY_ENVIRONMENT}` (apply, nightly: write credentials, deployment branch \
+                     `main`), and add the connectors' secrets to them under the names the \
+                     configuration reads (`AFAS_TOKEN`, `SCIM_TOKEN`, …: `orgsync validate -C {}` \
+                     lists them). The sample's file target ({}/workspace.json) is state in git: \
+                     the apply workflows commit it back after each apply.",
+                    rel_or_dot(&rel),
+                    rel_or_dot(&rel),
+                ));
             }
             None => notes.push(format!(
                 "Wrote no GitHub workflows: {} is not inside the current directory. Run `orgsync \
@@ -132,6 +143,15 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// The GitHub environment of the read-only jobs (plan, hygiene), as the workflows name it.
+const READ_ENVIRONMENT: &str = "orgsync-read";
+/// The GitHub environment of the applying jobs (apply, nightly).
+const APPLY_ENVIRONMENT: &str = "orgsync-apply";
+
+fn rel_or_dot(rel: &str) -> &str {
+    if rel.is_empty() { "." } else { rel }
+}
+
 /// `dir` as the workflows name it: relative to the current directory, with `/`, or `None` when
 /// it is not inside it.
 fn workflow_dir(dir: &Path) -> Option<String> {
@@ -182,5 +202,41 @@ mod tests {
         assert_eq!(workflow_dir(Path::new("./a/b")).as_deref(), Some("a/b"));
         assert_eq!(workflow_dir(Path::new("../a")), None);
         assert_eq!(workflow_dir(Path::new(".")).as_deref(), Some(""));
+    }
+
+    /// Regression (issue 20): `init` said to put the secrets in "the `orgsync` environment"
+    /// while its workflows use two others, and the workflows passed `ONETEAM_TOKEN`, a name the
+    /// README never uses.
+    #[test]
+    fn environment_and_secret_names_match_the_workflows() {
+        for (name, text) in WORKFLOWS {
+            for line in text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("environment:"))
+            {
+                let env = line
+                    .split(':')
+                    .nth(1)
+                    .unwrap()
+                    .split('#')
+                    .next()
+                    .unwrap()
+                    .trim();
+                assert!(
+                    [READ_ENVIRONMENT, APPLY_ENVIRONMENT].contains(&env),
+                    "{name}: environment {env}"
+                );
+            }
+            assert!(!text.contains("ONETEAM"), "{name}");
+            assert!(
+                text.contains("SCIM_TOKEN: ${{ secrets.SCIM_TOKEN }}"),
+                "{name}"
+            );
+        }
+        let readme = include_str!("../../README.md");
+        for env in [READ_ENVIRONMENT, APPLY_ENVIRONMENT] {
+            assert!(readme.contains(&format!("`{env}`")), "README names {env}");
+        }
+        assert!(readme.contains("${env:SCIM_TOKEN}") && readme.contains("${env:AFAS_TOKEN}"));
     }
 }

@@ -59,7 +59,22 @@ pub struct Args {
     /// plan has errors: for a shared CI artifact and for annotations (it cannot be applied).
     #[arg(long, value_name = "FILE")]
     pub masked_out: Option<PathBuf>,
+    /// Also write the whole Markdown plan, nothing left out, to DIR/part-001.md, part-002.md, …
+    /// each at most --part-chars characters (masked unless --show-pii): for one pull-request
+    /// comment per part (the GitHub Action), also when the plan has errors.
+    #[arg(long, value_name = "DIR")]
+    pub markdown_parts: Option<PathBuf>,
+    /// The `timeout-minutes` of the job that will apply this plan: the Markdown plan shows the
+    /// apply's estimated duration and warns when it does not fit (GitHub's default is 360).
+    #[arg(long, value_name = "MINUTES", env = "ORGSYNC_APPLY_TIMEOUT_MINUTES")]
+    pub apply_timeout: Option<u32>,
+    /// The most characters per Markdown part (GitHub takes 65,536 per comment).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PART_CHARS, requires = "markdown_parts")]
+    pub part_chars: usize,
 }
+
+/// The default `--part-chars`: a part and the action's marker and links fit one GitHub comment.
+pub(crate) const DEFAULT_PART_CHARS: usize = 64_000;
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
@@ -89,24 +104,46 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     };
 
     let color = super::stdout_color();
+    let estimate = fetched
+        .pace
+        .as_ref()
+        .map(|pace| orgsync_core::estimate::estimate(&plan, pace));
+    if let (Some(e), Some(limit)) = (&estimate, args.apply_timeout)
+        && plan.has_changes()
+        && !e.fits(limit)
+    {
+        super::err(&format!(
+            "warning: the apply is estimated to take {} ({} requests to {}), longer than the apply job's {limit}-minute timeout\n",
+            orgsync_core::estimate::duration_words(e.seconds),
+            e.requests,
+            e.pace.system
+        ));
+    }
     let markdown_options = render::MarkdownOptions {
         show_pii: args.show_pii,
+        // With the applying job's timeout only: the estimate is for CI, and `show PLANFILE`
+        // (no target to ask for its pace) prints what a plain `plan` printed.
+        apply_estimate: estimate.filter(|_| args.apply_timeout.is_some()),
+        apply_timeout_minutes: args.apply_timeout,
         ..render::MarkdownOptions::default()
     };
-    let mut text = match &base {
-        None => match args.format {
-            PlanFormat::Text => render::text(&plan, &render::TextOptions { color }),
-            PlanFormat::Markdown => render::markdown(&plan, &markdown_options),
-            PlanFormat::Json => render::json(&plan),
-        },
-        Some(base) => {
-            let comparison = compare::compare(&base.plan, &plan);
-            let view = render::PullRequestView {
-                base_ref: &base.rev,
-                base_commit: Some(&base.commit),
-                base_problem: base.problem.as_deref(),
-                comparison: &comparison,
-            };
+    let comparison = base.as_ref().map(|b| compare::compare(&b.plan, &plan));
+    let view = base
+        .as_ref()
+        .zip(comparison.as_ref())
+        .map(|(base, comparison)| render::PullRequestView {
+            base_ref: &base.rev,
+            base_commit: Some(&base.commit),
+            base_problem: base.problem.as_deref(),
+            comparison,
+        });
+    let markdown = |opts: &render::MarkdownOptions| match &view {
+        None => render::markdown(&plan, opts),
+        Some(view) => render::pull_request_markdown(view, &plan, opts),
+    };
+    let mut text = match (&base, &view, &comparison) {
+        (Some(base), Some(view), Some(comparison)) => {
+            let view = *view;
             match args.format {
                 PlanFormat::Text => {
                     render::pull_request_text(&view, &plan, &render::TextOptions { color })
@@ -114,9 +151,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
                 PlanFormat::Markdown => {
                     render::pull_request_markdown(&view, &plan, &markdown_options)
                 }
-                PlanFormat::Json => pull_request_json(&plan, base, &comparison)?,
+                PlanFormat::Json => pull_request_json(&plan, base, comparison)?,
             }
         }
+        _ => match args.format {
+            PlanFormat::Text => render::text(&plan, &render::TextOptions { color }),
+            PlanFormat::Markdown => render::markdown(&plan, &markdown_options),
+            PlanFormat::Json => render::json(&plan),
+        },
     };
     if args.diff {
         let after = orgsync_core::memory::apply_plan(&fetched.target, &plan, today)
@@ -133,6 +175,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
 
     if let Some(path) = &args.masked_out {
         write_text(path, &render::masked_json(&plan))?;
+    }
+    if let Some(dir) = &args.markdown_parts {
+        let whole = markdown(&render::MarkdownOptions {
+            max_chars: usize::MAX,
+            ..markdown_options.clone()
+        });
+        write_parts(dir, &whole, args.part_chars)?;
     }
     if plan.has_errors() {
         anyhow::bail!("the plan has errors (see the diagnostics above); nothing was written");
@@ -306,6 +355,31 @@ fn pull_request_json(
     let mut out = serde_json::to_string_pretty(&value)?;
     out.push('\n');
     Ok(out)
+}
+
+/// Writes `whole` split into parts of at most `part_chars` characters as DIR/part-001.md, …,
+/// removing the parts of an earlier, longer plan.
+pub(crate) fn write_parts(
+    dir: &std::path::Path,
+    whole: &str,
+    part_chars: usize,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if name.starts_with("part-") && name.ends_with(".md") {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    for (i, part) in render::split_markdown(whole, part_chars).iter().enumerate() {
+        write_text(&dir.join(format!("part-{:03}.md", i + 1)), part)?;
+    }
+    Ok(())
 }
 
 /// Writes the plan file atomically: a reader never sees half a plan.

@@ -33,6 +33,13 @@ pub struct Args {
     /// safety limits.
     #[arg(long, conflicts_with_all = ["masked", "show_pii"])]
     pub review_record: bool,
+    /// Also write the whole Markdown plan, nothing left out, to DIR/part-001.md, … each at most
+    /// --part-chars characters (masked unless --show-pii).
+    #[arg(long, value_name = "DIR", conflicts_with = "review_record")]
+    pub markdown_parts: Option<PathBuf>,
+    /// The most characters per Markdown part (GitHub takes 65,536 per comment).
+    #[arg(long, value_name = "N", default_value_t = super::plan::DEFAULT_PART_CHARS, requires = "markdown_parts")]
+    pub part_chars: usize,
 }
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -43,6 +50,17 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     if args.review_record {
         super::out(&orgsync_core::apply::reviewed::ReviewRecord::of(&plan).to_json())?;
         return Ok(ExitStatus::Success);
+    }
+    if let Some(dir) = &args.markdown_parts {
+        let whole = render::markdown(
+            &plan,
+            &render::MarkdownOptions {
+                show_pii: args.show_pii,
+                max_chars: usize::MAX,
+                ..render::MarkdownOptions::default()
+            },
+        );
+        super::plan::write_parts(dir, &whole, args.part_chars)?;
     }
     let text = match args.format {
         PlanFormat::Text => render::text(

@@ -25,6 +25,10 @@ pub struct MarkdownOptions {
     /// Hard limit on the length of the output, in characters. Default:
     /// [`MarkdownOptions::DEFAULT_MAX_CHARS`], under GitHub's 65,536-character comment limit.
     pub max_chars: usize,
+    /// How long the apply is estimated to take on the target, shown under the verdict.
+    pub apply_estimate: Option<orgsync_core::estimate::ApplyEstimate>,
+    /// The `timeout-minutes` of the job that applies: the estimate says whether it fits.
+    pub apply_timeout_minutes: Option<u32>,
 }
 
 impl MarkdownOptions {
@@ -37,6 +41,8 @@ impl Default for MarkdownOptions {
         MarkdownOptions {
             show_pii: false,
             max_chars: Self::DEFAULT_MAX_CHARS,
+            apply_estimate: None,
+            apply_timeout_minutes: None,
         }
     }
 }
@@ -45,7 +51,10 @@ impl Default for MarkdownOptions {
 /// in collapsed `<details>` blocks per kind. Never longer than `opts.max_chars` characters.
 pub fn markdown(plan: &Plan, opts: &MarkdownOptions) -> String {
     let pii = Pii::new(plan, opts.show_pii);
-    let head = head(plan, &pii);
+    let mut head = head(plan, &pii);
+    if plan.has_changes() {
+        head.push_str(&estimate_line(opts));
+    }
     let footer = footer(plan);
     let diagnostics: Vec<Item> = plan
         .diagnostics
@@ -210,6 +219,47 @@ fn head(plan: &Plan, pii: &Pii) -> String {
     out
 }
 
+/// `⏱️ Apply estimate: about 12 min (…)`, and whether it fits the job's `timeout-minutes`.
+fn estimate_line(opts: &MarkdownOptions) -> String {
+    let Some(e) = &opts.apply_estimate else {
+        return String::new();
+    };
+    let pace = &e.pace;
+    let how = if pace.request_ms == 0 && pace.rate_limit == 0 {
+        format!("written to {}", md_escape(&pace.system))
+    } else {
+        let rate = if pace.rate_limit > 0 {
+            format!(
+                "at most {} per second, ",
+                thousands(pace.rate_limit as usize)
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{} request{} to {}, {rate}{} at a time, ~{} ms each",
+            thousands(usize::try_from(e.requests).unwrap_or(usize::MAX)),
+            if e.requests == 1 { "" } else { "s" },
+            md_escape(&pace.system),
+            pace.concurrency,
+            pace.request_ms
+        )
+    };
+    let words = orgsync_core::estimate::duration_words(e.seconds);
+    match opts.apply_timeout_minutes {
+        Some(limit) if !e.fits(limit) => format!(
+            "⚠️ **The apply will likely not finish within the job's timeout:** {words} ({how}), \
+             and the apply job stops after {limit} minutes (`timeout-minutes`). Raise it (and \
+             the action's `apply-timeout-minutes`), or let it run in several jobs: a stopped \
+             apply records what it did and the next run continues.\n\n"
+        ),
+        Some(limit) => format!(
+            "⏱️ **Apply estimate:** {words} ({how}); fits the apply job's {limit}-minute timeout.\n\n"
+        ),
+        None => format!("⏱️ **Apply estimate:** {words} ({how}).\n\n"),
+    }
+}
+
 /// Version and digests, so an auditor can tie the comment to the plan file.
 fn footer(plan: &Plan) -> String {
     let commit = plan
@@ -337,7 +387,7 @@ fn diagnostics_trailer(omitted: usize) -> String {
 }
 
 /// The closing note when something was left out, e.g. "… 1,234 more actions not shown
-/// (1,200 invite, 34 remove); run `orgsync plan --format json` for the full plan."
+/// (1,200 invite, 34 remove); `--markdown-parts DIR` writes the whole plan."
 fn omission_note(
     omitted_actions: &[(ActionKind, usize)],
     omitted_diagnostics: usize,
@@ -369,8 +419,10 @@ fn omission_note(
         return String::new();
     }
     format!(
-        "**… {} not shown** (this summary is limited to {} characters); run \
-         `orgsync plan --format json` for the full plan.\n\n",
+        "**… {} not shown** (this summary is limited to {} characters). The whole plan, \
+         nothing left out: `--markdown-parts DIR` (of `orgsync plan`, or of `orgsync show \
+         PLANFILE`, offline) writes it in comment-sized parts; the GitHub Action posts every \
+         part.\n\n",
         parts.join(" and "),
         thousands(max_chars)
     )
@@ -1044,13 +1096,68 @@ mod tests {
             .find(|l| l.contains("more actions"))
             .expect("an omission note");
         assert!(
-            note.contains("run `orgsync plan --format json` for the full plan"),
+            note.contains("`--markdown-parts DIR`") && !note.contains("--format json"),
             "{note}"
         );
         let shown = out.matches("\n- **P. S.** (person ").count();
         assert!(note.starts_with(&format!("**… {} more actions (", thousands(50_000 - shown))));
         assert!(shown > 100, "uses the room it has: {shown} shown");
         assert!(out.contains(&format!("({} of 50,000 shown)", thousands(shown))));
+    }
+
+    /// Issue 20: the plan says how long the apply will take on the target, and warns when
+    /// that does not fit the apply job's `timeout-minutes`.
+    #[test]
+    fn the_apply_estimate_is_shown_and_warns_over_the_timeout() {
+        use orgsync_core::estimate::{ApplyPace, RequestsPerAction, estimate};
+        let plan = sample_plan();
+        let pace = ApplyPace {
+            system: "the SCIM server".to_owned(),
+            concurrency: 1,
+            rate_limit: 1,
+            request_ms: 250,
+            requests: RequestsPerAction {
+                invite: 1000,
+                ..RequestsPerAction::ONE_EACH
+            },
+        };
+        let e = estimate(&plan, &pace);
+        let out = |timeout| {
+            markdown(
+                &plan,
+                &MarkdownOptions {
+                    apply_estimate: Some(e.clone()),
+                    apply_timeout_minutes: timeout,
+                    ..MarkdownOptions::default()
+                },
+            )
+        };
+        let over = out(Some(30));
+        assert!(
+            over.contains(
+                "⚠️ **The apply will likely not finish within the job's timeout:** about"
+            ) && over.contains("at most 1 per second, 1 at a time, ~250 ms each")
+                && over.contains("stops after 30 minutes"),
+            "{over}"
+        );
+        let within = out(Some(360));
+        assert!(
+            within.contains("⏱️ **Apply estimate:** about ")
+                && within.contains("fits the apply job's 360-minute timeout"),
+            "{within}"
+        );
+        assert!(!markdown(&plan, &MarkdownOptions::default()).contains("Apply estimate"));
+        let local = markdown(
+            &plan,
+            &MarkdownOptions {
+                apply_estimate: Some(estimate(&plan, &ApplyPace::local("the target file"))),
+                ..MarkdownOptions::default()
+            },
+        );
+        assert!(
+            local.contains("⏱️ **Apply estimate:** under a minute (written to the target file)."),
+            "{local}"
+        );
     }
 
     #[test]

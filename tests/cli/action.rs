@@ -248,6 +248,23 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             s.comments.push((id, text));
             ("201 Created", serde_json::json!({ "id": id }))
         }
+    } else if method == "DELETE" && route.contains("/issues/comments/") {
+        let id: u64 = route
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or(0);
+        let before = s.comments.len();
+        s.comments.retain(|(i, _)| *i != id);
+        if s.comments.len() < before {
+            ("204 No Content", serde_json::Value::Null)
+        } else {
+            (
+                "404 Not Found",
+                serde_json::json!({ "message": "Not Found" }),
+            )
+        }
     } else if method == "PATCH" && route.contains("/issues/comments/") {
         let id: u64 = route
             .rsplit('/')
@@ -280,7 +297,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         )
     };
     drop(s);
-    let answer = answer.to_string();
+    let answer = if answer.is_null() {
+        String::new()
+    } else {
+        answer.to_string()
+    };
     let mut stream = stream;
     let _ = write!(
         stream,
@@ -369,6 +390,8 @@ impl Runner {
             .env("RUNNER_TEMP", self.tmp.path().join("runner-temp"))
             .env("ORGSYNC_BIN", &bin)
             .env("ORGSYNC_GITHUB_TOKEN", TOKEN)
+            // GitHub's one second between comment writes, not waited for against the fake.
+            .env("ORGSYNC_COMMENT_DELAY", "0")
             .env("AFAS_TOKEN", CONNECTOR_SECRET)
             .env("INPUT_COMMAND", "plan")
             .env("INPUT_SHOW_PII", "false")
@@ -625,48 +648,261 @@ fn the_comment_is_found_beyond_the_first_page() {
     );
 }
 
+/// The plan JSON of a run (its `plan-file` output).
+fn plan_of(run: &ActionRun) -> serde_json::Value {
+    let text = std::fs::read_to_string(run.output("plan-file")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The orgsync plan comments on the pull request, in part order: (part number, id, body).
+fn plan_comments(api: &FakeGitHub, config: &str) -> Vec<(usize, u64, String)> {
+    let first = format!("<!-- orgsync:plan:{config} -->");
+    let part = format!("<!-- orgsync:plan-part:{config}:");
+    let mut out: Vec<(usize, u64, String)> = api
+        .comments()
+        .into_iter()
+        .filter_map(|(id, body)| {
+            if body.starts_with(&first) {
+                Some((1, id, body))
+            } else {
+                let n = body.strip_prefix(&part)?.split(' ').next()?.parse().ok()?;
+                Some((n, id, body))
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every action of `plan` is in `text`: one `- **…**` entry per action, and each account
+/// action's source identifier.
+fn assert_every_action_in(text: &str, plan: &serde_json::Value, what: &str) {
+    let actions = plan["actions"].as_array().unwrap();
+    let entries: Vec<&str> = text.lines().filter(|l| l.starts_with("- **")).collect();
+    assert_eq!(
+        entries.len(),
+        actions.len(),
+        "one entry per action in {what}"
+    );
+    let people: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter_map(|l| l.split_once("(person ")?.1.split([',', ')']).next())
+        .collect();
+    for a in actions {
+        let subject = a["subject"].as_str().unwrap();
+        if ["invite", "update", "move", "restore", "remove", "anonymize"]
+            .contains(&a["kind"].as_str().unwrap())
+        {
+            assert!(
+                people.contains(subject),
+                "person {subject} is not in {what}"
+            );
+        }
+    }
+}
+
+/// Regression (issue 20): a plan over GitHub's comment limit was cut, with "run `orgsync plan
+/// --format json`" (which needs credentials) as the only way to see the rest. Now every part is
+/// a comment of its own, numbered, updated in place, and surplus parts are deleted when the plan
+/// shrinks.
 #[test]
-fn an_oversized_plan_is_cut_with_a_pointer_to_the_full_plan() {
+fn an_oversized_plan_is_split_over_numbered_comments_updated_in_place() {
     let api = FakeGitHub::start();
+    api.add_comment("Looks good to me!");
     let runner = Runner::new(&api);
     let qs = quickstart_copy(|t| t);
     let ws = workspace_with(qs.path());
-    // The real limit is 65,536 characters; a small one makes the quickstart's plan oversized.
-    let run = runner.run(
-        ws.path(),
-        &[
-            ("INPUT_CONFIG", "config"),
-            ("ORGSYNC_COMMENT_LIMIT", "3000"),
-            ("ORGSYNC_SUMMARY_LIMIT", "4000"),
-        ],
-    );
+    // The real limits are 65,536 characters and 1 MiB; small ones make the quickstart's plan
+    // oversized.
+    let small = [
+        ("INPUT_CONFIG", "config"),
+        ("ORGSYNC_COMMENT_LIMIT", "2400"),
+        ("ORGSYNC_SUMMARY_LIMIT", "4000"),
+        ("INPUT_APPLY_TIMEOUT_MINUTES", "30"),
+    ];
+    let run = runner.run(ws.path(), &small);
     assert_eq!(run.code, 0, "{}", run.report());
-    let comments = api.comments();
-    assert_eq!(comments.len(), 1);
-    let body = &comments[0].1;
+    let plan = plan_of(&run);
+    let parts = plan_comments(&api, "config");
+    let n = parts.len();
+    assert!(n >= 3, "{n} parts");
+    let mut whole = String::new();
+    for (i, (part, _, body)) in parts.iter().enumerate() {
+        assert_eq!(*part, i + 1, "parts 1 to {n}, each once");
+        assert!(
+            body.chars().count() <= 2400,
+            "part {part}: {} chars",
+            body.chars().count()
+        );
+        assert!(body.contains(&format!("plan part {part} of {n}")), "{body}");
+        assert_eq!(
+            body.matches("<details>").count(),
+            body.matches("</details>").count(),
+            "each part closes what it opens: {body}"
+        );
+        assert!(!body.contains("orgsync plan --format json"), "{body}");
+        whole.push_str(body);
+    }
+    assert!(parts[0].2.starts_with(MARKER), "{}", parts[0].2);
     assert!(
-        body.chars().count() <= 3000,
-        "{} characters",
-        body.chars().count()
-    );
-    assert!(body.starts_with(MARKER));
-    assert!(body.contains("**The plan is cut here**"), "{body}");
-    assert!(
-        body.contains("`orgsync-plan-config` artifact")
-            && body.contains("(https://github.example/acme/people/actions/runs/4242)"),
-        "{body}"
-    );
-    assert_eq!(
-        body.matches("<details>").count(),
-        body.matches("</details>").count(),
-        "a cut inside a collapsed section closes it: {body}"
+        parts[0].2.contains("⏱️ **Apply estimate:** under a minute (written to the target file); fits the apply job's 30-minute timeout."),
+        "{}",
+        parts[0].2
     );
     assert!(
-        run.summary.len() <= 4000 && run.summary.contains("**The plan is cut here**"),
+        parts[0]
+            .2
+            .contains(&format!("continues in the next {} orgsync comments", n - 1))
+    );
+    assert_every_action_in(&whole, &plan, "the comments");
+    // Masked: no e-mail address, no full name.
+    let export: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("examples/quickstart/hr-export.json")).unwrap(),
+    )
+    .unwrap();
+    for row in export["rows"].as_array().unwrap() {
+        let name = format!(
+            "{} {}",
+            row["Roepnaam"].as_str().unwrap_or_default(),
+            row["Achternaam"].as_str().unwrap_or_default()
+        );
+        let email = row["Email_werk"].as_str().unwrap_or_default();
+        assert!(!whole.contains(&name), "{name} in a comment");
+        assert!(
+            email.is_empty() || !whole.contains(email),
+            "{email} in a comment"
+        );
+    }
+    assert_eq!(whole.matches('@').count(), whole.matches("***@").count());
+    // The summary: whole parts up to its limit, then where the rest is.
+    assert!(run.summary.len() <= 4000, "{} bytes", run.summary.len());
+    assert!(
+        run.summary
+            .contains("**The step summary ends here, after part ")
+            && run
+                .summary
+                .contains("`plan.md` in the `orgsync-plan-config` artifact"),
         "{}",
         run.report()
     );
+    // The artifact holds the whole masked plan.
+    let md =
+        std::fs::read_to_string(Path::new(run.output("artifact-dir")).join("plan.md")).unwrap();
+    assert_every_action_in(&md, &plan, "plan.md");
     assert_no_secrets(&run, &api);
+
+    // The same plan again: the same comments, updated in place, nothing added.
+    let ids: Vec<u64> = parts.iter().map(|p| p.1).collect();
+    let posts = |api: &FakeGitHub| api.requests().iter().filter(|r| r.method == "POST").count();
+    let posted = posts(&api);
+    let again = runner.run(ws.path(), &small);
+    assert_eq!(again.code, 0, "{}", again.report());
+    let after: Vec<u64> = plan_comments(&api, "config").iter().map(|p| p.1).collect();
+    assert_eq!(after, ids);
+    assert_eq!(posts(&api), posted, "no comment added");
+
+    // The plan fits one comment now: part 1 stays, the other parts are deleted.
+    let one = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    assert_eq!(one.code, 0, "{}", one.report());
+    let left = plan_comments(&api, "config");
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].1, ids[0], "part 1 is the same comment");
+    assert!(!left[0].2.contains("plan part"), "{}", left[0].2);
+    assert_every_action_in(&left[0].2, &plan, "the one comment");
+    let deletes = api
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .count();
+    assert_eq!(deletes, n - 1);
+    assert_eq!(api.comments()[0].1, "Looks good to me!");
+    assert!(one.summary.contains("## orgsync plan") && !one.summary.contains("ends here"));
+}
+
+/// Issue 20: a 20,000-person first sync is reviewable in full from the pull request: the step
+/// summary (up to GitHub's 1 MiB) and the numbered comments (each within 65,536 characters)
+/// together hold every action, masked.
+#[test]
+fn a_20000_person_plan_is_reviewable_in_full_from_the_pull_request() {
+    let api = FakeGitHub::start();
+    let runner = Runner::new(&api);
+    let ws = tempfile::tempdir().unwrap();
+    let config = ws.path().join("config");
+    let out = crate::common::orgsync(&[
+        "sandbox",
+        "generate",
+        "--people",
+        "20000",
+        "--today",
+        "2026-11-22",
+        "--out",
+        config.to_str().unwrap(),
+    ]);
+    out.assert_code(0);
+    // An empty target: everyone is invited.
+    std::fs::remove_file(config.join("workspace.json")).unwrap();
+    // The step's exit code is not the point here (a first sync of 20,000 may need an explicit
+    // allowance): the review is. The masked plan of the artifact is written in every case.
+    let run = runner.run(ws.path(), &[("INPUT_CONFIG", "config")]);
+    let masked = Path::new(run.output("artifact-dir")).join("plan.masked.json");
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(masked).unwrap()).unwrap();
+    let actions = plan["actions"].as_array().unwrap().len();
+    assert!(actions >= 20_000, "{actions} actions\n{}", run.report());
+    let parts = plan_comments(&api, "config");
+    let n = parts.len();
+    let mut whole = String::new();
+    for (i, (part, _, body)) in parts.iter().enumerate() {
+        assert_eq!(*part, i + 1);
+        assert!(
+            body.chars().count() <= 65_536,
+            "part {part}: {}",
+            body.chars().count()
+        );
+        whole.push_str(body);
+    }
+    assert!(n > 1, "{n} parts");
+    assert_every_action_in(&whole, &plan, "the comments");
+    assert!(
+        run.summary.len() <= 1_048_576,
+        "{} bytes",
+        run.summary.len()
+    );
+    assert!(run.summary.len() > 900_000, "the summary uses its room");
+    assert!(
+        run.summary
+            .contains(&format!(" of {n}** (GitHub shows at most 1,048,576 bytes"))
+    );
+    // Masked: no full name, no e-mail address of anyone in the source.
+    let source: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(config.join("source.json")).unwrap())
+            .unwrap();
+    let rows = source
+        .as_array()
+        .or_else(|| source["rows"].as_array())
+        .unwrap();
+    // Every 997th person (a scan of the whole text per person is slow in a debug build).
+    for row in rows.iter().step_by(997) {
+        let email = row["email"].as_str().unwrap_or_default();
+        let name = format!(
+            "{} {}",
+            row["first_name"].as_str().unwrap_or_default(),
+            row["last_name"].as_str().unwrap_or_default()
+        );
+        for text in [&whole, &run.summary] {
+            assert!(email.is_empty() || !text.contains(email), "{email} shown");
+            assert!(!text.contains(&name), "{name} shown");
+        }
+    }
+    assert_eq!(whole.matches('@').count(), whole.matches("***@").count());
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "20k plan: {actions} actions, {} characters masked in {n} comments, summary {} bytes",
+            whole.chars().count(),
+            run.summary.len()
+        );
+    }
 }
 
 #[test]
@@ -924,6 +1160,8 @@ fn action_yml_is_a_complete_composite_action() {
         "sha256",
         "release-repository",
         "reviewed",
+        "commit-file-target",
+        "apply-timeout-minutes",
         "upload-full-plan",
         "retention-days",
         "full-plan-retention-days",
@@ -950,6 +1188,8 @@ fn action_yml_is_a_complete_composite_action() {
         "INPUT_SHOW_PII",
         "INPUT_ARGS",
         "INPUT_REVIEWED",
+        "INPUT_COMMIT_FILE_TARGET",
+        "INPUT_APPLY_TIMEOUT_MINUTES",
         "ORGSYNC_GITHUB_TOKEN",
     ] {
         assert!(text.contains(&format!("{env}: ${{{{ inputs.")), "{env}");
@@ -994,7 +1234,7 @@ fn the_plan_artifact_is_masked_and_holds_the_review_record() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert_eq!(names, ["plan.masked.json", "review.json"]);
+    assert_eq!(names, ["plan.masked.json", "plan.md", "review.json"]);
     let full = PathBuf::from(run.output("plan-file"));
     assert!(
         !full.starts_with(&dir),
@@ -1411,4 +1651,177 @@ fn install_refuses_an_archive_whose_checksum_does_not_match() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
     assert!(!dest.path().join("orgsync").exists());
+}
+
+/// A fresh clone of `origin`'s `branch`, with the identity the example workflows set.
+fn fresh_clone(origin: &Path, branch: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(
+        dir.path(),
+        &["clone", "-q", "-b", branch, origin.to_str().unwrap(), "."],
+    );
+    git(dir.path(), &["config", "user.name", "github-actions[bot]"]);
+    git(dir.path(), &["config", "user.email", "bot@example.com"]);
+    dir
+}
+
+/// Regression (issue 20): `orgsync init`'s kit broke after its first CI apply: its file target
+/// was written on the runner only while the apply record was pushed, so the next fresh checkout
+/// failed ("the target lists 0 managed accounts, but the apply of … left 3"). Now the whole
+/// cycle works, each step on a fresh clone: init → pull-request plan → merge → apply (which
+/// commits the file target back) → the nightly, which plans no changes.
+#[test]
+fn the_init_kit_works_through_a_whole_ci_cycle_on_fresh_clones() {
+    let api = FakeGitHub::start();
+    let origin = tempfile::tempdir().unwrap();
+    git(origin.path(), &["init", "-q", "--bare", "-b", "main"]);
+
+    // The repository: `orgsync init orgsync` at its root, committed with `git add -A`.
+    let start = tempfile::tempdir().unwrap();
+    git(start.path(), &["init", "-q", "-b", "main"]);
+    git(start.path(), &["config", "user.name", "someone"]);
+    git(
+        start.path(),
+        &["config", "user.email", "someone@example.com"],
+    );
+    crate::common::orgsync_in(start.path(), &["init", "orgsync"]).assert_code(0);
+    git(start.path(), &["add", "-A"]);
+    let files = git(start.path(), &["ls-files"]);
+    assert!(files.contains("orgsync/.gitignore"), "{files}");
+    assert!(!files.contains(".lock"), "{files}");
+    git(start.path(), &["commit", "-q", "-m", "orgsync init"]);
+    git(
+        start.path(),
+        &["remote", "add", "origin", origin.path().to_str().unwrap()],
+    );
+    git(start.path(), &["push", "-q", "origin", "main"]);
+
+    // A pull request on a fresh clone: map the function F-STOCK.
+    let pr = fresh_clone(origin.path(), "main");
+    git(pr.path(), &["checkout", "-q", "-b", "map-stock"]);
+    let functions = pr.path().join("orgsync/functions.yaml");
+    let text = std::fs::read_to_string(&functions).unwrap();
+    std::fs::write(
+        &functions,
+        text.replace(
+            "    - { source: F-OPS, target: Operations }\n",
+            "    - { source: F-OPS, target: Operations }\n    - { source: F-STOCK, target: Stock }\n",
+        ),
+    )
+    .unwrap();
+    git(pr.path(), &["commit", "-q", "-am", "map F-STOCK"]);
+    git(pr.path(), &["push", "-q", "origin", "map-stock"]);
+    let runner = Runner::new(&api);
+    let plan = runner.run(
+        pr.path(),
+        &[("INPUT_CONFIG", "orgsync"), ("INPUT_BASE_REF", "main")],
+    );
+    assert_eq!(plan.code, 0, "{}", plan.report());
+    assert_eq!(plan.output("has-changes"), "true");
+    let body = &plan_comments(&api, "orgsync")[0].2;
+    assert!(body.contains("what this pull request changes"), "{body}");
+    api.add_artifact(
+        4242,
+        "orgsync-plan-orgsync",
+        Path::new(plan.output("artifact-dir")),
+    );
+
+    // The merge, and the apply on a fresh clone of main.
+    git(pr.path(), &["checkout", "-q", "main"]);
+    git(
+        pr.path(),
+        &["merge", "-q", "--no-ff", "-m", "Merge #7", "map-stock"],
+    );
+    git(pr.path(), &["push", "-q", "origin", "main"]);
+    let merge = git(pr.path(), &["rev-parse", "HEAD"]).trim().to_owned();
+    api.merged_pull_request(&merge);
+    runner.on_push();
+    let ci = fresh_clone(origin.path(), "main");
+    let apply = runner.run(
+        ci.path(),
+        &[
+            ("INPUT_CONFIG", "orgsync"),
+            ("INPUT_COMMAND", "apply"),
+            ("INPUT_REVIEWED", "required"),
+            ("GITHUB_SHA", &merge),
+            ("GITHUB_EVENT_NAME", "push"),
+            ("GITHUB_REF_NAME", "main"),
+        ],
+    );
+    assert_eq!(apply.code, 0, "{}", apply.report());
+    assert!(
+        apply
+            .stdout
+            .contains("applying the plan reviewed in pull request #7"),
+        "{}",
+        apply.report()
+    );
+    assert!(
+        apply
+            .stdout
+            .contains("committed and pushed orgsync/workspace.json to main"),
+        "{}",
+        apply.report()
+    );
+    let log = git(origin.path(), &["log", "--format=%s", "main"]);
+    assert!(
+        log.starts_with("orgsync: the file target after the apply of "),
+        "{log}"
+    );
+    assert!(log.lines().next().unwrap().ends_with("[skip ci]"), "{log}");
+    let tracked = git(origin.path(), &["ls-tree", "-r", "--name-only", "main"]);
+    assert!(tracked.contains("orgsync/workspace.json"), "{tracked}");
+    assert!(!tracked.contains(".lock"), "{tracked}");
+    let notes = git(origin.path(), &["notes", "--ref", "orgsync", "list"]);
+    assert!(!notes.trim().is_empty(), "the apply record is pushed");
+
+    // What went wrong before: a checkout without the committed file target (the merge commit
+    // itself) has the apply's record but not its file, and the target guard refuses it.
+    let stale = fresh_clone(origin.path(), "main");
+    git(stale.path(), &["checkout", "-q", &merge]);
+    let refused = runner.run(
+        stale.path(),
+        &[
+            ("INPUT_CONFIG", "orgsync"),
+            ("INPUT_COMMAND", "apply"),
+            ("GITHUB_EVENT_NAME", "schedule"),
+            ("ORGSYNC_PUSH_NOTES", "false"),
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.report());
+    assert!(
+        refused
+            .summary
+            .contains("the target lists 0 managed accounts, but the apply of"),
+        "{}",
+        refused.report()
+    );
+
+    // The next nightly, on a fresh clone: the target is what the apply left, nothing to do.
+    let nightly_clone = fresh_clone(origin.path(), "main");
+    let nightly = runner.run(
+        nightly_clone.path(),
+        &[
+            ("INPUT_CONFIG", "orgsync"),
+            ("INPUT_COMMAND", "apply"),
+            ("GITHUB_EVENT_NAME", "schedule"),
+            ("GITHUB_REF_NAME", "main"),
+        ],
+    );
+    assert_eq!(nightly.code, 0, "{}", nightly.report());
+    assert_eq!(
+        nightly.output("has-changes"),
+        "false",
+        "{}",
+        nightly.report()
+    );
+    assert_eq!(nightly.output("summary"), "no changes");
+    assert!(
+        !nightly.stdout.contains("committed"),
+        "nothing to commit back: {}",
+        nightly.report()
+    );
+    assert_no_secrets(&plan, &api);
+    assert_no_secrets(&apply, &api);
+    assert_no_secrets(&nightly, &api);
 }

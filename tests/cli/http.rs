@@ -810,3 +810,64 @@ fn a_scim_target_that_lists_nobody_after_an_apply_is_an_error() {
         "the plan says why",
     );
 }
+
+/// Issue 20: the plan estimates the apply's duration from the target's pace (here SCIM with
+/// `rate_limit: 1`: some 900 requests at one a second) and warns, in the Markdown and on
+/// stderr, when that does not fit the applying job's `timeout-minutes`.
+#[test]
+fn the_plan_warns_when_the_apply_will_not_fit_the_job_timeout() {
+    let (_afas, afas_url) = start_afas(afas_data(), Faults::default());
+    let (_scim, scim_url) = start_scim_emulator(Faults::default());
+    let dir = config_dir(
+        &afas_url,
+        &scim_url,
+        "",
+        "  rate_limit: 1\n  concurrency: 2\n",
+    );
+    let short = run(
+        dir.path(),
+        &["plan", "--format", "markdown", "--apply-timeout", "5"],
+    );
+    assert!(
+        short
+            .stdout
+            .contains("⚠️ **The apply will likely not finish within the job's timeout:** about ")
+            && short.stdout.contains(
+                "requests to the SCIM server, at most 1 per second, 2 at a time, ~250 ms each"
+            )
+            && short
+                .stdout
+                .contains("stops after 5 minutes (`timeout-minutes`)"),
+        "{}",
+        short.report()
+    );
+    assert!(
+        short
+            .stderr
+            .contains("warning: the apply is estimated to take about ")
+            && short
+                .stderr
+                .contains("longer than the apply job's 5-minute timeout"),
+        "{}",
+        short.report()
+    );
+    let long = run(
+        dir.path(),
+        &["plan", "--format", "markdown", "--apply-timeout", "600"],
+    );
+    assert!(
+        long.stdout.contains("⏱️ **Apply estimate:** about ")
+            && long
+                .stdout
+                .contains("fits the apply job's 600-minute timeout")
+            && !long.stderr.contains("warning: the apply is estimated"),
+        "{}",
+        long.report()
+    );
+    let plain = run(dir.path(), &["plan", "--format", "markdown"]);
+    assert!(
+        !plain.stdout.contains("Apply estimate"),
+        "{}",
+        plain.report()
+    );
+}

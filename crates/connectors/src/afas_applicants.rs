@@ -808,6 +808,19 @@ impl Target for AfasApplicantsTarget {
         capabilities()
     }
 
+    /// The configured `concurrency` (1 by default) and `rate_limit`: one UpdateConnector
+    /// request per applicant sent.
+    fn pace(&self) -> Option<orgsync_core::estimate::ApplyPace> {
+        let settings = self.client.settings();
+        Some(orgsync_core::estimate::ApplyPace {
+            system: "AFAS".to_owned(),
+            concurrency: u32::try_from(settings.concurrency).unwrap_or(u32::MAX),
+            rate_limit: settings.rate_limit,
+            request_ms: 500,
+            requests: orgsync_core::estimate::RequestsPerAction::ONE_EACH,
+        })
+    }
+
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         Ok(snapshot(&self.read_badges()?, &self.cfg.resend))
     }

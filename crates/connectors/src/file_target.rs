@@ -248,6 +248,11 @@ impl Target for FileTarget {
         TargetCapabilities::everything("the target file")
     }
 
+    /// A local file: written once at the end, no requests.
+    fn pace(&self) -> Option<orgsync_core::estimate::ApplyPace> {
+        Some(orgsync_core::estimate::ApplyPace::local("the target file"))
+    }
+
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         // Clean up after an interrupted apply, unless one is running now.
         match File::open(self.lock_path()) {

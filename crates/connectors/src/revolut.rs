@@ -565,6 +565,19 @@ impl Target for RevolutTarget {
         }
     }
 
+    /// The configured `concurrency` and `rate_limit`: one request per invite (an invitation),
+    /// update (the member's role) or removal (a delete).
+    fn pace(&self) -> Option<orgsync_core::estimate::ApplyPace> {
+        let settings = self.client.settings();
+        Some(orgsync_core::estimate::ApplyPace {
+            system: "Revolut".to_owned(),
+            concurrency: u32::try_from(settings.concurrency).unwrap_or(u32::MAX),
+            rate_limit: settings.rate_limit,
+            request_ms: 400,
+            requests: orgsync_core::estimate::RequestsPerAction::ONE_EACH,
+        })
+    }
+
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         self.read()
     }

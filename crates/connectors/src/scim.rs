@@ -1768,6 +1768,29 @@ impl Target for ScimTarget {
         }
     }
 
+    /// The configured `concurrency` and `rate_limit`. An invite is a POST of the User and a
+    /// PATCH of each group it joins (a community and a function group); a move or a change of
+    /// function groups patches the groups left and joined; other account changes are one PATCH
+    /// of the User; a group is one request.
+    fn pace(&self) -> Option<orgsync_core::estimate::ApplyPace> {
+        let settings = self.client.settings();
+        Some(orgsync_core::estimate::ApplyPace {
+            system: "the SCIM server".to_owned(),
+            concurrency: u32::try_from(settings.concurrency).unwrap_or(u32::MAX),
+            rate_limit: settings.rate_limit,
+            request_ms: 250,
+            requests: orgsync_core::estimate::RequestsPerAction {
+                invite: 3,
+                update: 2,
+                move_: 2,
+                restore: 3,
+                remove: 1,
+                anonymize: 1,
+                group: 1,
+            },
+        })
+    }
+
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         let (mirror, _) = self.rt.block_on(self.read())?;
         Ok(mirror.state)

@@ -207,6 +207,12 @@ pub trait Target {
     /// manual steps in the plan. Declared, not discovered: it must not depend on the network.
     fn capabilities(&self) -> TargetCapabilities;
 
+    /// How fast the target takes an apply (requests per action kind, in flight at once, per
+    /// second), for the estimate of an apply's duration; `None` when unknown (no estimate).
+    fn pace(&self) -> Option<crate::estimate::ApplyPace> {
+        None
+    }
+
     /// Reads everything.
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError>;
 

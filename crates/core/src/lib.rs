@@ -13,6 +13,7 @@ pub mod closest;
 pub mod config;
 pub mod connector;
 pub mod digest;
+pub mod estimate;
 pub mod explain;
 pub mod identity;
 pub mod ledger;
