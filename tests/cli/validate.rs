@@ -216,12 +216,21 @@ fn assert_invalid(text: &Run, json: &Run) {
     }
 }
 
-/// Parses `validate --format json`: a list of `{file, line, column, path, message[, hint]}`.
+/// Parses `validate --format json`: one object, valid or not (`schemas/validate.schema.json`),
+/// whose `errors` are `{file, line, column, path, message[, hint]}`.
 fn json_errors(run: &Run) -> Vec<Value> {
     let value: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", run.report()));
-    let Value::Array(errors) = value else {
-        panic!("JSON format: expected a list\n{}", run.report());
+    run.assert_that(
+        value["valid"] == false
+            && value["files"].is_array()
+            && value["warnings"].is_array()
+            && value["env"].is_array()
+            && value["todos"].is_array(),
+        "JSON format: {valid: false, files, errors, warnings, env, todos}",
+    );
+    let Some(Value::Array(errors)) = value.get("errors").cloned() else {
+        panic!("JSON format: expected a list of errors\n{}", run.report());
     };
     for e in &errors {
         let Value::Object(fields) = e else {
@@ -301,8 +310,11 @@ fn every_example_is_valid() {
         let report: Value = serde_json::from_str(&json.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", json.report()));
         json.assert_that(
-            report["valid"] == true && report["env"].is_array() && report["todos"].is_array(),
-            "JSON format: a valid configuration is {valid: true, files, env, todos}",
+            report["valid"] == true
+                && report["errors"] == serde_json::json!([])
+                && report["env"].is_array()
+                && report["todos"].is_array(),
+            "JSON format: a valid configuration is {valid: true, files, errors: [], warnings, env, todos}",
         );
     }
 }

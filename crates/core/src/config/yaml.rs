@@ -411,11 +411,21 @@ fn scan_error(e: &granit_parser::ScanError, text: &str, stack: &[Frame]) -> Yaml
             | K::TabInPlainScalar
             | K::TabAtBlockScalarStart
     ) {
-        // Point at the tab itself, not after it.
-        if let Some(line) = text.lines().nth(mark.line.saturating_sub(1))
-            && let Some(i) = line.chars().position(|c| c == '\t')
-        {
-            err.mark.column = i + 1;
+        // Point at the tab itself, not after it. The parser may report it at the start of the
+        // scalar it was scanning, a line or more above the tab: then the tab is on a later line.
+        let tab = text
+            .lines()
+            .enumerate()
+            .skip(mark.line.saturating_sub(1))
+            .find_map(|(n, line)| line.chars().position(|c| c == '\t').map(|i| (n + 1, i + 1)));
+        if let Some((line, column)) = tab {
+            if line != mark.line {
+                err.message = "invalid YAML: a tab in the indentation".to_owned();
+                err.pointer.clear();
+                err.absolute = true;
+            }
+            err.mark.line = line;
+            err.mark.column = column;
         }
         err = err.hint("indent with spaces; YAML does not allow tabs for indentation");
     } else if matches!(kind, K::MappingValueNotAllowed) {
