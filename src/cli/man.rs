@@ -129,9 +129,9 @@ fn render(man: &clap_mangen::Man, w: &mut dyn std::io::Write) -> std::io::Result
         .find(".SH VERSION")
         .or_else(|| head.find(".SH AUTHORS"))
         .unwrap_or(head.len());
-    w.write_all(head[..at].as_bytes())?;
+    w.write_all(&head.as_bytes()[..at])?;
     w.write_all(extra_sections().as_bytes())?;
-    w.write_all(head[at..].as_bytes())
+    w.write_all(&head.as_bytes()[at..])
 }
 
 /// `orgsync.1` and a page per subcommand, as `clap_mangen::generate_to` writes them, each with

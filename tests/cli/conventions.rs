@@ -155,7 +155,7 @@ fn man_pages_have_exit_status_and_environment() {
         }
         for var in &vars {
             assert!(
-                text.contains(&format!("\\fB{}\\fR", var.replace('_', "_"))),
+                text.contains(&format!("\\fB{var}\\fR")),
                 "{page} documents the environment variable {var}"
             );
         }

@@ -170,6 +170,53 @@ invalid_cases! {
     safety_limits_empty => "safety-limits-empty",
     safety_limits_over_100_percent => "safety-limits-over-100-percent",
     safety_limit_unknown_kind => "safety-limit-unknown-kind",
+    // Issue 20: every problem in one run; the configured columns against the export;
+    // overlapping mappings; entries and paths outside the configuration; places and hints.
+    every_error_in_one_run => "every-error-in-one-run",
+    errors_in_two_files => "errors-in-two-files",
+    source_column_end_no_row_has => "source-column-end-no-row-has",
+    source_column_first_name_no_row_has => "source-column-first-name-no-row-has",
+    source_column_function_in_use_no_row_has => "source-column-function-in-use-no-row-has",
+    source_column_csv_header_lacks_it => "source-column-csv-header-lacks-it",
+    mapping_glob_overlaps_literal => "mapping-glob-overlaps-literal",
+    mapping_globs_overlap => "mapping-globs-overlap",
+    function_mapping_glob_overlaps_literal => "function-mapping-glob-overlaps-literal",
+    mapping_test_location_by_name => "mapping-test-location-by-name",
+    yaml_entry_is_a_directory => "yaml-entry-is-a-directory",
+    target_path_absolute => "target-path-absolute",
+    target_path_outside => "target-path-outside",
+    target_path_climbs_out => "target-path-climbs-out",
+    version_empty => "version-empty",
+    source_empty => "source-empty",
+    tab_after_plain_scalar => "tab-after-plain-scalar",
+    max_removals_negative => "max-removals-negative",
+    safety_limit_negative_in_both => "safety-limit-negative-in-both",
+    // Issue 20: the common slips, swept.
+    bom_then_error => "bom-then-error",
+    bom_in_second_file => "bom-in-second-file",
+    crlf_then_error => "crlf-then-error",
+    crlf_duplicate_key => "crlf-duplicate-key",
+    type_string_for_list => "type-string-for-list",
+    type_mapping_for_list => "type-mapping-for-list",
+    type_string_for_bool => "type-string-for-bool",
+    type_quoted_number => "type-quoted-number",
+    type_number_with_unit => "type-number-with-unit",
+    type_string_for_section => "type-string-for-section",
+    type_number_for_mapping_target => "type-number-for-mapping-target",
+    unknown_key_identity => "unknown-key-identity",
+    unknown_key_exclusion_rule => "unknown-key-exclusion-rule",
+    unknown_key_functions => "unknown-key-functions",
+    unknown_key_target => "unknown-key-target",
+    unknown_key_case => "unknown-key-case",
+    duplicate_key_in_flow_mapping => "duplicate-key-in-flow-mapping",
+    duplicate_section => "duplicate-section",
+    invalid_glob_include => "invalid-glob-include",
+    invalid_glob_protected_pattern => "invalid-glob-protected-pattern",
+    date_format_unknown_directive => "date-format-unknown-directive",
+    timezone_offset => "timezone-offset",
+    empty_second_file => "empty-second-file",
+    whitespace_only_file => "whitespace-only-file",
+    empty_mapping_list_entry => "empty-mapping-list-entry",
 }
 
 const INVALID: &str = "tests/fixtures/invalid";
@@ -181,6 +228,22 @@ fn check_invalid_case(case: &str) {
     let text = common::orgsync(&["validate", "-C", &dir]);
     let json = common::orgsync(&["validate", "-C", &dir, "--format", "json"]);
     assert_invalid(&text, &json);
+    // Each case's EXPECTED lists the `file:line` of every error it must report, and no more:
+    // all of them in one run, each at its place.
+    let expected = std::fs::read_to_string(common::repo().join(&dir).join("EXPECTED"))
+        .unwrap_or_else(|e| panic!("{dir}/EXPECTED: {e} (list the file:line of each error)"));
+    let mut want: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
+    want.sort_unstable();
+    let mut have: Vec<String> = json_errors(&json)
+        .iter()
+        .map(|e| format!("{}:{}", e["file"].as_str().unwrap_or_default(), e["line"]))
+        .collect();
+    have.sort_unstable();
+    have.dedup();
+    json.assert_that(
+        have == want,
+        &format!("the errors are at {have:?}, expected at {want:?}"),
+    );
     common::settings(&text).bind(|| {
         insta::assert_snapshot!(case, format!("{}\n{}", text.snapshot(), json.snapshot()));
     });
@@ -280,8 +343,8 @@ fn every_fixture_has_a_test() {
         "every directory of {INVALID} needs a line in invalid_cases! (and every line a directory)"
     );
     assert!(
-        declared.len() >= 110,
-        "the corpus covers at least 110 cases"
+        declared.len() >= 170,
+        "the corpus covers at least 170 cases"
     );
 }
 

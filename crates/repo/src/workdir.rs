@@ -38,7 +38,10 @@ pub fn data_paths(config: &Config, dir: &Path) -> Vec<config::ConfigError> {
 /// The YAML files at the root of `dir` as (name, contents); hidden files and directories are
 /// not configuration. Second, an error for each `*.yaml` entry that is not a file (a directory
 /// named `extra.yaml`, a link to nothing): it looks like configuration but is not read.
-fn config_files(dir: &Path) -> Result<(Vec<(String, Vec<u8>)>, ErrorList), ErrorList> {
+/// (file name, contents) of each configuration file.
+type Files = Vec<(String, Vec<u8>)>;
+
+fn config_files(dir: &Path) -> Result<(Files, ErrorList), ErrorList> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         single(
             &dir.display().to_string(),

@@ -524,7 +524,7 @@ pub fn export_column_problems(
             .locations
             .error(
                 if written { &pointer } else { "/source" },
-                format!("no row of the export `{export}` ({rows} rows) has the column {what}: {consequence}"),
+                format!("no row of the export `{export}` ({rows} row{}) has the column {what}: {consequence}", if rows == 1 { "" } else { "s" }),
             )
             .hint(format!(
                 "{}name a column the export has{}",

@@ -545,7 +545,7 @@ fn overlaps(
                 ),
             )
             .hint(format!(
-                "narrow \"{pattern}\" so that it matches none of them (list its identifiers, like `[\"1006\", \"1007\"]`, or a tighter glob); each identifier should match one mapping"
+                "narrow \"{pattern}\" so that it matches none of them (list the identifiers it is meant for, or write a tighter glob); each identifier should match one mapping"
             )),
         );
     }

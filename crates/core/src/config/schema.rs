@@ -824,8 +824,17 @@ fn translate(
                 }
                 _ => String::new(),
             };
+            let list_item = pointer
+                .rsplit('/')
+                .next()
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
             let hint = if secret {
                 None
+            } else if instance.is_null() && list_item {
+                Some(
+                    "the list item is empty: write the entry after the `-`, or remove the line"
+                        .to_owned(),
+                )
             } else {
                 type_hint(instance, &expected, &example)
             };
@@ -1255,6 +1264,12 @@ fn type_hint(instance: &Value, expected: &str, example: &str) -> Option<String> 
         (Value::Object(_), e) if e.starts_with("a list") => Some(
             "write a list: one item per line, each starting with `- `, or `[a, b]` on one line"
                 .to_owned(),
+        ),
+        (Value::String(v), e) if e.starts_with("a list") => Some(format!(
+            "write a list, even of one item: [\"{v}\"]"
+        )),
+        (Value::String(_) | Value::Number(_) | Value::Bool(_), "a mapping") => Some(
+            "write its keys on the lines below it, indented (`key: value`), or `{ key: value, … }` on one line".to_owned(),
         ),
         (Value::Null, _) => Some("the value is missing after the colon".to_owned()),
         _ => None,
