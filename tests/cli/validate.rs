@@ -858,3 +858,41 @@ fn online_json_is_one_document_with_the_problems() {
     let value: Value = serde_json::from_str(&online.stdout).expect("one JSON document");
     assert_eq!(value["online"]["ok"], true, "{value}");
 }
+
+/// Regression (issue 20): a configured column that no row of the export has passed validate —
+/// `end: Einddatumx` kept a leaver and counted an ended 2022 employment as current. Now a
+/// required or used column is an error (see the corpus), and an optional one nothing uses is a
+/// warning: valid, exit 0, said on stderr and in the JSON `warnings`.
+#[test]
+fn an_optional_column_no_row_has_is_a_warning() {
+    let config = b"version: 1\nsource:\n  kind: file\n  path: hr-export.json\n  columns:\n    manager: Leidinggevende\ntarget: { kind: file, path: workspace.json }\n";
+    let export = br#"[{ "id": "1", "email": "a@example.com", "first_name": "A", "last_name": "B", "start": "2020-01-01", "end": null, "community": "1001" }]"#;
+    let tmp = common::temp_config(&[("orgsync.yaml", config), ("hr-export.json", export)]);
+    let dir = path_str(tmp.path());
+    let text = common::orgsync(&["validate", "-C", dir]);
+    text.assert_code(0).assert_that(
+        text.stderr.starts_with("warning: no row of the export `hr-export.json` (1 row) has the column `Leidinggevende`")
+            && text.stderr.contains("--> orgsync.yaml:6:5 at source.columns.manager")
+            && text.stdout.starts_with("The configuration is valid"),
+        "the warning names the column, the export and the key; the configuration is valid",
+    );
+    let json = common::orgsync(&["validate", "-C", dir, "--format", "json"]);
+    json.assert_code(0);
+    let report: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["warnings"][0]["path"], "source.columns.manager",
+        "{report}"
+    );
+    assert_eq!(report["warnings"][0]["line"], 6, "{report}");
+
+    // The control: the column is there, nothing is said.
+    let export = br#"[{ "id": "1", "email": "a@example.com", "first_name": "A", "last_name": "B", "start": "2020-01-01", "end": null, "community": "1001", "Leidinggevende": null }]"#;
+    std::fs::write(tmp.path().join("hr-export.json"), export).expect("rewrite the export");
+    let text = common::orgsync(&["validate", "-C", dir]);
+    text.assert_code(0).assert_that(
+        text.stderr.is_empty(),
+        "no warning once a row has the column",
+    );
+}

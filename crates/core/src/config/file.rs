@@ -184,6 +184,7 @@ fn deserialize_file(
     value: Value,
     positions: &Positions,
 ) -> Result<ConfigFile, (Box<ConfigError>, String, Option<Value>)> {
+    let original = value.clone();
     serde_path_to_error::deserialize(value).map_err(|e| {
         let pointer: String = e
             .path()
@@ -204,7 +205,17 @@ fn deserialize_file(
             .filter(|(_, expected)| {
                 expected.contains("expected u") || expected.contains("expected i")
             })
-            .map(|(number, _)| number.to_owned());
+            .map(|(number, _)| number.to_owned())
+            // A value of several forms (`25` or `"10%"`) says only that none matched: a whole
+            // number written as a decimal is still the likely cause.
+            .or_else(|| {
+                original
+                    .pointer(&pointer)
+                    .filter(|v| v.is_f64())
+                    .and_then(Value::as_f64)
+                    .filter(|f| f.fract() == 0.0 && message.contains("untagged"))
+                    .map(|f| format!("{f:.1}"))
+            });
         let key = pointer.rsplit('/').next().unwrap_or_default().to_owned();
         let mut err = ConfigError::new(
             file,

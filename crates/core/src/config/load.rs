@@ -388,6 +388,28 @@ fn semantic_errors(config: &Config, broken: &BTreeSet<String>) -> Vec<ConfigErro
             check(config, &at, &mut errs);
         }
     }
+    // The checks of one section at a time also run for the sound sections beside a broken one;
+    // what they say about a broken section (judged on its stand-in) is dropped.
+    let per_section: [Check; 5] = [
+        policy::value_errors,
+        mappings::glob_errors,
+        rules::shape_errors,
+        sources::column_errors,
+        mappings::empty_errors,
+    ];
+    for (check, reads) in checks {
+        let blocked = reads.iter().any(|s| broken.contains(*s));
+        if !blocked || !per_section.iter().any(|c| std::ptr::fn_addr_eq(*c, check)) {
+            continue;
+        }
+        let mut found = Vec::new();
+        check(config, &at, &mut found);
+        errs.extend(
+            found
+                .into_iter()
+                .filter(|e| !broken.contains(&section_of(&e.path))),
+        );
+    }
     errs
 }
 
@@ -877,6 +899,57 @@ mod tests {
         assert!(e.message.ends_with("found a list"), "{}", e.message);
         assert!(e.hint.unwrap().contains("without a leading `- `"));
         assert_eq!(e.source_line.as_deref(), Some("- version: 1"));
+    }
+
+    /// Regression (issue 20): `invite_lead_days: 7.0` showed only after the other errors were
+    /// fixed — a schema error in a file stopped the checks of every section.
+    #[test]
+    fn a_schema_error_does_not_hide_the_errors_of_other_sections() {
+        let text = "version: 1\nsource: { kind: file, path: hr.json }\ntarget: { kind: file, path: ws.json }\nidentity: { adopt_unmanagd: true }\npolicy: { invite_lead_days: 7.0, timezone: Europe/Amsterdm }\nsafety: { max_moves: 1.0, max_invites: 2.0 }\n";
+        let errs = errors(&[(ROOT_FILE, text.as_bytes())]);
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "identity.adopt_unmanagd",
+                "policy.invite_lead_days",
+                "policy.timezone",
+                "safety.max_moves",
+                "safety.max_invites"
+            ],
+            "{errs:#?}"
+        );
+    }
+
+    /// A section with an error is not judged by the checks that read it: an exclusion rule on
+    /// an attribute is not "undeclared" because `source` itself is broken.
+    #[test]
+    fn a_broken_section_raises_no_errors_in_the_sections_that_read_it() {
+        let text = "version: 1\nsource: { kind: file, path: hr.json, colums: {} }\ntarget: { kind: file, path: ws.json }\nexclude:\n  - { reason: interns, attribute: contract_type, equals: STG }\n";
+        let errs = errors(&[(ROOT_FILE, text.as_bytes())]);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].path, "source.colums");
+    }
+
+    #[test]
+    fn a_target_path_escapes_when_absolute_or_climbing_out() {
+        for path in [
+            "/etc/passwd",
+            "../outside.json",
+            "a/../../b.json",
+            "~/ws.json",
+            "C:\\ws.json",
+        ] {
+            assert!(escapes(path), "{path}");
+        }
+        for path in [
+            "workspace.json",
+            "./data/ws.json",
+            "data/../ws.json",
+            "a..b.json",
+        ] {
+            assert!(!escapes(path), "{path}");
+        }
     }
 
     #[test]
