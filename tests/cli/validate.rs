@@ -217,6 +217,18 @@ invalid_cases! {
     empty_second_file => "empty-second-file",
     whitespace_only_file => "whitespace-only-file",
     empty_mapping_list_entry => "empty-mapping-list-entry",
+    key_without_colon => "key-without-colon",
+    key_without_colon_above_a_key => "key-without-colon-above-a-key",
+    glob_starting_with_star_unquoted => "glob-starting-with-star-unquoted",
+    windows_path_in_double_quotes => "windows-path-in-double-quotes",
+    non_breaking_space_indentation => "non-breaking-space-indentation",
+    yaml_merge_key => "yaml-merge-key",
+    list_item_without_space => "list-item-without-space",
+    unknown_key_in_fallback => "unknown-key-in-fallback",
+    colon_in_unquoted_value => "colon-in-unquoted-value",
+    exclusion_without_reason => "exclusion-without-reason",
+    type_mapping_for_protected_list => "type-mapping-for-protected-list",
+    list_item_misindented => "list-item-misindented",
 }
 
 const INVALID: &str = "tests/fixtures/invalid";

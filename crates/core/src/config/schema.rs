@@ -763,6 +763,31 @@ fn translate(
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(schema, err.schema_path().as_str());
             for key in unexpected {
+                let child = format!("{pointer}/{}", escape_pointer(key));
+                // A non-breaking space (pasted from a web page or a word processor) is not
+                // indentation: it becomes part of the key.
+                if key.contains('\u{a0}') {
+                    let bare = key.replace('\u{a0}', " ");
+                    let mut f = Found::new(
+                        child,
+                        true,
+                        format!("unknown key `{}`: it holds a non-breaking space (U+00A0)", bare.trim()),
+                        Some("indent with ordinary spaces; a non-breaking space pasted from a web page or a document is read as part of the key".to_owned()),
+                    );
+                    f.suggestion =
+                        closest(bare.trim(), allowed.iter().map(String::as_str)).map(str::to_owned);
+                    out.push(f);
+                    continue;
+                }
+                if key == "<<" {
+                    out.push(Found::new(
+                        child,
+                        true,
+                        "`<<` (a YAML merge key) is not supported".to_owned(),
+                        Some("YAML 1.2 has no merge keys: write the keys out, or reuse a whole value with an anchor (`&name`) and an alias (`*name`)".to_owned()),
+                    ));
+                    continue;
+                }
                 let best = closest(key, allowed.iter().map(String::as_str));
                 let hint = match best {
                     Some(best) => Some(format!("did you mean `{best}`?")),
@@ -771,7 +796,6 @@ fn translate(
                     }
                     None => None,
                 };
-                let child = format!("{pointer}/{}", escape_pointer(key));
                 let mut f = Found::new(child, true, format!("unknown key `{key}`"), hint);
                 f.suggestion = best.map(str::to_owned);
                 out.push(f);
@@ -1051,6 +1075,24 @@ fn translate_alternatives(
     if instance.is_number() && viable.iter().filter(|b| out_of_range(b)).count() == 1 {
         viable.retain(|b| out_of_range(b));
     }
+    // A mapping (`{ fallbak: No function }`) meant the form that is a mapping: the alternative
+    // that looked inside it (an unknown or a missing key, an error below it).
+    let looked_inside = |b: &Vec<jsonschema::ValidationError<'static>>| {
+        b.iter().any(|e| {
+            e.instance_path().as_str() != pointer
+                || matches!(
+                    e.kind(),
+                    ValidationErrorKind::AdditionalProperties { .. }
+                        | ValidationErrorKind::Required { .. }
+                )
+        })
+    };
+    if instance.is_object()
+        && viable.iter().any(|b| looked_inside(b))
+        && !viable.iter().all(|b| looked_inside(b))
+    {
+        viable.retain(|b| looked_inside(b));
+    }
     // A keyword alternative (`unlimited`) beside a pattern (`"10%"`): the keyword was meant only
     // when the text is a likely typo of it; otherwise judge by the other forms.
     let keyword = |b: &Vec<jsonschema::ValidationError<'static>>| {
@@ -1264,6 +1306,9 @@ fn type_hint(instance: &Value, expected: &str, example: &str) -> Option<String> 
         (Value::Object(_), e) if e.starts_with("a list") => Some(
             "write a list: one item per line, each starting with `- `, or `[a, b]` on one line"
                 .to_owned(),
+        ),
+        (Value::String(v), e) if e.starts_with("a list") && v.starts_with('-') => Some(
+            "a list item starts with `- `, a dash and a space".to_owned(),
         ),
         (Value::String(v), e) if e.starts_with("a list") => Some(format!(
             "write a list, even of one item: [\"{v}\"]"
