@@ -222,12 +222,13 @@ def annotate(path):
         return
     base = os.environ.get("ORGSYNC_CONFIG_IN_REPO", ".")
     items = []
-    if isinstance(data, list):  # validate --format json: the errors
-        for e in data:
-            items.append(("error", "invalid configuration", e.get("file"), e.get("line"),
-                          e.get("column"), e.get("message", "") +
-                          (f" (at {e['path']})" if e.get("path") else "") +
-                          (f"; hint: {e['hint']}" if e.get("hint") else "")))
+    if isinstance(data, dict) and "valid" in data:  # validate --format json
+        for level, key in (("error", "errors"), ("warning", "warnings")):
+            for e in data.get(key) or []:
+                items.append((level, "invalid configuration" if level == "error" else "configuration",
+                              e.get("file"), e.get("line"), e.get("column"), e.get("message", "") +
+                              (f" (at {e['path']})" if e.get("path") else "") +
+                              (f"; hint: {e['hint']}" if e.get("hint") else "")))
     else:
         for d in data.get("diagnostics") or []:
             loc = d.get("location") or {}

@@ -29,12 +29,27 @@ pub struct Args {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let (loaded, at) = load(&args)?;
-    match loaded {
+    // The data behind the configuration: the configured columns against the export.
+    let loaded = match loaded {
         Ok(cfg) => {
+            let (errors, warnings) = export_columns(&cfg, &args.dir.dir);
+            if errors.is_empty() {
+                Ok((cfg, warnings))
+            } else {
+                Err((ErrorList(errors), warnings))
+            }
+        }
+        Err(errors) => Err((errors, Vec::new())),
+    };
+    match loaded {
+        Ok((cfg, warnings)) => {
             match args.format {
-                ReportFormat::Json if args.online => return online_json(&cfg),
-                ReportFormat::Json => super::out(&valid_json(&cfg, None)?)?,
+                ReportFormat::Json if args.online => return online_json(&cfg, &warnings),
+                ReportFormat::Json => super::out(&valid_json(&cfg, &warnings, None)?)?,
                 ReportFormat::Text => {
+                    if !warnings.is_empty() {
+                        super::err(&render_warnings(&warnings, super::stderr_color()));
+                    }
                     let mut s = format!(
                         "The configuration{at} is valid: {} ({} community mapping{}, {} function mapping{}, {} exclusion rule{}).\n",
                         cfg.files.join(", "),
@@ -61,16 +76,44 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             }
             Ok(ExitStatus::Success)
         }
-        Err(errors) => {
+        Err((errors, warnings)) => {
             match args.format {
-                ReportFormat::Json => {
-                    super::out(&(serde_json::to_string_pretty(&errors.0)? + "\n"))?
+                ReportFormat::Json => super::out(&invalid_json(&errors, &warnings)?)?,
+                ReportFormat::Text => {
+                    let mut s = String::new();
+                    if !warnings.is_empty() {
+                        s.push_str(&render_warnings(&warnings, super::stderr_color()));
+                    }
+                    s.push_str(&render_errors(&errors, super::stderr_color()));
+                    super::err(&s);
                 }
-                ReportFormat::Text => super::err(&render_errors(&errors, super::stderr_color())),
             }
             Ok(ExitStatus::Failure)
         }
     }
+}
+
+/// The configured columns of a `file` source against its export in the work tree `dir`, as
+/// (errors, warnings).
+/// An export that cannot be read is not judged here: `plan` reports it with its line.
+fn export_columns(cfg: &Config, dir: &std::path::Path) -> (Vec<ConfigError>, Vec<ConfigError>) {
+    let orgsync_core::config::SourceConfig::File(file) = &cfg.source else {
+        return (Vec::new(), Vec::new());
+    };
+    let Ok((present, rows)) = orgsync_connectors::file_source::export_columns(dir, file) else {
+        return (Vec::new(), Vec::new());
+    };
+    let (errors, warnings) = orgsync_core::config::export_column_problems(cfg, &present, rows);
+    let quote = |mut e: ConfigError| {
+        e.source_line = std::fs::read_to_string(dir.join(&e.file))
+            .ok()
+            .and_then(|t| t.lines().nth(e.line.saturating_sub(1)).map(str::to_owned));
+        e
+    };
+    (
+        errors.into_iter().map(quote).collect(),
+        warnings.into_iter().map(quote).collect(),
+    )
 }
 
 /// `--online`: the connectors' own checks against the live systems.
@@ -155,14 +198,12 @@ fn todos(cfg: &Config) -> Vec<Todo<'_>> {
     out
 }
 
-/// `--format json` for a valid configuration: `{valid, files, env, todos}` (see the README). An
-/// invalid one stays the bare list of errors editors and CI read.
 /// `--online --format json`: one JSON document, the online check's problems in it (exit 1 when
 /// there are any), nothing else on stdout.
-fn online_json(cfg: &Config) -> anyhow::Result<ExitStatus> {
+fn online_json(cfg: &Config, warnings: &[ConfigError]) -> anyhow::Result<ExitStatus> {
     let problems = pipeline::check_online(cfg)?;
     let failed = !problems.is_empty();
-    super::out(&valid_json(cfg, Some(problems))?)?;
+    super::out(&valid_json(cfg, warnings, Some(problems))?)?;
     Ok(if failed {
         ExitStatus::Failure
     } else {
@@ -170,7 +211,13 @@ fn online_json(cfg: &Config) -> anyhow::Result<ExitStatus> {
     })
 }
 
-fn valid_json(cfg: &Config, online: Option<Vec<String>>) -> anyhow::Result<String> {
+/// `--format json`, valid or not, is one object of one shape (`schemas/validate.schema.json`):
+/// `{valid, files, errors, warnings, env, todos[, online]}`.
+fn valid_json(
+    cfg: &Config,
+    warnings: &[ConfigError],
+    online: Option<Vec<String>>,
+) -> anyhow::Result<String> {
     let env: Vec<serde_json::Value> = cfg
         .required_env()
         .into_iter()
@@ -191,15 +238,32 @@ fn valid_json(cfg: &Config, online: Option<Vec<String>>) -> anyhow::Result<Strin
             })
         })
         .collect();
+    let warnings: Vec<ConfigError> = warnings.to_vec();
     let mut value = serde_json::json!({
         "valid": true,
         "files": cfg.files,
+        "errors": [],
+        "warnings": warnings,
         "env": env,
         "todos": todos,
     });
     if let Some(problems) = online {
         value["online"] = serde_json::json!({ "ok": problems.is_empty(), "problems": problems });
     }
+    Ok(serde_json::to_string_pretty(&value)? + "\n")
+}
+
+/// `--format json` for an invalid configuration: the same object, `valid: false`.
+fn invalid_json(errors: &ErrorList, warnings: &[ConfigError]) -> anyhow::Result<String> {
+    let warnings: Vec<ConfigError> = warnings.to_vec();
+    let value = serde_json::json!({
+        "valid": false,
+        "files": [],
+        "errors": errors.0,
+        "warnings": warnings,
+        "env": [],
+        "todos": [],
+    });
     Ok(serde_json::to_string_pretty(&value)? + "\n")
 }
 
@@ -238,6 +302,27 @@ pub fn render_errors(errors: &ErrorList, color: bool) -> String {
         let _ = writeln!(s, "{}: {summary}", "error".red().bold());
     } else {
         let _ = writeln!(s, "error: {summary}");
+    }
+    s
+}
+
+/// Renders warnings like errors, headed `warning:`.
+fn render_warnings(warnings: &[ConfigError], color: bool) -> String {
+    let mut s = String::new();
+    for w in warnings {
+        let mut one = String::new();
+        render_one(&mut one, w, color);
+        // The first line says `error: `; a warning says so instead.
+        let one = if color {
+            one.replacen(
+                &"error".red().bold().to_string(),
+                &"warning".yellow().bold().to_string(),
+                1,
+            )
+        } else {
+            one.replacen("error: ", "warning: ", 1)
+        };
+        s.push_str(&one);
     }
     s
 }

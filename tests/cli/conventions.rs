@@ -90,6 +90,78 @@ fn man_pages() {
     }
 }
 
+/// Regression (issue 20): the man pages had no EXIT STATUS or ENVIRONMENT section. Every page
+/// has both; every exit code `main` can return (read from src/main.rs) and every environment
+/// variable the sources read (`env::var("…")`, `env::var_os("…")`) is in them.
+#[test]
+fn man_pages_have_exit_status_and_environment() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let out = tmp.path().join("man1");
+    let run = orgsync(&["man", "--out", out.to_str().expect("a UTF-8 path")]);
+    run.assert_code(0);
+    let main_rs =
+        std::fs::read_to_string(crate::common::repo().join("src/main.rs")).expect("src/main.rs");
+    let codes: Vec<String> = main_rs
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("ExitStatus::"))
+        .filter_map(|l| l.split_once("=> "))
+        .map(|(_, code)| code.trim_end_matches(',').trim().to_owned())
+        .collect();
+    assert!(codes.len() >= 5, "the exit codes of main: {codes:?}");
+    let mut vars = std::collections::BTreeSet::new();
+    let mut stack = vec![
+        crate::common::repo().join("src"),
+        crate::common::repo().join("crates"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a source directory") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() && !path.ends_with("tests") {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                for pattern in ["env::var(\"", "env::var_os(\""] {
+                    for part in text.split(pattern).skip(1) {
+                        let name: String = part.chars().take_while(|c| *c != '"').collect();
+                        vars.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    // The build's own variable, and git's that orgsync only passes on.
+    vars.remove("ORGSYNC_GIT_COMMIT");
+    vars.remove("GIT_CEILING_DIRECTORIES");
+    vars.insert("ORGSYNC_REMOTE".to_owned()); // read through a constant
+    for page in [
+        "orgsync.1",
+        "orgsync-plan.1",
+        "orgsync-apply.1",
+        "orgsync-validate.1",
+    ] {
+        let text = std::fs::read_to_string(out.join(page))
+            .unwrap_or_else(|e| panic!("{page} is not written: {e}\n{}", run.report()));
+        let exit = text.find(".SH \"EXIT STATUS\"");
+        let env = text.find(".SH ENVIRONMENT");
+        assert!(
+            exit.is_some() && env.is_some(),
+            "{page} has EXIT STATUS and ENVIRONMENT"
+        );
+        for code in &codes {
+            assert!(
+                text.contains(&format!(".TP\n\\fB{code}\\fR\n")),
+                "{page} documents exit code {code}"
+            );
+        }
+        for var in &vars {
+            assert!(
+                text.contains(&format!("\\fB{var}\\fR")),
+                "{page} documents the environment variable {var}"
+            );
+        }
+    }
+}
+
 /// `show PLANFILE` renders a saved plan exactly as `plan` rendered it when it was saved, in each
 /// format; Markdown masks personal data unless `--show-pii`, like `plan`.
 #[test]

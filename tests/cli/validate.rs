@@ -170,6 +170,65 @@ invalid_cases! {
     safety_limits_empty => "safety-limits-empty",
     safety_limits_over_100_percent => "safety-limits-over-100-percent",
     safety_limit_unknown_kind => "safety-limit-unknown-kind",
+    // Issue 20: every problem in one run; the configured columns against the export;
+    // overlapping mappings; entries and paths outside the configuration; places and hints.
+    every_error_in_one_run => "every-error-in-one-run",
+    errors_in_two_files => "errors-in-two-files",
+    source_column_end_no_row_has => "source-column-end-no-row-has",
+    source_column_first_name_no_row_has => "source-column-first-name-no-row-has",
+    source_column_function_in_use_no_row_has => "source-column-function-in-use-no-row-has",
+    source_column_csv_header_lacks_it => "source-column-csv-header-lacks-it",
+    mapping_glob_overlaps_literal => "mapping-glob-overlaps-literal",
+    mapping_globs_overlap => "mapping-globs-overlap",
+    function_mapping_glob_overlaps_literal => "function-mapping-glob-overlaps-literal",
+    mapping_test_location_by_name => "mapping-test-location-by-name",
+    yaml_entry_is_a_directory => "yaml-entry-is-a-directory",
+    target_path_absolute => "target-path-absolute",
+    target_path_outside => "target-path-outside",
+    target_path_climbs_out => "target-path-climbs-out",
+    version_empty => "version-empty",
+    source_empty => "source-empty",
+    tab_after_plain_scalar => "tab-after-plain-scalar",
+    max_removals_negative => "max-removals-negative",
+    safety_limit_negative_in_both => "safety-limit-negative-in-both",
+    // Issue 20: the common slips, swept.
+    bom_then_error => "bom-then-error",
+    bom_in_second_file => "bom-in-second-file",
+    crlf_then_error => "crlf-then-error",
+    crlf_duplicate_key => "crlf-duplicate-key",
+    type_string_for_list => "type-string-for-list",
+    type_mapping_for_list => "type-mapping-for-list",
+    type_string_for_bool => "type-string-for-bool",
+    type_quoted_number => "type-quoted-number",
+    type_number_with_unit => "type-number-with-unit",
+    type_string_for_section => "type-string-for-section",
+    type_number_for_mapping_target => "type-number-for-mapping-target",
+    unknown_key_identity => "unknown-key-identity",
+    unknown_key_exclusion_rule => "unknown-key-exclusion-rule",
+    unknown_key_functions => "unknown-key-functions",
+    unknown_key_target => "unknown-key-target",
+    unknown_key_case => "unknown-key-case",
+    duplicate_key_in_flow_mapping => "duplicate-key-in-flow-mapping",
+    duplicate_section => "duplicate-section",
+    invalid_glob_include => "invalid-glob-include",
+    invalid_glob_protected_pattern => "invalid-glob-protected-pattern",
+    date_format_unknown_directive => "date-format-unknown-directive",
+    timezone_offset => "timezone-offset",
+    empty_second_file => "empty-second-file",
+    whitespace_only_file => "whitespace-only-file",
+    empty_mapping_list_entry => "empty-mapping-list-entry",
+    key_without_colon => "key-without-colon",
+    key_without_colon_above_a_key => "key-without-colon-above-a-key",
+    glob_starting_with_star_unquoted => "glob-starting-with-star-unquoted",
+    windows_path_in_double_quotes => "windows-path-in-double-quotes",
+    non_breaking_space_indentation => "non-breaking-space-indentation",
+    yaml_merge_key => "yaml-merge-key",
+    list_item_without_space => "list-item-without-space",
+    unknown_key_in_fallback => "unknown-key-in-fallback",
+    colon_in_unquoted_value => "colon-in-unquoted-value",
+    exclusion_without_reason => "exclusion-without-reason",
+    type_mapping_for_protected_list => "type-mapping-for-protected-list",
+    list_item_misindented => "list-item-misindented",
 }
 
 const INVALID: &str = "tests/fixtures/invalid";
@@ -181,6 +240,22 @@ fn check_invalid_case(case: &str) {
     let text = common::orgsync(&["validate", "-C", &dir]);
     let json = common::orgsync(&["validate", "-C", &dir, "--format", "json"]);
     assert_invalid(&text, &json);
+    // Each case's EXPECTED lists the `file:line` of every error it must report, and no more:
+    // all of them in one run, each at its place.
+    let expected = std::fs::read_to_string(common::repo().join(&dir).join("EXPECTED"))
+        .unwrap_or_else(|e| panic!("{dir}/EXPECTED: {e} (list the file:line of each error)"));
+    let mut want: Vec<&str> = expected.lines().filter(|l| !l.trim().is_empty()).collect();
+    want.sort_unstable();
+    let mut have: Vec<String> = json_errors(&json)
+        .iter()
+        .map(|e| format!("{}:{}", e["file"].as_str().unwrap_or_default(), e["line"]))
+        .collect();
+    have.sort_unstable();
+    have.dedup();
+    json.assert_that(
+        have == want,
+        &format!("the errors are at {have:?}, expected at {want:?}"),
+    );
     common::settings(&text).bind(|| {
         insta::assert_snapshot!(case, format!("{}\n{}", text.snapshot(), json.snapshot()));
     });
@@ -216,12 +291,21 @@ fn assert_invalid(text: &Run, json: &Run) {
     }
 }
 
-/// Parses `validate --format json`: a list of `{file, line, column, path, message[, hint]}`.
+/// Parses `validate --format json`: one object, valid or not (`schemas/validate.schema.json`),
+/// whose `errors` are `{file, line, column, path, message[, hint]}`.
 fn json_errors(run: &Run) -> Vec<Value> {
     let value: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", run.report()));
-    let Value::Array(errors) = value else {
-        panic!("JSON format: expected a list\n{}", run.report());
+    run.assert_that(
+        value["valid"] == false
+            && value["files"].is_array()
+            && value["warnings"].is_array()
+            && value["env"].is_array()
+            && value["todos"].is_array(),
+        "JSON format: {valid: false, files, errors, warnings, env, todos}",
+    );
+    let Some(Value::Array(errors)) = value.get("errors").cloned() else {
+        panic!("JSON format: expected a list of errors\n{}", run.report());
     };
     for e in &errors {
         let Value::Object(fields) = e else {
@@ -271,8 +355,8 @@ fn every_fixture_has_a_test() {
         "every directory of {INVALID} needs a line in invalid_cases! (and every line a directory)"
     );
     assert!(
-        declared.len() >= 110,
-        "the corpus covers at least 110 cases"
+        declared.len() >= 170,
+        "the corpus covers at least 170 cases"
     );
 }
 
@@ -301,8 +385,11 @@ fn every_example_is_valid() {
         let report: Value = serde_json::from_str(&json.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON: {e}\n{}", json.report()));
         json.assert_that(
-            report["valid"] == true && report["env"].is_array() && report["todos"].is_array(),
-            "JSON format: a valid configuration is {valid: true, files, env, todos}",
+            report["valid"] == true
+                && report["errors"] == serde_json::json!([])
+                && report["env"].is_array()
+                && report["todos"].is_array(),
+            "JSON format: a valid configuration is {valid: true, files, errors: [], warnings, env, todos}",
         );
     }
 }
@@ -782,4 +869,42 @@ fn online_json_is_one_document_with_the_problems() {
     online.assert_code(0);
     let value: Value = serde_json::from_str(&online.stdout).expect("one JSON document");
     assert_eq!(value["online"]["ok"], true, "{value}");
+}
+
+/// Regression (issue 20): a configured column that no row of the export has passed validate —
+/// `end: Einddatumx` kept a leaver and counted an ended 2022 employment as current. Now a
+/// required or used column is an error (see the corpus), and an optional one nothing uses is a
+/// warning: valid, exit 0, said on stderr and in the JSON `warnings`.
+#[test]
+fn an_optional_column_no_row_has_is_a_warning() {
+    let config = b"version: 1\nsource:\n  kind: file\n  path: hr-export.json\n  columns:\n    manager: Leidinggevende\ntarget: { kind: file, path: workspace.json }\n";
+    let export = br#"[{ "id": "1", "email": "a@example.com", "first_name": "A", "last_name": "B", "start": "2020-01-01", "end": null, "community": "1001" }]"#;
+    let tmp = common::temp_config(&[("orgsync.yaml", config), ("hr-export.json", export)]);
+    let dir = path_str(tmp.path());
+    let text = common::orgsync(&["validate", "-C", dir]);
+    text.assert_code(0).assert_that(
+        text.stderr.starts_with("warning: no row of the export `hr-export.json` (1 row) has the column `Leidinggevende`")
+            && text.stderr.contains("--> orgsync.yaml:6:5 at source.columns.manager")
+            && text.stdout.starts_with("The configuration is valid"),
+        "the warning names the column, the export and the key; the configuration is valid",
+    );
+    let json = common::orgsync(&["validate", "-C", dir, "--format", "json"]);
+    json.assert_code(0);
+    let report: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["warnings"][0]["path"], "source.columns.manager",
+        "{report}"
+    );
+    assert_eq!(report["warnings"][0]["line"], 6, "{report}");
+
+    // The control: the column is there, nothing is said.
+    let export = br#"[{ "id": "1", "email": "a@example.com", "first_name": "A", "last_name": "B", "start": "2020-01-01", "end": null, "community": "1001", "Leidinggevende": null }]"#;
+    std::fs::write(tmp.path().join("hr-export.json"), export).expect("rewrite the export");
+    let text = common::orgsync(&["validate", "-C", dir]);
+    text.assert_code(0).assert_that(
+        text.stderr.is_empty(),
+        "no warning once a row has the column",
+    );
 }

@@ -1078,6 +1078,145 @@ impl<'de> Visitor<'de> for CellVisitor {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The export's columns, for `orgsync validate`.
+
+/// The columns of an export: the CSV header, or every key any row of a JSON or YAML export
+/// has; with the number of rows. Reads the whole file but keeps no values.
+pub fn export_columns(
+    dir: &Path,
+    cfg: &FileSourceConfig,
+) -> Result<(std::collections::BTreeSet<String>, usize), ConnectorError> {
+    let source = FileSource::new(dir, cfg);
+    let format = source.format()?;
+    let bytes = std::fs::read(&source.path)
+        .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut keys = std::collections::BTreeSet::new();
+    let mut rows = 0;
+    match format {
+        FileFormat::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .delimiter(source.delimiter()?)
+                .has_headers(true)
+                .from_reader(bytes);
+            let headers = reader
+                .headers()
+                .map_err(|e| source.data_error(1, e.to_string()))?;
+            keys.extend(headers.iter().map(|h| h.trim().to_owned()));
+            let mut record = csv::StringRecord::new();
+            while reader.read_record(&mut record).unwrap_or(false) {
+                rows += 1;
+            }
+        }
+        FileFormat::Json | FileFormat::Yaml => {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                source.file_error(format!("not UTF-8 ({e}): save the export as UTF-8"))
+            })?;
+            let seed = KeysDoc {
+                keys: &mut keys,
+                rows: &mut rows,
+                records: cfg.records.as_deref(),
+            };
+            let result = if format == FileFormat::Json {
+                let mut de = serde_json::Deserializer::from_str(text);
+                seed.deserialize(&mut de)
+                    .and_then(|()| de.end())
+                    .map_err(|e| source.data_error(e.line(), e.to_string()))
+            } else {
+                let mut budget = serde_saphyr::Budget::default();
+                budget.max_events = budget.max_events.max(text.len());
+                budget.max_nodes = budget.max_nodes.max(text.len());
+                budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(text.len());
+                let mut options = serde_saphyr::Options::default();
+                options.budget = Some(budget);
+                serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+                    seed.deserialize(de)
+                })
+                .map_err(|e| {
+                    let line = e.location().map_or(0, |l| l.line() as usize);
+                    source.data_error(line, e.without_snippet().to_string())
+                })
+            };
+            result?;
+        }
+    }
+    Ok((keys, rows))
+}
+
+struct KeysDoc<'s> {
+    keys: &'s mut std::collections::BTreeSet<String>,
+    rows: &'s mut usize,
+    records: Option<&'s str>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeysDoc<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeysDoc<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of rows, or an object holding the list")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq
+            .next_element_seed(KeysRow {
+                keys: &mut *self.keys,
+            })?
+            .is_some()
+        {
+            *self.rows += 1;
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let wanted = self.records.unwrap_or("rows");
+        while let Some(key) = map.next_key::<String>()? {
+            if key == wanted {
+                map.next_value_seed(KeysDoc {
+                    keys: &mut *self.keys,
+                    rows: &mut *self.rows,
+                    records: None,
+                })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct KeysRow<'s> {
+    keys: &'s mut std::collections::BTreeSet<String>,
+}
+
+impl<'de> DeserializeSeed<'de> for KeysRow<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeysRow<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a row (an object)")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if !self.keys.contains(key.as_ref()) {
+                self.keys.insert(key.into_owned());
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use orgsync_core::model::Employment;

@@ -10,17 +10,23 @@ use orgsync_core::config::{
 /// Loads and validates the configuration directory `dir`: `orgsync.yaml` and every other
 /// `*.yaml`/`*.yml` file at its root, except the data files named by `source.path`/`target.path`.
 pub fn load_dir(dir: &Path) -> Result<Config, ErrorList> {
-    let files = config_files(dir)?;
+    let (files, not_files) = config_files(dir)?;
     if !files.iter().any(|(n, _)| n == ROOT_FILE) {
         let found: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
         return Err(missing_root(&dir.display().to_string(), &found));
     }
-    let config = config::load_files(files.clone())?;
-    let errors = data_paths(&config, dir);
-    if errors.is_empty() {
-        return Ok(config);
+    let loaded = config::load_files_in(files, |path| dir.join(path).is_dir());
+    match (loaded, not_files.0.is_empty()) {
+        (Ok(config), true) => Ok(config),
+        (Ok(_), false) => Err(not_files),
+        (Err(mut errors), _) => {
+            errors.0.extend(not_files.0);
+            errors
+                .0
+                .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+            Err(errors)
+        }
     }
-    Err(config::with_excerpts(ErrorList(errors), &files))
 }
 
 /// The checks of `source.path` and `target.path` against the work tree (neither may be a
@@ -30,8 +36,12 @@ pub fn data_paths(config: &Config, dir: &Path) -> Vec<config::ConfigError> {
 }
 
 /// The YAML files at the root of `dir` as (name, contents); hidden files and directories are
-/// not configuration.
-fn config_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, ErrorList> {
+/// not configuration. Second, an error for each `*.yaml` entry that is not a file (a directory
+/// named `extra.yaml`, a link to nothing): it looks like configuration but is not read.
+/// (file name, contents) of each configuration file.
+type Files = Vec<(String, Vec<u8>)>;
+
+fn config_files(dir: &Path) -> Result<(Files, ErrorList), ErrorList> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         single(
             &dir.display().to_string(),
@@ -40,17 +50,41 @@ fn config_files(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, ErrorList> {
         )
     })?;
     let mut files = Vec::new();
+    let mut not_files = ErrorList::default();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if !is_yaml || name.starts_with('.') || !entry.path().is_file() {
+        if !is_yaml || name.starts_with('.') {
             continue;
         }
-        let bytes = std::fs::read(entry.path())
-            .map_err(|e| single(&name, format!("cannot read: {e}"), None))?;
+        let path = entry.path();
+        if !path.is_file() {
+            let what = if path.is_dir() {
+                "a directory"
+            } else if path.symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+                "a link to nothing"
+            } else {
+                "not a regular file"
+            };
+            not_files.0.extend(
+                single(
+                    &name,
+                    format!("`{name}` is {what}, not a configuration file: it is not read"),
+                    Some(format!(
+                        "every *.yaml and *.yml entry at the root of the configuration directory is read as configuration; rename `{name}` (without .yaml) or make it a file"
+                    )),
+                )
+                .0
+                .into_iter()
+                .map(|e| e.without_excerpt()),
+            );
+            continue;
+        }
+        let bytes =
+            std::fs::read(&path).map_err(|e| single(&name, format!("cannot read: {e}"), None))?;
         files.push((name, bytes));
     }
-    Ok(files)
+    Ok((files, not_files))
 }
 
 #[cfg(test)]

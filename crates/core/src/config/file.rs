@@ -89,13 +89,102 @@ pub(crate) fn version_error(
     )
 }
 
-/// Reads one file's sections. The schema has already checked the shape, so an error here is a
-/// value the schema cannot tell apart (`30.0` for a whole number): it is reported at its key.
-pub(crate) fn deserialize_file(
+/// Reads one file's sections, each on its own, so that an error in one section does not hide
+/// the errors of the others. Sections named in `skip` (they already have schema errors) are
+/// left out. The schema has already checked the shape, so an error here is a value the schema
+/// cannot tell apart (`30.0` for a whole number): it is reported at its key, the value is
+/// repaired, and the section is read again to find the next one. Returns the sections that
+/// could be read, every error, and the names of the sections that could not be read.
+pub(crate) fn deserialize_sections(
+    file: &str,
+    value: &Value,
+    positions: &Positions,
+    skip: &std::collections::BTreeSet<String>,
+) -> (ConfigFile, Vec<ConfigError>, Vec<String>) {
+    let mut out = ConfigFile::default();
+    let mut errors = Vec::new();
+    let mut failed = Vec::new();
+    let Value::Object(map) = value else {
+        return (out, errors, failed);
+    };
+    for (key, section) in map {
+        // A section with schema errors is only probed for the errors the schema cannot see
+        // (a decimal for a whole number): its other values are taken out one by one.
+        let probe = skip.contains(key);
+        let mut doc = serde_json::json!({ key.clone(): section.clone() });
+        let mut ok = None;
+        // Each round repairs one value; a section holds far fewer numbers than this.
+        for _ in 0..200 {
+            match deserialize_file(file, doc.clone(), positions) {
+                Ok(cf) => {
+                    ok = Some(cf);
+                    break;
+                }
+                Err((e, pointer, Some(whole))) => {
+                    errors.push(*e);
+                    match doc.pointer_mut(&pointer) {
+                        Some(slot) => *slot = whole,
+                        None => break,
+                    }
+                }
+                Err((e, pointer, None)) => {
+                    if !probe {
+                        errors.push(*e);
+                        break;
+                    }
+                    // Take the value out of its mapping (a list's items would shift).
+                    let Some((parent, last)) = pointer.rsplit_once('/') else {
+                        break;
+                    };
+                    let last = last.replace("~1", "/").replace("~0", "~");
+                    let removed = doc
+                        .pointer_mut(parent)
+                        .and_then(Value::as_object_mut)
+                        .and_then(|m| m.remove(&last));
+                    if removed.is_none() || parent.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        match ok {
+            Some(cf) if !probe => merge(&mut out, cf),
+            _ => failed.push(key.clone()),
+        }
+    }
+    (out, errors, failed)
+}
+
+/// Moves the sections `from` holds into `into`.
+pub(crate) fn merge(into: &mut ConfigFile, from: ConfigFile) {
+    macro_rules! take {
+        ($($field:ident),*) => { $( if from.$field.is_some() { into.$field = from.$field; } )* };
+    }
+    take!(
+        version,
+        source,
+        target,
+        identity,
+        policy,
+        safety,
+        protected,
+        communities,
+        functions,
+        exclude,
+        test_locations,
+        include
+    );
+}
+
+/// Reads sections; an error comes with its pointer and, for a whole number written as a
+/// decimal, the whole number that repairs it.
+#[allow(clippy::type_complexity)]
+fn deserialize_file(
     file: &str,
     value: Value,
     positions: &Positions,
-) -> Result<ConfigFile, Box<ConfigError>> {
+) -> Result<ConfigFile, (Box<ConfigError>, String, Option<Value>)> {
+    let original = value.clone();
     serde_path_to_error::deserialize(value).map_err(|e| {
         let pointer: String = e
             .path()
@@ -116,7 +205,17 @@ pub(crate) fn deserialize_file(
             .filter(|(_, expected)| {
                 expected.contains("expected u") || expected.contains("expected i")
             })
-            .map(|(number, _)| number.to_owned());
+            .map(|(number, _)| number.to_owned())
+            // A value of several forms (`25` or `"10%"`) says only that none matched: a whole
+            // number written as a decimal is still the likely cause.
+            .or_else(|| {
+                original
+                    .pointer(&pointer)
+                    .filter(|v| v.is_f64())
+                    .and_then(Value::as_f64)
+                    .filter(|f| f.fract() == 0.0 && message.contains("untagged"))
+                    .map(|f| format!("{f:.1}"))
+            });
         let key = pointer.rsplit('/').next().unwrap_or_default().to_owned();
         let mut err = ConfigError::new(
             file,
@@ -127,12 +226,14 @@ pub(crate) fn deserialize_file(
                 None => message,
             },
         );
+        let mut repair = None;
         if let Some(n) = decimal {
             let whole = n
                 .parse::<f64>()
                 .map_or(n.clone(), |f| format!("{}", f.trunc()));
+            repair = whole.parse::<i64>().ok().map(Value::from);
             err = err.hint(format!("write `{key}: {whole}`, without a decimal point"));
         }
-        Box::new(err)
+        (Box::new(err), pointer, repair)
     })
 }

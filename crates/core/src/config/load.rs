@@ -2,12 +2,12 @@
 //! the sections, then run the semantic checks of every section. All errors of all files are
 //! reported in one run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
 use super::error::{ConfigError, ErrorList, display_path};
-use super::file::{deserialize_file, version_error};
+use super::file::{deserialize_sections, merge, version_error};
 use super::yaml::{self, Mark};
 use super::{
     Config, ConfigFile, Locations, SourceConfig, TargetConfig, mappings, policy, rules, schema,
@@ -70,7 +70,16 @@ struct Parsed {
 }
 
 /// Loads a configuration from (file name, contents) pairs — a directory, or a git tree.
-pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList> {
+pub fn load_files(files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList> {
+    load_files_in(files, |_| false)
+}
+
+/// [`load_files`], with the checks of `source.path` and `target.path` that need the
+/// configuration directory (`is_dir` says whether a path relative to it is a directory).
+pub fn load_files_in(
+    mut files: Vec<(String, Vec<u8>)>,
+    is_dir: impl Fn(&str) -> bool,
+) -> Result<Config, ErrorList> {
     files.sort_by(|a, b| (a.0 != ROOT_FILE, &a.0).cmp(&(b.0 != ROOT_FILE, &b.0)));
     let config_digest = {
         let mut all = Vec::new();
@@ -139,8 +148,12 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         }
     }
 
-    // Schema, per file; then merge sections.
+    // Schema, per file; then merge sections. A section with an error is left out of the merged
+    // configuration (and remembered in `broken`), so that every other section is still read and
+    // checked: all the errors of a run, not the first few.
+    let any_unparsed = !errors.is_empty();
     let mut merged: BTreeMap<String, (String, Mark)> = BTreeMap::new();
+    let mut broken: BTreeSet<String> = BTreeSet::new();
     let mut files_ok: Vec<(Parsed, ConfigFile)> = Vec::new();
     for p in parsed {
         texts.insert(p.name.clone(), p.text.clone());
@@ -164,23 +177,30 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
                         )
                         .hint("keep each section in one file"),
                     );
+                    broken.insert(key.clone());
                 } else {
                     merged.insert(key.clone(), (p.name.clone(), mark));
                 }
             }
         }
-        if !schema_errors.is_empty() || other_version {
-            for e in schema_errors {
-                errors.push(e);
+        if other_version {
+            errors.0.extend(schema_errors);
+            if let Value::Object(map) = &p.value {
+                broken.extend(map.keys().cloned());
             }
             continue;
         }
-        match deserialize_file(&p.name, p.value.clone(), &p.positions) {
-            Ok(cf) => files_ok.push((p, cf)),
-            Err(e) => errors.push(*e),
-        }
+        // The sections the schema errors are in.
+        let skip: BTreeSet<String> = schema_errors.iter().map(|e| section_of(&e.path)).collect();
+        errors.0.extend(schema_errors);
+        let (cf, deserialize_errors, failed) =
+            deserialize_sections(&p.name, &p.value, &p.positions, &skip);
+        errors.0.extend(deserialize_errors);
+        broken.extend(failed);
+        files_ok.push((p, cf));
     }
-    if !errors.is_empty() {
+    // A file that does not parse may hold any section: nothing across sections can be judged.
+    if any_unparsed {
         return Err(attach_lines(errors, &texts, &secrets));
     }
 
@@ -195,26 +215,23 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
             }
         }
         names.push(p.name.clone());
-        macro_rules! take {
-            ($($field:ident),*) => { $( if cf.$field.is_some() { out.$field = cf.$field; } )* };
-        }
-        take!(
-            version,
-            source,
-            target,
-            identity,
-            policy,
-            safety,
-            protected,
-            communities,
-            functions,
-            exclude,
-            test_locations,
-            include
-        );
+        merge(&mut out, cf);
     }
     let root_mark = Mark { line: 1, column: 1 };
     let missing = |key: &str, example: &str| {
+        // `version:` with nothing after it is written, but empty: point at it.
+        if let Some(at) = locations.get(&format!("/{key}")) {
+            return ConfigError::new(
+                &at.file,
+                Mark {
+                    line: at.line,
+                    column: at.column,
+                },
+                key,
+                format!("section `{key}` is empty"),
+            )
+            .hint(format!("give it a value, for example: {example}"));
+        }
         ConfigError::new(
             ROOT_FILE,
             root_mark,
@@ -224,28 +241,48 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         .hint(format!("add it to {ROOT_FILE}, for example: {example}"))
         .without_excerpt()
     };
-    if out.version.is_none() {
+    if out.version.is_none() && !broken.contains("version") {
         errors.push(missing("version", "version: 1"));
     }
-    if out.source.is_none() {
+    if out.source.is_none() && !broken.contains("source") {
         errors.push(missing(
             "source",
             "source: { kind: file, path: hr-export.json }",
         ));
     }
-    if out.target.is_none() {
+    if out.target.is_none() && !broken.contains("target") {
         errors.push(missing(
             "target",
             "target: { kind: file, path: workspace.json }",
         ));
     }
-    let (Some(version), Some(source), Some(target)) = (out.version, out.source, out.target) else {
-        return Err(attach_lines(errors, &texts, &secrets));
+    // A missing required section is broken too: what reads it cannot be checked. A stand-in
+    // takes its place, and no check that reads it runs.
+    if out.version.is_none() {
+        broken.insert("version".to_owned());
+    }
+    if out.source.is_none() {
+        broken.insert("source".to_owned());
+    }
+    if out.target.is_none() {
+        broken.insert("target".to_owned());
+    }
+    let stand_in_source = || {
+        serde_json::from_value::<SourceConfig>(
+            serde_json::json!({ "kind": "file", "path": "hr-export.json" }),
+        )
+        .expect("a file source")
+    };
+    let stand_in_target = || {
+        serde_json::from_value::<TargetConfig>(
+            serde_json::json!({ "kind": "file", "path": "workspace.json" }),
+        )
+        .expect("a file target")
     };
     let config = Config {
-        version,
-        source,
-        target,
+        version: out.version.unwrap_or(super::file::SUPPORTED_VERSION),
+        source: out.source.unwrap_or_else(stand_in_source),
+        target: out.target.unwrap_or_else(stand_in_target),
         identity: out.identity.unwrap_or_default(),
         policy: out.policy.unwrap_or_default(),
         safety: out.safety.unwrap_or_default(),
@@ -259,14 +296,22 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
         digest: config_digest,
         files: names,
     };
-    for e in semantic_errors(&config) {
+    for e in semantic_errors(&config, &broken) {
         errors.push(e);
+    }
+    if !broken.contains("source") && !broken.contains("target") {
+        errors.0.extend(data_path_errors(&config, is_dir));
     }
     if errors.is_empty() {
         Ok(config)
     } else {
         Err(attach_lines(errors, &texts, &secrets))
     }
+}
+
+/// The section an error's key path is in (`policy.retention_days` → `policy`).
+fn section_of(path: &str) -> String {
+    path.split(['.', '[']).next().unwrap_or_default().to_owned()
 }
 
 /// The checks of the merged configuration, section by section: what the schema cannot express.
@@ -278,20 +323,93 @@ pub fn load_files(mut files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList
 /// The order of the calls is the order in which errors at one spot are listed (the list is
 /// sorted by position, and of two equal messages on one line the first is kept), so it stays as
 /// it was when the checks were written.
-fn semantic_errors(config: &Config) -> Vec<ConfigError> {
+///
+/// A check runs only when none of the sections it reads is `broken` (has an error of its own,
+/// or is missing): judged against a stand-in, it would report what is not there.
+fn semantic_errors(config: &Config, broken: &BTreeSet<String>) -> Vec<ConfigError> {
     let at = |pointer: &str, message: String| config.locations.error(pointer, message);
     let mut errs = Vec::new();
-    policy::value_errors(config, &at, &mut errs);
-    mappings::glob_errors(config, &at, &mut errs);
-    rules::shape_errors(config, &at, &mut errs);
-    sources::errors(config, &at, &mut errs);
-    targets::errors(config, &at, &mut errs);
-    sources::column_errors(config, &at, &mut errs);
-    sources::column_reference_errors(config, &at, &mut errs);
-    mappings::empty_errors(config, &at, &mut errs);
-    rules::reach_errors(config, &at, &mut errs);
-    policy::no_effect_errors(config, &at, &mut errs);
-    mappings::conflict_errors(config, &at, &mut errs);
+    type Check = fn(&Config, super::error::At<'_>, &mut Vec<ConfigError>);
+    // (the check, the sections it reads)
+    let checks: [(Check, &[&str]); 12] = [
+        (policy::value_errors, &["policy", "identity", "safety"]),
+        (mappings::glob_errors, &["communities", "functions"]),
+        (
+            rules::shape_errors,
+            &[
+                "test_locations",
+                "include",
+                "exclude",
+                "protected",
+                "source",
+            ],
+        ),
+        (sources::errors, &["source", "target"]),
+        (targets::errors, &["target", "source"]),
+        (sources::column_errors, &["source"]),
+        (
+            sources::column_reference_errors,
+            &["source", "exclude", "functions"],
+        ),
+        (mappings::empty_errors, &["communities", "functions"]),
+        (
+            rules::reach_errors,
+            &[
+                "include",
+                "exclude",
+                "test_locations",
+                "protected",
+                "communities",
+                "functions",
+                "source",
+            ],
+        ),
+        (
+            policy::no_effect_errors,
+            &["identity", "policy", "safety", "target", "source"],
+        ),
+        (
+            mappings::conflict_errors,
+            &[
+                "communities",
+                "functions",
+                "exclude",
+                "test_locations",
+                "include",
+            ],
+        ),
+        (
+            mappings::overlap_errors,
+            &["communities", "functions", "test_locations"],
+        ),
+    ];
+    for (check, reads) in checks {
+        if reads.iter().all(|s| !broken.contains(*s)) {
+            check(config, &at, &mut errs);
+        }
+    }
+    // The checks of one section at a time also run for the sound sections beside a broken one;
+    // what they say about a broken section (judged on its stand-in) is dropped.
+    let per_section: [Check; 5] = [
+        policy::value_errors,
+        mappings::glob_errors,
+        rules::shape_errors,
+        sources::column_errors,
+        mappings::empty_errors,
+    ];
+    for (check, reads) in checks {
+        let blocked = reads.iter().any(|s| broken.contains(*s));
+        if !blocked || !per_section.iter().any(|c| std::ptr::fn_addr_eq(*c, check)) {
+            continue;
+        }
+        let mut found = Vec::new();
+        check(config, &at, &mut found);
+        errs.extend(
+            found
+                .into_iter()
+                .filter(|e| !broken.contains(&section_of(&e.path))),
+        );
+    }
     errs
 }
 
@@ -320,8 +438,162 @@ pub fn data_path_errors(config: &Config, is_dir: impl Fn(&str) -> bool) -> Vec<C
     }
     if let TargetConfig::File(t) = &config.target {
         check("/target/path", &t.path, "workspace", "workspace.json");
+        if !t.allow_outside_config_dir && escapes(&t.path) {
+            errs.push(
+                at(
+                    "/target/path",
+                    format!(
+                        "`{}` is outside the configuration directory: orgsync writes the workspace there",
+                        t.path
+                    ),
+                )
+                .hint("name a file inside the configuration directory, like `workspace.json`, or set `allow_outside_config_dir: true` in `target` if orgsync should write there"),
+            );
+        }
     }
     errs
+}
+
+/// Whether a path relative to the configuration directory leads out of it, as written: an
+/// absolute path (`/etc/passwd`, `C:\x`, `~/x`) or one whose `..` climb above it.
+fn escapes(path: &str) -> bool {
+    let path = path.trim();
+    if path.starts_with(['/', '\\', '~']) || path.get(1..3).is_some_and(|s| s == ":\\" || s == ":/")
+    {
+        return true;
+    }
+    let mut depth: i64 = 0;
+    for part in path.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return true;
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    false
+}
+
+/// The configured columns of a `file` source checked against the export: `present` holds the
+/// columns (CSV header, or the keys of any row) of an export of `rows` rows. Returns (errors,
+/// warnings). A column the configuration names for a required field that no row has is an
+/// error — every person would lack it (an end date: every employment open-ended, leavers kept) —
+/// and so is one it uses (functions, departments, an attribute of an exclusion rule); an
+/// optional column that is named but not used is a warning, and so is a required field's
+/// default column (except `end`'s: an export of open-ended employments has none). An export
+/// without rows is not judged.
+pub fn export_column_problems(
+    config: &Config,
+    present: &BTreeSet<String>,
+    rows: usize,
+) -> (Vec<ConfigError>, Vec<ConfigError>) {
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    let SourceConfig::File(file) = &config.source else {
+        return (errors, warnings);
+    };
+    if rows == 0 {
+        return (errors, warnings);
+    }
+    let columns = config.source_columns();
+    let in_use: Vec<String> = config
+        .columns_in_use()
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect();
+    let near = |column: &str| {
+        crate::closest::closest(column, present.iter().map(String::as_str))
+            .map(|c| format!("did you mean `{c}`? "))
+            .unwrap_or_default()
+    };
+    let export = &file.path;
+    let mut check = |pointer: String, key: String, column: &str, required: bool, used: bool| {
+        if present.contains(column) {
+            return;
+        }
+        // A column the configuration names itself is checked; of the defaults only the
+        // required ones (an export without end dates is one of open-ended employments).
+        let written = config.locations.contains(&pointer);
+        let is_error = written && (required || used);
+        let field = key.rsplit('.').next().unwrap_or_default();
+        if !written && (!required || field == "end") {
+            return;
+        }
+        let what = if written {
+            format!("`{column}`")
+        } else {
+            format!("`{column}` (the default of `{key}`)")
+        };
+        let consequence = if required {
+            match field {
+                "id" => "no person could be identified".to_owned(),
+                "email" => "nobody would have an e-mail address".to_owned(),
+                "end" => "every employment would count as open-ended, so leavers would be kept"
+                    .to_owned(),
+                "start" => "no employment would have a start date".to_owned(),
+                "community" => "nobody would be in a community".to_owned(),
+                _ => format!("every person's {} would be blank", field.replace('_', " ")),
+            }
+        } else if used {
+            format!("`{key}` is used, and would be empty for every person")
+        } else {
+            format!("`{key}` would be empty for every person")
+        };
+        let e = config
+            .locations
+            .error(
+                if written { &pointer } else { "/source" },
+                format!("no row of the export `{export}` ({rows} row{}) has the column {what}: {consequence}", if rows == 1 { "" } else { "s" }),
+            )
+            .hint(format!(
+                "{}name a column the export has{}",
+                near(column),
+                if required {
+                    String::new()
+                } else {
+                    format!(", or write `{}: null` if it has none", pointer.rsplit('/').next().unwrap_or_default())
+                }
+            ));
+        if is_error {
+            errors.push(e);
+        } else {
+            warnings.push(e);
+        }
+    };
+    for (field, column) in columns.fields() {
+        let Some(column) = column.filter(|c| !c.trim().is_empty()) else {
+            continue;
+        };
+        let key = format!("source.columns.{field}");
+        let used = matches!(field, "function" | "department") && in_use.contains(&key);
+        check(
+            format!("/source/columns/{field}"),
+            key,
+            column,
+            super::sources::REQUIRED_COLUMNS.contains(&field),
+            used,
+        );
+    }
+    for (name, column) in &columns.attributes {
+        if column.trim().is_empty() {
+            continue;
+        }
+        let used = config
+            .exclude
+            .iter()
+            .any(|r| r.attribute.as_deref() == Some(name.as_str()));
+        check(
+            format!("/source/columns/attributes/{}", yaml::escape_pointer(name)),
+            format!("source.columns.attributes.{name}"),
+            column,
+            false,
+            used,
+        );
+    }
+    (errors, warnings)
 }
 
 /// A parsed YAML file that is configuration: the root file, or a mapping whose every key is a
@@ -627,6 +899,57 @@ mod tests {
         assert!(e.message.ends_with("found a list"), "{}", e.message);
         assert!(e.hint.unwrap().contains("without a leading `- `"));
         assert_eq!(e.source_line.as_deref(), Some("- version: 1"));
+    }
+
+    /// Regression (issue 20): `invite_lead_days: 7.0` showed only after the other errors were
+    /// fixed — a schema error in a file stopped the checks of every section.
+    #[test]
+    fn a_schema_error_does_not_hide_the_errors_of_other_sections() {
+        let text = "version: 1\nsource: { kind: file, path: hr.json }\ntarget: { kind: file, path: ws.json }\nidentity: { adopt_unmanagd: true }\npolicy: { invite_lead_days: 7.0, timezone: Europe/Amsterdm }\nsafety: { max_moves: 1.0, max_invites: 2.0 }\n";
+        let errs = errors(&[(ROOT_FILE, text.as_bytes())]);
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "identity.adopt_unmanagd",
+                "policy.invite_lead_days",
+                "policy.timezone",
+                "safety.max_moves",
+                "safety.max_invites"
+            ],
+            "{errs:#?}"
+        );
+    }
+
+    /// A section with an error is not judged by the checks that read it: an exclusion rule on
+    /// an attribute is not "undeclared" because `source` itself is broken.
+    #[test]
+    fn a_broken_section_raises_no_errors_in_the_sections_that_read_it() {
+        let text = "version: 1\nsource: { kind: file, path: hr.json, colums: {} }\ntarget: { kind: file, path: ws.json }\nexclude:\n  - { reason: interns, attribute: contract_type, equals: STG }\n";
+        let errs = errors(&[(ROOT_FILE, text.as_bytes())]);
+        assert_eq!(errs.len(), 1, "{errs:#?}");
+        assert_eq!(errs[0].path, "source.colums");
+    }
+
+    #[test]
+    fn a_target_path_escapes_when_absolute_or_climbing_out() {
+        for path in [
+            "/etc/passwd",
+            "../outside.json",
+            "a/../../b.json",
+            "~/ws.json",
+            "C:\\ws.json",
+        ] {
+            assert!(escapes(path), "{path}");
+        }
+        for path in [
+            "workspace.json",
+            "./data/ws.json",
+            "data/../ws.json",
+            "a..b.json",
+        ] {
+            assert!(!escapes(path), "{path}");
+        }
     }
 
     #[test]

@@ -363,3 +363,224 @@ fn check_mappings(
         }
     }
 }
+
+/// Mappings whose sources overlap — a glob beside a literal it matches (`"10*"` and `"1001"`),
+/// two globs that match one identifier — with different targets: an identifier goes to the
+/// first mapping in file order that matches it, so the other one silently does not apply to it
+/// (or the glob takes in more than meant). And community mappings whose source name is a test
+/// location: such a community is never synced.
+pub(crate) fn overlap_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
+    let communities: Vec<(&OneOrMany, &str)> = config
+        .communities
+        .iter()
+        .map(|m| (&m.source, m.target.as_str()))
+        .collect();
+    overlaps(&communities, "/communities", "community", config, errs, at);
+    if let Some(f) = &config.functions {
+        let functions: Vec<(&OneOrMany, &str)> = f
+            .map
+            .iter()
+            .map(|m| (&m.source, m.target.as_str()))
+            .collect();
+        overlaps(&functions, "/functions/map", "function", config, errs, at);
+    }
+    let tests: Vec<(usize, globset::GlobMatcher)> = config
+        .test_locations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| compile(t).map(|g| (i, g)))
+        .collect();
+    for (i, m) in config.communities.iter().enumerate() {
+        let Some(name) = m.name.as_deref() else {
+            continue;
+        };
+        if let Some((t, _)) = tests.iter().find(|(_, g)| g.is_match(name)) {
+            errs.push(
+                at(
+                    &format!("/communities/{i}/name"),
+                    format!(
+                        "community \"{name}\" is mapped to \"{}\" but its name matches the test location \"{}\" ({}): it is never synced",
+                        m.target,
+                        config.test_locations[*t],
+                        config.locations.file_line(&format!("/test_locations/{t}"))
+                    ),
+                )
+                .hint("test locations are never synced: remove the mapping or narrow test_locations"),
+            );
+        }
+    }
+}
+
+fn compile(pattern: &str) -> Option<globset::GlobMatcher> {
+    GlobBuilder::new(pattern)
+        .case_insensitive(true)
+        .build()
+        .ok()
+        .map(|g| g.compile_matcher())
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '[', '{'])
+}
+
+/// Identifiers a glob matches, for comparing two globs: `*` as nothing and as `0`/`x`, `?` as
+/// `0`/`x`, a class or an alternative by its first member. Not every identifier — enough to
+/// find the overlaps people write (`"10*"` and `"1*"`, `"10*"` and `"1?01"`).
+fn samples(glob: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        let choices: Vec<String> = match c {
+            '*' => vec![String::new(), "0".into(), "x".into(), "00".into()],
+            '?' => vec!["0".into(), "x".into()],
+            '[' => {
+                let mut first = None;
+                let mut negated = false;
+                if chars.peek() == Some(&'!') || chars.peek() == Some(&'^') {
+                    negated = true;
+                    chars.next();
+                }
+                for d in chars.by_ref() {
+                    if d == ']' && first.is_some() {
+                        break;
+                    }
+                    first.get_or_insert(d);
+                }
+                if negated {
+                    vec!["~".into()]
+                } else {
+                    vec![first.map(String::from).unwrap_or_default()]
+                }
+            }
+            '{' => {
+                let mut first = String::new();
+                let mut done = false;
+                for d in chars.by_ref() {
+                    if d == '}' {
+                        break;
+                    }
+                    if d == ',' {
+                        done = true;
+                    }
+                    if !done {
+                        first.push(d);
+                    }
+                }
+                vec![first]
+            }
+            '\\' => vec![chars.next().map(String::from).unwrap_or_default()],
+            c => vec![c.to_string()],
+        };
+        if out.len() * choices.len() > 256 {
+            out.truncate(256 / choices.len().max(1));
+        }
+        out = out
+            .iter()
+            .flat_map(|s| choices.iter().map(move |c| format!("{s}{c}")))
+            .collect();
+    }
+    out
+}
+
+fn overlaps(
+    mappings: &[(&OneOrMany, &str)],
+    base: &str,
+    what: &str,
+    config: &Config,
+    errs: &mut Vec<ConfigError>,
+    at: At<'_>,
+) {
+    // (mapping index, pointer, pattern, matcher when a glob)
+    let mut all: Vec<(usize, String, &str, Option<globset::GlobMatcher>)> = Vec::new();
+    for (i, (source, _)) in mappings.iter().enumerate() {
+        for (j, id) in source.as_slice().iter().enumerate() {
+            let pointer = match source {
+                OneOrMany::One(_) => format!("{base}/{i}/source"),
+                OneOrMany::Many(_) => format!("{base}/{i}/source/{j}"),
+            };
+            let matcher = if is_glob(id) { compile(id) } else { None };
+            if is_glob(id) && matcher.is_none() {
+                continue; // an invalid glob is reported by itself
+            }
+            all.push((i, pointer, id.as_str(), matcher));
+        }
+    }
+    // A glob beside literals of other mappings: one error at the glob, naming them all.
+    for (i, pointer, pattern, glob) in &all {
+        let Some(glob) = glob else { continue };
+        let others: Vec<(&str, usize)> = all
+            .iter()
+            .filter(|(k, _, p, g)| {
+                g.is_none() && k != i && mappings[*k].1 != mappings[*i].1 && glob.is_match(p)
+            })
+            .map(|(k, _, p, _)| (*p, *k))
+            .collect();
+        if others.is_empty() {
+            continue;
+        }
+        let listed: Vec<String> = others
+            .iter()
+            .take(5)
+            .map(|(p, k)| {
+                format!(
+                    "\"{p}\" → \"{}\" ({})",
+                    mappings[*k].1,
+                    config.locations.file_line(&format!("{base}/{k}"))
+                )
+            })
+            .collect();
+        let more = if others.len() > 5 {
+            format!(" and {} more", others.len() - 5)
+        } else {
+            String::new()
+        };
+        let (p, k) = others[0];
+        let winner = if k < *i {
+            mappings[k].1
+        } else {
+            mappings[*i].1
+        };
+        errs.push(
+            at(
+                pointer,
+                format!(
+                    "the glob \"{pattern}\" → \"{}\" overlaps the {what} mapping{} {}{more}: an identifier goes to the first mapping that matches it (\"{p}\" to \"{winner}\")",
+                    mappings[*i].1,
+                    if others.len() == 1 { "" } else { "s" },
+                    listed.join(", ")
+                ),
+            )
+            .hint(format!(
+                "narrow \"{pattern}\" so that it matches none of them (list the identifiers it is meant for, or write a tighter glob); each identifier should match one mapping"
+            )),
+        );
+    }
+    // Two globs of different targets that match one identifier: at the second.
+    for (a, (i, _, pa, ga)) in all.iter().enumerate() {
+        let Some(ga) = ga else { continue };
+        for (k, pointer_b, pb, gb) in all.iter().skip(a + 1) {
+            let Some(gb) = gb else { continue };
+            if i == k || mappings[*i].1 == mappings[*k].1 || pa.eq_ignore_ascii_case(pb) {
+                continue;
+            }
+            let shared = samples(pa)
+                .into_iter()
+                .find(|s| gb.is_match(s))
+                .or_else(|| samples(pb).into_iter().find(|s| ga.is_match(s)));
+            let Some(shared) = shared else { continue };
+            errs.push(
+                at(
+                    pointer_b,
+                    format!(
+                        "the globs \"{pb}\" → \"{}\" and \"{pa}\" → \"{}\" ({}) overlap: both match \"{shared}\", which goes to the first, \"{}\"",
+                        mappings[*k].1,
+                        mappings[*i].1,
+                        config.locations.file_line(&format!("{base}/{i}")),
+                        mappings[*i].1
+                    ),
+                )
+                .hint("narrow one of the globs so that each identifier matches one mapping"),
+            );
+        }
+    }
+}

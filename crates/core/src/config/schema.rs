@@ -27,15 +27,374 @@ pub const SCHEMA_BASE_URL: &str = "https://orgsync.dev/schemas/v1/";
 pub fn all() -> Vec<(&'static str, Value)> {
     vec![
         ("orgsync.schema.json", config_schema()),
-        (
-            "plan.schema.json",
-            with_id(generate::<Plan>(), "plan.schema.json"),
-        ),
+        ("plan.schema.json", plan_schema()),
         (
             "workspace.schema.json",
             with_id(generate::<TargetSnapshot>(), "workspace.schema.json"),
         ),
+        ("validate.schema.json", validate_schema()),
+        ("explain.schema.json", explain_schema()),
+        ("history.schema.json", history_schema()),
     ]
+}
+
+/// The plan: the generated schema of [`Plan`], with the keys added around it — `masked` (the
+/// plan of `--masked-out`) and `pull_request` (`plan --base … --format json`).
+fn plan_schema() -> Value {
+    let mut schema = with_id(generate::<Plan>(), "plan.schema.json");
+    let action = serde_json::json!({ "$ref": "#/$defs/Action" });
+    let diagnostic = serde_json::json!({ "$ref": "#/$defs/Diagnostic" });
+    let counts = serde_json::json!({
+        "type": "object",
+        "propertyNames": { "$ref": "#/$defs/ActionKind" },
+        "additionalProperties": { "type": "integer", "minimum": 0 }
+    });
+    if let Some(props) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        props.insert(
+            "masked".to_owned(),
+            serde_json::json!({
+                "description": "Set in the plan `plan --masked-out FILE` writes: names and e-mail addresses are masked. Absent from the plan itself.",
+                "const": true
+            }),
+        );
+        props.insert(
+            "pull_request".to_owned(),
+            serde_json::json!({
+                "description": "With `plan --base REF --format json`: what this change does compared with the plan of the base commit. Every other key is the head's plan.",
+                "type": "object",
+                "properties": {
+                    "base": {
+                        "description": "The base the head was compared with.",
+                        "type": "object",
+                        "properties": {
+                            "ref": { "type": "string", "description": "The base as given (`--base`)." },
+                            "commit": { "type": "string", "description": "Its commit id." },
+                            "problem": { "type": "string", "description": "Why the base could not be planned, when it could not: then everything counts as introduced." }
+                        },
+                        "required": ["ref", "commit"],
+                        "additionalProperties": false
+                    },
+                    "summary": {
+                        "description": "Counts per action kind: introduced by this change, changed by it, withdrawn by it, and pending (in both plans alike).",
+                        "type": "object",
+                        "properties": {
+                            "introduced": counts, "changed": counts, "withdrawn": counts, "pending": counts
+                        },
+                        "required": ["introduced", "changed", "withdrawn", "pending"],
+                        "additionalProperties": counts
+                    },
+                    "introduced": { "type": "array", "items": action, "description": "Actions only the head plan has." },
+                    "changed": {
+                        "type": "array",
+                        "description": "Actions on the same subject that differ: the base's and the head's.",
+                        "items": {
+                            "type": "object",
+                            "properties": { "base": action, "head": action },
+                            "required": ["base", "head"],
+                            "additionalProperties": false
+                        }
+                    },
+                    "withdrawn": { "type": "array", "items": action, "description": "Actions only the base plan has." },
+                    "diagnostics_fixed": { "type": "array", "items": diagnostic },
+                    "diagnostics_introduced": { "type": "array", "items": diagnostic }
+                },
+                "required": ["base", "summary"]
+            }),
+        );
+    }
+    schema
+}
+
+/// The `$defs` of the plan schema that `names` need (with what they refer to), for the schemas
+/// of outputs that quote actions and diagnostics: one definition, kept in step.
+fn plan_defs(names: &[&str]) -> Value {
+    let plan = generate::<Plan>();
+    let defs = plan.get("$defs").cloned().unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    let mut todo: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    while let Some(name) = todo.pop() {
+        if out.contains_key(&name) {
+            continue;
+        }
+        let Some(def) = defs.get(&name) else { continue };
+        let text = def.to_string();
+        for part in text.split("\"#/$defs/").skip(1) {
+            if let Some(end) = part.find('"') {
+                todo.push(part[..end].to_owned());
+            }
+        }
+        out.insert(name, def.clone());
+    }
+    Value::Object(out)
+}
+
+/// A draft 2020-12 schema named `name`, with `body`'s keys.
+fn output_schema(name: &str, title: &str, mut body: Value) -> Value {
+    let mut out = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("{SCHEMA_BASE_URL}{name}"),
+        "title": title,
+    });
+    if let (Some(out), Some(body)) = (out.as_object_mut(), body.as_object_mut()) {
+        out.append(body);
+    }
+    out
+}
+
+/// `orgsync validate --format json`: one object, valid or not.
+fn validate_schema() -> Value {
+    let problem = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "file": { "type": "string", "minLength": 1, "description": "File, relative to the configuration directory." },
+            "line": { "type": "integer", "minimum": 1 },
+            "column": { "type": "integer", "minimum": 1 },
+            "path": { "type": "string", "description": "Key path, like `policy.retention_days` or `communities[2].source` (empty for the file)." },
+            "message": { "type": "string", "minLength": 1, "description": "What is wrong." },
+            "hint": { "type": "string", "minLength": 1, "description": "What to do about it." }
+        },
+        "required": ["file", "line", "column", "path", "message"],
+        "additionalProperties": false
+    });
+    output_schema(
+        "validate.schema.json",
+        "orgsync validate --format json",
+        serde_json::json!({
+            "description": "The report of `orgsync validate --format json`: the same object whether the configuration is valid or not. Exit status 1 when `valid` is false (or an `--online` check found problems).",
+            "type": "object",
+            "properties": {
+                "valid": { "type": "boolean", "description": "No errors: `errors` is empty." },
+                "files": { "type": "array", "items": { "type": "string" }, "description": "The configuration files read (empty when invalid)." },
+                "errors": { "type": "array", "items": { "$ref": "#/$defs/Problem" }, "description": "Every error found, by file and position." },
+                "warnings": { "type": "array", "items": { "$ref": "#/$defs/Problem" }, "description": "Problems that do not make the configuration invalid (an optional column no row of the export has)." },
+                "env": {
+                    "type": "array",
+                    "description": "The environment variables the configuration needs at run time.",
+                    "items": {
+                        "type": "object",
+                        "properties": { "name": { "type": "string" }, "for": { "type": "string", "description": "The key that needs it." } },
+                        "required": ["name", "for"],
+                        "additionalProperties": false
+                    }
+                },
+                "todos": {
+                    "type": "array",
+                    "description": "Mappings still marked `todo: true` (written by `orgsync import`).",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "kind": { "enum": ["community", "function"] },
+                            "source": { "type": "array", "items": { "type": "string" } },
+                            "target": { "type": "string" },
+                            "path": { "type": "string", "description": "JSON pointer into the configuration." },
+                            "file": { "type": ["string", "null"] },
+                            "line": { "type": ["integer", "null"] },
+                            "column": { "type": ["integer", "null"] }
+                        },
+                        "required": ["kind", "source", "target", "path", "file", "line", "column"],
+                        "additionalProperties": false
+                    }
+                },
+                "online": {
+                    "type": "object",
+                    "description": "With `--online`: the checks against the live systems.",
+                    "properties": {
+                        "ok": { "type": "boolean" },
+                        "problems": { "type": "array", "items": { "type": "string" } }
+                    },
+                    "required": ["ok", "problems"],
+                    "additionalProperties": false
+                }
+            },
+            "required": ["valid", "files", "errors", "warnings", "env", "todos"],
+            "additionalProperties": false,
+            "$defs": { "Problem": problem }
+        }),
+    )
+}
+
+/// `orgsync explain PERSON --format json`.
+fn explain_schema() -> Value {
+    let mut defs = plan_defs(&["Action", "Diagnostic", "ConfigLocation"]);
+    let step = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "rule": { "type": "string", "description": "The rule, in words." },
+            "outcome": { "enum": ["matched", "not_matched"] },
+            "decisive": { "type": "boolean", "description": "This rule decided the outcome." },
+            "location": { "$ref": "#/$defs/ConfigLocation" },
+            "lines": { "type": "array", "items": { "type": "integer", "minimum": 1 } }
+        },
+        "required": ["rule", "outcome", "decisive"]
+    });
+    let placement = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "source": { "type": ["string", "null"] },
+            "source_name": { "type": ["string", "null"] },
+            "target": {
+                "oneOf": [
+                    { "type": "null" },
+                    {
+                        "type": "object",
+                        "properties": { "id": { "type": "string" }, "name": { "type": "string" } },
+                        "required": ["id", "name"]
+                    }
+                ]
+            },
+            "rule": { "$ref": "#/$defs/Step" }
+        },
+        "required": ["source", "source_name", "target", "rule"]
+    });
+    let commit = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" },
+            "author": { "type": "string" },
+            "date": { "type": "string" },
+            "subject": { "type": "string" }
+        },
+        "required": ["id", "author", "date", "subject"]
+    });
+    if let Some(d) = defs.as_object_mut() {
+        d.insert("Step".to_owned(), step);
+        d.insert("Placement".to_owned(), placement);
+        d.insert("Commit".to_owned(), commit);
+    }
+    output_schema(
+        "explain.schema.json",
+        "orgsync explain --format json",
+        serde_json::json!({
+            "description": "Why one person is or is not synced, and where they land: every rule on the path, the plan's actions and diagnostics for them, and who wrote each deciding rule.",
+            "type": "object",
+            "properties": {
+                "person": {
+                    "type": "object",
+                    "properties": {
+                        "id": { "type": "string" },
+                        "name": { "type": "string" },
+                        "email": { "type": "string" },
+                        "in_source": { "type": "boolean" }
+                    },
+                    "required": ["id", "name", "in_source"]
+                },
+                "at": { "type": "string", "format": "date", "description": "The day the rules were evaluated for." },
+                "scope": { "type": "array", "items": { "$ref": "#/$defs/Step" } },
+                "in_scope": { "type": "boolean" },
+                "out_of_scope": { "type": "string" },
+                "communities": { "type": "array", "items": { "$ref": "#/$defs/Placement" } },
+                "function_groups": { "type": "array", "items": { "$ref": "#/$defs/Placement" } },
+                "account": { "type": "string" },
+                "actions": { "type": "array", "items": { "$ref": "#/$defs/Action" } },
+                "diagnostics": { "type": "array", "items": { "$ref": "#/$defs/Diagnostic" } },
+                "blame": {
+                    "type": "array",
+                    "description": "Who wrote each deciding rule (empty outside a git repository).",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "rule": { "type": "string" },
+                            "file": { "type": "string" },
+                            "lines": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "line": { "type": "integer", "minimum": 1 },
+                                        "commit": { "oneOf": [{ "type": "null" }, { "$ref": "#/$defs/Commit" }], "description": "`null`: not committed yet." }
+                                    },
+                                    "required": ["line", "commit"]
+                                }
+                            }
+                        },
+                        "required": ["rule", "file", "lines"]
+                    }
+                }
+            },
+            "required": ["person", "at", "scope", "in_scope", "communities", "function_groups", "actions", "diagnostics", "blame"],
+            "$defs": defs
+        }),
+    )
+}
+
+/// `orgsync history --format json`: a list of applies, each with its configuration commit.
+fn history_schema() -> Value {
+    let mut defs = plan_defs(&["ActionKind"]);
+    if let Some(d) = defs.as_object_mut() {
+        d.insert(
+            "Commit".to_owned(),
+            serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "id": { "type": "string" },
+                    "author": { "type": "string" },
+                    "date": { "type": "string" },
+                    "subject": { "type": "string" }
+                },
+                "required": ["id", "author", "date", "subject"]
+            }),
+        );
+    }
+    output_schema(
+        "history.schema.json",
+        "orgsync history --format json",
+        serde_json::json!({
+            "description": "The apply records (git notes) of this configuration directory, newest first. A record holds no personal data.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "commit": { "$ref": "#/$defs/Commit", "description": "The configuration commit the record is on." },
+                    "record": {
+                        "type": "object",
+                        "description": "The record as `apply` wrote it (newer orgsync versions may add keys).",
+                        "properties": {
+                            "record_version": { "type": "integer", "minimum": 1 },
+                            "time": { "type": "string" },
+                            "actor": { "type": "string" },
+                            "config_dir": { "type": "string" },
+                            "config_commit": { "type": "string" },
+                            "config_dirty": { "type": "boolean" },
+                            "plan_config_commit": { "type": "string" },
+                            "plan_digest": { "type": "string" },
+                            "at": { "type": "string", "format": "date" },
+                            "orgsync_version": { "type": "string" },
+                            "summary": {
+                                "type": "object",
+                                "propertyNames": { "$ref": "#/$defs/ActionKind" },
+                                "additionalProperties": { "type": "integer", "minimum": 0 }
+                            },
+                            "succeeded": { "type": "integer", "minimum": 0 },
+                            "failed": { "type": "integer", "minimum": 0 },
+                            "unconfirmed": { "type": "integer", "minimum": 0 },
+                            "outcomes": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "kind": { "$ref": "#/$defs/ActionKind" },
+                                        "subject": { "type": "string" },
+                                        "ok": { "type": "boolean" },
+                                        "error": { "type": "string" },
+                                        "status": { "type": "integer" },
+                                        "unconfirmed": { "type": "boolean" },
+                                        "target_id": { "type": "string" }
+                                    },
+                                    "required": ["kind", "subject", "ok"]
+                                }
+                            },
+                            "target": { "type": "string" },
+                            "managed_accounts": { "type": "integer", "minimum": 0 }
+                        },
+                        "required": ["record_version", "time", "actor", "config_dir", "config_commit", "plan_digest", "at", "orgsync_version", "summary", "succeeded", "failed", "outcomes"]
+                    }
+                },
+                "required": ["commit", "record"],
+                "additionalProperties": false
+            },
+            "$defs": defs
+        }),
+    )
 }
 
 /// `schema` with `"$id": "<SCHEMA_BASE_URL><name>"` right after `$schema`: a stable name that
@@ -404,6 +763,31 @@ fn translate(
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_keys(schema, err.schema_path().as_str());
             for key in unexpected {
+                let child = format!("{pointer}/{}", escape_pointer(key));
+                // A non-breaking space (pasted from a web page or a word processor) is not
+                // indentation: it becomes part of the key.
+                if key.contains('\u{a0}') {
+                    let bare = key.replace('\u{a0}', " ");
+                    let mut f = Found::new(
+                        child,
+                        true,
+                        format!("unknown key `{}`: it holds a non-breaking space (U+00A0)", bare.trim()),
+                        Some("indent with ordinary spaces; a non-breaking space pasted from a web page or a document is read as part of the key".to_owned()),
+                    );
+                    f.suggestion =
+                        closest(bare.trim(), allowed.iter().map(String::as_str)).map(str::to_owned);
+                    out.push(f);
+                    continue;
+                }
+                if key == "<<" {
+                    out.push(Found::new(
+                        child,
+                        true,
+                        "`<<` (a YAML merge key) is not supported".to_owned(),
+                        Some("YAML 1.2 has no merge keys: write the keys out, or reuse a whole value with an anchor (`&name`) and an alias (`*name`)".to_owned()),
+                    ));
+                    continue;
+                }
                 let best = closest(key, allowed.iter().map(String::as_str));
                 let hint = match best {
                     Some(best) => Some(format!("did you mean `{best}`?")),
@@ -412,7 +796,6 @@ fn translate(
                     }
                     None => None,
                 };
-                let child = format!("{pointer}/{}", escape_pointer(key));
                 let mut f = Found::new(child, true, format!("unknown key `{key}`"), hint);
                 f.suggestion = best.map(str::to_owned);
                 out.push(f);
@@ -465,8 +848,17 @@ fn translate(
                 }
                 _ => String::new(),
             };
+            let list_item = pointer
+                .rsplit('/')
+                .next()
+                .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
             let hint = if secret {
                 None
+            } else if instance.is_null() && list_item {
+                Some(
+                    "the list item is empty: write the entry after the `-`, or remove the line"
+                        .to_owned(),
+                )
             } else {
                 type_hint(instance, &expected, &example)
             };
@@ -666,6 +1058,41 @@ fn translate_alternatives(
     };
     let mut viable: Vec<&Vec<jsonschema::ValidationError<'static>>> =
         context.iter().filter(|b| !wrong_type(b)).collect();
+    // A number out of range (`max_removals: -5`) meant the number's form, not a keyword's.
+    let out_of_range = |b: &Vec<jsonschema::ValidationError<'static>>| {
+        !b.is_empty()
+            && b.iter().all(|e| {
+                e.instance_path().as_str() == pointer
+                    && matches!(
+                        e.kind(),
+                        ValidationErrorKind::Minimum { .. }
+                            | ValidationErrorKind::Maximum { .. }
+                            | ValidationErrorKind::ExclusiveMinimum { .. }
+                            | ValidationErrorKind::ExclusiveMaximum { .. }
+                    )
+            })
+    };
+    if instance.is_number() && viable.iter().filter(|b| out_of_range(b)).count() == 1 {
+        viable.retain(|b| out_of_range(b));
+    }
+    // A mapping (`{ fallbak: No function }`) meant the form that is a mapping: the alternative
+    // that looked inside it (an unknown or a missing key, an error below it).
+    let looked_inside = |b: &Vec<jsonschema::ValidationError<'static>>| {
+        b.iter().any(|e| {
+            e.instance_path().as_str() != pointer
+                || matches!(
+                    e.kind(),
+                    ValidationErrorKind::AdditionalProperties { .. }
+                        | ValidationErrorKind::Required { .. }
+                )
+        })
+    };
+    if instance.is_object()
+        && viable.iter().any(|b| looked_inside(b))
+        && !viable.iter().all(|b| looked_inside(b))
+    {
+        viable.retain(|b| looked_inside(b));
+    }
     // A keyword alternative (`unlimited`) beside a pattern (`"10%"`): the keyword was meant only
     // when the text is a likely typo of it; otherwise judge by the other forms.
     let keyword = |b: &Vec<jsonschema::ValidationError<'static>>| {
@@ -879,6 +1306,15 @@ fn type_hint(instance: &Value, expected: &str, example: &str) -> Option<String> 
         (Value::Object(_), e) if e.starts_with("a list") => Some(
             "write a list: one item per line, each starting with `- `, or `[a, b]` on one line"
                 .to_owned(),
+        ),
+        (Value::String(v), e) if e.starts_with("a list") && v.starts_with('-') => Some(
+            "a list item starts with `- `, a dash and a space".to_owned(),
+        ),
+        (Value::String(v), e) if e.starts_with("a list") => Some(format!(
+            "write a list, even of one item: [\"{v}\"]"
+        )),
+        (Value::String(_) | Value::Number(_) | Value::Bool(_), "a mapping") => Some(
+            "write its keys on the lines below it, indented (`key: value`), or `{ key: value, … }` on one line".to_owned(),
         ),
         (Value::Null, _) => Some("the value is missing after the colon".to_owned()),
         _ => None,

@@ -411,13 +411,48 @@ fn scan_error(e: &granit_parser::ScanError, text: &str, stack: &[Frame]) -> Yaml
             | K::TabInPlainScalar
             | K::TabAtBlockScalarStart
     ) {
-        // Point at the tab itself, not after it.
-        if let Some(line) = text.lines().nth(mark.line.saturating_sub(1))
-            && let Some(i) = line.chars().position(|c| c == '\t')
-        {
-            err.mark.column = i + 1;
+        // Point at the tab itself, not after it. The parser may report it at the start of the
+        // scalar it was scanning, a line or more above the tab: then the tab is on a later line.
+        let tab = text
+            .lines()
+            .enumerate()
+            .skip(mark.line.saturating_sub(1))
+            .find_map(|(n, line)| line.chars().position(|c| c == '\t').map(|i| (n + 1, i + 1)));
+        if let Some((line, column)) = tab {
+            if line != mark.line {
+                err.message = "invalid YAML: a tab in the indentation".to_owned();
+                err.pointer.clear();
+                err.absolute = true;
+            }
+            err.mark.line = line;
+            err.mark.column = column;
         }
         err = err.hint("indent with spaces; YAML does not allow tabs for indentation");
+    } else if matches!(kind, K::UnknownAnchor) {
+        err.message =
+            "invalid YAML: `*` starts an alias, and no anchor of that name is defined".to_owned();
+        err = err.hint("quote a value that starts with `*`, like a glob: \"*10\"");
+    } else if matches!(kind, K::UnknownQuotedScalarEscape) {
+        err.message =
+            "invalid YAML: a backslash in double quotes starts an escape, and this is not one"
+                .to_owned();
+        err = err.hint("write the path with `/`, or in single quotes ('C:\\data\\hr.csv'), where a backslash is a backslash");
+    } else if matches!(kind, K::SimpleKeyExpected) {
+        err.message = "invalid YAML: a key without `:`".to_owned();
+        err = err.hint("write `key: value`, with a colon and a space after the key");
+    } else if matches!(kind, K::MappingValueNotAllowed)
+        && let Some(line) = missing_colon_above(text, mark)
+    {
+        // `version 1` above `source: …`: the parser reads both lines as one text and trips on
+        // the second line's `:`. The colon is missing on the line above.
+        err.mark = Mark {
+            line,
+            column: 1 + indent_of(text, line),
+        };
+        err.message = "invalid YAML: a key without `:`".to_owned();
+        err.pointer.clear();
+        err.absolute = true;
+        err = err.hint("write `key: value`, with a colon and a space after the key");
     } else if matches!(kind, K::MappingValueNotAllowed) {
         err.message = format!("invalid YAML: unexpected `:` ({info})");
         err = err.hint("keys of one mapping start in the same column: check this line's indentation against the line above it; a text value that contains `: ` must be quoted");
@@ -444,6 +479,32 @@ fn scan_error(e: &granit_parser::ScanError, text: &str, stack: &[Frame]) -> Yaml
         err = err.hint("check the indentation: keys of one mapping start in the same column, and every list item starts with `- `");
     }
     err
+}
+
+/// For a `:` that is not allowed on line `mark.line`: the line above it, when that line is text
+/// without a `:` at the same indentation (a key whose colon was forgotten, read by the parser as
+/// the start of a multi-line text).
+fn missing_colon_above(text: &str, mark: Mark) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(mark.line.checked_sub(1)?)?;
+    let above = (1..mark.line).rev().find(|&n| {
+        let l = lines[n - 1].trim();
+        !l.is_empty() && !l.starts_with('#')
+    })?;
+    let line = lines[above - 1];
+    let content = line.trim();
+    let plain = !content.contains(':')
+        && !content.starts_with(['-', '[', '{', '"', '\'', '|', '>', '&', '*', '!'])
+        && content.contains(' ');
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    (plain && indent(line) == indent(here)).then_some(above)
+}
+
+/// The indentation of line `line` (from 1), in characters.
+fn indent_of(text: &str, line: usize) -> usize {
+    text.lines()
+        .nth(line.saturating_sub(1))
+        .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count())
 }
 
 /// The character at a mark.
