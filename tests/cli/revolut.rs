@@ -213,7 +213,7 @@ fn file_source_to_revolut_invites_with_roles_converges_and_removes_a_leaver_for_
         team.role_of(&email(1)).as_deref(),
         Some(emulator::FINANCE_ROLE)
     );
-    assert_eq!(team.role_of(&email(2)).as_deref(), Some("Member"));
+    assert_eq!(team.role_of(&email(2)).as_deref(), Some(emulator::MEMBER));
     assert_eq!(team.emails().len(), 6 + 4);
 
     // Re-plan: nothing to do, and the foreign members and the owner are left alone.
@@ -442,7 +442,7 @@ fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
     bad.assert_code(1);
     bad.assert_that(
         bad.stderr.contains(
-            "the role \"Sales\" does not exist at Revolut (roles: Admin, Finance, Member)",
+            "the role \"Sales\" does not exist at Revolut (roles: Admin, Finance, Member, Viewer)",
         ),
         "the missing role and the ones there are",
     );
@@ -473,7 +473,7 @@ fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
         "{plan:#}"
     );
     apply(dir.path(), &[]).assert_code(0);
-    assert_eq!(team.role_of(&email(1)).as_deref(), Some("Member"));
+    assert_eq!(team.role_of(&email(1)).as_deref(), Some(emulator::MEMBER));
 }
 
 #[test]
@@ -590,7 +590,7 @@ fn members_sharing_a_created_at_across_page_boundaries_are_all_listed() {
             &format!("tie{i}@people.example"),
             "T",
             "Ie",
-            "Member",
+            emulator::MEMBER,
             instant,
         );
     }
@@ -600,7 +600,7 @@ fn members_sharing_a_created_at_across_page_boundaries_are_all_listed() {
             &format!("late{i}@people.example"),
             "L",
             "Ate",
-            "Member",
+            emulator::MEMBER,
             later,
         );
     }
@@ -621,7 +621,7 @@ fn members_sharing_a_created_at_across_page_boundaries_are_all_listed() {
             &format!("same{i}@people.example"),
             "S",
             "Ame",
-            "Member",
+            emulator::MEMBER,
             instant,
         );
     }
@@ -638,7 +638,13 @@ fn pages_cut_short_are_read_past_not_taken_for_the_end() {
     let base: jiff::Timestamp = "2025-01-10T08:00:00Z".parse().unwrap();
     for i in 0..120 {
         let at = base + jiff::SignedDuration::from_secs(i / 4);
-        data.add(&format!("p{i}@people.example"), "P", "Erson", "Member", at);
+        data.add(
+            &format!("p{i}@people.example"),
+            "P",
+            "Erson",
+            emulator::MEMBER,
+            at,
+        );
     }
     let team = Team::start(
         data,

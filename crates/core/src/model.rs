@@ -155,6 +155,10 @@ pub struct Account {
     /// Ids of the target function groups it belongs to.
     #[serde(default)]
     pub function_groups: Vec<String>,
+    /// The target forbids managing it (Revolut's business owner): it is protected whatever
+    /// `protected` says — never adopted, changed or removed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 /// A community or function group in the target.

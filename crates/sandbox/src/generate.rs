@@ -904,6 +904,7 @@ impl Generator {
                 removed_at: None,
                 communities,
                 function_groups: vec![self.groups[group].1.clone()],
+                protected: false,
             });
         }
 

@@ -240,6 +240,19 @@ impl Parts<'_> {
                 }
             }
         }
+        if self.caps.one_function_group
+            && let Some(to) = &i.function_groups
+            && to.len() > 1
+        {
+            self.step(
+                "function_groups",
+                format!(
+                    "choose one of {} in {system} (one function group each; invited with the default)",
+                    names(to)
+                ),
+            );
+            i.function_groups = None;
+        }
         if let Some(manager) = &i.manager
             && !self.caps.fields.manager
         {
@@ -276,6 +289,42 @@ impl Parts<'_> {
             if c.from == c.to {
                 e.function_groups = None;
             }
+        }
+        if self.caps.one_function_group
+            && let Some(c) = &mut e.function_groups
+        {
+            // One group each: the change is the group joined, which replaces the one held
+            // (never a set of the new one and the old ones orgsync does not manage).
+            let joined: Vec<GroupRef> =
+                c.to.iter()
+                    .filter(|g| !c.from.iter().any(|f| f.id == g.id))
+                    .cloned()
+                    .collect();
+            if joined.len() == 1 {
+                c.to = joined;
+            } else {
+                let what = if joined.is_empty() {
+                    format!("take out of {} in {system}", names(&c.from))
+                } else {
+                    format!(
+                        "choose one of {} in {system} (one function group each)",
+                        names(&joined)
+                    )
+                };
+                self.step("function_groups", what);
+                e.function_groups = None;
+            }
+        }
+        if !self.caps.change_function_groups
+            && let Some(c) = e.function_groups.take()
+        {
+            self.step(
+                "function_groups",
+                format!(
+                    "change their function group to {} in {system}",
+                    names(&c.to)
+                ),
+            );
         }
         if !self.caps.fields.first_name && e.first_name.take().is_some() {
             self.step("first_name", format!("change the first name in {system}"));
@@ -347,6 +396,12 @@ impl Parts<'_> {
         }
         dropped
     }
+}
+
+/// "\"Finance\"" / "\"Finance\", \"Member\"": group names, quoted.
+fn names(groups: &[GroupRef]) -> String {
+    let names: Vec<String> = groups.iter().map(|g| format!("\"{}\"", g.name)).collect();
+    names.join(", ")
 }
 
 fn create_only_what(kind: ActionKind, system: &str) -> String {
