@@ -1145,11 +1145,17 @@ test_locations: [\"Test*\", \"Temp*\"]
             if name == FALLBACK_GROUP {
                 continue;
             }
+            // Only the functions someone holds: the source lists no other, and a mapping that
+            // names one it does not list is a `stale_mapping` warning on the first plan.
             let sources: Vec<String> = FUNCTIONS
                 .iter()
-                .filter(|f| f.4 == Some(name.as_str()))
-                .map(|f| yaml_str(f.0))
+                .zip(&self.used.functions)
+                .filter(|(f, used)| **used && f.4 == Some(name.as_str()))
+                .map(|(f, _)| yaml_str(f.0))
                 .collect();
+            if sources.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "    - {{ source: [{}], target: {} }}",
