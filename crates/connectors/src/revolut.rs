@@ -784,3 +784,48 @@ impl Target for RevolutTarget {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `GET /roles` as Revolut documents it: lower-case default ids, capitalised names.
+    fn roles(owner_id: &str) -> Vec<Role> {
+        [
+            (owner_id, "Owner"),
+            ("member", "Member"),
+            ("viewer", "Viewer"),
+            ("a40b6121-350b-4d2e-9ba1-9dab61a18d46", "Finance"),
+        ]
+        .into_iter()
+        .map(|(id, name)| Role {
+            id: id.to_owned(),
+            name: Some(name.to_owned()),
+            created_at: Some("2023-09-07T09:21:12.962303Z".to_owned()),
+        })
+        .collect()
+    }
+
+    /// Issue 21: `default_role: "Member"` was "not a role" where its id is `member`, and the
+    /// owner was known only as `Owner`.
+    #[test]
+    fn roles_resolve_by_id_then_id_or_name_without_case_and_the_owner_by_role() {
+        for owner in ["owner", "Owner", "OWNER"] {
+            let r = roles(owner);
+            assert_eq!(resolve_role("Member", &r).unwrap().id, "member");
+            assert_eq!(resolve_role("member", &r).unwrap().id, "member");
+            assert_eq!(
+                resolve_role("finance", &r).unwrap().id,
+                "a40b6121-350b-4d2e-9ba1-9dab61a18d46"
+            );
+            assert!(resolve_role("Owner", &r).is_none(), "never given");
+            assert!(resolve_role("Staff", &r).is_none());
+            assert!(is_owner_role(owner, &r));
+            assert!(!is_owner_role("member", &r));
+        }
+        // A custom id whose role is named Owner is the owner's too.
+        let mut r = roles("x");
+        r[0].id = "0098ac28-b92f-435e-a3a2-2829d3918dfb".to_owned();
+        assert!(is_owner_role("0098ac28-b92f-435e-a3a2-2829d3918dfb", &r));
+    }
+}

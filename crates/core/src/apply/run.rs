@@ -363,6 +363,8 @@ mod tests {
     struct FakeTarget {
         state: TargetSnapshot,
         fail: Vec<String>,
+        /// Answer 403 for these subjects.
+        forbid: Vec<String>,
         /// Raise the interrupt (as a signal would) while executing this subject.
         interrupt_at: Option<String>,
         executed: Vec<String>,
@@ -396,6 +398,11 @@ mod tests {
                 !text.contains("\"id\":\"new:"),
                 "a placeholder reached the target: {text}"
             );
+            if self.forbid.contains(&action.subject) {
+                return Err(ConnectorError::Forbidden(
+                    "403: This action is forbidden".to_owned(),
+                ));
+            }
             if self.fail.contains(&action.subject) {
                 return Err(ConnectorError::Action(format!(
                     "{} refused",
@@ -733,6 +740,34 @@ mod tests {
                 (ActionKind::Remove, 1),
                 (ActionKind::Anonymize, 1)
             ])
+        );
+    }
+
+    /// Issue 21: a read-only token gave 49 identical 403 failures. The first 403 on a write
+    /// stops the apply: nothing after it starts, and the rest is recorded as not attempted
+    /// (not as an interrupt).
+    #[test]
+    fn a_403_on_a_write_stops_the_apply() {
+        let mut t = FakeTarget {
+            forbid: vec!["p1".to_owned(), "p2".to_owned(), "p4".to_owned()],
+            ..FakeTarget::default()
+        };
+        let p = plan(vec![
+            action(ActionKind::Invite, "p1", &[]),
+            action(ActionKind::Invite, "p2", &[]),
+            action(ActionKind::Invite, "p3", &[]),
+            action(ActionKind::Remove, "p4", &[]),
+        ]);
+        let report = apply(&mut t, &p, &opts()).unwrap();
+        assert_eq!(t.executed, ["p1"], "nothing after the first 403 starts");
+        assert_eq!(t.finished, 1);
+        assert_eq!(report.failed, 1);
+        assert!(!report.interrupted);
+        assert!(report.stopped.as_deref().unwrap().contains("403"));
+        assert!(!report.is_success());
+        assert_eq!(
+            report.not_attempted,
+            BTreeMap::from([(ActionKind::Invite, 2), (ActionKind::Remove, 1)])
         );
     }
 

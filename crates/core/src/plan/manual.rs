@@ -537,6 +537,58 @@ mod tests {
         assert!(diags.is_empty());
     }
 
+    /// Issue 21: a Revolut member's role change was planned as `[Owner] → [Member, Owner]`. One
+    /// function group each: a change is the group joined, never a set; and where the target
+    /// cannot change it, a manual step naming it.
+    #[test]
+    fn one_function_group_is_never_a_set_and_a_change_the_target_cannot_make_is_manual() {
+        let g = |id: &str, name: &str| json!({ "id": id, "name": name });
+        let mut c = caps();
+        c.one_function_group = true;
+        let update = action(
+            ActionKind::Update,
+            "1",
+            &[(
+                "function_groups",
+                json!([g("viewer", "Viewer")]),
+                json!([g("member", "Member"), g("viewer", "Viewer")]),
+            )],
+        );
+        let (kept, steps, _) = restrict(&c, vec![update.clone()]);
+        assert!(steps.is_empty());
+        assert_eq!(
+            kept[0].changes.to_wire()["function_groups"].to,
+            json!([g("member", "Member")])
+        );
+
+        c.change_function_groups = false;
+        let two = action(
+            ActionKind::Invite,
+            "2",
+            &[
+                ("email", json!(null), json!("b@x")),
+                (
+                    "function_groups",
+                    json!([]),
+                    json!([g("fin", "Finance"), g("member", "Member")]),
+                ),
+            ],
+        );
+        let (kept, steps, diags) = restrict(&c, vec![update, two]);
+        assert_eq!(kept.len(), 1, "the update left empty is dropped: {kept:?}");
+        assert_eq!(kept[0].kind(), ActionKind::Invite);
+        assert!(!kept[0].changes.to_wire().contains_key("function_groups"));
+        let what: Vec<&str> = steps.iter().map(|s| s.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "choose one of \"Finance\", \"Member\" in Acme (one function group each; invited with the default)",
+                "change their function group to \"Member\" in Acme",
+            ]
+        );
+        assert_eq!(diags.len(), 2);
+    }
+
     #[test]
     fn a_permanent_delete_says_so_and_records_no_removal_date() {
         let mut c = caps();
