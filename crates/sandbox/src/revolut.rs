@@ -239,25 +239,25 @@ fn fail(status: StatusCode, message: &str) -> Response {
 }
 
 /// `limit` and `created_before` of a listing, or the 400 for bad ones.
-fn paging(q: &BTreeMap<String, String>) -> Result<(usize, Option<Timestamp>), Response> {
+fn paging(q: &BTreeMap<String, String>) -> Result<(usize, Option<Timestamp>), Box<Response>> {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 100,
         Some(Ok(n)) if (1..=1000).contains(&n) => n,
         Some(_) => {
-            return Err(fail(
+            return Err(Box::new(fail(
                 StatusCode::BAD_REQUEST,
                 "Parameter limit must be a valid integer in range: [1, 1000].",
-            ));
+            )));
         }
     };
     let before = match q.get("created_before").map(|b| b.parse::<Timestamp>()) {
         None => None,
         Some(Ok(t)) => Some(t),
         Some(Err(_)) => {
-            return Err(fail(
+            return Err(Box::new(fail(
                 StatusCode::BAD_REQUEST,
                 "created_before must be an ISO 8601 date-time",
-            ));
+            )));
         }
     };
     Ok((limit, before))
@@ -280,7 +280,7 @@ fn error_coded(status: StatusCode, code: u32, message: &str) -> Response {
 async fn list(State(s): St, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let (limit, before) = match paging(&q) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut page: Vec<Value> = {
         let mut d = s.data.lock().unwrap_or_else(|e| e.into_inner());
@@ -397,7 +397,7 @@ fn role_created_at(d: &RevolutData, id: &str) -> Timestamp {
 async fn roles(State(s): St, Query(q): Query<BTreeMap<String, String>>) -> Response {
     let (limit, before) = match paging(&q) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let d = s.data.lock().unwrap_or_else(|e| e.into_inner());
     let mut roles: Vec<(Timestamp, &String, &String)> = d
