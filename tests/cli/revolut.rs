@@ -446,6 +446,25 @@ fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
         ),
         "the missing role and the ones there are",
     );
+    // A role named by its id or in another case: the plan finds roles by name, so the check
+    // says which name to use.
+    std::fs::write(
+        dir.path().join("functions.yaml"),
+        FUNCTIONS.replace("target: Finance", "target: finance"),
+    )
+    .unwrap();
+    let near = run(dir.path(), &["validate", "--online"]);
+    near.assert_code(1);
+    near.assert_that(
+        near.stderr
+            .contains("the role \"finance\" is named \"Finance\" at Revolut"),
+        "the role's name is given",
+    );
+    std::fs::write(
+        dir.path().join("functions.yaml"),
+        FUNCTIONS.replace("target: Finance", "target: Sales"),
+    )
+    .unwrap();
     // Planned anyway: the role to create is a manual step, and its person is invited with the
     // default role until it exists.
     commit_all(dir.path());

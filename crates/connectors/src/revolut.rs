@@ -195,10 +195,11 @@ impl RevolutTarget {
         })
     }
 
-    /// `validate --online`: the token reads the team and its roles, and `default_role` and every
-    /// role the configuration names (`role_names`: the function mappings' targets and the
-    /// fallback) is a role of the business, found as the plan and the apply find it
-    /// ([`resolve_role`]). Roles cannot be created through the API, so a missing one is a
+    /// `validate --online`: the token reads the team and its roles, `default_role` is a role of
+    /// the business found as the apply finds it ([`resolve_role`]), and every role the
+    /// configuration names (`role_names`: the function mappings' targets and the fallback) is
+    /// one by the name `GET /roles` gives, as the plan finds it (a near miss — another case, an
+    /// id — is named with the role's name). Roles cannot be created through the API, so a missing one is a
     /// problem here, not a surprise in the plan. One line per problem.
     pub fn check_online(&self, role_names: &[String]) -> Result<Vec<String>, ConnectorError> {
         self.rt.block_on(self.client.get("/team-members?limit=1"))?;
@@ -221,10 +222,21 @@ impl RevolutTarget {
         named.sort();
         named.dedup();
         for name in named {
-            if resolve_role(name, &roles).is_none() {
-                problems.push(format!(
+            // The plan finds a mapping's role as a function group: by the name GET /roles gives.
+            if roles
+                .iter()
+                .any(|r| !r.is_owner() && r.label() == name.as_str())
+            {
+                continue;
+            }
+            match resolve_role(name, &roles) {
+                Some(r) => problems.push(format!(
+                    "functions.yaml: the role \"{name}\" is named \"{}\" at Revolut: a mapping names its role as GET /roles names it",
+                    r.label()
+                )),
+                None => problems.push(format!(
                     "functions.yaml: the role \"{name}\" does not exist at Revolut (roles: {known}); roles cannot be created through the API: create it in the Revolut Business app, or map onto an existing one"
-                ));
+                )),
             }
         }
         Ok(problems)
