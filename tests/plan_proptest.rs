@@ -134,6 +134,7 @@ fn source() -> impl Strategy<Value = SourceSnapshot> {
                 functions,
                 departments,
                 unlisted: Vec::new(),
+                left: Vec::new(),
             },
         )
 }

@@ -368,6 +368,7 @@ impl RecruiteeSource {
                 .collect(),
             departments: Vec::new(),
             unlisted: Vec::new(),
+            left: Vec::new(),
         })
     }
 }

@@ -18,7 +18,7 @@ use jiff::civil::Date;
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::config::{Config, MatchKey, ProtectedRule};
-use crate::model::{Account, AccountStatus, Person};
+use crate::model::{Account, AccountStatus, Person, SourceSnapshot};
 use crate::scope::{OutOfScope, Patterns, Scope};
 use crate::vocabulary::{Concerns, Diagnostic, DiagnosticKind, Severity};
 
@@ -369,20 +369,33 @@ impl<'a> Matching<'a> {
 
 /// Warnings for active accounts orgsync does not manage (invited by hand, never adopted) whose
 /// e-mail address is that of a leaver — a source person out of scope because every employment
-/// ended — and of no one in scope: such an account keeps its access, and orgsync never touches
+/// ended, or one the source lists as gone ([`SourceSnapshot::left`]: a suspended Google user) —
+/// and of no one in scope: such an account keeps its access, and orgsync never touches
 /// it (it is foreign), so the plan says so. `system` names the target ("Revolut").
 pub fn unmanaged_leavers(
     accounts: &[Account],
     scope: &Scope<'_>,
-    source: &[Person],
+    source: &SourceSnapshot,
     system: &str,
 ) -> Vec<Diagnostic> {
-    let mut leavers: HashMap<Cow<'_, str>, (&str, Date)> = HashMap::new();
-    for p in source {
+    // E-mail key → (identifier, why they are a leaver).
+    let mut leavers: HashMap<Cow<'_, str>, (&str, String)> = HashMap::new();
+    for l in &source.left {
+        if let Some(key) = email_key(&l.email) {
+            leavers.insert(key, (l.id.as_str(), "gone from the source".to_owned()));
+        }
+    }
+    for p in &source.persons {
         if let Some(OutOfScope::Ended(date)) = scope.out_of_scope.get(p.id.as_str())
             && let Some(key) = p.email.as_deref().and_then(email_key)
         {
-            leavers.insert(key, (p.id.as_str(), *date));
+            leavers.insert(
+                key,
+                (
+                    p.id.as_str(),
+                    format!("every contract ended, the last on {date}"),
+                ),
+            );
         }
     }
     if leavers.is_empty() {
@@ -409,14 +422,14 @@ pub fn unmanaged_leavers(
         if in_scope.contains(&key) {
             continue;
         }
-        let Some((id, ended)) = leavers.get(&key) else {
+        let Some((id, why)) = leavers.get(&key) else {
             continue;
         };
         out.push(Diagnostic {
             kind: DiagnosticKind::UnmanagedLeaver,
             severity: Severity::Warning,
             message: format!(
-                "unmanaged account {email} matches a leaver by e-mail ({id}: every contract ended, the last on {ended}): it keeps its access in {system}; orgsync never changes or removes an account it did not invite or adopt"
+                "unmanaged account {email} matches a leaver by e-mail ({id}: {why}): it keeps its access in {system}; orgsync never changes or removes an account it did not invite or adopt"
             ),
             subject: Some(email.to_owned()),
             count: 1,

@@ -1078,6 +1078,7 @@ impl Generator {
             functions,
             departments,
             unlisted: Vec::new(),
+            left: Vec::new(),
         }
     }
 

@@ -85,7 +85,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     diagnostics.extend(crate::identity::unmanaged_leavers(
         &target.accounts,
         &scope,
-        &source.persons,
+        source,
         &capabilities.system,
     ));
     let listed_managed = target.accounts.iter().filter(|a| a.managed).count();
