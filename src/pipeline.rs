@@ -677,6 +677,11 @@ pub fn check_online(config: &Config) -> anyhow::Result<Vec<String>> {
                 .check_online()
                 .context("cannot check the source online")?,
         ),
+        SourceConfig::Recruitee(r) => problems.extend(
+            orgsync_connectors::recruitee::RecruiteeSource::new(r, &kit)?
+                .check_online()
+                .context("cannot check the source online")?,
+        ),
         _ => {}
     }
     if let TargetConfig::Revolut(r) = &config.target {

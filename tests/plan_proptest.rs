@@ -134,6 +134,7 @@ fn source() -> impl Strategy<Value = SourceSnapshot> {
                 functions,
                 departments,
                 unlisted: Vec::new(),
+                left: Vec::new(),
             },
         )
 }
@@ -194,6 +195,7 @@ fn account() -> impl Strategy<Value = Account> {
                     removed_at: removed.filter(|_| status != AccountStatus::Active).map(day),
                     communities: communities.into_iter().map(str::to_owned).collect(),
                     function_groups: fgs.into_iter().map(str::to_owned).collect(),
+                    protected: false,
                 }
             },
         )

@@ -423,7 +423,20 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         String::new()
     };
-    if report.interrupted {
+    if let Some(why) = &report.stopped {
+        let left: Vec<String> = report
+            .not_attempted
+            .iter()
+            .map(|(kind, n)| format!("{n} {}", kind.as_str()))
+            .collect();
+        s.push_str(&format!(
+            "\nApply stopped: {why}. {ok} succeeded, {} failed{unsure}, {} not attempted ({}). \
+             Give the token the right to write (or use one that has it) and apply again.\n",
+            report.failed,
+            report.not_attempted_count(),
+            left.join(", ")
+        ));
+    } else if report.interrupted {
         let left: Vec<String> = report
             .not_attempted
             .iter()
@@ -467,7 +480,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     }
     Ok(if report.interrupted {
         ExitStatus::Interrupted
-    } else if report.failed > 0 || report.unconfirmed > 0 {
+    } else if report.failed > 0 || report.unconfirmed > 0 || report.stopped.is_some() {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
@@ -600,6 +613,7 @@ fn write_report(
         "unconfirmed": unconfirmed,
         "interrupted": report.interrupted,
         "not_attempted": report.not_attempted,
+        "stopped": report.stopped,
         "review": review,
     });
     let mut text = serde_json::to_string_pretty(&value)?;

@@ -613,7 +613,8 @@ pub const REVOLUT_FUNCTIONS: &str = "\
 functions:
   from: function
   unmapped: { fallback: Member }
-  map: []
+  map:
+    - { source: \"*\", target: Member }
 ";
 
 fn write_revolut_config(dir: &std::path::Path, g: &Generated, url: &str) -> std::io::Result<()> {

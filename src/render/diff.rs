@@ -236,6 +236,7 @@ mod tests {
             removed_at: None,
             communities: vec![community.to_owned()],
             function_groups: vec!["fg-1".to_owned()],
+            protected: false,
         }
     }
 

@@ -379,7 +379,7 @@ fn an_unsure_revolut_invite_is_looked_for_among_the_newest_members_not_the_whole
             &format!("member{i}@team.example"),
             "Team",
             &format!("Member {i}"),
-            "Member",
+            revolut_emulator::MEMBER,
             at,
         );
     }

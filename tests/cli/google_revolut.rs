@@ -123,3 +123,80 @@ fn google_to_revolut_with_faults_on_both_sides_invites_each_active_user_once_and
         }
     }
 }
+
+/// Issue 21 (the outside run was Google → Revolut): a member invited by hand whose person left
+/// — a suspended Google user, whom the source leaves out — kept access and no plan mentioned
+/// it. It is never touched (foreign), and the plan warns "unmanaged account … matches a leaver
+/// by e-mail".
+#[test]
+fn a_hand_invited_member_of_a_suspended_google_user_is_reported_never_touched() {
+    use orgsync_sandbox::generate::{GenerateOptions, generate};
+    use orgsync_sandbox::google::GoogleData;
+
+    let google = Sandbox::start("google", &[]);
+    // The address of a suspended user of the sandbox's data (150 people, seed 42).
+    let opts = GenerateOptions::new(150, 42);
+    let users = GoogleData::from_snapshot(&generate(&opts).source, opts.today).users;
+    let suspended = users
+        .iter()
+        .find(|u| u["suspended"] == true)
+        .and_then(|u| u["primaryEmail"].as_str())
+        .expect("the sandbox has a suspended user")
+        .to_owned();
+    let mut seeded = RevolutData::seeded(1);
+    let at: jiff::Timestamp = "2024-04-01T09:00:00Z".parse().unwrap();
+    let hand = seeded.add(&suspended, "By", "Hand", emulator::MEMBER, at);
+    let data = Arc::new(Mutex::new(seeded));
+    let team = spawn(
+        emulator::router_shared(Arc::clone(&data), TOKEN, Faults::default()),
+        0,
+    )
+    .expect("the Revolut emulator starts");
+    let dir = google.path();
+    let yaml = std::fs::read_to_string(dir.join("orgsync.yaml"))
+        .unwrap()
+        .replace(
+            "target:\n  kind: file\n  path: workspace.json\n",
+            &format!(
+                "target:\n  kind: revolut\n  base_url: {}{}\n  token: ${{env:REVOLUT_TOKEN}}\n",
+                team.url(),
+                emulator::BASE_PATH
+            ),
+        );
+    std::fs::write(dir.join("orgsync.yaml"), yaml).unwrap();
+    std::fs::remove_file(dir.join("functions.yaml")).unwrap();
+    std::fs::remove_file(dir.join("workspace.json")).unwrap();
+    crate::common::commit_all(dir);
+    let mut env = key_env(&google);
+    env.push(("REVOLUT_TOKEN", TOKEN.to_owned()));
+
+    let plan = run(dir, &env, &["plan", "--format", "json", "--at", AT]);
+    plan.assert_code(0);
+    let plan: Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    assert!(
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["target_id"] != hand.as_str()),
+        "never touched"
+    );
+    let warning = plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "unmanaged_leaver")
+        .unwrap_or_else(|| panic!("a warning: {:#}", plan["diagnostics"]));
+    assert_eq!(warning["severity"], "warning");
+    assert!(
+        warning["message"].as_str().unwrap().starts_with(&format!(
+            "unmanaged account {suspended} matches a leaver by e-mail"
+        )),
+        "{warning:#}"
+    );
+    run(dir, &env, &["apply", "--auto-approve", "--at", AT]).assert_code(0);
+    assert!(
+        data.lock().unwrap().members.contains_key(&hand),
+        "still there: foreign"
+    );
+}

@@ -87,3 +87,82 @@ fn a_refused_data_service_user_fails_the_plan() {
         "the refusal is explained without the password",
     );
 }
+
+/// The warnings of a plan (JSON): kind and count, sorted.
+fn warnings(plan: &Value) -> Vec<(String, u64)> {
+    let mut w: Vec<(String, u64)> = plan["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .filter(|d| d["severity"] != "info")
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_owned(),
+                d["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    w.sort();
+    w
+}
+
+/// Issue 21: `orgsync sandbox manusplus --config-out` wrote function mappings with codes
+/// (`F-ACC`, …) while its data uses UUIDs, and the generator mapped functions nobody holds: the
+/// first plan showed 16 `stale_mapping` warnings. Every `sandbox <kind> --config-out` that plans
+/// on its own (ManusPlus and Google into the file workspace, a file source into Revolut) plans
+/// against its own data with no warning about the configuration: no warning at all into Revolut,
+/// and for the HR sources exactly the warnings the same generated people give with the file
+/// source — the generated churn (a new function nobody mapped yet, a location that closed) is the
+/// data's, not the configuration's. (`sandbox afas` needs a SCIM server, `sandbox recruitee` an
+/// AFAS one: their own tests plan them.)
+#[test]
+fn sandbox_configurations_plan_against_their_own_data_without_configuration_warnings() {
+    let generated = tempfile::tempdir().unwrap();
+    let r = crate::common::orgsync(&[
+        "sandbox",
+        "generate",
+        "--people",
+        "150",
+        "--seed",
+        "42",
+        "--out",
+        generated.path().to_str().unwrap(),
+    ]);
+    r.assert_code(0);
+    let files = run(
+        generated.path(),
+        &[],
+        &["plan", "--format", "json", "--at", AT],
+    );
+    files.assert_code(0);
+    let files = warnings(&serde_json::from_str(&files.stdout).unwrap());
+    assert!(
+        files.iter().all(|(k, _)| k != "stale_mapping"),
+        "the generator maps only functions someone holds: {files:?}"
+    );
+
+    for kind in ["manusplus", "google", "revolut"] {
+        let sandbox = Sandbox::start(kind, &[]);
+        let env = match kind {
+            "manusplus" => env(),
+            "google" => crate::google::key_env(&sandbox),
+            _ => vec![("REVOLUT_TOKEN", "sandbox-token".to_owned())],
+        };
+        let plan = run(
+            sandbox.path(),
+            &env,
+            &["plan", "--format", "json", "--at", AT],
+        );
+        plan.assert_code(0);
+        let plan: Value = serde_json::from_str(&plan.stdout).unwrap();
+        let got = warnings(&plan);
+        if kind == "revolut" {
+            assert!(got.is_empty(), "{kind}: {plan:#}");
+        } else {
+            assert_eq!(
+                got, files,
+                "{kind}: only the generated churn warns: {plan:#}"
+            );
+        }
+    }
+}

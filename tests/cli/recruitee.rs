@@ -98,3 +98,85 @@ fn plans_show_no_applicant_data() {
     let file = std::fs::read_to_string(s.dir.path().join("plan.json")).unwrap();
     s.assert_no_applicant_data(&file, "the plan file");
 }
+
+/// Issue 21: `validate --online` reported "the source and the target answer" in 0.0 s without
+/// calling Recruitee, so a dead token or a hanging server passed. It reads one page of
+/// candidates, and fails on a 401, a 5xx and a timeout as the other sources do.
+#[test]
+fn recruitee_validate_online_calls_recruitee_and_fails_on_401_5xx_and_timeouts() {
+    use orgsync_sandbox::recruitee::{self, RecruiteeData};
+    use orgsync_sandbox::serve::spawn;
+
+    let s = Setup::new(5, Faults::default(), true);
+    let ok = s.run(&["validate", "--online"]);
+    ok.assert_code(0);
+
+    // A dead token: Recruitee answers 401.
+    let out = s
+        .command(&["validate", "--online"])
+        .env("RECRUITEE_TOKEN", "a-dead-token")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot check the source online") && stderr.contains("Recruitee"),
+        "{stderr}"
+    );
+
+    let path = s.dir.path().join("orgsync.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let start = yaml.find("  base_url: ").unwrap();
+    let end = start + yaml[start..].find('\n').unwrap();
+    let with_source = |url: &str| {
+        let mut y = yaml.clone();
+        y.replace_range(start..end, &format!("  base_url: {url}"));
+        y.replacen(
+            "  token: ${env:RECRUITEE_TOKEN}\n",
+            "  token: ${env:RECRUITEE_TOKEN}\n  timeout_secs: 1\n  retries: 0\n",
+            1,
+        )
+    };
+
+    // A server error.
+    let data = RecruiteeData::generate(3, 11, AT.parse().unwrap());
+    let failing = spawn(
+        recruitee::router(
+            data.shared(),
+            crate::applicants::REC_TOKEN,
+            Faults {
+                error_rate: 1.0,
+                error_status: Some(503),
+                ..Faults::default()
+            },
+        ),
+        0,
+    )
+    .unwrap();
+    std::fs::write(&path, with_source(&failing.url())).unwrap();
+    let r = s.run(&["validate", "--online"]);
+    r.assert_code(1);
+    r.assert_that(
+        r.stderr.contains("cannot check the source online") && r.stderr.contains("503"),
+        "a 5xx fails the check",
+    );
+
+    // A server that never answers.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", hanging.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in hanging.incoming() {
+            held.push(c);
+        }
+    });
+    std::fs::write(&path, with_source(&url)).unwrap();
+    let started = std::time::Instant::now();
+    let r = s.run(&["validate", "--online"]);
+    r.assert_code(1);
+    r.assert_that(
+        r.stderr.contains("cannot check the source online"),
+        "a timeout fails the check",
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}

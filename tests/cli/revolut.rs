@@ -213,7 +213,7 @@ fn file_source_to_revolut_invites_with_roles_converges_and_removes_a_leaver_for_
         team.role_of(&email(1)).as_deref(),
         Some(emulator::FINANCE_ROLE)
     );
-    assert_eq!(team.role_of(&email(2)).as_deref(), Some("Member"));
+    assert_eq!(team.role_of(&email(2)).as_deref(), Some(emulator::MEMBER));
     assert_eq!(team.emails().len(), 6 + 4);
 
     // Re-plan: nothing to do, and the foreign members and the owner are left alone.
@@ -442,10 +442,29 @@ fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
     bad.assert_code(1);
     bad.assert_that(
         bad.stderr.contains(
-            "the role \"Sales\" does not exist at Revolut (roles: Admin, Finance, Member)",
+            "the role \"Sales\" does not exist at Revolut (roles: Admin, Finance, Member, Viewer)",
         ),
         "the missing role and the ones there are",
     );
+    // A role named by its id or in another case: the plan finds roles by name, so the check
+    // says which name to use.
+    std::fs::write(
+        dir.path().join("functions.yaml"),
+        FUNCTIONS.replace("target: Finance", "target: finance"),
+    )
+    .unwrap();
+    let near = run(dir.path(), &["validate", "--online"]);
+    near.assert_code(1);
+    near.assert_that(
+        near.stderr
+            .contains("the role \"finance\" is named \"Finance\" at Revolut"),
+        "the role's name is given",
+    );
+    std::fs::write(
+        dir.path().join("functions.yaml"),
+        FUNCTIONS.replace("target: Finance", "target: Sales"),
+    )
+    .unwrap();
     // Planned anyway: the role to create is a manual step, and its person is invited with the
     // default role until it exists.
     commit_all(dir.path());
@@ -473,7 +492,7 @@ fn validate_online_names_a_role_that_does_not_exist_at_revolut() {
         "{plan:#}"
     );
     apply(dir.path(), &[]).assert_code(0);
-    assert_eq!(team.role_of(&email(1)).as_deref(), Some("Member"));
+    assert_eq!(team.role_of(&email(1)).as_deref(), Some(emulator::MEMBER));
 }
 
 #[test]
@@ -590,7 +609,7 @@ fn members_sharing_a_created_at_across_page_boundaries_are_all_listed() {
             &format!("tie{i}@people.example"),
             "T",
             "Ie",
-            "Member",
+            emulator::MEMBER,
             instant,
         );
     }
@@ -600,7 +619,7 @@ fn members_sharing_a_created_at_across_page_boundaries_are_all_listed() {
             &format!("late{i}@people.example"),
             "L",
             "Ate",
-            "Member",
+            emulator::MEMBER,
             later,
         );
     }
@@ -621,7 +640,7 @@ fn members_sharing_a_created_at_across_page_boundaries_are_all_listed() {
             &format!("same{i}@people.example"),
             "S",
             "Ame",
-            "Member",
+            emulator::MEMBER,
             instant,
         );
     }
@@ -638,7 +657,13 @@ fn pages_cut_short_are_read_past_not_taken_for_the_end() {
     let base: jiff::Timestamp = "2025-01-10T08:00:00Z".parse().unwrap();
     for i in 0..120 {
         let at = base + jiff::SignedDuration::from_secs(i / 4);
-        data.add(&format!("p{i}@people.example"), "P", "Erson", "Member", at);
+        data.add(
+            &format!("p{i}@people.example"),
+            "P",
+            "Erson",
+            emulator::MEMBER,
+            at,
+        );
     }
     let team = Team::start(
         data,
@@ -720,4 +745,225 @@ fn sandbox_revolut_serves_and_writes_a_configuration_that_converges() {
         .assert_that(first.stdout.contains("to invite"), "the plan invites");
     applied.assert_code(0);
     again.assert_code(0);
+}
+
+/// The owner of the documented examples: a person in HR with the owner's address.
+fn owner_person() -> Value {
+    let mut p = person("4000", "Olivia", "Owner", "F-FIN");
+    p["email"] = json!(OWNER_EMAIL);
+    p
+}
+
+/// [`config`] without the `protected` entry for the owner.
+fn config_unprotected(url: &str, source: &[Value]) -> tempfile::TempDir {
+    let dir = config(url, source, "");
+    std::fs::write(
+        dir.path().join("orgsync.yaml"),
+        orgsync_yaml(url, "").replace(&format!("protected:\n  - email: {OWNER_EMAIL}\n"), ""),
+    )
+    .unwrap();
+    commit_all(dir.path());
+    dir
+}
+
+/// Issue 21: with `adopt_unmanaged: true` (examples/revolut) and no `protected` entry, the plan
+/// adopted the owner and planned `function_groups: [Owner] → [Member, Owner]`. The owner is
+/// recognised by its role — the documented examples write its id `owner` and `OWNER` — and is
+/// never adopted, changed or removed; a member's role change is one role, and Revolut's API has
+/// none: a manual step, never a set.
+#[test]
+fn the_owner_is_never_adopted_or_changed_without_a_protected_entry() {
+    for owner_role in ["owner", "OWNER"] {
+        let mut data = RevolutData::seeded(2);
+        if owner_role != emulator::OWNER {
+            let name = data.roles.remove(emulator::OWNER).unwrap();
+            data.roles.insert(owner_role.to_owned(), name);
+            for m in data.members.values_mut() {
+                if m.role_id == emulator::OWNER {
+                    m.role_id = owner_role.to_owned();
+                }
+            }
+        }
+        // Invited by hand as a Viewer; HR maps their function onto Member.
+        let at: jiff::Timestamp = "2024-04-01T09:00:00Z".parse().unwrap();
+        data.add(&email(2), "Ann", "Person2", "viewer", at);
+        let team = Team::start(data, Faults::default());
+        let mut source = people(2);
+        source.push(owner_person());
+        let dir = config_unprotected(&team.url(), &source);
+        let owner = team.id_of(OWNER_EMAIL).unwrap();
+
+        let plan = plan_json(dir.path());
+        for a in plan["actions"].as_array().unwrap() {
+            assert_ne!(a["target_id"], json!(owner), "{owner_role}: {a:#}");
+            assert_ne!(a["subject"], "4000", "{owner_role}: {a:#}");
+            if let Some(to) = a["changes"]["function_groups"]["to"].as_array() {
+                assert!(to.len() <= 1, "{owner_role}: one role each: {a:#}");
+            }
+        }
+        assert!(
+            plan["diagnostics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| { d["kind"] == "protected_account" && d["subject"] == OWNER_EMAIL }),
+            "{owner_role}: the owner is left alone, and the plan says so: {plan:#}"
+        );
+        let steps: Vec<(&str, &str)> = plan["manual_steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["what"].as_str().unwrap(),
+                    m["subjects"][0].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [(
+                "change their function group to \"Member\" in Revolut",
+                "5002"
+            )],
+            "{owner_role}: the role change is one role, by hand: {plan:#}"
+        );
+        let text = run(dir.path(), &["plan", "--at", AT]);
+        text.assert_that(
+            !text.stdout.contains("Owner]") && !text.stdout.contains(", Owner"),
+            "no plan line gives the owner's role",
+        );
+
+        let applied = apply(dir.path(), &[]);
+        applied.assert_code(0);
+        assert_eq!(team.role_of(OWNER_EMAIL).as_deref(), Some(owner_role));
+        assert_eq!(team.role_of(&email(2)).as_deref(), Some("viewer"));
+        assert_eq!(
+            team.role_of(&email(1)).as_deref(),
+            Some(emulator::FINANCE_ROLE)
+        );
+        // Adopted by hand's member stays adopted; the owner is never in the records.
+        let again = plan_json(dir.path());
+        assert!(again["actions"].as_array().unwrap().is_empty(), "{again:#}");
+    }
+}
+
+/// Issue 21: `validate --online` refused `default_role: "Member"` — "is not a role of this
+/// Revolut business (roles: …, Member, …)" — where the role's id is `member` (the documented
+/// example). The check and the apply resolve a role one way: the apply invites with `member`.
+#[test]
+fn validate_online_accepts_default_role_member_whose_id_is_lower_case() {
+    let team = Team::start(RevolutData::seeded(1), Faults::default());
+    let dir = config(&team.url(), &people(1), "");
+    // No functions: everyone gets default_role.
+    std::fs::remove_file(dir.path().join("functions.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("orgsync.yaml"),
+        orgsync_yaml(&team.url(), "")
+            .replace("[email, function_groups]", "[email]")
+            .replace("  retries: 6\n", "  retries: 6\n  default_role: Member\n"),
+    )
+    .unwrap();
+    commit_all(dir.path());
+    let ok = run(dir.path(), &["validate", "--online"]);
+    ok.assert_code(0);
+    ok.assert_that(!ok.stderr.contains("is not a role"), "Member is a role");
+    apply(dir.path(), &[]).assert_code(0);
+    assert_eq!(team.role_of(&email(1)).as_deref(), Some(emulator::MEMBER));
+
+    // A role that is not there is still named, by the same rule.
+    std::fs::write(
+        dir.path().join("orgsync.yaml"),
+        orgsync_yaml(&team.url(), "")
+            .replace("[email, function_groups]", "[email]")
+            .replace("  retries: 6\n", "  retries: 6\n  default_role: Staff\n"),
+    )
+    .unwrap();
+    let bad = run(dir.path(), &["validate", "--online"]);
+    bad.assert_code(1);
+    bad.assert_that(
+        bad.stderr.contains(
+            "\"Staff\" is not a role of this Revolut business (roles: Admin, Finance, Member, Viewer)",
+        ),
+        "an unknown role is named",
+    );
+}
+
+/// Issue 21: a read-only token gave 49 identical `403 This action is forbidden` failures. The
+/// apply stops at the first 403 on a write, says why (the token's scope), and records the rest
+/// as not attempted.
+#[test]
+fn a_read_only_token_stops_the_apply_at_the_first_403() {
+    let mut data = RevolutData::seeded(1);
+    data.read_only = true;
+    let team = Team::start(data, Faults::default());
+    let dir = config(&team.url(), &people(49), "");
+    let report = dir.path().join("report.json");
+    let r = apply(dir.path(), &["--report", report.to_str().unwrap()]);
+    r.assert_code(1);
+    r.assert_that(
+        r.stdout
+            .contains("Apply stopped: the target refused a write with 403")
+            && r.stdout.contains("WRITE scope"),
+        "the apply stops and names the token's scope",
+    );
+    let sent = team.data.lock().unwrap().invites_received;
+    let concurrency = 4;
+    assert!(
+        (1..=concurrency).contains(&sent),
+        "only the invites in flight were sent, not 49: {sent}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], false, "{report:#}");
+    assert!(report["stopped"].as_str().unwrap().contains("403"));
+    assert_eq!(
+        report["not_attempted"]["invite"].as_u64().unwrap() + sent,
+        49,
+        "every invite not sent is recorded as not attempted: {report:#}"
+    );
+    assert_eq!(team.emails().len(), 2, "nothing was invited");
+}
+
+/// Issue 21: a member invited by hand (unmanaged) whose person left HR kept access and no plan
+/// mentioned it. It is never touched (foreign), but the plan warns about it.
+#[test]
+fn an_unmanaged_member_matching_a_leaver_is_reported_never_touched() {
+    let mut data = RevolutData::seeded(1);
+    let at: jiff::Timestamp = "2024-04-01T09:00:00Z".parse().unwrap();
+    data.add(&email(3), "Ann", "Person3", emulator::MEMBER, at);
+    let team = Team::start(data, Faults::default());
+    let mut source = people(3);
+    source[2]["end"] = json!("2025-03-31");
+    let dir = config(&team.url(), &source, "");
+    let plan = plan_json(dir.path());
+    let hand = team.id_of(&email(3)).unwrap();
+    assert!(
+        plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["target_id"] != json!(hand) && a["subject"] != "5003"),
+        "never touched: {plan:#}"
+    );
+    let warning = plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "unmanaged_leaver")
+        .unwrap_or_else(|| panic!("a warning: {plan:#}"));
+    assert_eq!(warning["severity"], "warning");
+    assert!(
+        warning["message"].as_str().unwrap().starts_with(&format!(
+            "unmanaged account {} matches a leaver by e-mail (5003",
+            email(3)
+        )),
+        "{warning:#}"
+    );
+    let text = run(dir.path(), &["plan", "--at", AT]);
+    text.assert_that(
+        text.stdout.contains("matches a leaver by e-mail"),
+        "the text plan shows it",
+    );
+    apply(dir.path(), &[]).assert_code(0);
+    assert_eq!(team.id_of(&email(3)), Some(hand), "still there: foreign");
 }

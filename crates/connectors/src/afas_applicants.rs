@@ -800,6 +800,8 @@ pub fn capabilities() -> TargetCapabilities {
             manager: false,
         },
         create_only: true,
+        change_function_groups: false,
+        one_function_group: false,
     }
 }
 

@@ -681,6 +681,7 @@ impl<'l> Builder<'l> {
             functions: self.functions.finish(),
             departments: self.departments.finish(),
             unlisted: Vec::new(),
+            left: Vec::new(),
         }
     }
 }

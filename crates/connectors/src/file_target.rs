@@ -380,6 +380,7 @@ mod tests {
                 removed_at: None,
                 communities: vec!["c-1".to_owned()],
                 function_groups: vec![],
+                protected: false,
             }],
             communities: vec![TargetGroup {
                 id: "c-1".to_owned(),

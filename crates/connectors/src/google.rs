@@ -358,6 +358,16 @@ pub fn snapshot(
             });
         }
     };
+    // Leavers: out of the persons, but known, for the plan's unmanaged-leaver warning.
+    out.left = users
+        .iter()
+        .filter(|u| u.suspended || u.archived)
+        .filter(|u| !u.primary_email.trim().is_empty())
+        .map(|u| orgsync_core::model::LeftPerson {
+            id: person_id(u),
+            email: u.primary_email.trim().to_owned(),
+        })
+        .collect();
     let mut index: HashMap<String, usize> = HashMap::new();
     for u in users.iter().filter(|u| !u.suspended && !u.archived) {
         let id = person_id(u);

@@ -20,6 +20,7 @@
 //!   cut is transient: a page read again comes back whole at least twice in six reads. A candidate that comes back on two pages means the order moved while paging
 //!   (rows that tie on the sort key): then everything is read again in one unpaged request,
 //!   which Recruitee answers with every candidate.
+//! - `validate --online` reads one page of candidates ([`RecruiteeSource::check_online`]).
 //! - Lookup ([`Source::lookup`]): a person the listing lacked is asked for directly, `GET
 //!   …/candidates/{id}`, and found only while a placement is still hired.
 //! - A person's `id` is the candidate id; the e-mail is the first of `emails`; the name is split
@@ -367,7 +368,19 @@ impl RecruiteeSource {
                 .collect(),
             departments: Vec::new(),
             unlisted: Vec::new(),
+            left: Vec::new(),
         })
+    }
+}
+
+impl RecruiteeSource {
+    /// `validate --online`: one page of candidates (`GET …/candidates?limit=1&offset=0`) with
+    /// the token, read as the listing reads it. A refused token (401), a server error or a
+    /// timeout (after the configured retries) is an error, as for the other sources.
+    pub fn check_online(&self) -> Result<Vec<String>, ConnectorError> {
+        self.rt
+            .block_on(self.page("/candidates?limit=1&offset=0"))?;
+        Ok(Vec::new())
     }
 }
 

@@ -7,11 +7,22 @@
 //!   records (git notes) keep, per invite or adoption, the member id orgsync created or took over
 //!   ([`ApplyContext::record_account`]); the pipeline reads them back into [`Ownership`]. Every
 //!   other member is foreign and never changed or removed (adoption by e-mail with
-//!   `identity.adopt_unmanaged: true`, the seed's Revolut behaviour). The owner is never managed.
-//! - **Roles** are the function groups: `GET /roles` lists them; a person's function group (from
-//!   `functions.yaml`, onto role names) is the role they are invited with, and a change is a
-//!   `PUT /team-members/{id}/role`. Without `functions`, everyone gets `default_role`. Revolut
-//!   roles cannot be created through the API: that is a manual step.
+//!   `identity.adopt_unmanaged: true`, the seed's Revolut behaviour).
+//! - **The owner** is never adopted, changed or removed, whatever `protected` says: its account
+//!   is marked protected ([`Account::protected`]). It is recognised by its role: the role id
+//!   `owner` compared without case (Revolut's documentation writes `owner`, `Owner` and
+//!   `OWNER`), or the role `GET /roles` names `Owner`.
+//! - **Roles** are the function groups: `GET /roles` lists them (paged like the members); a
+//!   person's function group (from `functions.yaml`, onto role names) is the role they are
+//!   invited with. One role per member: an invite whose functions map onto several is a manual
+//!   step. Revolut's API has no role change ("you can do so in the Revolut Business app"): a
+//!   change is a manual step naming the new role. A role named in the configuration
+//!   (`default_role`, a mapping's target) is found by [`resolve_role`] — the one rule for
+//!   `validate --online`, the plan and the apply: by id, then by id or name without case.
+//!   Without `functions`, everyone gets `default_role`. Revolut roles cannot be created through
+//!   the API: that is a manual step.
+//! - A **403** on a write (a token without the `WRITE` scope) stops the apply: no further
+//!   action starts ([`ConnectorError::Forbidden`]).
 //! - **remove** is `DELETE /team-members/{id}`: permanent, no retention and no restore on
 //!   Revolut's side, so a rehire is a new invitation. A 404 means it is gone already (done);
 //!   Revolut refuses the owner with 422, which fails that action only.
@@ -46,8 +57,9 @@ use orgsync_core::identity::same_email;
 use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
 use orgsync_core::vocabulary::{AccountEdit, Action, ActionKind, Changes, GroupRef, Update};
 
-/// The owner's role id (default roles' ids are their names).
-pub const OWNER_ROLE: &str = "Owner";
+/// The owner's role id, compared without case (the documentation writes `owner`, `Owner` and
+/// `OWNER`).
+pub const OWNER_ROLE: &str = "owner";
 
 /// How much older than the invite (by the server's clock) a member may be and still be looked
 /// at as the invite's result: the `Date` header is to the second, and the server that stamps it
@@ -81,11 +93,49 @@ pub struct Member {
     pub created_at: String,
 }
 
+/// A role as `GET /roles` lists it.
 #[derive(Debug, Clone, Deserialize)]
-struct Role {
-    id: String,
+pub struct Role {
+    /// Its id: `owner`, `admin`, `member`, … for default roles, a UUID for a custom one.
+    pub id: String,
+    /// Its name (`Owner`, `Member`, `Finance`).
     #[serde(default)]
-    name: Option<String>,
+    pub name: Option<String>,
+    /// ISO 8601 creation time: the paging key.
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+impl Role {
+    /// Its name, or its id without one.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The owner's role: by id or name, without case.
+    pub fn is_owner(&self) -> bool {
+        self.id.eq_ignore_ascii_case(OWNER_ROLE) || self.label().eq_ignore_ascii_case("Owner")
+    }
+}
+
+/// True when a member's `role_id` is the owner's: the id `owner` without case, or a role
+/// `GET /roles` names `Owner`.
+pub fn is_owner_role(role_id: &str, roles: &[Role]) -> bool {
+    role_id.eq_ignore_ascii_case(OWNER_ROLE)
+        || roles.iter().any(|r| r.id == role_id && r.is_owner())
+}
+
+/// The role a configuration names (`default_role`, a function mapping's target): the role with
+/// that id, else the one whose id or name it is without case. The owner's role is never one to
+/// give. The one rule of `validate --online`, the plan (the function groups' names) and the
+/// apply.
+pub fn resolve_role<'r>(name: &str, roles: &'r [Role]) -> Option<&'r Role> {
+    let name = name.trim();
+    let givable = || roles.iter().filter(|r| !r.is_owner());
+    givable()
+        .find(|r| r.id == name)
+        .or_else(|| givable().find(|r| r.id.eq_ignore_ascii_case(name)))
+        .or_else(|| givable().find(|r| r.label().eq_ignore_ascii_case(name)))
 }
 
 /// Revolut error bodies: `{"code": 404, "message": "…"}`.
@@ -108,6 +158,8 @@ pub struct RevolutTarget {
     owned: Ownership,
     /// The members as last read (and as changed since): id → member.
     members: HashMap<String, Member>,
+    /// The roles as last read.
+    roles: Vec<Role>,
 }
 
 impl RevolutTarget {
@@ -139,42 +191,52 @@ impl RevolutTarget {
             default_role: cfg.default_role.trim().to_owned(),
             owned,
             members: HashMap::new(),
+            roles: Vec::new(),
         })
     }
 
-    /// `validate --online`: the token reads the team and its roles, `default_role` is a role
-    /// id, and every role the configuration names (`role_names`: the function mappings' targets
-    /// and the fallback) exists by name. Roles cannot be created through the API, so a missing
-    /// one is a problem here, not a surprise in the plan. One line per problem.
+    /// `validate --online`: the token reads the team and its roles, `default_role` is a role of
+    /// the business found as the apply finds it ([`resolve_role`]), and every role the
+    /// configuration names (`role_names`: the function mappings' targets and the fallback) is
+    /// one by the name `GET /roles` gives, as the plan finds it (a near miss — another case, an
+    /// id — is named with the role's name). Roles cannot be created through the API, so a missing one is a
+    /// problem here, not a surprise in the plan. One line per problem.
     pub fn check_online(&self, role_names: &[String]) -> Result<Vec<String>, ConnectorError> {
         self.rt.block_on(self.client.get("/team-members?limit=1"))?;
         let roles = self.roles()?;
-        let mut known: Vec<String> = roles
+        let mut known: Vec<&str> = roles
             .iter()
-            .filter(|r| r.id != OWNER_ROLE)
-            .map(|r| r.name.clone().unwrap_or_else(|| r.id.clone()))
+            .filter(|r| !r.is_owner())
+            .map(Role::label)
             .collect();
         known.sort();
+        let known = known.join(", ");
         let mut problems = Vec::new();
-        if !roles
-            .iter()
-            .any(|r| r.id == self.default_role && r.id != OWNER_ROLE)
-        {
+        if resolve_role(&self.default_role, &roles).is_none() {
             problems.push(format!(
-                "target.default_role: \"{}\" is not a role of this Revolut business (roles: {})",
+                "target.default_role: \"{}\" is not a role of this Revolut business (roles: {known})",
                 self.default_role,
-                known.join(", ")
             ));
         }
         let mut named: Vec<&String> = role_names.iter().collect();
         named.sort();
         named.dedup();
         for name in named {
-            if !known.iter().any(|k| k == name) {
-                problems.push(format!(
-                    "functions.yaml: the role \"{name}\" does not exist at Revolut (roles: {}); roles cannot be created through the API: create it in the Revolut Business app, or map onto an existing one",
-                    known.join(", ")
-                ));
+            // The plan finds a mapping's role as a function group: by the name GET /roles gives.
+            if roles
+                .iter()
+                .any(|r| !r.is_owner() && r.label() == name.as_str())
+            {
+                continue;
+            }
+            match resolve_role(name, &roles) {
+                Some(r) => problems.push(format!(
+                    "functions.yaml: the role \"{name}\" is named \"{}\" at Revolut: a mapping names its role as GET /roles names it",
+                    r.label()
+                )),
+                None => problems.push(format!(
+                    "functions.yaml: the role \"{name}\" does not exist at Revolut (roles: {known}); roles cannot be created through the API: create it in the Revolut Business app, or map onto an existing one"
+                )),
             }
         }
         Ok(problems)
@@ -197,29 +259,60 @@ impl RevolutTarget {
             .block_on(list_members_with(&self.client, self.page_size, None))
     }
 
+    /// Every role. `GET /roles` pages like the members (newest first, `created_before`, `limit`
+    /// up to 1000): a full page is followed by the page before its oldest `created_at`, roles
+    /// already seen dropped.
     fn roles(&self) -> Result<Vec<Role>, ConnectorError> {
         self.rt.block_on(async {
-            let response = self.client.get("/roles").await?;
-            list_body::<Role>(&response.body, "roles").map_err(|e| ConnectorError::Data {
+            let data = |message: String| ConnectorError::Data {
                 path: "GET /roles".to_owned(),
                 line: 0,
-                message: e,
-            })
+                message,
+            };
+            let mut out: Vec<Role> = Vec::new();
+            let mut seen: HashSet<String> = HashSet::new();
+            let mut path = "/roles?limit=1000".to_owned();
+            loop {
+                let response = self.client.get(&path).await?;
+                let page = list_body::<Role>(&response.body, "roles").map_err(data)?;
+                let full = page.len() >= 1000;
+                let oldest = page.iter().filter_map(|r| r.created_at.clone()).min();
+                let mut new = 0;
+                for r in page {
+                    if seen.insert(r.id.clone()) {
+                        new += 1;
+                        out.push(r);
+                    }
+                }
+                match oldest {
+                    Some(oldest) if full && new > 0 => {
+                        // Up to and including the oldest time: ties are kept, repeats dropped.
+                        let next = oldest
+                            .parse::<jiff::Timestamp>()
+                            .ok()
+                            .and_then(|t| t.checked_add(jiff::SignedDuration::from_micros(1)).ok())
+                            .map_or(oldest, |t| t.to_string());
+                        path = format!("/roles?limit=1000&created_before={}", encode(&next));
+                    }
+                    _ => return Ok(out),
+                }
+            }
         })
     }
 
     fn read(&mut self) -> Result<TargetSnapshot, ConnectorError> {
         let members = self.list_members()?;
-        let roles = self.roles()?;
+        self.roles = self.roles()?;
         self.members = members.iter().map(|m| (m.id.clone(), m.clone())).collect();
         let mut accounts: Vec<Account> = members.iter().map(|m| self.account(m)).collect();
         accounts.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut function_groups: Vec<TargetGroup> = roles
-            .into_iter()
-            .filter(|r| r.id != OWNER_ROLE)
+        let mut function_groups: Vec<TargetGroup> = self
+            .roles
+            .iter()
+            .filter(|r| !r.is_owner())
             .map(|r| TargetGroup {
-                name: r.name.clone().unwrap_or_else(|| r.id.clone()),
-                id: r.id,
+                name: r.label().to_owned(),
+                id: r.id.clone(),
                 source_ids: Vec::new(),
                 managed: false,
             })
@@ -233,7 +326,7 @@ impl RevolutTarget {
     }
 
     fn account(&self, m: &Member) -> Account {
-        let owner = m.role_id.as_deref() == Some(OWNER_ROLE);
+        let owner = self.is_owner(m);
         let person = self.owned.get(&m.id).filter(|_| !owner);
         Account {
             id: m.id.clone(),
@@ -246,19 +339,43 @@ impl RevolutTarget {
             removed_at: None,
             communities: Vec::new(),
             function_groups: m.role_id.iter().cloned().collect(),
+            protected: owner,
         }
+    }
+
+    /// The business owner: never adopted, changed or removed.
+    fn is_owner(&self, m: &Member) -> bool {
+        m.role_id
+            .as_deref()
+            .is_some_and(|r| is_owner_role(r, &self.roles))
+    }
+
+    /// The role id of `default_role`, resolved as `validate --online` does.
+    fn default_role_id(&self) -> Result<String, String> {
+        if self.roles.is_empty() {
+            // Not read (an apply always reads first): sent as written.
+            return Ok(self.default_role.clone());
+        }
+        resolve_role(&self.default_role, &self.roles)
+            .map(|r| r.id.clone())
+            .ok_or_else(|| {
+                format!(
+                    "target.default_role: \"{}\" is not a role of this Revolut business",
+                    self.default_role
+                )
+            })
     }
 
     /// The role an invite or update asks for: its one function group (`groups`, what the
     /// member's function groups become), or the default.
     fn role_of(&self, groups: Option<&[GroupRef]>) -> Result<String, String> {
         let Some(groups) = groups else {
-            return Ok(self.default_role.clone());
+            return self.default_role_id();
         };
         let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
         match ids.as_slice() {
-            [] => Ok(self.default_role.clone()),
-            [one] if *one == OWNER_ROLE => {
+            [] => self.default_role_id(),
+            [one] if is_owner_role(one, &self.roles) => {
                 Err("the Owner role cannot be given through the API".to_owned())
             }
             [one] => Ok((*one).to_owned()),
@@ -326,19 +443,15 @@ impl RevolutTarget {
         if removed_at.is_some() {
             return Err("Revolut keeps no removed members to date".to_owned());
         }
-        if let Some(groups) = function_groups {
-            let role = self.role_of(Some(&groups.to))?;
-            self.rt
-                .block_on(self.client.send(
-                    Method::PUT,
-                    &format!("/team-members/{}/role", encode(&id)),
-                    Some(&json!({ "role_id": role })),
-                    &[],
-                ))
-                .map_err(|e| e.to_string())?;
-            if let Some(m) = self.members.get_mut(&id) {
-                m.role_id = Some(role);
-            }
+        if function_groups.is_some() {
+            // The plan lists a role change as a manual step (capabilities): Revolut's API has none.
+            return Err(
+                "Revolut's API cannot change a member's role: change it in the Revolut Business app"
+                    .to_owned(),
+            );
+        }
+        if self.members.get(&id).is_some_and(|m| self.is_owner(m)) {
+            return Err("Revolut's business owner is never managed".to_owned());
         }
         // Adoption or a recorded identifier: orgsync's own record, in the apply record.
         if *adopt || external_id.is_some() {
@@ -347,17 +460,13 @@ impl RevolutTarget {
         Ok(())
     }
 
-    fn remove(&mut self, action: &Action) -> Result<(), String> {
-        let id = action
-            .target_id
-            .clone()
-            .ok_or_else(|| "a removal needs the member's id".to_owned())?;
-        if self
-            .members
-            .get(&id)
-            .is_some_and(|m| m.role_id.as_deref() == Some(OWNER_ROLE))
-        {
-            return Err("Revolut's business owner cannot be removed".to_owned());
+    fn remove(&mut self, action: &Action) -> Result<(), ConnectorError> {
+        let refuse = |m: &str| Err(ConnectorError::Action(m.to_owned()));
+        let Some(id) = action.target_id.clone() else {
+            return refuse("a removal needs the member's id");
+        };
+        if self.members.get(&id).is_some_and(|m| self.is_owner(m)) {
+            return refuse("Revolut's business owner cannot be removed");
         }
         let result = self.rt.block_on(self.client.send(
             Method::DELETE,
@@ -370,11 +479,13 @@ impl RevolutTarget {
             // Gone already: a retry after a lost answer, or removed by hand.
             Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => {}
             Err(e) if e.status() == Some(reqwest::StatusCode::UNPROCESSABLE_ENTITY) => {
-                return Err(format!(
+                return Err(ConnectorError::Action(format!(
                     "Revolut refused the removal (the business owner cannot be removed): {e}"
-                ));
+                )));
             }
-            Err(e) => return Err(e.to_string()),
+            // A 403 stays one: the apply stops there.
+            Err(e) if e.status() == Some(reqwest::StatusCode::FORBIDDEN) => return Err(e.into()),
+            Err(e) => return Err(ConnectorError::Action(e.to_string())),
         }
         self.members.remove(&id);
         Ok(())
@@ -544,8 +655,9 @@ fn list_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<
 }
 
 impl Target for RevolutTarget {
-    /// Invite with a role, change the role, delete for good. No communities, no names, e-mail
-    /// or manager, no transfer e-mail, no restore, no role creation.
+    /// Invite with one role, delete for good. No role change (the Revolut Business app does
+    /// it), no communities, no names, e-mail or manager, no transfer e-mail, no restore, no role
+    /// creation.
     fn capabilities(&self) -> TargetCapabilities {
         TargetCapabilities {
             system: "Revolut".to_owned(),
@@ -562,6 +674,8 @@ impl Target for RevolutTarget {
                 manager: false,
             },
             create_only: false,
+            change_function_groups: false,
+            one_function_group: true,
         }
     }
 
@@ -590,7 +704,7 @@ impl Target for RevolutTarget {
         let result = match action.kind() {
             ActionKind::Invite => return self.invite(action, ctx),
             ActionKind::Update => self.update(action, ctx),
-            ActionKind::Remove => self.remove(action),
+            ActionKind::Remove => return self.remove(action),
             other => Err(format!(
                 "Revolut cannot {}: the plan should have listed it as a manual step",
                 other.as_str()
@@ -611,14 +725,16 @@ impl Target for RevolutTarget {
             && self.client.settings().concurrency > 1
             && actions.iter().all(|a| a.kind() == ActionKind::Invite);
         if !concurrent {
+            let mut forbidden = false;
             return actions
                 .iter()
                 .map(|a| {
-                    if ctx.interrupt.is_set() {
-                        Err(ConnectorError::Interrupted)
-                    } else {
-                        self.execute(a, ctx)
+                    if forbidden || ctx.interrupt.is_set() {
+                        return Err(ConnectorError::Interrupted);
                     }
+                    let r = self.execute(a, ctx);
+                    forbidden = matches!(r, Err(ConnectorError::Forbidden(_)));
+                    r
                 })
                 .collect();
         }
@@ -629,6 +745,8 @@ impl Target for RevolutTarget {
         let slots = Arc::new(tokio::sync::Semaphore::new(
             self.client.settings().concurrency.max(1),
         ));
+        // Set at the first 403: the token may not write, so no further invite starts.
+        let forbidden = Arc::new(std::sync::atomic::AtomicBool::new(false));
         self.rt.block_on(async {
             let mut set = tokio::task::JoinSet::new();
             for (i, p) in prepared.iter().enumerate() {
@@ -648,18 +766,19 @@ impl Target for RevolutTarget {
                 let interrupt = ctx.interrupt.clone();
                 let page_size = self.page_size;
                 let slots = Arc::clone(&slots);
+                let forbidden = Arc::clone(&forbidden);
                 set.spawn(async move {
-                    // Started only when a slot frees, so an interrupt stops the rest.
+                    use std::sync::atomic::Ordering;
+                    // Started only when a slot frees, so an interrupt (or a 403) stops the rest.
                     let _slot = slots.acquire_owned().await;
-                    if interrupt.is_set() {
+                    if interrupt.is_set() || forbidden.load(Ordering::SeqCst) {
                         return (i, Err(None));
                     }
-                    (
-                        i,
-                        send_invite(client, page_size, invitation, interrupt)
-                            .await
-                            .map_err(Some),
-                    )
+                    let r = send_invite(client, page_size, invitation, interrupt).await;
+                    if matches!(r, Err(ConnectorError::Forbidden(_))) {
+                        forbidden.store(true, Ordering::SeqCst);
+                    }
+                    (i, r.map_err(Some))
                 });
             }
             while let Some(joined) = set.join_next().await {
@@ -688,5 +807,50 @@ impl Target for RevolutTarget {
 
     fn finish_apply(&mut self) -> Result<(), ConnectorError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `GET /roles` as Revolut documents it: lower-case default ids, capitalised names.
+    fn roles(owner_id: &str) -> Vec<Role> {
+        [
+            (owner_id, "Owner"),
+            ("member", "Member"),
+            ("viewer", "Viewer"),
+            ("a40b6121-350b-4d2e-9ba1-9dab61a18d46", "Finance"),
+        ]
+        .into_iter()
+        .map(|(id, name)| Role {
+            id: id.to_owned(),
+            name: Some(name.to_owned()),
+            created_at: Some("2023-09-07T09:21:12.962303Z".to_owned()),
+        })
+        .collect()
+    }
+
+    /// Issue 21: `default_role: "Member"` was "not a role" where its id is `member`, and the
+    /// owner was known only as `Owner`.
+    #[test]
+    fn roles_resolve_by_id_then_id_or_name_without_case_and_the_owner_by_role() {
+        for owner in ["owner", "Owner", "OWNER"] {
+            let r = roles(owner);
+            assert_eq!(resolve_role("Member", &r).unwrap().id, "member");
+            assert_eq!(resolve_role("member", &r).unwrap().id, "member");
+            assert_eq!(
+                resolve_role("finance", &r).unwrap().id,
+                "a40b6121-350b-4d2e-9ba1-9dab61a18d46"
+            );
+            assert!(resolve_role("Owner", &r).is_none(), "never given");
+            assert!(resolve_role("Staff", &r).is_none());
+            assert!(is_owner_role(owner, &r));
+            assert!(!is_owner_role("member", &r));
+        }
+        // A custom id whose role is named Owner is the owner's too.
+        let mut r = roles("x");
+        r[0].id = "0098ac28-b92f-435e-a3a2-2829d3918dfb".to_owned();
+        assert!(is_owner_role("0098ac28-b92f-435e-a3a2-2829d3918dfb", &r));
     }
 }

@@ -460,6 +460,7 @@ impl ScimTarget {
             id,
             communities: Vec::new(),
             function_groups: Vec::new(),
+            protected: false,
         })
     }
 
@@ -1183,6 +1184,7 @@ impl Ctx {
                     removed_at: None,
                     communities: Vec::new(),
                     function_groups: Vec::new(),
+                    protected: false,
                 });
                 m.user_names.insert(id.clone(), email.clone());
             }
@@ -1679,6 +1681,10 @@ where
             Err(e) => e,
         };
         let Some(doubt) = Doubt::of(&error, sent.elapsed()) else {
+            // A 403 stays one: the apply stops there (the credential may not write).
+            if error.status() == Some(reqwest::StatusCode::FORBIDDEN) {
+                return Err(ConnectorError::from(error));
+            }
             return Err(ConnectorError::Action(error.to_string()));
         };
         let window = doubt.window(settings.timeout);

@@ -68,6 +68,13 @@ pub struct TargetCapabilities {
     /// Create-only: the target only receives new records (AFAS applicants). No update, move,
     /// restore, removal or anonymization is planned: each becomes a manual step.
     pub create_only: bool,
+    /// An account's function groups can be changed after its invite. Off (Revolut: a role is
+    /// given with the invitation, and changed in the Revolut Business app only), a change of an
+    /// existing account's function groups is a manual step naming the new one.
+    pub change_function_groups: bool,
+    /// An account is in exactly one function group (Revolut: one role per member): an invite
+    /// whose functions map onto several is a manual step, and a plan never gives a set.
+    pub one_function_group: bool,
 }
 
 impl TargetCapabilities {
@@ -84,6 +91,8 @@ impl TargetCapabilities {
             notify: true,
             fields: WritableFields::NAMES_AND_EMAIL,
             create_only: false,
+            change_function_groups: true,
+            one_function_group: false,
         }
     }
 }

@@ -229,20 +229,24 @@ pub trait Target {
     /// `new:` group is created in an earlier phase), so a target may run them concurrently; the
     /// default runs them one by one with [`Target::execute`]. Once `ctx.interrupt` is set, no
     /// further action starts: those get [`ConnectorError::Interrupted`], and what the started
-    /// ones did is still written.
+    /// ones did is still written. After a [`ConnectorError::Forbidden`] (a 403 on a write: the
+    /// credential may not write, and the next write would be refused too) no further action
+    /// starts either: those get [`ConnectorError::Interrupted`] as well.
     fn execute_batch(
         &mut self,
         actions: &[&Action],
         ctx: &mut ApplyContext,
     ) -> Vec<Result<(), ConnectorError>> {
+        let mut forbidden = false;
         actions
             .iter()
             .map(|a| {
-                if ctx.interrupt.is_set() {
-                    Err(ConnectorError::Interrupted)
-                } else {
-                    self.execute(a, ctx)
+                if forbidden || ctx.interrupt.is_set() {
+                    return Err(ConnectorError::Interrupted);
                 }
+                let r = self.execute(a, ctx);
+                forbidden = matches!(r, Err(ConnectorError::Forbidden(_)));
+                r
             })
             .collect()
     }

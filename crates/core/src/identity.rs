@@ -18,8 +18,9 @@ use jiff::civil::Date;
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use crate::config::{Config, MatchKey, ProtectedRule};
-use crate::model::{Account, AccountStatus, Person};
-use crate::scope::{Patterns, Scope};
+use crate::model::{Account, AccountStatus, Person, SourceSnapshot};
+use crate::scope::{OutOfScope, Patterns, Scope};
+use crate::vocabulary::{Concerns, Diagnostic, DiagnosticKind, Severity};
 
 /// An e-mail address as a matching key: trimmed, in Unicode lower case; `None` when empty.
 /// Borrows when it is already in that form (the common case: no allocation per person).
@@ -234,13 +235,15 @@ impl<'a> Matching<'a> {
             .map(|a| a.email.as_deref().and_then(email_key))
             .collect();
         let protection = Protection::new(&config.protected);
+        // An account the target forbids managing (Revolut's owner) is protected whatever the
+        // rules say.
         let protected: Vec<bool> = if config.protected.is_empty() {
-            vec![false; accounts.len()]
+            accounts.iter().map(|a| a.protected).collect()
         } else {
             accounts
                 .iter()
                 .zip(&account_emails)
-                .map(|(a, e)| protection.covers_keyed(a, e.as_deref()))
+                .map(|(a, e)| a.protected || protection.covers_keyed(a, e.as_deref()))
                 .collect()
         };
         // A protected account is never anonymized, so it never expires either.
@@ -362,6 +365,82 @@ impl<'a> Matching<'a> {
             by_external,
         }
     }
+}
+
+/// Warnings for active accounts orgsync does not manage (invited by hand, never adopted) whose
+/// e-mail address is that of a leaver — a source person out of scope because every employment
+/// ended, or one the source lists as gone ([`SourceSnapshot::left`]: a suspended Google user) —
+/// and of no one in scope: such an account keeps its access, and orgsync never touches
+/// it (it is foreign), so the plan says so. `system` names the target ("Revolut").
+pub fn unmanaged_leavers(
+    accounts: &[Account],
+    scope: &Scope<'_>,
+    source: &SourceSnapshot,
+    system: &str,
+) -> Vec<Diagnostic> {
+    // E-mail key → (identifier, why they are a leaver).
+    let mut leavers: HashMap<Cow<'_, str>, (&str, String)> = HashMap::new();
+    for l in &source.left {
+        if let Some(key) = email_key(&l.email) {
+            leavers.insert(key, (l.id.as_str(), "gone from the source".to_owned()));
+        }
+    }
+    for p in &source.persons {
+        if let Some(OutOfScope::Ended(date)) = scope.out_of_scope.get(p.id.as_str())
+            && let Some(key) = p.email.as_deref().and_then(email_key)
+        {
+            leavers.insert(
+                key,
+                (
+                    p.id.as_str(),
+                    format!("every contract ended, the last on {date}"),
+                ),
+            );
+        }
+    }
+    if leavers.is_empty() {
+        return Vec::new();
+    }
+    let in_scope: HashSet<Cow<'_, str>> = scope
+        .persons
+        .iter()
+        .map(|sp| sp.person)
+        .chain(scope.untouched.iter().copied())
+        .filter_map(|p| p.email.as_deref().and_then(email_key))
+        .collect();
+    let mut out = Vec::new();
+    for a in accounts {
+        if a.managed || a.status != AccountStatus::Active {
+            continue;
+        }
+        let Some(email) = a.email.as_deref() else {
+            continue;
+        };
+        let Some(key) = email_key(email) else {
+            continue;
+        };
+        if in_scope.contains(&key) {
+            continue;
+        }
+        let Some((id, why)) = leavers.get(&key) else {
+            continue;
+        };
+        out.push(Diagnostic {
+            kind: DiagnosticKind::UnmanagedLeaver,
+            severity: Severity::Warning,
+            message: format!(
+                "unmanaged account {email} matches a leaver by e-mail ({id}: {why}): it keeps its access in {system}; orgsync never changes or removes an account it did not invite or adopt"
+            ),
+            subject: Some(email.to_owned()),
+            count: 1,
+            hint: Some(format!(
+                "check it and remove it in {system} by hand if they should no longer have access"
+            )),
+            location: None,
+            concerns: Concerns(vec![(*id).to_owned()]),
+        });
+    }
+    out
 }
 
 /// Whether a removed account is past retention: the days since its removal, when more than

@@ -107,6 +107,20 @@ pub struct SourceSnapshot {
     /// are kept, never removed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unlisted: Vec<String>,
+    /// People the source says left and leaves out of `persons` (Google: suspended and archived
+    /// users), so that a plan can warn about an account orgsync does not manage that still
+    /// carries a leaver's address ([`crate::identity::unmanaged_leavers`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<LeftPerson>,
+}
+
+/// A person the source lists as gone (not in scope, not in `persons`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeftPerson {
+    /// Their source identifier.
+    pub id: String,
+    /// Their e-mail address.
+    pub email: String,
 }
 
 /// Lifecycle of a target account.
@@ -155,6 +169,10 @@ pub struct Account {
     /// Ids of the target function groups it belongs to.
     #[serde(default)]
     pub function_groups: Vec<String>,
+    /// The target forbids managing it (Revolut's business owner): it is protected whatever
+    /// `protected` says — never adopted, changed or removed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
 }
 
 /// A community or function group in the target.

@@ -904,6 +904,7 @@ impl Generator {
                 removed_at: None,
                 communities,
                 function_groups: vec![self.groups[group].1.clone()],
+                protected: false,
             });
         }
 
@@ -1077,6 +1078,7 @@ impl Generator {
             functions,
             departments,
             unlisted: Vec::new(),
+            left: Vec::new(),
         }
     }
 
@@ -1144,11 +1146,17 @@ test_locations: [\"Test*\", \"Temp*\"]
             if name == FALLBACK_GROUP {
                 continue;
             }
+            // Only the functions someone holds: the source lists no other, and a mapping that
+            // names one it does not list is a `stale_mapping` warning on the first plan.
             let sources: Vec<String> = FUNCTIONS
                 .iter()
-                .filter(|f| f.4 == Some(name.as_str()))
-                .map(|f| yaml_str(f.0))
+                .zip(&self.used.functions)
+                .filter(|(f, used)| **used && f.4 == Some(name.as_str()))
+                .map(|(f, _)| yaml_str(f.0))
                 .collect();
+            if sources.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "    - {{ source: [{}], target: {} }}",

@@ -1,12 +1,21 @@
 //! A Revolut Business `team-members` emulator, faithful to the documented wire format
-//! (`vendor-apis.md`, developer.revolut.com):
+//! (`vendor-apis.md`; developer.revolut.com: the Business API's Team members operations and the
+//! "Manage team members" guide). What the API has, and only that:
 //! - `GET /team-members?limit=N&created_before=ISO`: newest first (`created_at` descending, then
 //!   id), `limit` 1–1000 (default 100, else 400), `created_before` strict. Members created in
 //!   the same millisecond share a `created_at`, as they do at Revolut.
-//! - `GET /team-members/{id}`; `POST /team-members {"email","role_id"}` → 201 with `email`, `id`,
-//!   `role_id`, `created_at`, `updated_at` (400 for an unknown role, the Owner role, a bad or
-//!   taken address); `DELETE /team-members/{id}` → 204 (404 unknown, 422 the owner);
-//!   `PUT /team-members/{id}/role {"role_id"}` → 204 (422 the owner); `GET /roles`.
+//! - `POST /team-members {"email","role_id"}` → 201 with `email`, `id`, `role_id`, `created_at`,
+//!   `updated_at` (400 for an unknown role — `Invalid role: …`, or `Business role … not found`
+//!   for a UUID —, the owner's role, a bad address; 422 for an address already invited);
+//!   `DELETE /team-members/{id}` → 204 (404 unknown, 422 `Cannot modify owner`).
+//! - `GET /roles?limit=N&created_before=ISO`: paged like the members; each role has `id`,
+//!   `name`, `created_at`, `updated_at`. Default roles' ids are lower case as in the documented
+//!   example (`owner`, `admin`, `member`, `viewer`), names capitalised (`Owner`, `Member`); a
+//!   custom role's id is a UUID. The owner's `role_id` is `owner`.
+//! - No role change and no single-member read: the documentation has neither ("if you want to
+//!   change it later, you can do so in the Revolut Business app").
+//! - A read-only token ([`RevolutData::read_only`]): every write answers 403
+//!   `{"code": 9002, "message": "This action is forbidden"}`, as for a token without `WRITE`.
 //! - errors `{"code": …, "message": "…"}`, and the shared [`Faults`] in front.
 //!
 //! Seeded with an owner and foreign members (people no HR system knows), several of them sharing
@@ -20,7 +29,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{delete as delete_route, get};
 use jiff::{Timestamp, Unit};
 use serde_json::{Value, json};
 
@@ -29,8 +38,11 @@ use super::serve::{Faults, Gate, Vendor, error, guarded};
 /// The base path of the API.
 pub const BASE_PATH: &str = "/api/1.0";
 
-/// The owner's role id.
-pub const OWNER: &str = "Owner";
+/// The owner's role id (as the documented example writes it).
+pub const OWNER: &str = "owner";
+
+/// The `Member` role's id.
+pub const MEMBER: &str = "member";
 
 /// The id of the custom `Finance` role every emulated business has.
 pub const FINANCE_ROLE: &str = "6f1c2b7e-0d4a-4c55-9a3e-1f0b8e7d2c11";
@@ -84,6 +96,8 @@ pub struct RevolutData {
     pub members: BTreeMap<String, SandboxMember>,
     /// Roles: id → name.
     pub roles: BTreeMap<String, String>,
+    /// The token may only read (no `WRITE` scope): every write answers 403.
+    pub read_only: bool,
     next_id: u64,
     /// Creation time of the next member when a test pins it (ties on purpose).
     pub pinned_now: Option<Timestamp>,
@@ -100,13 +114,14 @@ impl Default for RevolutData {
 }
 
 impl RevolutData {
-    /// A business with the default roles (`Owner`, `Admin`, `Member`), a custom `Finance` role,
-    /// and no members.
+    /// A business with the default roles (`owner`, `admin`, `member`, `viewer`), a custom
+    /// `Finance` role, and no members.
     pub fn new() -> RevolutData {
         let roles = [
             (OWNER, "Owner"),
-            ("Admin", "Admin"),
-            ("Member", "Member"),
+            ("admin", "Admin"),
+            (MEMBER, "Member"),
+            ("viewer", "Viewer"),
             (FINANCE_ROLE, "Finance"),
         ]
         .into_iter()
@@ -115,6 +130,7 @@ impl RevolutData {
         RevolutData {
             members: BTreeMap::new(),
             roles,
+            read_only: false,
             next_id: 1,
             pinned_now: None,
             invites_received: 0,
@@ -140,7 +156,7 @@ impl RevolutData {
                 &format!("contractor{}@external.example", i + 1),
                 "Casey",
                 &format!("Contractor {}", i + 1),
-                "Member",
+                MEMBER,
                 at,
             );
         }
@@ -199,8 +215,7 @@ pub fn router_shared(data: Arc<Mutex<RevolutData>>, token: &str, faults: Faults)
     });
     let api = Router::new()
         .route("/team-members", get(list).post(create))
-        .route("/team-members/{id}", get(one).delete(delete))
-        .route("/team-members/{id}/role", put(set_role))
+        .route("/team-members/{id}", delete_route(delete))
         .route("/roles", get(roles))
         .fallback(|| async { error(Vendor::Revolut, StatusCode::NOT_FOUND, "Not found") })
         .with_state(emulator);
@@ -223,21 +238,49 @@ fn fail(status: StatusCode, message: &str) -> Response {
     error(Vendor::Revolut, status, message)
 }
 
-async fn list(State(s): St, Query(q): Query<BTreeMap<String, String>>) -> Response {
+/// `limit` and `created_before` of a listing, or the 400 for bad ones.
+fn paging(q: &BTreeMap<String, String>) -> Result<(usize, Option<Timestamp>), Box<Response>> {
     let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
         None => 100,
         Some(Ok(n)) if (1..=1000).contains(&n) => n,
-        Some(_) => return fail(StatusCode::BAD_REQUEST, "limit must be between 1 and 1000"),
+        Some(_) => {
+            return Err(Box::new(fail(
+                StatusCode::BAD_REQUEST,
+                "Parameter limit must be a valid integer in range: [1, 1000].",
+            )));
+        }
     };
     let before = match q.get("created_before").map(|b| b.parse::<Timestamp>()) {
         None => None,
         Some(Ok(t)) => Some(t),
         Some(Err(_)) => {
-            return fail(
+            return Err(Box::new(fail(
                 StatusCode::BAD_REQUEST,
                 "created_before must be an ISO 8601 date-time",
-            );
+            )));
         }
+    };
+    Ok((limit, before))
+}
+
+/// The answer to a write with a read-only token.
+fn forbidden() -> Response {
+    error_coded(StatusCode::FORBIDDEN, 9002, "This action is forbidden")
+}
+
+/// An error with Revolut's own code (the documented examples).
+fn error_coded(status: StatusCode, code: u32, message: &str) -> Response {
+    (
+        status,
+        axum::Json(json!({ "code": code, "message": message })),
+    )
+        .into_response()
+}
+
+async fn list(State(s): St, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let (limit, before) = match paging(&q) {
+        Ok(p) => p,
+        Err(r) => return *r,
     };
     let mut page: Vec<Value> = {
         let mut d = s.data.lock().unwrap_or_else(|e| e.into_inner());
@@ -261,14 +304,6 @@ async fn list(State(s): St, Query(q): Query<BTreeMap<String, String>>) -> Respon
     (StatusCode::OK, axum::Json(Value::Array(page))).into_response()
 }
 
-async fn one(State(s): St, Path(id): Path<String>) -> Response {
-    let d = s.data.lock().unwrap_or_else(|e| e.into_inner());
-    match d.members.get(&id) {
-        Some(m) => (StatusCode::OK, axum::Json(m.to_json())).into_response(),
-        None => fail(StatusCode::NOT_FOUND, "Team member not found"),
-    }
-}
-
 async fn create(State(s): St, body: Bytes) -> Response {
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return fail(StatusCode::BAD_REQUEST, "the body is not JSON");
@@ -280,16 +315,32 @@ async fn create(State(s): St, body: Bytes) -> Response {
     }
     let mut d = s.data.lock().unwrap_or_else(|e| e.into_inner());
     d.invites_received += 1;
+    if d.read_only {
+        return forbidden();
+    }
     if !d.roles.contains_key(role) || role == OWNER {
-        return fail(StatusCode::BAD_REQUEST, "invalid role ID provided");
+        return if role.len() == 36 && role.matches('-').count() == 4 {
+            error_coded(
+                StatusCode::BAD_REQUEST,
+                3053,
+                &format!("Business role {role} not found"),
+            )
+        } else {
+            error_coded(
+                StatusCode::BAD_REQUEST,
+                3402,
+                &format!("Invalid role: {role}"),
+            )
+        };
     }
     if d.members
         .values()
         .any(|m| m.email.eq_ignore_ascii_case(email))
     {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "a team member with this email already exists",
+        return error_coded(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            33005,
+            "Team member with given email has already been invited.",
         );
     }
     let now = d.pinned_now.unwrap_or_else(Timestamp::now);
@@ -309,11 +360,15 @@ async fn create(State(s): St, body: Bytes) -> Response {
 
 async fn delete(State(s): St, Path(id): Path<String>) -> Response {
     let mut d = s.data.lock().unwrap_or_else(|e| e.into_inner());
+    if d.read_only {
+        return forbidden();
+    }
     match d.members.get(&id) {
-        None => fail(StatusCode::NOT_FOUND, "Team member not found"),
-        Some(m) if m.role_id == OWNER => fail(
+        None => error_coded(StatusCode::NOT_FOUND, 3006, "Resource not found"),
+        Some(m) if m.role_id == OWNER => error_coded(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "The business owner cannot be removed",
+            3547,
+            "Cannot modify owner",
         ),
         Some(_) => {
             d.members.remove(&id);
@@ -322,37 +377,42 @@ async fn delete(State(s): St, Path(id): Path<String>) -> Response {
     }
 }
 
-async fn set_role(State(s): St, Path(id): Path<String>, body: Bytes) -> Response {
-    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return fail(StatusCode::BAD_REQUEST, "the body is not JSON");
-    };
-    let role = v.get("role_id").and_then(Value::as_str).unwrap_or_default();
-    let mut d = s.data.lock().unwrap_or_else(|e| e.into_inner());
-    if !d.roles.contains_key(role) || role == OWNER {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "the specified role ID does not exist or does not belong to this business",
-        );
+/// When the roles were made: the default ones with the business, custom ones a second later
+/// each (in id order), so that listing them newest first is a paging like the members'.
+fn role_created_at(d: &RevolutData, id: &str) -> Timestamp {
+    let base: Timestamp = "2023-09-07T09:21:12.962Z".parse().expect("a timestamp");
+    let default = ["owner", "admin", "member", "viewer"];
+    if default.contains(&id) {
+        return base;
     }
-    match d.members.get_mut(&id) {
-        None => fail(StatusCode::NOT_FOUND, "Team member not found"),
-        Some(m) if m.role_id == OWNER => fail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "You cannot modify the business owner",
-        ),
-        Some(m) => {
-            m.role_id = role.to_owned();
-            StatusCode::NO_CONTENT.into_response()
-        }
-    }
+    let n = d
+        .roles
+        .keys()
+        .filter(|k| !default.contains(&k.as_str()))
+        .position(|k| k == id)
+        .unwrap_or(0);
+    base + jiff::SignedDuration::from_secs(1 + n as i64)
 }
 
-async fn roles(State(s): St) -> Response {
+async fn roles(State(s): St, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let (limit, before) = match paging(&q) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
     let d = s.data.lock().unwrap_or_else(|e| e.into_inner());
-    let roles: Vec<Value> = d
+    let mut roles: Vec<(Timestamp, &String, &String)> = d
         .roles
         .iter()
-        .map(|(id, name)| json!({ "id": id, "name": name }))
+        .map(|(id, name)| (role_created_at(&d, id), id, name))
+        .filter(|(at, _, _)| before.is_none_or(|b| *at < b))
+        .collect();
+    roles.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let roles: Vec<Value> = roles
+        .into_iter()
+        .take(limit)
+        .map(|(at, id, name)| {
+            json!({ "id": id, "name": name, "created_at": ms(at), "updated_at": ms(at) })
+        })
         .collect();
     (StatusCode::OK, axum::Json(Value::Array(roles))).into_response()
 }

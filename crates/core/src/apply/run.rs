@@ -80,12 +80,17 @@ pub struct ApplyReport {
     pub interrupted: bool,
     /// The actions not attempted because of the interrupt, by kind.
     pub not_attempted: BTreeMap<ActionKind, usize>,
+    /// The apply stopped at the first write the target refused with 403 (the credential may not
+    /// write: every further write would be refused too): why, with a hint. The actions after it
+    /// were not attempted (`not_attempted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 impl ApplyReport {
     /// True when every action was applied.
     pub fn is_success(&self) -> bool {
-        self.failed == 0 && self.unconfirmed == 0 && !self.interrupted
+        self.failed == 0 && self.unconfirmed == 0 && !self.interrupted && self.stopped.is_none()
     }
 
     /// How many actions were applied.
@@ -194,8 +199,8 @@ pub fn apply(
         .actions
         .chunk_by(|a, b| a.kind().phase() == b.kind().phase())
     {
-        if opts.interrupt.is_set() {
-            report.interrupted = true;
+        if opts.interrupt.is_set() || report.stopped.is_some() {
+            report.interrupted |= report.stopped.is_none();
             for action in batch {
                 *report.not_attempted.entry(action.kind()).or_default() += 1;
             }
@@ -209,14 +214,27 @@ pub fn apply(
             .iter()
             .filter_map(|r| r.as_ref().ok().map(|a| a.as_ref()))
             .collect();
-        let mut executed = target.execute_batch(&runnable, &mut ctx).into_iter();
+        let executed = target.execute_batch(&runnable, &mut ctx);
+        // A 403 on a write: the credential may not write. Stop there (the target started no
+        // further action of the batch; no later batch starts).
+        if report.stopped.is_none()
+            && executed
+                .iter()
+                .any(|r| matches!(r, Err(ConnectorError::Forbidden(_))))
+        {
+            report.stopped = Some(
+                "the target refused a write with 403: the credential is not allowed to make changes (a read-only token, or one without the scope to write; Revolut Business: the WRITE scope); every further write would be refused too, so the remaining actions were not attempted"
+                    .to_owned(),
+            );
+        }
+        let mut executed = executed.into_iter();
         for (action, r) in batch.iter().zip(resolved.iter()) {
             // (message, class, status) of a failure.
             let result: Result<(), (String, &'static str, Option<u16>)> = match r {
                 Err(e) => Err((e.clone(), "not_attempted", None)),
                 Ok(_) => match executed.next() {
                     Some(Err(ConnectorError::Interrupted)) => {
-                        report.interrupted = true;
+                        report.interrupted |= report.stopped.is_none() || opts.interrupt.is_set();
                         *report.not_attempted.entry(action.kind()).or_default() += 1;
                         continue;
                     }
@@ -346,6 +364,8 @@ mod tests {
     struct FakeTarget {
         state: TargetSnapshot,
         fail: Vec<String>,
+        /// Answer 403 for these subjects.
+        forbid: Vec<String>,
         /// Raise the interrupt (as a signal would) while executing this subject.
         interrupt_at: Option<String>,
         executed: Vec<String>,
@@ -379,6 +399,11 @@ mod tests {
                 !text.contains("\"id\":\"new:"),
                 "a placeholder reached the target: {text}"
             );
+            if self.forbid.contains(&action.subject) {
+                return Err(ConnectorError::Forbidden(
+                    "403: This action is forbidden".to_owned(),
+                ));
+            }
             if self.fail.contains(&action.subject) {
                 return Err(ConnectorError::Action(format!(
                     "{} refused",
@@ -717,6 +742,34 @@ mod tests {
                 (ActionKind::Remove, 1),
                 (ActionKind::Anonymize, 1)
             ])
+        );
+    }
+
+    /// Issue 21: a read-only token gave 49 identical 403 failures. The first 403 on a write
+    /// stops the apply: nothing after it starts, and the rest is recorded as not attempted
+    /// (not as an interrupt).
+    #[test]
+    fn a_403_on_a_write_stops_the_apply() {
+        let mut t = FakeTarget {
+            forbid: vec!["p1".to_owned(), "p2".to_owned(), "p4".to_owned()],
+            ..FakeTarget::default()
+        };
+        let p = plan(vec![
+            action(ActionKind::Invite, "p1", &[]),
+            action(ActionKind::Invite, "p2", &[]),
+            action(ActionKind::Invite, "p3", &[]),
+            action(ActionKind::Remove, "p4", &[]),
+        ]);
+        let report = apply(&mut t, &p, &opts()).unwrap();
+        assert_eq!(t.executed, ["p1"], "nothing after the first 403 starts");
+        assert_eq!(t.finished, 1);
+        assert_eq!(report.failed, 1);
+        assert!(!report.interrupted);
+        assert!(report.stopped.as_deref().unwrap().contains("403"));
+        assert!(!report.is_success());
+        assert_eq!(
+            report.not_attempted,
+            BTreeMap::from([(ActionKind::Invite, 2), (ActionKind::Remove, 1)])
         );
     }
 

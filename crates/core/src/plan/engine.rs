@@ -106,6 +106,12 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         &mut diagnostics,
     );
     diagnostics.extend(empty_source);
+    diagnostics.extend(crate::identity::unmanaged_leavers(
+        &target.accounts,
+        &scope,
+        source,
+        &capabilities.system,
+    ));
     let listed_managed = target.accounts.iter().filter(|a| a.managed).count();
     diagnostics.extend(safety::listed_target(config, listed_managed, recorded));
 

@@ -240,6 +240,19 @@ impl Parts<'_> {
                 }
             }
         }
+        if self.caps.one_function_group
+            && let Some(to) = &i.function_groups
+            && to.len() > 1
+        {
+            self.step(
+                "function_groups",
+                format!(
+                    "choose one of {} in {system} (one function group each; invited with the default)",
+                    names(to)
+                ),
+            );
+            i.function_groups = None;
+        }
         if let Some(manager) = &i.manager
             && !self.caps.fields.manager
         {
@@ -276,6 +289,42 @@ impl Parts<'_> {
             if c.from == c.to {
                 e.function_groups = None;
             }
+        }
+        if self.caps.one_function_group
+            && let Some(c) = &mut e.function_groups
+        {
+            // One group each: the change is the group joined, which replaces the one held
+            // (never a set of the new one and the old ones orgsync does not manage).
+            let joined: Vec<GroupRef> =
+                c.to.iter()
+                    .filter(|g| !c.from.iter().any(|f| f.id == g.id))
+                    .cloned()
+                    .collect();
+            if joined.len() == 1 {
+                c.to = joined;
+            } else {
+                let what = if joined.is_empty() {
+                    format!("take out of {} in {system}", names(&c.from))
+                } else {
+                    format!(
+                        "choose one of {} in {system} (one function group each)",
+                        names(&joined)
+                    )
+                };
+                self.step("function_groups", what);
+                e.function_groups = None;
+            }
+        }
+        if !self.caps.change_function_groups
+            && let Some(c) = e.function_groups.take()
+        {
+            self.step(
+                "function_groups",
+                format!(
+                    "change their function group to {} in {system}",
+                    names(&c.to)
+                ),
+            );
         }
         if !self.caps.fields.first_name && e.first_name.take().is_some() {
             self.step("first_name", format!("change the first name in {system}"));
@@ -347,6 +396,12 @@ impl Parts<'_> {
         }
         dropped
     }
+}
+
+/// "\"Finance\"" / "\"Finance\", \"Member\"": group names, quoted.
+fn names(groups: &[GroupRef]) -> String {
+    let names: Vec<String> = groups.iter().map(|g| format!("\"{}\"", g.name)).collect();
+    names.join(", ")
 }
 
 fn create_only_what(kind: ActionKind, system: &str) -> String {
@@ -480,6 +535,58 @@ mod tests {
         assert_eq!(kept, actions);
         assert!(steps.is_empty());
         assert!(diags.is_empty());
+    }
+
+    /// Issue 21: a Revolut member's role change was planned as `[Owner] → [Member, Owner]`. One
+    /// function group each: a change is the group joined, never a set; and where the target
+    /// cannot change it, a manual step naming it.
+    #[test]
+    fn one_function_group_is_never_a_set_and_a_change_the_target_cannot_make_is_manual() {
+        let g = |id: &str, name: &str| json!({ "id": id, "name": name });
+        let mut c = caps();
+        c.one_function_group = true;
+        let update = action(
+            ActionKind::Update,
+            "1",
+            &[(
+                "function_groups",
+                json!([g("viewer", "Viewer")]),
+                json!([g("member", "Member"), g("viewer", "Viewer")]),
+            )],
+        );
+        let (kept, steps, _) = restrict(&c, vec![update.clone()]);
+        assert!(steps.is_empty());
+        assert_eq!(
+            kept[0].changes.to_wire()["function_groups"].to,
+            json!([g("member", "Member")])
+        );
+
+        c.change_function_groups = false;
+        let two = action(
+            ActionKind::Invite,
+            "2",
+            &[
+                ("email", json!(null), json!("b@x")),
+                (
+                    "function_groups",
+                    json!([]),
+                    json!([g("fin", "Finance"), g("member", "Member")]),
+                ),
+            ],
+        );
+        let (kept, steps, diags) = restrict(&c, vec![update, two]);
+        assert_eq!(kept.len(), 1, "the update left empty is dropped: {kept:?}");
+        assert_eq!(kept[0].kind(), ActionKind::Invite);
+        assert!(!kept[0].changes.to_wire().contains_key("function_groups"));
+        let what: Vec<&str> = steps.iter().map(|s| s.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "choose one of \"Finance\", \"Member\" in Acme (one function group each; invited with the default)",
+                "change their function group to \"Member\" in Acme",
+            ]
+        );
+        assert_eq!(diags.len(), 2);
     }
 
     #[test]

@@ -91,6 +91,9 @@ pub enum DiagnosticKind {
     /// The source listing missed people the source still has when asked for each one directly
     /// (a page cut off, a filter gone wrong): their accounts are kept, not removed.
     ListingIncomplete,
+    /// An account orgsync does not manage (invited by hand) has the e-mail address of a person
+    /// who left: it keeps its access, and orgsync never touches it; a person should look.
+    UnmanagedLeaver,
 }
 
 impl DiagnosticKind {
@@ -121,6 +124,7 @@ impl DiagnosticKind {
             DiagnosticKind::AlreadySent => "already_sent",
             DiagnosticKind::SendInterrupted => "send_interrupted",
             DiagnosticKind::ListingIncomplete => "listing_incomplete",
+            DiagnosticKind::UnmanagedLeaver => "unmanaged_leaver",
         }
     }
 }
