@@ -222,6 +222,8 @@ fn held_reason(kind: DiagnosticKind) -> &'static str {
         DiagnosticKind::ConflictingEmail => "conflicting e-mail addresses",
         DiagnosticKind::AdoptableAccount => "an unmanaged account, adoption is off",
         DiagnosticKind::RetentionPassed => "their expired account is anonymized first",
+        DiagnosticKind::IdentifierChanged => "their community's identifier changed",
+        DiagnosticKind::MappingTargetMissing => "their mapping is still a to-do",
         other => other.as_str(),
     }
 }

@@ -244,12 +244,16 @@ impl<'a, 's> Reconcile<'a, 's> {
                     // Without a target community the person is held: the unmapped-community
                     // diagnostics count those whose communities are held.
                     if held_c {
-                        hold(DiagnosticKind::UnmappedCommunity);
+                        hold(self.mapping.community_hold_reason(self.scope, sp));
                     } else {
                         no_community.push(&p.id);
                         hold(DiagnosticKind::NoCommunity);
                     }
                 } else {
+                    // Invited into the communities that are decided; held from the others.
+                    if held_c {
+                        hold(self.mapping.community_hold_reason(self.scope, sp));
+                    }
                     actions.push(self.invite(sp, &desired_c, &desired_f));
                 }
                 continue;
@@ -282,6 +286,12 @@ impl<'a, 's> Reconcile<'a, 's> {
                 adoptable_people.push(&p.id);
                 hold(DiagnosticKind::AdoptableAccount);
                 continue;
+            }
+            // Some of their communities wait for a decision (unmapped under `hold`, a renamed
+            // identifier, an undecided stub): they are held where they are, and counted so
+            // that the plan never says the target matches while they wait.
+            if held_c {
+                hold(self.mapping.community_hold_reason(self.scope, sp));
             }
             let changes = self.account_changes(p, a, &desired);
             actions.extend(self.account_actions(p, account, key, changes));
