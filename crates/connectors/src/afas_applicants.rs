@@ -14,7 +14,9 @@
 //!   request AFAS may have processed) is never resent blindly: with `target.lookup` the
 //!   candidate is looked up in AFAS by e-mail first (found: recorded as sent; not found: sent);
 //!   without it the candidate is held with a diagnostic until a person checked AFAS and listed
-//!   it under `target.resend`.
+//!   it under `target.resend` — or, when AFAS has it (the answer was lost, the request was
+//!   processed), under `target.sent`: recorded as sent (a `checked` badge at the next apply),
+//!   never sent again.
 //! - A 5xx or a lost connection on the POST is not retried (only a 429, which AFAS answers before
 //!   doing anything). A 500 with an AFAS error message is AFAS's answer to an invalid applicant
 //!   (`externalMessage`): that candidate fails with the message, the others go on
@@ -104,30 +106,70 @@ pub fn may_resend(s: &CandidateState, id: &str, resend: &[String]) -> bool {
 /// Prefix of the account ids of candidates whose send is unconfirmed.
 pub const IN_FLIGHT_PREFIX: &str = "in_flight:";
 
+/// Prefix of the account ids of candidates a person listed under `target.sent` whose `checked`
+/// badge is not written yet (the next apply writes it).
+pub const CHECKED_PREFIX: &str = "checked:";
+
+/// True when `target.sent` lists candidate `id`.
+pub fn listed_sent(id: &str, sent: &[String]) -> bool {
+    sent.iter().any(|s| s.trim() == id)
+}
+
+/// The candidates listed under `target.sent` whose badges do not say `sent` yet: the ones the
+/// next apply records as sent (`checked`).
+pub fn unrecorded_checks(badges: &[Badge], sent: &[String]) -> Vec<String> {
+    let states = states(badges);
+    let mut out: Vec<String> = sent
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .filter(|id| states.get(id).is_none_or(|s| s.state != BadgeState::Sent))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The badges as a target snapshot: a managed account per candidate sent (its id the applicant
-/// id), an unmanaged `in_flight:<id>` account per unconfirmed send (unless listed under
-/// `resend`). AFAS's own applicants are not listed: orgsync never touches them.
-pub fn snapshot(badges: &[Badge], resend: &[String]) -> TargetSnapshot {
-    let mut accounts: Vec<Account> = states(badges)
+/// id) or listed under `sent` (`checked:<id>` until its badge is written), an unmanaged
+/// `in_flight:<id>` account per unconfirmed send (unless listed under `resend`). AFAS's own
+/// applicants are not listed: orgsync never touches them.
+pub fn snapshot(badges: &[Badge], resend: &[String], sent: &[String]) -> TargetSnapshot {
+    let mut accounts: Vec<Account> = unrecorded_checks(badges, sent)
         .into_iter()
-        .filter_map(|(candidate, s)| match s.state {
-            BadgeState::Sent => Some(Account {
-                id: s
-                    .applicant_id
-                    .unwrap_or_else(|| format!("candidate:{candidate}")),
-                external_id: Some(candidate),
-                managed: true,
-                ..Account::default()
-            }),
-            BadgeState::InFlight if !may_resend(&s, &candidate, resend) => Some(Account {
-                id: format!("{IN_FLIGHT_PREFIX}{candidate}"),
-                external_id: Some(candidate),
-                managed: false,
-                ..Account::default()
-            }),
-            _ => None,
+        .map(|candidate| Account {
+            id: format!("{CHECKED_PREFIX}{candidate}"),
+            external_id: Some(candidate),
+            managed: true,
+            ..Account::default()
         })
         .collect();
+    let checked: std::collections::HashSet<String> = accounts
+        .iter()
+        .filter_map(|a| a.external_id.clone())
+        .collect();
+    accounts.extend(
+        states(badges)
+            .into_iter()
+            .filter(|(candidate, _)| !checked.contains(candidate))
+            .filter_map(|(candidate, s)| match s.state {
+                BadgeState::Sent => Some(Account {
+                    id: s
+                        .applicant_id
+                        .unwrap_or_else(|| format!("candidate:{candidate}")),
+                    external_id: Some(candidate),
+                    managed: true,
+                    ..Account::default()
+                }),
+                BadgeState::InFlight if !may_resend(&s, &candidate, resend) => Some(Account {
+                    id: format!("{IN_FLIGHT_PREFIX}{candidate}"),
+                    external_id: Some(candidate),
+                    managed: false,
+                    ..Account::default()
+                }),
+                _ => None,
+            }),
+    );
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
     TargetSnapshot {
         accounts,
@@ -159,7 +201,7 @@ impl PlanView {
     pub fn manual_step(&self) -> Option<ManualStep> {
         (!self.held.is_empty()).then(|| ManualStep {
             what: "look for these candidates in AFAS (an earlier send was not confirmed); list \
-                   the ones not there under target.resend"
+                   the ones there under target.sent, the ones not there under target.resend"
                 .to_owned(),
             capability: "lookup".to_owned(),
             kind: ActionKind::Invite,
@@ -187,9 +229,17 @@ pub fn plan_view(
     let sent: std::collections::HashSet<&str> = target
         .accounts
         .iter()
-        .filter(|a| a.managed)
+        .filter(|a| a.managed && !a.id.starts_with(CHECKED_PREFIX))
         .filter_map(|a| a.external_id.as_deref())
         .collect();
+    // Listed under `target.sent` by a person who checked AFAS; the next apply records them.
+    let checked_by_hand: std::collections::HashSet<&str> = target
+        .accounts
+        .iter()
+        .filter(|a| a.managed && a.id.starts_with(CHECKED_PREFIX))
+        .filter_map(|a| a.external_id.as_deref())
+        .collect();
+    let mut vouched: Vec<&str> = Vec::new();
     let in_flight: std::collections::HashSet<&str> = target
         .accounts
         .iter()
@@ -206,6 +256,10 @@ pub fn plan_view(
         .filter(|p| {
             if sent.contains(p.id.as_str()) {
                 already += 1;
+                return false;
+            }
+            if checked_by_hand.contains(p.id.as_str()) {
+                vouched.push(&p.id);
                 return false;
             }
             if in_flight.contains(p.id.as_str()) {
@@ -253,6 +307,23 @@ pub fn plan_view(
             concerns: Default::default(),
         });
     }
+    for id in &vouched {
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::AlreadySent,
+            severity: Severity::Info,
+            message: format!(
+                "candidate {id}: a person checked that AFAS has the applicant (target.sent): recorded as sent (a badge in the git notes) by the next apply, never sent again"
+            ),
+            subject: Some((*id).to_owned()),
+            count: 1,
+            hint: None,
+            location: config
+                .locations
+                .get("/target/sent")
+                .or_else(|| config.locations.get("/target")),
+            concerns: Default::default(),
+        });
+    }
     for id in &held {
         diagnostics.push(Diagnostic {
             kind: DiagnosticKind::SendInterrupted,
@@ -263,7 +334,7 @@ pub fn plan_view(
             subject: Some((*id).to_owned()),
             count: 1,
             hint: Some(format!(
-                "manual step: look for the candidate in AFAS (HR → Werving en selectie → Sollicitant). If it is not there, add `{id}` to target.resend; or configure target.lookup to let orgsync look"
+                "manual step: look for the candidate in AFAS (HR → Werving en selectie → Sollicitant). If it is there, add `{id}` to target.sent; if it is not, to target.resend; or configure target.lookup to let orgsync look"
             )),
             location: config.locations.get("/target"),
             concerns: Default::default(),
@@ -393,6 +464,41 @@ fn scrub(message: &str, payload: &Map<String, Value>) -> String {
     orgsync_core::redact::scrub(&out).into_owned()
 }
 
+/// Writes a `checked` sent badge (the applicant id unknown) for each candidate a person listed
+/// under `target.sent` whose badges do not say sent yet; their ids. Every apply does this first,
+/// also one with nothing to send.
+pub fn record_checks(
+    cfg: &AfasApplicantsTargetConfig,
+    ledger: &dyn Ledger,
+) -> Result<Vec<String>, ConnectorError> {
+    let key = target_key(cfg);
+    let badges = ledger
+        .badges(&key)
+        .map_err(|e| ConnectorError::Action(format!("cannot read the badges: {e}")))?;
+    let ids = unrecorded_checks(&badges, &cfg.sent);
+    for id in &ids {
+        let badge = Badge {
+            badge: "afas_applicant".to_owned(),
+            target: key.clone(),
+            config_dir: ledger.config_dir(),
+            candidate: id.clone(),
+            state: BadgeState::Sent,
+            time: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
+                .to_string(),
+            actor: ledger.actor(),
+            applicant_id: None,
+            found: false,
+            resend: false,
+            checked: true,
+        };
+        ledger
+            .append_badge(&badge)
+            .map_err(|e| ConnectorError::Action(format!("cannot write the badge: {e}")))?;
+    }
+    Ok(ids)
+}
+
 /// Sends applicants to AFAS.
 pub struct AfasApplicantsTarget {
     cfg: AfasApplicantsTargetConfig,
@@ -487,7 +593,17 @@ impl AfasApplicantsTarget {
             applicant_id: applicant,
             found,
             resend: false,
+            checked: false,
         }
+    }
+
+    /// Writes a `checked` sent badge for each candidate listed under `target.sent` whose
+    /// badges do not say sent yet.
+    fn record_checked(&mut self) -> Result<(), ConnectorError> {
+        if !record_checks(&self.cfg, self.ledger.as_ref())?.is_empty() {
+            self.states = states(&self.read_badges()?);
+        }
+        Ok(())
     }
 
     fn record(&mut self, badge: Badge) -> Result<(), ConnectorError> {
@@ -809,7 +925,11 @@ impl Target for AfasApplicantsTarget {
     }
 
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
-        Ok(snapshot(&self.read_badges()?, &self.cfg.resend))
+        Ok(snapshot(
+            &self.read_badges()?,
+            &self.cfg.resend,
+            &self.cfg.sent,
+        ))
     }
 
     fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
@@ -821,7 +941,11 @@ impl Target for AfasApplicantsTarget {
             .collect();
         let badges = self.read_badges()?;
         self.states = states(&badges);
-        Ok(snapshot(&badges, &self.cfg.resend))
+        // What the plan saw (its digest is checked), before the candidates a person vouched
+        // for under `target.sent` become badges: they are not sent either way.
+        let planned = snapshot(&badges, &self.cfg.resend, &self.cfg.sent);
+        self.record_checked()?;
+        Ok(planned)
     }
 
     fn execute(&mut self, action: &Action, _ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
@@ -855,6 +979,7 @@ mod tests {
             applicant_id: (state == BadgeState::Sent).then(|| format!("A{candidate}")),
             found: false,
             resend: false,
+            checked: false,
         }
     }
 
@@ -873,7 +998,7 @@ mod tests {
         assert_eq!(s["1"].applicant_id.as_deref(), Some("A1"));
         assert_eq!(s["2"].state, BadgeState::InFlight);
         assert_eq!(s["3"].state, BadgeState::NotSent);
-        let snap = snapshot(&b, &[]);
+        let snap = snapshot(&b, &[], &[]);
         let ids: Vec<(&str, bool)> = snap
             .accounts
             .iter()
@@ -881,13 +1006,13 @@ mod tests {
             .collect();
         assert_eq!(ids, [("A1", true), ("in_flight:2", false)]);
         // A person checked candidate 2 by hand: it may be sent again.
-        assert_eq!(snapshot(&b, &["2".into()]).accounts.len(), 1);
+        assert_eq!(snapshot(&b, &["2".into()], &[]).accounts.len(), 1);
         // Once: a resend whose answer is lost too is held again, listed or not.
         let mut again = b.to_vec();
         let mut resent = badge("2", BadgeState::InFlight, "2026-01-01T00:00:09.000000000Z");
         resent.resend = true;
         again.push(resent);
-        assert_eq!(snapshot(&again, &["2".into()]).accounts.len(), 2);
+        assert_eq!(snapshot(&again, &["2".into()], &[]).accounts.len(), 2);
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub struct AfasApplicantsTargetConfig {
     /// again. A candidate with a confirmed send is never sent again, listed here or not.
     #[serde(default)]
     pub resend: Vec<String>,
+    /// The opposite of `resend`: candidate ids a person found in AFAS after an unconfirmed
+    /// send (the answer was lost, AFAS had processed it). Recorded as sent — a badge in the
+    /// git notes at the next apply, `checked: true` — and never sent again, listed here or
+    /// not afterwards.
+    #[serde(default)]
+    pub sent: Vec<String>,
     /// Most calls in flight at once.
     #[serde(default = "default_applicant_concurrency")]
     #[schemars(range(min = 1))]
@@ -229,6 +235,17 @@ pub(super) fn errors(
                 None => e.hint(format!("values: {}, `field:<name>` for a profile field listed in source.fields.extra, or `=<text>` for a fixed text", APPLICANT_VALUES.join(", "))),
             };
             errs.push(e);
+        }
+    }
+    for (i, id) in t.sent.iter().enumerate() {
+        if t.resend.iter().any(|r| r.trim() == id.trim()) {
+            errs.push(
+                at(
+                    &format!("/target/sent/{i}"),
+                    format!("candidate {id} is listed under both `sent` (it is in AFAS) and `resend` (it is not)"),
+                )
+                .hint("keep it under `sent` when AFAS has the applicant, under `resend` when it does not"),
+            );
         }
     }
     if let Some(l) = &t.lookup {
