@@ -661,6 +661,69 @@ fn a_processed_lost_answer_checked_by_hand_is_recorded_as_sent_not_held_forever(
     assert_eq!(s.assert_never_twice("after the check"), hired.len());
 }
 
+/// Issue 21: the vacancy mapping is validated like the other mappings: an empty vacancy, or a
+/// mapping no field sends, is an error at its line; a hire of an unmapped job is a warning that
+/// names the job and says what is sent instead (the fallback).
+#[test]
+fn the_vacancy_mapping_is_validated_and_an_unmapped_job_falls_back_with_a_warning() {
+    let s = Setup::new(12, Faults::default(), false);
+    let path = s.dir.path().join("orgsync.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let with = |block: &str| {
+        std::fs::write(
+            &path,
+            yaml.replace(
+                "  timeout_secs: 5\n",
+                &format!("  timeout_secs: 5\n{block}"),
+            ),
+        )
+        .unwrap();
+    };
+    with("  vacancies:\n    map: { \"1\": \"\" }\n");
+    let r = s.run(&["validate"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("orgsync.yaml:") && r.stderr.contains("empty AFAS vacancy"),
+        "{}",
+        r.report()
+    );
+    with(
+        "  fields: { FiNm: first_name, LaNm: last_name, EmAd: email }\n  vacancies:\n    fallback: \"7\"\n",
+    );
+    let r = s.run(&["validate"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("VcSn: vacancy"), "{}", r.report());
+
+    with("  vacancies:\n    map: { \"no such job\": \"3\" }\n    fallback: \"7\"\n");
+    s.recommit();
+    let plan = s.plan_json();
+    let hires = plan["summary"]["invite"].as_u64().unwrap();
+    assert!(hires > 0, "{plan}");
+    let warned: u64 = plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("fallback vacancy 7")
+        })
+        .map(|d| d["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(warned, hires, "{plan}");
+    s.apply().assert_code(0);
+    let vacancies: Vec<Value> = s
+        .applicants
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a["VcSn"].clone())
+        .collect();
+    assert_eq!(vacancies.len() as u64, hires);
+    assert!(vacancies.iter().all(|v| v == "7"), "{vacancies:?}");
+}
+
 /// `sent` and `resend` naming one candidate contradict each other: refused with the line.
 #[test]
 fn a_candidate_both_sent_and_resent_is_invalid() {
