@@ -939,7 +939,7 @@ impl Ctx {
                     }
                 }
             }
-            Changes::Anonymize(_) => {
+            Changes::Anonymize(an) => {
                 let id = target_id(action)?;
                 if self.mirror().account(id).is_none() {
                     return Err(format!("account {id} does not exist"));
@@ -963,7 +963,23 @@ impl Ctx {
                     a.last_name.clear();
                     a.external_id = None;
                 }
-                Ok(Effect::default())
+                drop(m);
+                // The memberships of managed groups kept through retention go too.
+                let mut effect = Effect::default();
+                for (dropped, kind) in [
+                    (&an.communities, GroupKind::Community),
+                    (&an.function_groups, GroupKind::FunctionGroup),
+                ] {
+                    for g in dropped.iter().flat_map(|c| &c.from) {
+                        effect.memberships.push(Membership {
+                            group: g.id.clone(),
+                            user: id.to_owned(),
+                            add: false,
+                            kind,
+                        });
+                    }
+                }
+                Ok(effect)
             }
             Changes::RemoveCommunity(_) | Changes::RemoveFunctionGroup(_) => {
                 let id = target_id(action)?;

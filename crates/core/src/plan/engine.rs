@@ -72,7 +72,9 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let (managed_active, managed_groups) = safety::bases(target);
     let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
 
-    let reconcile = Reconcile::new(config, target, today, &scope, &mapping);
+    let mut reconcile = Reconcile::new(config, target, today, &scope, &mapping);
+    reconcile.keeps_memberships = capabilities.removal == crate::capabilities::Removal::Deactivate
+        && (capabilities.communities || capabilities.function_groups);
     let mut held = BTreeMap::new();
     reconcile.people(&mut actions, &mut diagnostics, &mut held);
     reconcile.leftovers(
@@ -146,6 +148,9 @@ struct Reconcile<'a, 's> {
     /// held — for an ambiguous e-mail address, or while an expired account of theirs is
     /// anonymized —, not protected, managed or adopted).
     written: Vec<bool>,
+    /// The target deactivates (keeps removed accounts, with their memberships, through
+    /// retention) and has groups: a removal says which memberships it keeps.
+    keeps_memberships: bool,
 }
 
 impl<'a, 's> Reconcile<'a, 's> {
@@ -184,6 +189,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             managed,
             matching,
             written,
+            keeps_memberships: false,
         }
     }
 
@@ -449,7 +455,32 @@ impl<'a, 's> Reconcile<'a, 's> {
                         kept_ids.extend(account.external_id.as_deref());
                         continue;
                     }
-                    let reason = self.removal_reason(account, &mut in_scope);
+                    let mut reason = self.removal_reason(account, &mut in_scope);
+                    // Kept through retention, so that a restore finds the account where it
+                    // was; dropped with the personal data when it is anonymized.
+                    if self.keeps_memberships {
+                        let kept: Vec<String> = [
+                            dropped_memberships(
+                                self.mapping.communities.as_ref(),
+                                &account.communities,
+                            ),
+                            dropped_memberships(
+                                self.mapping.functions.as_ref(),
+                                &account.function_groups,
+                            ),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|c| c.from)
+                        .map(|g| g.name)
+                        .collect();
+                        if !kept.is_empty() {
+                            reason = format!(
+                                "{reason}; keeps its memberships ({}) while removed, dropped when anonymized",
+                                kept.join(", ")
+                            );
+                        }
+                    }
                     actions.push(Action {
                         subject: account_subject(account),
                         target_id: Some(account.id.clone()),
@@ -491,7 +522,19 @@ impl<'a, 's> Reconcile<'a, 's> {
                         continue;
                     }
                     if let Some(days) = retention_passed(self.config, account, self.today) {
-                        actions.push(anonymize(account, days, retention));
+                        let mut action = anonymize(account, days, retention);
+                        // The memberships kept through retention go with the personal data.
+                        if let Changes::Anonymize(an) = &mut action.changes {
+                            an.communities = dropped_memberships(
+                                self.mapping.communities.as_ref(),
+                                &account.communities,
+                            );
+                            an.function_groups = dropped_memberships(
+                                self.mapping.functions.as_ref(),
+                                &account.function_groups,
+                            );
+                        }
+                        actions.push(action);
                     }
                     debug_assert_eq!(
                         self.matching.expired[a],
@@ -936,6 +979,22 @@ impl Memberships {
     }
 }
 
+/// The memberships of managed groups among `current` (target group ids), all dropped; `None`
+/// when there are none. Memberships of groups orgsync does not manage stay.
+fn dropped_memberships(
+    groups: Option<&Groups<'_>>,
+    current: &[String],
+) -> Option<FieldChange<Vec<GroupRef>>> {
+    let groups = groups?;
+    let mut idx: Vec<u32> = current
+        .iter()
+        .filter_map(|id| groups.index_of(id))
+        .filter(|g| groups.is_managed(*g))
+        .collect();
+    groups.sort(&mut idx);
+    (!idx.is_empty()).then(|| FieldChange::new(refs(groups, &idx), Vec::new()))
+}
+
 fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
     let text = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     Action {
@@ -947,6 +1006,8 @@ fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
             first_name: text(&account.first_name),
             last_name: text(&account.last_name),
             external_id: account.external_id.clone(),
+            communities: None,
+            function_groups: None,
         }),
         reason: format!("removed {days} days ago, retention is {retention} days"),
         cause: Default::default(),
@@ -1606,9 +1667,21 @@ mod tests {
         assert_eq!(
             removes,
             [
-                (ActionKind::Remove, "u1", "contract ended on 2026-05-31"),
-                (ActionKind::Remove, "u2", "only in test locations"),
-                (ActionKind::Remove, "u3", "no longer in the source"),
+                (
+                    ActionKind::Remove,
+                    "u1",
+                    "contract ended on 2026-05-31; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+                ),
+                (
+                    ActionKind::Remove,
+                    "u2",
+                    "only in test locations; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+                ),
+                (
+                    ActionKind::Remove,
+                    "u3",
+                    "no longer in the source; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+                ),
             ],
             "never the unmanaged u4"
         );
@@ -1676,6 +1749,58 @@ mod tests {
         assert_eq!(diags(&p, DiagnosticKind::MissingRemovalDate).len(), 1);
         let after = crate::memory::apply_plan(&t, &p, TODAY).unwrap();
         assert!(plan(&c, &s, &after).actions.is_empty());
+    }
+
+    /// Regression (issue 21): removed (deactivated) users kept their community and
+    /// function-group memberships for good, anonymized or not, and no plan said so. The
+    /// decision, for a target that deactivates: kept through retention (a restore finds the
+    /// account where it was), said in the removal's reason; dropped with the personal data at
+    /// anonymization, listed in the action (`communities: [Amsterdam Centrum] → []`). Memberships of
+    /// groups orgsync does not manage stay.
+    #[test]
+    fn removed_accounts_keep_memberships_through_retention_and_lose_them_when_anonymized() {
+        let c = config();
+        let mut expired = account("u1", "gone", &["t1", "t9"]);
+        expired.status = AccountStatus::Removed;
+        expired.removed_at = Some(day(-31));
+        let leaver = account("u2", "left", &["t1"]);
+        let mut groups = ams();
+        groups.push(group("t9", "Book club", &[], false));
+        let t = target(vec![expired, leaver, account("u3", "1", &["t1"])], groups);
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let p = plan(&c, &s, &t);
+        assert_eq!(
+            kinds(&p),
+            [
+                (ActionKind::Remove, "left"),
+                (ActionKind::Anonymize, "gone")
+            ]
+        );
+        assert!(
+            p.actions[0].reason.ends_with(
+                "; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+            ),
+            "{}",
+            p.actions[0].reason
+        );
+        let wire = p.actions[1].changes.to_wire();
+        assert_eq!(
+            wire["communities"].from,
+            json!([{"id": "t1", "name": "Amsterdam Centrum"}])
+        );
+        assert_eq!(wire["communities"].to, json!([]));
+        let after = crate::memory::apply_plan(&t, &p, TODAY).unwrap();
+        let by_id = |id: &str| after.accounts.iter().find(|a| a.id == id).unwrap();
+        assert_eq!(
+            by_id("u1").communities,
+            ["t9"],
+            "a foreign group's membership stays"
+        );
+        assert_eq!(by_id("u2").communities, ["t1"], "kept through retention");
+        assert!(plan(&c, &s, &after).actions.is_empty());
+        // The wire form reads back.
+        let back = Changes::from_wire(ActionKind::Anonymize, wire).unwrap();
+        assert_eq!(back, p.actions[1].changes);
     }
 
     #[test]
@@ -1959,7 +2084,10 @@ mod tests {
         );
         assert_eq!(
             p.actions[1].reason,
-            format!("contract ended on {}", day(-10))
+            format!(
+                "contract ended on {}; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized",
+                day(-10)
+            )
         );
     }
 
