@@ -365,6 +365,7 @@ impl<'a> NewByName<'a> {
             refs.push(GroupRef {
                 id: String::new(),
                 name: name.to_owned(),
+                foreign: false,
             });
             groups.push(NewGroup {
                 index,
@@ -522,6 +523,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         .map(|g| GroupRef {
             id: g.id.clone(),
             name: g.name.clone(),
+            foreign: false,
         })
         .collect();
     let mut by_target_id: HashMap<&str, u32> = HashMap::new();
@@ -678,6 +680,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                         refs.push(GroupRef {
                             id: GroupRef::placeholder(kind.create_kind(), id),
                             name: name.to_owned(),
+                            foreign: false,
                         });
                         unmapped_creates.push((g, id));
                         Resolved::Group(g)

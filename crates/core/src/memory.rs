@@ -479,6 +479,7 @@ mod tests {
             .map(|(id, name)| GroupRef {
                 id: (*id).to_owned(),
                 name: (*name).to_owned(),
+                foreign: false,
             })
             .collect()
     }

@@ -930,6 +930,7 @@ impl Memberships {
             return None;
         }
         let mut left = Vec::new();
+        // Memberships of groups orgsync does not manage: kept, and marked foreign.
         let mut kept: Vec<(String, String)> = Vec::new();
         let mut known: Vec<u32> = Vec::with_capacity(current.len());
         for id in current {
@@ -957,17 +958,17 @@ impl Memberships {
             return None;
         }
         let to_list = |managed: &mut dyn Iterator<Item = u32>| {
-            let mut list: Vec<(String, String)> = managed
+            let mut list: Vec<(String, String, bool)> = managed
                 .map(|g| {
                     let r = groups.get(g);
-                    (r.name.clone(), r.id.clone())
+                    (r.name.clone(), r.id.clone(), false)
                 })
-                .chain(kept.iter().cloned())
+                .chain(kept.iter().map(|(n, i)| (n.clone(), i.clone(), true)))
                 .collect();
             list.sort_unstable();
             list.dedup();
             list.into_iter()
-                .map(|(name, id)| GroupRef { id, name })
+                .map(|(name, id, foreign)| GroupRef { id, name, foreign })
                 .collect::<Vec<GroupRef>>()
         };
         Some(Memberships {
@@ -1022,6 +1023,7 @@ fn refs(groups: &Groups<'_>, idx: &[u32]) -> Vec<GroupRef> {
             GroupRef {
                 id: r.id.clone(),
                 name: r.name.clone(),
+                foreign: false,
             }
         })
         .collect()
@@ -1523,13 +1525,13 @@ mod tests {
         let mv = &p.actions[0];
         assert_eq!(
             mv.changes.to_wire()["communities"].from,
-            json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "x9", "name": "x9" }]),
+            json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "x9", "name": "x9", "foreign": true }]),
         );
         // Regression: communities were written as a whole set, so every run took people out
         // of groups orgsync does not manage. A membership of a group it does not know stays.
         assert_eq!(
             mv.changes.to_wire()["communities"].to,
-            json!([{ "id": "t2", "name": "Utrecht" }, { "id": "x9", "name": "x9" }])
+            json!([{ "id": "t2", "name": "Utrecht" }, { "id": "x9", "name": "x9", "foreign": true }])
         );
         assert_eq!(mv.changes.to_wire()["notify"].to, json!(true));
         assert_eq!(mv.reason, "moved from Amsterdam Centrum to Utrecht");
@@ -1801,6 +1803,42 @@ mod tests {
         // The wire form reads back.
         let back = Changes::from_wire(ActionKind::Anonymize, wire).unwrap();
         assert_eq!(back, p.actions[1].changes);
+    }
+
+    /// Regression (issue 21): a group made by hand that no mapping names (a SCIM Group without
+    /// a prefix, read as a community under `groups.other: community`) was listed among the
+    /// person's communities in a move. It is kept — the lists carry it for targets that write
+    /// whole lists — and marked `foreign`, so plans do not show it as a community.
+    #[test]
+    fn a_foreign_group_is_kept_in_a_move_but_marked_as_not_a_community() {
+        let c = config();
+        let mut groups = ams();
+        groups.push(group("t9", "Book club", &[], false));
+        let t = target(vec![account("u1", "1", &["t1", "t9"])], groups);
+        let s = source(vec![person("1", &["1007"])], &[]);
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Move, "1")]);
+        let wire = p.actions[0].changes.to_wire();
+        assert_eq!(
+            wire["communities"].from,
+            json!([{"id": "t1", "name": "Amsterdam Centrum"}, {"id": "t9", "name": "Book club", "foreign": true}])
+        );
+        assert_eq!(
+            wire["communities"].to,
+            json!([{"id": "t9", "name": "Book club", "foreign": true}, {"id": "t2", "name": "Utrecht"}])
+        );
+        assert!(
+            !p.actions[0].reason.contains("Book club"),
+            "{}",
+            p.actions[0].reason
+        );
+        let after = crate::memory::apply_plan(&t, &p, TODAY).unwrap();
+        let mut kept = after.accounts[0].communities.clone();
+        kept.sort();
+        assert_eq!(kept, ["t2", "t9"], "the hand-made group's membership stays");
+        assert!(plan(&c, &s, &after).actions.is_empty());
+        let back = Changes::from_wire(ActionKind::Move, wire).unwrap();
+        assert_eq!(back, p.actions[0].changes);
     }
 
     #[test]
@@ -2131,12 +2169,12 @@ mod tests {
         let mv = action(&p, ActionKind::Move);
         assert_eq!(
             mv.changes.to_wire()["communities"].to,
-            json!([{ "id": "hand", "name": "Social club" }, { "id": "t2", "name": "Utrecht" }])
+            json!([{ "id": "hand", "name": "Social club", "foreign": true }, { "id": "t2", "name": "Utrecht" }])
         );
         let up = action(&p, ActionKind::Update);
         assert_eq!(
             up.changes.to_wire()["function_groups"].to,
-            json!([{ "id": "g-hand", "name": "Allergy trained" }, { "id": "g-k", "name": "Kitchen" }])
+            json!([{ "id": "g-hand", "name": "Allergy trained", "foreign": true }, { "id": "g-k", "name": "Kitchen" }])
         );
         let after = converge(&c, &s, &t);
         assert_eq!(after.accounts[0].communities, ["hand", "t2"]);

@@ -110,6 +110,11 @@ pub struct GroupRef {
     pub id: String,
     /// The group's name.
     pub name: String,
+    /// A group orgsync does not manage (made by hand, and no mapping names it): its membership
+    /// is kept as it is, listed so that a target writing the whole list keeps it. Plans do not
+    /// show it among the person's communities or function groups.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub foreign: bool,
 }
 
 impl GroupRef {
