@@ -309,6 +309,7 @@ fn bench_apply(invites: usize, limit: u32) {
     let community = GroupRef {
         id: state.communities[0].id.clone(),
         name: "Amsterdam Centrum".to_owned(),
+        foreign: false,
     };
     let actions: Vec<Action> = (0..invites)
         .map(|i| {

@@ -339,6 +339,21 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     } = prepared?;
     let color = super::stdout_color();
     if !plan.has_actions() {
+        // Nothing to send, but candidates a person vouched for under `target.sent` are
+        // recorded (their badges) all the same.
+        if !args.no_record
+            && let orgsync_core::config::TargetConfig::AfasApplicants(t) = &loaded.config.target
+            && let Some(ledger) = &loaded.ledger
+        {
+            let ids = orgsync_connectors::afas_applicants::record_checks(t, ledger.as_ref())?;
+            if !ids.is_empty() {
+                super::out(&format!(
+                    "Recorded as sent (target.sent, checked by a person): {}.\n",
+                    ids.join(", ")
+                ))?;
+                share_records(&loaded);
+            }
+        }
         if plan.manual_steps.is_empty() {
             super::out("Nothing to apply.\n")?;
         } else {

@@ -225,6 +225,8 @@ fn held_reason(kind: DiagnosticKind) -> &'static str {
         DiagnosticKind::ConflictingEmail => "conflicting e-mail addresses",
         DiagnosticKind::AdoptableAccount => "an unmanaged account, adoption is off",
         DiagnosticKind::RetentionPassed => "their expired account is anonymized first",
+        DiagnosticKind::IdentifierChanged => "their community's identifier changed",
+        DiagnosticKind::MappingTargetMissing => "their mapping is still a to-do",
         other => other.as_str(),
     }
 }
@@ -332,6 +334,9 @@ fn format_value(value: &Value, leaf: &dyn Fn(&str) -> String) -> String {
         Value::Array(items) => {
             let items: Vec<String> = items
                 .iter()
+                // A group orgsync does not manage is kept as it is: not one of the person's
+                // communities or function groups as the plan shows them.
+                .filter(|item| item.get("foreign") != Some(&Value::Bool(true)))
                 .map(|item| match item {
                     Value::Null => "(none)".to_owned(),
                     _ => format_value(item, leaf),
@@ -733,6 +738,20 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000), "1,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    /// Regression (issue 21): a hand-made SCIM group without a prefix (`groups.other:
+    /// community`) was listed among a person's communities in plans. A group orgsync does not
+    /// manage is kept (the JSON lists it, `foreign: true`, for targets that write whole lists)
+    /// but not shown as a community.
+    #[test]
+    fn group_lists_leave_out_groups_orgsync_does_not_manage() {
+        let value = serde_json::json!([{ "id": "g-9", "name": "Book club", "foreign": true },
+                                      { "id": "c-1", "name": "Amsterdam Centrum" }]);
+        assert_eq!(
+            format_value(&value, &|s| s.to_owned()),
+            "[Amsterdam Centrum]"
+        );
     }
 
     #[test]

@@ -562,6 +562,185 @@ fn a_timeout_whose_create_landed_is_found_not_resent() {
         .filter(|l| l.contains("\"found\":true"))
         .count();
     assert_eq!(found, hired.len(), "every one found, none posted again");
+    // Resolved by itself: nothing held, nothing to do.
+    let plan = s.plan_json();
+    assert_eq!(plan["held"], serde_json::json!({}), "{plan}");
+    s.run(&["plan", "--at", AT, "--detailed-exitcode"])
+        .assert_code(0);
+}
+
+/// Regression (issue 21): a lost answer AFAS did process stayed held forever without a lookup
+/// (`send_interrupted`, a manual step, `--detailed-exitcode` 2 on every plan), and the only
+/// lever, `resend`, made a duplicate applicant. `target.sent` is the opposite lever: the person
+/// who found the applicants in AFAS lists them; the plan says so, the next apply records them as
+/// sent (a `checked` badge), and they are never sent, even once the list is gone.
+#[test]
+fn a_processed_lost_answer_checked_by_hand_is_recorded_as_sent_not_held_forever() {
+    let faults = Faults {
+        slow_create_ms: 1_600,
+        ..Faults::default()
+    };
+    let s = Setup::new(8, faults, false);
+    let path = s.dir.path().join("orgsync.yaml");
+    let yaml = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("  timeout_secs: 5\n", "  timeout_secs: 1\n");
+    std::fs::write(&path, &yaml).unwrap();
+    s.recommit();
+    let hired = s.hired_emails();
+    assert!(!hired.is_empty());
+    let first = s.apply();
+    assert_eq!(first.code, 1, "{}", first.report());
+    // The creates land in AFAS after the client gave up.
+    std::thread::sleep(Duration::from_millis(2_000));
+    assert_eq!(s.assert_never_twice("after the timeouts"), hired.len());
+    let plan = s.plan_json();
+    assert_eq!(plan["held"]["send_interrupted"], hired.len(), "{plan}");
+    s.run(&["plan", "--at", AT, "--detailed-exitcode"])
+        .assert_code(2);
+
+    // A person found them all in AFAS.
+    let mut ids: Vec<&String> = hired.values().collect();
+    ids.sort();
+    let list = ids
+        .iter()
+        .map(|i| format!("\"{i}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    std::fs::write(
+        &path,
+        yaml.replace(
+            "  timeout_secs: 1\n",
+            &format!("  timeout_secs: 1\n  sent: [{list}]\n"),
+        ),
+    )
+    .unwrap();
+    s.recommit();
+    let plan = s.plan_json();
+    assert_eq!(plan["held"], serde_json::json!({}), "{plan}");
+    assert!(
+        plan["manual_steps"].as_array().is_none_or(Vec::is_empty),
+        "{plan}"
+    );
+    assert_eq!(plan["actions"], serde_json::json!([]), "{plan}");
+    let vouched = plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            d["kind"] == "already_sent" && d["message"].as_str().unwrap().contains("target.sent")
+        })
+        .count();
+    assert_eq!(vouched, hired.len(), "{plan}");
+    let md = s.run(&["plan", "--at", AT, "--format", "markdown"]);
+    assert!(md.stdout.contains("target.sent"), "{}", md.report());
+    s.run(&["plan", "--at", AT, "--detailed-exitcode"])
+        .assert_code(0);
+
+    let applied = s.apply();
+    applied.assert_code(0);
+    assert!(
+        applied.stdout.contains("Recorded as sent"),
+        "{}",
+        applied.report()
+    );
+    let checked = s
+        .notes()
+        .lines()
+        .filter(|l| l.contains("\"checked\":true"))
+        .count();
+    assert_eq!(checked, hired.len(), "{}", s.notes());
+
+    // The badge, not the list, is what remembers: without the list nothing is sent or held.
+    std::fs::write(&path, &yaml).unwrap();
+    s.recommit();
+    let plan = s.plan_json();
+    assert_eq!(plan["held"], serde_json::json!({}), "{plan}");
+    assert_eq!(plan["actions"], serde_json::json!([]), "{plan}");
+    s.apply().assert_code(0);
+    assert_eq!(s.assert_never_twice("after the check"), hired.len());
+}
+
+/// Issue 21: the vacancy mapping is validated like the other mappings: an empty vacancy, or a
+/// mapping no field sends, is an error at its line; a hire of an unmapped job is a warning that
+/// names the job and says what is sent instead (the fallback).
+#[test]
+fn the_vacancy_mapping_is_validated_and_an_unmapped_job_falls_back_with_a_warning() {
+    let s = Setup::new(12, Faults::default(), false);
+    let path = s.dir.path().join("orgsync.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let with = |block: &str| {
+        std::fs::write(
+            &path,
+            yaml.replace(
+                "  timeout_secs: 5\n",
+                &format!("  timeout_secs: 5\n{block}"),
+            ),
+        )
+        .unwrap();
+    };
+    with("  vacancies:\n    map: { \"1\": \"\" }\n");
+    let r = s.run(&["validate"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("orgsync.yaml:") && r.stderr.contains("empty AFAS vacancy"),
+        "{}",
+        r.report()
+    );
+    with(
+        "  fields: { FiNm: first_name, LaNm: last_name, EmAd: email }\n  vacancies:\n    fallback: \"7\"\n",
+    );
+    let r = s.run(&["validate"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("VcSn: vacancy"), "{}", r.report());
+
+    with("  vacancies:\n    map: { \"no such job\": \"3\" }\n    fallback: \"7\"\n");
+    s.recommit();
+    let plan = s.plan_json();
+    let hires = plan["summary"]["invite"].as_u64().unwrap();
+    assert!(hires > 0, "{plan}");
+    let warned: u64 = plan["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("fallback vacancy 7")
+        })
+        .map(|d| d["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(warned, hires, "{plan}");
+    s.apply().assert_code(0);
+    let vacancies: Vec<Value> = s
+        .applicants
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| a["VcSn"].clone())
+        .collect();
+    assert_eq!(vacancies.len() as u64, hires);
+    assert!(vacancies.iter().all(|v| v == "7"), "{vacancies:?}");
+}
+
+/// `sent` and `resend` naming one candidate contradict each other: refused with the line.
+#[test]
+fn a_candidate_both_sent_and_resent_is_invalid() {
+    let s = Setup::new(2, Faults::default(), false);
+    let path = s.dir.path().join("orgsync.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap().replace(
+        "  timeout_secs: 5\n",
+        "  timeout_secs: 5\n  resend: [\"42\"]\n  sent: [\"42\"]\n",
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let r = s.run(&["validate"]);
+    r.assert_code(1);
+    assert!(
+        r.stderr.contains("orgsync.yaml") && r.stderr.contains("both `sent`"),
+        "{}",
+        r.report()
+    );
 }
 
 /// An AFAS validation error (500 with the error body) fails that candidate with AFAS's message

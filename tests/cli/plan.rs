@@ -213,7 +213,7 @@ fn apply_then_plan_again_shows_no_changes() {
     let again = orgsync_in(d, &["plan", "--at", AT, "--detailed-exitcode"]);
     again.assert_code(0).assert_that(
         again.stdout.contains(
-            "No changes, but 3 people in scope are held until someone decides (2: their community is not mapped, 1: an unmanaged account, adoption is off)",
+            "No changes, but 8 people in scope are held until someone decides (2: their community is not mapped, 5: their community's identifier changed, 1: an unmanaged account, adoption is off)",
         ) && !again.stdout.contains("matches the configuration"),
         "the second plan is empty, and says who is still held",
     );

@@ -14,7 +14,9 @@
 //!   request AFAS may have processed) is never resent blindly: with `target.lookup` the
 //!   candidate is looked up in AFAS by e-mail first (found: recorded as sent; not found: sent);
 //!   without it the candidate is held with a diagnostic until a person checked AFAS and listed
-//!   it under `target.resend`.
+//!   it under `target.resend` — or, when AFAS has it (the answer was lost, the request was
+//!   processed), under `target.sent`: recorded as sent (a `checked` badge at the next apply),
+//!   never sent again.
 //! - A 5xx or a lost connection on the POST is not retried (only a 429, which AFAS answers before
 //!   doing anything). A 500 with an AFAS error message is AFAS's answer to an invalid applicant
 //!   (`externalMessage`): that candidate fails with the message, the others go on
@@ -104,30 +106,70 @@ pub fn may_resend(s: &CandidateState, id: &str, resend: &[String]) -> bool {
 /// Prefix of the account ids of candidates whose send is unconfirmed.
 pub const IN_FLIGHT_PREFIX: &str = "in_flight:";
 
+/// Prefix of the account ids of candidates a person listed under `target.sent` whose `checked`
+/// badge is not written yet (the next apply writes it).
+pub const CHECKED_PREFIX: &str = "checked:";
+
+/// True when `target.sent` lists candidate `id`.
+pub fn listed_sent(id: &str, sent: &[String]) -> bool {
+    sent.iter().any(|s| s.trim() == id)
+}
+
+/// The candidates listed under `target.sent` whose badges do not say `sent` yet: the ones the
+/// next apply records as sent (`checked`).
+pub fn unrecorded_checks(badges: &[Badge], sent: &[String]) -> Vec<String> {
+    let states = states(badges);
+    let mut out: Vec<String> = sent
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .filter(|id| states.get(id).is_none_or(|s| s.state != BadgeState::Sent))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The badges as a target snapshot: a managed account per candidate sent (its id the applicant
-/// id), an unmanaged `in_flight:<id>` account per unconfirmed send (unless listed under
-/// `resend`). AFAS's own applicants are not listed: orgsync never touches them.
-pub fn snapshot(badges: &[Badge], resend: &[String]) -> TargetSnapshot {
-    let mut accounts: Vec<Account> = states(badges)
+/// id) or listed under `sent` (`checked:<id>` until its badge is written), an unmanaged
+/// `in_flight:<id>` account per unconfirmed send (unless listed under `resend`). AFAS's own
+/// applicants are not listed: orgsync never touches them.
+pub fn snapshot(badges: &[Badge], resend: &[String], sent: &[String]) -> TargetSnapshot {
+    let mut accounts: Vec<Account> = unrecorded_checks(badges, sent)
         .into_iter()
-        .filter_map(|(candidate, s)| match s.state {
-            BadgeState::Sent => Some(Account {
-                id: s
-                    .applicant_id
-                    .unwrap_or_else(|| format!("candidate:{candidate}")),
-                external_id: Some(candidate),
-                managed: true,
-                ..Account::default()
-            }),
-            BadgeState::InFlight if !may_resend(&s, &candidate, resend) => Some(Account {
-                id: format!("{IN_FLIGHT_PREFIX}{candidate}"),
-                external_id: Some(candidate),
-                managed: false,
-                ..Account::default()
-            }),
-            _ => None,
+        .map(|candidate| Account {
+            id: format!("{CHECKED_PREFIX}{candidate}"),
+            external_id: Some(candidate),
+            managed: true,
+            ..Account::default()
         })
         .collect();
+    let checked: std::collections::HashSet<String> = accounts
+        .iter()
+        .filter_map(|a| a.external_id.clone())
+        .collect();
+    accounts.extend(
+        states(badges)
+            .into_iter()
+            .filter(|(candidate, _)| !checked.contains(candidate))
+            .filter_map(|(candidate, s)| match s.state {
+                BadgeState::Sent => Some(Account {
+                    id: s
+                        .applicant_id
+                        .unwrap_or_else(|| format!("candidate:{candidate}")),
+                    external_id: Some(candidate),
+                    managed: true,
+                    ..Account::default()
+                }),
+                BadgeState::InFlight if !may_resend(&s, &candidate, resend) => Some(Account {
+                    id: format!("{IN_FLIGHT_PREFIX}{candidate}"),
+                    external_id: Some(candidate),
+                    managed: false,
+                    ..Account::default()
+                }),
+                _ => None,
+            }),
+    );
     accounts.sort_by(|a, b| a.id.cmp(&b.id));
     TargetSnapshot {
         accounts,
@@ -159,7 +201,7 @@ impl PlanView {
     pub fn manual_step(&self) -> Option<ManualStep> {
         (!self.held.is_empty()).then(|| ManualStep {
             what: "look for these candidates in AFAS (an earlier send was not confirmed); list \
-                   the ones not there under target.resend"
+                   the ones there under target.sent, the ones not there under target.resend"
                 .to_owned(),
             capability: "lookup".to_owned(),
             kind: ActionKind::Invite,
@@ -187,9 +229,17 @@ pub fn plan_view(
     let sent: std::collections::HashSet<&str> = target
         .accounts
         .iter()
-        .filter(|a| a.managed)
+        .filter(|a| a.managed && !a.id.starts_with(CHECKED_PREFIX))
         .filter_map(|a| a.external_id.as_deref())
         .collect();
+    // Listed under `target.sent` by a person who checked AFAS; the next apply records them.
+    let checked_by_hand: std::collections::HashSet<&str> = target
+        .accounts
+        .iter()
+        .filter(|a| a.managed && a.id.starts_with(CHECKED_PREFIX))
+        .filter_map(|a| a.external_id.as_deref())
+        .collect();
+    let mut vouched: Vec<&str> = Vec::new();
     let in_flight: std::collections::HashSet<&str> = target
         .accounts
         .iter()
@@ -206,6 +256,10 @@ pub fn plan_view(
         .filter(|p| {
             if sent.contains(p.id.as_str()) {
                 already += 1;
+                return false;
+            }
+            if checked_by_hand.contains(p.id.as_str()) {
+                vouched.push(&p.id);
                 return false;
             }
             if in_flight.contains(p.id.as_str()) {
@@ -253,6 +307,23 @@ pub fn plan_view(
             concerns: Default::default(),
         });
     }
+    for id in &vouched {
+        diagnostics.push(Diagnostic {
+            kind: DiagnosticKind::AlreadySent,
+            severity: Severity::Info,
+            message: format!(
+                "candidate {id}: a person checked that AFAS has the applicant (target.sent): recorded as sent (a badge in the git notes) by the next apply, never sent again"
+            ),
+            subject: Some((*id).to_owned()),
+            count: 1,
+            hint: None,
+            location: config
+                .locations
+                .get("/target/sent")
+                .or_else(|| config.locations.get("/target")),
+            concerns: Default::default(),
+        });
+    }
     for id in &held {
         diagnostics.push(Diagnostic {
             kind: DiagnosticKind::SendInterrupted,
@@ -263,12 +334,13 @@ pub fn plan_view(
             subject: Some((*id).to_owned()),
             count: 1,
             hint: Some(format!(
-                "manual step: look for the candidate in AFAS (HR → Werving en selectie → Sollicitant). If it is not there, add `{id}` to target.resend; or configure target.lookup to let orgsync look"
+                "manual step: look for the candidate in AFAS (HR → Werving en selectie → Sollicitant). If it is there, add `{id}` to target.sent; if it is not, to target.resend; or configure target.lookup to let orgsync look"
             )),
             location: config.locations.get("/target"),
             concerns: Default::default(),
         });
     }
+    diagnostics.extend(vacancy_diagnostics(t, &config.locations, &persons));
     PlanView {
         config: view_config,
         source: SourceSnapshot {
@@ -285,29 +357,166 @@ pub fn plan_view(
     }
 }
 
+/// Dutch last-name prefixes (tussenvoegsels), lowercase as they are written after a first
+/// name; a prefix written with a capital (`De Smet`) is part of the name and stays.
+const NAME_PREFIXES: [&str; 27] = [
+    "van", "de", "der", "den", "het", "ten", "ter", "te", "'t", "in", "op", "aan", "bij", "uit",
+    "voor", "onder", "over", "von", "vom", "zu", "zum", "zur", "da", "di", "du", "le", "la",
+];
+
+/// The last name split into (prefix, the rest): the leading lowercase Dutch prefixes, when a
+/// name follows them (`van der Berg` → `van der`, `Berg`; `De Smet` and `Bakker` stay whole).
+pub fn split_prefix(last_name: &str) -> (String, String) {
+    let words: Vec<&str> = last_name.split_whitespace().collect();
+    let n = words
+        .iter()
+        .take_while(|w| NAME_PREFIXES.contains(*w))
+        .count();
+    if n == 0 || n == words.len() {
+        return (String::new(), words.join(" "));
+    }
+    (words[..n].join(" "), words[n..].join(" "))
+}
+
+/// A Dutch address on one line, split: street, house number, addition, postal code, city.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressParts {
+    /// The street.
+    pub street: String,
+    /// The house number (digits).
+    pub house_number: String,
+    /// The addition to the house number (`A`, `2`, `bis`), or empty.
+    pub addition: String,
+    /// The postal code as `1234 AB`.
+    pub postal_code: String,
+    /// The city.
+    pub city: String,
+}
+
+/// `line` split when it is unambiguous: exactly one Dutch postal code (`1234 AB` or `1234AB`),
+/// before it a street and a house number (with an addition: `12A`, `12-A`, `12 A`, `12-2`),
+/// after it a city; a comma between them is allowed. Anything else: `None` (sent whole).
+pub fn split_address(line: &str) -> Option<AddressParts> {
+    let tokens: Vec<&str> = line
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .collect();
+    let is_digits = |t: &str| t.len() == 4 && t.bytes().all(|b| b.is_ascii_digit());
+    let is_letters = |t: &str| t.len() == 2 && t.bytes().all(|b| b.is_ascii_uppercase());
+    // Postal codes: (first token, tokens taken).
+    let mut codes = Vec::new();
+    for i in 0..tokens.len() {
+        let t = tokens[i];
+        if t.len() == 6 && is_digits(&t[..4]) && is_letters(&t[4..]) {
+            codes.push((i, 1));
+        } else if is_digits(t) && tokens.get(i + 1).is_some_and(|n| is_letters(n)) {
+            codes.push((i, 2));
+        }
+    }
+    let [(at, taken)] = codes.as_slice() else {
+        return None;
+    };
+    let (before, after) = (&tokens[..*at], &tokens[at + taken..]);
+    let code: String = tokens[*at..at + taken].concat();
+    let city = after.join(" ");
+    // The house number: the last token starting with a digit, then at most one addition.
+    let n = before
+        .iter()
+        .rposition(|t| t.starts_with(|c: char| c.is_ascii_digit()))?;
+    if n == 0 || before.len() - n > 2 || city.is_empty() {
+        return None;
+    }
+    let number_token = before[n];
+    let digits: String = number_token
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let mut addition = number_token[digits.len()..]
+        .trim_start_matches(['-', '/'])
+        .to_owned();
+    if let Some(extra) = before.get(n + 1) {
+        if !addition.is_empty() || extra.chars().count() > 4 {
+            return None;
+        }
+        addition = extra.trim_start_matches(['-', '/']).to_owned();
+    }
+    let street = before[..n].join(" ");
+    // A PO box is no street address (AFAS keeps it as a postal address).
+    if street.eq_ignore_ascii_case("postbus") || street.eq_ignore_ascii_case("antwoordnummer") {
+        return None;
+    }
+    Some(AddressParts {
+        street,
+        house_number: digits,
+        addition,
+        postal_code: format!("{} {}", &code[..4], &code[4..]),
+        city,
+    })
+}
+
+/// The job (offer) id and title a hire was hired for: their first hired placement.
+fn hired_job(p: &Person) -> (Option<&str>, Option<&str>) {
+    (
+        p.employments.iter().find_map(|e| e.function.as_deref()),
+        p.attributes.get("job").map(String::as_str),
+    )
+}
+
+/// The AFAS vacancy of hire `p`: mapped by their job, else the fallback; `None` without
+/// `vacancies`.
+pub fn vacancy<'c>(cfg: &'c AfasApplicantsTargetConfig, p: &Person) -> Option<&'c str> {
+    let v = cfg.vacancies.as_ref()?;
+    let (offer, title) = hired_job(p);
+    v.mapped(offer, title).or(v.fallback.as_deref())
+}
+
 /// The AFAS fields of an applicant: `cfg.fields` applied to `p`. Empty values are left out.
 pub fn payload(cfg: &AfasApplicantsTargetConfig, p: &Person) -> Map<String, Value> {
     let mut out = Map::new();
+    // A one-line address in `street` with none of its parts given apart: split when it is
+    // unambiguous, else sent as it is.
+    let attr = |k: &str| {
+        p.attributes
+            .get(k)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let address = attr("street")
+        .filter(|_| {
+            ["house_number", "postal_code", "city"]
+                .iter()
+                .all(|k| attr(k).is_none())
+        })
+        .and_then(split_address);
+    let (prefix, base) = split_prefix(&p.last_name);
     for (field, from) in &cfg.fields {
         let value: Option<String> = if let Some(fixed) = from.strip_prefix('=') {
             Some(fixed.to_owned())
         } else {
-            match from.as_str() {
-                "first_name" => Some(p.first_name.clone()),
-                "last_name" => Some(p.last_name.clone()),
-                "email" => p.email.clone(),
-                "gender" => p.attributes.get("gender").map(|g| {
+            match (from.as_str(), &address) {
+                ("first_name", _) => Some(p.first_name.clone()),
+                ("last_name", _) => Some(p.last_name.clone()),
+                ("name_prefix", _) => Some(prefix.clone()),
+                ("last_name_without_prefix", _) => Some(base.clone()),
+                ("email", _) => p.email.clone(),
+                ("gender", _) => p.attributes.get("gender").map(|g| {
                     let key = g.trim().to_lowercase();
                     cfg.gender_codes
                         .iter()
                         .find(|(k, _)| k.to_lowercase() == key)
                         .map_or_else(|| g.trim().to_owned(), |(_, code)| code.clone())
                 }),
-                "birth_date" => p
+                ("birth_date", _) => p
                     .attributes
                     .get("birth_date")
                     .map(|d| d.get(..10).unwrap_or(d).to_owned()),
-                other => p.attributes.get(other).cloned(),
+                ("vacancy", _) => vacancy(cfg, p).map(str::to_owned),
+                ("street", Some(a)) => Some(a.street.clone()),
+                ("house_number", Some(a)) => Some(a.house_number.clone()),
+                ("house_number_addition", Some(a)) => Some(a.addition.clone()),
+                ("postal_code", Some(a)) => Some(a.postal_code.clone()),
+                ("city", Some(a)) => Some(a.city.clone()),
+                (other, _) => p.attributes.get(other).cloned(),
             }
         };
         if let Some(v) = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
@@ -315,6 +524,53 @@ pub fn payload(cfg: &AfasApplicantsTargetConfig, p: &Person) -> Map<String, Valu
         }
     }
     out
+}
+
+/// Warnings for the hires to send whose job `target.vacancies` does not map: per job, how many,
+/// and what is sent instead (the fallback, or no vacancy).
+pub fn vacancy_diagnostics(
+    cfg: &AfasApplicantsTargetConfig,
+    locations: &orgsync_core::config::Locations,
+    persons: &[Person],
+) -> Vec<Diagnostic> {
+    let Some(v) = &cfg.vacancies else {
+        return Vec::new();
+    };
+    let mut unmapped: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    for p in persons {
+        let (offer, title) = hired_job(p);
+        if v.mapped(offer, title).is_none() {
+            let key = offer.or(title).unwrap_or("?").to_owned();
+            let entry = unmapped
+                .entry(key)
+                .or_insert_with(|| (title.unwrap_or_default().to_owned(), 0));
+            entry.1 += 1;
+        }
+    }
+    unmapped
+        .into_iter()
+        .map(|(job, (title, count))| Diagnostic {
+            kind: DiagnosticKind::UnmappedFunction,
+            severity: Severity::Warning,
+            message: format!(
+                "{count} hire{} for Recruitee job {job} \"{title}\", which target.vacancies.map does not name: {}",
+                if count == 1 { "" } else { "s" },
+                match &v.fallback {
+                    Some(fb) => format!("sent with the fallback vacancy {fb}"),
+                    None => "sent without a vacancy".to_owned(),
+                }
+            ),
+            subject: Some(job.clone()),
+            count,
+            hint: Some(format!(
+                "map it under target.vacancies.map: \"{job}\": <AFAS vacancy number>"
+            )),
+            location: locations
+                .get("/target/vacancies")
+                .or_else(|| locations.get("/target")),
+            concerns: Default::default(),
+        })
+        .collect()
 }
 
 /// `hmac-sha256:<hex>` of the candidate id and its payload, keyed with `key` (the AFAS token):
@@ -391,6 +647,41 @@ fn scrub(message: &str, payload: &Map<String, Value>) -> String {
         out = out.replace(v, orgsync_core::redact::REDACTED);
     }
     orgsync_core::redact::scrub(&out).into_owned()
+}
+
+/// Writes a `checked` sent badge (the applicant id unknown) for each candidate a person listed
+/// under `target.sent` whose badges do not say sent yet; their ids. Every apply does this first,
+/// also one with nothing to send.
+pub fn record_checks(
+    cfg: &AfasApplicantsTargetConfig,
+    ledger: &dyn Ledger,
+) -> Result<Vec<String>, ConnectorError> {
+    let key = target_key(cfg);
+    let badges = ledger
+        .badges(&key)
+        .map_err(|e| ConnectorError::Action(format!("cannot read the badges: {e}")))?;
+    let ids = unrecorded_checks(&badges, &cfg.sent);
+    for id in &ids {
+        let badge = Badge {
+            badge: "afas_applicant".to_owned(),
+            target: key.clone(),
+            config_dir: ledger.config_dir(),
+            candidate: id.clone(),
+            state: BadgeState::Sent,
+            time: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%S%.9fZ")
+                .to_string(),
+            actor: ledger.actor(),
+            applicant_id: None,
+            found: false,
+            resend: false,
+            checked: true,
+        };
+        ledger
+            .append_badge(&badge)
+            .map_err(|e| ConnectorError::Action(format!("cannot write the badge: {e}")))?;
+    }
+    Ok(ids)
 }
 
 /// Sends applicants to AFAS.
@@ -487,7 +778,17 @@ impl AfasApplicantsTarget {
             applicant_id: applicant,
             found,
             resend: false,
+            checked: false,
         }
+    }
+
+    /// Writes a `checked` sent badge for each candidate listed under `target.sent` whose
+    /// badges do not say sent yet.
+    fn record_checked(&mut self) -> Result<(), ConnectorError> {
+        if !record_checks(&self.cfg, self.ledger.as_ref())?.is_empty() {
+            self.states = states(&self.read_badges()?);
+        }
+        Ok(())
     }
 
     fn record(&mut self, badge: Badge) -> Result<(), ConnectorError> {
@@ -824,7 +1125,11 @@ impl Target for AfasApplicantsTarget {
     }
 
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
-        Ok(snapshot(&self.read_badges()?, &self.cfg.resend))
+        Ok(snapshot(
+            &self.read_badges()?,
+            &self.cfg.resend,
+            &self.cfg.sent,
+        ))
     }
 
     fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
@@ -836,7 +1141,11 @@ impl Target for AfasApplicantsTarget {
             .collect();
         let badges = self.read_badges()?;
         self.states = states(&badges);
-        Ok(snapshot(&badges, &self.cfg.resend))
+        // What the plan saw (its digest is checked), before the candidates a person vouched
+        // for under `target.sent` become badges: they are not sent either way.
+        let planned = snapshot(&badges, &self.cfg.resend, &self.cfg.sent);
+        self.record_checked()?;
+        Ok(planned)
     }
 
     fn execute(&mut self, action: &Action, _ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
@@ -870,6 +1179,7 @@ mod tests {
             applicant_id: (state == BadgeState::Sent).then(|| format!("A{candidate}")),
             found: false,
             resend: false,
+            checked: false,
         }
     }
 
@@ -888,7 +1198,7 @@ mod tests {
         assert_eq!(s["1"].applicant_id.as_deref(), Some("A1"));
         assert_eq!(s["2"].state, BadgeState::InFlight);
         assert_eq!(s["3"].state, BadgeState::NotSent);
-        let snap = snapshot(&b, &[]);
+        let snap = snapshot(&b, &[], &[]);
         let ids: Vec<(&str, bool)> = snap
             .accounts
             .iter()
@@ -896,13 +1206,13 @@ mod tests {
             .collect();
         assert_eq!(ids, [("A1", true), ("in_flight:2", false)]);
         // A person checked candidate 2 by hand: it may be sent again.
-        assert_eq!(snapshot(&b, &["2".into()]).accounts.len(), 1);
+        assert_eq!(snapshot(&b, &["2".into()], &[]).accounts.len(), 1);
         // Once: a resend whose answer is lost too is held again, listed or not.
         let mut again = b.to_vec();
         let mut resent = badge("2", BadgeState::InFlight, "2026-01-01T00:00:09.000000000Z");
         resent.resend = true;
         again.push(resent);
-        assert_eq!(snapshot(&again, &["2".into()]).accounts.len(), 2);
+        assert_eq!(snapshot(&again, &["2".into()], &[]).accounts.len(), 2);
     }
 
     #[test]
@@ -914,6 +1224,168 @@ mod tests {
         let parsed = Badge::parse_note(&text);
         assert_eq!(parsed.len(), 1);
         assert_eq!(parsed[0].candidate, "7");
+    }
+
+    /// A hire as the Recruitee source makes one: hired for job (offer) 1192594 "Barista".
+    fn hire(first: &str, last: &str, street: Option<&str>) -> Person {
+        let mut p = Person {
+            id: "46000002".into(),
+            first_name: first.into(),
+            last_name: last.into(),
+            email: Some("s.dewit@example.nl".into()),
+            employments: vec![orgsync_core::model::Employment {
+                function: Some("1192594".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        p.attributes.insert("job".into(), "Barista".into());
+        if let Some(street) = street {
+            p.attributes.insert("street".into(), street.into());
+        }
+        p
+    }
+
+    fn default_cfg(extra: Value) -> AfasApplicantsTargetConfig {
+        let mut v = json!({ "base_url": "http://127.0.0.1:1/ProfitRestServices", "token": "t" });
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        serde_json::from_value(v).unwrap()
+    }
+
+    /// Regression (issue 21): "de Wit" went whole into `LaNm` although KnPerson has the prefix
+    /// field `Is` (Voorvoegsel). The default fields send `Is: de`, `LaNm: Wit`; a capitalised
+    /// prefix (Flemish `De Smet`) is part of the name.
+    #[test]
+    fn the_dutch_name_prefix_goes_to_is_not_la_nm() {
+        let cfg = default_cfg(json!({}));
+        let fields = payload(&cfg, &hire("Sanne", "de Wit", None));
+        assert_eq!(fields["Is"], json!("de"));
+        assert_eq!(fields["LaNm"], json!("Wit"));
+        assert_eq!(fields["FiNm"], json!("Sanne"));
+        let fields = payload(&cfg, &hire("Jan", "van der Berg", None));
+        assert_eq!(
+            (&fields["Is"], &fields["LaNm"]),
+            (&json!("van der"), &json!("Berg"))
+        );
+        for whole in ["De Smet", "Bakker", "van"] {
+            let fields = payload(&cfg, &hire("Piet", whole, None));
+            assert_eq!(fields["LaNm"], json!(whole));
+            assert!(!fields.contains_key("Is"), "{whole}: {fields:?}");
+        }
+        // `last_name` is still the whole last name, for a mapping that wants it so.
+        let cfg = default_cfg(
+            json!({ "fields": { "FiNm": "first_name", "LaNm": "last_name", "EmAd": "email" } }),
+        );
+        assert_eq!(
+            payload(&cfg, &hire("Sanne", "de Wit", None))["LaNm"],
+            json!("de Wit")
+        );
+    }
+
+    /// Regression (issue 21): a one-line address landed whole in the street field (`Ad`) with
+    /// postal code and city empty. Split when unambiguous; sent whole otherwise.
+    #[test]
+    fn a_one_line_address_is_split_into_street_number_postal_code_and_city() {
+        let cfg = default_cfg(json!({}));
+        let fields = payload(
+            &cfg,
+            &hire(
+                "Sanne",
+                "de Wit",
+                Some("Keizersgracht 123-A, 1015 CJ Amsterdam"),
+            ),
+        );
+        assert_eq!(fields["Ad"], json!("Keizersgracht"));
+        assert_eq!(fields["HmNr"], json!("123"));
+        assert_eq!(fields["HmAd"], json!("A"));
+        assert_eq!(fields["ZpCd"], json!("1015 CJ"));
+        assert_eq!(fields["Rs"], json!("Amsterdam"));
+        let split = |l: &str| {
+            split_address(l).map(|a| (a.street, a.house_number, a.addition, a.postal_code, a.city))
+        };
+        let parts = |a: &str, b: &str, c: &str, d: &str, e: &str| {
+            Some((a.into(), b.into(), c.into(), d.into(), e.into()))
+        };
+        assert_eq!(
+            split("Laan van Meerdervoort 5 2517AA Den Haag"),
+            parts("Laan van Meerdervoort", "5", "", "2517 AA", "Den Haag")
+        );
+        assert_eq!(
+            split("Oudegracht 12 bis, 3511 AP Utrecht"),
+            parts("Oudegracht", "12", "bis", "3511 AP", "Utrecht")
+        );
+        assert_eq!(
+            split("1e Helmersstraat 7-2, 1054 DA Amsterdam"),
+            parts("1e Helmersstraat", "7", "2", "1054 DA", "Amsterdam")
+        );
+        // Ambiguous or not Dutch: sent whole in the street field.
+        for whole in [
+            "Postbus 123, 1000 AA Amsterdam",
+            "Keizersgracht 123, Amsterdam",
+            "10 Downing Street, London SW1A 2AA",
+            "Keizersgracht 1, 1015 CJ Amsterdam 1016 AB",
+        ] {
+            assert_eq!(split(whole), None, "{whole}");
+        }
+        let fields = payload(
+            &cfg,
+            &hire("Sanne", "de Wit", Some("Keizersgracht 123, Amsterdam")),
+        );
+        assert_eq!(fields["Ad"], json!("Keizersgracht 123, Amsterdam"));
+        assert!(!fields.contains_key("Rs") && !fields.contains_key("ZpCd"));
+        // Parts given apart are never overridden.
+        let mut p = hire("Sanne", "de Wit", Some("Keizersgracht"));
+        p.attributes.insert("house_number".into(), "123".into());
+        let fields = payload(&cfg, &p);
+        assert_eq!(
+            (&fields["Ad"], &fields["HmNr"]),
+            (&json!("Keizersgracht"), &json!("123"))
+        );
+    }
+
+    /// Issue 21: the vacancy (`VcSn`) comes from the hire's Recruitee job through
+    /// `target.vacancies` (by job id or title), with a fallback; an unmapped job is a warning.
+    #[test]
+    fn the_vacancy_comes_from_the_recruitee_job_with_a_fallback() {
+        let none = default_cfg(json!({}));
+        assert!(!payload(&none, &hire("A", "B", None)).contains_key("VcSn"));
+        let by_id = default_cfg(json!({ "vacancies": { "map": { "1192594": "14" } } }));
+        assert_eq!(payload(&by_id, &hire("A", "B", None))["VcSn"], json!("14"));
+        let by_title =
+            default_cfg(json!({ "vacancies": { "map": { "barista": "15" }, "fallback": "1" } }));
+        assert_eq!(
+            payload(&by_title, &hire("A", "B", None))["VcSn"],
+            json!("15")
+        );
+        let fallback =
+            default_cfg(json!({ "vacancies": { "map": { "999": "15" }, "fallback": "1" } }));
+        let p = hire("A", "B", None);
+        assert_eq!(payload(&fallback, &p)["VcSn"], json!("1"));
+        let config = orgsync_core::config::Locations::default();
+        let d = vacancy_diagnostics(&fallback, &config, &[p.clone(), p.clone()]);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].count, d[0].severity), (2, Severity::Warning));
+        assert!(
+            d[0].message.contains("1192594 \"Barista\""),
+            "{}",
+            d[0].message
+        );
+        assert!(
+            d[0].message.contains("fallback vacancy 1"),
+            "{}",
+            d[0].message
+        );
+        let unmapped = default_cfg(json!({ "vacancies": { "map": { "999": "15" } } }));
+        assert!(!payload(&unmapped, &p).contains_key("VcSn"));
+        let d = vacancy_diagnostics(&unmapped, &config, &[p]);
+        assert!(
+            d[0].message.contains("without a vacancy"),
+            "{}",
+            d[0].message
+        );
+        assert!(vacancy_diagnostics(&by_id, &config, &[hire("A", "B", None)]).is_empty());
     }
 
     #[test]

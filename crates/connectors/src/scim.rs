@@ -57,8 +57,9 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// `userName` of an anonymized account: `anonymized-<id>@invalid` (RFC 2606's `.invalid`).
 const ANONYMIZED_PREFIX: &str = "anonymized-";
 const ANONYMIZED_SUFFIX: &str = "@invalid";
-/// Membership changes per PATCH request.
-const MEMBERS_PER_PATCH: usize = 200;
+/// Membership changes per PATCH request when the configuration does not say
+/// (`target.members_per_patch`): what AWS IAM Identity Center allows.
+pub const MEMBERS_PER_PATCH: usize = 100;
 
 /// A SCIM 2.0 service provider.
 #[derive(Debug)]
@@ -67,6 +68,8 @@ pub struct ScimTarget {
     /// `externalId` prefix of managed Users (the ownership record).
     user_prefix: String,
     page_size: u32,
+    /// Most membership changes per Group PATCH (`target.members_per_patch`).
+    members_per_patch: usize,
     tz: TimeZone,
     client: Arc<HttpClient>,
     /// One runtime for the target's life: the client's pooled connections belong to it.
@@ -202,6 +205,7 @@ impl ScimTarget {
             groups: cfg.groups.clone(),
             user_prefix: cfg.users.external_id_prefix.clone(),
             page_size: cfg.page_size.max(1),
+            members_per_patch: (cfg.members_per_patch as usize).max(1),
             tz,
             client: Arc::new(client),
             rt: kit.runtime(),
@@ -560,6 +564,7 @@ impl ScimTarget {
             Arc::clone(&self.client),
             Arc::clone(&mirror),
             flush_rx,
+            self.members_per_patch,
         ));
         let mut set: JoinSet<Vec<(usize, Result<Effect, ConnectorError>)>> = JoinSet::new();
         for lane in lanes {
@@ -645,13 +650,14 @@ type MembershipPatch = (Vec<(usize, Membership)>, Result<(), String>);
 const FLUSH_AFTER: Duration = Duration::from_secs(2);
 
 /// Writes the membership changes the lanes send, while they run: when one group has a full
-/// PATCH ([`MEMBERS_PER_PATCH`]) waiting, when the oldest change has waited [`FLUSH_AFTER`],
+/// PATCH (`limit` changes) waiting, when the oldest change has waited [`FLUSH_AFTER`],
 /// and what is left when the channel closes. One write at a time, so two PATCHes of one group
 /// never race. Returns the actions whose memberships failed, with the error.
 async fn write_memberships_as_they_come(
     client: Arc<HttpClient>,
     mirror: Arc<Mutex<Mirror>>,
     mut changes: tokio::sync::mpsc::UnboundedReceiver<(usize, Membership)>,
+    limit: usize,
 ) -> HashMap<usize, String> {
     let mut failures = HashMap::new();
     let mut pending: Vec<(usize, Membership)> = Vec::new();
@@ -669,7 +675,7 @@ async fn write_memberships_as_they_come(
                 oldest.get_or_insert_with(tokio::time::Instant::now);
                 let waiting = per_group.entry(change.1.group.clone()).or_default();
                 *waiting += 1;
-                let full = *waiting >= MEMBERS_PER_PATCH;
+                let full = *waiting >= limit;
                 pending.push(change);
                 full
             }
@@ -684,71 +690,102 @@ async fn write_memberships_as_they_come(
                 &mirror,
                 std::mem::take(&mut pending),
                 &mut failures,
+                limit,
             )
             .await;
             per_group.clear();
             oldest = None;
         }
     }
-    write_memberships(&client, &mirror, pending, &mut failures).await;
+    write_memberships(&client, &mirror, pending, &mut failures, limit).await;
     failures
 }
 
-/// Writes `changes`, one PATCH per group (and per [`MEMBERS_PER_PATCH`]), concurrently within
-/// the client's bound; a written change goes into the mirror, a failed PATCH fails every action
-/// that needed it (into `failures`).
+/// Writes `changes`, one PATCH per group (and per `limit` changes), concurrently within the
+/// client's bound; a PATCH answered with 413 is split in halves and sent again. A written
+/// change goes into the mirror, a failed PATCH fails every action that needed it (into
+/// `failures`).
 async fn write_memberships(
     client: &Arc<HttpClient>,
     mirror: &Mutex<Mirror>,
     changes: Vec<(usize, Membership)>,
     failures: &mut HashMap<usize, String>,
+    limit: usize,
 ) {
     let mut per_group: BTreeMap<String, Vec<(usize, Membership)>> = BTreeMap::new();
     for (i, m) in changes {
         per_group.entry(m.group.clone()).or_default().push((i, m));
     }
-    let mut set: JoinSet<MembershipPatch> = JoinSet::new();
+    let mut set: JoinSet<Vec<MembershipPatch>> = JoinSet::new();
     for (group, changes) in per_group {
-        for chunk in changes.chunks(MEMBERS_PER_PATCH) {
+        for chunk in changes.chunks(limit.max(1)) {
             let chunk = chunk.to_vec();
             let client = Arc::clone(client);
             let group = group.clone();
-            set.spawn(async move {
-                let result = patch_members(&client, &group, &chunk).await;
-                (chunk, result)
-            });
+            set.spawn(async move { patch_members_splitting(&client, &group, chunk).await });
         }
     }
     while let Some(joined) = set.join_next().await {
-        let Ok((chunk, result)) = joined else {
+        let Ok(patches) = joined else {
             continue;
         };
-        match result {
-            Ok(()) => {
-                let mut m = mirror.lock().unwrap_or_else(|e| e.into_inner());
-                for (_, change) in &chunk {
-                    if let Some(a) = m.account_mut(&change.user) {
-                        let list = match change.kind {
-                            GroupKind::Community => &mut a.communities,
-                            GroupKind::FunctionGroup => &mut a.function_groups,
-                        };
-                        if change.add {
-                            if !list.contains(&change.group) {
-                                list.push(change.group.clone());
+        for (chunk, result) in patches {
+            match result {
+                Ok(()) => {
+                    let mut m = mirror.lock().unwrap_or_else(|e| e.into_inner());
+                    for (_, change) in &chunk {
+                        if let Some(a) = m.account_mut(&change.user) {
+                            let list = match change.kind {
+                                GroupKind::Community => &mut a.communities,
+                                GroupKind::FunctionGroup => &mut a.function_groups,
+                            };
+                            if change.add {
+                                if !list.contains(&change.group) {
+                                    list.push(change.group.clone());
+                                }
+                            } else {
+                                list.retain(|g| g != &change.group);
                             }
-                        } else {
-                            list.retain(|g| g != &change.group);
                         }
                     }
                 }
-            }
-            Err(e) => {
-                for (i, _) in &chunk {
-                    failures.entry(*i).or_insert_with(|| e.clone());
+                Err(e) => {
+                    for (i, _) in &chunk {
+                        failures.entry(*i).or_insert_with(|| e.clone());
+                    }
                 }
             }
         }
     }
+}
+
+/// One group's PATCH of `chunk`; one answered 413 (Payload Too Large: the server's own limit is
+/// lower than `members_per_patch`) is split in halves, each sent again, down to single changes.
+async fn patch_members_splitting(
+    client: &HttpClient,
+    group: &str,
+    chunk: Vec<(usize, Membership)>,
+) -> Vec<MembershipPatch> {
+    let mut out = Vec::new();
+    let mut todo = vec![chunk];
+    while let Some(chunk) = todo.pop() {
+        match patch_members(client, group, &chunk).await {
+            Err(e) if e.status().map(|s| s.as_u16()) == Some(413) && chunk.len() > 1 => {
+                tracing::info!(
+                    "SCIM: the PATCH of {} memberships of group {group} was too large (413): sent in halves",
+                    chunk.len()
+                );
+                let (a, b) = chunk.split_at(chunk.len() / 2);
+                todo.push(b.to_vec());
+                todo.push(a.to_vec());
+            }
+            result => out.push((
+                chunk,
+                result.map_err(|e| format!("memberships of group {group}: {e}")),
+            )),
+        }
+    }
+    out
 }
 
 /// One page of a list.
@@ -810,7 +847,7 @@ async fn patch_members(
     client: &HttpClient,
     group: &str,
     changes: &[(usize, Membership)],
-) -> Result<(), String> {
+) -> Result<(), HttpError> {
     let adds: Vec<Value> = changes
         .iter()
         .filter(|(_, m)| m.add)
@@ -831,7 +868,6 @@ async fn patch_members(
         .send(Method::PATCH, &format!("/Groups/{group}"), Some(&body), &[])
         .await
         .map(|_| ())
-        .map_err(|e| format!("memberships of group {group}: {e}"))
 }
 
 /// What every task of a batch shares.
@@ -904,7 +940,7 @@ impl Ctx {
                     }
                 }
             }
-            Changes::Anonymize(_) => {
+            Changes::Anonymize(an) => {
                 let id = target_id(action)?;
                 if self.mirror().account(id).is_none() {
                     return Err(format!("account {id} does not exist"));
@@ -928,7 +964,23 @@ impl Ctx {
                     a.last_name.clear();
                     a.external_id = None;
                 }
-                Ok(Effect::default())
+                drop(m);
+                // The memberships of managed groups kept through retention go too.
+                let mut effect = Effect::default();
+                for (dropped, kind) in [
+                    (&an.communities, GroupKind::Community),
+                    (&an.function_groups, GroupKind::FunctionGroup),
+                ] {
+                    for g in dropped.iter().flat_map(|c| &c.from) {
+                        effect.memberships.push(Membership {
+                            group: g.id.clone(),
+                            user: id.to_owned(),
+                            add: false,
+                            kind,
+                        });
+                    }
+                }
+                Ok(effect)
             }
             Changes::RemoveCommunity(_) | Changes::RemoveFunctionGroup(_) => {
                 let id = target_id(action)?;
@@ -2069,6 +2121,131 @@ mod tests {
     /// timeout (2 s) before it was POSTed again, so a create that took 6 s was made twice. A
     /// create without an answer is now looked for three timeouts, at least 10 s and at most 5
     /// minutes, with backoff; a 5xx (the server is done) now and 0.5 s later; a 409 once.
+    /// A SCIM server whose Group PATCH takes at most `max` membership changes (adds plus
+    /// removes) and answers 413 above that, as AWS IAM Identity Center (100) does; it records
+    /// the size of every PATCH it took.
+    fn patch_limited_server(
+        max: usize,
+    ) -> (orgsync_sandbox::serve::Running, Arc<Mutex<Vec<usize>>>) {
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let patch = move |State(taken): State<Arc<Mutex<Vec<usize>>>>,
+                          axum::Json(body): axum::Json<Value>| async move {
+            let n: usize = body["Operations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|op| op["value"].as_array().map_or(1, Vec::len))
+                .sum();
+            if n > max {
+                return (
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    axum::Json(json!({
+                        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                        "status": "413", "detail": "Too many members in one request",
+                    })),
+                );
+            }
+            taken.lock().unwrap().push(n);
+            (axum::http::StatusCode::NO_CONTENT, axum::Json(json!({})))
+        };
+        use axum::extract::State;
+        let app = axum::Router::new()
+            .route("/scim/v2/Groups/{id}", axum::routing::patch(patch))
+            .with_state(Arc::clone(&taken));
+        (orgsync_sandbox::serve::spawn(app, 0).unwrap(), taken)
+    }
+
+    fn memberships(n: usize) -> Vec<(usize, Membership)> {
+        (0..n)
+            .map(|i| {
+                (
+                    i,
+                    Membership {
+                        group: "g1".into(),
+                        user: format!("u{i}"),
+                        add: i % 5 != 0,
+                        kind: GroupKind::Community,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Regression (issue 21): memberships went out 200 per PATCH (`MEMBERS_PER_PATCH`), twice
+    /// what AWS IAM Identity Center takes; Miro limits the size of a PATCH too. The batch is a
+    /// target setting, `members_per_patch`, 100 by default, and a PATCH answered with 413 is
+    /// split in halves and sent again.
+    #[test]
+    fn memberships_are_patched_within_the_setting_and_split_on_413() {
+        let cfg = |extra: Value| -> ScimTargetConfig {
+            let mut v = json!({ "base_url": "http://127.0.0.1:1/scim/v2", "token": "${env:T}", "retries": 0 });
+            v.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().cloned().unwrap());
+            serde_json::from_value(v).unwrap()
+        };
+        assert_eq!(cfg(json!({})).members_per_patch, 100, "a safe default");
+        let kit = Kit::new(|_| Some("t".to_owned()), false).unwrap();
+
+        for (setting, max, sizes) in [
+            // Within the server's limit: 250 changes in 100, 100, 50.
+            (100, 100, vec![50, 100, 100]),
+            // Above it (a server with a lower limit): 200 → 413 → 100 + 100; 50 fits.
+            (200, 100, vec![50, 100, 100]),
+            // Far above it: halved until each part fits.
+            (250, 40, vec![31, 31, 31, 31, 31, 31, 32, 32]),
+        ] {
+            let (server, taken) = patch_limited_server(max);
+            let target = ScimTarget::new(
+                &cfg(json!({
+                    "base_url": format!("{}/scim/v2", server.url()),
+                    "members_per_patch": setting,
+                })),
+                "Europe/Amsterdam",
+                &kit,
+            )
+            .unwrap();
+            let mirror = Mutex::new(Mirror::default());
+            let mut failures = HashMap::new();
+            target.rt.block_on(write_memberships(
+                &target.client,
+                &mirror,
+                memberships(250),
+                &mut failures,
+                target.members_per_patch,
+            ));
+            assert!(failures.is_empty(), "{setting}/{max}: {failures:?}");
+            let mut got = taken.lock().unwrap().clone();
+            got.sort_unstable();
+            assert_eq!(got, sizes, "setting {setting}, server limit {max}");
+            assert_eq!(got.iter().sum::<usize>(), 250);
+        }
+
+        // A single change the server still refuses fails its action, with the server's words.
+        let (server, _) = patch_limited_server(0);
+        let target = ScimTarget::new(
+            &cfg(json!({ "base_url": format!("{}/scim/v2", server.url()) })),
+            "Europe/Amsterdam",
+            &kit,
+        )
+        .unwrap();
+        let mirror = Mutex::new(Mirror::default());
+        let mut failures = HashMap::new();
+        target.rt.block_on(write_memberships(
+            &target.client,
+            &mirror,
+            memberships(3),
+            &mut failures,
+            100,
+        ));
+        assert_eq!(failures.len(), 3, "{failures:?}");
+        assert!(
+            failures[&0].contains("413") || failures[&0].contains("Too many"),
+            "{}",
+            failures[&0]
+        );
+    }
+
     #[test]
     fn an_unanswered_create_is_looked_for_three_timeouts_and_at_least_10_s() {
         let s = Duration::from_secs;

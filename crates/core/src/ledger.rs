@@ -370,6 +370,10 @@ pub struct Badge {
     /// if its answer is lost too, the candidate is held again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resend: bool,
+    /// A `sent` badge a person vouched for: they checked AFAS after an unconfirmed send and
+    /// listed the candidate under `target.sent` (its applicant id unknown to orgsync).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checked: bool,
 }
 
 impl Badge {

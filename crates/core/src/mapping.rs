@@ -56,6 +56,9 @@ pub struct Groups<'a> {
     /// Source identifiers whose mapping says `notify: true`: a change of that mapping e-mails
     /// the people it moves.
     notify: HashSet<&'a str>,
+    /// Why identifiers that land nowhere are held (`identifier_changed`, a `todo` stub),
+    /// when it is not their unmapped policy.
+    held_why: HashMap<&'a str, DiagnosticKind>,
 }
 
 impl<'a> Groups<'a> {
@@ -77,6 +80,15 @@ impl<'a> Groups<'a> {
     /// True when the group with target id `id` is one whose memberships orgsync manages.
     pub fn manages_id(&self, id: &str) -> bool {
         self.index_of(id).is_some_and(|g| self.is_managed(g))
+    }
+
+    /// Why the people with held identifier `id` are held: a renamed identifier, an undecided
+    /// stub, or else the unmapped policy (`unmapped_community`).
+    pub fn held_reason(&self, id: &str) -> DiagnosticKind {
+        self.held_why
+            .get(id)
+            .copied()
+            .unwrap_or(DiagnosticKind::UnmappedCommunity)
     }
 
     /// Sorts group indices by name then id and drops duplicates.
@@ -155,6 +167,25 @@ pub struct Mapping<'a> {
 }
 
 impl<'a> Mapping<'a> {
+    /// Why a person some of whose communities are held is held: `identifier_changed` when one
+    /// of them is a probably renamed identifier, else the first held one's reason.
+    pub fn community_hold_reason(&self, scope: &Scope<'a>, p: &ScopedPerson<'a>) -> DiagnosticKind {
+        let Some(groups) = &self.communities else {
+            return DiagnosticKind::UnmappedCommunity;
+        };
+        let mut reason = None;
+        for id in scope.communities(p) {
+            if matches!(groups.resolve(id), Some(Resolved::Held) | None) {
+                let why = groups.held_reason(id);
+                if why == DiagnosticKind::IdentifierChanged {
+                    return why;
+                }
+                reason.get_or_insert(why);
+            }
+        }
+        reason.unwrap_or(DiagnosticKind::UnmappedCommunity)
+    }
+
     /// A person's target communities into `out` (sorted by name, then id). Source communities
     /// that land nowhere (held) are left out. True when some community is held.
     pub fn desired_communities(
@@ -355,6 +386,7 @@ impl<'a> NewByName<'a> {
             refs.push(GroupRef {
                 id: String::new(),
                 name: name.to_owned(),
+                foreign: false,
             });
             groups.push(NewGroup {
                 index,
@@ -514,6 +546,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         .map(|g| GroupRef {
             id: g.id.clone(),
             name: g.name.clone(),
+            foreign: false,
         })
         .collect();
     let mut by_target_id: HashMap<&str, u32> = HashMap::new();
@@ -600,10 +633,11 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
     let mut used_ids: Vec<(&str, usize)> = used.iter().map(|(k, v)| (*k, *v)).collect();
     used_ids.sort_unstable();
     let mut resolved: HashMap<&str, Resolved> = HashMap::with_capacity(used_ids.len());
+    let mut held_why: HashMap<&str, DiagnosticKind> = HashMap::new();
     let mut unmapped_ids: Vec<(&str, usize)> = Vec::new();
     let mut unmapped_creates: Vec<(u32, &str)> = Vec::new();
-    // Re-keyed groups → the new identifiers they record.
-    let mut rekeyed: Vec<(u32, Vec<&str>)> = Vec::new();
+    // Re-keyed groups → the new identifiers they record, and whether a mapping names them.
+    let mut rekeyed: Vec<(u32, Vec<&str>, bool)> = Vec::new();
     // Undecided stubs (`todo: true`) whose target does not exist: people held, per entry.
     let mut undecided = vec![0usize; entries.len()];
     // Identifiers held as probably renamed: (id, count, old identifier, what was renamed).
@@ -621,10 +655,25 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             let is_fallback = fallback_name == Some(name);
             if entries[e].todo && !created.existing.contains_key(name) && !is_fallback {
                 undecided[e] += count;
+                held_why.insert(id, DiagnosticKind::MappingTargetMissing);
                 Resolved::Held
             } else {
                 let g = created.get_or_create(name, Some(id), is_fallback, &mut refs);
                 created.note_resolved(name, id);
+                // The mapping now names an identifier the existing managed group does not
+                // record, and every identifier it records is gone (the admin followed an
+                // `identifier_changed` hint): re-key it, so it records the live identifier.
+                if let Some(group) = target_groups.get(g as usize)
+                    && group.managed
+                    && !group.source_ids.is_empty()
+                    && !group.source_ids.iter().any(|s| s == id)
+                    && group.source_ids.iter().all(|s| !known.contains(s.as_str()))
+                {
+                    match rekeyed.iter_mut().find(|(r, _, _)| *r == g) {
+                        Some((_, ids, _)) => ids.push(id),
+                        None => rekeyed.push((g, vec![id], true)),
+                    }
+                }
                 Resolved::Group(g)
             }
         } else if let Some(g) = by_source_id.get(id).and_then(|l| l.first()) {
@@ -634,18 +683,20 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             if let Some((e, old)) = renamed_mapping(name) {
                 // Never a duplicate of a mapped group: the mapping needs the new identifier.
                 renamed.push((id, count, Renamed::Mapping(e, old)));
+                held_why.insert(id, DiagnosticKind::IdentifierChanged);
                 Resolved::Held
             } else if let Some(g) = renamed_group(name) {
                 if unmapped == Unmapped::Create {
-                    match rekeyed.iter_mut().find(|(r, _)| *r == g) {
-                        Some((_, ids)) => ids.push(id),
-                        None => rekeyed.push((g, vec![id])),
+                    match rekeyed.iter_mut().find(|(r, _, _)| *r == g) {
+                        Some((_, ids, _)) => ids.push(id),
+                        None => rekeyed.push((g, vec![id], false)),
                     }
                     renamed.push((id, count, Renamed::Group(g, true)));
                     Resolved::Group(g)
                 } else {
                     renamed.push((id, count, Renamed::Group(g, false)));
                     unmapped_ids.push((id, count));
+                    held_why.insert(id, DiagnosticKind::IdentifierChanged);
                     Resolved::Held
                 }
             } else {
@@ -656,6 +707,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                         refs.push(GroupRef {
                             id: GroupRef::placeholder(kind.create_kind(), id),
                             name: name.to_owned(),
+                            foreign: false,
                         });
                         unmapped_creates.push((g, id));
                         Resolved::Group(g)
@@ -745,11 +797,35 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
         actions.push(create_action(kind, (*id).to_owned(), &name, &[id], reason));
     }
     // Re-keyed groups: they record the new identifiers; their people stay where they are.
-    for (g, ids) in &rekeyed {
+    for (g, ids, by_mapping) in &rekeyed {
         let group = &target_groups[*g as usize];
         let mut to: Vec<&str> = ids.clone();
         to.sort_unstable();
+        to.dedup();
         let old = group.source_ids.join(", ");
+        let is_are = if group.source_ids.len() == 1 {
+            "is"
+        } else {
+            "are"
+        };
+        let reason = if *by_mapping {
+            format!(
+                "its source {} {old} {is_are} gone and the mapping names {} {} now: the {} is re-keyed to record the live {}",
+                plural(kind.noun(), group.source_ids.len()),
+                plural(kind.noun(), to.len()),
+                to.join(", "),
+                kind.group_noun(),
+                if to.len() == 1 { "one" } else { "ones" },
+            )
+        } else {
+            format!(
+                "its source {} {old} {is_are} gone and {} {} carries its name: a renamed identifier, so the {} is re-keyed, not duplicated",
+                plural(kind.noun(), group.source_ids.len()),
+                kind.noun(),
+                to.join(", "),
+                kind.group_noun()
+            )
+        };
         actions.push(Action {
             subject: to[0].to_owned(),
             target_id: Some(group.id.clone()),
@@ -760,14 +836,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
                     to.iter().map(|s| (*s).to_owned()).collect(),
                 ),
             }),
-            reason: format!(
-                "its source {} {old} {} gone and {} {} carries its name: a renamed identifier, so the {} is re-keyed, not duplicated",
-                plural(kind.noun(), group.source_ids.len()),
-                if group.source_ids.len() == 1 { "is" } else { "are" },
-                kind.noun(),
-                to.join(", "),
-                kind.group_noun()
-            ),
+            reason,
             cause: Default::default(),
         });
     }
@@ -1090,6 +1159,7 @@ fn resolve_kind<'a>(input: KindInput<'a, '_>, target: &'a TargetSnapshot) -> Kin
             resolved,
             fallback,
             notify,
+            held_why,
         },
         actions,
         diagnostics,
@@ -1812,6 +1882,95 @@ mod tests {
         let p = plan(&c, &s, &t);
         assert!(p.actions.is_empty(), "{:?}", kinds(&p));
         assert_eq!(diags(&p, DiagnosticKind::IdentifierChanged).len(), 1);
+    }
+
+    /// Regression (issue 21): under `create`, after the admin followed the
+    /// `identifier_changed` hint and edited the mapping from 1002 to 1012, the next plan had no
+    /// actions and the group kept recording 1002 (`externalId: community:1002`) for good. It is
+    /// re-keyed once; the plan after that has no actions.
+    #[test]
+    fn a_followed_identifier_changed_hint_re_keys_the_mapped_group() {
+        let mut c = config();
+        c.policy.unmapped_communities = UnmappedPolicy::Create;
+        c.communities = vec![map(&["1002"], "Utrecht")];
+        let s = source(
+            vec![person("1", &["1012"]), person("2", &["1012"])],
+            &[("1012", "Utrecht")],
+        );
+        let t = target(
+            vec![account("u1", "1", &["t2"]), account("u2", "2", &["t2"])],
+            vec![group("t2", "Utrecht", &["1002"], true)],
+        );
+        let before = plan(&c, &s, &t);
+        assert!(before.actions.is_empty(), "{:?}", kinds(&before));
+        assert_eq!(before.held[&DiagnosticKind::IdentifierChanged], 2);
+
+        // The hint followed.
+        c.communities = vec![map(&["1012"], "Utrecht")];
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::UpdateCommunity, "1012")]);
+        let rekey = &p.actions[0];
+        assert_eq!(rekey.target_id.as_deref(), Some("t2"));
+        assert_eq!(rekey.changes.to_wire()["source_ids"].from, json!(["1002"]));
+        assert_eq!(rekey.changes.to_wire()["source_ids"].to, json!(["1012"]));
+        assert!(
+            rekey.reason.contains("the mapping names"),
+            "{}",
+            rekey.reason
+        );
+        assert_eq!(p.held_count(), 0);
+        let after =
+            crate::memory::apply_plan(&t, &p, crate::scope::testing::TODAY).expect("applies");
+        assert_eq!(after.communities[0].source_ids, ["1012"]);
+        assert!(plan(&c, &s, &after).actions.is_empty());
+
+        // A group that still records a live identifier is not re-keyed.
+        let s2 = source(
+            vec![person("1", &["1012"]), person("2", &["1002"])],
+            &[("1012", "Utrecht"), ("1002", "Utrecht")],
+        );
+        let p = plan(&c, &s2, &t);
+        assert!(
+            !kinds(&p).contains(&(ActionKind::UpdateCommunity, "1012")),
+            "{:?}",
+            kinds(&p)
+        );
+    }
+
+    /// Regression (issue 21): people with accounts held by `identifier_changed` were not
+    /// counted as held: the warning said "2 people are held", the plan said the target matched
+    /// the configuration with `held: {}`.
+    #[test]
+    fn people_held_by_identifier_changed_are_counted_as_held() {
+        let mut c = config();
+        c.communities = vec![map(&["1002"], "Utrecht"), map(&["1001"], "Amsterdam")];
+        let s = source(
+            vec![
+                person("1", &["1012"]),
+                person("2", &["1012"]),
+                person("3", &["1012"]),
+                person("4", &["1001"]),
+            ],
+            &[("1012", "Utrecht"), ("1001", "Amsterdam")],
+        );
+        let t = target(
+            vec![
+                account("u1", "1", &["t2"]),
+                account("u2", "2", &["t2"]),
+                account("u4", "4", &["t1"]),
+            ],
+            vec![
+                group("t2", "Utrecht", &["1002"], true),
+                group("t1", "Amsterdam", &["1001"], true),
+            ],
+        );
+        let p = plan(&c, &s, &t);
+        assert!(p.actions.is_empty(), "{:?}", kinds(&p));
+        let d = diags(&p, DiagnosticKind::IdentifierChanged);
+        assert_eq!(d[0].count, 3);
+        // Two with accounts, one not invited: all three held, for that reason.
+        assert_eq!(p.held.get(&DiagnosticKind::IdentifierChanged), Some(&3));
+        assert_eq!(p.held_count(), 3);
     }
 
     /// Two groups that record one identifier, or two managed groups with one name, are a

@@ -175,9 +175,16 @@ impl MemoryTarget {
                     AccountStatus::Anonymized => Err(format!("account {} is anonymized", a.id)),
                 }
             }
-            Changes::Anonymize(_) => {
+            Changes::Anonymize(an) => {
                 let i = self.account(action)?;
                 let a = &mut self.state.accounts[i];
+                if let Some(c) = &an.communities {
+                    a.communities.retain(|g| !c.from.iter().any(|r| &r.id == g));
+                }
+                if let Some(f) = &an.function_groups {
+                    a.function_groups
+                        .retain(|g| !f.from.iter().any(|r| &r.id == g));
+                }
                 a.status = AccountStatus::Anonymized;
                 a.email = None;
                 a.first_name.clear();
@@ -472,6 +479,7 @@ mod tests {
             .map(|(id, name)| GroupRef {
                 id: (*id).to_owned(),
                 name: (*name).to_owned(),
+                foreign: false,
             })
             .collect()
     }

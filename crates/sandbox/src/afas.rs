@@ -155,9 +155,10 @@ pub const APPLICANTS_CONNECTOR: &str = "orgsync_applicants";
 
 /// `HrCreateApplicant`'s fields as the emulator's metainfo describes them: (id, label, data
 /// type, mandatory) [I].
-pub const APPLICANT_FIELDS: [(&str, &str, &str, bool); 13] = [
+pub const APPLICANT_FIELDS: [(&str, &str, &str, bool); 15] = [
     ("VcSn", "Volgnummer vacature", "int", false),
     ("FiNm", "Voornaam", "string", true),
+    ("Is", "Voorvoegsel", "string", false),
     ("LaNm", "Achternaam", "string", true),
     ("DaBi", "Geboortedatum", "date", false),
     ("ViGe", "Geslacht", "string", false),
@@ -165,6 +166,7 @@ pub const APPLICANT_FIELDS: [(&str, &str, &str, bool); 13] = [
     ("TeNr", "Telefoonnummer", "string", false),
     ("Ad", "Straat", "string", false),
     ("HmNr", "Huisnummer", "string", false),
+    ("HmAd", "Toevoeging aan huisnummer", "string", false),
     ("ZpCd", "Postcode", "string", false),
     ("Rs", "Woonplaats", "string", false),
     ("CoId", "Land", "string", false),
@@ -653,6 +655,9 @@ fn invalid_applicant(fields: &Map<String, Value>) -> Option<String> {
             && jiff::civil::Date::strptime("%Y-%m-%d", v.get(..10).unwrap_or(&v)).is_err()
         {
             return Some(format!("Ongeldige datum '{v}' in veld {} ({})", def.1, f));
+        }
+        if def.2 == "int" && v.trim().parse::<i64>().is_err() {
+            return Some(format!("Ongeldige waarde '{v}' in veld {} ({})", def.1, f));
         }
         if f == "ViGe" && !["M", "V", "O", "X"].contains(&v.as_str()) {
             return Some(format!("Ongeldige waarde '{v}' in veld Geslacht (ViGe)"));

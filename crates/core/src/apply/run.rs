@@ -432,6 +432,7 @@ mod tests {
                 .map(|id| GroupRef {
                     id: (*id).to_owned(),
                     name: format!("group {id}"),
+                    foreign: false,
                 })
                 .collect();
             match &mut changes {

@@ -62,7 +62,7 @@ pub use sources::{
 pub use targets::{
     AfasApplicantLookup, AfasApplicantsTargetConfig, FileTargetConfig, RevolutTargetConfig,
     ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig, ScimUsersConfig, TargetConfig,
-    default_applicant_fields, default_gender_codes,
+    VacancyMapping, default_applicant_fields, default_gender_codes,
 };
 
 use crate::vocabulary::ConfigLocation;

@@ -185,6 +185,7 @@ mod tests {
         let group = vec![GroupRef {
             id: to.to_owned(),
             name: to.to_owned(),
+            foreign: false,
         }];
         match &mut changes {
             Changes::Invite(i) => i.communities = Some(group),

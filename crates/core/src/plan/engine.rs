@@ -97,6 +97,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
     let mut reconcile = Reconcile::new(config, target, today, &scope, &mapping);
     reconcile.previous = previous;
     reconcile.placed = placed;
+    reconcile.keeps_memberships = capabilities.removal == crate::capabilities::Removal::Deactivate
+        && (capabilities.communities || capabilities.function_groups);
     let mut held = BTreeMap::new();
     reconcile.people(&mut actions, &mut diagnostics, &mut held);
     reconcile.leftovers(
@@ -231,6 +233,9 @@ enum Placement {
     Configuration { reason: String, notify: bool },
     /// A hand edit in the app: orgsync puts the person back.
     Repair,
+    /// The target deactivates (keeps removed accounts, with their memberships, through
+    /// retention) and has groups: a removal says which memberships it keeps.
+    keeps_memberships: bool,
 }
 
 impl<'a, 's> Reconcile<'a, 's> {
@@ -271,6 +276,7 @@ impl<'a, 's> Reconcile<'a, 's> {
             written,
             previous: None,
             placed: None,
+            keeps_memberships: false,
         }
     }
 
@@ -466,12 +472,16 @@ impl<'a, 's> Reconcile<'a, 's> {
                     // Without a target community the person is held: the unmapped-community
                     // diagnostics count those whose communities are held.
                     if held_c {
-                        hold(DiagnosticKind::UnmappedCommunity);
+                        hold(self.mapping.community_hold_reason(self.scope, sp));
                     } else {
                         no_community.push(&p.id);
                         hold(DiagnosticKind::NoCommunity);
                     }
                 } else {
+                    // Invited into the communities that are decided; held from the others.
+                    if held_c {
+                        hold(self.mapping.community_hold_reason(self.scope, sp));
+                    }
                     let mut invite = self.invite(sp, &desired_c, &desired_f);
                     if let Some(why) = self.invited_by_configuration(sp) {
                         invite.reason = why;
@@ -509,6 +519,12 @@ impl<'a, 's> Reconcile<'a, 's> {
                 adoptable_people.push(&p.id);
                 hold(DiagnosticKind::AdoptableAccount);
                 continue;
+            }
+            // Some of their communities wait for a decision (unmapped under `hold`, a renamed
+            // identifier, an undecided stub): they are held where they are, and counted so
+            // that the plan never says the target matches while they wait.
+            if held_c {
+                hold(self.mapping.community_hold_reason(self.scope, sp));
             }
             let changes = self.account_changes(p, a, &desired);
             let placement = if changes.communities.is_some() && !changes.unplaced_communities {
@@ -683,7 +699,32 @@ impl<'a, 's> Reconcile<'a, 's> {
                         kept_ids.extend(account.external_id.as_deref());
                         continue;
                     }
-                    let reason = self.removal_reason(account, &mut in_scope);
+                    let mut reason = self.removal_reason(account, &mut in_scope);
+                    // Kept through retention, so that a restore finds the account where it
+                    // was; dropped with the personal data when it is anonymized.
+                    if self.keeps_memberships {
+                        let kept: Vec<String> = [
+                            dropped_memberships(
+                                self.mapping.communities.as_ref(),
+                                &account.communities,
+                            ),
+                            dropped_memberships(
+                                self.mapping.functions.as_ref(),
+                                &account.function_groups,
+                            ),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|c| c.from)
+                        .map(|g| g.name)
+                        .collect();
+                        if !kept.is_empty() {
+                            reason = format!(
+                                "{reason}; keeps its memberships ({}) while removed, dropped when anonymized",
+                                kept.join(", ")
+                            );
+                        }
+                    }
                     // In scope under the previous configuration, out of it now: the
                     // configuration's doing (an exclusion rule, a narrower include).
                     let by_configuration = account.external_id.as_deref().is_some_and(|x| {
@@ -735,7 +776,19 @@ impl<'a, 's> Reconcile<'a, 's> {
                         continue;
                     }
                     if let Some(days) = retention_passed(self.config, account, self.today) {
-                        actions.push(anonymize(account, days, retention));
+                        let mut action = anonymize(account, days, retention);
+                        // The memberships kept through retention go with the personal data.
+                        if let Changes::Anonymize(an) = &mut action.changes {
+                            an.communities = dropped_memberships(
+                                self.mapping.communities.as_ref(),
+                                &account.communities,
+                            );
+                            an.function_groups = dropped_memberships(
+                                self.mapping.functions.as_ref(),
+                                &account.function_groups,
+                            );
+                        }
+                        actions.push(action);
                     }
                     debug_assert_eq!(
                         self.matching.expired[a],
@@ -1203,6 +1256,7 @@ impl Memberships {
             return None;
         }
         let mut left = Vec::new();
+        // Memberships of groups orgsync does not manage: kept, and marked foreign.
         let mut kept: Vec<(String, String)> = Vec::new();
         let mut known: Vec<u32> = Vec::with_capacity(current.len());
         for id in current {
@@ -1230,17 +1284,17 @@ impl Memberships {
             return None;
         }
         let to_list = |managed: &mut dyn Iterator<Item = u32>| {
-            let mut list: Vec<(String, String)> = managed
+            let mut list: Vec<(String, String, bool)> = managed
                 .map(|g| {
                     let r = groups.get(g);
-                    (r.name.clone(), r.id.clone())
+                    (r.name.clone(), r.id.clone(), false)
                 })
-                .chain(kept.iter().cloned())
+                .chain(kept.iter().map(|(n, i)| (n.clone(), i.clone(), true)))
                 .collect();
             list.sort_unstable();
             list.dedup();
             list.into_iter()
-                .map(|(name, id)| GroupRef { id, name })
+                .map(|(name, id, foreign)| GroupRef { id, name, foreign })
                 .collect::<Vec<GroupRef>>()
         };
         Some(Memberships {
@@ -1250,6 +1304,22 @@ impl Memberships {
             joined,
         })
     }
+}
+
+/// The memberships of managed groups among `current` (target group ids), all dropped; `None`
+/// when there are none. Memberships of groups orgsync does not manage stay.
+fn dropped_memberships(
+    groups: Option<&Groups<'_>>,
+    current: &[String],
+) -> Option<FieldChange<Vec<GroupRef>>> {
+    let groups = groups?;
+    let mut idx: Vec<u32> = current
+        .iter()
+        .filter_map(|id| groups.index_of(id))
+        .filter(|g| groups.is_managed(*g))
+        .collect();
+    groups.sort(&mut idx);
+    (!idx.is_empty()).then(|| FieldChange::new(refs(groups, &idx), Vec::new()))
 }
 
 fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
@@ -1263,6 +1333,8 @@ fn anonymize(account: &Account, days: i64, retention: i64) -> Action {
             first_name: text(&account.first_name),
             last_name: text(&account.last_name),
             external_id: account.external_id.clone(),
+            communities: None,
+            function_groups: None,
         }),
         reason: format!(
             "removed {} ago, retention is {}",
@@ -1281,6 +1353,7 @@ fn refs(groups: &Groups<'_>, idx: &[u32]) -> Vec<GroupRef> {
             GroupRef {
                 id: r.id.clone(),
                 name: r.name.clone(),
+                foreign: false,
             }
         })
         .collect()
@@ -1791,13 +1864,13 @@ mod tests {
         let mv = &p.actions[0];
         assert_eq!(
             mv.changes.to_wire()["communities"].from,
-            json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "x9", "name": "x9" }]),
+            json!([{ "id": "t1", "name": "Amsterdam Centrum" }, { "id": "x9", "name": "x9", "foreign": true }]),
         );
         // Regression: communities were written as a whole set, so every run took people out
         // of groups orgsync does not manage. A membership of a group it does not know stays.
         assert_eq!(
             mv.changes.to_wire()["communities"].to,
-            json!([{ "id": "t2", "name": "Utrecht" }, { "id": "x9", "name": "x9" }])
+            json!([{ "id": "t2", "name": "Utrecht" }, { "id": "x9", "name": "x9", "foreign": true }])
         );
         assert_eq!(mv.changes.to_wire()["notify"].to, json!(true));
         assert_eq!(mv.reason, "moved from Amsterdam Centrum to Utrecht");
@@ -1935,9 +2008,21 @@ mod tests {
         assert_eq!(
             removes,
             [
-                (ActionKind::Remove, "u1", "contract ended on 2026-05-31"),
-                (ActionKind::Remove, "u2", "only in test locations"),
-                (ActionKind::Remove, "u3", "no longer in the source"),
+                (
+                    ActionKind::Remove,
+                    "u1",
+                    "contract ended on 2026-05-31; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+                ),
+                (
+                    ActionKind::Remove,
+                    "u2",
+                    "only in test locations; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+                ),
+                (
+                    ActionKind::Remove,
+                    "u3",
+                    "no longer in the source; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+                ),
             ],
             "never the unmanaged u4"
         );
@@ -2005,6 +2090,94 @@ mod tests {
         assert_eq!(diags(&p, DiagnosticKind::MissingRemovalDate).len(), 1);
         let after = crate::memory::apply_plan(&t, &p, TODAY).unwrap();
         assert!(plan(&c, &s, &after).actions.is_empty());
+    }
+
+    /// Regression (issue 21): removed (deactivated) users kept their community and
+    /// function-group memberships for good, anonymized or not, and no plan said so. The
+    /// decision, for a target that deactivates: kept through retention (a restore finds the
+    /// account where it was), said in the removal's reason; dropped with the personal data at
+    /// anonymization, listed in the action (`communities: [Amsterdam Centrum] → []`). Memberships of
+    /// groups orgsync does not manage stay.
+    #[test]
+    fn removed_accounts_keep_memberships_through_retention_and_lose_them_when_anonymized() {
+        let c = config();
+        let mut expired = account("u1", "gone", &["t1", "t9"]);
+        expired.status = AccountStatus::Removed;
+        expired.removed_at = Some(day(-31));
+        let leaver = account("u2", "left", &["t1"]);
+        let mut groups = ams();
+        groups.push(group("t9", "Book club", &[], false));
+        let t = target(vec![expired, leaver, account("u3", "1", &["t1"])], groups);
+        let s = source(vec![person("1", &["1001"])], &[]);
+        let p = plan(&c, &s, &t);
+        assert_eq!(
+            kinds(&p),
+            [
+                (ActionKind::Remove, "left"),
+                (ActionKind::Anonymize, "gone")
+            ]
+        );
+        assert!(
+            p.actions[0].reason.ends_with(
+                "; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized"
+            ),
+            "{}",
+            p.actions[0].reason
+        );
+        let wire = p.actions[1].changes.to_wire();
+        assert_eq!(
+            wire["communities"].from,
+            json!([{"id": "t1", "name": "Amsterdam Centrum"}])
+        );
+        assert_eq!(wire["communities"].to, json!([]));
+        let after = crate::memory::apply_plan(&t, &p, TODAY).unwrap();
+        let by_id = |id: &str| after.accounts.iter().find(|a| a.id == id).unwrap();
+        assert_eq!(
+            by_id("u1").communities,
+            ["t9"],
+            "a foreign group's membership stays"
+        );
+        assert_eq!(by_id("u2").communities, ["t1"], "kept through retention");
+        assert!(plan(&c, &s, &after).actions.is_empty());
+        // The wire form reads back.
+        let back = Changes::from_wire(ActionKind::Anonymize, wire).unwrap();
+        assert_eq!(back, p.actions[1].changes);
+    }
+
+    /// Regression (issue 21): a group made by hand that no mapping names (a SCIM Group without
+    /// a prefix, read as a community under `groups.other: community`) was listed among the
+    /// person's communities in a move. It is kept — the lists carry it for targets that write
+    /// whole lists — and marked `foreign`, so plans do not show it as a community.
+    #[test]
+    fn a_foreign_group_is_kept_in_a_move_but_marked_as_not_a_community() {
+        let c = config();
+        let mut groups = ams();
+        groups.push(group("t9", "Book club", &[], false));
+        let t = target(vec![account("u1", "1", &["t1", "t9"])], groups);
+        let s = source(vec![person("1", &["1007"])], &[]);
+        let p = plan(&c, &s, &t);
+        assert_eq!(kinds(&p), [(ActionKind::Move, "1")]);
+        let wire = p.actions[0].changes.to_wire();
+        assert_eq!(
+            wire["communities"].from,
+            json!([{"id": "t1", "name": "Amsterdam Centrum"}, {"id": "t9", "name": "Book club", "foreign": true}])
+        );
+        assert_eq!(
+            wire["communities"].to,
+            json!([{"id": "t9", "name": "Book club", "foreign": true}, {"id": "t2", "name": "Utrecht"}])
+        );
+        assert!(
+            !p.actions[0].reason.contains("Book club"),
+            "{}",
+            p.actions[0].reason
+        );
+        let after = crate::memory::apply_plan(&t, &p, TODAY).unwrap();
+        let mut kept = after.accounts[0].communities.clone();
+        kept.sort();
+        assert_eq!(kept, ["t2", "t9"], "the hand-made group's membership stays");
+        assert!(plan(&c, &s, &after).actions.is_empty());
+        let back = Changes::from_wire(ActionKind::Move, wire).unwrap();
+        assert_eq!(back, p.actions[0].changes);
     }
 
     #[test]
@@ -2289,7 +2462,10 @@ mod tests {
         );
         assert_eq!(
             p.actions[1].reason,
-            format!("contract ended on {}", day(-10))
+            format!(
+                "contract ended on {}; keeps its memberships (Amsterdam Centrum) while removed, dropped when anonymized",
+                day(-10)
+            )
         );
     }
 
@@ -2333,12 +2509,12 @@ mod tests {
         let mv = action(&p, ActionKind::Move);
         assert_eq!(
             mv.changes.to_wire()["communities"].to,
-            json!([{ "id": "hand", "name": "Social club" }, { "id": "t2", "name": "Utrecht" }])
+            json!([{ "id": "hand", "name": "Social club", "foreign": true }, { "id": "t2", "name": "Utrecht" }])
         );
         let up = action(&p, ActionKind::Update);
         assert_eq!(
             up.changes.to_wire()["function_groups"].to,
-            json!([{ "id": "g-hand", "name": "Allergy trained" }, { "id": "g-k", "name": "Kitchen" }])
+            json!([{ "id": "g-hand", "name": "Allergy trained", "foreign": true }, { "id": "g-k", "name": "Kitchen" }])
         );
         let after = converge(&c, &s, &t);
         assert_eq!(after.accounts[0].communities, ["hand", "t2"]);

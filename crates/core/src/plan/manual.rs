@@ -176,12 +176,21 @@ fn restrict_one(
             true
         }
         Changes::Move(m) => parts.move_(m),
+        Changes::Anonymize(a) => {
+            // Memberships the target has no groups for are not its to drop.
+            if !caps.communities {
+                a.communities = None;
+            }
+            if !caps.function_groups {
+                a.function_groups = None;
+            }
+            true
+        }
         Changes::CreateCommunity(_)
         | Changes::CreateFunctionGroup(_)
         | Changes::UpdateCommunity(_)
         | Changes::UpdateFunctionGroup(_)
         | Changes::Remove(_)
-        | Changes::Anonymize(_)
         | Changes::RemoveCommunity(_)
         | Changes::RemoveFunctionGroup(_) => true,
     };

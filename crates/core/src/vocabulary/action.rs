@@ -110,6 +110,11 @@ pub struct GroupRef {
     pub id: String,
     /// The group's name.
     pub name: String,
+    /// A group orgsync does not manage (made by hand, and no mapping names it): its membership
+    /// is kept as it is, listed so that a target writing the whole list keeps it. Plans do not
+    /// show it among the person's communities or function groups.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub foreign: bool,
 }
 
 impl GroupRef {
@@ -329,6 +334,11 @@ pub struct Anonymize {
     pub last_name: Option<String>,
     /// The recorded source identifier.
     pub external_id: Option<String>,
+    /// Memberships of managed communities, dropped (`to` is empty): kept while the account was
+    /// removed (retention), they go with its personal data.
+    pub communities: Option<FieldChange<Vec<GroupRef>>>,
+    /// Memberships of managed function groups, dropped likewise.
+    pub function_groups: Option<FieldChange<Vec<GroupRef>>>,
 }
 
 /// What an invite, an update, a move or a restore writes to an account: each `Some` is written,
@@ -793,8 +803,16 @@ impl Changes {
                     first_name,
                     last_name,
                     external_id,
+                    communities,
+                    function_groups,
                 } = a;
                 push(Field::Status, V::Text(REMOVED), V::Text(ANONYMIZED));
+                if let Some(c) = communities {
+                    push(Field::Communities, V::Groups(&c.from), V::Groups(&c.to));
+                }
+                if let Some(c) = function_groups {
+                    push(Field::FunctionGroups, V::Groups(&c.from), V::Groups(&c.to));
+                }
                 for (field, v) in [
                     (Field::Email, email),
                     (Field::FirstName, first_name),
@@ -850,12 +868,19 @@ impl Changes {
                     lists.extend([&mut c.to, &mut c.from]);
                 }
             }
+            Changes::Anonymize(a) => {
+                if let Some(c) = a.communities.as_mut() {
+                    lists.push(&mut c.from);
+                }
+                if let Some(c) = a.function_groups.as_mut() {
+                    lists.push(&mut c.from);
+                }
+            }
             Changes::CreateCommunity(_)
             | Changes::CreateFunctionGroup(_)
             | Changes::UpdateCommunity(_)
             | Changes::UpdateFunctionGroup(_)
             | Changes::Remove(_)
-            | Changes::Anonymize(_)
             | Changes::RemoveCommunity(_)
             | Changes::RemoveFunctionGroup(_) => {}
         }
@@ -1003,11 +1028,21 @@ impl Changes {
                     null(&c.to)?;
                     text(&c.from)
                 };
+                let dropped = |c: &Change| {
+                    let g = group_change(c)?;
+                    if g.to.is_empty() {
+                        Ok(g)
+                    } else {
+                        Err("expected [] after: anonymizing drops memberships".to_owned())
+                    }
+                };
                 Changes::Anonymize(Anonymize {
                     email: w.optional(Field::Email, gone)?,
                     first_name: w.optional(Field::FirstName, gone)?,
                     last_name: w.optional(Field::LastName, gone)?,
                     external_id: w.optional(Field::ExternalId, gone)?,
+                    communities: w.optional(Field::Communities, dropped)?,
+                    function_groups: w.optional(Field::FunctionGroups, dropped)?,
                 })
             }
         };

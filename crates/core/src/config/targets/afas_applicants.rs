@@ -36,9 +36,12 @@ pub struct AfasApplicantsTargetConfig {
     #[serde(default = "default_applicant_connector")]
     pub connector: String,
     /// AFAS field → where its value comes from: a person field (`first_name`, `last_name`,
-    /// `email`), an applicant attribute (`birth_date`, `gender`, `phone`, `street`,
-    /// `house_number`, `postal_code`, `city`, `country`, `field:<name>` for a mapped profile
-    /// field), or `=<text>` for a fixed value. Replaces the default mapping when given.
+    /// `email`; `name_prefix` and `last_name_without_prefix`: the last name split at a leading
+    /// lowercase Dutch prefix, `de Wit` → `de` + `Wit`), an applicant attribute (`birth_date`,
+    /// `gender`, `phone`, `street`, `house_number`, `house_number_addition`, `postal_code`,
+    /// `city`, `country`, `job`, `field:<name>` for a mapped profile field; a one-line address in
+    /// `street` is split when it is unambiguous), `vacancy` (from `vacancies`), or `=<text>` for
+    /// a fixed value. Replaces the default mapping when given.
     #[serde(default = "default_applicant_fields")]
     pub fields: BTreeMap<String, String>,
     /// Gender values as the source writes them (case-insensitive) → AFAS's code.
@@ -53,6 +56,16 @@ pub struct AfasApplicantsTargetConfig {
     /// again. A candidate with a confirmed send is never sent again, listed here or not.
     #[serde(default)]
     pub resend: Vec<String>,
+    /// The opposite of `resend`: candidate ids a person found in AFAS after an unconfirmed
+    /// send (the answer was lost, AFAS had processed it). Recorded as sent — a badge in the
+    /// git notes at the next apply, `checked: true` — and never sent again, listed here or
+    /// not afterwards.
+    #[serde(default)]
+    pub sent: Vec<String>,
+    /// The AFAS vacancy (`VcSn`) of each hire, by the Recruitee job (offer) they were hired for:
+    /// sent as the value `vacancy`. Without it no vacancy is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vacancies: Option<VacancyMapping>,
     /// Most calls in flight at once.
     #[serde(default = "default_applicant_concurrency")]
     #[schemars(range(min = 1))]
@@ -63,6 +76,35 @@ pub struct AfasApplicantsTargetConfig {
     /// Timeouts and retries.
     #[serde(flatten)]
     pub http: HttpConfig,
+}
+
+/// Recruitee jobs → AFAS vacancies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VacancyMapping {
+    /// Recruitee job (offer) id, or its title (case-insensitive) → the AFAS vacancy number
+    /// (`VcSn`, "Volgnummer vacature"), like `"1192594": "14"`.
+    #[serde(default)]
+    pub map: BTreeMap<String, String>,
+    /// The vacancy for a hire whose job is not in `map` (a warning names the job either way);
+    /// without it such a hire is sent without a vacancy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+}
+
+impl VacancyMapping {
+    /// The vacancy of a hire for job `offer` titled `title`: mapped by id, else by title, else
+    /// `None` (the caller falls back).
+    pub fn mapped(&self, offer: Option<&str>, title: Option<&str>) -> Option<&str> {
+        if let Some(v) = offer.and_then(|o| self.map.get(o.trim())) {
+            return Some(v.as_str());
+        }
+        let title = title?.trim().to_lowercase();
+        self.map
+            .iter()
+            .find(|(k, _)| k.trim().to_lowercase() == title)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// The GetConnector that lists applicants, for looking up an interrupted send.
@@ -97,16 +139,19 @@ fn default_applicant_concurrency() -> u32 {
 pub fn default_applicant_fields() -> BTreeMap<String, String> {
     [
         ("FiNm", "first_name"),
-        ("LaNm", "last_name"),
+        ("Is", "name_prefix"),
+        ("LaNm", "last_name_without_prefix"),
         ("DaBi", "birth_date"),
         ("ViGe", "gender"),
         ("EmAd", "email"),
         ("TeNr", "phone"),
         ("Ad", "street"),
         ("HmNr", "house_number"),
+        ("HmAd", "house_number_addition"),
         ("ZpCd", "postal_code"),
         ("Rs", "city"),
         ("CoId", "country"),
+        ("VcSn", "vacancy"),
     ]
     .into_iter()
     .map(|(a, b)| (a.to_owned(), b.to_owned()))
@@ -135,19 +180,23 @@ pub fn default_gender_codes() -> BTreeMap<String, String> {
 }
 
 /// Where an AFAS applicant field's value may come from.
-pub(crate) const APPLICANT_VALUES: [&str; 12] = [
+pub(crate) const APPLICANT_VALUES: [&str; 16] = [
     "first_name",
     "last_name",
+    "name_prefix",
+    "last_name_without_prefix",
     "email",
     "birth_date",
     "gender",
     "phone",
     "street",
     "house_number",
+    "house_number_addition",
     "postal_code",
     "city",
     "country",
     "job",
+    "vacancy",
 ];
 
 /// `target` of kind `afas_applicants`.
@@ -229,6 +278,49 @@ pub(super) fn errors(
                 None => e.hint(format!("values: {}, `field:<name>` for a profile field listed in source.fields.extra, or `=<text>` for a fixed text", APPLICANT_VALUES.join(", "))),
             };
             errs.push(e);
+        }
+    }
+    for (i, id) in t.sent.iter().enumerate() {
+        if t.resend.iter().any(|r| r.trim() == id.trim()) {
+            errs.push(
+                at(
+                    &format!("/target/sent/{i}"),
+                    format!("candidate {id} is listed under both `sent` (it is in AFAS) and `resend` (it is not)"),
+                )
+                .hint("keep it under `sent` when AFAS has the applicant, under `resend` when it does not"),
+            );
+        }
+    }
+    if let Some(v) = &t.vacancies {
+        for (job, vacancy) in &v.map {
+            let pointer = format!("/target/vacancies/map/{job}");
+            if job.trim().is_empty() {
+                errs.push(
+                    at(&pointer, "a Recruitee job in the vacancy mapping is empty".into())
+                        .hint("write `\"<job id or title>\": <AFAS vacancy number>`, like `\"1192594\": \"14\"`"),
+                );
+            }
+            if vacancy.trim().is_empty() {
+                errs.push(
+                    at(&pointer, format!("job {job} maps to an empty AFAS vacancy"))
+                        .hint("write the vacancy's number (VcSn, \"Volgnummer vacature\"), or leave the job out to use the fallback"),
+                );
+            }
+        }
+        if v.fallback.as_deref().is_some_and(|f| f.trim().is_empty()) {
+            errs.push(
+                at("/target/vacancies/fallback", "the fallback vacancy is empty".into())
+                    .hint("write an AFAS vacancy number, or leave `fallback` out to send hires of unmapped jobs without a vacancy"),
+            );
+        }
+        if !t.fields.values().any(|f| f == "vacancy") {
+            errs.push(
+                at(
+                    "/target/vacancies",
+                    "`vacancies` is set, but no AFAS field sends `vacancy`".into(),
+                )
+                .hint("add `VcSn: vacancy` to target.fields"),
+            );
         }
     }
     if let Some(l) = &t.lookup {

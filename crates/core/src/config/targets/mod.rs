@@ -10,7 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use afas_applicants::{
-    AfasApplicantLookup, AfasApplicantsTargetConfig, default_applicant_fields, default_gender_codes,
+    AfasApplicantLookup, AfasApplicantsTargetConfig, VacancyMapping, default_applicant_fields,
+    default_gender_codes,
 };
 pub use file::FileTargetConfig;
 pub use revolut::RevolutTargetConfig;

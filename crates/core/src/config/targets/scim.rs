@@ -29,6 +29,12 @@ pub struct ScimTargetConfig {
     #[serde(default = "default_scim_page_size")]
     #[schemars(range(min = 1))]
     pub page_size: u32,
+    /// Most membership changes (members added or removed) in one Group PATCH. Servers limit
+    /// it: AWS IAM Identity Center takes 100 per request, Miro limits the size of a PATCH. A
+    /// PATCH the server answers with 413 (Payload Too Large) is split in halves and sent again.
+    #[serde(default = "default_members_per_patch")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub members_per_patch: u32,
     /// How communities and function groups are told apart among the SCIM Groups.
     #[serde(default)]
     pub groups: ScimGroupsConfig,
@@ -61,6 +67,9 @@ fn default_scim_concurrency() -> u32 {
     4
 }
 fn default_scim_page_size() -> u32 {
+    100
+}
+fn default_members_per_patch() -> u32 {
     100
 }
 
