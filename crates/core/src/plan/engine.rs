@@ -192,6 +192,9 @@ struct Reconcile<'a, 's> {
     previous: Option<Previous<'a, 's>>,
     /// Where orgsync last placed people (see [`PlanInput::placed`]).
     placed: Option<&'a std::collections::HashMap<String, Vec<String>>>,
+    /// The target deactivates (keeps removed accounts, with their memberships, through
+    /// retention) and has groups: a removal says which memberships it keeps.
+    keeps_memberships: bool,
 }
 
 /// The previous configuration's view of the same data: who was in scope and where they landed.
@@ -233,9 +236,6 @@ enum Placement {
     Configuration { reason: String, notify: bool },
     /// A hand edit in the app: orgsync puts the person back.
     Repair,
-    /// The target deactivates (keeps removed accounts, with their memberships, through
-    /// retention) and has groups: a removal says which memberships it keeps.
-    keeps_memberships: bool,
 }
 
 impl<'a, 's> Reconcile<'a, 's> {
