@@ -174,6 +174,7 @@ invalid_cases! {
     // overlapping mappings; entries and paths outside the configuration; places and hints.
     every_error_in_one_run => "every-error-in-one-run",
     errors_in_two_files => "errors-in-two-files",
+    errors_in_one_list => "errors-in-one-list",
     source_column_end_no_row_has => "source-column-end-no-row-has",
     source_column_first_name_no_row_has => "source-column-first-name-no-row-has",
     source_column_function_in_use_no_row_has => "source-column-function-in-use-no-row-has",

@@ -95,22 +95,56 @@ pub(crate) fn version_error(
 /// cannot tell apart (`30.0` for a whole number): it is reported at its key, the value is
 /// repaired, and the section is read again to find the next one. Returns the sections that
 /// could be read, every error, and the names of the sections that could not be read.
+///
+/// A list section (`communities`, `exclude`, `protected`) whose schema errors are all inside
+/// some of its entries (`skip` holds the key paths of the schema errors) is read without them:
+/// each broken entry is replaced by a stand-in that matches nothing, and its key path
+/// (`communities[2]`) is returned in the fourth list, so that what the checks say about the
+/// stand-ins is dropped and the sound entries are still checked.
 pub(crate) fn deserialize_sections(
     file: &str,
     value: &Value,
     positions: &Positions,
-    skip: &std::collections::BTreeSet<String>,
-) -> (ConfigFile, Vec<ConfigError>, Vec<String>) {
+    skip: &std::collections::BTreeMap<String, Vec<String>>,
+) -> (ConfigFile, Vec<ConfigError>, Vec<String>, Vec<String>) {
     let mut out = ConfigFile::default();
     let mut errors = Vec::new();
     let mut failed = Vec::new();
+    let mut stand_ins = Vec::new();
     let Value::Object(map) = value else {
-        return (out, errors, failed);
+        return (out, errors, failed, stand_ins);
     };
     for (key, section) in map {
+        if let (Some(paths), Value::Array(items), Some(stand_in)) =
+            (skip.get(key), section, list_stand_in(key))
+        {
+            let index = |path: &str| -> Option<usize> {
+                path.strip_prefix(key.as_str())?
+                    .strip_prefix('[')?
+                    .split(']')
+                    .next()?
+                    .parse()
+                    .ok()
+            };
+            let broken: Option<Vec<usize>> = paths.iter().map(|p| index(p)).collect();
+            if let Some(broken) = broken {
+                let mut items = items.clone();
+                for &i in &broken {
+                    if let Some(item) = items.get_mut(i) {
+                        *item = stand_in.clone();
+                    }
+                }
+                let doc = serde_json::json!({ key.clone(): items });
+                if let Ok(cf) = deserialize_file(file, doc, positions) {
+                    merge(&mut out, cf);
+                    stand_ins.extend(broken.iter().map(|i| format!("{key}[{i}]")));
+                    continue;
+                }
+            }
+        }
         // A section with schema errors is only probed for the errors the schema cannot see
         // (a decimal for a whole number): its other values are taken out one by one.
-        let probe = skip.contains(key);
+        let probe = skip.contains_key(key);
         let mut doc = serde_json::json!({ key.clone(): section.clone() });
         let mut ok = None;
         // Each round repairs one value; a section holds far fewer numbers than this.
@@ -152,7 +186,18 @@ pub(crate) fn deserialize_sections(
             _ => failed.push(key.clone()),
         }
     }
-    (out, errors, failed)
+    (out, errors, failed, stand_ins)
+}
+
+/// An entry of the list section `key` that matches nothing and raises nothing of its own.
+fn list_stand_in(key: &str) -> Option<Value> {
+    let nothing = "\u{1}";
+    match key {
+        "communities" => Some(serde_json::json!({ "source": [], "target": nothing })),
+        "exclude" => Some(serde_json::json!({ "reason": nothing, "person": nothing })),
+        "protected" => Some(serde_json::json!({ "email": format!("{nothing}@{nothing}") })),
+        _ => None,
+    }
 }
 
 /// Moves the sections `from` holds into `into`.

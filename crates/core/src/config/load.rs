@@ -154,6 +154,8 @@ pub fn load_files_in(
     let any_unparsed = !errors.is_empty();
     let mut merged: BTreeMap<String, (String, Mark)> = BTreeMap::new();
     let mut broken: BTreeSet<String> = BTreeSet::new();
+    // Entries of list sections read as stand-ins (`communities[2]`): nothing is said about them.
+    let mut broken_entries: Vec<String> = Vec::new();
     let mut files_ok: Vec<(Parsed, ConfigFile)> = Vec::new();
     for p in parsed {
         texts.insert(p.name.clone(), p.text.clone());
@@ -191,12 +193,18 @@ pub fn load_files_in(
             continue;
         }
         // The sections the schema errors are in.
-        let skip: BTreeSet<String> = schema_errors.iter().map(|e| section_of(&e.path)).collect();
+        let mut skip: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for e in &schema_errors {
+            skip.entry(section_of(&e.path))
+                .or_default()
+                .push(e.path.clone());
+        }
         errors.0.extend(schema_errors);
-        let (cf, deserialize_errors, failed) =
+        let (cf, deserialize_errors, failed, stand_ins) =
             deserialize_sections(&p.name, &p.value, &p.positions, &skip);
         errors.0.extend(deserialize_errors);
         broken.extend(failed);
+        broken_entries.extend(stand_ins);
         files_ok.push((p, cf));
     }
     // A file that does not parse may hold any section: nothing across sections can be judged.
@@ -296,8 +304,17 @@ pub fn load_files_in(
         digest: config_digest,
         files: names,
     };
+    let about_stand_in = |e: &ConfigError| {
+        broken_entries.iter().any(|b| {
+            e.path
+                .strip_prefix(b.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    };
     for e in semantic_errors(&config, &broken) {
-        errors.push(e);
+        if !about_stand_in(&e) {
+            errors.push(e);
+        }
     }
     if !broken.contains("source") && !broken.contains("target") {
         errors.0.extend(data_path_errors(&config, is_dir));
