@@ -251,6 +251,7 @@ fn colour_run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (St
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("RUST_LOG")
+        .env_remove("ORGSYNC_LOG_FORMAT")
         .env("GIT_CEILING_DIRECTORIES", common::repo())
         .env_remove("GITHUB_ACTOR");
     for (k, v) in env {
@@ -295,6 +296,54 @@ fn logs_into_a_pipe_carry_no_escape_codes_and_color_is_a_choice() {
     );
     let (out, _) = colour_run(dir.path(), &plan, &[("CLICOLOR_FORCE", "1")]);
     assert!(out.contains('\x1b'), "CLICOLOR_FORCE still forces colour");
+}
+
+/// Issue 20 (CI-grade logs): `--log-format json` (or `ORGSYNC_LOG_FORMAT=json`) writes every log
+/// line as one JSON object — level, timestamp, message, the request's span — never coloured,
+/// not even with `--color always`; the plan on stdout is unchanged.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = common::copy_example("quickstart");
+    let plan = ["-vv", "plan", "--at", "2025-06-02"];
+    let (text_out, text_err) = colour_run(dir.path(), &plan, &[]);
+    let check = |err: &str| {
+        assert!(
+            !err.contains('\x1b'),
+            "no escape codes in JSON logs:\n{err}"
+        );
+        let mut levels = std::collections::BTreeSet::new();
+        for line in err.lines() {
+            let object: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+            let level = object["level"].as_str().expect("a level");
+            levels.insert(level.to_owned());
+            assert!(object["timestamp"].is_string(), "a timestamp: {line}");
+            assert!(object["fields"]["message"].is_string(), "a message: {line}");
+        }
+        assert!(levels.contains("INFO"), "-vv logs: {levels:?}\n{err}");
+    };
+    let (out, err) = colour_run(
+        dir.path(),
+        &[&["--color", "always", "--log-format", "json"], &plan[..]].concat(),
+        &[],
+    );
+    assert!(
+        out.contains('\x1b'),
+        "--color always still colours the plan"
+    );
+    check(&err);
+    let (out, err) = colour_run(dir.path(), &plan, &[("ORGSYNC_LOG_FORMAT", "json")]);
+    assert_eq!(
+        out, text_out,
+        "the plan does not change with the log format"
+    );
+    check(&err);
+    assert!(
+        text_err.contains("INFO") && !text_err.starts_with('{'),
+        "{text_err}"
+    );
+    let (_, err) = colour_run(dir.path(), &["--log-format", "yaml", "validate"], &[]);
+    assert!(err.contains("possible values: text, json"), "{err}");
 }
 
 /// Regression (issue 20: explain printed HR names raw): an `ESC]0;…BEL` in a last name
