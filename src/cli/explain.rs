@@ -200,7 +200,13 @@ fn placements(s: &mut String, title: &str, list: &[Placement], authors: &[Author
         let target = match &p.target {
             Some(g) if g.is_new() => format!("{} (created by this plan)", g.name),
             Some(g) => format!("{} ({})", g.name, g.id),
+            None if p.fallback => "nowhere: another of theirs is mapped".to_owned(),
             None => "nowhere: held".to_owned(),
+        };
+        let target = if p.fallback && p.target.is_some() {
+            format!("{target}, the fallback")
+        } else {
+            target
         };
         let _ = writeln!(s, "  {} → {}", safe(&source), safe(&target));
         write_step(s, &p.rule, authors, "    ");

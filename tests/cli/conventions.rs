@@ -389,3 +389,58 @@ fn explain_and_plan_show_control_characters_in_names_as_escapes() {
         }
     }
 }
+
+/// Regression (issue 20: explain named the fallback wrongly): someone whose only function is
+/// unmapped under `functions.unmapped: { fallback: No function }` lands in "No function", as the
+/// plan says, but explain printed "F-TLP → nowhere: held". With a second, mapped function the
+/// fallback does not apply and explain says so (not "held").
+#[test]
+fn explain_names_the_no_function_fallback() {
+    let dir = common::copy_example("quickstart");
+    let explain = ["explain", "4024", "--at", "2025-06-02"];
+    let r = common::orgsync_in(dir.path(), &explain);
+    r.assert_code(0)
+        .assert_that(
+            r.stdout
+                .contains("F-TLP \"Teamlead Procurement\" → No function (g-8), the fallback"),
+            "the unmapped function lands in the fallback",
+        )
+        .assert_that(!r.stdout.contains("nowhere"), "nothing is held");
+    let plan = common::orgsync_in(dir.path(), &["plan", "--at", "2025-06-02", "--show-pii"]);
+    plan.assert_that(
+        plan.stdout
+            .contains("function_groups: [Reservations] → [No function]"),
+        "the plan puts them in No function",
+    );
+    let json = common::orgsync_in(dir.path(), &[&explain[..], &["--format", "json"]].concat());
+    let e: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let placed = &e["function_groups"];
+    assert_eq!(placed.as_array().map(Vec::len), Some(1), "{placed}");
+    assert_eq!(placed[0]["target"]["name"], "No function");
+    assert_eq!(placed[0]["fallback"], true);
+
+    // A second, mapped function: the fallback does not apply.
+    let path = dir.path().join("hr-export.json");
+    let mut export: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rows = export["rows"].as_array_mut().unwrap();
+    let mut second = rows
+        .iter()
+        .find(|r| r["Medewerker"] == "4024")
+        .expect("person 4024")
+        .clone();
+    second["Functie_code"] = "F-WAIT".into();
+    second["Functie_omschrijving"] = "Waiter".into();
+    rows.push(second);
+    std::fs::write(&path, serde_json::to_string(&export).unwrap()).unwrap();
+    let r = common::orgsync_in(dir.path(), &explain);
+    r.assert_code(0)
+        .assert_that(
+            r.stdout
+                .contains("F-TLP \"Teamlead Procurement\" → nowhere: another of theirs is mapped")
+                && r.stdout.contains("so the fallback does not apply")
+                && r.stdout.contains("F-WAIT \"Waiter\" → Service"),
+            "the mapped function places them, the fallback does not apply",
+        )
+        .assert_that(!r.stdout.contains("No function ("), "not in the fallback");
+}

@@ -72,8 +72,13 @@ pub struct Placement {
     pub source: Option<String>,
     /// Its source name.
     pub source_name: Option<String>,
-    /// The target group; `None` when it lands nowhere (held).
+    /// The target group; `None` when it lands nowhere (held, or an unmapped function whose
+    /// fallback does not apply because another of the person's functions is mapped).
     pub target: Option<GroupRef>,
+    /// Unmapped under `functions.unmapped: { fallback: … }`: `target` is the fallback group
+    /// when the person lands in it (none of their functions is mapped), else `None`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
     /// The rule that decided.
     pub rule: Step,
 }
@@ -183,30 +188,38 @@ pub fn explain(
             let ids = scope.functions(sp);
             let mut desired = Vec::new();
             mapping.desired_function_groups(&scope, sp, &mut desired);
+            // The fallback group, when the engine puts the person in it.
+            let fallback = groups
+                .fallback()
+                .filter(|g| desired.contains(g))
+                .map(|g| groups.get(g));
             for id in ids {
                 let name = scope.function_names.get(id).map(|n| (*n).to_owned());
-                function_groups.push(place(
-                    config,
-                    kind,
-                    groups,
-                    &target.function_groups,
-                    id,
-                    name,
-                ));
+                let mut placed = place(config, kind, groups, &target.function_groups, id, name);
+                if placed.fallback {
+                    placed.target = fallback.cloned();
+                    let noun = kind.noun();
+                    placed.rule.rule.push_str(&if fallback.is_some() {
+                        format!(": none of the person's {noun}s is mapped, so they land in the fallback")
+                    } else {
+                        format!(
+                            ": another of the person's {noun}s is mapped, so the fallback does not apply"
+                        )
+                    });
+                }
+                function_groups.push(placed);
             }
-            if let Some(g) = groups.fallback().filter(|g| desired.contains(g)) {
-                let why = if ids.is_empty() {
-                    format!("no {}: the fallback function group applies", kind.noun())
-                } else {
-                    format!(
-                        "none of the person's {}s is mapped: the fallback function group applies",
-                        kind.noun()
-                    )
-                };
+            // Someone without any function: the fallback is their only placement.
+            if let Some(g) = groups
+                .fallback()
+                .filter(|g| ids.is_empty() && desired.contains(g))
+            {
+                let why = format!("no {}: the fallback function group applies", kind.noun());
                 function_groups.push(Placement {
                     source: None,
                     source_name: None,
                     target: Some(groups.get(g).clone()),
+                    fallback: true,
                     rule: step(
                         why,
                         Outcome::Matched,
@@ -521,10 +534,14 @@ fn place(
     id: &str,
     source_name: Option<String>,
 ) -> Placement {
-    let landed = match groups.resolve(id) {
+    let resolved = groups.resolve(id);
+    let landed = match resolved {
         Some(Resolved::Group(g)) => Some(groups.get(g).clone()),
         _ => None,
     };
+    // Unmapped under a fallback: where it lands depends on the person's other functions (the
+    // caller fills in the target).
+    let fallback = resolved == Some(Resolved::Fallback);
     let (sources, base): (Vec<&[String]>, &str) = match kind {
         Kind::Community => (
             config
@@ -603,6 +620,7 @@ fn place(
         )
     } else if let Some(g) = target_groups
         .iter()
+        .filter(|_| !fallback)
         .find(|g| g.source_ids.iter().any(|s| s == id))
     {
         step(
@@ -661,6 +679,7 @@ fn place(
         source: Some(id.to_owned()),
         source_name,
         target: landed,
+        fallback,
         rule,
     }
 }
