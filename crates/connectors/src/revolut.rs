@@ -600,11 +600,16 @@ impl Target for RevolutTarget {
         if !concurrent {
             return actions
                 .iter()
-                .map(|a| {
+                .enumerate()
+                .map(|(i, a)| {
                     if ctx.interrupt.is_set() {
                         Err(ConnectorError::Interrupted)
                     } else {
-                        self.execute(a, ctx)
+                        let started = std::time::Instant::now();
+                        let result = self.execute(a, ctx);
+                        ctx.progress
+                            .finished(i, result.as_ref().map(|_| ()), started);
+                        result
                     }
                 })
                 .collect();
@@ -635,18 +640,17 @@ impl Target for RevolutTarget {
                 let interrupt = ctx.interrupt.clone();
                 let page_size = self.page_size;
                 let slots = Arc::clone(&slots);
+                let progress = ctx.progress.clone();
                 set.spawn(async move {
                     // Started only when a slot frees, so an interrupt stops the rest.
                     let _slot = slots.acquire_owned().await;
                     if interrupt.is_set() {
                         return (i, Err(None));
                     }
-                    (
-                        i,
-                        send_invite(client, page_size, invitation, interrupt)
-                            .await
-                            .map_err(Some),
-                    )
+                    let started = std::time::Instant::now();
+                    let result = send_invite(client, page_size, invitation, interrupt).await;
+                    progress.finished(i, result.as_ref().map(|_| ()), started);
+                    (i, result.map_err(Some))
                 });
             }
             while let Some(joined) = set.join_next().await {
