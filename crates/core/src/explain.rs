@@ -12,13 +12,15 @@ use std::collections::BTreeSet;
 use jiff::civil::Date;
 use serde::Serialize;
 
+use crate::capabilities::TargetCapabilities;
 use crate::config::Config;
 use crate::identity::{self, Matching};
 use crate::mapping::Kind;
-use crate::mapping::{self, Groups, Resolved};
+use crate::mapping::{self, Groups, Mapping, Resolved};
 use crate::model::{AccountStatus, Person, SourceSnapshot, TargetGroup, TargetSnapshot};
+use crate::plan::{self, PlanInput};
 use crate::scope::{self, OutOfScope, Patterns, Scope};
-use crate::vocabulary::{Action, ConfigLocation, Diagnostic, GroupRef, Plan};
+use crate::vocabulary::{Action, ConfigLocation, Diagnostic, Digests, GroupRef, Plan};
 
 /// Why a person could not be explained.
 #[derive(Debug, thiserror::Error)]
@@ -150,11 +152,75 @@ pub fn explain(
         return explain_absent(config, target, plan, today, query);
     };
     let scope = scope::resolve(config, source, today);
-    let mut steps = scope_steps(config, &scope, person, today);
+    let mapping = mapping::resolve(config, target, &scope);
+    let account = || matched_account(config, target, &scope, person, today);
+    Ok(explained(
+        config, target, &scope, &mapping, plan, person, today, account,
+    ))
+}
+
+/// Explains the person `query` (an identifier or an e-mail address) without the whole plan:
+/// scope and mapping are resolved for everyone, as `plan` resolves them, and then only this
+/// person's part of the plan is worked out ([`plan::build_for`]) — a fraction of a plan's time,
+/// with the same actions as the plan for them. Returns that part of the plan too (its manual
+/// steps are the person's).
+pub fn explain_person(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    capabilities: &TargetCapabilities,
+    recorded: Option<&crate::plan::safety::RecordedTarget>,
+    today: Date,
+    query: &str,
+) -> Result<(Explanation, Plan), ExplainError> {
+    let query = query.trim();
+    let person = find_person(source, query)?;
+    let scope = scope::resolve(config, source, today);
+    let mapping = mapping::resolve(config, target, &scope);
+    let input = PlanInput {
+        config,
+        source,
+        target,
+        today,
+        created_at: String::new(),
+        digests: Digests::default(),
+        recorded,
+        capabilities,
+    };
+    // Someone gone is explained by their account: the plan's removals need nobody's changes.
+    let focus = person.map_or("", |p| p.id.as_str());
+    let part = plan::build_for(input, &scope, &mapping, focus);
+    let Some(person) = person else {
+        let e = explain_absent(config, target, &part.plan, today, query)?;
+        return Ok((e, part.plan));
+    };
+    let account = || {
+        let (a, key) = part.account?;
+        Some(describe_account(&target.accounts[a as usize], key))
+    };
+    let e = explained(
+        config, target, &scope, &mapping, &part.plan, person, today, account,
+    );
+    Ok((e, part.plan))
+}
+
+/// The explanation of `person`, in the source, from the resolved scope and mapping and the plan
+/// (or the person's part of it); `account` finds their account when no action names it.
+#[allow(clippy::too_many_arguments)]
+fn explained<'a>(
+    config: &Config,
+    target: &TargetSnapshot,
+    scope: &Scope<'a>,
+    mapping: &Mapping<'a>,
+    plan: &Plan,
+    person: &'a Person,
+    today: Date,
+    account: impl FnOnce() -> Option<String>,
+) -> Explanation {
+    let mut steps = scope_steps(config, scope, person, today);
     let out = scope.out_of_scope.get(person.id.as_str()).copied();
     let mut communities = Vec::new();
     let mut function_groups = Vec::new();
-    let mapping = mapping::resolve(config, target, &scope);
     if out.is_none() {
         let scoped = scope
             .persons
@@ -187,7 +253,7 @@ pub fn explain(
             let kind = Kind::Function(field);
             let ids = scope.functions(sp);
             let mut desired = Vec::new();
-            mapping.desired_function_groups(&scope, sp, &mut desired);
+            mapping.desired_function_groups(scope, sp, &mut desired);
             // The fallback group, when the engine puts the person in it.
             let fallback = groups
                 .fallback()
@@ -236,8 +302,8 @@ pub fn explain(
         .iter()
         .find_map(|a| a.target_id.clone())
         .map(|id| format!("account {id}"))
-        .or_else(|| matched_account(config, target, &scope, person, today));
-    Ok(Explanation {
+        .or_else(account);
+    Explanation {
         person: ExplainedPerson {
             id: person.id.clone(),
             name: full_name(&person.first_name, &person.last_name, &person.id),
@@ -253,7 +319,7 @@ pub fn explain(
         account,
         diagnostics: person_diagnostics(plan, person),
         actions,
-    })
+    }
 }
 
 /// The person with identifier `query`, else the one with that e-mail address.
@@ -790,13 +856,17 @@ fn matched_account(
         .chain(scope.untouched.iter().copied())
         .position(|p| std::ptr::eq(p, person))?;
     let (a, key) = matching.matched[i]?;
-    let a = &target.accounts[a as usize];
+    Some(describe_account(&target.accounts[a as usize], key))
+}
+
+/// `account u-7 (managed, matched by external id)`.
+fn describe_account(a: &crate::model::Account, key: crate::config::MatchKey) -> String {
     let managed = if a.managed { "managed" } else { "unmanaged" };
-    Some(format!(
+    format!(
         "account {} ({managed}, matched by {})",
         a.id,
         identity::matched_by(key)
-    ))
+    )
 }
 
 /// A person's employments for people: `employed 2020-01-01 to 2026-11-21 (1001), from
