@@ -5,10 +5,13 @@
 //! - `plan`: the plan engine over everyone (`plan::build`), what `orgsync plan` computes;
 //! - `explain`: `explain::explain` for one person, what `orgsync explain` computes after the same
 //!   reads — for a sample of people, the slowest of them;
+//!
 //! and, end to end, the release binaries `orgsync plan --format json` and `orgsync explain ID`
 //! (configuration, both reads, the work, the output), timed from spawn to exit.
 //!
-//! `ratio` is explain over plan. Timings are the best of several runs.
+//! `ratio` is explain over plan. Timings are the best of several runs. `ORGSYNC_BENCH_PARTS=1`
+//! also times the parts explain still computes over everyone: scope, mapping and account
+//! matching.
 
 #![allow(clippy::print_stdout)] // a benchmark prints its report
 
@@ -70,8 +73,32 @@ fn main() {
             .iter()
             .step_by((source.persons.len() / 7).max(1))
             .map(|p| p.id.as_str())
-            .chain(plan.actions.iter().take(3).map(|a| a.subject.as_str()))
+            .chain(
+                plan.actions
+                    .iter()
+                    .filter(|a| matches!(a.kind().as_str(), "invite" | "move" | "remove"))
+                    .take(3)
+                    .map(|a| a.subject.as_str()),
+            )
             .collect();
+        if std::env::var_os("ORGSYNC_BENCH_PARTS").is_some() {
+            let (t_scope, scope) = best(runs, || {
+                orgsync_core::scope::resolve(&config, &source, today)
+            });
+            let (t_mapping, mapping) = best(runs, || {
+                orgsync_core::mapping::resolve(&config, &target, &scope)
+            });
+            let (t_matching, _) = best(runs, || {
+                orgsync_core::identity::Matching::of_scope(&config, &target.accounts, &scope, today)
+            });
+            drop(mapping);
+            println!(
+                "parts: scope {:.1}ms, mapping {:.1}ms, matching {:.1}ms",
+                ms(t_scope),
+                ms(t_mapping),
+                ms(t_matching)
+            );
+        }
         let mut explain_time = Duration::ZERO;
         for id in &sample {
             let (t, e) = best(runs, || {

@@ -84,8 +84,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
 /// One person's part of the plan ([`build_for`]).
 #[derive(Debug)]
 pub struct PersonPlan {
-    /// The plan's actions on the person and the groups, its diagnostics (those about other people
-    /// only as far as they were looked at: see [`build_for`]).
+    /// The plan's actions on the person and on groups, and its diagnostics (see [`build_for`]
+    /// for what differs from the whole plan's).
     pub plan: Plan,
     /// The account the person matched (index into the target's accounts) and how.
     pub account: Option<(u32, MatchKey)>,
