@@ -377,7 +377,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         allow: args.allow.by_kind(),
     };
     // Each action as it finishes: a bar over all of them on a terminal, a line each in a CI log.
-    let (progress, applying) = orgsync_connectors::progress::apply(plan.actions.len() as u64, true);
+    let (progress, applying) =
+        orgsync_connectors::progress::apply(plan.actions.len() as u64, true, super::json_logs());
     let result = apply_reporting(target.as_mut(), &plan, &opts, &progress);
     drop(applying);
     let report = match result {

@@ -150,8 +150,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// The run's `--log-format`, set once by [`init_tracing`].
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Whether log lines are JSON (`--log-format json`): what else goes to stderr as a log line
+/// (an apply's line per action) is JSON too.
+pub fn json_logs() -> bool {
+    LOG_FORMAT.get() == Some(&LogFormat::Json)
+}
+
 /// Logs to stderr; `-v` raises the level, `RUST_LOG` overrides it.
 pub fn init_tracing(verbose: u8, format: LogFormat) {
+    let _ = LOG_FORMAT.set(format);
     let level = match verbose {
         0 => "warn",
         1 => "info",

@@ -344,6 +344,35 @@ fn json_logs_are_one_object_per_line() {
     );
     let (_, err) = colour_run(dir.path(), &["--log-format", "yaml", "validate"], &[]);
     assert!(err.contains("possible values: text, json"), "{err}");
+
+    // An apply's line per action is a JSON log line too.
+    let (out, err) = colour_run(
+        dir.path(),
+        &[
+            "--log-format",
+            "json",
+            "apply",
+            "--auto-approve",
+            "--at",
+            "2025-06-02",
+        ],
+        &[],
+    );
+    assert!(out.contains("Apply complete: 2 succeeded"), "{out}\n{err}");
+    let actions: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON object"))
+        .filter(|o: &serde_json::Value| o["fields"]["kind"].is_string())
+        .collect();
+    assert_eq!(actions.len(), 2, "{err}");
+    for a in &actions {
+        assert_eq!(a["level"], "INFO");
+        assert_eq!(a["fields"]["kind"], "update");
+        assert_eq!(a["fields"]["result"], "done");
+        assert!(a["fields"]["secs"].is_number(), "{a}");
+    }
+    assert!(!err.contains("\nupdate 4008: done"), "no plain line: {err}");
 }
 
 /// Regression (issue 20: explain printed HR names raw): an `ESC]0;…BEL` in a last name

@@ -54,12 +54,13 @@ pub fn every() -> Duration {
 }
 
 /// An apply's progress over `total` actions: a bar when stderr is a terminal and `bars` is on,
-/// else a line per finished action and a count line every [`every`]. Keep the [`Applying`]
-/// until the apply is over: dropping it clears the bar and stops the count lines.
-pub fn apply(total: u64, bars: bool) -> (ActionProgress, Applying) {
+/// else a line per finished action and a count line every [`every`] — with `json`
+/// (`--log-format json`) each as a JSON log line. Keep the [`Applying`] until the apply is over:
+/// dropping it clears the bar and stops the count lines.
+pub fn apply(total: u64, bars: bool, json: bool) -> (ActionProgress, Applying) {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    if std::io::stderr().is_terminal() {
+    if std::io::stderr().is_terminal() && !json {
         let shown = if bars {
             bar(Some(total), "applying")
         } else {
@@ -83,18 +84,62 @@ pub fn apply(total: u64, bars: bool) -> (ActionProgress, Applying) {
     let count = Arc::clone(&done);
     let progress = ActionProgress::new(move |f: Finished<'_>| {
         count.fetch_add(1, Ordering::Relaxed);
-        let text = line(&f) + "\n";
-        let text = orgsync_core::redact::scrub(&text);
-        let mut stderr = std::io::stderr().lock();
-        let _ = stderr.write_all(text.as_bytes());
-        let _ = stderr.flush();
+        let text = if json { json_line(&f) } else { line(&f) } + "\n";
+        write_now(&text);
     });
-    count_lines(total, done, Arc::clone(&stop), every());
+    count_lines(total, done, Arc::clone(&stop), every(), json);
     (progress, Applying { bar: None, stop })
 }
 
+/// Writes `text` to stderr at once, scrubbed of secrets.
+fn write_now(text: &str) {
+    let text = orgsync_core::redact::scrub(text);
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(text.as_bytes());
+    let _ = stderr.flush();
+}
+
+/// A log line as `--log-format json` writes them: `timestamp`, `level`, `fields`.
+fn json_log(level: &str, fields: serde_json::Value) -> String {
+    serde_json::json!({
+        "timestamp": jiff::Timestamp::now().to_string(),
+        "level": level,
+        "fields": fields,
+    })
+    .to_string()
+}
+
+/// One finished action as a JSON log line: its [`line`] as the message, and its kind, subject,
+/// result (`done`, `failed`, `unconfirmed`), seconds and error as fields.
+pub fn json_line(f: &Finished<'_>) -> String {
+    let result = match (f.error, f.unconfirmed) {
+        (None, _) => "done",
+        (Some(_), true) => "unconfirmed",
+        (Some(_), false) => "failed",
+    };
+    let mut fields = serde_json::json!({
+        "message": line(f),
+        "kind": f.kind.as_str(),
+        "subject": f.subject,
+        "result": result,
+    });
+    if let Some(d) = f.elapsed {
+        fields["secs"] = serde_json::json!((d.as_secs_f64() * 10.0).round() / 10.0);
+    }
+    if let Some(e) = f.error {
+        fields["error"] = e.into();
+    }
+    json_log(if f.error.is_some() { "WARN" } else { "INFO" }, fields)
+}
+
 /// Prints `applying: N/TOTAL done after S s (R/s)` every `every` until `stop`.
-fn count_lines(total: u64, done: Arc<AtomicU64>, stop: Arc<AtomicBool>, every: Duration) {
+fn count_lines(
+    total: u64,
+    done: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    every: Duration,
+    json: bool,
+) {
     let start = Instant::now();
     std::thread::spawn(move || {
         let tick = Duration::from_millis(100).min(every);
@@ -110,13 +155,19 @@ fn count_lines(total: u64, done: Arc<AtomicU64>, stop: Arc<AtomicBool>, every: D
             next += every;
             let n = done.load(Ordering::Relaxed);
             let secs = start.elapsed().as_secs_f64();
-            let text = format!(
-                "applying: {n}/{total} done after {secs:.0} s ({})\n",
+            let message = format!(
+                "applying: {n}/{total} done after {secs:.0} s ({})",
                 rate(n as f64 / secs.max(0.001))
             );
-            let mut stderr = std::io::stderr().lock();
-            let _ = stderr.write_all(text.as_bytes());
-            let _ = stderr.flush();
+            let text = if json {
+                json_log(
+                    "INFO",
+                    serde_json::json!({ "message": message, "done": n, "total": total }),
+                )
+            } else {
+                message
+            };
+            write_now(&(text + "\n"));
         }
     });
 }
@@ -192,5 +243,10 @@ mod tests {
             "move 10234: failed: SCIM: PATCH /Users/u-1: 500\\u{a}Plan: 0 to invite"
         );
         assert_eq!(rate(12.34567), "12.3/s");
+        let object: serde_json::Value = serde_json::from_str(&json_line(&f)).unwrap();
+        assert_eq!(object["level"], "WARN");
+        assert_eq!(object["fields"]["result"], "failed");
+        assert_eq!(object["fields"]["subject"], "10234");
+        assert!(!json_line(&f).contains('\n'));
     }
 }
