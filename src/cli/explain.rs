@@ -72,7 +72,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         )?;
         (e, plan)
     } else {
-        // Only this person's part of the plan: the same rules, a fraction of a plan's time.
+        // Only this person's part of the plan: the same rules, less than a plan's time.
         explain_person(
             config,
             &fetched.source,

@@ -161,7 +161,7 @@ pub fn explain(
 
 /// Explains the person `query` (an identifier or an e-mail address) without the whole plan:
 /// scope and mapping are resolved for everyone, as `plan` resolves them, and then only this
-/// person's part of the plan is worked out ([`plan::build_for`]) — a fraction of a plan's time,
+/// person's part of the plan is worked out ([`plan::build_for`]) — less than a plan's time,
 /// with the same actions as the plan for them. Returns that part of the plan too (its manual
 /// steps are the person's).
 pub fn explain_person(
