@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         }
     };
     cli::set_color(cli.color);
-    cli::init_tracing(cli.verbose);
+    cli::init_tracing(cli.verbose, cli.log_format);
     match cli::run(cli) {
         Ok(status) => status.into(),
         Err(err) => {

@@ -16,7 +16,7 @@ use super::RefArg;
 use crate::pipeline::{self, Loaded};
 use crate::render;
 use orgsync_connectors::Interrupt;
-use orgsync_core::apply::run::{ApplyOptions, ApplyReport, apply};
+use orgsync_core::apply::run::{ApplyOptions, ApplyReport, apply_reporting};
 use orgsync_core::apply::verify::verify;
 use orgsync_core::config::TargetConfig;
 use orgsync_core::ledger::{ApplyRecord, ConfigCommit};
@@ -409,7 +409,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         record_started(&loaded, &plan)?;
     }
     applying.store(true, Ordering::SeqCst);
-    let report = match apply(target.as_mut(), &plan, &opts) {
+    // Each action as it finishes: a bar over all of them on a terminal, a line each in a CI log.
+    let (progress, applying) =
+        orgsync_connectors::progress::apply(plan.actions.len() as u64, true, super::json_logs());
+    let result = apply_reporting(target.as_mut(), &plan, &opts, &progress);
+    drop(applying);
+    let report = match result {
         Err(e @ orgsync_core::apply::run::ApplyError::InterruptedBeforeStart) => {
             super::err(&format!("{e}.\n"));
             return Ok(ExitStatus::Interrupted);

@@ -11,7 +11,8 @@ use super::RefArg;
 use super::{DirArg, ReportFormat};
 use crate::pipeline;
 use crate::render;
-use orgsync_core::explain::{Explanation, Outcome, Placement, Step, explain};
+use orgsync_core::config::TargetConfig;
+use orgsync_core::explain::{Explanation, Outcome, Placement, Step, explain, explain_person};
 use orgsync_core::vocabulary::{Plan, Safety};
 use orgsync_repo::{BlameAt, BlameLine, CommitInfo};
 
@@ -54,21 +55,34 @@ struct Output<'e> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
-    let pipeline::Planned {
-        loaded,
-        fetched,
-        today,
-        plan,
-    } = pipeline::plan(dir, args.git_ref.git_ref.as_deref(), args.at)?;
+    let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
+    let today = pipeline::today(&loaded.config, args.at)?;
+    let fetched = pipeline::fetch(&loaded)?;
     let config = &loaded.config;
-    let e = explain(
-        config,
-        &fetched.source,
-        &fetched.target,
-        &plan,
-        today,
-        &args.person,
-    )?;
+    let (e, plan) = if matches!(config.target, TargetConfig::AfasApplicants(_)) {
+        // A create-only target plans on a view of its own (`pipeline::build`): the whole plan.
+        let plan = pipeline::make_plan_for(&loaded, &fetched, today);
+        let e = explain(
+            config,
+            &fetched.source,
+            &fetched.target,
+            &plan,
+            today,
+            &args.person,
+        )?;
+        (e, plan)
+    } else {
+        // Only this person's part of the plan: the same rules, less than a plan's time.
+        explain_person(
+            config,
+            &fetched.source,
+            &fetched.target,
+            &fetched.capabilities,
+            loaded.recorded_target().as_ref(),
+            today,
+            &args.person,
+        )?
+    };
 
     let mut authors = Vec::new();
     if let Some(repo) = &loaded.repo {
@@ -200,7 +214,13 @@ fn placements(s: &mut String, title: &str, list: &[Placement], authors: &[Author
         let target = match &p.target {
             Some(g) if g.is_new() => format!("{} (created by this plan)", g.name),
             Some(g) => format!("{} ({})", g.name, g.id),
+            None if p.fallback => "nowhere: another of theirs is mapped".to_owned(),
             None => "nowhere: held".to_owned(),
+        };
+        let target = if p.fallback && p.target.is_some() {
+            format!("{target}, the fallback")
+        } else {
+            target
         };
         let _ = writeln!(s, "  {} → {}", safe(&source), safe(&target));
         write_step(s, &p.rule, authors, "    ");

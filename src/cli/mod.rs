@@ -37,6 +37,17 @@ pub struct Cli {
     /// set; `CLICOLOR_FORCE` forces it), `always` or `never`.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t, global = true)]
     pub color: ColorChoice,
+    /// Log lines on stderr: `text` for people, or `json` for machines (one JSON object per line:
+    /// `timestamp`, `level`, `fields.message`, the fields and spans). Secrets are redacted in both.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "ORGSYNC_LOG_FORMAT",
+        default_value_t,
+        global = true
+    )]
+    pub log_format: LogFormat,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -129,8 +140,28 @@ fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people (coloured on a terminal, see `--color`).
+    #[default]
+    Text,
+    /// One JSON object per line, never coloured.
+    Json,
+}
+
+/// The run's `--log-format`, set once by [`init_tracing`].
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Whether log lines are JSON (`--log-format json`): what else goes to stderr as a log line
+/// (an apply's line per action) is JSON too.
+pub fn json_logs() -> bool {
+    LOG_FORMAT.get() == Some(&LogFormat::Json)
+}
+
 /// Logs to stderr; `-v` raises the level, `RUST_LOG` overrides it.
-pub fn init_tracing(verbose: u8) {
+pub fn init_tracing(verbose: u8, format: LogFormat) {
+    let _ = LOG_FORMAT.set(format);
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -139,12 +170,20 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("orgsync={level}")));
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(stderr_color())
         .with_writer(Stderr)
-        .with_target(false)
-        .try_init();
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Text => logs.with_ansi(stderr_color()).try_init(),
+        // Spans as a list, so a request's span (system, method, path) is in its line.
+        LogFormat::Json => logs
+            .json()
+            .with_ansi(false)
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 /// When to colour output (`--color`).

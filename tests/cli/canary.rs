@@ -146,6 +146,8 @@ fn every_command(corpus: &mut Corpus, b: &Bench, at: &str, person: &str, diff: b
         corpus,
         &[
             "-vvv",
+            "--log-format",
+            "json",
             "apply",
             "--auto-approve",
             "--at",

@@ -323,6 +323,7 @@ fn colour_run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (St
         .env_remove("NO_COLOR")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("RUST_LOG")
+        .env_remove("ORGSYNC_LOG_FORMAT")
         .env("GIT_CEILING_DIRECTORIES", common::repo())
         .env_remove("GITHUB_ACTOR");
     for (k, v) in env {
@@ -369,6 +370,83 @@ fn logs_into_a_pipe_carry_no_escape_codes_and_color_is_a_choice() {
     assert!(out.contains('\x1b'), "CLICOLOR_FORCE still forces colour");
 }
 
+/// Issue 20 (CI-grade logs): `--log-format json` (or `ORGSYNC_LOG_FORMAT=json`) writes every log
+/// line as one JSON object — level, timestamp, message, the request's span — never coloured,
+/// not even with `--color always`; the plan on stdout is unchanged.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = common::copy_example("quickstart");
+    let plan = ["-vv", "plan", "--at", "2025-06-02"];
+    let (text_out, text_err) = colour_run(dir.path(), &plan, &[]);
+    let check = |err: &str| {
+        assert!(
+            !err.contains('\x1b'),
+            "no escape codes in JSON logs:\n{err}"
+        );
+        let mut levels = std::collections::BTreeSet::new();
+        for line in err.lines() {
+            let object: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+            let level = object["level"].as_str().expect("a level");
+            levels.insert(level.to_owned());
+            assert!(object["timestamp"].is_string(), "a timestamp: {line}");
+            assert!(object["fields"]["message"].is_string(), "a message: {line}");
+        }
+        assert!(levels.contains("INFO"), "-vv logs: {levels:?}\n{err}");
+    };
+    let (out, err) = colour_run(
+        dir.path(),
+        &[&["--color", "always", "--log-format", "json"], &plan[..]].concat(),
+        &[],
+    );
+    assert!(
+        out.contains('\x1b'),
+        "--color always still colours the plan"
+    );
+    check(&err);
+    let (out, err) = colour_run(dir.path(), &plan, &[("ORGSYNC_LOG_FORMAT", "json")]);
+    assert_eq!(
+        out, text_out,
+        "the plan does not change with the log format"
+    );
+    check(&err);
+    assert!(
+        text_err.contains("INFO") && !text_err.starts_with('{'),
+        "{text_err}"
+    );
+    let (_, err) = colour_run(dir.path(), &["--log-format", "yaml", "validate"], &[]);
+    assert!(err.contains("possible values: text, json"), "{err}");
+
+    // An apply's line per action is a JSON log line too.
+    let (out, err) = colour_run(
+        dir.path(),
+        &[
+            "--log-format",
+            "json",
+            "apply",
+            "--auto-approve",
+            "--at",
+            "2025-06-02",
+        ],
+        &[],
+    );
+    assert!(out.contains("Apply complete: 2 succeeded"), "{out}\n{err}");
+    let actions: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON object"))
+        .filter(|o: &serde_json::Value| o["fields"]["kind"].is_string())
+        .collect();
+    assert_eq!(actions.len(), 2, "{err}");
+    for a in &actions {
+        assert_eq!(a["level"], "INFO");
+        assert_eq!(a["fields"]["kind"], "update");
+        assert_eq!(a["fields"]["result"], "done");
+        assert!(a["fields"]["secs"].is_number(), "{a}");
+    }
+    assert!(!err.contains("\nupdate 4008: done"), "no plain line: {err}");
+}
+
 /// Regression (issue 20: explain printed HR names raw): an `ESC]0;…BEL` in a last name
 /// retitled the terminal and a line break printed a fake `Plan: 0 to invite` line; a
 /// right-to-left override (U+202E) reached the terminal from explain and from the text plan.
@@ -411,4 +489,59 @@ fn explain_and_plan_show_control_characters_in_names_as_escapes() {
             );
         }
     }
+}
+
+/// Regression (issue 20: explain named the fallback wrongly): someone whose only function is
+/// unmapped under `functions.unmapped: { fallback: No function }` lands in "No function", as the
+/// plan says, but explain printed "F-TLP → nowhere: held". With a second, mapped function the
+/// fallback does not apply and explain says so (not "held").
+#[test]
+fn explain_names_the_no_function_fallback() {
+    let dir = common::copy_example("quickstart");
+    let explain = ["explain", "4024", "--at", "2025-06-02"];
+    let r = common::orgsync_in(dir.path(), &explain);
+    r.assert_code(0)
+        .assert_that(
+            r.stdout
+                .contains("F-TLP \"Teamlead Procurement\" → No function (g-8), the fallback"),
+            "the unmapped function lands in the fallback",
+        )
+        .assert_that(!r.stdout.contains("nowhere"), "nothing is held");
+    let plan = common::orgsync_in(dir.path(), &["plan", "--at", "2025-06-02", "--show-pii"]);
+    plan.assert_that(
+        plan.stdout
+            .contains("function_groups: [Reservations] → [No function]"),
+        "the plan puts them in No function",
+    );
+    let json = common::orgsync_in(dir.path(), &[&explain[..], &["--format", "json"]].concat());
+    let e: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let placed = &e["function_groups"];
+    assert_eq!(placed.as_array().map(Vec::len), Some(1), "{placed}");
+    assert_eq!(placed[0]["target"]["name"], "No function");
+    assert_eq!(placed[0]["fallback"], true);
+
+    // A second, mapped function: the fallback does not apply.
+    let path = dir.path().join("hr-export.json");
+    let mut export: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let rows = export["rows"].as_array_mut().unwrap();
+    let mut second = rows
+        .iter()
+        .find(|r| r["Medewerker"] == "4024")
+        .expect("person 4024")
+        .clone();
+    second["Functie_code"] = "F-WAIT".into();
+    second["Functie_omschrijving"] = "Waiter".into();
+    rows.push(second);
+    std::fs::write(&path, serde_json::to_string(&export).unwrap()).unwrap();
+    let r = common::orgsync_in(dir.path(), &explain);
+    r.assert_code(0)
+        .assert_that(
+            r.stdout
+                .contains("F-TLP \"Teamlead Procurement\" → nowhere: another of theirs is mapped")
+                && r.stdout.contains("so the fallback does not apply")
+                && r.stdout.contains("F-WAIT \"Waiter\" → Service"),
+            "the mapped function places them, the fallback does not apply",
+        )
+        .assert_that(!r.stdout.contains("No function ("), "not in the fallback");
 }

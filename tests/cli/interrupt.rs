@@ -461,3 +461,110 @@ fn an_interrupt_during_the_fetch_ends_at_once_and_changes_nothing() {
         run.stdout
     );
 }
+
+/// Regression (issue 20: CI logs): off a terminal an apply printed a progress line every 10 s
+/// and every action's result only at the end, so a job killed by `timeout-minutes` showed
+/// little. Now each action is a line on stderr as it finishes (`invite 4001: done (0.1 s)`),
+/// written at once: a kill -9 right after the first ones still leaves them in the log. The
+/// count lines count every action of the plan, group creates included, with one decimal rates.
+#[test]
+fn apply_off_a_terminal_prints_each_action_as_it_finishes() {
+    let faults = Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    };
+    let server =
+        spawn(scim_emulator::router(ScimData::new(), TOKEN, faults), 0).expect("SCIM emulator");
+    let url = format!("{}{}", server.url(), scim_emulator::BASE_PATH);
+    let tmp = sandbox(60, Some(&url));
+    let dir = tmp.path().join("c");
+    let plan = plan_json(&dir);
+    let planned = keys(&plan);
+    let creates = planned
+        .iter()
+        .filter(|(k, _)| k.starts_with("create_"))
+        .count();
+    assert!(creates > 0, "the plan creates groups");
+
+    let (out, err) = (dir.join("apply.out"), dir.join("apply.err"));
+    let mut child = command(&dir, &["apply", "--auto-approve", "--at", AT])
+        .env("ORGSYNC_PROGRESS_SECS", "0.3")
+        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+        .stderr(Stdio::from(std::fs::File::create(&err).unwrap()))
+        .spawn()
+        .expect("orgsync starts");
+    let is_line = |l: &str| l.contains(": done (") || l.contains(": failed");
+    let started = std::time::Instant::now();
+    let mut still_running = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        let text = std::fs::read_to_string(&err).unwrap_or_default();
+        if text.lines().filter(|l| is_line(l)).count() >= 3 {
+            still_running = child.try_wait().unwrap().is_none();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let stdout = std::fs::read_to_string(&out).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    assert!(
+        still_running,
+        "the lines came while the apply ran, not at its end:\n{stderr}"
+    );
+    assert!(
+        !stdout.contains("Apply complete"),
+        "killed half-way: {stdout}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| is_line(l)).collect();
+    assert!(lines.len() >= 3, "{stderr}");
+    for line in &lines {
+        // `kind subject: done (0.1 s)`: an action of the plan, no name, no e-mail address.
+        let (head, rest) = line.split_once(": ").expect("kind subject: result");
+        let (kind, subject) = head.split_once(' ').expect("kind subject");
+        assert!(
+            planned.contains(&(kind.to_owned(), subject.to_owned())),
+            "an action of the plan: {line}"
+        );
+        assert!(!line.contains('@'), "no e-mail address: {line}");
+        let took = rest
+            .strip_prefix("done (")
+            .and_then(|r| r.strip_suffix(" s)"))
+            .expect("done with its time");
+        assert!(
+            took.parse::<f64>().is_ok() && took.split('.').nth(1).map(str::len) == Some(1),
+            "{line}"
+        );
+    }
+
+    // The rest, to its end: every action of its plan has its line, and the count lines count
+    // them all (creates included) with one-decimal rates.
+    let rest = plan_json(&dir);
+    let total = keys(&rest).len();
+    let run = orgsync(&dir, &["apply", "--auto-approve", "--at", AT]);
+    run.assert_code(0);
+    for (kind, subject) in keys(&rest) {
+        let line = format!("{kind} {subject}: done (");
+        assert_eq!(
+            run.stderr.lines().filter(|l| l.starts_with(&line)).count(),
+            1,
+            "one line for {kind} {subject}\n{}",
+            run.stderr
+        );
+    }
+    let first_total = planned.len();
+    let counts: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("applying: "))
+        .collect();
+    assert!(!counts.is_empty(), "count lines every 0.3 s:\n{stderr}");
+    for l in counts {
+        assert!(l.contains(&format!("/{first_total} done after ")), "{l}");
+        let rate = l.rsplit_once('(').expect("a rate").1;
+        let digits = rate.trim_end_matches("/s)").split('.').nth(1).map(str::len);
+        assert_eq!(digits, Some(1), "one decimal: {l}");
+    }
+    assert!(total > 0 && total < first_total, "the kill left part of it");
+}

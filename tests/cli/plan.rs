@@ -433,3 +433,78 @@ fn readme_quickstart_block_is_the_real_output() {
         );
     }
 }
+
+/// Issue 20 (explain cost more than a whole plan): explain now works out only the person's part
+/// of the plan. On a generated organisation with churn (joiners, leavers, transfers, renamed
+/// communities), for a sample of people — every 20th, everyone the plan acts on, and people who
+/// left — explain gives exactly what the explanation from the whole plan gives: the same
+/// scope steps, placements, account, actions and diagnostics.
+#[test]
+fn explain_of_one_person_equals_the_explanation_from_the_whole_plan() {
+    use orgsync_connectors::file_source::FileSource;
+    use orgsync_connectors::file_target::FileTarget;
+    use orgsync_core::config::{SourceConfig, TargetConfig};
+    use orgsync_core::connector::{Source, Target};
+    use orgsync_core::explain::{explain, explain_person};
+    use orgsync_core::plan::{PlanInput, build};
+    use orgsync_sandbox::generate::{DEFAULT_TODAY, GenerateOptions, generate, write};
+
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &generate(&GenerateOptions::new(1_000, 7))).unwrap();
+    let config = orgsync_repo::load_dir(dir.path()).expect("a valid configuration");
+    let (SourceConfig::File(s), TargetConfig::File(t)) = (&config.source, &config.target) else {
+        panic!("a file source and target")
+    };
+    let source = FileSource::new(dir.path(), s).fetch().unwrap();
+    let mut file_target = FileTarget::for_config(dir.path(), t).unwrap();
+    let capabilities = file_target.capabilities();
+    let target = file_target.fetch().unwrap();
+    let plan = build(PlanInput {
+        config: &config,
+        source: &source,
+        target: &target,
+        today: DEFAULT_TODAY,
+        created_at: String::new(),
+        digests: Default::default(),
+        recorded: None,
+        capabilities: &capabilities,
+        previous: None,
+        placed: None,
+    });
+    let mut sample: Vec<&str> = source
+        .persons
+        .iter()
+        .step_by(20)
+        .map(|p| p.id.as_str())
+        .collect();
+    sample.extend(plan.actions.iter().map(|a| a.subject.as_str()));
+    sample.sort_unstable();
+    sample.dedup();
+    let mut compared = 0;
+    let mut kinds_seen = std::collections::BTreeSet::new();
+    for id in sample {
+        let Ok(whole) = explain(&config, &source, &target, &plan, DEFAULT_TODAY, id) else {
+            continue; // a group's subject, not a person
+        };
+        let (one, _) = explain_person(
+            &config,
+            &source,
+            &target,
+            &capabilities,
+            None,
+            DEFAULT_TODAY,
+            id,
+        )
+        .expect("explained");
+        assert_eq!(one, whole, "explain {id}");
+        kinds_seen.extend(whole.actions.iter().map(|a| a.kind().as_str()));
+        compared += 1;
+    }
+    for kind in ["invite", "update", "move", "remove"] {
+        assert!(
+            kinds_seen.contains(kind),
+            "the sample holds a {kind}: {kinds_seen:?}"
+        );
+    }
+    assert!(compared >= 60, "{compared} people compared");
+}

@@ -706,6 +706,7 @@ fn the_owner_is_never_managed_nor_removed() {
         interrupt: Default::default(),
         created: Default::default(),
         accounts: Default::default(),
+        progress: Default::default(),
     };
     let err = target.execute(&remove, &mut ctx).expect_err("refused");
     assert!(err.to_string().contains("owner"), "{err}");

@@ -362,10 +362,19 @@ fn secrets_never_reach_output_files_or_apply_records() {
         &["-vvv", "apply", plan_file, "--auto-approve", "--at", AT],
         0,
     );
+    // JSON logs (`--log-format json`) are scrubbed as the text logs are.
     step(
         &mut corpus,
         &w,
-        &["-vvv", "apply", "--auto-approve", "--at", AT],
+        &[
+            "-vvv",
+            "--log-format",
+            "json",
+            "apply",
+            "--auto-approve",
+            "--at",
+            AT,
+        ],
         0,
     );
     step(&mut corpus, &w, &["explain", &person, "--at", AT], 0);
@@ -391,6 +400,12 @@ fn secrets_never_reach_output_files_or_apply_records() {
         let w = Workspace::new(&afas_url, &scim_url);
         step(&mut corpus, &w, &["-vvv", "validate", "--online"], 1);
         step(&mut corpus, &w, &["-vvv", "plan", "--at", AT], 1);
+        step(
+            &mut corpus,
+            &w,
+            &["-vvv", "--log-format=json", "plan", "--at", AT],
+            1,
+        );
         step(
             &mut corpus,
             &w,
@@ -424,7 +439,15 @@ fn secrets_never_reach_output_files_or_apply_records() {
             },
         );
         let w = Workspace::new(&afas_url, &scim_url);
-        let r = w.run(&["-vvv", "apply", "--auto-approve", "--at", AT]);
+        let r = w.run(&[
+            "-vvv",
+            "--log-format",
+            "json",
+            "apply",
+            "--auto-approve",
+            "--at",
+            AT,
+        ]);
         assert_ne!(r.code, 0, "{}", r.report());
         corpus.run(&r);
         corpus.files(w.path());

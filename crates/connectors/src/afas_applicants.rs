@@ -1530,6 +1530,7 @@ mod tests {
                 interrupt: Default::default(),
                 created: Default::default(),
                 accounts: Default::default(),
+                progress: Default::default(),
             };
             target.execute(&invite, &mut ctx).unwrap();
             target.finish_apply().unwrap();

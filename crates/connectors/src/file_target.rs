@@ -347,6 +347,7 @@ mod tests {
             today: date(2025, 6, 2),
             created: HashMap::new(),
             accounts: HashMap::new(),
+            progress: Default::default(),
         }
     }
 

@@ -21,14 +21,14 @@
 //! and the duration.
 
 use std::collections::VecDeque;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use tokio::sync::Semaphore;
@@ -65,8 +65,6 @@ pub struct HttpSettings {
     pub credential_hint: String,
     /// Media type sent as `Accept` and as the `Content-Type` of bodies.
     pub media_type: &'static str,
-    /// How often a long apply prints a progress line when stderr is not a terminal (CI logs).
-    pub progress_every: Duration,
 }
 
 impl HttpSettings {
@@ -92,7 +90,6 @@ impl HttpSettings {
             progress: false,
             credential_hint: "the token".to_owned(),
             media_type: "application/json",
-            progress_every: progress_every(),
         }
     }
 }
@@ -681,72 +678,15 @@ impl HttpClient {
         }
     }
 
-    /// A progress bar on stderr: drawn when progress is on and stderr is a terminal. When stderr
-    /// is not a terminal (a CI log) and the bar has a length, a line with the position is printed
-    /// every [`HttpSettings::progress_every`] instead, so that a long apply is not silent.
-    /// `len: None` counts without a total.
+    /// A progress bar on stderr: drawn when progress is on and stderr is a terminal, hidden
+    /// otherwise. `len: None` counts without a total. (An apply's progress is the apply's:
+    /// [`crate::progress`].)
     pub fn progress(&self, len: Option<u64>, message: &str) -> ProgressBar {
-        if !std::io::stderr().is_terminal() {
-            let bar = ProgressBar::hidden();
-            if let Some(len) = len {
-                bar.set_length(len);
-                bar.set_message(message.to_owned());
-                progress_lines(&bar, self.settings.progress_every);
-            }
-            return bar;
-        }
-        if !self.settings.progress {
+        if !self.settings.progress || !std::io::stderr().is_terminal() {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
-        let template = match len {
-            Some(_) => "{msg} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
-            None => "{spinner} {msg} {pos} ({per_sec})",
-        };
-        if let Ok(style) = ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar.set_message(message.to_owned());
-        bar
+        crate::progress::bar(len, message)
     }
-}
-
-/// Prints `bar`'s position as a line on stderr every `every`, until it is finished or dropped.
-fn progress_lines(bar: &ProgressBar, every: Duration) {
-    let weak = bar.downgrade();
-    let start = Instant::now();
-    std::thread::spawn(move || {
-        let tick = Duration::from_millis(100).min(every);
-        let mut next = start + every;
-        loop {
-            std::thread::sleep(tick);
-            let Some(bar) = weak.upgrade() else { return };
-            if bar.is_finished() {
-                return;
-            }
-            if Instant::now() < next {
-                continue;
-            }
-            next += every;
-            let (pos, len) = (bar.position(), bar.length().unwrap_or(0));
-            let secs = start.elapsed().as_secs_f64();
-            let line = format!(
-                "{}: {pos}/{len} done after {secs:.0} s ({:.1}/s)\n",
-                bar.message(),
-                pos as f64 / secs.max(0.001)
-            );
-            let _ = std::io::stderr().write_all(line.as_bytes());
-        }
-    });
-}
-
-/// The progress line interval: 10 s, or `ORGSYNC_PROGRESS_SECS`.
-fn progress_every() -> Duration {
-    std::env::var("ORGSYNC_PROGRESS_SECS")
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|s| *s > 0.0)
-        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
 }
 
 /// The backoff delays of one request: exponential from `min_backoff`, with jitter.

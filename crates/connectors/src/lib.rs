@@ -9,12 +9,13 @@ pub mod google;
 pub mod http;
 pub mod kit;
 pub mod manusplus;
+pub mod progress;
 pub mod recruitee;
 pub mod revolut;
 pub mod scim;
 
 pub use kit::Kit;
 pub use orgsync_core::connector::{
-    ApplyContext, ConnectorError, Interrupt, Removal, Source, Target, TargetCapabilities,
-    WritableFields,
+    ActionProgress, ApplyContext, ConnectorError, Finished, Interrupt, Removal, Source, Target,
+    TargetCapabilities, WritableFields,
 };

@@ -728,11 +728,14 @@ impl Target for RevolutTarget {
             let mut forbidden = false;
             return actions
                 .iter()
-                .map(|a| {
+                .enumerate()
+                .map(|(i, a)| {
                     if forbidden || ctx.interrupt.is_set() {
                         return Err(ConnectorError::Interrupted);
                     }
+                    let started = std::time::Instant::now();
                     let r = self.execute(a, ctx);
+                    ctx.progress.finished(i, r.as_ref().map(|_| ()), started);
                     forbidden = matches!(r, Err(ConnectorError::Forbidden(_)));
                     r
                 })
@@ -767,6 +770,7 @@ impl Target for RevolutTarget {
                 let page_size = self.page_size;
                 let slots = Arc::clone(&slots);
                 let forbidden = Arc::clone(&forbidden);
+                let progress = ctx.progress.clone();
                 set.spawn(async move {
                     use std::sync::atomic::Ordering;
                     // Started only when a slot frees, so an interrupt (or a 403) stops the rest.
@@ -774,11 +778,13 @@ impl Target for RevolutTarget {
                     if interrupt.is_set() || forbidden.load(Ordering::SeqCst) {
                         return (i, Err(None));
                     }
-                    let r = send_invite(client, page_size, invitation, interrupt).await;
-                    if matches!(r, Err(ConnectorError::Forbidden(_))) {
+                    let started = std::time::Instant::now();
+                    let result = send_invite(client, page_size, invitation, interrupt).await;
+                    if matches!(result, Err(ConnectorError::Forbidden(_))) {
                         forbidden.store(true, Ordering::SeqCst);
                     }
-                    (i, r.map_err(Some))
+                    progress.finished(i, result.as_ref().map(|_| ()), started);
+                    (i, result.map_err(Some))
                 });
             }
             while let Some(joined) = set.join_next().await {

@@ -42,7 +42,7 @@ use tokio::task::JoinSet;
 use super::Kit;
 use super::afas::encode;
 use super::http::{HttpClient, HttpError, HttpSettings, Response};
-use super::{ApplyContext, ConnectorError, Interrupt, Target, TargetCapabilities};
+use super::{ActionProgress, ApplyContext, ConnectorError, Interrupt, Target, TargetCapabilities};
 use orgsync_core::config::{ScimGroupsConfig, ScimOtherGroups, ScimTargetConfig};
 use orgsync_core::identity::same_email;
 use orgsync_core::model::{Account, AccountStatus, TargetGroup, TargetSnapshot};
@@ -531,8 +531,8 @@ impl ScimTarget {
         mirror: Arc<Mutex<Mirror>>,
         actions: &[&Action],
         interrupt: &Interrupt,
+        progress: &ActionProgress,
     ) -> (Vec<Result<(), ConnectorError>>, Vec<(String, String)>) {
-        let bar = self.client.progress(Some(actions.len() as u64), "applying");
         // Actions on the same account or group run in order, in one task.
         let mut lanes: Vec<Vec<usize>> = Vec::new();
         let mut lane_of: HashMap<String, usize> = HashMap::new();
@@ -571,7 +571,7 @@ impl ScimTarget {
             let ctx = Arc::clone(&ctx);
             let lane_actions: Vec<(usize, Action)> =
                 lane.iter().map(|&i| (i, actions[i].clone())).collect();
-            let bar = bar.clone();
+            let progress = progress.clone();
             let interrupt = interrupt.clone();
             let starts = Arc::clone(&starts);
             let flush_tx = flush_tx.clone();
@@ -583,8 +583,11 @@ impl ScimTarget {
                         // Not started: left for the next plan. (`None` below.)
                         break;
                     }
+                    let started = std::time::Instant::now();
                     let mut result = ctx.execute(&action).await;
-                    bar.inc(1);
+                    // Done once its request is: a membership written later that fails is
+                    // reported again by the apply runner.
+                    progress.finished(i, result.as_ref().map(|_| ()), started);
                     if let Ok(effect) = &mut result {
                         for m in std::mem::take(&mut effect.memberships) {
                             // The writer outlives the lanes; a closed channel cannot happen.
@@ -608,7 +611,6 @@ impl ScimTarget {
                 Err(e) => tracing::error!("an apply task failed: {e}"),
             }
         }
-        bar.finish_and_clear();
 
         // Whatever is still waiting (the lanes are done: the channel closes).
         drop(flush_tx);
@@ -1867,9 +1869,14 @@ impl Target for ScimTarget {
     }
 
     fn execute(&mut self, action: &Action, ctx: &mut ApplyContext) -> Result<(), ConnectorError> {
-        self.execute_batch(&[action], ctx)
+        // A batch of one of its own: its place 0 is not the caller's batch's.
+        let progress = std::mem::take(&mut ctx.progress);
+        let result = self
+            .execute_batch(&[action], ctx)
             .pop()
-            .unwrap_or_else(|| Err(ConnectorError::Action("no result".to_owned())))
+            .unwrap_or_else(|| Err(ConnectorError::Action("no result".to_owned())));
+        ctx.progress = progress;
+        result
     }
 
     fn execute_batch(
@@ -1887,9 +1894,12 @@ impl Target for ScimTarget {
                 })
                 .collect();
         };
-        let (results, created) =
-            self.rt
-                .block_on(self.run_batch(mirror, actions, &ctx.interrupt.clone()));
+        let (results, created) = self.rt.block_on(self.run_batch(
+            mirror,
+            actions,
+            &ctx.interrupt.clone(),
+            &ctx.progress.clone(),
+        ));
         ctx.created.extend(created);
         results
     }

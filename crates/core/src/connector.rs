@@ -4,14 +4,15 @@
 //! tests implement them in memory. A dry run simply never calls the write side.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use jiff::civil::Date;
 
 pub use crate::capabilities::{Removal, TargetCapabilities, WritableFields};
 use crate::model::{SourceSnapshot, TargetSnapshot};
-use crate::vocabulary::{Action, GroupRef};
+use crate::vocabulary::{Action, ActionKind, GroupRef};
 
 /// A connector failure, by what a caller can do about it. Every message is ready to show: it
 /// names the system (and the request), and a vendor's own words in it were already scrubbed of
@@ -170,6 +171,112 @@ impl Interrupt {
     }
 }
 
+/// One action of an apply, finished: what [`ActionProgress`] hands its sink.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    /// The action's kind.
+    pub kind: ActionKind,
+    /// Its subject (a source identifier).
+    pub subject: &'a str,
+    /// Why it failed (a sentence for people); `None` when it was done.
+    pub error: Option<&'a str>,
+    /// A create that may have happened ([`ConnectorError::Unconfirmed`]).
+    pub unconfirmed: bool,
+    /// How long it took, when the target timed it.
+    pub elapsed: Option<Duration>,
+}
+
+type Sink = dyn Fn(Finished<'_>) + Send + Sync;
+
+/// Tells the caller of an apply about each action as it finishes — a line per action in a CI
+/// log, a progress bar on a terminal — so that a job killed half-way shows what was done.
+/// Cheap to clone; the default tells nobody.
+///
+/// A target reports with [`ActionProgress::finished`] (the default [`Target::execute_batch`]
+/// does); the apply runner reports, once the batch is over, every action the target did not, and
+/// an action whose result changed afterwards (a membership written later failed).
+#[derive(Clone, Default)]
+pub struct ActionProgress(Option<Arc<ProgressInner>>);
+
+struct ProgressInner {
+    sink: Box<Sink>,
+    /// The running batch: each action's kind and subject, and what was reported for it
+    /// (`Some(true)`: done).
+    batch: Mutex<Vec<(ActionKind, String, Option<bool>)>>,
+}
+
+impl std::fmt::Debug for ActionProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ActionProgress")
+            .field(&self.0.is_some())
+            .finish()
+    }
+}
+
+impl ActionProgress {
+    /// Reports every finished action to `sink` (called from any thread, one action at a time
+    /// or concurrently: the sink serialises its output).
+    pub fn new(sink: impl Fn(Finished<'_>) + Send + Sync + 'static) -> ActionProgress {
+        ActionProgress(Some(Arc::new(ProgressInner {
+            sink: Box::new(sink),
+            batch: Mutex::new(Vec::new()),
+        })))
+    }
+
+    /// For targets: action `i` of the batch handed to [`Target::execute_batch`] finished with
+    /// `result`, `started` when it was sent. An action that never started (interrupted) is not
+    /// reported.
+    pub fn finished(&self, i: usize, result: Result<(), &ConnectorError>, started: Instant) {
+        let Some(inner) = &self.0 else { return };
+        if matches!(result, Err(ConnectorError::Interrupted)) {
+            return;
+        }
+        let (kind, subject) = {
+            let mut batch = inner.batch.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(entry) = batch.get_mut(i) else {
+                return;
+            };
+            entry.2 = Some(result.is_ok());
+            (entry.0, entry.1.clone())
+        };
+        let error = result.err().map(ToString::to_string);
+        (inner.sink)(Finished {
+            kind,
+            subject: &subject,
+            error: error.as_deref(),
+            unconfirmed: matches!(result, Err(ConnectorError::Unconfirmed(_))),
+            elapsed: Some(started.elapsed()),
+        });
+    }
+
+    /// For the runner: a batch of `actions` starts.
+    pub(crate) fn start_batch(&self, actions: &[&Action]) {
+        if let Some(inner) = &self.0 {
+            *inner.batch.lock().unwrap_or_else(|e| e.into_inner()) = actions
+                .iter()
+                .map(|a| (a.kind(), a.subject.clone(), None))
+                .collect();
+        }
+    }
+
+    /// For the runner: the final result of an action — `i`, its place in the batch, when it
+    /// was handed to the target. Reported unless the target already reported the same.
+    pub(crate) fn settle(&self, i: Option<usize>, outcome: Finished<'_>) {
+        let Some(inner) = &self.0 else { return };
+        let reported = i.and_then(|i| {
+            inner
+                .batch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(i)
+                .and_then(|e| e.2)
+        });
+        if reported != Some(outcome.error.is_none()) {
+            (inner.sink)(outcome);
+        }
+    }
+}
+
 /// State shared by the actions of one apply.
 #[derive(Debug, Clone)]
 pub struct ApplyContext {
@@ -185,6 +292,8 @@ pub struct ApplyContext {
     /// its own (Revolut): subject (source identifier) → target id. The apply runner records them in
     /// the outcomes, and so in the apply record (git notes), where the next plan reads them back.
     pub accounts: HashMap<String, String>,
+    /// Where each finished action is reported as it finishes ([`ActionProgress::finished`]).
+    pub progress: ActionProgress,
 }
 
 impl ApplyContext {
@@ -240,11 +349,14 @@ pub trait Target {
         let mut forbidden = false;
         actions
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
                 if forbidden || ctx.interrupt.is_set() {
                     return Err(ConnectorError::Interrupted);
                 }
+                let started = Instant::now();
                 let r = self.execute(a, ctx);
+                ctx.progress.finished(i, r.as_ref().map(|_| ()), started);
                 forbidden = matches!(r, Err(ConnectorError::Forbidden(_)));
                 r
             })

@@ -12,13 +12,15 @@ use std::collections::BTreeSet;
 use jiff::civil::Date;
 use serde::Serialize;
 
+use crate::capabilities::TargetCapabilities;
 use crate::config::Config;
 use crate::identity::{self, Matching};
 use crate::mapping::Kind;
-use crate::mapping::{self, Groups, Resolved};
+use crate::mapping::{self, Groups, Mapping, Resolved};
 use crate::model::{AccountStatus, Person, SourceSnapshot, TargetGroup, TargetSnapshot};
+use crate::plan::{self, PlanInput};
 use crate::scope::{self, OutOfScope, Patterns, Scope};
-use crate::vocabulary::{Action, ConfigLocation, Diagnostic, GroupRef, Plan};
+use crate::vocabulary::{Action, ConfigLocation, Diagnostic, Digests, GroupRef, Plan};
 
 /// Why a person could not be explained.
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +74,13 @@ pub struct Placement {
     pub source: Option<String>,
     /// Its source name.
     pub source_name: Option<String>,
-    /// The target group; `None` when it lands nowhere (held).
+    /// The target group; `None` when it lands nowhere (held, or an unmapped function whose
+    /// fallback does not apply because another of the person's functions is mapped).
     pub target: Option<GroupRef>,
+    /// Unmapped under `functions.unmapped: { fallback: … }`: `target` is the fallback group
+    /// when the person lands in it (none of their functions is mapped), else `None`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fallback: bool,
     /// The rule that decided.
     pub rule: Step,
 }
@@ -145,11 +152,77 @@ pub fn explain(
         return explain_absent(config, target, plan, today, query);
     };
     let scope = scope::resolve(config, source, today);
-    let mut steps = scope_steps(config, &scope, person, today);
+    let mapping = mapping::resolve(config, target, &scope);
+    let account = || matched_account(config, target, &scope, person, today);
+    Ok(explained(
+        config, target, &scope, &mapping, plan, person, today, account,
+    ))
+}
+
+/// Explains the person `query` (an identifier or an e-mail address) without the whole plan:
+/// scope and mapping are resolved for everyone, as `plan` resolves them, and then only this
+/// person's part of the plan is worked out ([`plan::build_for`]) — less than a plan's time,
+/// with the same actions as the plan for them. Returns that part of the plan too (its manual
+/// steps are the person's).
+pub fn explain_person(
+    config: &Config,
+    source: &SourceSnapshot,
+    target: &TargetSnapshot,
+    capabilities: &TargetCapabilities,
+    recorded: Option<&crate::plan::safety::RecordedTarget>,
+    today: Date,
+    query: &str,
+) -> Result<(Explanation, Plan), ExplainError> {
+    let query = query.trim();
+    let person = find_person(source, query)?;
+    let scope = scope::resolve(config, source, today);
+    let mapping = mapping::resolve(config, target, &scope);
+    let input = PlanInput {
+        config,
+        source,
+        target,
+        today,
+        created_at: String::new(),
+        digests: Digests::default(),
+        recorded,
+        capabilities,
+        previous: None,
+        placed: None,
+    };
+    // Someone gone is explained by their account: the plan's removals need nobody's changes.
+    let focus = person.map_or("", |p| p.id.as_str());
+    let part = plan::build_for(input, &scope, &mapping, focus);
+    let Some(person) = person else {
+        let e = explain_absent(config, target, &part.plan, today, query)?;
+        return Ok((e, part.plan));
+    };
+    let account = || {
+        let (a, key) = part.account?;
+        Some(describe_account(&target.accounts[a as usize], key))
+    };
+    let e = explained(
+        config, target, &scope, &mapping, &part.plan, person, today, account,
+    );
+    Ok((e, part.plan))
+}
+
+/// The explanation of `person`, in the source, from the resolved scope and mapping and the plan
+/// (or the person's part of it); `account` finds their account when no action names it.
+#[allow(clippy::too_many_arguments)]
+fn explained<'a>(
+    config: &Config,
+    target: &TargetSnapshot,
+    scope: &Scope<'a>,
+    mapping: &Mapping<'a>,
+    plan: &Plan,
+    person: &'a Person,
+    today: Date,
+    account: impl FnOnce() -> Option<String>,
+) -> Explanation {
+    let mut steps = scope_steps(config, scope, person, today);
     let out = scope.out_of_scope.get(person.id.as_str()).copied();
     let mut communities = Vec::new();
     let mut function_groups = Vec::new();
-    let mapping = mapping::resolve(config, target, &scope);
     if out.is_none() {
         let scoped = scope
             .persons
@@ -182,31 +255,39 @@ pub fn explain(
             let kind = Kind::Function(field);
             let ids = scope.functions(sp);
             let mut desired = Vec::new();
-            mapping.desired_function_groups(&scope, sp, &mut desired);
+            mapping.desired_function_groups(scope, sp, &mut desired);
+            // The fallback group, when the engine puts the person in it.
+            let fallback = groups
+                .fallback()
+                .filter(|g| desired.contains(g))
+                .map(|g| groups.get(g));
             for id in ids {
                 let name = scope.function_names.get(id).map(|n| (*n).to_owned());
-                function_groups.push(place(
-                    config,
-                    kind,
-                    groups,
-                    &target.function_groups,
-                    id,
-                    name,
-                ));
+                let mut placed = place(config, kind, groups, &target.function_groups, id, name);
+                if placed.fallback {
+                    placed.target = fallback.cloned();
+                    let noun = kind.noun();
+                    placed.rule.rule.push_str(&if fallback.is_some() {
+                        format!(": none of the person's {noun}s is mapped, so they land in the fallback")
+                    } else {
+                        format!(
+                            ": another of the person's {noun}s is mapped, so the fallback does not apply"
+                        )
+                    });
+                }
+                function_groups.push(placed);
             }
-            if let Some(g) = groups.fallback().filter(|g| desired.contains(g)) {
-                let why = if ids.is_empty() {
-                    format!("no {}: the fallback function group applies", kind.noun())
-                } else {
-                    format!(
-                        "none of the person's {}s is mapped: the fallback function group applies",
-                        kind.noun()
-                    )
-                };
+            // Someone without any function: the fallback is their only placement.
+            if let Some(g) = groups
+                .fallback()
+                .filter(|g| ids.is_empty() && desired.contains(g))
+            {
+                let why = format!("no {}: the fallback function group applies", kind.noun());
                 function_groups.push(Placement {
                     source: None,
                     source_name: None,
                     target: Some(groups.get(g).clone()),
+                    fallback: true,
                     rule: step(
                         why,
                         Outcome::Matched,
@@ -223,8 +304,8 @@ pub fn explain(
         .iter()
         .find_map(|a| a.target_id.clone())
         .map(|id| format!("account {id}"))
-        .or_else(|| matched_account(config, target, &scope, person, today));
-    Ok(Explanation {
+        .or_else(account);
+    Explanation {
         person: ExplainedPerson {
             id: person.id.clone(),
             name: full_name(&person.first_name, &person.last_name, &person.id),
@@ -240,7 +321,7 @@ pub fn explain(
         account,
         diagnostics: person_diagnostics(plan, person),
         actions,
-    })
+    }
 }
 
 /// The person with identifier `query`, else the one with that e-mail address.
@@ -521,10 +602,14 @@ fn place(
     id: &str,
     source_name: Option<String>,
 ) -> Placement {
-    let landed = match groups.resolve(id) {
+    let resolved = groups.resolve(id);
+    let landed = match resolved {
         Some(Resolved::Group(g)) => Some(groups.get(g).clone()),
         _ => None,
     };
+    // Unmapped under a fallback: where it lands depends on the person's other functions (the
+    // caller fills in the target).
+    let fallback = resolved == Some(Resolved::Fallback);
     let (sources, base): (Vec<&[String]>, &str) = match kind {
         Kind::Community => (
             config
@@ -603,6 +688,7 @@ fn place(
         )
     } else if let Some(g) = target_groups
         .iter()
+        .filter(|_| !fallback)
         .find(|g| g.source_ids.iter().any(|s| s == id))
     {
         step(
@@ -661,6 +747,7 @@ fn place(
         source: Some(id.to_owned()),
         source_name,
         target: landed,
+        fallback,
         rule,
     }
 }
@@ -771,13 +858,17 @@ fn matched_account(
         .chain(scope.untouched.iter().copied())
         .position(|p| std::ptr::eq(p, person))?;
     let (a, key) = matching.matched[i]?;
-    let a = &target.accounts[a as usize];
+    Some(describe_account(&target.accounts[a as usize], key))
+}
+
+/// `account u-7 (managed, matched by external id)`.
+fn describe_account(a: &crate::model::Account, key: crate::config::MatchKey) -> String {
     let managed = if a.managed { "managed" } else { "unmanaged" };
-    Some(format!(
+    format!(
         "account {} ({managed}, matched by {})",
         a.id,
         identity::matched_by(key)
-    ))
+    )
 }
 
 /// A person's employments for people: `employed 2020-01-01 to 2026-11-21 (1001), from

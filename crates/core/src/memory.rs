@@ -56,6 +56,7 @@ pub fn apply_plan(
         today,
         created: HashMap::new(),
         accounts: HashMap::new(),
+        progress: Default::default(),
     };
     let mut target = MemoryTarget::new(state.clone());
     target.simulation = true;
@@ -459,6 +460,7 @@ mod tests {
             today: TODAY,
             created: HashMap::new(),
             accounts: HashMap::new(),
+            progress: Default::default(),
         }
     }
 

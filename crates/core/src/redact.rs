@@ -172,7 +172,24 @@ pub fn register(value: &str) {
     if value.trim() != value {
         all.extend(encodings(value.trim()));
     }
+    all.extend(escaped_forms(&all));
     add(all);
+}
+
+/// The forms a log line writes `values` in when they hold a quote, a backslash or a control
+/// character: escaped as in a JSON string (`--log-format json`) and as Rust's `Debug` does (a
+/// field logged with `?`).
+fn escaped_forms(values: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in values {
+        if let Ok(json) = serde_json::to_string(v) {
+            out.push(json[1..json.len() - 1].to_owned());
+        }
+        let debug = format!("{v:?}");
+        out.push(debug[1..debug.len() - 1].to_owned());
+    }
+    out.retain(|e| !values.contains(e));
+    out
 }
 
 /// Registers an `Authorization` header value (`Bearer …`, `AfasToken …`): the whole value, and
@@ -297,6 +314,27 @@ mod tests {
         let request = "POST /app/token\n\npassword%3Dcanary%252Bunit%252Fpass%2D5%2EQ";
         let encoded = base64::engine::general_purpose::STANDARD.encode(request);
         assert!(scrub(&encoded).contains(REDACTED), "{encoded}");
+    }
+
+    /// Regression (JSON logs): a secret with a quote or a backslash is written escaped in a JSON
+    /// log line, which the plain value no longer matches.
+    #[test]
+    fn a_secret_escaped_in_a_json_log_line_is_scrubbed() {
+        let secret = "canary\"unit\\5-Jx";
+        register(secret);
+        let line = serde_json::json!({ "fields": { "message": format!("sent {secret}") } });
+        let line = line.to_string();
+        assert!(
+            !line.contains(secret),
+            "the test needs an escaped form: {line}"
+        );
+        let out = scrub(&line);
+        assert!(
+            out.contains(REDACTED) && !out.contains("unit\\\\5"),
+            "{out}"
+        );
+        let debug = format!("{:?}", format!("sent {secret}"));
+        assert!(scrub(&debug).contains(REDACTED), "{debug}");
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub fn orgsync_in(dir: &Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("RUST_LOG")
+        .env_remove("ORGSYNC_LOG_FORMAT")
         // The fixtures are not versioned configurations: orgsync must not find this repository
         // above them (plans would record its commit). Tests that want git build their own.
         .env("GIT_CEILING_DIRECTORIES", repo())
@@ -67,7 +68,8 @@ pub fn orgsync_with_memory_limit(limit_kib: u64, args: &[&str]) -> Run {
         .current_dir(repo())
         .env("NO_COLOR", "1")
         .env_remove("CLICOLOR_FORCE")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+        .env_remove("ORGSYNC_LOG_FORMAT");
     let output = cmd.output().expect("sh runs");
     Run {
         command: format!("(ulimit -v {limit_kib}; {})", command_line("orgsync", args)),

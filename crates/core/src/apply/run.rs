@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::connector::{ApplyContext, ConnectorError, Interrupt, Target};
+use crate::connector::{ActionProgress, ApplyContext, ConnectorError, Finished, Interrupt, Target};
 use crate::plan::safety::LimitKind;
 use crate::vocabulary::{Action, ActionKind, Plan, Violation};
 
@@ -159,6 +159,17 @@ pub fn apply(
     plan: &Plan,
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
+    apply_reporting(target, plan, opts, &ActionProgress::default())
+}
+
+/// [`apply`], telling `progress` about each action as it finishes (the outcomes in the report
+/// are in plan order; these come in the order the actions finish).
+pub fn apply_reporting(
+    target: &mut dyn Target,
+    plan: &Plan,
+    opts: &ApplyOptions,
+    progress: &ActionProgress,
+) -> Result<ApplyReport, ApplyError> {
     let errors = plan.error_count();
     if errors > 0 {
         return Err(ApplyError::HasErrors { count: errors });
@@ -187,6 +198,7 @@ pub fn apply(
         interrupt: opts.interrupt.clone(),
         created: HashMap::new(),
         accounts: HashMap::new(),
+        progress: progress.clone(),
     };
     let mut report = ApplyReport::default();
     // Managed accounts this apply adds: invites and adoptions that went through.
@@ -214,6 +226,7 @@ pub fn apply(
             .iter()
             .filter_map(|r| r.as_ref().ok().map(|a| a.as_ref()))
             .collect();
+        progress.start_batch(&runnable);
         let executed = target.execute_batch(&runnable, &mut ctx);
         // A 403 on a write: the credential may not write. Stop there (the target started no
         // further action of the batch; no later batch starts).
@@ -228,7 +241,11 @@ pub fn apply(
             );
         }
         let mut executed = executed.into_iter();
+        // The place in `runnable` of the next action handed to the target.
+        let mut handed = 0;
         for (action, r) in batch.iter().zip(resolved.iter()) {
+            let in_batch = r.is_ok().then_some(handed);
+            handed += usize::from(r.is_ok());
             // (message, class, status) of a failure.
             let result: Result<(), (String, &'static str, Option<u16>)> = match r {
                 Err(e) => Err((e.clone(), "not_attempted", None)),
@@ -263,6 +280,16 @@ pub fn apply(
                 Ok(()) => (None, None, None),
                 Err((message, class, status)) => (Some(message), Some(class.to_owned()), status),
             };
+            progress.settle(
+                in_batch,
+                Finished {
+                    kind: action.kind(),
+                    subject: &action.subject,
+                    error: error.as_deref(),
+                    unconfirmed,
+                    elapsed: None,
+                },
+            );
             report.outcomes.push(Outcome {
                 kind: action.kind(),
                 subject: action.subject.clone(),
@@ -532,6 +559,56 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&report.outcomes[0]).unwrap(),
             json!({"kind": "create_community", "subject": "1001", "ok": true})
+        );
+    }
+
+    /// Issue 20 (CI logs): every action is reported once as it finishes — done or failed, with
+    /// its time when the target ran it — and the actions the runner failed without running them
+    /// (their group's create failed) are reported too.
+    #[test]
+    fn each_action_is_reported_once_as_it_finishes() {
+        let mut t = FakeTarget {
+            fail: vec!["1001".to_owned()],
+            ..FakeTarget::default()
+        };
+        let p = plan(vec![
+            action(ActionKind::CreateCommunity, "1001", &[]),
+            action(ActionKind::CreateCommunity, "1002", &[]),
+            action(ActionKind::Invite, "p1", &["new:community:1001"]),
+            action(ActionKind::Invite, "p2", &["new:community:1002"]),
+        ]);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&seen);
+        let progress = ActionProgress::new(move |f| {
+            sink.lock().unwrap().push((
+                f.kind,
+                f.subject.to_owned(),
+                f.error.map(str::to_owned),
+                f.elapsed.is_some(),
+            ));
+        });
+        let report = apply_reporting(&mut t, &p, &opts(), &progress).unwrap();
+        assert_eq!(report.failed, 2);
+        let seen = seen.lock().unwrap().clone();
+        let refused = Some("1001 refused".to_owned());
+        assert_eq!(
+            seen,
+            [
+                (
+                    ActionKind::CreateCommunity,
+                    "1001".to_owned(),
+                    refused,
+                    true
+                ),
+                (ActionKind::CreateCommunity, "1002".to_owned(), None, true),
+                (ActionKind::Invite, "p2".to_owned(), None, true),
+                (
+                    ActionKind::Invite,
+                    "p1".to_owned(),
+                    report.outcomes[2].error.clone(),
+                    false
+                ),
+            ]
         );
     }
 

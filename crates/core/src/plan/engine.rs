@@ -89,18 +89,111 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         .map(|(scope, mapping)| Previous::new(scope, mapping));
     let mut diagnostics = std::mem::take(&mut scope.diagnostics);
     diagnostics.append(&mut mapping.diagnostics);
-    let mut actions = std::mem::take(&mut mapping.actions);
+    let actions = std::mem::take(&mut mapping.actions);
+    let input = PlanInput {
+        config,
+        source,
+        target,
+        today,
+        created_at,
+        digests,
+        recorded,
+        capabilities,
+        previous: None,
+        placed,
+    };
+    plan_from(
+        input,
+        &scope,
+        &mapping,
+        previous,
+        actions,
+        diagnostics,
+        None,
+    )
+    .0
+}
 
+/// One person's part of the plan ([`build_for`]).
+#[derive(Debug)]
+pub struct PersonPlan {
+    /// The plan's actions on the person and on groups, and its diagnostics (see [`build_for`]
+    /// for what differs from the whole plan's).
+    pub plan: Plan,
+    /// The account the person matched (index into the target's accounts) and how.
+    pub account: Option<(u32, MatchKey)>,
+}
+
+/// The plan for one person (`person`, a source identifier), on the scope and mapping of
+/// everyone (`scope`, `mapping`: [`scope::resolve`] and [`mapping::resolve`] of the same
+/// inputs, which `explain` reads too): the same rules and the same decisions as [`build`] —
+/// who owns which account is still decided over everyone — but only this person's changes are
+/// worked out; the people matched to an account this plan may write are not looked at
+/// further. So the person's actions equal the plan's, and so do the diagnostics about them;
+/// what counts the plan's actions (safety, the manual steps of a target that cannot do
+/// everything) counts this person's part only.
+pub fn build_for<'a>(
+    input: PlanInput<'a>,
+    scope: &Scope<'a>,
+    mapping: &Mapping<'a>,
+    person: &str,
+) -> PersonPlan {
+    let mut diagnostics = scope.diagnostics.clone();
+    diagnostics.extend(mapping.diagnostics.iter().cloned());
+    let (plan, account) = plan_from(
+        input,
+        scope,
+        mapping,
+        None,
+        mapping.actions.clone(),
+        diagnostics,
+        Some(person),
+    );
+    PersonPlan { plan, account }
+}
+
+/// [`build`] from a resolved scope and mapping; with `focus`, only that person's changes (see
+/// [`build_for`]). Returns the focus's matched account too.
+fn plan_from<'a>(
+    input: PlanInput<'a>,
+    scope: &Scope<'a>,
+    mapping: &Mapping<'a>,
+    previous: Option<Previous<'a, '_>>,
+    mut actions: Vec<Action>,
+    mut diagnostics: Vec<Diagnostic>,
+    focus: Option<&str>,
+) -> (Plan, Option<(u32, MatchKey)>) {
+    let PlanInput {
+        config,
+        source,
+        target,
+        today,
+        created_at,
+        digests,
+        recorded,
+        capabilities,
+        previous: _,
+        placed,
+    } = input;
     let (managed_active, managed_groups) = safety::bases(target);
     let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
 
-    let mut reconcile = Reconcile::new(config, target, today, &scope, &mapping);
+    let mut reconcile = Reconcile::new(config, target, today, scope, mapping);
     reconcile.previous = previous;
     reconcile.placed = placed;
     reconcile.keeps_memberships = capabilities.removal == crate::capabilities::Removal::Deactivate
         && (capabilities.communities || capabilities.function_groups);
+    let focused_account = focus.and_then(|id| {
+        let i = scope
+            .persons
+            .iter()
+            .map(|sp| sp.person)
+            .chain(scope.untouched.iter().copied())
+            .position(|p| p.id == id)?;
+        reconcile.matching.matched[i]
+    });
     let mut held = BTreeMap::new();
-    reconcile.people(&mut actions, &mut diagnostics, &mut held);
+    reconcile.people(&mut actions, &mut diagnostics, &mut held, focus);
     reconcile.leftovers(
         empty_source.is_none(),
         &source.unlisted,
@@ -149,7 +242,7 @@ pub fn build(input: PlanInput<'_>) -> Plan {
             .cmp(&(a.severity, b.kind, &b.subject, &b.message))
     });
 
-    Plan {
+    let plan = Plan {
         format_version: crate::vocabulary::FORMAT_VERSION,
         created_at,
         orgsync_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -161,7 +254,8 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         diagnostics,
         safety,
         digests,
-    }
+    };
+    (plan, focused_account)
 }
 
 /// The managed fields, as flags.
@@ -422,6 +516,7 @@ impl<'a, 's> Reconcile<'a, 's> {
         actions: &mut Vec<Action>,
         diagnostics: &mut Vec<Diagnostic>,
         held: &mut BTreeMap<DiagnosticKind, usize>,
+        focus: Option<&str>,
     ) {
         let mut shared: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let mut conflicting: Vec<&Person> = Vec::new();
@@ -456,6 +551,16 @@ impl<'a, 's> Reconcile<'a, 's> {
             if self.matching.awaits_anonymization[i] {
                 past_retention.push(&p.id);
                 hold(DiagnosticKind::RetentionPassed);
+                continue;
+            }
+            // Someone else, matched to an account this plan writes (not protected): what
+            // changes for them does not change anything for the focus.
+            if focus.is_some_and(|f| f != p.id)
+                && let Some((a, _)) = self.matching.matched[i]
+                && !self.matching.protected[a as usize]
+                && (self.target.accounts[a as usize].managed
+                    || self.config.identity.adopt_unmanaged)
+            {
                 continue;
             }
             let held_c = self

@@ -6,4 +6,4 @@ mod engine;
 pub mod manual;
 pub mod safety;
 
-pub use engine::{PlanInput, build};
+pub use engine::{PersonPlan, PlanInput, build, build_for};
