@@ -35,6 +35,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
             "workspace.schema.json",
             with_id(generate::<TargetSnapshot>(), "workspace.schema.json"),
         ),
+        (
+            "audit.schema.json",
+            with_id(generate::<crate::audit::Report>(), "audit.schema.json"),
+        ),
     ]
 }
 
