@@ -955,4 +955,115 @@ mod tests {
         assert_eq!(trailer_approvers(message), ["Rita Reviewer", "Sam"]);
         assert!(trailer_approvers("no trailers").is_empty());
     }
+
+    fn commit(id: &str, date: &str) -> CommitInfo {
+        CommitInfo {
+            id: id.to_owned(),
+            author: "Mia".to_owned(),
+            date: date.to_owned(),
+            subject: String::new(),
+        }
+    }
+
+    /// A version 2 record (before the audit fields) and a version 3 one of an interrupted apply.
+    fn entries() -> Vec<Entry> {
+        let v2 = r#"{"record_version":2,"time":"2025-03-03T02:00:00Z","actor":"bot","config_dir":"","config_commit":"aaaaaaa1","plan_digest":"sha256:1","at":"2025-03-03","orgsync_version":"0.1.0","summary":{"remove":1},"succeeded":1,"failed":0,"outcomes":[{"kind":"remove","subject":"7","ok":true}]}"#;
+        let v3 = r#"{"record_version":3,"time":"2025-03-10T02:00:00Z","actor":"olga","config_dir":"","config_commit":"bbbbbbb2","plan_digest":"sha256:2","at":"2025-03-10","orgsync_version":"0.1.0","summary":{"remove":2,"invite":1},"succeeded":2,"failed":1,"outcomes":[{"kind":"remove","subject":"8","ok":true,"reason":"contract_ended","since":"2025-03-01"},{"kind":"invite","subject":"9","ok":true,"reason":"joined","since":"2025-03-12"},{"kind":"remove","subject":"10","ok":false,"error":"status","status":500}],"interrupted":true,"not_attempted":{"remove":1},"approval":"auto_approve","overrides":{"force":1},"violations":["max_removals"],"held":{"missing_email":1},"held_subjects":{"missing_email":["11"]}}"#;
+        [(v2, 0), (v3, 1)]
+            .into_iter()
+            .map(|(line, position)| {
+                let record = ApplyRecord::parse_note(line).remove(0);
+                Entry {
+                    commit: commit(&record.config_commit, "2025-03-01T10:00:00+00:00"),
+                    record,
+                    position: Some(position),
+                    killed: false,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn older_records_are_read_and_the_report_says_what_they_lack() {
+        let o = Options {
+            from: "2025-03-01".parse().unwrap(),
+            to: "2025-03-31".parse().unwrap(),
+            max_removal_lag_days: Some(5),
+        };
+        let r = report("", &entries(), &[], &o);
+        assert_eq!(r.applies.len(), 2);
+        assert_eq!(r.older_records.len(), 1);
+        assert_eq!(r.older_records[0].record_version, 2);
+        assert_eq!(r.older_records[0].applies, 1);
+        assert!(r.older_records[0].missing.contains(&"since"));
+        assert_eq!(r.applies[0].approval, None, "not recorded in version 2");
+        // The version 2 removal: no end date, no lag, not judged.
+        let old = r.leavers.iter().find(|l| l.subject == "7").unwrap();
+        assert_eq!(
+            (old.end_date, old.lag_days, old.over_policy),
+            (None, None, None)
+        );
+        // The version 3 removal: 9 days after the contract's end, over the policy of 5.
+        let new = r.leavers.iter().find(|l| l.subject == "8").unwrap();
+        assert_eq!((new.lag_days, new.over_policy), (Some(9), Some(true)));
+        assert_eq!(r.summary.leavers_without_end_date, 1);
+        assert_eq!(r.summary.leavers_over_policy, 1);
+        // Invited two days before the start.
+        assert_eq!(r.joiners[0].lag_days, Some(-2));
+        assert_eq!(r.applies[1].outcome, "interrupted");
+        assert_eq!(r.summary.applies_with_overrides, 1);
+        let kinds: Vec<(&str, &str)> = r
+            .exceptions
+            .iter()
+            .map(|x| (x.exception, x.code.as_str()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [("held", "missing_email"), ("failed", "remove status")]
+        );
+        assert!(r.exceptions.iter().all(|x| x.accepted_by == "olga"));
+        let md = markdown(&r, &BTreeMap::new());
+        assert!(md.contains("record version 2"), "{md}");
+        assert!(md.contains("**over policy**"), "{md}");
+    }
+
+    #[test]
+    fn a_change_takes_effect_with_the_first_apply_at_or_after_its_commit() {
+        let change = |id: &str, position, message: &str| Change {
+            commit: commit(id, "2025-03-02T10:00:00+00:00"),
+            message: message.to_owned(),
+            merge: true,
+            proposer: Some("Alice".to_owned()),
+            files: vec!["functions.yaml".to_owned()],
+            position,
+            forge_approvers: None,
+        };
+        let changes = [
+            change(
+                "c1",
+                1,
+                "Merge pull request #4 from a/b\n\nReviewed-by: Rita",
+            ),
+            change("c2", 5, "direct"),
+        ];
+        let o = Options {
+            from: "2025-03-01".parse().unwrap(),
+            to: "2025-03-31".parse().unwrap(),
+            max_removal_lag_days: None,
+        };
+        let r = report("", &entries(), &changes, &o);
+        let c1 = &r.configuration_changes[0];
+        assert_eq!(c1.pull_request, Some(4));
+        assert_eq!(c1.approvers, ["Rita"]);
+        assert_eq!(c1.first_applied_at, Some("2025-03-10".parse().unwrap()));
+        assert_eq!(
+            r.configuration_changes[1].first_applied, None,
+            "not applied yet"
+        );
+        assert_eq!(r.summary.changes_without_approval, 1);
+        assert_eq!(r.applies[1].pull_request, Some(4));
+        let person = lifecycle("8", &entries(), &changes);
+        assert_eq!(person.events.len(), 1);
+        assert_eq!(person.events[0].since, Some("2025-03-01".parse().unwrap()));
+    }
 }

@@ -801,6 +801,54 @@ mod tests {
     }
 
     #[test]
+    fn reasons_give_the_contract_end_of_a_leaver_and_the_start_of_a_joiner() {
+        use crate::model::{Employment, Person};
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        let at = d("2025-03-10");
+        let job = |start: &str, end: Option<&str>| Employment {
+            start: Some(d(start)),
+            end: end.map(d),
+            ..Employment::default()
+        };
+        let leaver = Person {
+            employments: vec![
+                job("2020-01-01", Some("2023-05-31")),
+                job("2023-06-01", Some("2025-03-07")),
+            ],
+            ..Person::default()
+        };
+        assert_eq!(
+            reason_of(ActionKind::Remove, Some(&leaver), at),
+            Some(("contract_ended", Some(d("2025-03-07"))))
+        );
+        let staying = Person {
+            employments: vec![job("2020-01-01", None)],
+            ..Person::default()
+        };
+        assert_eq!(
+            reason_of(ActionKind::Remove, Some(&staying), at),
+            Some(("out_of_scope", None))
+        );
+        assert_eq!(
+            reason_of(ActionKind::Remove, None, at),
+            Some(("not_in_source", None))
+        );
+        let joiner = Person {
+            employments: vec![job("2025-03-13", None)],
+            ..Person::default()
+        };
+        assert_eq!(
+            reason_of(ActionKind::Invite, Some(&joiner), at),
+            Some(("joined", Some(d("2025-03-13"))))
+        );
+        assert_eq!(
+            reason_of(ActionKind::Invite, Some(&staying), at),
+            Some(("joined", Some(d("2020-01-01"))))
+        );
+        assert_eq!(reason_of(ActionKind::Move, Some(&staying), at), None);
+    }
+
+    #[test]
     fn config_commit_round_trips_with_the_dirty_suffix() {
         let commit = ConfigCommit {
             commit: CommitInfo {
