@@ -41,6 +41,12 @@ pub struct Args {
     /// Add people's names, read from the live source now (the records hold identifiers only).
     #[arg(long)]
     pub show_pii: bool,
+    /// Read each pull request's approvers from its approving reviews on GitHub (the token in
+    /// `GITHUB_TOKEN`, the repository in `GITHUB_REPOSITORY`, the API at `GITHUB_API_URL`, as in
+    /// GitHub Actions). Without it, approvers come from the merge commits'
+    /// `Reviewed-by:`/`Approved-by:` trailers.
+    #[arg(long)]
+    pub github: bool,
 }
 
 /// Output format of `audit`.
@@ -82,7 +88,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             record,
         })
         .collect();
-    let changes: Vec<Change> = history
+    let mut changes: Vec<Change> = history
         .changes
         .into_iter()
         .map(|c| Change {
@@ -135,6 +141,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     };
     if to < from {
         bail!("--to {to} is before --from {from}");
+    }
+    if args.github {
+        github_approvers(&mut changes, from, to)?;
     }
     let loaded = config.expect("the configuration is loaded for a period");
     let options = Options {
@@ -287,4 +296,71 @@ fn source_names(loaded: &crate::pipeline::Loaded) -> anyhow::Result<BTreeMap<Str
             )
         })
         .collect())
+}
+
+/// Each pull request of the period's changes: its approving reviewers on GitHub (the newest
+/// review of each reviewer counts, as GitHub's own "approved" does).
+fn github_approvers(changes: &mut [Change], from: Date, to: Date) -> anyhow::Result<()> {
+    use orgsync_connectors::http::{HttpClient, HttpSettings, runtime};
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let (Some(token), Some(repository)) = (var("GITHUB_TOKEN"), var("GITHUB_REPOSITORY")) else {
+        bail!("--github needs GITHUB_TOKEN and GITHUB_REPOSITORY (owner/name) in the environment");
+    };
+    let api = var("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned());
+    let mut settings = HttpSettings::new("GitHub", &api);
+    settings.credential_hint = "$GITHUB_TOKEN".to_owned();
+    settings.media_type = "application/vnd.github+json";
+    let client = HttpClient::new(settings, &format!("Bearer {token}"), |body| {
+        serde_json::from_slice::<Value>(body)
+            .ok()?
+            .get("message")?
+            .as_str()
+            .map(str::to_owned)
+    })?;
+    let rt = runtime()?;
+    for c in changes.iter_mut() {
+        if !c
+            .commit
+            .day()
+            .parse::<Date>()
+            .is_ok_and(|d| from <= d && d <= to)
+        {
+            continue;
+        }
+        let Some(number) = audit::pull_request(&c.message) else {
+            continue;
+        };
+        let path = format!("/repos/{repository}/pulls/{number}/reviews?per_page=100");
+        let reviews: Value = rt
+            .block_on(client.get(&path))
+            .with_context(|| format!("cannot read the reviews of pull request #{number}"))?
+            .json()
+            .map_err(|e| anyhow::anyhow!("the reviews of pull request #{number}: {e}"))?;
+        c.forge_approvers = Some(approvals(&reviews));
+    }
+    Ok(())
+}
+
+/// The reviewers whose newest deciding review (approved, changes requested, dismissed) approves,
+/// sorted; comments do not change a verdict.
+pub fn approvals(reviews: &Value) -> Vec<String> {
+    let mut verdict: BTreeMap<String, bool> = BTreeMap::new();
+    for r in reviews.as_array().into_iter().flatten() {
+        let Some(login) = r["user"]["login"].as_str() else {
+            continue;
+        };
+        match r["state"].as_str() {
+            Some("APPROVED") => {
+                verdict.insert(login.to_owned(), true);
+            }
+            Some("CHANGES_REQUESTED" | "DISMISSED") => {
+                verdict.insert(login.to_owned(), false);
+            }
+            _ => {}
+        }
+    }
+    verdict
+        .into_iter()
+        .filter_map(|(login, approved)| approved.then_some(login))
+        .collect()
 }

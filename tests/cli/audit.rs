@@ -818,3 +818,114 @@ fn a_refused_unsafe_apply_records_nothing_and_the_next_is_refused_too() {
         );
     }
 }
+
+/// A one-request-at-a-time HTTP server answering every request with `body` (JSON); returns its
+/// base URL and the requests seen (request line and Authorization header).
+fn reviews_server(body: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if head.is_empty() || lower.starts_with("authorization:") {
+                    head.push(line.trim().to_owned());
+                }
+            }
+            log.lock().unwrap().push(head.join(" | "));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+/// With `--github`, a pull request's approvers are its approving reviews on GitHub: the newest
+/// deciding review of each reviewer counts, a comment decides nothing.
+#[test]
+fn approvers_are_read_from_the_pull_requests_reviews_on_github() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d0: Date = "2025-01-06".parse().unwrap();
+    let (cfg, _) = setup(tmp.path(), d0);
+    let day: Date = "2025-02-03".parse().unwrap();
+    git(&cfg, PROPOSER, day, &["checkout", "-q", "-b", "mapping"]);
+    toggle_mapping(&cfg.join("functions.yaml"), true);
+    git(&cfg, PROPOSER, day, &["commit", "-q", "-am", "Move F-BAR"]);
+    git(&cfg, MERGER, day, &["checkout", "-q", "main"]);
+    git(
+        &cfg,
+        MERGER,
+        day,
+        &[
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            "Merge pull request #17 from acme/mapping",
+            "mapping",
+        ],
+    );
+    let (url, seen) = reviews_server(
+        r#"[{"user":{"login":"rita"},"state":"APPROVED"},
+            {"user":{"login":"bob"},"state":"COMMENTED"},
+            {"user":{"login":"carl"},"state":"APPROVED"},
+            {"user":{"login":"carl"},"state":"CHANGES_REQUESTED"},
+            {"user":{"login":"rita"},"state":"COMMENTED"}]"#,
+    );
+    let token = "ghs_audit-canary-token-0123456789";
+    let args = [
+        "audit",
+        "--from",
+        "2025-02-01",
+        "--to",
+        "2025-02-28",
+        "--format",
+        "json",
+        "--github",
+    ];
+    let out = command(&cfg, NIGHTLY, &args)
+        .env("GITHUB_TOKEN", token)
+        .env("GITHUB_REPOSITORY", "acme/people")
+        .env("GITHUB_API_URL", &url)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let changes = report["configuration_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0]["pull_request"], 17);
+    assert_eq!(changes[0]["approvers"], json!(["rita"]));
+    assert_eq!(changes[0]["approval_source"], "github");
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [format!(
+            "GET /repos/acme/people/pulls/17/reviews?per_page=100 HTTP/1.1 | authorization: Bearer {token}"
+        )]
+    );
+    assert!(!stdout.contains(token) && !stderr.contains(token));
+    // Without the token, nothing is asked and nothing is guessed.
+    let out = command(&cfg, NIGHTLY, &args)
+        .env_remove("GITHUB_TOKEN")
+        .env("GITHUB_REPOSITORY", "acme/people")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN"));
+}
