@@ -101,14 +101,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             forge_approvers: None,
         })
         .collect();
-    let config = if args.show_pii || args.person.is_none() {
-        Some(crate::pipeline::load(dir, None)?)
+    // Names only with --show-pii, from the live source: the configuration with its connectors.
+    let names = if args.show_pii {
+        source_names(&crate::pipeline::load(dir, None)?)?
     } else {
-        None
-    };
-    let names = match (&config, args.show_pii) {
-        (Some(loaded), true) => source_names(loaded)?,
-        _ => BTreeMap::new(),
+        BTreeMap::new()
     };
     if let Some(person) = &args.person {
         let lifecycle = audit::lifecycle(person, &entries, &changes);
@@ -145,11 +142,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     if args.github {
         github_approvers(&mut changes, from, to)?;
     }
-    let loaded = config.expect("the configuration is loaded for a period");
+    // The policy the lags are judged by: the configuration in the work tree.
+    let config = crate::pipeline::load_config(dir)?;
     let options = Options {
         from,
         to,
-        max_removal_lag_days: loaded.config.policy.max_removal_lag_days,
+        max_removal_lag_days: config.policy.max_removal_lag_days,
     };
     let report = audit::report(repo.prefix(), &entries, &changes, &options);
     match args.format {
@@ -170,10 +168,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             let value = serde_json::to_value(&report)?;
             create_dir(out)?;
             for section in CSV_SECTIONS {
-                write(
-                    &out.join(format!("{section}.csv")),
-                    &csv_of(&value[section], &names)?,
-                )?;
+                let text = match csv_of(&value[section], &names)? {
+                    text if text.is_empty() => empty_csv(section)?,
+                    text => text,
+                };
+                write(&out.join(format!("{section}.csv")), &text)?;
             }
             super::err(&format!(
                 "Wrote {} to {}\n",
@@ -258,6 +257,28 @@ fn csv_of(rows: &Value, names: &BTreeMap<String, String>) -> anyhow::Result<Stri
             .collect();
         w.write_record(&cells)?;
     }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// The header line of a section without rows: its columns, from the report's schema.
+fn empty_csv(section: &str) -> anyhow::Result<String> {
+    let schemas = orgsync_core::config::schema::all();
+    let schema = schemas
+        .iter()
+        .find(|(name, _)| *name == "audit.schema.json")
+        .map(|(_, s)| s)
+        .context("the audit report's schema")?;
+    let row = schema["properties"][section]["items"]["$ref"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .context("a section's rows")?;
+    let columns: Vec<&String> = schema["$defs"][row]["properties"]
+        .as_object()
+        .context("a row's columns")?
+        .keys()
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(columns)?;
     Ok(String::from_utf8(w.into_inner()?)?)
 }
 
