@@ -177,6 +177,38 @@ struct Prepared {
     today: Date,
     review: Option<ReviewCounts>,
     lease: Lease,
+    /// The plan's invites, restores and removals: reason codes and dates, for the record.
+    reasons: Reasons,
+}
+
+/// Subject → (reason code, its date), from the source the plan was made from (see
+/// [`orgsync_core::ledger::reason_of`]).
+type Reasons = std::collections::HashMap<
+    (orgsync_core::vocabulary::ActionKind, String),
+    (String, Option<Date>),
+>;
+
+fn reasons(plan: &Plan, fetched: &pipeline::Fetched) -> Reasons {
+    let wanted: std::collections::HashSet<&str> =
+        plan.actions.iter().map(|a| a.subject.as_str()).collect();
+    let persons: std::collections::HashMap<&str, &orgsync_core::model::Person> = fetched
+        .source
+        .persons
+        .iter()
+        .filter(|p| wanted.contains(p.id.as_str()))
+        .map(|p| (p.id.as_str(), p))
+        .collect();
+    plan.actions
+        .iter()
+        .filter_map(|a| {
+            let (code, since) = orgsync_core::ledger::reason_of(
+                a.kind(),
+                persons.get(a.subject.as_str()).copied(),
+                plan.at,
+            )?;
+            Some(((a.kind(), a.subject.clone()), (code.to_owned(), since)))
+        })
+        .collect()
 }
 
 /// Takes the apply lease on the configuration's target: on the repository's remote, seen by
@@ -258,6 +290,7 @@ fn prepare(args: &Args, interrupt: &Interrupt) -> anyhow::Result<Prepared> {
     let config = &loaded.config;
     let color = super::stdout_color();
     let mut review = None;
+    let reasons_found;
     let (plan, today) = match &args.plan {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -272,8 +305,9 @@ fn prepare(args: &Args, interrupt: &Interrupt) -> anyhow::Result<Prepared> {
                 );
             }
             let mismatch = check_config_commit(&plan, &loaded, args.allow_config_mismatch)?;
-            let trusted = replan(&plan, &loaded, mismatch)?;
+            let (trusted, fetched) = replan(&plan, &loaded, mismatch)?;
             let today = args.at.unwrap_or(plan.at);
+            reasons_found = reasons(&trusted, &fetched);
             (trusted, today)
         }
         None => {
@@ -302,6 +336,7 @@ fn prepare(args: &Args, interrupt: &Interrupt) -> anyhow::Result<Prepared> {
             if let Some(record) = &record {
                 review = Some(check_reviewed(record, &plan, &fetched, config)?);
             }
+            reasons_found = reasons(&plan, &fetched);
             (plan, today)
         }
     };
@@ -311,7 +346,58 @@ fn prepare(args: &Args, interrupt: &Interrupt) -> anyhow::Result<Prepared> {
         today,
         review,
         lease,
+        reasons: reasons_found,
     })
+}
+
+/// What the apply record says about the run beyond the plan and its outcomes (record version
+/// 3): how the plan was approved, the overrides given, each subject's reason and its date.
+struct RunFacts<'a> {
+    approval: &'static str,
+    reviewed_plan: Option<String>,
+    overrides: BTreeMap<String, u64>,
+    reasons: &'a Reasons,
+}
+
+impl<'a> RunFacts<'a> {
+    fn of(args: &Args, review: Option<&ReviewCounts>, reasons: &'a Reasons) -> RunFacts<'a> {
+        let approval = if args.reviewed.is_some() {
+            "reviewed"
+        } else if args.plan.is_some() {
+            "plan_file"
+        } else if args.auto_approve {
+            "auto_approve"
+        } else {
+            "prompt"
+        };
+        let mut overrides: BTreeMap<String, u64> = args
+            .allow
+            .by_kind()
+            .into_iter()
+            .map(|(kind, n)| (kind.key().replacen("max_", "allow_", 1), n))
+            .collect();
+        if args.force {
+            overrides.insert("force".to_owned(), 1);
+        }
+        RunFacts {
+            approval,
+            reviewed_plan: review.map(|r| r.plan.clone()),
+            overrides,
+            reasons,
+        }
+    }
+
+    fn fill(&self, record: &mut ApplyRecord) {
+        record.approval = Some(self.approval.to_owned());
+        record.reviewed_plan.clone_from(&self.reviewed_plan);
+        record.overrides.clone_from(&self.overrides);
+        for o in &mut record.outcomes {
+            if let Some((code, since)) = self.reasons.get(&(o.kind, o.subject.clone())) {
+                o.reason = Some(code.clone());
+                o.since = *since;
+            }
+        }
+    }
 }
 
 /// What main says when the apply was stopped before it started.
@@ -336,7 +422,9 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         today,
         review,
         lease,
+        reasons,
     } = prepared?;
+    let run = RunFacts::of(&args, review.as_ref(), &reasons);
     let color = super::stdout_color();
     if !plan.has_actions() {
         // Nothing to send, but candidates a person vouched for under `target.sent` are
@@ -400,13 +488,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         interrupt,
         allow: args.allow.by_kind(),
     };
-    // A plan the safety limits refuse never starts: a `started` record of it would make the
-    // next plan take its actions for a killed apply's, and not count them again.
-    orgsync_core::apply::run::check_safety(&plan, &opts)?;
+    // A refused plan records nothing: its start would read as a killed apply, whose plan the
+    // next one finishes without counting it against the safety limits.
+    orgsync_core::apply::run::refusal(&plan, &opts)?;
     if !args.no_record {
         // Said before anything is done: a killed apply (kill -9, a lost runner) leaves this
         // record, and the next plan finishes its plan without counting it again.
-        record_started(&loaded, &plan)?;
+        record_started(&loaded, &plan, &run)?;
     }
     applying.store(true, Ordering::SeqCst);
     // Each action as it finishes: a bar over all of them on a terminal, a line each in a CI log.
@@ -489,7 +577,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     if args.no_record {
         super::err("Not recorded (--no-record).\n");
     } else {
-        record(&loaded, &plan, &report)?;
+        record(&loaded, &plan, &report, &run)?;
     }
     let lost = lease.lost();
     if let Err(e) = lease.release() {
@@ -709,7 +797,11 @@ fn check_config_commit(plan: &Plan, loaded: &Loaded, allow: bool) -> anyhow::Res
 /// The recorded configuration is the one being applied (`check_config_commit` tied them
 /// together), except with `--allow-config-mismatch`: then it is read at the plan's commit, which
 /// must be a clean one (uncommitted changes cannot be read back).
-fn replan(file: &Plan, loaded: &Loaded, mismatch: bool) -> anyhow::Result<Plan> {
+fn replan(
+    file: &Plan,
+    loaded: &Loaded,
+    mismatch: bool,
+) -> anyhow::Result<(Plan, pipeline::Fetched)> {
     let at_commit;
     let recorded = if mismatch {
         let Some((id, false)) = file
@@ -738,18 +830,19 @@ fn replan(file: &Plan, loaded: &Loaded, mismatch: bool) -> anyhow::Result<Plan> 
     verify(file, &trusted)?;
     // The record's plan digest names the reviewed file.
     trusted.created_at.clone_from(&file.created_at);
-    Ok(trusted)
+    Ok((trusted, fetched))
 }
 
 /// Records that the apply starts (a [`ApplyRecord::started`] record), and shares it with the
 /// remote when the lease is there: a runner killed half-way leaves it behind for the next one.
-fn record_started(loaded: &Loaded, plan: &Plan) -> anyhow::Result<()> {
+fn record_started(loaded: &Loaded, plan: &Plan, run: &RunFacts<'_>) -> anyhow::Result<()> {
     let (Some(ledger), Some(commit)) = (&loaded.ledger, &loaded.commit) else {
         return Ok(());
     };
     let mut record =
         ApplyRecord::started(plan, &ledger.config_dir(), commit, ledger.actor(), now());
     record.target = Some(loaded.target_key());
+    run.fill(&mut record);
     ledger
         .append_record(&record)
         .context("cannot record that the apply starts; nothing was applied")?;
@@ -782,7 +875,12 @@ fn now() -> String {
 }
 
 /// Records the apply as a git note on the configuration commit, or says why it cannot.
-fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<()> {
+fn record(
+    loaded: &Loaded,
+    plan: &Plan,
+    report: &ApplyReport,
+    run: &RunFacts<'_>,
+) -> anyhow::Result<()> {
     let (Some(ledger), Some(commit)) = (&loaded.ledger, &loaded.commit) else {
         let why = if loaded.repo.is_some() {
             "the repository has no commits yet"
@@ -802,6 +900,7 @@ fn record(loaded: &Loaded, plan: &Plan, report: &ApplyReport) -> anyhow::Result<
         time,
     );
     record.target = Some(loaded.target_key());
+    run.fill(&mut record);
     ledger
         .append_record(&record)
         .context("the apply ran, but recording it failed")?;

@@ -41,37 +41,11 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
             dir.display()
         )
     })?;
-    // A fresh clone has no notes: bring the remote's first.
-    if let Some(remote) = crate::pipeline::remote(&repo)
-        && let Err(e) = remote.pull_notes(&repo)
-    {
-        super::err(&format!(
-            "warning: {e}; showing the records in this clone only\n"
-        ));
-    }
-    // (entry, its line in the note): records are appended, so a later line is a later apply.
-    let mut entries: Vec<(Entry, usize)> = Vec::new();
-    for (commit, text) in repo.notes()? {
-        for (line, record) in ApplyRecord::parse_note(&text).into_iter().enumerate() {
-            // One repository may hold several configuration directories: only this one's.
-            if record.config_dir == repo.prefix() {
-                let commit = commit.clone();
-                entries.push((Entry { commit, record }, line));
-            }
-        }
-    }
-    // A start is shown only when its apply never recorded its end (killed without a trace).
-    let ended: std::collections::HashSet<(String, String)> = entries
-        .iter()
-        .filter(|(e, _)| !e.record.started)
-        .map(|(e, _)| (e.record.plan_digest.clone(), e.record.time.clone()))
+    pull_notes(&repo);
+    let mut entries: Vec<(Entry, usize)> = records(&repo)?
+        .into_iter()
+        .map(|(commit, record, line)| (Entry { commit, record }, line))
         .collect();
-    entries.retain(|(e, _)| {
-        !e.record.started
-            || !ended
-                .iter()
-                .any(|(digest, time)| *digest == e.record.plan_digest && *time >= e.record.time)
-    });
     // Newest first. RFC 3339 in UTC sorts as text; applies within one second keep note order.
     entries.sort_by(|(a, i), (b, j)| {
         (&b.record.time, &b.commit.id, j).cmp(&(&a.record.time, &a.commit.id, i))
@@ -85,6 +59,45 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         ReportFormat::Text => super::out(&text(&entries, repo.prefix()))?,
     }
     Ok(ExitStatus::Success)
+}
+
+/// A fresh clone has no notes: brings the remote's first (a warning when it cannot).
+pub(crate) fn pull_notes(repo: &ConfigRepo) {
+    if let Some(remote) = crate::pipeline::remote(repo)
+        && let Err(e) = remote.pull_notes(repo)
+    {
+        super::err(&format!(
+            "warning: {e}; showing the records in this clone only\n"
+        ));
+    }
+}
+
+/// Every apply record of the repository's configuration directory, with the commit it is
+/// recorded on and its line in that note (records are appended: a later line is a later
+/// apply). A `started` record is kept only when its apply never recorded its end (killed
+/// without a trace).
+pub(crate) fn records(repo: &ConfigRepo) -> anyhow::Result<Vec<(CommitInfo, ApplyRecord, usize)>> {
+    let mut entries = Vec::new();
+    for (commit, text) in repo.notes()? {
+        for (line, record) in ApplyRecord::parse_note(&text).into_iter().enumerate() {
+            // One repository may hold several configuration directories: only this one's.
+            if record.config_dir == repo.prefix() {
+                entries.push((commit.clone(), record, line));
+            }
+        }
+    }
+    let ended: std::collections::HashSet<(String, String)> = entries
+        .iter()
+        .filter(|(_, r, _)| !r.started)
+        .map(|(_, r, _)| (r.plan_digest.clone(), r.time.clone()))
+        .collect();
+    entries.retain(|(_, r, _)| {
+        !r.started
+            || !ended
+                .iter()
+                .any(|(digest, time)| *digest == r.plan_digest && *time >= r.time)
+    });
+    Ok(entries)
 }
 
 fn text(entries: &[Entry], prefix: &str) -> String {

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Commands return an exit code; `main` exits.
 
 mod apply;
+mod audit;
 mod completions;
 mod explain;
 mod history;
@@ -70,6 +71,9 @@ pub enum Command {
     Explain(explain::Args),
     /// The applies recorded as git notes (refs/notes/orgsync), newest first.
     History(history::Args),
+    /// Audit evidence for a period (changes, applies, leavers, joiners, exceptions), or one
+    /// person's lifecycle.
+    Audit(audit::Args),
     /// Append a to-do mapping stub for every unmapped source community and function.
     Import(import::Args),
     /// Write the JSON Schemas of the configuration, the plan and the workspace.
@@ -131,6 +135,7 @@ fn run_command(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Show(args) => show::run(args),
         Command::Explain(args) => explain::run(args),
         Command::History(args) => history::run(args),
+        Command::Audit(args) => audit::run(args),
         Command::Import(args) => import::run(args),
         Command::Schema(args) => schema::run(args),
         #[cfg(feature = "sandbox")]

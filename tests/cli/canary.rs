@@ -8,7 +8,7 @@
 //! git notes — for every secret in every form it travels in: the configured secrets, the
 //! service account key's PEM body, the JWT assertions orgsync signed and the access tokens the
 //! emulators issued. And no apply record (git note) holds a person's e-mail address: records
-//! keep status codes and error classes only.
+//! keep status codes and error classes only. `orgsync audit` runs in every flow too.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -159,6 +159,19 @@ fn every_command(corpus: &mut Corpus, b: &Bench, at: &str, person: &str, diff: b
     );
     b.step(corpus, &["-vvv", "explain", person, "--at", at], 0);
     b.step(corpus, &["history"], 0);
+    // The audit report (issue 22): identifiers only, and no secret in any format.
+    let (from, to) = ("2000-01-01", "2100-12-31");
+    for args in [
+        &["audit", "--from", from, "--to", to, "--format", "markdown"][..],
+        &["audit", "--from", from, "--to", to, "--format", "json"],
+        &["audit", "--person", person, "--format", "json"],
+    ] {
+        let r = b.step(corpus, args, 0);
+        r.assert_that(
+            !r.stdout.contains('@'),
+            "no e-mail address in the audit report",
+        );
+    }
     for written in [&plan, &masked, &report, &again] {
         assert!(Path::new(written).is_file(), "{written} was written");
     }

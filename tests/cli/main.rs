@@ -9,6 +9,7 @@
 mod action;
 mod applicants;
 mod apply;
+mod audit;
 mod canary;
 mod causes;
 mod common;

@@ -21,7 +21,15 @@ use crate::vocabulary::{ActionKind, Plan};
 /// Version of the apply-record format written to notes.
 /// Version 2: outcomes keep an error's class and status, never its message; an apply writes a
 /// `started` record before it changes anything. Version 1 records (messages) are still read.
-pub const RECORD_VERSION: u32 = 2;
+/// Version 3 (the audit report, `orgsync audit`): how the plan was approved (`approval`,
+/// `reviewed_plan`), the safety overrides given and the limits the plan broke (`overrides`,
+/// `violations`), the people held and their identifiers (`held`, `held_subjects`,
+/// `manual_subjects`), and per outcome the reason as a code and its date (`reason`, `since`: a
+/// leaver's contract end, a joiner's start). Older records still read; those fields are absent.
+pub const RECORD_VERSION: u32 = 3;
+
+/// The first record version that holds what the audit report needs (see [`RECORD_VERSION`]).
+pub const AUDIT_RECORD_VERSION: u32 = 3;
 
 /// A commit as people read it: id, author, date and subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +159,31 @@ pub struct ApplyRecord {
     /// follows it, the apply was killed part-way, and the next plan finishes what it started.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub started: bool,
+    /// How the applied plan was approved (version 3): `plan_file` (a saved plan, applied only
+    /// because orgsync planned exactly that again), `reviewed` (`--reviewed`: the review record's
+    /// actions, drift within the limits), `prompt` (planned and confirmed on a terminal) or
+    /// `auto_approve` (planned and applied in one step without a question).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// The digest of the reviewed plan (`--reviewed`), as the pull request's comment shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_plan: Option<String>,
+    /// The safety overrides given (version 3): `force` → 1, `allow_removals` → N, …
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, u64>,
+    /// The safety limits the plan broke (`max_removals`, …), applied under the overrides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<String>,
+    /// People the plan left as they are until someone decides, by reason (the plan's `held`),
+    /// and `protected_account`: protected accounts left alone (version 3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held: BTreeMap<String, usize>,
+    /// The source identifiers of the people held, by reason, where the plan names them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held_subjects: BTreeMap<String, Vec<String>>,
+    /// The subjects of the manual steps left for a person, by missing capability.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub manual_subjects: BTreeMap<String, Vec<String>>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -187,6 +220,58 @@ pub struct RecordedOutcome {
     /// Absent for other kinds, for groups the same apply created, and in older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placed: Option<Vec<String>>,
+    /// Why, as a code (version 3): `contract_ended`, `not_in_source`, `out_of_scope` for a
+    /// removal; `joined` for an invite or a restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The reason's date (version 3): a removal's contract end (its last day), an invite's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Date>,
+}
+
+/// Why a person's account is invited, restored or removed, as the source says it on day `at`:
+/// a code and the date it counts from (see [`RecordedOutcome::reason`]). `None` for other kinds.
+pub fn reason_of(
+    kind: ActionKind,
+    person: Option<&crate::model::Person>,
+    at: Date,
+) -> Option<(&'static str, Option<Date>)> {
+    match kind {
+        ActionKind::Remove => Some(match person {
+            None => ("not_in_source", None),
+            Some(p) => {
+                let ended = !p.employments.is_empty()
+                    && p.employments
+                        .iter()
+                        .all(|e| e.end.is_some_and(|end| end < at));
+                if ended {
+                    (
+                        "contract_ended",
+                        p.employments.iter().filter_map(|e| e.end).max(),
+                    )
+                } else {
+                    ("out_of_scope", None)
+                }
+            }
+        }),
+        ActionKind::Invite | ActionKind::Restore => {
+            let p = person?;
+            let current = p
+                .employments
+                .iter()
+                .filter(|e| e.start.is_none_or(|s| s <= at) && e.end.is_none_or(|end| end >= at))
+                .filter_map(|e| e.start)
+                .max();
+            let next = p
+                .employments
+                .iter()
+                .filter_map(|e| e.start)
+                .filter(|s| *s > at)
+                .min();
+            Some(("joined", current.or(next)))
+        }
+        _ => None,
+    }
 }
 
 /// The communities `action` places its account in, as recorded in [`RecordedOutcome::placed`]:
@@ -264,8 +349,33 @@ impl ApplyRecord {
                 error: (!o.ok).then(|| o.class.clone().unwrap_or_else(|| "error".to_owned())),
                 status: o.status,
                 unconfirmed: o.unconfirmed,
+                reason: None,
+                since: None,
             })
             .collect();
+        let mut held: BTreeMap<String, usize> = plan
+            .held
+            .iter()
+            .map(|(k, n)| (k.as_str().to_owned(), *n))
+            .collect();
+        let mut held_subjects: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for d in &plan.diagnostics {
+            if d.kind == crate::vocabulary::DiagnosticKind::ProtectedAccount {
+                *held.entry(d.kind.as_str().to_owned()).or_default() += d.count.max(1);
+            } else if plan.held.contains_key(&d.kind) && !d.concerns.0.is_empty() {
+                let ids = held_subjects.entry(d.kind.as_str().to_owned()).or_default();
+                ids.extend(d.concerns.0.iter().cloned());
+                ids.sort();
+                ids.dedup();
+            }
+        }
+        let mut manual_subjects: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for m in &plan.manual_steps {
+            manual_subjects
+                .entry(m.capability.clone())
+                .or_default()
+                .extend(m.subjects.iter().cloned());
+        }
         ApplyRecord {
             record_version: RECORD_VERSION,
             time,
@@ -291,6 +401,18 @@ impl ApplyRecord {
                 m
             }),
             started: false,
+            approval: None,
+            reviewed_plan: None,
+            overrides: BTreeMap::new(),
+            violations: plan
+                .safety
+                .violations
+                .iter()
+                .map(|v| v.rule.clone())
+                .collect(),
+            held,
+            held_subjects,
+            manual_subjects,
         }
     }
 
@@ -734,6 +856,54 @@ mod tests {
             assert_eq!(done.managed, 42);
             assert!(done.resumable.is_empty(), "{:?}", done.resumable);
         }
+    }
+
+    #[test]
+    fn reasons_give_the_contract_end_of_a_leaver_and_the_start_of_a_joiner() {
+        use crate::model::{Employment, Person};
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        let at = d("2025-03-10");
+        let job = |start: &str, end: Option<&str>| Employment {
+            start: Some(d(start)),
+            end: end.map(d),
+            ..Employment::default()
+        };
+        let leaver = Person {
+            employments: vec![
+                job("2020-01-01", Some("2023-05-31")),
+                job("2023-06-01", Some("2025-03-07")),
+            ],
+            ..Person::default()
+        };
+        assert_eq!(
+            reason_of(ActionKind::Remove, Some(&leaver), at),
+            Some(("contract_ended", Some(d("2025-03-07"))))
+        );
+        let staying = Person {
+            employments: vec![job("2020-01-01", None)],
+            ..Person::default()
+        };
+        assert_eq!(
+            reason_of(ActionKind::Remove, Some(&staying), at),
+            Some(("out_of_scope", None))
+        );
+        assert_eq!(
+            reason_of(ActionKind::Remove, None, at),
+            Some(("not_in_source", None))
+        );
+        let joiner = Person {
+            employments: vec![job("2025-03-13", None)],
+            ..Person::default()
+        };
+        assert_eq!(
+            reason_of(ActionKind::Invite, Some(&joiner), at),
+            Some(("joined", Some(d("2025-03-13"))))
+        );
+        assert_eq!(
+            reason_of(ActionKind::Invite, Some(&staying), at),
+            Some(("joined", Some(d("2020-01-01"))))
+        );
+        assert_eq!(reason_of(ActionKind::Move, Some(&staying), at), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! and [`apply`], the loop that drives a target through a plan.
 
 pub mod apply;
+pub mod audit;
 pub mod capabilities;
 pub mod closest;
 pub mod config;

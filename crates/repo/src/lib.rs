@@ -17,9 +17,11 @@ use git2::{
 };
 use serde::Serialize;
 
+mod changes;
 pub mod lease;
 pub mod remote;
 mod workdir;
+pub use changes::{ConfigChange, ConfigHistory};
 pub use workdir::{data_paths, load_dir};
 
 use orgsync_core::ledger::{ApplyRecord, Badge, Ledger, LedgerError};

@@ -309,9 +309,20 @@ pub fn apply_reporting(
 
 /// Refuses an unsafe plan unless `--force`, or the one-off allowances cover it: every broken
 /// limit is one a count override exists for (`--allow-removals N`, `--allow-moves N`, …) and the
-/// plan makes at most N changes of that kind. [`apply`] checks it first; a caller that records
-/// the start of an apply checks it before that record (a refused plan never started).
-pub fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
+/// plan makes at most N changes of that kind.
+/// Why [`apply`] refuses `plan` before it touches the target: errors in the plan, or a safety
+/// limit no override covers. Checked by the caller before it records that the apply starts: a
+/// start recorded for a refused plan would read as a killed apply, whose plan the next one
+/// finishes without counting it against the limits.
+pub fn refusal(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
+    let errors = plan.error_count();
+    if errors > 0 {
+        return Err(ApplyError::HasErrors { count: errors });
+    }
+    check_safety(plan, opts)
+}
+
+fn check_safety(plan: &Plan, opts: &ApplyOptions) -> Result<(), ApplyError> {
     if plan.safety.safe || opts.force {
         return Ok(());
     }

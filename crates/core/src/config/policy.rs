@@ -93,6 +93,11 @@ pub struct PolicyConfig {
     pub unmapped_communities: UnmappedPolicy,
     /// The account fields orgsync compares and writes; everything else is left alone.
     pub managed_fields: Vec<ManagedField>,
+    /// The audit policy (`orgsync audit`): the most days from a leaver's last contract day to
+    /// the apply that removed their account. Leavers removed later are listed as over it.
+    /// Unset: the lags are reported, none is judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_removal_lag_days: Option<u32>,
 }
 
 impl Default for PolicyConfig {
@@ -110,6 +115,7 @@ impl Default for PolicyConfig {
                 ManagedField::Communities,
                 ManagedField::FunctionGroups,
             ],
+            max_removal_lag_days: None,
         }
     }
 }

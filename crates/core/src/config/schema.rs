@@ -35,6 +35,10 @@ pub fn all() -> Vec<(&'static str, Value)> {
         ("validate.schema.json", validate_schema()),
         ("explain.schema.json", explain_schema()),
         ("history.schema.json", history_schema()),
+        (
+            "audit.schema.json",
+            with_id(generate::<crate::audit::Report>(), "audit.schema.json"),
+        ),
     ]
 }
 
