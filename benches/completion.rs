@@ -90,10 +90,18 @@ fn main() {
         (server, url)
     };
     let retarget = |url: &str| {
-        let text = yaml.replace(
-            "target:\n  kind: file\n  path: workspace.json\n",
-            &format!("target:\n  kind: scim\n  base_url: {url}\n  token: ${{env:SCIM_TOKEN}}\n"),
-        );
+        let text = yaml
+            .replace(
+                "target:\n  kind: file\n  path: workspace.json\n",
+                &format!(
+                    "target:\n  kind: scim\n  base_url: {url}\n  token: ${{env:SCIM_TOKEN}}\n"
+                ),
+            )
+            // A first sync: its allowance written in, as its pull request would.
+            .replace(
+                "  max_removals: \"20%\"\n",
+                "  max_removals: \"20%\"\n  first_sync_invites: 100000\n",
+            );
         std::fs::write(&path, text).expect("write the configuration");
     };
 

@@ -228,7 +228,7 @@ fn setup(root: &Path, d0: Date) -> (PathBuf, Source) {
     let yaml = yaml
         .replace(
             "  max_removals: \"20%\"\n",
-            "  max_removals: \"20%\"\n  max_invites: unlimited\n  max_moves: unlimited\n  max_updates: unlimited\n  max_anonymizations: unlimited\n",
+            "  max_removals: \"20%\"\n  max_invites: unlimited\n  max_moves: unlimited\n  max_updates: unlimited\n  max_anonymizations: unlimited\n  first_sync_invites: 10000\n",
         )
         .replace(
             "  retention_days: 30\n",

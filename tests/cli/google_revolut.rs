@@ -162,7 +162,13 @@ fn a_hand_invited_member_of_a_suspended_google_user_is_reported_never_touched() 
                 team.url(),
                 emulator::BASE_PATH
             ),
+        )
+        // A first sync: its allowance written in, as its pull request would.
+        .replace(
+            "  allow_community_removal: false\n",
+            "  allow_community_removal: false\n  first_sync_invites: 10000\n",
         );
+    assert!(yaml.contains("first_sync_invites"), "{yaml}");
     std::fs::write(dir.join("orgsync.yaml"), yaml).unwrap();
     std::fs::remove_file(dir.join("functions.yaml")).unwrap();
     std::fs::remove_file(dir.join("workspace.json")).unwrap();
