@@ -203,7 +203,7 @@ fn plan_from<'a>(
     diagnostics.extend(empty_source);
     diagnostics.extend(crate::identity::unmanaged_leavers(
         &target.accounts,
-        &scope,
+        scope,
         source,
         &capabilities.system,
     ));
