@@ -353,6 +353,8 @@ fn prepare(args: &Args, interrupt: &Interrupt) -> anyhow::Result<Prepared> {
 /// What the apply record says about the run beyond the plan and its outcomes (record version
 /// 3): how the plan was approved, the overrides given, each subject's reason and its date.
 struct RunFacts<'a> {
+    /// This run's random identifier, in its `started` record and in the record of its end.
+    run: String,
     approval: &'static str,
     reviewed_plan: Option<String>,
     overrides: BTreeMap<String, u64>,
@@ -379,7 +381,15 @@ impl<'a> RunFacts<'a> {
         if args.force {
             overrides.insert("force".to_owned(), 1);
         }
+        use std::hash::{BuildHasher, Hasher};
+        let run = format!(
+            "{:016x}",
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        );
         RunFacts {
+            run,
             approval,
             reviewed_plan: review.map(|r| r.plan.clone()),
             overrides,
@@ -388,6 +398,7 @@ impl<'a> RunFacts<'a> {
     }
 
     fn fill(&self, record: &mut ApplyRecord) {
+        record.run = Some(self.run.clone());
         record.approval = Some(self.approval.to_owned());
         record.reviewed_plan.clone_from(&self.reviewed_plan);
         record.overrides.clone_from(&self.overrides);

@@ -86,17 +86,15 @@ pub(crate) fn records(repo: &ConfigRepo) -> anyhow::Result<Vec<(CommitInfo, Appl
             }
         }
     }
-    let ended: std::collections::HashSet<(String, String)> = entries
+    // A start is kept only when no record of its end follows (a killed apply).
+    let keep: Vec<bool> = entries
         .iter()
-        .filter(|(_, r, _)| !r.started)
-        .map(|(_, r, _)| (r.plan_digest.clone(), r.time.clone()))
+        .map(|(_, r, _)| {
+            !r.started || !orgsync_core::ledger::start_ended(r, entries.iter().map(|(_, e, _)| e))
+        })
         .collect();
-    entries.retain(|(_, r, _)| {
-        !r.started
-            || !ended
-                .iter()
-                .any(|(digest, time)| *digest == r.plan_digest && *time >= r.time)
-    });
+    let mut keep = keep.into_iter();
+    entries.retain(|_| keep.next().unwrap_or(true));
     Ok(entries)
 }
 

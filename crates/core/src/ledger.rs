@@ -159,6 +159,12 @@ pub struct ApplyRecord {
     /// follows it, the apply was killed part-way, and the next plan finishes what it started.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub started: bool,
+    /// The apply run's random identifier, the same in its `started` record and in the record of
+    /// its end: a start is finished by its own run's record, not by another run that made the
+    /// same plan in the same second (a re-run right after a kill). Absent in older records, which
+    /// pair by plan digest and time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// How the applied plan was approved (version 3): `plan_file` (a saved plan, applied only
     /// because orgsync planned exactly that again), `reviewed` (`--reviewed`: the review record's
     /// actions, drift within the limits), `prompt` (planned and confirmed on a terminal) or
@@ -290,6 +296,24 @@ pub fn placed_by(action: &crate::vocabulary::Action) -> Option<Vec<String>> {
     Some(to.iter().map(|g| g.id.clone()).collect())
 }
 
+/// True when `start`, a `started` record, is followed by the record of its end among
+/// `records`: the same run's (see [`ApplyRecord::run`]), or, for a record without a run, one of
+/// the same plan written at the same time or later. A start without an end is an apply that was
+/// killed (kill -9, a lost runner).
+pub fn start_ended<'r>(
+    start: &ApplyRecord,
+    mut records: impl Iterator<Item = &'r ApplyRecord>,
+) -> bool {
+    records.any(|r| {
+        !r.started
+            && match (&start.run, &r.run) {
+                (Some(a), Some(b)) => a == b,
+                (Some(_), None) => false,
+                (None, _) => r.plan_digest == start.plan_digest && r.time >= start.time,
+            }
+    })
+}
+
 /// Where orgsync last placed each person in the target `key`, by its apply records: source
 /// identifier → target community ids ([`RecordedOutcome::placed`]). A removal forgets the person.
 pub fn placed(records: &[ApplyRecord], key: &str) -> HashMap<String, Vec<String>> {
@@ -401,6 +425,7 @@ impl ApplyRecord {
                 m
             }),
             started: false,
+            run: None,
             approval: None,
             reviewed_plan: None,
             overrides: BTreeMap::new(),
@@ -643,11 +668,7 @@ pub fn recorded_target(records: &[ApplyRecord], key: &str) -> Option<RecordedTar
     // Its count of managed accounts is the newest finished apply's. A start is finished by the
     // record of the same plan written after it, wherever the merge of two clones' notes put
     // that line.
-    let finished = |s: &ApplyRecord| {
-        records
-            .iter()
-            .any(|r| !r.started && r.plan_digest == s.plan_digest && r.time >= s.time)
-    };
+    let finished = |s: &ApplyRecord| start_ended(s, records.iter().copied());
     let newest_finished = records
         .iter()
         .filter(|r| !r.started)
@@ -856,6 +877,52 @@ mod tests {
             assert_eq!(done.managed, 42);
             assert!(done.resumable.is_empty(), "{:?}", done.resumable);
         }
+    }
+
+    /// CI: an apply killed while it pushed its `started` record, run again at once, made the
+    /// same plan in the same second; the re-run's end was taken for the killed run's, and the
+    /// history and the audit lost the killed apply.
+    #[test]
+    fn a_killed_apply_rerun_in_the_same_second_is_still_a_killed_apply() {
+        let plan = sample_plan();
+        let commit = ConfigCommit {
+            commit: CommitInfo {
+                id: "c".repeat(40),
+                author: "a".to_owned(),
+                date: "2026-11-22T00:00:00Z".to_owned(),
+                subject: "s".to_owned(),
+            },
+            dirty: false,
+        };
+        let time = "2026-11-22T02:00:00Z".to_owned();
+        let mut killed = ApplyRecord::started(&plan, "", &commit, "a".to_owned(), time.clone());
+        killed.run = Some("run-a".to_owned());
+        let mut rerun_start =
+            ApplyRecord::started(&plan, "", &commit, "a".to_owned(), time.clone());
+        rerun_start.run = Some("run-b".to_owned());
+        let mut rerun_end = ApplyRecord::new(
+            &plan,
+            &ApplyReport::default(),
+            "",
+            &commit,
+            "a".to_owned(),
+            time.clone(),
+        );
+        rerun_end.run = Some("run-b".to_owned());
+        let records = [killed.clone(), rerun_start.clone(), rerun_end.clone()];
+        assert!(
+            !start_ended(&killed, records.iter()),
+            "the killed run has no end"
+        );
+        assert!(
+            start_ended(&rerun_start, records.iter()),
+            "the re-run ended"
+        );
+        // Records without a run (older ones) still pair by plan and time.
+        let (mut old_start, mut old_end) = (killed, rerun_end);
+        old_start.run = None;
+        old_end.run = None;
+        assert!(start_ended(&old_start, [old_end].iter()));
     }
 
     #[test]
