@@ -230,6 +230,12 @@ invalid_cases! {
     exclusion_without_reason => "exclusion-without-reason",
     type_mapping_for_protected_list => "type-mapping-for-protected-list",
     list_item_misindented => "list-item-misindented",
+    // Keys added for causes, first syncs, audits and SCIM batches.
+    scim_members_per_patch_zero => "scim-members-per-patch-zero",
+    safety_first_sync_invites_negative => "safety-first-sync-invites-negative",
+    policy_max_removal_lag_days_not_a_number => "policy-max-removal-lag-days-not-a-number",
+    function_mapping_notify => "function-mapping-notify",
+    community_mapping_notify_not_a_bool => "community-mapping-notify-not-a-bool",
 }
 
 const INVALID: &str = "tests/fixtures/invalid";

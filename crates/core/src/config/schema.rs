@@ -250,20 +250,10 @@ fn explain_schema() -> Value {
         },
         "required": ["source", "source_name", "target", "rule"]
     });
-    let commit = serde_json::json!({
-        "type": "object",
-        "properties": {
-            "id": { "type": "string" },
-            "author": { "type": "string" },
-            "date": { "type": "string" },
-            "subject": { "type": "string" }
-        },
-        "required": ["id", "author", "date", "subject"]
-    });
     if let Some(d) = defs.as_object_mut() {
         d.insert("Step".to_owned(), step);
         d.insert("Placement".to_owned(), placement);
-        d.insert("Commit".to_owned(), commit);
+        d.insert("Commit".to_owned(), commit_schema());
     }
     output_schema(
         "explain.schema.json",
@@ -321,23 +311,25 @@ fn explain_schema() -> Value {
     )
 }
 
+/// A configuration commit as explain and history print it (`CommitInfo`).
+fn commit_schema() -> Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "id": { "type": "string" },
+            "author": { "type": "string" },
+            "date": { "type": "string" },
+            "subject": { "type": "string" }
+        },
+        "required": ["id", "author", "date", "subject"]
+    })
+}
+
 /// `orgsync history --format json`: a list of applies, each with its configuration commit.
 fn history_schema() -> Value {
     let mut defs = plan_defs(&["ActionKind"]);
     if let Some(d) = defs.as_object_mut() {
-        d.insert(
-            "Commit".to_owned(),
-            serde_json::json!({
-                "type": "object",
-                "properties": {
-                    "id": { "type": "string" },
-                    "author": { "type": "string" },
-                    "date": { "type": "string" },
-                    "subject": { "type": "string" }
-                },
-                "required": ["id", "author", "date", "subject"]
-            }),
-        );
+        d.insert("Commit".to_owned(), commit_schema());
     }
     output_schema(
         "history.schema.json",
