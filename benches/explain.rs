@@ -105,12 +105,18 @@ fn main() {
         for id in &sample {
             let (t, e) = best(runs, || {
                 orgsync_core::explain::explain_person(
-                    &config,
-                    &source,
-                    &target,
-                    &capabilities,
-                    None,
-                    today,
+                    PlanInput {
+                        config: &config,
+                        source: &source,
+                        target: &target,
+                        today,
+                        created_at: String::new(),
+                        digests: Default::default(),
+                        recorded: None,
+                        capabilities: &capabilities,
+                        previous: None,
+                        placed: None,
+                    },
                     id,
                 )
             });

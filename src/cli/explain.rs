@@ -13,6 +13,7 @@ use crate::pipeline;
 use crate::render;
 use orgsync_core::config::TargetConfig;
 use orgsync_core::explain::{Explanation, Outcome, Placement, Step, explain, explain_person};
+use orgsync_core::plan::PlanInput;
 use orgsync_core::vocabulary::{Plan, Safety};
 use orgsync_repo::{BlameAt, BlameLine, CommitInfo};
 
@@ -73,15 +74,23 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         (e, plan)
     } else {
         // Only this person's part of the plan: the same rules, less than a plan's time.
-        explain_person(
+        // Compared with the configuration of the newest apply, as `plan` is: the same causes.
+        let previous = loaded.previous_config();
+        let placed = loaded.placed();
+        let recorded = loaded.recorded_target();
+        let input = PlanInput {
             config,
-            &fetched.source,
-            &fetched.target,
-            &fetched.capabilities,
-            loaded.recorded_target().as_ref(),
+            source: &fetched.source,
+            target: &fetched.target,
             today,
-            &args.person,
-        )?
+            created_at: String::new(),
+            digests: Default::default(),
+            recorded: recorded.as_ref(),
+            capabilities: &fetched.capabilities,
+            previous: previous.as_ref().map(|(c, _)| c),
+            placed: Some(&placed),
+        };
+        explain_person(input, &args.person)?
     };
 
     let mut authors = Vec::new();

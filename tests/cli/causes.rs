@@ -396,3 +396,48 @@ fn a_mapping_notify_is_validated_at_its_line() {
         run.report()
     );
 }
+
+/// Regression (review of issue 20): explain worked out a person's part of the plan without the
+/// previous configuration, so after a mapping swap it called a configuration move an HR transfer
+/// that e-mails the person, while the plan said the configuration moves them silently.
+#[test]
+fn explain_tells_the_same_cause_as_the_plan_after_a_mapping_change() {
+    let org = organisation(300);
+    let dir = org.path();
+    orgsync(dir, &["apply", "--auto-approve", "--force", "--at", AT]).assert_code(0);
+    swap_1001_and_1002(dir, false);
+    git(dir, &["commit", "-q", "-am", "swap 1001 and 1002"]);
+
+    // Unsafe or not (a small organisation moves most of its people): the plan is printed.
+    let plan = orgsync(
+        dir,
+        &[
+            "plan",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+            "--at",
+            AT,
+        ],
+    );
+    assert!(matches!(plan.code, 2 | 3), "{}", plan.report());
+    let moved = moves(&json(&plan));
+    let (subject, cause, notify) = moved
+        .iter()
+        .find(|(_, cause, _)| cause == "configuration")
+        .unwrap_or_else(|| panic!("a configuration move in {moved:?}"))
+        .clone();
+    assert!(!notify, "{subject}: {cause}");
+
+    let run = orgsync(dir, &["explain", &subject, "--format", "json", "--at", AT]);
+    run.assert_code(0);
+    let explained = json(&run);
+    let mv = explained["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "move")
+        .unwrap_or_else(|| panic!("a move in {explained:#}"));
+    assert_eq!(mv["cause"], "configuration", "{mv:#}");
+    assert_eq!(mv["changes"]["notify"]["to"], false, "{mv:#}");
+}

@@ -487,12 +487,18 @@ fn explain_of_one_person_equals_the_explanation_from_the_whole_plan() {
             continue; // a group's subject, not a person
         };
         let (one, _) = explain_person(
-            &config,
-            &source,
-            &target,
-            &capabilities,
-            None,
-            DEFAULT_TODAY,
+            PlanInput {
+                config: &config,
+                source: &source,
+                target: &target,
+                today: DEFAULT_TODAY,
+                created_at: String::new(),
+                digests: Default::default(),
+                recorded: None,
+                capabilities: &capabilities,
+                previous: None,
+                placed: None,
+            },
             id,
         )
         .expect("explained");

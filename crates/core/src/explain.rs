@@ -12,7 +12,6 @@ use std::collections::BTreeSet;
 use jiff::civil::Date;
 use serde::Serialize;
 
-use crate::capabilities::TargetCapabilities;
 use crate::config::Config;
 use crate::identity::{self, Matching};
 use crate::mapping::Kind;
@@ -20,7 +19,7 @@ use crate::mapping::{self, Groups, Mapping, Resolved};
 use crate::model::{AccountStatus, Person, SourceSnapshot, TargetGroup, TargetSnapshot};
 use crate::plan::{self, PlanInput};
 use crate::scope::{self, OutOfScope, Patterns, Scope};
-use crate::vocabulary::{Action, ConfigLocation, Diagnostic, Digests, GroupRef, Plan};
+use crate::vocabulary::{Action, ConfigLocation, Diagnostic, GroupRef, Plan};
 
 /// Why a person could not be explained.
 #[derive(Debug, thiserror::Error)]
@@ -165,30 +164,14 @@ pub fn explain(
 /// with the same actions as the plan for them. Returns that part of the plan too (its manual
 /// steps are the person's).
 pub fn explain_person(
-    config: &Config,
-    source: &SourceSnapshot,
-    target: &TargetSnapshot,
-    capabilities: &TargetCapabilities,
-    recorded: Option<&crate::plan::safety::RecordedTarget>,
-    today: Date,
+    input: PlanInput<'_>,
     query: &str,
 ) -> Result<(Explanation, Plan), ExplainError> {
+    let (config, source, target, today) = (input.config, input.source, input.target, input.today);
     let query = query.trim();
     let person = find_person(source, query)?;
     let scope = scope::resolve(config, source, today);
     let mapping = mapping::resolve(config, target, &scope);
-    let input = PlanInput {
-        config,
-        source,
-        target,
-        today,
-        created_at: String::new(),
-        digests: Digests::default(),
-        recorded,
-        capabilities,
-        previous: None,
-        placed: None,
-    };
     // Someone gone is explained by their account: the plan's removals need nobody's changes.
     let focus = person.map_or("", |p| p.id.as_str());
     let part = plan::build_for(input, &scope, &mapping, focus);

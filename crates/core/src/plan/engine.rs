@@ -62,46 +62,13 @@ pub struct PlanInput<'a> {
 /// Builds the plan. Problems that forbid a plan (an `error` policy, an empty source) are
 /// diagnostics of severity error: the caller renders them and refuses to write or apply.
 pub fn build(input: PlanInput<'_>) -> Plan {
-    let PlanInput {
-        config,
-        source,
-        target,
-        today,
-        created_at,
-        digests,
-        recorded,
-        capabilities,
-        previous,
-        placed,
-    } = input;
-
-    let mut scope = scope::resolve(config, source, today);
-    let mut mapping = mapping::resolve(config, target, &scope);
-    // The previous configuration's view, only when it differs from this one.
-    let previous = previous.filter(|p| p.digest != config.digest);
-    let previous_scope = previous.map(|p| scope::resolve(p, source, today));
-    let previous_mapping = previous
-        .zip(previous_scope.as_ref())
-        .map(|(p, s)| mapping::resolve(p, target, s));
-    let previous = previous_scope
-        .as_ref()
-        .zip(previous_mapping.as_ref())
-        .map(|(scope, mapping)| Previous::new(scope, mapping));
+    let mut scope = scope::resolve(input.config, input.source, input.today);
+    let mut mapping = mapping::resolve(input.config, input.target, &scope);
+    let previous = previous_view(&input);
+    let previous = previous.as_ref().map(|(s, m)| Previous::new(s, m));
     let mut diagnostics = std::mem::take(&mut scope.diagnostics);
     diagnostics.append(&mut mapping.diagnostics);
     let actions = std::mem::take(&mut mapping.actions);
-    let input = PlanInput {
-        config,
-        source,
-        target,
-        today,
-        created_at,
-        digests,
-        recorded,
-        capabilities,
-        previous: None,
-        placed,
-    };
     plan_from(
         input,
         &scope,
@@ -112,6 +79,15 @@ pub fn build(input: PlanInput<'_>) -> Plan {
         None,
     )
     .0
+}
+
+/// The previous configuration's scope and mapping on the same data ([`PlanInput::previous`]),
+/// only when it differs from this configuration.
+fn previous_view<'a>(input: &PlanInput<'a>) -> Option<(Scope<'a>, Mapping<'a>)> {
+    let previous = input.previous.filter(|p| p.digest != input.config.digest)?;
+    let scope = scope::resolve(previous, input.source, input.today);
+    let mapping = mapping::resolve(previous, input.target, &scope);
+    Some((scope, mapping))
 }
 
 /// One person's part of the plan ([`build_for`]).
@@ -140,11 +116,14 @@ pub fn build_for<'a>(
 ) -> PersonPlan {
     let mut diagnostics = scope.diagnostics.clone();
     diagnostics.extend(mapping.diagnostics.iter().cloned());
+    // The same causes as the whole plan: the previous configuration's view too.
+    let previous = previous_view(&input);
+    let previous = previous.as_ref().map(|(s, m)| Previous::new(s, m));
     let (plan, account) = plan_from(
         input,
         scope,
         mapping,
-        None,
+        previous,
         mapping.actions.clone(),
         diagnostics,
         Some(person),
@@ -382,23 +361,8 @@ impl<'a, 's> Reconcile<'a, 's> {
         let Some(groups) = &self.mapping.communities else {
             return Placement::Source;
         };
-        let ids = |g: &Groups<'_>, list: &[u32]| -> Vec<String> {
-            let mut v: Vec<String> = list.iter().map(|i| g.get(*i).id.clone()).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let has = |g: &Groups<'_>| -> Vec<String> {
-            let mut v: Vec<String> = account
-                .communities
-                .iter()
-                .filter(|id| g.manages_id(id))
-                .cloned()
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
+        let ids = group_ids;
+        let has = |g: &Groups<'_>| managed_ids(g, &account.communities);
         let wanted = ids(groups, desired);
         if let Some(prev) = &self.previous
             && let Some(pg) = &prev.mapping.communities
@@ -464,25 +428,11 @@ impl<'a, 's> Reconcile<'a, 's> {
         let mut out = Vec::new();
         prev.mapping
             .desired_function_groups(prev.scope, &prev.scope.persons[i], &mut out);
-        let ids = |g: &Groups<'_>, list: &[u32]| -> Vec<String> {
-            let mut v: Vec<String> = list.iter().map(|i| g.get(*i).id.clone()).collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
-        let before = ids(pg, &out);
-        if before == ids(groups, desired) {
+        let before = group_ids(pg, &out);
+        if before == group_ids(groups, desired) {
             return None;
         }
-        let mut has: Vec<String> = account
-            .function_groups
-            .iter()
-            .filter(|id| pg.manages_id(id))
-            .cloned()
-            .collect();
-        has.sort_unstable();
-        has.dedup();
-        if !before.is_empty() && before != has {
+        if !before.is_empty() && before != managed_ids(pg, &account.function_groups) {
             return None;
         }
         let noun = match self.config.functions.as_ref().map(|f| f.from) {
@@ -1311,6 +1261,26 @@ impl<'a, 's> Reconcile<'a, 's> {
         }
         out
     }
+}
+
+/// The target ids of groups `list` (indices into `g`), sorted, each once.
+fn group_ids(g: &Groups<'_>, list: &[u32]) -> Vec<String> {
+    let mut v: Vec<String> = list.iter().map(|i| g.get(*i).id.clone()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The ids among an account's `memberships` of groups `g` manages, sorted, each once.
+fn managed_ids(g: &Groups<'_>, memberships: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = memberships
+        .iter()
+        .filter(|id| g.manages_id(id))
+        .cloned()
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// A person's desired groups (indices into the mapping's group tables).
