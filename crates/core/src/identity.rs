@@ -378,52 +378,65 @@ pub fn unmanaged_leavers(
     source: &SourceSnapshot,
     system: &str,
 ) -> Vec<Diagnostic> {
-    // E-mail key → (identifier, why they are a leaver).
-    let mut leavers: HashMap<Cow<'_, str>, (&str, String)> = HashMap::new();
-    for l in &source.left {
-        if let Some(key) = email_key(&l.email) {
-            leavers.insert(key, (l.id.as_str(), "gone from the source".to_owned()));
+    // Start from the active unmanaged accounts (usually few, often none): the people are
+    // looked at only for their addresses. E-mail key → the accounts' indexes.
+    let mut candidates: HashMap<Cow<'_, str>, Vec<usize>> = HashMap::new();
+    for (i, a) in accounts.iter().enumerate() {
+        if !a.managed && a.status == AccountStatus::Active {
+            if let Some(key) = a.email.as_deref().and_then(email_key) {
+                candidates.entry(key).or_default().push(i);
+            }
         }
     }
-    for p in &source.persons {
-        if let Some(OutOfScope::Ended(date)) = scope.out_of_scope.get(p.id.as_str())
-            && let Some(key) = p.email.as_deref().and_then(email_key)
-        {
-            leavers.insert(
-                key,
-                (
-                    p.id.as_str(),
-                    format!("every contract ended, the last on {date}"),
-                ),
-            );
-        }
-    }
-    if leavers.is_empty() {
+    if candidates.is_empty() {
         return Vec::new();
     }
-    let in_scope: HashSet<Cow<'_, str>> = scope
+    // Someone in scope owns the address: not a leaver's account.
+    for p in scope
         .persons
         .iter()
         .map(|sp| sp.person)
         .chain(scope.untouched.iter().copied())
-        .filter_map(|p| p.email.as_deref().and_then(email_key))
-        .collect();
-    let mut out = Vec::new();
-    for a in accounts {
-        if a.managed || a.status != AccountStatus::Active {
-            continue;
+    {
+        if let Some(key) = p.email.as_deref().and_then(email_key) {
+            candidates.remove(&key);
         }
+    }
+    // Account index → (the leaver's identifier, the day their last contract ended when it did).
+    let mut leavers: HashMap<usize, (&str, Option<Date>)> = HashMap::new();
+    for l in &source.left {
+        for &i in email_key(&l.email)
+            .and_then(|k| candidates.get(&k))
+            .into_iter()
+            .flatten()
+        {
+            leavers.insert(i, (l.id.as_str(), None));
+        }
+    }
+    for p in &source.persons {
+        if let Some(OutOfScope::Ended(date)) = scope.out_of_scope.get(p.id.as_str())
+            && let Some(indexes) = p
+                .email
+                .as_deref()
+                .and_then(email_key)
+                .and_then(|k| candidates.get(&k))
+        {
+            for &i in indexes {
+                leavers.insert(i, (p.id.as_str(), Some(*date)));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, a) in accounts.iter().enumerate() {
+        let Some(&(id, ended)) = leavers.get(&i) else {
+            continue;
+        };
         let Some(email) = a.email.as_deref() else {
             continue;
         };
-        let Some(key) = email_key(email) else {
-            continue;
-        };
-        if in_scope.contains(&key) {
-            continue;
-        }
-        let Some((id, why)) = leavers.get(&key) else {
-            continue;
+        let why = match ended {
+            Some(date) => format!("every contract ended, the last on {date}"),
+            None => "gone from the source".to_owned(),
         };
         out.push(Diagnostic {
             kind: DiagnosticKind::UnmanagedLeaver,
