@@ -382,10 +382,11 @@ pub fn unmanaged_leavers(
     // looked at only for their addresses. E-mail key → the accounts' indexes.
     let mut candidates: HashMap<Cow<'_, str>, Vec<usize>> = HashMap::new();
     for (i, a) in accounts.iter().enumerate() {
-        if !a.managed && a.status == AccountStatus::Active {
-            if let Some(key) = a.email.as_deref().and_then(email_key) {
-                candidates.entry(key).or_default().push(i);
-            }
+        if !a.managed
+            && a.status == AccountStatus::Active
+            && let Some(key) = a.email.as_deref().and_then(email_key)
+        {
+            candidates.entry(key).or_default().push(i);
         }
     }
     if candidates.is_empty() {
