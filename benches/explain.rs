@@ -1,17 +1,17 @@
 //! Explain benchmark: `cargo bench --bench explain [-- SIZES]` (default 100000).
 //!
-//! For each size: generate a sandbox (as `benches/plan.rs` does), read its configuration, source
-//! and target once, then time in this process, on the same inputs:
-//! - `plan`: the plan engine over everyone (`plan::build`), what `orgsync plan` computes;
-//! - `explain`: `explain::explain` for one person, what `orgsync explain` computes after the same
-//!   reads — for a sample of people, the slowest of them;
+//! For each size: generate a sandbox (as `benches/plan.rs` does), then time, best of several
+//! runs, for a sample of people (the slowest of them counts):
+//! - `engine`: on the same configuration, source and target already in memory, the plan engine
+//!   over everyone (`plan::build`) against `explain::explain_person` for one person (the people
+//!   and accounts linked to them, then their part of the plan);
+//! - `files`: in this process, what each command does from the files: `plan` reads the export
+//!   and the workspace whole and plans; `explain` skims both for the person's keys
+//!   (`Source::part`, `Target::part`), reads the linked rows and accounts and explains;
+//! - `CLI`: the release binaries `orgsync plan --format json` and `orgsync explain ID`
+//!   (configuration, reads, the work, the output), from spawn to exit.
 //!
-//! and, end to end, the release binaries `orgsync plan --format json` and `orgsync explain ID`
-//! (configuration, both reads, the work, the output), timed from spawn to exit.
-//!
-//! `ratio` is explain over plan. Timings are the best of several runs. `ORGSYNC_BENCH_PARTS=1`
-//! also times the parts explain still computes over everyone: scope, mapping and account
-//! matching.
+//! `ratio` is explain over plan. `ORGSYNC_BENCH_PARTS=1` also prints each sampled person's time.
 
 #![allow(clippy::print_stdout)] // a benchmark prints its report
 
@@ -23,6 +23,8 @@ use orgsync_connectors::file_source::FileSource;
 use orgsync_connectors::file_target::FileTarget;
 use orgsync_core::config::{Config, SourceConfig, TargetConfig};
 use orgsync_core::connector::{Source, Target};
+use orgsync_core::explain::explain_linked;
+use orgsync_core::focus::read_linked;
 use orgsync_core::model::{SourceSnapshot, TargetSnapshot};
 use orgsync_core::plan::{PlanInput, build};
 use orgsync_core::vocabulary::Digests;
@@ -46,8 +48,8 @@ fn main() {
     };
     let runs = if bench { 5 } else { 1 };
     println!(
-        "{:>9}  {:>9}  {:>9}  {:>7}  {:>12}  {:>12}  {:>7}",
-        "people", "plan", "explain", "ratio", "plan (CLI)", "explain (CLI)", "ratio"
+        "{:>9}  {:>7}  {:>9}  {:>9}  {:>7}",
+        "people", "", "plan", "explain", "ratio"
     );
     for size in sizes {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -83,24 +85,6 @@ fn main() {
                     .map(|a| a.subject.as_str()),
             )
             .collect();
-        if std::env::var_os("ORGSYNC_BENCH_PARTS").is_some() {
-            let (t_scope, scope) = best(runs, || {
-                orgsync_core::scope::resolve(&config, &source, today)
-            });
-            let (t_mapping, mapping) = best(runs, || {
-                orgsync_core::mapping::resolve(&config, &target, &scope)
-            });
-            let (t_matching, _) = best(runs, || {
-                orgsync_core::identity::Matching::of_scope(&config, &target.accounts, &scope, today)
-            });
-            drop(mapping);
-            println!(
-                "parts: scope {:.1}ms, mapping {:.1}ms, matching {:.1}ms",
-                ms(t_scope),
-                ms(t_mapping),
-                ms(t_matching)
-            );
-        }
         let mut explain_time = Duration::ZERO;
         for id in &sample {
             let (t, e) = best(runs, || {
@@ -121,25 +105,93 @@ fn main() {
                 )
             });
             e.expect("explained");
+            if std::env::var_os("ORGSYNC_BENCH_PARTS").is_some() {
+                println!("  {id}: {:.1}ms in the engine", ms(t));
+            }
             explain_time = explain_time.max(t);
         }
+        // From the files, in this process.
+        let (plan_files, _) = best(runs, || {
+            let (config, source, target) = read(dir.path());
+            build(PlanInput {
+                config: &config,
+                source: &source,
+                target: &target,
+                today,
+                created_at: String::new(),
+                digests: Digests::default(),
+                recorded: None,
+                capabilities: &capabilities,
+                previous: None,
+                placed: None,
+            })
+            .actions
+            .len()
+        });
+        let mut explain_files = Duration::ZERO;
+        for id in &sample {
+            let (t, _) = best(runs, || {
+                let config = orgsync_repo::load_dir(dir.path()).expect("a valid configuration");
+                let (SourceConfig::File(s), TargetConfig::File(t)) =
+                    (&config.source, &config.target)
+                else {
+                    panic!("the sandbox reads and writes files")
+                };
+                let source = FileSource::new(dir.path(), s)
+                    .part()
+                    .expect("the source")
+                    .expect("a JSON export is skimmed");
+                let target = FileTarget::for_config(dir.path(), t)
+                    .expect("the target")
+                    .part()
+                    .expect("the target")
+                    .expect("a workspace is skimmed");
+                let linked = read_linked(source.as_ref(), target.as_ref(), id).expect("read");
+                let input = PlanInput {
+                    config: &config,
+                    source: &linked.source,
+                    target: &linked.target,
+                    today,
+                    created_at: String::new(),
+                    digests: Digests::default(),
+                    recorded: None,
+                    capabilities: &capabilities,
+                    previous: None,
+                    placed: None,
+                };
+                explain_linked(input, &linked, source.is_empty(), id)
+                    .expect("explained")
+                    .1
+                    .actions
+                    .len()
+            });
+            explain_files = explain_files.max(t);
+        }
+
         let at = today.to_string();
         let dir_arg = dir.path().to_str().expect("a UTF-8 path");
         let cli_plan = cli(
             runs,
             &["plan", "-C", dir_arg, "--at", &at, "--format", "json"],
         );
-        let cli_explain = cli(runs, &["explain", sample[1], "-C", dir_arg, "--at", &at]);
-        println!(
-            "{:>9}  {:>7.1}ms  {:>7.1}ms  {:>6.3}x  {:>10.0}ms  {:>11.0}ms  {:>6.2}x",
-            size,
-            ms(plan_time),
-            ms(explain_time),
-            ms(explain_time) / ms(plan_time),
-            ms(cli_plan),
-            ms(cli_explain),
-            ms(cli_explain) / ms(cli_plan),
-        );
+        let mut cli_explain = Duration::ZERO;
+        for id in sample.iter().step_by(3) {
+            cli_explain = cli_explain.max(cli(runs, &["explain", id, "-C", dir_arg, "--at", &at]));
+        }
+        for (what, plan, explain) in [
+            ("engine", plan_time, explain_time),
+            ("files", plan_files, explain_files),
+            ("CLI", cli_plan, cli_explain),
+        ] {
+            println!(
+                "{:>9}  {:>7}  {:>7.1}ms  {:>7.1}ms  {:>6.3}x",
+                size,
+                what,
+                ms(plan),
+                ms(explain),
+                ms(explain) / ms(plan),
+            );
+        }
     }
 }
 

@@ -784,6 +784,68 @@ pub fn fetch(loaded: &Loaded) -> anyhow::Result<Fetched> {
     })
 }
 
+/// What explaining one person reads ([`fetch_linked`]).
+pub struct FetchedPart {
+    /// The people and accounts linked to the person, with every group.
+    pub linked: orgsync_core::focus::Linked,
+    /// The whole source has nobody.
+    pub source_empty: bool,
+    /// What the target can do.
+    pub capabilities: TargetCapabilities,
+}
+
+/// Reads the people and accounts linked to `query` ([`orgsync_core::focus`]): each connector
+/// that can ([`Source::part`], [`Target::part`]: a JSON export or workspace, skimmed) reads the
+/// keys' part alone; the others are read whole and looked at there. Both sides are read at the
+/// same time, as [`fetch`] reads them, and the source is asked about the linked people its
+/// listing left out, as a plan asks about everyone's.
+pub fn fetch_linked(loaded: &Loaded, query: &str) -> anyhow::Result<FetchedPart> {
+    use orgsync_core::focus::{SourcePart, TargetPart};
+    let start = Instant::now();
+    let (source, target) = std::thread::scope(|scope| {
+        let source = scope.spawn(|| -> anyhow::Result<Box<dyn SourcePart>> {
+            let start = Instant::now();
+            let mut source = open_source(loaded)?;
+            let part: Box<dyn SourcePart> = match source.part().context("cannot read the source")? {
+                Some(part) => part,
+                None => Box::new(source.fetch().context("cannot read the source")?),
+            };
+            tracing::debug!(ms = millis(start), "read the source for the person's keys");
+            Ok(part)
+        });
+        let target = open_target(loaded).and_then(|mut t| {
+            let start = Instant::now();
+            let capabilities = t.capabilities();
+            let part: Box<dyn TargetPart> = match t.part().context("cannot read the target")? {
+                Some(part) => part,
+                None => Box::new(t.fetch().context("cannot read the target")?),
+            };
+            tracing::debug!(ms = millis(start), "read the target for the person's keys");
+            Ok((part, capabilities))
+        });
+        let source = source
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (source, target)
+    });
+    let (target, capabilities) = target?;
+    let source = source?;
+    let mut linked = orgsync_core::focus::read_linked(source.as_ref(), target.as_ref(), query)
+        .context("cannot read the person's part")?;
+    tracing::info!(
+        people = linked.source.persons.len(),
+        accounts = linked.target.accounts.len(),
+        ms = millis(start),
+        "read the people and accounts linked to the person"
+    );
+    confirm_absences(loaded, &mut linked.source, &linked.target)?;
+    Ok(FetchedPart {
+        linked,
+        source_empty: source.is_empty(),
+        capabilities,
+    })
+}
+
 /// Asks the source, person by person, for everyone with a managed, active account whom the
 /// listing did not hold: those are the removals a plan would make. A listing cut the same way on
 /// every read (a page the server drops, a filter that changed) would otherwise remove people who

@@ -12,7 +12,7 @@ use super::{DirArg, ReportFormat};
 use crate::pipeline;
 use crate::render;
 use orgsync_core::config::TargetConfig;
-use orgsync_core::explain::{Explanation, Outcome, Placement, Step, explain, explain_person};
+use orgsync_core::explain::{Explanation, Outcome, Placement, Step, explain, explain_linked};
 use orgsync_core::plan::PlanInput;
 use orgsync_core::vocabulary::{Plan, Safety};
 use orgsync_repo::{BlameAt, BlameLine, CommitInfo};
@@ -58,10 +58,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
     let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
     let today = pipeline::today(&loaded.config, args.at)?;
-    let fetched = pipeline::fetch(&loaded)?;
     let config = &loaded.config;
     let (e, plan) = if matches!(config.target, TargetConfig::AfasApplicants(_)) {
         // A create-only target plans on a view of its own (`pipeline::build`): the whole plan.
+        let fetched = pipeline::fetch(&loaded)?;
         let plan = pipeline::make_plan_for(&loaded, &fetched, today);
         let e = explain(
             config,
@@ -73,24 +73,26 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         )?;
         (e, plan)
     } else {
-        // Only this person's part of the plan: the same rules, less than a plan's time.
-        // Compared with the configuration of the newest apply, as `plan` is: the same causes.
+        // Only the people and accounts linked to this person, and only their part of the plan:
+        // the same rules, a small part of a plan's time. Compared with the configuration of the
+        // newest apply, as `plan` is: the same causes.
+        let part = pipeline::fetch_linked(&loaded, &args.person)?;
         let previous = loaded.previous_config();
         let placed = loaded.placed();
         let recorded = loaded.recorded_target();
         let input = PlanInput {
             config,
-            source: &fetched.source,
-            target: &fetched.target,
+            source: &part.linked.source,
+            target: &part.linked.target,
             today,
             created_at: String::new(),
             digests: Default::default(),
             recorded: recorded.as_ref(),
-            capabilities: &fetched.capabilities,
+            capabilities: &part.capabilities,
             previous: previous.as_ref().map(|(c, _)| c),
             placed: Some(&placed),
         };
-        explain_person(input, &args.person)?
+        explain_linked(input, &part.linked, part.source_empty, &args.person)?
     };
 
     let mut authors = Vec::new();

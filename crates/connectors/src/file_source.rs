@@ -19,7 +19,9 @@ use jiff::civil::Date;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{ConnectorError, Source};
+use crate::skim::{Scalar, Skim};
 use orgsync_core::config::{Columns, FileFormat, FileSourceConfig};
+use orgsync_core::focus::{Keys, SourcePart};
 use orgsync_core::identity;
 use orgsync_core::model::{Employment, Person, SourceGroup, SourceSnapshot};
 
@@ -205,6 +207,10 @@ impl FileSource {
 }
 
 impl Source for FileSource {
+    fn part(&mut self) -> Result<Option<Box<dyn SourcePart>>, ConnectorError> {
+        Ok(FileSourcePart::skim(self)?.map(|p| Box::new(p) as Box<dyn SourcePart>))
+    }
+
     fn fetch(&mut self) -> Result<SourceSnapshot, ConnectorError> {
         let format = self.format()?;
         let bytes = std::fs::read(&self.path)
@@ -460,7 +466,7 @@ impl std::hash::Hasher for FxHasher {
 type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 type FxMap<K, V> = HashMap<K, V, FxBuild>;
 
-fn fx_hash(s: &str) -> u64 {
+pub(crate) fn fx_hash(s: &str) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = FxBuild::default().build_hasher();
     h.write(s.as_bytes());
@@ -1215,6 +1221,255 @@ impl<'de> Visitor<'de> for KeysRow<'_> {
             map.next_value::<IgnoredAny>()?;
         }
         Ok(())
+    }
+}
+
+/// One person's part of a JSON export, for `explain` ([`orgsync_core::focus`]): the export
+/// skimmed once for each row's identifier, address and groups; the rows the keys link are
+/// then parsed by [`FileSource`]'s own reader, so they read exactly as in a plan. The groups
+/// are every row's, seen in the same order as a whole read sees them. Rows the person is not
+/// linked to are not checked (a bad date there is for `plan` and `validate` to report).
+pub struct FileSourcePart {
+    source: FileSource,
+    layout: Layout,
+    /// The export (its rows' values were checked to be UTF-8 as they were skimmed).
+    bytes: Vec<u8>,
+    rows: Vec<RowKeys>,
+    communities: Vec<SourceGroup>,
+    functions: Vec<SourceGroup>,
+    departments: Vec<SourceGroup>,
+}
+
+/// A value of a row: where it is in the export, or unescaped.
+enum Text {
+    At(u32, u32),
+    Owned(Box<str>),
+}
+
+impl Text {
+    fn of(value: &str, bytes: &[u8]) -> Text {
+        let base = bytes.as_ptr() as usize;
+        let at = value.as_ptr() as usize;
+        if at >= base && at + value.len() <= base + bytes.len() {
+            let start = at - base;
+            if let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(start + value.len())) {
+                return Text::At(a, b);
+            }
+        }
+        Text::Owned(value.into())
+    }
+
+    fn get<'t>(&'t self, bytes: &'t [u8]) -> &'t str {
+        match self {
+            Text::At(a, b) => bytes
+                .get(*a as usize..*b as usize)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .unwrap_or_default(),
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+/// What linking needs of one row. The hashes let a pass over every row compare numbers; a
+/// match is then checked on the text.
+struct RowKeys {
+    span: (u32, u32),
+    id: Text,
+    id_hash: u64,
+    email: Option<Text>,
+    /// Of the address's [`identity::email_key`].
+    email_hash: Option<u64>,
+}
+
+/// The hashes of `keys`' identifiers and addresses.
+fn key_hashes(keys: &Keys) -> (Vec<u64>, Vec<u64>) {
+    (
+        keys.ids().iter().map(|k| fx_hash(k)).collect(),
+        keys.emails().iter().map(|k| fx_hash(k)).collect(),
+    )
+}
+
+impl FileSourcePart {
+    /// Skims the export; `None` when it is not a JSON list of row objects the skimmer can read
+    /// as the reader would (then everything is read).
+    fn skim(source: &FileSource) -> Result<Option<FileSourcePart>, ConnectorError> {
+        if source.format()? != FileFormat::Json {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(&source.path)
+            .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
+        let layout = Layout::new(&source.cfg.columns, source.cfg.date_format.as_deref());
+        let Some((rows, groups)) = skim_rows(&bytes, &layout) else {
+            return Ok(None);
+        };
+        let [communities, functions, departments] = groups.map(Groups::finish);
+        Ok(Some(FileSourcePart {
+            source: source.clone(),
+            layout,
+            bytes,
+            rows,
+            communities,
+            functions,
+            departments,
+        }))
+    }
+
+    /// The row carries one of the keys (whose hashes are `hashes`).
+    fn links(&self, keys: &Keys, hashes: &(Vec<u64>, Vec<u64>), row: &RowKeys) -> bool {
+        (hashes.0.contains(&row.id_hash) && keys.has_id(row.id.get(&self.bytes)))
+            || (row.email_hash.is_some_and(|h| hashes.1.contains(&h))
+                && keys.has_email(row.email.as_ref().map(|e| e.get(&self.bytes))))
+    }
+}
+
+/// Each row's keys and the groups of all rows, as [`Builder::add_row`] sees them.
+fn skim_rows(text: &[u8], layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])> {
+    const SLOTS: [usize; 8] = [
+        ID,
+        EMAIL,
+        COMMUNITY,
+        COMMUNITY_NAME,
+        FUNCTION,
+        FUNCTION_NAME,
+        DEPARTMENT,
+        DEPARTMENT_NAME,
+    ];
+    let mut skim = Skim::new(text);
+    let mut rows = Vec::new();
+    let mut groups: [Groups; 3] = Default::default();
+    // The key at each position of the previous row, and the slots it fills (rows repeat their
+    // keys in the same order).
+    let mut hints: Vec<(Box<[u8]>, Vec<usize>)> = Vec::new();
+    let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
+    skim.list(|skim| {
+        cells.iter_mut().for_each(|c| *c = None);
+        let mut position = 0;
+        let span = skim.object(|key, skim| {
+            if hints.len() <= position {
+                hints.push((Box::default(), Vec::new()));
+            }
+            let hint = &mut hints[position];
+            position += 1;
+            if *hint.0 != *key.bytes() {
+                let slots = std::str::from_utf8(key.bytes())
+                    .ok()
+                    .and_then(|k| layout.lookup(k))
+                    .map(|k| {
+                        layout.keys[k]
+                            .1
+                            .iter()
+                            .copied()
+                            .filter(|s| SLOTS.contains(s))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                *hint = (key.bytes().into(), slots);
+            }
+            if hint.1.is_empty() {
+                return skim.skip().map(drop);
+            }
+            let value = match skim.scalar()? {
+                Scalar::Text(t) => Some(t),
+                Scalar::Null => None,
+                // Whole numbers read as written; other numbers as the reader prints them.
+                Scalar::Number(n) if is_plain_integer(n) => Some(Cow::Borrowed(n)),
+                Scalar::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+                // A number the reader would reprint, or a list where a text belongs: read all.
+                Scalar::Number(_) | Scalar::Nested => return None,
+            };
+            for &slot in &hint.1 {
+                cells[slot].clone_from(&value);
+            }
+            Some(())
+        })?;
+        let get = |slot: usize| {
+            cells[slot]
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        // A row without an identifier is an error the reader reports.
+        let id = get(ID)?;
+        for (k, (g, name)) in [
+            (COMMUNITY, COMMUNITY_NAME),
+            (FUNCTION, FUNCTION_NAME),
+            (DEPARTMENT, DEPARTMENT_NAME),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = get(g) {
+                groups[k].see(v, get(name));
+            }
+        }
+        let email = get(EMAIL);
+        rows.push(RowKeys {
+            span: (
+                u32::try_from(span.start).ok()?,
+                u32::try_from(span.end).ok()?,
+            ),
+            id: Text::of(id, text),
+            id_hash: fx_hash(id),
+            email: email.map(|e| Text::of(e, text)),
+            email_hash: email.and_then(identity::email_key).map(|k| fx_hash(&k)),
+        });
+        Some(())
+    })?;
+    skim.done().then_some((rows, groups))
+}
+
+/// A JSON integer that reads back as the same text (no sign of zero, no exponent, fits 64 bits).
+fn is_plain_integer(n: &str) -> bool {
+    let digits = n.strip_prefix('-').unwrap_or(n);
+    !digits.is_empty()
+        && digits.len() <= 18
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" && !n.starts_with('-') || !digits.starts_with('0'))
+}
+
+impl SourcePart for FileSourcePart {
+    fn link(&self, keys: &mut Keys) -> bool {
+        let hashes = key_hashes(keys);
+        let linked: Vec<&RowKeys> = self
+            .rows
+            .iter()
+            .filter(|row| self.links(keys, &hashes, row))
+            .collect();
+        let mut grew = false;
+        for row in linked {
+            grew |= keys.add_id(row.id.get(&self.bytes));
+            grew |= keys.add_email(row.email.as_ref().map(|e| e.get(&self.bytes)));
+        }
+        grew
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn read(&self, keys: &Keys) -> Result<SourceSnapshot, ConnectorError> {
+        // The linked rows as a list of their own, read by the export's reader.
+        let hashes = key_hashes(keys);
+        let mut json = b"[".to_vec();
+        for row in self.rows.iter().filter(|r| self.links(keys, &hashes, r)) {
+            if json.len() > 1 {
+                json.push(b',');
+            }
+            json.extend_from_slice(&self.bytes[row.span.0 as usize..row.span.1 as usize]);
+        }
+        json.push(b']');
+        match self.source.read_json(&json, &self.layout) {
+            Ok(snapshot) => Ok(SourceSnapshot {
+                persons: snapshot.persons,
+                communities: self.communities.clone(),
+                functions: self.functions.clone(),
+                departments: self.departments.clone(),
+                unlisted: Vec::new(),
+                left: Vec::new(),
+            }),
+            // A row of theirs the reader refuses: read everything, for the error at its line.
+            Err(_) => self.source.clone().fetch()?.read(keys),
+        }
     }
 }
 

@@ -22,7 +22,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ApplyContext, ConnectorError, Target, TargetCapabilities};
+use crate::skim::{Scalar, Skim};
 use orgsync_core::config::FileTargetConfig;
+use orgsync_core::focus::{Keys, TargetPart};
 use orgsync_core::memory::MemoryTarget;
 use orgsync_core::model::{Account, TargetGroup, TargetSnapshot};
 use orgsync_core::vocabulary::Action;
@@ -90,6 +92,21 @@ impl FileTarget {
         }
     }
 
+    /// Cleans up after an interrupted apply, unless one is running now.
+    fn clean_up(&self) {
+        match File::open(self.lock_path()) {
+            Ok(lock) => {
+                if lock.try_lock().is_ok() {
+                    self.remove_stale_temp_files();
+                    let _ = lock.unlock();
+                }
+            }
+            // No lock file: no apply is running.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => self.remove_stale_temp_files(),
+            Err(_) => {}
+        }
+    }
+
     fn read(&self) -> Result<TargetSnapshot, ConnectorError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
@@ -98,8 +115,13 @@ impl FileTarget {
                 return Err(self.file_error(&self.path, format!("cannot read the workspace: {e}")));
             }
         };
+        self.parse(&bytes)
+    }
+
+    /// A workspace from its bytes.
+    fn parse(&self, bytes: &[u8]) -> Result<TargetSnapshot, ConnectorError> {
         let workspace: Workspace =
-            serde_json::from_slice(&bytes).map_err(|e| ConnectorError::Data {
+            serde_json::from_slice(bytes).map_err(|e| ConnectorError::Data {
                 path: self.path.display().to_string(),
                 line: e.line(),
                 message: format!(
@@ -254,19 +276,18 @@ impl Target for FileTarget {
     }
 
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError> {
-        // Clean up after an interrupted apply, unless one is running now.
-        match File::open(self.lock_path()) {
-            Ok(lock) => {
-                if lock.try_lock().is_ok() {
-                    self.remove_stale_temp_files();
-                    let _ = lock.unlock();
-                }
-            }
-            // No lock file: no apply is running.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.remove_stale_temp_files(),
-            Err(_) => {}
-        }
+        self.clean_up();
         self.read()
+    }
+
+    fn part(&mut self) -> Result<Option<Box<dyn TargetPart>>, ConnectorError> {
+        self.clean_up();
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            // No workspace yet: reading it whole costs nothing.
+            Err(_) => return Ok(None),
+        };
+        Ok(WorkspacePart::skim(self, bytes).map(|p| Box::new(p) as Box<dyn TargetPart>))
     }
 
     fn begin_apply(&mut self) -> Result<TargetSnapshot, ConnectorError> {
@@ -328,6 +349,139 @@ impl Target for FileTarget {
         };
         self.release();
         result
+    }
+}
+
+/// One person's part of a workspace, for `explain` ([`orgsync_core::focus`]): the accounts
+/// skimmed once for their external ids and addresses; the linked ones are read, with every
+/// group, by the workspace's own reader.
+struct WorkspacePart {
+    path: PathBuf,
+    text: String,
+    /// Each member of the workspace object: its key and the span of its value.
+    members: Vec<(String, std::ops::Range<usize>)>,
+    /// Each account's span, and the hashes of its external id and of its address's
+    /// [`orgsync_core::identity::email_key`] (a match is then checked on the text).
+    accounts: Vec<(std::ops::Range<usize>, Option<u64>, Option<u64>)>,
+}
+
+impl WorkspacePart {
+    /// `None` when the skimmer cannot read the workspace as the reader would (then it is read
+    /// whole, and the reader reports what is wrong).
+    fn skim(target: &FileTarget, bytes: Vec<u8>) -> Option<WorkspacePart> {
+        let text = String::from_utf8(bytes).ok()?;
+        let mut members = Vec::new();
+        let mut accounts = Vec::new();
+        let mut skim = Skim::new(text.as_bytes());
+        skim.object(|key, skim| {
+            let key = String::from_utf8(key.bytes().to_vec()).ok()?;
+            if members.iter().any(|(k, _)| *k == key) {
+                return None; // a key twice: the reader refuses it
+            }
+            let span = if key == "accounts" {
+                skim.peek()?;
+                let begin = skim.position();
+                skim.list(|skim| {
+                    let (mut external_id, mut email) = (None, None);
+                    let span = skim.object(|key, skim| {
+                        let is_email = match key.bytes() {
+                            b"external_id" => false,
+                            b"email" => true,
+                            _ => return skim.skip().map(drop),
+                        };
+                        let value = match skim.scalar()? {
+                            Scalar::Text(t) => Some(t),
+                            Scalar::Null => None,
+                            _ => return None,
+                        };
+                        if is_email {
+                            email = value
+                                .as_deref()
+                                .and_then(orgsync_core::identity::email_key)
+                                .map(|k| hash(&k));
+                        } else {
+                            external_id = value.as_deref().map(hash);
+                        }
+                        Some(())
+                    })?;
+                    accounts.push((span, external_id, email));
+                    Some(())
+                })?;
+                begin..skim.position()
+            } else {
+                skim.skip()?
+            };
+            members.push((key, span));
+            Some(())
+        })?;
+        skim.done().then_some(WorkspacePart {
+            path: target.path.clone(),
+            text,
+            members,
+            accounts,
+        })
+    }
+
+    /// The accounts `keys` link, as written: those whose hashes match one of the keys, read
+    /// (a hash may match by chance: the account's own keys decide). `None` when one of them
+    /// does not read as an account (the whole workspace is read then, for the reader's error).
+    fn linked(&self, keys: &Keys) -> Option<Vec<(&str, Account)>> {
+        let ids: Vec<u64> = keys.ids().iter().map(|k| hash(k)).collect();
+        let emails: Vec<u64> = keys.emails().iter().map(|k| hash(k)).collect();
+        self.accounts
+            .iter()
+            .filter(|(_, x, e)| {
+                x.is_some_and(|x| ids.contains(&x)) || e.is_some_and(|e| emails.contains(&e))
+            })
+            .map(|(span, _, _)| &self.text[span.clone()])
+            .map(|raw| Some((raw, serde_json::from_str::<Account>(raw).ok()?)))
+            .filter(|found| found.as_ref().is_none_or(|(_, a)| keys.links_account(a)))
+            .collect()
+    }
+}
+
+/// A hash of a key, to compare many accounts' keys as numbers.
+fn hash(s: &str) -> u64 {
+    crate::file_source::fx_hash(s)
+}
+
+impl TargetPart for WorkspacePart {
+    fn link(&self, keys: &mut Keys) -> bool {
+        let mut grew = false;
+        for (_, a) in self.linked(keys).unwrap_or_default() {
+            grew |= keys.add_account(&a);
+        }
+        grew
+    }
+
+    fn read(&self, keys: &Keys) -> Result<TargetSnapshot, ConnectorError> {
+        let target = FileTarget::new(&self.path);
+        let Some(linked) = self.linked(keys) else {
+            return target.read()?.read(keys);
+        };
+        // The workspace with only the linked accounts, read by the workspace's reader.
+        let mut json = String::from("{");
+        for (key, span) in &self.members {
+            if json.len() > 1 {
+                json.push(',');
+            }
+            json.push_str(&serde_json::Value::from(key.as_str()).to_string());
+            json.push(':');
+            if key == "accounts" {
+                let raw: Vec<&str> = linked.iter().map(|(raw, _)| *raw).collect();
+                json.push('[');
+                json.push_str(&raw.join(","));
+                json.push(']');
+            } else {
+                json.push_str(&self.text[span.clone()]);
+            }
+        }
+        json.push('}');
+        match target.parse(json.as_bytes()) {
+            Ok(snapshot) => Ok(snapshot),
+            // Read whole, for the reader's error at its line.
+            Err(_) => target.read()?.read(keys),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ pub mod progress;
 pub mod recruitee;
 pub mod revolut;
 pub mod scim;
+mod skim;
 
 pub use kit::Kit;
 pub use orgsync_core::connector::{

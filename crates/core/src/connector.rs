@@ -141,6 +141,13 @@ pub trait Source {
         let _ = ids;
         Ok(Vec::new())
     }
+
+    /// A reader of one person's part of the source, for `explain` ([`crate::focus`]): it finds
+    /// the people a few identifiers and addresses link without reading everyone (a file export
+    /// skimmed for them). `None`, the default: `explain` reads everything and looks there.
+    fn part(&mut self) -> Result<Option<Box<dyn crate::focus::SourcePart>>, ConnectorError> {
+        Ok(None)
+    }
 }
 
 /// Set when the apply is asked to stop (SIGINT, SIGTERM): a target starts no new action,
@@ -324,6 +331,12 @@ pub trait Target {
 
     /// Reads everything.
     fn fetch(&mut self) -> Result<TargetSnapshot, ConnectorError>;
+
+    /// A reader of one person's part of the target, for `explain` (see [`Source::part`]);
+    /// `None`, the default: everything is read.
+    fn part(&mut self) -> Result<Option<Box<dyn crate::focus::TargetPart>>, ConnectorError> {
+        Ok(None)
+    }
 
     /// Starts an apply: takes whatever lock the target has and returns the current state, which
     /// apply compares with the plan's target digest.

@@ -13,6 +13,7 @@ use jiff::civil::Date;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::focus;
 use crate::identity::{self, Matching};
 use crate::mapping::Kind;
 use crate::mapping::{self, Groups, Mapping, Resolved};
@@ -159,21 +160,42 @@ pub fn explain(
 }
 
 /// Explains the person `query` (an identifier or an e-mail address) without the whole plan:
-/// scope and mapping are resolved for everyone, as `plan` resolves them, and then only this
-/// person's part of the plan is worked out ([`plan::build_for`]) — less than a plan's time,
-/// with the same actions as the plan for them. Returns that part of the plan too (its manual
-/// steps are the person's).
+/// only the people and accounts linked to them ([`focus::linked`]) are resolved and planned
+/// ([`plan::build_for`]) — a small part of a plan's time, with the same actions as the plan for
+/// them. Returns that part of the plan too (its manual steps are the person's).
 pub fn explain_person(
     input: PlanInput<'_>,
     query: &str,
 ) -> Result<(Explanation, Plan), ExplainError> {
+    let linked = focus::linked(input.source, input.target, query);
+    let source_empty = input.source.persons.is_empty();
+    explain_linked(input, &linked, source_empty, query)
+}
+
+/// [`explain_person`] on `linked`, the part of the inputs linked to `query` (read whole and
+/// restricted, or read from the systems for `query`'s keys alone); `source_empty` says whether
+/// the whole source has nobody. `input`'s source and target are not looked at.
+pub fn explain_linked(
+    input: PlanInput<'_>,
+    linked: &focus::Linked,
+    source_empty: bool,
+    query: &str,
+) -> Result<(Explanation, Plan), ExplainError> {
+    let input = PlanInput {
+        source: &linked.source,
+        target: &linked.target,
+        ..input
+    };
     let (config, source, target, today) = (input.config, input.source, input.target, input.today);
     let query = query.trim();
     let person = find_person(source, query)?;
     let scope = scope::resolve(config, source, today);
     let mapping = mapping::resolve(config, target, &scope);
     // Someone gone is explained by their account: the plan's removals need nobody's changes.
-    let focus = person.map_or("", |p| p.id.as_str());
+    let focus = plan::Focus {
+        person: person.map_or("", |p| p.id.as_str()),
+        source_empty,
+    };
     let part = plan::build_for(input, &scope, &mapping, focus);
     let Some(person) = person else {
         let e = explain_absent(config, target, &part.plan, today, query)?;
@@ -804,20 +826,13 @@ fn person_diagnostics(plan: &Plan, person: &Person) -> Vec<Diagnostic> {
         .as_deref()
         .and_then(identity::email_key)
         .map(|e| e.into_owned());
-    let groups: Vec<&str> = person
-        .employments
-        .iter()
-        .flat_map(|e| [&e.community, &e.function, &e.department])
-        .filter_map(|g| g.as_deref())
-        .collect();
+    // Only what is about the person. What is about one of their groups (not mapped, a renamed
+    // identifier, a test location) counts everyone in it, which is the plan's to say: the
+    // person's placements say what it means for them.
     plan.diagnostics
         .iter()
         .filter(|d| match &d.subject {
-            Some(s) => {
-                s == &person.id
-                    || email.as_deref() == Some(s.to_lowercase().as_str())
-                    || groups.contains(&s.as_str())
-            }
+            Some(s) => s == &person.id || email.as_deref() == Some(s.to_lowercase().as_str()),
             None => d.concerns.contains(&person.id),
         })
         .cloned()
@@ -1005,7 +1020,9 @@ mod tests {
                 .ends_with("policy.unmapped_communities: hold")
         );
         assert_eq!(e.communities[0].rule.location, None);
-        assert_eq!(e.diagnostics.len(), 1, "{:?}", e.diagnostics);
+        assert_eq!(e.communities[0].target, None, "held");
+        // What is about the community (everyone it holds) is the plan's to say.
+        assert!(e.diagnostics.is_empty(), "{:?}", e.diagnostics);
 
         let e = explained(&config, &src, &tgt, "gone").unwrap();
         assert!(!e.person.in_source);

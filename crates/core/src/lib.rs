@@ -16,6 +16,7 @@ pub mod connector;
 pub mod digest;
 pub mod estimate;
 pub mod explain;
+pub mod focus;
 pub mod identity;
 pub mod ledger;
 pub mod mapping;

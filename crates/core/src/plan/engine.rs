@@ -100,19 +100,21 @@ pub struct PersonPlan {
     pub account: Option<(u32, MatchKey)>,
 }
 
-/// The plan for one person (`person`, a source identifier), on the scope and mapping of
-/// everyone (`scope`, `mapping`: [`scope::resolve`] and [`mapping::resolve`] of the same
-/// inputs, which `explain` reads too): the same rules and the same decisions as [`build`] —
-/// who owns which account is still decided over everyone — but only this person's changes are
-/// worked out; the people matched to an account this plan may write are not looked at
-/// further. So the person's actions equal the plan's, and so do the diagnostics about them;
+/// The plan for one person ([`Focus::person`], a source identifier), on the scope and mapping
+/// of `input` (`scope`, `mapping`: [`scope::resolve`] and [`mapping::resolve`] of the same
+/// inputs, which `explain` reads too): the same rules and the same decisions as [`build`] — but
+/// only this person's changes are worked out; the people matched to an account this plan may
+/// write are not looked at further. `input` may hold only the people and accounts linked to the
+/// person ([`crate::focus`]): who owns an account is decided among them, and
+/// [`Focus::source_empty`] says whether the whole source has nobody (an empty source plans no
+/// removal). So the person's actions equal the plan's, and so do the diagnostics about them;
 /// what counts the plan's actions (safety, the manual steps of a target that cannot do
 /// everything) counts this person's part only.
 pub fn build_for<'a>(
     input: PlanInput<'a>,
     scope: &Scope<'a>,
     mapping: &Mapping<'a>,
-    person: &str,
+    focus: Focus<'_>,
 ) -> PersonPlan {
     let mut diagnostics = scope.diagnostics.clone();
     diagnostics.extend(mapping.diagnostics.iter().cloned());
@@ -126,9 +128,18 @@ pub fn build_for<'a>(
         previous,
         mapping.actions.clone(),
         diagnostics,
-        Some(person),
+        Some(focus),
     );
     PersonPlan { plan, account }
+}
+
+/// Whose plan [`build_for`] works out.
+#[derive(Debug, Clone, Copy)]
+pub struct Focus<'p> {
+    /// The person's source identifier (empty for someone not in the source: only removals).
+    pub person: &'p str,
+    /// The whole source has nobody (the input may hold only the people linked to the person).
+    pub source_empty: bool,
 }
 
 /// [`build`] from a resolved scope and mapping; with `focus`, only that person's changes (see
@@ -140,7 +151,7 @@ fn plan_from<'a>(
     previous: Option<Previous<'a, '_>>,
     mut actions: Vec<Action>,
     mut diagnostics: Vec<Diagnostic>,
-    focus: Option<&str>,
+    focus: Option<Focus<'_>>,
 ) -> (Plan, Option<(u32, MatchKey)>) {
     let PlanInput {
         config,
@@ -155,7 +166,13 @@ fn plan_from<'a>(
         placed,
     } = input;
     let (managed_active, managed_groups) = safety::bases(target);
-    let empty_source = safety::empty_source(config, source.persons.len(), managed_active);
+    let source_persons = match focus {
+        // Someone, as far as the guard is concerned: it looks for none at all.
+        Some(f) => usize::from(!f.source_empty),
+        None => source.persons.len(),
+    };
+    let empty_source = safety::empty_source(config, source_persons, managed_active);
+    let focus = focus.map(|f| f.person);
 
     let mut reconcile = Reconcile::new(config, target, today, scope, mapping);
     reconcile.previous = previous;

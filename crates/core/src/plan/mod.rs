@@ -6,4 +6,4 @@ mod engine;
 pub mod manual;
 pub mod safety;
 
-pub use engine::{PersonPlan, PlanInput, build, build_for};
+pub use engine::{Focus, PersonPlan, PlanInput, build, build_for};
