@@ -1296,12 +1296,21 @@ impl FileSourcePart {
         if source.format()? != FileFormat::Json {
             return Ok(None);
         }
+        let start = std::time::Instant::now();
         let bytes = std::fs::read(&source.path)
             .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
+        let read = start.elapsed();
         let layout = Layout::new(&source.cfg.columns, source.cfg.date_format.as_deref());
         let Some((rows, groups)) = skim_rows(&bytes, &layout) else {
+            tracing::debug!("the export is not a list of rows the skimmer reads: read whole");
             return Ok(None);
         };
+        tracing::debug!(
+            rows = rows.len(),
+            read_ms = read.as_millis() as u64,
+            skim_ms = (start.elapsed() - read).as_millis() as u64,
+            "skimmed the export"
+        );
         let [communities, functions, departments] = groups.map(Groups::finish);
         Ok(Some(FileSourcePart {
             source: source.clone(),

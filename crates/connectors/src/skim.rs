@@ -69,26 +69,18 @@ impl<'b> Skim<'b> {
     /// A string at the cursor: its raw content (between the quotes) and whether it has escapes.
     fn raw_string(&mut self) -> Option<(Range<usize>, bool)> {
         self.eat(b'"')?;
-        let b = self.b;
         let start = self.i;
         let mut i = self.i;
         let mut escaped = false;
         loop {
-            // Most strings are short: a plain loop finds their end before a search would start.
-            while i < b.len() && b[i] != b'"' && b[i] != b'\\' {
-                i += 1;
+            i = quote_or_backslash(self.b, i)?;
+            if self.b[i] == b'"' {
+                self.i = i + 1;
+                return Some((start..i, escaped));
             }
-            match b.get(i)? {
-                b'"' => {
-                    self.i = i + 1;
-                    return Some((start..i, escaped));
-                }
-                // A backslash and the character it escapes.
-                _ => {
-                    escaped = true;
-                    i += 2;
-                }
-            }
+            // A backslash and the character it escapes.
+            escaped = true;
+            i += 2;
         }
     }
 
@@ -236,6 +228,30 @@ impl<'b> Skim<'b> {
     }
 }
 
+/// The first `"` or `\\` in `b` from `i`: eight bytes at a time (most strings are short, and a
+/// search routine would spend more starting than searching).
+fn quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // A zero byte of `x` sets its high bit here; a byte above a zero byte may be set too,
+        // never one below: the lowest set bit is the first match.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        let m = zero(w ^ (u64::from(b'"') * ONES)) | zero(w ^ (u64::from(b'\\') * ONES));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|n| i + n)
+}
+
 /// An object's key.
 pub(crate) enum Key<'b> {
     /// As written (no escapes).
@@ -288,6 +304,25 @@ mod tests {
         assert_eq!(r[4].1, Scalar::Nested);
         assert_eq!(r[5].1, Scalar::Text("a\"bé".into()));
         assert!(rows[1].is_empty());
+    }
+
+    #[test]
+    fn finds_the_first_quote_or_backslash_wherever_it_is() {
+        for len in 0..40 {
+            for at in 0..len {
+                for c in [b'"', b'\\'] {
+                    let mut b = vec![b'a'; len];
+                    b[at] = c;
+                    // A later match and a byte just above a match change nothing.
+                    if at + 1 < len {
+                        b[at + 1] = b'"';
+                    }
+                    assert_eq!(quote_or_backslash(&b, 0), Some(at), "{len} {at}");
+                    assert_eq!(quote_or_backslash(&b, at), Some(at));
+                }
+            }
+            assert_eq!(quote_or_backslash(&vec![0xC3; len], 0), None);
+        }
     }
 
     #[test]
