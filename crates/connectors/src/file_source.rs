@@ -1224,13 +1224,16 @@ impl<'de> Visitor<'de> for KeysRow<'_> {
     }
 }
 
-/// One person's part of a JSON export, for `explain` ([`orgsync_core::focus`]): the export
-/// skimmed once for each row's identifier, address and groups; the rows the keys link are
+/// One person's part of a JSON or CSV export, for `explain` ([`orgsync_core::focus`]): the
+/// export skimmed once for each row's identifier, address and groups (a CSV export by the
+/// reader's own CSV parser, without building anyone); the rows the keys link are
 /// then parsed by [`FileSource`]'s own reader, so they read exactly as in a plan. The groups
 /// are every row's, seen in the same order as a whole read sees them. Rows the person is not
 /// linked to are not checked (a bad date there is for `plan` and `validate` to report).
 pub struct FileSourcePart {
     source: FileSource,
+    /// A CSV export (else JSON).
+    csv: bool,
     layout: Layout,
     /// The export (its rows' values were checked to be UTF-8 as they were skimmed).
     bytes: Vec<u8>,
@@ -1293,7 +1296,8 @@ impl FileSourcePart {
     /// Skims the export; `None` when it is not a JSON list of row objects the skimmer can read
     /// as the reader would (then everything is read).
     fn skim(source: &FileSource) -> Result<Option<FileSourcePart>, ConnectorError> {
-        if source.format()? != FileFormat::Json {
+        let format = source.format()?;
+        if format == FileFormat::Yaml {
             return Ok(None);
         }
         let start = std::time::Instant::now();
@@ -1301,7 +1305,12 @@ impl FileSourcePart {
             .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
         let read = start.elapsed();
         let layout = Layout::new(&source.cfg.columns, source.cfg.date_format.as_deref());
-        let Some((rows, groups)) = skim_rows(&bytes, &layout) else {
+        let skimmed = if format == FileFormat::Csv {
+            skim_csv(&bytes, &layout, source.delimiter()?)
+        } else {
+            skim_rows(&bytes, &layout)
+        };
+        let Some((rows, groups)) = skimmed else {
             tracing::debug!("the export is not a list of rows the skimmer reads: read whole");
             return Ok(None);
         };
@@ -1314,6 +1323,7 @@ impl FileSourcePart {
         let [communities, functions, departments] = groups.map(Groups::finish);
         Ok(Some(FileSourcePart {
             source: source.clone(),
+            csv: format == FileFormat::Csv,
             layout,
             bytes,
             rows,
@@ -1427,6 +1437,76 @@ fn skim_rows(text: &[u8], layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])
     skim.done().then_some((rows, groups))
 }
 
+/// [`skim_rows`] for a CSV export: the records read by the CSV parser [`FileSource::read_csv`]
+/// uses, with the same header rules, only the skimmed columns looked at.
+fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Vec<RowKeys>, [Groups; 3])> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .from_reader(b);
+    let headers = reader.headers().ok()?.clone();
+    let mut slot_col: Vec<Option<usize>> = vec![None; layout.slot_names.len()];
+    for (i, header) in headers.iter().enumerate() {
+        if let Some(k) = layout.lookup(header.trim()) {
+            for &slot in &layout.keys[k].1 {
+                slot_col[slot].get_or_insert(i);
+            }
+        }
+    }
+    let mut starts = Vec::new();
+    let mut keys: Vec<(Text, u64, Option<Text>, Option<u64>)> = Vec::new();
+    let mut groups: [Groups; 3] = Default::default();
+    let mut record = csv::ByteRecord::new();
+    while reader.read_byte_record(&mut record).ok()? {
+        let cell = |slot: usize| -> Option<Option<&str>> {
+            match slot_col[slot].and_then(|i| record.get(i)) {
+                Some(v) => {
+                    Some(Some(std::str::from_utf8(v).ok()?.trim()).filter(|v| !v.is_empty()))
+                }
+                None => Some(None),
+            }
+        };
+        // A row without an identifier is an error the reader reports.
+        let id = cell(ID)??;
+        for (k, (g, name)) in [
+            (COMMUNITY, COMMUNITY_NAME),
+            (FUNCTION, FUNCTION_NAME),
+            (DEPARTMENT, DEPARTMENT_NAME),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(v) = cell(g)? {
+                groups[k].see(v, cell(name)?);
+            }
+        }
+        let email = cell(EMAIL)?;
+        starts.push(record.position()?.byte());
+        keys.push((
+            Text::Owned(id.into()),
+            fx_hash(id),
+            email.map(|e| Text::Owned(e.into())),
+            email.and_then(identity::email_key).map(|k| fx_hash(&k)),
+        ));
+    }
+    let ends = starts.iter().skip(1).copied().chain([b.len() as u64]);
+    let rows = starts
+        .iter()
+        .zip(ends)
+        .zip(keys)
+        .map(|((&start, end), (id, id_hash, email, email_hash))| {
+            Some(RowKeys {
+                span: (u32::try_from(start).ok()?, u32::try_from(end).ok()?),
+                id,
+                id_hash,
+                email,
+                email_hash,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((rows, groups))
+}
+
 /// A JSON integer that reads back as the same text (no sign of zero, no exponent, fits 64 bits).
 fn is_plain_integer(n: &str) -> bool {
     let digits = n.strip_prefix('-').unwrap_or(n);
@@ -1459,15 +1539,33 @@ impl SourcePart for FileSourcePart {
     fn read(&self, keys: &Keys) -> Result<SourceSnapshot, ConnectorError> {
         // The linked rows as a list of their own, read by the export's reader.
         let hashes = key_hashes(keys);
-        let mut json = b"[".to_vec();
-        for row in self.rows.iter().filter(|r| self.links(keys, &hashes, r)) {
-            if json.len() > 1 {
-                json.push(b',');
+        let linked = self.rows.iter().filter(|r| self.links(keys, &hashes, r));
+        let read = if self.csv {
+            // The header, then the linked records, each on a line of its own.
+            let header = self
+                .rows
+                .first()
+                .map_or(self.bytes.len(), |r| r.span.0 as usize);
+            let mut csv = self.bytes[..header].to_vec();
+            for row in linked {
+                csv.extend_from_slice(&self.bytes[row.span.0 as usize..row.span.1 as usize]);
+                if !csv.ends_with(b"\n") && !csv.ends_with(b"\r") {
+                    csv.push(b'\n');
+                }
             }
-            json.extend_from_slice(&self.bytes[row.span.0 as usize..row.span.1 as usize]);
-        }
-        json.push(b']');
-        match self.source.read_json(&json, &self.layout) {
+            self.source.read_csv(&csv, &self.layout)
+        } else {
+            let mut json = b"[".to_vec();
+            for row in linked {
+                if json.len() > 1 {
+                    json.push(b',');
+                }
+                json.extend_from_slice(&self.bytes[row.span.0 as usize..row.span.1 as usize]);
+            }
+            json.push(b']');
+            self.source.read_json(&json, &self.layout)
+        };
+        match read {
             Ok(snapshot) => Ok(SourceSnapshot {
                 persons: snapshot.persons,
                 communities: self.communities.clone(),
