@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use orgsync_connectors::file_source::FileSource;
 use orgsync_connectors::file_target::FileTarget;
 use orgsync_core::config::{Config, SourceConfig, TargetConfig};
-use orgsync_core::connector::{Source, Target};
+use orgsync_core::connector::{Source, Target, TargetCapabilities};
 use orgsync_core::explain::explain_linked;
 use orgsync_core::focus::read_linked;
 use orgsync_core::model::{SourceSnapshot, TargetSnapshot};
@@ -58,18 +58,7 @@ fn main() {
         let capabilities = FileTarget::new(dir.path()).capabilities();
         let today = DEFAULT_TODAY;
         let (plan_time, plan) = best(runs, || {
-            build(PlanInput {
-                config: &config,
-                source: &source,
-                target: &target,
-                today,
-                created_at: String::new(),
-                digests: Digests::default(),
-                recorded: None,
-                capabilities: &capabilities,
-                previous: None,
-                placed: None,
-            })
+            build(input(&config, &source, &target, &capabilities))
         });
         // A sample across the source: people planned for and people left as they are.
         let sample: Vec<&str> = source
@@ -89,18 +78,7 @@ fn main() {
         for id in &sample {
             let (t, e) = best(runs, || {
                 orgsync_core::explain::explain_person(
-                    PlanInput {
-                        config: &config,
-                        source: &source,
-                        target: &target,
-                        today,
-                        created_at: String::new(),
-                        digests: Default::default(),
-                        recorded: None,
-                        capabilities: &capabilities,
-                        previous: None,
-                        placed: None,
-                    },
+                    input(&config, &source, &target, &capabilities),
                     id,
                 )
             });
@@ -113,20 +91,9 @@ fn main() {
         // From the files, in this process.
         let (plan_files, _) = best(runs, || {
             let (config, source, target) = read(dir.path());
-            build(PlanInput {
-                config: &config,
-                source: &source,
-                target: &target,
-                today,
-                created_at: String::new(),
-                digests: Digests::default(),
-                recorded: None,
-                capabilities: &capabilities,
-                previous: None,
-                placed: None,
-            })
-            .actions
-            .len()
+            build(input(&config, &source, &target, &capabilities))
+                .actions
+                .len()
         });
         let mut explain_files = Duration::ZERO;
         for id in &sample {
@@ -147,18 +114,7 @@ fn main() {
                     .expect("the target")
                     .expect("a workspace is skimmed");
                 let linked = read_linked(source.as_ref(), target.as_ref(), id).expect("read");
-                let input = PlanInput {
-                    config: &config,
-                    source: &linked.source,
-                    target: &linked.target,
-                    today,
-                    created_at: String::new(),
-                    digests: Digests::default(),
-                    recorded: None,
-                    capabilities: &capabilities,
-                    previous: None,
-                    placed: None,
-                };
+                let input = input(&config, &linked.source, &linked.target, &capabilities);
                 explain_linked(input, &linked, source.is_empty(), id)
                     .expect("explained")
                     .1
@@ -192,6 +148,27 @@ fn main() {
                 ms(explain) / ms(plan),
             );
         }
+    }
+}
+
+/// The plan's input on `DEFAULT_TODAY`, with no records and no previous configuration.
+fn input<'a>(
+    config: &'a Config,
+    source: &'a SourceSnapshot,
+    target: &'a TargetSnapshot,
+    capabilities: &'a TargetCapabilities,
+) -> PlanInput<'a> {
+    PlanInput {
+        config,
+        source,
+        target,
+        today: DEFAULT_TODAY,
+        created_at: String::new(),
+        digests: Digests::default(),
+        recorded: None,
+        capabilities,
+        previous: None,
+        placed: None,
     }
 }
 

@@ -1341,18 +1341,20 @@ impl FileSourcePart {
     }
 }
 
+/// The slots a skim reads: what links a row and its groups.
+const SKIMMED: [usize; 8] = [
+    ID,
+    EMAIL,
+    COMMUNITY,
+    COMMUNITY_NAME,
+    FUNCTION,
+    FUNCTION_NAME,
+    DEPARTMENT,
+    DEPARTMENT_NAME,
+];
+
 /// Each row's keys and the groups of all rows, as [`Builder::add_row`] sees them.
 fn skim_rows(text: &[u8], layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])> {
-    const SLOTS: [usize; 8] = [
-        ID,
-        EMAIL,
-        COMMUNITY,
-        COMMUNITY_NAME,
-        FUNCTION,
-        FUNCTION_NAME,
-        DEPARTMENT,
-        DEPARTMENT_NAME,
-    ];
     let mut skim = Skim::new(text);
     let mut rows = Vec::new();
     let mut groups: [Groups; 3] = Default::default();
@@ -1378,7 +1380,7 @@ fn skim_rows(text: &[u8], layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])
                             .1
                             .iter()
                             .copied()
-                            .filter(|s| SLOTS.contains(s))
+                            .filter(|s| SKIMMED.contains(s))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -1407,34 +1409,46 @@ fn skim_rows(text: &[u8], layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
         };
-        // A row without an identifier is an error the reader reports.
-        let id = get(ID)?;
-        for (k, (g, name)) in [
-            (COMMUNITY, COMMUNITY_NAME),
-            (FUNCTION, FUNCTION_NAME),
-            (DEPARTMENT, DEPARTMENT_NAME),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if let Some(v) = get(g) {
-                groups[k].see(v, get(name));
-            }
-        }
-        let email = get(EMAIL);
-        rows.push(RowKeys {
-            span: (
-                u32::try_from(span.start).ok()?,
-                u32::try_from(span.end).ok()?,
-            ),
-            id: Text::of(id, text),
-            id_hash: fx_hash(id),
-            email: email.map(|e| Text::of(e, text)),
-            email_hash: email.and_then(identity::email_key).map(|k| fx_hash(&k)),
-        });
+        let span = (
+            u32::try_from(span.start).ok()?,
+            u32::try_from(span.end).ok()?,
+        );
+        rows.push(row_keys(get, &mut groups, text, span)?);
         Some(())
     })?;
     skim.done().then_some((rows, groups))
+}
+
+/// One row's keys, its groups seen (as [`Builder::add_row`] sees them), from its values as the
+/// reader takes them (`get`: trimmed, empty ones absent); `None` for a row without an
+/// identifier, an error the reader reports.
+fn row_keys<'v>(
+    get: impl Fn(usize) -> Option<&'v str>,
+    groups: &mut [Groups; 3],
+    text: &[u8],
+    span: (u32, u32),
+) -> Option<RowKeys> {
+    let id = get(ID)?;
+    for (k, (g, name)) in [
+        (COMMUNITY, COMMUNITY_NAME),
+        (FUNCTION, FUNCTION_NAME),
+        (DEPARTMENT, DEPARTMENT_NAME),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(v) = get(g) {
+            groups[k].see(v, get(name));
+        }
+    }
+    let email = get(EMAIL);
+    Some(RowKeys {
+        span,
+        id: Text::of(id, text),
+        id_hash: fx_hash(id),
+        email: email.map(|e| Text::of(e, text)),
+        email_hash: email.and_then(identity::email_key).map(|k| fx_hash(&k)),
+    })
 }
 
 /// [`skim_rows`] for a CSV export: the records read by the CSV parser [`FileSource::read_csv`]
@@ -1453,57 +1467,34 @@ fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Vec<RowKeys>, [
             }
         }
     }
-    let mut starts = Vec::new();
-    let mut keys: Vec<(Text, u64, Option<Text>, Option<u64>)> = Vec::new();
+    let mut rows = Vec::new();
     let mut groups: [Groups; 3] = Default::default();
     let mut record = csv::ByteRecord::new();
     while reader.read_byte_record(&mut record).ok()? {
-        let cell = |slot: usize| -> Option<Option<&str>> {
-            match slot_col[slot].and_then(|i| record.get(i)) {
-                Some(v) => {
-                    Some(Some(std::str::from_utf8(v).ok()?.trim()).filter(|v| !v.is_empty()))
-                }
-                None => Some(None),
-            }
-        };
-        // A row without an identifier is an error the reader reports.
-        let id = cell(ID)??;
-        for (k, (g, name)) in [
-            (COMMUNITY, COMMUNITY_NAME),
-            (FUNCTION, FUNCTION_NAME),
-            (DEPARTMENT, DEPARTMENT_NAME),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            if let Some(v) = cell(g)? {
-                groups[k].see(v, cell(name)?);
+        let mut cells: [Option<&str>; FIXED] = [None; FIXED];
+        for slot in SKIMMED {
+            if let Some(v) = slot_col[slot].and_then(|i| record.get(i)) {
+                cells[slot] = Some(std::str::from_utf8(v).ok()?.trim()).filter(|v| !v.is_empty());
             }
         }
-        let email = cell(EMAIL)?;
-        starts.push(record.position()?.byte());
-        keys.push((
-            Text::Owned(id.into()),
-            fx_hash(id),
-            email.map(|e| Text::Owned(e.into())),
-            email.and_then(identity::email_key).map(|k| fx_hash(&k)),
-        ));
+        let start = u32::try_from(record.position()?.byte()).ok()?;
+        // Where it ends is where the next record starts.
+        rows.push(row_keys(
+            |slot| cells[slot],
+            &mut groups,
+            b,
+            (start, start),
+        )?);
     }
-    let ends = starts.iter().skip(1).copied().chain([b.len() as u64]);
-    let rows = starts
+    let ends: Vec<u32> = rows
         .iter()
-        .zip(ends)
-        .zip(keys)
-        .map(|((&start, end), (id, id_hash, email, email_hash))| {
-            Some(RowKeys {
-                span: (u32::try_from(start).ok()?, u32::try_from(end).ok()?),
-                id,
-                id_hash,
-                email,
-                email_hash,
-            })
-        })
-        .collect::<Option<Vec<_>>>()?;
+        .skip(1)
+        .map(|r| r.span.0)
+        .chain([u32::try_from(b.len()).ok()?])
+        .collect();
+    for (row, end) in rows.iter_mut().zip(ends) {
+        row.span.1 = end;
+    }
     Some((rows, groups))
 }
 
