@@ -571,7 +571,7 @@ fn explain_of_one_person_equals_the_explanation_from_the_whole_plan() {
 /// capitals, a person sharing another's address, an account linking two people — what is read
 /// for each sampled person equals what a whole read restricted to them holds: the same people
 /// (rows merged alike), the same groups with the same names, the same accounts. The same again
-/// from a CSV export of those rows.
+/// from a CSV export of those rows, and from an object holding them (the AFAS shape).
 #[test]
 fn explain_reads_the_same_people_and_accounts_from_the_files_as_from_a_whole_read() {
     use orgsync_connectors::file_source::FileSource;
@@ -730,4 +730,29 @@ fn explain_reads_the_same_people_and_accounts_from_the_files_as_from_a_whole_rea
         .find(|p| p.id == field(&odd_id))
         .unwrap();
     assert_eq!(odd.last_name, "de Vries,\r\n \"Jr\"");
+
+    // And as AFAS's GetConnector writes it: an object holding the rows, among other members.
+    let wrapped =
+        serde_json::json!({ "skip": 0, "rows": rows, "take": 5, "more": [{ "rows": [] }] });
+    std::fs::write(dir.path().join("wrapped.json"), wrapped.to_string()).unwrap();
+    std::fs::write(
+        dir.path().join("orgsync.yaml"),
+        yaml.replace("path: source.json", "path: wrapped.json"),
+    )
+    .unwrap();
+    let config = orgsync_repo::load_dir(dir.path()).expect("a valid configuration");
+    let SourceConfig::File(s) = &config.source else {
+        panic!("a file source")
+    };
+    let mut file_source = FileSource::new(dir.path(), s);
+    let source = file_source.fetch().unwrap();
+    let source_part = file_source
+        .part()
+        .unwrap()
+        .expect("an object holding rows is skimmed");
+    for q in &queries {
+        let whole = linked(&source, &target, q);
+        let part = read_linked(source_part.as_ref(), target_part.as_ref(), q).unwrap();
+        assert_eq!(part.source, whole.source, "the wrapped part of {q}");
+    }
 }

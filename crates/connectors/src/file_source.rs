@@ -1308,7 +1308,7 @@ impl FileSourcePart {
         let skimmed = if format == FileFormat::Csv {
             skim_csv(&bytes, &layout, source.delimiter()?)
         } else {
-            skim_rows(&bytes, &layout)
+            skim_rows(&bytes, &layout, source.cfg.records.as_deref())
         };
         let Some((rows, groups)) = skimmed else {
             tracing::debug!("the export is not a list of rows the skimmer reads: read whole");
@@ -1354,8 +1354,37 @@ const SKIMMED: [usize; 8] = [
 ];
 
 /// Each row's keys and the groups of all rows, as [`Builder::add_row`] sees them.
-fn skim_rows(text: &[u8], layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])> {
+fn skim_rows(
+    text: &[u8],
+    layout: &Layout,
+    records: Option<&str>,
+) -> Option<(Vec<RowKeys>, [Groups; 3])> {
     let mut skim = Skim::new(text);
+    if skim.peek()? == b'{' {
+        // An object holding the list (the AFAS GetConnector shape): the first member named
+        // `records` (default `rows`) is read, the rest skipped, as the reader does.
+        let wanted = records.unwrap_or("rows").as_bytes();
+        let mut found = None;
+        skim.object(|key, skim| {
+            if found.is_none() && key.bytes() == wanted {
+                found = Some(skim_list(skim, text, layout)?);
+                Some(())
+            } else {
+                skim.skip().map(drop)
+            }
+        })?;
+        return found.filter(|_| skim.done());
+    }
+    let found = skim_list(&mut skim, text, layout)?;
+    skim.done().then_some(found)
+}
+
+/// The list of rows at the cursor of `skim` ([`skim_rows`]).
+fn skim_list(
+    skim: &mut Skim<'_>,
+    text: &[u8],
+    layout: &Layout,
+) -> Option<(Vec<RowKeys>, [Groups; 3])> {
     let mut rows = Vec::new();
     let mut groups: [Groups; 3] = Default::default();
     // The key at each position of the previous row, and the slots it fills (rows repeat their
@@ -1416,7 +1445,7 @@ fn skim_rows(text: &[u8], layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])
         rows.push(row_keys(get, &mut groups, text, span)?);
         Some(())
     })?;
-    skim.done().then_some((rows, groups))
+    Some((rows, groups))
 }
 
 /// One row's keys, its groups seen (as [`Builder::add_row`] sees them), from its values as the
