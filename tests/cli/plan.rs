@@ -701,22 +701,25 @@ fn explain_reads_the_same_people_and_accounts_from_the_files_as_from_a_whole_rea
         csv_text.push_str("\r\n");
     }
     std::fs::write(dir.path().join("source.csv"), csv_text).unwrap();
+    // The export `file` read whole and skimmed, with the configuration pointed at it.
     let yaml = std::fs::read_to_string(dir.path().join("orgsync.yaml")).unwrap();
-    std::fs::write(
-        dir.path().join("orgsync.yaml"),
-        yaml.replace("path: source.json", "path: source.csv"),
-    )
-    .unwrap();
-    let config = orgsync_repo::load_dir(dir.path()).expect("a valid configuration");
-    let SourceConfig::File(s) = &config.source else {
-        panic!("a file source")
+    let read_export = |file: &str| {
+        std::fs::write(
+            dir.path().join("orgsync.yaml"),
+            yaml.replace("path: source.json", &format!("path: {file}")),
+        )
+        .unwrap();
+        let config = orgsync_repo::load_dir(dir.path()).expect("a valid configuration");
+        let SourceConfig::File(s) = &config.source else {
+            panic!("a file source")
+        };
+        let mut file_source = FileSource::new(dir.path(), s);
+        let source = file_source.fetch().unwrap();
+        let part = file_source.part().unwrap();
+        (source, part)
     };
-    let mut file_source = FileSource::new(dir.path(), s);
-    let source = file_source.fetch().unwrap();
-    let source_part = file_source
-        .part()
-        .unwrap()
-        .expect("a CSV export is skimmed");
+    let (source, source_part) = read_export("source.csv");
+    let source_part = source_part.expect("a CSV export is skimmed");
     queries.push(field(&odd_id));
     for q in &queries {
         let whole = linked(&source, &target, q);
@@ -735,21 +738,8 @@ fn explain_reads_the_same_people_and_accounts_from_the_files_as_from_a_whole_rea
     let wrapped =
         serde_json::json!({ "skip": 0, "rows": rows, "take": 5, "more": [{ "rows": [] }] });
     std::fs::write(dir.path().join("wrapped.json"), wrapped.to_string()).unwrap();
-    std::fs::write(
-        dir.path().join("orgsync.yaml"),
-        yaml.replace("path: source.json", "path: wrapped.json"),
-    )
-    .unwrap();
-    let config = orgsync_repo::load_dir(dir.path()).expect("a valid configuration");
-    let SourceConfig::File(s) = &config.source else {
-        panic!("a file source")
-    };
-    let mut file_source = FileSource::new(dir.path(), s);
-    let source = file_source.fetch().unwrap();
-    let source_part = file_source
-        .part()
-        .unwrap()
-        .expect("an object holding rows is skimmed");
+    let (source, source_part) = read_export("wrapped.json");
+    let source_part = source_part.expect("an object holding rows is skimmed");
     for q in &queries {
         let whole = linked(&source, &target, q);
         let part = read_linked(source_part.as_ref(), target_part.as_ref(), q).unwrap();

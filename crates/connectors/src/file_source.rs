@@ -1285,7 +1285,7 @@ struct RowKeys {
 }
 
 /// The hashes of `keys`' identifiers and addresses.
-fn key_hashes(keys: &Keys) -> (Vec<u64>, Vec<u64>) {
+pub(crate) fn key_hashes(keys: &Keys) -> (Vec<u64>, Vec<u64>) {
     (
         keys.ids().iter().map(|k| fx_hash(k)).collect(),
         keys.emails().iter().map(|k| fx_hash(k)).collect(),

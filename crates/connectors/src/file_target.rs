@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ApplyContext, ConnectorError, Target, TargetCapabilities};
+use crate::file_source::{fx_hash, key_hashes};
 use crate::skim::{Scalar, Skim};
 use orgsync_core::config::FileTargetConfig;
 use orgsync_core::focus::{Keys, TargetPart};
@@ -379,7 +380,6 @@ impl WorkspacePart {
                 return None; // a key twice: the reader refuses it
             }
             let span = if key == "accounts" {
-                skim.peek()?;
                 let begin = skim.position();
                 skim.list(|skim| {
                     let (mut external_id, mut email) = (None, None);
@@ -398,9 +398,9 @@ impl WorkspacePart {
                             email = value
                                 .as_deref()
                                 .and_then(orgsync_core::identity::email_key)
-                                .map(|k| hash(&k));
+                                .map(|k| fx_hash(&k));
                         } else {
-                            external_id = value.as_deref().map(hash);
+                            external_id = value.as_deref().map(fx_hash);
                         }
                         Some(())
                     })?;
@@ -426,8 +426,7 @@ impl WorkspacePart {
     /// (a hash may match by chance: the account's own keys decide). `None` when one of them
     /// does not read as an account (the whole workspace is read then, for the reader's error).
     fn linked(&self, keys: &Keys) -> Option<Vec<(&str, Account)>> {
-        let ids: Vec<u64> = keys.ids().iter().map(|k| hash(k)).collect();
-        let emails: Vec<u64> = keys.emails().iter().map(|k| hash(k)).collect();
+        let (ids, emails) = key_hashes(keys);
         self.accounts
             .iter()
             .filter(|(_, x, e)| {
@@ -438,11 +437,6 @@ impl WorkspacePart {
             .filter(|found| found.as_ref().is_none_or(|(_, a)| keys.links_account(a)))
             .collect()
     }
-}
-
-/// A hash of a key, to compare many accounts' keys as numbers.
-fn hash(s: &str) -> u64 {
-    crate::file_source::fx_hash(s)
 }
 
 impl TargetPart for WorkspacePart {

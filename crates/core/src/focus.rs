@@ -262,7 +262,7 @@ pub fn read_linked(
 /// do not list (by its identifier, which is its name then, as scope names it): which groups
 /// the source has at all decides whether a mapping is stale or an identifier was renamed, and
 /// so where the person lands.
-pub fn with_every_group(source: &SourceSnapshot) -> SourceSnapshot {
+fn with_every_group(source: &SourceSnapshot) -> SourceSnapshot {
     let mut lists = [
         source.communities.clone(),
         source.functions.clone(),
