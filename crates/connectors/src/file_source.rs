@@ -20,6 +20,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use super::{ConnectorError, Source};
 use crate::skim::{Scalar, Skim};
+use crate::split;
 use orgsync_core::config::{Columns, FileFormat, FileSourceConfig};
 use orgsync_core::focus::{Keys, SourcePart};
 use orgsync_core::identity;
@@ -514,18 +515,30 @@ struct Groups {
 
 impl Groups {
     fn see(&mut self, id: &str, name: Option<&str>) {
+        self.see_with(id, || Some(name));
+    }
+
+    /// [`Groups::see`], the name asked for only while the group has none; `None` when `name`
+    /// gives up.
+    fn see_with<'n>(
+        &mut self,
+        id: &str,
+        name: impl FnOnce() -> Option<Option<&'n str>>,
+    ) -> Option<()> {
         match self.index.get(id) {
             Some(&i) => {
                 let slot = &mut self.groups[i].1;
                 if slot.is_none() {
-                    *slot = name.map(Box::from);
+                    *slot = name()?.map(Box::from);
                 }
             }
             None => {
+                let name = name()?.map(Box::from);
                 self.index.insert(Box::from(id), self.groups.len());
-                self.groups.push((Box::from(id), name.map(Box::from)));
+                self.groups.push((Box::from(id), name));
             }
         }
+        Some(())
     }
 
     /// Sorted by identifier; a group that never had a name is named after its identifier.
@@ -1235,8 +1248,11 @@ pub struct FileSourcePart {
     /// A CSV export (else JSON).
     csv: bool,
     layout: Layout,
-    /// The export (its rows' values were checked to be UTF-8 as they were skimmed).
+    /// The export (its rows' values were checked to be UTF-8 as they were skimmed); or, when
+    /// `streamed`, the rows' identifiers and addresses one after the other.
     bytes: Vec<u8>,
+    /// The export was read through [`split::stream_list`]: the rows' spans are in the file.
+    streamed: bool,
     rows: Vec<RowKeys>,
     communities: Vec<SourceGroup>,
     functions: Vec<SourceGroup>,
@@ -1301,10 +1317,38 @@ impl FileSourcePart {
             return Ok(None);
         }
         let start = std::time::Instant::now();
+        let layout = Layout::new(&source.cfg.columns, source.cfg.date_format.as_deref());
+        if format == FileFormat::Json {
+            let file = std::fs::File::open(&source.path)
+                .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
+            if let Some(Streamed {
+                rows,
+                groups,
+                arena,
+            }) = stream_rows(file, split::CHUNK, &layout, source.cfg.records.as_deref())
+            {
+                tracing::debug!(
+                    rows = rows.len(),
+                    ms = start.elapsed().as_millis() as u64,
+                    "read the export's rows' identifiers, addresses and groups"
+                );
+                let [communities, functions, departments] = groups.map(Groups::finish);
+                return Ok(Some(FileSourcePart {
+                    source: source.clone(),
+                    csv: false,
+                    layout,
+                    bytes: arena,
+                    streamed: true,
+                    rows,
+                    communities,
+                    functions,
+                    departments,
+                }));
+            }
+        }
         let bytes = std::fs::read(&source.path)
             .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
         let read = start.elapsed();
-        let layout = Layout::new(&source.cfg.columns, source.cfg.date_format.as_deref());
         let skimmed = if format == FileFormat::Csv {
             skim_csv(&bytes, &layout, source.delimiter()?)
         } else {
@@ -1326,6 +1370,7 @@ impl FileSourcePart {
             csv: format == FileFormat::Csv,
             layout,
             bytes,
+            streamed: false,
             rows,
             communities,
             functions,
@@ -1387,51 +1432,10 @@ fn skim_list(
 ) -> Option<(Vec<RowKeys>, [Groups; 3])> {
     let mut rows = Vec::new();
     let mut groups: [Groups; 3] = Default::default();
-    // The key at each position of the previous row, and the slots it fills (rows repeat their
-    // keys in the same order).
-    let mut hints: Vec<(Box<[u8]>, Vec<usize>)> = Vec::new();
+    let mut hints = Hints::new();
     let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
     skim.list(|skim| {
-        cells.iter_mut().for_each(|c| *c = None);
-        let mut position = 0;
-        let span = skim.object(|key, skim| {
-            if hints.len() <= position {
-                hints.push((Box::default(), Vec::new()));
-            }
-            let hint = &mut hints[position];
-            position += 1;
-            if *hint.0 != *key.bytes() {
-                let slots = std::str::from_utf8(key.bytes())
-                    .ok()
-                    .and_then(|k| layout.lookup(k))
-                    .map(|k| {
-                        layout.keys[k]
-                            .1
-                            .iter()
-                            .copied()
-                            .filter(|s| SKIMMED.contains(s))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                *hint = (key.bytes().into(), slots);
-            }
-            if hint.1.is_empty() {
-                return skim.skip().map(drop);
-            }
-            let value = match skim.scalar()? {
-                Scalar::Text(t) => Some(t),
-                Scalar::Null => None,
-                // Whole numbers read as written; other numbers as the reader prints them.
-                Scalar::Number(n) if is_plain_integer(n) => Some(Cow::Borrowed(n)),
-                Scalar::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
-                // A number the reader would reprint, or a list where a text belongs: read all.
-                Scalar::Number(_) | Scalar::Nested => return None,
-            };
-            for &slot in &hint.1 {
-                cells[slot].clone_from(&value);
-            }
-            Some(())
-        })?;
+        let span = skim_row(skim, layout, &mut hints, &mut cells)?;
         let get = |slot: usize| {
             cells[slot]
                 .as_deref()
@@ -1446,6 +1450,236 @@ fn skim_list(
         Some(())
     })?;
     Some((rows, groups))
+}
+
+/// Key hints of [`skim_row`]: the key at each position of the previous row, and the slots it
+/// fills (rows repeat their keys in the same order).
+type Hints = Vec<(Box<[u8]>, Vec<usize>)>;
+
+/// The skimmed slots of the row object at the cursor into `cells`; its span.
+fn skim_row<'b>(
+    skim: &mut Skim<'b>,
+    layout: &Layout,
+    hints: &mut Hints,
+    cells: &mut [Option<Cow<'b, str>>; FIXED],
+) -> Option<std::ops::Range<usize>> {
+    cells.iter_mut().for_each(|c| *c = None);
+    let mut position = 0;
+    skim.object(|key, skim| {
+        if hints.len() <= position {
+            hints.push((Box::default(), Vec::new()));
+        }
+        let hint = &mut hints[position];
+        position += 1;
+        if *hint.0 != *key.bytes() {
+            let slots = std::str::from_utf8(key.bytes())
+                .ok()
+                .and_then(|k| layout.lookup(k))
+                .map(|k| {
+                    layout.keys[k]
+                        .1
+                        .iter()
+                        .copied()
+                        .filter(|s| SKIMMED.contains(s))
+                        .collect()
+                })
+                .unwrap_or_default();
+            *hint = (key.bytes().into(), slots);
+        }
+        if hint.1.is_empty() {
+            return skim.skip().map(drop);
+        }
+        let value = match skim.scalar()? {
+            Scalar::Text(t) => Some(t),
+            Scalar::Null => None,
+            // Whole numbers read as written; other numbers as the reader prints them.
+            Scalar::Number(n) if is_plain_integer(n) => Some(Cow::Borrowed(n)),
+            Scalar::Bool(b) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+            // A number the reader would reprint, or a list where a text belongs: read all.
+            Scalar::Number(_) | Scalar::Nested => return None,
+        };
+        for &slot in &hint.1 {
+            cells[slot].clone_from(&value);
+        }
+        Some(())
+    })
+}
+
+/// What [`stream_rows`] read.
+struct Streamed {
+    rows: Vec<RowKeys>,
+    groups: [Groups; 3],
+    /// The rows' identifiers and addresses ([`Text::At`] points here).
+    arena: Vec<u8>,
+}
+
+/// [`skim_rows`] through [`split::stream_list`]: a plain row's identifier, address and group
+/// identifiers are read where their keys are, a group's name only while the group has none;
+/// other rows are skimmed. The spans are the rows' in the file. `None` where [`skim_rows`] gives
+/// up, and also when the list does not start in the first megabyte, or the file is larger than
+/// 4 GiB.
+fn stream_rows(
+    mut input: impl std::io::Read,
+    chunk: usize,
+    layout: &Layout,
+    records: Option<&str>,
+) -> Option<Streamed> {
+    let wanted = records.unwrap_or("rows").as_bytes().to_vec();
+    let find = |first: &[u8]| {
+        let mut skim = Skim::new(first);
+        match skim.peek()? {
+            b'[' => Some(skim.position()),
+            b'{' => {
+                // The first member named `records` (the AFAS GetConnector shape).
+                skim.eat(b'{')?;
+                loop {
+                    let key = skim.key()?;
+                    if key.bytes() == wanted.as_slice() {
+                        // Its value's first byte, once read.
+                        skim.peek()?;
+                        return Some(skim.position());
+                    }
+                    skim.skip()?;
+                    skim.eat(b',')?;
+                }
+            }
+            _ => None,
+        }
+    };
+    let column = |slot: usize| {
+        let name = layout.slot_names[slot].as_bytes();
+        (!name.is_empty()).then_some(name)
+    };
+    let mut out = Streamed {
+        rows: Vec::new(),
+        groups: Default::default(),
+        arena: Vec::new(),
+    };
+    let mut hints = Hints::new();
+    // The distinct keys of the slots read from every row, and each slot's key among them.
+    let mut wanted_keys: Vec<&[u8]> = Vec::new();
+    let mut slot_keys: Vec<(usize, usize)> = Vec::new();
+    for slot in [ID, EMAIL, COMMUNITY, FUNCTION, DEPARTMENT] {
+        if let Some(key) = column(slot) {
+            let k = match wanted_keys.iter().position(|k| *k == key) {
+                Some(k) => k,
+                None => {
+                    wanted_keys.push(key);
+                    wanted_keys.len() - 1
+                }
+            };
+            slot_keys.push((slot, k));
+        }
+    }
+    let mut key_hints = split::KeyHints::default();
+    let around = split::stream_list_by(&mut input, chunk, find, |row| {
+        let span = (
+            u32::try_from(row.start).ok()?,
+            u32::try_from(row.start + row.bytes.len() as u64).ok()?,
+        );
+        if !row.plain {
+            let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
+            let mut skim = Skim::new(row.bytes);
+            skim_row(&mut skim, layout, &mut hints, &mut cells)?;
+            let get = |slot: usize| {
+                cells[slot]
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+            };
+            return push_row(&mut out, get, |slot| Some(get(slot)), span);
+        }
+
+        let mut values: [Option<split::Value<'_>>; 5] = Default::default();
+        row.members(
+            &mut key_hints,
+            |key| wanted_keys.iter().position(|k| *k == key),
+            &mut values,
+        )?;
+        let mut cells: [Option<&str>; FIXED] = [None; FIXED];
+        for (slot, key) in &slot_keys {
+            cells[*slot] = read_value(values[*key].clone())?;
+        }
+        let name = |slot: usize| match column(slot) {
+            Some(key) => read_value(row.member(key)?),
+            None => Some(None),
+        };
+        push_row(&mut out, |slot| cells[slot], name, span)
+    })?;
+    let blank = |b: &[u8]| b.iter().all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
+    let head = around
+        .head
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(&around.head);
+    if blank(head) {
+        // The list is the document.
+        return blank(&around.tail).then_some(out);
+    }
+    // What follows the list in the object holding it: skipped, as the reader does.
+    let mut rest = b"{\"\":0".to_vec();
+    rest.extend_from_slice(&around.tail);
+    let mut skim = Skim::new(&rest);
+    skim.object(|_, skim| skim.skip().map(drop))?;
+    skim.done().then_some(out)
+}
+
+/// A value of a plain row as [`skim_row`] reads it, trimmed and empty as absent: `None` when it
+/// gives up.
+fn read_value(v: Option<split::Value<'_>>) -> Option<Option<&str>> {
+    let v = match v {
+        None | Some(split::Value::Null) => None,
+        Some(split::Value::Text(t)) => Some(std::str::from_utf8(t).ok()?),
+        // Whole numbers read as written; other numbers as the reader prints them (give up).
+        Some(split::Value::Number(n)) => Some(
+            std::str::from_utf8(n)
+                .ok()
+                .filter(|n| is_plain_integer(n))?,
+        ),
+        Some(split::Value::Bool(b)) => Some(if b { "true" } else { "false" }),
+    };
+    Some(v.map(str::trim).filter(|s| !s.is_empty()))
+}
+
+/// Adds a row to `out` from its values as the reader takes them (`get`: trimmed, empty ones
+/// absent); `name(slot)` is a group name, asked for only while the group has none. `None` for a
+/// row without an identifier (an error the reader reports), or when `name` gives up.
+fn push_row<'v>(
+    out: &mut Streamed,
+    get: impl Fn(usize) -> Option<&'v str>,
+    name: impl Fn(usize) -> Option<Option<&'v str>>,
+    span: (u32, u32),
+) -> Option<()> {
+    let id = get(ID)?;
+    for (k, (g, n)) in [
+        (COMMUNITY, COMMUNITY_NAME),
+        (FUNCTION, FUNCTION_NAME),
+        (DEPARTMENT, DEPARTMENT_NAME),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(v) = get(g) {
+            out.groups[k].see_with(v, || name(n))?;
+        }
+    }
+    let mut keep = |s: &str| {
+        let start = u32::try_from(out.arena.len()).ok()?;
+        out.arena.extend_from_slice(s.as_bytes());
+        Some(Text::At(start, u32::try_from(out.arena.len()).ok()?))
+    };
+    let email = get(EMAIL);
+    let row = RowKeys {
+        span,
+        id: keep(id)?,
+        id_hash: fx_hash(id),
+        email: match email {
+            Some(e) => Some(keep(e)?),
+            None => None,
+        },
+        email_hash: email.and_then(identity::email_key).map(|k| fx_hash(&k)),
+    };
+    out.rows.push(row);
+    Some(())
 }
 
 /// One row's keys, its groups seen (as [`Builder::add_row`] sees them), from its values as the
@@ -1575,12 +1809,24 @@ impl SourcePart for FileSourcePart {
             }
             self.source.read_csv(&csv, &self.layout)
         } else {
+            let spans = linked.map(|r| r.span.0 as u64..r.span.1 as u64);
+            let raw: Vec<Cow<'_, [u8]>> = if self.streamed {
+                match split::read_spans(&self.source.path, spans) {
+                    Ok(rows) => rows.into_iter().map(Cow::Owned).collect(),
+                    // Gone or cut since it was read: read whole, for the reader's error.
+                    Err(_) => return self.source.clone().fetch()?.read(keys),
+                }
+            } else {
+                spans
+                    .map(|s| Cow::Borrowed(&self.bytes[s.start as usize..s.end as usize]))
+                    .collect()
+            };
             let mut json = b"[".to_vec();
-            for row in linked {
+            for row in raw {
                 if json.len() > 1 {
                     json.push(b',');
                 }
-                json.extend_from_slice(&self.bytes[row.span.0 as usize..row.span.1 as usize]);
+                json.extend_from_slice(&row);
             }
             json.push(b']');
             self.source.read_json(&json, &self.layout)
@@ -2027,6 +2273,78 @@ columns:
         assert_eq!(parse_iso_date("01-01-2024"), None);
         assert_eq!(parse_iso_date("2024-01-011"), None);
         assert_eq!(parse_iso_date("2024-1-1"), None);
+    }
+
+    /// What a skim read, comparable across the two skimmers: each row's span, identifier,
+    /// address and hashes, and the groups.
+    type Skimmed = (
+        Vec<((u32, u32), String, u64, Option<String>, Option<u64>)>,
+        [Vec<SourceGroup>; 3],
+    );
+
+    fn comparable(rows: &[RowKeys], groups: [Groups; 3], bytes: &[u8]) -> Skimmed {
+        let rows = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.span,
+                    r.id.get(bytes).to_owned(),
+                    r.id_hash,
+                    r.email.as_ref().map(|e| e.get(bytes).to_owned()),
+                    r.email_hash,
+                )
+            })
+            .collect();
+        (rows, groups.map(Groups::finish))
+    }
+
+    #[test]
+    fn streaming_reads_the_same_rows_and_groups_as_the_skimmer_whatever_the_reads() {
+        let columns = Columns {
+            department: Some("afdeling".to_owned()),
+            ..Columns::default()
+        };
+        let layout = Layout::new(&columns, None);
+        let rows = r#"[
+  {"id": "1", "email": "Ann@Example.com", "community": "1001", "community_name": "",
+   "afdeling": 7, "extra": {"community": "9999", "id": "x"}, "tags": ["a:b", "{"]},
+  {"id":2,"email":null,"community":"1001","community_name":"Amsterdam","function":true,"function":"F2"},
+  {"id":"3","community":"1002","community":"1003","community_name":"Caf\u00e9 \"Noord\"",
+   "email":"bo@example.com"},
+  {"id": " 4 ", "email": "  ", "function": "F1", "function_name": "Chef", "community": null},
+  {"community_name": "Late", "community": "1001", "id": "5", "email": "Ann@example.com"}
+]"#;
+        let docs = [
+            rows.to_owned(),
+            rows.replace('\n', "\r\n"),
+            format!("\u{feff}{rows}"),
+            format!(
+                r#"{{"meta": {{"rows": 1, "n": [1, 2]}}, "rows": {rows}, "rows": [], "x": "y"}}"#
+            ),
+            // A value the skimmer gives up on, in a member it reads: both give up.
+            r#"[{"id": "1", "community": 1.5}]"#.to_owned(),
+            r#"[{"id": "1", "community": ["1001"]}]"#.to_owned(),
+            // Not a list of rows.
+            r#"[{"id": "1"}, 2]"#.to_owned(),
+            r#"[{"id": "1"}, {"id": "2"]"#.to_owned(),
+            r#"{"data": []}"#.to_owned(),
+        ];
+        for doc in &docs {
+            let b = doc.as_bytes();
+            let want = skim_rows(b, &layout, None).map(|(r, g)| comparable(&r, g, b));
+            for chunk in [1, 3, 64, 1 << 20] {
+                let got = stream_rows(b, chunk, &layout, None)
+                    .map(|s| comparable(&s.rows, s.groups, &s.arena));
+                assert_eq!(got, want, "{chunk} bytes a read: {doc}");
+            }
+        }
+        // Every row was read: the comparison is not of two failures.
+        let streamed = stream_rows(rows.as_bytes(), 64, &layout, None).unwrap();
+        assert_eq!(streamed.rows.len(), 5);
+        let [communities, functions, _] = streamed.groups.map(Groups::finish);
+        let ids = |g: Vec<SourceGroup>| g.into_iter().map(|g| g.id).collect::<Vec<_>>();
+        assert_eq!(ids(communities), ["1001", "1003"], "a row's later key wins");
+        assert_eq!(ids(functions), ["F1", "F2"]);
     }
 
     #[test]

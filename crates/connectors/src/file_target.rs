@@ -24,6 +24,7 @@ use serde::Deserialize;
 use super::{ApplyContext, ConnectorError, Target, TargetCapabilities};
 use crate::file_source::{fx_hash, key_hashes};
 use crate::skim::{Scalar, Skim};
+use crate::split;
 use orgsync_core::config::FileTargetConfig;
 use orgsync_core::focus::{Keys, TargetPart};
 use orgsync_core::memory::MemoryTarget;
@@ -283,9 +284,21 @@ impl Target for FileTarget {
 
     fn part(&mut self) -> Result<Option<Box<dyn TargetPart>>, ConnectorError> {
         self.clean_up();
+        let Ok(mut file) = File::open(&self.path) else {
+            // No workspace yet: reading it whole costs nothing.
+            return Ok(None);
+        };
+        let start = std::time::Instant::now();
+        if let Some(part) = WorkspacePart::stream(self, &mut file) {
+            tracing::debug!(
+                accounts = part.accounts.len(),
+                ms = start.elapsed().as_millis() as u64,
+                "read the workspace's accounts' external ids and addresses"
+            );
+            return Ok(Some(Box::new(part)));
+        }
         let bytes = match std::fs::read(&self.path) {
             Ok(b) => b,
-            // No workspace yet: reading it whole costs nothing.
             Err(_) => return Ok(None),
         };
         Ok(WorkspacePart::skim(self, bytes).map(|p| Box::new(p) as Box<dyn TargetPart>))
@@ -364,6 +377,49 @@ struct WorkspacePart {
     /// Each account's span, and the hashes of its external id and of its address's
     /// [`orgsync_core::identity::email_key`] (a match is then checked on the text).
     accounts: Vec<(std::ops::Range<usize>, Option<u64>, Option<u64>)>,
+    /// Read through [`split::stream_list`]: `text` is the workspace with no account, and the
+    /// accounts' spans are in the file.
+    streamed: bool,
+}
+
+/// An account's span and the hashes [`WorkspacePart::accounts`] keeps, from its external id and
+/// address as written (text or null: anything else is left to the reader, whole).
+fn account_keys(
+    span: std::ops::Range<usize>,
+    external_id: Option<&str>,
+    email: Option<&str>,
+) -> (std::ops::Range<usize>, Option<u64>, Option<u64>) {
+    (
+        span,
+        external_id.map(fx_hash),
+        email
+            .and_then(orgsync_core::identity::email_key)
+            .map(|k| fx_hash(&k)),
+    )
+}
+
+/// The external id and address of the account object at the cursor, member by member.
+fn skim_account(skim: &mut Skim<'_>) -> Option<(std::ops::Range<usize>, Option<u64>, Option<u64>)> {
+    let (mut external_id, mut email) = (None, None);
+    let span = skim.object(|key, skim| {
+        let is_email = match key.bytes() {
+            b"external_id" => false,
+            b"email" => true,
+            _ => return skim.skip().map(drop),
+        };
+        let value = match skim.scalar()? {
+            Scalar::Text(t) => Some(t),
+            Scalar::Null => None,
+            _ => return None,
+        };
+        if is_email {
+            email = value;
+        } else {
+            external_id = value;
+        }
+        Some(())
+    })?;
+    Some(account_keys(span, external_id.as_deref(), email.as_deref()))
 }
 
 impl WorkspacePart {
@@ -382,29 +438,7 @@ impl WorkspacePart {
             let span = if key == "accounts" {
                 let begin = skim.position();
                 skim.list(|skim| {
-                    let (mut external_id, mut email) = (None, None);
-                    let span = skim.object(|key, skim| {
-                        let is_email = match key.bytes() {
-                            b"external_id" => false,
-                            b"email" => true,
-                            _ => return skim.skip().map(drop),
-                        };
-                        let value = match skim.scalar()? {
-                            Scalar::Text(t) => Some(t),
-                            Scalar::Null => None,
-                            _ => return None,
-                        };
-                        if is_email {
-                            email = value
-                                .as_deref()
-                                .and_then(orgsync_core::identity::email_key)
-                                .map(|k| fx_hash(&k));
-                        } else {
-                            external_id = value.as_deref().map(fx_hash);
-                        }
-                        Some(())
-                    })?;
-                    accounts.push((span, external_id, email));
+                    accounts.push(skim_account(skim)?);
                     Some(())
                 })?;
                 begin..skim.position()
@@ -419,21 +453,97 @@ impl WorkspacePart {
             text,
             members,
             accounts,
+            streamed: false,
+        })
+    }
+
+    /// [`WorkspacePart::skim`] through [`split::stream_list`]: the accounts are read as they
+    /// come (a plain one where its two keys are, others member by member), the rest of the
+    /// workspace is skimmed as before. `None` where the skimmer gives up, and also when the
+    /// accounts do not start in the workspace's first megabyte.
+    fn stream(target: &FileTarget, file: &mut File) -> Option<WorkspacePart> {
+        let find = |first: &[u8]| {
+            let mut skim = Skim::new(first);
+            skim.eat(b'{')?;
+            loop {
+                let key = skim.key()?;
+                if key.bytes() == b"accounts" {
+                    // Its value's first byte, once read.
+                    skim.peek()?;
+                    return Some(skim.position());
+                }
+                skim.skip()?;
+                skim.eat(b',')?;
+            }
+        };
+        let mut accounts = Vec::new();
+        let mut hints = split::KeyHints::default();
+        let around = split::stream_list(file, find, |row| {
+            let start = usize::try_from(row.start).ok()?;
+            let span = start..start + row.bytes.len();
+            let keys = if row.plain {
+                let mut values: [Option<split::Value<'_>>; 2] = Default::default();
+                row.members(
+                    &mut hints,
+                    |key| match key {
+                        b"external_id" => Some(0),
+                        b"email" => Some(1),
+                        _ => None,
+                    },
+                    &mut values,
+                )?;
+                let [external_id, email] = values.map(|v| match v {
+                    None | Some(split::Value::Null) => Some(None),
+                    Some(split::Value::Text(t)) => std::str::from_utf8(t).ok().map(Some),
+                    Some(_) => None,
+                });
+                account_keys(span, external_id?, email?)
+            } else {
+                let (inner, x, e) = skim_account(&mut Skim::new(row.bytes))?;
+                (inner.start + start..inner.end + start, x, e)
+            };
+            accounts.push(keys);
+            Some(())
+        })?;
+        // The workspace without its accounts, skimmed for its other members.
+        let mut rest = around.head;
+        rest.extend_from_slice(b"[]");
+        rest.extend_from_slice(&around.tail);
+        let part = WorkspacePart::skim(target, rest)?;
+        Some(WorkspacePart {
+            accounts,
+            streamed: true,
+            ..part
         })
     }
 
     /// The accounts `keys` link, as written: those whose hashes match one of the keys, read
     /// (a hash may match by chance: the account's own keys decide). `None` when one of them
     /// does not read as an account (the whole workspace is read then, for the reader's error).
-    fn linked(&self, keys: &Keys) -> Option<Vec<(&str, Account)>> {
+    fn linked(&self, keys: &Keys) -> Option<Vec<(String, Account)>> {
         let (ids, emails) = key_hashes(keys);
-        self.accounts
+        let spans = self
+            .accounts
             .iter()
             .filter(|(_, x, e)| {
                 x.is_some_and(|x| ids.contains(&x)) || e.is_some_and(|e| emails.contains(&e))
             })
-            .map(|(span, _, _)| &self.text[span.clone()])
-            .map(|raw| Some((raw, serde_json::from_str::<Account>(raw).ok()?)))
+            .map(|(span, _, _)| span.clone());
+        let raw: Vec<String> = if self.streamed {
+            split::read_spans(&self.path, spans.map(|s| s.start as u64..s.end as u64))
+                .ok()?
+                .into_iter()
+                .map(String::from_utf8)
+                .collect::<Result<_, _>>()
+                .ok()?
+        } else {
+            spans.map(|s| self.text[s].to_owned()).collect()
+        };
+        raw.into_iter()
+            .map(|raw| {
+                let account = serde_json::from_str::<Account>(&raw).ok()?;
+                Some((raw, account))
+            })
             .filter(|found| found.as_ref().is_none_or(|(_, a)| keys.links_account(a)))
             .collect()
     }
@@ -462,7 +572,7 @@ impl TargetPart for WorkspacePart {
             json.push_str(&serde_json::Value::from(key.as_str()).to_string());
             json.push(':');
             if key == "accounts" {
-                let raw: Vec<&str> = linked.iter().map(|(raw, _)| *raw).collect();
+                let raw: Vec<&str> = linked.iter().map(|(raw, _)| raw.as_str()).collect();
                 json.push('[');
                 json.push_str(&raw.join(","));
                 json.push(']');

@@ -14,6 +14,7 @@ pub mod recruitee;
 pub mod revolut;
 pub mod scim;
 mod skim;
+mod split;
 
 pub use kit::Kit;
 pub use orgsync_core::connector::{

@@ -1,0 +1,646 @@
+//! Reading a few members of every row of a JSON list of objects without tokenising the rest:
+//! `explain` needs each row's identifier, address and groups of an export (and each account's
+//! external id and address of a workspace), and reading every row member by member cost more
+//! than the engine's whole plan for one person.
+//!
+//! [`stream_list`] reads the file through one reused buffer (no copy of the whole file, whose
+//! page faults alone cost more than the rest), and finds, sixty-four bytes at a time, where the
+//! strings are (from their quotes), then the braces, brackets and colons outside them: where each
+//! row starts and ends and where each of the row's own members has its colon (a nested value's
+//! colons are not the row's). A row is *plain* when it has no backslash: then, in a well-formed
+//! document, the string before each of those colons is exactly a member's key and a string value
+//! is exactly its bytes, so [`Row::members`] reads the members it wants by looking at the key
+//! before each colon. Rows that are not plain are left to the caller ([`crate::skim`] reads
+//! them member by member). Like the skimmer, this takes the document to be well-formed JSON as
+//! far as it does not look; `plan` and `validate` read it whole and report where it is not.
+
+use std::io::Read;
+use std::ops::Range;
+
+use wide::u8x16;
+
+/// How much is read at a time.
+pub(crate) const CHUNK: usize = 1 << 20;
+
+/// Each byte of a 64-byte block that is a quote, a backslash, an opening or a closing bracket or
+/// brace, or a colon, as a bit (bit `i` for byte `i`).
+fn masks(block: &[u8; 64]) -> [u64; 5] {
+    let mut out = [0u64; 5];
+    let lanes: &[[u8; 16]; 4] = zerocopy_lanes(block);
+    for (j, lane) in lanes.iter().enumerate() {
+        let v = u8x16::new(*lane);
+        // `{`/`[` and `}`/`]` differ only in bit 0x20: one compare each.
+        let folded = v | u8x16::splat(0x20);
+        let bit = |x: u8x16, c: u8| u64::from(x.cmp_eq(u8x16::splat(c)).move_mask() as u16);
+        let m = [
+            bit(v, b'"'),
+            bit(v, b'\\'),
+            bit(folded, b'{'),
+            bit(folded, b'}'),
+            bit(v, b':'),
+        ];
+        for (o, m) in out.iter_mut().zip(m) {
+            *o |= m << (j * 16);
+        }
+    }
+    out
+}
+
+/// A block as four 16-byte lanes.
+fn zerocopy_lanes(block: &[u8; 64]) -> &[[u8; 16]; 4] {
+    let (lanes, rest) = block.as_chunks::<16>();
+    debug_assert!(rest.is_empty());
+    lanes
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("64 is four lanes of 16"))
+}
+
+/// Bit `i` is the parity of the set bits `0..=i` of `x`: from an opening quote up to (not
+/// including) its closing quote.
+fn prefix_xor(mut x: u64) -> u64 {
+    for s in [1, 2, 4, 8, 16, 32] {
+        x ^= x << s;
+    }
+    x
+}
+
+/// One row of the list: its bytes, whether it is plain, and its members' colons.
+pub(crate) struct Row<'b> {
+    /// Where the row starts in the file.
+    pub(crate) start: u64,
+    /// The row, braces included.
+    pub(crate) bytes: &'b [u8],
+    /// No backslash.
+    pub(crate) plain: bool,
+    /// Where each member's colon is, from the row's start (meaningful in a plain row).
+    colons: &'b [u32],
+}
+
+/// A member's value in a plain row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value<'b> {
+    /// A string's content (a plain row has no escapes).
+    Text(&'b [u8]),
+    /// A number, as written.
+    Number(&'b [u8]),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+}
+
+/// The key at each member position of the previous row read by [`Row::members`], and what it
+/// was wanted as: rows repeat their keys in the same order, so one comparison finds each.
+#[derive(Default)]
+pub(crate) struct KeyHints(Vec<(Box<[u8]>, Option<usize>)>);
+
+impl<'b> Row<'b> {
+    /// Every member of a plain row whose key `wanted` knows (as an index into `out`), its value
+    /// in `out` (the last, when a key is there twice, as the skimmer reads it). `None` when one
+    /// of those values is an object or a list, or not JSON.
+    pub(crate) fn members(
+        &self,
+        hints: &mut KeyHints,
+        wanted: impl Fn(&[u8]) -> Option<usize>,
+        out: &mut [Option<Value<'b>>],
+    ) -> Option<()> {
+        out.iter_mut().for_each(|v| *v = None);
+        let b = self.bytes;
+        for (position, &colon) in self.colons.iter().enumerate() {
+            let mut end = colon as usize;
+            while matches!(b[end - 1], b' ' | b'\n' | b'\r' | b'\t') {
+                end -= 1;
+            }
+            if hints.0.len() <= position {
+                hints.0.push((Box::default(), None));
+            }
+            let hint = &mut hints.0[position];
+            let known = end > hint.0.len() + 1
+                && b[end - 1] == b'"'
+                && b[end - hint.0.len() - 2] == b'"'
+                && same(&b[end - hint.0.len() - 1..end - 1], &hint.0);
+            if !known {
+                // With no escapes in the row, the quote before the closing one opens the key.
+                let open = memchr::memrchr(b'"', &b[..end - 1])?;
+                let key = &b[open + 1..end - 1];
+                *hint = (key.into(), wanted(key));
+            }
+            if let Some(i) = hint.1 {
+                out[i] = Some(value_at(b, colon as usize + 1)?);
+            }
+        }
+        Some(())
+    }
+
+    /// The value of the member named `key` of a plain row (the last, when it is there twice, as
+    /// the skimmer reads it); `Some(None)` when the row has no such member, `None` when the
+    /// value is an object or a list, or not JSON.
+    pub(crate) fn member(&self, key: &[u8]) -> Option<Option<Value<'b>>> {
+        let b = self.bytes;
+        let mut found = None;
+        for &colon in self.colons {
+            let mut end = colon as usize;
+            while end > 0 && matches!(b[end - 1], b' ' | b'\n' | b'\r' | b'\t') {
+                end -= 1;
+            }
+            // `"key"` right before the colon: with no escapes, its first quote opens the string.
+            let Some(open) = end.checked_sub(key.len() + 2) else {
+                continue;
+            };
+            if b[end - 1] == b'"' && b[open] == b'"' && &b[open + 1..end - 1] == key {
+                found = Some(colon as usize + 1);
+            }
+        }
+        match found {
+            Some(at) => value_at(b, at).map(Some),
+            None => Some(None),
+        }
+    }
+}
+
+/// `a == b` for two short keys of the same length, eight bytes at a time (a library compare
+/// costs more to call than to run on these).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a8, a_rest) = a.as_chunks::<8>();
+    let (b8, b_rest) = b.as_chunks::<8>();
+    a8.iter()
+        .zip(b8)
+        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+        && a_rest.iter().zip(b_rest).all(|(x, y)| x == y)
+}
+
+/// The value at `at` (after white space) in a plain row; `None` for an object, a list or what is
+/// not JSON.
+fn value_at(b: &[u8], mut at: usize) -> Option<Value<'_>> {
+    while b
+        .get(at)
+        .is_some_and(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        at += 1;
+    }
+    let value = match *b.get(at)? {
+        b'"' => Value::Text(&b[at + 1..at + 1 + memchr::memchr(b'"', &b[at + 1..])?]),
+        b'n' if b[at..].starts_with(b"null") => Value::Null,
+        b't' if b[at..].starts_with(b"true") => Value::Bool(true),
+        b'f' if b[at..].starts_with(b"false") => Value::Bool(false),
+        b'-' | b'0'..=b'9' => {
+            let len = b[at..]
+                .iter()
+                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                .unwrap_or(b.len() - at);
+            Value::Number(&b[at..at + len])
+        }
+        _ => return None,
+    };
+    Some(value)
+}
+
+/// A row that has closed: its span in the file, and its colons in [`Splitter::colons`].
+struct Closed {
+    span: Range<u64>,
+    plain: bool,
+    colons: Range<usize>,
+}
+
+/// Where the rows are while the list is read, across reads.
+struct Splitter {
+    /// Brackets open: 1 inside the list, 2 inside a row, more inside a nested value.
+    depth: usize,
+    /// The open row's start.
+    start: u64,
+    /// Where the previous row ended (or just after the list's `[`).
+    after: u64,
+    /// The open row has a backslash.
+    odd: bool,
+    /// A row was seen.
+    rows_seen: bool,
+    /// Inside a string, and just after a backslash in one.
+    in_string: bool,
+    escape: bool,
+    /// The colons of the rows closed since the last [`Splitter::take`], then of the open row.
+    colons: Vec<u32>,
+    /// Where the open row's colons start in `colons`.
+    row_colons: usize,
+    closed: Vec<Closed>,
+}
+
+enum Step {
+    Go,
+    /// The list ended just before here.
+    End(u64),
+    /// Not a list of objects.
+    Fail,
+}
+
+impl Splitter {
+    /// `buf` holds the file from `base` on.
+    #[inline]
+    fn open(&mut self, buf: &[u8], base: u64, at: u64) -> Step {
+        self.depth += 1;
+        if self.depth == 2 {
+            // A row starts: since the previous one only a comma (not before the first) and white
+            // space.
+            let gap = &buf[(self.after - base) as usize..(at - base) as usize];
+            let commas = gap.iter().filter(|&&c| c == b',').count();
+            let blank = gap
+                .iter()
+                .all(|c| matches!(c, b',' | b' ' | b'\n' | b'\r' | b'\t'));
+            if !blank || commas != usize::from(self.rows_seen) || buf[(at - base) as usize] != b'{'
+            {
+                return Step::Fail;
+            }
+            self.start = at;
+            self.odd = false;
+            self.row_colons = self.colons.len();
+        }
+        Step::Go
+    }
+
+    #[inline]
+    fn close(&mut self, buf: &[u8], base: u64, at: u64) -> Step {
+        let Some(depth) = self.depth.checked_sub(1) else {
+            return Step::Fail;
+        };
+        self.depth = depth;
+        match depth {
+            1 => {
+                if at - self.start >= u64::from(u32::MAX) {
+                    return Step::Fail;
+                }
+                self.closed.push(Closed {
+                    span: self.start..at + 1,
+                    plain: !self.odd,
+                    colons: self.row_colons..self.colons.len(),
+                });
+                self.after = at + 1;
+                self.rows_seen = true;
+                Step::Go
+            }
+            0 => {
+                let tail = &buf[(self.after - base) as usize..(at - base) as usize];
+                if buf[(at - base) as usize] == b']'
+                    && tail
+                        .iter()
+                        .all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+                {
+                    Step::End(at + 1)
+                } else {
+                    Step::Fail
+                }
+            }
+            _ => Step::Go,
+        }
+    }
+
+    #[inline]
+    fn colon(&mut self, at: u64) -> Step {
+        if self.depth == 2 {
+            self.colons_at(1, at);
+        }
+        Step::Go
+    }
+
+    /// The colons of `mask` in a block at `at` inside the open row.
+    #[inline]
+    fn colons_at(&mut self, mut mask: u64, at: u64) {
+        let from = at - self.start;
+        while mask != 0 {
+            // A row is at most 4 GiB: checked when it closes.
+            self.colons
+                .push((from + u64::from(mask.trailing_zeros())) as u32);
+            mask &= mask - 1;
+        }
+    }
+
+    /// Reads `buf[from..]` (the file from `base` on).
+    fn feed(&mut self, buf: &[u8], base: u64, from: usize) -> Step {
+        let mut at = from;
+        while at < buf.len() {
+            let mut padded = [b' '; 64];
+            let n = (buf.len() - at).min(64);
+            let block: &[u8; 64] = match buf[at..].first_chunk() {
+                Some(block) => block,
+                None => {
+                    // The last bytes read, padded with inert white space.
+                    padded[..n].copy_from_slice(&buf[at..]);
+                    &padded
+                }
+            };
+            let [quote, backslash, open, close, colon] = masks(block);
+            let pos = |i: usize| base + (at + i) as u64;
+            let mut step = Step::Go;
+            if backslash == 0 && !self.escape {
+                let carry = if self.in_string { u64::MAX } else { 0 };
+                let inside = prefix_xor(quote) ^ carry;
+                // The padding has no quote: the last bit is the state after the block.
+                self.in_string = inside >> 63 == 1;
+                let colon = colon & !inside;
+                let mut structural = (open | close) & !inside;
+                if structural == 0 {
+                    // Most blocks: inside one row, only its colons.
+                    if self.depth == 2 {
+                        self.colons_at(colon, pos(0));
+                    }
+                    at += 64;
+                    continue;
+                }
+                structural |= colon;
+                while structural != 0 && matches!(step, Step::Go) {
+                    let i = structural.trailing_zeros() as usize;
+                    structural &= structural - 1;
+                    step = if open >> i & 1 == 1 {
+                        self.open(buf, base, pos(i))
+                    } else if close >> i & 1 == 1 {
+                        self.close(buf, base, pos(i))
+                    } else {
+                        self.colon(pos(i))
+                    };
+                }
+            } else {
+                // A backslash: this block a byte at a time.
+                for (i, &c) in block[..n].iter().enumerate() {
+                    if self.in_string {
+                        if self.escape {
+                            self.escape = false;
+                        } else if c == b'\\' {
+                            self.escape = true;
+                            self.odd = true;
+                        } else if c == b'"' {
+                            self.in_string = false;
+                        }
+                        continue;
+                    }
+                    step = match c {
+                        b'"' => {
+                            self.in_string = true;
+                            Step::Go
+                        }
+                        b'{' | b'[' => self.open(buf, base, pos(i)),
+                        b'}' | b']' => self.close(buf, base, pos(i)),
+                        b':' => self.colon(pos(i)),
+                        _ => Step::Go,
+                    };
+                    if !matches!(step, Step::Go) {
+                        break;
+                    }
+                }
+            }
+            if !matches!(step, Step::Go) {
+                return step;
+            }
+            at += 64;
+        }
+        Step::Go
+    }
+
+    /// Hands each closed row to `row`, then forgets them.
+    fn take(
+        &mut self,
+        buf: &[u8],
+        base: u64,
+        row: &mut impl FnMut(Row<'_>) -> Option<()>,
+    ) -> Option<()> {
+        for c in self.closed.drain(..) {
+            let span = (c.span.start - base) as usize..(c.span.end - base) as usize;
+            row(Row {
+                start: c.span.start,
+                bytes: &buf[span],
+                plain: c.plain,
+                colons: &self.colons[c.colons],
+            })?;
+        }
+        // The open row's colons stay.
+        self.colons.drain(..self.row_colons.min(self.colons.len()));
+        self.row_colons = 0;
+        Some(())
+    }
+}
+
+/// What surrounds the list in the file.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Around {
+    /// Everything before the list's `[`.
+    pub(crate) head: Vec<u8>,
+    /// Everything after its `]`.
+    pub(crate) tail: Vec<u8>,
+}
+
+/// Reads `input` to its end, [`CHUNK`] bytes at a time: `find(start)` says where the list's `[`
+/// is once the start of the file read so far shows it (`None` until then: more is read, up to
+/// [`HEAD`]); each of its rows is handed to `row` in order (which may stop it with `None`). `None`
+/// when the list is not there, not a list of objects, or a row larger than 4 GiB.
+pub(crate) fn stream_list(
+    input: &mut impl Read,
+    find: impl FnMut(&[u8]) -> Option<usize>,
+    row: impl FnMut(Row<'_>) -> Option<()>,
+) -> Option<Around> {
+    stream_list_by(input, CHUNK, find, row)
+}
+
+/// How far into the file the list must start.
+const HEAD: usize = 16 << 20;
+
+/// [`stream_list`], `chunk` bytes a read.
+pub(crate) fn stream_list_by(
+    input: &mut impl Read,
+    chunk: usize,
+    mut find: impl FnMut(&[u8]) -> Option<usize>,
+    mut row: impl FnMut(Row<'_>) -> Option<()>,
+) -> Option<Around> {
+    let mut buf = Vec::with_capacity(2 * chunk);
+    let list = loop {
+        let n = fill(input, &mut buf, chunk)?;
+        if let Some(at) = find(&buf) {
+            break at;
+        }
+        if n == 0 || buf.len() > HEAD {
+            return None;
+        }
+    };
+    if buf.get(list) != Some(&b'[') {
+        return None;
+    }
+    let head = buf[..list].to_vec();
+    let mut s = Splitter {
+        depth: 1,
+        start: 0,
+        after: list as u64 + 1,
+        odd: false,
+        rows_seen: false,
+        in_string: false,
+        escape: false,
+        colons: Vec::new(),
+        row_colons: 0,
+        closed: Vec::new(),
+    };
+    // The file from `base` on is in `buf`; `done` bytes of it are read.
+    let mut base = 0u64;
+    let mut done = list + 1;
+    loop {
+        let step = s.feed(&buf, base, done);
+        s.take(&buf, base, &mut row)?;
+        match step {
+            Step::Go => {}
+            Step::End(end) => {
+                let mut tail = buf[(end - base) as usize..].to_vec();
+                input.read_to_end(&mut tail).ok()?;
+                return Some(Around { head, tail });
+            }
+            Step::Fail => return None,
+        }
+        // Keep the open row (and what precedes it since the last row), read on.
+        let keep = (s.after - base) as usize;
+        buf.drain(..keep);
+        base = s.after;
+        done = buf.len();
+        if fill(input, &mut buf, chunk)? == 0 {
+            return None; // the file ends inside the list
+        }
+    }
+}
+
+/// The bytes of the file at `path` at each of `spans` (rows [`stream_list`] handed over).
+pub(crate) fn read_spans(
+    path: &std::path::Path,
+    spans: impl Iterator<Item = Range<u64>>,
+) -> std::io::Result<Vec<Vec<u8>>> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    spans
+        .map(|span| {
+            let mut out = vec![0; (span.end - span.start) as usize];
+            file.seek(SeekFrom::Start(span.start))?;
+            file.read_exact(&mut out)?;
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Appends up to `chunk` bytes of `input` to `buf` (fewer only at its end); how many.
+fn fill(input: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> Option<usize> {
+    let start = buf.len();
+    buf.resize(start + chunk, 0);
+    let mut n = 0;
+    while n < chunk {
+        match input.read(&mut buf[start + n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    buf.truncate(start + n);
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row as text with whether it is plain, read `chunk` bytes at a time.
+    fn rows(json: &str, chunk: usize) -> Option<(Vec<(String, bool)>, Around)> {
+        let mut out = Vec::new();
+        let around = stream_list_by(
+            &mut json.as_bytes(),
+            chunk,
+            |b| b.iter().position(|&c| c == b'['),
+            |r| {
+                let text = String::from_utf8(r.bytes.to_vec()).unwrap();
+                assert_eq!(&json[r.start as usize..][..text.len()], text);
+                out.push((text, r.plain));
+                Some(())
+            },
+        )?;
+        Some((out, around))
+    }
+
+    #[test]
+    fn splits_rows_wherever_blocks_and_reads_end_and_marks_the_ones_with_escapes() {
+        for pad in 0..70 {
+            let p = " ".repeat(pad);
+            let json = format!(
+                "{p}{{\"rows\": [{{\"a\":\"x{{]:\"}},\n {{\"b\":\"q\\\"}}\"}},{{\"c\":[1,{{}}]}},{{}} ,{{\"d\":\"{p}\"}}]}}{p}"
+            );
+            let want = [
+                ("{\"a\":\"x{]:\"}".to_owned(), true),
+                ("{\"b\":\"q\\\"}\"}".to_owned(), false),
+                ("{\"c\":[1,{}]}".to_owned(), true),
+                ("{}".to_owned(), true),
+                (format!("{{\"d\":\"{p}\"}}"), true),
+            ];
+            for chunk in [1, 7, 64, 1000] {
+                let (got, around) = rows(&json, chunk).unwrap();
+                assert_eq!(got, want, "pad {pad}, {chunk} bytes a read");
+                assert_eq!(around.head, format!("{p}{{\"rows\": ").as_bytes());
+                assert_eq!(around.tail, format!("}}{p}").as_bytes());
+            }
+        }
+        assert_eq!(rows("[]", 1).unwrap().0, []);
+        assert_eq!(rows(" [ \n ] ", 3).unwrap().0, []);
+    }
+
+    #[test]
+    fn gives_up_on_a_list_of_anything_but_objects() {
+        for json in [
+            "[1,{}]",
+            "[{},2]",
+            "[\"a\"]",
+            "[{},,{}]",
+            "[{}{}]",
+            "[[]]",
+            "[{}",
+            "[{\"a\":1}",
+            "{}",
+            "[{},]",
+        ] {
+            assert!(rows(json, 4).is_none(), "{json}");
+        }
+    }
+
+    #[test]
+    fn reads_a_member_of_a_plain_row_as_the_skimmer_does() {
+        let json = r#"[{"id":"1","n":"a"},{"x":"id","id" : 22 ,"n":null},{"id":"3","id":"4"},
+            {"n":"id"},{"id":true},{"id": "  ", "xid":"9"},{"id":{"a":1}},{"id":x}]"#;
+        let mut got = Vec::new();
+        stream_list(
+            &mut json.as_bytes(),
+            |_| Some(0),
+            |r| {
+                let v = r.member(b"id");
+                got.push(match v {
+                    Some(Some(Value::Text(t) | Value::Number(t))) => {
+                        Some(Some(String::from_utf8(t.to_vec()).unwrap()))
+                    }
+                    Some(Some(Value::Bool(b))) => Some(Some(b.to_string())),
+                    Some(Some(Value::Null)) => Some(None),
+                    Some(None) => Some(Some("-".to_owned())),
+                    None => None,
+                });
+                if r.bytes.starts_with(br#"{"x""#) {
+                    assert_eq!(r.member(b"n"), Some(Some(Value::Null)));
+                }
+                Some(())
+            },
+        )
+        .unwrap();
+        let s = |v: &str| Some(Some(v.to_owned()));
+        assert_eq!(
+            got,
+            [
+                s("1"),
+                s("22"),
+                s("4"),
+                s("-"),
+                s("true"),
+                s("  "),
+                None,
+                None
+            ],
+            "the value \"id\" is not a key; a later key wins; an object or a bare word is not read"
+        );
+    }
+}
