@@ -6,8 +6,8 @@
 //!   over everyone (`plan::build`) against `explain::explain_person` for one person (the people
 //!   and accounts linked to them, then their part of the plan);
 //! - `files`: in this process, what each command does from the files: `plan` reads the export
-//!   and the workspace whole and plans; `explain` skims both for the person's keys
-//!   (`Source::part`, `Target::part`), reads the linked rows and accounts and explains;
+//!   and the workspace whole and plans; `explain` streams both for each row's keys and groups
+//!   (`Source::part`, `Target::part`), reads the linked rows and accounts again and explains;
 //! - `CLI`: the release binaries `orgsync plan --format json` and `orgsync explain ID`
 //!   (configuration, reads, the work, the output), from spawn to exit.
 //!
