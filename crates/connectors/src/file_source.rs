@@ -1251,8 +1251,9 @@ pub struct FileSourcePart {
     /// The export (its rows' values were checked to be UTF-8 as they were skimmed); or, when
     /// `streamed`, the rows' identifiers and addresses one after the other.
     bytes: Vec<u8>,
-    /// The export was read through [`split::stream_list`]: the rows' spans are in the file.
-    streamed: bool,
+    /// The export as it was read through [`split::stream_list`], still open: the rows' spans
+    /// are in it.
+    streamed: Option<std::fs::File>,
     rows: Vec<RowKeys>,
     communities: Vec<SourceGroup>,
     functions: Vec<SourceGroup>,
@@ -1325,7 +1326,7 @@ impl FileSourcePart {
                 rows,
                 groups,
                 arena,
-            }) = stream_rows(file, split::CHUNK, &layout, source.cfg.records.as_deref())
+            }) = stream_rows(&file, split::CHUNK, &layout, source.cfg.records.as_deref())
             {
                 tracing::debug!(
                     rows = rows.len(),
@@ -1338,7 +1339,7 @@ impl FileSourcePart {
                     csv: false,
                     layout,
                     bytes: arena,
-                    streamed: true,
+                    streamed: Some(file),
                     rows,
                     communities,
                     functions,
@@ -1370,7 +1371,7 @@ impl FileSourcePart {
             csv: format == FileFormat::Csv,
             layout,
             bytes,
-            streamed: false,
+            streamed: None,
             rows,
             communities,
             functions,
@@ -1810,8 +1811,8 @@ impl SourcePart for FileSourcePart {
             self.source.read_csv(&csv, &self.layout)
         } else {
             let spans = linked.map(|r| r.span.0 as u64..r.span.1 as u64);
-            let raw: Vec<Cow<'_, [u8]>> = if self.streamed {
-                match split::read_spans(&self.source.path, spans) {
+            let raw: Vec<Cow<'_, [u8]>> = if let Some(file) = &self.streamed {
+                match split::read_spans(file, spans) {
                     Ok(rows) => rows.into_iter().map(Cow::Owned).collect(),
                     // Gone or cut since it was read: read whole, for the reader's error.
                     Err(_) => return self.source.clone().fetch()?.read(keys),

@@ -284,12 +284,12 @@ impl Target for FileTarget {
 
     fn part(&mut self) -> Result<Option<Box<dyn TargetPart>>, ConnectorError> {
         self.clean_up();
-        let Ok(mut file) = File::open(&self.path) else {
+        let Ok(file) = File::open(&self.path) else {
             // No workspace yet: reading it whole costs nothing.
             return Ok(None);
         };
         let start = std::time::Instant::now();
-        if let Some(part) = WorkspacePart::stream(self, &mut file) {
+        if let Some(part) = WorkspacePart::stream(self, file) {
             tracing::debug!(
                 accounts = part.accounts.len(),
                 ms = start.elapsed().as_millis() as u64,
@@ -377,9 +377,9 @@ struct WorkspacePart {
     /// Each account's span, and the hashes of its external id and of its address's
     /// [`orgsync_core::identity::email_key`] (a match is then checked on the text).
     accounts: Vec<(std::ops::Range<usize>, Option<u64>, Option<u64>)>,
-    /// Read through [`split::stream_list`]: `text` is the workspace with no account, and the
-    /// accounts' spans are in the file.
-    streamed: bool,
+    /// The workspace as it was read through [`split::stream_list`], still open: `text` is the
+    /// workspace with no account, and the accounts' spans are in this file.
+    streamed: Option<File>,
 }
 
 /// An account's span and the hashes [`WorkspacePart::accounts`] keeps, from its external id and
@@ -453,7 +453,7 @@ impl WorkspacePart {
             text,
             members,
             accounts,
-            streamed: false,
+            streamed: None,
         })
     }
 
@@ -461,7 +461,7 @@ impl WorkspacePart {
     /// come (a plain one where its two keys are, others member by member), the rest of the
     /// workspace is skimmed as before. `None` where the skimmer gives up, and also when the
     /// accounts do not start in the workspace's first megabyte.
-    fn stream(target: &FileTarget, file: &mut File) -> Option<WorkspacePart> {
+    fn stream(target: &FileTarget, mut file: File) -> Option<WorkspacePart> {
         let find = |first: &[u8]| {
             let mut skim = Skim::new(first);
             skim.eat(b'{')?;
@@ -478,7 +478,7 @@ impl WorkspacePart {
         };
         let mut accounts = Vec::new();
         let mut hints = split::KeyHints::default();
-        let around = split::stream_list(file, find, |row| {
+        let around = split::stream_list(&mut file, find, |row| {
             let start = usize::try_from(row.start).ok()?;
             let span = start..start + row.bytes.len();
             let keys = if row.plain {
@@ -512,7 +512,7 @@ impl WorkspacePart {
         let part = WorkspacePart::skim(target, rest)?;
         Some(WorkspacePart {
             accounts,
-            streamed: true,
+            streamed: Some(file),
             ..part
         })
     }
@@ -529,8 +529,8 @@ impl WorkspacePart {
                 x.is_some_and(|x| ids.contains(&x)) || e.is_some_and(|e| emails.contains(&e))
             })
             .map(|(span, _, _)| span.clone());
-        let raw: Vec<String> = if self.streamed {
-            split::read_spans(&self.path, spans.map(|s| s.start as u64..s.end as u64))
+        let raw: Vec<String> = if let Some(file) = &self.streamed {
+            split::read_spans(file, spans.map(|s| s.start as u64..s.end as u64))
                 .ok()?
                 .into_iter()
                 .map(String::from_utf8)
@@ -657,6 +657,66 @@ mod tests {
         let mut out = Vec::new();
         write_workspace(&mut out, state).unwrap();
         std::fs::write(path, out).unwrap();
+    }
+
+    #[test]
+    fn the_workspace_is_streamed_to_the_same_accounts_as_the_skimmer_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("workspace.json");
+        let mut state = sample();
+        let mut other = state.accounts[0].clone();
+        other.id = "u-2".to_owned();
+        other.external_id = None;
+        other.email = Some("Ann \"Q\" <ANN@example.com>".to_owned());
+        state.accounts.push(other);
+        write_sample(&path, &state);
+        let target = FileTarget::new(&path);
+        let bytes = std::fs::read(&path).unwrap();
+        let skimmed = WorkspacePart::skim(&target, bytes).unwrap();
+        let streamed = WorkspacePart::stream(&target, File::open(&path).unwrap()).unwrap();
+        assert!(streamed.streamed.is_some());
+        assert_eq!(streamed.accounts, skimmed.accounts);
+        assert_eq!(streamed.accounts.len(), 2);
+        // The same part for any keys.
+        for query in [
+            "100",
+            "sanne@example.com",
+            "ann \"q\" <ann@example.com>",
+            "nobody",
+        ] {
+            let keys = Keys::of_query(query);
+            assert_eq!(
+                streamed.read(&keys).unwrap(),
+                skimmed.read(&keys).unwrap(),
+                "{query}"
+            );
+        }
+    }
+
+    #[test]
+    fn explain_reads_its_accounts_from_the_workspace_it_streamed_even_when_an_apply_replaced_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("workspace.json");
+        let before = sample();
+        write_sample(&path, &before);
+        let mut target = FileTarget::new(&path);
+        let part = target.part().unwrap().unwrap();
+        // An apply writes a new workspace beside it and renames it over the old one: the bytes
+        // at the streamed account's span are now something else.
+        let mut after = before.clone();
+        after.accounts[0].first_name = "A much longer first name, shifting every span".to_owned();
+        after.accounts.insert(0, {
+            let mut a = before.accounts[0].clone();
+            a.id = "u-0".to_owned();
+            a.external_id = Some("7".to_owned());
+            a.email = Some("seven@example.com".to_owned());
+            a
+        });
+        let new = dir.path().join("workspace.json.new");
+        write_sample(&new, &after);
+        std::fs::rename(&new, &path).unwrap();
+        let keys = Keys::of_query("100");
+        assert_eq!(part.read(&keys).unwrap(), before.read(&keys).unwrap());
     }
 
     #[test]

@@ -503,13 +503,13 @@ pub(crate) fn stream_list_by(
     }
 }
 
-/// The bytes of the file at `path` at each of `spans` (rows [`stream_list`] handed over).
+/// The bytes of `file` at each of `spans` (rows [`stream_list`] handed over). The file that was
+/// streamed, still open: a workspace replaced since (by an apply's atomic rename) is not mixed in.
 pub(crate) fn read_spans(
-    path: &std::path::Path,
+    mut file: &std::fs::File,
     spans: impl Iterator<Item = Range<u64>>,
 ) -> std::io::Result<Vec<Vec<u8>>> {
     use std::io::{Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)?;
     spans
         .map(|span| {
             let mut out = vec![0; (span.end - span.start) as usize];
