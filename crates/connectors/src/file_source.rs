@@ -1517,7 +1517,7 @@ struct Streamed {
 /// [`skim_rows`] through [`split::stream_list`]: a plain row's identifier, address and group
 /// identifiers are read where their keys are, a group's name only while the group has none;
 /// other rows are skimmed. The spans are the rows' in the file. `None` where [`skim_rows`] gives
-/// up, and also when the list does not start in the first megabyte, or the file is larger than
+/// up, and also when the list does not start in the first 16 MB, or the file is larger than
 /// 4 GiB.
 fn stream_rows(
     mut input: impl std::io::Read,

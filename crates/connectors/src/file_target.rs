@@ -460,7 +460,7 @@ impl WorkspacePart {
     /// [`WorkspacePart::skim`] through [`split::stream_list`]: the accounts are read as they
     /// come (a plain one where its two keys are, others member by member), the rest of the
     /// workspace is skimmed as before. `None` where the skimmer gives up, and also when the
-    /// accounts do not start in the workspace's first megabyte.
+    /// accounts do not start in the workspace's first 16 MB.
     fn stream(target: &FileTarget, mut file: File) -> Option<WorkspacePart> {
         let find = |first: &[u8]| {
             let mut skim = Skim::new(first);
