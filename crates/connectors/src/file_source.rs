@@ -1447,7 +1447,13 @@ fn skim_list(
             u32::try_from(span.start).ok()?,
             u32::try_from(span.end).ok()?,
         );
-        rows.push(row_keys(get, &mut groups, text, span)?);
+        rows.push(row_keys(
+            get,
+            |slot| Some(get(slot)),
+            &mut groups,
+            in_text(text),
+            span,
+        )?);
         Some(())
     })?;
     Some((rows, groups))
@@ -1588,7 +1594,19 @@ fn stream_rows(
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
             };
-            return push_row(&mut out, get, |slot| Some(get(slot)), span);
+            let Streamed {
+                rows,
+                groups,
+                arena,
+            } = &mut out;
+            rows.push(row_keys(
+                get,
+                |slot| Some(get(slot)),
+                groups,
+                into_arena(arena),
+                span,
+            )?);
+            return Some(());
         }
 
         let mut values: [Option<split::Value<'_>>; 5] = Default::default();
@@ -1605,7 +1623,19 @@ fn stream_rows(
             Some(key) => read_value(row.member(key)?),
             None => Some(None),
         };
-        push_row(&mut out, |slot| cells[slot], name, span)
+        let Streamed {
+            rows,
+            groups,
+            arena,
+        } = &mut out;
+        rows.push(row_keys(
+            |slot| cells[slot],
+            name,
+            groups,
+            into_arena(arena),
+            span,
+        )?);
+        Some(())
     })?;
     let blank = |b: &[u8]| b.iter().all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
     let head = around
@@ -1641,15 +1671,17 @@ fn read_value(v: Option<split::Value<'_>>) -> Option<Option<&str>> {
     Some(v.map(str::trim).filter(|s| !s.is_empty()))
 }
 
-/// Adds a row to `out` from its values as the reader takes them (`get`: trimmed, empty ones
-/// absent); `name(slot)` is a group name, asked for only while the group has none. `None` for a
-/// row without an identifier (an error the reader reports), or when `name` gives up.
-fn push_row<'v>(
-    out: &mut Streamed,
+/// One row's keys, its groups seen (as [`Builder::add_row`] sees them), from its values as the
+/// reader takes them (`get`: trimmed, empty ones absent); `name(slot)` is a group name, asked for
+/// only while the group has none; `keep` says where a value is kept. `None` for a row without an
+/// identifier (an error the reader reports), or when `name` or `keep` gives up.
+fn row_keys<'v>(
     get: impl Fn(usize) -> Option<&'v str>,
     name: impl Fn(usize) -> Option<Option<&'v str>>,
+    groups: &mut [Groups; 3],
+    mut keep: impl FnMut(&str) -> Option<Text>,
     span: (u32, u32),
-) -> Option<()> {
+) -> Option<RowKeys> {
     let id = get(ID)?;
     for (k, (g, n)) in [
         (COMMUNITY, COMMUNITY_NAME),
@@ -1660,16 +1692,11 @@ fn push_row<'v>(
     .enumerate()
     {
         if let Some(v) = get(g) {
-            out.groups[k].see_with(v, || name(n))?;
+            groups[k].see_with(v, || name(n))?;
         }
     }
-    let mut keep = |s: &str| {
-        let start = u32::try_from(out.arena.len()).ok()?;
-        out.arena.extend_from_slice(s.as_bytes());
-        Some(Text::At(start, u32::try_from(out.arena.len()).ok()?))
-    };
     let email = get(EMAIL);
-    let row = RowKeys {
+    Some(RowKeys {
         span,
         id: keep(id)?,
         id_hash: fx_hash(id),
@@ -1678,41 +1705,21 @@ fn push_row<'v>(
             None => None,
         },
         email_hash: email.and_then(identity::email_key).map(|k| fx_hash(&k)),
-    };
-    out.rows.push(row);
-    Some(())
+    })
 }
 
-/// One row's keys, its groups seen (as [`Builder::add_row`] sees them), from its values as the
-/// reader takes them (`get`: trimmed, empty ones absent); `None` for a row without an
-/// identifier, an error the reader reports.
-fn row_keys<'v>(
-    get: impl Fn(usize) -> Option<&'v str>,
-    groups: &mut [Groups; 3],
-    text: &[u8],
-    span: (u32, u32),
-) -> Option<RowKeys> {
-    let id = get(ID)?;
-    for (k, (g, name)) in [
-        (COMMUNITY, COMMUNITY_NAME),
-        (FUNCTION, FUNCTION_NAME),
-        (DEPARTMENT, DEPARTMENT_NAME),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        if let Some(v) = get(g) {
-            groups[k].see(v, get(name));
-        }
+/// A value of the export `text` where it is there, else a copy ([`Text::of`]).
+fn in_text(text: &[u8]) -> impl FnMut(&str) -> Option<Text> + '_ {
+    move |v| Some(Text::of(v, text))
+}
+
+/// A value copied to the end of `arena`.
+fn into_arena(arena: &mut Vec<u8>) -> impl FnMut(&str) -> Option<Text> + '_ {
+    move |v| {
+        let start = u32::try_from(arena.len()).ok()?;
+        arena.extend_from_slice(v.as_bytes());
+        Some(Text::At(start, u32::try_from(arena.len()).ok()?))
     }
-    let email = get(EMAIL);
-    Some(RowKeys {
-        span,
-        id: Text::of(id, text),
-        id_hash: fx_hash(id),
-        email: email.map(|e| Text::of(e, text)),
-        email_hash: email.and_then(identity::email_key).map(|k| fx_hash(&k)),
-    })
 }
 
 /// [`skim_rows`] for a CSV export: the records read by the CSV parser [`FileSource::read_csv`]
@@ -1745,8 +1752,9 @@ fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Vec<RowKeys>, [
         // Where it ends is where the next record starts.
         rows.push(row_keys(
             |slot| cells[slot],
+            |slot| Some(cells[slot]),
             &mut groups,
-            b,
+            in_text(b),
             (start, start),
         )?);
     }

@@ -118,7 +118,7 @@ impl<'b> Row<'b> {
             let known = end > hint.0.len() + 1
                 && b[end - 1] == b'"'
                 && b[end - hint.0.len() - 2] == b'"'
-                && same(&b[end - hint.0.len() - 1..end - 1], &hint.0);
+                && b[end - hint.0.len() - 1..end - 1] == *hint.0;
             if !known {
                 // With no escapes in the row, the quote before the closing one opens the key.
                 let open = memchr::memrchr(b'"', &b[..end - 1])?;
@@ -156,21 +156,6 @@ impl<'b> Row<'b> {
             None => Some(None),
         }
     }
-}
-
-/// `a == b` for two short keys of the same length, eight bytes at a time (a library compare
-/// costs more to call than to run on these).
-#[inline]
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let (a8, a_rest) = a.as_chunks::<8>();
-    let (b8, b_rest) = b.as_chunks::<8>();
-    a8.iter()
-        .zip(b8)
-        .all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
-        && a_rest.iter().zip(b_rest).all(|(x, y)| x == y)
 }
 
 /// The value at `at` (after white space) in a plain row; `None` for an object, a list or what is
