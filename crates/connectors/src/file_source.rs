@@ -433,28 +433,46 @@ impl fmt::Display for RowError {
 #[derive(Default, Clone, Copy)]
 struct FxHasher(u64);
 
+impl FxHasher {
+    /// Mixes in one word.
+    #[inline]
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+
+    /// What [`std::hash::Hasher::write`] mixes in for `bytes`: each whole word, then the rest
+    /// (zero-padded) with its length. [`email_hash`] does the same with each word lower-cased.
+    #[inline]
+    fn words(bytes: &[u8]) -> (std::slice::ChunksExact<'_, u8>, u64, u64) {
+        let chunks = bytes.chunks_exact(8);
+        let rest = chunks.remainder();
+        let mut tail = [0u8; 8];
+        tail[..rest.len()].copy_from_slice(rest);
+        (chunks, u64::from_le_bytes(tail), rest.len() as u64)
+    }
+}
+
+/// A whole word of [`FxHasher::words`].
+#[inline]
+fn word(c: &[u8]) -> u64 {
+    c.first_chunk::<8>().map_or(0, |w| u64::from_le_bytes(*w))
+}
+
 impl std::hash::Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0xf135_7aea_2e62_a9c5;
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        let (chunks, tail, len) = FxHasher::words(bytes);
+        for c in chunks {
+            self.add(word(c));
         }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(tail) ^ rest.len() as u64).wrapping_mul(K);
-        self.0 = h;
+        self.add(tail ^ len);
     }
 
     fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0xf135_7aea_2e62_a9c5);
+        self.add(u64::from(i));
     }
 
     fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0xf135_7aea_2e62_a9c5);
+        self.add(i);
     }
 
     fn finish(&self) -> u64 {
@@ -468,10 +486,55 @@ type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 type FxMap<K, V> = HashMap<K, V, FxBuild>;
 
 pub(crate) fn fx_hash(s: &str) -> u64 {
+    fx_hash_bytes(s.as_bytes())
+}
+
+/// [`fx_hash`] of text not checked to be UTF-8.
+pub(crate) fn fx_hash_bytes(b: &[u8]) -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = FxBuild::default().build_hasher();
-    h.write(s.as_bytes());
+    h.write(b);
     h.finish()
+}
+
+/// [`fx_hash`] of the address's [`identity::email_key`] (`None` for a blank one, or one that is
+/// not UTF-8). An ASCII address that needs no trimming is lower-cased and hashed eight bytes at a
+/// time, as [`FxHasher::write`] hashes the lower-cased copy, without making one.
+pub(crate) fn email_hash(email: &[u8]) -> Option<u64> {
+    use std::hash::Hasher;
+    // `str::trim`'s ASCII white space, and anything past ASCII, at either end: the long way.
+    let plain = |c: &u8| !matches!(c, b'\t'..=b'\r' | b' ' | 0x80..);
+    if !(email.first().is_some_and(plain) && email.last().is_some_and(plain)) {
+        return email_key_hash(email);
+    }
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let ones = |b: u8| u64::from_le_bytes([b; 8]);
+    // Each upper-case ASCII letter of `w` (no byte past ASCII) with bit 0x20 set: the sums do not
+    // carry out of a byte, so each byte's top bit says whether it is at least `A`, above `Z`.
+    let lower = |w: u64| {
+        let at_least_a = w.wrapping_add(ones(0x80 - b'A'));
+        let above_z = w.wrapping_add(ones(0x7f - b'Z'));
+        w | ((at_least_a & !above_z & HIGH) >> 2)
+    };
+    let mut h = FxHasher::default();
+    let (chunks, tail, len) = FxHasher::words(email);
+    for c in chunks {
+        let w = word(c);
+        if w & HIGH != 0 {
+            return email_key_hash(email);
+        }
+        h.add(lower(w));
+    }
+    if tail & HIGH != 0 {
+        return email_key_hash(email);
+    }
+    h.add(lower(tail) ^ len);
+    Some(h.finish())
+}
+
+fn email_key_hash(email: &[u8]) -> Option<u64> {
+    let e = std::str::from_utf8(email).ok()?;
+    identity::email_key(e).map(|k| fx_hash(&k))
 }
 
 /// Person index by identifier, without a second copy of every identifier: keyed by the
@@ -509,33 +572,52 @@ impl IdIndex {
 /// many rows name them.
 #[derive(Default)]
 struct Groups {
-    index: FxMap<Box<str>, usize>,
+    /// By the identifier's hash, checked against the group; identifiers whose hash an earlier
+    /// one has, by themselves.
+    index: FxMap<u64, usize>,
+    collided: FxMap<Box<[u8]>, usize>,
     groups: Vec<(Box<str>, Option<Box<str>>)>,
 }
 
 impl Groups {
     fn see(&mut self, id: &str, name: Option<&str>) {
-        self.see_with(id, || Some(name));
+        // A `str` is UTF-8: this does not give up.
+        let _ = self.see_with(id.as_bytes(), || Some(name));
     }
 
     /// [`Groups::see`], the name asked for only while the group has none; `None` when `name`
-    /// gives up.
+    /// gives up, or a new identifier is not UTF-8.
     fn see_with<'n>(
         &mut self,
-        id: &str,
+        id: &[u8],
         name: impl FnOnce() -> Option<Option<&'n str>>,
     ) -> Option<()> {
-        match self.index.get(id) {
-            Some(&i) => {
+        let hash = fx_hash_bytes(id);
+        let found = match self.index.get(&hash) {
+            Some(&i) if split::same(self.groups[i].0.as_bytes(), id) => Some(i),
+            Some(_) => self.collided.get(id).copied(),
+            None => None,
+        };
+        match found {
+            Some(i) => {
                 let slot = &mut self.groups[i].1;
                 if slot.is_none() {
                     *slot = name()?.map(Box::from);
                 }
             }
             None => {
+                let text = std::str::from_utf8(id).ok()?;
                 let name = name()?.map(Box::from);
-                self.index.insert(Box::from(id), self.groups.len());
-                self.groups.push((Box::from(id), name));
+                let i = self.groups.len();
+                match self.index.entry(hash) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(i);
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        self.collided.insert(Box::from(id), i);
+                    }
+                }
+                self.groups.push((Box::from(text), name));
             }
         }
         Some(())
@@ -1245,13 +1327,12 @@ impl<'de> Visitor<'de> for KeysRow<'_> {
 /// linked to are not checked (a bad date there is for `plan` and `validate` to report).
 pub struct FileSourcePart {
     source: FileSource,
-    /// A CSV export (else JSON).
-    csv: bool,
+    /// A CSV export (else JSON): its delimiter, and each slot's column.
+    csv: Option<(u8, Vec<Option<usize>>)>,
     layout: Layout,
-    /// The export (its rows' values were checked to be UTF-8 as they were skimmed); or, when
-    /// `streamed`, the rows' identifiers and addresses one after the other.
+    /// The export, unless it was `streamed`.
     bytes: Vec<u8>,
-    /// The export as it was read through [`split::stream_list`], still open: the rows' spans
+    /// The export as it was read through [`split::stream_list_halves`], still open: the rows' spans
     /// are in it.
     streamed: Option<std::fs::File>,
     rows: Vec<RowKeys>,
@@ -1260,52 +1341,30 @@ pub struct FileSourcePart {
     departments: Vec<SourceGroup>,
 }
 
-/// A value of a row: where it is in the export, or unescaped.
-enum Text {
-    At(u32, u32),
-    Owned(Box<str>),
-}
-
-impl Text {
-    fn of(value: &str, bytes: &[u8]) -> Text {
-        let base = bytes.as_ptr() as usize;
-        let at = value.as_ptr() as usize;
-        if at >= base && at + value.len() <= base + bytes.len() {
-            let start = at - base;
-            if let (Ok(a), Ok(b)) = (u32::try_from(start), u32::try_from(start + value.len())) {
-                return Text::At(a, b);
-            }
-        }
-        Text::Owned(value.into())
-    }
-
-    fn get<'t>(&'t self, bytes: &'t [u8]) -> &'t str {
-        match self {
-            Text::At(a, b) => bytes
-                .get(*a as usize..*b as usize)
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .unwrap_or_default(),
-            Text::Owned(s) => s,
-        }
-    }
-}
-
-/// What linking needs of one row. The hashes let a pass over every row compare numbers; a
-/// match is then checked on the text.
+/// What linking needs of one row: the hashes let a pass over every row compare numbers; a
+/// row they match is read again (from its span) and checked on its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct RowKeys {
     span: (u32, u32),
-    id: Text,
+    /// Of the identifier ([`some_hash`]).
     id_hash: u64,
-    email: Option<Text>,
-    /// Of the address's [`identity::email_key`].
-    email_hash: Option<u64>,
+    /// Of the address's [`identity::email_key`] ([`some_hash`]); 0 without one.
+    email_hash: u64,
 }
 
-/// The hashes of `keys`' identifiers and addresses.
+/// A hash that is never 0, so that 0 can stand for no address.
+pub(crate) fn some_hash(h: u64) -> u64 {
+    h.max(1)
+}
+
+/// The hashes of `keys`' identifiers and addresses, as [`some_hash`]es.
 pub(crate) fn key_hashes(keys: &Keys) -> (Vec<u64>, Vec<u64>) {
     (
-        keys.ids().iter().map(|k| fx_hash(k)).collect(),
-        keys.emails().iter().map(|k| fx_hash(k)).collect(),
+        keys.ids().iter().map(|k| some_hash(fx_hash(k))).collect(),
+        keys.emails()
+            .iter()
+            .map(|k| some_hash(fx_hash(k)))
+            .collect(),
     )
 }
 
@@ -1322,12 +1381,13 @@ impl FileSourcePart {
         if format == FileFormat::Json {
             let file = std::fs::File::open(&source.path)
                 .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
-            if let Some(Streamed {
-                rows,
-                groups,
-                arena,
-            }) = stream_rows(&file, split::CHUNK, &layout, source.cfg.records.as_deref())
-            {
+            if let Some(Streamed { rows, groups }) = stream_rows(
+                &file,
+                split::CHUNK,
+                split::HALVES_FROM,
+                &layout,
+                source.cfg.records.as_deref(),
+            ) {
                 tracing::debug!(
                     rows = rows.len(),
                     ms = start.elapsed().as_millis() as u64,
@@ -1336,9 +1396,9 @@ impl FileSourcePart {
                 let [communities, functions, departments] = groups.map(Groups::finish);
                 return Ok(Some(FileSourcePart {
                     source: source.clone(),
-                    csv: false,
+                    csv: None,
                     layout,
-                    bytes: arena,
+                    bytes: Vec::new(),
                     streamed: Some(file),
                     rows,
                     communities,
@@ -1350,10 +1410,17 @@ impl FileSourcePart {
         let bytes = std::fs::read(&source.path)
             .map_err(|e| source.file_error(format!("cannot read the export: {e}")))?;
         let read = start.elapsed();
-        let skimmed = if format == FileFormat::Csv {
-            skim_csv(&bytes, &layout, source.delimiter()?)
+        let (skimmed, csv) = if format == FileFormat::Csv {
+            let delimiter = source.delimiter()?;
+            match skim_csv(&bytes, &layout, delimiter) {
+                Some((s, columns)) => (Some((s.rows, s.groups)), Some((delimiter, columns))),
+                None => (None, None),
+            }
         } else {
-            skim_rows(&bytes, &layout, source.cfg.records.as_deref())
+            (
+                skim_rows(&bytes, &layout, source.cfg.records.as_deref()),
+                None,
+            )
         };
         let Some((rows, groups)) = skimmed else {
             tracing::debug!("the export is not a list of rows the skimmer reads: read whole");
@@ -1368,7 +1435,7 @@ impl FileSourcePart {
         let [communities, functions, departments] = groups.map(Groups::finish);
         Ok(Some(FileSourcePart {
             source: source.clone(),
-            csv: format == FileFormat::Csv,
+            csv,
             layout,
             bytes,
             streamed: None,
@@ -1379,12 +1446,80 @@ impl FileSourcePart {
         }))
     }
 
-    /// The row carries one of the keys (whose hashes are `hashes`).
-    fn links(&self, keys: &Keys, hashes: &(Vec<u64>, Vec<u64>), row: &RowKeys) -> bool {
-        (hashes.0.contains(&row.id_hash) && keys.has_id(row.id.get(&self.bytes)))
-            || (row.email_hash.is_some_and(|h| hashes.1.contains(&h))
-                && keys.has_email(row.email.as_ref().map(|e| e.get(&self.bytes))))
+    /// The rows that carry one of the keys, with their identifiers and addresses: those whose
+    /// hashes match, read again and checked on their text. `None` when a streamed export can
+    /// no longer be read where it was.
+    fn linked(&self, keys: &Keys) -> Option<Vec<(&RowKeys, String, Option<String>)>> {
+        let (ids, emails) = key_hashes(keys);
+        let candidates: Vec<&RowKeys> = self
+            .rows
+            .iter()
+            .filter(|r| {
+                ids.contains(&r.id_hash) || (r.email_hash != 0 && emails.contains(&r.email_hash))
+            })
+            .collect();
+        let raw: Vec<Cow<'_, [u8]>> = match &self.streamed {
+            Some(file) => split::read_spans(file, candidates.iter().map(|r| span_of(r)))
+                .ok()?
+                .into_iter()
+                .map(Cow::Owned)
+                .collect(),
+            None => candidates
+                .iter()
+                .map(|r| {
+                    Cow::Borrowed(
+                        self.bytes
+                            .get(r.span.0 as usize..r.span.1 as usize)
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        };
+        let mut out = Vec::new();
+        let mut hints = Hints::new();
+        for (row, raw) in candidates.into_iter().zip(&raw) {
+            let (id, email) = self.keys_of(raw, &mut hints)?;
+            if keys.has_id(&id) || keys.has_email(email.as_deref()) {
+                out.push((row, id, email));
+            }
+        }
+        Some(out)
     }
+
+    /// A row's identifier and address as the skim read them, from its text.
+    fn keys_of(&self, raw: &[u8], hints: &mut Hints) -> Option<(String, Option<String>)> {
+        let text = |v: Option<&str>| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        match &self.csv {
+            Some((delimiter, columns)) => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(*delimiter)
+                    .has_headers(false)
+                    .from_reader(raw);
+                let mut record = csv::ByteRecord::new();
+                reader.read_byte_record(&mut record).ok()?;
+                let cell = |slot: usize| {
+                    columns[slot]
+                        .and_then(|i| record.get(i))
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                };
+                Some((text(cell(ID))?, text(cell(EMAIL))))
+            }
+            None => {
+                let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
+                skim_row(&mut Skim::new(raw), &self.layout, hints, &mut cells)?;
+                Some((text(cells[ID].as_deref())?, text(cells[EMAIL].as_deref())))
+            }
+        }
+    }
+}
+
+/// A row's span in the export.
+fn span_of(row: &RowKeys) -> std::ops::Range<u64> {
+    u64::from(row.span.0)..u64::from(row.span.1)
 }
 
 /// The slots a skim reads: what links a row and its groups.
@@ -1413,7 +1548,7 @@ fn skim_rows(
         let mut found = None;
         skim.object(|key, skim| {
             if found.is_none() && key.bytes() == wanted {
-                found = Some(skim_list(skim, text, layout)?);
+                found = Some(skim_list(skim, layout)?);
                 Some(())
             } else {
                 skim.skip().map(drop)
@@ -1421,16 +1556,12 @@ fn skim_rows(
         })?;
         return found.filter(|_| skim.done());
     }
-    let found = skim_list(&mut skim, text, layout)?;
+    let found = skim_list(&mut skim, layout)?;
     skim.done().then_some(found)
 }
 
 /// The list of rows at the cursor of `skim` ([`skim_rows`]).
-fn skim_list(
-    skim: &mut Skim<'_>,
-    text: &[u8],
-    layout: &Layout,
-) -> Option<(Vec<RowKeys>, [Groups; 3])> {
+fn skim_list(skim: &mut Skim<'_>, layout: &Layout) -> Option<(Vec<RowKeys>, [Groups; 3])> {
     let mut rows = Vec::new();
     let mut groups: [Groups; 3] = Default::default();
     let mut hints = Hints::new();
@@ -1448,10 +1579,9 @@ fn skim_list(
             u32::try_from(span.end).ok()?,
         );
         rows.push(row_keys(
-            get,
+            |slot| get(slot).map(str::as_bytes),
             |slot| Some(get(slot)),
             &mut groups,
-            in_text(text),
             span,
         )?);
         Some(())
@@ -1512,22 +1642,23 @@ fn skim_row<'b>(
     })
 }
 
-/// What [`stream_rows`] read.
+/// What [`stream_rows`] (or [`skim_csv`]) read.
 struct Streamed {
     rows: Vec<RowKeys>,
     groups: [Groups; 3],
-    /// The rows' identifiers and addresses ([`Text::At`] points here).
-    arena: Vec<u8>,
 }
 
-/// [`skim_rows`] through [`split::stream_list`]: a plain row's identifier, address and group
-/// identifiers are read where their keys are, a group's name only while the group has none;
-/// other rows are skimmed. The spans are the rows' in the file. `None` where [`skim_rows`] gives
-/// up, and also when the list does not start in the first 16 MB, or the file is larger than
-/// 4 GiB.
+/// [`skim_rows`] through [`split::stream_list_halves`]: a plain row's identifier, address and
+/// group identifiers are read where their keys are, a group's name only while the group has
+/// none; other rows are skimmed. The spans are the rows' in the file. `None` where
+/// [`skim_rows`] gives up, and also when the list does not start in the first 16 MB, or the file
+/// is larger than 4 GiB. A file of `halves_from` bytes or more is read by two threads; the
+/// second may then give up where one would not (a group name it cannot read, which the first
+/// half had already named), and the export is read whole: the same answer, later.
 fn stream_rows(
-    mut input: impl std::io::Read,
+    file: &std::fs::File,
     chunk: usize,
+    halves_from: u64,
     layout: &Layout,
     records: Option<&str>,
 ) -> Option<Streamed> {
@@ -1553,90 +1684,20 @@ fn stream_rows(
             _ => None,
         }
     };
-    let column = |slot: usize| {
-        let name = layout.slot_names[slot].as_bytes();
-        (!name.is_empty()).then_some(name)
-    };
-    let mut out = Streamed {
-        rows: Vec::new(),
-        groups: Default::default(),
-        arena: Vec::new(),
-    };
-    let mut hints = Hints::new();
-    // The distinct keys of the slots read from every row, and each slot's key among them.
-    let mut wanted_keys: Vec<&[u8]> = Vec::new();
-    let mut slot_keys: Vec<(usize, usize)> = Vec::new();
-    for slot in [ID, EMAIL, COMMUNITY, FUNCTION, DEPARTMENT] {
-        if let Some(key) = column(slot) {
-            let k = match wanted_keys.iter().position(|k| *k == key) {
-                Some(k) => k,
-                None => {
-                    wanted_keys.push(key);
-                    wanted_keys.len() - 1
-                }
-            };
-            slot_keys.push((slot, k));
-        }
+    let mut earlier = RowReader::new(layout);
+    let mut later = RowReader::new(layout);
+    let (around, halves) = split::stream_list_halves(
+        file,
+        chunk,
+        halves_from,
+        find,
+        |row| earlier.read(row),
+        |row| later.read(row),
+    )?;
+    let mut out = earlier.out;
+    if halves {
+        out.append(later.out);
     }
-    let mut key_hints = split::KeyHints::default();
-    let around = split::stream_list_by(&mut input, chunk, find, |row| {
-        let span = (
-            u32::try_from(row.start).ok()?,
-            u32::try_from(row.start + row.bytes.len() as u64).ok()?,
-        );
-        if !row.plain {
-            let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
-            let mut skim = Skim::new(row.bytes);
-            skim_row(&mut skim, layout, &mut hints, &mut cells)?;
-            let get = |slot: usize| {
-                cells[slot]
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-            };
-            let Streamed {
-                rows,
-                groups,
-                arena,
-            } = &mut out;
-            rows.push(row_keys(
-                get,
-                |slot| Some(get(slot)),
-                groups,
-                into_arena(arena),
-                span,
-            )?);
-            return Some(());
-        }
-
-        let mut values: [Option<split::Value<'_>>; 5] = Default::default();
-        row.members(
-            &mut key_hints,
-            |key| wanted_keys.iter().position(|k| *k == key),
-            &mut values,
-        )?;
-        let mut cells: [Option<&str>; FIXED] = [None; FIXED];
-        for (slot, key) in &slot_keys {
-            cells[*slot] = read_value(values[*key].clone())?;
-        }
-        let name = |slot: usize| match column(slot) {
-            Some(key) => read_value(row.member(key)?),
-            None => Some(None),
-        };
-        let Streamed {
-            rows,
-            groups,
-            arena,
-        } = &mut out;
-        rows.push(row_keys(
-            |slot| cells[slot],
-            name,
-            groups,
-            into_arena(arena),
-            span,
-        )?);
-        Some(())
-    })?;
     let blank = |b: &[u8]| b.iter().all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
     let head = around
         .head
@@ -1654,32 +1715,167 @@ fn stream_rows(
     skim.done().then_some(out)
 }
 
+impl Streamed {
+    /// `later`'s rows after these, as if one reader had read them all.
+    fn append(&mut self, later: Streamed) {
+        self.rows.extend(later.rows);
+        // A group's first name in file order: the earlier's, else the later's.
+        for (groups, more) in self.groups.iter_mut().zip(later.groups) {
+            for (id, name) in more.groups {
+                groups.see(&id, name.as_deref());
+            }
+        }
+    }
+}
+
+/// What one thread of [`stream_rows`] keeps while it reads rows.
+struct RowReader<'l> {
+    layout: &'l Layout,
+    /// The distinct keys of the slots read from every row, and each slot's key among them.
+    wanted_keys: Vec<&'l [u8]>,
+    slot_keys: Vec<(usize, usize)>,
+    hints: Hints,
+    key_hints: split::KeyHints,
+    out: Streamed,
+}
+
+impl<'l> RowReader<'l> {
+    fn new(layout: &'l Layout) -> RowReader<'l> {
+        let mut wanted_keys: Vec<&[u8]> = Vec::new();
+        let mut slot_keys = Vec::new();
+        for slot in [ID, EMAIL, COMMUNITY, FUNCTION, DEPARTMENT] {
+            if let Some(key) = column(layout, slot) {
+                let k = match wanted_keys.iter().position(|k| *k == key) {
+                    Some(k) => k,
+                    None => {
+                        wanted_keys.push(key);
+                        wanted_keys.len() - 1
+                    }
+                };
+                slot_keys.push((slot, k));
+            }
+        }
+        RowReader {
+            layout,
+            wanted_keys,
+            slot_keys,
+            hints: Hints::new(),
+            key_hints: split::KeyHints::default(),
+            out: Streamed {
+                rows: Vec::new(),
+                groups: Default::default(),
+            },
+        }
+    }
+
+    fn read(&mut self, row: split::Row<'_>) -> Option<()> {
+        let span = (
+            u32::try_from(row.start).ok()?,
+            u32::try_from(row.start + row.bytes.len() as u64).ok()?,
+        );
+        let Streamed { rows, groups } = &mut self.out;
+        if !row.plain {
+            let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
+            let mut skim = Skim::new(row.bytes);
+            skim_row(&mut skim, self.layout, &mut self.hints, &mut cells)?;
+            let get = |slot: usize| {
+                cells[slot]
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+            };
+            rows.push(row_keys(
+                |slot| get(slot).map(str::as_bytes),
+                |slot| Some(get(slot)),
+                groups,
+                span,
+            )?);
+            return Some(());
+        }
+
+        let mut values: [Option<split::Value<'_>>; 5] = Default::default();
+        let wanted_keys = &self.wanted_keys;
+        row.members(
+            &mut self.key_hints,
+            |key| wanted_keys.iter().position(|k| *k == key),
+            &mut values,
+        )?;
+        let mut cells: [Option<&[u8]>; FIXED] = [None; FIXED];
+        for (slot, key) in &self.slot_keys {
+            cells[*slot] = read_value(values[*key].clone())?;
+        }
+        let layout = self.layout;
+        let name = |slot: usize| match column(layout, slot) {
+            Some(key) => read_text(row.member(key)?),
+            None => Some(None),
+        };
+        rows.push(row_keys(|slot| cells[slot], name, groups, span)?);
+        Some(())
+    }
+}
+
+/// The key of `slot`'s column, unless it has none.
+fn column(layout: &Layout, slot: usize) -> Option<&[u8]> {
+    let name = layout.slot_names[slot].as_bytes();
+    (!name.is_empty()).then_some(name)
+}
+
 /// A value of a plain row as [`skim_row`] reads it, trimmed and empty as absent: `None` when it
-/// gives up.
-fn read_value(v: Option<split::Value<'_>>) -> Option<Option<&str>> {
-    let v = match v {
-        None | Some(split::Value::Null) => None,
-        Some(split::Value::Text(t)) => Some(std::str::from_utf8(t).ok()?),
+/// gives up. Its text is checked to be UTF-8 only where [`trim`] needs it: the reader checks
+/// the rows that are read whole.
+fn read_value(v: Option<split::Value<'_>>) -> Option<Option<&[u8]>> {
+    let v: &[u8] = match v {
+        None | Some(split::Value::Null) => return Some(None),
+        Some(split::Value::Text(t)) => t,
         // Whole numbers read as written; other numbers as the reader prints them (give up).
-        Some(split::Value::Number(n)) => Some(
-            std::str::from_utf8(n)
-                .ok()
-                .filter(|n| is_plain_integer(n))?,
-        ),
-        Some(split::Value::Bool(b)) => Some(if b { "true" } else { "false" }),
+        Some(split::Value::Number(n)) => std::str::from_utf8(n)
+            .ok()
+            .filter(|n| is_plain_integer(n))?
+            .as_bytes(),
+        Some(split::Value::Bool(b)) => {
+            if b {
+                b"true"
+            } else {
+                b"false"
+            }
+        }
     };
-    Some(v.map(str::trim).filter(|s| !s.is_empty()))
+    let v = trim(v)?;
+    Some((!v.is_empty()).then_some(v))
+}
+
+/// [`read_value`] as text (a group's name).
+fn read_text(v: Option<split::Value<'_>>) -> Option<Option<&str>> {
+    match read_value(v)? {
+        Some(v) => std::str::from_utf8(v).ok().map(Some),
+        None => Some(None),
+    }
+}
+
+/// `v` trimmed as [`str::trim`] trims it: ASCII white space at once, and where an end is not
+/// ASCII (which may be Unicode white space) as text (`None` when it is not UTF-8).
+fn trim(v: &[u8]) -> Option<&[u8]> {
+    // `str::trim`'s ASCII white space: `trim_ascii`'s and the vertical tab.
+    let blank = |c: &u8| matches!(c, b'\t'..=b'\r' | b' ');
+    let start = v.iter().position(|c| !blank(c)).unwrap_or(v.len());
+    let end = v.iter().rposition(|c| !blank(c)).map_or(start, |i| i + 1);
+    let t = &v[start..end];
+    match (t.first(), t.last()) {
+        (Some(&a), Some(&b)) if a >= 0x80 || b >= 0x80 => {
+            std::str::from_utf8(t).ok().map(|t| t.trim().as_bytes())
+        }
+        _ => Some(t),
+    }
 }
 
 /// One row's keys, its groups seen (as [`Builder::add_row`] sees them), from its values as the
 /// reader takes them (`get`: trimmed, empty ones absent); `name(slot)` is a group name, asked for
-/// only while the group has none; `keep` says where a value is kept. `None` for a row without an
-/// identifier (an error the reader reports), or when `name` or `keep` gives up.
+/// only while the group has none. `None` for a row without an identifier (an error the reader
+/// reports), or when `name` gives up.
 fn row_keys<'v>(
-    get: impl Fn(usize) -> Option<&'v str>,
+    get: impl Fn(usize) -> Option<&'v [u8]>,
     name: impl Fn(usize) -> Option<Option<&'v str>>,
     groups: &mut [Groups; 3],
-    mut keep: impl FnMut(&str) -> Option<Text>,
     span: (u32, u32),
 ) -> Option<RowKeys> {
     let id = get(ID)?;
@@ -1698,33 +1894,14 @@ fn row_keys<'v>(
     let email = get(EMAIL);
     Some(RowKeys {
         span,
-        id: keep(id)?,
-        id_hash: fx_hash(id),
-        email: match email {
-            Some(e) => Some(keep(e)?),
-            None => None,
-        },
-        email_hash: email.and_then(identity::email_key).map(|k| fx_hash(&k)),
+        id_hash: some_hash(fx_hash_bytes(id)),
+        email_hash: email.and_then(email_hash).map_or(0, some_hash),
     })
-}
-
-/// A value of the export `text` where it is there, else a copy ([`Text::of`]).
-fn in_text(text: &[u8]) -> impl FnMut(&str) -> Option<Text> + '_ {
-    move |v| Some(Text::of(v, text))
-}
-
-/// A value copied to the end of `arena`.
-fn into_arena(arena: &mut Vec<u8>) -> impl FnMut(&str) -> Option<Text> + '_ {
-    move |v| {
-        let start = u32::try_from(arena.len()).ok()?;
-        arena.extend_from_slice(v.as_bytes());
-        Some(Text::At(start, u32::try_from(arena.len()).ok()?))
-    }
 }
 
 /// [`skim_rows`] for a CSV export: the records read by the CSV parser [`FileSource::read_csv`]
 /// uses, with the same header rules, only the skimmed columns looked at.
-fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Vec<RowKeys>, [Groups; 3])> {
+fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Streamed, Vec<Option<usize>>)> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
@@ -1751,10 +1928,9 @@ fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Vec<RowKeys>, [
         let start = u32::try_from(record.position()?.byte()).ok()?;
         // Where it ends is where the next record starts.
         rows.push(row_keys(
-            |slot| cells[slot],
+            |slot| cells[slot].map(str::as_bytes),
             |slot| Some(cells[slot]),
             &mut groups,
-            in_text(b),
             (start, start),
         )?);
     }
@@ -1767,7 +1943,7 @@ fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Vec<RowKeys>, [
     for (row, end) in rows.iter_mut().zip(ends) {
         row.span.1 = end;
     }
-    Some((rows, groups))
+    Some((Streamed { rows, groups }, slot_col))
 }
 
 /// A JSON integer that reads back as the same text (no sign of zero, no exponent, fits 64 bits).
@@ -1781,16 +1957,12 @@ fn is_plain_integer(n: &str) -> bool {
 
 impl SourcePart for FileSourcePart {
     fn link(&self, keys: &mut Keys) -> bool {
-        let hashes = key_hashes(keys);
-        let linked: Vec<&RowKeys> = self
-            .rows
-            .iter()
-            .filter(|row| self.links(keys, &hashes, row))
-            .collect();
+        // An export that cannot be read again links nothing more: `read` then reads it whole.
+        let linked = self.linked(keys).unwrap_or_default();
         let mut grew = false;
-        for row in linked {
-            grew |= keys.add_id(row.id.get(&self.bytes));
-            grew |= keys.add_email(row.email.as_ref().map(|e| e.get(&self.bytes)));
+        for (_, id, email) in linked {
+            grew |= keys.add_id(&id);
+            grew |= keys.add_email(email.as_deref());
         }
         grew
     }
@@ -1801,9 +1973,12 @@ impl SourcePart for FileSourcePart {
 
     fn read(&self, keys: &Keys) -> Result<SourceSnapshot, ConnectorError> {
         // The linked rows as a list of their own, read by the export's reader.
-        let hashes = key_hashes(keys);
-        let linked = self.rows.iter().filter(|r| self.links(keys, &hashes, r));
-        let read = if self.csv {
+        let Some(linked) = self.linked(keys) else {
+            // Gone or cut since it was read: read whole, for the reader's error.
+            return self.source.clone().fetch()?.read(keys);
+        };
+        let linked = linked.into_iter().map(|(row, _, _)| row);
+        let read = if self.csv.is_some() {
             // The header, then the linked records, each on a line of its own.
             let header = self
                 .rows
@@ -1818,7 +1993,7 @@ impl SourcePart for FileSourcePart {
             }
             self.source.read_csv(&csv, &self.layout)
         } else {
-            let spans = linked.map(|r| r.span.0 as u64..r.span.1 as u64);
+            let spans = linked.map(span_of);
             let raw: Vec<Cow<'_, [u8]>> = if let Some(file) = &self.streamed {
                 match split::read_spans(file, spans) {
                     Ok(rows) => rows.into_iter().map(Cow::Owned).collect(),
@@ -2284,27 +2459,42 @@ columns:
         assert_eq!(parse_iso_date("2024-1-1"), None);
     }
 
-    /// What a skim read, comparable across the two skimmers: each row's span, identifier,
-    /// address and hashes, and the groups.
-    type Skimmed = (
-        Vec<((u32, u32), String, u64, Option<String>, Option<u64>)>,
-        [Vec<SourceGroup>; 3],
-    );
+    /// What a skim read, comparable across the skimmers: each row's span and hashes, and the
+    /// groups.
+    type Skimmed = (Vec<RowKeys>, [Vec<SourceGroup>; 3]);
 
-    fn comparable(rows: &[RowKeys], groups: [Groups; 3], bytes: &[u8]) -> Skimmed {
-        let rows = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.span,
-                    r.id.get(bytes).to_owned(),
-                    r.id_hash,
-                    r.email.as_ref().map(|e| e.get(bytes).to_owned()),
-                    r.email_hash,
-                )
-            })
-            .collect();
+    fn comparable(rows: Vec<RowKeys>, groups: [Groups; 3]) -> Skimmed {
         (rows, groups.map(Groups::finish))
+    }
+
+    #[test]
+    fn an_address_hashes_as_its_email_key_does_and_a_value_trims_as_text_does() {
+        let samples = [
+            "ann@example.com",
+            "Ann@Example.COM",
+            "AZaz@[\\]^_`{|}~@09.",
+            "  bo@example.com\t",
+            "\u{b}x@y\u{b}",
+            "\u{a0}nbsp@example.com",
+            "Jérôme.Ünal@Example.com",
+            "\u{212a}elvin@example.com",
+            "a@b",
+            "",
+            "   ",
+            "0123456789ABCDEFGHIJ@EXAMPLE.COM",
+            "x\u{80}@example.com",
+        ];
+        for e in samples {
+            for cut in 0..=e.len() {
+                let Some(e) = e.get(..cut) else { continue };
+                let want = identity::email_key(e).map(|k| fx_hash(&k));
+                assert_eq!(email_hash(e.as_bytes()), want, "{e:?}");
+                assert_eq!(trim(e.as_bytes()), Some(e.trim().as_bytes()), "{e:?}");
+            }
+        }
+        // Not UTF-8: no address, and no trimming where an end needs it.
+        assert_eq!(email_hash(b"\xffa@b"), None);
+        assert_eq!(trim(b" \xff "), None);
     }
 
     #[test]
@@ -2338,17 +2528,25 @@ columns:
             r#"[{"id": "1"}, {"id": "2"]"#.to_owned(),
             r#"{"data": []}"#.to_owned(),
         ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.json");
+        let stream = |doc: &str, chunk, halves_from| {
+            std::fs::write(&path, doc).unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            stream_rows(&file, chunk, halves_from, &layout, None)
+        };
         for doc in &docs {
-            let b = doc.as_bytes();
-            let want = skim_rows(b, &layout, None).map(|(r, g)| comparable(&r, g, b));
+            let want = skim_rows(doc.as_bytes(), &layout, None).map(|(r, g)| comparable(r, g));
             for chunk in [1, 3, 64, 1 << 20] {
-                let got = stream_rows(b, chunk, &layout, None)
-                    .map(|s| comparable(&s.rows, s.groups, &s.arena));
-                assert_eq!(got, want, "{chunk} bytes a read: {doc}");
+                // By one thread, and by two where a row seems to start after the middle.
+                for halves_from in [u64::MAX, 0] {
+                    let got = stream(doc, chunk, halves_from).map(|s| comparable(s.rows, s.groups));
+                    assert_eq!(got, want, "{chunk} bytes a read: {doc}");
+                }
             }
         }
         // Every row was read: the comparison is not of two failures.
-        let streamed = stream_rows(rows.as_bytes(), 64, &layout, None).unwrap();
+        let streamed = stream(rows, 64, 0).unwrap();
         assert_eq!(streamed.rows.len(), 5);
         let [communities, functions, _] = streamed.groups.map(Groups::finish);
         let ids = |g: Vec<SourceGroup>| g.into_iter().map(|g| g.id).collect::<Vec<_>>();

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ApplyContext, ConnectorError, Target, TargetCapabilities};
-use crate::file_source::{fx_hash, key_hashes};
+use crate::file_source::{email_hash, fx_hash_bytes, key_hashes, some_hash};
 use crate::skim::{Scalar, Skim};
 use crate::split;
 use orgsync_core::config::FileTargetConfig;
@@ -289,7 +289,7 @@ impl Target for FileTarget {
             return Ok(None);
         };
         let start = std::time::Instant::now();
-        if let Some(part) = WorkspacePart::stream(self, file) {
+        if let Some(part) = WorkspacePart::stream(self, file, split::HALVES_FROM) {
             tracing::debug!(
                 accounts = part.accounts.len(),
                 ms = start.elapsed().as_millis() as u64,
@@ -376,30 +376,46 @@ struct WorkspacePart {
     members: Vec<(String, std::ops::Range<usize>)>,
     /// Each account's span, and the hashes of its external id and of its address's
     /// [`orgsync_core::identity::email_key`] (a match is then checked on the text).
-    accounts: Vec<(std::ops::Range<usize>, Option<u64>, Option<u64>)>,
-    /// The workspace as it was read through [`split::stream_list`], still open: `text` is the
+    accounts: Vec<AccountKeys>,
+    /// The workspace as it was read through [`split::stream_list_halves`], still open: `text` is the
     /// workspace with no account, and the accounts' spans are in this file.
     streamed: Option<File>,
 }
 
-/// An account's span and the hashes [`WorkspacePart::accounts`] keeps, from its external id and
-/// address as written (text or null: anything else is left to the reader, whole).
+/// An account's span and the hashes of its external id and of its address's
+/// [`orgsync_core::identity::email_key`], as [`some_hash`]es: 0 for none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AccountKeys {
+    span: (u32, u32),
+    external_id: u64,
+    email: u64,
+}
+
+impl AccountKeys {
+    fn span(&self) -> std::ops::Range<usize> {
+        self.span.0 as usize..self.span.1 as usize
+    }
+}
+
+/// The keys [`WorkspacePart::accounts`] keeps, from an account's external id and address as
+/// written (text or null: anything else is left to the reader, whole). `None` past 4 GiB.
 fn account_keys(
     span: std::ops::Range<usize>,
-    external_id: Option<&str>,
-    email: Option<&str>,
-) -> (std::ops::Range<usize>, Option<u64>, Option<u64>) {
-    (
-        span,
-        external_id.map(fx_hash),
-        email
-            .and_then(orgsync_core::identity::email_key)
-            .map(|k| fx_hash(&k)),
-    )
+    external_id: Option<&[u8]>,
+    email: Option<&[u8]>,
+) -> Option<AccountKeys> {
+    Some(AccountKeys {
+        span: (
+            u32::try_from(span.start).ok()?,
+            u32::try_from(span.end).ok()?,
+        ),
+        external_id: external_id.map_or(0, |x| some_hash(fx_hash_bytes(x))),
+        email: email.and_then(email_hash).map_or(0, some_hash),
+    })
 }
 
 /// The external id and address of the account object at the cursor, member by member.
-fn skim_account(skim: &mut Skim<'_>) -> Option<(std::ops::Range<usize>, Option<u64>, Option<u64>)> {
+fn skim_account(skim: &mut Skim<'_>) -> Option<AccountKeys> {
     let (mut external_id, mut email) = (None, None);
     let span = skim.object(|key, skim| {
         let is_email = match key.bytes() {
@@ -419,7 +435,56 @@ fn skim_account(skim: &mut Skim<'_>) -> Option<(std::ops::Range<usize>, Option<u
         }
         Some(())
     })?;
-    Some(account_keys(span, external_id.as_deref(), email.as_deref()))
+    account_keys(
+        span,
+        external_id.as_deref().map(str::as_bytes),
+        email.as_deref().map(str::as_bytes),
+    )
+}
+
+/// What one thread of [`WorkspacePart::stream`] keeps while it reads accounts.
+#[derive(Default)]
+struct AccountReader {
+    hints: split::KeyHints,
+    accounts: Vec<AccountKeys>,
+}
+
+impl AccountReader {
+    /// A plain account is read where its two keys are, others member by member.
+    fn read(&mut self, row: split::Row<'_>) -> Option<()> {
+        let start = usize::try_from(row.start).ok()?;
+        let span = start..start + row.bytes.len();
+        let keys = if row.plain {
+            let mut values: [Option<split::Value<'_>>; 2] = Default::default();
+            row.members(
+                &mut self.hints,
+                |key| match key {
+                    b"external_id" => Some(0),
+                    b"email" => Some(1),
+                    _ => None,
+                },
+                &mut values,
+            )?;
+            let [external_id, email] = values.map(|v| match v {
+                None | Some(split::Value::Null) => Some(None),
+                Some(split::Value::Text(t)) => Some(Some(t)),
+                Some(_) => None,
+            });
+            account_keys(span, external_id?, email?)?
+        } else {
+            let inner = skim_account(&mut Skim::new(row.bytes))?;
+            let start = u32::try_from(start).ok()?;
+            AccountKeys {
+                span: (
+                    start.checked_add(inner.span.0)?,
+                    start.checked_add(inner.span.1)?,
+                ),
+                ..inner
+            }
+        };
+        self.accounts.push(keys);
+        Some(())
+    }
 }
 
 impl WorkspacePart {
@@ -457,11 +522,11 @@ impl WorkspacePart {
         })
     }
 
-    /// [`WorkspacePart::skim`] through [`split::stream_list`]: the accounts are read as they
+    /// [`WorkspacePart::skim`] through [`split::stream_list_halves`]: the accounts are read as they
     /// come (a plain one where its two keys are, others member by member), the rest of the
     /// workspace is skimmed as before. `None` where the skimmer gives up, and also when the
     /// accounts do not start in the workspace's first 16 MB.
-    fn stream(target: &FileTarget, mut file: File) -> Option<WorkspacePart> {
+    fn stream(target: &FileTarget, file: File, halves_from: u64) -> Option<WorkspacePart> {
         let find = |first: &[u8]| {
             let mut skim = Skim::new(first);
             skim.eat(b'{')?;
@@ -476,35 +541,20 @@ impl WorkspacePart {
                 skim.eat(b',')?;
             }
         };
-        let mut accounts = Vec::new();
-        let mut hints = split::KeyHints::default();
-        let around = split::stream_list(&mut file, find, |row| {
-            let start = usize::try_from(row.start).ok()?;
-            let span = start..start + row.bytes.len();
-            let keys = if row.plain {
-                let mut values: [Option<split::Value<'_>>; 2] = Default::default();
-                row.members(
-                    &mut hints,
-                    |key| match key {
-                        b"external_id" => Some(0),
-                        b"email" => Some(1),
-                        _ => None,
-                    },
-                    &mut values,
-                )?;
-                let [external_id, email] = values.map(|v| match v {
-                    None | Some(split::Value::Null) => Some(None),
-                    Some(split::Value::Text(t)) => std::str::from_utf8(t).ok().map(Some),
-                    Some(_) => None,
-                });
-                account_keys(span, external_id?, email?)
-            } else {
-                let (inner, x, e) = skim_account(&mut Skim::new(row.bytes))?;
-                (inner.start + start..inner.end + start, x, e)
-            };
-            accounts.push(keys);
-            Some(())
-        })?;
+        let mut earlier = AccountReader::default();
+        let mut later = AccountReader::default();
+        let (around, halves) = split::stream_list_halves(
+            &file,
+            split::CHUNK,
+            halves_from,
+            find,
+            |row| earlier.read(row),
+            |row| later.read(row),
+        )?;
+        let mut accounts = earlier.accounts;
+        if halves {
+            accounts.extend(later.accounts);
+        }
         // The workspace without its accounts, skimmed for its other members.
         let mut rest = around.head;
         rest.extend_from_slice(b"[]");
@@ -525,10 +575,11 @@ impl WorkspacePart {
         let spans = self
             .accounts
             .iter()
-            .filter(|(_, x, e)| {
-                x.is_some_and(|x| ids.contains(&x)) || e.is_some_and(|e| emails.contains(&e))
+            .filter(|a| {
+                (a.external_id != 0 && ids.contains(&a.external_id))
+                    || (a.email != 0 && emails.contains(&a.email))
             })
-            .map(|(span, _, _)| span.clone());
+            .map(AccountKeys::span);
         let raw: Vec<String> = if let Some(file) = &self.streamed {
             split::read_spans(file, spans.map(|s| s.start as u64..s.end as u64))
                 .ok()?
@@ -669,27 +720,40 @@ mod tests {
         other.external_id = None;
         other.email = Some("Ann \"Q\" <ANN@example.com>".to_owned());
         state.accounts.push(other);
+        for i in 3..9 {
+            let mut more = state.accounts[0].clone();
+            more.id = format!("u-{i}");
+            more.external_id = Some(format!("10{i}"));
+            more.email = Some(format!("Person{i}@Example.com"));
+            state.accounts.push(more);
+        }
         write_sample(&path, &state);
         let target = FileTarget::new(&path);
         let bytes = std::fs::read(&path).unwrap();
         let skimmed = WorkspacePart::skim(&target, bytes).unwrap();
-        let streamed = WorkspacePart::stream(&target, File::open(&path).unwrap()).unwrap();
-        assert!(streamed.streamed.is_some());
-        assert_eq!(streamed.accounts, skimmed.accounts);
-        assert_eq!(streamed.accounts.len(), 2);
-        // The same part for any keys.
-        for query in [
-            "100",
-            "sanne@example.com",
-            "ann \"q\" <ann@example.com>",
-            "nobody",
-        ] {
-            let keys = Keys::of_query(query);
-            assert_eq!(
-                streamed.read(&keys).unwrap(),
-                skimmed.read(&keys).unwrap(),
-                "{query}"
-            );
+        // By one thread, and by two.
+        for halves_from in [u64::MAX, 0] {
+            let streamed =
+                WorkspacePart::stream(&target, File::open(&path).unwrap(), halves_from).unwrap();
+            assert!(streamed.streamed.is_some());
+            assert_eq!(streamed.accounts, skimmed.accounts);
+            assert_eq!(streamed.accounts.len(), 8);
+            // The same part for any keys.
+            for query in [
+                "100",
+                "sanne@example.com",
+                "ann \"q\" <ann@example.com>",
+                "person7@example.com",
+                "105",
+                "nobody",
+            ] {
+                let keys = Keys::of_query(query);
+                assert_eq!(
+                    streamed.read(&keys).unwrap(),
+                    skimmed.read(&keys).unwrap(),
+                    "{query}"
+                );
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! external id and address of a workspace), and reading every row member by member cost more
 //! than the engine's whole plan for one person.
 //!
-//! [`stream_list`] reads the file through one reused buffer (no copy of the whole file, whose
+//! [`stream_list_by`] reads the file through one reused buffer (no copy of the whole file, whose
 //! page faults alone cost more than the rest), and finds, sixty-four bytes at a time, where the
 //! strings are (from their quotes), then the braces, brackets and colons outside them: where each
 //! row starts and ends and where each of the row's own members has its colon (a nested value's
@@ -13,6 +13,10 @@
 //! before each colon. Rows that are not plain are left to the caller ([`crate::skim`] reads
 //! them member by member). Like the skimmer, this takes the document to be well-formed JSON as
 //! far as it does not look; `plan` and `validate` read it whole and report where it is not.
+//!
+//! [`stream_list_halves`] reads a large file by two threads: the second from where a row seems
+//! to start after the middle, the first up to there, checking that a row does start there
+//! (reading on alone when not).
 
 use std::io::Read;
 use std::ops::Range;
@@ -20,7 +24,7 @@ use std::ops::Range;
 use wide::u8x16;
 
 /// How much is read at a time.
-pub(crate) const CHUNK: usize = 1 << 20;
+pub(crate) const CHUNK: usize = 1 << 18;
 
 /// Each byte of a 64-byte block that is a quote, a backslash, an opening or a closing bracket or
 /// brace, or a colon, as a bit (bit `i` for byte `i`).
@@ -118,7 +122,7 @@ impl<'b> Row<'b> {
             let known = end > hint.0.len() + 1
                 && b[end - 1] == b'"'
                 && b[end - hint.0.len() - 2] == b'"'
-                && b[end - hint.0.len() - 1..end - 1] == *hint.0;
+                && same(&b[end - hint.0.len() - 1..end - 1], &hint.0);
             if !known {
                 // With no escapes in the row, the quote before the closing one opens the key.
                 let open = memchr::memrchr(b'"', &b[..end - 1])?;
@@ -155,6 +159,24 @@ impl<'b> Row<'b> {
             Some(at) => value_at(b, at).map(Some),
             None => Some(None),
         }
+    }
+}
+
+/// `a == b`, for a key of a few bytes without a call: two overlapping words.
+#[inline]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&n) {
+        a.first_chunk::<8>() == b.first_chunk::<8>() && a.last_chunk::<8>() == b.last_chunk::<8>()
+    } else if (4..8).contains(&n) {
+        a.first_chunk::<4>() == b.first_chunk::<4>() && a.last_chunk::<4>() == b.last_chunk::<4>()
+    } else if n < 4 {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    } else {
+        a == b
     }
 }
 
@@ -211,12 +233,17 @@ struct Splitter {
     /// Where the open row's colons start in `colons`.
     row_colons: usize,
     closed: Vec<Closed>,
+    /// Where a row is guessed to start (another thread reads on from there): reading stops when a
+    /// row starts exactly there, and the guess is dropped once anything else is seen from there on.
+    stop: Option<u64>,
 }
 
 enum Step {
     Go,
     /// The list ended just before here.
     End(u64),
+    /// A row starts at [`Splitter::stop`].
+    Split,
     /// Not a list of objects.
     Fail,
 }
@@ -225,6 +252,7 @@ impl Splitter {
     /// `buf` holds the file from `base` on.
     #[inline]
     fn open(&mut self, buf: &[u8], base: u64, at: u64) -> Step {
+        let split = self.reached(at);
         self.depth += 1;
         if self.depth == 2 {
             // A row starts: since the previous one only a comma (not before the first) and white
@@ -238,6 +266,9 @@ impl Splitter {
             {
                 return Step::Fail;
             }
+            if split {
+                return Step::Split;
+            }
             self.start = at;
             self.odd = false;
             self.row_colons = self.colons.len();
@@ -245,8 +276,22 @@ impl Splitter {
         Step::Go
     }
 
+    /// Something structural at `at`: true when it is where the guessed row starts; the guess is
+    /// dropped once it is passed.
+    #[inline]
+    fn reached(&mut self, at: u64) -> bool {
+        match self.stop {
+            Some(stop) if at >= stop => {
+                self.stop = None;
+                at == stop
+            }
+            _ => false,
+        }
+    }
+
     #[inline]
     fn close(&mut self, buf: &[u8], base: u64, at: u64) -> Step {
+        self.reached(at);
         let Some(depth) = self.depth.checked_sub(1) else {
             return Step::Fail;
         };
@@ -414,28 +459,42 @@ pub(crate) struct Around {
     pub(crate) tail: Vec<u8>,
 }
 
-/// Reads `input` to its end, [`CHUNK`] bytes at a time: `find(start)` says where the list's `[`
-/// is once the start of the file read so far shows it (`None` until then: more is read, up to
-/// [`HEAD`]); each of its rows is handed to `row` in order (which may stop it with `None`). `None`
-/// when the list is not there, not a list of objects, or a row larger than 4 GiB.
-pub(crate) fn stream_list(
-    input: &mut impl Read,
-    find: impl FnMut(&[u8]) -> Option<usize>,
-    row: impl FnMut(Row<'_>) -> Option<()>,
-) -> Option<Around> {
-    stream_list_by(input, CHUNK, find, row)
-}
-
 /// How far into the file the list must start.
 const HEAD: usize = 16 << 20;
 
-/// [`stream_list`], `chunk` bytes a read.
+/// Reads `input` to its end, `chunk` bytes at a time: `find(start)` says where the list's `[`
+/// is once the start of the file read so far shows it (`None` until then: more is read, up to
+/// [`HEAD`]); each of its rows is handed to `row` in order (which may stop it with `None`). `None`
+/// when the list is not there, not a list of objects, or a row larger than 4 GiB.
 pub(crate) fn stream_list_by(
     input: &mut impl Read,
     chunk: usize,
-    mut find: impl FnMut(&[u8]) -> Option<usize>,
+    find: impl FnMut(&[u8]) -> Option<usize>,
     mut row: impl FnMut(Row<'_>) -> Option<()>,
 ) -> Option<Around> {
+    match stream_until(input, chunk, find, None, &mut row)? {
+        (head, Ending::Tail(tail)) => Some(Around { head, tail }),
+        (_, Ending::Split) => None,
+    }
+}
+
+/// How reading a list ended.
+enum Ending {
+    /// At the list's end: what follows it.
+    Tail(Vec<u8>),
+    /// Where [`Splitter::stop`] guessed a row starts, and it does.
+    Split,
+}
+
+/// [`stream_list_by`], stopping before a row that starts at `stop`: what precedes the list, and
+/// how it ended.
+fn stream_until(
+    input: &mut impl Read,
+    chunk: usize,
+    mut find: impl FnMut(&[u8]) -> Option<usize>,
+    stop: Option<u64>,
+    row: &mut impl FnMut(Row<'_>) -> Option<()>,
+) -> Option<(Vec<u8>, Ending)> {
     let mut buf = Vec::with_capacity(2 * chunk);
     let list = loop {
         let n = fill(input, &mut buf, chunk)?;
@@ -450,45 +509,193 @@ pub(crate) fn stream_list_by(
         return None;
     }
     let head = buf[..list].to_vec();
-    let mut s = Splitter {
-        depth: 1,
-        start: 0,
-        after: list as u64 + 1,
-        odd: false,
-        rows_seen: false,
-        in_string: false,
-        escape: false,
-        colons: Vec::new(),
-        row_colons: 0,
-        closed: Vec::new(),
-    };
-    // The file from `base` on is in `buf`; `done` bytes of it are read.
-    let mut base = 0u64;
-    let mut done = list + 1;
-    loop {
-        let step = s.feed(&buf, base, done);
-        s.take(&buf, base, &mut row)?;
-        match step {
-            Step::Go => {}
-            Step::End(end) => {
-                let mut tail = buf[(end - base) as usize..].to_vec();
-                input.read_to_end(&mut tail).ok()?;
-                return Some(Around { head, tail });
-            }
-            Step::Fail => return None,
+    let mut s = Splitter::at(list as u64 + 1, false);
+    s.stop = stop;
+    let ending = s.run(input, chunk, buf, 0, list + 1, row)?;
+    Some((head, ending))
+}
+
+impl Splitter {
+    /// Inside the list, before a row; `after` is where the previous row ended (or just after
+    /// the list's `[`), `rows_seen` whether there was one.
+    fn at(after: u64, rows_seen: bool) -> Splitter {
+        Splitter {
+            depth: 1,
+            start: 0,
+            after,
+            odd: false,
+            rows_seen,
+            in_string: false,
+            escape: false,
+            colons: Vec::new(),
+            row_colons: 0,
+            closed: Vec::new(),
+            stop: None,
         }
-        // Keep the open row (and what precedes it since the last row), read on.
-        let keep = (s.after - base) as usize;
-        buf.drain(..keep);
-        base = s.after;
-        done = buf.len();
-        if fill(input, &mut buf, chunk)? == 0 {
-            return None; // the file ends inside the list
+    }
+
+    /// Reads on to where the list ends (or a guessed row starts); `buf` holds the file from
+    /// `base` on, `done` bytes of it are read.
+    fn run(
+        &mut self,
+        input: &mut impl Read,
+        chunk: usize,
+        mut buf: Vec<u8>,
+        mut base: u64,
+        mut done: usize,
+        row: &mut impl FnMut(Row<'_>) -> Option<()>,
+    ) -> Option<Ending> {
+        loop {
+            let step = self.feed(&buf, base, done);
+            self.take(&buf, base, row)?;
+            match step {
+                Step::Go => {}
+                Step::End(end) => {
+                    let mut tail = buf[(end - base) as usize..].to_vec();
+                    input.read_to_end(&mut tail).ok()?;
+                    return Some(Ending::Tail(tail));
+                }
+                Step::Split => return Some(Ending::Split),
+                Step::Fail => return None,
+            }
+            // Keep the open row (and what precedes it since the last row), read on.
+            let keep = (self.after - base) as usize;
+            buf.drain(..keep);
+            base = self.after;
+            done = buf.len();
+            if fill(input, &mut buf, chunk)? == 0 {
+                return None; // the file ends inside the list
+            }
         }
     }
 }
 
-/// The bytes of `file` at each of `spans` (rows [`stream_list`] handed over). The file that was
+/// Files smaller than this are read by one thread.
+pub(crate) const HALVES_FROM: u64 = 8 << 20;
+
+/// [`stream_list_by`] of an open file, [`CHUNK`] bytes a read, by two threads when it holds at least `from` bytes: the
+/// second reads from the first row that seems to start after the middle (a `}`, a comma and a
+/// `{`, with white space between), handing its rows to `second`, while the first reads up to
+/// there, handing its rows to `first`. The guess holds when the first thread, reading from the
+/// start, finds a row starting exactly there: then both read exactly what one thread would
+/// have. When it does not (the guess was inside a string or a nested value), the first thread
+/// reads on to the end alone and what the second read is dropped. With the list, whether the
+/// second thread's rows count (they follow the first's).
+pub(crate) fn stream_list_halves<A, B>(
+    file: &std::fs::File,
+    chunk: usize,
+    from: u64,
+    find: impl FnMut(&[u8]) -> Option<usize>,
+    first: A,
+    second: B,
+) -> Option<(Around, bool)>
+where
+    A: FnMut(Row<'_>) -> Option<()>,
+    B: FnMut(Row<'_>) -> Option<()> + Send,
+{
+    let len = file.metadata().ok()?.len();
+    let middle = (len >= from.max(2)).then_some(len / 2);
+    stream_list_from(file, chunk, middle, find, first, second)
+}
+
+/// [`stream_list_halves`], the second thread reading from the first row that seems to start
+/// after `middle` (with none, one thread reads it all).
+fn stream_list_from<A, B>(
+    file: &std::fs::File,
+    chunk: usize,
+    middle: Option<u64>,
+    find: impl FnMut(&[u8]) -> Option<usize>,
+    mut first: A,
+    mut second: B,
+) -> Option<(Around, bool)>
+where
+    A: FnMut(Row<'_>) -> Option<()>,
+    B: FnMut(Row<'_>) -> Option<()> + Send,
+{
+    let guess = middle.and_then(|middle| guess_row(file, middle));
+    let Some((close, open)) = guess else {
+        let around = stream_list_by(&mut At { file, pos: 0 }, chunk, find, first)?;
+        return Some((around, false));
+    };
+    std::thread::scope(|scope| {
+        let later = scope.spawn(move || {
+            let mut input = At {
+                file,
+                pos: close + 1,
+            };
+            let mut buf = Vec::with_capacity(2 * chunk);
+            fill(&mut input, &mut buf, chunk)?;
+            let mut s = Splitter::at(close + 1, true);
+            match s.run(&mut input, chunk, buf, close + 1, 0, &mut second)? {
+                Ending::Tail(tail) => Some(tail),
+                Ending::Split => None,
+            }
+        });
+        let earlier = stream_until(
+            &mut At { file, pos: 0 },
+            chunk,
+            find,
+            Some(open),
+            &mut first,
+        );
+        let tail = later
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match earlier? {
+            (head, Ending::Tail(tail)) => Some((Around { head, tail }, false)),
+            (head, Ending::Split) => Some((Around { head, tail: tail? }, true)),
+        }
+    })
+}
+
+/// Where a row seems to start after `middle`: a `}`, a comma and a `{` with only white space
+/// between, in the 64 KiB from there. The `}`'s and the `{`'s positions.
+fn guess_row(file: &std::fs::File, middle: u64) -> Option<(u64, u64)> {
+    let mut window = Vec::new();
+    (&mut At { file, pos: middle })
+        .take(64 << 10)
+        .read_to_end(&mut window)
+        .ok()?;
+    let blank = |c: &u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'}', &window[from..]).map(|i| from + i) {
+        let mut j = i + 1;
+        while window.get(j).is_some_and(blank) {
+            j += 1;
+        }
+        if window.get(j) == Some(&b',') {
+            j += 1;
+            while window.get(j).is_some_and(blank) {
+                j += 1;
+            }
+            if window.get(j) == Some(&b'{') {
+                return Some((middle + i as u64, middle + j as u64));
+            }
+        }
+        from = i + 1;
+    }
+    None
+}
+
+/// A file read from `pos` on without moving its own position, so that two threads can read
+/// one open file (the one that was opened, even when it has been replaced since).
+struct At<'f> {
+    file: &'f std::fs::File,
+    pos: u64,
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        #[cfg(unix)]
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.pos)?;
+        #[cfg(windows)]
+        let n = std::os::windows::fs::FileExt::seek_read(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// The bytes of `file` at each of `spans` (rows [`stream_list_halves`] handed over). The file that was
 /// streamed, still open: a workspace replaced since (by an apply's atomic rename) is not mixed in.
 pub(crate) fn read_spans(
     mut file: &std::fs::File,
@@ -568,6 +775,77 @@ mod tests {
         assert_eq!(rows(" [ \n ] ", 3).unwrap().0, []);
     }
 
+    /// Rows as text, whether each is plain.
+    type Rows = Vec<(String, bool)>;
+
+    /// Rows as text read by two threads, the second from the first row that seems to start
+    /// after `middle`; whether it did.
+    fn rows_in_halves(
+        file: &std::fs::File,
+        chunk: usize,
+        middle: u64,
+    ) -> Option<(Rows, Around, bool)> {
+        let (mut earlier, mut later) = (Vec::new(), Vec::new());
+        let text = |r: Row<'_>| (String::from_utf8(r.bytes.to_vec()).unwrap(), r.plain);
+        let (around, halves) = stream_list_from(
+            file,
+            chunk,
+            Some(middle),
+            |b| b.iter().position(|&c| c == b'['),
+            |r| {
+                earlier.push(text(r));
+                Some(())
+            },
+            |r| {
+                later.push(text(r));
+                Some(())
+            },
+        )?;
+        if halves {
+            earlier.extend(later);
+        }
+        Some((earlier, around, halves))
+    }
+
+    #[test]
+    fn two_threads_read_the_same_rows_as_one_wherever_the_second_starts() {
+        // Rows that look like they end where they do not: in strings, in nested values.
+        let row = |i: usize| match i % 4 {
+            0 => format!("{{\"id\":\"{i}\",\"n\":\"a}}, {{b\"}}"),
+            1 => format!("{{\"id\":{i},\"x\":{{\"y\":[{{\"z\":1}},{{\"z\":2}}]}}}}"),
+            2 => format!("{{\"id\":\"{i}\",\"q\":\"\\\"}},{{\\\"\"}}"),
+            _ => format!("{{\"id\":\"{i}\"}}"),
+        };
+        let list: Vec<String> = (0..12).map(row).collect();
+        let docs = [
+            format!("{{\"rows\": [{}] , \"n\": 1}}", list.join(",")),
+            format!("[\n  {}\n]\n", list.join(" ,\n  ")),
+            // Cut short, or not a list of rows after the middle: both give up.
+            format!("[{}", list.join(",")),
+            format!("[{}, 7]", list.join(",")),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rows.json");
+        let mut split = 0;
+        for doc in &docs {
+            std::fs::write(&path, doc).unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            let one = rows(doc, 64);
+            for middle in 0..doc.len() as u64 + 2 {
+                for chunk in [3, 64] {
+                    let two = rows_in_halves(&file, chunk, middle);
+                    split += usize::from(two.as_ref().is_some_and(|t| t.2));
+                    assert_eq!(
+                        two.map(|(r, a, _)| (r, a)),
+                        one,
+                        "from {middle}, {chunk} bytes a read: {doc}"
+                    );
+                }
+            }
+        }
+        assert!(split > 100, "the second thread read its half {split} times");
+    }
+
     #[test]
     fn gives_up_on_a_list_of_anything_but_objects() {
         for json in [
@@ -591,8 +869,9 @@ mod tests {
         let json = r#"[{"id":"1","n":"a"},{"x":"id","id" : 22 ,"n":null},{"id":"3","id":"4"},
             {"n":"id"},{"id":true},{"id": "  ", "xid":"9"},{"id":{"a":1}},{"id":x}]"#;
         let mut got = Vec::new();
-        stream_list(
+        stream_list_by(
             &mut json.as_bytes(),
+            CHUNK,
             |_| Some(0),
             |r| {
                 let v = r.member(b"id");
