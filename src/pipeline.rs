@@ -794,18 +794,25 @@ pub struct FetchedPart {
     pub capabilities: TargetCapabilities,
 }
 
-/// Reads the people and accounts linked to `query` ([`orgsync_core::focus`]): each connector
-/// that can ([`Source::part`], [`Target::part`]: a JSON export or workspace, skimmed) reads the
-/// keys' part alone; the others are read whole and looked at there. Both sides are read at the
-/// same time, as [`fetch`] reads them, and the source is asked about the linked people its
-/// listing left out, as a plan asks about everyone's.
-pub fn fetch_linked(loaded: &Loaded, query: &str) -> anyhow::Result<FetchedPart> {
+/// What [`read_parts`] reads: each side's part, and what the target can do.
+type Parts = (
+    Box<dyn orgsync_core::focus::SourcePart>,
+    Box<dyn orgsync_core::focus::TargetPart>,
+    TargetCapabilities,
+);
+
+/// Each side's part ([`Source::part`], [`Target::part`]: a JSON export or workspace, skimmed),
+/// or the whole of it where the connector cannot read a part; both at the same time, as
+/// [`fetch`] reads them. Each connector is opened on the thread that reads it.
+fn read_parts(
+    source: impl FnOnce() -> anyhow::Result<Box<dyn Source>> + Send,
+    target: impl FnOnce() -> anyhow::Result<Box<dyn Target>>,
+) -> anyhow::Result<Parts> {
     use orgsync_core::focus::{SourcePart, TargetPart};
-    let start = Instant::now();
     let (source, target) = std::thread::scope(|scope| {
         let source = scope.spawn(|| -> anyhow::Result<Box<dyn SourcePart>> {
             let start = Instant::now();
-            let mut source = open_source(loaded)?;
+            let mut source = source()?;
             let part: Box<dyn SourcePart> = match source.part().context("cannot read the source")? {
                 Some(part) => part,
                 None => Box::new(source.fetch().context("cannot read the source")?),
@@ -813,7 +820,7 @@ pub fn fetch_linked(loaded: &Loaded, query: &str) -> anyhow::Result<FetchedPart>
             tracing::debug!(ms = millis(start), "read the source for the person's keys");
             Ok(part)
         });
-        let target = open_target(loaded).and_then(|mut t| {
+        let target = target().and_then(|mut t| {
             let start = Instant::now();
             let capabilities = t.capabilities();
             let part: Box<dyn TargetPart> = match t.part().context("cannot read the target")? {
@@ -829,7 +836,105 @@ pub fn fetch_linked(loaded: &Loaded, query: &str) -> anyhow::Result<FetchedPart>
         (source, target)
     });
     let (target, capabilities) = target?;
-    let source = source?;
+    Ok((source?, target, capabilities))
+}
+
+/// The parts of the data [`prefetch_linked`] started reading, and the sections they were read
+/// for.
+pub struct Prefetch {
+    dir: PathBuf,
+    source: SourceConfig,
+    target: TargetConfig,
+    reads: std::thread::JoinHandle<anyhow::Result<Parts>>,
+}
+
+/// Starts reading the data for `explain` from the `source` and `target` sections of `dir`'s
+/// orgsync.yaml as written, while the configuration is loaded and checked: reading the files is
+/// most of `explain`'s time. Only for an export and a workspace that are files inside `dir`, as
+/// written. [`fetch_linked`] uses what was read only when the loaded configuration has the same
+/// two sections; a configuration that does not load is reported as ever, and what was read is
+/// dropped.
+pub fn prefetch_linked(dir: &Path) -> Option<Prefetch> {
+    let root = std::fs::read(dir.join(config::ROOT_FILE)).ok()?;
+    let (source, target) = config::guess_source_and_target(&root)?;
+    let (SourceConfig::File(s), TargetConfig::File(t)) = (&source, &target) else {
+        return None;
+    };
+    let inside = |path: &str| {
+        Path::new(path).components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+    };
+    if !inside(&s.path) || !inside(&t.path) {
+        return None;
+    }
+    let target_connector = FileTarget::for_config(dir, t).ok()?;
+    let (dir_owned, s) = (dir.to_owned(), s.clone());
+    let reads = std::thread::spawn(move || {
+        read_parts(
+            || Ok(Box::new(FileSource::new(&dir_owned, &s)) as Box<dyn Source>),
+            || Ok(Box::new(target_connector) as Box<dyn Target>),
+        )
+    });
+    Some(Prefetch {
+        dir: dir.to_owned(),
+        source,
+        target,
+        reads,
+    })
+}
+
+impl Prefetch {
+    /// The loaded configuration reads the data as the guess did.
+    fn holds_for(&self, loaded: &Loaded) -> bool {
+        let same = |a: &dyn erased::Json, b: &dyn erased::Json| a.json() == b.json();
+        loaded.dir == self.dir
+            && same(&loaded.config.source, &self.source)
+            && same(&loaded.config.target, &self.target)
+    }
+
+    fn join(self) -> anyhow::Result<Parts> {
+        self.reads
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+/// Sections compared by what they serialize to (they have no `PartialEq`).
+mod erased {
+    pub trait Json {
+        fn json(&self) -> Option<serde_json::Value>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Option<serde_json::Value> {
+            serde_json::to_value(self).ok()
+        }
+    }
+}
+
+/// Reads the people and accounts linked to `query` ([`orgsync_core::focus`]): each connector
+/// that can ([`Source::part`], [`Target::part`]) reads the keys' part alone; the others are read
+/// whole and looked at there ([`read_parts`]). What `prefetch` read is used when it was read
+/// for this configuration. The source is asked about the linked people its listing left out, as
+/// a plan asks about everyone's.
+pub fn fetch_linked(
+    loaded: &Loaded,
+    query: &str,
+    prefetch: Option<Prefetch>,
+) -> anyhow::Result<FetchedPart> {
+    let start = Instant::now();
+    let (source, target, capabilities) = match prefetch {
+        Some(prefetch) if prefetch.holds_for(loaded) => prefetch.join()?,
+        other => {
+            // Read for another configuration: waited for, not used.
+            drop(other.map(Prefetch::join));
+            read_parts(|| open_source(loaded), || open_target(loaded))?
+        }
+    };
     let mut linked = orgsync_core::focus::read_linked(source.as_ref(), target.as_ref(), query)
         .context("cannot read the person's part")?;
     tracing::info!(

@@ -56,6 +56,12 @@ struct Output<'e> {
 
 pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let dir = &args.dir.dir;
+    // The data files are read while the configuration is loaded; a configuration at another
+    // ref, or one that turns out to read other files, reads them after.
+    let prefetch = match args.git_ref.git_ref {
+        None => pipeline::prefetch_linked(dir),
+        Some(_) => None,
+    };
     let loaded = pipeline::load(dir, args.git_ref.git_ref.as_deref())?;
     let today = pipeline::today(&loaded.config, args.at)?;
     let config = &loaded.config;
@@ -76,7 +82,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitStatus> {
         // Only the people and accounts linked to this person, and only their part of the plan:
         // the same rules, a small part of a plan's time. Compared with the configuration of the
         // newest apply, as `plan` is: the same causes.
-        let part = pipeline::fetch_linked(&loaded, &args.person)?;
+        let part = pipeline::fetch_linked(&loaded, &args.person, prefetch)?;
         let previous = loaded.previous_config();
         let placed = loaded.placed();
         let recorded = loaded.recorded_target();

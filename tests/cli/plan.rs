@@ -572,6 +572,54 @@ fn explain_of_one_person_equals_the_explanation_from_the_whole_plan() {
 /// for each sampled person equals what a whole read restricted to them holds: the same people
 /// (rows merged alike), the same groups with the same names, the same accounts. The same again
 /// from a CSV export of those rows, and from an object holding them (the AFAS shape).
+/// explain starts reading the export and the workspace that orgsync.yaml names while the
+/// configuration is still being loaded and checked. A configuration that does not load is
+/// reported as ever, at its file and line with exit code 1; a configuration whose source is in
+/// another file is read after it is loaded; both explain the same person the same way.
+#[test]
+fn explain_reports_a_broken_configuration_though_it_started_reading_the_data() {
+    let dir = copy_example("quickstart");
+    let args = ["explain", "4001", "--at", "2025-06-02"];
+    let before = orgsync_in(dir.path(), &args);
+    before.assert_that(before.code == 0, "it explains");
+    // A mapping with a key no mapping has, on line 6.
+    let path = dir.path().join("communities.yaml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(
+        5,
+        "  - { source: \"1099\", target: Elsewhere, colour: red }",
+    );
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let r = orgsync_in(dir.path(), &args);
+    r.assert_that(r.code == 1, "a broken configuration fails")
+        .assert_that(
+            r.stderr.contains("communities.yaml:6"),
+            "at its file and line",
+        )
+        .assert_that(r.stdout.is_empty(), "nothing is explained");
+    std::fs::write(&path, good).unwrap();
+    // The source section in a file of its own: not guessed, read after loading.
+    let root = dir.path().join("orgsync.yaml");
+    let text = std::fs::read_to_string(&root).unwrap();
+    let start = text.find("source:").unwrap();
+    let end = text.find("target:").unwrap();
+    std::fs::write(dir.path().join("source.yaml"), &text[start..end]).unwrap();
+    std::fs::write(&root, format!("{}{}", &text[..start], &text[end..])).unwrap();
+    let after = orgsync_in(dir.path(), &args);
+    after.assert_that(after.code == 0, "it explains");
+    // The same, but for where orgsync.yaml's rules now are.
+    let rules_elsewhere = |out: &str| {
+        out.lines()
+            .map(|l| l.split("(orgsync.yaml:").next().unwrap_or(l).to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rules_elsewhere(&after.stdout),
+        rules_elsewhere(&before.stdout)
+    );
+}
+
 #[test]
 fn explain_reads_the_same_people_and_accounts_from_the_files_as_from_a_whole_read() {
     use orgsync_connectors::file_source::FileSource;

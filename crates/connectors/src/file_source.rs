@@ -572,7 +572,9 @@ impl IdIndex {
 /// many rows name them.
 #[derive(Default)]
 struct Groups {
-    /// By the identifier's hash, checked against the group; identifiers whose hash an earlier
+    /// Identifiers of up to seven bytes (most are: `1001`, `F-MGR`), as one word ([`short`]).
+    short: FxMap<u64, usize>,
+    /// Longer ones by their hash, checked against the group; identifiers whose hash an earlier
     /// one has, by themselves.
     index: FxMap<u64, usize>,
     collided: FxMap<Box<[u8]>, usize>,
@@ -592,11 +594,15 @@ impl Groups {
         id: &[u8],
         name: impl FnOnce() -> Option<Option<&'n str>>,
     ) -> Option<()> {
-        let hash = fx_hash_bytes(id);
-        let found = match self.index.get(&hash) {
-            Some(&i) if split::same(self.groups[i].0.as_bytes(), id) => Some(i),
-            Some(_) => self.collided.get(id).copied(),
-            None => None,
+        let word = short(id);
+        let hash = if word.is_some() { 0 } else { fx_hash_bytes(id) };
+        let found = match word {
+            Some(word) => self.short.get(&word).copied(),
+            None => match self.index.get(&hash) {
+                Some(&i) if split::same(self.groups[i].0.as_bytes(), id) => Some(i),
+                Some(_) => self.collided.get(id).copied(),
+                None => None,
+            },
         };
         match found {
             Some(i) => {
@@ -609,12 +615,16 @@ impl Groups {
                 let text = std::str::from_utf8(id).ok()?;
                 let name = name()?.map(Box::from);
                 let i = self.groups.len();
-                match self.index.entry(hash) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(i);
-                    }
-                    std::collections::hash_map::Entry::Occupied(_) => {
-                        self.collided.insert(Box::from(id), i);
+                if let Some(word) = word {
+                    self.short.insert(word, i);
+                } else {
+                    match self.index.entry(hash) {
+                        std::collections::hash_map::Entry::Vacant(v) => {
+                            v.insert(i);
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => {
+                            self.collided.insert(Box::from(id), i);
+                        }
                     }
                 }
                 self.groups.push((Box::from(text), name));
@@ -637,6 +647,17 @@ impl Groups {
         out.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         out
     }
+}
+
+/// An identifier of up to seven bytes as one word: its bytes, then its length in the last byte
+/// (so that no two identifiers share a word).
+fn short(id: &[u8]) -> Option<u64> {
+    let mut word = [0u8; 8];
+    word.get_mut(..id.len())
+        .filter(|_| id.len() < 8)?
+        .copy_from_slice(id);
+    word[7] = id.len() as u8;
+    Some(u64::from_le_bytes(word))
 }
 
 /// Merges rows into people as they are read.

@@ -26,28 +26,28 @@ use wide::u8x16;
 /// How much is read at a time.
 pub(crate) const CHUNK: usize = 1 << 18;
 
-/// Each byte of a 64-byte block that is a quote, a backslash, an opening or a closing bracket or
-/// brace, or a colon, as a bit (bit `i` for byte `i`).
-fn masks(block: &[u8; 64]) -> [u64; 5] {
-    let mut out = [0u64; 5];
+/// Each byte of a 64-byte block that is a quote, a bracket or brace (opening or closing), or a
+/// colon, as a bit (bit `i` for byte `i`); and whether the block has a backslash.
+fn masks(block: &[u8; 64]) -> ([u64; 3], bool) {
+    let mut out = [0u64; 3];
+    let mut backslash = u8x16::splat(0);
     let lanes: &[[u8; 16]; 4] = zerocopy_lanes(block);
     for (j, lane) in lanes.iter().enumerate() {
         let v = u8x16::new(*lane);
-        // `{`/`[` and `}`/`]` differ only in bit 0x20: one compare each.
+        // `{`/`[` and `}`/`]` differ from each other only in bit 0x20.
         let folded = v | u8x16::splat(0x20);
-        let bit = |x: u8x16, c: u8| u64::from(x.cmp_eq(u8x16::splat(c)).move_mask() as u16);
+        let is = |x: u8x16, c: u8| x.cmp_eq(u8x16::splat(c));
+        backslash |= is(v, b'\\');
         let m = [
-            bit(v, b'"'),
-            bit(v, b'\\'),
-            bit(folded, b'{'),
-            bit(folded, b'}'),
-            bit(v, b':'),
+            is(v, b'"'),
+            is(folded, b'{') | is(folded, b'}'),
+            is(v, b':'),
         ];
         for (o, m) in out.iter_mut().zip(m) {
-            *o |= m << (j * 16);
+            *o |= u64::from(m.move_mask() as u16) << (j * 16);
         }
     }
-    out
+    (out, backslash.move_mask() != 0)
 }
 
 /// A block as four 16-byte lanes.
@@ -162,6 +162,27 @@ impl<'b> Row<'b> {
     }
 }
 
+/// Where the first quote of `text` is. Values are short: sixteen bytes at a time at first,
+/// which costs less than the call that finds a far quote.
+#[inline]
+fn quote_in(text: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while at < 64 {
+        let Some(lane) = text
+            .get(at..at + 16)
+            .and_then(|l| <[u8; 16]>::try_from(l).ok())
+        else {
+            break;
+        };
+        let found = u8x16::new(lane).cmp_eq(u8x16::splat(b'"')).move_mask();
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize);
+        }
+        at += 16;
+    }
+    memchr::memchr(b'"', &text[at..]).map(|i| at + i)
+}
+
 /// `a == b`, for a key of a few bytes without a call: two overlapping words.
 #[inline]
 pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
@@ -190,7 +211,10 @@ fn value_at(b: &[u8], mut at: usize) -> Option<Value<'_>> {
         at += 1;
     }
     let value = match *b.get(at)? {
-        b'"' => Value::Text(&b[at + 1..at + 1 + memchr::memchr(b'"', &b[at + 1..])?]),
+        b'"' => {
+            let text = &b[at + 1..];
+            Value::Text(&text[..quote_in(text)?])
+        }
         b'n' if b[at..].starts_with(b"null") => Value::Null,
         b't' if b[at..].starts_with(b"true") => Value::Bool(true),
         b'f' if b[at..].starts_with(b"false") => Value::Bool(false),
@@ -360,16 +384,16 @@ impl Splitter {
                     &padded
                 }
             };
-            let [quote, backslash, open, close, colon] = masks(block);
+            let ([quote, brace, colon], backslash) = masks(block);
             let pos = |i: usize| base + (at + i) as u64;
             let mut step = Step::Go;
-            if backslash == 0 && !self.escape {
+            if !backslash && !self.escape {
                 let carry = if self.in_string { u64::MAX } else { 0 };
                 let inside = prefix_xor(quote) ^ carry;
                 // The padding has no quote: the last bit is the state after the block.
                 self.in_string = inside >> 63 == 1;
                 let colon = colon & !inside;
-                let mut structural = (open | close) & !inside;
+                let mut structural = brace & !inside;
                 if structural == 0 {
                     // Most blocks: inside one row, only its colons.
                     if self.depth == 2 {
@@ -382,12 +406,12 @@ impl Splitter {
                 while structural != 0 && matches!(step, Step::Go) {
                     let i = structural.trailing_zeros() as usize;
                     structural &= structural - 1;
-                    step = if open >> i & 1 == 1 {
-                        self.open(buf, base, pos(i))
-                    } else if close >> i & 1 == 1 {
-                        self.close(buf, base, pos(i))
-                    } else {
+                    step = if colon >> i & 1 == 1 {
                         self.colon(pos(i))
+                    } else if block[i] | 0x20 == b'{' {
+                        self.open(buf, base, pos(i))
+                    } else {
+                        self.close(buf, base, pos(i))
                     };
                 }
             } else {
@@ -495,20 +519,20 @@ fn stream_until(
     stop: Option<u64>,
     row: &mut impl FnMut(Row<'_>) -> Option<()>,
 ) -> Option<(Vec<u8>, Ending)> {
-    let mut buf = Vec::with_capacity(2 * chunk);
+    let mut buf = Window::default();
     let list = loop {
-        let n = fill(input, &mut buf, chunk)?;
-        if let Some(at) = find(&buf) {
+        let n = buf.fill(input, chunk)?;
+        if let Some(at) = find(buf.get()) {
             break at;
         }
-        if n == 0 || buf.len() > HEAD {
+        if n == 0 || buf.get().len() > HEAD {
             return None;
         }
     };
-    if buf.get(list) != Some(&b'[') {
+    if buf.get().get(list) != Some(&b'[') {
         return None;
     }
-    let head = buf[..list].to_vec();
+    let head = buf.get()[..list].to_vec();
     let mut s = Splitter::at(list as u64 + 1, false);
     s.stop = stop;
     let ending = s.run(input, chunk, buf, 0, list + 1, row)?;
@@ -540,18 +564,18 @@ impl Splitter {
         &mut self,
         input: &mut impl Read,
         chunk: usize,
-        mut buf: Vec<u8>,
+        mut buf: Window,
         mut base: u64,
         mut done: usize,
         row: &mut impl FnMut(Row<'_>) -> Option<()>,
     ) -> Option<Ending> {
         loop {
-            let step = self.feed(&buf, base, done);
-            self.take(&buf, base, row)?;
+            let step = self.feed(buf.get(), base, done);
+            self.take(buf.get(), base, row)?;
             match step {
                 Step::Go => {}
                 Step::End(end) => {
-                    let mut tail = buf[(end - base) as usize..].to_vec();
+                    let mut tail = buf.get()[(end - base) as usize..].to_vec();
                     input.read_to_end(&mut tail).ok()?;
                     return Some(Ending::Tail(tail));
                 }
@@ -560,10 +584,10 @@ impl Splitter {
             }
             // Keep the open row (and what precedes it since the last row), read on.
             let keep = (self.after - base) as usize;
-            buf.drain(..keep);
+            buf.drop_front(keep);
             base = self.after;
-            done = buf.len();
-            if fill(input, &mut buf, chunk)? == 0 {
+            done = buf.get().len();
+            if buf.fill(input, chunk)? == 0 {
                 return None; // the file ends inside the list
             }
         }
@@ -623,8 +647,8 @@ where
                 file,
                 pos: close + 1,
             };
-            let mut buf = Vec::with_capacity(2 * chunk);
-            fill(&mut input, &mut buf, chunk)?;
+            let mut buf = Window::default();
+            buf.fill(&mut input, chunk)?;
             let mut s = Splitter::at(close + 1, true);
             match s.run(&mut input, chunk, buf, close + 1, 0, &mut second)? {
                 Ending::Tail(tail) => Some(tail),
@@ -712,21 +736,43 @@ pub(crate) fn read_spans(
         .collect()
 }
 
-/// Appends up to `chunk` bytes of `input` to `buf` (fewer only at its end); how many.
-fn fill(input: &mut impl Read, buf: &mut Vec<u8>, chunk: usize) -> Option<usize> {
-    let start = buf.len();
-    buf.resize(start + chunk, 0);
-    let mut n = 0;
-    while n < chunk {
-        match input.read(&mut buf[start + n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
+/// The bytes of a file read and not yet dropped: `bytes[..len]`. The bytes past `len` are
+/// overwritten by the next read, so that a read does not zero its space first.
+#[derive(Default)]
+struct Window {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Window {
+    fn get(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
-    buf.truncate(start + n);
-    Some(n)
+
+    /// Appends up to `chunk` bytes of `input` (fewer only at its end); how many.
+    fn fill(&mut self, input: &mut impl Read, chunk: usize) -> Option<usize> {
+        let end = self.len + chunk;
+        if self.bytes.len() < end {
+            self.bytes.resize(end, 0);
+        }
+        let mut n = 0;
+        while n < chunk {
+            match input.read(&mut self.bytes[self.len + n..end]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        self.len += n;
+        Some(n)
+    }
+
+    /// Drops the first `n` bytes.
+    fn drop_front(&mut self, n: usize) {
+        self.bytes.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
 }
 
 #[cfg(test)]

@@ -69,6 +69,18 @@ struct Parsed {
     positions: yaml::Positions,
 }
 
+/// The `source` and `target` sections of [`ROOT_FILE`] alone, as written, with nothing checked:
+/// a guess at what [`load_files_in`] will make of them, for work that can start before it is
+/// done and is dropped when the guess turns out wrong (`explain` starts reading the data).
+pub fn guess_source_and_target(root: &[u8]) -> Option<(SourceConfig, TargetConfig)> {
+    let parsed = parse_file(ROOT_FILE, root).ok()?;
+    let section = |key: &str| parsed.value.get(key).cloned();
+    Some((
+        serde_json::from_value(section("source")?).ok()?,
+        serde_json::from_value(section("target")?).ok()?,
+    ))
+}
+
 /// Loads a configuration from (file name, contents) pairs — a directory, or a git tree.
 pub fn load_files(files: Vec<(String, Vec<u8>)>) -> Result<Config, ErrorList> {
     load_files_in(files, |_| false)

@@ -40,8 +40,8 @@ pub use error::{ConfigError, ErrorList};
 pub use file::{ConfigFile, SUPPORTED_VERSION};
 pub use http::HttpConfig;
 pub use load::{
-    LoadError, ROOT_FILE, data_path_errors, export_column_problems, load_files, load_files_in,
-    missing_root, single, with_excerpts,
+    LoadError, ROOT_FILE, data_path_errors, export_column_problems, guess_source_and_target,
+    load_files, load_files_in, missing_root, single, with_excerpts,
 };
 pub use mappings::{
     CommunityMapping, FallbackPolicy, FunctionMapping, FunctionSourceField, FunctionsConfig,
