@@ -1378,15 +1378,34 @@ pub(crate) fn some_hash(h: u64) -> u64 {
     h.max(1)
 }
 
-/// The hashes of `keys`' identifiers and addresses, as [`some_hash`]es.
-pub(crate) fn key_hashes(keys: &Keys) -> (Vec<u64>, Vec<u64>) {
-    (
-        keys.ids().iter().map(|k| some_hash(fx_hash(k))).collect(),
-        keys.emails()
+/// The hashes of `keys`' identifiers and addresses ([`some_hash`]es), to pass over every row or
+/// account with: most are told apart by one bit of a word.
+pub(crate) struct KeyHashes {
+    ids: Vec<u64>,
+    emails: Vec<u64>,
+    /// Bit `h >> 58` of each hash.
+    bits: u64,
+}
+
+impl KeyHashes {
+    pub(crate) fn of(keys: &Keys) -> KeyHashes {
+        let ids: Vec<u64> = keys.ids().iter().map(|k| some_hash(fx_hash(k))).collect();
+        let emails: Vec<u64> = keys
+            .emails()
             .iter()
             .map(|k| some_hash(fx_hash(k)))
-            .collect(),
-    )
+            .collect();
+        let bits = ids.iter().chain(&emails).fold(0, |b, h| b | 1 << (h >> 58));
+        KeyHashes { ids, emails, bits }
+    }
+
+    /// An identifier's or an address's hash (0 for none) is one of the keys'.
+    #[inline]
+    pub(crate) fn any(&self, id: u64, email: u64) -> bool {
+        let bit = |h: u64| self.bits >> (h >> 58) & 1 == 1;
+        (bit(id) && id != 0 && self.ids.contains(&id))
+            || (bit(email) && email != 0 && self.emails.contains(&email))
+    }
 }
 
 impl FileSourcePart {
@@ -1471,13 +1490,11 @@ impl FileSourcePart {
     /// hashes match, read again and checked on their text. `None` when a streamed export can
     /// no longer be read where it was.
     fn linked(&self, keys: &Keys) -> Option<Vec<(&RowKeys, String, Option<String>)>> {
-        let (ids, emails) = key_hashes(keys);
+        let hashes = KeyHashes::of(keys);
         let candidates: Vec<&RowKeys> = self
             .rows
             .iter()
-            .filter(|r| {
-                ids.contains(&r.id_hash) || (r.email_hash != 0 && emails.contains(&r.email_hash))
-            })
+            .filter(|r| hashes.any(r.id_hash, r.email_hash))
             .collect();
         let raw: Vec<Cow<'_, [u8]>> = match &self.streamed {
             Some(file) => split::read_spans(file, candidates.iter().map(|r| span_of(r)))

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ApplyContext, ConnectorError, Target, TargetCapabilities};
-use crate::file_source::{email_hash, fx_hash_bytes, key_hashes, some_hash};
+use crate::file_source::{KeyHashes, email_hash, fx_hash_bytes, some_hash};
 use crate::skim::{Scalar, Skim};
 use crate::split;
 use orgsync_core::config::FileTargetConfig;
@@ -571,14 +571,11 @@ impl WorkspacePart {
     /// (a hash may match by chance: the account's own keys decide). `None` when one of them
     /// does not read as an account (the whole workspace is read then, for the reader's error).
     fn linked(&self, keys: &Keys) -> Option<Vec<(String, Account)>> {
-        let (ids, emails) = key_hashes(keys);
+        let hashes = KeyHashes::of(keys);
         let spans = self
             .accounts
             .iter()
-            .filter(|a| {
-                (a.external_id != 0 && ids.contains(&a.external_id))
-                    || (a.email != 0 && emails.contains(&a.email))
-            })
+            .filter(|a| hashes.any(a.external_id, a.email))
             .map(AccountKeys::span);
         let raw: Vec<String> = if let Some(file) = &self.streamed {
             split::read_spans(file, spans.map(|s| s.start as u64..s.end as u64))

@@ -96,7 +96,69 @@ pub(crate) enum Value<'b> {
 /// The key at each member position of the previous row read by [`Row::members`], and what it
 /// was wanted as: rows repeat their keys in the same order, so one comparison finds each.
 #[derive(Default)]
-pub(crate) struct KeyHints(Vec<(Box<[u8]>, Option<usize>)>);
+pub(crate) struct KeyHints(Vec<(Quoted, Option<usize>)>);
+
+/// A key with its quotes, `"key"`, and the words of it that [`Quoted::is_at`] compares: the
+/// first and the last eight bytes (four for a short key), which together are all of it.
+#[derive(Default)]
+struct Quoted {
+    text: Box<[u8]>,
+    first: u64,
+    last: u64,
+}
+
+impl Quoted {
+    fn of(key: &[u8]) -> Quoted {
+        let mut text = Vec::with_capacity(key.len() + 2);
+        text.push(b'"');
+        text.extend_from_slice(key);
+        text.push(b'"');
+        let n = text.len();
+        let (first, last) = if n >= 8 {
+            (word(&text, 0), word(&text, n - 8))
+        } else if n >= 4 {
+            (half(&text, 0), half(&text, n - 4))
+        } else {
+            (0, 0)
+        };
+        Quoted {
+            text: text.into(),
+            first,
+            last,
+        }
+    }
+
+    /// `b[..end]` ends with this quoted key (never with the default, which is no key).
+    #[inline]
+    fn is_at(&self, b: &[u8], end: usize) -> bool {
+        let n = self.text.len();
+        let Some(start) = end.checked_sub(n) else {
+            return false;
+        };
+        match n {
+            0 | 1 => false,
+            8..=16 => word(b, start) == self.first && word(b, end - 8) == self.last,
+            4..=7 => half(b, start) == self.first && half(b, end - 4) == self.last,
+            _ => b[start..end] == *self.text,
+        }
+    }
+}
+
+/// The eight bytes of `b` at `at` as a word (0 past its end: never a word with a quote).
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+/// [`word`] of four bytes.
+#[inline]
+fn half(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 4)
+        .and_then(|w| <[u8; 4]>::try_from(w).ok())
+        .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+}
 
 impl<'b> Row<'b> {
     /// Every member of a plain row whose key `wanted` knows (as an index into `out`), its value
@@ -116,18 +178,14 @@ impl<'b> Row<'b> {
                 end -= 1;
             }
             if hints.0.len() <= position {
-                hints.0.push((Box::default(), None));
+                hints.0.push((Quoted::default(), None));
             }
             let hint = &mut hints.0[position];
-            let known = end > hint.0.len() + 1
-                && b[end - 1] == b'"'
-                && b[end - hint.0.len() - 2] == b'"'
-                && same(&b[end - hint.0.len() - 1..end - 1], &hint.0);
-            if !known {
+            if !hint.0.is_at(b, end) {
                 // With no escapes in the row, the quote before the closing one opens the key.
                 let open = memchr::memrchr(b'"', &b[..end - 1])?;
                 let key = &b[open + 1..end - 1];
-                *hint = (key.into(), wanted(key));
+                *hint = (Quoted::of(key), wanted(key));
             }
             if let Some(i) = hint.1 {
                 out[i] = Some(value_at(b, colon as usize + 1)?);
