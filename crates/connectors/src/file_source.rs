@@ -1360,6 +1360,8 @@ pub struct FileSourcePart {
     communities: Vec<SourceGroup>,
     functions: Vec<SourceGroup>,
     departments: Vec<SourceGroup>,
+    /// The rows whose hashes matched the keys linked so far.
+    found: Found,
 }
 
 /// What linking needs of one row: the hashes let a pass over every row compare numbers; a
@@ -1380,6 +1382,7 @@ pub(crate) fn some_hash(h: u64) -> u64 {
 
 /// The hashes of `keys`' identifiers and addresses ([`some_hash`]es), to pass over every row or
 /// account with: most are told apart by one bit of a word.
+#[derive(Default)]
 pub(crate) struct KeyHashes {
     ids: Vec<u64>,
     emails: Vec<u64>,
@@ -1405,6 +1408,65 @@ impl KeyHashes {
         let bit = |h: u64| self.bits >> (h >> 58) & 1 == 1;
         (bit(id) && id != 0 && self.ids.contains(&id))
             || (bit(email) && email != 0 && self.emails.contains(&email))
+    }
+}
+
+/// The rows (or accounts) whose hashes matched a key's, for every key hash looked for so far:
+/// linking asks again and again with more keys, and only a new key's hash needs a pass over all
+/// of them. What it holds is checked on the text by whoever asks, so rows of keys no longer
+/// asked about do no harm.
+#[derive(Default)]
+pub(crate) struct Found(std::sync::Mutex<(KeyHashes, Vec<usize>)>);
+
+impl Found {
+    /// The indexes, in order, of the items (`hashes(i)` of `n`) whose identifier or address hash
+    /// is one of `keys`' (and of those found for earlier keys).
+    pub(crate) fn of(
+        &self,
+        keys: &Keys,
+        n: usize,
+        hashes: impl Fn(usize) -> (u64, u64),
+    ) -> Vec<usize> {
+        let wanted = KeyHashes::of(keys);
+        let mut found = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (searched, rows) = &mut *found;
+        let fresh = KeyHashes {
+            ids: wanted
+                .ids
+                .iter()
+                .filter(|h| !searched.ids.contains(h))
+                .copied()
+                .collect(),
+            emails: wanted
+                .emails
+                .iter()
+                .filter(|h| !searched.emails.contains(h))
+                .copied()
+                .collect(),
+            bits: 0,
+        };
+        if !(fresh.ids.is_empty() && fresh.emails.is_empty()) {
+            let fresh = KeyHashes {
+                bits: fresh
+                    .ids
+                    .iter()
+                    .chain(&fresh.emails)
+                    .fold(0, |b, h| b | 1 << (h >> 58)),
+                ..fresh
+            };
+            rows.extend((0..n).filter(|&i| {
+                let (id, email) = hashes(i);
+                fresh.any(id, email)
+            }));
+            rows.sort_unstable();
+            rows.dedup();
+            searched.ids.extend(fresh.ids);
+            searched.emails.extend(fresh.emails);
+        }
+        rows.clone()
     }
 }
 
@@ -1444,6 +1506,7 @@ impl FileSourcePart {
                     communities,
                     functions,
                     departments,
+                    found: Found::default(),
                 }));
             }
         }
@@ -1483,6 +1546,7 @@ impl FileSourcePart {
             communities,
             functions,
             departments,
+            found: Found::default(),
         }))
     }
 
@@ -1490,11 +1554,13 @@ impl FileSourcePart {
     /// hashes match, read again and checked on their text. `None` when a streamed export can
     /// no longer be read where it was.
     fn linked(&self, keys: &Keys) -> Option<Vec<(&RowKeys, String, Option<String>)>> {
-        let hashes = KeyHashes::of(keys);
         let candidates: Vec<&RowKeys> = self
-            .rows
-            .iter()
-            .filter(|r| hashes.any(r.id_hash, r.email_hash))
+            .found
+            .of(keys, self.rows.len(), |i| {
+                (self.rows[i].id_hash, self.rows[i].email_hash)
+            })
+            .into_iter()
+            .map(|i| &self.rows[i])
             .collect();
         let raw: Vec<Cow<'_, [u8]>> = match &self.streamed {
             Some(file) => split::read_spans(file, candidates.iter().map(|r| span_of(r)))

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ApplyContext, ConnectorError, Target, TargetCapabilities};
-use crate::file_source::{KeyHashes, email_hash, fx_hash_bytes, some_hash};
+use crate::file_source::{Found, email_hash, fx_hash_bytes, some_hash};
 use crate::skim::{Scalar, Skim};
 use crate::split;
 use orgsync_core::config::FileTargetConfig;
@@ -380,6 +380,8 @@ struct WorkspacePart {
     /// The workspace as it was read through [`split::stream_list_halves`], still open: `text` is the
     /// workspace with no account, and the accounts' spans are in this file.
     streamed: Option<File>,
+    /// The accounts whose hashes matched the keys linked so far.
+    found: Found,
 }
 
 /// An account's span and the hashes of its external id and of its address's
@@ -519,6 +521,7 @@ impl WorkspacePart {
             members,
             accounts,
             streamed: None,
+            found: Found::default(),
         })
     }
 
@@ -571,12 +574,13 @@ impl WorkspacePart {
     /// (a hash may match by chance: the account's own keys decide). `None` when one of them
     /// does not read as an account (the whole workspace is read then, for the reader's error).
     fn linked(&self, keys: &Keys) -> Option<Vec<(String, Account)>> {
-        let hashes = KeyHashes::of(keys);
         let spans = self
-            .accounts
-            .iter()
-            .filter(|a| hashes.any(a.external_id, a.email))
-            .map(AccountKeys::span);
+            .found
+            .of(keys, self.accounts.len(), |i| {
+                (self.accounts[i].external_id, self.accounts[i].email)
+            })
+            .into_iter()
+            .map(|i| self.accounts[i].span());
         let raw: Vec<String> = if let Some(file) = &self.streamed {
             split::read_spans(file, spans.map(|s| s.start as u64..s.end as u64))
                 .ok()?
