@@ -1356,7 +1356,7 @@ pub struct FileSourcePart {
     /// The export as it was read through [`split::stream_list_halves`], still open: the rows' spans
     /// are in it.
     streamed: Option<std::fs::File>,
-    rows: Vec<RowKeys>,
+    rows: split::Both<RowKeys>,
     communities: Vec<SourceGroup>,
     functions: Vec<SourceGroup>,
     departments: Vec<SourceGroup>,
@@ -1521,7 +1521,8 @@ impl FileSourcePart {
             }
         } else {
             (
-                skim_rows(&bytes, &layout, source.cfg.records.as_deref()),
+                skim_rows(&bytes, &layout, source.cfg.records.as_deref())
+                    .map(|(rows, groups)| (rows.into(), groups)),
                 None,
             )
         };
@@ -1748,7 +1749,7 @@ fn skim_row<'b>(
 
 /// What [`stream_rows`] (or [`skim_csv`]) read.
 struct Streamed {
-    rows: Vec<RowKeys>,
+    rows: split::Both<RowKeys>,
     groups: [Groups; 3],
 }
 
@@ -1822,7 +1823,7 @@ fn stream_rows(
 impl Streamed {
     /// `later`'s rows after these, as if one reader had read them all.
     fn append(&mut self, later: Streamed) {
-        self.rows.extend(later.rows);
+        self.rows.then(later.rows);
         // A group's first name in file order: the earlier's, else the later's.
         for (groups, more) in self.groups.iter_mut().zip(later.groups) {
             for (id, name) in more.groups {
@@ -1866,7 +1867,7 @@ impl<'l> RowReader<'l> {
             hints: Hints::new(),
             key_hints: split::KeyHints::default(),
             out: Streamed {
-                rows: Vec::new(),
+                rows: split::Both::default(),
                 groups: Default::default(),
             },
         }
@@ -2047,7 +2048,13 @@ fn skim_csv(b: &[u8], layout: &Layout, delimiter: u8) -> Option<(Streamed, Vec<O
     for (row, end) in rows.iter_mut().zip(ends) {
         row.span.1 = end;
     }
-    Some((Streamed { rows, groups }, slot_col))
+    Some((
+        Streamed {
+            rows: rows.into(),
+            groups,
+        },
+        slot_col,
+    ))
 }
 
 /// A JSON integer that reads back as the same text (no sign of zero, no exponent, fits 64 bits).
@@ -2567,8 +2574,11 @@ columns:
     /// groups.
     type Skimmed = (Vec<RowKeys>, [Vec<SourceGroup>; 3]);
 
-    fn comparable(rows: Vec<RowKeys>, groups: [Groups; 3]) -> Skimmed {
-        (rows, groups.map(Groups::finish))
+    fn comparable(rows: impl Into<split::Both<RowKeys>>, groups: [Groups; 3]) -> Skimmed {
+        (
+            rows.into().iter().copied().collect(),
+            groups.map(Groups::finish),
+        )
     }
 
     #[test]

@@ -376,7 +376,7 @@ struct WorkspacePart {
     members: Vec<(String, std::ops::Range<usize>)>,
     /// Each account's span, and the hashes of its external id and of its address's
     /// [`orgsync_core::identity::email_key`] (a match is then checked on the text).
-    accounts: Vec<AccountKeys>,
+    accounts: split::Both<AccountKeys>,
     /// The workspace as it was read through [`split::stream_list_halves`], still open: `text` is the
     /// workspace with no account, and the accounts' spans are in this file.
     streamed: Option<File>,
@@ -458,7 +458,9 @@ impl AccountReader {
         let span = start..start + row.bytes.len();
         let keys = if row.plain {
             let mut values: [Option<split::Value<'_>>; 2] = Default::default();
-            row.members(
+            // The workspace's reader refuses an account with a key given twice: the first of
+            // each is read, and the rest of the account is not looked at.
+            row.first_members(
                 &mut self.hints,
                 |key| match key {
                     b"external_id" => Some(0),
@@ -519,7 +521,7 @@ impl WorkspacePart {
             path: target.path.clone(),
             text,
             members,
-            accounts,
+            accounts: accounts.into(),
             streamed: None,
             found: Found::default(),
         })
@@ -554,9 +556,9 @@ impl WorkspacePart {
             |row| earlier.read(row),
             |row| later.read(row),
         )?;
-        let mut accounts = earlier.accounts;
+        let mut accounts = split::Both::from(earlier.accounts);
         if halves {
-            accounts.extend(later.accounts);
+            accounts.then(later.accounts.into());
         }
         // The workspace without its accounts, skimmed for its other members.
         let mut rest = around.head;
