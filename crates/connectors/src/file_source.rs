@@ -1615,7 +1615,7 @@ impl FileSourcePart {
             }
             None => {
                 let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
-                skim_row(&mut Skim::new(raw), &self.layout, hints, &mut cells)?;
+                skim_row(&mut Skim::new(raw), &self.layout, &KEYS, hints, &mut cells)?;
                 Some((text(cells[ID].as_deref())?, text(cells[EMAIL].as_deref())))
             }
         }
@@ -1626,6 +1626,9 @@ impl FileSourcePart {
 fn span_of(row: &RowKeys) -> std::ops::Range<u64> {
     u64::from(row.span.0)..u64::from(row.span.1)
 }
+
+/// The slots that link a row: a linked row is read again for these alone.
+const KEYS: [usize; 2] = [ID, EMAIL];
 
 /// The slots a skim reads: what links a row and its groups.
 const SKIMMED: [usize; 8] = [
@@ -1672,7 +1675,7 @@ fn skim_list(skim: &mut Skim<'_>, layout: &Layout) -> Option<(Vec<RowKeys>, [Gro
     let mut hints = Hints::new();
     let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
     skim.list(|skim| {
-        let span = skim_row(skim, layout, &mut hints, &mut cells)?;
+        let span = skim_row(skim, layout, &SKIMMED, &mut hints, &mut cells)?;
         let get = |slot: usize| {
             cells[slot]
                 .as_deref()
@@ -1698,10 +1701,12 @@ fn skim_list(skim: &mut Skim<'_>, layout: &Layout) -> Option<(Vec<RowKeys>, [Gro
 /// fills (rows repeat their keys in the same order).
 type Hints = Vec<(Box<[u8]>, Vec<usize>)>;
 
-/// The skimmed slots of the row object at the cursor into `cells`; its span.
+/// The `slots` (of [`SKIMMED`]) of the row object at the cursor into `cells`; its span. `hints`
+/// serve one set of slots.
 fn skim_row<'b>(
     skim: &mut Skim<'b>,
     layout: &Layout,
+    slots: &[usize],
     hints: &mut Hints,
     cells: &mut [Option<Cow<'b, str>>; FIXED],
 ) -> Option<std::ops::Range<usize>> {
@@ -1722,7 +1727,7 @@ fn skim_row<'b>(
                         .1
                         .iter()
                         .copied()
-                        .filter(|s| SKIMMED.contains(s))
+                        .filter(|s| slots.contains(s))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -1882,7 +1887,13 @@ impl<'l> RowReader<'l> {
         if !row.plain {
             let mut cells: [Option<Cow<'_, str>>; FIXED] = Default::default();
             let mut skim = Skim::new(row.bytes);
-            skim_row(&mut skim, self.layout, &mut self.hints, &mut cells)?;
+            skim_row(
+                &mut skim,
+                self.layout,
+                &SKIMMED,
+                &mut self.hints,
+                &mut cells,
+            )?;
             let get = |slot: usize| {
                 cells[slot]
                     .as_deref()
@@ -2579,6 +2590,34 @@ columns:
             rows.into().iter().copied().collect(),
             groups.map(Groups::finish),
         )
+    }
+
+    /// Regression: a linked row was read again for its identifier and address by the whole
+    /// skimmer, which gives up on a group name it cannot read (a decimal number) — one the
+    /// stream never read, the group being named by an earlier row. Linking then stopped at
+    /// that row: the person's address was never followed to their other row.
+    #[test]
+    fn a_linked_row_is_read_again_for_its_keys_alone_whatever_its_group_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = r#"[
+            {"id": "1", "community": "1001", "community_name": "Amsterdam"},
+            {"id": "2", "email": "ann@example.com", "community": "1001", "community_name": 1.5},
+            {"id": "3", "email": "Ann@Example.com"}
+        ]"#;
+        std::fs::write(dir.path().join("export.json"), rows).unwrap();
+        let mut source = FileSource::new(dir.path(), &config("export.json", Columns::default()));
+        let part = source.part().unwrap().expect("the export is streamed");
+        let mut keys = Keys::of_query("2");
+        while part.link(&mut keys) {}
+        assert_eq!(keys.ids(), ["2", "3"], "the address links the other row");
+        let ids: Vec<String> = part
+            .read(&keys)
+            .unwrap()
+            .persons
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, ["2", "3"]);
     }
 
     #[test]
