@@ -890,10 +890,9 @@ pub fn prefetch_linked(dir: &Path) -> Option<Prefetch> {
 impl Prefetch {
     /// The loaded configuration reads the data as the guess did.
     fn holds_for(&self, loaded: &Loaded) -> bool {
-        let same = |a: &dyn erased::Json, b: &dyn erased::Json| a.json() == b.json();
         loaded.dir == self.dir
-            && same(&loaded.config.source, &self.source)
-            && same(&loaded.config.target, &self.target)
+            && same_json(&loaded.config.source, &self.source)
+            && same_json(&loaded.config.target, &self.target)
     }
 
     fn join(self) -> anyhow::Result<Parts> {
@@ -903,16 +902,12 @@ impl Prefetch {
     }
 }
 
-/// Sections compared by what they serialize to (they have no `PartialEq`).
-mod erased {
-    pub trait Json {
-        fn json(&self) -> Option<serde_json::Value>;
-    }
-
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> Option<serde_json::Value> {
-            serde_json::to_value(self).ok()
-        }
+/// Two sections are the same by what they serialize to (they have no `PartialEq`); never when
+/// one does not serialize.
+fn same_json<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 

@@ -1353,8 +1353,8 @@ pub struct FileSourcePart {
     layout: Layout,
     /// The export, unless it was `streamed`.
     bytes: Vec<u8>,
-    /// The export as it was read through [`split::stream_list_halves`], still open: the rows' spans
-    /// are in it.
+    /// The export as it was read through [`split::stream_list_halves`], still open: the rows'
+    /// spans are in it.
     streamed: Option<std::fs::File>,
     rows: split::Both<RowKeys>,
     communities: Vec<SourceGroup>,
@@ -1392,12 +1392,11 @@ pub(crate) struct KeyHashes {
 
 impl KeyHashes {
     pub(crate) fn of(keys: &Keys) -> KeyHashes {
-        let ids: Vec<u64> = keys.ids().iter().map(|k| some_hash(fx_hash(k))).collect();
-        let emails: Vec<u64> = keys
-            .emails()
-            .iter()
-            .map(|k| some_hash(fx_hash(k)))
-            .collect();
+        let hashes = |keys: &[String]| keys.iter().map(|k| some_hash(fx_hash(k))).collect();
+        KeyHashes::new(hashes(keys.ids()), hashes(keys.emails()))
+    }
+
+    fn new(ids: Vec<u64>, emails: Vec<u64>) -> KeyHashes {
         let bits = ids.iter().chain(&emails).fold(0, |b, h| b | 1 << (h >> 58));
         KeyHashes { ids, emails, bits }
     }
@@ -1433,30 +1432,15 @@ impl Found {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (searched, rows) = &mut *found;
-        let fresh = KeyHashes {
-            ids: wanted
-                .ids
-                .iter()
-                .filter(|h| !searched.ids.contains(h))
-                .copied()
-                .collect(),
-            emails: wanted
-                .emails
-                .iter()
-                .filter(|h| !searched.emails.contains(h))
-                .copied()
-                .collect(),
-            bits: 0,
+        let new = |wanted: &[u64], searched: &[u64]| {
+            let new = wanted.iter().filter(|h| !searched.contains(h));
+            new.copied().collect::<Vec<u64>>()
         };
-        if !(fresh.ids.is_empty() && fresh.emails.is_empty()) {
-            let fresh = KeyHashes {
-                bits: fresh
-                    .ids
-                    .iter()
-                    .chain(&fresh.emails)
-                    .fold(0, |b, h| b | 1 << (h >> 58)),
-                ..fresh
-            };
+        let fresh = KeyHashes::new(
+            new(&wanted.ids, &searched.ids),
+            new(&wanted.emails, &searched.emails),
+        );
+        if fresh.bits != 0 {
             rows.extend((0..n).filter(|&i| {
                 let (id, email) = hashes(i);
                 fresh.any(id, email)

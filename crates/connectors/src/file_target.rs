@@ -377,8 +377,8 @@ struct WorkspacePart {
     /// Each account's span, and the hashes of its external id and of its address's
     /// [`orgsync_core::identity::email_key`] (a match is then checked on the text).
     accounts: split::Both<AccountKeys>,
-    /// The workspace as it was read through [`split::stream_list_halves`], still open: `text` is the
-    /// workspace with no account, and the accounts' spans are in this file.
+    /// The workspace as it was read through [`split::stream_list_halves`], still open: `text`
+    /// is the workspace with no account, and the accounts' spans are in this file.
     streamed: Option<File>,
     /// The accounts whose hashes matched the keys linked so far.
     found: Found,
@@ -527,10 +527,10 @@ impl WorkspacePart {
         })
     }
 
-    /// [`WorkspacePart::skim`] through [`split::stream_list_halves`]: the accounts are read as they
-    /// come (a plain one where its two keys are, others member by member), the rest of the
-    /// workspace is skimmed as before. `None` where the skimmer gives up, and also when the
-    /// accounts do not start in the workspace's first 16 MB.
+    /// [`WorkspacePart::skim`] through [`split::stream_list_halves`] (by two threads from
+    /// `halves_from` bytes): the accounts are read as they come (a plain one up to its two keys,
+    /// others member by member), the rest of the workspace is skimmed as before. `None` where
+    /// the skimmer gives up, and also when the accounts do not start in the first 16 MB.
     fn stream(target: &FileTarget, file: File, halves_from: u64) -> Option<WorkspacePart> {
         let find = |first: &[u8]| {
             let mut skim = Skim::new(first);
