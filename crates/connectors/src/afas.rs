@@ -196,7 +196,7 @@ impl AfasSource {
                 connector: Arc::from(cfg.connector.as_str()),
             },
             client,
-            rt: kit.runtime(),
+            rt: kit.runtime()?,
         })
     }
 

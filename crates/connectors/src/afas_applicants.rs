@@ -736,7 +736,7 @@ impl AfasApplicantsTarget {
         Ok(AfasApplicantsTarget {
             cfg: cfg.clone(),
             client: Arc::new(client),
-            rt: kit.runtime(),
+            rt: kit.runtime()?,
             source,
             ledger,
             key: target_key(cfg),

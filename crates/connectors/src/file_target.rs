@@ -578,9 +578,7 @@ impl WorkspacePart {
     fn linked(&self, keys: &Keys) -> Option<Vec<(String, Account)>> {
         let spans = self
             .found
-            .of(keys, self.accounts.len(), |i| {
-                (self.accounts[i].external_id, self.accounts[i].email)
-            })
+            .of(keys, &self.accounts, |a| (a.external_id, a.email))
             .into_iter()
             .map(|i| self.accounts[i].span());
         let raw: Vec<String> = if let Some(file) = &self.streamed {

@@ -573,7 +573,7 @@ impl GoogleSource {
             grant,
             token: None,
             grants: 0,
-            rt: kit.runtime(),
+            rt: kit.runtime()?,
         })
     }
 

@@ -5,7 +5,7 @@
 //! connector is its wire format and little more.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::ConnectorError;
 
@@ -15,7 +15,9 @@ pub type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 /// What the pipeline hands every connector it opens. Cheap to clone.
 #[derive(Clone)]
 pub struct Kit {
-    runtime: Arc<tokio::runtime::Runtime>,
+    /// Started by the first connector that asks for it: a run of file connectors (`explain`
+    /// of an export) starts no threads for it, nor waits for them at its end.
+    runtime: Arc<Mutex<Option<Arc<tokio::runtime::Runtime>>>>,
     lookup: Lookup,
     progress: bool,
 }
@@ -38,13 +40,8 @@ impl Kit {
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
         progress: bool,
     ) -> Result<Kit, ConnectorError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("orgsync-io")
-            .build()
-            .map_err(|e| ConnectorError::Config(format!("cannot start the HTTP runtime: {e}")))?;
         Ok(Kit {
-            runtime: Arc::new(runtime),
+            runtime: Arc::default(),
             lookup: Arc::new(lookup),
             progress,
         })
@@ -65,13 +62,46 @@ impl Kit {
         self.progress
     }
 
-    /// The runtime, for a connector to keep.
-    pub fn runtime(&self) -> Arc<tokio::runtime::Runtime> {
-        Arc::clone(&self.runtime)
+    /// The runtime, for a connector to keep: started by the first that asks.
+    pub fn runtime(&self) -> Result<Arc<tokio::runtime::Runtime>, ConnectorError> {
+        let mut runtime = self.runtime.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(runtime) = &*runtime {
+            return Ok(Arc::clone(runtime));
+        }
+        let started = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("orgsync-io")
+            .build()
+            .map_err(|e| ConnectorError::Config(format!("cannot start the HTTP runtime: {e}")))?;
+        let started = Arc::new(started);
+        *runtime = Some(Arc::clone(&started));
+        Ok(started)
     }
 
     /// Runs `future` to completion on the kit's runtime, from synchronous code.
-    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
+    pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output, ConnectorError> {
+        Ok(self.runtime()?.block_on(future))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kit_starts_its_runtime_for_the_first_connector_that_asks_and_shares_it() {
+        let kit = Kit::new(|_| None, false).unwrap();
+        assert!(
+            kit.runtime.lock().unwrap().is_none(),
+            "no runtime before it is asked for"
+        );
+        let first = kit.runtime().unwrap();
+        let clone = kit.clone();
+        let again = clone.runtime().unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "one runtime for the kit and its clones"
+        );
+        assert_eq!(kit.block_on(async { 7 }).unwrap(), 7);
     }
 }

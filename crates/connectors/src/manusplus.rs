@@ -287,7 +287,7 @@ impl ManusPlusSource {
             grant,
             expires: None,
             grants: 0,
-            rt: kit.runtime(),
+            rt: kit.runtime()?,
         })
     }
 

@@ -181,7 +181,7 @@ impl RecruiteeSource {
         Ok(RecruiteeSource {
             cfg: cfg.clone(),
             client: Arc::new(client),
-            rt: kit.runtime(),
+            rt: kit.runtime()?,
         })
     }
 

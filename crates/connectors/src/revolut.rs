@@ -186,7 +186,7 @@ impl RevolutTarget {
         let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
         Ok(RevolutTarget {
             client: Arc::new(client),
-            rt: kit.runtime(),
+            rt: kit.runtime()?,
             page_size: cfg.page_size.clamp(1, 1000),
             default_role: cfg.default_role.trim().to_owned(),
             owned,

@@ -208,7 +208,7 @@ impl ScimTarget {
             members_per_patch: (cfg.members_per_patch as usize).max(1),
             tz,
             client: Arc::new(client),
-            rt: kit.runtime(),
+            rt: kit.runtime()?,
             mirror: None,
             starts: cfg.concurrency.max(1) as usize,
         })

@@ -194,15 +194,14 @@ impl<'b> Row<'b> {
         out.iter_mut().for_each(|v| *v = None);
         let b = self.bytes;
         let mut missing = out.len();
-        for (position, &colon) in self.colons.iter().enumerate() {
+        if hints.0.len() < self.colons.len() {
+            hints.0.resize_with(self.colons.len(), Default::default);
+        }
+        for (&colon, hint) in self.colons.iter().zip(&mut hints.0) {
             let mut end = colon as usize;
             while matches!(b[end - 1], b' ' | b'\n' | b'\r' | b'\t') {
                 end -= 1;
             }
-            if hints.0.len() <= position {
-                hints.0.push((Quoted::default(), None));
-            }
-            let hint = &mut hints.0[position];
             if !hint.0.is_at(b, end) {
                 // With no escapes in the row, the quote before the closing one opens the key.
                 let open = memchr::memrchr(b'"', &b[..end - 1])?;
@@ -454,8 +453,8 @@ impl Splitter {
     /// Reads `buf[from..]` (the file from `base` on).
     fn feed(&mut self, buf: &[u8], base: u64, from: usize) -> Step {
         let mut at = from;
+        let mut padded = [b' '; 64];
         while at < buf.len() {
-            let mut padded = [b' '; 64];
             let n = (buf.len() - at).min(64);
             let block: &[u8; 64] = match buf[at..].first_chunk() {
                 Some(block) => block,
@@ -600,6 +599,11 @@ impl<T> Both<T> {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
         self.first.iter().chain(&self.second)
+    }
+
+    /// The two lists, in order.
+    pub(crate) fn halves(&self) -> [&[T]; 2] {
+        [&self.first, &self.second]
     }
 
     pub(crate) fn first(&self) -> Option<&T> {
