@@ -1426,9 +1426,11 @@ impl KeyHashes {
     /// An identifier's or an address's hash (0 for none) is one of the keys'.
     #[inline]
     pub(crate) fn any(&self, id: u64, email: u64) -> bool {
-        let bit = |h: u64| self.bits >> (h >> 58) & 1 == 1;
-        (bit(id) && id != 0 && self.ids.contains(&id))
-            || (bit(email) && email != 0 && self.emails.contains(&email))
+        let bit = |h: u64| self.bits >> (h >> 58) & 1;
+        // Nearly every item has neither bit: one test, no branch per hash.
+        bit(id) | bit(email) != 0
+            && ((bit(id) == 1 && id != 0 && self.ids.contains(&id))
+                || (bit(email) == 1 && email != 0 && self.emails.contains(&email)))
     }
 }
 

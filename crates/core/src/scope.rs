@@ -66,7 +66,9 @@ impl Patterns {
 
     /// Index of the first pattern matching `s`.
     pub fn first_match(&self, s: &str) -> Option<usize> {
-        let literal = if self.literal_ci {
+        let literal = if self.literals.is_empty() {
+            None
+        } else if self.literal_ci {
             self.literals.get(&s.to_lowercase()).copied()
         } else {
             self.literals.get(s).copied()
@@ -74,9 +76,14 @@ impl Patterns {
         if self.glob_index.is_empty() {
             return literal;
         }
+        // Most names match no glob: told without listing the matches.
+        let candidate = globset::Candidate::new(s);
+        if !self.globs.is_match_candidate(&candidate) {
+            return literal;
+        }
         let glob = self
             .globs
-            .matches(s)
+            .matches_candidate(&candidate)
             .into_iter()
             .map(|g| self.glob_index[g])
             .min();
