@@ -438,14 +438,15 @@ impl Splitter {
         Step::Go
     }
 
-    /// The colons of `mask` in a block at `at` inside the open row.
+    /// The colons of `mask` in a block at `at` inside the open row (which may have opened in
+    /// the block, after `at`: only the sums must be right, hence the wrapping arithmetic).
     #[inline]
     fn colons_at(&mut self, mut mask: u64, at: u64) {
-        let from = at - self.start;
+        let from = at.wrapping_sub(self.start);
         while mask != 0 {
             // A row is at most 4 GiB: checked when it closes.
             self.colons
-                .push((from + u64::from(mask.trailing_zeros())) as u32);
+                .push(from.wrapping_add(u64::from(mask.trailing_zeros())) as u32);
             mask &= mask - 1;
         }
     }
@@ -472,27 +473,30 @@ impl Splitter {
                 let inside = prefix_xor(quote) ^ carry;
                 // The padding has no quote: the last bit is the state after the block.
                 self.in_string = inside >> 63 == 1;
-                let colon = colon & !inside;
-                let mut structural = brace & !inside;
-                if structural == 0 {
-                    // Most blocks: inside one row, only its colons.
+                let mut colon = colon & !inside;
+                let mut braces = brace & !inside;
+                // Between two braces the depth stays: the colons there are the open row's all
+                // together, or none of them.
+                while braces != 0 {
+                    let i = braces.trailing_zeros() as usize;
+                    braces &= braces - 1;
+                    let before = colon & ((1 << i) - 1);
                     if self.depth == 2 {
-                        self.colons_at(colon, pos(0));
+                        self.colons_at(before, pos(0));
                     }
-                    at += 64;
-                    continue;
-                }
-                structural |= colon;
-                while structural != 0 && matches!(step, Step::Go) {
-                    let i = structural.trailing_zeros() as usize;
-                    structural &= structural - 1;
-                    step = if colon >> i & 1 == 1 {
-                        self.colon(pos(i))
-                    } else if block[i] | 0x20 == b'{' {
+                    colon ^= before;
+                    step = if block[i] | 0x20 == b'{' {
                         self.open(buf, base, pos(i))
                     } else {
                         self.close(buf, base, pos(i))
                     };
+                    if !matches!(step, Step::Go) {
+                        break;
+                    }
+                }
+                // Most blocks have no brace: inside one row, only its colons.
+                if matches!(step, Step::Go) && self.depth == 2 {
+                    self.colons_at(colon, pos(0));
                 }
             } else {
                 // A backslash: this block a byte at a time.
