@@ -568,7 +568,7 @@ pub fn today(config: &Config, at: Option<Date>) -> anyhow::Result<Date> {
     if let Some(at) = at {
         return Ok(at);
     }
-    let tz = jiff::tz::TimeZone::get(&config.policy.timezone)
+    let tz = orgsync_core::config::time_zone(&config.policy.timezone)
         .with_context(|| format!("unknown time zone {}", config.policy.timezone))?;
     Ok(jiff::Timestamp::now().to_zoned(tz).date())
 }

@@ -94,6 +94,10 @@ pub(crate) const ENVIRONMENT: &[(&str, &str)] = &[
         "COMPUTERNAME",
         "The host name recorded in the apply lease on Windows.",
     ),
+    (
+        "TZDIR",
+        "The directory of the time zone database policy.timezone is read from; otherwise /usr/share/zoneinfo, /usr/share/lib/zoneinfo or /etc/zoneinfo, and the copy built into orgsync where none exists.",
+    ),
 ];
 
 /// `text` for roff: backslashes and hyphens escaped, no line starting with a control character.

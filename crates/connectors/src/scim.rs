@@ -199,7 +199,7 @@ impl ScimTarget {
         settings.media_type = "application/scim+json";
         settings.credential_hint = cfg.token.hint("target.token");
         let client = HttpClient::new(settings, &format!("Bearer {token}"), describe_error)?;
-        let tz = TimeZone::get(timezone)
+        let tz = orgsync_core::config::time_zone(timezone)
             .map_err(|e| ConnectorError::Config(format!("unknown time zone {timezone}: {e}")))?;
         Ok(ScimTarget {
             groups: cfg.groups.clone(),

@@ -49,7 +49,7 @@ pub use mappings::{
 };
 pub use policy::{
     IdentityConfig, Limit, LimitBoth, ManagedField, MatchKey, MaxRemovals, MaxRemovalsBoth,
-    NoLimit, PolicyConfig, SafetyConfig, UnmappedPolicy,
+    NoLimit, PolicyConfig, SafetyConfig, UnmappedPolicy, time_zone,
 };
 pub use rules::{ExclusionRule, IncludeConfig, ProtectedRule};
 pub use secret::{Secret, SecretError};

@@ -266,9 +266,62 @@ impl Limit {
     }
 }
 
+/// The IANA time zone `name`, from the system's time zone database as `jiff` finds it.
+///
+/// `jiff` lists the whole database directory (some sixty directories) the first time it looks a
+/// name up, so that it can also find a name spelled in another case. A name as the database
+/// spells it is read from its own file in that directory instead: the same file `jiff` would
+/// read, under the same rules (not in the top `posix` and `right` directories, nor through a
+/// linked directory, which `jiff` does not list). Anything else (another spelling, no such
+/// file, a file that is not a time zone) is looked up by `jiff`, as before.
+pub fn time_zone(name: &str) -> Result<jiff::tz::TimeZone, jiff::Error> {
+    let parts: Vec<&str> = name.split('/').collect();
+    let plain = parts.iter().all(|part| {
+        !part.is_empty()
+            && *part != "."
+            && *part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'.'))
+    }) && !matches!(parts[0], "posix" | "right");
+    if plain && let Some(dir) = zoneinfo_dir() {
+        let mut at = dir.clone();
+        let listed = parts[..parts.len() - 1].iter().all(|part| {
+            at.push(part);
+            at.symlink_metadata().is_ok_and(|m| m.file_type().is_dir())
+        });
+        if listed
+            && let Ok(data) = std::fs::read(dir.join(name))
+            && let Ok(tz) = jiff::tz::TimeZone::tzif(name, &data)
+        {
+            return Ok(tz);
+        }
+    }
+    jiff::tz::TimeZone::get(name)
+}
+
+/// The directory `jiff` reads its time zone database from: `TZDIR`, else the first of its
+/// usual places that exists.
+fn zoneinfo_dir() -> Option<std::path::PathBuf> {
+    if cfg!(not(unix)) {
+        return None;
+    }
+    if let Some(dir) = std::env::var_os("TZDIR") {
+        return Some(dir.into());
+    }
+    [
+        "/usr/share/zoneinfo",
+        "/usr/share/lib/zoneinfo",
+        "/etc/zoneinfo",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|dir| dir.is_dir())
+}
+
 /// Values no run can use: an unknown time zone, no way to match, a percentage over 100%.
 pub(crate) fn value_errors(config: &Config, at: At<'_>, errs: &mut Vec<ConfigError>) {
-    if jiff::tz::TimeZone::get(&config.policy.timezone).is_err() {
+    if time_zone(&config.policy.timezone).is_err() {
         let zones: Vec<String> = jiff::tz::db().available().map(|n| n.to_string()).collect();
         let mut e = at(
             "/policy/timezone",
@@ -409,6 +462,7 @@ fn match_name(m: MatchKey) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use super::time_zone;
     use crate::config::testing::{file, load, messages, one};
     use crate::config::{MaxRemovals, NoLimit};
 
@@ -448,5 +502,49 @@ mod tests {
             "safety: { max_removals: { percent: 10, count: null } }\n",
         ))
         .unwrap();
+    }
+
+    #[test]
+    fn a_time_zone_read_from_its_own_file_is_the_one_jiff_finds() {
+        let instants: Vec<jiff::Timestamp> = [
+            "1970-01-01T00:00:00Z",
+            "2025-03-30T01:30:00Z",
+            "2025-10-26T00:59:59Z",
+            "2040-07-01T12:00:00Z",
+        ]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+        for name in [
+            "Europe/Amsterdam",
+            "UTC",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+            "europe/amsterdam",
+            "EUROPE/Amsterdam",
+            "posix/Europe/Amsterdam",
+            "right/UTC",
+            "right/Europe/Amsterdam",
+            "posix/UTC",
+            "../zoneinfo/UTC",
+            "./UTC",
+            "Europe//Amsterdam",
+            "/usr/share/zoneinfo/UTC",
+            "zone.tab",
+            "tzdata.zi",
+            "Europe",
+            "Nowhere/Else",
+            "",
+        ] {
+            let ours = time_zone(name);
+            let jiffs = jiff::tz::TimeZone::get(name);
+            assert_eq!(ours.is_ok(), jiffs.is_ok(), "{name:?}");
+            if let (Ok(ours), Ok(jiffs)) = (ours, jiffs) {
+                assert_eq!(ours.iana_name(), jiffs.iana_name(), "{name:?}");
+                for t in &instants {
+                    assert_eq!(ours.to_offset(*t), jiffs.to_offset(*t), "{name:?} at {t}");
+                }
+            }
+        }
     }
 }
