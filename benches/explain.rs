@@ -1,7 +1,9 @@
 //! Explain benchmark: `cargo bench --bench explain [-- SIZES]` (default 100000).
 //!
 //! For each size: generate a sandbox (as `benches/plan.rs` does), then time, best of several
-//! runs, for a sample of people (the slowest of them counts):
+//! runs, for a sample of people (the slowest of them counts). The runs take turns (a plan, then
+//! each person's explain, again and again), so that a slow phase of a shared machine slows both
+//! sides of a ratio, not one:
 //! - `engine`: on the same configuration, source and target already in memory, the plan engine
 //!   over everyone (`plan::build`) against `explain::explain_person` for one person (the people
 //!   and accounts linked to them, then their part of the plan);
@@ -11,7 +13,9 @@
 //! - `CLI`: the release binaries `orgsync plan --format json` and `orgsync explain ID`
 //!   (configuration, reads, the work, the output), from spawn to exit.
 //!
-//! `ratio` is explain over plan. `ORGSYNC_BENCH_PARTS=1` also prints each sampled person's time.
+//! `ratio` is explain over plan. `ORGSYNC_BENCH_PARTS=1` also prints each sampled person's time;
+//! `ORGSYNC_BENCH_BIN=PATH` times another build of orgsync in the `CLI` row (an earlier commit's,
+//! to compare).
 
 #![allow(clippy::print_stdout)] // a benchmark prints its report
 
@@ -46,7 +50,7 @@ fn main() {
     } else {
         vec![2_000]
     };
-    let runs = if bench { 5 } else { 1 };
+    let runs = if bench { 9 } else { 1 };
     println!(
         "{:>9}  {:>7}  {:>9}  {:>9}  {:>7}",
         "people", "", "plan", "explain", "ratio"
@@ -57,9 +61,7 @@ fn main() {
         let (config, source, target) = read(dir.path());
         let capabilities = FileTarget::new(dir.path()).capabilities();
         let today = DEFAULT_TODAY;
-        let (plan_time, plan) = best(runs, || {
-            build(input(&config, &source, &target, &capabilities))
-        });
+        let plan = build(input(&config, &source, &target, &capabilities));
         // A sample across the source: people planned for and people left as they are.
         let sample: Vec<&str> = source
             .persons
@@ -74,30 +76,31 @@ fn main() {
                     .map(|a| a.subject.as_str()),
             )
             .collect();
-        let mut explain_time = Duration::ZERO;
-        for id in &sample {
-            let (t, e) = best(runs, || {
+        let (plan_time, explain_time) = in_turns(
+            "in the engine",
+            runs,
+            &sample,
+            || {
+                build(input(&config, &source, &target, &capabilities));
+            },
+            |id| {
                 orgsync_core::explain::explain_person(
                     input(&config, &source, &target, &capabilities),
                     id,
                 )
-            });
-            e.expect("explained");
-            if std::env::var_os("ORGSYNC_BENCH_PARTS").is_some() {
-                println!("  {id}: {:.1}ms in the engine", ms(t));
-            }
-            explain_time = explain_time.max(t);
-        }
+                .expect("explained");
+            },
+        );
         // From the files, in this process.
-        let (plan_files, _) = best(runs, || {
-            let (config, source, target) = read(dir.path());
-            build(input(&config, &source, &target, &capabilities))
-                .actions
-                .len()
-        });
-        let mut explain_files = Duration::ZERO;
-        for id in &sample {
-            let (t, _) = best(runs, || {
+        let (plan_files, explain_files) = in_turns(
+            "from the files",
+            runs,
+            &sample,
+            || {
+                let (config, source, target) = read(dir.path());
+                build(input(&config, &source, &target, &capabilities));
+            },
+            |id| {
                 let config = orgsync_repo::load_dir(dir.path()).expect("a valid configuration");
                 let (SourceConfig::File(s), TargetConfig::File(t)) =
                     (&config.source, &config.target)
@@ -115,25 +118,20 @@ fn main() {
                     .expect("a workspace is skimmed");
                 let linked = read_linked(source.as_ref(), target.as_ref(), id).expect("read");
                 let input = input(&config, &linked.source, &linked.target, &capabilities);
-                explain_linked(input, &linked, source.is_empty(), id)
-                    .expect("explained")
-                    .1
-                    .actions
-                    .len()
-            });
-            explain_files = explain_files.max(t);
-        }
+                explain_linked(input, &linked, source.is_empty(), id).expect("explained");
+            },
+        );
 
         let at = today.to_string();
         let dir_arg = dir.path().to_str().expect("a UTF-8 path");
-        let cli_plan = cli(
+        let cli_sample: Vec<&str> = sample.iter().step_by(3).copied().collect();
+        let (cli_plan, cli_explain) = in_turns(
+            "from the command line",
             runs,
-            &["plan", "-C", dir_arg, "--at", &at, "--format", "json"],
+            &cli_sample,
+            || cli(&["plan", "-C", dir_arg, "--at", &at, "--format", "json"]),
+            |id| cli(&["explain", id, "-C", dir_arg, "--at", &at]),
         );
-        let mut cli_explain = Duration::ZERO;
-        for id in sample.iter().step_by(3) {
-            cli_explain = cli_explain.max(cli(runs, &["explain", id, "-C", dir_arg, "--at", &at]));
-        }
         for (what, plan, explain) in [
             ("engine", plan_time, explain_time),
             ("files", plan_files, explain_files),
@@ -189,37 +187,54 @@ fn read(dir: &Path) -> (Config, SourceSnapshot, TargetSnapshot) {
     (config, source, target)
 }
 
-/// The best wall time of `runs` runs of the release binary with `args`.
-fn cli(runs: usize, args: &[&str]) -> Duration {
-    let mut best = Duration::MAX;
-    for _ in 0..runs {
-        let start = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_orgsync"))
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("GIT_CEILING_DIRECTORIES", "/")
-            .output()
-            .expect("orgsync runs");
-        best = best.min(start.elapsed());
-        assert!(
-            out.status.success(),
-            "orgsync {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    best
+/// One run of the release binary with `args`, which must succeed.
+fn cli(args: &[&str]) {
+    let bin = std::env::var_os("ORGSYNC_BENCH_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_orgsync").into());
+    let out = Command::new(bin)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("GIT_CEILING_DIRECTORIES", "/")
+        .output()
+        .expect("orgsync runs");
+    assert!(
+        out.status.success(),
+        "orgsync {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
-fn best<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut best = Duration::MAX;
-    let mut last = None;
-    for _ in 0..runs {
+/// The best time of `runs` runs of `plan`, and the slowest of the best times of `runs` runs of
+/// `explain` for each of `ids`. The runs take turns: a plan, then each explain, `runs` times.
+fn in_turns(
+    what: &str,
+    runs: usize,
+    ids: &[&str],
+    mut plan: impl FnMut(),
+    mut explain: impl FnMut(&str),
+) -> (Duration, Duration) {
+    let timed = |f: &mut dyn FnMut()| {
         let start = Instant::now();
-        let v = f();
-        best = best.min(start.elapsed());
-        last = Some(v);
+        f();
+        start.elapsed()
+    };
+    let mut plan_best = Duration::MAX;
+    let mut explain_best = vec![Duration::MAX; ids.len()];
+    for _ in 0..runs {
+        plan_best = plan_best.min(timed(&mut || plan()));
+        for (best, id) in explain_best.iter_mut().zip(ids) {
+            *best = (*best).min(timed(&mut || explain(id)));
+        }
     }
-    (best, last.expect("at least one run"))
+    if std::env::var_os("ORGSYNC_BENCH_PARTS").is_some() {
+        for (id, t) in ids.iter().zip(&explain_best) {
+            println!("  {id}: {:.1}ms {what}", ms(*t));
+        }
+    }
+    (
+        plan_best,
+        explain_best.into_iter().max().unwrap_or_default(),
+    )
 }
 
 fn ms(d: Duration) -> f64 {
