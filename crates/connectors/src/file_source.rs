@@ -665,9 +665,9 @@ fn short(id: &[u8]) -> Option<u64> {
     let n = id.len();
     let at = |i: usize, bytes: u64| bytes << (8 * i);
     let four = |i: usize| {
-        id.get(i..i + 4).map_or(0, |w| {
-            at(i, u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
-        })
+        id[i..]
+            .first_chunk::<4>()
+            .map_or(0, |w| at(i, u64::from(u32::from_le_bytes(*w))))
     };
     let bytes = match n {
         0 => 0,
@@ -1427,10 +1427,13 @@ impl KeyHashes {
     #[inline]
     pub(crate) fn any(&self, id: u64, email: u64) -> bool {
         let bit = |h: u64| self.bits >> (h >> 58) & 1;
+        let (id_bit, email_bit) = (bit(id), bit(email));
         // Nearly every item has neither bit: one test, no branch per hash.
-        bit(id) | bit(email) != 0
-            && ((bit(id) == 1 && id != 0 && self.ids.contains(&id))
-                || (bit(email) == 1 && email != 0 && self.emails.contains(&email)))
+        if id_bit | email_bit == 0 {
+            return false;
+        }
+        (id_bit == 1 && id != 0 && self.ids.contains(&id))
+            || (email_bit == 1 && email != 0 && self.emails.contains(&email))
     }
 }
 
